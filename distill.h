@@ -1,0 +1,2170 @@
+/* distill.h - train small neural networks and distill big ones into them, in C.
+   A single-file library in the stb style. No warranty; license at the end.
+
+   WHAT IT IS
+     Dense networks with SIMD kernels (SSE2 / AVX2+FMA / AVX-512 chosen at run
+     time on x86, NEON on ARM), the losses and optimizers of everyday training
+     (cross-entropy, MSE, SGD with momentum / Nesterov / weight decay, Adam,
+     AdamW, step and cosine schedules, gradient clipping), and knowledge
+     distillation (Hinton et al. 2015): a small student learns from a large
+     teacher's softened outputs with the temperature-scaled KL loss, the
+     teacher being another distill.h model, a cached array of logits, or a
+     callback into any other code. Plus an IDX (MNIST-format) loader.
+
+   QUICK START
+     In exactly one C or C++ file:
+         #define DISTILL_IMPLEMENTATION
+         #include "distill.h"
+     Everywhere else just #include "distill.h". Link with -lm.
+
+         dst_layer_desc layers[] = { dst_dense(128), dst_relu(), dst_dense(10) };
+         dst_model_desc desc = dst_model_desc_default();
+         dst_model *m;
+         desc.input_c = 784; desc.layers = layers; desc.layer_count = 3;
+         if (dst_model_create(&m, &desc, NULL) != DST_OK) return 1;
+         dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+         dst_model_set_optimizer(m, &opt);
+         dst_fit_config fit = dst_fit_default();            -- 10 epochs, batch 128
+         dst_model_fit(m, train_x, train_y, train_count, &fit);
+         -- distill: fit.teacher = &teacher (see dst_teacher_*), fit.temperature, fit.alpha
+         dst_model_free(m);
+
+     Functions that can fail return a dst_result; dst_result_string() names
+     it and dst_model_error() (or the dst_error the call was given) says what
+     exactly went wrong.
+
+   CONFIGURATION (define before the #include that has DISTILL_IMPLEMENTATION)
+     DISTILL_STATIC       make every function static (private to one file)
+     DST_MALLOC(sz,ctx) DST_REALLOC(p,sz,ctx) DST_FREE(p,ctx)
+                          your allocator (all three or none); ctx is the
+                          alloc_user pointer of the model, or NULL
+     DST_ASSERT(x)        your assert, for the library's own invariants only
+     DST_NO_SIMD          plain C kernels only
+     DST_NO_STDIO         no function that opens files (buffers still work)
+     Include stb_image.h (with its implementation somewhere in the program)
+     before distill.h to read .gz data sets through its zlib decoder.
+
+   DOCUMENTATION
+     docs/API.md every public function; docs/DISTILLATION.md the method and
+     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch.
+
+   VERSION HISTORY
+     0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
+*/
+
+#ifndef DISTILL_H
+#define DISTILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DISTILL_VERSION_MAJOR 0
+#define DISTILL_VERSION_MINOR 1
+#define DISTILL_VERSION_PATCH 0
+
+#ifdef DISTILL_STATIC
+#define DSTDEF static
+#else
+#ifdef __cplusplus
+#define DSTDEF extern "C"
+#else
+#define DSTDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== API: version and results ============================================ */
+
+DSTDEF const char *dst_version(void); /* "0.1.0" */
+
+/* One list gives the codes and their words, so they never drift apart.
+   Values are only ever appended. */
+#define DST_RESULT_LIST(X)                                                      \
+    X(DST_OK, 0, "success")                                                     \
+    X(DST_ERR_NOMEM, -1, "out of memory")                                       \
+    X(DST_ERR_ARG, -2, "invalid argument")                                      \
+    X(DST_ERR_IO, -3, "input/output error")                                     \
+    X(DST_ERR_FORMAT, -4, "malformed data")                                     \
+    X(DST_ERR_NONFINITE, -5, "non-finite value (NaN or infinity)")              \
+    X(DST_ERR_UNSUPPORTED, -6, "not supported by this build or CPU")
+
+typedef enum dst_result {
+#define DST__RESULT_ENUM(name, value, words) name = value,
+    DST_RESULT_LIST(DST__RESULT_ENUM)
+#undef DST__RESULT_ENUM
+    DST__RESULT_END = -1000
+} dst_result;
+
+DSTDEF const char *dst_result_string(dst_result r);
+
+/* Where a call that has no object of its own puts the detail of a failure.
+   Pass NULL when you do not want it. */
+typedef struct dst_error {
+    dst_result code;
+    char message[256];
+} dst_error;
+
+/* ==== API: SIMD selection ================================================= */
+
+/* On x86 the fastest path the CPU has is chosen at first use (no -march
+   needed). Forcing a path is for tests and comparisons; it is process-wide. */
+typedef enum dst_simd {
+    DST_SIMD_AUTO = 0,
+    DST_SIMD_SCALAR,
+    DST_SIMD_SSE2,
+    DST_SIMD_AVX2,
+    DST_SIMD_AVX512,
+    DST_SIMD_NEON
+} dst_simd;
+
+DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent */
+DSTDEF dst_simd    dst_simd_active(void);          /* the path in use now */
+DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", "avx512", "neon", "auto" */
+
+/* ==== API: kernels on plain float arrays ================================== */
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major, like cblas_sgemm(CblasRowMajor, ...).
+   op(A) is m x k, op(B) is k x n. trans_a / trans_b: 0 = as stored, 1 = transposed.
+   When beta == 0, C is written without being read (it may hold NaNs or garbage). */
+DSTDEF void  dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, const float *b, int ldb,
+                       float beta, float *c, int ldc);
+
+/* Row-wise softmax of logits / temperature; rows x cols; probs may equal logits (in place).
+   Does nothing when an argument is invalid (NULL, rows or cols < 1, temperature <= 0 or NaN). */
+DSTDEF void  dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature);
+
+/* Distillation loss, mean over rows:
+     alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(labels, softmax(s))
+   i.e. PyTorch's  alpha*T*T*kl_div(log_softmax(s/T,1), softmax(t/T,1), reduction='batchmean')
+                 + (1-alpha)*cross_entropy(s, labels).
+   labels == NULL: the soft term alone, T^2 * KL (alpha ignored).
+   teacher_logits == NULL: plain cross-entropy on labels (alpha ignored).
+   grad, when not NULL, receives d loss / d student_logits (rows x cols).
+   Numerically stable for logits of any magnitude (e.g. +-1e4) and T from 0.1 to 100.
+   Invalid arguments (NULL student, both teacher and labels NULL, rows/cols < 1,
+   T <= 0, alpha outside [0,1], a label outside [0,cols)) return NaN and leave grad alone. */
+DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
+                         int rows, int cols, float temperature, float alpha, float *grad);
+
+/* Mean squared error over n values: mean((pred - target)^2), like PyTorch's
+   mse_loss(reduction='mean'); grad (may be NULL) gets 2 (pred - target) / n.
+   Returns NaN for NULL pointers or n == 0. */
+DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, float *grad);
+
+/* Element-wise activations, as PyTorch defines them (GELU is the exact erf form).
+   param is the negative slope of leaky ReLU (PyTorch's default 0.01), unused otherwise. */
+typedef enum dst_activation {
+    DST_ACT_RELU,
+    DST_ACT_LEAKY_RELU,
+    DST_ACT_SIGMOID,
+    DST_ACT_TANH,
+    DST_ACT_GELU
+} dst_activation;
+
+/* y = f(x) over n values; y may equal x. */
+DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n);
+/* dx = dy * f'(x); x is the forward input, y its output (some derivatives use
+   one, some the other: pass both). dx may equal dy. */
+DSTDEF void dst_activation_backward(dst_activation act, float param, const float *x, const float *y,
+                                    const float *dy, float *dx, size_t n);
+
+/* ==== API: random numbers ================================================= */
+
+/* A small seeded generator (splitmix64). Same seed, same sequence on every
+   host. Everything random in the library (initialisation, dropout, shuffling)
+   draws from a generator you can see and seed: there is no global one. */
+typedef struct dst_rng {
+    uint64_t state;
+} dst_rng;
+
+DSTDEF void     dst_rng_seed(dst_rng *rng, uint64_t seed);
+DSTDEF uint64_t dst_rng_next(dst_rng *rng);                  /* 64 random bits */
+DSTDEF float    dst_rng_uniform(dst_rng *rng);               /* [0, 1) */
+DSTDEF float    dst_rng_normal(dst_rng *rng);                /* mean 0, deviation 1 */
+DSTDEF size_t   dst_rng_below(dst_rng *rng, size_t bound);   /* [0, bound), bound >= 1 */
+
+/* ==== API: optimizers over flat arrays ==================================== */
+
+typedef enum dst_optimizer_kind {
+    DST_SGD,   /* with optional momentum, dampening, Nesterov, L2 weight decay */
+    DST_ADAM,  /* weight_decay is L2 added to the gradient (PyTorch's Adam) */
+    DST_ADAMW  /* weight_decay is decoupled (PyTorch's AdamW) */
+} dst_optimizer_kind;
+
+/* Hyperparameters with PyTorch's meaning. Get one from dst_optimizer_default():
+   zero is a real value for most of these, so a zeroed struct is not a default. */
+typedef struct dst_optimizer_config {
+    dst_optimizer_kind kind;
+    float lr;           /* learning rate */
+    float momentum;     /* SGD: 0 = plain SGD */
+    float dampening;    /* SGD */
+    int   nesterov;     /* SGD: 1 = Nesterov momentum (needs momentum > 0, dampening 0) */
+    float beta1, beta2; /* Adam, AdamW */
+    float eps;          /* Adam, AdamW */
+    float weight_decay;
+    float clip_norm;    /* > 0: scale gradients so their global L2 norm is at most this */
+} dst_optimizer_config;
+
+/* PyTorch's defaults: SGD lr 0.01; Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8;
+   AdamW the same with weight_decay 0.01. No clipping. */
+DSTDEF dst_optimizer_config dst_optimizer_default(dst_optimizer_kind kind);
+DSTDEF dst_result dst_optimizer_check(const dst_optimizer_config *cfg, dst_error *err);
+
+/* How many float arrays of n values of state the optimizer needs beside the
+   parameters (0, 1 or 2). */
+DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *cfg);
+
+/* One update of n parameters: step is the 1-based number of this update (Adam's
+   bias correction; SGD's momentum buffer starts as the first gradient), lr the
+   learning rate for it (a schedule may differ from cfg->lr). state0 / state1
+   are the optimizer's arrays (momentum; Adam's first and second moments),
+   zeroed before the first step; pass NULL for ones the optimizer does not use.
+   cfg->clip_norm is not applied here (see dst_clip_grad_norm). */
+DSTDEF void dst_optimizer_update(const dst_optimizer_config *cfg, float lr, long step,
+                                 float *param, const float *grad, float *state0, float *state1, size_t n);
+
+/* Scales grad in place so its L2 norm is at most max_norm (PyTorch's
+   clip_grad_norm_); returns the norm before clipping. */
+DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm);
+
+/* Learning-rate schedules, evaluated per epoch by dst_model_fit. */
+typedef enum dst_lr_kind {
+    DST_LR_CONSTANT, /* lr */
+    DST_LR_STEP,     /* lr * gamma^(floor(t / step_size)), PyTorch's StepLR */
+    DST_LR_COSINE    /* min_lr + (lr - min_lr) (1 + cos(pi t / total)) / 2, CosineAnnealingLR */
+} dst_lr_kind;
+
+typedef struct dst_lr_schedule {
+    dst_lr_kind kind;
+    long  step_size; /* STEP */
+    float gamma;     /* STEP */
+    long  total;     /* COSINE: t at which lr reaches min_lr (PyTorch's T_max) */
+    float min_lr;    /* COSINE */
+} dst_lr_schedule;
+
+DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t); /* t >= 0 */
+
+/* ==== API: models ========================================================= */
+
+typedef enum dst_layer_kind {
+    DST_LAYER_DENSE,      /* y = x W^T + b; W is [units][inputs] as in PyTorch's nn.Linear */
+    DST_LAYER_RELU,
+    DST_LAYER_LEAKY_RELU,
+    DST_LAYER_SIGMOID,
+    DST_LAYER_TANH,
+    DST_LAYER_GELU,
+    DST_LAYER_SOFTMAX,    /* probabilities; for inference: the losses take logits */
+    DST_LAYER_DROPOUT     /* inverted dropout: zero with probability rate, scale by 1/(1-rate) */
+} dst_layer_kind;
+
+typedef enum dst_init {
+    DST_INIT_DEFAULT = 0,   /* PyTorch's nn.Linear: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    DST_INIT_HE_UNIFORM,    /* kaiming_uniform_(relu): U(-sqrt(6/fan_in), +), bias 0 */
+    DST_INIT_HE_NORMAL,     /* kaiming_normal_(relu): N(0, 2/fan_in), bias 0 */
+    DST_INIT_XAVIER_UNIFORM,/* U(-sqrt(6/(fan_in+fan_out)), +), bias 0 */
+    DST_INIT_XAVIER_NORMAL  /* N(0, 2/(fan_in+fan_out)), bias 0 */
+} dst_init;
+
+/* One layer of a sequential model. Make them with the functions below. */
+typedef struct dst_layer_desc {
+    dst_layer_kind kind;
+    int      units;   /* DENSE: output features */
+    int      no_bias; /* DENSE: 1 = no bias */
+    dst_init init;    /* DENSE */
+    float    param;   /* LEAKY_RELU: negative slope; DROPOUT: rate in [0, 1) */
+} dst_layer_desc;
+
+DSTDEF const char    *dst_layer_name(dst_layer_kind kind); /* "dense", "relu", ... */
+DSTDEF dst_layer_desc dst_dense(int units);
+DSTDEF dst_layer_desc dst_relu(void);
+DSTDEF dst_layer_desc dst_leaky_relu(float negative_slope);
+DSTDEF dst_layer_desc dst_sigmoid(void);
+DSTDEF dst_layer_desc dst_tanh(void);
+DSTDEF dst_layer_desc dst_gelu(void);
+DSTDEF dst_layer_desc dst_softmax_layer(void);
+DSTDEF dst_layer_desc dst_dropout(float rate);
+
+typedef struct dst_model_desc {
+    int input_c, input_h, input_w;   /* one sample's shape; h and w 0 or 1 for a vector */
+    const dst_layer_desc *layers;
+    int layer_count;
+    uint64_t seed;                   /* initialisation and dropout: same seed, same model */
+    void *alloc_user;                /* passed as ctx to DST_MALLOC / DST_FREE */
+} dst_model_desc;
+
+DSTDEF dst_model_desc dst_model_desc_default(void); /* all zero, seed 1 */
+
+typedef struct dst_model dst_model;
+
+/* Builds the model: checks every layer against the shape it receives,
+   allocates parameters (one 64-byte-aligned block) and initialises them. */
+DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err);
+DSTDEF void       dst_model_free(dst_model *m);
+DSTDEF const char *dst_model_error(const dst_model *m); /* the last failure's detail, "" if none */
+
+DSTDEF size_t dst_model_input_size(const dst_model *m);  /* floats per sample in */
+DSTDEF size_t dst_model_output_size(const dst_model *m); /* floats per sample out (classes) */
+DSTDEF int    dst_model_layer_count(const dst_model *m);
+
+typedef struct dst_layer_info {
+    dst_layer_desc desc;
+    int    in_c, in_h, in_w, out_c, out_h, out_w;
+    size_t param_offset;  /* into dst_model_params(): weights first, then bias */
+    size_t weight_count, bias_count;
+} dst_layer_info;
+
+DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
+
+/* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
+   layouts), and the gradients laid out the same way. */
+DSTDEF size_t dst_model_param_count(const dst_model *m);
+DSTDEF float *dst_model_params(dst_model *m);
+DSTDEF float *dst_model_grads(dst_model *m);
+
+/* Reserves the workspace for batches of up to max_batch samples now, so that
+   no later call allocates. Calls with a bigger batch grow it on demand. */
+DSTDEF dst_result dst_model_reserve(dst_model *m, int max_batch);
+
+/* Forward pass of batch samples (NCHW floats). training = 1 applies dropout and
+   keeps what backward needs. *out (may be NULL) points at the model's output
+   (batch x output_size), valid until the next call on the model. */
+DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int training, const float **out);
+
+/* Back-propagates d loss / d output (batch x output_size, the batch of the last
+   training forward) and writes (does not accumulate) the parameter gradients.
+   x of that forward must still be valid. */
+DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output);
+
+/* Inference: count samples in batches of the workspace's size; out gets
+   count x output_size floats. */
+DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, float *out);
+
+/* Mean cross-entropy and accuracy of count labelled samples, in batches of
+   batch (0 = 256). Either output pointer may be NULL. */
+DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *labels, size_t count,
+                                     int batch, float *loss, float *accuracy);
+
+/* ==== API: training and distillation ===================================== */
+
+/* Sets the optimizer and zeroes its state and step count. */
+DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg);
+DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps taken */
+
+/* One step on a batch: forward, loss, backward, update (lr = the optimizer's
+   lr, or the one a schedule set through dst_model_set_lr).
+   teacher_logits NULL: cross-entropy on labels. Otherwise the KD loss of
+   dst_kd_loss (labels may then be NULL: soft term only). *loss (may be NULL)
+   gets the batch loss. A non-finite loss or gradient stops the step before
+   the update: DST_ERR_NONFINITE, parameters untouched. */
+DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
+                                       const float *teacher_logits, float temperature, float alpha,
+                                       float *loss);
+DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr);
+
+/* Where the teacher's logits come from. Make one with the functions below. */
+typedef dst_result (*dst_teacher_fn)(void *user, const float *x, const size_t *indices, int batch,
+                                     float *logits /* batch x classes, to fill */);
+typedef struct dst_teacher {
+    dst_model     *model;   /* a distill.h model, run in inference mode each batch */
+    const float   *logits;  /* cached: row i holds the logits of training sample i */
+    size_t         logits_rows;
+    dst_teacher_fn fn;      /* a callback: anything that can produce logits */
+    void          *user;
+    int            classes;
+} dst_teacher;
+
+DSTDEF dst_teacher dst_teacher_model(dst_model *teacher);
+DSTDEF dst_teacher dst_teacher_logits(const float *logits, size_t rows, int classes);
+DSTDEF dst_teacher dst_teacher_callback(dst_teacher_fn fn, void *user, int classes);
+
+/* Runs a teacher over count samples (in batches of 256) and stores the logits:
+   compute them once, distill from the cache every epoch. out: count x classes. */
+DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t sample_size,
+                                    size_t count, float *out, dst_error *err);
+
+/* A distillation step: gets the teacher's logits for the samples with these
+   indices (x holds them, in order) and calls dst_model_train_step. */
+DSTDEF dst_result dst_model_distill_step(dst_model *m, const dst_teacher *t, const float *x,
+                                         const int *labels, const size_t *indices, int batch,
+                                         float temperature, float alpha, float *loss);
+
+typedef struct dst_progress {
+    int    epoch, epochs;       /* 0-based epoch now, total */
+    size_t batch, batches;      /* batches done in this epoch, total */
+    float  loss;                /* mean training loss of the epoch so far */
+    float  accuracy;            /* training accuracy of the epoch so far (on labels) */
+    float  lr;
+    double seconds;             /* since fit started */
+    double samples_per_second;
+    int    epoch_done;          /* 1 on the call at the end of an epoch */
+    float  val_loss, val_accuracy; /* at epoch end when validation data was given, else -1 */
+} dst_progress;
+
+/* Return non-zero to stop training (dst_model_fit then returns DST_OK). */
+typedef int (*dst_progress_fn)(void *user, const dst_progress *p);
+
+typedef struct dst_fit_config {
+    int      epochs;
+    int      batch_size;
+    uint64_t seed;               /* shuffling order */
+    int      no_shuffle;
+    const dst_teacher *teacher;  /* NULL: train on labels; else distill */
+    float    temperature, alpha; /* distillation, see dst_kd_loss */
+    dst_lr_schedule schedule;    /* per epoch, applied to the optimizer's lr */
+    const float *val_x;          /* optional validation set, evaluated each epoch */
+    const int   *val_labels;
+    size_t       val_count;
+    dst_progress_fn progress;    /* optional; called every progress_every batches and at epoch ends */
+    void        *progress_user;
+    size_t       progress_every; /* 0 = only at epoch ends */
+} dst_fit_config;
+
+/* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
+DSTDEF dst_fit_config dst_fit_default(void);
+
+/* Trains on count samples x (count x input_size) with labels (may be NULL only
+   when a teacher is given and alpha... is ignored: soft targets alone). */
+DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
+                                const dst_fit_config *cfg);
+
+/* ==== API: data =========================================================== */
+
+/* An IDX file (the MNIST format): big-endian header, any element type,
+   converted to float. */
+#define DST_IDX_MAX_DIMS 4
+typedef struct dst_idx {
+    int    ndim;
+    int    dims[DST_IDX_MAX_DIMS];
+    size_t count;  /* product of dims */
+    float *data;
+} dst_idx;
+
+/* Parses an IDX file held in memory (not compressed). */
+DSTDEF dst_result dst_idx_parse(const void *buf, size_t len, dst_idx *out, dst_error *err);
+#ifndef DST_NO_STDIO
+/* Reads path; a name ending in ".gz" is gunzipped first, which needs stb_image.h
+   (otherwise DST_ERR_UNSUPPORTED saying so). */
+DSTDEF dst_result dst_idx_load(const char *path, dst_idx *out, dst_error *err);
+#endif
+DSTDEF void dst_idx_free(dst_idx *idx);
+
+/* Gunzips a .gz image in memory through stb_image's zlib decoder (checks the
+   CRC32 and length). *out is freed with dst_free(). */
+DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, size_t *out_len, dst_error *err);
+DSTDEF uint32_t   dst_crc32(uint32_t crc, const void *buf, size_t len); /* start with crc = 0 */
+DSTDEF void       dst_free(void *p); /* frees what a dst_ function returned to you with DST_MALLOC */
+
+/* An MNIST-style data set directory: train-images-idx3-ubyte,
+   train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
+   each plain or .gz. Pixels scaled to [0, 1]. */
+typedef struct dst_mnist {
+    float *train_x; int *train_y; size_t train_count;
+    float *test_x;  int *test_y;  size_t test_count;
+    int    rows, cols, classes;
+} dst_mnist;
+
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err);
+#endif
+DSTDEF void dst_mnist_free(dst_mnist *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DISTILL_H */
+
+/* ========================================================================== */
+/* ==== IMPLEMENTATION ====================================================== */
+/* ========================================================================== */
+
+#ifdef DISTILL_IMPLEMENTATION
+#ifndef DISTILL_IMPLEMENTATION_DONE
+#define DISTILL_IMPLEMENTATION_DONE
+
+#include <math.h>
+#include <string.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <float.h>
+#include <limits.h>
+
+#if defined(DST_MALLOC) && defined(DST_REALLOC) && defined(DST_FREE)
+/* the user's allocator */
+#elif !defined(DST_MALLOC) && !defined(DST_REALLOC) && !defined(DST_FREE)
+#include <stdlib.h>
+#define DST_MALLOC(sz, ctx) ((void)(ctx), malloc(sz))
+#define DST_REALLOC(p, sz, ctx) ((void)(ctx), realloc((p), (sz)))
+#define DST_FREE(p, ctx) ((void)(ctx), free(p))
+#else
+#error "distill.h: define all of DST_MALLOC, DST_REALLOC and DST_FREE, or none"
+#endif
+
+#ifndef DST_ASSERT
+#include <assert.h>
+#define DST_ASSERT(x) assert(x)
+#endif
+
+#if defined(_WIN32)
+#include <windows.h>
+#elif !defined(DST_NO_STDIO) || 1
+#include <time.h>
+#endif
+
+/* ==== results, errors, small helpers ====================================== */
+
+DSTDEF const char *dst_version(void) { return "0.1.0"; }
+
+DSTDEF const char *dst_result_string(dst_result r)
+{
+    switch (r) {
+#define DST__RESULT_CASE(name, value, words) case name: return words;
+        DST_RESULT_LIST(DST__RESULT_CASE)
+#undef DST__RESULT_CASE
+    default: return "unknown result code";
+    }
+}
+
+/* Writes "message" into a 256-byte buffer (may be NULL) and returns code. */
+static dst_result dst__vfail(char *buf, dst_result code, const char *fmt, va_list ap)
+{
+    if (buf) vsnprintf(buf, 256, fmt, ap);
+    return code;
+}
+
+static dst_result dst__err(dst_error *err, dst_result code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err) err->code = code;
+    code = dst__vfail(err ? err->message : NULL, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static void dst__err_clear(dst_error *err)
+{
+    if (err) { err->code = DST_OK; err->message[0] = 0; }
+}
+
+/* size_t multiplication that reports overflow instead of wrapping */
+static int dst__mul_ok(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > (size_t)-1 / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* 64-byte-aligned blocks: the original pointer sits just before the block. */
+static void *dst__alloc_aligned(size_t bytes, void *ctx)
+{
+    unsigned char *raw, *p;
+    if (bytes > (size_t)-1 - 64 - sizeof(void *)) return NULL;
+    raw = (unsigned char *)DST_MALLOC(bytes + 64 + sizeof(void *), ctx);
+    if (!raw) return NULL;
+    p = raw + sizeof(void *);
+    p += (64 - ((uintptr_t)p & 63)) & 63;
+    memcpy(p - sizeof(void *), &raw, sizeof(void *));
+    return p;
+}
+
+static void dst__free_aligned(void *p, void *ctx)
+{
+    void *raw;
+    if (!p) return;
+    memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof(void *));
+    DST_FREE(raw, ctx);
+}
+
+DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
+
+static double dst__seconds(void)
+{
+#if defined(_WIN32)
+    LARGE_INTEGER f, c;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&c);
+    return (double)c.QuadPart / (double)f.QuadPart;
+#elif defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
+}
+
+static int dst__finite(float x) { return x - x == 0.0f; }
+
+/* ==== GEMM: begin ==== */
+
+/* Placeholder: scalar only. Replaced by the blocked SIMD GEMM. */
+#define DST__GEMM_PACK_FLOATS 16
+
+static dst_simd dst__simd_forced = DST_SIMD_AUTO;
+
+DSTDEF dst_result dst_simd_force(dst_simd level)
+{
+    if (level != DST_SIMD_AUTO && level != DST_SIMD_SCALAR) return DST_ERR_UNSUPPORTED;
+    dst__simd_forced = level;
+    return DST_OK;
+}
+
+DSTDEF dst_simd dst_simd_active(void) { return DST_SIMD_SCALAR; }
+
+DSTDEF const char *dst_simd_name(dst_simd level)
+{
+    switch (level) {
+    case DST_SIMD_AUTO: return "auto";
+    case DST_SIMD_SCALAR: return "scalar";
+    case DST_SIMD_SSE2: return "sse2";
+    case DST_SIMD_AVX2: return "avx2";
+    case DST_SIMD_AVX512: return "avx512";
+    case DST_SIMD_NEON: return "neon";
+    }
+    return "unknown";
+}
+
+static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc)
+{
+    int i, j, p;
+    for (i = 0; i < m; ++i) {
+        for (j = 0; j < n; ++j) {
+            float s = 0;
+            for (p = 0; p < k; ++p) {
+                float av = trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                float bv = trans_b ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                s += av * bv;
+            }
+            c[(size_t)i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[(size_t)i * ldc + j]);
+        }
+    }
+}
+
+static void dst__sgemm_packed(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc, float *pack)
+{
+    (void)pack;
+    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb,
+                      float beta, float *c, int ldc)
+{
+    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ==== GEMM: end ==== */
+
+/* ==== softmax and losses ================================================== */
+
+/* log-softmax of one row of z / T into out (double sums: exact enough for
+   logits of any size); returns nothing, out may equal z. */
+static void dst__log_softmax_row(const float *z, float *out, int cols, float inv_t)
+{
+    int j;
+    float mx = z[0] * inv_t;
+    double sum = 0;
+    float lse;
+    for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
+    for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
+    lse = (float)log(sum);
+    for (j = 0; j < cols; ++j) out[j] = (z[j] * inv_t - mx) - lse;
+}
+
+DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
+{
+    int i, j;
+    if (!logits || !probs || rows < 1 || cols < 1 || !(temperature > 0) || !dst__finite(temperature)) return;
+    for (i = 0; i < rows; ++i) {
+        const float *z = logits + (size_t)i * cols;
+        float *p = probs + (size_t)i * cols;
+        float inv_t = 1.0f / temperature, mx = z[0] * inv_t;
+        double sum = 0;
+        float inv;
+        for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
+        for (j = 0; j < cols; ++j) {
+            p[j] = expf(z[j] * inv_t - mx);
+            sum += p[j];
+        }
+        inv = (float)(1.0 / sum);
+        for (j = 0; j < cols; ++j) p[j] *= inv;
+    }
+}
+
+/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
+   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
+   (p - onehot) scaled by w. Both accumulate into g when g is not NULL. */
+static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
+                               float w, float *g, float *tmp_s, float *tmp_t)
+{
+    int j;
+    double kl = 0;
+    float inv_t = 1.0f / temperature;
+    dst__log_softmax_row(s, tmp_s, cols, inv_t);
+    dst__log_softmax_row(t, tmp_t, cols, inv_t);
+    for (j = 0; j < cols; ++j) {
+        double pt = exp((double)tmp_t[j]);
+        if (pt > 0) kl += pt * ((double)tmp_t[j] - (double)tmp_s[j]);
+        if (g) g[j] += w * temperature * (float)(exp((double)tmp_s[j]) - pt);
+    }
+    return kl * (double)temperature * (double)temperature;
+}
+
+static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *tmp)
+{
+    int j;
+    dst__log_softmax_row(s, tmp, cols, 1.0f);
+    if (g) {
+        for (j = 0; j < cols; ++j) g[j] += w * expf(tmp[j]);
+        g[label] -= w;
+    }
+    return -(double)tmp[label];
+}
+
+/* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
+static float dst__kd_loss_scratch(const float *s, const float *t, const int *labels, int rows, int cols,
+                                  float temperature, float alpha, float *grad, float *scratch)
+{
+    int i;
+    double total = 0;
+    float w_soft, w_hard;
+    if (!t) { w_soft = 0; w_hard = 1; }
+    else if (!labels) { w_soft = 1; w_hard = 0; }
+    else { w_soft = alpha; w_hard = 1 - alpha; }
+    if (grad) memset(grad, 0, (size_t)rows * cols * sizeof(float));
+    for (i = 0; i < rows; ++i) {
+        const float *si = s + (size_t)i * cols;
+        float *gi = grad ? grad + (size_t)i * cols : NULL;
+        if (w_soft != 0)
+            total += w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
+                                               w_soft / rows, gi, scratch, scratch + cols);
+        if (w_hard != 0)
+            total += w_hard * dst__ce_row(si, labels[i], cols, w_hard / rows, gi, scratch);
+    }
+    return (float)(total / rows);
+}
+
+static int dst__kd_args_ok(const float *s, const float *t, const int *labels, int rows, int cols,
+                           float temperature, float alpha)
+{
+    int i;
+    if (!s || (!t && !labels) || rows < 1 || cols < 1) return 0;
+    if (t && !(temperature > 0 && dst__finite(temperature))) return 0;
+    if (t && labels && !(alpha >= 0 && alpha <= 1)) return 0;
+    if (labels)
+        for (i = 0; i < rows; ++i)
+            if (labels[i] < 0 || labels[i] >= cols) return 0;
+    return 1;
+}
+
+DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
+                         int rows, int cols, float temperature, float alpha, float *grad)
+{
+    float stack[512], *scratch = stack, loss;
+    if (!dst__kd_args_ok(student_logits, teacher_logits, labels, rows, cols, temperature, alpha))
+        return (float)NAN;
+    if (cols > 256) {
+        scratch = (float *)DST_MALLOC(2 * (size_t)cols * sizeof(float), NULL);
+        if (!scratch) return (float)NAN;
+    }
+    loss = dst__kd_loss_scratch(student_logits, teacher_logits, labels, rows, cols,
+                                temperature, alpha, grad, scratch);
+    if (scratch != stack) DST_FREE(scratch, NULL);
+    return loss;
+}
+
+DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, float *grad)
+{
+    size_t i;
+    double sum = 0;
+    if (!pred || !target || n == 0) return (float)NAN;
+    for (i = 0; i < n; ++i) {
+        float d = pred[i] - target[i];
+        sum += (double)d * d;
+        if (grad) grad[i] = 2.0f * d / (float)n;
+    }
+    return (float)(sum / (double)n);
+}
+
+/* ==== activations ========================================================= */
+
+DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
+{
+    size_t i;
+    switch (act) {
+    case DST_ACT_RELU:
+        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+        break;
+    case DST_ACT_LEAKY_RELU:
+        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : param * x[i];
+        break;
+    case DST_ACT_SIGMOID:
+        for (i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case DST_ACT_TANH:
+        for (i = 0; i < n; ++i) y[i] = tanhf(x[i]);
+        break;
+    case DST_ACT_GELU:
+        for (i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        break;
+    }
+}
+
+DSTDEF void dst_activation_backward(dst_activation act, float param, const float *x, const float *y,
+                                    const float *dy, float *dx, size_t n)
+{
+    size_t i;
+    switch (act) {
+    case DST_ACT_RELU:
+        for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : 0;
+        break;
+    case DST_ACT_LEAKY_RELU:
+        for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : param * dy[i];
+        break;
+    case DST_ACT_SIGMOID:
+        for (i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case DST_ACT_TANH:
+        for (i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case DST_ACT_GELU:
+        for (i = 0; i < n; ++i) {
+            float cdf = 0.5f * (1.0f + erff(x[i] * 0.70710678118654752f));
+            float pdf = 0.39894228040143268f * expf(-0.5f * x[i] * x[i]);
+            dx[i] = dy[i] * (cdf + x[i] * pdf);
+        }
+        break;
+    }
+}
+
+/* ==== random numbers ====================================================== */
+
+DSTDEF void dst_rng_seed(dst_rng *rng, uint64_t seed) { rng->state = seed; }
+
+DSTDEF uint64_t dst_rng_next(dst_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+DSTDEF float dst_rng_uniform(dst_rng *rng)
+{
+    return (float)(dst_rng_next(rng) >> 40) * (1.0f / 16777216.0f);
+}
+
+DSTDEF float dst_rng_normal(dst_rng *rng)
+{
+    /* Box-Muller in double so the value is the same wherever libm is good */
+    double u1 = ((double)(dst_rng_next(rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(dst_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+DSTDEF size_t dst_rng_below(dst_rng *rng, size_t bound)
+{
+    /* rejection sampling: no modulo bias */
+    uint64_t b = bound ? (uint64_t)bound : 1, limit = (uint64_t)0 - ((uint64_t)0 - b) % b, r;
+    do r = dst_rng_next(rng); while (limit != 0 && r >= limit);
+    return (size_t)(r % b);
+}
+
+/* ==== optimizers ========================================================== */
+
+DSTDEF dst_optimizer_config dst_optimizer_default(dst_optimizer_kind kind)
+{
+    dst_optimizer_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.lr = kind == DST_SGD ? 0.01f : 0.001f;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    c.weight_decay = kind == DST_ADAMW ? 0.01f : 0.0f;
+    return c;
+}
+
+DSTDEF dst_result dst_optimizer_check(const dst_optimizer_config *c, dst_error *err)
+{
+    if (!c) return dst__err(err, DST_ERR_ARG, "optimizer config is NULL");
+    if (c->kind != DST_SGD && c->kind != DST_ADAM && c->kind != DST_ADAMW)
+        return dst__err(err, DST_ERR_ARG, "unknown optimizer kind %d", (int)c->kind);
+    if (!(c->lr >= 0) || !dst__finite(c->lr))
+        return dst__err(err, DST_ERR_ARG, "learning rate %g: must be finite and >= 0", (double)c->lr);
+    if (!(c->weight_decay >= 0) || !dst__finite(c->weight_decay))
+        return dst__err(err, DST_ERR_ARG, "weight_decay %g: must be finite and >= 0", (double)c->weight_decay);
+    if (!(c->clip_norm >= 0) || !dst__finite(c->clip_norm))
+        return dst__err(err, DST_ERR_ARG, "clip_norm %g: must be finite and >= 0 (0 = off)", (double)c->clip_norm);
+    if (c->kind == DST_SGD) {
+        if (!(c->momentum >= 0) || !dst__finite(c->momentum))
+            return dst__err(err, DST_ERR_ARG, "momentum %g: must be finite and >= 0", (double)c->momentum);
+        if (!(c->dampening >= 0 && c->dampening <= 1))
+            return dst__err(err, DST_ERR_ARG, "dampening %g: must be in [0, 1]", (double)c->dampening);
+        if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+            return dst__err(err, DST_ERR_ARG, "Nesterov momentum needs momentum > 0 and dampening 0");
+    } else {
+        if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+            return dst__err(err, DST_ERR_ARG, "betas (%g, %g): each must be in [0, 1)",
+                            (double)c->beta1, (double)c->beta2);
+        if (!(c->eps >= 0) || !dst__finite(c->eps))
+            return dst__err(err, DST_ERR_ARG, "eps %g: must be finite and >= 0", (double)c->eps);
+    }
+    return DST_OK;
+}
+
+DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
+{
+    if (c->kind == DST_SGD) return c->momentum != 0 ? 1 : 0;
+    return 2;
+}
+
+/* PyTorch's torch.optim.SGD, one parameter array */
+static void dst__sgd_update(const dst_optimizer_config *c, float lr, long step,
+                            float *p, const float *g, float *buf, size_t n)
+{
+    size_t i;
+    float mom = c->momentum, damp = 1.0f - c->dampening, wd = c->weight_decay;
+    for (i = 0; i < n; ++i) {
+        float d = g[i] + wd * p[i];
+        if (mom != 0) {
+            buf[i] = step <= 1 ? d : mom * buf[i] + damp * d;
+            d = c->nesterov ? d + mom * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+}
+
+/* PyTorch's torch.optim.Adam / AdamW (single-tensor form) */
+static void dst__adam_update(const dst_optimizer_config *c, float lr, long step,
+                             float *p, const float *g, float *m, float *v, size_t n)
+{
+    size_t i;
+    float b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay;
+    float bc1 = 1.0f - (float)pow(b1, (double)step);
+    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)step));
+    float step_size = lr / bc1;
+    int decoupled = c->kind == DST_ADAMW;
+    for (i = 0; i < n; ++i) {
+        float d = g[i];
+        if (decoupled) p[i] *= 1.0f - lr * wd;
+        else d += wd * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * d;
+        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
+        p[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + c->eps);
+    }
+}
+
+DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
+                                 float *param, const float *grad, float *state0, float *state1, size_t n)
+{
+    if (step < 1) step = 1;
+    if (c->kind == DST_SGD) dst__sgd_update(c, lr, step, param, grad, state0, n);
+    else dst__adam_update(c, lr, step, param, grad, state0, state1, n);
+}
+
+DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
+{
+    size_t i;
+    double sum = 0;
+    float norm, coef;
+    for (i = 0; i < n; ++i) sum += (double)grad[i] * grad[i];
+    norm = (float)sqrt(sum);
+    coef = max_norm / (norm + 1e-6f);
+    if (coef < 1.0f)
+        for (i = 0; i < n; ++i) grad[i] *= coef;
+    return norm;
+}
+
+DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
+{
+    if (!s || t < 0) return base_lr;
+    switch (s->kind) {
+    case DST_LR_CONSTANT: return base_lr;
+    case DST_LR_STEP:
+        return s->step_size > 0 ? base_lr * (float)pow(s->gamma, (double)(t / s->step_size)) : base_lr;
+    case DST_LR_COSINE:
+        if (s->total <= 0) return base_lr;
+        if (t >= s->total) return s->min_lr;
+        return s->min_lr + (base_lr - s->min_lr) *
+               (float)(0.5 * (1.0 + cos(3.14159265358979323846 * (double)t / (double)s->total)));
+    }
+    return base_lr;
+}
+
+/* ==== models ============================================================== */
+
+DSTDEF dst_layer_desc dst_dense(int units)
+{
+    dst_layer_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = DST_LAYER_DENSE;
+    d.units = units;
+    return d;
+}
+
+static dst_layer_desc dst__layer_of(dst_layer_kind kind, float param)
+{
+    dst_layer_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = kind;
+    d.param = param;
+    return d;
+}
+
+DSTDEF dst_layer_desc dst_relu(void) { return dst__layer_of(DST_LAYER_RELU, 0); }
+DSTDEF dst_layer_desc dst_leaky_relu(float negative_slope) { return dst__layer_of(DST_LAYER_LEAKY_RELU, negative_slope); }
+DSTDEF dst_layer_desc dst_sigmoid(void) { return dst__layer_of(DST_LAYER_SIGMOID, 0); }
+DSTDEF dst_layer_desc dst_tanh(void) { return dst__layer_of(DST_LAYER_TANH, 0); }
+DSTDEF dst_layer_desc dst_gelu(void) { return dst__layer_of(DST_LAYER_GELU, 0); }
+DSTDEF dst_layer_desc dst_softmax_layer(void) { return dst__layer_of(DST_LAYER_SOFTMAX, 0); }
+DSTDEF dst_layer_desc dst_dropout(float rate) { return dst__layer_of(DST_LAYER_DROPOUT, rate); }
+
+DSTDEF dst_model_desc dst_model_desc_default(void)
+{
+    dst_model_desc d;
+    memset(&d, 0, sizeof d);
+    d.seed = 1;
+    return d;
+}
+
+/* A layer inside a model: its description, shapes, where its parameters sit,
+   and its slices of the workspace. */
+typedef struct dst__layer {
+    dst_layer_desc desc;
+    int    in_c, in_h, in_w, out_c, out_h, out_w;
+    size_t in_size, out_size;              /* floats per sample */
+    size_t param_offset, weight_count, bias_count;
+    float *out;                            /* batch x out_size */
+    float *aux;                            /* DROPOUT: the mask */
+} dst__layer;
+
+struct dst_model {
+    dst__layer *layers;
+    int    layer_count;
+    int    in_c, in_h, in_w;
+    size_t in_size, out_size, max_size;    /* max_size: largest activation per sample */
+    size_t param_count;
+    float *params, *grads, *state0, *state1; /* all the same layout */
+    /* workspace, sized for ws_batch samples */
+    int    ws_batch;
+    float *ws;                             /* layer outputs and masks */
+    float *dbuf[2];                        /* gradient ping-pong, ws_batch x max_size */
+    float *tlogits;                        /* teacher logits for a batch */
+    float *dlogits;                        /* d loss / d output for a batch */
+    float *scratch;                        /* 2 x out_size, loss rows */
+    float *pack;                           /* GEMM packing */
+    /* the last forward */
+    const float *input;
+    int    batch, trained_forward;
+    /* training */
+    dst_optimizer_config opt;
+    int    has_opt;
+    float  lr;
+    long   step;
+    dst_rng rng;                           /* dropout */
+    void  *alloc_user;
+    char   error[256];
+};
+
+static dst_result dst__fail(dst_model *m, dst_result code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dst__vfail(m->error, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+DSTDEF const char *dst_model_error(const dst_model *m) { return m ? m->error : "model is NULL"; }
+
+DSTDEF const char *dst_layer_name(dst_layer_kind k)
+{
+    switch (k) {
+    case DST_LAYER_DENSE: return "dense";
+    case DST_LAYER_RELU: return "relu";
+    case DST_LAYER_LEAKY_RELU: return "leaky_relu";
+    case DST_LAYER_SIGMOID: return "sigmoid";
+    case DST_LAYER_TANH: return "tanh";
+    case DST_LAYER_GELU: return "gelu";
+    case DST_LAYER_SOFTMAX: return "softmax";
+    case DST_LAYER_DROPOUT: return "dropout";
+    }
+    return "unknown";
+}
+
+/* Works out a layer's output shape and parameter counts from its input
+   shape; rejects what cannot be built. */
+static dst_result dst__layer_shape(dst__layer *L, int index, dst_error *err)
+{
+    const dst_layer_desc *d = &L->desc;
+    size_t in = (size_t)L->in_c * L->in_h * L->in_w;
+    L->in_size = in;
+    L->out_c = L->in_c; L->out_h = L->in_h; L->out_w = L->in_w;
+    L->weight_count = L->bias_count = 0;
+    switch (d->kind) {
+    case DST_LAYER_DENSE:
+        if (d->units < 1)
+            return dst__err(err, DST_ERR_ARG, "layer %d (dense): units %d, must be >= 1", index, d->units);
+        if ((unsigned)d->init > (unsigned)DST_INIT_XAVIER_NORMAL)
+            return dst__err(err, DST_ERR_ARG, "layer %d (dense): unknown init %d", index, (int)d->init);
+        if (!dst__mul_ok(in, (size_t)d->units, &L->weight_count) || in > INT_MAX)
+            return dst__err(err, DST_ERR_ARG, "layer %d (dense): %lu x %d weights is too many",
+                            index, (unsigned long)in, d->units);
+        L->bias_count = d->no_bias ? 0 : (size_t)d->units;
+        L->out_c = d->units; L->out_h = 1; L->out_w = 1;
+        break;
+    case DST_LAYER_LEAKY_RELU:
+        if (!dst__finite(d->param))
+            return dst__err(err, DST_ERR_ARG, "layer %d (leaky_relu): slope must be finite", index);
+        break;
+    case DST_LAYER_DROPOUT:
+        if (!(d->param >= 0 && d->param < 1))
+            return dst__err(err, DST_ERR_ARG, "layer %d (dropout): rate %g, must be in [0, 1)", index, (double)d->param);
+        break;
+    case DST_LAYER_RELU: case DST_LAYER_SIGMOID: case DST_LAYER_TANH:
+    case DST_LAYER_GELU: case DST_LAYER_SOFTMAX:
+        break;
+    default:
+        return dst__err(err, DST_ERR_ARG, "layer %d: unknown kind %d", index, (int)d->kind);
+    }
+    L->out_size = (size_t)L->out_c * L->out_h * L->out_w;
+    return DST_OK;
+}
+
+static void dst__fill_uniform(dst_rng *rng, float *p, size_t n, float bound)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) p[i] = (2.0f * dst_rng_uniform(rng) - 1.0f) * bound;
+}
+
+static void dst__fill_normal(dst_rng *rng, float *p, size_t n, float std)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) p[i] = dst_rng_normal(rng) * std;
+}
+
+static void dst__init_layer(dst__layer *L, float *params, dst_rng *rng)
+{
+    float *w = params + L->param_offset, *b = w + L->weight_count;
+    float fan_in = (float)L->in_size, fan_out = (float)L->out_size;
+    if (L->weight_count == 0) return;
+    memset(b, 0, L->bias_count * sizeof(float));
+    switch (L->desc.init) {
+    case DST_INIT_DEFAULT:
+        dst__fill_uniform(rng, w, L->weight_count, 1.0f / sqrtf(fan_in));
+        dst__fill_uniform(rng, b, L->bias_count, 1.0f / sqrtf(fan_in));
+        break;
+    case DST_INIT_HE_UNIFORM: dst__fill_uniform(rng, w, L->weight_count, sqrtf(6.0f / fan_in)); break;
+    case DST_INIT_HE_NORMAL: dst__fill_normal(rng, w, L->weight_count, sqrtf(2.0f / fan_in)); break;
+    case DST_INIT_XAVIER_UNIFORM: dst__fill_uniform(rng, w, L->weight_count, sqrtf(6.0f / (fan_in + fan_out))); break;
+    case DST_INIT_XAVIER_NORMAL: dst__fill_normal(rng, w, L->weight_count, sqrtf(2.0f / (fan_in + fan_out))); break;
+    }
+}
+
+static void dst__model_release_workspace(dst_model *m)
+{
+    dst__free_aligned(m->ws, m->alloc_user);
+    m->ws = NULL;
+    m->ws_batch = 0;
+}
+
+DSTDEF void dst_model_free(dst_model *m)
+{
+    void *ctx;
+    if (!m) return;
+    ctx = m->alloc_user;
+    dst__model_release_workspace(m);
+    dst__free_aligned(m->pack, ctx);
+    dst__free_aligned(m->params, ctx);
+    DST_FREE(m->layers, ctx);
+    DST_FREE(m, ctx);
+}
+
+DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+{
+    dst_model *m;
+    int i, c, h, w;
+    size_t total = 0, bytes;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!desc) return dst__err(err, DST_ERR_ARG, "desc is NULL");
+    if (!desc->layers || desc->layer_count < 1)
+        return dst__err(err, DST_ERR_ARG, "a model needs at least one layer (layers %s, layer_count %d)",
+                        desc->layers ? "set" : "NULL", desc->layer_count);
+    c = desc->input_c; h = desc->input_h ? desc->input_h : 1; w = desc->input_w ? desc->input_w : 1;
+    if (c < 1 || h < 1 || w < 1)
+        return dst__err(err, DST_ERR_ARG, "input shape %d x %d x %d: every dimension must be >= 1",
+                        desc->input_c, desc->input_h, desc->input_w);
+    m = (dst_model *)DST_MALLOC(sizeof *m, desc->alloc_user);
+    if (!m) return dst__err(err, DST_ERR_NOMEM, "model struct");
+    memset(m, 0, sizeof *m);
+    m->alloc_user = desc->alloc_user;
+    m->layer_count = desc->layer_count;
+    m->in_c = c; m->in_h = h; m->in_w = w;
+    m->in_size = (size_t)c * h * w;
+    m->max_size = m->in_size;
+    m->layers = (dst__layer *)DST_MALLOC(sizeof(dst__layer) * (size_t)desc->layer_count, m->alloc_user);
+    if (!m->layers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "layer table"); }
+    memset(m->layers, 0, sizeof(dst__layer) * (size_t)desc->layer_count);
+    for (i = 0; i < m->layer_count; ++i) {
+        dst__layer *L = &m->layers[i];
+        L->desc = desc->layers[i];
+        L->in_c = c; L->in_h = h; L->in_w = w;
+        if ((r = dst__layer_shape(L, i, err)) != DST_OK) { dst_model_free(m); return r; }
+        c = L->out_c; h = L->out_h; w = L->out_w;
+        L->param_offset = total;
+        /* each layer's parameters start 64-byte aligned */
+        total += (L->weight_count + L->bias_count + 15) & ~(size_t)15;
+        if (L->out_size > m->max_size) m->max_size = L->out_size;
+    }
+    m->out_size = m->layers[m->layer_count - 1].out_size;
+    m->param_count = total;
+    /* params, grads and two optimizer states in one block */
+    if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
+        !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
+        dst_model_free(m);
+        return dst__err(err, DST_ERR_NOMEM, "%lu parameters", (unsigned long)total);
+    }
+    memset(m->params, 0, bytes);
+    m->grads = m->params + total;
+    m->state0 = m->grads + total;
+    m->state1 = m->state0 + total;
+    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    dst_rng_seed(&m->rng, desc->seed);
+    for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
+    m->opt = dst_optimizer_default(DST_SGD);
+    m->lr = m->opt.lr;
+    *out = m;
+    return DST_OK;
+}
+
+DSTDEF size_t dst_model_input_size(const dst_model *m) { return m ? m->in_size : 0; }
+DSTDEF size_t dst_model_output_size(const dst_model *m) { return m ? m->out_size : 0; }
+DSTDEF int dst_model_layer_count(const dst_model *m) { return m ? m->layer_count : 0; }
+DSTDEF size_t dst_model_param_count(const dst_model *m) { return m ? m->param_count : 0; }
+DSTDEF float *dst_model_params(dst_model *m) { return m ? m->params : NULL; }
+DSTDEF float *dst_model_grads(dst_model *m) { return m ? m->grads : NULL; }
+DSTDEF long dst_model_step_count(const dst_model *m) { return m ? m->step : 0; }
+
+DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info)
+{
+    const dst__layer *L;
+    if (!m || !info || index < 0 || index >= m->layer_count) return DST_ERR_ARG;
+    L = &m->layers[index];
+    info->desc = L->desc;
+    info->in_c = L->in_c; info->in_h = L->in_h; info->in_w = L->in_w;
+    info->out_c = L->out_c; info->out_h = L->out_h; info->out_w = L->out_w;
+    info->param_offset = L->param_offset;
+    info->weight_count = L->weight_count;
+    info->bias_count = L->bias_count;
+    return DST_OK;
+}
+
+/* Sizes the workspace for batch samples: every layer's output (and dropout
+   mask), two gradient buffers, teacher logits and loss scratch. */
+DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
+{
+    size_t floats = 0, per, off = 0;
+    int i;
+    float *ws;
+    if (!m) return DST_ERR_ARG;
+    if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
+    if (batch <= m->ws_batch) return DST_OK;
+#define DST__ROUND16(x) (((x) + 15) & ~(size_t)15)
+    for (i = 0; i < m->layer_count; ++i) {
+        dst__layer *L = &m->layers[i];
+        if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
+        floats += DST__ROUND16(per) * (L->desc.kind == DST_LAYER_DROPOUT ? 2 : 1);
+    }
+    if (!dst__mul_ok(m->max_size, (size_t)batch, &per)) goto too_big;
+    floats += 2 * DST__ROUND16(per);
+    floats += 2 * DST__ROUND16(m->out_size * (size_t)batch) + DST__ROUND16(2 * m->out_size);
+    if (floats > (size_t)-1 / sizeof(float)) goto too_big;
+    ws = (float *)dst__alloc_aligned(floats * sizeof(float), m->alloc_user);
+    if (!ws) return dst__fail(m, DST_ERR_NOMEM, "workspace for batch %d (%lu floats)", batch, (unsigned long)floats);
+    dst__model_release_workspace(m);
+    m->ws = ws;
+    m->ws_batch = batch;
+    for (i = 0; i < m->layer_count; ++i) {
+        dst__layer *L = &m->layers[i];
+        L->out = ws + off;
+        off += DST__ROUND16(L->out_size * (size_t)batch);
+        L->aux = NULL;
+        if (L->desc.kind == DST_LAYER_DROPOUT) {
+            L->aux = ws + off;
+            off += DST__ROUND16(L->out_size * (size_t)batch);
+        }
+    }
+    per = DST__ROUND16(m->max_size * (size_t)batch);
+    m->dbuf[0] = ws + off; off += per;
+    m->dbuf[1] = ws + off; off += per;
+    m->tlogits = ws + off; off += DST__ROUND16(m->out_size * (size_t)batch);
+    m->dlogits = ws + off; off += DST__ROUND16(m->out_size * (size_t)batch);
+    m->scratch = ws + off;
+    m->trained_forward = 0;
+#undef DST__ROUND16
+    return DST_OK;
+too_big:
+    return dst__fail(m, DST_ERR_NOMEM, "workspace for batch %d overflows size_t", batch);
+}
+
+static dst_activation dst__activation_of(dst_layer_kind k)
+{
+    switch (k) {
+    case DST_LAYER_LEAKY_RELU: return DST_ACT_LEAKY_RELU;
+    case DST_LAYER_SIGMOID: return DST_ACT_SIGMOID;
+    case DST_LAYER_TANH: return DST_ACT_TANH;
+    case DST_LAYER_GELU: return DST_ACT_GELU;
+    default: return DST_ACT_RELU;
+    }
+}
+
+/* ---- dense layer: y = x W^T + b ------------------------------------------ */
+
+static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
+{
+    const float *w = m->params + L->param_offset, *b = w + L->weight_count;
+    int out = L->desc.units, in = (int)L->in_size, i, j;
+    dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, L->out, out, m->pack);
+    if (L->bias_count)
+        for (i = 0; i < batch; ++i) {
+            float *y = L->out + (size_t)i * out;
+            for (j = 0; j < out; ++j) y[j] += b[j];
+        }
+}
+
+/* dW = dY^T X, db = column sums of dY, dX = dY W (dx NULL: not needed) */
+static void dst__dense_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
+                                float *dx, int batch)
+{
+    const float *w = m->params + L->param_offset;
+    float *gw = m->grads + L->param_offset, *gb = gw + L->weight_count;
+    int out = L->desc.units, in = (int)L->in_size, i, j;
+    dst__sgemm_packed(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in, m->pack);
+    if (L->bias_count) {
+        memset(gb, 0, (size_t)out * sizeof(float));
+        for (i = 0; i < batch; ++i)
+            for (j = 0; j < out; ++j) gb[j] += dy[(size_t)i * out + j];
+    }
+    if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
+}
+
+/* ---- dropout ------------------------------------------------------------- */
+
+static void dst__dropout_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
+{
+    size_t i, n = L->out_size * (size_t)batch;
+    float rate = L->desc.param, keep_scale;
+    if (!training || rate == 0) {
+        if (L->out != x) memcpy(L->out, x, n * sizeof(float));
+        if (L->aux) for (i = 0; i < n; ++i) L->aux[i] = 1.0f;
+        return;
+    }
+    keep_scale = 1.0f / (1.0f - rate);
+    for (i = 0; i < n; ++i) {
+        L->aux[i] = dst_rng_uniform(&m->rng) >= rate ? keep_scale : 0.0f;
+        L->out[i] = x[i] * L->aux[i];
+    }
+}
+
+/* ---- softmax layer ------------------------------------------------------- */
+
+static void dst__softmax_backward(const dst__layer *L, const float *dy, float *dx, int batch)
+{
+    int i, j, n = (int)L->out_size;
+    for (i = 0; i < batch; ++i) {
+        const float *y = L->out + (size_t)i * n, *g = dy + (size_t)i * n;
+        float *d = dx + (size_t)i * n;
+        double dot = 0;
+        for (j = 0; j < n; ++j) dot += (double)g[j] * y[j];
+        for (j = 0; j < n; ++j) d[j] = y[j] * (g[j] - (float)dot);
+    }
+}
+
+/* ---- the model's forward and backward ------------------------------------ */
+
+static int dst__batch_ok(dst_model *m, const float *x, int batch, dst_result *r)
+{
+    if (!x) { *r = dst__fail(m, DST_ERR_ARG, "input x is NULL"); return 0; }
+    if (batch < 1) { *r = dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch); return 0; }
+    if ((*r = dst_model_reserve(m, batch)) != DST_OK) return 0;
+    return 1;
+}
+
+DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int training, const float **out)
+{
+    int i;
+    dst_result r;
+    if (!m) return DST_ERR_ARG;
+    if (!dst__batch_ok(m, x, batch, &r)) return r;
+    m->input = x;
+    m->batch = batch;
+    for (i = 0; i < m->layer_count; ++i) {
+        dst__layer *L = &m->layers[i];
+        size_t n = L->out_size * (size_t)batch;
+        switch (L->desc.kind) {
+        case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
+        case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
+        case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
+        default: dst_activation_forward(dst__activation_of(L->desc.kind), L->desc.param, x, L->out, n); break;
+        }
+        x = L->out;
+    }
+    m->trained_forward = training ? 1 : 0;
+    if (out) *out = x;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
+{
+    int i, batch, turn = 0;
+    const float *dy = d_output;
+    if (!m) return DST_ERR_ARG;
+    if (!d_output) return dst__fail(m, DST_ERR_ARG, "d_output is NULL");
+    if (!m->trained_forward)
+        return dst__fail(m, DST_ERR_ARG, "backward needs a training forward (training = 1) just before it");
+    batch = m->batch;
+    for (i = m->layer_count - 1; i >= 0; --i) {
+        dst__layer *L = &m->layers[i];
+        const float *x = i ? m->layers[i - 1].out : m->input;
+        float *dx = i ? m->dbuf[turn] : NULL;
+        size_t n = L->out_size * (size_t)batch, j;
+        switch (L->desc.kind) {
+        case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
+        case DST_LAYER_DROPOUT:
+            if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * L->aux[j];
+            break;
+        case DST_LAYER_SOFTMAX: if (dx) dst__softmax_backward(L, dy, dx, batch); break;
+        default:
+            if (dx) dst_activation_backward(dst__activation_of(L->desc.kind), L->desc.param, x, L->out, dy, dx, n);
+            break;
+        }
+        dy = dx;
+        turn ^= 1;
+    }
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, float *out)
+{
+    size_t done = 0;
+    dst_result r;
+    if (!m) return DST_ERR_ARG;
+    if (!x || !out) return dst__fail(m, DST_ERR_ARG, "x or out is NULL");
+    if (m->ws_batch < 1 && (r = dst_model_reserve(m, count < 256 ? (int)(count ? count : 1) : 256)) != DST_OK)
+        return r;
+    while (done < count) {
+        int b = (int)(count - done < (size_t)m->ws_batch ? count - done : (size_t)m->ws_batch);
+        const float *y;
+        if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) return r;
+        memcpy(out + done * m->out_size, y, (size_t)b * m->out_size * sizeof(float));
+        done += (size_t)b;
+    }
+    return DST_OK;
+}
+
+static int dst__argmax(const float *v, size_t n)
+{
+    size_t j, best = 0;
+    for (j = 1; j < n; ++j) if (v[j] > v[best]) best = j;
+    return (int)best;
+}
+
+static dst_result dst__labels_ok(dst_model *m, const int *labels, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; ++i)
+        if (labels[i] < 0 || (size_t)labels[i] >= m->out_size)
+            return dst__fail(m, DST_ERR_ARG, "label %d of sample %lu is outside [0, %lu)",
+                             labels[i], (unsigned long)i, (unsigned long)m->out_size);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *labels, size_t count,
+                                     int batch, float *loss, float *accuracy)
+{
+    size_t done = 0, correct = 0;
+    double total = 0;
+    dst_result r;
+    if (!m) return DST_ERR_ARG;
+    if (!x || !labels || count == 0) return dst__fail(m, DST_ERR_ARG, "evaluate needs x, labels and count >= 1");
+    if (batch <= 0) batch = 256;
+    if ((r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
+    while (done < count) {
+        int b = (int)(count - done < (size_t)batch ? count - done : (size_t)batch), i;
+        const float *y;
+        if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) return r;
+        total += (double)dst__kd_loss_scratch(y, NULL, labels + done, b, (int)m->out_size, 1, 0, NULL, m->scratch) * b;
+        for (i = 0; i < b; ++i)
+            if (dst__argmax(y + (size_t)i * m->out_size, m->out_size) == labels[done + (size_t)i]) ++correct;
+        done += (size_t)b;
+    }
+    if (loss) *loss = (float)(total / (double)count);
+    if (accuracy) *accuracy = (float)((double)correct / (double)count);
+    return DST_OK;
+}
+
+/* ==== training and distillation ========================================== */
+
+DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg)
+{
+    dst_error e;
+    if (!m) return DST_ERR_ARG;
+    if (dst_optimizer_check(cfg, &e) != DST_OK) return dst__fail(m, e.code, "%s", e.message);
+    m->opt = *cfg;
+    m->lr = cfg->lr;
+    m->has_opt = 1;
+    m->step = 0;
+    memset(m->state0, 0, 2 * m->param_count * sizeof(float));
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr)
+{
+    if (!m) return DST_ERR_ARG;
+    if (!(lr >= 0) || !dst__finite(lr)) return dst__fail(m, DST_ERR_ARG, "learning rate %g: must be finite and >= 0", (double)lr);
+    m->lr = lr;
+    return DST_OK;
+}
+
+static int dst__all_finite(const float *v, size_t n)
+{
+    size_t i;
+    float acc = 0;
+    for (i = 0; i < n; ++i) acc += v[i] * 0.0f; /* NaN or inf anywhere makes acc NaN */
+    return acc == 0.0f;
+}
+
+DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
+                                       const float *teacher_logits, float temperature, float alpha,
+                                       float *loss)
+{
+    const float *y;
+    float l;
+    dst_result r;
+    int k;
+    if (!m) return DST_ERR_ARG;
+    k = (int)m->out_size;
+    if (!labels && !teacher_logits) return dst__fail(m, DST_ERR_ARG, "a train step needs labels, teacher logits or both");
+    if (teacher_logits && !(temperature > 0 && dst__finite(temperature)))
+        return dst__fail(m, DST_ERR_ARG, "temperature %g: must be finite and > 0", (double)temperature);
+    if (teacher_logits && labels && !(alpha >= 0 && alpha <= 1))
+        return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
+    if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
+    if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
+    l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
+                             m->dlogits, m->scratch);
+    if (loss) *loss = l;
+    if (!dst__finite(l))
+        return dst__fail(m, DST_ERR_NONFINITE, "loss is %g at step %ld: parameters not updated", (double)l, m->step + 1);
+    if ((r = dst_model_backward(m, m->dlogits)) != DST_OK) return r;
+    if (m->opt.clip_norm > 0) {
+        float norm = dst_clip_grad_norm(m->grads, m->param_count, m->opt.clip_norm);
+        if (!dst__finite(norm))
+            return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
+                             (double)norm, m->step + 1);
+    } else if (!dst__all_finite(m->grads, m->param_count)) {
+        return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
+    }
+    m->step++;
+    dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+    return DST_OK;
+}
+
+DSTDEF dst_teacher dst_teacher_model(dst_model *teacher)
+{
+    dst_teacher t;
+    memset(&t, 0, sizeof t);
+    t.model = teacher;
+    t.classes = teacher ? (int)teacher->out_size : 0;
+    return t;
+}
+
+DSTDEF dst_teacher dst_teacher_logits(const float *logits, size_t rows, int classes)
+{
+    dst_teacher t;
+    memset(&t, 0, sizeof t);
+    t.logits = logits;
+    t.logits_rows = rows;
+    t.classes = classes;
+    return t;
+}
+
+DSTDEF dst_teacher dst_teacher_callback(dst_teacher_fn fn, void *user, int classes)
+{
+    dst_teacher t;
+    memset(&t, 0, sizeof t);
+    t.fn = fn;
+    t.user = user;
+    t.classes = classes;
+    return t;
+}
+
+/* The teacher's logits for one batch into out (batch x classes). */
+static dst_result dst__teacher_batch(const dst_teacher *t, const float *x, const size_t *indices, int batch,
+                                     float *out, dst_error *err)
+{
+    int i;
+    dst_result r;
+    if (t->model) {
+        const float *y;
+        if ((r = dst_model_forward(t->model, x, batch, 0, &y)) != DST_OK)
+            return dst__err(err, r, "teacher model: %s", t->model->error);
+        memcpy(out, y, (size_t)batch * t->classes * sizeof(float));
+        return DST_OK;
+    }
+    if (t->logits) {
+        if (!indices) return dst__err(err, DST_ERR_ARG, "cached teacher logits need sample indices");
+        for (i = 0; i < batch; ++i) {
+            if (indices[i] >= t->logits_rows)
+                return dst__err(err, DST_ERR_ARG, "sample index %lu is beyond the %lu cached teacher rows",
+                                (unsigned long)indices[i], (unsigned long)t->logits_rows);
+            memcpy(out + (size_t)i * t->classes, t->logits + indices[i] * (size_t)t->classes,
+                   (size_t)t->classes * sizeof(float));
+        }
+        return DST_OK;
+    }
+    if ((r = t->fn(t->user, x, indices, batch, out)) != DST_OK)
+        return dst__err(err, r, "teacher callback returned %s", dst_result_string(r));
+    return DST_OK;
+}
+
+static dst_result dst__teacher_ok(const dst_teacher *t, size_t classes, dst_error *err)
+{
+    int sources;
+    if (!t) return dst__err(err, DST_ERR_ARG, "teacher is NULL");
+    sources = (t->model != NULL) + (t->logits != NULL) + (t->fn != NULL);
+    if (sources != 1)
+        return dst__err(err, DST_ERR_ARG, "a teacher needs exactly one of model, logits, callback (has %d)", sources);
+    if (t->classes < 1 || (classes && (size_t)t->classes != classes))
+        return dst__err(err, DST_ERR_ARG, "teacher gives %d classes, the student has %lu",
+                        t->classes, (unsigned long)classes);
+    if (t->model && t->model->out_size != (size_t)t->classes)
+        return dst__err(err, DST_ERR_ARG, "teacher model has %lu outputs, teacher says %d classes",
+                        (unsigned long)t->model->out_size, t->classes);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t sample_size,
+                                    size_t count, float *out, dst_error *err)
+{
+    size_t done = 0, idx[256];
+    dst_result r;
+    dst__err_clear(err);
+    if ((r = dst__teacher_ok(t, 0, err)) != DST_OK) return r;
+    if (!x || !out || sample_size == 0) return dst__err(err, DST_ERR_ARG, "x, out and sample_size are needed");
+    if (t->model && t->model->in_size != sample_size)
+        return dst__err(err, DST_ERR_ARG, "teacher model takes %lu floats per sample, not %lu",
+                        (unsigned long)t->model->in_size, (unsigned long)sample_size);
+    while (done < count) {
+        int b = (int)(count - done < 256 ? count - done : 256), i;
+        for (i = 0; i < b; ++i) idx[i] = done + (size_t)i;
+        if ((r = dst__teacher_batch(t, x + done * sample_size, idx, b, out + done * (size_t)t->classes, err)) != DST_OK)
+            return r;
+        done += (size_t)b;
+    }
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_distill_step(dst_model *m, const dst_teacher *t, const float *x,
+                                         const int *labels, const size_t *indices, int batch,
+                                         float temperature, float alpha, float *loss)
+{
+    dst_error e;
+    dst_result r;
+    if (!m) return DST_ERR_ARG;
+    if ((r = dst__teacher_ok(t, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
+    if (!x || batch < 1) return dst__fail(m, DST_ERR_ARG, "distill step needs x and batch >= 1");
+    if (t->model == m) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
+    if ((r = dst_model_reserve(m, batch)) != DST_OK) return r;
+    if ((r = dst__teacher_batch(t, x, indices, batch, m->tlogits, &e)) != DST_OK)
+        return dst__fail(m, r, "%s", e.message);
+    return dst_model_train_step(m, x, labels, batch, m->tlogits, temperature, alpha, loss);
+}
+
+DSTDEF dst_fit_config dst_fit_default(void)
+{
+    dst_fit_config c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 10;
+    c.batch_size = 128;
+    c.seed = 1;
+    c.temperature = 4.0f;
+    c.alpha = 0.9f;
+    c.schedule.kind = DST_LR_CONSTANT;
+    return c;
+}
+
+static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels, size_t count,
+                                 const dst_fit_config *c)
+{
+    dst_error e;
+    dst_result r;
+    if (!c) return dst__fail(m, DST_ERR_ARG, "fit config is NULL");
+    if (!x || count == 0) return dst__fail(m, DST_ERR_ARG, "fit needs x and count >= 1");
+    if (c->epochs < 1) return dst__fail(m, DST_ERR_ARG, "epochs %d: must be >= 1", c->epochs);
+    if (c->batch_size < 1) return dst__fail(m, DST_ERR_ARG, "batch_size %d: must be >= 1", c->batch_size);
+    if (!labels && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
+    if (labels && (r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
+    if (c->teacher) {
+        if ((r = dst__teacher_ok(c->teacher, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
+        if (c->teacher->model == m) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
+        if (c->teacher->model && c->teacher->model->in_size != m->in_size)
+            return dst__fail(m, DST_ERR_ARG, "teacher takes %lu inputs per sample, the student %lu",
+                             (unsigned long)c->teacher->model->in_size, (unsigned long)m->in_size);
+        if (c->teacher->logits && c->teacher->logits_rows < count)
+            return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples",
+                             (unsigned long)c->teacher->logits_rows, (unsigned long)count);
+        if (!(c->temperature > 0) || !dst__finite(c->temperature))
+            return dst__fail(m, DST_ERR_ARG, "temperature %g: must be finite and > 0", (double)c->temperature);
+        if (!(c->alpha >= 0 && c->alpha <= 1))
+            return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)c->alpha);
+    }
+    if (c->schedule.kind != DST_LR_CONSTANT && c->schedule.kind != DST_LR_STEP && c->schedule.kind != DST_LR_COSINE)
+        return dst__fail(m, DST_ERR_ARG, "unknown learning-rate schedule %d", (int)c->schedule.kind);
+    if (c->val_count && (!c->val_x || !c->val_labels))
+        return dst__fail(m, DST_ERR_ARG, "val_count %lu without val_x and val_labels", (unsigned long)c->val_count);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
+                                const dst_fit_config *c)
+{
+    size_t *order = NULL, *idx, i, bytes;
+    float *bx = NULL;
+    int *by, epoch, stop = 0;
+    dst_rng rng;
+    dst_result r;
+    float base_lr;
+    double t0 = dst__seconds(), samples = 0;
+    size_t batches, in;
+    if (!m) return DST_ERR_ARG;
+    if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
+    if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
+    in = m->in_size;
+    batches = (count + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
+    /* the shuffled order, the batch's indices and labels, and its gathered inputs */
+    if (!dst__mul_ok(count + 2 * (size_t)c->batch_size, sizeof(size_t), &bytes) ||
+        !(order = (size_t *)DST_MALLOC(bytes, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "shuffle order for %lu samples", (unsigned long)count);
+    idx = order + count;
+    by = (int *)(idx + c->batch_size);
+    bx = (float *)dst__alloc_aligned(in * (size_t)c->batch_size * sizeof(float), m->alloc_user);
+    if (!bx) { DST_FREE(order, m->alloc_user); return dst__fail(m, DST_ERR_NOMEM, "batch buffer"); }
+    for (i = 0; i < count; ++i) order[i] = i;
+    dst_rng_seed(&rng, c->seed);
+    base_lr = m->opt.lr;
+    for (epoch = 0; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
+        size_t b, correct = 0, seen = 0;
+        double loss_sum = 0;
+        dst_progress p;
+        m->lr = dst_lr_at(&c->schedule, base_lr, epoch);
+        if (!c->no_shuffle)
+            for (i = count - 1; i > 0; --i) {
+                size_t j = dst_rng_below(&rng, i + 1), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        memset(&p, 0, sizeof p);
+        p.epoch = epoch; p.epochs = c->epochs; p.batches = batches; p.lr = m->lr;
+        p.val_loss = p.val_accuracy = -1;
+        for (b = 0; b < batches && !stop; ++b) {
+            size_t start = b * (size_t)c->batch_size, n = count - start;
+            int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
+            float loss;
+            const float *y;
+            for (k = 0; k < bs; ++k) {
+                idx[k] = order[start + (size_t)k];
+                memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
+                if (labels) by[k] = labels[idx[k]];
+            }
+            if (c->teacher)
+                r = dst_model_distill_step(m, c->teacher, bx, labels ? by : NULL, idx, bs,
+                                           c->temperature, c->alpha, &loss);
+            else
+                r = dst_model_train_step(m, bx, by, bs, NULL, 0, 0, &loss);
+            if (r != DST_OK) break;
+            y = m->layers[m->layer_count - 1].out;
+            if (labels)
+                for (k = 0; k < bs; ++k)
+                    if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
+            loss_sum += (double)loss * bs;
+            seen += (size_t)bs;
+            samples += bs;
+            if (c->progress && c->progress_every && (b + 1) % c->progress_every == 0 && b + 1 < batches) {
+                p.batch = b + 1;
+                p.loss = (float)(loss_sum / (double)seen);
+                p.accuracy = (float)((double)correct / (double)seen);
+                p.seconds = dst__seconds() - t0;
+                p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
+                stop = c->progress(c->progress_user, &p);
+            }
+        }
+        if (r != DST_OK || stop) break;
+        if (c->val_count && (r = dst_model_evaluate(m, c->val_x, c->val_labels, c->val_count, 0,
+                                                    &p.val_loss, &p.val_accuracy)) != DST_OK)
+            break;
+        if (c->progress) {
+            p.batch = batches;
+            p.loss = (float)(loss_sum / (double)seen);
+            p.accuracy = (float)((double)correct / (double)seen);
+            p.seconds = dst__seconds() - t0;
+            p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
+            p.epoch_done = 1;
+            stop = c->progress(c->progress_user, &p);
+        }
+    }
+    dst__free_aligned(bx, m->alloc_user);
+    DST_FREE(order, m->alloc_user);
+    return r;
+}
+
+/* ==== data ================================================================ */
+
+DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
+{
+    /* bitwise CRC-32 (IEEE, reflected 0xEDB88320): small and table-free */
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t i;
+    int k;
+    crc = ~crc;
+    for (i = 0; i < len; ++i) {
+        crc ^= p[i];
+        for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static uint32_t dst__be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint32_t dst__le32(const unsigned char *p)
+{
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+/* Element sizes of the IDX type codes; 0 for codes that do not exist. */
+static size_t dst__idx_elem_size(int type)
+{
+    switch (type) {
+    case 0x08: case 0x09: return 1;
+    case 0x0B: return 2;
+    case 0x0C: case 0x0D: return 4;
+    case 0x0E: return 8;
+    }
+    return 0;
+}
+
+static float dst__idx_value(const unsigned char *p, int type)
+{
+    uint32_t u;
+    switch (type) {
+    case 0x08: return (float)p[0];
+    case 0x09: return (float)(signed char)p[0];
+    case 0x0B: return (float)(int16_t)(uint16_t)((p[0] << 8) | p[1]);
+    case 0x0C: return (float)(int32_t)dst__be32(p);
+    case 0x0D: { float f; u = dst__be32(p); memcpy(&f, &u, 4); return f; }
+    default: {
+        uint64_t v = ((uint64_t)dst__be32(p) << 32) | dst__be32(p + 4);
+        double d;
+        memcpy(&d, &v, 8);
+        return (float)d;
+    }
+    }
+}
+
+DSTDEF dst_result dst_idx_parse(const void *buf, size_t len, dst_idx *out, dst_error *err)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t count = 1, elem, bytes, i;
+    int type, ndim, d;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!buf) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if (len < 4) return dst__err(err, DST_ERR_FORMAT, "IDX: %lu bytes, too short for the 4-byte magic", (unsigned long)len);
+    if (p[0] != 0 || p[1] != 0)
+        return dst__err(err, DST_ERR_FORMAT, "IDX: magic starts %02x %02x, expected 00 00 (is it still gzip'ed?)", p[0], p[1]);
+    type = p[2];
+    ndim = p[3];
+    if (!(elem = dst__idx_elem_size(type)))
+        return dst__err(err, DST_ERR_FORMAT, "IDX: unknown element type 0x%02x", type);
+    if (ndim < 1 || ndim > DST_IDX_MAX_DIMS)
+        return dst__err(err, DST_ERR_FORMAT, "IDX: %d dimensions, expected 1 to %d", ndim, DST_IDX_MAX_DIMS);
+    if (len - 4 < (size_t)ndim * 4)
+        return dst__err(err, DST_ERR_FORMAT, "IDX: truncated in the dimension list");
+    for (d = 0; d < ndim; ++d) {
+        uint32_t v = dst__be32(p + 4 + 4 * d);
+        if (v == 0 || v > INT_MAX) return dst__err(err, DST_ERR_FORMAT, "IDX: dimension %d is %lu", d, (unsigned long)v);
+        if (!dst__mul_ok(count, v, &count)) return dst__err(err, DST_ERR_FORMAT, "IDX: element count overflows");
+        out->dims[d] = (int)v;
+    }
+    if (!dst__mul_ok(count, elem, &bytes) || bytes > len - 4 - 4 * (size_t)ndim)
+        return dst__err(err, DST_ERR_FORMAT, "IDX: header promises %lu elements of %lu bytes, the data holds %lu bytes",
+                        (unsigned long)count, (unsigned long)elem, (unsigned long)(len - 4 - 4 * (size_t)ndim));
+    if (!dst__mul_ok(count, sizeof(float), &bytes) || !(out->data = (float *)DST_MALLOC(bytes, NULL)))
+        return dst__err(err, DST_ERR_NOMEM, "IDX: %lu floats", (unsigned long)count);
+    p += 4 + 4 * (size_t)ndim;
+    for (i = 0; i < count; ++i) out->data[i] = dst__idx_value(p + i * elem, type);
+    out->ndim = ndim;
+    out->count = count;
+    return DST_OK;
+}
+
+DSTDEF void dst_idx_free(dst_idx *idx)
+{
+    if (!idx) return;
+    DST_FREE(idx->data, NULL);
+    memset(idx, 0, sizeof *idx);
+}
+
+DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, size_t *out_len, dst_error *err)
+{
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(STBI_NO_ZLIB)
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t pos = 10;
+    int flags, n = 0;
+    char *raw;
+    dst__err_clear(err);
+    if (!buf || !out || !out_len) return dst__err(err, DST_ERR_ARG, "gunzip: NULL argument");
+    *out = NULL;
+    *out_len = 0;
+    if (len < 18 || p[0] != 0x1f || p[1] != 0x8b)
+        return dst__err(err, DST_ERR_FORMAT, "gzip: not a gzip stream (magic or length)");
+    if (p[2] != 8) return dst__err(err, DST_ERR_FORMAT, "gzip: compression method %d, only deflate (8) exists", p[2]);
+    flags = p[3];
+    if (flags & 0xE0) return dst__err(err, DST_ERR_FORMAT, "gzip: reserved flag bits set");
+    if (flags & 4) { /* FEXTRA */
+        if (len - pos < 2) return dst__err(err, DST_ERR_FORMAT, "gzip: truncated extra field");
+        pos += 2 + (size_t)(p[pos] | (p[pos + 1] << 8));
+    }
+    if (flags & 8) { while (pos < len && p[pos]) ++pos; ++pos; }  /* FNAME */
+    if (flags & 16) { while (pos < len && p[pos]) ++pos; ++pos; } /* FCOMMENT */
+    if (flags & 2) pos += 2;                                       /* FHCRC */
+    if (pos > len || len - pos < 8) return dst__err(err, DST_ERR_FORMAT, "gzip: truncated header");
+    if (len - pos > INT_MAX) return dst__err(err, DST_ERR_FORMAT, "gzip: stream over 2 GiB");
+    /* the 8-byte trailer stays in the buffer: stb's decoder looks ahead a
+       little past the last code and fails without that slack */
+    raw = stbi_zlib_decode_noheader_malloc((const char *)p + pos, (int)(len - pos), &n);
+    if (!raw) return dst__err(err, DST_ERR_FORMAT, "gzip: deflate data is corrupt or truncated (%s)", stbi_failure_reason());
+    if (dst__le32(p + len - 4) != (uint32_t)n || dst_crc32(0, raw, (size_t)n) != dst__le32(p + len - 8)) {
+        stbi_image_free(raw);
+        return dst__err(err, DST_ERR_FORMAT, "gzip: CRC32 or length check failed (corrupt file)");
+    }
+    /* hand the caller memory from our allocator */
+    *out = (unsigned char *)DST_MALLOC((size_t)n ? (size_t)n : 1, NULL);
+    if (!*out) { stbi_image_free(raw); return dst__err(err, DST_ERR_NOMEM, "gzip: %d bytes", n); }
+    memcpy(*out, raw, (size_t)n);
+    stbi_image_free(raw);
+    *out_len = (size_t)n;
+    return DST_OK;
+#else
+    (void)buf; (void)len;
+    if (out) *out = NULL;
+    if (out_len) *out_len = 0;
+    return dst__err(err, DST_ERR_UNSUPPORTED,
+                    "gzip needs stb_image.h: #include it (and define STB_IMAGE_IMPLEMENTATION in one file) "
+                    "before distill.h's implementation, or gunzip the file first");
+#endif
+}
+
+#ifndef DST_NO_STDIO
+/* Reads a whole file into memory from our allocator. */
+static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, dst_error *err)
+{
+    FILE *f;
+    unsigned char *buf = NULL, *nb;
+    size_t cap = 0, len = 0, got;
+    *out = NULL;
+    *out_len = 0;
+    if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
+    f = fopen(path, "rb");
+    if (!f) return dst__err(err, DST_ERR_IO, "cannot open %s", path);
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            if (ncap < cap || !(nb = (unsigned char *)DST_REALLOC(buf, ncap, NULL))) {
+                DST_FREE(buf, NULL);
+                fclose(f);
+                return dst__err(err, DST_ERR_NOMEM, "reading %s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        DST_FREE(buf, NULL);
+        fclose(f);
+        return dst__err(err, DST_ERR_IO, "read error in %s", path);
+    }
+    fclose(f);
+    *out = buf;
+    *out_len = len;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_idx_load(const char *path, dst_idx *out, dst_error *err)
+{
+    unsigned char *buf, *plain;
+    size_t len, plain_len, n;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    n = strlen(path);
+    if (n > 3 && strcmp(path + n - 3, ".gz") == 0) {
+        r = dst_gunzip(buf, len, &plain, &plain_len, err);
+        DST_FREE(buf, NULL);
+        if (r != DST_OK) return r;
+        buf = plain;
+        len = plain_len;
+    }
+    r = dst_idx_parse(buf, len, out, err);
+    DST_FREE(buf, NULL);
+    if (r != DST_OK && err) {
+        char msg[256];
+        memcpy(msg, err->message, sizeof msg);
+        snprintf(err->message, sizeof err->message, "%.100s: %.150s", path, msg);
+    }
+    return r;
+}
+
+/* Loads dir/name or dir/name.gz, whichever exists (plain first). */
+static dst_result dst__mnist_part(const char *dir, const char *name, dst_idx *out, dst_error *err)
+{
+    char path[1024];
+    FILE *f;
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return dst__err(err, DST_ERR_ARG, "data set path too long: %s", dir);
+    if ((f = fopen(path, "rb")) != NULL) { fclose(f); return dst_idx_load(path, out, err); }
+    snprintf(path, sizeof path, "%s/%s.gz", dir, name);
+    if ((f = fopen(path, "rb")) != NULL) { fclose(f); return dst_idx_load(path, out, err); }
+    return dst__err(err, DST_ERR_IO, "neither %s/%s nor %s.gz exists", dir, name, name);
+}
+
+/* Turns an images IDX and a labels IDX into floats in [0,1] and ints. */
+static dst_result dst__mnist_split(dst_idx *img, dst_idx *lab, const char *what, float **x, int **y,
+                                   size_t *count, int *rows, int *cols, int *classes, dst_error *err)
+{
+    size_t i;
+    if (img->ndim != 3) return dst__err(err, DST_ERR_FORMAT, "%s images: %d dimensions, expected 3", what, img->ndim);
+    if (lab->ndim != 1) return dst__err(err, DST_ERR_FORMAT, "%s labels: %d dimensions, expected 1", what, lab->ndim);
+    if (img->dims[0] != lab->dims[0])
+        return dst__err(err, DST_ERR_FORMAT, "%s: %d images but %d labels", what, img->dims[0], lab->dims[0]);
+    if (*rows && (img->dims[1] != *rows || img->dims[2] != *cols))
+        return dst__err(err, DST_ERR_FORMAT, "%s images are %dx%d, the others %dx%d", what,
+                        img->dims[1], img->dims[2], *rows, *cols);
+    *y = (int *)DST_MALLOC(lab->count * sizeof(int), NULL);
+    if (!*y) return dst__err(err, DST_ERR_NOMEM, "%s labels", what);
+    for (i = 0; i < lab->count; ++i) {
+        float v = lab->data[i];
+        if (!(v >= 0 && v < 1000) || v != (float)(int)v) {
+            DST_FREE(*y, NULL);
+            *y = NULL;
+            return dst__err(err, DST_ERR_FORMAT, "%s label %lu is %g, expected an integer in [0, 1000)",
+                            what, (unsigned long)i, (double)v);
+        }
+        (*y)[i] = (int)v;
+        if ((int)v + 1 > *classes) *classes = (int)v + 1;
+    }
+    for (i = 0; i < img->count; ++i) img->data[i] *= 1.0f / 255.0f;
+    *x = img->data;
+    img->data = NULL;
+    *count = lab->count;
+    *rows = img->dims[1];
+    *cols = img->dims[2];
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err)
+{
+    static const char *names[4] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+    dst_idx part[4];
+    dst_result r = DST_OK;
+    int i;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    memset(part, 0, sizeof part);
+    if (!dir) return dst__err(err, DST_ERR_ARG, "dir is NULL");
+    for (i = 0; i < 4 && r == DST_OK; ++i) r = dst__mnist_part(dir, names[i], &part[i], err);
+    if (r == DST_OK)
+        r = dst__mnist_split(&part[0], &part[1], "training", &out->train_x, &out->train_y, &out->train_count,
+                             &out->rows, &out->cols, &out->classes, err);
+    if (r == DST_OK)
+        r = dst__mnist_split(&part[2], &part[3], "test", &out->test_x, &out->test_y, &out->test_count,
+                             &out->rows, &out->cols, &out->classes, err);
+    for (i = 0; i < 4; ++i) dst_idx_free(&part[i]);
+    if (r != DST_OK) dst_mnist_free(out);
+    return r;
+}
+#endif /* DST_NO_STDIO */
+
+DSTDEF void dst_mnist_free(dst_mnist *d)
+{
+    if (!d) return;
+    DST_FREE(d->train_x, NULL);
+    DST_FREE(d->train_y, NULL);
+    DST_FREE(d->test_x, NULL);
+    DST_FREE(d->test_y, NULL);
+    memset(d, 0, sizeof *d);
+}
+
+#endif /* DISTILL_IMPLEMENTATION_DONE */
+#endif /* DISTILL_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the distill.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication in perpetuity for the benefit of our heirs and
+successors. We intend this dedication to be an overt act of relinquishment in
+perpetuity of all present and future rights to this software under copyright
+law.
+------------------------------------------------------------------------------
+*/

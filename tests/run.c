@@ -1,0 +1,80 @@
+/* tests/run.c - the test runner: every tests/test_*.c in one program.
+   Build and run with `make test` (plain, sanitized, and as C++).
+   Usage: run [substring]   runs the tests whose name contains substring.
+   The last line is "N passed, N failed"; the exit code is 1 on any failure. */
+
+/* The library allocates through these, so tests can count live blocks and
+   make the n-th allocation fail. */
+#include <stdlib.h>
+static long t_alloc_live = 0;   /* blocks allocated and not freed */
+static long t_alloc_fail_at = 0; /* > 0: the allocation with this number fails */
+static long t_alloc_count = 0;  /* allocations so far */
+static void *t_malloc(size_t n)
+{
+    if (++t_alloc_count == t_alloc_fail_at) return NULL;
+    t_alloc_live++;
+    return malloc(n);
+}
+static void *t_realloc(void *p, size_t n)
+{
+    void *q;
+    if (++t_alloc_count == t_alloc_fail_at) return NULL;
+    q = realloc(p, n);
+    if (q && !p) t_alloc_live++;
+    return q;
+}
+static void t_free(void *p)
+{
+    if (p) t_alloc_live--;
+    free(p);
+}
+#define DST_MALLOC(sz, ctx) ((void)(ctx), t_malloc(sz))
+#define DST_REALLOC(p, sz, ctx) ((void)(ctx), t_realloc((p), (sz)))
+#define DST_FREE(p, ctx) ((void)(ctx), t_free(p))
+
+#ifndef T_NO_STB
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb/stb_image.h>
+#endif
+#define DISTILL_IMPLEMENTATION
+#include "../distill.h"
+#include "test.h"
+
+#include "test_kernels.c"
+#include "test_model.c"
+#include "test_data.c"
+
+static const struct { const t_case *cases; int count; } t_suites[] = {
+#define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
+    T_SUITE(kernel_tests),
+    T_SUITE(model_tests),
+    T_SUITE(data_tests),
+};
+
+int main(int argc, char **argv)
+{
+    int s, i, passed = 0, failed = 0;
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    const char *dir = getenv("DST_FIXTURES");
+    if (dir) t_fixture_dir = dir;
+    for (s = 0; s < (int)(sizeof t_suites / sizeof t_suites[0]); ++s) {
+        for (i = 0; i < t_suites[s].count; ++i) {
+            const t_case *c = &t_suites[s].cases[i];
+            long live = t_alloc_live;
+            int bad;
+            if (filter && !strstr(c->name, filter)) continue;
+            t_alloc_fail_at = 0;
+            dst_simd_force(DST_SIMD_AUTO);
+            bad = c->fn();
+            if (!bad && t_alloc_live != live) {
+                printf("    %ld block(s) leaked\n", t_alloc_live - live);
+                bad = 1;
+            }
+            printf("%s %s\n", bad ? "FAIL" : "ok  ", c->name);
+            fflush(stdout);
+            if (bad) failed++; else passed++;
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

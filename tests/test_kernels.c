@@ -1,0 +1,350 @@
+/* tests/test_kernels.c - kernels on plain arrays: GEMM against a plain loop,
+   softmax, the KD loss (values, gradients by finite differences, extremes),
+   MSE, activations, random numbers, optimizers, schedules. */
+
+/* ---- GEMM ---------------------------------------------------------------- */
+
+static void t_gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                       const float *b, int ldb, float beta, float *c, int ldc)
+{
+    int i, j, p;
+    for (i = 0; i < m; ++i)
+        for (j = 0; j < n; ++j) {
+            double s = 0;
+            for (p = 0; p < k; ++p)
+                s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            c[i * ldc + j] = (float)(alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]));
+        }
+}
+
+static int test_gemm_matches_plain_loop(void)
+{
+    static const int shapes[][3] = { {1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 10, 128}, {10, 1200, 31}, {129, 65, 257}, {2, 300, 1} };
+    int s, ta, tb;
+    for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s)
+        for (ta = 0; ta < 2; ++ta)
+            for (tb = 0; tb < 2; ++tb) {
+                int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+                size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb, nc = (size_t)m * ldc;
+                float *a = (float *)malloc(na * 4), *b = (float *)malloc(nb * 4);
+                float *c = (float *)malloc(nc * 4), *r = (float *)malloc(nc * 4);
+                int ok;
+                t_fill(a, na, 1); t_fill(b, nb, 1); t_fill(c, nc, 1);
+                memcpy(r, c, nc * 4);
+                dst_sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, -1.5f, c, ldc);
+                t_gemm_ref(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, -1.5f, r, ldc);
+                ok = t_close(c, r, nc, 1e-4f, 1e-4f * (float)k, "sgemm");
+                /* beta = 0 must not read C: fill it with NaN */
+                { size_t i; for (i = 0; i < nc; ++i) c[i] = NAN; }
+                dst_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+                t_gemm_ref(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, r, ldc);
+                { int i, j; for (i = 0; i < m; ++i) for (j = n; j < ldc; ++j) c[i * ldc + j] = r[i * ldc + j] = 0; }
+                ok = ok && t_close(c, r, nc, 1e-4f, 1e-4f * (float)k, "sgemm beta=0");
+                free(a); free(b); free(c); free(r);
+                T_CHECK_MSG(ok, "m=%d n=%d k=%d ta=%d tb=%d", m, n, k, ta, tb);
+            }
+    return 0;
+}
+
+/* ---- softmax --------------------------------------------------------------- */
+
+static int test_softmax_rows_and_temperature(void)
+{
+    float z[2 * 5] = { 1, 2, 3, 4, 5, -1e4f, 0, 1e4f, 3, 2 }, p[10], q[10];
+    int j;
+    double sum = 0;
+    dst_softmax(z, p, 2, 5, 1.0f);
+    for (j = 0; j < 5; ++j) sum += p[j];
+    T_CHECK(fabs(sum - 1) < 1e-6);
+    T_CHECK(fabsf(p[4] - 0.63640865f) < 1e-6f);          /* exp(4)/sum exp(0..4) */
+    T_CHECK(p[5 + 2] == 1.0f && p[5 + 0] == 0.0f);        /* huge logits: no NaN */
+    dst_softmax(z, q, 1, 5, 1e9f);                        /* T -> inf: uniform */
+    for (j = 0; j < 5; ++j) T_CHECK(fabsf(q[j] - 0.2f) < 1e-6f);
+    dst_softmax(z, q, 1, 5, 2.0f);                        /* T = 2 is softmax(z / 2) */
+    { float h[5] = { 0.5f, 1, 1.5f, 2, 2.5f }; dst_softmax(h, p, 1, 5, 1.0f); }
+    T_CHECK(t_close(q, p, 5, 1e-6f, 1e-7f, "softmax T=2"));
+    memcpy(q, z, sizeof z);                               /* in place */
+    dst_softmax(q, q, 2, 5, 1.0f);
+    dst_softmax(z, p, 2, 5, 1.0f);
+    T_CHECK(memcmp(p, q, sizeof p) == 0);
+    memcpy(q, p, sizeof p);                               /* invalid T: untouched */
+    dst_softmax(z, p, 2, 5, 0.0f);
+    dst_softmax(z, p, 2, 5, -1.0f);
+    dst_softmax(z, p, 2, 5, NAN);
+    dst_softmax(z, p, 0, 5, 1.0f);
+    T_CHECK(memcmp(p, q, sizeof p) == 0);
+    return 0;
+}
+
+/* ---- KD loss ---------------------------------------------------------------- */
+
+/* central differences of f at s against the analytic gradient */
+static int t_kd_gradcheck(const float *t, const int *labels, int rows, int cols, float T, float alpha)
+{
+    float s[64], g[64], sp[64];
+    int i;
+    t_fill(s, (size_t)rows * cols, 3);
+    dst_kd_loss(s, t, labels, rows, cols, T, alpha, g);
+    for (i = 0; i < rows * cols; ++i) {
+        double h = 1e-2, lp, lm, num;
+        memcpy(sp, s, sizeof s);
+        sp[i] = s[i] + (float)h; lp = dst_kd_loss(sp, t, labels, rows, cols, T, alpha, NULL);
+        sp[i] = s[i] - (float)h; lm = dst_kd_loss(sp, t, labels, rows, cols, T, alpha, NULL);
+        num = (lp - lm) / (2 * h);
+        T_CHECK_MSG(fabs(num - g[i]) <= 2e-3 + 2e-2 * fabs(num), "T=%g alpha=%g i=%d numeric %g analytic %g",
+                    (double)T, (double)alpha, i, num, (double)g[i]);
+    }
+    return 0;
+}
+
+static int test_kd_loss_gradient_finite_differences(void)
+{
+    float t[4 * 6];
+    int labels[4] = { 0, 5, 2, 3 };
+    static const float temps[] = { 0.5f, 1, 2, 4, 20 };
+    int i;
+    t_fill(t, 24, 4);
+    for (i = 0; i < 5; ++i) {
+        T_CHECK(t_kd_gradcheck(t, labels, 4, 6, temps[i], 0.7f) == 0);
+        T_CHECK(t_kd_gradcheck(t, NULL, 4, 6, temps[i], 0.7f) == 0);
+    }
+    T_CHECK(t_kd_gradcheck(NULL, labels, 4, 6, 1, 0) == 0);
+    return 0;
+}
+
+static int test_kd_loss_semantics(void)
+{
+    float s[2 * 3] = { 1, 2, 0.5f, -1, 0, 3 }, t[2 * 3] = { 2, 0, 1, 0, 0, 5 }, g[6], g2[6];
+    int labels[2] = { 1, 2 }, j;
+    double kl = 0, ce = 0;
+    float soft, hard, mixed, T = 3;
+    /* by hand: KL of row-softmaxes at T, times T^2, batch mean; CE at T = 1 */
+    for (j = 0; j < 2; ++j) {
+        float ps[3], pt[3], p1[3];
+        int c;
+        dst_softmax(s + 3 * j, ps, 1, 3, T);
+        dst_softmax(t + 3 * j, pt, 1, 3, T);
+        dst_softmax(s + 3 * j, p1, 1, 3, 1);
+        for (c = 0; c < 3; ++c) kl += pt[c] * log(pt[c] / ps[c]);
+        ce -= log(p1[labels[j]]);
+    }
+    soft = dst_kd_loss(s, t, NULL, 2, 3, T, 0.123f, NULL);
+    hard = dst_kd_loss(s, NULL, labels, 2, 3, T, 0.123f, NULL);
+    mixed = dst_kd_loss(s, t, labels, 2, 3, T, 0.25f, NULL);
+    T_CHECK(fabs(soft - kl * T * T / 2) < 1e-5);
+    T_CHECK(fabs(hard - ce / 2) < 1e-5);
+    T_CHECK(fabs(mixed - (0.25 * soft + 0.75 * hard)) < 1e-5);
+    /* alpha = 1 with labels is the soft term with its T^2 (not dropped) */
+    T_CHECK(fabsf(dst_kd_loss(s, t, labels, 2, 3, T, 1.0f, g) - soft) < 1e-6f);
+    dst_kd_loss(s, t, NULL, 2, 3, T, 0, g2);
+    T_CHECK(t_close(g, g2, 6, 1e-6f, 1e-7f, "alpha=1 gradient"));
+    /* the student gradient of the soft term is T (p_s - p_t) / rows */
+    { float ps[6], pt[6]; dst_softmax(s, ps, 2, 3, T); dst_softmax(t, pt, 2, 3, T);
+      for (j = 0; j < 6; ++j) T_CHECK(fabsf(g2[j] - T * (ps[j] - pt[j]) / 2) < 1e-6f); }
+    /* a student equal to its teacher has zero soft loss and gradient */
+    T_CHECK(fabsf(dst_kd_loss(t, t, NULL, 2, 3, T, 0, g)) < 1e-6f);
+    for (j = 0; j < 6; ++j) T_CHECK(fabsf(g[j]) < 1e-7f);
+    return 0;
+}
+
+static int test_kd_loss_extremes(void)
+{
+    float s[2 * 4] = { 1e4f, -1e4f, 0, 5e3f, -1e4f, 1e4f, 1e4f, 0 };
+    float t[2 * 4] = { -1e4f, 1e4f, 0, 1, 3e3f, -3e3f, 1e4f, 2 };
+    float sh[8], th[8], g[8], gh[8];
+    int labels[2] = { 1, 3 }, i, k;
+    static const float temps[] = { 0.1f, 1, 4, 100 };
+    for (k = 0; k < 4; ++k) {
+        float l = dst_kd_loss(s, t, labels, 2, 4, temps[k], 0.5f, g), lh;
+        T_CHECK_MSG(isfinite(l) && l > 0, "T=%g loss %g", (double)temps[k], (double)l);
+        for (i = 0; i < 8; ++i) T_CHECK(isfinite(g[i]));
+        /* adding a constant to a row changes nothing */
+        for (i = 0; i < 8; ++i) { sh[i] = s[i] + 7.0f; th[i] = t[i] - 9.0f; }
+        lh = dst_kd_loss(sh, th, labels, 2, 4, temps[k], 0.5f, gh);
+        T_CHECK(fabsf(l - lh) <= 1e-3f * fabsf(l));
+        T_CHECK(t_close(gh, g, 8, 1e-3f, 1e-5f, "shifted rows"));
+    }
+    /* the CE of a confident wrong answer is its margin: 2e4 */
+    T_CHECK(fabsf(dst_kd_loss(s, NULL, labels, 1, 4, 1, 0, NULL) - 2e4f) < 1.0f);
+    return 0;
+}
+
+static int test_kd_loss_rejects_bad_arguments(void)
+{
+    float s[4] = { 0 }, t[4] = { 0 }, g[4] = { 7, 7, 7, 7 };
+    int good[2] = { 0, 1 }, bad[2] = { 0, 2 }, neg[2] = { -1, 0 };
+    T_CHECK(isnan(dst_kd_loss(NULL, t, good, 2, 2, 1, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, NULL, NULL, 2, 2, 1, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, good, 0, 2, 1, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, good, 2, 0, 1, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, good, 2, 2, 0, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, good, 2, 2, -1, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, good, 2, 2, NAN, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, good, 2, 2, 1, 1.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, t, bad, 2, 2, 1, 0.5f, g)));
+    T_CHECK(isnan(dst_kd_loss(s, NULL, neg, 2, 2, 1, 0.5f, g)));
+    T_CHECK(g[0] == 7 && g[3] == 7);
+    T_CHECK(isfinite(dst_kd_loss(s, t, good, 2, 2, 1, 0.5f, g)));
+    return 0;
+}
+
+static int test_mse_loss(void)
+{
+    float p[5], q[5], g[5], pp[5];
+    int i;
+    t_fill(p, 5, 2); t_fill(q, 5, 2);
+    dst_mse_loss(p, q, 5, g);
+    for (i = 0; i < 5; ++i) {
+        double h = 1e-2, lp, lm;
+        memcpy(pp, p, sizeof p);
+        pp[i] += (float)h; lp = dst_mse_loss(pp, q, 5, NULL);
+        pp[i] -= 2 * (float)h; lm = dst_mse_loss(pp, q, 5, NULL);
+        T_CHECK(fabs((lp - lm) / (2 * h) - g[i]) < 1e-3);
+    }
+    T_CHECK(isnan(dst_mse_loss(p, q, 0, g)));
+    return 0;
+}
+
+/* ---- activations ---------------------------------------------------------- */
+
+static int test_activation_gradients(void)
+{
+    static const dst_activation acts[] = { DST_ACT_RELU, DST_ACT_LEAKY_RELU, DST_ACT_SIGMOID, DST_ACT_TANH, DST_ACT_GELU };
+    float x[40], y[40], dy[40], dx[40], yp[1], ym[1];
+    int a, i;
+    t_fill(x, 40, 3);
+    t_fill(dy, 40, 1);
+    for (i = 0; i < 40; ++i) if (fabsf(x[i]) < 0.05f) x[i] = 0.3f; /* away from ReLU's kink */
+    for (a = 0; a < 5; ++a) {
+        dst_activation_forward(acts[a], 0.02f, x, y, 40);
+        dst_activation_backward(acts[a], 0.02f, x, y, dy, dx, 40);
+        for (i = 0; i < 40; ++i) {
+            float h = 1e-2f, xp = x[i] + h, xm = x[i] - h;
+            double num;
+            dst_activation_forward(acts[a], 0.02f, &xp, yp, 1);
+            dst_activation_forward(acts[a], 0.02f, &xm, ym, 1);
+            num = (double)dy[i] * (yp[0] - ym[0]) / (2 * h);
+            T_CHECK_MSG(fabs(num - dx[i]) < 2e-3 + 1e-2 * fabs(num), "act %d x=%g numeric %g analytic %g",
+                        a, (double)x[i], num, (double)dx[i]);
+        }
+    }
+    /* known values */
+    x[0] = 1; dst_activation_forward(DST_ACT_GELU, 0, x, y, 1); T_CHECK(fabsf(y[0] - 0.8413447f) < 1e-6f);
+    x[0] = -2; dst_activation_forward(DST_ACT_LEAKY_RELU, 0.01f, x, y, 1); T_CHECK(y[0] == -0.02f);
+    return 0;
+}
+
+/* ---- random numbers ------------------------------------------------------- */
+
+static int test_rng_is_seeded_and_bounded(void)
+{
+    dst_rng a, b;
+    int i;
+    double mean = 0, var = 0;
+    dst_rng_seed(&a, 42); dst_rng_seed(&b, 42);
+    for (i = 0; i < 1000; ++i) T_CHECK(dst_rng_next(&a) == dst_rng_next(&b));
+    dst_rng_seed(&a, 0);
+    T_CHECK(dst_rng_next(&a) == 0xE220A8397B1DCDAFull); /* splitmix64's published first output for seed 0 */
+    for (i = 0; i < 10000; ++i) {
+        float u = dst_rng_uniform(&a), n = dst_rng_normal(&a);
+        T_CHECK(u >= 0 && u < 1);
+        T_CHECK(dst_rng_below(&a, 7) < 7);
+        mean += n; var += (double)n * n;
+    }
+    mean /= 10000; var = var / 10000 - mean * mean;
+    T_CHECK(fabs(mean) < 0.05 && fabs(var - 1) < 0.05);
+    return 0;
+}
+
+/* ---- optimizers and schedules ------------------------------------------- */
+
+static int test_sgd_momentum_nesterov_by_hand(void)
+{
+    dst_optimizer_config c = dst_optimizer_default(DST_SGD);
+    float p = 1, g = 0.5f, buf = 0, pn = 1, bufn = 0;
+    c.lr = 0.1f; c.momentum = 0.9f; c.weight_decay = 0.01f;
+    dst_optimizer_update(&c, c.lr, 1, &p, &g, &buf, NULL, 1);
+    /* d = 0.5 + 0.01 = 0.51; buf = d; p = 1 - 0.051 */
+    T_CHECK(fabsf(buf - 0.51f) < 1e-7f && fabsf(p - 0.949f) < 1e-7f);
+    dst_optimizer_update(&c, c.lr, 2, &p, &g, &buf, NULL, 1);
+    /* d = 0.5 + 0.00949; buf = 0.9 * 0.51 + d */
+    T_CHECK(fabsf(buf - (0.459f + 0.50949f)) < 1e-6f);
+    c.nesterov = 1;
+    T_CHECK(dst_optimizer_check(&c, NULL) == DST_OK);
+    dst_optimizer_update(&c, c.lr, 1, &pn, &g, &bufn, NULL, 1);
+    T_CHECK(fabsf(pn - (1 - 0.1f * (0.51f + 0.9f * 0.51f))) < 1e-6f);
+    c.dampening = 0.5f;
+    T_CHECK(dst_optimizer_check(&c, NULL) == DST_ERR_ARG); /* Nesterov needs dampening 0 */
+    return 0;
+}
+
+static int test_adam_first_step_is_lr_sign(void)
+{
+    dst_optimizer_config c = dst_optimizer_default(DST_ADAM);
+    float p[3] = { 1, 1, 1 }, g[3] = { 0.3f, -2, 1e-3f }, m[3] = { 0 }, v[3] = { 0 };
+    float pw[3] = { 1, 1, 1 }, mw[3] = { 0 }, vw[3] = { 0 };
+    int i;
+    dst_optimizer_update(&c, 0.01f, 1, p, g, m, v, 3);
+    for (i = 0; i < 3; ++i) T_CHECK(fabsf(p[i] - (1 - 0.01f * (g[i] > 0 ? 1 : -1))) < 1e-4f);
+    /* AdamW decays the weight by lr * wd before the Adam step */
+    c = dst_optimizer_default(DST_ADAMW);
+    T_CHECK(c.weight_decay == 0.01f);
+    dst_optimizer_update(&c, 0.01f, 1, pw, g, mw, vw, 3);
+    for (i = 0; i < 3; ++i) T_CHECK(fabsf(pw[i] - (1 * (1 - 0.01f * 0.01f) - 0.01f * (g[i] > 0 ? 1 : -1))) < 1e-4f);
+    c.beta1 = 1.0f;
+    T_CHECK(dst_optimizer_check(&c, NULL) == DST_ERR_ARG);
+    c = dst_optimizer_default(DST_SGD); c.lr = NAN;
+    T_CHECK(dst_optimizer_check(&c, NULL) == DST_ERR_ARG);
+    return 0;
+}
+
+static int test_clip_grad_norm(void)
+{
+    float g[2] = { 3, 4 };
+    T_CHECK(fabsf(dst_clip_grad_norm(g, 2, 10) - 5) < 1e-6f && g[0] == 3);
+    T_CHECK(fabsf(dst_clip_grad_norm(g, 2, 1) - 5) < 1e-6f);
+    T_CHECK(fabsf(g[0] - 0.6f) < 1e-5f && fabsf(g[1] - 0.8f) < 1e-5f);
+    return 0;
+}
+
+static int test_lr_schedules(void)
+{
+    dst_lr_schedule s;
+    memset(&s, 0, sizeof s);
+    T_CHECK(dst_lr_at(&s, 0.1f, 5) == 0.1f);
+    s.kind = DST_LR_STEP; s.step_size = 3; s.gamma = 0.5f;
+    T_CHECK(dst_lr_at(&s, 0.1f, 2) == 0.1f && fabsf(dst_lr_at(&s, 0.1f, 3) - 0.05f) < 1e-8f);
+    T_CHECK(fabsf(dst_lr_at(&s, 0.1f, 7) - 0.025f) < 1e-8f);
+    s.kind = DST_LR_COSINE; s.total = 10; s.min_lr = 0.001f;
+    T_CHECK(dst_lr_at(&s, 0.1f, 0) == 0.1f);
+    T_CHECK(fabsf(dst_lr_at(&s, 0.1f, 5) - 0.0505f) < 1e-6f);
+    T_CHECK(dst_lr_at(&s, 0.1f, 10) == 0.001f);
+    return 0;
+}
+
+static int test_result_strings_and_version(void)
+{
+    T_CHECK(strcmp(dst_result_string(DST_OK), "success") == 0);
+    T_CHECK(strstr(dst_result_string(DST_ERR_NONFINITE), "NaN") != NULL);
+    T_CHECK(strcmp(dst_result_string((dst_result)-999), "unknown result code") == 0);
+    T_CHECK(strcmp(dst_version(), "0.1.0") == 0 && DISTILL_VERSION_MINOR == 1);
+    return 0;
+}
+
+static const t_case kernel_tests[] = {
+    { "gemm_matches_plain_loop", test_gemm_matches_plain_loop },
+    { "softmax_rows_and_temperature", test_softmax_rows_and_temperature },
+    { "kd_loss_gradient_finite_differences", test_kd_loss_gradient_finite_differences },
+    { "kd_loss_semantics", test_kd_loss_semantics },
+    { "kd_loss_extremes", test_kd_loss_extremes },
+    { "kd_loss_rejects_bad_arguments", test_kd_loss_rejects_bad_arguments },
+    { "mse_loss", test_mse_loss },
+    { "activation_gradients", test_activation_gradients },
+    { "rng_is_seeded_and_bounded", test_rng_is_seeded_and_bounded },
+    { "sgd_momentum_nesterov_by_hand", test_sgd_momentum_nesterov_by_hand },
+    { "adam_first_step_is_lr_sign", test_adam_first_step_is_lr_sign },
+    { "clip_grad_norm", test_clip_grad_norm },
+    { "lr_schedules", test_lr_schedules },
+    { "result_strings_and_version", test_result_strings_and_version },
+};
