@@ -14,10 +14,15 @@ TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h
 
 .PHONY: all test test-quick demo bench clean
-all: build/.dir
+EXAMPLES = build/quickstart
+all: $(EXAMPLES)
 
 build/.dir:
 	@mkdir -p build && touch $@
+
+# ---- examples --------------------------------------------------------------
+build/%: examples/%.c distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
 
 # ---- tests ---------------------------------------------------------------
 build/test: $(TESTDEP) | build/.dir
