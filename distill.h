@@ -2,7 +2,10 @@
    A single-file library in the stb style. No warranty; license at the end.
 
    WHAT IT IS
-     Dense networks with SIMD kernels (SSE2 / AVX2+FMA / AVX-512 chosen at run
+     Dense and convolutional networks (conv2d with stride, padding, dilation,
+     groups and depthwise; max, average and global average pooling; batch
+     normalization; flatten; dropout and spatial dropout; PyTorch's parameter
+     layouts) with SIMD kernels (SSE2 / AVX2+FMA / AVX-512 chosen at run
      time on x86, NEON on ARM), the losses and optimizers of everyday training
      (cross-entropy, MSE, SGD with momentum / Nesterov / weight decay, Adam,
      AdamW, step and cosine schedules, gradient clipping), and knowledge
@@ -172,6 +175,95 @@ DSTDEF void dst_activation_forward(dst_activation act, float param, const float 
 DSTDEF void dst_activation_backward(dst_activation act, float param, const float *x, const float *y,
                                     const float *dy, float *dx, size_t n);
 
+/* ---- convolution, pooling and batch normalization on NCHW arrays ---------
+   Activations are NCHW float32, batch samples one after another. Weights are
+   in PyTorch's layouts. Each function checks its arguments and returns
+   DST_ERR_ARG (doing nothing) when they cannot work. */
+
+/* A 2-D convolution, PyTorch's nn.Conv2d(in_c, out_c, (kernel_h, kernel_w),
+   (stride_h, stride_w), (pad_h, pad_w), (dilation_h, dilation_w), groups). */
+typedef struct dst_conv2d_params {
+    int in_c, in_h, in_w;       /* one sample's input */
+    int out_c;                  /* output channels, a multiple of groups */
+    int kernel_h, kernel_w;     /* >= 1 */
+    int stride_h, stride_w;     /* >= 1 */
+    int pad_h, pad_w;           /* >= 0: zeros on both sides */
+    int dilation_h, dilation_w; /* >= 1 */
+    int groups;                 /* >= 1, divides in_c and out_c; == in_c: depthwise */
+} dst_conv2d_params;
+
+/* Square kernel, stride and padding; dilation 1, groups 1. */
+DSTDEF dst_conv2d_params dst_conv2d_params_make(int in_c, int in_h, int in_w, int out_c,
+                                                int kernel, int stride, int pad);
+/* DST_OK and the output size, or DST_ERR_ARG saying what is wrong
+   (out_h / out_w / err may be NULL). */
+DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *out_w, dst_error *err);
+/* Floats of scratch dst_conv2d_forward / _backward need (the column matrix
+   of one sample and group); 0 for 1x1 stride-1 unpadded and depthwise
+   convolutions, which need none (work may then be NULL). */
+DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p);
+
+/* im2col for one sample and `channels` consecutive input channels starting
+   at x: col is [channels * kernel_h * kernel_w][out_h * out_w], row
+   (c, i, j) holding x[c][oh * stride_h - pad_h + i * dilation_h][ow * stride_w - pad_w + j * dilation_w]
+   (0 in the padding). col2im is its transpose: it ADDS col back into x. */
+DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col);
+DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x);
+
+/* y (batch x out_c x out_h x out_w) = conv(x, w) + bias. w is
+   [out_c][in_c / groups][kernel_h][kernel_w]; bias [out_c] or NULL. */
+DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *bias, float *y, float *work);
+/* From dy (the shape of y): dx (shape of x), dw (shape of w) and db [out_c],
+   each written, not accumulated, summed over the batch; any of the three
+   may be NULL when not wanted. x and w are the forward's. */
+DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db, float *work);
+
+/* Max and average pooling windows, PyTorch's nn.MaxPool2d / nn.AvgPool2d
+   (ceil_mode False; average pooling counts the padding, count_include_pad
+   True). */
+typedef struct dst_pool2d_params {
+    int channels, in_h, in_w;   /* one sample's input */
+    int kernel_h, kernel_w;     /* >= 1 */
+    int stride_h, stride_w;     /* 0 = the kernel size */
+    int pad_h, pad_w;           /* 0 <= pad <= kernel / 2 (PyTorch's rule) */
+} dst_pool2d_params;
+
+DSTDEF dst_result dst_pool2d_check(const dst_pool2d_params *p, int *out_h, int *out_w, dst_error *err);
+/* argmax (may be NULL; batch x channels x out_h x out_w) gets the index
+   h * in_w + w of each maximum within its input plane, for the backward. */
+DSTDEF dst_result dst_maxpool2d_forward(const dst_pool2d_params *p, int batch, const float *x, float *y,
+                                        int32_t *argmax);
+/* dx (written) from dy and the forward's argmax. */
+DSTDEF dst_result dst_maxpool2d_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
+                                         const float *dy, float *dx);
+DSTDEF dst_result dst_avgpool2d_forward(const dst_pool2d_params *p, int batch, const float *x, float *y);
+DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, const float *dy, float *dx);
+
+/* Batch normalization over channels, PyTorch's nn.BatchNorm2d (and
+   BatchNorm1d with spatial = 1). Training normalises with the batch's mean
+   and biased variance, stores mean and 1/sqrt(var + eps) per channel in
+   save_mean / save_invstd (for the backward), and when running_mean /
+   running_var are not NULL moves them towards the batch's mean and UNBIASED
+   variance: r = (1 - momentum) r + momentum v. It needs batch * spatial >= 2.
+   Inference normalises with running_mean / running_var. */
+typedef struct dst_batchnorm_params {
+    int   channels;
+    int   spatial;  /* values per channel per sample: H * W */
+    float eps;      /* PyTorch: 1e-5 */
+    float momentum; /* PyTorch: 0.1 */
+} dst_batchnorm_params;
+
+DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
+                                        const float *gamma, const float *beta, float *running_mean,
+                                        float *running_var, float *y, float *save_mean, float *save_invstd);
+/* Backward of a training forward: dx (may be NULL), dgamma, dbeta [channels]
+   (written). x, gamma, save_mean, save_invstd are the forward's. */
+DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x,
+                                         const float *gamma, const float *save_mean, const float *save_invstd,
+                                         const float *dy, float *dx, float *dgamma, float *dbeta);
+
 /* ==== API: random numbers ================================================= */
 
 /* A small seeded generator (splitmix64). Same seed, same sequence on every
@@ -258,24 +350,40 @@ typedef enum dst_layer_kind {
     DST_LAYER_TANH,
     DST_LAYER_GELU,
     DST_LAYER_SOFTMAX,    /* probabilities; for inference: the losses take logits */
-    DST_LAYER_DROPOUT     /* inverted dropout: zero with probability rate, scale by 1/(1-rate) */
+    DST_LAYER_DROPOUT,    /* inverted dropout: zero with probability rate, scale by 1/(1-rate) */
+    DST_LAYER_CONV2D,     /* 2-D convolution, nn.Conv2d: W [units][in_c / groups][kernel_h][kernel_w] */
+    DST_LAYER_MAXPOOL2D,  /* nn.MaxPool2d */
+    DST_LAYER_AVGPOOL2D,  /* nn.AvgPool2d, padding counted in the mean */
+    DST_LAYER_GLOBAL_AVGPOOL, /* mean over H x W: C x H x W -> C x 1 x 1 (nn.AdaptiveAvgPool2d(1)) */
+    DST_LAYER_BATCHNORM,  /* nn.BatchNorm2d over channels (BatchNorm1d after a dense layer) */
+    DST_LAYER_FLATTEN,    /* C x H x W -> C*H*W x 1 x 1, data untouched (dense flattens anyway) */
+    DST_LAYER_DROPOUT2D   /* spatial dropout, nn.Dropout2d: zeroes whole channels with probability rate */
 } dst_layer_kind;
 
 typedef enum dst_init {
-    DST_INIT_DEFAULT = 0,   /* PyTorch's nn.Linear: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    DST_INIT_DEFAULT = 0,   /* PyTorch's nn.Linear and nn.Conv2d: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
     DST_INIT_HE_UNIFORM,    /* kaiming_uniform_(relu): U(-sqrt(6/fan_in), +), bias 0 */
     DST_INIT_HE_NORMAL,     /* kaiming_normal_(relu): N(0, 2/fan_in), bias 0 */
     DST_INIT_XAVIER_UNIFORM,/* U(-sqrt(6/(fan_in+fan_out)), +), bias 0 */
     DST_INIT_XAVIER_NORMAL  /* N(0, 2/(fan_in+fan_out)), bias 0 */
 } dst_init;
 
-/* One layer of a sequential model. Make them with the functions below. */
+/* One layer of a sequential model. Make them with the functions below, then
+   set any other field you need (e.g. L.kernel_w = 5 for a 3x5 kernel). fan_in
+   of a convolution is in_c / groups * kernel_h * kernel_w. */
 typedef struct dst_layer_desc {
     dst_layer_kind kind;
-    int      units;   /* DENSE: output features */
-    int      no_bias; /* DENSE: 1 = no bias */
-    dst_init init;    /* DENSE */
-    float    param;   /* LEAKY_RELU: negative slope; DROPOUT: rate in [0, 1) */
+    int      units;   /* DENSE: output features; CONV2D: output channels */
+    int      no_bias; /* DENSE, CONV2D: 1 = no bias */
+    dst_init init;    /* DENSE, CONV2D */
+    float    param;   /* LEAKY_RELU: negative slope; DROPOUT, DROPOUT2D: rate in [0, 1);
+                         BATCHNORM: momentum of the running statistics (PyTorch 0.1) */
+    int      kernel_h, kernel_w;     /* CONV2D, MAXPOOL2D, AVGPOOL2D: >= 1 */
+    int      stride_h, stride_w;     /* CONV2D: >= 1; pools: 0 = the kernel size */
+    int      pad_h, pad_w;           /* CONV2D, pools: zero padding on each side */
+    int      dilation_h, dilation_w; /* CONV2D: >= 1 */
+    int      groups;                 /* CONV2D: >= 1, divides input and output channels */
+    float    eps;                    /* BATCHNORM: added to the variance (PyTorch 1e-5) */
 } dst_layer_desc;
 
 DSTDEF const char    *dst_layer_name(dst_layer_kind kind); /* "dense", "relu", ... */
@@ -287,6 +395,17 @@ DSTDEF dst_layer_desc dst_tanh(void);
 DSTDEF dst_layer_desc dst_gelu(void);
 DSTDEF dst_layer_desc dst_softmax_layer(void);
 DSTDEF dst_layer_desc dst_dropout(float rate);
+/* Square kernel, stride, padding; dilation 1, groups 1, with bias. */
+DSTDEF dst_layer_desc dst_conv2d(int out_channels, int kernel, int stride, int padding);
+/* groups = channels = the input channels: one filter per channel. */
+DSTDEF dst_layer_desc dst_depthwise_conv2d(int channels, int kernel, int stride, int padding);
+DSTDEF dst_layer_desc dst_maxpool2d(int kernel, int stride, int padding); /* stride 0 = kernel */
+DSTDEF dst_layer_desc dst_avgpool2d(int kernel, int stride, int padding); /* stride 0 = kernel */
+DSTDEF dst_layer_desc dst_global_avgpool(void);
+/* eps 1e-5, momentum 0.1; weight 1, bias 0; running mean 0, variance 1. */
+DSTDEF dst_layer_desc dst_batchnorm(void);
+DSTDEF dst_layer_desc dst_flatten(void);
+DSTDEF dst_layer_desc dst_dropout2d(float rate);
 
 typedef struct dst_model_desc {
     int input_c, input_h, input_w;   /* one sample's shape; h and w 0 or 1 for a vector */
@@ -315,6 +434,8 @@ typedef struct dst_layer_info {
     int    in_c, in_h, in_w, out_c, out_h, out_w;
     size_t param_offset;  /* into dst_model_params(): weights first, then bias */
     size_t weight_count, bias_count;
+    size_t buffer_offset; /* into dst_model_buffers(): BATCHNORM's running mean, then variance */
+    size_t buffer_count;  /* 2 x channels for BATCHNORM, else 0 */
 } dst_layer_info;
 
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
@@ -325,12 +446,19 @@ DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
 DSTDEF float *dst_model_grads(dst_model *m);
 
+/* State that is not trained: batch normalization's running mean and
+   variance (PyTorch's buffers), layer by layer, [C] mean then [C] variance.
+   Read and set them here (e.g. to load a state_dict). */
+DSTDEF size_t dst_model_buffer_count(const dst_model *m);
+DSTDEF float *dst_model_buffers(dst_model *m);
+
 /* Reserves the workspace for batches of up to max_batch samples now, so that
    no later call allocates. Calls with a bigger batch grow it on demand. */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int max_batch);
 
-/* Forward pass of batch samples (NCHW floats). training = 1 applies dropout and
-   keeps what backward needs. *out (may be NULL) points at the model's output
+/* Forward pass of batch samples (NCHW floats). training = 1 applies dropout,
+   normalises with batch statistics (updating the running ones) and keeps
+   what backward needs. *out (may be NULL) points at the model's output
    (batch x output_size), valid until the next call on the model. */
 DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int training, const float **out);
 
@@ -845,6 +973,550 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
     }
 }
 
+/* ==== convolution, pooling and batch normalization ======================== */
+
+/* One GEMM: through the caller's packing buffer when there is one (inside a
+   model), else the public entry point. */
+static void dst__gemm(float *pack, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (pack) dst__sgemm_packed(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pack);
+    else dst_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+DSTDEF dst_conv2d_params dst_conv2d_params_make(int in_c, int in_h, int in_w, int out_c,
+                                                int kernel, int stride, int pad)
+{
+    dst_conv2d_params p;
+    p.in_c = in_c; p.in_h = in_h; p.in_w = in_w; p.out_c = out_c;
+    p.kernel_h = p.kernel_w = kernel;
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.dilation_h = p.dilation_w = 1;
+    p.groups = 1;
+    return p;
+}
+
+/* Output length of a window sweep, or 0 when the window does not fit. */
+static long long dst__window_out(long long in, long long kernel, long long stride, long long pad, long long dilation)
+{
+    long long span = dilation * (kernel - 1) + 1, padded = in + 2 * pad;
+    if (span > padded) return 0;
+    return (padded - span) / stride + 1;
+}
+
+DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *out_w, dst_error *err)
+{
+    long long oh, ow, k;
+    if (!p) return dst__err(err, DST_ERR_ARG, "conv2d params are NULL");
+    if (p->in_c < 1 || p->in_h < 1 || p->in_w < 1)
+        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d: every dimension must be >= 1", p->in_c, p->in_h, p->in_w);
+    if (p->out_c < 1) return dst__err(err, DST_ERR_ARG, "output channels %d: must be >= 1", p->out_c);
+    if (p->kernel_h < 1 || p->kernel_w < 1)
+        return dst__err(err, DST_ERR_ARG, "kernel %dx%d: must be >= 1", p->kernel_h, p->kernel_w);
+    if (p->stride_h < 1 || p->stride_w < 1)
+        return dst__err(err, DST_ERR_ARG, "stride %dx%d: must be >= 1", p->stride_h, p->stride_w);
+    if (p->pad_h < 0 || p->pad_w < 0)
+        return dst__err(err, DST_ERR_ARG, "padding %dx%d: must be >= 0", p->pad_h, p->pad_w);
+    if (p->dilation_h < 1 || p->dilation_w < 1)
+        return dst__err(err, DST_ERR_ARG, "dilation %dx%d: must be >= 1", p->dilation_h, p->dilation_w);
+    if (p->groups < 1 || p->in_c % p->groups || p->out_c % p->groups)
+        return dst__err(err, DST_ERR_ARG, "groups %d: must be >= 1 and divide the input channels %d and output channels %d",
+                        p->groups, p->in_c, p->out_c);
+    oh = dst__window_out(p->in_h, p->kernel_h, p->stride_h, p->pad_h, p->dilation_h);
+    ow = dst__window_out(p->in_w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
+    if (oh == 0 || ow == 0)
+        return dst__err(err, DST_ERR_ARG, "kernel %dx%d with dilation %dx%d spans %lldx%lld, larger than the padded input %lldx%lld",
+                        p->kernel_h, p->kernel_w, p->dilation_h, p->dilation_w,
+                        (long long)p->dilation_h * (p->kernel_h - 1) + 1, (long long)p->dilation_w * (p->kernel_w - 1) + 1,
+                        p->in_h + 2LL * p->pad_h, p->in_w + 2LL * p->pad_w);
+    k = (long long)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    /* every plane, column matrix side and per-sample tensor indexable by int */
+    if ((long long)p->in_h * p->in_w > INT_MAX || oh * ow > INT_MAX || k > INT_MAX ||
+        (long long)p->in_c * p->in_h * p->in_w > INT_MAX || (long long)p->out_c * oh * ow > INT_MAX ||
+        (double)k * (double)(oh * ow) > (double)((size_t)-1 / sizeof(float)))
+        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d to %d x %lld x %lld is too large",
+                        p->in_c, p->in_h, p->in_w, p->out_c, oh, ow);
+    if (out_h) *out_h = (int)oh;
+    if (out_w) *out_w = (int)ow;
+    return DST_OK;
+}
+
+static int dst__conv_out_h(const dst_conv2d_params *p)
+{
+    return (int)dst__window_out(p->in_h, p->kernel_h, p->stride_h, p->pad_h, p->dilation_h);
+}
+
+static int dst__conv_out_w(const dst_conv2d_params *p)
+{
+    return (int)dst__window_out(p->in_w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
+}
+
+/* The paths: depthwise (one input channel per group) as a direct loop, a
+   1x1 stride-1 unpadded convolution as a plain GEMM on the input, the rest
+   im2col + GEMM. */
+static int dst__conv_depthwise(const dst_conv2d_params *p) { return p->groups == p->in_c && p->groups > 1; }
+
+static int dst__conv_pointwise(const dst_conv2d_params *p)
+{
+    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->pad_h == 0 && p->pad_w == 0;
+}
+
+DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
+{
+    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || dst__conv_depthwise(p) || dst__conv_pointwise(p)) return 0;
+    return (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w *
+           (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+}
+
+DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
+    size_t plane = (size_t)oh * ow;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i)
+            for (j = 0; j < p->kernel_w; ++j) {
+                const float *src = x + (size_t)c * H * W;
+                float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
+                for (yo = 0; yo < oh; ++yo) {
+                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                    float *r = row + (size_t)yo * ow;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    for (xo = 0; xo < ow; ++xo) {
+                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                        r[xo] = iw >= 0 && iw < W ? src[(size_t)ih * W + iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
+    size_t plane = (size_t)oh * ow;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i)
+            for (j = 0; j < p->kernel_w; ++j) {
+                float *dst = x + (size_t)c * H * W;
+                const float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
+                for (yo = 0; yo < oh; ++yo) {
+                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                    const float *r = row + (size_t)yo * ow;
+                    if (ih < 0 || ih >= H) continue;
+                    for (xo = 0; xo < ow; ++xo) {
+                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                        if (iw >= 0 && iw < W) dst[(size_t)ih * W + iw] += r[xo];
+                    }
+                }
+            }
+}
+
+/* Depthwise: output channel o reads input channel o / (out_c / in_c) only. */
+static void dst__depthwise_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                   const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
+    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o) {
+            const float *src = x + ((size_t)n * p->in_c + o / mult) * H * W, *k = w + (size_t)o * kh * kw;
+            float *out = y + ((size_t)n * p->out_c + o) * oh * ow, b = bias ? bias[o] : 0.0f;
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float s = b;
+                    for (i = 0; i < kh; ++i) {
+                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                        if (ih < 0 || ih >= H) continue;
+                        for (j = 0; j < kw; ++j) {
+                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                            if (iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
+                        }
+                    }
+                    out[(size_t)yo * ow + xo] = s;
+                }
+        }
+}
+
+static void dst__depthwise_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                    const float *dy, float *dx, float *dw, float *db)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
+    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
+    if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * kh * kw * sizeof(float));
+    if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o) {
+            size_t in_off = ((size_t)n * p->in_c + o / mult) * H * W;
+            const float *src = x + in_off, *k = w + (size_t)o * kh * kw;
+            const float *g = dy + ((size_t)n * p->out_c + o) * oh * ow;
+            float *gk = dw ? dw + (size_t)o * kh * kw : NULL, *gx = dx ? dx + in_off : NULL;
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float d = g[(size_t)yo * ow + xo];
+                    if (db) db[o] += d;
+                    for (i = 0; i < kh; ++i) {
+                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                        if (ih < 0 || ih >= H) continue;
+                        for (j = 0; j < kw; ++j) {
+                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                            if (iw < 0 || iw >= W) continue;
+                            if (gk) gk[i * kw + j] += d * src[(size_t)ih * W + iw];
+                            if (gx) gx[(size_t)ih * W + iw] += d * k[i * kw + j];
+                        }
+                    }
+                }
+        }
+}
+
+/* Per sample and group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P],
+   K = in_c/G * kh * kw, P = out_h * out_w. col is work (or the input itself
+   for a 1x1 convolution). */
+static void dst__conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                const float *bias, float *y, float *col, float *pack)
+{
+    int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    size_t in_plane = (size_t)p->in_h * p->in_w;
+    if (dst__conv_depthwise(p)) {
+        dst__depthwise_forward(p, batch, x, w, bias, y);
+        return;
+    }
+    for (n = 0; n < batch; ++n)
+        for (g = 0; g < G; ++g) {
+            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
+            if (!direct) dst_im2col(p, icg, xg, col);
+            dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, w + (size_t)g * ocg * K, K, direct ? xg : col, P,
+                      0.0f, y + ((size_t)n * p->out_c + (size_t)g * ocg) * P, P);
+        }
+    if (bias)
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o) {
+                float *yo = y + ((size_t)n * p->out_c + o) * P, b = bias[o];
+                for (i = 0; i < P; ++i) yo[i] += b;
+            }
+}
+
+/* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
+   into dX (a 1x1 convolution writes dX_g = W_g^T dY_g directly). */
+static void dst__conv2d_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                 const float *dy, float *dx, float *dw, float *db, float *col, float *pack)
+{
+    int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    size_t in_plane = (size_t)p->in_h * p->in_w;
+    if (dst__conv_depthwise(p)) {
+        dst__depthwise_backward(p, batch, x, w, dy, dx, dw, db);
+        return;
+    }
+    if (db) {
+        memset(db, 0, (size_t)p->out_c * sizeof(float));
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o) {
+                const float *d = dy + ((size_t)n * p->out_c + o) * P;
+                float s = 0;
+                for (i = 0; i < P; ++i) s += d[i];
+                db[o] += s;
+            }
+    }
+    if (dx && !direct) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
+    for (n = 0; n < batch; ++n)
+        for (g = 0; g < G; ++g) {
+            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
+            const float *dyg = dy + ((size_t)n * p->out_c + (size_t)g * ocg) * P;
+            const float *wg = w + (size_t)g * ocg * K;
+            float *dxg = dx ? dx + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane : NULL;
+            if (dw) {
+                if (!direct) dst_im2col(p, icg, xg, col);
+                dst__gemm(pack, 0, 1, ocg, K, P, 1.0f, dyg, P, direct ? xg : col, P,
+                          n ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            }
+            if (dxg) {
+                dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, direct ? dxg : col, P);
+                if (!direct) dst_col2im(p, icg, col, dxg);
+            }
+        }
+}
+
+DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *bias, float *y, float *work)
+{
+    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !y ||
+        (!work && dst_conv2d_work_floats(p) > 0))
+        return DST_ERR_ARG;
+    dst__conv2d_forward(p, batch, x, w, bias, y, work, NULL);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db, float *work)
+{
+    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !dy ||
+        (!work && dst_conv2d_work_floats(p) > 0))
+        return DST_ERR_ARG;
+    dst__conv2d_backward(p, batch, x, w, dy, dx, dw, db, work, NULL);
+    return DST_OK;
+}
+
+/* ---- pooling --------------------------------------------------------------- */
+
+static int dst__pool_stride_h(const dst_pool2d_params *p) { return p->stride_h ? p->stride_h : p->kernel_h; }
+static int dst__pool_stride_w(const dst_pool2d_params *p) { return p->stride_w ? p->stride_w : p->kernel_w; }
+static int dst__pool_out_h(const dst_pool2d_params *p)
+{
+    return (int)dst__window_out(p->in_h, p->kernel_h, dst__pool_stride_h(p), p->pad_h, 1);
+}
+static int dst__pool_out_w(const dst_pool2d_params *p)
+{
+    return (int)dst__window_out(p->in_w, p->kernel_w, dst__pool_stride_w(p), p->pad_w, 1);
+}
+
+DSTDEF dst_result dst_pool2d_check(const dst_pool2d_params *p, int *out_h, int *out_w, dst_error *err)
+{
+    long long oh, ow;
+    if (!p) return dst__err(err, DST_ERR_ARG, "pool2d params are NULL");
+    if (p->channels < 1 || p->in_h < 1 || p->in_w < 1)
+        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d: every dimension must be >= 1", p->channels, p->in_h, p->in_w);
+    if (p->kernel_h < 1 || p->kernel_w < 1)
+        return dst__err(err, DST_ERR_ARG, "kernel %dx%d: must be >= 1", p->kernel_h, p->kernel_w);
+    if (p->stride_h < 0 || p->stride_w < 0)
+        return dst__err(err, DST_ERR_ARG, "stride %dx%d: must be >= 1 (or 0 for the kernel size)", p->stride_h, p->stride_w);
+    if (p->pad_h < 0 || p->pad_w < 0 || p->pad_h > p->kernel_h / 2 || p->pad_w > p->kernel_w / 2)
+        return dst__err(err, DST_ERR_ARG, "padding %dx%d: must be >= 0 and at most half the kernel %dx%d",
+                        p->pad_h, p->pad_w, p->kernel_h, p->kernel_w);
+    oh = dst__window_out(p->in_h, p->kernel_h, dst__pool_stride_h(p), p->pad_h, 1);
+    ow = dst__window_out(p->in_w, p->kernel_w, dst__pool_stride_w(p), p->pad_w, 1);
+    if (oh == 0 || ow == 0)
+        return dst__err(err, DST_ERR_ARG, "kernel %dx%d is larger than the padded input %lldx%lld",
+                        p->kernel_h, p->kernel_w, p->in_h + 2LL * p->pad_h, p->in_w + 2LL * p->pad_w);
+    if ((long long)p->channels * p->in_h * p->in_w > INT_MAX)
+        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d is too large", p->channels, p->in_h, p->in_w);
+    if (out_h) *out_h = (int)oh;
+    if (out_w) *out_w = (int)ow;
+    return DST_OK;
+}
+
+/* A window's rows [*h0, *h1) and columns [*w0, *w1), clipped to the input. */
+static void dst__pool_window(const dst_pool2d_params *p, int yo, int xo, int *h0, int *h1, int *w0, int *w1)
+{
+    int hs = yo * dst__pool_stride_h(p) - p->pad_h, ws = xo * dst__pool_stride_w(p) - p->pad_w;
+    *h0 = hs < 0 ? 0 : hs;
+    *h1 = hs + p->kernel_h < p->in_h ? hs + p->kernel_h : p->in_h;
+    *w0 = ws < 0 ? 0 : ws;
+    *w1 = ws + p->kernel_w < p->in_w ? ws + p->kernel_w : p->in_w;
+}
+
+/* The first maximum of each window wins, and a NaN beats everything, as in
+   PyTorch (so a NaN input propagates). */
+static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+    int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w, out_plane = (size_t)oh * ow;
+    for (c = 0; c < planes; ++c) {
+        const float *src = x + c * in_plane;
+        for (yo = 0; yo < oh; ++yo)
+            for (xo = 0; xo < ow; ++xo) {
+                float best = -INFINITY;
+                int at;
+                dst__pool_window(p, yo, xo, &h0, &h1, &w0, &w1);
+                at = h0 * p->in_w + w0;
+                for (h = h0; h < h1; ++h)
+                    for (w = w0; w < w1; ++w) {
+                        float v = src[h * p->in_w + w];
+                        if (v > best || v != v) { best = v; at = h * p->in_w + w; }
+                    }
+                y[c * out_plane + (size_t)yo * ow + xo] = best;
+                if (argmax) argmax[c * out_plane + (size_t)yo * ow + xo] = at;
+            }
+    }
+}
+
+static void dst__maxpool_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
+                                  const float *dy, float *dx)
+{
+    size_t c, i, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
+    size_t out_plane = (size_t)dst__pool_out_h(p) * dst__pool_out_w(p);
+    memset(dx, 0, planes * in_plane * sizeof(float));
+    for (c = 0; c < planes; ++c)
+        for (i = 0; i < out_plane; ++i) dx[c * in_plane + (size_t)argmax[c * out_plane + i]] += dy[c * out_plane + i];
+}
+
+/* count_include_pad: every window divides by kernel_h * kernel_w */
+static void dst__avgpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y)
+{
+    int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
+    float inv = 1.0f / (float)(p->kernel_h * p->kernel_w);
+    for (c = 0; c < planes; ++c) {
+        const float *src = x + c * in_plane;
+        float *out = y + c * (size_t)oh * ow;
+        for (yo = 0; yo < oh; ++yo)
+            for (xo = 0; xo < ow; ++xo) {
+                float s = 0;
+                dst__pool_window(p, yo, xo, &h0, &h1, &w0, &w1);
+                for (h = h0; h < h1; ++h)
+                    for (w = w0; w < w1; ++w) s += src[h * p->in_w + w];
+                out[(size_t)yo * ow + xo] = s * inv;
+            }
+    }
+}
+
+static void dst__avgpool_backward(const dst_pool2d_params *p, int batch, const float *dy, float *dx)
+{
+    int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
+    float inv = 1.0f / (float)(p->kernel_h * p->kernel_w);
+    memset(dx, 0, planes * in_plane * sizeof(float));
+    for (c = 0; c < planes; ++c) {
+        float *dst = dx + c * in_plane;
+        const float *g = dy + c * (size_t)oh * ow;
+        for (yo = 0; yo < oh; ++yo)
+            for (xo = 0; xo < ow; ++xo) {
+                float d = g[(size_t)yo * ow + xo] * inv;
+                dst__pool_window(p, yo, xo, &h0, &h1, &w0, &w1);
+                for (h = h0; h < h1; ++h)
+                    for (w = w0; w < w1; ++w) dst[h * p->in_w + w] += d;
+            }
+    }
+}
+
+DSTDEF dst_result dst_maxpool2d_forward(const dst_pool2d_params *p, int batch, const float *x, float *y,
+                                        int32_t *argmax)
+{
+    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !y) return DST_ERR_ARG;
+    dst__maxpool_forward(p, batch, x, y, argmax);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_maxpool2d_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
+                                         const float *dy, float *dx)
+{
+    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !argmax || !dy || !dx) return DST_ERR_ARG;
+    dst__maxpool_backward(p, batch, argmax, dy, dx);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_avgpool2d_forward(const dst_pool2d_params *p, int batch, const float *x, float *y)
+{
+    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !y) return DST_ERR_ARG;
+    dst__avgpool_forward(p, batch, x, y);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, const float *dy, float *dx)
+{
+    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !dy || !dx) return DST_ERR_ARG;
+    dst__avgpool_backward(p, batch, dy, dx);
+    return DST_OK;
+}
+
+/* ---- batch normalization --------------------------------------------------- */
+
+/* Sums in double: a channel may hold batch * H * W values. */
+static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
+                                   const float *gamma, const float *beta, float *running_mean,
+                                   float *running_var, float *y, float *save_mean, float *save_invstd)
+{
+    int c, n, C = p->channels, S = p->spatial, i;
+    double count = (double)batch * S;
+    for (c = 0; c < C; ++c) {
+        float mean, invstd, g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+        if (training) {
+            double sum = 0, sq = 0, mu;
+            for (n = 0; n < batch; ++n) {
+                const float *v = x + ((size_t)n * C + c) * S;
+                for (i = 0; i < S; ++i) sum += v[i];
+            }
+            mu = sum / count;
+            for (n = 0; n < batch; ++n) {
+                const float *v = x + ((size_t)n * C + c) * S;
+                for (i = 0; i < S; ++i) sq += ((double)v[i] - mu) * ((double)v[i] - mu);
+            }
+            mean = (float)mu;
+            invstd = (float)(1.0 / sqrt(sq / count + (double)p->eps));
+            save_mean[c] = mean;
+            save_invstd[c] = invstd;
+            if (running_mean && running_var) {
+                running_mean[c] = (1.0f - p->momentum) * running_mean[c] + p->momentum * mean;
+                running_var[c] = (1.0f - p->momentum) * running_var[c] +
+                                 p->momentum * (float)(count > 1 ? sq / (count - 1) : sq);
+            }
+        } else {
+            mean = running_mean[c];
+            invstd = (float)(1.0 / sqrt((double)running_var[c] + (double)p->eps));
+        }
+        for (n = 0; n < batch; ++n) {
+            const float *v = x + ((size_t)n * C + c) * S;
+            float *out = y + ((size_t)n * C + c) * S, scale = invstd * g;
+            for (i = 0; i < S; ++i) out[i] = (v[i] - mean) * scale + b;
+        }
+    }
+}
+
+/* With xhat = (x - mean) invstd and M = batch * spatial per channel:
+   dbeta = sum dy, dgamma = sum dy xhat,
+   dx = gamma invstd / M (M dy - dbeta - xhat dgamma). */
+static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x, const float *gamma,
+                                    const float *save_mean, const float *save_invstd, const float *dy,
+                                    float *dx, float *dgamma, float *dbeta)
+{
+    int c, n, C = p->channels, S = p->spatial, i;
+    float count = (float)batch * (float)S;
+    for (c = 0; c < C; ++c) {
+        double sdy = 0, sdyx = 0;
+        float mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1.0f, k, a, b;
+        for (n = 0; n < batch; ++n) {
+            const float *v = x + ((size_t)n * C + c) * S, *d = dy + ((size_t)n * C + c) * S;
+            for (i = 0; i < S; ++i) {
+                sdy += d[i];
+                sdyx += (double)d[i] * ((v[i] - mean) * invstd);
+            }
+        }
+        if (dbeta) dbeta[c] = (float)sdy;
+        if (dgamma) dgamma[c] = (float)sdyx;
+        if (!dx) continue;
+        /* dx = k dy - a - xhat b, with k = gamma invstd */
+        k = g * invstd;
+        a = k * (float)sdy / count;
+        b = k * (float)sdyx / count;
+        for (n = 0; n < batch; ++n) {
+            const float *v = x + ((size_t)n * C + c) * S, *d = dy + ((size_t)n * C + c) * S;
+            float *out = dx + ((size_t)n * C + c) * S;
+            for (i = 0; i < S; ++i) out[i] = k * d[i] - a - (v[i] - mean) * invstd * b;
+        }
+    }
+}
+
+static int dst__batchnorm_params_ok(const dst_batchnorm_params *p)
+{
+    return p && p->channels >= 1 && p->spatial >= 1 && p->eps > 0 && dst__finite(p->eps) &&
+           p->momentum >= 0 && p->momentum <= 1;
+}
+
+DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
+                                        const float *gamma, const float *beta, float *running_mean,
+                                        float *running_var, float *y, float *save_mean, float *save_invstd)
+{
+    if (!dst__batchnorm_params_ok(p) || batch < 1 || !x || !y) return DST_ERR_ARG;
+    if (training && (!save_mean || !save_invstd || (double)batch * p->spatial < 2)) return DST_ERR_ARG;
+    if (!training && (!running_mean || !running_var)) return DST_ERR_ARG;
+    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x,
+                                         const float *gamma, const float *save_mean, const float *save_invstd,
+                                         const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    if (!dst__batchnorm_params_ok(p) || batch < 1 || !x || !save_mean || !save_invstd || !dy) return DST_ERR_ARG;
+    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    return DST_OK;
+}
+
 /* ==== random numbers ====================================================== */
 
 DSTDEF void dst_rng_seed(dst_rng *rng, uint64_t seed) { rng->state = seed; }
@@ -1028,6 +1700,47 @@ DSTDEF dst_layer_desc dst_gelu(void) { return dst__layer_of(DST_LAYER_GELU, 0); 
 DSTDEF dst_layer_desc dst_softmax_layer(void) { return dst__layer_of(DST_LAYER_SOFTMAX, 0); }
 DSTDEF dst_layer_desc dst_dropout(float rate) { return dst__layer_of(DST_LAYER_DROPOUT, rate); }
 
+DSTDEF dst_layer_desc dst_conv2d(int out_channels, int kernel, int stride, int padding)
+{
+    dst_layer_desc d = dst__layer_of(DST_LAYER_CONV2D, 0);
+    d.units = out_channels;
+    d.kernel_h = d.kernel_w = kernel;
+    d.stride_h = d.stride_w = stride;
+    d.pad_h = d.pad_w = padding;
+    d.dilation_h = d.dilation_w = 1;
+    d.groups = 1;
+    return d;
+}
+
+DSTDEF dst_layer_desc dst_depthwise_conv2d(int channels, int kernel, int stride, int padding)
+{
+    dst_layer_desc d = dst_conv2d(channels, kernel, stride, padding);
+    d.groups = channels;
+    return d;
+}
+
+static dst_layer_desc dst__pool_of(dst_layer_kind kind, int kernel, int stride, int padding)
+{
+    dst_layer_desc d = dst__layer_of(kind, 0);
+    d.kernel_h = d.kernel_w = kernel;
+    d.stride_h = d.stride_w = stride;
+    d.pad_h = d.pad_w = padding;
+    return d;
+}
+
+DSTDEF dst_layer_desc dst_maxpool2d(int kernel, int stride, int padding) { return dst__pool_of(DST_LAYER_MAXPOOL2D, kernel, stride, padding); }
+DSTDEF dst_layer_desc dst_avgpool2d(int kernel, int stride, int padding) { return dst__pool_of(DST_LAYER_AVGPOOL2D, kernel, stride, padding); }
+DSTDEF dst_layer_desc dst_global_avgpool(void) { return dst__layer_of(DST_LAYER_GLOBAL_AVGPOOL, 0); }
+DSTDEF dst_layer_desc dst_flatten(void) { return dst__layer_of(DST_LAYER_FLATTEN, 0); }
+DSTDEF dst_layer_desc dst_dropout2d(float rate) { return dst__layer_of(DST_LAYER_DROPOUT2D, rate); }
+
+DSTDEF dst_layer_desc dst_batchnorm(void)
+{
+    dst_layer_desc d = dst__layer_of(DST_LAYER_BATCHNORM, 0.1f);
+    d.eps = 1e-5f;
+    return d;
+}
+
 DSTDEF dst_model_desc dst_model_desc_default(void)
 {
     dst_model_desc d;
@@ -1043,8 +1756,12 @@ typedef struct dst__layer {
     int    in_c, in_h, in_w, out_c, out_h, out_w;
     size_t in_size, out_size;              /* floats per sample */
     size_t param_offset, weight_count, bias_count;
+    size_t fan_in, fan_out;                /* for initialisation */
+    size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
+    size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
     float *out;                            /* batch x out_size */
-    float *aux;                            /* DROPOUT: the mask */
+    float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
+                                              (int32); BATCHNORM: saved mean, invstd */
 } dst__layer;
 
 struct dst_model {
@@ -1054,6 +1771,10 @@ struct dst_model {
     size_t in_size, out_size, max_size;    /* max_size: largest activation per sample */
     size_t param_count;
     float *params, *grads, *state0, *state1; /* all the same layout */
+    float *buffers;                        /* not trained: batch norm's running statistics */
+    size_t buffer_count;
+    size_t col_floats;                     /* the largest conv layer's im2col scratch */
+    float *col;                            /* in the workspace */
     /* workspace, sized for ws_batch samples */
     int    ws_batch;
     float *ws;                             /* layer outputs and masks */
@@ -1097,9 +1818,20 @@ DSTDEF const char *dst_layer_name(dst_layer_kind k)
     case DST_LAYER_GELU: return "gelu";
     case DST_LAYER_SOFTMAX: return "softmax";
     case DST_LAYER_DROPOUT: return "dropout";
+    case DST_LAYER_CONV2D: return "conv2d";
+    case DST_LAYER_MAXPOOL2D: return "maxpool2d";
+    case DST_LAYER_AVGPOOL2D: return "avgpool2d";
+    case DST_LAYER_GLOBAL_AVGPOOL: return "global_avgpool";
+    case DST_LAYER_BATCHNORM: return "batchnorm";
+    case DST_LAYER_FLATTEN: return "flatten";
+    case DST_LAYER_DROPOUT2D: return "dropout2d";
     }
     return "unknown";
 }
+
+/* in the convolutional layers' section, after the dense layer's */
+static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err);
+static size_t dst__layer_aux_floats(const dst__layer *L, int batch);
 
 /* Works out a layer's output shape and parameter counts from its input
    shape; rejects what cannot be built. */
@@ -1110,6 +1842,9 @@ static dst_result dst__layer_shape(dst__layer *L, int index, dst_error *err)
     L->in_size = in;
     L->out_c = L->in_c; L->out_h = L->in_h; L->out_w = L->in_w;
     L->weight_count = L->bias_count = 0;
+    L->buffer_count = L->col_floats = 0;
+    L->fan_in = in;
+    L->fan_out = d->units > 0 ? (size_t)d->units : 1;
     switch (d->kind) {
     case DST_LAYER_DENSE:
         if (d->units < 1)
@@ -1133,6 +1868,10 @@ static dst_result dst__layer_shape(dst__layer *L, int index, dst_error *err)
     case DST_LAYER_RELU: case DST_LAYER_SIGMOID: case DST_LAYER_TANH:
     case DST_LAYER_GELU: case DST_LAYER_SOFTMAX:
         break;
+    case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
+    case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
+    case DST_LAYER_DROPOUT2D:
+        return dst__conv_layer_shape(L, index, err);
     default:
         return dst__err(err, DST_ERR_ARG, "layer %d: unknown kind %d", index, (int)d->kind);
     }
@@ -1155,9 +1894,14 @@ static void dst__fill_normal(dst_rng *rng, float *p, size_t n, float std)
 static void dst__init_layer(dst__layer *L, float *params, dst_rng *rng)
 {
     float *w = params + L->param_offset, *b = w + L->weight_count;
-    float fan_in = (float)L->in_size, fan_out = (float)L->out_size;
+    float fan_in = (float)L->fan_in, fan_out = (float)L->fan_out;
     if (L->weight_count == 0) return;
     memset(b, 0, L->bias_count * sizeof(float));
+    if (L->desc.kind == DST_LAYER_BATCHNORM) { /* weight 1, bias 0 */
+        size_t i;
+        for (i = 0; i < L->weight_count; ++i) w[i] = 1.0f;
+        return;
+    }
     switch (L->desc.init) {
     case DST_INIT_DEFAULT:
         dst__fill_uniform(rng, w, L->weight_count, 1.0f / sqrtf(fan_in));
@@ -1185,6 +1929,7 @@ DSTDEF void dst_model_free(dst_model *m)
     dst__model_release_workspace(m);
     dst__free_aligned(m->pack, ctx);
     dst__free_aligned(m->params, ctx);
+    dst__free_aligned(m->buffers, ctx);
     DST_FREE(m->layers, ctx);
     DST_FREE(m, ctx);
 }
@@ -1227,6 +1972,9 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
         /* each layer's parameters start 64-byte aligned */
         total += (L->weight_count + L->bias_count + 15) & ~(size_t)15;
         if (L->out_size > m->max_size) m->max_size = L->out_size;
+        L->buffer_offset = m->buffer_count;
+        m->buffer_count += L->buffer_count;
+        if (L->col_floats > m->col_floats) m->col_floats = L->col_floats;
     }
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
@@ -1242,6 +1990,16 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->state1 = m->state0 + total;
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    if (m->buffer_count) {
+        /* running statistics: mean 0, variance 1, as PyTorch starts them */
+        m->buffers = (float *)dst__alloc_aligned(m->buffer_count * sizeof(float), m->alloc_user);
+        if (!m->buffers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "batch norm running statistics"); }
+        for (i = 0; i < m->layer_count; ++i) {
+            const dst__layer *L = &m->layers[i];
+            size_t j, half = L->buffer_count / 2;
+            for (j = 0; j < L->buffer_count; ++j) m->buffers[L->buffer_offset + j] = j < half ? 0.0f : 1.0f;
+        }
+    }
     dst_rng_seed(&m->rng, desc->seed);
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
     m->opt = dst_optimizer_default(DST_SGD);
@@ -1256,6 +2014,8 @@ DSTDEF int dst_model_layer_count(const dst_model *m) { return m ? m->layer_count
 DSTDEF size_t dst_model_param_count(const dst_model *m) { return m ? m->param_count : 0; }
 DSTDEF float *dst_model_params(dst_model *m) { return m ? m->params : NULL; }
 DSTDEF float *dst_model_grads(dst_model *m) { return m ? m->grads : NULL; }
+DSTDEF size_t dst_model_buffer_count(const dst_model *m) { return m ? m->buffer_count : 0; }
+DSTDEF float *dst_model_buffers(dst_model *m) { return m ? m->buffers : NULL; }
 DSTDEF long dst_model_step_count(const dst_model *m) { return m ? m->step : 0; }
 
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info)
@@ -1269,11 +2029,14 @@ DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info 
     info->param_offset = L->param_offset;
     info->weight_count = L->weight_count;
     info->bias_count = L->bias_count;
+    info->buffer_offset = L->buffer_offset;
+    info->buffer_count = L->buffer_count;
     return DST_OK;
 }
 
-/* Sizes the workspace for batch samples: every layer's output (and dropout
-   mask), two gradient buffers, teacher logits and loss scratch. */
+/* Sizes the workspace for batch samples: every layer's output (and its
+   scratch: dropout masks, pooling argmax, batch norm statistics), two
+   gradient buffers, teacher logits, loss scratch and the im2col columns. */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
 {
     size_t floats = 0, per, off = 0;
@@ -1286,8 +2049,9 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
-        floats += DST__ROUND16(per) * (L->desc.kind == DST_LAYER_DROPOUT ? 2 : 1);
+        floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
+    floats += DST__ROUND16(m->col_floats);
     if (!dst__mul_ok(m->max_size, (size_t)batch, &per)) goto too_big;
     floats += 2 * DST__ROUND16(per);
     floats += 2 * DST__ROUND16(m->out_size * (size_t)batch) + DST__ROUND16(2 * m->out_size);
@@ -1302,11 +2066,13 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
         L->out = ws + off;
         off += DST__ROUND16(L->out_size * (size_t)batch);
         L->aux = NULL;
-        if (L->desc.kind == DST_LAYER_DROPOUT) {
+        if ((per = dst__layer_aux_floats(L, batch)) != 0) {
             L->aux = ws + off;
-            off += DST__ROUND16(L->out_size * (size_t)batch);
+            off += DST__ROUND16(per);
         }
     }
+    m->col = m->col_floats ? ws + off : NULL;
+    off += DST__ROUND16(m->col_floats);
     per = DST__ROUND16(m->max_size * (size_t)batch);
     m->dbuf[0] = ws + off; off += per;
     m->dbuf[1] = ws + off; off += per;
@@ -1361,6 +2127,263 @@ static void dst__dense_backward(dst_model *m, dst__layer *L, const float *x, con
     if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
 }
 
+/* ---- convolutional layers: shapes -------------------------------------------
+   conv2d, pools, global average pool, batch norm, flatten and spatial
+   dropout. Their low-level kernels sit with the other kernels above. */
+
+static dst_conv2d_params dst__conv_params_of(const dst__layer *L)
+{
+    dst_conv2d_params p;
+    const dst_layer_desc *d = &L->desc;
+    p.in_c = L->in_c; p.in_h = L->in_h; p.in_w = L->in_w; p.out_c = d->units;
+    p.kernel_h = d->kernel_h; p.kernel_w = d->kernel_w;
+    p.stride_h = d->stride_h; p.stride_w = d->stride_w;
+    p.pad_h = d->pad_h; p.pad_w = d->pad_w;
+    p.dilation_h = d->dilation_h; p.dilation_w = d->dilation_w;
+    p.groups = d->groups;
+    return p;
+}
+
+static dst_pool2d_params dst__pool_params_of(const dst__layer *L)
+{
+    dst_pool2d_params p;
+    const dst_layer_desc *d = &L->desc;
+    p.channels = L->in_c; p.in_h = L->in_h; p.in_w = L->in_w;
+    p.kernel_h = d->kernel_h; p.kernel_w = d->kernel_w;
+    p.stride_h = d->stride_h; p.stride_w = d->stride_w;
+    p.pad_h = d->pad_h; p.pad_w = d->pad_w;
+    return p;
+}
+
+static dst_batchnorm_params dst__batchnorm_params_of(const dst__layer *L)
+{
+    dst_batchnorm_params p;
+    p.channels = L->in_c;
+    p.spatial = L->in_h * L->in_w;
+    p.eps = L->desc.eps;
+    p.momentum = L->desc.param;
+    return p;
+}
+
+/* dst__layer_shape for the layers of this section. */
+static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err)
+{
+    dst_layer_desc *d = &L->desc;
+    const char *name = dst_layer_name(d->kind);
+    dst_error e;
+    size_t plane = (size_t)L->in_h * L->in_w;
+    switch (d->kind) {
+    case DST_LAYER_CONV2D: {
+        dst_conv2d_params p = dst__conv_params_of(L);
+        if ((unsigned)d->init > (unsigned)DST_INIT_XAVIER_NORMAL)
+            return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): unknown init %d", index, (int)d->init);
+        if (dst_conv2d_check(&p, &L->out_h, &L->out_w, &e) != DST_OK)
+            return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): %s", index, e.message);
+        L->out_c = d->units;
+        /* PyTorch's fans: size(1) and size(0) times the receptive field */
+        L->fan_in = (size_t)(p.in_c / p.groups) * p.kernel_h * p.kernel_w;
+        L->fan_out = (size_t)p.out_c * p.kernel_h * p.kernel_w;
+        if (!dst__mul_ok(L->fan_in, (size_t)p.out_c, &L->weight_count))
+            return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): too many weights", index);
+        L->bias_count = d->no_bias ? 0 : (size_t)d->units;
+        L->col_floats = dst_conv2d_work_floats(&p);
+        break;
+    }
+    case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D: {
+        dst_pool2d_params p = dst__pool_params_of(L);
+        if (dst_pool2d_check(&p, &L->out_h, &L->out_w, &e) != DST_OK)
+            return dst__err(err, DST_ERR_ARG, "layer %d (%s): %s", index, name, e.message);
+        if (d->stride_h == 0) d->stride_h = d->kernel_h;
+        if (d->stride_w == 0) d->stride_w = d->kernel_w;
+        break;
+    }
+    case DST_LAYER_GLOBAL_AVGPOOL:
+        L->out_h = L->out_w = 1;
+        break;
+    case DST_LAYER_BATCHNORM:
+        if (!(d->param >= 0 && d->param <= 1))
+            return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): momentum %g, must be in [0, 1]", index, (double)d->param);
+        if (!(d->eps > 0) || !dst__finite(d->eps))
+            return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): eps %g, must be finite and > 0", index, (double)d->eps);
+        if (plane > INT_MAX)
+            return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): %d x %d values per channel is too many",
+                            index, L->in_h, L->in_w);
+        L->weight_count = L->bias_count = (size_t)L->in_c;
+        L->buffer_count = 2 * (size_t)L->in_c;
+        break;
+    case DST_LAYER_FLATTEN:
+        if (L->in_size > INT_MAX)
+            return dst__err(err, DST_ERR_ARG, "layer %d (flatten): %lu values is too many", index, (unsigned long)L->in_size);
+        L->out_c = (int)L->in_size; L->out_h = L->out_w = 1;
+        break;
+    case DST_LAYER_DROPOUT2D:
+        if (!(d->param >= 0 && d->param < 1))
+            return dst__err(err, DST_ERR_ARG, "layer %d (dropout2d): rate %g, must be in [0, 1)", index, (double)d->param);
+        break;
+    default:
+        return dst__err(err, DST_ERR_ARG, "layer %d: unknown kind %d", index, (int)d->kind);
+    }
+    L->out_size = (size_t)L->out_c * L->out_h * L->out_w;
+    return DST_OK;
+}
+
+/* Workspace beside the output a layer needs for batch samples (floats). */
+static size_t dst__layer_aux_floats(const dst__layer *L, int batch)
+{
+    switch (L->desc.kind) {
+    case DST_LAYER_DROPOUT: return L->out_size * (size_t)batch;
+    case DST_LAYER_DROPOUT2D: return (size_t)L->out_c * (size_t)batch;
+    case DST_LAYER_MAXPOOL2D: return L->out_size * (size_t)batch; /* int32 argmax */
+    case DST_LAYER_BATCHNORM: return 2 * (size_t)L->in_c;
+    default: return 0;
+    }
+}
+
+/* ---- convolutional layers: conv2d ----------------------------------------- */
+
+static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x, int batch)
+{
+    dst_conv2d_params p = dst__conv_params_of(L);
+    const float *w = m->params + L->param_offset;
+    dst__conv2d_forward(&p, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col, m->pack);
+}
+
+static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
+                                     float *dx, int batch)
+{
+    dst_conv2d_params p = dst__conv_params_of(L);
+    float *gw = m->grads + L->param_offset;
+    dst__conv2d_backward(&p, batch, x, m->params + L->param_offset, dy, dx, gw,
+                         L->bias_count ? gw + L->weight_count : NULL, m->col, m->pack);
+}
+
+/* ---- convolutional layers: pooling ---------------------------------------- */
+
+static void dst__global_avgpool_forward(const dst__layer *L, const float *x, int batch)
+{
+    size_t c, i, planes = (size_t)batch * L->in_c, n = (size_t)L->in_h * L->in_w;
+    for (c = 0; c < planes; ++c) {
+        float s = 0;
+        for (i = 0; i < n; ++i) s += x[c * n + i];
+        L->out[c] = s / (float)n;
+    }
+}
+
+static void dst__global_avgpool_backward(const dst__layer *L, const float *dy, float *dx, int batch)
+{
+    size_t c, i, planes = (size_t)batch * L->in_c, n = (size_t)L->in_h * L->in_w;
+    for (c = 0; c < planes; ++c) {
+        float d = dy[c] / (float)n;
+        for (i = 0; i < n; ++i) dx[c * n + i] = d;
+    }
+}
+
+/* ---- convolutional layers: batch normalization ----------------------------- */
+
+static void dst__batchnorm_layer_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
+{
+    dst_batchnorm_params p = dst__batchnorm_params_of(L);
+    const float *g = m->params + L->param_offset;
+    float *run = m->buffers + L->buffer_offset;
+    dst__batchnorm_forward(&p, batch, training, x, g, g + L->weight_count, run, run + L->in_c, L->out,
+                           L->aux, L->aux + L->in_c);
+}
+
+static void dst__batchnorm_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
+                                          float *dx, int batch)
+{
+    dst_batchnorm_params p = dst__batchnorm_params_of(L);
+    float *gg = m->grads + L->param_offset;
+    dst__batchnorm_backward(&p, batch, x, m->params + L->param_offset, L->aux, L->aux + L->in_c, dy, dx,
+                            gg, gg + L->weight_count);
+}
+
+/* ---- convolutional layers: spatial dropout ---------------------------------- */
+
+/* One draw per sample and channel: the whole H x W plane is kept (scaled by
+   1 / (1 - rate)) or zeroed. aux holds the batch x C mask. */
+static void dst__dropout2d_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
+{
+    size_t c, i, planes = (size_t)batch * L->out_c, n = (size_t)L->out_h * L->out_w;
+    float rate = L->desc.param, keep_scale = 1.0f / (1.0f - rate);
+    for (c = 0; c < planes; ++c) {
+        float k = !training || rate == 0 ? 1.0f : dst_rng_uniform(&m->rng) >= rate ? keep_scale : 0.0f;
+        L->aux[c] = k;
+        for (i = 0; i < n; ++i) L->out[c * n + i] = x[c * n + i] * k;
+    }
+}
+
+static void dst__dropout2d_backward(const dst__layer *L, const float *dy, float *dx, int batch)
+{
+    size_t c, i, planes = (size_t)batch * L->out_c, n = (size_t)L->out_h * L->out_w;
+    for (c = 0; c < planes; ++c)
+        for (i = 0; i < n; ++i) dx[c * n + i] = dy[c * n + i] * L->aux[c];
+}
+
+/* ---- convolutional layers: the model's forward and backward cases --------- */
+
+static void dst__conv_layers_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
+{
+    dst_pool2d_params pp;
+    switch (L->desc.kind) {
+    case DST_LAYER_CONV2D: dst__conv_layer_forward(m, L, x, batch); break;
+    case DST_LAYER_MAXPOOL2D:
+        pp = dst__pool_params_of(L);
+        dst__maxpool_forward(&pp, batch, x, L->out, (int32_t *)(void *)L->aux);
+        break;
+    case DST_LAYER_AVGPOOL2D:
+        pp = dst__pool_params_of(L);
+        dst__avgpool_forward(&pp, batch, x, L->out);
+        break;
+    case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_forward(L, x, batch); break;
+    case DST_LAYER_BATCHNORM: dst__batchnorm_layer_forward(m, L, x, batch, training); break;
+    case DST_LAYER_FLATTEN: memcpy(L->out, x, L->out_size * (size_t)batch * sizeof(float)); break;
+    case DST_LAYER_DROPOUT2D: dst__dropout2d_forward(m, L, x, batch, training); break;
+    default: break;
+    }
+}
+
+/* dx NULL (the first layer): only the parameter gradients. */
+static void dst__conv_layers_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
+                                      float *dx, int batch)
+{
+    dst_pool2d_params pp;
+    switch (L->desc.kind) {
+    case DST_LAYER_CONV2D: dst__conv_layer_backward(m, L, x, dy, dx, batch); break;
+    case DST_LAYER_BATCHNORM: dst__batchnorm_layer_backward(m, L, x, dy, dx, batch); break;
+    default:
+        if (!dx) break;
+        switch (L->desc.kind) {
+        case DST_LAYER_MAXPOOL2D:
+            pp = dst__pool_params_of(L);
+            dst__maxpool_backward(&pp, batch, (const int32_t *)(const void *)L->aux, dy, dx);
+            break;
+        case DST_LAYER_AVGPOOL2D:
+            pp = dst__pool_params_of(L);
+            dst__avgpool_backward(&pp, batch, dy, dx);
+            break;
+        case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_backward(L, dy, dx, batch); break;
+        case DST_LAYER_FLATTEN: memcpy(dx, dy, L->out_size * (size_t)batch * sizeof(float)); break;
+        case DST_LAYER_DROPOUT2D: dst__dropout2d_backward(L, dy, dx, batch); break;
+        default: break;
+        }
+    }
+}
+
+/* Training normalises with batch statistics: each channel needs two values. */
+static dst_result dst__conv_layers_batch_ok(dst_model *m, int batch, int training)
+{
+    int i;
+    if (!training) return DST_OK;
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *L = &m->layers[i];
+        if (L->desc.kind == DST_LAYER_BATCHNORM && (size_t)batch * L->in_h * L->in_w < 2)
+            return dst__fail(m, DST_ERR_ARG, "layer %d (batchnorm): training needs more than one value per channel "
+                             "(batch %d x %d x %d)", i, batch, L->in_h, L->in_w);
+    }
+    return DST_OK;
+}
+
 /* ---- dropout ------------------------------------------------------------- */
 
 static void dst__dropout_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
@@ -1409,6 +2432,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     dst_result r;
     if (!m) return DST_ERR_ARG;
     if (!dst__batch_ok(m, x, batch, &r)) return r;
+    if ((r = dst__conv_layers_batch_ok(m, batch, training)) != DST_OK) return r;
     m->input = x;
     m->batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
@@ -1418,6 +2442,11 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
         case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
+        case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
+        case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
+        case DST_LAYER_DROPOUT2D:
+            dst__conv_layers_forward(m, L, x, batch, training);
+            break;
         default: dst_activation_forward(dst__activation_of(L->desc.kind), L->desc.param, x, L->out, n); break;
         }
         x = L->out;
@@ -1447,6 +2476,11 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
             if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * L->aux[j];
             break;
         case DST_LAYER_SOFTMAX: if (dx) dst__softmax_backward(L, dy, dx, batch); break;
+        case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
+        case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
+        case DST_LAYER_DROPOUT2D:
+            dst__conv_layers_backward(m, L, x, dy, dx, batch);
+            break;
         default:
             if (dx) dst_activation_backward(dst__activation_of(L->desc.kind), L->desc.param, x, L->out, dy, dx, n);
             break;
