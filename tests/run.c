@@ -43,12 +43,14 @@ static void t_free(void *p)
 #include "test_kernels.c"
 #include "test_model.c"
 #include "test_data.c"
+#include "test_conv.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
     T_SUITE(kernel_tests),
     T_SUITE(model_tests),
     T_SUITE(data_tests),
+    T_SUITE(conv_tests),
 };
 
 int main(int argc, char **argv)
