@@ -206,7 +206,8 @@ DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p);
 /* im2col for one sample and `channels` consecutive input channels starting
    at x: col is [channels * kernel_h * kernel_w][out_h * out_w], row
    (c, i, j) holding x[c][oh * stride_h - pad_h + i * dilation_h][ow * stride_w - pad_w + j * dilation_w]
-   (0 in the padding). col2im is its transpose: it ADDS col back into x. */
+   (0 in the padding). col2im is its transpose: it ADDS col back into x.
+   Both trust p: check it first with dst_conv2d_check. */
 DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col);
 DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x);
 
@@ -247,7 +248,8 @@ DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, 
    save_mean / save_invstd (for the backward), and when running_mean /
    running_var are not NULL moves them towards the batch's mean and UNBIASED
    variance: r = (1 - momentum) r + momentum v. It needs batch * spatial >= 2.
-   Inference normalises with running_mean / running_var. */
+   Inference normalises with running_mean / running_var. gamma / beta (the
+   affine weight and bias, [channels]) may be NULL: 1 and 0. */
 typedef struct dst_batchnorm_params {
     int   channels;
     int   spatial;  /* values per channel per sample: H * W */
@@ -258,8 +260,8 @@ typedef struct dst_batchnorm_params {
 DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
                                         const float *gamma, const float *beta, float *running_mean,
                                         float *running_var, float *y, float *save_mean, float *save_invstd);
-/* Backward of a training forward: dx (may be NULL), dgamma, dbeta [channels]
-   (written). x, gamma, save_mean, save_invstd are the forward's. */
+/* Backward of a training forward: dx, dgamma, dbeta [channels] (written;
+   any may be NULL). x, gamma, save_mean, save_invstd are the forward's. */
 DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x,
                                          const float *gamma, const float *save_mean, const float *save_invstd,
                                          const float *dy, float *dx, float *dgamma, float *dbeta);
