@@ -58,5 +58,9 @@ test: $(TESTBINS)
 test-quick: build/test
 	./build/test
 
+# ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
+# Each benchmark adds its own bench-NAME target and appends it here.
+bench:
+
 clean:
 	rm -rf build
