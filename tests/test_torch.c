@@ -332,13 +332,13 @@ static int tt_set_state(dst_model *m, t_fixture *fx, const char *prefix)
         dst_model_layer(m, i, &info);
         if (info.weight_count == 0) continue;
         snprintf(fmt, sizeof fmt, "%s.%%d.w", prefix); w = tt_get(fx, fmt, i, 0);
-        snprintf(fmt, sizeof fmt, "%s.%%d.b", prefix); b = tt_get(fx, fmt, i, 0);
-        if (!w || !b || w->count != info.weight_count || b->count != info.bias_count) {
+        snprintf(fmt, sizeof fmt, "%s.%%d.b", prefix); b = info.bias_count ? tt_get(fx, fmt, i, 0) : NULL;
+        if (!w || w->count != info.weight_count || (info.bias_count && (!b || b->count != info.bias_count))) {
             printf("    layer %d: fixture and model disagree on the parameter count\n", i);
             return 0;
         }
         memcpy(dst_model_params(m) + info.param_offset, w->data, w->count * 4);
-        memcpy(dst_model_params(m) + info.param_offset + info.weight_count, b->data, b->count * 4);
+        if (b) memcpy(dst_model_params(m) + info.param_offset + info.weight_count, b->data, b->count * 4);
         if (info.buffer_count) {
             t_array *rm, *rv;
             snprintf(fmt, sizeof fmt, "%s.%%d.rm", prefix); rm = tt_get(fx, fmt, i, 0);
@@ -368,6 +368,7 @@ static double tt_compare_state(dst_model *m, t_fixture *fx, const char *prefix, 
             const float *got;
             double e;
             size_t n = k == 0 ? info.weight_count : k == 1 ? info.bias_count : info.buffer_count / 2;
+            if (n == 0) continue; /* no bias */
             snprintf(fmt, sizeof fmt, grads ? "%s.%%d.d%s" : "%s.%%d.%s", prefix, what[k]);
             if (!(ref = tt_get(fx, fmt, i, 0)) || ref->count != n) return INFINITY;
             if (k < 2) got = (grads ? dst_model_grads(m) : dst_model_params(m)) + info.param_offset + (k ? info.weight_count : 0);
@@ -422,6 +423,192 @@ static int test_torch_dense_layers(void)
     return 0;
 }
 
+/* ---- optimizers, schedules, clipping ----------------------------------------------- */
+
+static dst_optimizer_config tt_optimizer(const float *c)
+{
+    dst_optimizer_config o = dst_optimizer_default((dst_optimizer_kind)(int)c[0]);
+    o.lr = c[1]; o.momentum = c[2]; o.dampening = c[3]; o.nesterov = (int)c[4];
+    if (o.kind != DST_SGD) { o.beta1 = c[5]; o.beta2 = c[6]; o.eps = c[7]; }
+    o.weight_decay = c[8];
+    return o;
+}
+
+/* 10 steps of each optimizer from the same parameters and gradients as
+   torch.optim: every step's parameters. Among the parameters, one that never
+   gets a gradient (weight decay alone moves it), one whose gradients are
+   1e-9 (far below Adam's eps: where eps sits shows) and one whose gradient
+   stops after 3 steps (momentum carries it). */
+static int test_torch_optimizers(void)
+{
+    t_fixture fx;
+    t_array *p0, *grads, *cnt;
+    int i, s, bad = 0;
+    double worst = 0;
+    if (!t_fixture_load("torch_optim", &fx)) return 1;
+    T_CHECK((p0 = tt_get(&fx, "p0", 0, 0)) && (grads = tt_get(&fx, "grads", 0, 0)) && (cnt = tt_get(&fx, "count", 0, 0)));
+    for (i = 0; i < (int)cnt->data[0]; ++i) {
+        t_array *cfg = tt_get(&fx, "o%d.cfg", i, 0), *trace = tt_get(&fx, "o%d.trace", i, 0);
+        size_t n = p0->count;
+        int steps = grads->dims[0];
+        float *p = (float *)malloc(n * 4), *s0 = (float *)calloc(n, 4), *s1 = (float *)calloc(n, 4);
+        dst_optimizer_config o;
+        T_CHECK(cfg && trace && trace->count == (size_t)steps * n);
+        o = tt_optimizer(cfg->data);
+        T_CHECK(dst_optimizer_check(&o, NULL) == DST_OK);
+        memcpy(p, p0->data, n * 4);
+        for (s = 0; s < steps; ++s) {
+            double e;
+            dst_optimizer_update(&o, o.lr, s + 1, p, grads->data + (size_t)s * n, s0, s1, n);
+            /* a few roundings per step, carried along */
+            e = tt_rel(p, trace->data + (size_t)s * n, n, 1e-3);
+            if (e > worst) worst = e;
+            if (!(e <= 2e-6)) {
+                printf("    optimizer %d (kind %d, momentum %g, nesterov %d, wd %g) step %d: relative error %.3g\n",
+                       i, (int)o.kind, (double)o.momentum, o.nesterov, (double)o.weight_decay, s + 1, e);
+                t_close(p, trace->data + (size_t)s * n, n, 2e-6f, 0, "parameters");
+                bad = 1;
+                break;
+            }
+        }
+        free(p); free(s0); free(s1);
+    }
+    printf("    %d optimizers x 10 steps vs torch.optim: worst relative error %.2g\n", (int)cnt->data[0], worst);
+    t_fixture_free(&fx);
+    T_CHECK(!bad);
+    return 0;
+}
+
+/* dst_lr_at against torch.optim.lr_scheduler's lr at each epoch (cosine up
+   to T_max: beyond it distill.h holds min_lr where PyTorch's cosine climbs
+   again, a documented difference). */
+static int test_torch_lr_schedules(void)
+{
+    t_fixture fx;
+    t_array *step, *cosine;
+    dst_lr_schedule s;
+    long t;
+    if (!t_fixture_load("torch_optim", &fx)) return 1;
+    T_CHECK((step = tt_get(&fx, "steplr", 0, 0)) && (cosine = tt_get(&fx, "cosine", 0, 0)));
+    memset(&s, 0, sizeof s);
+    s.kind = DST_LR_STEP; s.step_size = 3; s.gamma = 0.5f;
+    for (t = 0; t < (long)step->count; ++t)
+        T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - step->data[t]) <= 4 * TT_U * step->data[t],
+                    "StepLR epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t), (double)step->data[t]);
+    memset(&s, 0, sizeof s);
+    s.kind = DST_LR_COSINE; s.total = 10; s.min_lr = 1e-3f;
+    for (t = 0; t < (long)cosine->count; ++t)
+        T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - cosine->data[t]) <= 8 * TT_U * 0.1,
+                    "cosine epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t), (double)cosine->data[t]);
+    t_fixture_free(&fx);
+    return 0;
+}
+
+static int test_torch_clip_grad_norm(void)
+{
+    t_fixture fx;
+    int j;
+    if (!t_fixture_load("torch_optim", &fx)) return 1;
+    for (j = 0; j < 2; ++j) {
+        t_array *mx = tt_get(&fx, "clip%d.max_norm", j, 0), *g = tt_get(&fx, "clip%d.g", j, 0);
+        t_array *norm = tt_get(&fx, "clip%d.norm", j, 0), *clipped = tt_get(&fx, "clip%d.clipped", j, 0);
+        float v[24], got;
+        T_CHECK(mx && g && norm && clipped && g->count == 24);
+        memcpy(v, g->data, sizeof v);
+        got = dst_clip_grad_norm(v, 24, mx->data[0]);
+        T_CHECK_MSG(fabs((double)got - norm->data[0]) <= 4 * TT_U * norm->data[0], "norm %.9g, PyTorch %.9g",
+                    (double)got, (double)norm->data[0]);
+        T_CHECK(t_close(v, clipped->data, 24, 4 * (float)TT_U, 0, j ? "not clipped" : "clipped"));
+    }
+    t_fixture_free(&fx);
+    return 0;
+}
+
+/* ---- training parity ------------------------------------------------------------------ */
+
+/* Each run of the fixture from its initial state, 20 steps through the model
+   API as a user writes them (dst_model_set_optimizer, dst_model_train_step,
+   dst_model_distill_step with dst_teacher_logits and sample indices), then
+   every parameter tensor and batch norm statistic against PyTorch's, within
+   1e-4 of the tensor's largest value. */
+static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, int count)
+{
+    t_fixture fx;
+    t_array *shape, *xs, *ys, *ts, *runs;
+    int c, h, w, batch, classes, steps, r, s, j, bad = 0, *labels;
+    size_t in_size, *idx;
+    dst_teacher teacher;
+    if (!t_fixture_load(fixture, &fx)) return 1;
+    T_CHECK((shape = tt_get(&fx, "shape", 0, 0)) && shape->count == 6);
+    c = (int)shape->data[0]; h = (int)shape->data[1]; w = (int)shape->data[2];
+    batch = (int)shape->data[3]; classes = (int)shape->data[4]; steps = (int)shape->data[5];
+    in_size = (size_t)c * h * w;
+    T_CHECK((xs = tt_get(&fx, "x", 0, 0)) && xs->count == (size_t)steps * batch * in_size);
+    T_CHECK((ys = tt_get(&fx, "y", 0, 0)) && ys->count == (size_t)steps * batch);
+    T_CHECK((ts = tt_get(&fx, "teacher", 0, 0)) && ts->count == (size_t)steps * batch * classes);
+    T_CHECK((runs = tt_get(&fx, "runs", 0, 0)) != NULL);
+    labels = (int *)malloc(ys->count * sizeof(int));
+    idx = (size_t *)malloc((size_t)batch * sizeof(size_t));
+    for (j = 0; j < (int)ys->count; ++j) labels[j] = (int)ys->data[j];
+    teacher = dst_teacher_logits(ts->data, (size_t)steps * batch, classes);
+    for (r = 0; r < (int)runs->data[0]; ++r) {
+        t_array *cfg = tt_get(&fx, "run%d.cfg", r, 0);
+        dst_model *m = tt_model(layers, count, c, h, w);
+        dst_optimizer_config o;
+        char prefix[16];
+        double e;
+        int kd, with_labels;
+        float T, alpha;
+        T_CHECK(cfg && cfg->count == 14 && m);
+        T_CHECK(dst_model_output_size(m) == (size_t)classes && tt_set_state(m, &fx, "init"));
+        o = tt_optimizer(cfg->data);
+        o.clip_norm = cfg->data[9];
+        kd = (int)cfg->data[10]; T = cfg->data[11]; alpha = cfg->data[12]; with_labels = (int)cfg->data[13];
+        T_CHECK(dst_model_set_optimizer(m, &o) == DST_OK);
+        for (s = 0; s < steps; ++s) {
+            const float *x = xs->data + (size_t)s * batch * in_size;
+            const int *y = labels + (size_t)s * batch;
+            dst_result res;
+            float loss;
+            for (j = 0; j < batch; ++j) idx[j] = (size_t)s * batch + j;
+            if (kd) res = dst_model_distill_step(m, &teacher, x, with_labels ? y : NULL, idx, batch, T, alpha, &loss);
+            else res = dst_model_train_step(m, x, y, batch, NULL, 0, 0, &loss);
+            T_CHECK_MSG(res == DST_OK, "run %d step %d: %s", r, s, dst_model_error(m));
+        }
+        T_CHECK(dst_model_step_count(m) == steps);
+        snprintf(prefix, sizeof prefix, "run%d", r);
+        e = tt_compare_state(m, &fx, prefix, 0, 1e-4);
+        printf("    %s run %d (%s, %s%s): worst relative error %.2g\n", fixture, r,
+               o.kind == DST_SGD ? (o.nesterov ? "SGD Nesterov" : "SGD momentum") : o.kind == DST_ADAM ? "Adam" : "AdamW",
+               kd ? (with_labels ? "KD" : "KD soft only") : "cross-entropy", o.clip_norm > 0 ? ", clipped" : "", e);
+        if (!(e <= 1e-4)) bad = 1;
+        dst_model_free(m);
+    }
+    free(labels); free(idx);
+    t_fixture_free(&fx);
+    T_CHECK(!bad);
+    return 0;
+}
+
+/* 20-16-8-5 with ReLU */
+static int test_torch_training_parity_mlp(void)
+{
+    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
+    return tt_train_parity("torch_train_mlp", L, 5);
+}
+
+/* 1x8x8 -> conv3x3(4, padding 1, no bias) -> batch norm -> ReLU -> maxpool 2
+   -> flatten -> dense(5). No bias before batch norm, as usual: its gradient
+   is zero up to rounding, and Adam would turn float32's rounding noise into
+   full steps (tests/gen_fixtures.py says more). */
+static int test_torch_training_parity_cnn(void)
+{
+    dst_layer_desc L[] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+                           dst_flatten(), dst_dense(5) };
+    L[0].no_bias = 1;
+    return tt_train_parity("torch_train_cnn", L, 6);
+}
+
 static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
@@ -429,4 +616,9 @@ static const t_case torch_tests[] = {
     { "torch_mse_loss", test_torch_mse_loss },
     { "torch_activations", test_torch_activations },
     { "torch_dense_layers", test_torch_dense_layers },
+    { "torch_optimizers", test_torch_optimizers },
+    { "torch_lr_schedules", test_torch_lr_schedules },
+    { "torch_clip_grad_norm", test_torch_clip_grad_norm },
+    { "torch_training_parity_mlp", test_torch_training_parity_mlp },
+    { "torch_training_parity_cnn", test_torch_training_parity_cnn },
 };
