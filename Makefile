@@ -72,5 +72,15 @@ bench-mlp: build/bench_mlp
 	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_mlp_torch.py $(BENCH_MLP_ARGS) > build/bench_mlp_torch.txt
 	./build/bench_mlp --torch build/bench_mlp_torch.txt $(BENCH_MLP_ARGS)
 
+# Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
+# both on one thread, in the same run.
+.PHONY: bench-cnn
+bench: bench-cnn
+build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-cnn: build/bench_cnn
+	./build/bench_cnn
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+
 clean:
 	rm -rf build
