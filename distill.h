@@ -791,9 +791,15 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    The only shared state is the CPU-feature cache (written once, always
    with the same value) and the level set by dst_simd_force. */
 
+#ifndef DST__GEMM_KC
 #define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#endif
+#ifndef DST__GEMM_MC
 #define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#endif
+#ifndef DST__GEMM_NC
 #define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+#endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
 
@@ -972,12 +978,15 @@ typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b,
 
 /* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
    (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
-   rows of A) x (4 or 1 rows of B). */
+   rows of A) x (4 or 1 rows of B); an 8 x 8 transpose for packing B^T
+   (NULL: plain loops). */
+typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
 typedef struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
+    dst__gemm_transpose_fn transpose8;
 } dst__gemm_isa;
 
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
@@ -1083,10 +1092,38 @@ DST__GEMM_DOTS(sse2, DST__TARGET("sse2"), 2)
 #undef DST__MUL
 #undef DST__HSUM
 
+/* dst[q][r] = src[r][q] for an 8 x 8 block (packing B^T): unpack pairs of
+   rows, shuffle quads, swap 128-bit halves */
+static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds, float *dst, size_t ldd)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4) },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2) },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2) },
+    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+      dst__transpose8_avx },
+    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+      dst__transpose8_avx },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
 };
 
 static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
@@ -1160,7 +1197,7 @@ DST__GEMM_DOTS(neon, , 4)
 #undef DST__HSUM
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4) },
+    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
 };
 #endif /* DST__GEMM_NEON */
 
@@ -1254,11 +1291,12 @@ static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p
 
 /* op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into panels nr wide: for each p the
    panel's columns, contiguous. The last panel is as wide as its columns
-   rounded up to whole vectors of w, the padding zero. */
-static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j0, int kc, int nc,
-                             int nr, int w, float *dst)
+   rounded up to whole vectors of w, the padding zero. B stored transposed
+   goes through 8 x 8 transposes where the instruction set has one. */
+static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float *b, int ldb, int p0,
+                             int j0, int kc, int nc, float *dst)
 {
-    int jr, j, p, pp;
+    int nr = isa->nvmax * isa->w, w = isa->w, jr, j, p, pp;
     for (jr = 0; jr < nc; jr += nr) {
         int cols = nc - jr < nr ? nc - jr : nr;
         int ld = cols == nr ? nr : (cols + w - 1) / w * w;
@@ -1266,14 +1304,18 @@ static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j
             for (p = 0; p < kc; ++p) {
                 const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
                 float *d = dst + (size_t)p * ld;
-                for (j = 0; j < cols; ++j) d[j] = src[j];
-                for (; j < ld; ++j) d[j] = 0;
+                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (j = cols; j < ld; ++j) d[j] = 0;
             }
         } else {
-            /* B is stored transposed: read rows of it 8 values at a time */
             for (pp = 0; pp < kc; pp += 8) {
                 int pn = kc - pp < 8 ? kc - pp : 8;
-                for (j = 0; j < cols; ++j) {
+                j = 0;
+                if (isa->transpose8 && pn == 8)
+                    for (; j + 8 <= cols; j += 8)
+                        isa->transpose8(b + (size_t)(j0 + jr + j) * ldb + p0 + pp, (size_t)ldb,
+                                        dst + (size_t)pp * ld + j, (size_t)ld);
+                for (; j < cols; ++j) {
                     const float *src = b + (size_t)(j0 + jr + j) * ldb + p0 + pp;
                     float *d = dst + (size_t)pp * ld + j;
                     for (p = 0; p < pn; ++p) d[(size_t)p * ld] = src[p];
@@ -1287,6 +1329,12 @@ static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j
 }
 
 /* ---- the drivers ---- */
+
+/* B is read in place, not packed, when it is not transposed and m is at
+   most this (measured: bench/bench_gemm.c) */
+#ifndef DST__GEMM_DIRECT_B_M
+#define DST__GEMM_DIRECT_B_M 100000
+#endif
 
 /* Block sizes for this problem that fit a buffer of cap floats: the
    defaults, shrunk first in k, then in n, then in m. Returns the floats used. */
@@ -1329,7 +1377,11 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
         for (pc = 0; pc < k; pc += kcb) {
             int kc = k - pc < kcb ? k - pc : kcb;
             float beta_pc = pc == 0 ? beta : 1.0f;
-            dst__gemm_pack_b(trans_b, b, ldb, pc, jc, kc, nc, nr, isa->w, pb_block);
+            /* B as stored, when the kernels can read it so: only a last
+               panel narrower than NR is packed (zero-padded to whole vectors) */
+            int direct = !trans_b && m <= DST__GEMM_DIRECT_B_M, direct_cols = direct ? nc / nr * nr : 0;
+            if (direct_cols < nc)
+                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
                 dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
@@ -1339,20 +1391,26 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                     const float *pb = pb_block;
                     for (jr = 0; jr < nc; jr += nr) {
                         int cols = nc - jr < nr ? nc - jr : nr;
-                        int nv = (cols + isa->w - 1) / isa->w, ld = nv * isa->w;
+                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w;
                         float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
+                        const float *pbj = pb;
+                        if (jr < direct_cols) {
+                            pbj = b + (size_t)pc * ldb + jc + jr;
+                            bs = ldb;
+                        } else {
+                            pb += (size_t)bs * kc;
+                        }
                         if (rows == mr) {
-                            isa->kernel[0][nv - 1](kc, pa, pb, ld, ct, ldc, alpha, beta_pc, cols);
+                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols);
                         } else { /* a short panel: 4 + 2 + 1 rows as it needs */
                             int r0 = 0, t, sizes[3] = { 4, 2, 1 };
                             for (t = 0; t < 3; ++t)
                                 if (rows & sizes[t]) {
-                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pb, ld, ct + (size_t)r0 * ldc,
+                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
                                                                ldc, alpha, beta_pc, cols);
                                     r0 += sizes[t];
                                 }
                         }
-                        pb += (size_t)ld * kc;
                     }
                 }
             }
