@@ -48,6 +48,7 @@ static void t_free(void *p)
 #include "test_conv_speed.c"
 #include "test_image.c"
 #include "test_mlpfast.c"
+#include "test_gemm.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -59,6 +60,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(conv_speed_tests),
     T_SUITE(image_tests),
     T_SUITE(mlpfast_tests),
+    T_SUITE(gemm_tests),
 };
 
 int main(int argc, char **argv)
