@@ -1789,12 +1789,23 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
         _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
-#define dst__relu dst__relu_sse2
-#define dst__relu_grad dst__relu_grad_sse2
-#else
-#define dst__relu dst__relu_scalar
-#define dst__relu_grad dst__relu_grad_scalar
 #endif
+
+static void dst__relu(const float *x, float *y, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#endif
+    dst__relu_scalar(x, y, n);
+}
+
+static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#endif
+    dst__relu_grad_scalar(s, dy, dx, n);
+}
 
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
@@ -2596,12 +2607,54 @@ static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, con
     }
     dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
 }
-#define dst__sgd dst__sgd_sse2
-#define dst__adam dst__adam_sse2
-#else
-#define dst__sgd dst__sgd_scalar
-#define dst__adam dst__adam_scalar
 #endif
+
+#if defined(DST__GEMM_X86)
+/* Adam is bound by its square root and two divisions, which AVX does 8 at a
+   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
+   operations as the scalar loop, the same bits. Chosen at run time, through
+   the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
+static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
+                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
+                                             float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
+    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
+    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
+    for (; i + 8 <= n; i += 8) {
+        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
+        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
+        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
+        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
+        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
+        _mm256_storeu_ps(m + i, mv);
+        _mm256_storeu_ps(v + i, vv);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+/* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
+static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
+                               size_t n, dst_simd level)
+{
+#if defined(DST__GEMM_X86)
+    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+#endif
+#if DST__VEC_SSE2
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_sse2(k, p, g, s0, n);
+        else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#endif
+    (void)level;
+    if (sgd) dst__sgd_scalar(k, p, g, s0, n);
+    else dst__adam_scalar(k, p, g, s0, s1, n);
+}
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
@@ -2609,8 +2662,8 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
     dst__opt_consts k;
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
-    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
-    else dst__adam(&k, param, grad, state0, state1, n);
+    if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
+    dst__optimizer_run(c->kind == DST_SGD, &k, param, grad, state0, state1, n, dst_simd_active());
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -3130,12 +3183,23 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
         for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
-#define dst__bias_relu dst__bias_relu_sse2
-#define dst__column_sums dst__column_sums_sse2
-#else
-#define dst__bias_relu dst__bias_relu_scalar
-#define dst__column_sums dst__column_sums_scalar
 #endif
+
+static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#endif
+    dst__bias_relu_scalar(y, b, rows, cols, relu);
+}
+
+static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#endif
+    dst__column_sums_scalar(dy, ld, db, rows, cols);
+}
 
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
@@ -3698,10 +3762,15 @@ static int dst__all_finite_sse2(const float *v, size_t n)
     }
     return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
 }
-#define dst__all_finite dst__all_finite_sse2
-#else
-#define dst__all_finite dst__all_finite_scalar
 #endif
+
+static int dst__all_finite(const float *v, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#endif
+    return dst__all_finite_scalar(v, n);
+}
 
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
