@@ -609,6 +609,115 @@ static int test_torch_training_parity_cnn(void)
     return tt_train_parity("torch_train_cnn", L, 6);
 }
 
+/* ---- NaN and infinity in a step --------------------------------------------------------- */
+
+/* A copy of everything a failed step must leave alone. */
+typedef struct tt_snapshot { float *params, *buffers; long step; } tt_snapshot;
+
+static void tt_snap(dst_model *m, tt_snapshot *sn)
+{
+    size_t np = dst_model_param_count(m), nb = dst_model_buffer_count(m);
+    sn->params = (float *)malloc(np * 4 + 4);
+    sn->buffers = (float *)malloc(nb * 4 + 4);
+    memcpy(sn->params, dst_model_params(m), np * 4);
+    if (nb) memcpy(sn->buffers, dst_model_buffers(m), nb * 4);
+    sn->step = dst_model_step_count(m);
+}
+
+static int tt_unchanged(dst_model *m, const tt_snapshot *sn)
+{
+    size_t np = dst_model_param_count(m), nb = dst_model_buffer_count(m);
+    int ok = memcmp(sn->params, dst_model_params(m), np * 4) == 0 &&
+             (nb == 0 || memcmp(sn->buffers, dst_model_buffers(m), nb * 4) == 0) &&
+             sn->step == dst_model_step_count(m);
+    free(sn->params); free(sn->buffers);
+    return ok;
+}
+
+/* A NaN or infinity anywhere in a step's data (input, teacher logits) or
+   arising inside (a weight so large the logits overflow): the step returns
+   DST_ERR_NONFINITE and leaves parameters, batch norm's running statistics,
+   the optimizer state and the step count as they were; the next good step
+   is then bit for bit the step a model that never saw the bad one takes. */
+static int tt_nonfinite_case(const dst_layer_desc *layers, int count, int c, int h, int w, const char *what)
+{
+    enum { B = 4, K = 3 };
+    size_t in = (size_t)c * h * w, i, idx[B] = { 0, 1, 2, 3 };
+    float *x = (float *)malloc(B * in * 4), *x0 = (float *)malloc(B * in * 4), tl[B * K];
+    int y[B] = { 0, 1, 2, 1 }, kind, bad = 0;
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    t_fill(x, B * in, 1);
+    t_fill(tl, B * K, 2);
+    memcpy(x0, x, B * in * 4);
+    for (kind = 0; kind < 5 && !bad; ++kind) {
+        dst_model *m = tt_model(layers, count, c, h, w), *fresh = tt_model(layers, count, c, h, w);
+        dst_teacher t = dst_teacher_logits(tl, B, K);
+        tt_snapshot sn;
+        dst_result r = DST_OK;
+        dst_layer_info info;
+        float keep = 0, *pw = NULL;
+        size_t at;
+        static const char *names[5] = { "NaN in the input", "infinity in the input", "NaN in the teacher logits",
+                                        "infinite teacher logit", "a weight of 1e38" };
+        T_CHECK(m && fresh && dst_model_output_size(m) == K);
+        dst_model_set_optimizer(m, &o);
+        dst_model_set_optimizer(fresh, &o);
+        /* one good step first, so the optimizer has state to spoil */
+        T_CHECK(dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+        T_CHECK(dst_model_train_step(fresh, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+        tt_snap(m, &sn);
+        switch (kind) {
+        case 0: case 1:
+            at = in + in / 2; keep = x[at]; x[at] = kind ? -INFINITY : NAN;
+            r = dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL);
+            x[at] = keep;
+            break;
+        case 2: case 3:
+            keep = tl[4]; tl[4] = kind == 2 ? NAN : INFINITY;
+            r = dst_model_distill_step(m, &t, x, y, idx, B, 4.0f, 0.9f, NULL);
+            tl[4] = keep;
+            break;
+        case 4: /* the first layer's first weight, times an input of 1e4 */
+            dst_model_layer(m, 0, &info);
+            pw = dst_model_params(m) + info.param_offset;
+            keep = pw[0]; pw[0] = 1e38f;
+            free(sn.params); free(sn.buffers);
+            tt_snap(m, &sn);
+            for (i = 0; i < B; ++i) x[i * in] = 1e4f;
+            r = dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL);
+            memcpy(x, x0, B * in * 4);
+            break;
+        }
+        if (r != DST_ERR_NONFINITE) { printf("    %s, %s: result %d, not DST_ERR_NONFINITE\n", what, names[kind], (int)r); bad = 1; }
+        if (!tt_unchanged(m, &sn)) { printf("    %s, %s: the failed step changed the model\n", what, names[kind]); bad = 1; }
+        if (pw) pw[0] = keep;
+        if (!bad && kind < 4) {
+            /* the state the bad step must not have touched decides the next step */
+            T_CHECK(dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+            T_CHECK(dst_model_train_step(fresh, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+            if (memcmp(dst_model_params(m), dst_model_params(fresh), dst_model_param_count(m) * 4) != 0 ||
+                memcmp(dst_model_buffers(m), dst_model_buffers(fresh), dst_model_buffer_count(m) * 4) != 0) {
+                printf("    %s, %s: the next good step differs from a model that never saw the bad one\n", what, names[kind]);
+                bad = 1;
+            }
+        }
+        dst_model_free(m);
+        dst_model_free(fresh);
+    }
+    free(x); free(x0);
+    T_CHECK(!bad);
+    return 0;
+}
+
+static int test_torch_nonfinite_leaves_model_untouched(void)
+{
+    dst_layer_desc mlp[] = { dst_dense(6), dst_relu(), dst_dense(3) };
+    dst_layer_desc cnn[] = { dst_conv2d(3, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+                             dst_flatten(), dst_dense(3) };
+    if (tt_nonfinite_case(mlp, 3, 5, 1, 1, "MLP")) return 1;
+    return tt_nonfinite_case(cnn, 6, 2, 4, 4, "CNN with batch norm");
+}
+
 static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
@@ -621,4 +730,5 @@ static const t_case torch_tests[] = {
     { "torch_clip_grad_norm", test_torch_clip_grad_norm },
     { "torch_training_parity_mlp", test_torch_training_parity_mlp },
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
+    { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
 };
