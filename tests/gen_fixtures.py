@@ -19,7 +19,8 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
   torch_train_mlp.bin, torch_train_cnn.bin
                      training parity: initial weights, 20 batches, teacher
                      logits, and PyTorch's parameters (and batch norm's
-                     running statistics) after 20 steps of each run
+                     running statistics) after 20 steps of each run, and the
+                     trained model's logits in inference mode
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
@@ -494,6 +495,8 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
     for r, (run, model) in enumerate(zip(RUNS, finals)):
         w.add("run%d.cfg" % r, run[1:])
         add_state("run%d" % r, model)
+        model.eval()  # inference with the trained model: batch norm's running statistics
+        w.add("run%d.eval" % r, model(xs[:2].reshape(2 * batch, *in_shape), Margins()))
     w.close()
     print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
 

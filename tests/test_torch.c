@@ -540,8 +540,9 @@ typedef struct tt_train {
    dst_model_distill_step with dst_teacher_logits and sample indices), or
    through dst_model_fit (no shuffling, so the batches come in the fixture's
    order; runs of several epochs with a StepLR schedule go only this way).
-   Returns the worst relative error of any parameter or batch norm statistic
-   against PyTorch's, infinity if the run could not be made. */
+   Returns the worst relative error of any parameter, batch norm statistic
+   or inference logit of the trained model against PyTorch's, infinity if
+   the run could not be made. */
 static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count, int r, int use_fit)
 {
     t_array *cfg = tt_get(&d->fx, "run%d.cfg", r, 0);
@@ -591,6 +592,17 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     if (dst_model_step_count(m) != d->steps) { printf("    run %d: %ld steps\n", r, dst_model_step_count(m)); goto done; }
     snprintf(prefix, sizeof prefix, "run%d", r);
     e = tt_compare_state(m, &d->fx, prefix, 0, 1e-4);
+    { /* the trained model in inference mode, as PyTorch's model.eval() */
+        t_array *ev = tt_get(&d->fx, "run%d.eval", r, 0);
+        float *out = (float *)malloc((size_t)2 * d->batch * d->classes * sizeof(float));
+        double e_eval = INFINITY;
+        if (ev && ev->count == (size_t)2 * d->batch * d->classes &&
+            dst_model_predict(m, d->x, (size_t)2 * d->batch, out) == DST_OK)
+            e_eval = tt_rel(out, ev->data, ev->count, 1e-3);
+        if (!(e_eval <= 1e-4)) printf("    %s inference logits: relative error %.3g\n", prefix, e_eval);
+        if (!(e_eval <= e)) e = e_eval;
+        free(out);
+    }
 done:
     dst_model_free(m);
     return e;
