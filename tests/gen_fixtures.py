@@ -345,15 +345,20 @@ STEPS = 20
 MARGIN = 1e-5
 # name, kind, lr, momentum, dampening, nesterov, beta1, beta2, eps, weight_decay,
 # clip_norm, kd (0 labels / 1 teacher), T, alpha, labels given,
-# epoch_batches (0: the 20 batches once; E: an epoch is the first E batches,
-# repeated 20 / E times, as dst_model_fit with no shuffling runs it),
-# gamma (> 0: StepLR(step_size=1, gamma) at each epoch end)
+# epoch_samples (0: the 20 batches once, in order; n: an epoch is the first n
+# samples in batches of fit_batch, the last one smaller if it must be, repeated
+# until 20 steps are taken, as dst_model_fit without shuffling runs it),
+# gamma (> 0: StepLR(step_size=1, gamma) at each epoch end), fit_batch
 RUNS = [
-    ("ce_sgd_momentum_wd", SGD, 0.1, 0.9, 0.0, 0, 0, 0, 0, 5e-4, 0.0, 0, 1.0, 0.0, 1, 0, 0.0),
-    ("kd_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 0, 0.0),
-    ("kd_soft_adamw_clip", ADAMW, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.01, 1.0, 1, 4.0, 0.9, 0, 0, 0.0),
-    ("ce_nesterov_clip", SGD, 0.05, 0.9, 0.0, 1, 0, 0, 0, 1e-3, 0.5, 0, 1.0, 0.0, 1, 0, 0.0),
-    ("kd_adam_4_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 5, 0.5),
+    ("ce_sgd_momentum_wd", SGD, 0.1, 0.9, 0.0, 0, 0, 0, 0, 5e-4, 0.0, 0, 1.0, 0.0, 1, 0, 0.0, 0),
+    ("kd_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 0, 0.0, 0),
+    ("kd_soft_adamw_clip", ADAMW, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.01, 1.0, 1, 4.0, 0.9, 0, 0, 0.0, 0),
+    ("ce_nesterov_clip", SGD, 0.05, 0.9, 0.0, 1, 0, 0, 0, 1e-3, 0.5, 0, 1.0, 0.0, 1, 0, 0.0, 0),
+    # 4 epochs of 5 batches of 8
+    ("kd_adam_4_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 40, 0.5, 8),
+    # 5 epochs of batches of 12, 12, 12 and 8
+    ("ce_sgd_5_epochs_steplr_last_batch_short", SGD, 0.05, 0.9, 0.1, 0, 0, 0, 0, 1e-3, 0.0, 0, 1.0, 0.0, 1,
+     44, 0.7, 12),
 ]
 
 
@@ -424,29 +429,34 @@ class CNN(nn.Module):
 
 def run_training(model0, xs, ys, ts, run, mg):
     """one run from a copy of model0; returns the model after STEPS steps"""
-    _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels, per_epoch, gamma = run
+    _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels, n, gamma, fb = run
     model = type(model0)().double()
     model.load_state_dict(model0.state_dict())
     model.train()
     opt = make_optimizer((kind, lr, mom, damp, nest, b1, b2, eps, wd), model.parameters())
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=fl(gamma)) if gamma > 0 else None
-    per_epoch = per_epoch or STEPS
+    if n:
+        fx, fy, ft = xs.flatten(0, 1)[:n], ys.flatten(0, 1)[:n], ts.flatten(0, 1)[:n]
+        batches = [(fx[i:i + fb], fy[i:i + fb], ft[i:i + fb]) for i in range(0, n, fb)]
+        assert STEPS % len(batches) == 0
+    else:
+        batches = list(zip(xs, ys, ts))
     for s in range(STEPS):
-        b = s % per_epoch
-        out = model(xs[b], mg)
+        bx, by, bt = batches[s % len(batches)]
+        out = model(bx, mg)
         if kd:
             T_, a_ = fl(T), fl(alpha)
-            soft = T_ * T_ * F.kl_div(F.log_softmax(out / T_, 1), F.softmax(ts[b] / T_, 1),
+            soft = T_ * T_ * F.kl_div(F.log_softmax(out / T_, 1), F.softmax(bt / T_, 1),
                                       reduction="batchmean")
-            loss = a_ * soft + (1 - a_) * F.cross_entropy(out, ys[b]) if with_labels else soft
+            loss = a_ * soft + (1 - a_) * F.cross_entropy(out, by) if with_labels else soft
         else:
-            loss = F.cross_entropy(out, ys[b])
+            loss = F.cross_entropy(out, by)
         opt.zero_grad()
         loss.backward()
         if clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), fl(clip))
         opt.step()
-        if sched and (s + 1) % per_epoch == 0:
+        if sched and (s + 1) % len(batches) == 0:
             sched.step()
     return model
 

@@ -551,9 +551,9 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     dst_teacher teacher;
     char prefix[16];
     double e = INFINITY;
-    int kd, with_labels, per_epoch, s, j;
+    int kd, with_labels, epoch_samples, fit_batch, s, j;
     float T, alpha, gamma;
-    if (!cfg || cfg->count != 16 || !m || dst_model_output_size(m) != (size_t)d->classes ||
+    if (!cfg || cfg->count != 17 || !m || dst_model_output_size(m) != (size_t)d->classes ||
         !tt_set_state(m, &d->fx, "init")) {
         printf("    run %d: fixture and model disagree\n", r);
         dst_model_free(m);
@@ -562,13 +562,15 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     o = tt_optimizer(cfg->data);
     o.clip_norm = cfg->data[9];
     kd = (int)cfg->data[10]; T = cfg->data[11]; alpha = cfg->data[12]; with_labels = (int)cfg->data[13];
-    per_epoch = (int)cfg->data[14] ? (int)cfg->data[14] : d->steps; gamma = cfg->data[15];
+    epoch_samples = (int)cfg->data[14]; gamma = cfg->data[15]; fit_batch = (int)cfg->data[16];
+    if (!epoch_samples) { epoch_samples = d->steps * d->batch; fit_batch = d->batch; }
     if (dst_model_set_optimizer(m, &o) != DST_OK) goto done;
     if (use_fit) {
         dst_fit_config f = dst_fit_default();
-        size_t n = (size_t)per_epoch * d->batch;
+        size_t n = (size_t)epoch_samples;
         teacher = dst_teacher_logits(d->teacher, n, d->classes);
-        f.epochs = d->steps / per_epoch; f.batch_size = d->batch; f.no_shuffle = 1;
+        f.epochs = d->steps / ((epoch_samples + fit_batch - 1) / fit_batch);
+        f.batch_size = fit_batch; f.no_shuffle = 1;
         f.teacher = kd ? &teacher : NULL; f.temperature = T; f.alpha = alpha;
         if (gamma > 0) { f.schedule.kind = DST_LR_STEP; f.schedule.step_size = 1; f.schedule.gamma = gamma; }
         if (dst_model_fit(m, d->x, with_labels ? d->labels : NULL, n, &f) != DST_OK) {
@@ -577,7 +579,7 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
         }
     } else {
         size_t idx[64];
-        if (per_epoch != d->steps || gamma > 0 || d->batch > 64) goto done;
+        if ((int)cfg->data[14] || gamma > 0 || d->batch > 64) goto done;
         teacher = dst_teacher_logits(d->teacher, (size_t)d->steps * d->batch, d->classes);
         for (s = 0; s < d->steps; ++s) {
             const float *x = d->x + (size_t)s * d->batch * d->in_size;
@@ -632,7 +634,7 @@ static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, in
         t_array *cfg = tt_get(&d.fx, "run%d.cfg", r, 0);
         double worst = 0;
         int paths = 0, by_hand;
-        T_CHECK(cfg && cfg->count == 16);
+        T_CHECK(cfg && cfg->count == 17);
         by_hand = cfg->data[14] == 0 && cfg->data[15] == 0;
         for (lvl = DST_SIMD_SCALAR; lvl <= DST_SIMD_NEON; ++lvl) {
             if (dst_simd_force((dst_simd)lvl) != DST_OK) continue;
@@ -652,7 +654,7 @@ static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, in
                cfg->data[0] == DST_SGD ? (cfg->data[4] != 0 ? "SGD Nesterov" : "SGD momentum")
                                        : cfg->data[0] == DST_ADAM ? "Adam" : "AdamW",
                cfg->data[8] > 0 ? " + weight decay" : "", cfg->data[9] > 0 ? ", clipped" : "",
-               cfg->data[15] > 0 ? ", StepLR" : "",
+               cfg->data[15] > 0 ? ", StepLR over epochs" : "",
                cfg->data[10] == 0 ? "cross-entropy" : cfg->data[13] != 0 ? "KD" : "KD soft targets only",
                worst, paths, by_hand ? ", by hand and through fit" : ", through fit");
     }
