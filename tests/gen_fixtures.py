@@ -16,7 +16,7 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      MLP with every activation
   torch_optim.bin    SGD / Adam / AdamW traces of 10 steps, StepLR and cosine
                      schedules, clip_grad_norm_
-  torch_train_mlp.bin, torch_train_cnn.bin
+  torch_train_mlp.bin, torch_train_cnn.bin, torch_train_cnn2.bin
                      training parity: initial weights, 20 batches, teacher
                      logits, and PyTorch's parameters (and batch norm's
                      running statistics) after 20 steps of each run, and the
@@ -427,6 +427,28 @@ class CNN(nn.Module):
         return {0: self.conv, 1: self.bn, 5: self.fc}
 
 
+class CNN2(nn.Module):
+    """2x8x8 -> conv3x3(6, pad 1, 2 groups, no bias) -> batchnorm -> relu -> avgpool2
+    -> depthwise conv3x3(stride 2, pad 1) -> gelu -> global avgpool -> flatten -> dense(5)"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 6, 3, padding=1, groups=2, bias=False)
+        self.bn = nn.BatchNorm2d(6)
+        self.dw = nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x, mg):
+        h = self.bn(self.conv(x))
+        mg.see_relu(h)
+        h = F.avg_pool2d(F.relu(h), 2)
+        h = F.adaptive_avg_pool2d(F.gelu(self.dw(h)), 1)
+        return self.fc(h.flatten(1))
+
+    def layers(self):
+        return {0: self.conv, 1: self.bn, 4: self.dw, 8: self.fc}
+
+
 def run_training(model0, xs, ys, ts, run, mg):
     """one run from a copy of model0; returns the model after STEPS steps"""
     _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels, n, gamma, fb = run
@@ -469,9 +491,10 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
             for t in model0.state_dict().values():
                 if t.dtype == D:
                     t.copy_(f32(t))
-            if isinstance(model0, CNN):  # non-trivial batch norm affine parameters
-                model0.bn.weight.copy_(1 + rnd(4, scale=0.3))
-                model0.bn.bias.copy_(rnd(4, scale=0.3))
+            for mod in model0.modules():  # non-trivial batch norm affine parameters
+                if isinstance(mod, nn.BatchNorm2d):
+                    mod.weight.copy_(1 + rnd(mod.num_features, scale=0.3))
+                    mod.bias.copy_(rnd(mod.num_features, scale=0.3))
         xs = rnd(STEPS, batch, *in_shape)
         ys = torch.randint(0, classes, (STEPS, batch))
         ts = rnd(STEPS, batch, classes, scale=4)  # teacher logits
@@ -520,3 +543,4 @@ if __name__ == "__main__":
     optim_fixtures()
     train_fixtures("torch_train_mlp.bin", MLP, (20,), 8, 5, 1000)
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
+    train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)

@@ -683,6 +683,19 @@ static int test_torch_training_parity_cnn(void)
     return tt_train_parity("torch_train_cnn", L, 6);
 }
 
+/* 2x8x8 -> conv3x3(6, padding 1, 2 groups, no bias) -> batch norm -> ReLU ->
+   avgpool 2 -> depthwise conv3x3(stride 2, padding 1) -> GELU -> global
+   average pooling -> flatten -> dense(5) */
+static int test_torch_training_parity_cnn_groups(void)
+{
+    dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_avgpool2d(2, 0, 0),
+                           dst_depthwise_conv2d(6, 3, 2, 1), dst_gelu(), dst_global_avgpool(), dst_flatten(),
+                           dst_dense(5) };
+    L[0].groups = 2;
+    L[0].no_bias = 1;
+    return tt_train_parity("torch_train_cnn2", L, 9);
+}
+
 /* ---- NaN and infinity in a step --------------------------------------------------------- */
 
 /* A copy of everything a failed step must leave alone. */
@@ -805,5 +818,6 @@ static const t_case torch_tests[] = {
     { "torch_clip_grad_norm", test_torch_clip_grad_norm },
     { "torch_training_parity_mlp", test_torch_training_parity_mlp },
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
+    { "torch_training_parity_cnn_groups", test_torch_training_parity_cnn_groups },
     { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
 };
