@@ -73,6 +73,7 @@ GEMM = [
 
 
 def gemm_fixtures():
+    torch.manual_seed(101)  # each file its own stream: adding to one leaves the others as they are
     w = Writer("torch_gemm.bin")
     w.add("count", [len(GEMM)])
     for i, (ta, tb, m, n, k, alpha, beta, pad) in enumerate(GEMM):
@@ -120,6 +121,7 @@ def kd_reference(s, t, y, T, alpha):
 
 
 def loss_fixtures():
+    torch.manual_seed(102)
     w = Writer("torch_loss.bin")
     # softmax: rows of very different scales, an all-equal row, huge logits
     z = torch.cat([rnd(2, 11), rnd(1, 11, scale=10), rnd(1, 11, scale=100),
@@ -154,6 +156,14 @@ def loss_fixtures():
         loss, g = kd_reference(s, None, y, 1.0, 0.0)  # teacher NULL: cross-entropy
         w.add("kd.%s.ce.loss" % key, [loss])
         w.add("kd.%s.ce.grad" % key, g)
+    # 300 classes: more than dst_kd_loss's stack scratch holds
+    s, t, yw = rnd(3, 300, scale=6), rnd(3, 300, scale=6), torch.tensor([0, 151, 299])
+    loss, g = kd_reference(s, t, yw, 3.0, fl(0.7))
+    w.add("kdw.s", s)
+    w.add("kdw.t", t)
+    w.add("kdw.y", yw)
+    w.add("kdw.loss", [loss])
+    w.add("kdw.grad", g)
     # MSE
     pred, target = rnd(37, scale=2), rnd(37, scale=2)
     pred.requires_grad_(True)
@@ -180,6 +190,7 @@ ACTS = [
 
 
 def act_fixtures():
+    torch.manual_seed(103)
     w = Writer("torch_act.bin")
     special = f32([0.0, -0.0, 1e-7, -1e-7, 1e-30, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 5.5, -5.5,
                    9.0, -9.0, 15.0, -15.0, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0])
@@ -209,6 +220,7 @@ def linear(i, o):
 
 
 def dense_fixtures():
+    torch.manual_seed(104)
     w = Writer("torch_dense.bin")
     # two dense layers: the second's input gradient is the first's dy, so dW1
     # and db1 check dx of the second
@@ -279,6 +291,7 @@ def make_optimizer(cfg, params):
 
 
 def optim_fixtures():
+    torch.manual_seed(105)
     w = Writer("torch_optim.bin")
     n = 23
     p0 = rnd(n, scale=2)
@@ -535,7 +548,6 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
 
 
 if __name__ == "__main__":
-    torch.manual_seed(20261128)
     gemm_fixtures()
     loss_fixtures()
     act_fixtures()

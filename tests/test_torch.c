@@ -250,6 +250,29 @@ static int test_torch_kd_loss(void)
     return 0;
 }
 
+/* 300 classes (the scratch rows no longer fit on dst_kd_loss's stack) */
+static int test_torch_kd_loss_many_classes(void)
+{
+    t_fixture fx;
+    t_array *s, *t, *y, *l, *g;
+    int labels[3], i;
+    float grad[900], loss;
+    double e_grad = 0;
+    if (!t_fixture_load("torch_loss", &fx)) return 1;
+    T_CHECK((s = tt_get(&fx, "kdw.s", 0, 0)) && (t = tt_get(&fx, "kdw.t", 0, 0)) && (y = tt_get(&fx, "kdw.y", 0, 0)));
+    T_CHECK((l = tt_get(&fx, "kdw.loss", 0, 0)) && (g = tt_get(&fx, "kdw.grad", 0, 0)) && s->count == 900);
+    for (i = 0; i < 3; ++i) labels[i] = (int)y->data[i];
+    loss = dst_kd_loss(s->data, t->data, labels, 3, 300, 3.0f, 0.7f, grad);
+    for (i = 0; i < 900; ++i)
+        if (!(fabs((double)grad[i] - g->data[i]) <= e_grad)) e_grad = fabs((double)grad[i] - g->data[i]);
+    /* |z| <= 6: log-probabilities good to about 8 u 6 (see tt_kd_case) */
+    T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 9 * 8 * TT_U * 6 + 4 * TT_U * l->data[0],
+                "loss %.9g, PyTorch %.9g", (double)loss, (double)l->data[0]);
+    T_CHECK_MSG(e_grad <= 3 * 8 * TT_U * 6 / 3, "gradient error %.3g", e_grad);
+    t_fixture_free(&fx);
+    return 0;
+}
+
 static int test_torch_mse_loss(void)
 {
     t_fixture fx;
@@ -810,6 +833,7 @@ static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
     { "torch_kd_loss", test_torch_kd_loss },
+    { "torch_kd_loss_many_classes", test_torch_kd_loss_many_classes },
     { "torch_mse_loss", test_torch_mse_loss },
     { "torch_activations", test_torch_activations },
     { "torch_dense_layers", test_torch_dense_layers },
