@@ -357,7 +357,7 @@ def optim_fixtures():
 STEPS = 20
 MARGIN = 1e-5
 # name, kind, lr, momentum, dampening, nesterov, beta1, beta2, eps, weight_decay,
-# clip_norm, kd (0 labels / 1 teacher), T, alpha, labels given,
+# clip_norm, kd (0 labels / 1 cached teacher logits / 2 a teacher model), T, alpha, labels given,
 # epoch_samples (0: the 20 batches once, in order; n: an epoch is the first n
 # samples in batches of fit_batch, the last one smaller if it must be, repeated
 # until 20 steps are taken, as dst_model_fit without shuffling runs it),
@@ -372,6 +372,9 @@ RUNS = [
     # 5 epochs of batches of 12, 12, 12 and 8
     ("ce_sgd_5_epochs_steplr_last_batch_short", SGD, 0.05, 0.9, 0.1, 0, 0, 0, 0, 1e-3, 0.0, 0, 1.0, 0.0, 1,
      44, 0.7, 12),
+    # the teacher is a model of the student's shape (its own weights and batch
+    # norm statistics), run in inference mode on each batch
+    ("kd_teacher_model_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 2, 4.0, 0.9, 1, 0, 0.0, 0),
 ]
 
 
@@ -462,7 +465,7 @@ class CNN2(nn.Module):
         return {0: self.conv, 1: self.bn, 4: self.dw, 8: self.fc}
 
 
-def run_training(model0, xs, ys, ts, run, mg):
+def run_training(model0, teacher, xs, ys, ts, run, mg):
     """one run from a copy of model0; returns the model after STEPS steps"""
     _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels, n, gamma, fb = run
     model = type(model0)().double()
@@ -479,6 +482,9 @@ def run_training(model0, xs, ys, ts, run, mg):
     for s in range(STEPS):
         bx, by, bt = batches[s % len(batches)]
         out = model(bx, mg)
+        if kd == 2:
+            with torch.no_grad():
+                bt = teacher(bx, Margins())
         if kd:
             T_, a_ = fl(T), fl(alpha)
             soft = T_ * T_ * F.kl_div(F.log_softmax(out / T_, 1), F.softmax(bt / T_, 1),
@@ -499,20 +505,28 @@ def run_training(model0, xs, ys, ts, run, mg):
 def train_fixtures(name, make_model, in_shape, batch, classes, seed):
     for attempt in range(100):
         torch.manual_seed(seed + attempt)
-        model0 = make_model().double()
+        model0, teacher = make_model().double(), make_model().double()
         with torch.no_grad():  # float32 starting values, as the C side gets them
-            for t in model0.state_dict().values():
-                if t.dtype == D:
-                    t.copy_(f32(t))
-            for mod in model0.modules():  # non-trivial batch norm affine parameters
-                if isinstance(mod, nn.BatchNorm2d):
-                    mod.weight.copy_(1 + rnd(mod.num_features, scale=0.3))
-                    mod.bias.copy_(rnd(mod.num_features, scale=0.3))
+            for m in (model0, teacher):
+                for t in m.state_dict().values():
+                    if t.dtype == D:
+                        t.copy_(f32(t))
+                for mod in m.modules():  # non-trivial batch norm affine parameters
+                    if isinstance(mod, nn.BatchNorm2d):
+                        mod.weight.copy_(1 + rnd(mod.num_features, scale=0.3))
+                        mod.bias.copy_(rnd(mod.num_features, scale=0.3))
+                        if m is teacher:  # running statistics of a trained teacher
+                            mod.running_mean.copy_(rnd(mod.num_features, scale=0.5))
+                            mod.running_var.copy_(1 + rnd(mod.num_features, scale=0.5))
+            last = list(teacher.layers().values())[-1]
+            last.weight.mul_(4)  # confident enough for soft targets that say something
+            last.bias.mul_(4)
+        teacher.eval()
         xs = rnd(STEPS, batch, *in_shape)
         ys = torch.randint(0, classes, (STEPS, batch))
         ts = rnd(STEPS, batch, classes, scale=4)  # teacher logits
         mg = Margins()
-        finals = [run_training(model0, xs, ys, ts, run, mg) for run in RUNS]
+        finals = [run_training(model0, teacher, xs, ys, ts, run, mg) for run in RUNS]
         if mg.relu >= MARGIN and mg.pool >= MARGIN:
             break
         print("%s: seed %d has a ReLU input %.2g / pooling gap %.2g from a tie; next seed"
@@ -537,12 +551,15 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
                 w.add("%s.%d.rv" % (prefix, idx), mod.running_var)
 
     add_state("init", model0)
+    add_state("tmodel", teacher)
     w.add("runs", [len(RUNS)])
     for r, (run, model) in enumerate(zip(RUNS, finals)):
         w.add("run%d.cfg" % r, run[1:])
         add_state("run%d" % r, model)
         model.eval()  # inference with the trained model: batch norm's running statistics
-        w.add("run%d.eval" % r, model(xs[:2].reshape(2 * batch, *in_shape), Margins()))
+        logits = model(xs[:2].reshape(2 * batch, *in_shape), Margins())
+        w.add("run%d.eval" % r, logits)
+        w.add("run%d.eval_loss" % r, [F.cross_entropy(logits, ys[:2].flatten())])
     w.close()
     print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
 

@@ -563,13 +563,14 @@ typedef struct tt_train {
    dst_model_distill_step with dst_teacher_logits and sample indices), or
    through dst_model_fit (no shuffling, so the batches come in the fixture's
    order; runs of several epochs with a StepLR schedule go only this way).
-   Returns the worst relative error of any parameter, batch norm statistic
-   or inference logit of the trained model against PyTorch's, infinity if
-   the run could not be made. */
+   Returns the worst relative error of any parameter, batch norm statistic,
+   inference logit or dst_model_evaluate loss of the trained model against
+   PyTorch's, infinity if the run could not be made or if it changed the
+   teacher model (when it had one). */
 static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count, int r, int use_fit)
 {
     t_array *cfg = tt_get(&d->fx, "run%d.cfg", r, 0);
-    dst_model *m = tt_model(layers, count, d->c, d->h, d->w);
+    dst_model *m = tt_model(layers, count, d->c, d->h, d->w), *tm = NULL;
     dst_optimizer_config o;
     dst_teacher teacher;
     char prefix[16];
@@ -588,10 +589,14 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     epoch_samples = (int)cfg->data[14]; gamma = cfg->data[15]; fit_batch = (int)cfg->data[16];
     if (!epoch_samples) { epoch_samples = d->steps * d->batch; fit_batch = d->batch; }
     if (dst_model_set_optimizer(m, &o) != DST_OK) goto done;
+    if (kd == 2) { /* a teacher model of the student's shape, with its own state */
+        tm = tt_model(layers, count, d->c, d->h, d->w);
+        if (!tm || !tt_set_state(tm, &d->fx, "tmodel")) goto done;
+    }
     if (use_fit) {
         dst_fit_config f = dst_fit_default();
         size_t n = (size_t)epoch_samples;
-        teacher = dst_teacher_logits(d->teacher, n, d->classes);
+        teacher = tm ? dst_teacher_model(tm) : dst_teacher_logits(d->teacher, n, d->classes);
         f.epochs = d->steps / ((epoch_samples + fit_batch - 1) / fit_batch);
         f.batch_size = fit_batch; f.no_shuffle = 1;
         f.teacher = kd ? &teacher : NULL; f.temperature = T; f.alpha = alpha;
@@ -603,7 +608,7 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     } else {
         size_t idx[64];
         if ((int)cfg->data[14] || gamma > 0 || d->batch > 64) goto done;
-        teacher = dst_teacher_logits(d->teacher, (size_t)d->steps * d->batch, d->classes);
+        teacher = tm ? dst_teacher_model(tm) : dst_teacher_logits(d->teacher, (size_t)d->steps * d->batch, d->classes);
         for (s = 0; s < d->steps; ++s) {
             const float *x = d->x + (size_t)s * d->batch * d->in_size;
             const int *y = d->labels + (size_t)s * d->batch;
@@ -628,8 +633,22 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
         if (!(e_eval <= e)) e = e_eval;
         free(out);
     }
+    { /* dst_model_evaluate's mean cross-entropy on those samples */
+        t_array *el = tt_get(&d->fx, "run%d.eval_loss", r, 0);
+        float loss = NAN;
+        double e_loss;
+        dst_model_evaluate(m, d->x, d->labels, (size_t)2 * d->batch, 0, &loss, NULL);
+        e_loss = el ? fabs((double)loss - el->data[0]) / el->data[0] : INFINITY;
+        if (!(e_loss <= 1e-4)) printf("    %s evaluate: loss %.9g, PyTorch %.9g\n", prefix, (double)loss, el ? el->data[0] : 0.0);
+        if (!(e_loss <= e)) e = e_loss;
+    }
+    if (tm && tt_compare_state(tm, &d->fx, "tmodel", 0, 0) != 0) {
+        printf("    %s: distilling changed the teacher model\n", prefix);
+        e = INFINITY;
+    }
 done:
     dst_model_free(m);
+    dst_model_free(tm);
     return e;
 }
 
@@ -678,7 +697,8 @@ static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, in
                                        : cfg->data[0] == DST_ADAM ? "Adam" : "AdamW",
                cfg->data[8] > 0 ? " + weight decay" : "", cfg->data[9] > 0 ? ", clipped" : "",
                cfg->data[15] > 0 ? ", StepLR over epochs" : "",
-               cfg->data[10] == 0 ? "cross-entropy" : cfg->data[13] != 0 ? "KD" : "KD soft targets only",
+               cfg->data[10] == 0 ? "cross-entropy" : cfg->data[10] == 2 ? "KD from a teacher model"
+                                  : cfg->data[13] != 0 ? "KD" : "KD soft targets only",
                worst, paths, by_hand ? ", by hand and through fit" : ", through fit");
     }
     free(d.labels);
