@@ -4,14 +4,19 @@
        /usr/bin/python3 tests/gen_fixtures.py
    Kernels: dst_sgemm (every transpose, odd shapes, alpha / beta, wide leading
    dimensions, on every SIMD path the CPU has), dst_softmax at T = 0.1 .. 100,
-   dst_kd_loss (alpha x T, labels NULL, teacher NULL, logits of +-1e4),
-   dst_mse_loss, every activation; dense layers through the model API;
-   SGD / Adam / AdamW traces, StepLR and cosine schedules, clip_grad_norm_.
-   Training parity: an MLP and a small CNN (conv, batch norm, ReLU, max
-   pooling, dense) trained for 20 steps through dst_model_train_step /
-   dst_model_distill_step end where PyTorch's do, to 1e-4 of the largest
-   value of each tensor. Then NaN and infinity in a step: DST_ERR_NONFINITE
-   and the model untouched.
+   dst_kd_loss (alpha x T, labels NULL, teacher NULL, logits of +-1e4, 300
+   classes), dst_mse_loss, every activation; dense layers and every
+   activation layer through the model API; SGD / Adam / AdamW traces, StepLR
+   and cosine schedules, clip_grad_norm_.
+   Training parity: an MLP, a small CNN (conv, batch norm, ReLU, max pooling,
+   dense) and a CNN with grouped / depthwise convolutions, average and global
+   pooling, 7 runs each (SGD with momentum or Nesterov, Adam, AdamW, weight
+   decay, clipping, StepLR; cross-entropy, KD from cached logits or from a
+   teacher model), trained for 20 steps by hand (dst_model_train_step,
+   dst_model_distill_step) and through dst_model_fit, end where PyTorch's
+   do: parameters, batch norm statistics, inference logits, to 1e-4 of the
+   largest value of each tensor. Then NaN and infinity in a step:
+   DST_ERR_NONFINITE and the model untouched.
 
    Tolerances follow float32's unit roundoff u = 2^-24 and the size of what
    is summed; each test prints its worst error, so a drift shows before it
@@ -52,7 +57,7 @@ static double tt_max_abs(const float *v, size_t n)
     return m;
 }
 
-/* ---- GEMM ------------------------------------------------------------------- */
+/* ---- GEMM ---------------------------------------------------------------- */
 
 /* Each element of C against PyTorch's float64 product, within the classic
    bound 2 (k + 2) u (|alpha| sum |a||b| + |beta c|); the columns beyond n
@@ -120,7 +125,7 @@ static int test_torch_sgemm(void)
     return 0;
 }
 
-/* ---- softmax, KD loss, MSE ----------------------------------------------------- */
+/* ---- softmax, KD loss, MSE ----------------------------------------------- */
 
 /* Float32 inputs divided by T carry a relative error of about u |z / T| into
    each exponent, so a probability is good to about that, relatively. */
@@ -288,7 +293,7 @@ static int test_torch_mse_loss(void)
     return 0;
 }
 
-/* ---- activations -------------------------------------------------------------- */
+/* ---- activations --------------------------------------------------------- */
 
 /* Forward and backward of each activation on inputs that include 0, -0,
    tiny values, +-100. Relative 4e-6 (a few ulp of libm's expf / erff /
@@ -331,7 +336,7 @@ static int test_torch_activations(void)
     return 0;
 }
 
-/* ---- dense layers through the model API ------------------------------------------ */
+/* ---- dense layers through the model API ---------------------------------- */
 
 static dst_model *tt_model(const dst_layer_desc *layers, int count, int c, int h, int w)
 {
@@ -446,7 +451,7 @@ static int test_torch_dense_layers(void)
     return 0;
 }
 
-/* ---- optimizers, schedules, clipping ----------------------------------------------- */
+/* ---- optimizers, schedules, clipping ------------------------------------- */
 
 static dst_optimizer_config tt_optimizer(const float *c)
 {
@@ -547,7 +552,7 @@ static int test_torch_clip_grad_norm(void)
     return 0;
 }
 
-/* ---- training parity ------------------------------------------------------------------ */
+/* ---- training parity ----------------------------------------------------- */
 
 /* What a training fixture holds: 20 batches (x, labels, teacher logits) of
    one shape, and runs described by cfg arrays (see RUNS in gen_fixtures.py). */
@@ -739,7 +744,7 @@ static int test_torch_training_parity_cnn_groups(void)
     return tt_train_parity("torch_train_cnn2", L, 9);
 }
 
-/* ---- NaN and infinity in a step --------------------------------------------------------- */
+/* ---- NaN and infinity in a step ------------------------------------------ */
 
 /* A copy of everything a failed step must leave alone. */
 typedef struct tt_snapshot { float *params, *buffers; long step; } tt_snapshot;
