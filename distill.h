@@ -501,7 +501,8 @@ DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps t
    teacher_logits NULL: cross-entropy on labels. Otherwise the KD loss of
    dst_kd_loss (labels may then be NULL: soft term only). *loss (may be NULL)
    gets the batch loss. A non-finite loss or gradient stops the step before
-   the update: DST_ERR_NONFINITE, parameters untouched. */
+   the update: DST_ERR_NONFINITE, and the model is as it was (parameters,
+   optimizer state, batch norm's running statistics, dropout generator). */
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss);
@@ -2544,6 +2545,7 @@ struct dst_model {
     size_t param_count;
     float *params, *grads, *state0, *state1; /* all the same layout */
     float *buffers;                        /* not trained: batch norm's running statistics */
+    float *buffers_saved;                  /* their copy from before the step in progress */
     size_t buffer_count;
     size_t col_floats;                     /* the largest conv layer's im2col scratch */
     float *col;                            /* in the workspace */
@@ -2763,9 +2765,11 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
-        /* running statistics: mean 0, variance 1, as PyTorch starts them */
-        m->buffers = (float *)dst__alloc_aligned(m->buffer_count * sizeof(float), m->alloc_user);
+        /* running statistics: mean 0, variance 1, as PyTorch starts them;
+           followed by room for a copy that a failed train step restores */
+        m->buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user);
         if (!m->buffers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "batch norm running statistics"); }
+        m->buffers_saved = m->buffers + m->buffer_count;
         for (i = 0; i < m->layer_count; ++i) {
             const dst__layer *L = &m->layers[i];
             size_t j, half = L->buffer_count / 2;
@@ -3423,6 +3427,15 @@ static int dst__all_finite(const float *v, size_t n)
     return acc == 0.0f;
 }
 
+/* A step that meets a NaN or infinity leaves the model as it was: the
+   training forward has already moved batch norm's running statistics and
+   the dropout generator, so they are put back. */
+static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
+{
+    m->rng = *rng_before;
+    if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
+}
+
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss)
@@ -3430,6 +3443,7 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
     const float *y;
     float l;
     dst_result r;
+    dst_rng rng_before;
     int k;
     if (!m) return DST_ERR_ARG;
     k = (int)m->out_size;
@@ -3440,19 +3454,26 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
         return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
     if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
     if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    rng_before = m->rng;
+    if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
     l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
                              m->dlogits, m->scratch);
     if (loss) *loss = l;
-    if (!dst__finite(l))
+    if (!dst__finite(l)) {
+        dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "loss is %g at step %ld: parameters not updated", (double)l, m->step + 1);
+    }
     if ((r = dst_model_backward(m, m->dlogits)) != DST_OK) return r;
     if (m->opt.clip_norm > 0) {
         float norm = dst_clip_grad_norm(m->grads, m->param_count, m->opt.clip_norm);
-        if (!dst__finite(norm))
+        if (!dst__finite(norm)) {
+            dst__undo_forward(m, &rng_before);
             return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
                              (double)norm, m->step + 1);
+        }
     } else if (!dst__all_finite(m->grads, m->param_count)) {
+        dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
     m->step++;
