@@ -685,8 +685,30 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 #if defined(_WIN32)
 #include <windows.h>
-#elif !defined(DST_NO_STDIO) || 1
+#elif defined(__APPLE__)
+#include <mach/mach_time.h>
+#else
 #include <time.h>
+#endif
+
+/* restrict: C99's keyword, the common extension in C++ */
+#if !defined(__cplusplus)
+#define DST__RESTRICT restrict
+#elif defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#define DST__RESTRICT __restrict
+#else
+#define DST__RESTRICT
+#endif
+
+/* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
+   element-wise kernels of the model path (bias, ReLU, optimizers, checks)
+   use it with no run-time test. Each has a plain C loop beside it, which is
+   the reference the tests compare it with and the path elsewhere. */
+#if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#define DST__VEC_SSE2 1
+#include <emmintrin.h>
+#else
+#define DST__VEC_SSE2 0
 #endif
 
 /* ==== results, errors, small helpers ====================================== */
@@ -756,6 +778,31 @@ static void dst__free_aligned(void *p, void *ctx)
 
 DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
 
+/* Wall-clock seconds from a monotonic source, for fit's progress reports.
+   Strict ISO C (-std=c99) hides POSIX's clock_gettime and CLOCK_MONOTONIC
+   from <time.h>, and defining _POSIX_C_SOURCE here would come too late (the
+   user's own includes have fixed the feature set by now). On 64-bit Linux,
+   where the function and its struct are the same in every libc, we then
+   declare it ourselves under a private name bound to the real symbol, so
+   it never clashes with a declaration the user can see. clock() (processor
+   time, not wall time) is the last resort. dst__seconds_source names the
+   choice, for the tests. */
+#if defined(_WIN32)
+#define DST__SECONDS_SOURCE "QueryPerformanceCounter"
+#elif defined(__APPLE__)
+#define DST__SECONDS_SOURCE "mach_absolute_time"
+#elif defined(CLOCK_MONOTONIC)
+#define DST__SECONDS_SOURCE "clock_gettime"
+#elif defined(__linux__) && defined(__LP64__) && (defined(__GNUC__) || defined(__clang__))
+#define DST__SECONDS_SOURCE "clock_gettime (declared by distill.h)"
+#define DST__OWN_CLOCK_GETTIME 1
+struct dst__timespec { long tv_sec, tv_nsec; }; /* struct timespec on LP64 Linux */
+extern int dst__clock_gettime(int clock_id, struct dst__timespec *ts) __asm__("clock_gettime");
+#else
+#define DST__SECONDS_SOURCE "clock"
+#endif
+static const char dst__seconds_source[] = DST__SECONDS_SOURCE;
+
 static double dst__seconds(void)
 {
 #if defined(_WIN32)
@@ -763,6 +810,14 @@ static double dst__seconds(void)
     QueryPerformanceFrequency(&f);
     QueryPerformanceCounter(&c);
     return (double)c.QuadPart / (double)f.QuadPart;
+#elif defined(__APPLE__)
+    mach_timebase_info_data_t tb;
+    mach_timebase_info(&tb);
+    return (double)mach_absolute_time() * (double)tb.numer / (double)tb.denom * 1e-9;
+#elif defined(DST__OWN_CLOCK_GETTIME)
+    struct dst__timespec ts;
+    dst__clock_gettime(1 /* CLOCK_MONOTONIC on Linux */, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 #elif defined(CLOCK_MONOTONIC)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1697,12 +1752,57 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
 
 /* ==== activations ========================================================= */
 
+/* ReLU and its gradient, the element-wise loops of every MLP step.
+   dst__relu: y = x > 0 ? x : 0 (NaN gives 0); y may equal x.
+   dst__relu_grad: dx = s > 0 ? dy : 0, where s is the forward's input or,
+   equally, its output (both are > 0 at the same places); dx may equal dy. */
+static void dst__relu_scalar(const float *x, float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static void dst__relu_grad_scalar(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) dx[i] = s[i] > 0 ? dy[i] : 0;
+}
+
+#if DST__VEC_SSE2
+/* max(x, 0) returns its second operand, +0, for NaN and -0: as the scalar loop */
+static void dst__relu_sse2(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+        _mm_storeu_ps(y + i + 4, _mm_max_ps(_mm_loadu_ps(x + i + 4), z));
+    }
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+    dst__relu_scalar(x + i, y + i, n - i);
+}
+
+static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
+    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
+}
+#define dst__relu dst__relu_sse2
+#define dst__relu_grad dst__relu_grad_sse2
+#else
+#define dst__relu dst__relu_scalar
+#define dst__relu_grad dst__relu_grad_scalar
+#endif
+
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+        dst__relu(x, y, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : param * x[i];
@@ -1725,7 +1825,7 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : 0;
+        dst__relu_grad(x, dy, dx, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : param * dy[i];
@@ -2372,48 +2472,146 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
     return 2;
 }
 
-/* PyTorch's torch.optim.SGD, one parameter array */
-static void dst__sgd_update(const dst_optimizer_config *c, float lr, long step,
-                            float *p, const float *g, float *buf, size_t n)
+/* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
+   flat array. The scalar loops are the reference; the SSE2 ones do the same
+   operations in the same order, four values at a time, and give the same
+   bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   out once per update, so no branch is left inside the vector loops. */
+typedef struct dst__opt_consts {
+    float lr, wd;
+    float mom, damp;        /* SGD: momentum, 1 - dampening */
+    int   first, nesterov;  /* SGD: step 1 (the buffer starts as the gradient); Nesterov */
+    float b1, b2, one_b1, one_b2;   /* Adam: the betas and 1 - each */
+    float step_size, bc2_sqrt;      /* Adam: lr / (1 - b1^t), sqrt(1 - b2^t) */
+    float eps, decay;               /* Adam: eps; AdamW: 1 - lr wd */
+    int   decoupled;                /* AdamW */
+} dst__opt_consts;
+
+static dst__opt_consts dst__opt_consts_of(const dst_optimizer_config *c, float lr, long step)
+{
+    dst__opt_consts k;
+    memset(&k, 0, sizeof k);
+    k.lr = lr;
+    k.wd = c->weight_decay;
+    k.mom = c->momentum;
+    k.damp = 1.0f - c->dampening;
+    k.first = step <= 1;
+    k.nesterov = c->nesterov != 0;
+    k.b1 = c->beta1;
+    k.b2 = c->beta2;
+    k.one_b1 = 1.0f - c->beta1;
+    k.one_b2 = 1.0f - c->beta2;
+    k.step_size = lr / (1.0f - (float)pow(c->beta1, (double)step));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)step));
+    k.eps = c->eps;
+    k.decay = 1.0f - lr * c->weight_decay;
+    k.decoupled = c->kind == DST_ADAMW;
+    return k;
+}
+
+/* SGD: d = g + wd p; with momentum (buf not NULL) buf = d at step 1, else
+   mom buf + damp d, then d = buf (Nesterov: d + mom buf); p -= lr d. */
+static void dst__sgd_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                            float *DST__RESTRICT buf, size_t n)
 {
     size_t i;
-    float mom = c->momentum, damp = 1.0f - c->dampening, wd = c->weight_decay;
     for (i = 0; i < n; ++i) {
-        float d = g[i] + wd * p[i];
-        if (mom != 0) {
-            buf[i] = step <= 1 ? d : mom * buf[i] + damp * d;
-            d = c->nesterov ? d + mom * buf[i] : buf[i];
+        float d = g[i] + k->wd * p[i];
+        if (buf) {
+            buf[i] = k->first ? d : k->mom * buf[i] + k->damp * d;
+            d = k->nesterov ? d + k->mom * buf[i] : buf[i];
         }
-        p[i] -= lr * d;
+        p[i] -= k->lr * d;
     }
 }
 
-/* PyTorch's torch.optim.Adam / AdamW (single-tensor form) */
-static void dst__adam_update(const dst_optimizer_config *c, float lr, long step,
-                             float *p, const float *g, float *m, float *v, size_t n)
+/* Adam: d = g + wd p (AdamW: p *= 1 - lr wd, d = g); m = b1 m + (1 - b1) d;
+   v = b2 v + (1 - b2) d d; p -= step_size m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                             float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
 {
     size_t i;
-    float b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay;
-    float bc1 = 1.0f - (float)pow(b1, (double)step);
-    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)step));
-    float step_size = lr / bc1;
-    int decoupled = c->kind == DST_ADAMW;
     for (i = 0; i < n; ++i) {
         float d = g[i];
-        if (decoupled) p[i] *= 1.0f - lr * wd;
-        else d += wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * d;
-        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + c->eps);
+        if (k->decoupled) p[i] *= k->decay;
+        else d += k->wd * p[i];
+        m[i] = k->b1 * m[i] + k->one_b1 * d;
+        v[i] = k->b2 * v[i] + k->one_b2 * d * d;
+        p[i] -= k->step_size * m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps);
     }
 }
+
+#if DST__VEC_SSE2
+static void dst__sgd_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                          float *DST__RESTRICT buf, size_t n)
+{
+    size_t i = 0;
+    __m128 wd = _mm_set1_ps(k->wd), lr = _mm_set1_ps(k->lr), mom = _mm_set1_ps(k->mom), damp = _mm_set1_ps(k->damp);
+    /* d = g + wd p, and p -= lr d */
+#define DST__SGD_D(i) _mm_add_ps(_mm_loadu_ps(g + (i)), _mm_mul_ps(wd, _mm_loadu_ps(p + (i))))
+#define DST__SGD_P(i, d) _mm_storeu_ps(p + (i), _mm_sub_ps(_mm_loadu_ps(p + (i)), _mm_mul_ps(lr, (d))))
+    if (!buf) {
+        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
+    } else if (k->first) {
+        for (; i + 4 <= n; i += 4) {
+            __m128 d = DST__SGD_D(i);
+            _mm_storeu_ps(buf + i, d);
+            DST__SGD_P(i, k->nesterov ? _mm_add_ps(d, _mm_mul_ps(mom, d)) : d);
+        }
+    } else if (k->nesterov) {
+        for (; i + 4 <= n; i += 4) {
+            __m128 d = DST__SGD_D(i);
+            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, d));
+            _mm_storeu_ps(buf + i, b);
+            DST__SGD_P(i, _mm_add_ps(d, _mm_mul_ps(mom, b)));
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, DST__SGD_D(i)));
+            _mm_storeu_ps(buf + i, b);
+            DST__SGD_P(i, b);
+        }
+    }
+#undef DST__SGD_D
+#undef DST__SGD_P
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m128 wd = _mm_set1_ps(k->wd), decay = _mm_set1_ps(k->decay), b1 = _mm_set1_ps(k->b1);
+    __m128 b2 = _mm_set1_ps(k->b2), one_b1 = _mm_set1_ps(k->one_b1), one_b2 = _mm_set1_ps(k->one_b2);
+    __m128 step_size = _mm_set1_ps(k->step_size), bc2 = _mm_set1_ps(k->bc2_sqrt), eps = _mm_set1_ps(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        __m128 pv = _mm_loadu_ps(p + i), d = _mm_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm_mul_ps(pv, decay);
+        else d = _mm_add_ps(d, _mm_mul_ps(wd, pv));
+        mv = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(one_b1, d));
+        vv = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(one_b2, d), d));
+        den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc2), eps);
+        _mm_storeu_ps(m + i, mv);
+        _mm_storeu_ps(v + i, vv);
+        _mm_storeu_ps(p + i, _mm_sub_ps(pv, _mm_div_ps(_mm_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#define dst__sgd dst__sgd_sse2
+#define dst__adam dst__adam_sse2
+#else
+#define dst__sgd dst__sgd_scalar
+#define dst__adam dst__adam_scalar
+#endif
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
 {
+    dst__opt_consts k;
     if (step < 1) step = 1;
-    if (c->kind == DST_SGD) dst__sgd_update(c, lr, step, param, grad, state0, n);
-    else dst__adam_update(c, lr, step, param, grad, state0, state1, n);
+    k = dst__opt_consts_of(c, lr, step);
+    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
+    else dst__adam(&k, param, grad, state0, state1, n);
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -2532,6 +2730,9 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
+    int    relu_fused;                     /* DENSE followed by RELU: the dense forward applies the
+                                              ReLU, and both layers share one output buffer, which
+                                              holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
@@ -2752,6 +2953,9 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     }
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
+    for (i = 0; i + 1 < m->layer_count; ++i)
+        m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
+                                  m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -2825,6 +3029,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
+        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense layer's buffer */
         floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
     floats += DST__ROUND16(m->col_floats);
@@ -2839,8 +3044,12 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     m->ws_batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
-        L->out = ws + off;
-        off += DST__ROUND16(L->out_size * (size_t)batch);
+        if (i > 0 && m->layers[i - 1].relu_fused) {
+            L->out = m->layers[i - 1].out;
+        } else {
+            L->out = ws + off;
+            off += DST__ROUND16(L->out_size * (size_t)batch);
+        }
         L->aux = NULL;
         if ((per = dst__layer_aux_floats(L, batch)) != 0) {
             L->aux = ws + off;
@@ -2875,16 +3084,69 @@ static dst_activation dst__activation_of(dst_layer_kind k)
 
 /* ---- dense layer: y = x W^T + b ------------------------------------------ */
 
+/* After the GEMM, in place on y (rows x cols): y += b (b may be NULL), then
+   ReLU when relu is set. One pass for both: a dense layer followed by a
+   ReLU layer does the ReLU here (see dst__layer.relu_fused). */
+static void dst__bias_relu_scalar(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    for (i = 0; i < rows; ++i, y += cols) {
+        if (b) for (j = 0; j < cols; ++j) y[j] += b[j];
+        if (relu) dst__relu_scalar(y, y, cols);
+    }
+}
+
+/* db[j] = sum over rows of dy[i][j] (row i at dy + i * ld), added in row
+   order: the same sum, bit for bit, whatever the path */
+static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                    size_t rows, size_t cols)
+{
+    size_t i, j;
+    memset(db, 0, cols * sizeof(float));
+    for (i = 0; i < rows; ++i, dy += ld)
+        for (j = 0; j < cols; ++j) db[j] += dy[j];
+}
+
+#if DST__VEC_SSE2
+static void dst__bias_relu_sse2(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    __m128 z = _mm_setzero_ps();
+    if (!b && !relu) return;
+    for (i = 0; i < rows; ++i, y += cols) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            __m128 v = _mm_loadu_ps(y + j);
+            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + j));
+            if (relu) v = _mm_max_ps(v, z);
+            _mm_storeu_ps(y + j, v);
+        }
+        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
+    }
+}
+
+static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                  size_t rows, size_t cols)
+{
+    size_t i, j, vec = cols & ~(size_t)3;
+    const float *r = dy;
+    memset(db, 0, vec * sizeof(float));
+    for (i = 0; i < rows; ++i, r += ld)
+        for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
+    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
+}
+#define dst__bias_relu dst__bias_relu_sse2
+#define dst__column_sums dst__column_sums_sse2
+#else
+#define dst__bias_relu dst__bias_relu_scalar
+#define dst__column_sums dst__column_sums_scalar
+#endif
+
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
-    const float *w = m->params + L->param_offset, *b = w + L->weight_count;
-    int out = L->desc.units, in = (int)L->in_size, i, j;
+    const float *w = m->params + L->param_offset;
+    int out = L->desc.units, in = (int)L->in_size;
     dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, L->out, out, m->pack);
-    if (L->bias_count)
-        for (i = 0; i < batch; ++i) {
-            float *y = L->out + (size_t)i * out;
-            for (j = 0; j < out; ++j) y[j] += b[j];
-        }
+    dst__bias_relu(L->out, L->bias_count ? w + L->weight_count : NULL, (size_t)batch, (size_t)out, L->relu_fused);
 }
 
 /* dW = dY^T X, db = column sums of dY, dX = dY W (dx NULL: not needed) */
@@ -2892,14 +3154,10 @@ static void dst__dense_backward(dst_model *m, dst__layer *L, const float *x, con
                                 float *dx, int batch)
 {
     const float *w = m->params + L->param_offset;
-    float *gw = m->grads + L->param_offset, *gb = gw + L->weight_count;
-    int out = L->desc.units, in = (int)L->in_size, i, j;
+    float *gw = m->grads + L->param_offset;
+    int out = L->desc.units, in = (int)L->in_size;
     dst__sgemm_packed(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in, m->pack);
-    if (L->bias_count) {
-        memset(gb, 0, (size_t)out * sizeof(float));
-        for (i = 0; i < batch; ++i)
-            for (j = 0; j < out; ++j) gb[j] += dy[(size_t)i * out + j];
-    }
+    if (L->bias_count) dst__column_sums(dy, (size_t)out, gw + L->weight_count, (size_t)batch, (size_t)out);
     if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
 }
 
@@ -3286,6 +3544,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         size_t n = L->out_size * (size_t)batch;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
+        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
         case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
@@ -3318,6 +3577,7 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         size_t n = L->out_size * (size_t)batch, j;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
+        case DST_LAYER_RELU: if (dx) dst__relu_grad(L->out, dy, dx, n); break; /* out > 0 where x > 0 */
         case DST_LAYER_DROPOUT:
             if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * L->aux[j];
             break;
@@ -3419,13 +3679,33 @@ DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr)
     return DST_OK;
 }
 
-static int dst__all_finite(const float *v, size_t n)
+/* 1 when no value is NaN or infinite: x * 0 is 0 for every finite x and NaN
+   otherwise. The scalar loop adds those up (NaN anywhere makes the sum NaN);
+   the SSE2 one ORs "unordered" masks, which has no chain of dependent adds. */
+static int dst__all_finite_scalar(const float *v, size_t n)
 {
     size_t i;
     float acc = 0;
-    for (i = 0; i < n; ++i) acc += v[i] * 0.0f; /* NaN or inf anywhere makes acc NaN */
+    for (i = 0; i < n; ++i) acc += v[i] * 0.0f;
     return acc == 0.0f;
 }
+
+#if DST__VEC_SSE2
+static int dst__all_finite_sse2(const float *v, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps(), bad0 = z, bad1 = z;
+    for (; i + 8 <= n; i += 8) {
+        __m128 a = _mm_mul_ps(_mm_loadu_ps(v + i), z), b = _mm_mul_ps(_mm_loadu_ps(v + i + 4), z);
+        bad0 = _mm_or_ps(bad0, _mm_cmpunord_ps(a, a));
+        bad1 = _mm_or_ps(bad1, _mm_cmpunord_ps(b, b));
+    }
+    return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
+}
+#define dst__all_finite dst__all_finite_sse2
+#else
+#define dst__all_finite dst__all_finite_scalar
+#endif
 
 /* A step that meets a NaN or infinity leaves the model as it was: the
    training forward has already moved batch norm's running statistics and
