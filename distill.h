@@ -938,12 +938,18 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
 
 /* ==== activations ========================================================= */
 
+/* ReLU follows most convolutions: its loops run 4 values at a time, with
+   the same results (a NaN input gives 0), beside the convolution's other
+   row loops (section "convolution, pooling and batch normalization"). */
+static void dst__relu_forward(const float *x, float *y, size_t n);
+static void dst__relu_backward(const float *x, const float *dy, float *dx, size_t n);
+
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+        dst__relu_forward(x, y, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : param * x[i];
@@ -966,7 +972,7 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : 0;
+        dst__relu_backward(x, dy, dx, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : param * dy[i];
@@ -1076,8 +1082,9 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
    - direct: for each output channel, input channel and kernel tap, one
      multiply-add of an input row segment into an output row; the edges
      are clipped once per tap, so the inner loops have no bounds checks.
-     For convolutions with one input channel per group (depthwise, or a
-     first layer on gray images), where a GEMM would have K = kh * kw.
+     For depthwise convolutions (one input channel per group), where each
+     group's GEMM would be 1 x P x (kh kw). A first layer on gray images
+     (one input channel, one group) measured faster as im2col + GEMM.
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
@@ -1095,7 +1102,7 @@ typedef enum dst__conv_path {
     DST__CONV_REFERENCE
 } dst__conv_path;
 
-static int dst__conv_direct(const dst_conv2d_params *p) { return p->in_c == p->groups; }
+static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
 {
@@ -1202,6 +1209,68 @@ static float dst__row_dot(const float *a, const float *b, int n)
 #endif
     for (; k < n; ++k) s += a[k] * b[k];
     return s;
+}
+
+/* sum of s[k], k < n (four partial sums) */
+static float dst__row_sum(const float *s, size_t n)
+{
+    size_t k = 0;
+    float t = 0;
+#if defined(DST__ROW_SSE2)
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_loadu_ps(s + k));
+        s1 = _mm_add_ps(s1, _mm_loadu_ps(s + k + 4));
+    }
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    t = (part[0] + part[1]) + (part[2] + part[3]);
+#elif defined(DST__ROW_NEON)
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vld1q_f32(s + k));
+    t = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) t += s[k];
+    return t;
+}
+
+/* y = x > 0 ? x : 0 (declared in the activations section). max(x, 0) with
+   x first gives 0 for a NaN x, as the comparison does. */
+static void dst__relu_forward(const float *x, float *y, size_t n)
+{
+    size_t k = 0;
+#if defined(DST__ROW_SSE2)
+    const __m128 z = _mm_setzero_ps();
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(y + k, _mm_max_ps(_mm_loadu_ps(x + k), z));
+        _mm_storeu_ps(y + k + 4, _mm_max_ps(_mm_loadu_ps(x + k + 4), z));
+    }
+#elif defined(DST__ROW_NEON)
+    const float32x4_t z = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) {
+        float32x4_t v = vld1q_f32(x + k);
+        vst1q_f32(y + k, vbslq_f32(vcgtq_f32(v, z), v, z));
+    }
+#endif
+    for (; k < n; ++k) y[k] = x[k] > 0 ? x[k] : 0;
+}
+
+/* dx = x > 0 ? dy : 0 */
+static void dst__relu_backward(const float *x, const float *dy, float *dx, size_t n)
+{
+    size_t k = 0;
+#if defined(DST__ROW_SSE2)
+    const __m128 z = _mm_setzero_ps();
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(dx + k, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + k), z), _mm_loadu_ps(dy + k)));
+        _mm_storeu_ps(dx + k + 4, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + k + 4), z), _mm_loadu_ps(dy + k + 4)));
+    }
+#elif defined(DST__ROW_NEON)
+    const float32x4_t z = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4)
+        vst1q_f32(dx + k, vbslq_f32(vcgtq_f32(vld1q_f32(x + k), z), vld1q_f32(dy + k), z));
+#endif
+    for (; k < n; ++k) dx[k] = x[k] > 0 ? dy[k] : 0;
 }
 
 /* The outputs o in [*lo, *hi) of a window sweep whose input index
@@ -1386,12 +1455,7 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
-            if (db) {
-                float s = 0;
-                size_t q;
-                for (q = 0; q < P; ++q) s += g[q];
-                db[o] += s;
-            }
+            if (db) db[o] += dst__row_sum(g, P);
             for (c = 0; c < icg; ++c) {
                 size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
                 const float *wk = w + ((size_t)o * icg + c) * kh * kw;
@@ -1488,17 +1552,12 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
                                       float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) {
-                const float *d = dy + ((size_t)n0 * p->out_c + o) * P;
-                float sum = 0;
-                for (i = 0; i < P; ++i) sum += d[i];
-                db[o] += sum;
-            }
+            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
     }
     if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
     for (n0 = 0; n0 < batch; n0 += nb) {
@@ -1632,8 +1691,9 @@ static void dst__pool_window(const dst_pool2d_params *p, int yo, int xo, int *h0
 }
 
 /* The first maximum of each window wins, and a NaN beats everything, as in
-   PyTorch (so a NaN input propagates). */
-static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+   PyTorch (so a NaN input propagates). Any window; the reference of the
+   2x2 path below. */
+static void dst__maxpool_forward_ref(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
     int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w, out_plane = (size_t)oh * ow;
@@ -1654,6 +1714,66 @@ static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const fl
                 if (argmax) argmax[c * out_plane + (size_t)yo * ow + xo] = at;
             }
     }
+}
+
+#if defined(DST__ROW_SSE2)
+/* 2x2 windows, stride 2, no padding (the usual pooling after a conv), 4
+   outputs at a time: the even and odd columns of two input rows, compared
+   in window order a b / c d with the reference's rule (v > best or v is
+   NaN), both the maxima and their indices chosen by masks. */
+static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
+    const __m128i four_steps = _mm_set_epi32(6, 4, 2, 0), one = _mm_set1_epi32(1), row = _mm_set1_epi32(W);
+    for (c = 0; c < planes; ++c)
+        for (yo = 0; yo < oh; ++yo) {
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            float *out = y + c * out_plane + (size_t)yo * ow;
+            int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
+            for (xo = 0; xo + 4 <= ow; xo += 4) {
+                __m128 t0 = _mm_loadu_ps(r0 + 2 * xo), t1 = _mm_loadu_ps(r0 + 2 * xo + 4);
+                __m128 b0 = _mm_loadu_ps(r1 + 2 * xo), b1 = _mm_loadu_ps(r1 + 2 * xo + 4);
+                __m128 va = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), vb = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128 vc = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), vd = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128i ia = _mm_add_epi32(_mm_set1_epi32(2 * yo * W + 2 * xo), four_steps), at = ia;
+                __m128 best = va, m;
+#define DST__MAX_STEP(v, idx)                                                               \
+    m = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));                           \
+    best = _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, best));                            \
+    at = _mm_or_si128(_mm_and_si128(_mm_castps_si128(m), idx), _mm_andnot_si128(_mm_castps_si128(m), at))
+                DST__MAX_STEP(vb, _mm_add_epi32(ia, one));
+                DST__MAX_STEP(vc, _mm_add_epi32(ia, row));
+                DST__MAX_STEP(vd, _mm_add_epi32(_mm_add_epi32(ia, row), one));
+#undef DST__MAX_STEP
+                _mm_storeu_ps(out + xo, best);
+                if (am) _mm_storeu_si128((__m128i *)(void *)(am + xo), at);
+            }
+            for (; xo < ow; ++xo) {
+                const float v[4] = { r0[2 * xo], r0[2 * xo + 1], r1[2 * xo], r1[2 * xo + 1] };
+                const int32_t at0 = 2 * yo * W + 2 * xo, at4[4] = { at0, at0 + 1, at0 + W, at0 + W + 1 };
+                float best = v[0];
+                int32_t at = at4[0];
+                int k;
+                for (k = 1; k < 4; ++k)
+                    if (v[k] > best || v[k] != v[k]) { best = v[k]; at = at4[k]; }
+                out[xo] = best;
+                if (am) am[xo] = at;
+            }
+        }
+}
+#endif
+
+static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+#if defined(DST__ROW_SSE2)
+    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
+        p->pad_h == 0 && p->pad_w == 0) {
+        dst__maxpool2x2_forward(p, batch, x, y, argmax);
+        return;
+    }
+#endif
+    dst__maxpool_forward_ref(p, batch, x, y, argmax);
 }
 
 static void dst__maxpool_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
