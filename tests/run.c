@@ -44,7 +44,9 @@ static void t_free(void *p)
 #include "test_model.c"
 #include "test_data.c"
 #include "test_conv.c"
+#include "test_torch.c"
 #include "test_conv_speed.c"
+#include "test_image.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -52,7 +54,9 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(model_tests),
     T_SUITE(data_tests),
     T_SUITE(conv_tests),
+    T_SUITE(torch_tests),
     T_SUITE(conv_speed_tests),
+    T_SUITE(image_tests),
 };
 
 int main(int argc, char **argv)
