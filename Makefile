@@ -81,6 +81,12 @@ build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 bench-cnn: build/bench_cnn
 	./build/bench_cnn
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+# The convolution paths side by side per shape (how the path rule was chosen).
+.PHONY: bench-conv-paths
+build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 -I. $< -o $@ -lm
+bench-conv-paths: build/bench_conv_paths
+	./build/bench_conv_paths
 
 clean:
 	rm -rf build
