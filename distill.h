@@ -731,32 +731,73 @@ static int dst__finite(float x) { return x - x == 0.0f; }
 
 /* ==== GEMM: begin ==== */
 
-/* Placeholder: scalar only. Replaced by the blocked SIMD GEMM. */
-#define DST__GEMM_PACK_FLOATS 16
+/* dst_sgemm: C = alpha op(A) op(B) + beta C, in the style of BLIS (Van Zee &
+   van de Geijn, "BLIS: a framework for rapidly instantiating BLAS
+   functionality", 2015).
 
-static dst_simd dst__simd_forced = DST_SIMD_AUTO;
+   Blocking. op(A) is m x k, op(B) is k x n; KC, MC, NC below.
 
-DSTDEF dst_result dst_simd_force(dst_simd level)
-{
-    if (level != DST_SIMD_AUTO && level != DST_SIMD_SCALAR) return DST_ERR_UNSUPPORTED;
-    dst__simd_forced = level;
-    return DST_OK;
-}
+     for jc over n, step NC
+       for pc over k, step KC
+         pack op(B)[pc.., jc..] (KC x NC) into column panels NR wide    -> L2
+         for ic over m, step MC
+           pack op(A)[ic.., pc..] (MC x KC) into row panels MR high
+           for ir over MC, step MR      one A panel (MR x KC floats) -> L1
+             for jr over NC, step NR    B panels stream from L2
+               micro-kernel on the MR x NR tile of C at (ic+ir, jc+jr)
 
-DSTDEF dst_simd dst_simd_active(void) { return DST_SIMD_SCALAR; }
+   BLIS runs jr outside ir and keeps a B panel in L1; our tiles are wide
+   (NR = 48 floats on AVX-512), so a KC x NR panel of B would not fit in L1
+   while an MR x KC panel of A does: the loops are swapped. Packing writes
+   both operands in exactly the order the micro-kernel reads them, whatever
+   the transposes and leading dimensions were.
 
-DSTDEF const char *dst_simd_name(dst_simd level)
-{
-    switch (level) {
-    case DST_SIMD_AUTO: return "auto";
-    case DST_SIMD_SCALAR: return "scalar";
-    case DST_SIMD_SSE2: return "sse2";
-    case DST_SIMD_AVX2: return "avx2";
-    case DST_SIMD_AVX512: return "avx512";
-    case DST_SIMD_NEON: return "neon";
-    }
-    return "unknown";
-}
+   Micro-kernel: an MR x NR tile of C held in vector registers; per step p
+   of KC it loads NR/W vectors of B (W floats per vector), broadcasts MR
+   values of A and does MR * NR/W multiply-adds; at the end the tile goes to
+   C as alpha * tile + beta * C (C is not read when beta is 0; after the
+   first KC block beta is 1).
+       AVX-512   8 x 48  (24 zmm accumulators)     AVX2+FMA  6 x 16 (12 ymm)
+       SSE2      6 x 8   (12 xmm, multiply + add)  NEON      8 x 12 (24 q)
+   One template, DST__GEMM_KERNEL below, generates every kernel from a few
+   vector macros (DST__V, DST__LOAD, DST__FMA, ...) defined per instruction
+   set. It also generates the narrow variants used at the edges of C: 4, 2
+   and 1 rows (a tail of 7 rows is done as 4 + 2 + 1) and 1 or 2 vectors
+   (the last B panel is packed only as wide as it needs, zero-padded to a
+   whole vector), so an edge costs about the work it has.
+
+   Small problems. When op(A) rows and op(B) columns are both contiguous
+   along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
+   X * W^T) and m or n is small (batch-1 inference, a 10-class output
+   layer), packing costs more than it saves: a dot-product kernel works on
+   the operands in place, a tile of rows of A against a tile of rows of B
+   with one vector accumulator per pair, reduced at the end
+   (DST__GEMM_DOT). Thresholds are measured, see dst__sgemm_run.
+
+   Dispatch. x86 with GCC or Clang: every kernel is compiled with
+   __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
+   all of them; at first use cpuid says what the CPU has and xgetbv that
+   the OS saves the ZMM/YMM registers. MSVC compiles intrinsics without
+   attributes. AArch64: NEON at compile time. tcc (no intrinsics) and
+   DST_NO_SIMD: the scalar reference only.
+
+   Memory and threads. dst_sgemm is safe to call from several threads at
+   once: its packing buffers are its own. Problems whose blocks fit in
+   DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
+   one block through DST_MALLOC for the call (about 700 KB at most) and
+   free it, falling back to stack-sized blocks if the allocation fails.
+   Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
+   allocated with the model) is used: a training step allocates nothing.
+   The only shared state is the CPU-feature cache (written once, always
+   with the same value) and the level set by dst_simd_force. */
+
+#define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+#define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
+#define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
+
+/* ---- the scalar reference: the oracle of every other path ---- */
 
 static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, float alpha,
                               const float *a, int lda, const float *b, int ldb,
@@ -776,19 +817,646 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
     }
 }
 
+/* ---- which instruction sets this build has ---- */
+
+#if !defined(DST_NO_SIMD) && !defined(__TINYC__)
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5))
+#define DST__GEMM_X86 1
+#define DST__TARGET(t) __attribute__((target(t)))
+#include <immintrin.h>
+#include <cpuid.h>
+#elif defined(_MSC_VER) && _MSC_VER >= 1910 && (defined(_M_X64) || defined(_M_IX86))
+#define DST__GEMM_X86 1
+#define DST__TARGET(t)
+#include <intrin.h>
+#include <immintrin.h>
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define DST__GEMM_NEON 1
+#include <arm_neon.h>
+#endif
+#endif
+
+/* ---- kernel templates ----
+   Each instruction set defines DST__V (a vector of DST__W floats),
+   DST__ZERO(), DST__LOAD(p), DST__STORE(p, v) (unaligned), DST__SET1(x),
+   DST__FMA(a, b, c) = a * b + c, DST__MUL(a, b) and DST__HSUM(v) (sum of
+   the lanes), then instantiates the templates. Loops over the rows and
+   vectors of a tile are unrolled by the lists DST__R (rows) and DST__C
+   (vectors): the accumulators must be named variables to live in registers. */
+
+#define DST__R1(X, Y) X(0, Y)
+#define DST__R2(X, Y) X(0, Y) X(1, Y)
+#define DST__R4(X, Y) DST__R2(X, Y) X(2, Y) X(3, Y)
+#define DST__R6(X, Y) DST__R4(X, Y) X(4, Y) X(5, Y)
+#define DST__R8(X, Y) DST__R6(X, Y) X(6, Y) X(7, Y)
+#define DST__C1(X, i) X(i, 0)
+#define DST__C2(X, i) X(i, 0) X(i, 1)
+#define DST__C3(X, i) X(i, 0) X(i, 1) X(i, 2)
+
+#define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
+#define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
+#define DST__K_BDECL(i, j) DST__V b##j;
+#define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
+#define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
+#define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
+#define DST__K_PUT(i, COLS) COLS(DST__K_PUT1, i)
+#define DST__K_PUT1(i, j) DST__STORE(c + (size_t)i * ldc + j * DST__W, DST__MUL(va, c##i##_##j));
+#define DST__K_UPD(i, COLS) COLS(DST__K_UPD1, i)
+#define DST__K_UPD1(i, j)                                                       \
+    { float *q_ = c + (size_t)i * ldc + j * DST__W;                             \
+      DST__STORE(q_, DST__FMA(va, c##i##_##j, DST__MUL(vb, DST__LOAD(q_)))); }
+#define DST__K_TMP(i, COLS) COLS(DST__K_TMP1, i)
+#define DST__K_TMP1(i, j) DST__STORE(t + (i * NV_ + j) * DST__W, c##i##_##j);
+
+/* The micro-kernel: an R x (NV * DST__W) tile, R rows listed by ROWS, NV
+   vectors listed by COLS. pa: packed A, R values per step at stride MR;
+   pb: B, NV vectors per step at stride bs (floats); nr <= NV * DST__W
+   columns of C are written. */
+#define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                    \
+static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
+                      float *c, int ldc, float alpha, float beta, int nr)      \
+{                                                                              \
+    enum { NV_ = NV };                                                         \
+    ROWS(DST__K_ACC, COLS)                                                     \
+    COLS(DST__K_BDECL, 0)                                                      \
+    int p;                                                                     \
+    for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
+        COLS(DST__K_BLOAD, 0)                                                  \
+        ROWS(DST__K_ROW, COLS)                                                 \
+    }                                                                          \
+    if (nr == NV * DST__W) {                                                   \
+        DST__V va = DST__SET1(alpha), vb = DST__SET1(beta);                    \
+        if (beta == 0) { ROWS(DST__K_PUT, COLS) }                              \
+        else { ROWS(DST__K_UPD, COLS) }                                        \
+        (void)vb;                                                              \
+    } else {                                                                   \
+        float t[R * NV * DST__W];                                              \
+        ROWS(DST__K_TMP, COLS)                                                 \
+        dst__gemm_tile_out(t, NV * DST__W, R, nr, c, ldc, alpha, beta);        \
+    }                                                                          \
+}
+
+/* The four row counts (MR, 4, 2, 1) times the vector counts 1..NVMAX. */
+#define DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, NV, COLS)                         \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_##MR##x##NV, ATTR, MR, DST__R##MR, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_4x##NV, ATTR, 4, DST__R4, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_2x##NV, ATTR, 2, DST__R2, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_1x##NV, ATTR, 1, DST__R1, NV, COLS, MR)
+#define DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                   \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 1, DST__C1)                           \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 2, DST__C2)
+#define DST__GEMM_KERNELS_NV3(isa, ATTR, MR)                                   \
+    DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                       \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 3, DST__C3)
+#define DST__GEMM_TABLE_NV2(isa, MR)                                           \
+    { { dst__gemm_##isa##_##MR##x1, dst__gemm_##isa##_##MR##x2, NULL },        \
+      { dst__gemm_##isa##_4x1, dst__gemm_##isa##_4x2, NULL },                  \
+      { dst__gemm_##isa##_2x1, dst__gemm_##isa##_2x2, NULL },                  \
+      { dst__gemm_##isa##_1x1, dst__gemm_##isa##_1x2, NULL } }
+#define DST__GEMM_TABLE_NV3(isa, MR)                                           \
+    { { dst__gemm_##isa##_##MR##x1, dst__gemm_##isa##_##MR##x2, dst__gemm_##isa##_##MR##x3 }, \
+      { dst__gemm_##isa##_4x1, dst__gemm_##isa##_4x2, dst__gemm_##isa##_4x3 }, \
+      { dst__gemm_##isa##_2x1, dst__gemm_##isa##_2x2, dst__gemm_##isa##_2x3 }, \
+      { dst__gemm_##isa##_1x1, dst__gemm_##isa##_1x2, dst__gemm_##isa##_1x3 } }
+
+/* The dot-product kernel for trans_a == 0, trans_b == 1 without packing: an
+   RA x RB tile of C, C[i][j] = alpha * (row i of A . row j of B) + beta * C[i][j],
+   one accumulator per pair; the k % W tail is added in scalar after the
+   lanes are summed. RA rows of A listed by IS, RB rows of B by JS. */
+#define DST__I1(X, Y) X(0, Y)
+#define DST__I2(X, Y) X(0, Y) X(1, Y)
+#define DST__I4(X, Y) X(0, Y) X(1, Y) X(2, Y) X(3, Y)
+#define DST__J1(X, Y) X(Y, 0)
+#define DST__J4(X, Y) X(Y, 0) X(Y, 1) X(Y, 2) X(Y, 3)
+#define DST__D_ACC(i, JS) JS(DST__D_ACC1, i)
+#define DST__D_ACC1(i, j) DST__V s##i##_##j = DST__ZERO();
+#define DST__D_ADECL(i, u) DST__V x##i;
+#define DST__D_ALOAD(i, u) x##i = DST__LOAD(a + (size_t)i * lda + p);
+#define DST__D_COL(IS, j) { DST__V y = DST__LOAD(b + (size_t)j * ldb + p); IS(DST__D_FMA1, j) }
+#define DST__D_FMA1(i, j) s##i##_##j = DST__FMA(x##i, y, s##i##_##j);
+#define DST__D_OUT(i, JS) JS(DST__D_OUT1, i)
+#define DST__D_OUT1(i, j)                                                       \
+    { const float *ai_ = a + (size_t)i * lda, *bj_ = b + (size_t)j * ldb;       \
+      float *ci_ = c + (size_t)i * ldc + j, s_ = DST__HSUM(s##i##_##j);         \
+      int q_;                                                                   \
+      for (q_ = p; q_ < k; ++q_) s_ += ai_[q_] * bj_[q_];                       \
+      *ci_ = alpha * s_ + (beta == 0 ? 0.0f : beta * *ci_); }
+
+#define DST__GEMM_DOT(NAME, ATTR, IS, JS)                                      \
+static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
+                      float *c, int ldc, float alpha, float beta)              \
+{                                                                              \
+    IS(DST__D_ACC, JS)                                                         \
+    IS(DST__D_ADECL, 0)                                                        \
+    int p;                                                                     \
+    for (p = 0; p + DST__W <= k; p += DST__W) {                                \
+        IS(DST__D_ALOAD, 0)                                                    \
+        JS(DST__D_COL, IS)                                                     \
+    }                                                                          \
+    IS(DST__D_OUT, JS)                                                         \
+}
+/* tiles RA x 4, RA x 1, 1 x 4, 1 x 1 */
+#define DST__GEMM_DOTS(isa, ATTR, RA)                                          \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x4, ATTR, DST__I##RA, DST__J4)    \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x1, ATTR, DST__I##RA, DST__J1)    \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x4, ATTR, DST__I1, DST__J4)            \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x1, ATTR, DST__I1, DST__J1)
+#define DST__GEMM_DOT_TABLE(isa, RA)                                           \
+    { { dst__gemm_##isa##_dot##RA##x4, dst__gemm_##isa##_dot##RA##x1 },        \
+      { dst__gemm_##isa##_dot1x4, dst__gemm_##isa##_dot1x1 } }
+
+typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
+                                    float *c, int ldc, float alpha, float beta, int nr);
+typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b, int ldb,
+                                 float *c, int ldc, float alpha, float beta);
+
+/* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
+   (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
+   rows of A) x (4 or 1 rows of B). */
+typedef struct dst__gemm_isa {
+    dst_simd level;
+    int mr, w, nvmax, ra;
+    dst__gemm_kernel_fn kernel[4][3];
+    dst__gemm_dot_fn dot[2][2];
+} dst__gemm_isa;
+
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+/* The edge of a tile: t holds rows x ld accumulators, nr of each row go to C. */
+static void dst__gemm_tile_out(const float *t, int ld, int rows, int nr, float *c, int ldc,
+                               float alpha, float beta)
+{
+    int i, j;
+    for (i = 0; i < rows; ++i, t += ld, c += ldc)
+        for (j = 0; j < nr; ++j)
+            c[j] = alpha * t[j] + (beta == 0 ? 0.0f : beta * c[j]);
+}
+
+#endif
+
+#if defined(DST__GEMM_X86)
+/* AVX-512F: 8 x 48 tiles, 4 x 4 dot tiles */
+static DST__TARGET("avx512f") float dst__hsum_avx512(__m512 v)
+{   /* (masked forms: GCC 12 warns in C++ on the unmasked ones, which start from undefined) */
+    __m512 t = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E)); /* halves */
+    __m128 s;
+    t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0xB1));        /* quarters */
+    s = _mm512_mask_extractf32x4_ps(_mm_setzero_ps(), 0xF, t, 0);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define DST__V __m512
+#define DST__W 16
+#define DST__ZERO() _mm512_setzero_ps()
+#define DST__LOAD(p) _mm512_loadu_ps(p)
+#define DST__STORE(p, v) _mm512_storeu_ps(p, v)
+#define DST__SET1(x) _mm512_set1_ps(x)
+#define DST__FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define DST__MUL(a, b) _mm512_mul_ps(a, b)
+#define DST__HSUM(v) dst__hsum_avx512(v)
+DST__GEMM_KERNELS_NV3(avx512, DST__TARGET("avx512f"), 8)
+DST__GEMM_DOTS(avx512, DST__TARGET("avx512f"), 4)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+/* AVX2 + FMA: 6 x 16 tiles, 2 x 4 dot tiles */
+static DST__TARGET("avx2,fma") float dst__hsum_avx2(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define DST__V __m256
+#define DST__W 8
+#define DST__ZERO() _mm256_setzero_ps()
+#define DST__LOAD(p) _mm256_loadu_ps(p)
+#define DST__STORE(p, v) _mm256_storeu_ps(p, v)
+#define DST__SET1(x) _mm256_set1_ps(x)
+#define DST__FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define DST__MUL(a, b) _mm256_mul_ps(a, b)
+#define DST__HSUM(v) dst__hsum_avx2(v)
+DST__GEMM_KERNELS_NV2(avx2, DST__TARGET("avx2,fma"), 6)
+DST__GEMM_DOTS(avx2, DST__TARGET("avx2,fma"), 2)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+/* SSE2 (every x86-64): 6 x 8 tiles, 2 x 4 dot tiles; no FMA instruction */
+static DST__TARGET("sse2") float dst__hsum_sse2(__m128 v)
+{
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define DST__V __m128
+#define DST__W 4
+#define DST__ZERO() _mm_setzero_ps()
+#define DST__LOAD(p) _mm_loadu_ps(p)
+#define DST__STORE(p, v) _mm_storeu_ps(p, v)
+#define DST__SET1(x) _mm_set1_ps(x)
+#define DST__FMA(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#define DST__MUL(a, b) _mm_mul_ps(a, b)
+#define DST__HSUM(v) dst__hsum_sse2(v)
+DST__GEMM_KERNELS_NV2(sse2, DST__TARGET("sse2"), 6)
+DST__GEMM_DOTS(sse2, DST__TARGET("sse2"), 2)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+static const dst__gemm_isa dst__gemm_isas[] = {
+    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4) },
+    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2) },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2) },
+};
+
+static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int v[4];
+    __cpuidex(v, (int)leaf, (int)sub);
+    r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
+#else
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
+}
+
+/* XCR0: which register states the OS saves on a context switch */
+static unsigned long long dst__xgetbv0(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (unsigned long long)_xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+#endif
+}
+
+static dst_simd dst__simd_detect(void)
+{
+    unsigned r[4], max_leaf, ecx1, ebx7 = 0;
+    unsigned long long xcr0 = 0;
+    dst_simd best = DST_SIMD_SCALAR;
+    dst__cpuid(0, 0, r);
+    max_leaf = r[0];
+    if (max_leaf < 1) return best;
+    dst__cpuid(1, 0, r);
+    ecx1 = r[2];
+    if (r[3] & (1u << 26)) best = DST_SIMD_SSE2;
+    else return best;
+    if (ecx1 & (1u << 27)) xcr0 = dst__xgetbv0();           /* OSXSAVE */
+    if (max_leaf >= 7) { dst__cpuid(7, 0, r); ebx7 = r[1]; }
+    if ((ecx1 & (1u << 28)) && (ecx1 & (1u << 12)) &&       /* AVX, FMA */
+        (ebx7 & (1u << 5)) && (xcr0 & 6) == 6)              /* AVX2; XMM and YMM saved */
+        best = DST_SIMD_AVX2;
+    if (best == DST_SIMD_AVX2 && (ebx7 & (1u << 16)) &&     /* AVX-512F */
+        (xcr0 & 0xE6) == 0xE6)                              /* and opmask, ZMM saved */
+        best = DST_SIMD_AVX512;
+    return best;
+}
+#endif /* DST__GEMM_X86 */
+
+#if defined(DST__GEMM_NEON)
+/* NEON (AArch64): 8 x 12 tiles, 4 x 4 dot tiles */
+#define DST__V float32x4_t
+#define DST__W 4
+#define DST__ZERO() vdupq_n_f32(0.0f)
+#define DST__LOAD(p) vld1q_f32(p)
+#define DST__STORE(p, v) vst1q_f32(p, v)
+#define DST__SET1(x) vdupq_n_f32(x)
+#define DST__FMA(a, b, c) vfmaq_f32(c, a, b)
+#define DST__MUL(a, b) vmulq_f32(a, b)
+#define DST__HSUM(v) vaddvq_f32(v)
+DST__GEMM_KERNELS_NV3(neon, , 8)
+DST__GEMM_DOTS(neon, , 4)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+static const dst__gemm_isa dst__gemm_isas[] = {
+    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4) },
+};
+#endif /* DST__GEMM_NEON */
+
+/* ---- selection ---- */
+
+static dst_simd dst__simd_forced = DST_SIMD_AUTO;
+static volatile int dst__simd_detected = -1; /* written once, always the same value */
+
+/* the best level this build and CPU have */
+static dst_simd dst__simd_best(void)
+{
+    if (dst__simd_detected < 0) {
+#if defined(DST__GEMM_X86)
+        dst__simd_detected = (int)dst__simd_detect();
+#elif defined(DST__GEMM_NEON)
+        dst__simd_detected = (int)DST_SIMD_NEON;
+#else
+        dst__simd_detected = (int)DST_SIMD_SCALAR;
+#endif
+    }
+    return (dst_simd)dst__simd_detected;
+}
+
+static int dst__simd_has(dst_simd level)
+{
+    dst_simd best = dst__simd_best();
+    if (level == DST_SIMD_AUTO || level == DST_SIMD_SCALAR) return 1;
+    if (best == DST_SIMD_NEON) return level == DST_SIMD_NEON;
+    return level != DST_SIMD_NEON && level <= best; /* x86 levels are ordered */
+}
+
+DSTDEF dst_result dst_simd_force(dst_simd level)
+{
+    if ((int)level < (int)DST_SIMD_AUTO || (int)level > (int)DST_SIMD_NEON) return DST_ERR_ARG;
+    if (!dst__simd_has(level)) return DST_ERR_UNSUPPORTED;
+    dst__simd_forced = level;
+    return DST_OK;
+}
+
+DSTDEF dst_simd dst_simd_active(void)
+{
+    return dst__simd_forced != DST_SIMD_AUTO ? dst__simd_forced : dst__simd_best();
+}
+
+DSTDEF const char *dst_simd_name(dst_simd level)
+{
+    switch (level) {
+    case DST_SIMD_AUTO: return "auto";
+    case DST_SIMD_SCALAR: return "scalar";
+    case DST_SIMD_SSE2: return "sse2";
+    case DST_SIMD_AVX2: return "avx2";
+    case DST_SIMD_AVX512: return "avx512";
+    case DST_SIMD_NEON: return "neon";
+    }
+    return "unknown";
+}
+
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+static const dst__gemm_isa *dst__gemm_isa_for(dst_simd level)
+{
+    size_t i;
+    for (i = 0; i < sizeof dst__gemm_isas / sizeof dst__gemm_isas[0]; ++i)
+        if (dst__gemm_isas[i].level == level) return &dst__gemm_isas[i];
+    return NULL;
+}
+
+/* ---- packing ---- */
+
+/* op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of mr rows: panel r holds,
+   for each p, the mr values of its rows (a short last panel is not padded:
+   its kernels read only its rows). */
+static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p0, int mc, int kc,
+                             int mr, float *dst)
+{
+    int ir, r, p;
+    for (ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
+        int rows = mc - ir < mr ? mc - ir : mr;
+        if (!trans_a) {
+            for (r = 0; r < rows; ++r) {
+                const float *src = a + (size_t)(i0 + ir + r) * lda + p0;
+                for (p = 0; p < kc; ++p) dst[(size_t)p * mr + r] = src[p];
+            }
+        } else {
+            for (p = 0; p < kc; ++p) {
+                const float *src = a + (size_t)(p0 + p) * lda + i0 + ir;
+                for (r = 0; r < rows; ++r) dst[(size_t)p * mr + r] = src[r];
+            }
+        }
+    }
+}
+
+/* op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into panels nr wide: for each p the
+   panel's columns, contiguous. The last panel is as wide as its columns
+   rounded up to whole vectors of w, the padding zero. */
+static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j0, int kc, int nc,
+                             int nr, int w, float *dst)
+{
+    int jr, j, p, pp;
+    for (jr = 0; jr < nc; jr += nr) {
+        int cols = nc - jr < nr ? nc - jr : nr;
+        int ld = cols == nr ? nr : (cols + w - 1) / w * w;
+        if (!trans_b) {
+            for (p = 0; p < kc; ++p) {
+                const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
+                float *d = dst + (size_t)p * ld;
+                for (j = 0; j < cols; ++j) d[j] = src[j];
+                for (; j < ld; ++j) d[j] = 0;
+            }
+        } else {
+            /* B is stored transposed: read rows of it 8 values at a time */
+            for (pp = 0; pp < kc; pp += 8) {
+                int pn = kc - pp < 8 ? kc - pp : 8;
+                for (j = 0; j < cols; ++j) {
+                    const float *src = b + (size_t)(j0 + jr + j) * ldb + p0 + pp;
+                    float *d = dst + (size_t)pp * ld + j;
+                    for (p = 0; p < pn; ++p) d[(size_t)p * ld] = src[p];
+                }
+                for (; j < ld; ++j)
+                    for (p = 0; p < pn; ++p) dst[(size_t)(pp + p) * ld + j] = 0;
+            }
+        }
+        dst += (size_t)ld * kc;
+    }
+}
+
+/* ---- the drivers ---- */
+
+/* Block sizes for this problem that fit a buffer of cap floats: the
+   defaults, shrunk first in k, then in n, then in m. Returns the floats used. */
+static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, size_t cap,
+                               int *kcb, int *mcb, int *ncb)
+{
+    int mr = isa->mr, nr = isa->nvmax * isa->w;
+    int kb = k < DST__GEMM_KC ? k : DST__GEMM_KC;
+    int mb = (m + mr - 1) / mr * mr, nb = (n + nr - 1) / nr * nr;
+    if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
+    if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
+    while ((size_t)kb * (mb + nb) + 16 > cap) {
+        if (kb > 64) kb /= 2;
+        else if (nb > nr) nb -= nr;
+        else if (mb > mr) mb -= mr;
+        else if (kb > 1) kb /= 2;
+        else break;
+    }
+    *kcb = kb; *mcb = mb; *ncb = nb;
+    return (size_t)kb * (mb + nb) + 16;
+}
+
+/* The blocked GEMM with packing buffer buf of cap floats (64-byte aligned). */
+static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b, int m, int n,
+                              int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc, float *buf, size_t cap)
+{
+    int mr = isa->mr, nr = isa->nvmax * isa->w;
+    int kcb, mcb, ncb, jc, pc, ic, ir, jr;
+    size_t a_floats;
+    float *pa_block, *pb_block;
+    size_t need = dst__gemm_blocks(isa, m, n, k, cap, &kcb, &mcb, &ncb);
+    DST_ASSERT(need <= cap);
+    (void)need;
+    a_floats = ((size_t)kcb * mcb + 15) / 16 * 16;
+    pa_block = buf;
+    pb_block = buf + a_floats;
+    for (jc = 0; jc < n; jc += ncb) {
+        int nc = n - jc < ncb ? n - jc : ncb;
+        for (pc = 0; pc < k; pc += kcb) {
+            int kc = k - pc < kcb ? k - pc : kcb;
+            float beta_pc = pc == 0 ? beta : 1.0f;
+            dst__gemm_pack_b(trans_b, b, ldb, pc, jc, kc, nc, nr, isa->w, pb_block);
+            for (ic = 0; ic < m; ic += mcb) {
+                int mc = m - ic < mcb ? m - ic : mcb;
+                dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
+                for (ir = 0; ir < mc; ir += mr) {
+                    const float *pa = pa_block + (size_t)ir * kc;
+                    int rows = mc - ir < mr ? mc - ir : mr;
+                    const float *pb = pb_block;
+                    for (jr = 0; jr < nc; jr += nr) {
+                        int cols = nc - jr < nr ? nc - jr : nr;
+                        int nv = (cols + isa->w - 1) / isa->w, ld = nv * isa->w;
+                        float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
+                        if (rows == mr) {
+                            isa->kernel[0][nv - 1](kc, pa, pb, ld, ct, ldc, alpha, beta_pc, cols);
+                        } else { /* a short panel: 4 + 2 + 1 rows as it needs */
+                            int r0 = 0, t, sizes[3] = { 4, 2, 1 };
+                            for (t = 0; t < 3; ++t)
+                                if (rows & sizes[t]) {
+                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pb, ld, ct + (size_t)r0 * ldc,
+                                                               ldc, alpha, beta_pc, cols);
+                                    r0 += sizes[t];
+                                }
+                        }
+                        pb += (size_t)ld * kc;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The dot-product path (trans_a == 0, trans_b == 1, no packing). */
+static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta,
+                          float *c, int ldc)
+{
+    int ra = isa->ra, i = 0, j, t;
+    for (i = 0; i < m; i += t) {
+        int tile = m - i >= ra ? 0 : 1; /* ra rows of A, or 1 */
+        const float *ai = a + (size_t)i * lda;
+        float *ci = c + (size_t)i * ldc;
+        t = tile == 0 ? ra : 1;
+        for (j = 0; j + 4 <= n; j += 4)
+            isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+        for (; j < n; ++j)
+            isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+    }
+}
+#endif /* DST__GEMM_X86 || DST__GEMM_NEON */
+
+/* The dot-product path is used for trans_a == 0, trans_b == 1 when
+   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N (measured: bench/bench_gemm.c). */
+#define DST__GEMM_DOT_M 4
+#define DST__GEMM_DOT_N 16
+
+/* Every GEMM goes through here. buf: a packing buffer of cap floats,
+   64-byte aligned, or NULL to use the stack or a temporary allocation. */
+static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc, float *buf, size_t cap)
+{
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    const dst__gemm_isa *isa;
+#endif
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) { /* C = beta * C, A and B not read */
+        int i, j;
+        for (i = 0; i < m; ++i) {
+            float *ci = c + (size_t)i * ldc;
+            if (beta == 0) for (j = 0; j < n; ++j) ci[j] = 0;
+            else if (beta != 1) for (j = 0; j < n; ++j) ci[j] *= beta;
+        }
+        return;
+    }
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    isa = dst__gemm_isa_for(dst_simd_active());
+    if (isa && !trans_a && trans_b && (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N)) {
+        dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (isa) {
+        float stack[DST__GEMM_STACK_FLOATS + 16], *heap = NULL;
+        int kcb, mcb, ncb;
+        size_t need = dst__gemm_blocks(isa, m, n, k, (size_t)-1, &kcb, &mcb, &ncb);
+        if (!buf) {
+            if (need > DST__GEMM_STACK_FLOATS)
+                heap = (float *)dst__alloc_aligned(need * sizeof(float), NULL);
+            if (heap) {
+                buf = heap;
+                cap = need;
+            } else {
+                buf = stack + ((16 - ((uintptr_t)stack >> 2)) & 15); /* 64-byte aligned */
+                cap = DST__GEMM_STACK_FLOATS;
+            }
+        }
+        dst__gemm_blocked(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                          buf, cap);
+        dst__free_aligned(heap, NULL);
+        return;
+    }
+#endif
+    (void)buf; (void)cap;
+    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Inside a model: pack holds DST__GEMM_PACK_FLOATS floats, 64-byte aligned. */
 static void dst__sgemm_packed(int trans_a, int trans_b, int m, int n, int k, float alpha,
                               const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc, float *pack)
 {
-    (void)pack;
-    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                   pack, DST__GEMM_PACK_FLOATS);
 }
 
 DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb,
                       float beta, float *c, int ldc)
 {
-    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    int rows_a = trans_a ? k : m, cols_a = trans_a ? m : k;
+    int rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
+    (void)rows_a; (void)rows_b;
+    /* invalid arguments: nothing is done (the contract has no result code) */
+    if (m < 0 || n < 0 || k < 0 || m == 0 || n == 0) return;
+    if (!c || ldc < n) return;
+    if (k > 0 && alpha != 0 && (!a || !b || lda < (cols_a > 1 ? cols_a : 1) ||
+                                ldb < (cols_b > 1 ? cols_b : 1)))
+        return;
+    dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
 }
 
 /* ==== GEMM: end ==== */
