@@ -62,5 +62,15 @@ test-quick: build/test
 # Each benchmark adds its own bench-NAME target and appends it here.
 bench:
 
+# Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
+# both on one thread, in the same run.
+.PHONY: bench-cnn
+bench: bench-cnn
+build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-cnn: build/bench_cnn
+	./build/bench_cnn
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+
 clean:
 	rm -rf build

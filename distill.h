@@ -478,6 +478,18 @@ DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, 
 DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *labels, size_t count,
                                      int batch, float *loss, float *accuracy);
 
+/* An inference copy of m with batch normalization folded away: each
+   BATCHNORM layer that directly follows a CONV2D or DENSE layer is merged,
+   with its running statistics, into that layer's weights and bias,
+     W' = W s,  b' = (b - running_mean) s + beta,  s = gamma / sqrt(running_var + eps)
+   per output channel, and dropped (the layer gains a bias if it had none).
+   Every other layer, batch norms elsewhere included, is copied as it is.
+   *folded is a new model (free it with dst_model_free) whose inference
+   output equals m's up to float rounding; it has fewer layers, so layer
+   indices shift. m is not changed. Training the copy trains the folded
+   weights (there is no batch norm left to use batch statistics). */
+DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folded, dst_error *err);
+
 /* ==== API: training and distillation ===================================== */
 
 /* Sets the optimizer and zeroes its state and step count. */
@@ -1722,10 +1734,21 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
     return (int)dst__window_out(p->in_w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
 }
 
-/* The paths: depthwise (one input channel per group) as a direct loop, a
-   1x1 stride-1 unpadded convolution as a plain GEMM on the input, the rest
-   im2col + GEMM. */
-static int dst__conv_depthwise(const dst_conv2d_params *p) { return p->groups == p->in_c && p->groups > 1; }
+/* ---- convolution: the paths -------------------------------------------------
+   The same convolution three ways, chosen per shape by dst__conv_direct()
+   (measurements in docs/BENCHMARKS.md):
+   - im2col + GEMM per group: the general path. A 1x1 stride-1 unpadded
+     convolution skips im2col and multiplies the input planes directly.
+     When a sample's output plane is small, a model puts the columns of
+     several samples side by side so that one wider GEMM does them all.
+   - direct: for each output channel, input channel and kernel tap, one
+     multiply-add of an input row segment into an output row; the edges
+     are clipped once per tap, so the inner loops have no bounds checks.
+     For convolutions with one input channel per group (depthwise, or a
+     first layer on gray images), where a GEMM would have K = kh * kw.
+   - reference: the definition's plain loops, the oracle of the tests
+     (reached only through the path argument of dst__conv2d_forward /
+     _backward, as the tests do). */
 
 static int dst__conv_pointwise(const dst_conv2d_params *p)
 {
@@ -1733,183 +1756,479 @@ static int dst__conv_pointwise(const dst_conv2d_params *p)
            p->pad_h == 0 && p->pad_w == 0;
 }
 
+typedef enum dst__conv_path {
+    DST__CONV_AUTO,      /* the one dst__conv_direct() picks */
+    DST__CONV_GEMM,
+    DST__CONV_DIRECT,
+    DST__CONV_REFERENCE
+} dst__conv_path;
+
+static int dst__conv_direct(const dst_conv2d_params *p) { return p->in_c == p->groups; }
+
+static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
+{
+    if (path != DST__CONV_AUTO) return path;
+    return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
+}
+
+/* A GEMM of fewer columns than this gets several samples side by side. */
+#define DST__CONV_GEMM_COLUMNS 512
+
+/* Samples per GEMM for a model's conv layer (the public kernels use 1). */
+static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
+{
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
+    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
+    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+}
+
+/* Scratch floats for nb samples per GEMM: their column matrix (none for
+   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output. */
+static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path path, int nb)
+{
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
+    return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+}
+
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
 {
-    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || dst__conv_depthwise(p) || dst__conv_pointwise(p)) return 0;
-    return (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w *
-           (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK) return 0;
+    return dst__conv_work_floats(p, DST__CONV_AUTO, 1);
+}
+
+/* ---- convolution: row loops ---------------------------------------------------
+   The inner loops of im2col / col2im and the direct path, 4 floats at a time
+   with SSE2 (every x86-64) or NEON (AArch64); multiply and add stay separate
+   instructions, so d += a * s rounds as the scalar loop does. */
+
+#if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define DST__ROW_SSE2 1
+#elif !defined(DST_NO_SIMD) && defined(__aarch64__)
+#include <arm_neon.h>
+#define DST__ROW_NEON 1
+#endif
+
+/* d[k] += a * s[k], k < n */
+static void dst__row_axpy(float *d, float a, const float *s, int n)
+{
+    int k = 0;
+#if defined(DST__ROW_SSE2)
+    __m128 va = _mm_set1_ps(a);
+    for (; k + 8 <= n; k += 8) {
+        __m128 d0 = _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k)));
+        __m128 d1 = _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_mul_ps(va, _mm_loadu_ps(s + k + 4)));
+        _mm_storeu_ps(d + k, d0);
+        _mm_storeu_ps(d + k + 4, d1);
+    }
+    for (; k + 4 <= n; k += 4)
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k))));
+#elif defined(DST__ROW_NEON)
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vmulq_f32(va, vld1q_f32(s + k))));
+#endif
+    for (; k < n; ++k) d[k] += a * s[k];
+}
+
+/* d[k] += s[k], k < n */
+static void dst__row_add(float *d, const float *s, int n)
+{
+    int k = 0;
+#if defined(DST__ROW_SSE2)
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
+        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_loadu_ps(s + k + 4)));
+    }
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
+#elif defined(DST__ROW_NEON)
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vld1q_f32(s + k)));
+#endif
+    for (; k < n; ++k) d[k] += s[k];
+}
+
+/* sum of a[k] * b[k], k < n (four partial sums) */
+static float dst__row_dot(const float *a, const float *b, int n)
+{
+    int k = 0;
+    float s = 0;
+#if defined(DST__ROW_SSE2)
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + k + 4), _mm_loadu_ps(b + k + 4)));
+    }
+    for (; k + 4 <= n; k += 4) s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    s = (part[0] + part[1]) + (part[2] + part[3]);
+#elif defined(DST__ROW_NEON)
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vmulq_f32(vld1q_f32(a + k), vld1q_f32(b + k)));
+    s = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) s += a[k] * b[k];
+    return s;
+}
+
+/* The outputs o in [*lo, *hi) of a window sweep whose input index
+   o * stride + off falls inside [0, in): the rest read padding. */
+static void dst__tap_span(int out, int in, int stride, int off, int *lo, int *hi)
+{
+    int a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int b = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
+    if (b > out) b = out;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* ---- convolution: im2col and col2im -------------------------------------------- */
+
+/* Row (c, i, j) of the column matrix starts at col + ((c kh + i) kw + j) ld:
+   ld = out_h * out_w for one sample, more when several samples' columns sit
+   side by side. Per row: zeros above and below the rows the tap reaches,
+   zeros left and right of its columns, and one copy (stride 1) or one
+   strided gather in between. */
+static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float *x, float *col, size_t ld)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int c, i, j, yo, xo, y0, y1, x0, x1;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i) {
+            int th = i * p->dilation_h - p->pad_h;
+            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            for (j = 0; j < p->kernel_w; ++j) {
+                int tw = j * p->dilation_w - p->pad_w;
+                float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
+                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
+                for (yo = y0; yo < y1; ++yo) {
+                    float *r = row + (size_t)yo * ow;
+                    const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
+                    if (sw == 1) memcpy(r + x0, s, (size_t)(x1 - x0) * sizeof(float));
+                    else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
+                    if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
+                }
+                if (y1 < oh) memset(row + (size_t)y1 * ow, 0, (size_t)(oh - y1) * ow * sizeof(float));
+            }
+        }
+}
+
+/* The transpose: adds each row's reachable part back into x. */
+static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float *col, size_t ld, float *x)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int c, i, j, yo, xo, y0, y1, x0, x1;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i) {
+            int th = i * p->dilation_h - p->pad_h;
+            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            for (j = 0; j < p->kernel_w; ++j) {
+                int tw = j * p->dilation_w - p->pad_w;
+                const float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
+                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                for (yo = y0; yo < y1; ++yo) {
+                    const float *r = row + (size_t)yo * ow + x0;
+                    float *d = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    if (sw == 1) dst__row_add(d, r, x1 - x0);
+                    else for (xo = 0; xo < x1 - x0; ++xo) d[(size_t)xo * sw] += r[xo];
+                }
+            }
+        }
 }
 
 DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
-    size_t plane = (size_t)oh * ow;
-    for (c = 0; c < channels; ++c)
-        for (i = 0; i < p->kernel_h; ++i)
-            for (j = 0; j < p->kernel_w; ++j) {
-                const float *src = x + (size_t)c * H * W;
-                float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
-                for (yo = 0; yo < oh; ++yo) {
-                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                    float *r = row + (size_t)yo * ow;
-                    if (ih < 0 || ih >= H) {
-                        memset(r, 0, (size_t)ow * sizeof(float));
-                        continue;
-                    }
-                    for (xo = 0; xo < ow; ++xo) {
-                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                        r[xo] = iw >= 0 && iw < W ? src[(size_t)ih * W + iw] : 0.0f;
-                    }
-                }
-            }
+    dst__im2col_ld(p, channels, x, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p));
 }
 
 DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
-    size_t plane = (size_t)oh * ow;
-    for (c = 0; c < channels; ++c)
-        for (i = 0; i < p->kernel_h; ++i)
-            for (j = 0; j < p->kernel_w; ++j) {
-                float *dst = x + (size_t)c * H * W;
-                const float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
-                for (yo = 0; yo < oh; ++yo) {
-                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                    const float *r = row + (size_t)yo * ow;
-                    if (ih < 0 || ih >= H) continue;
-                    for (xo = 0; xo < ow; ++xo) {
-                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                        if (iw >= 0 && iw < W) dst[(size_t)ih * W + iw] += r[xo];
+    dst__col2im_ld(p, channels, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), x);
+}
+
+/* ---- convolution: reference loops ---------------------------------------------- */
+
+static void dst__conv2d_forward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                    const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o)
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float s = bias ? bias[o] : 0.0f;
+                    for (c = 0; c < icg; ++c) {
+                        const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        const float *k = w + ((size_t)o * icg + c) * kh * kw;
+                        for (i = 0; i < kh; ++i)
+                            for (j = 0; j < kw; ++j) {
+                                int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                                int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
+                            }
+                    }
+                    y[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo] = s;
+                }
+}
+
+static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *dy, float *dx, float *dw, float *db)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
+    if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
+    if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o)
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float d = dy[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo];
+                    if (db) db[o] += d;
+                    for (c = 0; c < icg; ++c) {
+                        size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        size_t k_off = ((size_t)o * icg + c) * kh * kw;
+                        for (i = 0; i < kh; ++i)
+                            for (j = 0; j < kw; ++j) {
+                                int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                                int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                if (dw) dw[k_off + i * kw + j] += d * x[in_off + (size_t)ih * W + iw];
+                                if (dx) dx[in_off + (size_t)ih * W + iw] += d * w[k_off + i * kw + j];
+                            }
+                    }
+                }
+}
+
+/* ---- convolution: the direct path -------------------------------------------- */
+
+static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                       const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
+    int y0, y1, x0, x1;
+    size_t P = (size_t)oh * ow;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o) {
+            float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
+            size_t q;
+            for (q = 0; q < P; ++q) out[q] = b;
+            for (c = 0; c < icg; ++c) {
+                const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *wk = w + ((size_t)o * icg + c) * kh * kw;
+                for (i = 0; i < kh; ++i) {
+                    int th = i * p->dilation_h - p->pad_h;
+                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    for (j = 0; j < kw; ++j) {
+                        int tw = j * p->dilation_w - p->pad_w;
+                        float a = wk[i * kw + j];
+                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        for (yo = y0; yo < y1; ++yo) {
+                            const float *s = src + (size_t)(yo * p->stride_h + th) * W + (x0 * sw + tw);
+                            float *d = out + (size_t)yo * ow + x0;
+                            if (sw == 1) dst__row_axpy(d, a, s, x1 - x0);
+                            else for (k = 0; k < x1 - x0; ++k) d[k] += a * s[(size_t)k * sw];
+                        }
                     }
                 }
             }
-}
-
-/* Depthwise: output channel o reads input channel o / (out_c / in_c) only. */
-static void dst__depthwise_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                   const float *bias, float *y)
-{
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
-    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
-    for (n = 0; n < batch; ++n)
-        for (o = 0; o < p->out_c; ++o) {
-            const float *src = x + ((size_t)n * p->in_c + o / mult) * H * W, *k = w + (size_t)o * kh * kw;
-            float *out = y + ((size_t)n * p->out_c + o) * oh * ow, b = bias ? bias[o] : 0.0f;
-            for (yo = 0; yo < oh; ++yo)
-                for (xo = 0; xo < ow; ++xo) {
-                    float s = b;
-                    for (i = 0; i < kh; ++i) {
-                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (j = 0; j < kw; ++j) {
-                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                            if (iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
-                        }
-                    }
-                    out[(size_t)yo * ow + xo] = s;
-                }
         }
 }
 
-static void dst__depthwise_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                    const float *dy, float *dx, float *dw, float *db)
+static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                        const float *dy, float *dx, float *dw, float *db)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
-    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
+    int y0, y1, x0, x1;
+    size_t P = (size_t)oh * ow;
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
-    if (dw) memset(dw, 0, (size_t)p->out_c * kh * kw * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
-            size_t in_off = ((size_t)n * p->in_c + o / mult) * H * W;
-            const float *src = x + in_off, *k = w + (size_t)o * kh * kw;
-            const float *g = dy + ((size_t)n * p->out_c + o) * oh * ow;
-            float *gk = dw ? dw + (size_t)o * kh * kw : NULL, *gx = dx ? dx + in_off : NULL;
-            for (yo = 0; yo < oh; ++yo)
-                for (xo = 0; xo < ow; ++xo) {
-                    float d = g[(size_t)yo * ow + xo];
-                    if (db) db[o] += d;
-                    for (i = 0; i < kh; ++i) {
-                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (j = 0; j < kw; ++j) {
-                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                            if (iw < 0 || iw >= W) continue;
-                            if (gk) gk[i * kw + j] += d * src[(size_t)ih * W + iw];
-                            if (gx) gx[(size_t)ih * W + iw] += d * k[i * kw + j];
+            const float *g = dy + ((size_t)n * p->out_c + o) * P;
+            if (db) {
+                float s = 0;
+                size_t q;
+                for (q = 0; q < P; ++q) s += g[q];
+                db[o] += s;
+            }
+            for (c = 0; c < icg; ++c) {
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *wk = w + ((size_t)o * icg + c) * kh * kw;
+                float *gk = dw ? dw + ((size_t)o * icg + c) * kh * kw : NULL;
+                for (i = 0; i < kh; ++i) {
+                    int th = i * p->dilation_h - p->pad_h;
+                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    for (j = 0; j < kw; ++j) {
+                        int tw = j * p->dilation_w - p->pad_w;
+                        float a = wk[i * kw + j], acc = 0;
+                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        for (yo = y0; yo < y1; ++yo) {
+                            size_t at = in_off + (size_t)(yo * p->stride_h + th) * W + (size_t)(x0 * sw + tw);
+                            const float *r = g + (size_t)yo * ow + x0;
+                            if (sw == 1) {
+                                if (gk) acc += dst__row_dot(r, x + at, x1 - x0);
+                                if (dx) dst__row_axpy(dx + at, a, r, x1 - x0);
+                            } else {
+                                for (k = 0; k < x1 - x0; ++k) {
+                                    if (gk) acc += r[k] * x[at + (size_t)k * sw];
+                                    if (dx) dx[at + (size_t)k * sw] += a * r[k];
+                                }
+                            }
                         }
+                        if (gk) gk[i * kw + j] += acc;
                     }
                 }
+            }
         }
 }
 
-/* Per sample and group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P],
-   K = in_c/G * kh * kw, P = out_h * out_w. col is work (or the input itself
-   for a 1x1 convolution). */
-static void dst__conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                const float *bias, float *y, float *col, float *pack)
+/* ---- convolution: the im2col + GEMM path ----------------------------------------
+   Per group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P], with
+   K = in_c/G * kh * kw and P = out_h * out_w. nb samples per GEMM: their
+   column matrices side by side ([K][nb P]) into a [out_c/G][nb P] product
+   in work after the columns, copied out to each sample's planes. */
+
+/* Columns of samples [n0, n0 + cnt), group g, side by side (ld = cnt P). */
+static void dst__conv_columns(const dst_conv2d_params *p, const float *x, int n0, int cnt, int g, float *col)
+{
+    int icg = p->in_c / p->groups, P = dst__conv_out_h(p) * dst__conv_out_w(p), s, c;
+    size_t in_plane = (size_t)p->in_h * p->in_w, ld = (size_t)cnt * P;
+    for (s = 0; s < cnt; ++s) {
+        const float *xg = x + ((size_t)(n0 + s) * p->in_c + (size_t)g * icg) * in_plane;
+        if (dst__conv_pointwise(p))
+            for (c = 0; c < icg; ++c) memcpy(col + c * ld + (size_t)s * P, xg + c * in_plane, (size_t)P * sizeof(float));
+        else dst__im2col_ld(p, icg, xg, col + (size_t)s * P, ld);
+    }
+}
+
+static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *bias, float *y, float *work, int nb, float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s, i;
     size_t in_plane = (size_t)p->in_h * p->in_w;
-    if (dst__conv_depthwise(p)) {
-        dst__depthwise_forward(p, batch, x, w, bias, y);
-        return;
-    }
-    for (n = 0; n < batch; ++n)
+    for (n0 = 0; n0 < batch; n0 += nb) {
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
         for (g = 0; g < G; ++g) {
-            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
-            if (!direct) dst_im2col(p, icg, xg, col);
-            dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, w + (size_t)g * ocg * K, K, direct ? xg : col, P,
-                      0.0f, y + ((size_t)n * p->out_c + (size_t)g * ocg) * P, P);
+            const float *wg = w + (size_t)g * ocg * K;
+            if (cnt == 1) {
+                const float *xg = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                float *yg = y + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+                if (dst__conv_pointwise(p)) dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, xg, P, 0.0f, yg, P);
+                else {
+                    dst__im2col_ld(p, icg, xg, work, (size_t)P);
+                    dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, work, P, 0.0f, yg, P);
+                }
+                continue;
+            }
+            {
+                float *prod = work + (size_t)K * ld;
+                dst__conv_columns(p, x, n0, cnt, g, work);
+                dst__gemm(pack, 0, 0, ocg, ld, K, 1.0f, wg, K, work, ld, 0.0f, prod, ld);
+                for (s = 0; s < cnt; ++s)
+                    for (o = 0; o < ocg; ++o)
+                        memcpy(y + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P,
+                               prod + (size_t)o * ld + (size_t)s * P, (size_t)P * sizeof(float));
+            }
         }
+    }
     if (bias)
-        for (n = 0; n < batch; ++n)
+        for (n0 = 0; n0 < batch; ++n0)
             for (o = 0; o < p->out_c; ++o) {
-                float *yo = y + ((size_t)n * p->out_c + o) * P, b = bias[o];
+                float *yo = y + ((size_t)n0 * p->out_c + o) * P, b = bias[o];
                 for (i = 0; i < P; ++i) yo[i] += b;
             }
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
-   into dX (a 1x1 convolution writes dX_g = W_g^T dY_g directly). */
-static void dst__conv2d_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                 const float *dy, float *dx, float *dw, float *db, float *col, float *pack)
+   into dX (a 1x1 convolution of one sample writes dX_g = W_g^T dY_g directly). */
+static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db, float *work, int nb,
+                                      float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c, i;
     size_t in_plane = (size_t)p->in_h * p->in_w;
-    if (dst__conv_depthwise(p)) {
-        dst__depthwise_backward(p, batch, x, w, dy, dx, dw, db);
-        return;
-    }
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
-        for (n = 0; n < batch; ++n)
+        for (n0 = 0; n0 < batch; ++n0)
             for (o = 0; o < p->out_c; ++o) {
-                const float *d = dy + ((size_t)n * p->out_c + o) * P;
-                float s = 0;
-                for (i = 0; i < P; ++i) s += d[i];
-                db[o] += s;
+                const float *d = dy + ((size_t)n0 * p->out_c + o) * P;
+                float sum = 0;
+                for (i = 0; i < P; ++i) sum += d[i];
+                db[o] += sum;
             }
     }
-    if (dx && !direct) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
-    for (n = 0; n < batch; ++n)
+    if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
+    for (n0 = 0; n0 < batch; n0 += nb) {
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
         for (g = 0; g < G; ++g) {
-            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
-            const float *dyg = dy + ((size_t)n * p->out_c + (size_t)g * ocg) * P;
-            const float *wg = w + (size_t)g * ocg * K;
-            float *dxg = dx ? dx + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane : NULL;
-            if (dw) {
-                if (!direct) dst_im2col(p, icg, xg, col);
-                dst__gemm(pack, 0, 1, ocg, K, P, 1.0f, dyg, P, direct ? xg : col, P,
-                          n ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            const float *wg = w + (size_t)g * ocg * K, *dyg;
+            float *prod = work + (size_t)K * ld;
+            if (cnt == 1) dyg = dy + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+            else {
+                for (s = 0; s < cnt; ++s)
+                    for (o = 0; o < ocg; ++o)
+                        memcpy(prod + (size_t)o * ld + (size_t)s * P,
+                               dy + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P, (size_t)P * sizeof(float));
+                dyg = prod;
             }
-            if (dxg) {
-                dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, direct ? dxg : col, P);
-                if (!direct) dst_col2im(p, icg, col, dxg);
+            if (dw) {
+                const float *cols = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                if (!(pw && cnt == 1)) {
+                    dst__conv_columns(p, x, n0, cnt, g, work);
+                    cols = work;
+                }
+                dst__gemm(pack, 0, 1, ocg, K, ld, 1.0f, dyg, ld, cols, ld, n0 ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            }
+            if (dx) {
+                float *dxg = dx + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                if (pw && cnt == 1) {
+                    dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, dxg, P);
+                    continue;
+                }
+                dst__gemm(pack, 1, 0, K, ld, ocg, 1.0f, wg, K, dyg, ld, 0.0f, work, ld);
+                for (s = 0; s < cnt; ++s) {
+                    float *dxs = dxg + (size_t)s * p->in_c * in_plane;
+                    if (pw)
+                        for (c = 0; c < icg; ++c) dst__row_add(dxs + c * in_plane, work + c * ld + (size_t)s * P, P);
+                    else dst__col2im_ld(p, icg, work + (size_t)s * P, (size_t)ld, dxs);
+                }
             }
         }
+    }
+}
+
+/* The convolution by the given path (AUTO: the one for this shape); nb
+   samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
+static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                const float *w, const float *bias, float *y, float *work, int nb, float *pack)
+{
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
+    default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
+    }
+}
+
+static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw, float *db, float *work,
+                                 int nb, float *pack)
+{
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_backward_direct(p, batch, x, w, dy, dx, dw, db); break;
+    case DST__CONV_REFERENCE: dst__conv2d_backward_ref(p, batch, x, w, dy, dx, dw, db); break;
+    default: dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, nb, pack); break;
+    }
 }
 
 DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
@@ -1918,7 +2237,7 @@ DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, cons
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !y ||
         (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
-    dst__conv2d_forward(p, batch, x, w, bias, y, work, NULL);
+    dst__conv2d_forward(p, DST__CONV_AUTO, batch, x, w, bias, y, work, 1, NULL);
     return DST_OK;
 }
 
@@ -1928,7 +2247,7 @@ DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, con
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !dy ||
         (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
-    dst__conv2d_backward(p, batch, x, w, dy, dx, dw, db, work, NULL);
+    dst__conv2d_backward(p, DST__CONV_AUTO, batch, x, w, dy, dx, dw, db, work, 1, NULL);
     return DST_OK;
 }
 
@@ -2856,7 +3175,7 @@ static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err
         if (!dst__mul_ok(L->fan_in, (size_t)p.out_c, &L->weight_count))
             return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): too many weights", index);
         L->bias_count = d->no_bias ? 0 : (size_t)d->units;
-        L->col_floats = dst_conv2d_work_floats(&p);
+        L->col_floats = dst__conv_work_floats(&p, DST__CONV_AUTO, dst__conv_samples_per_gemm(&p));
         break;
     }
     case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D: {
@@ -2915,7 +3234,8 @@ static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x,
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     const float *w = m->params + L->param_offset;
-    dst__conv2d_forward(&p, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col, m->pack);
+    dst__conv2d_forward(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col,
+                        dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
@@ -2923,8 +3243,8 @@ static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     float *gw = m->grads + L->param_offset;
-    dst__conv2d_backward(&p, batch, x, m->params + L->param_offset, dy, dx, gw,
-                         L->bias_count ? gw + L->weight_count : NULL, m->col, m->pack);
+    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + L->param_offset, dy, dx, gw,
+                         L->bias_count ? gw + L->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 /* ---- convolutional layers: pooling ---------------------------------------- */
@@ -2988,6 +3308,76 @@ static void dst__dropout2d_backward(const dst__layer *L, const float *dy, float 
     size_t c, i, planes = (size_t)batch * L->out_c, n = (size_t)L->out_h * L->out_w;
     for (c = 0; c < planes; ++c)
         for (i = 0; i < n; ++i) dx[c * n + i] = dy[c * n + i] * L->aux[c];
+}
+
+/* ---- convolutional layers: batch norm folding ------------------------------ */
+
+static int dst__folds_batchnorm(dst_layer_kind k) { return k == DST_LAYER_CONV2D || k == DST_LAYER_DENSE; }
+
+/* Scales output channel c's weight row (conv: [in/groups][kh][kw]; dense:
+   [in]) and bias by the batch norm that follows; in double, once. */
+static void dst__fold_one(const dst__layer *bn, const float *bn_params, const float *bn_buffers,
+                          float *w, float *b, size_t units, size_t row)
+{
+    const float *gamma = bn_params, *beta = bn_params + bn->weight_count;
+    const float *mean = bn_buffers, *var = bn_buffers + bn->in_c;
+    size_t c, i;
+    for (c = 0; c < units; ++c) {
+        double s = (double)gamma[c] / sqrt((double)var[c] + (double)bn->desc.eps);
+        for (i = 0; i < row; ++i) w[c * row + i] = (float)((double)w[c * row + i] * s);
+        b[c] = (float)(((double)b[c] - (double)mean[c]) * s + (double)beta[c]);
+    }
+}
+
+DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folded, dst_error *err)
+{
+    dst_layer_desc *L;
+    int *from, n = 0, i, k;
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *f;
+    dst_result r;
+    dst__err_clear(err);
+    if (!folded) return dst__err(err, DST_ERR_ARG, "folded is NULL");
+    *folded = NULL;
+    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
+    L = (dst_layer_desc *)DST_MALLOC(sizeof *L * (size_t)m->layer_count, m->alloc_user);
+    from = (int *)DST_MALLOC(sizeof *from * (size_t)m->layer_count, m->alloc_user);
+    if (!L || !from) {
+        DST_FREE(L, m->alloc_user);
+        DST_FREE(from, m->alloc_user);
+        return dst__err(err, DST_ERR_NOMEM, "layer list for folding");
+    }
+    for (i = 0; i < m->layer_count; ++i) {
+        if (m->layers[i].desc.kind == DST_LAYER_BATCHNORM && i > 0 &&
+            dst__folds_batchnorm(m->layers[i - 1].desc.kind)) {
+            L[n - 1].no_bias = 0;
+            continue;
+        }
+        L[n] = m->layers[i].desc;
+        from[n++] = i;
+    }
+    d.input_c = m->in_c; d.input_h = m->in_h; d.input_w = m->in_w;
+    d.layers = L; d.layer_count = n; d.alloc_user = m->alloc_user;
+    r = dst_model_create(&f, &d, err);
+    DST_FREE(L, m->alloc_user);
+    if (r != DST_OK) { DST_FREE(from, m->alloc_user); return r; }
+    for (k = 0; k < n; ++k) {
+        const dst__layer *A = &m->layers[from[k]], *bn = from[k] + 1 < m->layer_count ? A + 1 : NULL;
+        dst__layer *B = &f->layers[k];
+        const float *wa = m->params + A->param_offset;
+        float *wb = f->params + B->param_offset;
+        memcpy(wb, wa, A->weight_count * sizeof(float));
+        if (A->bias_count) memcpy(wb + B->weight_count, wa + A->weight_count, A->bias_count * sizeof(float));
+        else memset(wb + B->weight_count, 0, B->bias_count * sizeof(float));
+        if (A->buffer_count)
+            memcpy(f->buffers + B->buffer_offset, m->buffers + A->buffer_offset, A->buffer_count * sizeof(float));
+        if (bn && bn->desc.kind == DST_LAYER_BATCHNORM && dst__folds_batchnorm(A->desc.kind))
+            dst__fold_one(bn, m->params + bn->param_offset, m->buffers + bn->buffer_offset, wb,
+                          wb + B->weight_count, (size_t)A->desc.units, B->weight_count / (size_t)A->desc.units);
+    }
+    DST_FREE(from, m->alloc_user);
+    *folded = f;
+    return DST_OK;
 }
 
 /* ---- convolutional layers: the model's forward and backward cases --------- */

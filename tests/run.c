@@ -45,6 +45,7 @@ static void t_free(void *p)
 #include "test_data.c"
 #include "test_conv.c"
 #include "test_gemm.c"
+#include "test_conv_speed.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -53,6 +54,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(data_tests),
     T_SUITE(conv_tests),
     T_SUITE(gemm_tests),
+    T_SUITE(conv_speed_tests),
 };
 
 int main(int argc, char **argv)
