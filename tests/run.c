@@ -44,6 +44,7 @@ static void t_free(void *p)
 #include "test_model.c"
 #include "test_data.c"
 #include "test_conv.c"
+#include "test_file.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -51,6 +52,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(model_tests),
     T_SUITE(data_tests),
     T_SUITE(conv_tests),
+    T_SUITE(file_tests),
 };
 
 int main(int argc, char **argv)
