@@ -765,7 +765,6 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 #ifdef __cplusplus
 }
-
 #endif
 #endif /* DISTILL_H */
 
