@@ -824,8 +824,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 /* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
    element-wise kernels of the model path (bias, ReLU, optimizers, checks)
-   use it with no run-time test. Each has a plain C loop beside it, which is
-   the reference the tests compare it with and the path elsewhere. */
+   use it with no CPU check, unless dst_simd_force(DST_SIMD_SCALAR) asks for
+   plain C. Each has a plain C loop beside it, which is the reference the
+   tests compare it with and the path elsewhere. */
 #if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define DST__VEC_SSE2 1
 #include <emmintrin.h>
@@ -1750,20 +1751,6 @@ DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha
 
 /* ==== softmax and losses ================================================== */
 
-/* log-softmax of one row of z / T into out (double sums: exact enough for
-   logits of any size); returns nothing, out may equal z. */
-static void dst__log_softmax_row(const float *z, float *out, int cols, float inv_t)
-{
-    int j;
-    float mx = z[0] * inv_t;
-    double sum = 0;
-    float lse;
-    for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
-    for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
-    lse = (float)log(sum);
-    for (j = 0; j < cols; ++j) out[j] = (z[j] * inv_t - mx) - lse;
-}
-
 DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
 {
     int i, j;
@@ -1784,34 +1771,57 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
     }
 }
 
-/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
-   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
-   (p - onehot) scaled by w. Both accumulate into g when g is not NULL. */
-static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
-                               float w, float *g, float *tmp_s, float *tmp_t)
+/* exp(z[j] / T - max) into e (shifted: every value in (0, 1], no overflow
+   whatever the logits), returning their sum in double and the max in *mx. */
+static double dst__exp_row(const float *z, float *e, int cols, float inv_t, float *mx)
 {
     int j;
-    double kl = 0;
-    float inv_t = 1.0f / temperature;
-    dst__log_softmax_row(s, tmp_s, cols, inv_t);
-    dst__log_softmax_row(t, tmp_t, cols, inv_t);
+    float m = z[0] * inv_t;
+    double sum = 0;
+    for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
-        double pt = exp((double)tmp_t[j]);
-        if (pt > 0) kl += pt * ((double)tmp_t[j] - (double)tmp_s[j]);
-        if (g) g[j] += w * temperature * (float)(exp((double)tmp_s[j]) - pt);
+        e[j] = expf(z[j] * inv_t - m);
+        sum += e[j];
+    }
+    *mx = m;
+    return sum;
+}
+
+/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
+   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
+   (p - onehot) scaled by w. Both accumulate into g when g is not NULL.
+   One exponential per logit: p = e / sum, log p = z / T - max - log(sum). */
+static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
+                               float w, float *g, float *e_s, float *e_t)
+{
+    int j;
+    double kl = 0, sum_s, sum_t, lse_s, lse_t, inv_sum_s, inv_sum_t;
+    float inv_t = 1.0f / temperature, mx_s, mx_t, wt = w * temperature;
+    sum_s = dst__exp_row(s, e_s, cols, inv_t, &mx_s);
+    sum_t = dst__exp_row(t, e_t, cols, inv_t, &mx_t);
+    lse_s = (double)mx_s + log(sum_s);
+    lse_t = (double)mx_t + log(sum_t);
+    inv_sum_s = 1.0 / sum_s;
+    inv_sum_t = 1.0 / sum_t;
+    for (j = 0; j < cols; ++j) {
+        double pt = (double)e_t[j] * inv_sum_t;
+        if (pt > 0) kl += pt * (((double)(t[j] * inv_t) - lse_t) - ((double)(s[j] * inv_t) - lse_s));
+        if (g) g[j] += wt * (float)((double)e_s[j] * inv_sum_s - pt);
     }
     return kl * (double)temperature * (double)temperature;
 }
 
-static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *tmp)
+static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *e)
 {
     int j;
-    dst__log_softmax_row(s, tmp, cols, 1.0f);
+    float mx;
+    double sum = dst__exp_row(s, e, cols, 1.0f, &mx);
     if (g) {
-        for (j = 0; j < cols; ++j) g[j] += w * expf(tmp[j]);
+        float ws = (float)((double)w / sum);
+        for (j = 0; j < cols; ++j) g[j] += ws * e[j];
         g[label] -= w;
     }
-    return -(double)tmp[label];
+    return log(sum) - (double)(s[label] - mx);
 }
 
 /* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
