@@ -478,6 +478,18 @@ DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, 
 DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *labels, size_t count,
                                      int batch, float *loss, float *accuracy);
 
+/* An inference copy of m with batch normalization folded away: each
+   BATCHNORM layer that directly follows a CONV2D or DENSE layer is merged,
+   with its running statistics, into that layer's weights and bias,
+     W' = W s,  b' = (b - running_mean) s + beta,  s = gamma / sqrt(running_var + eps)
+   per output channel, and dropped (the layer gains a bias if it had none).
+   Every other layer, batch norms elsewhere included, is copied as it is.
+   *folded is a new model (free it with dst_model_free) whose inference
+   output equals m's up to float rounding; it has fewer layers, so layer
+   indices shift. m is not changed. Training the copy trains the folded
+   weights (there is no batch norm left to use batch statistics). */
+DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folded, dst_error *err);
+
 /* ==== API: training and distillation ===================================== */
 
 /* Sets the optimizer and zeroes its state and step count. */
@@ -2352,6 +2364,76 @@ static void dst__dropout2d_backward(const dst__layer *L, const float *dy, float 
     size_t c, i, planes = (size_t)batch * L->out_c, n = (size_t)L->out_h * L->out_w;
     for (c = 0; c < planes; ++c)
         for (i = 0; i < n; ++i) dx[c * n + i] = dy[c * n + i] * L->aux[c];
+}
+
+/* ---- convolutional layers: batch norm folding ------------------------------ */
+
+static int dst__folds_batchnorm(dst_layer_kind k) { return k == DST_LAYER_CONV2D || k == DST_LAYER_DENSE; }
+
+/* Scales output channel c's weight row (conv: [in/groups][kh][kw]; dense:
+   [in]) and bias by the batch norm that follows; in double, once. */
+static void dst__fold_one(const dst__layer *bn, const float *bn_params, const float *bn_buffers,
+                          float *w, float *b, size_t units, size_t row)
+{
+    const float *gamma = bn_params, *beta = bn_params + bn->weight_count;
+    const float *mean = bn_buffers, *var = bn_buffers + bn->in_c;
+    size_t c, i;
+    for (c = 0; c < units; ++c) {
+        double s = (double)gamma[c] / sqrt((double)var[c] + (double)bn->desc.eps);
+        for (i = 0; i < row; ++i) w[c * row + i] = (float)((double)w[c * row + i] * s);
+        b[c] = (float)(((double)b[c] - (double)mean[c]) * s + (double)beta[c]);
+    }
+}
+
+DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folded, dst_error *err)
+{
+    dst_layer_desc *L;
+    int *from, n = 0, i, k;
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *f;
+    dst_result r;
+    dst__err_clear(err);
+    if (!folded) return dst__err(err, DST_ERR_ARG, "folded is NULL");
+    *folded = NULL;
+    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
+    L = (dst_layer_desc *)DST_MALLOC(sizeof *L * (size_t)m->layer_count, m->alloc_user);
+    from = (int *)DST_MALLOC(sizeof *from * (size_t)m->layer_count, m->alloc_user);
+    if (!L || !from) {
+        DST_FREE(L, m->alloc_user);
+        DST_FREE(from, m->alloc_user);
+        return dst__err(err, DST_ERR_NOMEM, "layer list for folding");
+    }
+    for (i = 0; i < m->layer_count; ++i) {
+        if (m->layers[i].desc.kind == DST_LAYER_BATCHNORM && i > 0 &&
+            dst__folds_batchnorm(m->layers[i - 1].desc.kind)) {
+            L[n - 1].no_bias = 0;
+            continue;
+        }
+        L[n] = m->layers[i].desc;
+        from[n++] = i;
+    }
+    d.input_c = m->in_c; d.input_h = m->in_h; d.input_w = m->in_w;
+    d.layers = L; d.layer_count = n; d.alloc_user = m->alloc_user;
+    r = dst_model_create(&f, &d, err);
+    DST_FREE(L, m->alloc_user);
+    if (r != DST_OK) { DST_FREE(from, m->alloc_user); return r; }
+    for (k = 0; k < n; ++k) {
+        const dst__layer *A = &m->layers[from[k]], *bn = from[k] + 1 < m->layer_count ? A + 1 : NULL;
+        dst__layer *B = &f->layers[k];
+        const float *wa = m->params + A->param_offset;
+        float *wb = f->params + B->param_offset;
+        memcpy(wb, wa, A->weight_count * sizeof(float));
+        if (A->bias_count) memcpy(wb + B->weight_count, wa + A->weight_count, A->bias_count * sizeof(float));
+        else memset(wb + B->weight_count, 0, B->bias_count * sizeof(float));
+        if (A->buffer_count)
+            memcpy(f->buffers + B->buffer_offset, m->buffers + A->buffer_offset, A->buffer_count * sizeof(float));
+        if (bn && bn->desc.kind == DST_LAYER_BATCHNORM && dst__folds_batchnorm(A->desc.kind))
+            dst__fold_one(bn, m->params + bn->param_offset, m->buffers + bn->buffer_offset, wb,
+                          wb + B->weight_count, (size_t)A->desc.units, B->weight_count / (size_t)A->desc.units);
+    }
+    DST_FREE(from, m->alloc_user);
+    *folded = f;
+    return DST_OK;
 }
 
 /* ---- convolutional layers: the model's forward and backward cases --------- */
