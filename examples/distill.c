@@ -1595,7 +1595,7 @@ static void draw_panel(canvas *c, panel *p, const char *title, const plot_series
     char buf[32];
     for (i = 0; i < count; ++i)
         for (e = 0; e < s[i].cv.n; ++e)
-            for (k = 0; k < 2; ++k) {
+            for (k = col_train < 0; k < 2; ++k) {
                 double v = s[i].cv.v[e * CURVE_COLS + (k ? col_test : col_train)];
                 if (v < 0) continue; /* -1: no test set */
                 if (v < lo) lo = v;
@@ -1623,7 +1623,7 @@ static void draw_panel(canvas *c, panel *p, const char *title, const plot_series
     cv_text(c, (p->x0 + p->x1) / 2, p->y0 - 14, title, 0x000000, 0);
     for (i = 0; i < count; ++i) {
         unsigned rgb = plot_colors[i % (int)(sizeof plot_colors / sizeof plot_colors[0])];
-        for (k = 0; k < 2; ++k) {
+        for (k = col_train < 0; k < 2; ++k) {
             int col = k ? col_test : col_train;
             for (e = 0; e < s[i].cv.n; ++e) {
                 double v = s[i].cv.v[e * CURVE_COLS + col];
@@ -1664,7 +1664,9 @@ static void plot_write(const char *path, const char *title, const plot_series *s
     loss.x0 = 70; loss.x1 = 380; loss.y0 = 60; loss.y1 = c.h - 60; loss.epochs = epochs;
     acc = loss;
     acc.x0 = 460; acc.x1 = 770;
-    draw_panel(&c, &loss, "loss", s, count, 0, 2);
+    /* the training loss of a distilled run is the KD objective, not comparable
+       with cross-entropy: the loss panel shows the test loss only */
+    draw_panel(&c, &loss, "test loss", s, count, -1, 2);
     draw_panel(&c, &acc, "accuracy", s, count, 1, 3);
     /* legend */
     ly = 70;
@@ -1678,6 +1680,7 @@ static void plot_write(const char *path, const char *title, const plot_series *s
     cv_text(&c, 832, ly, "test", 0x444444, -1);
     cv_line(&c, 795, ly + 22, 825, ly + 22, 0x666666, 2, 1);
     cv_text(&c, 832, ly + 22, "training", 0x444444, -1);
+    cv_text(&c, 832, ly + 40, "(accuracy)", 0x444444, -1);
     if (png) {
         if (!stbi_write_png(path, c.w, c.h, 3, c.px, c.w * 3)) fail(1, "cannot write %s", path);
         free(c.px);

@@ -3,7 +3,8 @@
    holds a bright square), PNG pictures of it, and broken files.
      cli_helper data DIR [SIZE]   train/t10k IDX files (training set gzipped), classes.txt
      cli_helper png DIR           q0.png (as trained), q3_rgb.png (36x36 RGB), q1_light.png (dark on white)
-     cli_helper broken DIR        IDX files with a truncated training image file */
+     cli_helper broken DIR        IDX files with a truncated training image file
+     cli_helper npy DIR FILE      teacher logits for DIR's training set (600 x 4 float32) */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -111,9 +112,9 @@ static int write_png(const char *dir, const char *name, int size, int q, int rgb
 int main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : NULL;
-    int size = argc > 3 ? atoi(argv[3]) : 12, ok = 0;
+    int size = argc > 3 && strcmp(argv[1], "npy") != 0 ? atoi(argv[3]) : 12, ok = 0;
     if (!dir || size < 6 || size > 48) {
-        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE]\n");
+        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "data") == 0) {
@@ -128,6 +129,24 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "png") == 0) {
         ok = write_png(dir, "q0.png", 12, 0, 0, 0) && write_png(dir, "q3_rgb.png", 36, 3, 1, 0) &&
              write_png(dir, "q1_light.png", 24, 1, 0, 1);
+    } else if (strcmp(argv[1], "npy") == 0 && argc > 3) {
+        /* a "teacher" for the data set in DIR: logits that favour the label, for offline_npy.c */
+        dst_idx lab;
+        dst_error e;
+        char path[1024];
+        size_t shape[2], i;
+        float *logits;
+        snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
+        if (dst_idx_load(path, &lab, &e) != DST_OK) { fprintf(stderr, "%s\n", e.message); return 1; }
+        shape[0] = lab.count;
+        shape[1] = 4;
+        if (!(logits = (float *)malloc(lab.count * 4 * sizeof(float)))) return 1;
+        for (i = 0; i < lab.count * 4; ++i) logits[i] = (float)rnd(100) / 100.0f;
+        for (i = 0; i < lab.count; ++i) logits[i * 4 + (size_t)lab.data[i]] += 2.5f;
+        ok = dst_npy_save(argv[3], DST_NPY_FLOAT32, logits, 2, shape, &e) == DST_OK;
+        if (!ok) fprintf(stderr, "%s\n", e.message);
+        free(logits);
+        dst_idx_free(&lab);
     } else if (strcmp(argv[1], "broken") == 0) {
         ok = write_set(dir, "train", 40, size, 0, 1) && write_set(dir, "t10k", 20, size, 0, 0);
     }

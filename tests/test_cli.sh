@@ -197,5 +197,22 @@ EOF
     bad "plot a malformed log" 1 "$M/bad.csv:2: expected 5 numbers" $BIN plot --out $M/c.svg $M/bad.csv
 done
 
+# ---- the short examples run (make builds them all) -------------------------
+tag="[examples]"
+good "minimal" build/minimal
+has "minimal learns the rings" '^held-out accuracy 0\.9[0-9]{2}$'
+good "embedded" build/embedded
+has "embedded: the centre is in the inner disc" '^\( 0\.00,  0\.10\): inner disc$'
+has "embedded: the ring" '^\( 0\.55, -0\.10\): ring$'
+has "embedded: the corner is outside" '^\( 0\.90,  0\.90\): outside$'
+good "classify" build/classify $T/m/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
+has "classify: gray PNG" "^$T/png/q0.png: class 0 \\(top-left\\), probability "
+has "classify: RGB PNG" "^$T/png/q3_rgb.png: class 3 \\(bottom-right\\), probability "
+bad "classify: a missing image" 1 "$T/png/none.png" build/classify $T/m/mlp.bin $T/png/none.png
+if $HELPER npy "$T/data" "$T/logits.npy"; then ok "cli_helper writes teacher logits"; else no "cli_helper writes teacher logits" "npy"; fi
+good "offline_npy" build/offline_npy $D $T/logits.npy 6
+has "offline_npy distils from the .npy logits" "distilled student's test accuracy 0\.9[0-9]{3}$"
+bad "offline_npy: not a .npy file" 1 "$D/classes.txt" build/offline_npy $D $D/classes.txt 1
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
