@@ -542,6 +542,18 @@ static dst_model *build_model(const char *arch, const dst_mnist *d, uint64_t see
     return m;
 }
 
+/* Weights and biases (dst_model_param_count includes the alignment padding). */
+static size_t count_params(const dst_model *m)
+{
+    size_t n = 0;
+    int i;
+    for (i = 0; i < dst_model_layer_count(m); ++i) {
+        dst_layer_info li;
+        if (dst_model_layer(m, i, &li) == DST_OK) n += li.weight_count + li.bias_count;
+    }
+    return n;
+}
+
 static dst_model *load_model(const char *path, const char *flag)
 {
     dst_model *m;
@@ -769,7 +781,7 @@ static void cmd_train(const args *a)
     if (!a->quiet)
         printf("data: %lu training and %lu test images of %dx%d, %d classes; model: %lu parameters\n",
                (unsigned long)train_count, (unsigned long)d.test_count, d.rows, d.cols, d.classes,
-               (unsigned long)dst_model_param_count(m));
+               (unsigned long)count_params(m));
     if (distill) {
         check_model_fits_data(teacher, &d, "--teacher");
         if (dst_model_output_size(teacher) != dst_model_output_size(m))
@@ -1075,7 +1087,7 @@ static void cmd_info(const args *a)
     const char *path = model_arg(a);
     dst_model *m = load_model(path, NULL);
     int i, n = dst_model_layer_count(m), c, h, w;
-    size_t params = dst_model_param_count(m);
+    size_t params = 0;
     char buf[160];
     input_shape(m, &c, &h, &w);
     printf("model: %s (%ld bytes)\n", path, file_size(path));
@@ -1087,6 +1099,7 @@ static void cmd_info(const args *a)
         describe_layer(&li, buf, sizeof buf);
         snprintf(shape, sizeof shape, "%dx%dx%d -> %dx%dx%d", li.in_c, li.in_h, li.in_w, li.out_c, li.out_h, li.out_w);
         printf("  %2d  %-36s %-26s %lu params\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count));
+        params += li.weight_count + li.bias_count;
     }
     printf("parameters: %lu (%.1f KiB as float32)\n", (unsigned long)params, (double)params * 4 / 1024);
     printf("metadata:\n");
@@ -1094,7 +1107,7 @@ static void cmd_info(const args *a)
         const char *key = dst_model_meta_key(m, i), *s = dst_model_meta_string(m, key);
         double v;
         if (s) printf("  %s = %s\n", key, s);
-        else if (dst_model_meta_number(m, key, &v)) printf("  %s = %.9g\n", key, v);
+        else if (dst_model_meta_number(m, key, &v)) printf("  %s = %.6g\n", key, v);
     }
     dst_model_free(m);
 }
