@@ -14,7 +14,7 @@ TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
 .PHONY: all test test-quick demo bench clean fuzz corpus test-torch
-EXAMPLES = build/quickstart
+EXAMPLES = build/quickstart build/embed
 all: $(EXAMPLES)
 
 build/.dir:
@@ -23,6 +23,12 @@ build/.dir:
 # ---- examples --------------------------------------------------------------
 build/%: examples/%.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
+
+# embed: the PyTorch CNN fixture compiled in as a 64-byte-aligned array (xxd -i)
+build/torch_cnn_dst.h: tests/fixtures/torch_cnn.dst | build/.dir
+	xxd -i $< | sed 's/\[\] = /[] __attribute__((aligned(64))) = /' > $@
+build/embed: examples/embed.c distill.h build/torch_cnn_dst.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild -I$(STB) $< -o $@ -lm
 
 # ---- tests ---------------------------------------------------------------
 build/test: $(TESTDEP) | build/.dir
