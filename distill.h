@@ -3505,7 +3505,8 @@ static size_t dst__meta_bytes(const dst_model *m)
 }
 
 /* Everything after the 32-byte header. */
-static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt, dst__sink *s)
+static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt, size_t file_end,
+                           dst__sink *s)
 {
     unsigned char b[DST__TRAIN_RECORD];
     size_t i, size, pos;
@@ -3611,6 +3612,7 @@ static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor
         dst__sink_floats(s, t[i].data, t[i].count);
         pos = t[i].offset + t[i].count * sizeof(float);
     }
+    dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
 
 static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
@@ -3640,7 +3642,7 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     /* pass 1: the checksum of the body; pass 2: header and body through the callback */
     memset(s, 0, sizeof *s);
     s->count = DST__HEADER_BYTES; /* counted, not checksummed */
-    dst__emit_body(m, checkpoint, t, nt, s);
+    dst__emit_body(m, checkpoint, t, nt, file_end, s);
     DST_ASSERT(s->count == file_end);
     memcpy(h, dst__file_magic, 8);
     dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
@@ -3653,7 +3655,7 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     s->write = write;
     s->user = user;
     dst__sink_put(s, h, DST__HEADER_BYTES);
-    dst__emit_body(m, checkpoint, t, nt, s);
+    dst__emit_body(m, checkpoint, t, nt, file_end, s);
     dst__sink_flush(s);
     i = (size_t)s->failed;
     DST_FREE(t, m->alloc_user);
@@ -4211,7 +4213,11 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
     for (i = 0; i < nt; ++i) {
         size_t k = t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4)
                                   : 4 * (size_t)t[i].layer + (size_t)t[i].slot;
-        if (by[k]) { r = dst__bad(err, t[i].record_at, "tensor %lu repeats an earlier name", (unsigned long)i); goto fail; }
+        if (by[k]) {
+            if (t[i].slot >= 4) r = dst__bad(err, t[i].record_at, "tensor 'optimizer.state%d' appears twice", t[i].slot - 4);
+            else r = dst__bad(err, t[i].record_at, "tensor '%d.%s' appears twice", t[i].layer, dst__slot_names[t[i].slot]);
+            goto fail;
+        }
         by[k] = &t[i];
     }
     /* every tensor the model has must be there */
