@@ -6628,7 +6628,6 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 }
 #endif
 
-
 #endif /* DISTILL_IMPLEMENTATION_DONE */
 #endif /* DISTILL_IMPLEMENTATION */
 
