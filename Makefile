@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h
 
-.PHONY: all test test-quick demo bench clean
+.PHONY: all test test-quick demo bench bench-gemm clean
 EXAMPLES = build/quickstart
 all: $(EXAMPLES)
 
@@ -59,8 +59,16 @@ test-quick: build/test
 	./build/test
 
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
-# Each benchmark adds its own bench-NAME target and appends it here.
-bench:
+# Each benchmark adds its own bench-NAME target and appends it here
+# (bench-mlp, bench-cnn, bench-kd, ...). Built as a user builds: -O2, no -march.
+bench: bench-gemm
+
+# dst_sgemm against OpenBLAS (libopenblas-dev), one thread
+BENCH_OPENBLAS = OPENBLAS_NUM_THREADS=1
+build/bench_gemm: bench/bench_gemm.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -Wno-unused-function -I. $< -o $@ -lopenblas -lm
+bench-gemm: build/bench_gemm
+	$(BENCH_OPENBLAS) ./build/bench_gemm
 
 clean:
 	rm -rf build

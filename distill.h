@@ -123,7 +123,7 @@ typedef enum dst_simd {
     DST_SIMD_NEON
 } dst_simd;
 
-DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent */
+DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent, DST_ERR_ARG if not a dst_simd */
 DSTDEF dst_simd    dst_simd_active(void);          /* the path in use now */
 DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", "avx512", "neon", "auto" */
 
@@ -131,7 +131,11 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, like cblas_sgemm(CblasRowMajor, ...).
    op(A) is m x k, op(B) is k x n. trans_a / trans_b: 0 = as stored, 1 = transposed.
-   When beta == 0, C is written without being read (it may hold NaNs or garbage). */
+   When beta == 0, C is written without being read (it may hold NaNs or garbage).
+   lda, ldb, ldc: floats between rows as stored (lda >= k, or m when trans_a; ldb >= n,
+   or k when trans_b; ldc >= n). alpha == 0 or k == 0: C = beta * C, A and B not read.
+   Invalid arguments (negative sizes, NULL, a leading dimension too small): nothing done.
+   Safe to call from several threads at once (packing buffers belong to the call). */
 DSTDEF void  dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc);
@@ -766,13 +770,21 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    (the last B panel is packed only as wide as it needs, zero-padded to a
    whole vector), so an edge costs about the work it has.
 
+   Packing B^T and A (both stored k-contiguous) goes through 8 x 8 register
+   transposes where the instruction set has them (AVX); B as stored is
+   copied by rows, or not packed at all when m <= DST__GEMM_DIRECT_B_M: the
+   kernels then read B in place (only a last panel narrower than NR is
+   packed), as each of its values serves so few rows that copying it would
+   cost about as much as using it.
+
    Small problems. When op(A) rows and op(B) columns are both contiguous
    along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
    X * W^T) and m or n is small (batch-1 inference, a 10-class output
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds are measured, see dst__sgemm_run.
+   (DST__GEMM_DOT). Thresholds DST__GEMM_DOT_M and _N; all of them were
+   chosen by measurement with bench/bench_gemm.c (docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
