@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-mlp clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp clean fuzz corpus test-torch
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -103,8 +103,15 @@ test-torch: build/test
 	./build/test file_distill_from_numpy
 
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
-# Each benchmark adds its own bench-NAME target and appends it here.
-bench: bench-mlp
+# Each benchmark adds its own bench-NAME target and appends it here
+# (bench: bench-NAME). Built as a user builds: -O2, no -march.
+bench: bench-gemm bench-mlp
+
+# dst_sgemm against OpenBLAS (libopenblas-dev), one thread, same run.
+build/bench_gemm: bench/bench_gemm.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -Wno-unused-function -I. $< -o $@ -lopenblas -lm
+bench-gemm: build/bench_gemm
+	OPENBLAS_NUM_THREADS=1 ./build/bench_gemm
 
 # Built as a user builds: plain -O2, no -march (the SIMD path is picked at
 # run time). PyTorch runs first, on one thread, and the C side prints the table.
