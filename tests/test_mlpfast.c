@@ -263,6 +263,13 @@ static int test_dense_relu_fusion_changes_nothing(void)
                 T_CHECK(fabsf(a->layers[1].out[i * 13 + j] - (s > 0 ? s : 0)) <= 1e-5f);
             }
     }
+    {   /* the fused model allocates nothing per step either (runner's counting allocator) */
+        long before = t_alloc_count;
+        T_CHECK(dst_model_train_step(a, x, y, 6, NULL, 0, 0, &la) == DST_OK);
+        T_CHECK(dst_model_train_step(a, x, y, 5, NULL, 0, 0, &la) == DST_OK);
+        T_CHECK(dst_model_forward(a, x, 1, 0, &ya) == DST_OK);
+        T_CHECK(t_alloc_count == before);
+    }
     dst_model_free(a);
     dst_model_free(b);
     return 0;
