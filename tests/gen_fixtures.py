@@ -367,8 +367,8 @@ RUNS = [
     ("kd_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 0, 0.0, 0),
     ("kd_soft_adamw_clip", ADAMW, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.01, 1.0, 1, 4.0, 0.9, 0, 0, 0.0, 0),
     ("ce_nesterov_clip", SGD, 0.05, 0.9, 0.0, 1, 0, 0, 0, 1e-3, 0.5, 0, 1.0, 0.0, 1, 0, 0.0, 0),
-    # 4 epochs of 5 batches of 8
-    ("kd_adam_4_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 40, 0.5, 8),
+    # 5 epochs of batches of 10, 10, 10 and 6
+    ("kd_adam_5_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 36, 0.5, 10),
     # 5 epochs of batches of 12, 12, 12 and 8
     ("ce_sgd_5_epochs_steplr_last_batch_short", SGD, 0.05, 0.9, 0.1, 0, 0, 0, 0, 1e-3, 0.0, 0, 1.0, 0.0, 1,
      44, 0.7, 12),
