@@ -41,7 +41,7 @@ static int test_image_to_input_conversions(void)
     /* 2x1 RGBA: red opaque, anything fully transparent (= white) */
     unsigned char rgba[8] = { 255, 0, 0, 255, 10, 20, 30, 0 };
     unsigned char gray[2] = { 0, 255 };
-    float out[6];
+    float out[8];
     dst_image_prep p = dst_image_prep_default(1, 1, 2);
     dst_error e;
     T_CHECK(dst_image_to_input(rgba, 2, 1, 4, &p, out, &e) == DST_OK);
