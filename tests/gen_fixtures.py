@@ -131,12 +131,18 @@ def loss_fixtures():
     w.add("sm.T", SOFTMAX_T)
     for i, T in enumerate(SOFTMAX_T):
         w.add("sm.%d.p" % i, F.softmax(z / fl(T), 1))
-    # KD: ordinary logits, and huge ones (+-1e4, as an overconfident network gives)
+    # KD: ordinary logits, huge ones (+-1e4, as an overconfident network gives),
+    # and a teacher with -inf logits
     rows, cols = 6, 7
     cases = {
         "n": (rnd(rows, cols, scale=3), rnd(rows, cols, scale=5)),
         "h": (rnd(rows, cols, scale=1e4), rnd(rows, cols, scale=1e4)),
     }
+    # a teacher that rules classes out with -inf logits (probability 0): one per row
+    masked = cases["n"][1].clone()
+    for i in range(rows):
+        masked[i, (2 * i + 1) % cols] = float("-inf")
+    cases["m"] = (cases["n"][0], masked)
     y = torch.randint(0, cols, (rows,))
     w.add("kd.y", y)
     w.add("kd.alpha", KD_ALPHA)
