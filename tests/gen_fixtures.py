@@ -453,13 +453,14 @@ class CNN(nn.Module):
 
 
 class CNN2(nn.Module):
-    """2x8x8 -> conv3x3(6, pad 1, 2 groups, no bias) -> batchnorm -> relu -> avgpool2
-    -> depthwise conv3x3(stride 2, pad 1) -> gelu -> global avgpool -> flatten -> dense(5)"""
+    """2x8x8 -> conv3x3(6, pad 1, 2 groups, no bias) -> batchnorm (momentum 0.3, eps 1e-3)
+    -> relu -> avgpool2 -> depthwise conv3x3(stride 2, pad 1) -> gelu -> global avgpool
+    -> flatten -> dense(5)"""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(2, 6, 3, padding=1, groups=2, bias=False)
-        self.bn = nn.BatchNorm2d(6)
+        self.bn = nn.BatchNorm2d(6, eps=fl(1e-3), momentum=fl(0.3))
         self.dw = nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6)
         self.fc = nn.Linear(6, 5)
 

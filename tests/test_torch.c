@@ -732,9 +732,9 @@ static int test_torch_training_parity_cnn(void)
     return tt_train_parity("torch_train_cnn", L, 6);
 }
 
-/* 2x8x8 -> conv3x3(6, padding 1, 2 groups, no bias) -> batch norm -> ReLU ->
-   avgpool 2 -> depthwise conv3x3(stride 2, padding 1) -> GELU -> global
-   average pooling -> flatten -> dense(5) */
+/* 2x8x8 -> conv3x3(6, padding 1, 2 groups, no bias) -> batch norm (momentum
+   0.3, eps 1e-3) -> ReLU -> avgpool 2 -> depthwise conv3x3(stride 2,
+   padding 1) -> GELU -> global average pooling -> flatten -> dense(5) */
 static int test_torch_training_parity_cnn_groups(void)
 {
     dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_avgpool2d(2, 0, 0),
@@ -742,6 +742,8 @@ static int test_torch_training_parity_cnn_groups(void)
                            dst_dense(5) };
     L[0].groups = 2;
     L[0].no_bias = 1;
+    L[1].param = 0.3f;
+    L[1].eps = 1e-3f;
     return tt_train_parity("torch_train_cnn2", L, 9);
 }
 
