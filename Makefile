@@ -58,6 +58,14 @@ test: $(TESTBINS)
 test-quick: build/test
 	./build/test
 
+# The PyTorch fixtures in tests/fixtures/ are committed, so the tests need no
+# PyTorch; rewriting them needs Debian's python3-torch and gives the same bytes.
+PYTHON_TORCH ?= /usr/bin/python3
+.PHONY: fixtures
+fixtures:
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
+
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
 # Each benchmark adds its own bench-NAME target and appends it here.
 bench: bench-mlp
