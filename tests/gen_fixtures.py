@@ -16,7 +16,8 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      MLP with every activation
   torch_optim.bin    SGD / Adam / AdamW traces of 10 steps, StepLR and cosine
                      schedules, clip_grad_norm_
-  torch_train_mlp.bin, torch_train_cnn.bin, torch_train_cnn2.bin
+  torch_train_mlp.bin, torch_train_mlp_wide.bin, torch_train_cnn.bin,
+  torch_train_cnn2.bin
                      training parity: initial weights, 20 batches, teacher
                      logits, and PyTorch's parameters (and batch norm's
                      running statistics) after 20 steps of each run, and the
@@ -387,6 +388,14 @@ RUNS = [
 ]
 
 
+# A wider MLP whose GEMMs are big enough for the blocked SIMD kernels: 2 stored
+# batches of 40, cycled as 10 epochs through dst_model_fit (keeps the file small).
+WIDE_RUNS = [
+    ("ce_sgd_momentum_fit", SGD, 0.05, 0.9, 0.0, 0, 0, 0, 0, 1e-4, 0.0, 0, 1.0, 0.0, 1, 80, 0.0, 40),
+    ("kd_adam_fit", ADAM, 0.003, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 80, 0.0, 40),
+]
+
+
 class Margins:
     """the smallest ReLU input and pooling gap seen"""
 
@@ -423,6 +432,22 @@ class MLP(nn.Module):
 
     def layers(self):  # distill.h layer index -> module with parameters
         return {0: self.l0, 2: self.l2, 4: self.l4}
+
+
+class MLPWide(nn.Module):
+    """64-32-10 with ReLU: dst_dense(32), dst_relu(), dst_dense(10)"""
+
+    def __init__(self):
+        super().__init__()
+        self.l0, self.l2 = nn.Linear(64, 32), nn.Linear(32, 10)
+
+    def forward(self, x, mg):
+        h = self.l0(x)
+        mg.see_relu(h)
+        return self.l2(F.relu(h))
+
+    def layers(self):
+        return {0: self.l0, 2: self.l2}
 
 
 class CNN(nn.Module):
@@ -489,6 +514,7 @@ def run_training(model0, teacher, xs, ys, ts, run, mg):
         assert STEPS % len(batches) == 0
     else:
         batches = list(zip(xs, ys, ts))
+        assert len(batches) == STEPS
     for s in range(STEPS):
         bx, by, bt = batches[s % len(batches)]
         out = model(bx, mg)
@@ -512,7 +538,9 @@ def run_training(model0, teacher, xs, ys, ts, run, mg):
     return model
 
 
-def train_fixtures(name, make_model, in_shape, batch, classes, seed):
+def train_fixtures(name, make_model, in_shape, batch, classes, seed, runs=RUNS, stored=STEPS):
+    """the fixture file name: stored batches (the runs' data), the initial
+    state, a teacher model, and each run's final state"""
     for attempt in range(100):
         torch.manual_seed(seed + attempt)
         model0, teacher = make_model().double(), make_model().double()
@@ -532,11 +560,11 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
             last.weight.mul_(4)  # confident enough for soft targets that say something
             last.bias.mul_(4)
         teacher.eval()
-        xs = rnd(STEPS, batch, *in_shape)
-        ys = torch.randint(0, classes, (STEPS, batch))
-        ts = rnd(STEPS, batch, classes, scale=4)  # teacher logits
+        xs = rnd(stored, batch, *in_shape)
+        ys = torch.randint(0, classes, (stored, batch))
+        ts = rnd(stored, batch, classes, scale=4)  # teacher logits
         mg = Margins()
-        finals = [run_training(model0, teacher, xs, ys, ts, run, mg) for run in RUNS]
+        finals = [run_training(model0, teacher, xs, ys, ts, run, mg) for run in runs]
         if mg.relu >= MARGIN and mg.pool >= MARGIN:
             break
         print("%s: seed %d has a ReLU input %.2g / pooling gap %.2g from a tie; next seed"
@@ -545,7 +573,7 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
         raise SystemExit("no seed with clear margins")
     w = Writer(name)
     w.add("shape", [in_shape[0], in_shape[1] if len(in_shape) > 1 else 1,
-                    in_shape[2] if len(in_shape) > 2 else 1, batch, classes, STEPS])
+                    in_shape[2] if len(in_shape) > 2 else 1, batch, classes, STEPS, stored])
     w.add("x", xs)
     w.add("y", ys)
     w.add("teacher", ts)
@@ -561,9 +589,10 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
                 w.add("%s.%d.rv" % (prefix, idx), mod.running_var)
 
     add_state("init", model0)
-    add_state("tmodel", teacher)
-    w.add("runs", [len(RUNS)])
-    for r, (run, model) in enumerate(zip(RUNS, finals)):
+    if any(run[11] == 2 for run in runs):
+        add_state("tmodel", teacher)
+    w.add("runs", [len(runs)])
+    for r, (run, model) in enumerate(zip(runs, finals)):
         w.add("run%d.cfg" % r, run[1:])
         add_state("run%d" % r, model)
         model.eval()  # inference with the trained model: batch norm's running statistics
@@ -581,5 +610,6 @@ if __name__ == "__main__":
     dense_fixtures()
     optim_fixtures()
     train_fixtures("torch_train_mlp.bin", MLP, (20,), 8, 5, 1000)
+    train_fixtures("torch_train_mlp_wide.bin", MLPWide, (64,), 40, 10, 4000, WIDE_RUNS, 2)
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
     train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)

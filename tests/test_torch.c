@@ -559,7 +559,7 @@ static int test_torch_clip_grad_norm(void)
    one shape, and runs described by cfg arrays (see RUNS in gen_fixtures.py). */
 typedef struct tt_train {
     t_fixture fx;
-    int c, h, w, batch, classes, steps, runs, *labels;
+    int c, h, w, batch, classes, steps, stored, runs, *labels; /* stored batches of data */
     size_t in_size;
     const float *x, *teacher;
 } tt_train;
@@ -594,6 +594,7 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     kd = (int)cfg->data[10]; T = cfg->data[11]; alpha = cfg->data[12]; with_labels = (int)cfg->data[13];
     epoch_samples = (int)cfg->data[14]; gamma = cfg->data[15]; fit_batch = (int)cfg->data[16];
     if (!epoch_samples) { epoch_samples = d->steps * d->batch; fit_batch = d->batch; }
+    if (epoch_samples > d->stored * d->batch) goto done;
     if (dst_model_set_optimizer(m, &o) != DST_OK) goto done;
     if (kd == 2) { /* a teacher model of the student's shape, with its own state */
         tm = tt_model(layers, count, d->c, d->h, d->w);
@@ -667,13 +668,14 @@ static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, in
     t_array *shape, *xs, *ys, *ts, *runs;
     int r, j, lvl, use_fit, bad = 0;
     if (!t_fixture_load(fixture, &d.fx)) return 1;
-    T_CHECK((shape = tt_get(&d.fx, "shape", 0, 0)) && shape->count == 6);
+    T_CHECK((shape = tt_get(&d.fx, "shape", 0, 0)) && shape->count == 7);
     d.c = (int)shape->data[0]; d.h = (int)shape->data[1]; d.w = (int)shape->data[2];
     d.batch = (int)shape->data[3]; d.classes = (int)shape->data[4]; d.steps = (int)shape->data[5];
+    d.stored = (int)shape->data[6];
     d.in_size = (size_t)d.c * d.h * d.w;
-    T_CHECK((xs = tt_get(&d.fx, "x", 0, 0)) && xs->count == (size_t)d.steps * d.batch * d.in_size);
-    T_CHECK((ys = tt_get(&d.fx, "y", 0, 0)) && ys->count == (size_t)d.steps * d.batch);
-    T_CHECK((ts = tt_get(&d.fx, "teacher", 0, 0)) && ts->count == (size_t)d.steps * d.batch * d.classes);
+    T_CHECK((xs = tt_get(&d.fx, "x", 0, 0)) && xs->count == (size_t)d.stored * d.batch * d.in_size);
+    T_CHECK((ys = tt_get(&d.fx, "y", 0, 0)) && ys->count == (size_t)d.stored * d.batch);
+    T_CHECK((ts = tt_get(&d.fx, "teacher", 0, 0)) && ts->count == (size_t)d.stored * d.batch * d.classes);
     T_CHECK((runs = tt_get(&d.fx, "runs", 0, 0)) != NULL);
     d.runs = (int)runs->data[0]; d.x = xs->data; d.teacher = ts->data;
     d.labels = (int *)malloc(ys->count * sizeof(int));
@@ -718,6 +720,13 @@ static int test_torch_training_parity_mlp(void)
 {
     dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
     return tt_train_parity("torch_train_mlp", L, 5);
+}
+
+/* 64-32-10 with ReLU, batches of 40: GEMMs of the blocked SIMD kernels' sizes */
+static int test_torch_training_parity_mlp_wide(void)
+{
+    dst_layer_desc L[] = { dst_dense(32), dst_relu(), dst_dense(10) };
+    return tt_train_parity("torch_train_mlp_wide", L, 3);
 }
 
 /* 1x8x8 -> conv3x3(4, padding 1, no bias) -> batch norm -> ReLU -> maxpool 2
@@ -869,6 +878,7 @@ static const t_case torch_tests[] = {
     { "torch_lr_schedules", test_torch_lr_schedules },
     { "torch_clip_grad_norm", test_torch_clip_grad_norm },
     { "torch_training_parity_mlp", test_torch_training_parity_mlp },
+    { "torch_training_parity_mlp_wide", test_torch_training_parity_mlp_wide },
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
     { "torch_training_parity_cnn_groups", test_torch_training_parity_cnn_groups },
     { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
