@@ -564,6 +564,8 @@ typedef struct dst_fit_config {
     dst_progress_fn progress;    /* optional; called every progress_every batches and at epoch ends */
     void        *progress_user;
     size_t       progress_every; /* 0 = only at epoch ends */
+    int          resume;         /* 1: continue where the model's last fit stopped (e.g. a loaded
+                                    checkpoint): same data, count, batch_size, seed and no_shuffle */
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
@@ -573,6 +575,87 @@ DSTDEF dst_fit_config dst_fit_default(void);
    when a teacher is given and alpha... is ignored: soft targets alone). */
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
+
+/* ==== API: weight file ==================================================== */
+
+/* One file holds a model: its architecture (every field of every layer),
+   its parameters and batch norm statistics as named float32 tensors (the
+   names of a PyTorch nn.Sequential's state_dict: "0.weight", "3.running_var"),
+   key/value metadata and CRC32s; little-endian with fixed-width fields on
+   every host. docs/FORMAT.md gives it byte by byte. A checkpoint is the same
+   file plus the optimizer's state and dst_model_fit's position. */
+#define DST_FILE_VERSION_MAJOR 1 /* a reader refuses a newer major version */
+#define DST_FILE_VERSION_MINOR 0 /* and reads a newer minor one (it only adds) */
+
+/* Limits a file may claim, checked before anything is allocated. */
+#ifndef DST_MAX_LAYERS
+#define DST_MAX_LAYERS 4096
+#endif
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
+#endif
+#ifndef DST_MAX_META
+#define DST_MAX_META 4096 /* metadata entries */
+#endif
+
+/* Metadata: key/value pairs attached to a model, saved and loaded with it
+   (class names, input normalisation, temperature, accuracy, ...). Keys are 1
+   to 255 bytes; setting a key again replaces its value (and its type). */
+DSTDEF dst_result  dst_model_meta_set_string(dst_model *m, const char *key, const char *value);
+DSTDEF dst_result  dst_model_meta_set_number(dst_model *m, const char *key, double value);
+DSTDEF const char *dst_model_meta_string(const dst_model *m, const char *key);            /* NULL if absent or not a string */
+DSTDEF int         dst_model_meta_number(const dst_model *m, const char *key, double *value); /* 1 if found as a number */
+DSTDEF int         dst_model_meta_count(const dst_model *m);
+DSTDEF const char *dst_model_meta_key(const dst_model *m, int index); /* in the order first set; NULL outside [0, count) */
+
+/* Receives the file in pieces, in order; returns 0 on success, anything
+   else stops the save with DST_ERR_IO. */
+typedef int (*dst_write_fn)(void *user, const void *data, size_t len);
+
+#ifndef DST_NO_STDIO
+/* Atomic: writes "<path>.tmp" beside the target, flushes it (fsync where
+   available), then renames it over path. On any failure the previous file
+   at path is untouched and the temporary file is removed. */
+DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error *err);
+#endif
+DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
+/* *buf (free it with dst_free) gets the whole file. */
+DSTDEF dst_result dst_model_save_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err);
+
+/* Load rebuilds the model: architecture, parameters, batch norm running
+   statistics and metadata. Any defect of the file (truncated, corrupt, wrong
+   magic, absurd sizes, ...) is DST_ERR_FORMAT with a message that says what
+   and at which byte; a newer major version is DST_ERR_UNSUPPORTED. */
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *err);
+#endif
+/* From memory, the parameters and running statistics are used in place, not
+   copied, when the buffer allows it: a little-endian host, the file's data
+   laid out as distill.h writes it, and buf 64-byte aligned (malloc is not
+   enough; with `xxd -i` add __attribute__((aligned(64))) or copy it into an
+   aligned block). buf must then outlive the model and stay unchanged. Such a model is for inference: dst_model_params() points
+   into buf (read only). The first training forward, dst_model_backward,
+   dst_model_set_optimizer or dst_model_grads copies them into memory the
+   model owns, after which buf is no longer used. Otherwise they are copied
+   at load. Either way buf is only read. */
+DSTDEF dst_result dst_model_load_memory(dst_model **out, const void *buf, size_t len, dst_error *err);
+DSTDEF int        dst_model_params_in_place(const dst_model *m); /* 1 while the parameters live in a caller's buffer */
+
+/* Checkpoints: the weight file plus the optimizer (configuration, moments,
+   step count, current lr), the dropout generator and where dst_model_fit
+   stands (epoch, batch, the shuffling seed, the epoch's running loss). Load
+   one and call dst_model_fit with the same data and config and
+   cfg.resume = 1: the parameters come out bit for bit as if training had
+   never stopped. dst_model_load reads a checkpoint as a plain model;
+   dst_model_load_checkpoint refuses a file without training state. */
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path, dst_error *err);
+DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err);
+#endif
+DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
+DSTDEF dst_result dst_model_save_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
+                                                   dst_error *err);
+DSTDEF dst_result dst_model_load_checkpoint_memory(dst_model **out, const void *buf, size_t len, dst_error *err);
 
 /* ==== API: data =========================================================== */
 
@@ -614,6 +697,39 @@ typedef struct dst_mnist {
 DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err);
 #endif
 DSTDEF void dst_mnist_free(dst_mnist *d);
+
+/* .npy arrays (NumPy's format, versions 1 to 3): float32 or int32, C order,
+   either byte order on disk; the data comes back in the host's order. Teacher
+   logits saved by any framework with numpy.save drive offline distillation:
+       dst_npy a; dst_teacher t;
+       dst_npy_load("teacher_logits.npy", &a, &e);      -- rows x classes float32
+       dst_teacher_from_npy(&a, &t, &e);                 -- or dst_teacher_logits(a.data, ...)
+       fit.teacher = &t; dst_model_fit(...); dst_npy_free(&a);   -- a must outlive the fit */
+#define DST_NPY_MAX_DIMS 8
+typedef enum dst_npy_dtype { DST_NPY_FLOAT32 = 1, DST_NPY_INT32 = 2 } dst_npy_dtype;
+typedef struct dst_npy {
+    dst_npy_dtype dtype;
+    int    ndim;                      /* 0 (a scalar) to DST_NPY_MAX_DIMS */
+    size_t shape[DST_NPY_MAX_DIMS];
+    size_t count;                     /* product of shape (1 for a scalar) */
+    void  *data;                      /* count float or int32_t, 64-byte aligned */
+} dst_npy;
+
+/* DST_ERR_FORMAT for a broken file, DST_ERR_UNSUPPORTED for another dtype
+   (the message names it) or Fortran order. */
+DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_error *err);
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_npy_load(const char *path, dst_npy *out, dst_error *err);
+DSTDEF dst_result dst_npy_save(const char *path, dst_npy_dtype dtype, const void *data, int ndim,
+                               const size_t *shape, dst_error *err);
+#endif
+/* The same file through a write callback (see dst_write_fn). */
+DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dtype, const void *data, int ndim,
+                                const size_t *shape, dst_error *err);
+DSTDEF void dst_npy_free(dst_npy *a);
+/* A teacher of cached logits from a 2-D float32 array (rows x classes); it
+   points at a->data, which must outlive the teacher. */
+DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_error *err);
 
 /* ==== API: images ========================================================= */
 
@@ -690,6 +806,12 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #else
 #include <time.h>
 #endif
+#if !defined(DST_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
+#define DST__POSIX_FILES 1 /* the weight file's atomic save: open, write, fsync, rename */
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#endif
 
 /* restrict: C99's keyword, the common extension in C++ */
 #if !defined(__cplusplus)
@@ -709,6 +831,13 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #include <emmintrin.h>
 #else
 #define DST__VEC_SSE2 0
+#endif
+/* NEON is part of every AArch64: the same loops use it there. */
+#if !defined(DST_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define DST__VEC_NEON 1
+#include <arm_neon.h>
+#else
+#define DST__VEC_NEON 0
 #endif
 
 /* ==== results, errors, small helpers ====================================== */
@@ -1925,10 +2054,22 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
     return (int)dst__window_out(p->in_w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
 }
 
-/* The paths: depthwise (one input channel per group) as a direct loop, a
-   1x1 stride-1 unpadded convolution as a plain GEMM on the input, the rest
-   im2col + GEMM. */
-static int dst__conv_depthwise(const dst_conv2d_params *p) { return p->groups == p->in_c && p->groups > 1; }
+/* ---- convolution: the paths -------------------------------------------------
+   The same convolution three ways, chosen per shape by dst__conv_direct()
+   (measurements in docs/BENCHMARKS.md):
+   - im2col + GEMM per group: the general path. A 1x1 stride-1 unpadded
+     convolution skips im2col and multiplies the input planes directly.
+     When a sample's output plane is small, a model puts the columns of
+     several samples side by side so that one wider GEMM does them all.
+   - direct: for each output channel, input channel and kernel tap, one
+     multiply-add of an input row segment into an output row; the edges
+     are clipped once per tap, so the inner loops have no bounds checks.
+     For depthwise convolutions (one input channel per group), where each
+     group's GEMM would be 1 x P x (kh kw). A first layer on gray images
+     (one input channel, one group) measured faster as im2col + GEMM.
+   - reference: the definition's plain loops, the oracle of the tests
+     (reached only through the path argument of dst__conv2d_forward /
+     _backward, as the tests do). */
 
 static int dst__conv_pointwise(const dst_conv2d_params *p)
 {
@@ -1936,183 +2077,484 @@ static int dst__conv_pointwise(const dst_conv2d_params *p)
            p->pad_h == 0 && p->pad_w == 0;
 }
 
+typedef enum dst__conv_path {
+    DST__CONV_AUTO,      /* the one dst__conv_direct() picks */
+    DST__CONV_GEMM,
+    DST__CONV_DIRECT,
+    DST__CONV_REFERENCE
+} dst__conv_path;
+
+static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
+
+static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
+{
+    if (path != DST__CONV_AUTO) return path;
+    return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
+}
+
+/* A GEMM of fewer columns than this gets several samples side by side. */
+#define DST__CONV_GEMM_COLUMNS 512
+
+/* Samples per GEMM for a model's conv layer (the public kernels use 1). */
+static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
+{
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
+    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
+    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+}
+
+/* Scratch floats for nb samples per GEMM: their column matrix (none for
+   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output. */
+static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path path, int nb)
+{
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
+    return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+}
+
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
 {
-    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || dst__conv_depthwise(p) || dst__conv_pointwise(p)) return 0;
-    return (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w *
-           (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK) return 0;
+    return dst__conv_work_floats(p, DST__CONV_AUTO, 1);
+}
+
+/* ---- convolution: row loops ---------------------------------------------------
+   The inner loops of im2col / col2im and the direct path, 4 floats at a time
+   with SSE2 (every x86-64) or NEON (AArch64); multiply and add stay separate
+   instructions, so d += a * s rounds as the scalar loop does. */
+
+/* d[k] += a * s[k], k < n */
+static void dst__row_axpy(float *d, float a, const float *s, int n)
+{
+    int k = 0;
+#if DST__VEC_SSE2
+    __m128 va = _mm_set1_ps(a);
+    for (; k + 8 <= n; k += 8) {
+        __m128 d0 = _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k)));
+        __m128 d1 = _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_mul_ps(va, _mm_loadu_ps(s + k + 4)));
+        _mm_storeu_ps(d + k, d0);
+        _mm_storeu_ps(d + k + 4, d1);
+    }
+    for (; k + 4 <= n; k += 4)
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k))));
+#elif DST__VEC_NEON
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vmulq_f32(va, vld1q_f32(s + k))));
+#endif
+    for (; k < n; ++k) d[k] += a * s[k];
+}
+
+/* d[k] += s[k], k < n */
+static void dst__row_add(float *d, const float *s, int n)
+{
+    int k = 0;
+#if DST__VEC_SSE2
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
+        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_loadu_ps(s + k + 4)));
+    }
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
+#elif DST__VEC_NEON
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vld1q_f32(s + k)));
+#endif
+    for (; k < n; ++k) d[k] += s[k];
+}
+
+/* sum of a[k] * b[k], k < n (four partial sums) */
+static float dst__row_dot(const float *a, const float *b, int n)
+{
+    int k = 0;
+    float s = 0;
+#if DST__VEC_SSE2
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + k + 4), _mm_loadu_ps(b + k + 4)));
+    }
+    for (; k + 4 <= n; k += 4) s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    s = (part[0] + part[1]) + (part[2] + part[3]);
+#elif DST__VEC_NEON
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vmulq_f32(vld1q_f32(a + k), vld1q_f32(b + k)));
+    s = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) s += a[k] * b[k];
+    return s;
+}
+
+/* sum of s[k], k < n (four partial sums) */
+static float dst__row_sum(const float *s, size_t n)
+{
+    size_t k = 0;
+    float t = 0;
+#if DST__VEC_SSE2
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_loadu_ps(s + k));
+        s1 = _mm_add_ps(s1, _mm_loadu_ps(s + k + 4));
+    }
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    t = (part[0] + part[1]) + (part[2] + part[3]);
+#elif DST__VEC_NEON
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vld1q_f32(s + k));
+    t = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) t += s[k];
+    return t;
+}
+
+/* The outputs o in [*lo, *hi) of a window sweep whose input index
+   o * stride + off falls inside [0, in): the rest read padding. */
+static void dst__tap_span(int out, int in, int stride, int off, int *lo, int *hi)
+{
+    int a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int b = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
+    if (b > out) b = out;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* ---- convolution: im2col and col2im -------------------------------------------- */
+
+/* Row (c, i, j) of the column matrix starts at col + ((c kh + i) kw + j) ld:
+   ld = out_h * out_w for one sample, more when several samples' columns sit
+   side by side. Per row: zeros above and below the rows the tap reaches,
+   zeros left and right of its columns, and one copy (stride 1) or one
+   strided gather in between. */
+static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float *x, float *col, size_t ld)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int c, i, j, yo, xo, y0, y1, x0, x1;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i) {
+            int th = i * p->dilation_h - p->pad_h;
+            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            for (j = 0; j < p->kernel_w; ++j) {
+                int tw = j * p->dilation_w - p->pad_w;
+                float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
+                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
+                for (yo = y0; yo < y1; ++yo) {
+                    float *r = row + (size_t)yo * ow;
+                    const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
+                    if (sw == 1) memcpy(r + x0, s, (size_t)(x1 - x0) * sizeof(float));
+                    else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
+                    if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
+                }
+                if (y1 < oh) memset(row + (size_t)y1 * ow, 0, (size_t)(oh - y1) * ow * sizeof(float));
+            }
+        }
+}
+
+/* The transpose: adds each row's reachable part back into x. */
+static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float *col, size_t ld, float *x)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int c, i, j, yo, xo, y0, y1, x0, x1;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i) {
+            int th = i * p->dilation_h - p->pad_h;
+            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            for (j = 0; j < p->kernel_w; ++j) {
+                int tw = j * p->dilation_w - p->pad_w;
+                const float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
+                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                for (yo = y0; yo < y1; ++yo) {
+                    const float *r = row + (size_t)yo * ow + x0;
+                    float *d = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    if (sw == 1) dst__row_add(d, r, x1 - x0);
+                    else for (xo = 0; xo < x1 - x0; ++xo) d[(size_t)xo * sw] += r[xo];
+                }
+            }
+        }
 }
 
 DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
-    size_t plane = (size_t)oh * ow;
-    for (c = 0; c < channels; ++c)
-        for (i = 0; i < p->kernel_h; ++i)
-            for (j = 0; j < p->kernel_w; ++j) {
-                const float *src = x + (size_t)c * H * W;
-                float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
-                for (yo = 0; yo < oh; ++yo) {
-                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                    float *r = row + (size_t)yo * ow;
-                    if (ih < 0 || ih >= H) {
-                        memset(r, 0, (size_t)ow * sizeof(float));
-                        continue;
-                    }
-                    for (xo = 0; xo < ow; ++xo) {
-                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                        r[xo] = iw >= 0 && iw < W ? src[(size_t)ih * W + iw] : 0.0f;
-                    }
-                }
-            }
+    dst__im2col_ld(p, channels, x, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p));
 }
 
 DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
-    size_t plane = (size_t)oh * ow;
-    for (c = 0; c < channels; ++c)
-        for (i = 0; i < p->kernel_h; ++i)
-            for (j = 0; j < p->kernel_w; ++j) {
-                float *dst = x + (size_t)c * H * W;
-                const float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
-                for (yo = 0; yo < oh; ++yo) {
-                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                    const float *r = row + (size_t)yo * ow;
-                    if (ih < 0 || ih >= H) continue;
-                    for (xo = 0; xo < ow; ++xo) {
-                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                        if (iw >= 0 && iw < W) dst[(size_t)ih * W + iw] += r[xo];
+    dst__col2im_ld(p, channels, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), x);
+}
+
+/* ---- convolution: reference loops ---------------------------------------------- */
+
+static void dst__conv2d_forward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                    const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o)
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float s = bias ? bias[o] : 0.0f;
+                    for (c = 0; c < icg; ++c) {
+                        const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        const float *k = w + ((size_t)o * icg + c) * kh * kw;
+                        for (i = 0; i < kh; ++i)
+                            for (j = 0; j < kw; ++j) {
+                                int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                                int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
+                            }
+                    }
+                    y[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo] = s;
+                }
+}
+
+static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *dy, float *dx, float *dw, float *db)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
+    if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
+    if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o)
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float d = dy[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo];
+                    if (db) db[o] += d;
+                    for (c = 0; c < icg; ++c) {
+                        size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        size_t k_off = ((size_t)o * icg + c) * kh * kw;
+                        for (i = 0; i < kh; ++i)
+                            for (j = 0; j < kw; ++j) {
+                                int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                                int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                if (dw) dw[k_off + i * kw + j] += d * x[in_off + (size_t)ih * W + iw];
+                                if (dx) dx[in_off + (size_t)ih * W + iw] += d * w[k_off + i * kw + j];
+                            }
+                    }
+                }
+}
+
+/* ---- convolution: the direct path -------------------------------------------- */
+
+static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                       const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
+    int y0, y1, x0, x1;
+    size_t P = (size_t)oh * ow;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o) {
+            float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
+            size_t q;
+            for (q = 0; q < P; ++q) out[q] = b;
+            for (c = 0; c < icg; ++c) {
+                const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *wk = w + ((size_t)o * icg + c) * kh * kw;
+                for (i = 0; i < kh; ++i) {
+                    int th = i * p->dilation_h - p->pad_h;
+                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    for (j = 0; j < kw; ++j) {
+                        int tw = j * p->dilation_w - p->pad_w;
+                        float a = wk[i * kw + j];
+                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        for (yo = y0; yo < y1; ++yo) {
+                            const float *s = src + (size_t)(yo * p->stride_h + th) * W + (x0 * sw + tw);
+                            float *d = out + (size_t)yo * ow + x0;
+                            if (sw == 1) dst__row_axpy(d, a, s, x1 - x0);
+                            else for (k = 0; k < x1 - x0; ++k) d[k] += a * s[(size_t)k * sw];
+                        }
                     }
                 }
             }
-}
-
-/* Depthwise: output channel o reads input channel o / (out_c / in_c) only. */
-static void dst__depthwise_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                   const float *bias, float *y)
-{
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
-    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
-    for (n = 0; n < batch; ++n)
-        for (o = 0; o < p->out_c; ++o) {
-            const float *src = x + ((size_t)n * p->in_c + o / mult) * H * W, *k = w + (size_t)o * kh * kw;
-            float *out = y + ((size_t)n * p->out_c + o) * oh * ow, b = bias ? bias[o] : 0.0f;
-            for (yo = 0; yo < oh; ++yo)
-                for (xo = 0; xo < ow; ++xo) {
-                    float s = b;
-                    for (i = 0; i < kh; ++i) {
-                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (j = 0; j < kw; ++j) {
-                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                            if (iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
-                        }
-                    }
-                    out[(size_t)yo * ow + xo] = s;
-                }
         }
 }
 
-static void dst__depthwise_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                    const float *dy, float *dx, float *dw, float *db)
+static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                        const float *dy, float *dx, float *dw, float *db)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
-    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
+    int y0, y1, x0, x1;
+    size_t P = (size_t)oh * ow;
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
-    if (dw) memset(dw, 0, (size_t)p->out_c * kh * kw * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
-            size_t in_off = ((size_t)n * p->in_c + o / mult) * H * W;
-            const float *src = x + in_off, *k = w + (size_t)o * kh * kw;
-            const float *g = dy + ((size_t)n * p->out_c + o) * oh * ow;
-            float *gk = dw ? dw + (size_t)o * kh * kw : NULL, *gx = dx ? dx + in_off : NULL;
-            for (yo = 0; yo < oh; ++yo)
-                for (xo = 0; xo < ow; ++xo) {
-                    float d = g[(size_t)yo * ow + xo];
-                    if (db) db[o] += d;
-                    for (i = 0; i < kh; ++i) {
-                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (j = 0; j < kw; ++j) {
-                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                            if (iw < 0 || iw >= W) continue;
-                            if (gk) gk[i * kw + j] += d * src[(size_t)ih * W + iw];
-                            if (gx) gx[(size_t)ih * W + iw] += d * k[i * kw + j];
+            const float *g = dy + ((size_t)n * p->out_c + o) * P;
+            if (db) db[o] += dst__row_sum(g, P);
+            for (c = 0; c < icg; ++c) {
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *wk = w + ((size_t)o * icg + c) * kh * kw;
+                float *gk = dw ? dw + ((size_t)o * icg + c) * kh * kw : NULL;
+                for (i = 0; i < kh; ++i) {
+                    int th = i * p->dilation_h - p->pad_h;
+                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    for (j = 0; j < kw; ++j) {
+                        int tw = j * p->dilation_w - p->pad_w;
+                        float a = wk[i * kw + j], acc = 0;
+                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        for (yo = y0; yo < y1; ++yo) {
+                            size_t at = in_off + (size_t)(yo * p->stride_h + th) * W + (size_t)(x0 * sw + tw);
+                            const float *r = g + (size_t)yo * ow + x0;
+                            if (sw == 1) {
+                                if (gk) acc += dst__row_dot(r, x + at, x1 - x0);
+                                if (dx) dst__row_axpy(dx + at, a, r, x1 - x0);
+                            } else {
+                                for (k = 0; k < x1 - x0; ++k) {
+                                    if (gk) acc += r[k] * x[at + (size_t)k * sw];
+                                    if (dx) dx[at + (size_t)k * sw] += a * r[k];
+                                }
+                            }
                         }
+                        if (gk) gk[i * kw + j] += acc;
                     }
                 }
+            }
         }
 }
 
-/* Per sample and group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P],
-   K = in_c/G * kh * kw, P = out_h * out_w. col is work (or the input itself
-   for a 1x1 convolution). */
-static void dst__conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                const float *bias, float *y, float *col, float *pack)
+/* ---- convolution: the im2col + GEMM path ----------------------------------------
+   Per group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P], with
+   K = in_c/G * kh * kw and P = out_h * out_w. nb samples per GEMM: their
+   column matrices side by side ([K][nb P]) into a [out_c/G][nb P] product
+   in work after the columns, copied out to each sample's planes. */
+
+/* Columns of samples [n0, n0 + cnt), group g, side by side (ld = cnt P). */
+static void dst__conv_columns(const dst_conv2d_params *p, const float *x, int n0, int cnt, int g, float *col)
+{
+    int icg = p->in_c / p->groups, P = dst__conv_out_h(p) * dst__conv_out_w(p), s, c;
+    size_t in_plane = (size_t)p->in_h * p->in_w, ld = (size_t)cnt * P;
+    for (s = 0; s < cnt; ++s) {
+        const float *xg = x + ((size_t)(n0 + s) * p->in_c + (size_t)g * icg) * in_plane;
+        if (dst__conv_pointwise(p))
+            for (c = 0; c < icg; ++c) memcpy(col + c * ld + (size_t)s * P, xg + c * in_plane, (size_t)P * sizeof(float));
+        else dst__im2col_ld(p, icg, xg, col + (size_t)s * P, ld);
+    }
+}
+
+static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *bias, float *y, float *work, int nb, float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s, i;
     size_t in_plane = (size_t)p->in_h * p->in_w;
-    if (dst__conv_depthwise(p)) {
-        dst__depthwise_forward(p, batch, x, w, bias, y);
-        return;
-    }
-    for (n = 0; n < batch; ++n)
+    for (n0 = 0; n0 < batch; n0 += nb) {
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
         for (g = 0; g < G; ++g) {
-            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
-            if (!direct) dst_im2col(p, icg, xg, col);
-            dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, w + (size_t)g * ocg * K, K, direct ? xg : col, P,
-                      0.0f, y + ((size_t)n * p->out_c + (size_t)g * ocg) * P, P);
+            const float *wg = w + (size_t)g * ocg * K;
+            if (cnt == 1) {
+                const float *xg = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                float *yg = y + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+                if (dst__conv_pointwise(p)) dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, xg, P, 0.0f, yg, P);
+                else {
+                    dst__im2col_ld(p, icg, xg, work, (size_t)P);
+                    dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, work, P, 0.0f, yg, P);
+                }
+                continue;
+            }
+            {
+                float *prod = work + (size_t)K * ld;
+                dst__conv_columns(p, x, n0, cnt, g, work);
+                dst__gemm(pack, 0, 0, ocg, ld, K, 1.0f, wg, K, work, ld, 0.0f, prod, ld);
+                for (s = 0; s < cnt; ++s)
+                    for (o = 0; o < ocg; ++o)
+                        memcpy(y + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P,
+                               prod + (size_t)o * ld + (size_t)s * P, (size_t)P * sizeof(float));
+            }
         }
+    }
     if (bias)
-        for (n = 0; n < batch; ++n)
+        for (n0 = 0; n0 < batch; ++n0)
             for (o = 0; o < p->out_c; ++o) {
-                float *yo = y + ((size_t)n * p->out_c + o) * P, b = bias[o];
+                float *yo = y + ((size_t)n0 * p->out_c + o) * P, b = bias[o];
                 for (i = 0; i < P; ++i) yo[i] += b;
             }
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
-   into dX (a 1x1 convolution writes dX_g = W_g^T dY_g directly). */
-static void dst__conv2d_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                 const float *dy, float *dx, float *dw, float *db, float *col, float *pack)
+   into dX (a 1x1 convolution of one sample writes dX_g = W_g^T dY_g directly). */
+static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db, float *work, int nb,
+                                      float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
     size_t in_plane = (size_t)p->in_h * p->in_w;
-    if (dst__conv_depthwise(p)) {
-        dst__depthwise_backward(p, batch, x, w, dy, dx, dw, db);
-        return;
-    }
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
-        for (n = 0; n < batch; ++n)
-            for (o = 0; o < p->out_c; ++o) {
-                const float *d = dy + ((size_t)n * p->out_c + o) * P;
-                float s = 0;
-                for (i = 0; i < P; ++i) s += d[i];
-                db[o] += s;
-            }
+        for (n0 = 0; n0 < batch; ++n0)
+            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
     }
-    if (dx && !direct) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
-    for (n = 0; n < batch; ++n)
+    if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
+    for (n0 = 0; n0 < batch; n0 += nb) {
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
         for (g = 0; g < G; ++g) {
-            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
-            const float *dyg = dy + ((size_t)n * p->out_c + (size_t)g * ocg) * P;
-            const float *wg = w + (size_t)g * ocg * K;
-            float *dxg = dx ? dx + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane : NULL;
-            if (dw) {
-                if (!direct) dst_im2col(p, icg, xg, col);
-                dst__gemm(pack, 0, 1, ocg, K, P, 1.0f, dyg, P, direct ? xg : col, P,
-                          n ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            const float *wg = w + (size_t)g * ocg * K, *dyg;
+            float *prod = work + (size_t)K * ld;
+            if (cnt == 1) dyg = dy + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+            else {
+                for (s = 0; s < cnt; ++s)
+                    for (o = 0; o < ocg; ++o)
+                        memcpy(prod + (size_t)o * ld + (size_t)s * P,
+                               dy + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P, (size_t)P * sizeof(float));
+                dyg = prod;
             }
-            if (dxg) {
-                dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, direct ? dxg : col, P);
-                if (!direct) dst_col2im(p, icg, col, dxg);
+            if (dw) {
+                const float *cols = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                if (!(pw && cnt == 1)) {
+                    dst__conv_columns(p, x, n0, cnt, g, work);
+                    cols = work;
+                }
+                dst__gemm(pack, 0, 1, ocg, K, ld, 1.0f, dyg, ld, cols, ld, n0 ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            }
+            if (dx) {
+                float *dxg = dx + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                if (pw && cnt == 1) {
+                    dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, dxg, P);
+                    continue;
+                }
+                dst__gemm(pack, 1, 0, K, ld, ocg, 1.0f, wg, K, dyg, ld, 0.0f, work, ld);
+                for (s = 0; s < cnt; ++s) {
+                    float *dxs = dxg + (size_t)s * p->in_c * in_plane;
+                    if (pw)
+                        for (c = 0; c < icg; ++c) dst__row_add(dxs + c * in_plane, work + c * ld + (size_t)s * P, P);
+                    else dst__col2im_ld(p, icg, work + (size_t)s * P, (size_t)ld, dxs);
+                }
             }
         }
+    }
+}
+
+/* The convolution by the given path (AUTO: the one for this shape); nb
+   samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
+static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                const float *w, const float *bias, float *y, float *work, int nb, float *pack)
+{
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
+    default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
+    }
+}
+
+static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw, float *db, float *work,
+                                 int nb, float *pack)
+{
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_backward_direct(p, batch, x, w, dy, dx, dw, db); break;
+    case DST__CONV_REFERENCE: dst__conv2d_backward_ref(p, batch, x, w, dy, dx, dw, db); break;
+    default: dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, nb, pack); break;
+    }
 }
 
 DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
@@ -2121,7 +2563,7 @@ DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, cons
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !y ||
         (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
-    dst__conv2d_forward(p, batch, x, w, bias, y, work, NULL);
+    dst__conv2d_forward(p, DST__CONV_AUTO, batch, x, w, bias, y, work, 1, NULL);
     return DST_OK;
 }
 
@@ -2131,7 +2573,7 @@ DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, con
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !dy ||
         (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
-    dst__conv2d_backward(p, batch, x, w, dy, dx, dw, db, work, NULL);
+    dst__conv2d_backward(p, DST__CONV_AUTO, batch, x, w, dy, dx, dw, db, work, 1, NULL);
     return DST_OK;
 }
 
@@ -2184,8 +2626,9 @@ static void dst__pool_window(const dst_pool2d_params *p, int yo, int xo, int *h0
 }
 
 /* The first maximum of each window wins, and a NaN beats everything, as in
-   PyTorch (so a NaN input propagates). */
-static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+   PyTorch (so a NaN input propagates). Any window; the reference of the
+   2x2 path below. */
+static void dst__maxpool_forward_ref(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
     int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w, out_plane = (size_t)oh * ow;
@@ -2206,6 +2649,66 @@ static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const fl
                 if (argmax) argmax[c * out_plane + (size_t)yo * ow + xo] = at;
             }
     }
+}
+
+#if DST__VEC_SSE2
+/* 2x2 windows, stride 2, no padding (the usual pooling after a conv), 4
+   outputs at a time: the even and odd columns of two input rows, compared
+   in window order a b / c d with the reference's rule (v > best or v is
+   NaN), both the maxima and their indices chosen by masks. */
+static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
+    const __m128i four_steps = _mm_set_epi32(6, 4, 2, 0), one = _mm_set1_epi32(1), row = _mm_set1_epi32(W);
+    for (c = 0; c < planes; ++c)
+        for (yo = 0; yo < oh; ++yo) {
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            float *out = y + c * out_plane + (size_t)yo * ow;
+            int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
+            for (xo = 0; xo + 4 <= ow; xo += 4) {
+                __m128 t0 = _mm_loadu_ps(r0 + 2 * xo), t1 = _mm_loadu_ps(r0 + 2 * xo + 4);
+                __m128 b0 = _mm_loadu_ps(r1 + 2 * xo), b1 = _mm_loadu_ps(r1 + 2 * xo + 4);
+                __m128 va = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), vb = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128 vc = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), vd = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128i ia = _mm_add_epi32(_mm_set1_epi32(2 * yo * W + 2 * xo), four_steps), at = ia;
+                __m128 best = va, m;
+#define DST__MAX_STEP(v, idx)                                                               \
+    m = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));                           \
+    best = _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, best));                            \
+    at = _mm_or_si128(_mm_and_si128(_mm_castps_si128(m), idx), _mm_andnot_si128(_mm_castps_si128(m), at))
+                DST__MAX_STEP(vb, _mm_add_epi32(ia, one));
+                DST__MAX_STEP(vc, _mm_add_epi32(ia, row));
+                DST__MAX_STEP(vd, _mm_add_epi32(_mm_add_epi32(ia, row), one));
+#undef DST__MAX_STEP
+                _mm_storeu_ps(out + xo, best);
+                if (am) _mm_storeu_si128((__m128i *)(void *)(am + xo), at);
+            }
+            for (; xo < ow; ++xo) {
+                const float v[4] = { r0[2 * xo], r0[2 * xo + 1], r1[2 * xo], r1[2 * xo + 1] };
+                const int32_t at0 = 2 * yo * W + 2 * xo, at4[4] = { at0, at0 + 1, at0 + W, at0 + W + 1 };
+                float best = v[0];
+                int32_t at = at4[0];
+                int k;
+                for (k = 1; k < 4; ++k)
+                    if (v[k] > best || v[k] != v[k]) { best = v[k]; at = at4[k]; }
+                out[xo] = best;
+                if (am) am[xo] = at;
+            }
+        }
+}
+#endif
+
+static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+#if DST__VEC_SSE2
+    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
+        p->pad_h == 0 && p->pad_w == 0) {
+        dst__maxpool2x2_forward(p, batch, x, y, argmax);
+        return;
+    }
+#endif
+    dst__maxpool_forward_ref(p, batch, x, y, argmax);
 }
 
 static void dst__maxpool_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
@@ -2738,6 +3241,25 @@ typedef struct dst__layer {
                                               (int32); BATCHNORM: saved mean, invstd */
 } dst__layer;
 
+/* A metadata entry (the weight file section): key and string value share one block. */
+typedef struct dst__meta {
+    char  *key;
+    char  *str;    /* NULL for a number */
+    double num;
+} dst__meta;
+
+/* Where dst_model_fit stands, kept after it returns so that a checkpoint can
+   save it and cfg.resume continue from it. */
+typedef struct dst__fit_pos {
+    long     epoch;              /* epochs completed */
+    size_t   batch;              /* batches completed in the current epoch */
+    size_t   count;              /* what the fit was called with */
+    int      batch_size, no_shuffle;
+    uint64_t seed;
+    double   loss_sum;           /* the epoch so far, for its progress report */
+    size_t   correct, seen;
+} dst__fit_pos;
+
 struct dst_model {
     dst__layer *layers;
     int    layer_count;
@@ -2769,7 +3291,16 @@ struct dst_model {
     dst_rng rng;                           /* dropout */
     void  *alloc_user;
     char   error[256];
+    /* the weight file */
+    float *own_params, *own_buffers;       /* the blocks this model frees; NULL while params and
+                                              buffers point into a caller's buffer (loaded in place) */
+    dst__meta *meta;
+    int    meta_count, meta_cap;
+    dst__fit_pos fit;
+    uint64_t seed;                         /* the description's, saved in the file */
 };
+
+static dst_result dst__model_own(dst_model *m); /* copies in-place parameters into owned memory */
 
 static dst_result dst__fail(dst_model *m, dst_result code, const char *fmt, ...)
 {
@@ -2903,8 +3434,10 @@ DSTDEF void dst_model_free(dst_model *m)
     ctx = m->alloc_user;
     dst__model_release_workspace(m);
     dst__free_aligned(m->pack, ctx);
-    dst__free_aligned(m->params, ctx);
-    dst__free_aligned(m->buffers, ctx);
+    dst__free_aligned(m->own_params, ctx);
+    dst__free_aligned(m->own_buffers, ctx);
+    while (m->meta_count > 0) DST_FREE(m->meta[--m->meta_count].key, ctx);
+    DST_FREE(m->meta, ctx);
     DST_FREE(m->layers, ctx);
     DST_FREE(m, ctx);
 }
@@ -2963,6 +3496,7 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
         return dst__err(err, DST_ERR_NOMEM, "%lu parameters", (unsigned long)total);
     }
     memset(m->params, 0, bytes);
+    m->own_params = m->params;
     m->grads = m->params + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
@@ -2974,6 +3508,7 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
         m->buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user);
         if (!m->buffers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "batch norm running statistics"); }
         m->buffers_saved = m->buffers + m->buffer_count;
+        m->own_buffers = m->buffers;
         for (i = 0; i < m->layer_count; ++i) {
             const dst__layer *L = &m->layers[i];
             size_t j, half = L->buffer_count / 2;
@@ -2981,6 +3516,7 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
         }
     }
     dst_rng_seed(&m->rng, desc->seed);
+    m->seed = desc->seed;
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
     m->opt = dst_optimizer_default(DST_SGD);
     m->lr = m->opt.lr;
@@ -2993,7 +3529,7 @@ DSTDEF size_t dst_model_output_size(const dst_model *m) { return m ? m->out_size
 DSTDEF int dst_model_layer_count(const dst_model *m) { return m ? m->layer_count : 0; }
 DSTDEF size_t dst_model_param_count(const dst_model *m) { return m ? m->param_count : 0; }
 DSTDEF float *dst_model_params(dst_model *m) { return m ? m->params : NULL; }
-DSTDEF float *dst_model_grads(dst_model *m) { return m ? m->grads : NULL; }
+DSTDEF float *dst_model_grads(dst_model *m) { return m && dst__model_own(m) == DST_OK ? m->grads : NULL; }
 DSTDEF size_t dst_model_buffer_count(const dst_model *m) { return m ? m->buffer_count : 0; }
 DSTDEF float *dst_model_buffers(dst_model *m) { return m ? m->buffers : NULL; }
 DSTDEF long dst_model_step_count(const dst_model *m) { return m ? m->step : 0; }
@@ -3220,7 +3756,7 @@ static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err
         if (!dst__mul_ok(L->fan_in, (size_t)p.out_c, &L->weight_count))
             return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): too many weights", index);
         L->bias_count = d->no_bias ? 0 : (size_t)d->units;
-        L->col_floats = dst_conv2d_work_floats(&p);
+        L->col_floats = dst__conv_work_floats(&p, DST__CONV_AUTO, dst__conv_samples_per_gemm(&p));
         break;
     }
     case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D: {
@@ -3279,7 +3815,8 @@ static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x,
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     const float *w = m->params + L->param_offset;
-    dst__conv2d_forward(&p, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col, m->pack);
+    dst__conv2d_forward(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col,
+                        dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
@@ -3287,8 +3824,8 @@ static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     float *gw = m->grads + L->param_offset;
-    dst__conv2d_backward(&p, batch, x, m->params + L->param_offset, dy, dx, gw,
-                         L->bias_count ? gw + L->weight_count : NULL, m->col, m->pack);
+    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + L->param_offset, dy, dx, gw,
+                         L->bias_count ? gw + L->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 /* ---- convolutional layers: pooling ---------------------------------------- */
@@ -3537,6 +4074,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     if (!m) return DST_ERR_ARG;
     if (!dst__batch_ok(m, x, batch, &r)) return r;
     if ((r = dst__conv_layers_batch_ok(m, batch, training)) != DST_OK) return r;
+    if (training && (r = dst__model_own(m)) != DST_OK) return r;
     m->input = x;
     m->batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
@@ -3663,6 +4201,7 @@ DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_conf
     dst_error e;
     if (!m) return DST_ERR_ARG;
     if (dst_optimizer_check(cfg, &e) != DST_OK) return dst__fail(m, e.code, "%s", e.message);
+    if (dst__model_own(m) != DST_OK) return DST_ERR_NOMEM;
     m->opt = *cfg;
     m->lr = cfg->lr;
     m->has_opt = 1;
@@ -3734,6 +4273,7 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
         return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
     if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
     if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    if ((r = dst__model_own(m)) != DST_OK) return r; /* a model loaded in place trains on a copy */
     rng_before = m->rng;
     if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
@@ -3917,6 +4457,42 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     return DST_OK;
 }
 
+/* Fisher-Yates over the whole order, one draw per position. */
+static void dst__shuffle(size_t *order, size_t count, dst_rng *rng)
+{
+    size_t i;
+    for (i = count - 1; i > 0; --i) {
+        size_t j = dst_rng_below(rng, i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+/* Where a fit starts: epoch 0, or with c->resume where the last one stopped
+   (the shuffles of the epochs already done are replayed so the order and the
+   generator are where they were). */
+static dst_result dst__fit_begin(dst_model *m, const dst_fit_config *c, size_t count, size_t *order, dst_rng *rng)
+{
+    dst__fit_pos *f = &m->fit;
+    long e;
+    if (!c->resume || (f->epoch == 0 && f->batch == 0)) {
+        memset(f, 0, sizeof *f);
+    } else {
+        if (f->count != count || f->batch_size != c->batch_size || f->seed != c->seed ||
+            f->no_shuffle != (c->no_shuffle != 0))
+            return dst__fail(m, DST_ERR_ARG, "resume: the fit stopped was on %lu samples, batch %d, seed %llu, "
+                             "no_shuffle %d; this one has %lu, %d, %llu, %d", (unsigned long)f->count,
+                             f->batch_size, (unsigned long long)f->seed, f->no_shuffle, (unsigned long)count,
+                             c->batch_size, (unsigned long long)c->seed, c->no_shuffle != 0);
+        for (e = 0; e < f->epoch && !c->no_shuffle; ++e) dst__shuffle(order, count, rng);
+    }
+    f->count = count;
+    f->batch_size = c->batch_size;
+    f->no_shuffle = c->no_shuffle != 0;
+    f->seed = c->seed;
+    return DST_OK;
+}
+
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *c)
 {
@@ -3944,21 +4520,21 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     for (i = 0; i < count; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
-    for (epoch = 0; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
-        size_t b, correct = 0, seen = 0;
-        double loss_sum = 0;
+    if ((r = dst__fit_begin(m, c, count, order, &rng)) != DST_OK) {
+        dst__free_aligned(bx, m->alloc_user);
+        DST_FREE(order, m->alloc_user);
+        return r;
+    }
+    for (epoch = (int)m->fit.epoch; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
+        size_t b = m->fit.batch, correct = m->fit.correct, seen = m->fit.seen;
+        double loss_sum = m->fit.loss_sum;
         dst_progress p;
         m->lr = dst_lr_at(&c->schedule, base_lr, epoch);
-        if (!c->no_shuffle)
-            for (i = count - 1; i > 0; --i) {
-                size_t j = dst_rng_below(&rng, i + 1), t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+        if (!c->no_shuffle) dst__shuffle(order, count, &rng);
         memset(&p, 0, sizeof p);
         p.epoch = epoch; p.epochs = c->epochs; p.batches = batches; p.lr = m->lr;
         p.val_loss = p.val_accuracy = -1;
-        for (b = 0; b < batches && !stop; ++b) {
+        for (; b < batches && !stop; ++b) {
             size_t start = b * (size_t)c->batch_size, n = count - start;
             int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
             float loss;
@@ -3981,6 +4557,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             loss_sum += (double)loss * bs;
             seen += (size_t)bs;
             samples += bs;
+            m->fit.batch = b + 1; m->fit.loss_sum = loss_sum; m->fit.correct = correct; m->fit.seen = seen;
             if (c->progress && c->progress_every && (b + 1) % c->progress_every == 0 && b + 1 < batches) {
                 p.batch = b + 1;
                 p.loss = (float)(loss_sum / (double)seen);
@@ -3994,6 +4571,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         if (c->val_count && (r = dst_model_evaluate(m, c->val_x, c->val_labels, c->val_count, 0,
                                                     &p.val_loss, &p.val_accuracy)) != DST_OK)
             break;
+        m->fit.epoch = epoch + 1; m->fit.batch = 0; m->fit.loss_sum = 0; m->fit.correct = m->fit.seen = 0;
         if (c->progress) {
             p.batch = batches;
             p.loss = (float)(loss_sum / (double)seen);
@@ -4008,6 +4586,1299 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     DST_FREE(order, m->alloc_user);
     return r;
 }
+
+/* ==== weight file ========================================================= */
+
+/* ---- metadata ---- */
+
+static int dst__meta_find(const dst_model *m, const char *key)
+{
+    int i;
+    for (i = 0; i < m->meta_count; ++i)
+        if (strcmp(m->meta[i].key, key) == 0) return i;
+    return -1;
+}
+
+/* Sets key to a string (str != NULL, str_len bytes) or a number. */
+static dst_result dst__meta_set(dst_model *m, const char *key, size_t key_len, const char *str, size_t str_len,
+                                double num)
+{
+    char *block;
+    int i;
+    size_t bytes;
+    if (key_len < 1 || key_len > 255)
+        return dst__fail(m, DST_ERR_ARG, "metadata key of %lu bytes: must be 1 to 255", (unsigned long)key_len);
+    if (str && str_len > (size_t)-1 - key_len - 2) return dst__fail(m, DST_ERR_NOMEM, "metadata value too long");
+    bytes = key_len + 1 + (str ? str_len + 1 : 0);
+    if (!(block = (char *)DST_MALLOC(bytes, m->alloc_user))) return dst__fail(m, DST_ERR_NOMEM, "metadata entry");
+    memcpy(block, key, key_len);
+    block[key_len] = 0;
+    if (str) {
+        memcpy(block + key_len + 1, str, str_len);
+        block[key_len + 1 + str_len] = 0;
+    }
+    i = dst__meta_find(m, block);
+    if (i < 0) {
+        if (m->meta_count == m->meta_cap) {
+            int cap = m->meta_cap ? 2 * m->meta_cap : 8;
+            dst__meta *nm = (dst__meta *)DST_REALLOC(m->meta, (size_t)cap * sizeof *nm, m->alloc_user);
+            if (!nm) { DST_FREE(block, m->alloc_user); return dst__fail(m, DST_ERR_NOMEM, "metadata table"); }
+            m->meta = nm;
+            m->meta_cap = cap;
+        }
+        i = m->meta_count++;
+    } else {
+        DST_FREE(m->meta[i].key, m->alloc_user);
+    }
+    m->meta[i].key = block;
+    m->meta[i].str = str ? block + key_len + 1 : NULL;
+    m->meta[i].num = str ? 0.0 : num;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_meta_set_string(dst_model *m, const char *key, const char *value)
+{
+    if (!m) return DST_ERR_ARG;
+    if (!key || !value) return dst__fail(m, DST_ERR_ARG, "metadata key or value is NULL");
+    return dst__meta_set(m, key, strlen(key), value, strlen(value), 0);
+}
+
+DSTDEF dst_result dst_model_meta_set_number(dst_model *m, const char *key, double value)
+{
+    if (!m) return DST_ERR_ARG;
+    if (!key) return dst__fail(m, DST_ERR_ARG, "metadata key is NULL");
+    return dst__meta_set(m, key, strlen(key), NULL, 0, value);
+}
+
+DSTDEF const char *dst_model_meta_string(const dst_model *m, const char *key)
+{
+    int i = m && key ? dst__meta_find(m, key) : -1;
+    return i >= 0 ? m->meta[i].str : NULL;
+}
+
+DSTDEF int dst_model_meta_number(const dst_model *m, const char *key, double *value)
+{
+    int i = m && key ? dst__meta_find(m, key) : -1;
+    if (i < 0 || m->meta[i].str) return 0;
+    if (value) *value = m->meta[i].num;
+    return 1;
+}
+
+DSTDEF int dst_model_meta_count(const dst_model *m) { return m ? m->meta_count : 0; }
+
+DSTDEF const char *dst_model_meta_key(const dst_model *m, int index)
+{
+    return m && index >= 0 && index < m->meta_count ? m->meta[index].key : NULL;
+}
+
+/* ---- parameters borrowed from a caller's buffer ---- */
+
+DSTDEF int dst_model_params_in_place(const dst_model *m) { return m && m->params && !m->own_params; }
+
+static dst_result dst__model_own(dst_model *m)
+{
+    size_t total = m->param_count, bytes;
+    float *block, *buffers = NULL;
+    if (m->own_params) return DST_OK;
+    if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
+        !(block = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "copying %lu in-place parameters", (unsigned long)total);
+    if (m->buffer_count &&
+        !(buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user))) {
+        dst__free_aligned(block, m->alloc_user);
+        return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
+    }
+    memset(block, 0, bytes);
+    memcpy(block, m->params, total * sizeof(float));
+    if (buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
+    m->own_params = m->params = block;
+    m->grads = block + total;
+    m->state0 = m->grads + total;
+    m->state1 = m->state0 + total;
+    if (buffers) {
+        m->own_buffers = m->buffers = buffers;
+        m->buffers_saved = buffers + m->buffer_count; /* see dst_model_create */
+    }
+    return DST_OK;
+}
+
+/* ---- the format's pieces ----
+   Header (32 bytes), then chunks (tag, flags, size, payload padded to 8),
+   then tensor data at the offsets the TENS chunk gives. docs/FORMAT.md. */
+
+static const unsigned char dst__file_magic[8] = { 0x89, 'D', 'S', 'T', '\r', '\n', 0x1A, '\n' };
+#define DST__HEADER_BYTES 32
+#define DST__CHUNK_REQUIRED 1u
+#define DST__LAYER_RECORD 64   /* bytes per layer in ARCH, version 1.0 */
+#define DST__TRAIN_RECORD 128  /* bytes of TRAI, version 1.0 */
+#define DST__DTYPE_F32 1       /* 2 float16, 3 bfloat16, 4 int8, 5 int32: reserved */
+
+static void dst__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void dst__put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void dst__put64(unsigned char *p, uint64_t v) { dst__put32(p, (uint32_t)v); dst__put32(p + 4, (uint32_t)(v >> 32)); }
+static void dst__putf32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); dst__put32(p, u); }
+static void dst__putf64(unsigned char *p, double d) { uint64_t u; memcpy(&u, &d, 8); dst__put64(p, u); }
+static unsigned dst__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t dst__get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t dst__get64(const unsigned char *p) { return (uint64_t)dst__get32(p) | ((uint64_t)dst__get32(p + 4) << 32); }
+static float dst__getf32(const unsigned char *p) { uint32_t u = dst__get32(p); float f; memcpy(&f, &u, 4); return f; }
+static double dst__getf64(const unsigned char *p) { uint64_t u = dst__get64(p); double d; memcpy(&d, &u, 8); return d; }
+
+static int dst__host_little_endian(void)
+{
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static size_t dst__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* The tensors of a model, in file order. */
+typedef struct dst__tensor {
+    char        name[32];
+    int         ndim;
+    uint64_t    dims[4];
+    size_t      count;       /* floats */
+    const float *data;
+    size_t      offset;      /* in the file */
+} dst__tensor;
+
+enum { DST__SLOT_WEIGHT, DST__SLOT_BIAS, DST__SLOT_MEAN, DST__SLOT_VAR };
+static const char *const dst__slot_names[4] = { "weight", "bias", "running_mean", "running_var" };
+
+/* Shape of slot of layer L ([0] = 0 when the layer has no such tensor). */
+static int dst__slot_shape(const dst__layer *L, int slot, uint64_t *dims)
+{
+    const dst_layer_desc *d = &L->desc;
+    switch (slot) {
+    case DST__SLOT_WEIGHT:
+        if (!L->weight_count) return 0;
+        if (d->kind == DST_LAYER_DENSE) { dims[0] = (uint64_t)d->units; dims[1] = L->in_size; return 2; }
+        if (d->kind == DST_LAYER_CONV2D) {
+            dims[0] = (uint64_t)d->units; dims[1] = (uint64_t)(L->in_c / d->groups);
+            dims[2] = (uint64_t)d->kernel_h; dims[3] = (uint64_t)d->kernel_w;
+            return 4;
+        }
+        dims[0] = L->weight_count;
+        return 1;
+    case DST__SLOT_BIAS:
+        if (!L->bias_count) return 0;
+        dims[0] = L->bias_count;
+        return 1;
+    default:
+        if (!L->buffer_count) return 0;
+        dims[0] = L->buffer_count / 2;
+        return 1;
+    }
+}
+
+static const float *dst__slot_data(const dst_model *m, const dst__layer *L, int slot)
+{
+    switch (slot) {
+    case DST__SLOT_WEIGHT: return m->params + L->param_offset;
+    case DST__SLOT_BIAS: return m->params + L->param_offset + L->weight_count;
+    case DST__SLOT_MEAN: return m->buffers + L->buffer_offset;
+    default: return m->buffers + L->buffer_offset + L->buffer_count / 2;
+    }
+}
+
+/* File offsets of the model's data: the parameters exactly as the model lays
+   them out (so a buffer can be used in place), then the running statistics,
+   then a checkpoint's optimizer states, each region 64-byte aligned. */
+static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data_start, dst__tensor *t,
+                                 size_t *file_end)
+{
+    size_t n = 0, params_at = data_start, buffers_at, end;
+    int i, slot, pass, states = checkpoint && m->has_opt ? dst_optimizer_state_count(&m->opt) : 0;
+    buffers_at = dst__round_up(params_at + m->param_count * sizeof(float), 64);
+    end = buffers_at + m->buffer_count * sizeof(float);
+    for (pass = 0; pass < 2; ++pass) /* parameters, then running statistics: offset order */
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *L = &m->layers[i];
+        for (slot = 2 * pass; slot < 2 * pass + 2; ++slot) {
+            dst__tensor *x = t ? &t[n] : NULL;
+            uint64_t dims[4];
+            int nd = dst__slot_shape(L, slot, dims), k;
+            if (!nd) continue;
+            if (x) {
+                sprintf(x->name, "%d.%s", i, dst__slot_names[slot]);
+                x->ndim = nd;
+                x->count = 1;
+                for (k = 0; k < nd; ++k) { x->dims[k] = dims[k]; x->count *= (size_t)dims[k]; }
+                x->data = dst__slot_data(m, L, slot);
+                x->offset = slot == DST__SLOT_WEIGHT ? params_at + L->param_offset * sizeof(float)
+                          : slot == DST__SLOT_BIAS ? params_at + (L->param_offset + L->weight_count) * sizeof(float)
+                          : buffers_at + (L->buffer_offset + (slot == DST__SLOT_VAR ? L->buffer_count / 2 : 0)) * sizeof(float);
+            }
+            ++n;
+        }
+    }
+    for (i = 0; i < states; ++i) {
+        end = dst__round_up(end, 64);
+        if (t) {
+            dst__tensor *x = &t[n];
+            sprintf(x->name, "optimizer.state%d", i);
+            x->ndim = 1;
+            x->dims[0] = m->param_count;
+            x->count = m->param_count;
+            x->data = m->own_params ? (i ? m->state1 : m->state0) : NULL; /* in place: never trained, zeros */
+            x->offset = end;
+        }
+        end += m->param_count * sizeof(float);
+        ++n;
+    }
+    if (file_end) *file_end = end;
+    return n;
+}
+
+/* ---- writing ---- */
+
+/* Where the bytes go: counted and checksummed, and written through the
+   callback in pieces of up to 4 KiB when there is one. */
+typedef struct dst__sink {
+    dst_write_fn write;
+    void        *user;
+    uint32_t     crc;
+    size_t       count;
+    int          failed;
+    size_t       fill;
+    unsigned char buf[4096];
+} dst__sink;
+
+static void dst__sink_flush(dst__sink *s)
+{
+    if (s->fill && s->write && !s->failed && s->write(s->user, s->buf, s->fill) != 0) s->failed = 1;
+    s->fill = 0;
+}
+
+static void dst__sink_put(dst__sink *s, const void *data, size_t n)
+{
+    s->crc = dst_crc32(s->crc, data, n);
+    s->count += n;
+    if (!s->write || s->failed) return;
+    if (n > sizeof s->buf - s->fill) {
+        dst__sink_flush(s);
+        if (n >= sizeof s->buf) {
+            if (s->write(s->user, data, n) != 0) s->failed = 1;
+            return;
+        }
+    }
+    memcpy(s->buf + s->fill, data, n);
+    s->fill += n;
+}
+
+static void dst__sink_zeros(dst__sink *s, size_t n)
+{
+    static const unsigned char zeros[64] = { 0 };
+    while (n) {
+        size_t k = n < sizeof zeros ? n : sizeof zeros;
+        dst__sink_put(s, zeros, k);
+        n -= k;
+    }
+}
+
+static void dst__sink_floats(dst__sink *s, const float *v, size_t n)
+{
+    size_t i;
+    if (!v) { dst__sink_zeros(s, n * sizeof(float)); return; }
+    if (dst__host_little_endian()) { dst__sink_put(s, v, n * sizeof(float)); return; }
+    for (i = 0; i < n; ++i) {
+        unsigned char b[4];
+        dst__putf32(b, v[i]);
+        dst__sink_put(s, b, 4);
+    }
+}
+
+static void dst__sink_chunk(dst__sink *s, const char *tag, uint32_t flags, size_t size)
+{
+    unsigned char h[16];
+    memcpy(h, tag, 4);
+    dst__put32(h + 4, flags);
+    dst__put64(h + 8, (uint64_t)size);
+    dst__sink_put(s, h, 16);
+}
+
+static size_t dst__tensor_record_bytes(const dst__tensor *t) { return 2 + strlen(t->name) + 2 + 8 * (size_t)t->ndim + 8; }
+
+/* Payload sizes of the chunks. */
+static size_t dst__meta_bytes(const dst_model *m)
+{
+    size_t n = 8;
+    int i;
+    for (i = 0; i < m->meta_count; ++i)
+        n += 2 + strlen(m->meta[i].key) + (m->meta[i].str ? 4 + strlen(m->meta[i].str) : 8);
+    return n;
+}
+
+/* Everything after the 32-byte header. */
+static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt, size_t file_end,
+                           dst__sink *s)
+{
+    unsigned char b[DST__TRAIN_RECORD];
+    size_t i, size, pos;
+    int k;
+    /* ARCH */
+    size = 32 + (size_t)m->layer_count * DST__LAYER_RECORD;
+    dst__sink_chunk(s, "ARCH", DST__CHUNK_REQUIRED, size);
+    memset(b, 0, 32);
+    dst__put32(b, (uint32_t)m->in_c); dst__put32(b + 4, (uint32_t)m->in_h); dst__put32(b + 8, (uint32_t)m->in_w);
+    dst__put32(b + 12, (uint32_t)m->layer_count);
+    dst__put64(b + 16, m->seed);
+    dst__put32(b + 24, DST__LAYER_RECORD);
+    dst__sink_put(s, b, 32);
+    for (k = 0; k < m->layer_count; ++k) {
+        const dst_layer_desc *d = &m->layers[k].desc;
+        memset(b, 0, DST__LAYER_RECORD);
+        dst__put32(b, (uint32_t)d->kind);
+        dst__put32(b + 4, (uint32_t)d->units);
+        dst__put32(b + 8, (uint32_t)d->no_bias);
+        dst__put32(b + 12, (uint32_t)d->init);
+        dst__putf32(b + 16, d->param);
+        dst__put32(b + 20, (uint32_t)d->kernel_h); dst__put32(b + 24, (uint32_t)d->kernel_w);
+        dst__put32(b + 28, (uint32_t)d->stride_h); dst__put32(b + 32, (uint32_t)d->stride_w);
+        dst__put32(b + 36, (uint32_t)d->pad_h); dst__put32(b + 40, (uint32_t)d->pad_w);
+        dst__put32(b + 44, (uint32_t)d->dilation_h); dst__put32(b + 48, (uint32_t)d->dilation_w);
+        dst__put32(b + 52, (uint32_t)d->groups);
+        dst__putf32(b + 56, d->eps);
+        dst__sink_put(s, b, DST__LAYER_RECORD);
+    }
+    /* TENS (padded to 8) */
+    size = 8;
+    for (i = 0; i < nt; ++i) size += dst__tensor_record_bytes(&t[i]);
+    dst__sink_chunk(s, "TENS", DST__CHUNK_REQUIRED, size);
+    memset(b, 0, 8);
+    dst__put32(b, (uint32_t)nt);
+    dst__sink_put(s, b, 8);
+    for (i = 0; i < nt; ++i) {
+        size_t len = strlen(t[i].name);
+        dst__put16(b, (unsigned)len);
+        dst__sink_put(s, b, 2);
+        dst__sink_put(s, t[i].name, len);
+        b[0] = DST__DTYPE_F32;
+        b[1] = (unsigned char)t[i].ndim;
+        dst__sink_put(s, b, 2);
+        for (k = 0; k < t[i].ndim; ++k) { dst__put64(b, t[i].dims[k]); dst__sink_put(s, b, 8); }
+        dst__put64(b, (uint64_t)t[i].offset);
+        dst__sink_put(s, b, 8);
+    }
+    dst__sink_zeros(s, dst__round_up(size, 8) - size);
+    /* META (padded to 8) */
+    size = dst__meta_bytes(m);
+    dst__sink_chunk(s, "META", DST__CHUNK_REQUIRED, size);
+    memset(b, 0, 8);
+    dst__put32(b, (uint32_t)m->meta_count);
+    dst__sink_put(s, b, 8);
+    for (k = 0; k < m->meta_count; ++k) {
+        const dst__meta *e = &m->meta[k];
+        size_t len = strlen(e->key);
+        b[0] = e->str ? 1 : 2;
+        b[1] = (unsigned char)len;
+        dst__sink_put(s, b, 2);
+        dst__sink_put(s, e->key, len);
+        if (e->str) {
+            len = strlen(e->str);
+            dst__put32(b, (uint32_t)len);
+            dst__sink_put(s, b, 4);
+            dst__sink_put(s, e->str, len);
+        } else {
+            dst__putf64(b, e->num);
+            dst__sink_put(s, b, 8);
+        }
+    }
+    dst__sink_zeros(s, dst__round_up(size, 8) - size);
+    /* TRAI: a checkpoint's training state */
+    if (checkpoint) {
+        const dst__fit_pos *f = &m->fit;
+        memset(b, 0, DST__TRAIN_RECORD);
+        dst__sink_chunk(s, "TRAI", 0, DST__TRAIN_RECORD);
+        dst__put32(b, (uint32_t)m->has_opt);
+        dst__put32(b + 4, (uint32_t)m->opt.kind);
+        dst__putf32(b + 8, m->opt.lr); dst__putf32(b + 12, m->opt.momentum); dst__putf32(b + 16, m->opt.dampening);
+        dst__put32(b + 20, (uint32_t)m->opt.nesterov);
+        dst__putf32(b + 24, m->opt.beta1); dst__putf32(b + 28, m->opt.beta2); dst__putf32(b + 32, m->opt.eps);
+        dst__putf32(b + 36, m->opt.weight_decay); dst__putf32(b + 40, m->opt.clip_norm);
+        dst__putf32(b + 44, m->lr);
+        dst__put64(b + 48, (uint64_t)m->step);
+        dst__put64(b + 56, m->rng.state);
+        dst__put64(b + 64, (uint64_t)f->epoch);
+        dst__put64(b + 72, (uint64_t)f->batch);
+        dst__put64(b + 80, (uint64_t)f->count);
+        dst__put64(b + 88, f->seed);
+        dst__put32(b + 96, (uint32_t)f->batch_size);
+        dst__put32(b + 100, (uint32_t)f->no_shuffle);
+        dst__putf64(b + 104, f->loss_sum);
+        dst__put64(b + 112, (uint64_t)f->correct);
+        dst__put64(b + 120, (uint64_t)f->seen);
+        dst__sink_put(s, b, DST__TRAIN_RECORD);
+    }
+    /* tensor data, in offset order (the table is built in that order) with zeros in the gaps */
+    pos = s->count; /* the header included */
+    for (i = 0; i < nt; ++i) {
+        dst__sink_zeros(s, t[i].offset - pos);
+        dst__sink_floats(s, t[i].data, t[i].count);
+        pos = t[i].offset + t[i].count * sizeof(float);
+    }
+    dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
+}
+
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
+{
+    dst__tensor *t;
+    dst__sink *s;
+    size_t nt, chunks_end, file_end, i;
+    unsigned char h[DST__HEADER_BYTES];
+    dst__err_clear(err);
+    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
+    if (!write) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
+    t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
+    s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
+    if (!t || !s) {
+        DST_FREE(t, m->alloc_user);
+        DST_FREE(s, m->alloc_user);
+        return dst__err(err, DST_ERR_NOMEM, "save: tensor table");
+    }
+    /* the data starts after the chunks, which do not depend on the offsets' values */
+    dst__model_tensors(m, checkpoint, 0, t, NULL);
+    chunks_end = DST__HEADER_BYTES + 16 + 32 + (size_t)m->layer_count * DST__LAYER_RECORD + 16 + 8;
+    for (i = 0; i < nt; ++i) chunks_end += dst__tensor_record_bytes(&t[i]);
+    chunks_end = dst__round_up(chunks_end, 8) + 16 + dst__round_up(dst__meta_bytes(m), 8);
+    if (checkpoint) chunks_end += 16 + DST__TRAIN_RECORD;
+    dst__model_tensors(m, checkpoint, dst__round_up(chunks_end, 64), t, &file_end);
+    /* pass 1: the checksum of the body; pass 2: header and body through the callback */
+    memset(s, 0, sizeof *s);
+    s->count = DST__HEADER_BYTES; /* counted, not checksummed */
+    dst__emit_body(m, checkpoint, t, nt, file_end, s);
+    DST_ASSERT(s->count == file_end);
+    memcpy(h, dst__file_magic, 8);
+    dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
+    dst__put16(h + 10, DST_FILE_VERSION_MINOR);
+    dst__put32(h + 12, checkpoint ? 4 : 3);
+    dst__put64(h + 16, (uint64_t)file_end);
+    dst__put32(h + 24, s->crc);
+    dst__put32(h + 28, dst_crc32(0, h, 28));
+    memset(s, 0, sizeof *s);
+    s->write = write;
+    s->user = user;
+    dst__sink_put(s, h, DST__HEADER_BYTES);
+    dst__emit_body(m, checkpoint, t, nt, file_end, s);
+    dst__sink_flush(s);
+    i = (size_t)s->failed;
+    DST_FREE(t, m->alloc_user);
+    DST_FREE(s, m->alloc_user);
+    return i ? dst__err(err, DST_ERR_IO, "save: the write callback failed") : DST_OK;
+}
+
+DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
+{
+    return dst__save_to(m, 0, write, user, err);
+}
+
+DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
+{
+    return dst__save_to(m, 1, write, user, err);
+}
+
+/* Into one block: the size is known after a counting pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static int dst__count_write(void *user, const void *data, size_t len)
+{
+    (void)data;
+    *(size_t *)user += len;
+    return 0;
+}
+
+static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
+{
+    dst__membuf b;
+    size_t size = 0;
+    dst_result r;
+    dst__err_clear(err);
+    if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
+    *buf = NULL;
+    *len = 0;
+    if ((r = dst__save_to(m, checkpoint, dst__count_write, &size, err)) != DST_OK) return r;
+    b.p = (unsigned char *)DST_MALLOC(size, NULL); /* dst_free releases it */
+    if (!b.p) return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)size);
+    b.len = 0;
+    b.cap = size;
+    if ((r = dst__save_to(m, checkpoint, dst__membuf_write, &b, err)) != DST_OK) {
+        DST_FREE(b.p, NULL);
+        return r;
+    }
+    *buf = b.p;
+    *len = b.len;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_save_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err)
+{
+    return dst__save_memory(m, 0, buf, len, err);
+}
+
+DSTDEF dst_result dst_model_save_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
+                                                   dst_error *err)
+{
+    return dst__save_memory(m, 1, buf, len, err);
+}
+
+/* ---- reading ----
+   Every count, size and offset is checked against the bytes that hold it
+   before it is used, by subtraction so nothing wraps; errors say what is
+   wrong and at which byte. */
+
+typedef struct dst__file {
+    const unsigned char *p;
+    size_t len;
+    size_t at[4], size[4];   /* ARCH, TENS, META, TRAI payloads (at == 0: absent) */
+    size_t data_start;       /* first byte after the chunks */
+} dst__file;
+
+enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI };
+static const char *const dst__chunk_tags[4] = { "ARCH", "TENS", "META", "TRAI" };
+
+/* A checked TENS record. */
+typedef struct dst__ftensor {
+    size_t record_at, offset, bytes;
+    int    layer, slot;      /* slot 0-3 of layer, or 4 + i for optimizer.state<i> */
+} dst__ftensor;
+
+static dst_result dst__bad(dst_error *err, size_t at, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return dst__err(err, DST_ERR_FORMAT, "weight file, byte %lu: %s", (unsigned long)at, what);
+}
+
+static int dst__get_int(const unsigned char *p) /* a two's complement int32 field */
+{
+    uint32_t u = dst__get32(p);
+    return u <= (uint32_t)INT_MAX ? (int)u : -(int)(~u) - 1;
+}
+
+static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t len, dst_error *err)
+{
+    uint32_t chunks, i, flags;
+    uint64_t size64;
+    size_t pos = DST__HEADER_BYTES;
+    unsigned major, minor;
+    memset(f, 0, sizeof *f);
+    f->p = p;
+    f->len = len;
+    if (len < DST__HEADER_BYTES || memcmp(p, dst__file_magic, 8) != 0) {
+        if (len >= 6 && memcmp(p, "\x93NUMPY", 6) == 0)
+            return dst__bad(err, 0, "this is a .npy array, not a weight file (dst_npy_load reads it)");
+        if (len >= 2 && p[0] == 'P' && p[1] == 'K')
+            return dst__bad(err, 0, "this looks like a PyTorch .pt (zip) file; convert it with tools/torch_export.py");
+        if (len < DST__HEADER_BYTES && (len < 8 ? memcmp(p, dst__file_magic, len) : memcmp(p, dst__file_magic, 8)) == 0)
+            return dst__bad(err, len, "truncated: %lu bytes, the header alone is %d", (unsigned long)len, DST__HEADER_BYTES);
+        return dst__bad(err, 0, "wrong magic: not a distill.h weight file");
+    }
+    if (dst_crc32(0, p, 28) != dst__get32(p + 28))
+        return dst__bad(err, 28, "header CRC32 mismatch: the first 28 bytes are corrupt");
+    major = dst__get16(p + 8);
+    minor = dst__get16(p + 10);
+    if (major > DST_FILE_VERSION_MAJOR)
+        return dst__err(err, DST_ERR_UNSUPPORTED, "weight file, byte 8: format version %u.%u; this reader knows %d.x "
+                        "(a newer major version changes the layout: update distill.h)", major, minor,
+                        DST_FILE_VERSION_MAJOR);
+    if (major < 1) return dst__bad(err, 8, "format version %u.%u does not exist", major, minor);
+    size64 = dst__get64(p + 16);
+    if (size64 != (uint64_t)len)
+        return size64 > (uint64_t)len
+            ? dst__bad(err, len, "truncated: the header says %llu bytes, there are %lu", (unsigned long long)size64,
+                       (unsigned long)len)
+            : dst__bad(err, (size_t)size64, "%lu bytes after the end the header gives (%llu)",
+                       (unsigned long)(len - (size_t)size64), (unsigned long long)size64);
+    if (dst_crc32(0, p + DST__HEADER_BYTES, len - DST__HEADER_BYTES) != dst__get32(p + 24))
+        return dst__bad(err, 24, "CRC32 of bytes 32 to %lu does not match: the file is corrupt", (unsigned long)len);
+    chunks = dst__get32(p + 12);
+    if (chunks > (len - pos) / 16)
+        return dst__bad(err, 12, "%lu chunks cannot fit in %lu bytes", (unsigned long)chunks, (unsigned long)len);
+    for (i = 0; i < chunks; ++i) {
+        size_t size, padded;
+        int k;
+        if (len - pos < 16) return dst__bad(err, pos, "chunk %lu: truncated header", (unsigned long)i);
+        flags = dst__get32(p + pos + 4);
+        size64 = dst__get64(p + pos + 8);
+        if (size64 > (uint64_t)(len - pos - 16))
+            return dst__bad(err, pos + 8, "chunk '%.4s' claims %llu bytes, %lu remain", (const char *)(p + pos),
+                            (unsigned long long)size64, (unsigned long)(len - pos - 16));
+        size = (size_t)size64;
+        padded = dst__round_up(size, 8);
+        if (padded > len - pos - 16) return dst__bad(err, pos + 8, "chunk '%.4s': padding runs past the end", (const char *)(p + pos));
+        for (k = 0; k < 4; ++k)
+            if (memcmp(p + pos, dst__chunk_tags[k], 4) == 0) break;
+        if (k < 4) {
+            if (f->at[k]) return dst__bad(err, pos, "a second '%s' chunk", dst__chunk_tags[k]);
+            f->at[k] = pos + 16;
+            f->size[k] = size;
+        } else if (flags & DST__CHUNK_REQUIRED) {
+            char tag[5];
+            int c;
+            for (c = 0; c < 4; ++c) tag[c] = p[pos + c] >= 32 && p[pos + c] < 127 ? (char)p[pos + c] : '?';
+            tag[4] = 0;
+            return dst__bad(err, pos, "chunk '%s' (version %u.%u) is required and unknown to this reader", tag, major, minor);
+        }
+        pos += 16 + padded;
+    }
+    f->data_start = pos;
+    if (!f->at[DST__ARCH]) return dst__bad(err, DST__HEADER_BYTES, "no ARCH chunk (the architecture)");
+    if (!f->at[DST__TENS]) return dst__bad(err, DST__HEADER_BYTES, "no TENS chunk (the tensor table)");
+    return DST_OK;
+}
+
+/* ARCH -> a model description; *layers (allocated here) is the caller's to free. */
+static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
+{
+    const unsigned char *p = f->p + f->at[DST__ARCH];
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    uint32_t count, rec, v[3];
+    int i, k;
+    dst__layer *tmp;
+    dst_layer_desc *ld;
+    dst_result r = DST_OK;
+    dst_error e;
+    *layers = NULL;
+    if (size < 32) return dst__bad(err, at, "ARCH chunk of %lu bytes, needs at least 32", (unsigned long)size);
+    for (k = 0; k < 3; ++k) {
+        v[k] = dst__get32(p + 4 * k);
+        if (v[k] < 1 || v[k] > (uint32_t)INT_MAX)
+            return dst__bad(err, at + 4 * (size_t)k, "input dimension %d is %lu", k, (unsigned long)v[k]);
+    }
+    count = dst__get32(p + 12);
+    rec = dst__get32(p + 24);
+    if (count < 1 || count > DST_MAX_LAYERS)
+        return dst__bad(err, at + 12, "%lu layers (1 to DST_MAX_LAYERS = %d)", (unsigned long)count, DST_MAX_LAYERS);
+    if (rec < DST__LAYER_RECORD || rec % 4)
+        return dst__bad(err, at + 24, "layer records of %lu bytes (at least %d, a multiple of 4)", (unsigned long)rec,
+                        DST__LAYER_RECORD);
+    if (!dst__mul_ok(count, rec, &need) || need != size - 32)
+        return dst__bad(err, at, "ARCH chunk of %lu bytes; %lu layers of %lu bytes need %lu", (unsigned long)size,
+                        (unsigned long)count, (unsigned long)rec, (unsigned long)(32 + need));
+    if (dst__get32(p + 28)) return dst__bad(err, at + 28, "ARCH: reserved field is not zero");
+    if ((double)v[0] * v[1] * v[2] > (double)DST_MAX_ACTIVATION_FLOATS)
+        return dst__bad(err, at, "input %lu x %lu x %lu is larger than DST_MAX_ACTIVATION_FLOATS",
+                        (unsigned long)v[0], (unsigned long)v[1], (unsigned long)v[2]);
+    ld = (dst_layer_desc *)DST_MALLOC(count * sizeof *ld, NULL);
+    tmp = (dst__layer *)DST_MALLOC(count * sizeof *tmp, NULL);
+    if (!ld || !tmp) {
+        r = dst__err(err, DST_ERR_NOMEM, "weight file: %lu layers", (unsigned long)count);
+        goto done;
+    }
+    memset(ld, 0, count * sizeof *ld);
+    memset(tmp, 0, count * sizeof *tmp);
+    for (i = 0; i < (int)count && r == DST_OK; ++i) {
+        const unsigned char *q = p + 32 + (size_t)i * rec;
+        size_t q_at = at + 32 + (size_t)i * rec;
+        dst_layer_desc *d = &ld[i];
+        uint32_t kind = dst__get32(q), nb = dst__get32(q + 8), init = dst__get32(q + 12);
+        if (kind > (uint32_t)DST_LAYER_DROPOUT2D) {
+            r = dst__bad(err, q_at, "layer %d: unknown layer kind %lu", i, (unsigned long)kind);
+            break;
+        }
+        if (nb > 1) { r = dst__bad(err, q_at + 8, "layer %d: no_bias is %lu", i, (unsigned long)nb); break; }
+        if (init > (uint32_t)DST_INIT_XAVIER_NORMAL) {
+            r = dst__bad(err, q_at + 12, "layer %d: unknown init %lu", i, (unsigned long)init);
+            break;
+        }
+        d->kind = (dst_layer_kind)kind;
+        d->units = dst__get_int(q + 4);
+        d->no_bias = (int)nb;
+        d->init = (dst_init)init;
+        d->param = dst__getf32(q + 16);
+        d->kernel_h = dst__get_int(q + 20); d->kernel_w = dst__get_int(q + 24);
+        d->stride_h = dst__get_int(q + 28); d->stride_w = dst__get_int(q + 32);
+        d->pad_h = dst__get_int(q + 36); d->pad_w = dst__get_int(q + 40);
+        d->dilation_h = dst__get_int(q + 44); d->dilation_w = dst__get_int(q + 48);
+        d->groups = dst__get_int(q + 52);
+        d->eps = dst__getf32(q + 56);
+        for (j = 60; j < rec; ++j)
+            if (q[j]) break;
+        if (j < rec) {
+            r = dst__bad(err, q_at + j, "layer %d sets a field this reader does not know (a newer minor version?)", i);
+            break;
+        }
+        /* the shapes, as dst_model_create will find them, before it allocates */
+        tmp[i].desc = *d;
+        tmp[i].in_c = i ? tmp[i - 1].out_c : (int)v[0];
+        tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
+        tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
+        if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
+                         i, (unsigned long)tmp[i].out_size);
+            break;
+        }
+        /* every parameter must be in the file: this bounds what create allocates */
+        if (tmp[i].weight_count > f->len || tmp[i].bias_count > f->len || tmp[i].buffer_count > f->len ||
+            (total += tmp[i].weight_count + tmp[i].bias_count + tmp[i].buffer_count) > f->len / sizeof(float)) {
+            r = dst__bad(err, q_at, "layer %d: the architecture needs more parameters than the file's %lu bytes hold",
+                         i, (unsigned long)f->len);
+            break;
+        }
+    }
+done:
+    DST_FREE(tmp, NULL);
+    if (r != DST_OK) { DST_FREE(ld, NULL); return r; }
+    *desc = dst_model_desc_default();
+    desc->input_c = (int)v[0];
+    desc->input_h = (int)v[1];
+    desc->input_w = (int)v[2];
+    desc->layer_count = (int)count;
+    desc->seed = dst__get64(p + 16);
+    desc->layers = ld;
+    *layers = ld;
+    return DST_OK;
+}
+
+/* Which tensor a name is: layer and slot, or an optimizer state; -1 if none. */
+static int dst__tensor_name(const unsigned char *s, size_t n, int *layer, int *slot)
+{
+    size_t i = 0;
+    long v = 0;
+    int k;
+    if (n == 16 && memcmp(s, "optimizer.state", 15) == 0 && (s[15] == '0' || s[15] == '1')) {
+        *layer = -1;
+        *slot = 4 + (s[15] - '0');
+        return 0;
+    }
+    while (i < n && i < 6 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+    if (i == 0 || i >= n || s[i] != '.' || (s[0] == '0' && i > 1)) return -1;
+    ++i;
+    for (k = 0; k < 4; ++k)
+        if (strlen(dst__slot_names[k]) == n - i && memcmp(s + i, dst__slot_names[k], n - i) == 0) {
+            *layer = (int)v;
+            *slot = k;
+            return 0;
+        }
+    return -1;
+}
+
+static int dst__ftensor_cmp(const void *a, const void *b)
+{
+    size_t x = ((const dst__ftensor *)a)->offset, y = ((const dst__ftensor *)b)->offset;
+    return x < y ? -1 : x > y;
+}
+
+/* A printable copy of a name from the file, for messages. */
+static void dst__printable(char *out, size_t cap, const unsigned char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n && i + 1 < cap; ++i) out[i] = s[i] >= 32 && s[i] < 127 ? (char)s[i] : '?';
+    out[i] = 0;
+}
+
+/* TENS: checks every record against the model built from ARCH (names,
+   dtype, shapes, bounds, alignment, no overlap) and fills t[0..n). */
+static dst_result dst__file_tensors(const dst__file *f, const dst_model *m, int states, dst__ftensor *t, size_t *nt,
+                                    dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t at = f->at[DST__TENS], end = at + f->size[DST__TENS], pos = at, i, max = 4 * (size_t)m->layer_count + 2;
+    uint32_t count;
+    char name[64];
+    if (f->size[DST__TENS] < 8) return dst__bad(err, at, "TENS chunk of %lu bytes, needs at least 8", (unsigned long)f->size[DST__TENS]);
+    count = dst__get32(p + at);
+    if (count > max) return dst__bad(err, at, "%lu tensors; a model of %d layers has at most %lu",
+                                     (unsigned long)count, m->layer_count, (unsigned long)max);
+    pos += 8;
+    for (i = 0; i < count; ++i) {
+        dst__ftensor *x = &t[i];
+        size_t n, floats = 1;
+        unsigned dtype, ndim;
+        uint64_t dims[8], want[4], off;
+        int wnd = 0, d;
+        x->record_at = pos;
+        if (end - pos < 2) return dst__bad(err, pos, "tensor %lu: record truncated", (unsigned long)i);
+        n = dst__get16(p + pos);
+        if (n < 1 || n > 255 || end - pos - 2 < n + 2)
+            return dst__bad(err, pos, "tensor %lu: name of %lu bytes (1 to 255, inside the chunk)", (unsigned long)i, (unsigned long)n);
+        dst__printable(name, sizeof name, p + pos + 2, n);
+        if (dst__tensor_name(p + pos + 2, n, &x->layer, &x->slot) != 0)
+            return dst__bad(err, pos + 2, "tensor '%s': not a name this model can have", name);
+        pos += 2 + n;
+        dtype = p[pos];
+        ndim = p[pos + 1];
+        pos += 2;
+        if (dtype != DST__DTYPE_F32) {
+            if (dtype >= 2 && dtype <= 5)
+                return dst__err(err, DST_ERR_UNSUPPORTED, "weight file, byte %lu: tensor '%s' has dtype %u "
+                                "(float16, bfloat16, int8 or int32); this reader reads float32", (unsigned long)(pos - 2),
+                                name, dtype);
+            return dst__bad(err, pos - 2, "tensor '%s': unknown dtype %u", name, dtype);
+        }
+        if (ndim > 8) return dst__bad(err, pos - 1, "tensor '%s': %u dimensions (at most 8)", name, ndim);
+        if (end - pos < 8 * (size_t)ndim + 8) return dst__bad(err, pos, "tensor '%s': record truncated", name);
+        for (d = 0; d < (int)ndim; ++d) dims[d] = dst__get64(p + pos + 8 * (size_t)d);
+        off = dst__get64(p + pos + 8 * (size_t)ndim);
+        /* what the architecture says it must be */
+        if (x->slot >= 4) {
+            if (x->slot - 4 >= states && states >= 0)
+                return dst__bad(err, x->record_at, "tensor '%s': the optimizer has %d state arrays", name, states);
+            wnd = 1;
+            want[0] = m->param_count;
+        } else if (x->layer >= m->layer_count ||
+                   !(wnd = dst__slot_shape(&m->layers[x->layer], x->slot, want))) {
+            return dst__bad(err, x->record_at, "tensor '%s': layer %d (%s) has no %s", name, x->layer,
+                            x->layer < m->layer_count ? dst_layer_name(m->layers[x->layer].desc.kind) : "beyond the last",
+                            dst__slot_names[x->slot]);
+        }
+        if ((int)ndim != wnd) return dst__bad(err, pos - 1, "tensor '%s': %u dimensions, the architecture gives %d", name, ndim, wnd);
+        for (d = 0; d < wnd; ++d) {
+            if (dims[d] != want[d])
+                return dst__bad(err, pos + 8 * (size_t)d, "tensor '%s': dimension %d is %llu, the architecture gives %llu",
+                                name, d, (unsigned long long)dims[d], (unsigned long long)want[d]);
+            floats *= (size_t)want[d];
+        }
+        x->bytes = floats * sizeof(float); /* bounded: the architecture's parameters fit in the file */
+        if (off < (uint64_t)f->data_start || off > (uint64_t)f->len || x->bytes > f->len - (size_t)off)
+            return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': %lu bytes at offset %llu lie outside the data "
+                            "(bytes %lu to %lu)", name, (unsigned long)x->bytes, (unsigned long long)off,
+                            (unsigned long)f->data_start, (unsigned long)f->len);
+        if (off % 4) return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': offset %llu is not a multiple of 4", name,
+                                     (unsigned long long)off);
+        x->offset = (size_t)off;
+        pos += 8 * (size_t)ndim + 8;
+    }
+    if (pos != end) return dst__bad(err, pos, "%lu bytes after the last tensor record", (unsigned long)(end - pos));
+    *nt = count;
+    return DST_OK;
+}
+
+/* META -> the model's metadata. */
+static dst_result dst__file_meta(const dst__file *f, dst_model *m, dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t at = f->at[DST__META], end = at + f->size[DST__META], pos = at;
+    uint32_t count, i;
+    if (!at) return DST_OK;
+    if (f->size[DST__META] < 8) return dst__bad(err, at, "META chunk of %lu bytes, needs at least 8", (unsigned long)f->size[DST__META]);
+    count = dst__get32(p + at);
+    if (count > DST_MAX_META || count > (f->size[DST__META] - 8) / 7)
+        return dst__bad(err, at, "%lu metadata entries (at most DST_MAX_META = %d, and 7 bytes each)",
+                        (unsigned long)count, DST_MAX_META);
+    pos += 8;
+    for (i = 0; i < count; ++i) {
+        size_t e_at = pos, klen, vlen = 0;
+        unsigned type;
+        const unsigned char *key, *str = NULL;
+        double num = 0;
+        char name[64];
+        dst_result r;
+        if (end - pos < 2) return dst__bad(err, pos, "metadata entry %lu: truncated", (unsigned long)i);
+        type = p[pos];
+        klen = p[pos + 1];
+        if (type != 1 && type != 2) return dst__bad(err, pos, "metadata entry %lu: unknown type %u", (unsigned long)i, type);
+        if (klen < 1 || end - pos - 2 < klen) return dst__bad(err, pos + 1, "metadata entry %lu: key of %lu bytes", (unsigned long)i, (unsigned long)klen);
+        key = p + pos + 2;
+        pos += 2 + klen;
+        dst__printable(name, sizeof name, key, klen);
+        if (memchr(key, 0, klen)) return dst__bad(err, e_at + 2, "metadata key '%s' holds a NUL byte", name);
+        if (type == 1) {
+            if (end - pos < 4) return dst__bad(err, pos, "metadata '%s': truncated", name);
+            vlen = dst__get32(p + pos);
+            if (vlen > end - pos - 4) return dst__bad(err, pos, "metadata '%s': a string of %lu bytes, %lu remain", name,
+                                                      (unsigned long)vlen, (unsigned long)(end - pos - 4));
+            str = p + pos + 4;
+            if (memchr(str, 0, vlen)) return dst__bad(err, pos + 4, "metadata '%s': the string holds a NUL byte", name);
+            pos += 4 + vlen;
+        } else {
+            if (end - pos < 8) return dst__bad(err, pos, "metadata '%s': truncated", name);
+            num = dst__getf64(p + pos);
+            pos += 8;
+        }
+        {
+            int dup;
+            char k0[256];
+            memcpy(k0, key, klen);
+            k0[klen] = 0;
+            dup = dst__meta_find(m, k0) >= 0;
+            if (dup) return dst__bad(err, e_at, "metadata key '%s' appears twice", name);
+        }
+        if ((r = dst__meta_set(m, (const char *)key, klen, (const char *)str, vlen, num)) != DST_OK)
+            return dst__err(err, r, "weight file: %s", m->error);
+    }
+    if (pos != end) return dst__bad(err, pos, "%lu bytes after the last metadata entry", (unsigned long)(end - pos));
+    return DST_OK;
+}
+
+/* TRAI -> optimizer, step, generator and fit position (checked, then applied). */
+static dst_result dst__file_train(const dst__file *f, dst_model *m, int *states, dst_error *err)
+{
+    const unsigned char *b = f->p + f->at[DST__TRAI];
+    size_t at = f->at[DST__TRAI], j;
+    dst_optimizer_config o;
+    dst_error e;
+    uint32_t has, kind, nest, bs, nosh;
+    uint64_t step, epoch, batch, count, correct, seen;
+    float lr;
+    if (!at) return dst__bad(err, DST__HEADER_BYTES, "no TRAI chunk: this is a weight file, not a checkpoint");
+    if (f->size[DST__TRAI] < DST__TRAIN_RECORD)
+        return dst__bad(err, at, "TRAI chunk of %lu bytes, needs %d", (unsigned long)f->size[DST__TRAI], DST__TRAIN_RECORD);
+    for (j = DST__TRAIN_RECORD; j < f->size[DST__TRAI]; ++j)
+        if (b[j]) return dst__bad(err, at + j, "TRAI sets a field this reader does not know (a newer minor version?)");
+    has = dst__get32(b);
+    kind = dst__get32(b + 4);
+    nest = dst__get32(b + 20);
+    if (has > 1 || kind > (uint32_t)DST_ADAMW || nest > 1)
+        return dst__bad(err, at, "TRAI: optimizer flags %lu, kind %lu, nesterov %lu", (unsigned long)has,
+                        (unsigned long)kind, (unsigned long)nest);
+    o = dst_optimizer_default((dst_optimizer_kind)kind);
+    o.lr = dst__getf32(b + 8); o.momentum = dst__getf32(b + 12); o.dampening = dst__getf32(b + 16);
+    o.nesterov = (int)nest;
+    o.beta1 = dst__getf32(b + 24); o.beta2 = dst__getf32(b + 28); o.eps = dst__getf32(b + 32);
+    o.weight_decay = dst__getf32(b + 36); o.clip_norm = dst__getf32(b + 40);
+    if (dst_optimizer_check(&o, &e) != DST_OK) return dst__bad(err, at + 4, "TRAI: optimizer: %s", e.message);
+    lr = dst__getf32(b + 44);
+    if (!(lr >= 0) || !dst__finite(lr)) return dst__bad(err, at + 44, "TRAI: learning rate %g", (double)lr);
+    step = dst__get64(b + 48);
+    epoch = dst__get64(b + 64);
+    batch = dst__get64(b + 72);
+    count = dst__get64(b + 80);
+    bs = dst__get32(b + 96);
+    nosh = dst__get32(b + 100);
+    correct = dst__get64(b + 112);
+    seen = dst__get64(b + 120);
+    if (step > (uint64_t)LONG_MAX || epoch > (uint64_t)INT_MAX || count > (uint64_t)(size_t)-1 || bs > (uint32_t)INT_MAX ||
+        nosh > 1 || batch > count || seen > count || correct > seen)
+        return dst__bad(err, at + 48, "TRAI: step %llu, epoch %llu, batch %llu of %llu samples (batch size %lu, "
+                        "%llu seen, %llu correct) is not a position", (unsigned long long)step, (unsigned long long)epoch,
+                        (unsigned long long)batch, (unsigned long long)count, (unsigned long)bs,
+                        (unsigned long long)seen, (unsigned long long)correct);
+    m->opt = o;
+    m->has_opt = (int)has;
+    m->lr = lr;
+    m->step = (long)step;
+    m->rng.state = dst__get64(b + 56);
+    m->fit.epoch = (long)epoch;
+    m->fit.batch = (size_t)batch;
+    m->fit.count = (size_t)count;
+    m->fit.seed = dst__get64(b + 88);
+    m->fit.batch_size = (int)bs;
+    m->fit.no_shuffle = (int)nosh;
+    m->fit.loss_sum = dst__getf64(b + 104);
+    m->fit.correct = (size_t)correct;
+    m->fit.seen = (size_t)seen;
+    *states = has ? dst_optimizer_state_count(&o) : 0;
+    return DST_OK;
+}
+
+/* Copies n little-endian floats from the file. */
+static void dst__read_floats(float *out, const unsigned char *p, size_t n)
+{
+    size_t i;
+    if (dst__host_little_endian()) { memcpy(out, p, n * sizeof(float)); return; }
+    for (i = 0; i < n; ++i) out[i] = dst__getf32(p + 4 * i);
+}
+
+/* The whole load. mode: 0 copy, 1 use the buffer in place when it can, 2 a checkpoint. */
+static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len, int mode, dst_error *err)
+{
+    dst__file f;
+    dst_model_desc desc = dst_model_desc_default();
+    dst_layer_desc *layers = NULL;
+    dst_model *m = NULL;
+    dst__ftensor *t = NULL, **by = NULL;
+    size_t nt = 0, i, slots, params_at = 0, buffers_at = 0;
+    int states = -1, in_place;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
+    if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
+    r = dst_model_create(&m, &desc, err);
+    DST_FREE(layers, NULL);
+    if (r != DST_OK) {
+        if (r == DST_ERR_NOMEM) return r;
+        return dst__bad(err, f.at[DST__ARCH], "%s", err ? err->message : "the architecture cannot be built");
+    }
+    m->seed = desc.seed;
+    if (mode == 2 && (r = dst__file_train(&f, m, &states, err)) != DST_OK) goto fail;
+    slots = 4 * (size_t)m->layer_count + 2;
+    t = (dst__ftensor *)DST_MALLOC(slots * sizeof *t, NULL);
+    by = (dst__ftensor **)DST_MALLOC(slots * sizeof *by, NULL);
+    if (!t || !by) { r = dst__err(err, DST_ERR_NOMEM, "weight file: tensor table"); goto fail; }
+    memset(by, 0, slots * sizeof *by);
+    if ((r = dst__file_tensors(&f, m, states, t, &nt, err)) != DST_OK) goto fail;
+    for (i = 0; i < nt; ++i) {
+        size_t k = t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4)
+                                  : 4 * (size_t)t[i].layer + (size_t)t[i].slot;
+        if (by[k]) {
+            if (t[i].slot >= 4) r = dst__bad(err, t[i].record_at, "tensor 'optimizer.state%d' appears twice", t[i].slot - 4);
+            else r = dst__bad(err, t[i].record_at, "tensor '%d.%s' appears twice", t[i].layer, dst__slot_names[t[i].slot]);
+            goto fail;
+        }
+        by[k] = &t[i];
+    }
+    /* every tensor the model has must be there */
+    for (i = 0; i < slots; ++i) {
+        uint64_t dims[4];
+        int layer = (int)(i / 4), slot = (int)(i % 4);
+        int needed = i < 4 * (size_t)m->layer_count ? dst__slot_shape(&m->layers[layer], slot, dims) != 0
+                                                    : (int)(i - 4 * (size_t)m->layer_count) < (states > 0 ? states : 0);
+        if (needed && !by[i]) {
+            if (i < 4 * (size_t)m->layer_count)
+                r = dst__bad(err, f.at[DST__TENS], "tensor '%d.%s' is missing", layer, dst__slot_names[slot]);
+            else
+                r = dst__bad(err, f.at[DST__TENS], "tensor 'optimizer.state%d' is missing", (int)(i - 4 * (size_t)m->layer_count));
+            goto fail;
+        }
+    }
+    /* no two tensors share a byte */
+    qsort(t, nt, sizeof *t, dst__ftensor_cmp);
+    for (i = 1; i < nt; ++i)
+        if (t[i].offset < t[i - 1].offset + t[i - 1].bytes) {
+            r = dst__bad(err, t[i].offset, "the data of tensors at offsets %lu and %lu overlap",
+                         (unsigned long)t[i - 1].offset, (unsigned long)t[i].offset);
+            goto fail;
+        }
+    memset(by, 0, slots * sizeof *by);
+    for (i = 0; i < nt; ++i)
+        by[t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4) : 4 * (size_t)t[i].layer + (size_t)t[i].slot] = &t[i];
+    /* in place when every parameter sits where the model's own layout puts it, 64-byte aligned in memory */
+    in_place = mode == 1 && dst__host_little_endian() && m->param_count > 0;
+    for (i = 0; i < 4 * (size_t)m->layer_count && in_place; ++i) {
+        const dst__layer *L = &m->layers[i / 4];
+        size_t want;
+        if (!by[i]) continue;
+        switch (i % 4) {
+        case DST__SLOT_WEIGHT: want = L->param_offset; break;
+        case DST__SLOT_BIAS: want = L->param_offset + L->weight_count; break;
+        case DST__SLOT_MEAN: want = L->buffer_offset; break;
+        default: want = L->buffer_offset + L->buffer_count / 2; break;
+        }
+        want *= sizeof(float);
+        if (i % 4 < 2) {
+            if (!params_at) params_at = by[i]->offset >= want ? by[i]->offset - want : 1;
+            if (by[i]->offset != params_at + want) in_place = 0;
+        } else {
+            if (!buffers_at) buffers_at = by[i]->offset >= want ? by[i]->offset - want : 1;
+            if (by[i]->offset != buffers_at + want) in_place = 0;
+        }
+    }
+    if (in_place && (!params_at || params_at > len || m->param_count * sizeof(float) > len - params_at ||
+                     ((uintptr_t)(p + params_at) & 63) != 0))
+        in_place = 0;
+    if (in_place && m->buffer_count &&
+        (!buffers_at || buffers_at > len || m->buffer_count * sizeof(float) > len - buffers_at ||
+         ((uintptr_t)(p + buffers_at) & 63) != 0))
+        in_place = 0;
+    if (in_place) {
+        dst__free_aligned(m->own_params, m->alloc_user);
+        m->own_params = NULL;
+        m->params = (float *)(uintptr_t)(p + params_at);
+        m->grads = m->state0 = m->state1 = NULL;
+        if (m->buffer_count) {
+            dst__free_aligned(m->own_buffers, m->alloc_user);
+            m->own_buffers = NULL;
+            m->buffers = (float *)(uintptr_t)(p + buffers_at);
+            m->buffers_saved = NULL; /* a train step makes its own copy first */
+        }
+    } else {
+        for (i = 0; i < nt; ++i) {
+            const dst__ftensor *x = &t[i];
+            float *dst;
+            if (x->slot >= 4) {
+                if (mode != 2) continue;
+                dst = x->slot == 4 ? m->state0 : m->state1;
+            } else {
+                dst = (float *)dst__slot_data(m, &m->layers[x->layer], x->slot);
+            }
+            dst__read_floats(dst, p + x->offset, x->bytes / sizeof(float));
+        }
+    }
+    if ((r = dst__file_meta(&f, m, err)) != DST_OK) goto fail;
+    DST_FREE(t, NULL);
+    DST_FREE(by, NULL);
+    *out = m;
+    return DST_OK;
+fail:
+    DST_FREE(t, NULL);
+    DST_FREE(by, NULL);
+    dst_model_free(m);
+    return r;
+}
+
+DSTDEF dst_result dst_model_load_memory(dst_model **out, const void *buf, size_t len, dst_error *err)
+{
+    return dst__load(out, (const unsigned char *)buf, len, 1, err);
+}
+
+DSTDEF dst_result dst_model_load_checkpoint_memory(dst_model **out, const void *buf, size_t len, dst_error *err)
+{
+    return dst__load(out, (const unsigned char *)buf, len, 2, err);
+}
+
+#ifndef DST_NO_STDIO
+static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, dst_error *err);
+
+/* err->message = prefix + ": " + message + suffix, cut to fit. */
+static void dst__err_wrap(dst_error *err, const char *prefix, const char *suffix)
+{
+    char msg[256], *o;
+    size_t room = sizeof msg - 1, k;
+    const char *parts[3];
+    int i;
+    if (!err) return;
+    memcpy(msg, err->message, sizeof msg);
+    msg[255] = 0;
+    parts[0] = prefix; parts[1] = msg; parts[2] = suffix;
+    o = err->message;
+    for (i = 0; i < 3; ++i) {
+        k = strlen(parts[i]);
+        if (k > room) k = room;
+        memcpy(o, parts[i], k);
+        o += k;
+        room -= k;
+        if (i == 0 && room >= 2) { memcpy(o, ": ", 2); o += 2; room -= 2; }
+    }
+    *o = 0;
+}
+
+static dst_result dst__load_path(dst_model **out, const char *path, int mode, dst_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    dst_result r;
+    dst__err_clear(err);
+    if (out) *out = NULL;
+    if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
+    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    r = dst__load(out, buf, len, mode, err); /* copies: buf goes away */
+    DST_FREE(buf, NULL);
+    if (r == DST_ERR_FORMAT || r == DST_ERR_UNSUPPORTED) dst__err_wrap(err, path, "");
+    return r;
+}
+
+DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *err)
+{
+    return dst__load_path(out, path, 0, err);
+}
+
+DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err)
+{
+    return dst__load_path(out, path, 2, err);
+}
+
+/* ---- atomic save to a path ---- */
+
+#ifdef DST__POSIX_FILES
+static int dst__fd_write(void *user, const void *data, size_t len)
+{
+    int fd = *(int *)user;
+    const char *c = (const char *)data;
+    while (len) {
+        ssize_t n = write(fd, c, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 1;
+        c += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+#else
+static int dst__stdio_write(void *user, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, (FILE *)user) != len;
+}
+#endif
+
+static dst_result dst__save_path(const dst_model *m, const char *path, int checkpoint, dst_error *err)
+{
+    char *tmp;
+    size_t n;
+    dst_result r;
+    int ok;
+    dst__err_clear(err);
+    if (!m || !path) return dst__err(err, DST_ERR_ARG, "model or path is NULL");
+    n = strlen(path);
+    if (!(tmp = (char *)DST_MALLOC(n + 5, NULL))) return dst__err(err, DST_ERR_NOMEM, "save: path");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+#ifdef DST__POSIX_FILES
+    {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) {
+            r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp);
+            DST_FREE(tmp, NULL);
+            return r;
+        }
+        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, err);
+        ok = r == DST_OK && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+    }
+#else
+    {
+        FILE *fp = fopen(tmp, "wb");
+        if (!fp) {
+            r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp);
+            DST_FREE(tmp, NULL);
+            return r;
+        }
+        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, err);
+        ok = r == DST_OK && fflush(fp) == 0;
+        ok = fclose(fp) == 0 && ok;
+    }
+#endif
+#if defined(_WIN32)
+    ok = ok && MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+#else
+    ok = ok && rename(tmp, path) == 0;
+#endif
+    if (!ok) {
+        remove(tmp);
+        if (r == DST_OK) r = dst__err(err, DST_ERR_IO, "save: writing %s failed (disk full?); %s is unchanged", tmp, path);
+        else dst__err_wrap(err, path, "; the previous file is unchanged");
+        DST_FREE(tmp, NULL);
+        return r;
+    }
+#ifdef DST__POSIX_FILES
+    {
+        /* make the rename itself durable: fsync the directory */
+        char *slash = strrchr(tmp, '/');
+        int dfd;
+        if (slash) { *slash = 0; dfd = open(slash == tmp ? "/" : tmp, O_RDONLY); }
+        else dfd = open(".", O_RDONLY);
+        if (dfd >= 0) { fsync(dfd); close(dfd); }
+    }
+#endif
+    DST_FREE(tmp, NULL);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error *err)
+{
+    return dst__save_path(m, path, 0, err);
+}
+
+DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path, dst_error *err)
+{
+    return dst__save_path(m, path, 1, err);
+}
+#endif /* DST_NO_STDIO */
 
 /* ==== data ================================================================ */
 
@@ -4305,6 +6176,240 @@ DSTDEF void dst_mnist_free(dst_mnist *d)
     DST_FREE(d->test_x, NULL);
     DST_FREE(d->test_y, NULL);
     memset(d, 0, sizeof *d);
+}
+
+/* ---- .npy arrays ---- */
+
+/* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } */
+static void dst__npy_space(const char *h, size_t n, size_t *i)
+{
+    while (*i < n && (h[*i] == ' ' || h[*i] == '\t' || h[*i] == '\n' || h[*i] == '\r')) ++*i;
+}
+
+/* A quoted string; *s / *len point into h. */
+static int dst__npy_string(const char *h, size_t n, size_t *i, const char **s, size_t *len)
+{
+    char q;
+    size_t start;
+    dst__npy_space(h, n, i);
+    if (*i >= n || (h[*i] != '\'' && h[*i] != '"')) return 0;
+    q = h[(*i)++];
+    start = *i;
+    while (*i < n && h[*i] != q) ++*i;
+    if (*i >= n) return 0;
+    *s = h + start;
+    *len = *i - start;
+    ++*i;
+    return 1;
+}
+
+static int dst__npy_char(const char *h, size_t n, size_t *i, char c)
+{
+    dst__npy_space(h, n, i);
+    if (*i < n && h[*i] == c) { ++*i; return 1; }
+    return 0;
+}
+
+DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_error *err)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    const char *h, *descr = NULL;
+    size_t hlen, pre, i = 0, dlen = 0, count = 1, bytes;
+    int fortran = -1, have_shape = 0, big = 0, d;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!buf) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0) return dst__err(err, DST_ERR_FORMAT, "npy, byte 0: wrong magic (not a .npy file)");
+    if (p[6] < 1 || p[6] > 3) return dst__err(err, DST_ERR_FORMAT, "npy, byte 6: version %u.%u unknown", p[6], p[7]);
+    if (p[6] == 1) { hlen = dst__get16(p + 8); pre = 10; }
+    else {
+        if (len < 12) return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: truncated header", (unsigned long)len);
+        hlen = dst__le32(p + 8);
+        pre = 12;
+    }
+    if (hlen > len - pre) return dst__err(err, DST_ERR_FORMAT, "npy, byte 8: header of %lu bytes, %lu remain",
+                                          (unsigned long)hlen, (unsigned long)(len - pre));
+    h = (const char *)p + pre;
+    if (!dst__npy_char(h, hlen, &i, '{')) return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: header is not a dict", (unsigned long)pre);
+    while (!dst__npy_char(h, hlen, &i, '}')) {
+        const char *key;
+        size_t klen;
+        if (!dst__npy_string(h, hlen, &i, &key, &klen) || !dst__npy_char(h, hlen, &i, ':'))
+            return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: expected 'key':", (unsigned long)(pre + i));
+        if (klen == 5 && memcmp(key, "descr", 5) == 0) {
+            if (!dst__npy_string(h, hlen, &i, &descr, &dlen))
+                return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: descr is not a string", (unsigned long)(pre + i));
+        } else if (klen == 13 && memcmp(key, "fortran_order", 13) == 0) {
+            dst__npy_space(h, hlen, &i);
+            if (hlen - i >= 4 && memcmp(h + i, "True", 4) == 0) { fortran = 1; i += 4; }
+            else if (hlen - i >= 5 && memcmp(h + i, "False", 5) == 0) { fortran = 0; i += 5; }
+            else return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: fortran_order is not True or False", (unsigned long)(pre + i));
+        } else if (klen == 5 && memcmp(key, "shape", 5) == 0) {
+            if (!dst__npy_char(h, hlen, &i, '('))
+                return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: shape is not a tuple", (unsigned long)(pre + i));
+            while (!dst__npy_char(h, hlen, &i, ')')) {
+                size_t v = 0, digits = 0;
+                dst__npy_space(h, hlen, &i);
+                while (i < hlen && h[i] >= '0' && h[i] <= '9') {
+                    if (v > ((size_t)-1 - 9) / 10)
+                        return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: dimension too large", (unsigned long)(pre + i));
+                    v = v * 10 + (size_t)(h[i++] - '0');
+                    ++digits;
+                }
+                if (!digits || out->ndim >= DST_NPY_MAX_DIMS)
+                    return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: bad shape (at most %d dimensions)",
+                                    (unsigned long)(pre + i), DST_NPY_MAX_DIMS);
+                if (!dst__mul_ok(count, v, &count))
+                    return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: element count overflows", (unsigned long)(pre + i));
+                out->shape[out->ndim++] = v;
+                if (!dst__npy_char(h, hlen, &i, ',') && !(dst__npy_space(h, hlen, &i), i < hlen && h[i] == ')'))
+                    return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: bad shape tuple", (unsigned long)(pre + i));
+            }
+            have_shape = 1;
+        } else {
+            return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: unknown header key '%.*s'", (unsigned long)(pre + i),
+                            (int)(klen < 32 ? klen : 32), key);
+        }
+        if (!dst__npy_char(h, hlen, &i, ',')) {
+            if (!dst__npy_char(h, hlen, &i, '}'))
+                return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: expected , or }", (unsigned long)(pre + i));
+            break;
+        }
+    }
+    if (!descr || fortran < 0 || !have_shape) {
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_FORMAT, "npy: the header lacks descr, fortran_order or shape");
+    }
+    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=') && descr[2] == '4' &&
+        (descr[1] == 'f' || descr[1] == 'i')) {
+        out->dtype = descr[1] == 'f' ? DST_NPY_FLOAT32 : DST_NPY_INT32;
+        big = descr[0] == '>' || (descr[0] == '=' && !dst__host_little_endian());
+    } else {
+        int n = (int)(dlen < 16 ? dlen : 16);
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_UNSUPPORTED, "npy: dtype '%.*s'; distill.h reads float32 ('<f4') and int32 ('<i4')", n, descr);
+    }
+    if (fortran) {
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_UNSUPPORTED, "npy: Fortran order; save a C-order array (numpy.ascontiguousarray)");
+    }
+    if (!dst__mul_ok(count, 4, &bytes) || bytes != len - pre - hlen) {
+        size_t have = len - pre - hlen;
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: the shape needs %lu data bytes, the file has %lu",
+                        (unsigned long)(pre + hlen), (unsigned long)(count > (size_t)-1 / 4 ? (size_t)-1 : count * 4),
+                        (unsigned long)have);
+    }
+    out->count = count;
+    if (!(out->data = dst__alloc_aligned(bytes ? bytes : 4, NULL))) {
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_NOMEM, "npy: %lu bytes", (unsigned long)bytes);
+    }
+    p += pre + hlen;
+    if (big == !dst__host_little_endian()) {
+        memcpy(out->data, p, bytes);
+    } else {
+        unsigned char *o = (unsigned char *)out->data;
+        for (i = 0; i < bytes; i += 4) { o[i] = p[i + 3]; o[i + 1] = p[i + 2]; o[i + 2] = p[i + 1]; o[i + 3] = p[i]; }
+    }
+    (void)d;
+    return DST_OK;
+}
+
+DSTDEF void dst_npy_free(dst_npy *a)
+{
+    if (!a) return;
+    dst__free_aligned(a->data, NULL);
+    memset(a, 0, sizeof *a);
+}
+
+DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dtype, const void *data, int ndim,
+                                const size_t *shape, dst_error *err)
+{
+    char h[512];
+    size_t n, count = 1, bytes, total;
+    unsigned char pre[10];
+    int d;
+    dst__err_clear(err);
+    if (!write || (!data && ndim != 0) || ndim < 0 || ndim > DST_NPY_MAX_DIMS || (ndim && !shape) ||
+        (dtype != DST_NPY_FLOAT32 && dtype != DST_NPY_INT32))
+        return dst__err(err, DST_ERR_ARG, "npy write: bad arguments (callback, data, ndim 0 to %d, shape, dtype)",
+                        DST_NPY_MAX_DIMS);
+    n = (size_t)sprintf(h, "{'descr': '<%s', 'fortran_order': False, 'shape': (", dtype == DST_NPY_FLOAT32 ? "f4" : "i4");
+    for (d = 0; d < ndim; ++d) {
+        if (!dst__mul_ok(count, shape[d], &count)) return dst__err(err, DST_ERR_ARG, "npy write: shape overflows");
+        n += (size_t)sprintf(h + n, "%llu%s", (unsigned long long)shape[d], ndim == 1 || d + 1 < ndim ? ", " : "");
+    }
+    if (ndim == 1) n -= 1; /* "(3,)" */
+    n += (size_t)sprintf(h + n, "), }");
+    if (!dst__mul_ok(count, 4, &bytes)) return dst__err(err, DST_ERR_ARG, "npy write: shape overflows");
+    total = dst__round_up(10 + n + 1, 64);
+    while (10 + n + 1 < total) h[n++] = ' ';
+    h[n++] = '\n';
+    memcpy(pre, "\x93NUMPY\x01\x00", 8);
+    dst__put16(pre + 8, (unsigned)n);
+    if (write(user, pre, 10) || write(user, h, n)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
+    if (dst__host_little_endian()) {
+        if (bytes && write(user, data, bytes)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
+    } else {
+        const unsigned char *s = (const unsigned char *)data;
+        size_t i;
+        for (i = 0; i < bytes; i += 4) {
+            unsigned char b[4] = { s[i + 3], s[i + 2], s[i + 1], s[i] };
+            if (write(user, b, 4)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
+        }
+    }
+    return DST_OK;
+}
+
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_npy_load(const char *path, dst_npy *out, dst_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    dst_result r;
+    dst__err_clear(err);
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
+    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    r = dst_npy_parse(buf, len, out, err);
+    DST_FREE(buf, NULL);
+    if (r != DST_OK && r != DST_ERR_NOMEM) dst__err_wrap(err, path, "");
+    return r;
+}
+
+static int dst__file_write(void *user, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, (FILE *)user) != len;
+}
+
+DSTDEF dst_result dst_npy_save(const char *path, dst_npy_dtype dtype, const void *data, int ndim,
+                               const size_t *shape, dst_error *err)
+{
+    FILE *f;
+    dst_result r;
+    int bad;
+    dst__err_clear(err);
+    if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
+    if (!(f = fopen(path, "wb"))) return dst__err(err, DST_ERR_IO, "cannot create %s", path);
+    r = dst_npy_write(dst__file_write, f, dtype, data, ndim, shape, err);
+    bad = fclose(f) != 0;
+    if (r == DST_OK && bad) r = dst__err(err, DST_ERR_IO, "writing %s failed", path);
+    if (r != DST_OK) remove(path);
+    return r;
+}
+#endif
+
+DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_error *err)
+{
+    dst__err_clear(err);
+    if (!a || !out) return dst__err(err, DST_ERR_ARG, "array or out is NULL");
+    if (a->dtype != DST_NPY_FLOAT32 || a->ndim != 2 || a->shape[0] < 1 || a->shape[1] < 1 || a->shape[1] > INT_MAX)
+        return dst__err(err, DST_ERR_ARG, "teacher logits must be a 2-D float32 array (rows x classes), not %d-D %s",
+                        a->ndim, a->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
+    *out = dst_teacher_logits((const float *)a->data, a->shape[0], (int)a->shape[1]);
+    return DST_OK;
 }
 
 /* ==== images ============================================================== */

@@ -49,6 +49,7 @@ static void t_free(void *p)
 #include "test_image.c"
 #include "test_mlpfast.c"
 #include "test_gemm.c"
+#include "test_file.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -61,6 +62,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(image_tests),
     T_SUITE(mlpfast_tests),
     T_SUITE(gemm_tests),
+    T_SUITE(file_tests),
 };
 
 int main(int argc, char **argv)
