@@ -268,6 +268,19 @@ def dense_fixtures():
         w.add("a.%d.b" % (2 * j), lin.bias)
         w.add("a.%d.dw" % (2 * j), lin.weight.grad)
         w.add("a.%d.db" % (2 * j), lin.bias.grad)
+    # a softmax layer after a dense one: probabilities forward, its Jacobian backward
+    lin = linear(6, 5)
+    x = rnd(3, 6, scale=2)
+    y = F.softmax(lin(x), 1)
+    dy = rnd(3, 5)
+    y.backward(dy)
+    w.add("s.x", x)
+    w.add("s.dy", dy)
+    w.add("s.y", y)
+    w.add("s.0.w", lin.weight)
+    w.add("s.0.b", lin.bias)
+    w.add("s.0.dw", lin.weight.grad)
+    w.add("s.0.db", lin.bias.grad)
     w.close()
 
 

@@ -412,10 +412,12 @@ static double tt_compare_state(dst_model *m, t_fixture *fx, const char *prefix, 
 
 /* y = x W^T + b twice, then backward: dW, db of both layers. The second
    layer's input gradient is what the first one's dW and db are made of, so
-   they check it too. Then an MLP with every activation as a model layer. */
+   they check it too. Then an MLP with every activation as a model layer,
+   and a softmax layer. */
 static int test_torch_dense_layers(void)
 {
     dst_layer_desc two[] = { dst_dense(6), dst_dense(4) };
+    dst_layer_desc soft[] = { dst_dense(5), dst_softmax_layer() };
     dst_layer_desc all[] = { dst_dense(8), dst_gelu(), dst_dense(8), dst_tanh(), dst_dense(8), dst_sigmoid(),
                              dst_dense(8), dst_leaky_relu(0.1f), dst_dense(8), dst_relu(), dst_dense(3) };
     t_fixture fx;
@@ -446,6 +448,18 @@ static int test_torch_dense_layers(void)
     e_y = tt_rel(y, ry->data, ry->count, 1e-3);
     e_g = tt_compare_state(m, &fx, "a", 1, 1e-5);
     printf("    dense + every activation: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
+    dst_model_free(m);
+
+    /* a softmax layer: probabilities forward, its Jacobian backward */
+    T_CHECK((x = tt_get(&fx, "s.x", 0, 0)) && (dy = tt_get(&fx, "s.dy", 0, 0)) && (ry = tt_get(&fx, "s.y", 0, 0)));
+    m = tt_model(soft, 2, 6, 1, 1);
+    T_CHECK(m && tt_set_state(m, &fx, "s"));
+    T_CHECK(dst_model_forward(m, x->data, 3, 1, &y) == DST_OK);
+    T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
+    e_y = tt_rel(y, ry->data, ry->count, 1e-3);
+    e_g = tt_compare_state(m, &fx, "s", 1, 1e-5);
+    printf("    dense + softmax layer: y %.2g, gradients %.2g relative\n", e_y, e_g);
     T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
     dst_model_free(m);
     t_fixture_free(&fx);
