@@ -402,6 +402,8 @@ RUNS = [
     # the teacher is a model of the student's shape (its own weights and batch
     # norm statistics), run in inference mode on each batch
     ("kd_teacher_model_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 2, 4.0, 0.9, 1, 0, 0.0, 0),
+    # one sample per step (GEMMs with m = 1), KD with labels, AdamW
+    ("kd_adamw_batch_1", ADAMW, 0.005, 0, 0, 0, 0.9, 0.999, 1e-8, 0.05, 0.0, 1, 3.0, 0.7, 1, 20, 0.0, 1),
 ]
 
 

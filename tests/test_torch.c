@@ -8,11 +8,12 @@
    classes), dst_mse_loss, every activation; dense layers and every
    activation layer through the model API; SGD / Adam / AdamW traces, StepLR
    and cosine schedules, clip_grad_norm_.
-   Training parity: an MLP, a small CNN (conv, batch norm, ReLU, max pooling,
-   dense) and a CNN with grouped / depthwise convolutions, average and global
-   pooling, 7 runs each (SGD with momentum or Nesterov, Adam, AdamW, weight
-   decay, clipping, StepLR; cross-entropy, KD from cached logits or from a
-   teacher model), trained for 20 steps by hand (dst_model_train_step,
+   Training parity: two MLPs, a small CNN (conv, batch norm, ReLU, max
+   pooling, dense) and a CNN with grouped / depthwise convolutions, average
+   and global pooling, up to 8 runs each (SGD with momentum or Nesterov,
+   Adam, AdamW, weight decay, clipping, StepLR; cross-entropy, KD from cached
+   logits or from a teacher model; batches of 1 to 40, short last batches),
+   trained for 20 steps by hand (dst_model_train_step,
    dst_model_distill_step) and through dst_model_fit, end where PyTorch's
    do: parameters, batch norm statistics, inference logits, to 1e-4 of the
    largest value of each tensor. Then NaN and infinity in a step:
