@@ -83,6 +83,15 @@ test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 test-quick: build/test
 	./build/test
 
+# The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
+# are committed, so the tests need no PyTorch; rewriting them needs Debian's
+# python3-torch and gives the same bytes.
+PYTHON_TORCH ?= /usr/bin/python3
+.PHONY: fixtures
+fixtures:
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
+
 # ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
 # make fuzz; ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus
 # (`make test` replays tests/corpus/ in every build through tests/fuzz_one.h.)
