@@ -828,8 +828,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 /* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
    element-wise kernels of the model path (bias, ReLU, optimizers, checks)
-   use it with no run-time test. Each has a plain C loop beside it, which is
-   the reference the tests compare it with and the path elsewhere. */
+   use it with no CPU check, unless dst_simd_force(DST_SIMD_SCALAR) asks for
+   plain C. Each has a plain C loop beside it, which is the reference the
+   tests compare it with and the path elsewhere. */
 #if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define DST__VEC_SSE2 1
 #include <emmintrin.h>
@@ -1786,20 +1787,6 @@ DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha
 
 /* ==== softmax and losses ================================================== */
 
-/* log-softmax of one row of z / T into out (double sums: exact enough for
-   logits of any size); returns nothing, out may equal z. */
-static void dst__log_softmax_row(const float *z, float *out, int cols, float inv_t)
-{
-    int j;
-    float mx = z[0] * inv_t;
-    double sum = 0;
-    float lse;
-    for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
-    for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
-    lse = (float)log(sum);
-    for (j = 0; j < cols; ++j) out[j] = (z[j] * inv_t - mx) - lse;
-}
-
 DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
 {
     int i, j;
@@ -1820,34 +1807,57 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
     }
 }
 
-/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
-   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
-   (p - onehot) scaled by w. Both accumulate into g when g is not NULL. */
-static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
-                               float w, float *g, float *tmp_s, float *tmp_t)
+/* exp(z[j] / T - max) into e (shifted: every value in (0, 1], no overflow
+   whatever the logits), returning their sum in double and the max in *mx. */
+static double dst__exp_row(const float *z, float *e, int cols, float inv_t, float *mx)
 {
     int j;
-    double kl = 0;
-    float inv_t = 1.0f / temperature;
-    dst__log_softmax_row(s, tmp_s, cols, inv_t);
-    dst__log_softmax_row(t, tmp_t, cols, inv_t);
+    float m = z[0] * inv_t;
+    double sum = 0;
+    for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
-        double pt = exp((double)tmp_t[j]);
-        if (pt > 0) kl += pt * ((double)tmp_t[j] - (double)tmp_s[j]);
-        if (g) g[j] += w * temperature * (float)(exp((double)tmp_s[j]) - pt);
+        e[j] = expf(z[j] * inv_t - m);
+        sum += e[j];
+    }
+    *mx = m;
+    return sum;
+}
+
+/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
+   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
+   (p - onehot) scaled by w. Both accumulate into g when g is not NULL.
+   One exponential per logit: p = e / sum, log p = z / T - max - log(sum). */
+static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
+                               float w, float *g, float *e_s, float *e_t)
+{
+    int j;
+    double kl = 0, sum_s, sum_t, lse_s, lse_t, inv_sum_s, inv_sum_t;
+    float inv_t = 1.0f / temperature, mx_s, mx_t, wt = w * temperature;
+    sum_s = dst__exp_row(s, e_s, cols, inv_t, &mx_s);
+    sum_t = dst__exp_row(t, e_t, cols, inv_t, &mx_t);
+    lse_s = (double)mx_s + log(sum_s);
+    lse_t = (double)mx_t + log(sum_t);
+    inv_sum_s = 1.0 / sum_s;
+    inv_sum_t = 1.0 / sum_t;
+    for (j = 0; j < cols; ++j) {
+        double pt = (double)e_t[j] * inv_sum_t;
+        if (pt > 0) kl += pt * (((double)(t[j] * inv_t) - lse_t) - ((double)(s[j] * inv_t) - lse_s));
+        if (g) g[j] += wt * (float)((double)e_s[j] * inv_sum_s - pt);
     }
     return kl * (double)temperature * (double)temperature;
 }
 
-static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *tmp)
+static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *e)
 {
     int j;
-    dst__log_softmax_row(s, tmp, cols, 1.0f);
+    float mx;
+    double sum = dst__exp_row(s, e, cols, 1.0f, &mx);
     if (g) {
-        for (j = 0; j < cols; ++j) g[j] += w * expf(tmp[j]);
+        float ws = (float)((double)w / sum);
+        for (j = 0; j < cols; ++j) g[j] += ws * e[j];
         g[label] -= w;
     }
-    return -(double)tmp[label];
+    return log(sum) - (double)(s[label] - mx);
 }
 
 /* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
@@ -1955,12 +1965,23 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
         _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
-#define dst__relu dst__relu_sse2
-#define dst__relu_grad dst__relu_grad_sse2
-#else
-#define dst__relu dst__relu_scalar
-#define dst__relu_grad dst__relu_grad_scalar
 #endif
+
+static void dst__relu(const float *x, float *y, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#endif
+    dst__relu_scalar(x, y, n);
+}
+
+static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#endif
+    dst__relu_grad_scalar(s, dy, dx, n);
+}
 
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
@@ -3136,12 +3157,54 @@ static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, con
     }
     dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
 }
-#define dst__sgd dst__sgd_sse2
-#define dst__adam dst__adam_sse2
-#else
-#define dst__sgd dst__sgd_scalar
-#define dst__adam dst__adam_scalar
 #endif
+
+#if defined(DST__GEMM_X86)
+/* Adam is bound by its square root and two divisions, which AVX does 8 at a
+   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
+   operations as the scalar loop, the same bits. Chosen at run time, through
+   the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
+static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
+                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
+                                             float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
+    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
+    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
+    for (; i + 8 <= n; i += 8) {
+        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
+        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
+        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
+        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
+        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
+        _mm256_storeu_ps(m + i, mv);
+        _mm256_storeu_ps(v + i, vv);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+/* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
+static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
+                               size_t n, dst_simd level)
+{
+#if defined(DST__GEMM_X86)
+    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+#endif
+#if DST__VEC_SSE2
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_sse2(k, p, g, s0, n);
+        else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#endif
+    (void)level;
+    if (sgd) dst__sgd_scalar(k, p, g, s0, n);
+    else dst__adam_scalar(k, p, g, s0, s1, n);
+}
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
@@ -3149,8 +3212,8 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
     dst__opt_consts k;
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
-    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
-    else dst__adam(&k, param, grad, state0, state1, n);
+    if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
+    dst__optimizer_run(c->kind == DST_SGD, &k, param, grad, state0, state1, n, dst_simd_active());
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -3706,12 +3769,23 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
         for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
-#define dst__bias_relu dst__bias_relu_sse2
-#define dst__column_sums dst__column_sums_sse2
-#else
-#define dst__bias_relu dst__bias_relu_scalar
-#define dst__column_sums dst__column_sums_scalar
 #endif
+
+static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#endif
+    dst__bias_relu_scalar(y, b, rows, cols, relu);
+}
+
+static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#endif
+    dst__column_sums_scalar(dy, ld, db, rows, cols);
+}
 
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
@@ -4277,10 +4351,15 @@ static int dst__all_finite_sse2(const float *v, size_t n)
     }
     return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
 }
-#define dst__all_finite dst__all_finite_sse2
-#else
-#define dst__all_finite dst__all_finite_scalar
 #endif
+
+static int dst__all_finite(const float *v, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#endif
+    return dst__all_finite_scalar(v, n);
+}
 
 /* A step that meets a NaN or infinity leaves the model as it was: the
    training forward has already moved batch norm's running statistics and
