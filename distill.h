@@ -1868,15 +1868,22 @@ static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_pa
     return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
 }
 
-/* A GEMM of fewer columns than this gets several samples side by side. */
-#define DST__CONV_GEMM_COLUMNS 512
+/* A sample's output plane of fewer than DST__CONV_GEMM_COLUMNS / 4 values
+   gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
+   per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats
+   (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
+#define DST__CONV_GEMM_COLUMNS 1024
+#define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
 
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */
 static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 {
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
-    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
-    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
+    nb = (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    while (nb > 1 && K * (size_t)P * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
+    return nb;
 }
 
 /* Scratch floats for nb samples per GEMM: their column matrix (none for
@@ -2204,6 +2211,137 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 
 /* ---- convolution: the direct path -------------------------------------------- */
 
+#if defined(DST__ROW_SSE2)
+/* Depthwise planes with stride 1 across (the usual case), 4 and 8 outputs
+   at a time: in the columns where every tap of the kernel row lies inside
+   the image, each output vector adds kh x kw products of a broadcast
+   weight and an unaligned input vector, with no bounds tests; the columns
+   at the edges take the scalar loop that tests each tap. Kernels of up to
+   DST__PLANE_TAPS taps. */
+#define DST__PLANE_TAPS 49
+
+/* One plane's window sweep: out (oh x ow) = (accumulate ? out : b) + sum
+   over taps k[i][j] in[yo sh + i dh - ph][xo + j dw - pw], zero outside
+   the ih x iw input. The pads may be negative (the backward's sweep). */
+typedef struct dst__plane {
+    int ih, iw, oh, ow, kh, kw, sh, dh, dw, ph, pw;
+} dst__plane;
+
+/* The output columns [*xa, *xb) whose every tap is inside the row. */
+static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
+{
+    int a = q->pw > 0 ? q->pw : 0, b = q->iw + q->pw - (q->kw - 1) * q->dw;
+    if (b > q->ow) b = q->ow;
+    if (b < a) b = a;
+    *xa = a;
+    *xb = b;
+}
+
+static void dst__plane_forward(const dst__plane *q, const float *in, const float *k, float b, int accumulate,
+                               float *out)
+{
+    __m128 wv[DST__PLANE_TAPS];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw;
+    for (t = 0; t < q->kh * kw; ++t) wv[t] = _mm_set1_ps(k[t]);
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        float *d = out + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph; /* input row of tap row 0 */
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 8 <= xb; xo += 8) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            __m128 a1 = accumulate ? _mm_loadu_ps(d + xo + 4) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) {
+                    a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+                    a1 = _mm_add_ps(a1, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw + 4)));
+                }
+            }
+            _mm_storeu_ps(d + xo, a0);
+            _mm_storeu_ps(d + xo + 4, a1);
+        }
+        for (; xo + 4 <= xb; xo += 4) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+            }
+            _mm_storeu_ps(d + xo, a0);
+        }
+        for (t = 0; t < q->ow; ++t) { /* the edges and what the vectors left */
+            float s;
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            s = accumulate ? d[t] : b;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) s += k[i * kw + j] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+            d[t] = s;
+        }
+    }
+}
+
+/* gk[i][j] += sum over outputs of g[yo][xo] in[yo sh + i dh - ph][xo + j dw - pw]:
+   one vector of partial sums per tap. */
+static void dst__plane_weight_grad(const dst__plane *q, const float *in, const float *g, float *gk)
+{
+    __m128 acc[DST__PLANE_TAPS];
+    float edge[DST__PLANE_TAPS], part[4];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw, taps = q->kh * q->kw;
+    for (t = 0; t < taps; ++t) { acc[t] = _mm_setzero_ps(); edge[t] = 0; }
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        const float *gr = g + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph;
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 4 <= xb; xo += 4) {
+            __m128 gv = _mm_loadu_ps(gr + xo);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j)
+                    acc[i * kw + j] = _mm_add_ps(acc[i * kw + j], _mm_mul_ps(gv, _mm_loadu_ps(r + j * q->dw)));
+            }
+        }
+        for (t = 0; t < q->ow; ++t) {
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) edge[i * kw + j] += gr[t] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+        }
+    }
+    for (t = 0; t < taps; ++t) {
+        _mm_storeu_ps(part, acc[t]);
+        gk[t] += ((part[0] + part[1]) + (part[2] + part[3])) + edge[t];
+    }
+}
+
+/* The depthwise plane path applies: one input channel per group, stride 1
+   across, a kernel of at most DST__PLANE_TAPS taps; for dx also stride 1
+   down (dx is then the sweep of dy with the flipped kernel). */
+static int dst__plane_path(const dst_conv2d_params *p, int need_dx)
+{
+    return p->in_c == p->groups && p->stride_w == 1 && p->kernel_h * p->kernel_w <= DST__PLANE_TAPS &&
+           (!need_dx || p->stride_h == 1);
+}
+
+static dst__plane dst__plane_of(const dst_conv2d_params *p)
+{
+    dst__plane q;
+    q.ih = p->in_h; q.iw = p->in_w; q.oh = dst__conv_out_h(p); q.ow = dst__conv_out_w(p);
+    q.kh = p->kernel_h; q.kw = p->kernel_w; q.sh = p->stride_h;
+    q.dh = p->dilation_h; q.dw = p->dilation_w; q.ph = p->pad_h; q.pw = p->pad_w;
+    return q;
+}
+#endif
+
+/* Any convolution, by row segments (the reference for the plane loops
+   above, and the path where they do not apply). */
 static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                        const float *bias, float *y)
 {
@@ -2211,6 +2349,16 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
+#if defined(DST__ROW_SSE2)
+    if (dst__plane_path(p, 0)) {
+        dst__plane q = dst__plane_of(p);
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o)
+                dst__plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
+                                   bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
@@ -2248,6 +2396,27 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+#if defined(DST__ROW_SSE2)
+    if (dst__plane_path(p, dx != NULL)) {
+        dst__plane q = dst__plane_of(p), t = q;
+        float flip[DST__PLANE_TAPS];
+        /* dx: dy swept by the flipped kernel, stride 1, pads d (k - 1) - pad */
+        t.ih = q.oh; t.iw = q.ow; t.oh = H; t.ow = W;
+        t.ph = q.dh * (kh - 1) - q.ph; t.pw = q.dw * (kw - 1) - q.pw;
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o) {
+                const float *g = dy + ((size_t)n * p->out_c + o) * P, *wk = w + (size_t)o * kh * kw;
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W;
+                if (db) db[o] += dst__row_sum(g, P);
+                if (dw) dst__plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
+                if (dx) {
+                    for (k = 0; k < kh * kw; ++k) flip[k] = wk[kh * kw - 1 - k];
+                    dst__plane_forward(&t, g, flip, 0.0f, 1, dx + in_off);
+                }
+            }
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
