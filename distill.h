@@ -1870,7 +1870,8 @@ static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_pa
 
 /* A sample's output plane of fewer than DST__CONV_GEMM_COLUMNS / 4 values
    gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
-   per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats
+   per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats; not
+   for 1x1 convolutions, which would then copy what they now read in place
    (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
 #define DST__CONV_GEMM_COLUMNS 1024
 #define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
@@ -1880,7 +1881,7 @@ static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 {
     int P = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
     size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
-    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
+    if (dst__conv_direct(p) || dst__conv_pointwise(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
     nb = (DST__CONV_GEMM_COLUMNS + P - 1) / P;
     while (nb > 1 && K * (size_t)P * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
     return nb;
