@@ -1998,6 +1998,24 @@ static void dst__row_copy(float *d, const float *s, int n)
     for (; k < n; ++k) d[k] = s[k];
 }
 
+#if defined(DST__ROW_SSE2)
+/* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
+   ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
+   last 4 values of a row are stored by one vector that may overlap the
+   previous one (same values), so no row has a scalar tail. */
+static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows, int zl, int n, int zr)
+{
+    int r, k;
+    for (r = 0; r < rows; ++r, d += ld, s += ls) {
+        float *dr = d + zl;
+        for (k = 0; k < zl; ++k) d[k] = 0;
+        for (k = 0; k + 4 <= n; k += 4) _mm_storeu_ps(dr + k, _mm_loadu_ps(s + k));
+        if (k < n) _mm_storeu_ps(dr + n - 4, _mm_loadu_ps(s + n - 4));
+        for (k = 0; k < zr; ++k) dr[n + k] = 0;
+    }
+}
+#endif
+
 /* d[k] += a, k < n */
 static void dst__row_add_scalar(float *d, float a, size_t n)
 {
@@ -2109,7 +2127,15 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
-                for (yo = y0; yo < y1; ++yo) {
+                yo = y0;
+#if defined(DST__ROW_SSE2)
+                if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
+                    dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
+                                   (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
+                    yo = y1;
+                }
+#endif
+                for (; yo < y1; ++yo) {
                     float *r = row + (size_t)yo * ow;
                     const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
