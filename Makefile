@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-mlp clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-mlp bench-gemm clean fuzz corpus test-torch
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -116,6 +116,15 @@ bench-mlp: build/bench_mlp
 	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_mlp_torch.py $(BENCH_MLP_ARGS) > build/bench_mlp_torch.txt
 	./build/bench_mlp --torch build/bench_mlp_torch.txt $(BENCH_MLP_ARGS)
 
+# dst_sgemm against OpenBLAS (libopenblas-dev), one thread
+.PHONY: bench-gemm
+bench: bench-gemm
+BENCH_OPENBLAS = OPENBLAS_NUM_THREADS=1
+build/bench_gemm: bench/bench_gemm.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -Wno-unused-function -I. $< -o $@ -lopenblas -lm
+bench-gemm: build/bench_gemm
+	$(BENCH_OPENBLAS) ./build/bench_gemm
+
 # Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
 # both on one thread, in the same run.
 .PHONY: bench-cnn
@@ -125,6 +134,7 @@ build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 bench-cnn: build/bench_cnn
 	./build/bench_cnn
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+
 # The convolution paths side by side per shape (how the path rule was chosen).
 .PHONY: bench-conv-paths
 build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir

@@ -123,7 +123,7 @@ typedef enum dst_simd {
     DST_SIMD_NEON
 } dst_simd;
 
-DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent */
+DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent, DST_ERR_ARG if not a dst_simd */
 DSTDEF dst_simd    dst_simd_active(void);          /* the path in use now */
 DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", "avx512", "neon", "auto" */
 
@@ -131,7 +131,11 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, like cblas_sgemm(CblasRowMajor, ...).
    op(A) is m x k, op(B) is k x n. trans_a / trans_b: 0 = as stored, 1 = transposed.
-   When beta == 0, C is written without being read (it may hold NaNs or garbage). */
+   When beta == 0, C is written without being read (it may hold NaNs or garbage).
+   lda, ldb, ldc: floats between rows as stored (lda >= k, or m when trans_a; ldb >= n,
+   or k when trans_b; ldc >= n). alpha == 0 or k == 0: C = beta * C, A and B not read.
+   Invalid arguments (negative sizes, NULL, a leading dimension too small): nothing done.
+   Safe to call from several threads at once (packing buffers belong to the call). */
 DSTDEF void  dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc);
@@ -995,13 +999,21 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    (the last B panel is packed only as wide as it needs, zero-padded to a
    whole vector), so an edge costs about the work it has.
 
+   Packing B^T and A (both stored k-contiguous) goes through 8 x 8 register
+   transposes where the instruction set has them (AVX); B as stored is
+   copied by rows, or not packed at all when m <= DST__GEMM_DIRECT_B_M: the
+   kernels then read B in place (only a last panel narrower than NR is
+   packed), as each of its values serves so few rows that copying it would
+   cost about as much as using it.
+
    Small problems. When op(A) rows and op(B) columns are both contiguous
    along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
    X * W^T) and m or n is small (batch-1 inference, a 10-class output
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds are measured, see dst__sgemm_run.
+   (DST__GEMM_DOT). Thresholds DST__GEMM_DOT_M and _N; all of them were
+   chosen by measurement with bench/bench_gemm.c (docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
@@ -1013,7 +1025,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
    DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
-   one block through DST_MALLOC for the call (about 700 KB at most) and
+   one block through DST_MALLOC for the call (1.2 MB at most) and
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
@@ -1021,13 +1033,16 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    with the same value) and the level set by dst_simd_force. */
 
 #ifndef DST__GEMM_KC
-#define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
 #endif
 #ifndef DST__GEMM_MC
-#define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#define DST__GEMM_MC 144  /* rows of A per block; a multiple of every MR (6, 8) */
 #endif
 #ifndef DST__GEMM_NC
-#define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+/* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
+   floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
+   NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
+#define DST__GEMM_NC 624
 #endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
@@ -1088,6 +1103,13 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__C2(X, i) X(i, 0) X(i, 1)
 #define DST__C3(X, i) X(i, 0) X(i, 1) X(i, 2)
 
+#if defined(__GNUC__) || defined(__clang__)
+#define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
+#else
+#define DST__PREFETCH(p) ((void)(p))
+#endif
+#define DST__K_PF(i, COLS) COLS(DST__K_PF1, i)
+#define DST__K_PF1(i, j) DST__PREFETCH(c + (size_t)i * ldc + j * DST__W);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
 #define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
 #define DST__K_BDECL(i, j) DST__V b##j;
@@ -1115,6 +1137,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
     ROWS(DST__K_ACC, COLS)                                                     \
     COLS(DST__K_BDECL, 0)                                                      \
     int p;                                                                     \
+    ROWS(DST__K_PF, COLS) /* C is needed at the end: start fetching it now */  \
     for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
         COLS(DST__K_BLOAD, 0)                                                  \
         ROWS(DST__K_ROW, COLS)                                                 \
@@ -1163,6 +1186,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
 #define DST__I4(X, Y) X(0, Y) X(1, Y) X(2, Y) X(3, Y)
 #define DST__J1(X, Y) X(Y, 0)
 #define DST__J4(X, Y) X(Y, 0) X(Y, 1) X(Y, 2) X(Y, 3)
+#define DST__J8(X, Y) DST__J4(X, Y) X(Y, 4) X(Y, 5) X(Y, 6) X(Y, 7)
 #define DST__D_ACC(i, JS) JS(DST__D_ACC1, i)
 #define DST__D_ACC1(i, j) DST__V s##i##_##j = DST__ZERO();
 #define DST__D_ADECL(i, u) DST__V x##i;
@@ -1190,15 +1214,16 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
     }                                                                          \
     IS(DST__D_OUT, JS)                                                         \
 }
-/* tiles RA x 4, RA x 1, 1 x 4, 1 x 1 */
+/* tiles RA x 4, RA x 1, and for single rows (a matrix-vector product: more
+   rows of B in flight, measured faster) 1 x 8, 1 x 1 */
 #define DST__GEMM_DOTS(isa, ATTR, RA)                                          \
     DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x4, ATTR, DST__I##RA, DST__J4)    \
     DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x1, ATTR, DST__I##RA, DST__J1)    \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot1x4, ATTR, DST__I1, DST__J4)            \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x8, ATTR, DST__I1, DST__J8)            \
     DST__GEMM_DOT(dst__gemm_##isa##_dot1x1, ATTR, DST__I1, DST__J1)
 #define DST__GEMM_DOT_TABLE(isa, RA)                                           \
     { { dst__gemm_##isa##_dot##RA##x4, dst__gemm_##isa##_dot##RA##x1 },        \
-      { dst__gemm_##isa##_dot1x4, dst__gemm_##isa##_dot1x1 } }
+      { dst__gemm_##isa##_dot1x8, dst__gemm_##isa##_dot1x1 } }
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
                                     float *c, int ldc, float alpha, float beta, int nr);
@@ -1207,7 +1232,7 @@ typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b,
 
 /* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
    (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
-   rows of A) x (4 or 1 rows of B); an 8 x 8 transpose for packing B^T
+   rows of A) x (4 or 1 rows of B), 1 x (8 or 1); an 8 x 8 transpose for packing B^T
    (NULL: plain loops). */
 typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
 typedef struct dst__gemm_isa {
@@ -1498,16 +1523,22 @@ static const dst__gemm_isa *dst__gemm_isa_for(dst_simd level)
 /* op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of mr rows: panel r holds,
    for each p, the mr values of its rows (a short last panel is not padded:
    its kernels read only its rows). */
-static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p0, int mc, int kc,
-                             int mr, float *dst)
+static void dst__gemm_pack_a(const dst__gemm_isa *isa, int trans_a, const float *a, int lda, int i0,
+                             int p0, int mc, int kc, float *dst)
 {
-    int ir, r, p;
+    int mr = isa->mr, ir, r, p;
     for (ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
         int rows = mc - ir < mr ? mc - ir : mr;
         if (!trans_a) {
+            p = 0;
+            if (rows == 8 && isa->transpose8) /* 8 rows by 8 columns at a time */
+                for (; p + 8 <= kc; p += 8)
+                    isa->transpose8(a + (size_t)(i0 + ir) * lda + p0 + p, (size_t)lda,
+                                    dst + (size_t)p * 8, 8);
             for (r = 0; r < rows; ++r) {
                 const float *src = a + (size_t)(i0 + ir + r) * lda + p0;
-                for (p = 0; p < kc; ++p) dst[(size_t)p * mr + r] = src[p];
+                int q;
+                for (q = p; q < kc; ++q) dst[(size_t)q * mr + r] = src[q];
             }
         } else {
             for (p = 0; p < kc; ++p) {
@@ -1562,7 +1593,7 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
 /* B is read in place, not packed, when it is not transposed and m is at
    most this (measured: bench/bench_gemm.c) */
 #ifndef DST__GEMM_DIRECT_B_M
-#define DST__GEMM_DIRECT_B_M 100000
+#define DST__GEMM_DIRECT_B_M 32
 #endif
 
 /* Block sizes for this problem that fit a buffer of cap floats: the
@@ -1571,8 +1602,12 @@ static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, si
                                int *kcb, int *mcb, int *ncb)
 {
     int mr = isa->mr, nr = isa->nvmax * isa->w;
-    int kb = k < DST__GEMM_KC ? k : DST__GEMM_KC;
-    int mb = (m + mr - 1) / mr * mr, nb = (n + nr - 1) / nr * nr;
+    /* split k and n into equal blocks no larger than KC and NC (1024 in
+       blocks of 342, not 480 + 480 + 64) */
+    int kparts = (k + DST__GEMM_KC - 1) / DST__GEMM_KC, nparts = (n + DST__GEMM_NC - 1) / DST__GEMM_NC;
+    int kb = (k + kparts - 1) / kparts;
+    int nb = ((n + nparts - 1) / nparts + nr - 1) / nr * nr;
+    int mb = (m + mr - 1) / mr * mr;
     if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
     if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
     while ((size_t)kb * (mb + nb) + 16 > cap) {
@@ -1613,7 +1648,7 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                 dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
-                dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
+                dst__gemm_pack_a(isa, trans_a, a, lda, ic, pc, mc, kc, pa_block);
                 for (ir = 0; ir < mc; ir += mr) {
                     const float *pa = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
@@ -1652,13 +1687,14 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i = 0, j, t;
+    int ra = isa->ra, i, j, t;
     for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A, or 1 */
+        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+        int step = tile == 0 ? 4 : 8;
         const float *ai = a + (size_t)i * lda;
         float *ci = c + (size_t)i * ldc;
         t = tile == 0 ? ra : 1;
-        for (j = 0; j + 4 <= n; j += 4)
+        for (j = 0; j + step <= n; j += step)
             isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
         for (; j < n; ++j)
             isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
