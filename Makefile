@@ -131,9 +131,10 @@ bench-gemm: build/bench_gemm
 bench: bench-cnn
 build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+BENCH_CNN_ARGS ?=
 bench-cnn: build/bench_cnn
-	./build/bench_cnn
-	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py $(BENCH_CNN_ARGS) > build/bench_cnn_torch.txt
+	./build/bench_cnn --torch build/bench_cnn_torch.txt $(BENCH_CNN_ARGS)
 
 # The convolution paths side by side per shape (how the path rule was chosen).
 .PHONY: bench-conv-paths
