@@ -2238,19 +2238,19 @@ static void dst__row_copy(float *d, const float *s, int n)
         memcpy(d, s, (size_t)n * sizeof(float));
         return;
     }
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     for (; k + 8 <= n; k += 8) {
         _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
         _mm_storeu_ps(d + k + 4, _mm_loadu_ps(s + k + 4));
     }
     for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vld1q_f32(s + k));
 #endif
     for (; k < n; ++k) d[k] = s[k];
 }
 
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
 /* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
    ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
    last 4 values of a row are stored by one vector that may overlap the
@@ -2272,13 +2272,13 @@ static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows
 static void dst__row_add_scalar(float *d, float a, size_t n)
 {
     size_t k = 0;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     __m128 va = _mm_set1_ps(a);
     for (; k + 8 <= n; k += 8) {
         _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), va));
         _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), va));
     }
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     float32x4_t va = vdupq_n_f32(a);
     for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), va));
 #endif
@@ -2341,7 +2341,7 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
                 yo = y0;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
                 if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
                     dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
                                    (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
@@ -2451,7 +2451,7 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 
 /* ---- convolution: the direct path -------------------------------------------- */
 
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
 /* Depthwise planes with stride 1 across (the usual case), 4 and 8 outputs
    at a time: in the columns where every tap of the kernel row lies inside
    the image, each output vector adds kh x kw products of a broadcast
@@ -2589,7 +2589,7 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     if (dst__plane_path(p, 0)) {
         dst__plane q = dst__plane_of(p);
         for (n = 0; n < batch; ++n)
@@ -2636,7 +2636,7 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     if (dst__plane_path(p, dx != NULL)) {
         dst__plane q = dst__plane_of(p), t = q;
         float flip[DST__PLANE_TAPS];
