@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-gemm bench-mlp clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -138,9 +138,11 @@ bench-mlp: build/bench_mlp
 bench: bench-cnn
 build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+BENCH_CNN_ARGS ?=
 bench-cnn: build/bench_cnn
-	./build/bench_cnn
-	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py $(BENCH_CNN_ARGS) > build/bench_cnn_torch.txt
+	./build/bench_cnn --torch build/bench_cnn_torch.txt $(BENCH_CNN_ARGS)
+
 # The convolution paths side by side per shape (how the path rule was chosen).
 .PHONY: bench-conv-paths
 build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir

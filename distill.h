@@ -2149,15 +2149,23 @@ static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_pa
     return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
 }
 
-/* A GEMM of fewer columns than this gets several samples side by side. */
-#define DST__CONV_GEMM_COLUMNS 512
+/* A sample's output plane of fewer than DST__CONV_GEMM_COLUMNS / 4 values
+   gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
+   per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats; not
+   for 1x1 convolutions, which would then copy what they now read in place
+   (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
+#define DST__CONV_GEMM_COLUMNS 1024
+#define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
 
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */
 static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 {
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
-    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
-    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    if (dst__conv_direct(p) || dst__conv_pointwise(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
+    nb = (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    while (nb > 1 && K * (size_t)P * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
+    return nb;
 }
 
 /* Scratch floats for nb samples per GEMM: their column matrix (none for
@@ -2242,6 +2250,62 @@ static float dst__row_dot(const float *a, const float *b, int n)
     return s;
 }
 
+/* d[k] = s[k], k < n: inline for the short rows of small images, where a
+   call to memcpy costs more than the copy */
+static void dst__row_copy(float *d, const float *s, int n)
+{
+    int k = 0;
+    if (n > 64) {
+        memcpy(d, s, (size_t)n * sizeof(float));
+        return;
+    }
+#if DST__VEC_SSE2
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
+        _mm_storeu_ps(d + k + 4, _mm_loadu_ps(s + k + 4));
+    }
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
+#elif DST__VEC_NEON
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vld1q_f32(s + k));
+#endif
+    for (; k < n; ++k) d[k] = s[k];
+}
+
+#if DST__VEC_SSE2
+/* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
+   ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
+   last 4 values of a row are stored by one vector that may overlap the
+   previous one (same values), so no row has a scalar tail. */
+static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows, int zl, int n, int zr)
+{
+    int r, k;
+    for (r = 0; r < rows; ++r, d += ld, s += ls) {
+        float *dr = d + zl;
+        for (k = 0; k < zl; ++k) d[k] = 0;
+        for (k = 0; k + 4 <= n; k += 4) _mm_storeu_ps(dr + k, _mm_loadu_ps(s + k));
+        if (k < n) _mm_storeu_ps(dr + n - 4, _mm_loadu_ps(s + n - 4));
+        for (k = 0; k < zr; ++k) dr[n + k] = 0;
+    }
+}
+#endif
+
+/* d[k] += a, k < n */
+static void dst__row_add_scalar(float *d, float a, size_t n)
+{
+    size_t k = 0;
+#if DST__VEC_SSE2
+    __m128 va = _mm_set1_ps(a);
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), va));
+        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), va));
+    }
+#elif DST__VEC_NEON
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), va));
+#endif
+    for (; k < n; ++k) d[k] += a;
+}
+
 /* sum of s[k], k < n (four partial sums) */
 static float dst__row_sum(const float *s, size_t n)
 {
@@ -2297,11 +2361,19 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
-                for (yo = y0; yo < y1; ++yo) {
+                yo = y0;
+#if DST__VEC_SSE2
+                if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
+                    dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
+                                   (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
+                    yo = y1;
+                }
+#endif
+                for (; yo < y1; ++yo) {
                     float *r = row + (size_t)yo * ow;
                     const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
-                    if (sw == 1) memcpy(r + x0, s, (size_t)(x1 - x0) * sizeof(float));
+                    if (sw == 1) dst__row_copy(r + x0, s, x1 - x0);
                     else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
                     if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
                 }
@@ -2400,6 +2472,137 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 
 /* ---- convolution: the direct path -------------------------------------------- */
 
+#if DST__VEC_SSE2
+/* Depthwise planes with stride 1 across (the usual case), 4 and 8 outputs
+   at a time: in the columns where every tap of the kernel row lies inside
+   the image, each output vector adds kh x kw products of a broadcast
+   weight and an unaligned input vector, with no bounds tests; the columns
+   at the edges take the scalar loop that tests each tap. Kernels of up to
+   DST__PLANE_TAPS taps. */
+#define DST__PLANE_TAPS 49
+
+/* One plane's window sweep: out (oh x ow) = (accumulate ? out : b) + sum
+   over taps k[i][j] in[yo sh + i dh - ph][xo + j dw - pw], zero outside
+   the ih x iw input. The pads may be negative (the backward's sweep). */
+typedef struct dst__plane {
+    int ih, iw, oh, ow, kh, kw, sh, dh, dw, ph, pw;
+} dst__plane;
+
+/* The output columns [*xa, *xb) whose every tap is inside the row. */
+static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
+{
+    int a = q->pw > 0 ? q->pw : 0, b = q->iw + q->pw - (q->kw - 1) * q->dw;
+    if (b > q->ow) b = q->ow;
+    if (b < a) b = a;
+    *xa = a;
+    *xb = b;
+}
+
+static void dst__plane_forward(const dst__plane *q, const float *in, const float *k, float b, int accumulate,
+                               float *out)
+{
+    __m128 wv[DST__PLANE_TAPS];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw;
+    for (t = 0; t < q->kh * kw; ++t) wv[t] = _mm_set1_ps(k[t]);
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        float *d = out + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph; /* input row of tap row 0 */
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 8 <= xb; xo += 8) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            __m128 a1 = accumulate ? _mm_loadu_ps(d + xo + 4) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) {
+                    a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+                    a1 = _mm_add_ps(a1, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw + 4)));
+                }
+            }
+            _mm_storeu_ps(d + xo, a0);
+            _mm_storeu_ps(d + xo + 4, a1);
+        }
+        for (; xo + 4 <= xb; xo += 4) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+            }
+            _mm_storeu_ps(d + xo, a0);
+        }
+        for (t = 0; t < q->ow; ++t) { /* the edges and what the vectors left */
+            float s;
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            s = accumulate ? d[t] : b;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) s += k[i * kw + j] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+            d[t] = s;
+        }
+    }
+}
+
+/* gk[i][j] += sum over outputs of g[yo][xo] in[yo sh + i dh - ph][xo + j dw - pw]:
+   one vector of partial sums per tap. */
+static void dst__plane_weight_grad(const dst__plane *q, const float *in, const float *g, float *gk)
+{
+    __m128 acc[DST__PLANE_TAPS];
+    float edge[DST__PLANE_TAPS], part[4];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw, taps = q->kh * q->kw;
+    for (t = 0; t < taps; ++t) { acc[t] = _mm_setzero_ps(); edge[t] = 0; }
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        const float *gr = g + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph;
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 4 <= xb; xo += 4) {
+            __m128 gv = _mm_loadu_ps(gr + xo);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j)
+                    acc[i * kw + j] = _mm_add_ps(acc[i * kw + j], _mm_mul_ps(gv, _mm_loadu_ps(r + j * q->dw)));
+            }
+        }
+        for (t = 0; t < q->ow; ++t) {
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) edge[i * kw + j] += gr[t] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+        }
+    }
+    for (t = 0; t < taps; ++t) {
+        _mm_storeu_ps(part, acc[t]);
+        gk[t] += ((part[0] + part[1]) + (part[2] + part[3])) + edge[t];
+    }
+}
+
+/* The depthwise plane path applies: one input channel per group, stride 1
+   across, a kernel of at most DST__PLANE_TAPS taps; for dx also stride 1
+   down (dx is then the sweep of dy with the flipped kernel). */
+static int dst__plane_path(const dst_conv2d_params *p, int need_dx)
+{
+    return p->in_c == p->groups && p->stride_w == 1 && p->kernel_h * p->kernel_w <= DST__PLANE_TAPS &&
+           (!need_dx || p->stride_h == 1);
+}
+
+static dst__plane dst__plane_of(const dst_conv2d_params *p)
+{
+    dst__plane q;
+    q.ih = p->in_h; q.iw = p->in_w; q.oh = dst__conv_out_h(p); q.ow = dst__conv_out_w(p);
+    q.kh = p->kernel_h; q.kw = p->kernel_w; q.sh = p->stride_h;
+    q.dh = p->dilation_h; q.dw = p->dilation_w; q.ph = p->pad_h; q.pw = p->pad_w;
+    return q;
+}
+#endif
+
+/* Any convolution, by row segments (the reference for the plane loops
+   above, and the path where they do not apply). */
 static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                        const float *bias, float *y)
 {
@@ -2407,6 +2610,16 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
+#if DST__VEC_SSE2
+    if (dst__plane_path(p, 0)) {
+        dst__plane q = dst__plane_of(p);
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o)
+                dst__plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
+                                   bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
@@ -2444,6 +2657,27 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+#if DST__VEC_SSE2
+    if (dst__plane_path(p, dx != NULL)) {
+        dst__plane q = dst__plane_of(p), t = q;
+        float flip[DST__PLANE_TAPS];
+        /* dx: dy swept by the flipped kernel, stride 1, pads d (k - 1) - pad */
+        t.ih = q.oh; t.iw = q.ow; t.oh = H; t.ow = W;
+        t.ph = q.dh * (kh - 1) - q.ph; t.pw = q.dw * (kw - 1) - q.pw;
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o) {
+                const float *g = dy + ((size_t)n * p->out_c + o) * P, *wk = w + (size_t)o * kh * kw;
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W;
+                if (db) db[o] += dst__row_sum(g, P);
+                if (dw) dst__plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
+                if (dx) {
+                    for (k = 0; k < kh * kw; ++k) flip[k] = wk[kh * kw - 1 - k];
+                    dst__plane_forward(&t, g, flip, 0.0f, 1, dx + in_off);
+                }
+            }
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
@@ -2502,7 +2736,7 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
                                      const float *bias, float *y, float *work, int nb, float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     for (n0 = 0; n0 < batch; n0 += nb) {
         int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
@@ -2531,10 +2765,7 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
     }
     if (bias)
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) {
-                float *yo = y + ((size_t)n0 * p->out_c + o) * P, b = bias[o];
-                for (i = 0; i < P; ++i) yo[i] += b;
-            }
+            for (o = 0; o < p->out_c; ++o) dst__row_add_scalar(y + ((size_t)n0 * p->out_c + o) * P, bias[o], (size_t)P);
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
