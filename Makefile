@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h
 
-.PHONY: all test test-quick demo bench clean
+.PHONY: all test test-quick demo bench bench-mlp clean
 EXAMPLES = build/quickstart
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -61,7 +61,17 @@ test-quick: build/test
 
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
 # Each benchmark adds its own bench-NAME target and appends it here.
-bench:
+bench: bench-mlp
+
+# Built as a user builds: plain -O2, no -march (the SIMD path is picked at
+# run time). PyTorch runs first, on one thread, and the C side prints the table.
+TORCH_PY ?= /usr/bin/python3
+BENCH_MLP_ARGS ?=
+build/bench_mlp: bench/bench_mlp.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-mlp: build/bench_mlp
+	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_mlp_torch.py $(BENCH_MLP_ARGS) > build/bench_mlp_torch.txt
+	./build/bench_mlp --torch build/bench_mlp_torch.txt $(BENCH_MLP_ARGS)
 
 # Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
 # both on one thread, in the same run.
@@ -72,6 +82,12 @@ build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 bench-cnn: build/bench_cnn
 	./build/bench_cnn
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+# The convolution paths side by side per shape (how the path rule was chosen).
+.PHONY: bench-conv-paths
+build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 -I. $< -o $@ -lm
+bench-conv-paths: build/bench_conv_paths
+	./build/bench_conv_paths
 
 # Distillation quality (teacher, label-only and distilled students) against
 # PyTorch on the same protocols; KD_FLAGS picks the regime, seeds, --quick.

@@ -501,7 +501,8 @@ DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps t
    teacher_logits NULL: cross-entropy on labels. Otherwise the KD loss of
    dst_kd_loss (labels may then be NULL: soft term only). *loss (may be NULL)
    gets the batch loss. A non-finite loss or gradient stops the step before
-   the update: DST_ERR_NONFINITE, parameters untouched. */
+   the update: DST_ERR_NONFINITE, and the model is as it was (parameters,
+   optimizer state, batch norm's running statistics, dropout generator). */
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss);
@@ -563,6 +564,8 @@ typedef struct dst_fit_config {
     dst_progress_fn progress;    /* optional; called every progress_every batches and at epoch ends */
     void        *progress_user;
     size_t       progress_every; /* 0 = only at epoch ends */
+    int          resume;         /* 1: continue where the model's last fit stopped (e.g. a loaded
+                                    checkpoint): same data, count, batch_size, seed and no_shuffle */
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
@@ -572,6 +575,87 @@ DSTDEF dst_fit_config dst_fit_default(void);
    when a teacher is given and alpha... is ignored: soft targets alone). */
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
+
+/* ==== API: weight file ==================================================== */
+
+/* One file holds a model: its architecture (every field of every layer),
+   its parameters and batch norm statistics as named float32 tensors (the
+   names of a PyTorch nn.Sequential's state_dict: "0.weight", "3.running_var"),
+   key/value metadata and CRC32s; little-endian with fixed-width fields on
+   every host. docs/FORMAT.md gives it byte by byte. A checkpoint is the same
+   file plus the optimizer's state and dst_model_fit's position. */
+#define DST_FILE_VERSION_MAJOR 1 /* a reader refuses a newer major version */
+#define DST_FILE_VERSION_MINOR 0 /* and reads a newer minor one (it only adds) */
+
+/* Limits a file may claim, checked before anything is allocated. */
+#ifndef DST_MAX_LAYERS
+#define DST_MAX_LAYERS 4096
+#endif
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
+#endif
+#ifndef DST_MAX_META
+#define DST_MAX_META 4096 /* metadata entries */
+#endif
+
+/* Metadata: key/value pairs attached to a model, saved and loaded with it
+   (class names, input normalisation, temperature, accuracy, ...). Keys are 1
+   to 255 bytes; setting a key again replaces its value (and its type). */
+DSTDEF dst_result  dst_model_meta_set_string(dst_model *m, const char *key, const char *value);
+DSTDEF dst_result  dst_model_meta_set_number(dst_model *m, const char *key, double value);
+DSTDEF const char *dst_model_meta_string(const dst_model *m, const char *key);            /* NULL if absent or not a string */
+DSTDEF int         dst_model_meta_number(const dst_model *m, const char *key, double *value); /* 1 if found as a number */
+DSTDEF int         dst_model_meta_count(const dst_model *m);
+DSTDEF const char *dst_model_meta_key(const dst_model *m, int index); /* in the order first set; NULL outside [0, count) */
+
+/* Receives the file in pieces, in order; returns 0 on success, anything
+   else stops the save with DST_ERR_IO. */
+typedef int (*dst_write_fn)(void *user, const void *data, size_t len);
+
+#ifndef DST_NO_STDIO
+/* Atomic: writes "<path>.tmp" beside the target, flushes it (fsync where
+   available), then renames it over path. On any failure the previous file
+   at path is untouched and the temporary file is removed. */
+DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error *err);
+#endif
+DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
+/* *buf (free it with dst_free) gets the whole file. */
+DSTDEF dst_result dst_model_save_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err);
+
+/* Load rebuilds the model: architecture, parameters, batch norm running
+   statistics and metadata. Any defect of the file (truncated, corrupt, wrong
+   magic, absurd sizes, ...) is DST_ERR_FORMAT with a message that says what
+   and at which byte; a newer major version is DST_ERR_UNSUPPORTED. */
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *err);
+#endif
+/* From memory, the parameters and running statistics are used in place, not
+   copied, when the buffer allows it: a little-endian host, the file's data
+   laid out as distill.h writes it, and buf 64-byte aligned (malloc is not
+   enough; with `xxd -i` add __attribute__((aligned(64))) or copy it into an
+   aligned block). buf must then outlive the model and stay unchanged. Such a model is for inference: dst_model_params() points
+   into buf (read only). The first training forward, dst_model_backward,
+   dst_model_set_optimizer or dst_model_grads copies them into memory the
+   model owns, after which buf is no longer used. Otherwise they are copied
+   at load. Either way buf is only read. */
+DSTDEF dst_result dst_model_load_memory(dst_model **out, const void *buf, size_t len, dst_error *err);
+DSTDEF int        dst_model_params_in_place(const dst_model *m); /* 1 while the parameters live in a caller's buffer */
+
+/* Checkpoints: the weight file plus the optimizer (configuration, moments,
+   step count, current lr), the dropout generator and where dst_model_fit
+   stands (epoch, batch, the shuffling seed, the epoch's running loss). Load
+   one and call dst_model_fit with the same data and config and
+   cfg.resume = 1: the parameters come out bit for bit as if training had
+   never stopped. dst_model_load reads a checkpoint as a plain model;
+   dst_model_load_checkpoint refuses a file without training state. */
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path, dst_error *err);
+DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err);
+#endif
+DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
+DSTDEF dst_result dst_model_save_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
+                                                   dst_error *err);
+DSTDEF dst_result dst_model_load_checkpoint_memory(dst_model **out, const void *buf, size_t len, dst_error *err);
 
 /* ==== API: data =========================================================== */
 
@@ -614,6 +698,71 @@ DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err
 #endif
 DSTDEF void dst_mnist_free(dst_mnist *d);
 
+/* .npy arrays (NumPy's format, versions 1 to 3): float32 or int32, C order,
+   either byte order on disk; the data comes back in the host's order. Teacher
+   logits saved by any framework with numpy.save drive offline distillation:
+       dst_npy a; dst_teacher t;
+       dst_npy_load("teacher_logits.npy", &a, &e);      -- rows x classes float32
+       dst_teacher_from_npy(&a, &t, &e);                 -- or dst_teacher_logits(a.data, ...)
+       fit.teacher = &t; dst_model_fit(...); dst_npy_free(&a);   -- a must outlive the fit */
+#define DST_NPY_MAX_DIMS 8
+typedef enum dst_npy_dtype { DST_NPY_FLOAT32 = 1, DST_NPY_INT32 = 2 } dst_npy_dtype;
+typedef struct dst_npy {
+    dst_npy_dtype dtype;
+    int    ndim;                      /* 0 (a scalar) to DST_NPY_MAX_DIMS */
+    size_t shape[DST_NPY_MAX_DIMS];
+    size_t count;                     /* product of shape (1 for a scalar) */
+    void  *data;                      /* count float or int32_t, 64-byte aligned */
+} dst_npy;
+
+/* DST_ERR_FORMAT for a broken file, DST_ERR_UNSUPPORTED for another dtype
+   (the message names it) or Fortran order. */
+DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_error *err);
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_npy_load(const char *path, dst_npy *out, dst_error *err);
+DSTDEF dst_result dst_npy_save(const char *path, dst_npy_dtype dtype, const void *data, int ndim,
+                               const size_t *shape, dst_error *err);
+#endif
+/* The same file through a write callback (see dst_write_fn). */
+DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dtype, const void *data, int ndim,
+                                const size_t *shape, dst_error *err);
+DSTDEF void dst_npy_free(dst_npy *a);
+/* A teacher of cached logits from a 2-D float32 array (rows x classes); it
+   points at a->data, which must outlive the teacher. */
+DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_error *err);
+
+/* ==== API: images ========================================================= */
+
+/* How a picture becomes a model's input: resized to height x width (area
+   averaging when shrinking, bilinear when enlarging), converted to the
+   channel count (RGB to gray is the luminance 0.299 R + 0.587 G + 0.114 B;
+   gray to RGB repeats it; alpha is composited over white), each byte times
+   scale, then 1 - v when invert is set, then (v - mean[c]) / std[c]. */
+typedef struct dst_image_prep {
+    int   channels, height, width; /* the model's input: 1 (gray) or 3 (RGB) channels */
+    int   invert;                  /* 1: v = 1 - v after scaling (dark on light <-> light on dark) */
+    float scale;                   /* 1 / 255: bytes to [0, 1] */
+    float mean[3], std[3];         /* per channel; 0 and 1 leave the values alone */
+} dst_image_prep;
+
+/* scale 1/255, no inversion, mean 0, std 1. */
+DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width);
+
+/* Resamples one plane of floats: src sh x sw to dst dh x dw (each >= 1).
+   work holds sh x dw floats. */
+DSTDEF void dst_image_resize(const float *src, int sh, int sw, float *dst, int dh, int dw, float *work);
+
+/* Interleaved 8-bit pixels (comp 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA),
+   width x height, to channels x height x width floats in out as prep says. */
+DSTDEF dst_result dst_image_to_input(const unsigned char *pixels, int width, int height, int comp,
+                                     const dst_image_prep *prep, float *out, dst_error *err);
+
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO)
+/* Reads a PNG, JPEG, BMP, ... through stb_image (include stb_image.h before
+   distill.h) and converts it with dst_image_to_input. */
+DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, float *out, dst_error *err);
+#endif
+
 #ifdef __cplusplus
 }
 #endif
@@ -652,8 +801,43 @@ DSTDEF void dst_mnist_free(dst_mnist *d);
 
 #if defined(_WIN32)
 #include <windows.h>
-#elif !defined(DST_NO_STDIO) || 1
+#elif defined(__APPLE__)
+#include <mach/mach_time.h>
+#else
 #include <time.h>
+#endif
+#if !defined(DST_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
+#define DST__POSIX_FILES 1 /* the weight file's atomic save: open, write, fsync, rename */
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#endif
+
+/* restrict: C99's keyword, the common extension in C++ */
+#if !defined(__cplusplus)
+#define DST__RESTRICT restrict
+#elif defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#define DST__RESTRICT __restrict
+#else
+#define DST__RESTRICT
+#endif
+
+/* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
+   element-wise kernels of the model path (bias, ReLU, optimizers, checks)
+   use it with no run-time test. Each has a plain C loop beside it, which is
+   the reference the tests compare it with and the path elsewhere. */
+#if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#define DST__VEC_SSE2 1
+#include <emmintrin.h>
+#else
+#define DST__VEC_SSE2 0
+#endif
+/* NEON is part of every AArch64: the same loops use it there. */
+#if !defined(DST_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define DST__VEC_NEON 1
+#include <arm_neon.h>
+#else
+#define DST__VEC_NEON 0
 #endif
 
 /* ==== results, errors, small helpers ====================================== */
@@ -723,6 +907,31 @@ static void dst__free_aligned(void *p, void *ctx)
 
 DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
 
+/* Wall-clock seconds from a monotonic source, for fit's progress reports.
+   Strict ISO C (-std=c99) hides POSIX's clock_gettime and CLOCK_MONOTONIC
+   from <time.h>, and defining _POSIX_C_SOURCE here would come too late (the
+   user's own includes have fixed the feature set by now). On 64-bit Linux,
+   where the function and its struct are the same in every libc, we then
+   declare it ourselves under a private name bound to the real symbol, so
+   it never clashes with a declaration the user can see. clock() (processor
+   time, not wall time) is the last resort. dst__seconds_source names the
+   choice, for the tests. */
+#if defined(_WIN32)
+#define DST__SECONDS_SOURCE "QueryPerformanceCounter"
+#elif defined(__APPLE__)
+#define DST__SECONDS_SOURCE "mach_absolute_time"
+#elif defined(CLOCK_MONOTONIC)
+#define DST__SECONDS_SOURCE "clock_gettime"
+#elif defined(__linux__) && defined(__LP64__) && (defined(__GNUC__) || defined(__clang__))
+#define DST__SECONDS_SOURCE "clock_gettime (declared by distill.h)"
+#define DST__OWN_CLOCK_GETTIME 1
+struct dst__timespec { long tv_sec, tv_nsec; }; /* struct timespec on LP64 Linux */
+extern int dst__clock_gettime(int clock_id, struct dst__timespec *ts) __asm__("clock_gettime");
+#else
+#define DST__SECONDS_SOURCE "clock"
+#endif
+static const char dst__seconds_source[] = DST__SECONDS_SOURCE;
+
 static double dst__seconds(void)
 {
 #if defined(_WIN32)
@@ -730,6 +939,14 @@ static double dst__seconds(void)
     QueryPerformanceFrequency(&f);
     QueryPerformanceCounter(&c);
     return (double)c.QuadPart / (double)f.QuadPart;
+#elif defined(__APPLE__)
+    mach_timebase_info_data_t tb;
+    mach_timebase_info(&tb);
+    return (double)mach_absolute_time() * (double)tb.numer / (double)tb.denom * 1e-9;
+#elif defined(DST__OWN_CLOCK_GETTIME)
+    struct dst__timespec ts;
+    dst__clock_gettime(1 /* CLOCK_MONOTONIC on Linux */, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 #elif defined(CLOCK_MONOTONIC)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -803,9 +1020,15 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    The only shared state is the CPU-feature cache (written once, always
    with the same value) and the level set by dst_simd_force. */
 
+#ifndef DST__GEMM_KC
 #define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#endif
+#ifndef DST__GEMM_MC
 #define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#endif
+#ifndef DST__GEMM_NC
 #define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+#endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
 
@@ -984,12 +1207,15 @@ typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b,
 
 /* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
    (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
-   rows of A) x (4 or 1 rows of B). */
+   rows of A) x (4 or 1 rows of B); an 8 x 8 transpose for packing B^T
+   (NULL: plain loops). */
+typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
 typedef struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
+    dst__gemm_transpose_fn transpose8;
 } dst__gemm_isa;
 
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
@@ -1095,10 +1321,38 @@ DST__GEMM_DOTS(sse2, DST__TARGET("sse2"), 2)
 #undef DST__MUL
 #undef DST__HSUM
 
+/* dst[q][r] = src[r][q] for an 8 x 8 block (packing B^T): unpack pairs of
+   rows, shuffle quads, swap 128-bit halves */
+static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds, float *dst, size_t ldd)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4) },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2) },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2) },
+    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+      dst__transpose8_avx },
+    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+      dst__transpose8_avx },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
 };
 
 static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
@@ -1172,7 +1426,7 @@ DST__GEMM_DOTS(neon, , 4)
 #undef DST__HSUM
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4) },
+    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
 };
 #endif /* DST__GEMM_NEON */
 
@@ -1266,11 +1520,12 @@ static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p
 
 /* op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into panels nr wide: for each p the
    panel's columns, contiguous. The last panel is as wide as its columns
-   rounded up to whole vectors of w, the padding zero. */
-static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j0, int kc, int nc,
-                             int nr, int w, float *dst)
+   rounded up to whole vectors of w, the padding zero. B stored transposed
+   goes through 8 x 8 transposes where the instruction set has one. */
+static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float *b, int ldb, int p0,
+                             int j0, int kc, int nc, float *dst)
 {
-    int jr, j, p, pp;
+    int nr = isa->nvmax * isa->w, w = isa->w, jr, j, p, pp;
     for (jr = 0; jr < nc; jr += nr) {
         int cols = nc - jr < nr ? nc - jr : nr;
         int ld = cols == nr ? nr : (cols + w - 1) / w * w;
@@ -1278,14 +1533,18 @@ static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j
             for (p = 0; p < kc; ++p) {
                 const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
                 float *d = dst + (size_t)p * ld;
-                for (j = 0; j < cols; ++j) d[j] = src[j];
-                for (; j < ld; ++j) d[j] = 0;
+                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (j = cols; j < ld; ++j) d[j] = 0;
             }
         } else {
-            /* B is stored transposed: read rows of it 8 values at a time */
             for (pp = 0; pp < kc; pp += 8) {
                 int pn = kc - pp < 8 ? kc - pp : 8;
-                for (j = 0; j < cols; ++j) {
+                j = 0;
+                if (isa->transpose8 && pn == 8)
+                    for (; j + 8 <= cols; j += 8)
+                        isa->transpose8(b + (size_t)(j0 + jr + j) * ldb + p0 + pp, (size_t)ldb,
+                                        dst + (size_t)pp * ld + j, (size_t)ld);
+                for (; j < cols; ++j) {
                     const float *src = b + (size_t)(j0 + jr + j) * ldb + p0 + pp;
                     float *d = dst + (size_t)pp * ld + j;
                     for (p = 0; p < pn; ++p) d[(size_t)p * ld] = src[p];
@@ -1299,6 +1558,12 @@ static void dst__gemm_pack_b(int trans_b, const float *b, int ldb, int p0, int j
 }
 
 /* ---- the drivers ---- */
+
+/* B is read in place, not packed, when it is not transposed and m is at
+   most this (measured: bench/bench_gemm.c) */
+#ifndef DST__GEMM_DIRECT_B_M
+#define DST__GEMM_DIRECT_B_M 100000
+#endif
 
 /* Block sizes for this problem that fit a buffer of cap floats: the
    defaults, shrunk first in k, then in n, then in m. Returns the floats used. */
@@ -1341,7 +1606,11 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
         for (pc = 0; pc < k; pc += kcb) {
             int kc = k - pc < kcb ? k - pc : kcb;
             float beta_pc = pc == 0 ? beta : 1.0f;
-            dst__gemm_pack_b(trans_b, b, ldb, pc, jc, kc, nc, nr, isa->w, pb_block);
+            /* B as stored, when the kernels can read it so: only a last
+               panel narrower than NR is packed (zero-padded to whole vectors) */
+            int direct = !trans_b && m <= DST__GEMM_DIRECT_B_M, direct_cols = direct ? nc / nr * nr : 0;
+            if (direct_cols < nc)
+                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
                 dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
@@ -1351,20 +1620,26 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                     const float *pb = pb_block;
                     for (jr = 0; jr < nc; jr += nr) {
                         int cols = nc - jr < nr ? nc - jr : nr;
-                        int nv = (cols + isa->w - 1) / isa->w, ld = nv * isa->w;
+                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w;
                         float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
+                        const float *pbj = pb;
+                        if (jr < direct_cols) {
+                            pbj = b + (size_t)pc * ldb + jc + jr;
+                            bs = ldb;
+                        } else {
+                            pb += (size_t)bs * kc;
+                        }
                         if (rows == mr) {
-                            isa->kernel[0][nv - 1](kc, pa, pb, ld, ct, ldc, alpha, beta_pc, cols);
+                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols);
                         } else { /* a short panel: 4 + 2 + 1 rows as it needs */
                             int r0 = 0, t, sizes[3] = { 4, 2, 1 };
                             for (t = 0; t < 3; ++t)
                                 if (rows & sizes[t]) {
-                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pb, ld, ct + (size_t)r0 * ldc,
+                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
                                                                ldc, alpha, beta_pc, cols);
                                     r0 += sizes[t];
                                 }
                         }
-                        pb += (size_t)ld * kc;
                     }
                 }
             }
@@ -1606,12 +1881,57 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
 
 /* ==== activations ========================================================= */
 
+/* ReLU and its gradient, the element-wise loops of every MLP step.
+   dst__relu: y = x > 0 ? x : 0 (NaN gives 0); y may equal x.
+   dst__relu_grad: dx = s > 0 ? dy : 0, where s is the forward's input or,
+   equally, its output (both are > 0 at the same places); dx may equal dy. */
+static void dst__relu_scalar(const float *x, float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static void dst__relu_grad_scalar(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) dx[i] = s[i] > 0 ? dy[i] : 0;
+}
+
+#if DST__VEC_SSE2
+/* max(x, 0) returns its second operand, +0, for NaN and -0: as the scalar loop */
+static void dst__relu_sse2(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+        _mm_storeu_ps(y + i + 4, _mm_max_ps(_mm_loadu_ps(x + i + 4), z));
+    }
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+    dst__relu_scalar(x + i, y + i, n - i);
+}
+
+static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
+    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
+}
+#define dst__relu dst__relu_sse2
+#define dst__relu_grad dst__relu_grad_sse2
+#else
+#define dst__relu dst__relu_scalar
+#define dst__relu_grad dst__relu_grad_scalar
+#endif
+
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+        dst__relu(x, y, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : param * x[i];
@@ -1634,7 +1954,7 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : 0;
+        dst__relu_grad(x, dy, dx, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : param * dy[i];
@@ -1744,8 +2064,9 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
    - direct: for each output channel, input channel and kernel tap, one
      multiply-add of an input row segment into an output row; the edges
      are clipped once per tap, so the inner loops have no bounds checks.
-     For convolutions with one input channel per group (depthwise, or a
-     first layer on gray images), where a GEMM would have K = kh * kw.
+     For depthwise convolutions (one input channel per group), where each
+     group's GEMM would be 1 x P x (kh kw). A first layer on gray images
+     (one input channel, one group) measured faster as im2col + GEMM.
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
@@ -1763,7 +2084,7 @@ typedef enum dst__conv_path {
     DST__CONV_REFERENCE
 } dst__conv_path;
 
-static int dst__conv_direct(const dst_conv2d_params *p) { return p->in_c == p->groups; }
+static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
 {
@@ -1803,19 +2124,11 @@ DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
    with SSE2 (every x86-64) or NEON (AArch64); multiply and add stay separate
    instructions, so d += a * s rounds as the scalar loop does. */
 
-#if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
-#include <emmintrin.h>
-#define DST__ROW_SSE2 1
-#elif !defined(DST_NO_SIMD) && defined(__aarch64__)
-#include <arm_neon.h>
-#define DST__ROW_NEON 1
-#endif
-
 /* d[k] += a * s[k], k < n */
 static void dst__row_axpy(float *d, float a, const float *s, int n)
 {
     int k = 0;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     __m128 va = _mm_set1_ps(a);
     for (; k + 8 <= n; k += 8) {
         __m128 d0 = _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k)));
@@ -1825,7 +2138,7 @@ static void dst__row_axpy(float *d, float a, const float *s, int n)
     }
     for (; k + 4 <= n; k += 4)
         _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k))));
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     float32x4_t va = vdupq_n_f32(a);
     for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vmulq_f32(va, vld1q_f32(s + k))));
 #endif
@@ -1836,13 +2149,13 @@ static void dst__row_axpy(float *d, float a, const float *s, int n)
 static void dst__row_add(float *d, const float *s, int n)
 {
     int k = 0;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     for (; k + 8 <= n; k += 8) {
         _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
         _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_loadu_ps(s + k + 4)));
     }
     for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vld1q_f32(s + k)));
 #endif
     for (; k < n; ++k) d[k] += s[k];
@@ -1853,7 +2166,7 @@ static float dst__row_dot(const float *a, const float *b, int n)
 {
     int k = 0;
     float s = 0;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
     float part[4];
     for (; k + 8 <= n; k += 8) {
@@ -1863,13 +2176,36 @@ static float dst__row_dot(const float *a, const float *b, int n)
     for (; k + 4 <= n; k += 4) s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
     _mm_storeu_ps(part, _mm_add_ps(s0, s1));
     s = (part[0] + part[1]) + (part[2] + part[3]);
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     float32x4_t s0 = vdupq_n_f32(0);
     for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vmulq_f32(vld1q_f32(a + k), vld1q_f32(b + k)));
     s = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
 #endif
     for (; k < n; ++k) s += a[k] * b[k];
     return s;
+}
+
+/* sum of s[k], k < n (four partial sums) */
+static float dst__row_sum(const float *s, size_t n)
+{
+    size_t k = 0;
+    float t = 0;
+#if DST__VEC_SSE2
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_loadu_ps(s + k));
+        s1 = _mm_add_ps(s1, _mm_loadu_ps(s + k + 4));
+    }
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    t = (part[0] + part[1]) + (part[2] + part[3]);
+#elif DST__VEC_NEON
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vld1q_f32(s + k));
+    t = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) t += s[k];
+    return t;
 }
 
 /* The outputs o in [*lo, *hi) of a window sweep whose input index
@@ -2054,12 +2390,7 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
-            if (db) {
-                float s = 0;
-                size_t q;
-                for (q = 0; q < P; ++q) s += g[q];
-                db[o] += s;
-            }
+            if (db) db[o] += dst__row_sum(g, P);
             for (c = 0; c < icg; ++c) {
                 size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
                 const float *wk = w + ((size_t)o * icg + c) * kh * kw;
@@ -2156,17 +2487,12 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
                                       float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) {
-                const float *d = dy + ((size_t)n0 * p->out_c + o) * P;
-                float sum = 0;
-                for (i = 0; i < P; ++i) sum += d[i];
-                db[o] += sum;
-            }
+            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
     }
     if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
     for (n0 = 0; n0 < batch; n0 += nb) {
@@ -2300,8 +2626,9 @@ static void dst__pool_window(const dst_pool2d_params *p, int yo, int xo, int *h0
 }
 
 /* The first maximum of each window wins, and a NaN beats everything, as in
-   PyTorch (so a NaN input propagates). */
-static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+   PyTorch (so a NaN input propagates). Any window; the reference of the
+   2x2 path below. */
+static void dst__maxpool_forward_ref(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
     int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w, out_plane = (size_t)oh * ow;
@@ -2322,6 +2649,66 @@ static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const fl
                 if (argmax) argmax[c * out_plane + (size_t)yo * ow + xo] = at;
             }
     }
+}
+
+#if DST__VEC_SSE2
+/* 2x2 windows, stride 2, no padding (the usual pooling after a conv), 4
+   outputs at a time: the even and odd columns of two input rows, compared
+   in window order a b / c d with the reference's rule (v > best or v is
+   NaN), both the maxima and their indices chosen by masks. */
+static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
+    const __m128i four_steps = _mm_set_epi32(6, 4, 2, 0), one = _mm_set1_epi32(1), row = _mm_set1_epi32(W);
+    for (c = 0; c < planes; ++c)
+        for (yo = 0; yo < oh; ++yo) {
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            float *out = y + c * out_plane + (size_t)yo * ow;
+            int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
+            for (xo = 0; xo + 4 <= ow; xo += 4) {
+                __m128 t0 = _mm_loadu_ps(r0 + 2 * xo), t1 = _mm_loadu_ps(r0 + 2 * xo + 4);
+                __m128 b0 = _mm_loadu_ps(r1 + 2 * xo), b1 = _mm_loadu_ps(r1 + 2 * xo + 4);
+                __m128 va = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), vb = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128 vc = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), vd = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128i ia = _mm_add_epi32(_mm_set1_epi32(2 * yo * W + 2 * xo), four_steps), at = ia;
+                __m128 best = va, m;
+#define DST__MAX_STEP(v, idx)                                                               \
+    m = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));                           \
+    best = _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, best));                            \
+    at = _mm_or_si128(_mm_and_si128(_mm_castps_si128(m), idx), _mm_andnot_si128(_mm_castps_si128(m), at))
+                DST__MAX_STEP(vb, _mm_add_epi32(ia, one));
+                DST__MAX_STEP(vc, _mm_add_epi32(ia, row));
+                DST__MAX_STEP(vd, _mm_add_epi32(_mm_add_epi32(ia, row), one));
+#undef DST__MAX_STEP
+                _mm_storeu_ps(out + xo, best);
+                if (am) _mm_storeu_si128((__m128i *)(void *)(am + xo), at);
+            }
+            for (; xo < ow; ++xo) {
+                const float v[4] = { r0[2 * xo], r0[2 * xo + 1], r1[2 * xo], r1[2 * xo + 1] };
+                const int32_t at0 = 2 * yo * W + 2 * xo, at4[4] = { at0, at0 + 1, at0 + W, at0 + W + 1 };
+                float best = v[0];
+                int32_t at = at4[0];
+                int k;
+                for (k = 1; k < 4; ++k)
+                    if (v[k] > best || v[k] != v[k]) { best = v[k]; at = at4[k]; }
+                out[xo] = best;
+                if (am) am[xo] = at;
+            }
+        }
+}
+#endif
+
+static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+#if DST__VEC_SSE2
+    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
+        p->pad_h == 0 && p->pad_w == 0) {
+        dst__maxpool2x2_forward(p, batch, x, y, argmax);
+        return;
+    }
+#endif
+    dst__maxpool_forward_ref(p, batch, x, y, argmax);
 }
 
 static void dst__maxpool_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
@@ -2588,48 +2975,146 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
     return 2;
 }
 
-/* PyTorch's torch.optim.SGD, one parameter array */
-static void dst__sgd_update(const dst_optimizer_config *c, float lr, long step,
-                            float *p, const float *g, float *buf, size_t n)
+/* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
+   flat array. The scalar loops are the reference; the SSE2 ones do the same
+   operations in the same order, four values at a time, and give the same
+   bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   out once per update, so no branch is left inside the vector loops. */
+typedef struct dst__opt_consts {
+    float lr, wd;
+    float mom, damp;        /* SGD: momentum, 1 - dampening */
+    int   first, nesterov;  /* SGD: step 1 (the buffer starts as the gradient); Nesterov */
+    float b1, b2, one_b1, one_b2;   /* Adam: the betas and 1 - each */
+    float step_size, bc2_sqrt;      /* Adam: lr / (1 - b1^t), sqrt(1 - b2^t) */
+    float eps, decay;               /* Adam: eps; AdamW: 1 - lr wd */
+    int   decoupled;                /* AdamW */
+} dst__opt_consts;
+
+static dst__opt_consts dst__opt_consts_of(const dst_optimizer_config *c, float lr, long step)
+{
+    dst__opt_consts k;
+    memset(&k, 0, sizeof k);
+    k.lr = lr;
+    k.wd = c->weight_decay;
+    k.mom = c->momentum;
+    k.damp = 1.0f - c->dampening;
+    k.first = step <= 1;
+    k.nesterov = c->nesterov != 0;
+    k.b1 = c->beta1;
+    k.b2 = c->beta2;
+    k.one_b1 = 1.0f - c->beta1;
+    k.one_b2 = 1.0f - c->beta2;
+    k.step_size = lr / (1.0f - (float)pow(c->beta1, (double)step));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)step));
+    k.eps = c->eps;
+    k.decay = 1.0f - lr * c->weight_decay;
+    k.decoupled = c->kind == DST_ADAMW;
+    return k;
+}
+
+/* SGD: d = g + wd p; with momentum (buf not NULL) buf = d at step 1, else
+   mom buf + damp d, then d = buf (Nesterov: d + mom buf); p -= lr d. */
+static void dst__sgd_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                            float *DST__RESTRICT buf, size_t n)
 {
     size_t i;
-    float mom = c->momentum, damp = 1.0f - c->dampening, wd = c->weight_decay;
     for (i = 0; i < n; ++i) {
-        float d = g[i] + wd * p[i];
-        if (mom != 0) {
-            buf[i] = step <= 1 ? d : mom * buf[i] + damp * d;
-            d = c->nesterov ? d + mom * buf[i] : buf[i];
+        float d = g[i] + k->wd * p[i];
+        if (buf) {
+            buf[i] = k->first ? d : k->mom * buf[i] + k->damp * d;
+            d = k->nesterov ? d + k->mom * buf[i] : buf[i];
         }
-        p[i] -= lr * d;
+        p[i] -= k->lr * d;
     }
 }
 
-/* PyTorch's torch.optim.Adam / AdamW (single-tensor form) */
-static void dst__adam_update(const dst_optimizer_config *c, float lr, long step,
-                             float *p, const float *g, float *m, float *v, size_t n)
+/* Adam: d = g + wd p (AdamW: p *= 1 - lr wd, d = g); m = b1 m + (1 - b1) d;
+   v = b2 v + (1 - b2) d d; p -= step_size m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                             float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
 {
     size_t i;
-    float b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay;
-    float bc1 = 1.0f - (float)pow(b1, (double)step);
-    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)step));
-    float step_size = lr / bc1;
-    int decoupled = c->kind == DST_ADAMW;
     for (i = 0; i < n; ++i) {
         float d = g[i];
-        if (decoupled) p[i] *= 1.0f - lr * wd;
-        else d += wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * d;
-        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + c->eps);
+        if (k->decoupled) p[i] *= k->decay;
+        else d += k->wd * p[i];
+        m[i] = k->b1 * m[i] + k->one_b1 * d;
+        v[i] = k->b2 * v[i] + k->one_b2 * d * d;
+        p[i] -= k->step_size * m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps);
     }
 }
+
+#if DST__VEC_SSE2
+static void dst__sgd_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                          float *DST__RESTRICT buf, size_t n)
+{
+    size_t i = 0;
+    __m128 wd = _mm_set1_ps(k->wd), lr = _mm_set1_ps(k->lr), mom = _mm_set1_ps(k->mom), damp = _mm_set1_ps(k->damp);
+    /* d = g + wd p, and p -= lr d */
+#define DST__SGD_D(i) _mm_add_ps(_mm_loadu_ps(g + (i)), _mm_mul_ps(wd, _mm_loadu_ps(p + (i))))
+#define DST__SGD_P(i, d) _mm_storeu_ps(p + (i), _mm_sub_ps(_mm_loadu_ps(p + (i)), _mm_mul_ps(lr, (d))))
+    if (!buf) {
+        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
+    } else if (k->first) {
+        for (; i + 4 <= n; i += 4) {
+            __m128 d = DST__SGD_D(i);
+            _mm_storeu_ps(buf + i, d);
+            DST__SGD_P(i, k->nesterov ? _mm_add_ps(d, _mm_mul_ps(mom, d)) : d);
+        }
+    } else if (k->nesterov) {
+        for (; i + 4 <= n; i += 4) {
+            __m128 d = DST__SGD_D(i);
+            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, d));
+            _mm_storeu_ps(buf + i, b);
+            DST__SGD_P(i, _mm_add_ps(d, _mm_mul_ps(mom, b)));
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, DST__SGD_D(i)));
+            _mm_storeu_ps(buf + i, b);
+            DST__SGD_P(i, b);
+        }
+    }
+#undef DST__SGD_D
+#undef DST__SGD_P
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m128 wd = _mm_set1_ps(k->wd), decay = _mm_set1_ps(k->decay), b1 = _mm_set1_ps(k->b1);
+    __m128 b2 = _mm_set1_ps(k->b2), one_b1 = _mm_set1_ps(k->one_b1), one_b2 = _mm_set1_ps(k->one_b2);
+    __m128 step_size = _mm_set1_ps(k->step_size), bc2 = _mm_set1_ps(k->bc2_sqrt), eps = _mm_set1_ps(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        __m128 pv = _mm_loadu_ps(p + i), d = _mm_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm_mul_ps(pv, decay);
+        else d = _mm_add_ps(d, _mm_mul_ps(wd, pv));
+        mv = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(one_b1, d));
+        vv = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(one_b2, d), d));
+        den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc2), eps);
+        _mm_storeu_ps(m + i, mv);
+        _mm_storeu_ps(v + i, vv);
+        _mm_storeu_ps(p + i, _mm_sub_ps(pv, _mm_div_ps(_mm_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#define dst__sgd dst__sgd_sse2
+#define dst__adam dst__adam_sse2
+#else
+#define dst__sgd dst__sgd_scalar
+#define dst__adam dst__adam_scalar
+#endif
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
 {
+    dst__opt_consts k;
     if (step < 1) step = 1;
-    if (c->kind == DST_SGD) dst__sgd_update(c, lr, step, param, grad, state0, n);
-    else dst__adam_update(c, lr, step, param, grad, state0, state1, n);
+    k = dst__opt_consts_of(c, lr, step);
+    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
+    else dst__adam(&k, param, grad, state0, state1, n);
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -2748,10 +3233,32 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
+    int    relu_fused;                     /* DENSE followed by RELU: the dense forward applies the
+                                              ReLU, and both layers share one output buffer, which
+                                              holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
 } dst__layer;
+
+/* A metadata entry (the weight file section): key and string value share one block. */
+typedef struct dst__meta {
+    char  *key;
+    char  *str;    /* NULL for a number */
+    double num;
+} dst__meta;
+
+/* Where dst_model_fit stands, kept after it returns so that a checkpoint can
+   save it and cfg.resume continue from it. */
+typedef struct dst__fit_pos {
+    long     epoch;              /* epochs completed */
+    size_t   batch;              /* batches completed in the current epoch */
+    size_t   count;              /* what the fit was called with */
+    int      batch_size, no_shuffle;
+    uint64_t seed;
+    double   loss_sum;           /* the epoch so far, for its progress report */
+    size_t   correct, seen;
+} dst__fit_pos;
 
 struct dst_model {
     dst__layer *layers;
@@ -2761,6 +3268,7 @@ struct dst_model {
     size_t param_count;
     float *params, *grads, *state0, *state1; /* all the same layout */
     float *buffers;                        /* not trained: batch norm's running statistics */
+    float *buffers_saved;                  /* their copy from before the step in progress */
     size_t buffer_count;
     size_t col_floats;                     /* the largest conv layer's im2col scratch */
     float *col;                            /* in the workspace */
@@ -2783,7 +3291,16 @@ struct dst_model {
     dst_rng rng;                           /* dropout */
     void  *alloc_user;
     char   error[256];
+    /* the weight file */
+    float *own_params, *own_buffers;       /* the blocks this model frees; NULL while params and
+                                              buffers point into a caller's buffer (loaded in place) */
+    dst__meta *meta;
+    int    meta_count, meta_cap;
+    dst__fit_pos fit;
+    uint64_t seed;                         /* the description's, saved in the file */
 };
+
+static dst_result dst__model_own(dst_model *m); /* copies in-place parameters into owned memory */
 
 static dst_result dst__fail(dst_model *m, dst_result code, const char *fmt, ...)
 {
@@ -2917,8 +3434,10 @@ DSTDEF void dst_model_free(dst_model *m)
     ctx = m->alloc_user;
     dst__model_release_workspace(m);
     dst__free_aligned(m->pack, ctx);
-    dst__free_aligned(m->params, ctx);
-    dst__free_aligned(m->buffers, ctx);
+    dst__free_aligned(m->own_params, ctx);
+    dst__free_aligned(m->own_buffers, ctx);
+    while (m->meta_count > 0) DST_FREE(m->meta[--m->meta_count].key, ctx);
+    DST_FREE(m->meta, ctx);
     DST_FREE(m->layers, ctx);
     DST_FREE(m, ctx);
 }
@@ -2967,6 +3486,9 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     }
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
+    for (i = 0; i + 1 < m->layer_count; ++i)
+        m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
+                                  m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -2974,15 +3496,19 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
         return dst__err(err, DST_ERR_NOMEM, "%lu parameters", (unsigned long)total);
     }
     memset(m->params, 0, bytes);
+    m->own_params = m->params;
     m->grads = m->params + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
-        /* running statistics: mean 0, variance 1, as PyTorch starts them */
-        m->buffers = (float *)dst__alloc_aligned(m->buffer_count * sizeof(float), m->alloc_user);
+        /* running statistics: mean 0, variance 1, as PyTorch starts them;
+           followed by room for a copy that a failed train step restores */
+        m->buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user);
         if (!m->buffers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "batch norm running statistics"); }
+        m->buffers_saved = m->buffers + m->buffer_count;
+        m->own_buffers = m->buffers;
         for (i = 0; i < m->layer_count; ++i) {
             const dst__layer *L = &m->layers[i];
             size_t j, half = L->buffer_count / 2;
@@ -2990,6 +3516,7 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
         }
     }
     dst_rng_seed(&m->rng, desc->seed);
+    m->seed = desc->seed;
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
     m->opt = dst_optimizer_default(DST_SGD);
     m->lr = m->opt.lr;
@@ -3002,7 +3529,7 @@ DSTDEF size_t dst_model_output_size(const dst_model *m) { return m ? m->out_size
 DSTDEF int dst_model_layer_count(const dst_model *m) { return m ? m->layer_count : 0; }
 DSTDEF size_t dst_model_param_count(const dst_model *m) { return m ? m->param_count : 0; }
 DSTDEF float *dst_model_params(dst_model *m) { return m ? m->params : NULL; }
-DSTDEF float *dst_model_grads(dst_model *m) { return m ? m->grads : NULL; }
+DSTDEF float *dst_model_grads(dst_model *m) { return m && dst__model_own(m) == DST_OK ? m->grads : NULL; }
 DSTDEF size_t dst_model_buffer_count(const dst_model *m) { return m ? m->buffer_count : 0; }
 DSTDEF float *dst_model_buffers(dst_model *m) { return m ? m->buffers : NULL; }
 DSTDEF long dst_model_step_count(const dst_model *m) { return m ? m->step : 0; }
@@ -3038,6 +3565,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
+        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense layer's buffer */
         floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
     floats += DST__ROUND16(m->col_floats);
@@ -3052,8 +3580,12 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     m->ws_batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
-        L->out = ws + off;
-        off += DST__ROUND16(L->out_size * (size_t)batch);
+        if (i > 0 && m->layers[i - 1].relu_fused) {
+            L->out = m->layers[i - 1].out;
+        } else {
+            L->out = ws + off;
+            off += DST__ROUND16(L->out_size * (size_t)batch);
+        }
         L->aux = NULL;
         if ((per = dst__layer_aux_floats(L, batch)) != 0) {
             L->aux = ws + off;
@@ -3088,16 +3620,69 @@ static dst_activation dst__activation_of(dst_layer_kind k)
 
 /* ---- dense layer: y = x W^T + b ------------------------------------------ */
 
+/* After the GEMM, in place on y (rows x cols): y += b (b may be NULL), then
+   ReLU when relu is set. One pass for both: a dense layer followed by a
+   ReLU layer does the ReLU here (see dst__layer.relu_fused). */
+static void dst__bias_relu_scalar(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    for (i = 0; i < rows; ++i, y += cols) {
+        if (b) for (j = 0; j < cols; ++j) y[j] += b[j];
+        if (relu) dst__relu_scalar(y, y, cols);
+    }
+}
+
+/* db[j] = sum over rows of dy[i][j] (row i at dy + i * ld), added in row
+   order: the same sum, bit for bit, whatever the path */
+static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                    size_t rows, size_t cols)
+{
+    size_t i, j;
+    memset(db, 0, cols * sizeof(float));
+    for (i = 0; i < rows; ++i, dy += ld)
+        for (j = 0; j < cols; ++j) db[j] += dy[j];
+}
+
+#if DST__VEC_SSE2
+static void dst__bias_relu_sse2(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    __m128 z = _mm_setzero_ps();
+    if (!b && !relu) return;
+    for (i = 0; i < rows; ++i, y += cols) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            __m128 v = _mm_loadu_ps(y + j);
+            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + j));
+            if (relu) v = _mm_max_ps(v, z);
+            _mm_storeu_ps(y + j, v);
+        }
+        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
+    }
+}
+
+static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                  size_t rows, size_t cols)
+{
+    size_t i, j, vec = cols & ~(size_t)3;
+    const float *r = dy;
+    memset(db, 0, vec * sizeof(float));
+    for (i = 0; i < rows; ++i, r += ld)
+        for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
+    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
+}
+#define dst__bias_relu dst__bias_relu_sse2
+#define dst__column_sums dst__column_sums_sse2
+#else
+#define dst__bias_relu dst__bias_relu_scalar
+#define dst__column_sums dst__column_sums_scalar
+#endif
+
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
-    const float *w = m->params + L->param_offset, *b = w + L->weight_count;
-    int out = L->desc.units, in = (int)L->in_size, i, j;
+    const float *w = m->params + L->param_offset;
+    int out = L->desc.units, in = (int)L->in_size;
     dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, L->out, out, m->pack);
-    if (L->bias_count)
-        for (i = 0; i < batch; ++i) {
-            float *y = L->out + (size_t)i * out;
-            for (j = 0; j < out; ++j) y[j] += b[j];
-        }
+    dst__bias_relu(L->out, L->bias_count ? w + L->weight_count : NULL, (size_t)batch, (size_t)out, L->relu_fused);
 }
 
 /* dW = dY^T X, db = column sums of dY, dX = dY W (dx NULL: not needed) */
@@ -3105,14 +3690,10 @@ static void dst__dense_backward(dst_model *m, dst__layer *L, const float *x, con
                                 float *dx, int batch)
 {
     const float *w = m->params + L->param_offset;
-    float *gw = m->grads + L->param_offset, *gb = gw + L->weight_count;
-    int out = L->desc.units, in = (int)L->in_size, i, j;
+    float *gw = m->grads + L->param_offset;
+    int out = L->desc.units, in = (int)L->in_size;
     dst__sgemm_packed(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in, m->pack);
-    if (L->bias_count) {
-        memset(gb, 0, (size_t)out * sizeof(float));
-        for (i = 0; i < batch; ++i)
-            for (j = 0; j < out; ++j) gb[j] += dy[(size_t)i * out + j];
-    }
+    if (L->bias_count) dst__column_sums(dy, (size_t)out, gw + L->weight_count, (size_t)batch, (size_t)out);
     if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
 }
 
@@ -3493,6 +4074,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     if (!m) return DST_ERR_ARG;
     if (!dst__batch_ok(m, x, batch, &r)) return r;
     if ((r = dst__conv_layers_batch_ok(m, batch, training)) != DST_OK) return r;
+    if (training && (r = dst__model_own(m)) != DST_OK) return r;
     m->input = x;
     m->batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
@@ -3500,6 +4082,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         size_t n = L->out_size * (size_t)batch;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
+        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
         case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
@@ -3532,6 +4115,7 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         size_t n = L->out_size * (size_t)batch, j;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
+        case DST_LAYER_RELU: if (dx) dst__relu_grad(L->out, dy, dx, n); break; /* out > 0 where x > 0 */
         case DST_LAYER_DROPOUT:
             if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * L->aux[j];
             break;
@@ -3617,6 +4201,7 @@ DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_conf
     dst_error e;
     if (!m) return DST_ERR_ARG;
     if (dst_optimizer_check(cfg, &e) != DST_OK) return dst__fail(m, e.code, "%s", e.message);
+    if (dst__model_own(m) != DST_OK) return DST_ERR_NOMEM;
     m->opt = *cfg;
     m->lr = cfg->lr;
     m->has_opt = 1;
@@ -3633,12 +4218,41 @@ DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr)
     return DST_OK;
 }
 
-static int dst__all_finite(const float *v, size_t n)
+/* 1 when no value is NaN or infinite: x * 0 is 0 for every finite x and NaN
+   otherwise. The scalar loop adds those up (NaN anywhere makes the sum NaN);
+   the SSE2 one ORs "unordered" masks, which has no chain of dependent adds. */
+static int dst__all_finite_scalar(const float *v, size_t n)
 {
     size_t i;
     float acc = 0;
-    for (i = 0; i < n; ++i) acc += v[i] * 0.0f; /* NaN or inf anywhere makes acc NaN */
+    for (i = 0; i < n; ++i) acc += v[i] * 0.0f;
     return acc == 0.0f;
+}
+
+#if DST__VEC_SSE2
+static int dst__all_finite_sse2(const float *v, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps(), bad0 = z, bad1 = z;
+    for (; i + 8 <= n; i += 8) {
+        __m128 a = _mm_mul_ps(_mm_loadu_ps(v + i), z), b = _mm_mul_ps(_mm_loadu_ps(v + i + 4), z);
+        bad0 = _mm_or_ps(bad0, _mm_cmpunord_ps(a, a));
+        bad1 = _mm_or_ps(bad1, _mm_cmpunord_ps(b, b));
+    }
+    return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
+}
+#define dst__all_finite dst__all_finite_sse2
+#else
+#define dst__all_finite dst__all_finite_scalar
+#endif
+
+/* A step that meets a NaN or infinity leaves the model as it was: the
+   training forward has already moved batch norm's running statistics and
+   the dropout generator, so they are put back. */
+static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
+{
+    m->rng = *rng_before;
+    if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
 }
 
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
@@ -3648,6 +4262,7 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
     const float *y;
     float l;
     dst_result r;
+    dst_rng rng_before;
     int k;
     if (!m) return DST_ERR_ARG;
     k = (int)m->out_size;
@@ -3658,19 +4273,27 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
         return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
     if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
     if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    if ((r = dst__model_own(m)) != DST_OK) return r; /* a model loaded in place trains on a copy */
+    rng_before = m->rng;
+    if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
     l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
                              m->dlogits, m->scratch);
     if (loss) *loss = l;
-    if (!dst__finite(l))
+    if (!dst__finite(l)) {
+        dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "loss is %g at step %ld: parameters not updated", (double)l, m->step + 1);
+    }
     if ((r = dst_model_backward(m, m->dlogits)) != DST_OK) return r;
     if (m->opt.clip_norm > 0) {
         float norm = dst_clip_grad_norm(m->grads, m->param_count, m->opt.clip_norm);
-        if (!dst__finite(norm))
+        if (!dst__finite(norm)) {
+            dst__undo_forward(m, &rng_before);
             return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
                              (double)norm, m->step + 1);
+        }
     } else if (!dst__all_finite(m->grads, m->param_count)) {
+        dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
     m->step++;
@@ -3834,6 +4457,42 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     return DST_OK;
 }
 
+/* Fisher-Yates over the whole order, one draw per position. */
+static void dst__shuffle(size_t *order, size_t count, dst_rng *rng)
+{
+    size_t i;
+    for (i = count - 1; i > 0; --i) {
+        size_t j = dst_rng_below(rng, i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+/* Where a fit starts: epoch 0, or with c->resume where the last one stopped
+   (the shuffles of the epochs already done are replayed so the order and the
+   generator are where they were). */
+static dst_result dst__fit_begin(dst_model *m, const dst_fit_config *c, size_t count, size_t *order, dst_rng *rng)
+{
+    dst__fit_pos *f = &m->fit;
+    long e;
+    if (!c->resume || (f->epoch == 0 && f->batch == 0)) {
+        memset(f, 0, sizeof *f);
+    } else {
+        if (f->count != count || f->batch_size != c->batch_size || f->seed != c->seed ||
+            f->no_shuffle != (c->no_shuffle != 0))
+            return dst__fail(m, DST_ERR_ARG, "resume: the fit stopped was on %lu samples, batch %d, seed %llu, "
+                             "no_shuffle %d; this one has %lu, %d, %llu, %d", (unsigned long)f->count,
+                             f->batch_size, (unsigned long long)f->seed, f->no_shuffle, (unsigned long)count,
+                             c->batch_size, (unsigned long long)c->seed, c->no_shuffle != 0);
+        for (e = 0; e < f->epoch && !c->no_shuffle; ++e) dst__shuffle(order, count, rng);
+    }
+    f->count = count;
+    f->batch_size = c->batch_size;
+    f->no_shuffle = c->no_shuffle != 0;
+    f->seed = c->seed;
+    return DST_OK;
+}
+
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *c)
 {
@@ -3861,21 +4520,21 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     for (i = 0; i < count; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
-    for (epoch = 0; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
-        size_t b, correct = 0, seen = 0;
-        double loss_sum = 0;
+    if ((r = dst__fit_begin(m, c, count, order, &rng)) != DST_OK) {
+        dst__free_aligned(bx, m->alloc_user);
+        DST_FREE(order, m->alloc_user);
+        return r;
+    }
+    for (epoch = (int)m->fit.epoch; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
+        size_t b = m->fit.batch, correct = m->fit.correct, seen = m->fit.seen;
+        double loss_sum = m->fit.loss_sum;
         dst_progress p;
         m->lr = dst_lr_at(&c->schedule, base_lr, epoch);
-        if (!c->no_shuffle)
-            for (i = count - 1; i > 0; --i) {
-                size_t j = dst_rng_below(&rng, i + 1), t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+        if (!c->no_shuffle) dst__shuffle(order, count, &rng);
         memset(&p, 0, sizeof p);
         p.epoch = epoch; p.epochs = c->epochs; p.batches = batches; p.lr = m->lr;
         p.val_loss = p.val_accuracy = -1;
-        for (b = 0; b < batches && !stop; ++b) {
+        for (; b < batches && !stop; ++b) {
             size_t start = b * (size_t)c->batch_size, n = count - start;
             int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
             float loss;
@@ -3898,6 +4557,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             loss_sum += (double)loss * bs;
             seen += (size_t)bs;
             samples += bs;
+            m->fit.batch = b + 1; m->fit.loss_sum = loss_sum; m->fit.correct = correct; m->fit.seen = seen;
             if (c->progress && c->progress_every && (b + 1) % c->progress_every == 0 && b + 1 < batches) {
                 p.batch = b + 1;
                 p.loss = (float)(loss_sum / (double)seen);
@@ -3911,6 +4571,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         if (c->val_count && (r = dst_model_evaluate(m, c->val_x, c->val_labels, c->val_count, 0,
                                                     &p.val_loss, &p.val_accuracy)) != DST_OK)
             break;
+        m->fit.epoch = epoch + 1; m->fit.batch = 0; m->fit.loss_sum = 0; m->fit.correct = m->fit.seen = 0;
         if (c->progress) {
             p.batch = batches;
             p.loss = (float)(loss_sum / (double)seen);
@@ -3925,6 +4586,1299 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     DST_FREE(order, m->alloc_user);
     return r;
 }
+
+/* ==== weight file ========================================================= */
+
+/* ---- metadata ---- */
+
+static int dst__meta_find(const dst_model *m, const char *key)
+{
+    int i;
+    for (i = 0; i < m->meta_count; ++i)
+        if (strcmp(m->meta[i].key, key) == 0) return i;
+    return -1;
+}
+
+/* Sets key to a string (str != NULL, str_len bytes) or a number. */
+static dst_result dst__meta_set(dst_model *m, const char *key, size_t key_len, const char *str, size_t str_len,
+                                double num)
+{
+    char *block;
+    int i;
+    size_t bytes;
+    if (key_len < 1 || key_len > 255)
+        return dst__fail(m, DST_ERR_ARG, "metadata key of %lu bytes: must be 1 to 255", (unsigned long)key_len);
+    if (str && str_len > (size_t)-1 - key_len - 2) return dst__fail(m, DST_ERR_NOMEM, "metadata value too long");
+    bytes = key_len + 1 + (str ? str_len + 1 : 0);
+    if (!(block = (char *)DST_MALLOC(bytes, m->alloc_user))) return dst__fail(m, DST_ERR_NOMEM, "metadata entry");
+    memcpy(block, key, key_len);
+    block[key_len] = 0;
+    if (str) {
+        memcpy(block + key_len + 1, str, str_len);
+        block[key_len + 1 + str_len] = 0;
+    }
+    i = dst__meta_find(m, block);
+    if (i < 0) {
+        if (m->meta_count == m->meta_cap) {
+            int cap = m->meta_cap ? 2 * m->meta_cap : 8;
+            dst__meta *nm = (dst__meta *)DST_REALLOC(m->meta, (size_t)cap * sizeof *nm, m->alloc_user);
+            if (!nm) { DST_FREE(block, m->alloc_user); return dst__fail(m, DST_ERR_NOMEM, "metadata table"); }
+            m->meta = nm;
+            m->meta_cap = cap;
+        }
+        i = m->meta_count++;
+    } else {
+        DST_FREE(m->meta[i].key, m->alloc_user);
+    }
+    m->meta[i].key = block;
+    m->meta[i].str = str ? block + key_len + 1 : NULL;
+    m->meta[i].num = str ? 0.0 : num;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_meta_set_string(dst_model *m, const char *key, const char *value)
+{
+    if (!m) return DST_ERR_ARG;
+    if (!key || !value) return dst__fail(m, DST_ERR_ARG, "metadata key or value is NULL");
+    return dst__meta_set(m, key, strlen(key), value, strlen(value), 0);
+}
+
+DSTDEF dst_result dst_model_meta_set_number(dst_model *m, const char *key, double value)
+{
+    if (!m) return DST_ERR_ARG;
+    if (!key) return dst__fail(m, DST_ERR_ARG, "metadata key is NULL");
+    return dst__meta_set(m, key, strlen(key), NULL, 0, value);
+}
+
+DSTDEF const char *dst_model_meta_string(const dst_model *m, const char *key)
+{
+    int i = m && key ? dst__meta_find(m, key) : -1;
+    return i >= 0 ? m->meta[i].str : NULL;
+}
+
+DSTDEF int dst_model_meta_number(const dst_model *m, const char *key, double *value)
+{
+    int i = m && key ? dst__meta_find(m, key) : -1;
+    if (i < 0 || m->meta[i].str) return 0;
+    if (value) *value = m->meta[i].num;
+    return 1;
+}
+
+DSTDEF int dst_model_meta_count(const dst_model *m) { return m ? m->meta_count : 0; }
+
+DSTDEF const char *dst_model_meta_key(const dst_model *m, int index)
+{
+    return m && index >= 0 && index < m->meta_count ? m->meta[index].key : NULL;
+}
+
+/* ---- parameters borrowed from a caller's buffer ---- */
+
+DSTDEF int dst_model_params_in_place(const dst_model *m) { return m && m->params && !m->own_params; }
+
+static dst_result dst__model_own(dst_model *m)
+{
+    size_t total = m->param_count, bytes;
+    float *block, *buffers = NULL;
+    if (m->own_params) return DST_OK;
+    if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
+        !(block = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "copying %lu in-place parameters", (unsigned long)total);
+    if (m->buffer_count &&
+        !(buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user))) {
+        dst__free_aligned(block, m->alloc_user);
+        return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
+    }
+    memset(block, 0, bytes);
+    memcpy(block, m->params, total * sizeof(float));
+    if (buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
+    m->own_params = m->params = block;
+    m->grads = block + total;
+    m->state0 = m->grads + total;
+    m->state1 = m->state0 + total;
+    if (buffers) {
+        m->own_buffers = m->buffers = buffers;
+        m->buffers_saved = buffers + m->buffer_count; /* see dst_model_create */
+    }
+    return DST_OK;
+}
+
+/* ---- the format's pieces ----
+   Header (32 bytes), then chunks (tag, flags, size, payload padded to 8),
+   then tensor data at the offsets the TENS chunk gives. docs/FORMAT.md. */
+
+static const unsigned char dst__file_magic[8] = { 0x89, 'D', 'S', 'T', '\r', '\n', 0x1A, '\n' };
+#define DST__HEADER_BYTES 32
+#define DST__CHUNK_REQUIRED 1u
+#define DST__LAYER_RECORD 64   /* bytes per layer in ARCH, version 1.0 */
+#define DST__TRAIN_RECORD 128  /* bytes of TRAI, version 1.0 */
+#define DST__DTYPE_F32 1       /* 2 float16, 3 bfloat16, 4 int8, 5 int32: reserved */
+
+static void dst__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void dst__put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void dst__put64(unsigned char *p, uint64_t v) { dst__put32(p, (uint32_t)v); dst__put32(p + 4, (uint32_t)(v >> 32)); }
+static void dst__putf32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); dst__put32(p, u); }
+static void dst__putf64(unsigned char *p, double d) { uint64_t u; memcpy(&u, &d, 8); dst__put64(p, u); }
+static unsigned dst__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t dst__get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t dst__get64(const unsigned char *p) { return (uint64_t)dst__get32(p) | ((uint64_t)dst__get32(p + 4) << 32); }
+static float dst__getf32(const unsigned char *p) { uint32_t u = dst__get32(p); float f; memcpy(&f, &u, 4); return f; }
+static double dst__getf64(const unsigned char *p) { uint64_t u = dst__get64(p); double d; memcpy(&d, &u, 8); return d; }
+
+static int dst__host_little_endian(void)
+{
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static size_t dst__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* The tensors of a model, in file order. */
+typedef struct dst__tensor {
+    char        name[32];
+    int         ndim;
+    uint64_t    dims[4];
+    size_t      count;       /* floats */
+    const float *data;
+    size_t      offset;      /* in the file */
+} dst__tensor;
+
+enum { DST__SLOT_WEIGHT, DST__SLOT_BIAS, DST__SLOT_MEAN, DST__SLOT_VAR };
+static const char *const dst__slot_names[4] = { "weight", "bias", "running_mean", "running_var" };
+
+/* Shape of slot of layer L ([0] = 0 when the layer has no such tensor). */
+static int dst__slot_shape(const dst__layer *L, int slot, uint64_t *dims)
+{
+    const dst_layer_desc *d = &L->desc;
+    switch (slot) {
+    case DST__SLOT_WEIGHT:
+        if (!L->weight_count) return 0;
+        if (d->kind == DST_LAYER_DENSE) { dims[0] = (uint64_t)d->units; dims[1] = L->in_size; return 2; }
+        if (d->kind == DST_LAYER_CONV2D) {
+            dims[0] = (uint64_t)d->units; dims[1] = (uint64_t)(L->in_c / d->groups);
+            dims[2] = (uint64_t)d->kernel_h; dims[3] = (uint64_t)d->kernel_w;
+            return 4;
+        }
+        dims[0] = L->weight_count;
+        return 1;
+    case DST__SLOT_BIAS:
+        if (!L->bias_count) return 0;
+        dims[0] = L->bias_count;
+        return 1;
+    default:
+        if (!L->buffer_count) return 0;
+        dims[0] = L->buffer_count / 2;
+        return 1;
+    }
+}
+
+static const float *dst__slot_data(const dst_model *m, const dst__layer *L, int slot)
+{
+    switch (slot) {
+    case DST__SLOT_WEIGHT: return m->params + L->param_offset;
+    case DST__SLOT_BIAS: return m->params + L->param_offset + L->weight_count;
+    case DST__SLOT_MEAN: return m->buffers + L->buffer_offset;
+    default: return m->buffers + L->buffer_offset + L->buffer_count / 2;
+    }
+}
+
+/* File offsets of the model's data: the parameters exactly as the model lays
+   them out (so a buffer can be used in place), then the running statistics,
+   then a checkpoint's optimizer states, each region 64-byte aligned. */
+static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data_start, dst__tensor *t,
+                                 size_t *file_end)
+{
+    size_t n = 0, params_at = data_start, buffers_at, end;
+    int i, slot, pass, states = checkpoint && m->has_opt ? dst_optimizer_state_count(&m->opt) : 0;
+    buffers_at = dst__round_up(params_at + m->param_count * sizeof(float), 64);
+    end = buffers_at + m->buffer_count * sizeof(float);
+    for (pass = 0; pass < 2; ++pass) /* parameters, then running statistics: offset order */
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *L = &m->layers[i];
+        for (slot = 2 * pass; slot < 2 * pass + 2; ++slot) {
+            dst__tensor *x = t ? &t[n] : NULL;
+            uint64_t dims[4];
+            int nd = dst__slot_shape(L, slot, dims), k;
+            if (!nd) continue;
+            if (x) {
+                sprintf(x->name, "%d.%s", i, dst__slot_names[slot]);
+                x->ndim = nd;
+                x->count = 1;
+                for (k = 0; k < nd; ++k) { x->dims[k] = dims[k]; x->count *= (size_t)dims[k]; }
+                x->data = dst__slot_data(m, L, slot);
+                x->offset = slot == DST__SLOT_WEIGHT ? params_at + L->param_offset * sizeof(float)
+                          : slot == DST__SLOT_BIAS ? params_at + (L->param_offset + L->weight_count) * sizeof(float)
+                          : buffers_at + (L->buffer_offset + (slot == DST__SLOT_VAR ? L->buffer_count / 2 : 0)) * sizeof(float);
+            }
+            ++n;
+        }
+    }
+    for (i = 0; i < states; ++i) {
+        end = dst__round_up(end, 64);
+        if (t) {
+            dst__tensor *x = &t[n];
+            sprintf(x->name, "optimizer.state%d", i);
+            x->ndim = 1;
+            x->dims[0] = m->param_count;
+            x->count = m->param_count;
+            x->data = m->own_params ? (i ? m->state1 : m->state0) : NULL; /* in place: never trained, zeros */
+            x->offset = end;
+        }
+        end += m->param_count * sizeof(float);
+        ++n;
+    }
+    if (file_end) *file_end = end;
+    return n;
+}
+
+/* ---- writing ---- */
+
+/* Where the bytes go: counted and checksummed, and written through the
+   callback in pieces of up to 4 KiB when there is one. */
+typedef struct dst__sink {
+    dst_write_fn write;
+    void        *user;
+    uint32_t     crc;
+    size_t       count;
+    int          failed;
+    size_t       fill;
+    unsigned char buf[4096];
+} dst__sink;
+
+static void dst__sink_flush(dst__sink *s)
+{
+    if (s->fill && s->write && !s->failed && s->write(s->user, s->buf, s->fill) != 0) s->failed = 1;
+    s->fill = 0;
+}
+
+static void dst__sink_put(dst__sink *s, const void *data, size_t n)
+{
+    s->crc = dst_crc32(s->crc, data, n);
+    s->count += n;
+    if (!s->write || s->failed) return;
+    if (n > sizeof s->buf - s->fill) {
+        dst__sink_flush(s);
+        if (n >= sizeof s->buf) {
+            if (s->write(s->user, data, n) != 0) s->failed = 1;
+            return;
+        }
+    }
+    memcpy(s->buf + s->fill, data, n);
+    s->fill += n;
+}
+
+static void dst__sink_zeros(dst__sink *s, size_t n)
+{
+    static const unsigned char zeros[64] = { 0 };
+    while (n) {
+        size_t k = n < sizeof zeros ? n : sizeof zeros;
+        dst__sink_put(s, zeros, k);
+        n -= k;
+    }
+}
+
+static void dst__sink_floats(dst__sink *s, const float *v, size_t n)
+{
+    size_t i;
+    if (!v) { dst__sink_zeros(s, n * sizeof(float)); return; }
+    if (dst__host_little_endian()) { dst__sink_put(s, v, n * sizeof(float)); return; }
+    for (i = 0; i < n; ++i) {
+        unsigned char b[4];
+        dst__putf32(b, v[i]);
+        dst__sink_put(s, b, 4);
+    }
+}
+
+static void dst__sink_chunk(dst__sink *s, const char *tag, uint32_t flags, size_t size)
+{
+    unsigned char h[16];
+    memcpy(h, tag, 4);
+    dst__put32(h + 4, flags);
+    dst__put64(h + 8, (uint64_t)size);
+    dst__sink_put(s, h, 16);
+}
+
+static size_t dst__tensor_record_bytes(const dst__tensor *t) { return 2 + strlen(t->name) + 2 + 8 * (size_t)t->ndim + 8; }
+
+/* Payload sizes of the chunks. */
+static size_t dst__meta_bytes(const dst_model *m)
+{
+    size_t n = 8;
+    int i;
+    for (i = 0; i < m->meta_count; ++i)
+        n += 2 + strlen(m->meta[i].key) + (m->meta[i].str ? 4 + strlen(m->meta[i].str) : 8);
+    return n;
+}
+
+/* Everything after the 32-byte header. */
+static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt, size_t file_end,
+                           dst__sink *s)
+{
+    unsigned char b[DST__TRAIN_RECORD];
+    size_t i, size, pos;
+    int k;
+    /* ARCH */
+    size = 32 + (size_t)m->layer_count * DST__LAYER_RECORD;
+    dst__sink_chunk(s, "ARCH", DST__CHUNK_REQUIRED, size);
+    memset(b, 0, 32);
+    dst__put32(b, (uint32_t)m->in_c); dst__put32(b + 4, (uint32_t)m->in_h); dst__put32(b + 8, (uint32_t)m->in_w);
+    dst__put32(b + 12, (uint32_t)m->layer_count);
+    dst__put64(b + 16, m->seed);
+    dst__put32(b + 24, DST__LAYER_RECORD);
+    dst__sink_put(s, b, 32);
+    for (k = 0; k < m->layer_count; ++k) {
+        const dst_layer_desc *d = &m->layers[k].desc;
+        memset(b, 0, DST__LAYER_RECORD);
+        dst__put32(b, (uint32_t)d->kind);
+        dst__put32(b + 4, (uint32_t)d->units);
+        dst__put32(b + 8, (uint32_t)d->no_bias);
+        dst__put32(b + 12, (uint32_t)d->init);
+        dst__putf32(b + 16, d->param);
+        dst__put32(b + 20, (uint32_t)d->kernel_h); dst__put32(b + 24, (uint32_t)d->kernel_w);
+        dst__put32(b + 28, (uint32_t)d->stride_h); dst__put32(b + 32, (uint32_t)d->stride_w);
+        dst__put32(b + 36, (uint32_t)d->pad_h); dst__put32(b + 40, (uint32_t)d->pad_w);
+        dst__put32(b + 44, (uint32_t)d->dilation_h); dst__put32(b + 48, (uint32_t)d->dilation_w);
+        dst__put32(b + 52, (uint32_t)d->groups);
+        dst__putf32(b + 56, d->eps);
+        dst__sink_put(s, b, DST__LAYER_RECORD);
+    }
+    /* TENS (padded to 8) */
+    size = 8;
+    for (i = 0; i < nt; ++i) size += dst__tensor_record_bytes(&t[i]);
+    dst__sink_chunk(s, "TENS", DST__CHUNK_REQUIRED, size);
+    memset(b, 0, 8);
+    dst__put32(b, (uint32_t)nt);
+    dst__sink_put(s, b, 8);
+    for (i = 0; i < nt; ++i) {
+        size_t len = strlen(t[i].name);
+        dst__put16(b, (unsigned)len);
+        dst__sink_put(s, b, 2);
+        dst__sink_put(s, t[i].name, len);
+        b[0] = DST__DTYPE_F32;
+        b[1] = (unsigned char)t[i].ndim;
+        dst__sink_put(s, b, 2);
+        for (k = 0; k < t[i].ndim; ++k) { dst__put64(b, t[i].dims[k]); dst__sink_put(s, b, 8); }
+        dst__put64(b, (uint64_t)t[i].offset);
+        dst__sink_put(s, b, 8);
+    }
+    dst__sink_zeros(s, dst__round_up(size, 8) - size);
+    /* META (padded to 8) */
+    size = dst__meta_bytes(m);
+    dst__sink_chunk(s, "META", DST__CHUNK_REQUIRED, size);
+    memset(b, 0, 8);
+    dst__put32(b, (uint32_t)m->meta_count);
+    dst__sink_put(s, b, 8);
+    for (k = 0; k < m->meta_count; ++k) {
+        const dst__meta *e = &m->meta[k];
+        size_t len = strlen(e->key);
+        b[0] = e->str ? 1 : 2;
+        b[1] = (unsigned char)len;
+        dst__sink_put(s, b, 2);
+        dst__sink_put(s, e->key, len);
+        if (e->str) {
+            len = strlen(e->str);
+            dst__put32(b, (uint32_t)len);
+            dst__sink_put(s, b, 4);
+            dst__sink_put(s, e->str, len);
+        } else {
+            dst__putf64(b, e->num);
+            dst__sink_put(s, b, 8);
+        }
+    }
+    dst__sink_zeros(s, dst__round_up(size, 8) - size);
+    /* TRAI: a checkpoint's training state */
+    if (checkpoint) {
+        const dst__fit_pos *f = &m->fit;
+        memset(b, 0, DST__TRAIN_RECORD);
+        dst__sink_chunk(s, "TRAI", 0, DST__TRAIN_RECORD);
+        dst__put32(b, (uint32_t)m->has_opt);
+        dst__put32(b + 4, (uint32_t)m->opt.kind);
+        dst__putf32(b + 8, m->opt.lr); dst__putf32(b + 12, m->opt.momentum); dst__putf32(b + 16, m->opt.dampening);
+        dst__put32(b + 20, (uint32_t)m->opt.nesterov);
+        dst__putf32(b + 24, m->opt.beta1); dst__putf32(b + 28, m->opt.beta2); dst__putf32(b + 32, m->opt.eps);
+        dst__putf32(b + 36, m->opt.weight_decay); dst__putf32(b + 40, m->opt.clip_norm);
+        dst__putf32(b + 44, m->lr);
+        dst__put64(b + 48, (uint64_t)m->step);
+        dst__put64(b + 56, m->rng.state);
+        dst__put64(b + 64, (uint64_t)f->epoch);
+        dst__put64(b + 72, (uint64_t)f->batch);
+        dst__put64(b + 80, (uint64_t)f->count);
+        dst__put64(b + 88, f->seed);
+        dst__put32(b + 96, (uint32_t)f->batch_size);
+        dst__put32(b + 100, (uint32_t)f->no_shuffle);
+        dst__putf64(b + 104, f->loss_sum);
+        dst__put64(b + 112, (uint64_t)f->correct);
+        dst__put64(b + 120, (uint64_t)f->seen);
+        dst__sink_put(s, b, DST__TRAIN_RECORD);
+    }
+    /* tensor data, in offset order (the table is built in that order) with zeros in the gaps */
+    pos = s->count; /* the header included */
+    for (i = 0; i < nt; ++i) {
+        dst__sink_zeros(s, t[i].offset - pos);
+        dst__sink_floats(s, t[i].data, t[i].count);
+        pos = t[i].offset + t[i].count * sizeof(float);
+    }
+    dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
+}
+
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
+{
+    dst__tensor *t;
+    dst__sink *s;
+    size_t nt, chunks_end, file_end, i;
+    unsigned char h[DST__HEADER_BYTES];
+    dst__err_clear(err);
+    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
+    if (!write) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
+    t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
+    s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
+    if (!t || !s) {
+        DST_FREE(t, m->alloc_user);
+        DST_FREE(s, m->alloc_user);
+        return dst__err(err, DST_ERR_NOMEM, "save: tensor table");
+    }
+    /* the data starts after the chunks, which do not depend on the offsets' values */
+    dst__model_tensors(m, checkpoint, 0, t, NULL);
+    chunks_end = DST__HEADER_BYTES + 16 + 32 + (size_t)m->layer_count * DST__LAYER_RECORD + 16 + 8;
+    for (i = 0; i < nt; ++i) chunks_end += dst__tensor_record_bytes(&t[i]);
+    chunks_end = dst__round_up(chunks_end, 8) + 16 + dst__round_up(dst__meta_bytes(m), 8);
+    if (checkpoint) chunks_end += 16 + DST__TRAIN_RECORD;
+    dst__model_tensors(m, checkpoint, dst__round_up(chunks_end, 64), t, &file_end);
+    /* pass 1: the checksum of the body; pass 2: header and body through the callback */
+    memset(s, 0, sizeof *s);
+    s->count = DST__HEADER_BYTES; /* counted, not checksummed */
+    dst__emit_body(m, checkpoint, t, nt, file_end, s);
+    DST_ASSERT(s->count == file_end);
+    memcpy(h, dst__file_magic, 8);
+    dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
+    dst__put16(h + 10, DST_FILE_VERSION_MINOR);
+    dst__put32(h + 12, checkpoint ? 4 : 3);
+    dst__put64(h + 16, (uint64_t)file_end);
+    dst__put32(h + 24, s->crc);
+    dst__put32(h + 28, dst_crc32(0, h, 28));
+    memset(s, 0, sizeof *s);
+    s->write = write;
+    s->user = user;
+    dst__sink_put(s, h, DST__HEADER_BYTES);
+    dst__emit_body(m, checkpoint, t, nt, file_end, s);
+    dst__sink_flush(s);
+    i = (size_t)s->failed;
+    DST_FREE(t, m->alloc_user);
+    DST_FREE(s, m->alloc_user);
+    return i ? dst__err(err, DST_ERR_IO, "save: the write callback failed") : DST_OK;
+}
+
+DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
+{
+    return dst__save_to(m, 0, write, user, err);
+}
+
+DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
+{
+    return dst__save_to(m, 1, write, user, err);
+}
+
+/* Into one block: the size is known after a counting pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static int dst__count_write(void *user, const void *data, size_t len)
+{
+    (void)data;
+    *(size_t *)user += len;
+    return 0;
+}
+
+static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
+{
+    dst__membuf b;
+    size_t size = 0;
+    dst_result r;
+    dst__err_clear(err);
+    if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
+    *buf = NULL;
+    *len = 0;
+    if ((r = dst__save_to(m, checkpoint, dst__count_write, &size, err)) != DST_OK) return r;
+    b.p = (unsigned char *)DST_MALLOC(size, NULL); /* dst_free releases it */
+    if (!b.p) return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)size);
+    b.len = 0;
+    b.cap = size;
+    if ((r = dst__save_to(m, checkpoint, dst__membuf_write, &b, err)) != DST_OK) {
+        DST_FREE(b.p, NULL);
+        return r;
+    }
+    *buf = b.p;
+    *len = b.len;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_save_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err)
+{
+    return dst__save_memory(m, 0, buf, len, err);
+}
+
+DSTDEF dst_result dst_model_save_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
+                                                   dst_error *err)
+{
+    return dst__save_memory(m, 1, buf, len, err);
+}
+
+/* ---- reading ----
+   Every count, size and offset is checked against the bytes that hold it
+   before it is used, by subtraction so nothing wraps; errors say what is
+   wrong and at which byte. */
+
+typedef struct dst__file {
+    const unsigned char *p;
+    size_t len;
+    size_t at[4], size[4];   /* ARCH, TENS, META, TRAI payloads (at == 0: absent) */
+    size_t data_start;       /* first byte after the chunks */
+} dst__file;
+
+enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI };
+static const char *const dst__chunk_tags[4] = { "ARCH", "TENS", "META", "TRAI" };
+
+/* A checked TENS record. */
+typedef struct dst__ftensor {
+    size_t record_at, offset, bytes;
+    int    layer, slot;      /* slot 0-3 of layer, or 4 + i for optimizer.state<i> */
+} dst__ftensor;
+
+static dst_result dst__bad(dst_error *err, size_t at, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return dst__err(err, DST_ERR_FORMAT, "weight file, byte %lu: %s", (unsigned long)at, what);
+}
+
+static int dst__get_int(const unsigned char *p) /* a two's complement int32 field */
+{
+    uint32_t u = dst__get32(p);
+    return u <= (uint32_t)INT_MAX ? (int)u : -(int)(~u) - 1;
+}
+
+static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t len, dst_error *err)
+{
+    uint32_t chunks, i, flags;
+    uint64_t size64;
+    size_t pos = DST__HEADER_BYTES;
+    unsigned major, minor;
+    memset(f, 0, sizeof *f);
+    f->p = p;
+    f->len = len;
+    if (len < DST__HEADER_BYTES || memcmp(p, dst__file_magic, 8) != 0) {
+        if (len >= 6 && memcmp(p, "\x93NUMPY", 6) == 0)
+            return dst__bad(err, 0, "this is a .npy array, not a weight file (dst_npy_load reads it)");
+        if (len >= 2 && p[0] == 'P' && p[1] == 'K')
+            return dst__bad(err, 0, "this looks like a PyTorch .pt (zip) file; convert it with tools/torch_export.py");
+        if (len < DST__HEADER_BYTES && (len < 8 ? memcmp(p, dst__file_magic, len) : memcmp(p, dst__file_magic, 8)) == 0)
+            return dst__bad(err, len, "truncated: %lu bytes, the header alone is %d", (unsigned long)len, DST__HEADER_BYTES);
+        return dst__bad(err, 0, "wrong magic: not a distill.h weight file");
+    }
+    if (dst_crc32(0, p, 28) != dst__get32(p + 28))
+        return dst__bad(err, 28, "header CRC32 mismatch: the first 28 bytes are corrupt");
+    major = dst__get16(p + 8);
+    minor = dst__get16(p + 10);
+    if (major > DST_FILE_VERSION_MAJOR)
+        return dst__err(err, DST_ERR_UNSUPPORTED, "weight file, byte 8: format version %u.%u; this reader knows %d.x "
+                        "(a newer major version changes the layout: update distill.h)", major, minor,
+                        DST_FILE_VERSION_MAJOR);
+    if (major < 1) return dst__bad(err, 8, "format version %u.%u does not exist", major, minor);
+    size64 = dst__get64(p + 16);
+    if (size64 != (uint64_t)len)
+        return size64 > (uint64_t)len
+            ? dst__bad(err, len, "truncated: the header says %llu bytes, there are %lu", (unsigned long long)size64,
+                       (unsigned long)len)
+            : dst__bad(err, (size_t)size64, "%lu bytes after the end the header gives (%llu)",
+                       (unsigned long)(len - (size_t)size64), (unsigned long long)size64);
+    if (dst_crc32(0, p + DST__HEADER_BYTES, len - DST__HEADER_BYTES) != dst__get32(p + 24))
+        return dst__bad(err, 24, "CRC32 of bytes 32 to %lu does not match: the file is corrupt", (unsigned long)len);
+    chunks = dst__get32(p + 12);
+    if (chunks > (len - pos) / 16)
+        return dst__bad(err, 12, "%lu chunks cannot fit in %lu bytes", (unsigned long)chunks, (unsigned long)len);
+    for (i = 0; i < chunks; ++i) {
+        size_t size, padded;
+        int k;
+        if (len - pos < 16) return dst__bad(err, pos, "chunk %lu: truncated header", (unsigned long)i);
+        flags = dst__get32(p + pos + 4);
+        size64 = dst__get64(p + pos + 8);
+        if (size64 > (uint64_t)(len - pos - 16))
+            return dst__bad(err, pos + 8, "chunk '%.4s' claims %llu bytes, %lu remain", (const char *)(p + pos),
+                            (unsigned long long)size64, (unsigned long)(len - pos - 16));
+        size = (size_t)size64;
+        padded = dst__round_up(size, 8);
+        if (padded > len - pos - 16) return dst__bad(err, pos + 8, "chunk '%.4s': padding runs past the end", (const char *)(p + pos));
+        for (k = 0; k < 4; ++k)
+            if (memcmp(p + pos, dst__chunk_tags[k], 4) == 0) break;
+        if (k < 4) {
+            if (f->at[k]) return dst__bad(err, pos, "a second '%s' chunk", dst__chunk_tags[k]);
+            f->at[k] = pos + 16;
+            f->size[k] = size;
+        } else if (flags & DST__CHUNK_REQUIRED) {
+            char tag[5];
+            int c;
+            for (c = 0; c < 4; ++c) tag[c] = p[pos + c] >= 32 && p[pos + c] < 127 ? (char)p[pos + c] : '?';
+            tag[4] = 0;
+            return dst__bad(err, pos, "chunk '%s' (version %u.%u) is required and unknown to this reader", tag, major, minor);
+        }
+        pos += 16 + padded;
+    }
+    f->data_start = pos;
+    if (!f->at[DST__ARCH]) return dst__bad(err, DST__HEADER_BYTES, "no ARCH chunk (the architecture)");
+    if (!f->at[DST__TENS]) return dst__bad(err, DST__HEADER_BYTES, "no TENS chunk (the tensor table)");
+    return DST_OK;
+}
+
+/* ARCH -> a model description; *layers (allocated here) is the caller's to free. */
+static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
+{
+    const unsigned char *p = f->p + f->at[DST__ARCH];
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    uint32_t count, rec, v[3];
+    int i, k;
+    dst__layer *tmp;
+    dst_layer_desc *ld;
+    dst_result r = DST_OK;
+    dst_error e;
+    *layers = NULL;
+    if (size < 32) return dst__bad(err, at, "ARCH chunk of %lu bytes, needs at least 32", (unsigned long)size);
+    for (k = 0; k < 3; ++k) {
+        v[k] = dst__get32(p + 4 * k);
+        if (v[k] < 1 || v[k] > (uint32_t)INT_MAX)
+            return dst__bad(err, at + 4 * (size_t)k, "input dimension %d is %lu", k, (unsigned long)v[k]);
+    }
+    count = dst__get32(p + 12);
+    rec = dst__get32(p + 24);
+    if (count < 1 || count > DST_MAX_LAYERS)
+        return dst__bad(err, at + 12, "%lu layers (1 to DST_MAX_LAYERS = %d)", (unsigned long)count, DST_MAX_LAYERS);
+    if (rec < DST__LAYER_RECORD || rec % 4)
+        return dst__bad(err, at + 24, "layer records of %lu bytes (at least %d, a multiple of 4)", (unsigned long)rec,
+                        DST__LAYER_RECORD);
+    if (!dst__mul_ok(count, rec, &need) || need != size - 32)
+        return dst__bad(err, at, "ARCH chunk of %lu bytes; %lu layers of %lu bytes need %lu", (unsigned long)size,
+                        (unsigned long)count, (unsigned long)rec, (unsigned long)(32 + need));
+    if (dst__get32(p + 28)) return dst__bad(err, at + 28, "ARCH: reserved field is not zero");
+    if ((double)v[0] * v[1] * v[2] > (double)DST_MAX_ACTIVATION_FLOATS)
+        return dst__bad(err, at, "input %lu x %lu x %lu is larger than DST_MAX_ACTIVATION_FLOATS",
+                        (unsigned long)v[0], (unsigned long)v[1], (unsigned long)v[2]);
+    ld = (dst_layer_desc *)DST_MALLOC(count * sizeof *ld, NULL);
+    tmp = (dst__layer *)DST_MALLOC(count * sizeof *tmp, NULL);
+    if (!ld || !tmp) {
+        r = dst__err(err, DST_ERR_NOMEM, "weight file: %lu layers", (unsigned long)count);
+        goto done;
+    }
+    memset(ld, 0, count * sizeof *ld);
+    memset(tmp, 0, count * sizeof *tmp);
+    for (i = 0; i < (int)count && r == DST_OK; ++i) {
+        const unsigned char *q = p + 32 + (size_t)i * rec;
+        size_t q_at = at + 32 + (size_t)i * rec;
+        dst_layer_desc *d = &ld[i];
+        uint32_t kind = dst__get32(q), nb = dst__get32(q + 8), init = dst__get32(q + 12);
+        if (kind > (uint32_t)DST_LAYER_DROPOUT2D) {
+            r = dst__bad(err, q_at, "layer %d: unknown layer kind %lu", i, (unsigned long)kind);
+            break;
+        }
+        if (nb > 1) { r = dst__bad(err, q_at + 8, "layer %d: no_bias is %lu", i, (unsigned long)nb); break; }
+        if (init > (uint32_t)DST_INIT_XAVIER_NORMAL) {
+            r = dst__bad(err, q_at + 12, "layer %d: unknown init %lu", i, (unsigned long)init);
+            break;
+        }
+        d->kind = (dst_layer_kind)kind;
+        d->units = dst__get_int(q + 4);
+        d->no_bias = (int)nb;
+        d->init = (dst_init)init;
+        d->param = dst__getf32(q + 16);
+        d->kernel_h = dst__get_int(q + 20); d->kernel_w = dst__get_int(q + 24);
+        d->stride_h = dst__get_int(q + 28); d->stride_w = dst__get_int(q + 32);
+        d->pad_h = dst__get_int(q + 36); d->pad_w = dst__get_int(q + 40);
+        d->dilation_h = dst__get_int(q + 44); d->dilation_w = dst__get_int(q + 48);
+        d->groups = dst__get_int(q + 52);
+        d->eps = dst__getf32(q + 56);
+        for (j = 60; j < rec; ++j)
+            if (q[j]) break;
+        if (j < rec) {
+            r = dst__bad(err, q_at + j, "layer %d sets a field this reader does not know (a newer minor version?)", i);
+            break;
+        }
+        /* the shapes, as dst_model_create will find them, before it allocates */
+        tmp[i].desc = *d;
+        tmp[i].in_c = i ? tmp[i - 1].out_c : (int)v[0];
+        tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
+        tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
+        if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
+                         i, (unsigned long)tmp[i].out_size);
+            break;
+        }
+        /* every parameter must be in the file: this bounds what create allocates */
+        if (tmp[i].weight_count > f->len || tmp[i].bias_count > f->len || tmp[i].buffer_count > f->len ||
+            (total += tmp[i].weight_count + tmp[i].bias_count + tmp[i].buffer_count) > f->len / sizeof(float)) {
+            r = dst__bad(err, q_at, "layer %d: the architecture needs more parameters than the file's %lu bytes hold",
+                         i, (unsigned long)f->len);
+            break;
+        }
+    }
+done:
+    DST_FREE(tmp, NULL);
+    if (r != DST_OK) { DST_FREE(ld, NULL); return r; }
+    *desc = dst_model_desc_default();
+    desc->input_c = (int)v[0];
+    desc->input_h = (int)v[1];
+    desc->input_w = (int)v[2];
+    desc->layer_count = (int)count;
+    desc->seed = dst__get64(p + 16);
+    desc->layers = ld;
+    *layers = ld;
+    return DST_OK;
+}
+
+/* Which tensor a name is: layer and slot, or an optimizer state; -1 if none. */
+static int dst__tensor_name(const unsigned char *s, size_t n, int *layer, int *slot)
+{
+    size_t i = 0;
+    long v = 0;
+    int k;
+    if (n == 16 && memcmp(s, "optimizer.state", 15) == 0 && (s[15] == '0' || s[15] == '1')) {
+        *layer = -1;
+        *slot = 4 + (s[15] - '0');
+        return 0;
+    }
+    while (i < n && i < 6 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+    if (i == 0 || i >= n || s[i] != '.' || (s[0] == '0' && i > 1)) return -1;
+    ++i;
+    for (k = 0; k < 4; ++k)
+        if (strlen(dst__slot_names[k]) == n - i && memcmp(s + i, dst__slot_names[k], n - i) == 0) {
+            *layer = (int)v;
+            *slot = k;
+            return 0;
+        }
+    return -1;
+}
+
+static int dst__ftensor_cmp(const void *a, const void *b)
+{
+    size_t x = ((const dst__ftensor *)a)->offset, y = ((const dst__ftensor *)b)->offset;
+    return x < y ? -1 : x > y;
+}
+
+/* A printable copy of a name from the file, for messages. */
+static void dst__printable(char *out, size_t cap, const unsigned char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n && i + 1 < cap; ++i) out[i] = s[i] >= 32 && s[i] < 127 ? (char)s[i] : '?';
+    out[i] = 0;
+}
+
+/* TENS: checks every record against the model built from ARCH (names,
+   dtype, shapes, bounds, alignment, no overlap) and fills t[0..n). */
+static dst_result dst__file_tensors(const dst__file *f, const dst_model *m, int states, dst__ftensor *t, size_t *nt,
+                                    dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t at = f->at[DST__TENS], end = at + f->size[DST__TENS], pos = at, i, max = 4 * (size_t)m->layer_count + 2;
+    uint32_t count;
+    char name[64];
+    if (f->size[DST__TENS] < 8) return dst__bad(err, at, "TENS chunk of %lu bytes, needs at least 8", (unsigned long)f->size[DST__TENS]);
+    count = dst__get32(p + at);
+    if (count > max) return dst__bad(err, at, "%lu tensors; a model of %d layers has at most %lu",
+                                     (unsigned long)count, m->layer_count, (unsigned long)max);
+    pos += 8;
+    for (i = 0; i < count; ++i) {
+        dst__ftensor *x = &t[i];
+        size_t n, floats = 1;
+        unsigned dtype, ndim;
+        uint64_t dims[8], want[4], off;
+        int wnd = 0, d;
+        x->record_at = pos;
+        if (end - pos < 2) return dst__bad(err, pos, "tensor %lu: record truncated", (unsigned long)i);
+        n = dst__get16(p + pos);
+        if (n < 1 || n > 255 || end - pos - 2 < n + 2)
+            return dst__bad(err, pos, "tensor %lu: name of %lu bytes (1 to 255, inside the chunk)", (unsigned long)i, (unsigned long)n);
+        dst__printable(name, sizeof name, p + pos + 2, n);
+        if (dst__tensor_name(p + pos + 2, n, &x->layer, &x->slot) != 0)
+            return dst__bad(err, pos + 2, "tensor '%s': not a name this model can have", name);
+        pos += 2 + n;
+        dtype = p[pos];
+        ndim = p[pos + 1];
+        pos += 2;
+        if (dtype != DST__DTYPE_F32) {
+            if (dtype >= 2 && dtype <= 5)
+                return dst__err(err, DST_ERR_UNSUPPORTED, "weight file, byte %lu: tensor '%s' has dtype %u "
+                                "(float16, bfloat16, int8 or int32); this reader reads float32", (unsigned long)(pos - 2),
+                                name, dtype);
+            return dst__bad(err, pos - 2, "tensor '%s': unknown dtype %u", name, dtype);
+        }
+        if (ndim > 8) return dst__bad(err, pos - 1, "tensor '%s': %u dimensions (at most 8)", name, ndim);
+        if (end - pos < 8 * (size_t)ndim + 8) return dst__bad(err, pos, "tensor '%s': record truncated", name);
+        for (d = 0; d < (int)ndim; ++d) dims[d] = dst__get64(p + pos + 8 * (size_t)d);
+        off = dst__get64(p + pos + 8 * (size_t)ndim);
+        /* what the architecture says it must be */
+        if (x->slot >= 4) {
+            if (x->slot - 4 >= states && states >= 0)
+                return dst__bad(err, x->record_at, "tensor '%s': the optimizer has %d state arrays", name, states);
+            wnd = 1;
+            want[0] = m->param_count;
+        } else if (x->layer >= m->layer_count ||
+                   !(wnd = dst__slot_shape(&m->layers[x->layer], x->slot, want))) {
+            return dst__bad(err, x->record_at, "tensor '%s': layer %d (%s) has no %s", name, x->layer,
+                            x->layer < m->layer_count ? dst_layer_name(m->layers[x->layer].desc.kind) : "beyond the last",
+                            dst__slot_names[x->slot]);
+        }
+        if ((int)ndim != wnd) return dst__bad(err, pos - 1, "tensor '%s': %u dimensions, the architecture gives %d", name, ndim, wnd);
+        for (d = 0; d < wnd; ++d) {
+            if (dims[d] != want[d])
+                return dst__bad(err, pos + 8 * (size_t)d, "tensor '%s': dimension %d is %llu, the architecture gives %llu",
+                                name, d, (unsigned long long)dims[d], (unsigned long long)want[d]);
+            floats *= (size_t)want[d];
+        }
+        x->bytes = floats * sizeof(float); /* bounded: the architecture's parameters fit in the file */
+        if (off < (uint64_t)f->data_start || off > (uint64_t)f->len || x->bytes > f->len - (size_t)off)
+            return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': %lu bytes at offset %llu lie outside the data "
+                            "(bytes %lu to %lu)", name, (unsigned long)x->bytes, (unsigned long long)off,
+                            (unsigned long)f->data_start, (unsigned long)f->len);
+        if (off % 4) return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': offset %llu is not a multiple of 4", name,
+                                     (unsigned long long)off);
+        x->offset = (size_t)off;
+        pos += 8 * (size_t)ndim + 8;
+    }
+    if (pos != end) return dst__bad(err, pos, "%lu bytes after the last tensor record", (unsigned long)(end - pos));
+    *nt = count;
+    return DST_OK;
+}
+
+/* META -> the model's metadata. */
+static dst_result dst__file_meta(const dst__file *f, dst_model *m, dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t at = f->at[DST__META], end = at + f->size[DST__META], pos = at;
+    uint32_t count, i;
+    if (!at) return DST_OK;
+    if (f->size[DST__META] < 8) return dst__bad(err, at, "META chunk of %lu bytes, needs at least 8", (unsigned long)f->size[DST__META]);
+    count = dst__get32(p + at);
+    if (count > DST_MAX_META || count > (f->size[DST__META] - 8) / 7)
+        return dst__bad(err, at, "%lu metadata entries (at most DST_MAX_META = %d, and 7 bytes each)",
+                        (unsigned long)count, DST_MAX_META);
+    pos += 8;
+    for (i = 0; i < count; ++i) {
+        size_t e_at = pos, klen, vlen = 0;
+        unsigned type;
+        const unsigned char *key, *str = NULL;
+        double num = 0;
+        char name[64];
+        dst_result r;
+        if (end - pos < 2) return dst__bad(err, pos, "metadata entry %lu: truncated", (unsigned long)i);
+        type = p[pos];
+        klen = p[pos + 1];
+        if (type != 1 && type != 2) return dst__bad(err, pos, "metadata entry %lu: unknown type %u", (unsigned long)i, type);
+        if (klen < 1 || end - pos - 2 < klen) return dst__bad(err, pos + 1, "metadata entry %lu: key of %lu bytes", (unsigned long)i, (unsigned long)klen);
+        key = p + pos + 2;
+        pos += 2 + klen;
+        dst__printable(name, sizeof name, key, klen);
+        if (memchr(key, 0, klen)) return dst__bad(err, e_at + 2, "metadata key '%s' holds a NUL byte", name);
+        if (type == 1) {
+            if (end - pos < 4) return dst__bad(err, pos, "metadata '%s': truncated", name);
+            vlen = dst__get32(p + pos);
+            if (vlen > end - pos - 4) return dst__bad(err, pos, "metadata '%s': a string of %lu bytes, %lu remain", name,
+                                                      (unsigned long)vlen, (unsigned long)(end - pos - 4));
+            str = p + pos + 4;
+            if (memchr(str, 0, vlen)) return dst__bad(err, pos + 4, "metadata '%s': the string holds a NUL byte", name);
+            pos += 4 + vlen;
+        } else {
+            if (end - pos < 8) return dst__bad(err, pos, "metadata '%s': truncated", name);
+            num = dst__getf64(p + pos);
+            pos += 8;
+        }
+        {
+            int dup;
+            char k0[256];
+            memcpy(k0, key, klen);
+            k0[klen] = 0;
+            dup = dst__meta_find(m, k0) >= 0;
+            if (dup) return dst__bad(err, e_at, "metadata key '%s' appears twice", name);
+        }
+        if ((r = dst__meta_set(m, (const char *)key, klen, (const char *)str, vlen, num)) != DST_OK)
+            return dst__err(err, r, "weight file: %s", m->error);
+    }
+    if (pos != end) return dst__bad(err, pos, "%lu bytes after the last metadata entry", (unsigned long)(end - pos));
+    return DST_OK;
+}
+
+/* TRAI -> optimizer, step, generator and fit position (checked, then applied). */
+static dst_result dst__file_train(const dst__file *f, dst_model *m, int *states, dst_error *err)
+{
+    const unsigned char *b = f->p + f->at[DST__TRAI];
+    size_t at = f->at[DST__TRAI], j;
+    dst_optimizer_config o;
+    dst_error e;
+    uint32_t has, kind, nest, bs, nosh;
+    uint64_t step, epoch, batch, count, correct, seen;
+    float lr;
+    if (!at) return dst__bad(err, DST__HEADER_BYTES, "no TRAI chunk: this is a weight file, not a checkpoint");
+    if (f->size[DST__TRAI] < DST__TRAIN_RECORD)
+        return dst__bad(err, at, "TRAI chunk of %lu bytes, needs %d", (unsigned long)f->size[DST__TRAI], DST__TRAIN_RECORD);
+    for (j = DST__TRAIN_RECORD; j < f->size[DST__TRAI]; ++j)
+        if (b[j]) return dst__bad(err, at + j, "TRAI sets a field this reader does not know (a newer minor version?)");
+    has = dst__get32(b);
+    kind = dst__get32(b + 4);
+    nest = dst__get32(b + 20);
+    if (has > 1 || kind > (uint32_t)DST_ADAMW || nest > 1)
+        return dst__bad(err, at, "TRAI: optimizer flags %lu, kind %lu, nesterov %lu", (unsigned long)has,
+                        (unsigned long)kind, (unsigned long)nest);
+    o = dst_optimizer_default((dst_optimizer_kind)kind);
+    o.lr = dst__getf32(b + 8); o.momentum = dst__getf32(b + 12); o.dampening = dst__getf32(b + 16);
+    o.nesterov = (int)nest;
+    o.beta1 = dst__getf32(b + 24); o.beta2 = dst__getf32(b + 28); o.eps = dst__getf32(b + 32);
+    o.weight_decay = dst__getf32(b + 36); o.clip_norm = dst__getf32(b + 40);
+    if (dst_optimizer_check(&o, &e) != DST_OK) return dst__bad(err, at + 4, "TRAI: optimizer: %s", e.message);
+    lr = dst__getf32(b + 44);
+    if (!(lr >= 0) || !dst__finite(lr)) return dst__bad(err, at + 44, "TRAI: learning rate %g", (double)lr);
+    step = dst__get64(b + 48);
+    epoch = dst__get64(b + 64);
+    batch = dst__get64(b + 72);
+    count = dst__get64(b + 80);
+    bs = dst__get32(b + 96);
+    nosh = dst__get32(b + 100);
+    correct = dst__get64(b + 112);
+    seen = dst__get64(b + 120);
+    if (step > (uint64_t)LONG_MAX || epoch > (uint64_t)INT_MAX || count > (uint64_t)(size_t)-1 || bs > (uint32_t)INT_MAX ||
+        nosh > 1 || batch > count || seen > count || correct > seen)
+        return dst__bad(err, at + 48, "TRAI: step %llu, epoch %llu, batch %llu of %llu samples (batch size %lu, "
+                        "%llu seen, %llu correct) is not a position", (unsigned long long)step, (unsigned long long)epoch,
+                        (unsigned long long)batch, (unsigned long long)count, (unsigned long)bs,
+                        (unsigned long long)seen, (unsigned long long)correct);
+    m->opt = o;
+    m->has_opt = (int)has;
+    m->lr = lr;
+    m->step = (long)step;
+    m->rng.state = dst__get64(b + 56);
+    m->fit.epoch = (long)epoch;
+    m->fit.batch = (size_t)batch;
+    m->fit.count = (size_t)count;
+    m->fit.seed = dst__get64(b + 88);
+    m->fit.batch_size = (int)bs;
+    m->fit.no_shuffle = (int)nosh;
+    m->fit.loss_sum = dst__getf64(b + 104);
+    m->fit.correct = (size_t)correct;
+    m->fit.seen = (size_t)seen;
+    *states = has ? dst_optimizer_state_count(&o) : 0;
+    return DST_OK;
+}
+
+/* Copies n little-endian floats from the file. */
+static void dst__read_floats(float *out, const unsigned char *p, size_t n)
+{
+    size_t i;
+    if (dst__host_little_endian()) { memcpy(out, p, n * sizeof(float)); return; }
+    for (i = 0; i < n; ++i) out[i] = dst__getf32(p + 4 * i);
+}
+
+/* The whole load. mode: 0 copy, 1 use the buffer in place when it can, 2 a checkpoint. */
+static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len, int mode, dst_error *err)
+{
+    dst__file f;
+    dst_model_desc desc = dst_model_desc_default();
+    dst_layer_desc *layers = NULL;
+    dst_model *m = NULL;
+    dst__ftensor *t = NULL, **by = NULL;
+    size_t nt = 0, i, slots, params_at = 0, buffers_at = 0;
+    int states = -1, in_place;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
+    if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
+    r = dst_model_create(&m, &desc, err);
+    DST_FREE(layers, NULL);
+    if (r != DST_OK) {
+        if (r == DST_ERR_NOMEM) return r;
+        return dst__bad(err, f.at[DST__ARCH], "%s", err ? err->message : "the architecture cannot be built");
+    }
+    m->seed = desc.seed;
+    if (mode == 2 && (r = dst__file_train(&f, m, &states, err)) != DST_OK) goto fail;
+    slots = 4 * (size_t)m->layer_count + 2;
+    t = (dst__ftensor *)DST_MALLOC(slots * sizeof *t, NULL);
+    by = (dst__ftensor **)DST_MALLOC(slots * sizeof *by, NULL);
+    if (!t || !by) { r = dst__err(err, DST_ERR_NOMEM, "weight file: tensor table"); goto fail; }
+    memset(by, 0, slots * sizeof *by);
+    if ((r = dst__file_tensors(&f, m, states, t, &nt, err)) != DST_OK) goto fail;
+    for (i = 0; i < nt; ++i) {
+        size_t k = t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4)
+                                  : 4 * (size_t)t[i].layer + (size_t)t[i].slot;
+        if (by[k]) {
+            if (t[i].slot >= 4) r = dst__bad(err, t[i].record_at, "tensor 'optimizer.state%d' appears twice", t[i].slot - 4);
+            else r = dst__bad(err, t[i].record_at, "tensor '%d.%s' appears twice", t[i].layer, dst__slot_names[t[i].slot]);
+            goto fail;
+        }
+        by[k] = &t[i];
+    }
+    /* every tensor the model has must be there */
+    for (i = 0; i < slots; ++i) {
+        uint64_t dims[4];
+        int layer = (int)(i / 4), slot = (int)(i % 4);
+        int needed = i < 4 * (size_t)m->layer_count ? dst__slot_shape(&m->layers[layer], slot, dims) != 0
+                                                    : (int)(i - 4 * (size_t)m->layer_count) < (states > 0 ? states : 0);
+        if (needed && !by[i]) {
+            if (i < 4 * (size_t)m->layer_count)
+                r = dst__bad(err, f.at[DST__TENS], "tensor '%d.%s' is missing", layer, dst__slot_names[slot]);
+            else
+                r = dst__bad(err, f.at[DST__TENS], "tensor 'optimizer.state%d' is missing", (int)(i - 4 * (size_t)m->layer_count));
+            goto fail;
+        }
+    }
+    /* no two tensors share a byte */
+    qsort(t, nt, sizeof *t, dst__ftensor_cmp);
+    for (i = 1; i < nt; ++i)
+        if (t[i].offset < t[i - 1].offset + t[i - 1].bytes) {
+            r = dst__bad(err, t[i].offset, "the data of tensors at offsets %lu and %lu overlap",
+                         (unsigned long)t[i - 1].offset, (unsigned long)t[i].offset);
+            goto fail;
+        }
+    memset(by, 0, slots * sizeof *by);
+    for (i = 0; i < nt; ++i)
+        by[t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4) : 4 * (size_t)t[i].layer + (size_t)t[i].slot] = &t[i];
+    /* in place when every parameter sits where the model's own layout puts it, 64-byte aligned in memory */
+    in_place = mode == 1 && dst__host_little_endian() && m->param_count > 0;
+    for (i = 0; i < 4 * (size_t)m->layer_count && in_place; ++i) {
+        const dst__layer *L = &m->layers[i / 4];
+        size_t want;
+        if (!by[i]) continue;
+        switch (i % 4) {
+        case DST__SLOT_WEIGHT: want = L->param_offset; break;
+        case DST__SLOT_BIAS: want = L->param_offset + L->weight_count; break;
+        case DST__SLOT_MEAN: want = L->buffer_offset; break;
+        default: want = L->buffer_offset + L->buffer_count / 2; break;
+        }
+        want *= sizeof(float);
+        if (i % 4 < 2) {
+            if (!params_at) params_at = by[i]->offset >= want ? by[i]->offset - want : 1;
+            if (by[i]->offset != params_at + want) in_place = 0;
+        } else {
+            if (!buffers_at) buffers_at = by[i]->offset >= want ? by[i]->offset - want : 1;
+            if (by[i]->offset != buffers_at + want) in_place = 0;
+        }
+    }
+    if (in_place && (!params_at || params_at > len || m->param_count * sizeof(float) > len - params_at ||
+                     ((uintptr_t)(p + params_at) & 63) != 0))
+        in_place = 0;
+    if (in_place && m->buffer_count &&
+        (!buffers_at || buffers_at > len || m->buffer_count * sizeof(float) > len - buffers_at ||
+         ((uintptr_t)(p + buffers_at) & 63) != 0))
+        in_place = 0;
+    if (in_place) {
+        dst__free_aligned(m->own_params, m->alloc_user);
+        m->own_params = NULL;
+        m->params = (float *)(uintptr_t)(p + params_at);
+        m->grads = m->state0 = m->state1 = NULL;
+        if (m->buffer_count) {
+            dst__free_aligned(m->own_buffers, m->alloc_user);
+            m->own_buffers = NULL;
+            m->buffers = (float *)(uintptr_t)(p + buffers_at);
+            m->buffers_saved = NULL; /* a train step makes its own copy first */
+        }
+    } else {
+        for (i = 0; i < nt; ++i) {
+            const dst__ftensor *x = &t[i];
+            float *dst;
+            if (x->slot >= 4) {
+                if (mode != 2) continue;
+                dst = x->slot == 4 ? m->state0 : m->state1;
+            } else {
+                dst = (float *)dst__slot_data(m, &m->layers[x->layer], x->slot);
+            }
+            dst__read_floats(dst, p + x->offset, x->bytes / sizeof(float));
+        }
+    }
+    if ((r = dst__file_meta(&f, m, err)) != DST_OK) goto fail;
+    DST_FREE(t, NULL);
+    DST_FREE(by, NULL);
+    *out = m;
+    return DST_OK;
+fail:
+    DST_FREE(t, NULL);
+    DST_FREE(by, NULL);
+    dst_model_free(m);
+    return r;
+}
+
+DSTDEF dst_result dst_model_load_memory(dst_model **out, const void *buf, size_t len, dst_error *err)
+{
+    return dst__load(out, (const unsigned char *)buf, len, 1, err);
+}
+
+DSTDEF dst_result dst_model_load_checkpoint_memory(dst_model **out, const void *buf, size_t len, dst_error *err)
+{
+    return dst__load(out, (const unsigned char *)buf, len, 2, err);
+}
+
+#ifndef DST_NO_STDIO
+static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, dst_error *err);
+
+/* err->message = prefix + ": " + message + suffix, cut to fit. */
+static void dst__err_wrap(dst_error *err, const char *prefix, const char *suffix)
+{
+    char msg[256], *o;
+    size_t room = sizeof msg - 1, k;
+    const char *parts[3];
+    int i;
+    if (!err) return;
+    memcpy(msg, err->message, sizeof msg);
+    msg[255] = 0;
+    parts[0] = prefix; parts[1] = msg; parts[2] = suffix;
+    o = err->message;
+    for (i = 0; i < 3; ++i) {
+        k = strlen(parts[i]);
+        if (k > room) k = room;
+        memcpy(o, parts[i], k);
+        o += k;
+        room -= k;
+        if (i == 0 && room >= 2) { memcpy(o, ": ", 2); o += 2; room -= 2; }
+    }
+    *o = 0;
+}
+
+static dst_result dst__load_path(dst_model **out, const char *path, int mode, dst_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    dst_result r;
+    dst__err_clear(err);
+    if (out) *out = NULL;
+    if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
+    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    r = dst__load(out, buf, len, mode, err); /* copies: buf goes away */
+    DST_FREE(buf, NULL);
+    if (r == DST_ERR_FORMAT || r == DST_ERR_UNSUPPORTED) dst__err_wrap(err, path, "");
+    return r;
+}
+
+DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *err)
+{
+    return dst__load_path(out, path, 0, err);
+}
+
+DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err)
+{
+    return dst__load_path(out, path, 2, err);
+}
+
+/* ---- atomic save to a path ---- */
+
+#ifdef DST__POSIX_FILES
+static int dst__fd_write(void *user, const void *data, size_t len)
+{
+    int fd = *(int *)user;
+    const char *c = (const char *)data;
+    while (len) {
+        ssize_t n = write(fd, c, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 1;
+        c += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+#else
+static int dst__stdio_write(void *user, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, (FILE *)user) != len;
+}
+#endif
+
+static dst_result dst__save_path(const dst_model *m, const char *path, int checkpoint, dst_error *err)
+{
+    char *tmp;
+    size_t n;
+    dst_result r;
+    int ok;
+    dst__err_clear(err);
+    if (!m || !path) return dst__err(err, DST_ERR_ARG, "model or path is NULL");
+    n = strlen(path);
+    if (!(tmp = (char *)DST_MALLOC(n + 5, NULL))) return dst__err(err, DST_ERR_NOMEM, "save: path");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+#ifdef DST__POSIX_FILES
+    {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd < 0) {
+            r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp);
+            DST_FREE(tmp, NULL);
+            return r;
+        }
+        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, err);
+        ok = r == DST_OK && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+    }
+#else
+    {
+        FILE *fp = fopen(tmp, "wb");
+        if (!fp) {
+            r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp);
+            DST_FREE(tmp, NULL);
+            return r;
+        }
+        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, err);
+        ok = r == DST_OK && fflush(fp) == 0;
+        ok = fclose(fp) == 0 && ok;
+    }
+#endif
+#if defined(_WIN32)
+    ok = ok && MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+#else
+    ok = ok && rename(tmp, path) == 0;
+#endif
+    if (!ok) {
+        remove(tmp);
+        if (r == DST_OK) r = dst__err(err, DST_ERR_IO, "save: writing %s failed (disk full?); %s is unchanged", tmp, path);
+        else dst__err_wrap(err, path, "; the previous file is unchanged");
+        DST_FREE(tmp, NULL);
+        return r;
+    }
+#ifdef DST__POSIX_FILES
+    {
+        /* make the rename itself durable: fsync the directory */
+        char *slash = strrchr(tmp, '/');
+        int dfd;
+        if (slash) { *slash = 0; dfd = open(slash == tmp ? "/" : tmp, O_RDONLY); }
+        else dfd = open(".", O_RDONLY);
+        if (dfd >= 0) { fsync(dfd); close(dfd); }
+    }
+#endif
+    DST_FREE(tmp, NULL);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error *err)
+{
+    return dst__save_path(m, path, 0, err);
+}
+
+DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path, dst_error *err)
+{
+    return dst__save_path(m, path, 1, err);
+}
+#endif /* DST_NO_STDIO */
 
 /* ==== data ================================================================ */
 
@@ -4222,6 +6176,373 @@ DSTDEF void dst_mnist_free(dst_mnist *d)
     DST_FREE(d->test_x, NULL);
     DST_FREE(d->test_y, NULL);
     memset(d, 0, sizeof *d);
+}
+
+/* ==== images ============================================================== */
+
+DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width)
+{
+    dst_image_prep p;
+    int c;
+    memset(&p, 0, sizeof p);
+    p.channels = channels;
+    p.height = height;
+    p.width = width;
+    p.scale = 1.0f / 255.0f;
+    for (c = 0; c < 3; ++c) p.std[c] = 1.0f;
+    return p;
+}
+
+/* One row or column: n_src values `stride_src` apart to n_dst values.
+   Shrinking averages the source interval each output covers, weighting the
+   pixels cut at its ends by the part inside; enlarging interpolates linearly
+   between the two nearest source centres (edges clamped). */
+static void dst__resample_line(const float *src, int n_src, int stride_src, float *dst, int n_dst, int stride_dst)
+{
+    double s = (double)n_src / (double)n_dst;
+    int o;
+    for (o = 0; o < n_dst; ++o) {
+        double v = 0;
+        if (n_src == n_dst) {
+            v = src[(size_t)o * (size_t)stride_src];
+        } else if (s > 1) {
+            double a = o * s, b = (o + 1) * s;
+            int i = (int)a, end = (int)ceil(b);
+            if (end > n_src) end = n_src;
+            for (; i < end; ++i) {
+                double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
+                if (hi > lo) v += (hi - lo) * src[(size_t)i * (size_t)stride_src];
+            }
+            v /= s;
+        } else {
+            double x = (o + 0.5) * s - 0.5, f;
+            int i0;
+            if (x < 0) x = 0;
+            if (x > n_src - 1) x = n_src - 1;
+            i0 = (int)x;
+            f = x - i0;
+            v = src[(size_t)i0 * (size_t)stride_src];
+            if (i0 + 1 < n_src) v += f * (src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
+        }
+        dst[(size_t)o * (size_t)stride_dst] = (float)v;
+    }
+}
+
+DSTDEF void dst_image_resize(const float *src, int sh, int sw, float *dst, int dh, int dw, float *work)
+{
+    int i;
+    if (!src || !dst || !work || sh < 1 || sw < 1 || dh < 1 || dw < 1) return;
+    for (i = 0; i < sh; ++i) dst__resample_line(src + (size_t)i * sw, sw, 1, work + (size_t)i * dw, dw, 1);
+    for (i = 0; i < dw; ++i) dst__resample_line(work + i, sh, dw, dst + i, dh, dw);
+}
+
+DSTDEF dst_result dst_image_to_input(const unsigned char *pixels, int width, int height, int comp,
+                                     const dst_image_prep *prep, float *out, dst_error *err)
+{
+    size_t plane, n, i, src_bytes, work_n, dst_plane;
+    float *buf;
+    int c, ch;
+    dst__err_clear(err);
+    if (!pixels || !prep || !out) return dst__err(err, DST_ERR_ARG, "pixels, prep and out must not be NULL");
+    if (width < 1 || height < 1) return dst__err(err, DST_ERR_ARG, "image is %dx%d", width, height);
+    if (comp < 1 || comp > 4) return dst__err(err, DST_ERR_ARG, "%d components per pixel, expected 1 to 4", comp);
+    ch = prep->channels;
+    if (ch != 1 && ch != 3)
+        return dst__err(err, DST_ERR_ARG, "the model takes %d channels; images give 1 (gray) or 3 (RGB)", ch);
+    if (prep->height < 1 || prep->width < 1)
+        return dst__err(err, DST_ERR_ARG, "input size %dx%d, must be at least 1x1", prep->height, prep->width);
+    if (!(prep->scale > 0) || !dst__finite(prep->scale)) return dst__err(err, DST_ERR_ARG, "scale %g, must be > 0", (double)prep->scale);
+    for (c = 0; c < ch; ++c)
+        if (!dst__finite(prep->mean[c]) || !(prep->std[c] > 0) || !dst__finite(prep->std[c]))
+            return dst__err(err, DST_ERR_ARG, "channel %d: mean %g, std %g (std must be > 0)", c,
+                            (double)prep->mean[c], (double)prep->std[c]);
+    if (!dst__mul_ok((size_t)width, (size_t)height, &plane) || !dst__mul_ok(plane, (size_t)comp, &src_bytes) ||
+        !dst__mul_ok((size_t)prep->height, (size_t)prep->width, &dst_plane) ||
+        !dst__mul_ok((size_t)height, (size_t)prep->width, &work_n) ||
+        plane > ((size_t)-1) / sizeof(float) / 8 || work_n > ((size_t)-1) / sizeof(float) / 8)
+        return dst__err(err, DST_ERR_ARG, "image %dx%d is too large", width, height);
+    (void)src_bytes;
+    n = plane * (size_t)ch + work_n;
+    buf = (float *)DST_MALLOC(n * sizeof(float), NULL);
+    if (!buf) return dst__err(err, DST_ERR_NOMEM, "image %dx%d", width, height);
+    /* bytes to planar floats in [0, 255], alpha over white, channel conversion */
+    for (i = 0; i < plane; ++i) {
+        const unsigned char *p = pixels + i * (size_t)comp;
+        float rgb[3], a = 1;
+        if (comp <= 2) rgb[0] = rgb[1] = rgb[2] = p[0];
+        else { rgb[0] = p[0]; rgb[1] = p[1]; rgb[2] = p[2]; }
+        if (comp == 2 || comp == 4) a = p[comp - 1] / 255.0f;
+        for (c = 0; c < 3; ++c) rgb[c] = a * rgb[c] + (1 - a) * 255.0f;
+        if (ch == 1) buf[i] = comp <= 2 ? rgb[0] : 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+        else for (c = 0; c < 3; ++c) buf[(size_t)c * plane + i] = rgb[c];
+    }
+    for (c = 0; c < ch; ++c) {
+        float *o = out + (size_t)c * dst_plane;
+        dst_image_resize(buf + (size_t)c * plane, height, width, o, prep->height, prep->width, buf + (size_t)ch * plane);
+        for (i = 0; i < dst_plane; ++i) {
+            float v = o[i] * prep->scale;
+            if (prep->invert) v = 1 - v;
+            o[i] = (v - prep->mean[c]) / prep->std[c];
+        }
+    }
+    DST_FREE(buf, NULL);
+    return DST_OK;
+}
+
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO)
+DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, float *out, dst_error *err)
+{
+    int w, h, comp;
+    unsigned char *px;
+    dst_result r;
+    dst__err_clear(err);
+    if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
+    px = stbi_load(path, &w, &h, &comp, 0);
+    if (!px) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return dst__err(err, DST_ERR_IO, "cannot open %.200s", path);
+        fclose(f);
+        return dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", path, stbi_failure_reason());
+    }
+    r = dst_image_to_input(px, w, h, comp, prep, out, err);
+    stbi_image_free(px);
+    if (r != DST_OK && err) {
+        char msg[256];
+        memcpy(msg, err->message, sizeof msg);
+        snprintf(err->message, sizeof err->message, "%.100s: %.150s", path, msg);
+    }
+/* ---- .npy arrays ---- */
+
+/* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } */
+static void dst__npy_space(const char *h, size_t n, size_t *i)
+{
+    while (*i < n && (h[*i] == ' ' || h[*i] == '\t' || h[*i] == '\n' || h[*i] == '\r')) ++*i;
+}
+
+/* A quoted string; *s / *len point into h. */
+static int dst__npy_string(const char *h, size_t n, size_t *i, const char **s, size_t *len)
+{
+    char q;
+    size_t start;
+    dst__npy_space(h, n, i);
+    if (*i >= n || (h[*i] != '\'' && h[*i] != '"')) return 0;
+    q = h[(*i)++];
+    start = *i;
+    while (*i < n && h[*i] != q) ++*i;
+    if (*i >= n) return 0;
+    *s = h + start;
+    *len = *i - start;
+    ++*i;
+    return 1;
+}
+
+static int dst__npy_char(const char *h, size_t n, size_t *i, char c)
+{
+    dst__npy_space(h, n, i);
+    if (*i < n && h[*i] == c) { ++*i; return 1; }
+    return 0;
+}
+
+DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_error *err)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    const char *h, *descr = NULL;
+    size_t hlen, pre, i = 0, dlen = 0, count = 1, bytes;
+    int fortran = -1, have_shape = 0, big = 0, d;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!buf) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0) return dst__err(err, DST_ERR_FORMAT, "npy, byte 0: wrong magic (not a .npy file)");
+    if (p[6] < 1 || p[6] > 3) return dst__err(err, DST_ERR_FORMAT, "npy, byte 6: version %u.%u unknown", p[6], p[7]);
+    if (p[6] == 1) { hlen = dst__get16(p + 8); pre = 10; }
+    else {
+        if (len < 12) return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: truncated header", (unsigned long)len);
+        hlen = dst__le32(p + 8);
+        pre = 12;
+    }
+    if (hlen > len - pre) return dst__err(err, DST_ERR_FORMAT, "npy, byte 8: header of %lu bytes, %lu remain",
+                                          (unsigned long)hlen, (unsigned long)(len - pre));
+    h = (const char *)p + pre;
+    if (!dst__npy_char(h, hlen, &i, '{')) return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: header is not a dict", (unsigned long)pre);
+    while (!dst__npy_char(h, hlen, &i, '}')) {
+        const char *key;
+        size_t klen;
+        if (!dst__npy_string(h, hlen, &i, &key, &klen) || !dst__npy_char(h, hlen, &i, ':'))
+            return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: expected 'key':", (unsigned long)(pre + i));
+        if (klen == 5 && memcmp(key, "descr", 5) == 0) {
+            if (!dst__npy_string(h, hlen, &i, &descr, &dlen))
+                return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: descr is not a string", (unsigned long)(pre + i));
+        } else if (klen == 13 && memcmp(key, "fortran_order", 13) == 0) {
+            dst__npy_space(h, hlen, &i);
+            if (hlen - i >= 4 && memcmp(h + i, "True", 4) == 0) { fortran = 1; i += 4; }
+            else if (hlen - i >= 5 && memcmp(h + i, "False", 5) == 0) { fortran = 0; i += 5; }
+            else return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: fortran_order is not True or False", (unsigned long)(pre + i));
+        } else if (klen == 5 && memcmp(key, "shape", 5) == 0) {
+            if (!dst__npy_char(h, hlen, &i, '('))
+                return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: shape is not a tuple", (unsigned long)(pre + i));
+            while (!dst__npy_char(h, hlen, &i, ')')) {
+                size_t v = 0, digits = 0;
+                dst__npy_space(h, hlen, &i);
+                while (i < hlen && h[i] >= '0' && h[i] <= '9') {
+                    if (v > ((size_t)-1 - 9) / 10)
+                        return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: dimension too large", (unsigned long)(pre + i));
+                    v = v * 10 + (size_t)(h[i++] - '0');
+                    ++digits;
+                }
+                if (!digits || out->ndim >= DST_NPY_MAX_DIMS)
+                    return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: bad shape (at most %d dimensions)",
+                                    (unsigned long)(pre + i), DST_NPY_MAX_DIMS);
+                if (!dst__mul_ok(count, v, &count))
+                    return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: element count overflows", (unsigned long)(pre + i));
+                out->shape[out->ndim++] = v;
+                if (!dst__npy_char(h, hlen, &i, ',') && !(dst__npy_space(h, hlen, &i), i < hlen && h[i] == ')'))
+                    return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: bad shape tuple", (unsigned long)(pre + i));
+            }
+            have_shape = 1;
+        } else {
+            return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: unknown header key '%.*s'", (unsigned long)(pre + i),
+                            (int)(klen < 32 ? klen : 32), key);
+        }
+        if (!dst__npy_char(h, hlen, &i, ',')) {
+            if (!dst__npy_char(h, hlen, &i, '}'))
+                return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: expected , or }", (unsigned long)(pre + i));
+            break;
+        }
+    }
+    if (!descr || fortran < 0 || !have_shape) {
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_FORMAT, "npy: the header lacks descr, fortran_order or shape");
+    }
+    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=') && descr[2] == '4' &&
+        (descr[1] == 'f' || descr[1] == 'i')) {
+        out->dtype = descr[1] == 'f' ? DST_NPY_FLOAT32 : DST_NPY_INT32;
+        big = descr[0] == '>' || (descr[0] == '=' && !dst__host_little_endian());
+    } else {
+        int n = (int)(dlen < 16 ? dlen : 16);
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_UNSUPPORTED, "npy: dtype '%.*s'; distill.h reads float32 ('<f4') and int32 ('<i4')", n, descr);
+    }
+    if (fortran) {
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_UNSUPPORTED, "npy: Fortran order; save a C-order array (numpy.ascontiguousarray)");
+    }
+    if (!dst__mul_ok(count, 4, &bytes) || bytes != len - pre - hlen) {
+        size_t have = len - pre - hlen;
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: the shape needs %lu data bytes, the file has %lu",
+                        (unsigned long)(pre + hlen), (unsigned long)(count > (size_t)-1 / 4 ? (size_t)-1 : count * 4),
+                        (unsigned long)have);
+    }
+    out->count = count;
+    if (!(out->data = dst__alloc_aligned(bytes ? bytes : 4, NULL))) {
+        memset(out, 0, sizeof *out);
+        return dst__err(err, DST_ERR_NOMEM, "npy: %lu bytes", (unsigned long)bytes);
+    }
+    p += pre + hlen;
+    if (big == !dst__host_little_endian()) {
+        memcpy(out->data, p, bytes);
+    } else {
+        unsigned char *o = (unsigned char *)out->data;
+        for (i = 0; i < bytes; i += 4) { o[i] = p[i + 3]; o[i + 1] = p[i + 2]; o[i + 2] = p[i + 1]; o[i + 3] = p[i]; }
+    }
+    (void)d;
+    return DST_OK;
+}
+
+DSTDEF void dst_npy_free(dst_npy *a)
+{
+    if (!a) return;
+    dst__free_aligned(a->data, NULL);
+    memset(a, 0, sizeof *a);
+}
+
+DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dtype, const void *data, int ndim,
+                                const size_t *shape, dst_error *err)
+{
+    char h[512];
+    size_t n, count = 1, bytes, total;
+    unsigned char pre[10];
+    int d;
+    dst__err_clear(err);
+    if (!write || (!data && ndim != 0) || ndim < 0 || ndim > DST_NPY_MAX_DIMS || (ndim && !shape) ||
+        (dtype != DST_NPY_FLOAT32 && dtype != DST_NPY_INT32))
+        return dst__err(err, DST_ERR_ARG, "npy write: bad arguments (callback, data, ndim 0 to %d, shape, dtype)",
+                        DST_NPY_MAX_DIMS);
+    n = (size_t)sprintf(h, "{'descr': '<%s', 'fortran_order': False, 'shape': (", dtype == DST_NPY_FLOAT32 ? "f4" : "i4");
+    for (d = 0; d < ndim; ++d) {
+        if (!dst__mul_ok(count, shape[d], &count)) return dst__err(err, DST_ERR_ARG, "npy write: shape overflows");
+        n += (size_t)sprintf(h + n, "%llu%s", (unsigned long long)shape[d], ndim == 1 || d + 1 < ndim ? ", " : "");
+    }
+    if (ndim == 1) n -= 1; /* "(3,)" */
+    n += (size_t)sprintf(h + n, "), }");
+    if (!dst__mul_ok(count, 4, &bytes)) return dst__err(err, DST_ERR_ARG, "npy write: shape overflows");
+    total = dst__round_up(10 + n + 1, 64);
+    while (10 + n + 1 < total) h[n++] = ' ';
+    h[n++] = '\n';
+    memcpy(pre, "\x93NUMPY\x01\x00", 8);
+    dst__put16(pre + 8, (unsigned)n);
+    if (write(user, pre, 10) || write(user, h, n)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
+    if (dst__host_little_endian()) {
+        if (bytes && write(user, data, bytes)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
+    } else {
+        const unsigned char *s = (const unsigned char *)data;
+        size_t i;
+        for (i = 0; i < bytes; i += 4) {
+            unsigned char b[4] = { s[i + 3], s[i + 2], s[i + 1], s[i] };
+            if (write(user, b, 4)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
+        }
+    }
+    return DST_OK;
+}
+
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_npy_load(const char *path, dst_npy *out, dst_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    dst_result r;
+    dst__err_clear(err);
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
+    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    r = dst_npy_parse(buf, len, out, err);
+    DST_FREE(buf, NULL);
+    if (r != DST_OK && r != DST_ERR_NOMEM) dst__err_wrap(err, path, "");
+    return r;
+}
+
+static int dst__file_write(void *user, const void *data, size_t len)
+{
+    return fwrite(data, 1, len, (FILE *)user) != len;
+}
+
+DSTDEF dst_result dst_npy_save(const char *path, dst_npy_dtype dtype, const void *data, int ndim,
+                               const size_t *shape, dst_error *err)
+{
+    FILE *f;
+    dst_result r;
+    int bad;
+    dst__err_clear(err);
+    if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
+    if (!(f = fopen(path, "wb"))) return dst__err(err, DST_ERR_IO, "cannot create %s", path);
+    r = dst_npy_write(dst__file_write, f, dtype, data, ndim, shape, err);
+    bad = fclose(f) != 0;
+    if (r == DST_OK && bad) r = dst__err(err, DST_ERR_IO, "writing %s failed", path);
+    if (r != DST_OK) remove(path);
+    return r;
+}
+#endif
+
+DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_error *err)
+{
+    dst__err_clear(err);
+    if (!a || !out) return dst__err(err, DST_ERR_ARG, "array or out is NULL");
+    if (a->dtype != DST_NPY_FLOAT32 || a->ndim != 2 || a->shape[0] < 1 || a->shape[1] < 1 || a->shape[1] > INT_MAX)
+        return dst__err(err, DST_ERR_ARG, "teacher logits must be a 2-D float32 array (rows x classes), not %d-D %s",
+                        a->ndim, a->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
+    *out = dst_teacher_logits((const float *)a->data, a->shape[0], (int)a->shape[1]);
+    return DST_OK;
 }
 
 #endif /* DISTILL_IMPLEMENTATION_DONE */

@@ -151,6 +151,76 @@ static int test_conv_fast_paths_gradients(void)
     return 0;
 }
 
+/* ---- max pooling: the 2x2 path against the reference ------------------------------ */
+
+/* Odd sizes (a last row / column that no window covers), ties (the first
+   maximum wins), NaNs (a NaN wins, the later of two), infinities. */
+static int test_maxpool_fast_matches_reference(void)
+{
+    int t;
+    for (t = 0; t < 40; ++t) {
+        dst_pool2d_params p;
+        int n = 1 + t % 3, oh, ow, k;
+        size_t xn, yn, i;
+        float *x, *y0, *y1;
+        int32_t *a0, *a1;
+        memset(&p, 0, sizeof p);
+        p.channels = 1 + t % 4; p.in_h = 2 + (t * 7) % 13; p.in_w = 2 + (t * 5) % 19;
+        p.kernel_h = p.kernel_w = 2;
+        p.stride_h = t % 2 ? 2 : 0;  /* 0 means the kernel size */
+        p.stride_w = 2;
+        T_CHECK(dst_pool2d_check(&p, &oh, &ow, NULL) == DST_OK);
+        xn = (size_t)n * p.channels * p.in_h * p.in_w;
+        yn = (size_t)n * p.channels * oh * ow;
+        x = (float *)malloc(xn * 4); y0 = (float *)malloc(yn * 4); y1 = (float *)malloc(yn * 4);
+        a0 = (int32_t *)malloc(yn * 4); a1 = (int32_t *)malloc(yn * 4);
+        for (i = 0; i < xn; ++i) {
+            float r = t_rand();
+            x[i] = (float)(int)(r * 3);                 /* few levels: many ties */
+            if (r > 0.97f) x[i] = NAN;
+            if (r < -0.98f) x[i] = -INFINITY;
+            if (t % 5 == 0) x[i] = -INFINITY;           /* all ties at -inf */
+        }
+        dst__maxpool_forward_ref(&p, n, x, y0, a0);
+        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, a1) == DST_OK);
+        for (k = 0; k < (int)yn; ++k)
+            if (a0[k] != a1[k] || (memcmp(&y0[k], &y1[k], 4) != 0 && !(y0[k] != y0[k] && y1[k] != y1[k]))) {
+                printf("    case %d output %d: %g at %d, reference %g at %d\n", t, k, (double)y1[k], a1[k],
+                       (double)y0[k], a0[k]);
+                return 1;
+            }
+        /* without argmax */
+        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, NULL) == DST_OK);
+        for (k = 0; k < (int)yn; ++k) T_CHECK(y0[k] == y1[k] || (y0[k] != y0[k] && y1[k] != y1[k]));
+        free(x); free(y0); free(y1); free(a0); free(a1);
+    }
+    return 0;
+}
+
+/* ---- ReLU's 4-wide loops against the scalar rule ------------------------------------ */
+
+static int test_relu_rows_match_scalar(void)
+{
+    enum { N = 203 };
+    float x[N], dy[N], y[N], dx[N];
+    int i, n;
+    t_fill(x, N, 2); t_fill(dy, N, 1);
+    x[3] = NAN; x[10] = -0.0f; x[11] = INFINITY; x[12] = -INFINITY; x[N - 1] = NAN; x[N - 2] = 0.0f;
+    for (n = 0; n <= N; n += n < 20 ? 1 : 37) {
+        dst_activation_forward(DST_ACT_RELU, 0, x, y, (size_t)n);
+        dst_activation_backward(DST_ACT_RELU, 0, x, y, dy, dx, (size_t)n);
+        for (i = 0; i < n; ++i) {
+            float want = x[i] > 0 ? x[i] : 0, dwant = x[i] > 0 ? dy[i] : 0;
+            T_CHECK_MSG(memcmp(&y[i], &want, 4) == 0 && memcmp(&dx[i], &dwant, 4) == 0,
+                        "n %d element %d: x %g y %g dx %g", n, i, (double)x[i], (double)y[i], (double)dx[i]);
+        }
+    }
+    memcpy(y, x, sizeof x);  /* in place */
+    dst_activation_forward(DST_ACT_RELU, 0, y, y, N);
+    for (i = 0; i < N; ++i) T_CHECK(y[i] == (x[i] > 0 ? x[i] : 0));
+    return 0;
+}
+
 /* ---- batch norm folding ------------------------------------------------------ */
 
 /* A model with batch norms after convs (with and without bias), after a dense
@@ -212,5 +282,7 @@ static int test_fold_batchnorm_matches_eval(void)
 static const t_case conv_speed_tests[] = {
     { "conv_paths_match_reference", test_conv_paths_match_reference },
     { "conv_fast_paths_gradients", test_conv_fast_paths_gradients },
+    { "conv_maxpool_fast_matches_reference", test_maxpool_fast_matches_reference },
+    { "conv_relu_rows_match_scalar", test_relu_rows_match_scalar },
     { "conv_fold_batchnorm_matches_eval", test_fold_batchnorm_matches_eval },
 };
