@@ -2185,6 +2185,44 @@ static float dst__row_dot(const float *a, const float *b, int n)
     return s;
 }
 
+/* d[k] = s[k], k < n: inline for the short rows of small images, where a
+   call to memcpy costs more than the copy */
+static void dst__row_copy(float *d, const float *s, int n)
+{
+    int k = 0;
+    if (n > 64) {
+        memcpy(d, s, (size_t)n * sizeof(float));
+        return;
+    }
+#if defined(DST__ROW_SSE2)
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
+        _mm_storeu_ps(d + k + 4, _mm_loadu_ps(s + k + 4));
+    }
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
+#elif defined(DST__ROW_NEON)
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vld1q_f32(s + k));
+#endif
+    for (; k < n; ++k) d[k] = s[k];
+}
+
+/* d[k] += a, k < n */
+static void dst__row_add_scalar(float *d, float a, size_t n)
+{
+    size_t k = 0;
+#if defined(DST__ROW_SSE2)
+    __m128 va = _mm_set1_ps(a);
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), va));
+        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), va));
+    }
+#elif defined(DST__ROW_NEON)
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), va));
+#endif
+    for (; k < n; ++k) d[k] += a;
+}
+
 /* sum of s[k], k < n (four partial sums) */
 static float dst__row_sum(const float *s, size_t n)
 {
@@ -2244,7 +2282,7 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                     float *r = row + (size_t)yo * ow;
                     const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
-                    if (sw == 1) memcpy(r + x0, s, (size_t)(x1 - x0) * sizeof(float));
+                    if (sw == 1) dst__row_copy(r + x0, s, x1 - x0);
                     else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
                     if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
                 }
@@ -2445,7 +2483,7 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
                                      const float *bias, float *y, float *work, int nb, float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     for (n0 = 0; n0 < batch; n0 += nb) {
         int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
@@ -2474,10 +2512,7 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
     }
     if (bias)
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) {
-                float *yo = y + ((size_t)n0 * p->out_c + o) * P, b = bias[o];
-                for (i = 0; i < P; ++i) yo[i] += b;
-            }
+            for (o = 0; o < p->out_c; ++o) dst__row_add_scalar(y + ((size_t)n0 * p->out_c + o) * P, bias[o], (size_t)P);
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
