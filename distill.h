@@ -1088,6 +1088,13 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__C2(X, i) X(i, 0) X(i, 1)
 #define DST__C3(X, i) X(i, 0) X(i, 1) X(i, 2)
 
+#if defined(__GNUC__) || defined(__clang__)
+#define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
+#else
+#define DST__PREFETCH(p) ((void)(p))
+#endif
+#define DST__K_PF(i, COLS) COLS(DST__K_PF1, i)
+#define DST__K_PF1(i, j) DST__PREFETCH(c + (size_t)i * ldc + j * DST__W);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
 #define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
 #define DST__K_BDECL(i, j) DST__V b##j;
@@ -1115,6 +1122,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
     ROWS(DST__K_ACC, COLS)                                                     \
     COLS(DST__K_BDECL, 0)                                                      \
     int p;                                                                     \
+    ROWS(DST__K_PF, COLS) /* C is needed at the end: start fetching it now */  \
     for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
         COLS(DST__K_BLOAD, 0)                                                  \
         ROWS(DST__K_ROW, COLS)                                                 \
@@ -1163,6 +1171,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
 #define DST__I4(X, Y) X(0, Y) X(1, Y) X(2, Y) X(3, Y)
 #define DST__J1(X, Y) X(Y, 0)
 #define DST__J4(X, Y) X(Y, 0) X(Y, 1) X(Y, 2) X(Y, 3)
+#define DST__J8(X, Y) DST__J4(X, Y) X(Y, 4) X(Y, 5) X(Y, 6) X(Y, 7)
 #define DST__D_ACC(i, JS) JS(DST__D_ACC1, i)
 #define DST__D_ACC1(i, j) DST__V s##i##_##j = DST__ZERO();
 #define DST__D_ADECL(i, u) DST__V x##i;
@@ -1190,15 +1199,16 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
     }                                                                          \
     IS(DST__D_OUT, JS)                                                         \
 }
-/* tiles RA x 4, RA x 1, 1 x 4, 1 x 1 */
+/* tiles RA x 4, RA x 1, and for single rows (a matrix-vector product: more
+   rows of B in flight, measured faster) 1 x 8, 1 x 1 */
 #define DST__GEMM_DOTS(isa, ATTR, RA)                                          \
     DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x4, ATTR, DST__I##RA, DST__J4)    \
     DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x1, ATTR, DST__I##RA, DST__J1)    \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot1x4, ATTR, DST__I1, DST__J4)            \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x8, ATTR, DST__I1, DST__J8)            \
     DST__GEMM_DOT(dst__gemm_##isa##_dot1x1, ATTR, DST__I1, DST__J1)
 #define DST__GEMM_DOT_TABLE(isa, RA)                                           \
     { { dst__gemm_##isa##_dot##RA##x4, dst__gemm_##isa##_dot##RA##x1 },        \
-      { dst__gemm_##isa##_dot1x4, dst__gemm_##isa##_dot1x1 } }
+      { dst__gemm_##isa##_dot1x8, dst__gemm_##isa##_dot1x1 } }
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
                                     float *c, int ldc, float alpha, float beta, int nr);
@@ -1207,7 +1217,7 @@ typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b,
 
 /* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
    (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
-   rows of A) x (4 or 1 rows of B); an 8 x 8 transpose for packing B^T
+   rows of A) x (4 or 1 rows of B), 1 x (8 or 1); an 8 x 8 transpose for packing B^T
    (NULL: plain loops). */
 typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
 typedef struct dst__gemm_isa {
@@ -1498,16 +1508,22 @@ static const dst__gemm_isa *dst__gemm_isa_for(dst_simd level)
 /* op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of mr rows: panel r holds,
    for each p, the mr values of its rows (a short last panel is not padded:
    its kernels read only its rows). */
-static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p0, int mc, int kc,
-                             int mr, float *dst)
+static void dst__gemm_pack_a(const dst__gemm_isa *isa, int trans_a, const float *a, int lda, int i0,
+                             int p0, int mc, int kc, float *dst)
 {
-    int ir, r, p;
+    int mr = isa->mr, ir, r, p;
     for (ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
         int rows = mc - ir < mr ? mc - ir : mr;
         if (!trans_a) {
+            p = 0;
+            if (rows == 8 && isa->transpose8) /* 8 rows by 8 columns at a time */
+                for (; p + 8 <= kc; p += 8)
+                    isa->transpose8(a + (size_t)(i0 + ir) * lda + p0 + p, (size_t)lda,
+                                    dst + (size_t)p * 8, 8);
             for (r = 0; r < rows; ++r) {
                 const float *src = a + (size_t)(i0 + ir + r) * lda + p0;
-                for (p = 0; p < kc; ++p) dst[(size_t)p * mr + r] = src[p];
+                int q;
+                for (q = p; q < kc; ++q) dst[(size_t)q * mr + r] = src[q];
             }
         } else {
             for (p = 0; p < kc; ++p) {
@@ -1562,7 +1578,7 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
 /* B is read in place, not packed, when it is not transposed and m is at
    most this (measured: bench/bench_gemm.c) */
 #ifndef DST__GEMM_DIRECT_B_M
-#define DST__GEMM_DIRECT_B_M 100000
+#define DST__GEMM_DIRECT_B_M 32
 #endif
 
 /* Block sizes for this problem that fit a buffer of cap floats: the
@@ -1571,8 +1587,12 @@ static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, si
                                int *kcb, int *mcb, int *ncb)
 {
     int mr = isa->mr, nr = isa->nvmax * isa->w;
-    int kb = k < DST__GEMM_KC ? k : DST__GEMM_KC;
-    int mb = (m + mr - 1) / mr * mr, nb = (n + nr - 1) / nr * nr;
+    /* split k and n into equal blocks no larger than KC and NC (1024 in
+       blocks of 342, not 480 + 480 + 64) */
+    int kparts = (k + DST__GEMM_KC - 1) / DST__GEMM_KC, nparts = (n + DST__GEMM_NC - 1) / DST__GEMM_NC;
+    int kb = (k + kparts - 1) / kparts;
+    int nb = ((n + nparts - 1) / nparts + nr - 1) / nr * nr;
+    int mb = (m + mr - 1) / mr * mr;
     if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
     if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
     while ((size_t)kb * (mb + nb) + 16 > cap) {
@@ -1613,7 +1633,7 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                 dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
-                dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
+                dst__gemm_pack_a(isa, trans_a, a, lda, ic, pc, mc, kc, pa_block);
                 for (ir = 0; ir < mc; ir += mr) {
                     const float *pa = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
@@ -1652,13 +1672,14 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i = 0, j, t;
+    int ra = isa->ra, i, j, t;
     for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A, or 1 */
+        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+        int step = tile == 0 ? 4 : 8;
         const float *ai = a + (size_t)i * lda;
         float *ci = c + (size_t)i * ldc;
         t = tile == 0 ? ra : 1;
-        for (j = 0; j + 4 <= n; j += 4)
+        for (j = 0; j + step <= n; j += step)
             isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
         for (; j < n; ++j)
             isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
