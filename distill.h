@@ -6367,6 +6367,10 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
         memcpy(msg, err->message, sizeof msg);
         snprintf(err->message, sizeof err->message, "%.100s: %.150s", path, msg);
     }
+    return r;
+}
+#endif
+
 /* ---- .npy arrays ---- */
 
 /* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } */

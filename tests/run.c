@@ -49,7 +49,6 @@ static void t_free(void *p)
 #include "test_image.c"
 #include "test_mlpfast.c"
 #include "test_gemm.c"
-#include "test_conv_speed.c"
 #include "test_file.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
@@ -63,7 +62,6 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(image_tests),
     T_SUITE(mlpfast_tests),
     T_SUITE(gemm_tests),
-    T_SUITE(conv_speed_tests),
     T_SUITE(file_tests),
 };
 
