@@ -242,7 +242,12 @@ static dst_model *demo_train(demo_result *r, const char *name, const dst_layer_d
         exit(1);
     }
     r->train_seconds = demo_now() - t0 - c.eval_seconds;
-    r->params = dst_model_param_count(m);
+    {   /* weights and biases (dst_model_param_count also counts the alignment padding) */
+        int k;
+        dst_layer_info info;
+        for (k = 0; k < dst_model_layer_count(m); ++k)
+            if (dst_model_layer(m, k, &info) == DST_OK) r->params += info.weight_count + info.bias_count;
+    }
     dst_model_evaluate(m, d->test_x, d->test_y, d->test_count, 0, NULL, &r->accuracy);
     {   /* inference: one image at a time, as an application classifies */
         size_t i, k = d->test_count < 2000 ? d->test_count : 2000, in = dst_model_input_size(m);
