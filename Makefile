@@ -11,10 +11,10 @@ STB     ?= /usr/include/stb
 WARN    = -Wall -Wextra -Wpedantic -Werror
 CFLAGS  ?= -O2
 TESTSRC = tests/run.c
-TESTDEP = distill.h tests/*.c tests/*.h
+TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-mlp clean
-EXAMPLES = build/quickstart
+.PHONY: all test test-quick demo bench bench-mlp clean fuzz corpus test-torch
+EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
 
@@ -24,6 +24,21 @@ build/.dir:
 # ---- examples --------------------------------------------------------------
 build/%: examples/%.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
+
+# embedded.c compiles a model in: the rings model of examples/minimal.c, as a
+# byte array written by `distill export-bytes` (no xxd needed)
+build/embedded_model.bin: build/minimal
+	./build/minimal $@ >/dev/null
+build/embedded_model.h: build/embedded_model.bin build/distill
+	./build/distill export-bytes build/embedded_model.bin --name embedded_model >$@.tmp && mv $@.tmp $@
+build/embedded: examples/embedded.c build/embedded_model.h distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild $< -o $@ -lm
+# embed.c: the PyTorch CNN fixture compiled in as a 64-byte-aligned array (xxd -i)
+build/torch_cnn_dst.h: tests/fixtures/torch_cnn.dst | build/.dir
+	xxd -i $< | sed 's/\[\] = /[] __attribute__((aligned(64))) = /' > $@
+
+build/embed: examples/embed.c distill.h build/torch_cnn_dst.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild -I$(STB) $< -o $@ -lm
 
 # ---- tests ---------------------------------------------------------------
 build/test: $(TESTDEP) | build/.dir
@@ -40,12 +55,21 @@ build/test-san: $(TESTDEP) | build/.dir
 build/test-scalar: $(TESTDEP) | build/.dir
 	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
+# The distill command end to end (tests/test_cli.sh), as built and under
+# ASan+UBSan, on data tests/cli_helper.c writes.
+build/distill-san: examples/distill.c distill.h | build/.dir
+	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer -I. -I$(STB) $< -o $@ -lm
+build/cli_helper: tests/cli_helper.c distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
+TESTSCRIPTS = tests/test_cli.sh
+
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
 TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar
-test: $(TESTBINS)
+test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 	@pass=0; fail=0; \
-	for t in $(TESTBINS); do \
+	for t in $(TESTBINS) $(TESTSCRIPTS); do \
 	    echo "== $$t"; \
 	    $$t > build/last.log 2>&1; rc=$$?; cat build/last.log; \
 	    line=$$(tail -n 1 build/last.log); \
@@ -58,6 +82,25 @@ test: $(TESTBINS)
 
 test-quick: build/test
 	./build/test
+
+# ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
+# make fuzz; ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus
+# (`make test` replays tests/corpus/ in every build through tests/fuzz_one.h.)
+fuzz: build/fuzz_load
+build/fuzz_load: tests/fuzz_load.c tests/fuzz_one.h distill.h | build/.dir
+	clang -std=c99 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_load.c -o $@ -lm
+	@mkdir -p build/fuzz-corpus
+corpus: tests/gen_corpus.c distill.h | build/.dir
+	gcc -std=c99 -O1 $(WARN) -I. tests/gen_corpus.c -o build/gen_corpus -lm
+	./build/gen_corpus tests/corpus
+
+# PyTorch interop (needs python3-torch python3-numpy): regenerates the fixtures
+# with tools/torch_export.py, checks the export -> import round trip in PyTorch,
+# then distill.h against them.
+test-torch: build/test
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/gen_torch_fixtures.py
+	./build/test file_torch
+	./build/test file_distill_from_numpy
 
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
 # Each benchmark adds its own bench-NAME target and appends it here.

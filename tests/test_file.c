@@ -718,6 +718,157 @@ static int test_file_npy_path(void)
     return 0;
 }
 
+
+/* ---- the fuzzing corpus, replayed (tests/corpus/LIST: "name ok|bad|npy") ---- */
+
+#include "fuzz_one.h"
+
+static int test_file_corpus_replay(void)
+{
+    char line[256], path[512], name[200], outcome[16];
+    FILE *l, *f;
+    static unsigned char buf[1 << 16];
+    int files = 0;
+    snprintf(path, sizeof path, "%s/../corpus/LIST", t_fixture_dir);
+    T_CHECK_MSG((l = fopen(path, "r")) != NULL, "cannot open %s", path);
+    while (fgets(line, sizeof line, l)) {
+        size_t n;
+        dst_model *m = NULL;
+        dst_error e;
+        dst_result r;
+        if (sscanf(line, "%199s %15s", name, outcome) != 2) continue;
+        snprintf(path, sizeof path, "%s/../corpus/%s", t_fixture_dir, name);
+        if (!(f = fopen(path, "rb"))) { printf("    cannot open %s\n", path); fclose(l); return 1; }
+        n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        fuzz_one(buf, n); /* what the fuzzer does, under this build's sanitizers */
+        r = dst_model_load_memory(&m, buf, n, &e);
+        dst_model_free(m);
+        if (strcmp(outcome, "ok") == 0 && r != DST_OK) { printf("    %s: %s\n", name, e.message); fclose(l); return 1; }
+        if (strcmp(outcome, "bad") == 0 && r != DST_ERR_FORMAT) { printf("    %s: loaded\n", name); fclose(l); return 1; }
+        ++files;
+    }
+    fclose(l);
+    T_CHECK(files >= 10);
+    return 0;
+}
+
+
+/* ---- PyTorch interop: fixtures from tests/gen_torch_fixtures.py ---- */
+
+static int t_read_whole(const char *name, unsigned char **buf, size_t *len)
+{
+    char path[512];
+    FILE *f;
+    long n;
+    snprintf(path, sizeof path, "%s/%s", t_fixture_dir, name);
+    if (!(f = fopen(path, "rb"))) { printf("    cannot open %s\n", path); return 0; }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = (unsigned char *)malloc((size_t)n + 1);
+    *len = fread(*buf, 1, (size_t)n, f);
+    fclose(f);
+    return *len == (size_t)n;
+}
+
+static const char *t_fmnist = "/usr/share/datasets/fashion-mnist";
+
+/* The exported PyTorch CNN gives PyTorch's logits on 256 real test images, and
+   distill.h writes the same file back byte for byte. */
+static int test_file_torch_export_matches_pytorch(void)
+{
+    char path[512];
+    unsigned char *file = NULL, *mine = NULL;
+    size_t len, mine_len;
+    dst_model *m = NULL;
+    dst_npy ref;
+    dst_idx img;
+    dst_error e;
+    float *out;
+    double acc = 0;
+    int bad = 0;
+    T_CHECK(t_read_whole("torch_cnn.dst", &file, &len));
+    snprintf(path, sizeof path, "%s/torch_cnn_logits.npy", t_fixture_dir);
+    T_CHECK_MSG(dst_npy_load(path, &ref, &e) == DST_OK, "%s", e.message);
+    T_CHECK(ref.ndim == 2 && ref.shape[0] == 256 && ref.shape[1] == 10);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", t_fmnist);
+    T_CHECK_MSG(dst_idx_load(path, &img, &e) == DST_OK, "%s", e.message);
+    if (dst_model_load_memory(&m, file, len, &e) != DST_OK) { printf("    %s\n", e.message); bad = 1; }
+    if (!bad) {
+        size_t i;
+        for (i = 0; i < 256 * 784; ++i) img.data[i] /= 255.0f;
+        out = (float *)malloc(256 * 10 * sizeof(float));
+        bad = dst_model_predict(m, img.data, 256, out) != DST_OK ||
+              !t_close(out, (const float *)ref.data, 256 * 10, 1e-5f, 1e-5f, "distill.h vs PyTorch logits");
+        free(out);
+        bad = bad || dst_model_meta_number(m, "train_accuracy", &acc) != 1 || !(acc > 0.5) ||
+              strncmp(dst_model_meta_string(m, "classes"), "t-shirt,", 8) != 0;
+    }
+    if (!bad) {
+        bad = dst_model_save_memory(m, &mine, &mine_len, &e) != DST_OK || mine_len != len || memcmp(mine, file, len) != 0;
+        if (bad) printf("    distill.h does not write the exporter's bytes back\n");
+    }
+    dst_free(mine);
+    dst_model_free(m);
+    dst_idx_free(&img);
+    dst_npy_free(&ref);
+    free(file);
+    return bad;
+}
+
+/* Offline distillation from logits PyTorch saved with numpy.save: a student
+   that sees no labels at all learns the classes from them. */
+static int test_file_distill_from_numpy_logits(void)
+{
+    char path[512];
+    dst_npy logits;
+    dst_teacher t;
+    dst_idx tx, ty, vx, vy;
+    dst_error e;
+    dst_model *s;
+    dst_layer_desc L[3];
+    dst_model_desc d = dst_model_desc_default();
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    dst_fit_config c = dst_fit_default();
+    int *labels, bad;
+    size_t i;
+    float acc = 0, acc_before = 0;
+    snprintf(path, sizeof path, "%s/teacher_logits.npy", t_fixture_dir);
+    T_CHECK_MSG(dst_npy_load(path, &logits, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_teacher_from_npy(&logits, &t, &e) == DST_OK && t.logits_rows == 2000 && t.classes == 10);
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", t_fmnist);
+    T_CHECK(dst_idx_load(path, &tx, &e) == DST_OK);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", t_fmnist);
+    T_CHECK(dst_idx_load(path, &vx, &e) == DST_OK);
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", t_fmnist);
+    T_CHECK(dst_idx_load(path, &vy, &e) == DST_OK);
+    (void)ty;
+    for (i = 0; i < 2000 * 784; ++i) tx.data[i] /= 255.0f;
+    for (i = 0; i < 1000 * 784; ++i) vx.data[i] /= 255.0f;
+    labels = (int *)malloc(1000 * sizeof(int));
+    for (i = 0; i < 1000; ++i) labels[i] = (int)vy.data[i];
+    L[0] = dst_dense(64); L[1] = dst_relu(); L[2] = dst_dense(10);
+    d.input_c = 784; d.layers = L; d.layer_count = 3;
+    T_CHECK(dst_model_create(&s, &d, NULL) == DST_OK);
+    o.lr = 3e-3f;
+    dst_model_set_optimizer(s, &o);
+    dst_model_evaluate(s, vx.data, labels, 1000, 0, NULL, &acc_before);
+    c.epochs = 8; c.batch_size = 50; c.teacher = &t; c.temperature = 4; c.alpha = 1;
+    bad = dst_model_fit(s, tx.data, NULL, 2000, &c) != DST_OK; /* no labels: the teacher's logits alone */
+    if (bad) printf("    %s\n", dst_model_error(s));
+    dst_model_evaluate(s, vx.data, labels, 1000, 0, NULL, &acc);
+    printf("    student from PyTorch's logits alone: test accuracy %.3f (untrained %.3f)\n", (double)acc, (double)acc_before);
+    bad = bad || !(acc > 0.6f);
+    dst_model_free(s);
+    free(labels);
+    dst_idx_free(&tx);
+    dst_idx_free(&vx);
+    dst_idx_free(&vy);
+    dst_npy_free(&logits);
+    return bad;
+}
+
 static const t_case file_tests[] = {
     { "file_round_trip_every_layer_kind", test_file_round_trip_every_layer_kind },
     { "file_save_load_path", test_file_save_load_path },
@@ -729,4 +880,7 @@ static const t_case file_tests[] = {
     { "file_checkpoint_resume_bit_identical", test_file_checkpoint_resume_bit_identical },
     { "file_npy_round_trip_and_broken", test_file_npy_round_trip_and_broken },
     { "file_npy_path", test_file_npy_path },
+    { "file_corpus_replay", test_file_corpus_replay },
+    { "file_torch_export_matches_pytorch", test_file_torch_export_matches_pytorch },
+    { "file_distill_from_numpy_logits", test_file_distill_from_numpy_logits },
 };

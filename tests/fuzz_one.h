@@ -1,0 +1,68 @@
+/* tests/fuzz_one.h - what the fuzzer does with one input, shared by the
+   libFuzzer target (tests/fuzz_load.c, `make fuzz`) and the corpus replay in
+   tests/test_file.c (part of `make test`, so every build, the sanitized one
+   included, replays tests/corpus/).
+
+   The input goes to every parser that takes untrusted bytes: the weight file
+   (plain and as a checkpoint), from an aligned copy (in place) and a
+   misaligned one (copied), first as it is and then with its two CRC32s
+   recomputed, so the fuzzer also reaches what lies behind the checksums; and
+   the .npy parser. A model that loads is run forward once on zeros, saved
+   again and reloaded, and must come back the same. Returns 1 when the input
+   loaded as a model. */
+#ifndef FUZZ_ONE_H
+#define FUZZ_ONE_H
+
+static void fuzz_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+static int fuzz_use_model(dst_model *m)
+{
+    unsigned char *buf = NULL;
+    size_t len, in = dst_model_input_size(m);
+    dst_model *again = NULL;
+    float *x;
+    if (in <= 4096 && dst_model_output_size(m) <= 4096 && dst_model_param_count(m) < (1u << 20)) {
+        x = (float *)calloc(in, sizeof(float));
+        if (x) dst_model_forward(m, x, 1, 0, NULL);
+        free(x);
+    }
+    if (dst_model_save_memory(m, &buf, &len, NULL) == DST_OK) {
+        if (dst_model_load_memory(&again, buf, len, NULL) != DST_OK ||
+            dst_model_param_count(again) != dst_model_param_count(m))
+            abort(); /* what the library writes it must read */
+        dst_model_free(again);
+        dst_free(buf);
+    }
+    return 1;
+}
+
+static int fuzz_one(const unsigned char *data, size_t size)
+{
+    unsigned char *raw = (unsigned char *)malloc(size + 128), *al;
+    int pass, loaded = 0;
+    dst_npy a;
+    if (!raw) return 0;
+    al = raw + 64 - ((size_t)raw & 63);
+    for (pass = 0; pass < 2; ++pass) {
+        dst_model *m = NULL;
+        dst_error e;
+        if (size) memcpy(al, data, size);
+        if (pass == 1) {
+            if (size < 32) break;
+            fuzz_put32(al + 24, dst_crc32(0, al + 32, size - 32));
+            fuzz_put32(al + 28, dst_crc32(0, al, 28));
+        }
+        if (dst_model_load_memory(&m, al, size, &e) == DST_OK) { loaded |= fuzz_use_model(m); dst_model_free(m); }
+        if (dst_model_load_checkpoint_memory(&m, al, size, &e) == DST_OK) { loaded |= fuzz_use_model(m); dst_model_free(m); }
+        memmove(al + 1, al, size); /* misaligned: the copying path */
+        if (dst_model_load_memory(&m, al + 1, size, &e) == DST_OK) dst_model_free(m);
+    }
+    if (dst_npy_parse(data, size, &a, NULL) == DST_OK) dst_npy_free(&a);
+    free(raw);
+    return loaded;
+}
+
+#endif
