@@ -11,30 +11,11 @@ Run from the repository root with Debian's python3-torch:
     /usr/bin/python3 tests/gen_conv_fixtures.py
 """
 import os
-import struct
 
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-
-
-class Writer:
-    def __init__(self, name):
-        self.path = os.path.join(OUT, name)
-        self.parts = []
-
-    def add(self, name, t):
-        t = torch.as_tensor(t).detach().to(torch.float32).contiguous()
-        nb = name.encode()
-        head = struct.pack("<I", len(nb)) + nb + struct.pack("<I", t.dim())
-        head += b"".join(struct.pack("<I", d) for d in t.shape)
-        self.parts.append(head + t.numpy().astype("<f4").tobytes())
-
-    def close(self):
-        with open(self.path, "wb") as f:
-            f.write(b"".join(self.parts))
-        print("wrote %s (%d arrays)" % (self.path, len(self.parts)))
+from fixtures_io import OUT, Writer  # the file format, shared with gen_fixtures.py
 
 
 def rand(*shape):

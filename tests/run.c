@@ -44,6 +44,11 @@ static void t_free(void *p)
 #include "test_model.c"
 #include "test_data.c"
 #include "test_conv.c"
+#include "test_torch.c"
+#include "test_conv_speed.c"
+#include "test_image.c"
+#include "test_mlpfast.c"
+#include "test_gemm.c"
 #include "test_file.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
@@ -52,6 +57,11 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(model_tests),
     T_SUITE(data_tests),
     T_SUITE(conv_tests),
+    T_SUITE(torch_tests),
+    T_SUITE(conv_speed_tests),
+    T_SUITE(image_tests),
+    T_SUITE(mlpfast_tests),
+    T_SUITE(gemm_tests),
     T_SUITE(file_tests),
 };
 
