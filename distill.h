@@ -12,7 +12,10 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader.
+     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
+     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     little-endian everywhere; atomic saves, loading in place from memory,
+     checkpoints that resume training bit for bit).
 
    QUICK START
      In exactly one C or C++ file:
@@ -49,7 +52,8 @@
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
-     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch.
+     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch;
+     docs/FORMAT.md the weight file byte by byte.
 
    VERSION HISTORY
      0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
@@ -443,7 +447,9 @@ typedef struct dst_layer_info {
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
 
 /* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
-   layouts), and the gradients laid out the same way. */
+   layouts), and the gradients laid out the same way. For a model loaded in
+   place (dst_model_load_memory) the parameters are the caller's buffer: read
+   them only; dst_model_grads copies them first (see the weight file). */
 DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
 DSTDEF float *dst_model_grads(dst_model *m);
