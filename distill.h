@@ -597,7 +597,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
 #ifndef DST_MAX_LAYERS
 #define DST_MAX_LAYERS 4096
 #endif
-#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample: all layers' outputs and scratch together */
 #define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
 #endif
 #ifndef DST_MAX_META
@@ -5258,7 +5258,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
@@ -5331,9 +5331,12 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
         tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
         if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
-        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
-            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
-                         i, (unsigned long)tmp[i].out_size);
+        /* what a forward of one sample needs (outputs, masks, convolution scratch): a tiny file
+           must not make the first forward allocate gigabytes */
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS || tmp[i].col_floats > DST_MAX_ACTIVATION_FLOATS ||
+            (act += tmp[i].out_size + dst__layer_aux_floats(&tmp[i], 1) + tmp[i].col_floats) > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
+                         i, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
             break;
         }
         /* every parameter must be in the file: this bounds what create allocates */

@@ -329,6 +329,7 @@ static int test_file_broken_files(void)
     T_CASE(t_p32(b + T_ARCH + 24, 60), DST_ERR_FORMAT, "layer records");
     T_CASE(t_p32(b + T_LAYER(2), 99), DST_ERR_FORMAT, "unknown layer kind 99");
     T_CASE(t_p32(b + T_LAYER(0) + 4, 0x7FFFFFFF), DST_ERR_FORMAT, "DST_MAX_ACTIVATION_FLOATS");
+    T_CASE(t_p32(b + T_ARCH + 4, 0x4000); t_p32(b + T_ARCH + 8, 0x4000), DST_ERR_FORMAT, "input 2 x 16384 x 16384");
     T_CASE(t_p32(b + T_LAYER(0) + 4, 0x100000), DST_ERR_FORMAT, "more parameters than");
     T_CASE(t_p32(b + T_LAYER(0) + 4, 0), DST_ERR_FORMAT, "units 0");
     T_CASE(t_p32(b + T_LAYER(0) + 8, 2), DST_ERR_FORMAT, "no_bias");
