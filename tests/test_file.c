@@ -870,6 +870,21 @@ static int test_file_distill_from_numpy_logits(void)
     return bad;
 }
 
+/* The table path of dst_crc32 (4 KiB and more) against its bitwise path (short pieces), at odd lengths. */
+static int test_file_crc32_long_buffers(void)
+{
+    static unsigned char b[100003];
+    size_t i, n;
+    for (i = 0; i < sizeof b; ++i) b[i] = (unsigned char)(t_rand() * 127 + 128);
+    for (n = 4096; n <= sizeof b; n = n * 3 + 1) {
+        uint32_t whole = dst_crc32(0, b, n), pieces = 0;
+        for (i = 0; i < n; i += 1000) pieces = dst_crc32(pieces, b + i, n - i < 1000 ? n - i : 1000);
+        T_CHECK_MSG(whole == pieces, "length %lu", (unsigned long)n);
+    }
+    T_CHECK(dst_crc32(0, "123456789", 9) == 0xCBF43926u);
+    return 0;
+}
+
 static const t_case file_tests[] = {
     { "file_round_trip_every_layer_kind", test_file_round_trip_every_layer_kind },
     { "file_save_load_path", test_file_save_load_path },
@@ -882,6 +897,7 @@ static const t_case file_tests[] = {
     { "file_npy_round_trip_and_broken", test_file_npy_round_trip_and_broken },
     { "file_npy_path", test_file_npy_path },
     { "file_corpus_replay", test_file_corpus_replay },
+    { "file_crc32_long_buffers", test_file_crc32_long_buffers },
     { "file_torch_export_matches_pytorch", test_file_torch_export_matches_pytorch },
     { "file_distill_from_numpy_logits", test_file_distill_from_numpy_logits },
 };
