@@ -14,7 +14,7 @@ TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
 .PHONY: all test test-quick demo bench bench-mlp clean fuzz corpus test-torch
-EXAMPLES = build/quickstart build/embed
+EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
 
@@ -25,9 +25,18 @@ build/.dir:
 build/%: examples/%.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
 
-# embed: the PyTorch CNN fixture compiled in as a 64-byte-aligned array (xxd -i)
+# embedded.c compiles a model in: the rings model of examples/minimal.c, as a
+# byte array written by `distill export-bytes` (no xxd needed)
+build/embedded_model.bin: build/minimal
+	./build/minimal $@ >/dev/null
+build/embedded_model.h: build/embedded_model.bin build/distill
+	./build/distill export-bytes build/embedded_model.bin --name embedded_model >$@.tmp && mv $@.tmp $@
+build/embedded: examples/embedded.c build/embedded_model.h distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild $< -o $@ -lm
+# embed.c: the PyTorch CNN fixture compiled in as a 64-byte-aligned array (xxd -i)
 build/torch_cnn_dst.h: tests/fixtures/torch_cnn.dst | build/.dir
 	xxd -i $< | sed 's/\[\] = /[] __attribute__((aligned(64))) = /' > $@
+
 build/embed: examples/embed.c distill.h build/torch_cnn_dst.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild -I$(STB) $< -o $@ -lm
 
@@ -46,12 +55,21 @@ build/test-san: $(TESTDEP) | build/.dir
 build/test-scalar: $(TESTDEP) | build/.dir
 	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
+# The distill command end to end (tests/test_cli.sh), as built and under
+# ASan+UBSan, on data tests/cli_helper.c writes.
+build/distill-san: examples/distill.c distill.h | build/.dir
+	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer -I. -I$(STB) $< -o $@ -lm
+build/cli_helper: tests/cli_helper.c distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
+TESTSCRIPTS = tests/test_cli.sh
+
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
 TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar
-test: $(TESTBINS)
+test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 	@pass=0; fail=0; \
-	for t in $(TESTBINS); do \
+	for t in $(TESTBINS) $(TESTSCRIPTS); do \
 	    echo "== $$t"; \
 	    $$t > build/last.log 2>&1; rc=$$?; cat build/last.log; \
 	    line=$$(tail -n 1 build/last.log); \

@@ -6210,143 +6210,6 @@ DSTDEF void dst_mnist_free(dst_mnist *d)
     memset(d, 0, sizeof *d);
 }
 
-/* ==== images ============================================================== */
-
-DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width)
-{
-    dst_image_prep p;
-    int c;
-    memset(&p, 0, sizeof p);
-    p.channels = channels;
-    p.height = height;
-    p.width = width;
-    p.scale = 1.0f / 255.0f;
-    for (c = 0; c < 3; ++c) p.std[c] = 1.0f;
-    return p;
-}
-
-/* One row or column: n_src values `stride_src` apart to n_dst values.
-   Shrinking averages the source interval each output covers, weighting the
-   pixels cut at its ends by the part inside; enlarging interpolates linearly
-   between the two nearest source centres (edges clamped). */
-static void dst__resample_line(const float *src, int n_src, int stride_src, float *dst, int n_dst, int stride_dst)
-{
-    double s = (double)n_src / (double)n_dst;
-    int o;
-    for (o = 0; o < n_dst; ++o) {
-        double v = 0;
-        if (n_src == n_dst) {
-            v = src[(size_t)o * (size_t)stride_src];
-        } else if (s > 1) {
-            double a = o * s, b = (o + 1) * s;
-            int i = (int)a, end = (int)ceil(b);
-            if (end > n_src) end = n_src;
-            for (; i < end; ++i) {
-                double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
-                if (hi > lo) v += (hi - lo) * src[(size_t)i * (size_t)stride_src];
-            }
-            v /= s;
-        } else {
-            double x = (o + 0.5) * s - 0.5, f;
-            int i0;
-            if (x < 0) x = 0;
-            if (x > n_src - 1) x = n_src - 1;
-            i0 = (int)x;
-            f = x - i0;
-            v = src[(size_t)i0 * (size_t)stride_src];
-            if (i0 + 1 < n_src) v += f * (src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
-        }
-        dst[(size_t)o * (size_t)stride_dst] = (float)v;
-    }
-}
-
-DSTDEF void dst_image_resize(const float *src, int sh, int sw, float *dst, int dh, int dw, float *work)
-{
-    int i;
-    if (!src || !dst || !work || sh < 1 || sw < 1 || dh < 1 || dw < 1) return;
-    for (i = 0; i < sh; ++i) dst__resample_line(src + (size_t)i * sw, sw, 1, work + (size_t)i * dw, dw, 1);
-    for (i = 0; i < dw; ++i) dst__resample_line(work + i, sh, dw, dst + i, dh, dw);
-}
-
-DSTDEF dst_result dst_image_to_input(const unsigned char *pixels, int width, int height, int comp,
-                                     const dst_image_prep *prep, float *out, dst_error *err)
-{
-    size_t plane, n, i, src_bytes, work_n, dst_plane;
-    float *buf;
-    int c, ch;
-    dst__err_clear(err);
-    if (!pixels || !prep || !out) return dst__err(err, DST_ERR_ARG, "pixels, prep and out must not be NULL");
-    if (width < 1 || height < 1) return dst__err(err, DST_ERR_ARG, "image is %dx%d", width, height);
-    if (comp < 1 || comp > 4) return dst__err(err, DST_ERR_ARG, "%d components per pixel, expected 1 to 4", comp);
-    ch = prep->channels;
-    if (ch != 1 && ch != 3)
-        return dst__err(err, DST_ERR_ARG, "the model takes %d channels; images give 1 (gray) or 3 (RGB)", ch);
-    if (prep->height < 1 || prep->width < 1)
-        return dst__err(err, DST_ERR_ARG, "input size %dx%d, must be at least 1x1", prep->height, prep->width);
-    if (!(prep->scale > 0) || !dst__finite(prep->scale)) return dst__err(err, DST_ERR_ARG, "scale %g, must be > 0", (double)prep->scale);
-    for (c = 0; c < ch; ++c)
-        if (!dst__finite(prep->mean[c]) || !(prep->std[c] > 0) || !dst__finite(prep->std[c]))
-            return dst__err(err, DST_ERR_ARG, "channel %d: mean %g, std %g (std must be > 0)", c,
-                            (double)prep->mean[c], (double)prep->std[c]);
-    if (!dst__mul_ok((size_t)width, (size_t)height, &plane) || !dst__mul_ok(plane, (size_t)comp, &src_bytes) ||
-        !dst__mul_ok((size_t)prep->height, (size_t)prep->width, &dst_plane) ||
-        !dst__mul_ok((size_t)height, (size_t)prep->width, &work_n) ||
-        plane > ((size_t)-1) / sizeof(float) / 8 || work_n > ((size_t)-1) / sizeof(float) / 8)
-        return dst__err(err, DST_ERR_ARG, "image %dx%d is too large", width, height);
-    (void)src_bytes;
-    n = plane * (size_t)ch + work_n;
-    buf = (float *)DST_MALLOC(n * sizeof(float), NULL);
-    if (!buf) return dst__err(err, DST_ERR_NOMEM, "image %dx%d", width, height);
-    /* bytes to planar floats in [0, 255], alpha over white, channel conversion */
-    for (i = 0; i < plane; ++i) {
-        const unsigned char *p = pixels + i * (size_t)comp;
-        float rgb[3], a = 1;
-        if (comp <= 2) rgb[0] = rgb[1] = rgb[2] = p[0];
-        else { rgb[0] = p[0]; rgb[1] = p[1]; rgb[2] = p[2]; }
-        if (comp == 2 || comp == 4) a = p[comp - 1] / 255.0f;
-        for (c = 0; c < 3; ++c) rgb[c] = a * rgb[c] + (1 - a) * 255.0f;
-        if (ch == 1) buf[i] = comp <= 2 ? rgb[0] : 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
-        else for (c = 0; c < 3; ++c) buf[(size_t)c * plane + i] = rgb[c];
-    }
-    for (c = 0; c < ch; ++c) {
-        float *o = out + (size_t)c * dst_plane;
-        dst_image_resize(buf + (size_t)c * plane, height, width, o, prep->height, prep->width, buf + (size_t)ch * plane);
-        for (i = 0; i < dst_plane; ++i) {
-            float v = o[i] * prep->scale;
-            if (prep->invert) v = 1 - v;
-            o[i] = (v - prep->mean[c]) / prep->std[c];
-        }
-    }
-    DST_FREE(buf, NULL);
-    return DST_OK;
-}
-
-#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO)
-DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, float *out, dst_error *err)
-{
-    int w, h, comp;
-    unsigned char *px;
-    dst_result r;
-    dst__err_clear(err);
-    if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
-    px = stbi_load(path, &w, &h, &comp, 0);
-    if (!px) {
-        FILE *f = fopen(path, "rb");
-        if (!f) return dst__err(err, DST_ERR_IO, "cannot open %.200s", path);
-        fclose(f);
-        return dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", path, stbi_failure_reason());
-    }
-    r = dst_image_to_input(px, w, h, comp, prep, out, err);
-    stbi_image_free(px);
-    if (r != DST_OK && err) {
-        char msg[256];
-        memcpy(msg, err->message, sizeof msg);
-        snprintf(err->message, sizeof err->message, "%.100s: %.150s", path, msg);
-    }
-    return r;
-}
-#endif
-
 /* ---- .npy arrays ---- */
 
 /* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } */
@@ -6580,6 +6443,143 @@ DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_e
     *out = dst_teacher_logits((const float *)a->data, a->shape[0], (int)a->shape[1]);
     return DST_OK;
 }
+
+/* ==== images ============================================================== */
+
+DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width)
+{
+    dst_image_prep p;
+    int c;
+    memset(&p, 0, sizeof p);
+    p.channels = channels;
+    p.height = height;
+    p.width = width;
+    p.scale = 1.0f / 255.0f;
+    for (c = 0; c < 3; ++c) p.std[c] = 1.0f;
+    return p;
+}
+
+/* One row or column: n_src values `stride_src` apart to n_dst values.
+   Shrinking averages the source interval each output covers, weighting the
+   pixels cut at its ends by the part inside; enlarging interpolates linearly
+   between the two nearest source centres (edges clamped). */
+static void dst__resample_line(const float *src, int n_src, int stride_src, float *dst, int n_dst, int stride_dst)
+{
+    double s = (double)n_src / (double)n_dst;
+    int o;
+    for (o = 0; o < n_dst; ++o) {
+        double v = 0;
+        if (n_src == n_dst) {
+            v = src[(size_t)o * (size_t)stride_src];
+        } else if (s > 1) {
+            double a = o * s, b = (o + 1) * s;
+            int i = (int)a, end = (int)ceil(b);
+            if (end > n_src) end = n_src;
+            for (; i < end; ++i) {
+                double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
+                if (hi > lo) v += (hi - lo) * src[(size_t)i * (size_t)stride_src];
+            }
+            v /= s;
+        } else {
+            double x = (o + 0.5) * s - 0.5, f;
+            int i0;
+            if (x < 0) x = 0;
+            if (x > n_src - 1) x = n_src - 1;
+            i0 = (int)x;
+            f = x - i0;
+            v = src[(size_t)i0 * (size_t)stride_src];
+            if (i0 + 1 < n_src) v += f * (src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
+        }
+        dst[(size_t)o * (size_t)stride_dst] = (float)v;
+    }
+}
+
+DSTDEF void dst_image_resize(const float *src, int sh, int sw, float *dst, int dh, int dw, float *work)
+{
+    int i;
+    if (!src || !dst || !work || sh < 1 || sw < 1 || dh < 1 || dw < 1) return;
+    for (i = 0; i < sh; ++i) dst__resample_line(src + (size_t)i * sw, sw, 1, work + (size_t)i * dw, dw, 1);
+    for (i = 0; i < dw; ++i) dst__resample_line(work + i, sh, dw, dst + i, dh, dw);
+}
+
+DSTDEF dst_result dst_image_to_input(const unsigned char *pixels, int width, int height, int comp,
+                                     const dst_image_prep *prep, float *out, dst_error *err)
+{
+    size_t plane, n, i, src_bytes, work_n, dst_plane;
+    float *buf;
+    int c, ch;
+    dst__err_clear(err);
+    if (!pixels || !prep || !out) return dst__err(err, DST_ERR_ARG, "pixels, prep and out must not be NULL");
+    if (width < 1 || height < 1) return dst__err(err, DST_ERR_ARG, "image is %dx%d", width, height);
+    if (comp < 1 || comp > 4) return dst__err(err, DST_ERR_ARG, "%d components per pixel, expected 1 to 4", comp);
+    ch = prep->channels;
+    if (ch != 1 && ch != 3)
+        return dst__err(err, DST_ERR_ARG, "the model takes %d channels; images give 1 (gray) or 3 (RGB)", ch);
+    if (prep->height < 1 || prep->width < 1)
+        return dst__err(err, DST_ERR_ARG, "input size %dx%d, must be at least 1x1", prep->height, prep->width);
+    if (!(prep->scale > 0) || !dst__finite(prep->scale)) return dst__err(err, DST_ERR_ARG, "scale %g, must be > 0", (double)prep->scale);
+    for (c = 0; c < ch; ++c)
+        if (!dst__finite(prep->mean[c]) || !(prep->std[c] > 0) || !dst__finite(prep->std[c]))
+            return dst__err(err, DST_ERR_ARG, "channel %d: mean %g, std %g (std must be > 0)", c,
+                            (double)prep->mean[c], (double)prep->std[c]);
+    if (!dst__mul_ok((size_t)width, (size_t)height, &plane) || !dst__mul_ok(plane, (size_t)comp, &src_bytes) ||
+        !dst__mul_ok((size_t)prep->height, (size_t)prep->width, &dst_plane) ||
+        !dst__mul_ok((size_t)height, (size_t)prep->width, &work_n) ||
+        plane > ((size_t)-1) / sizeof(float) / 8 || work_n > ((size_t)-1) / sizeof(float) / 8)
+        return dst__err(err, DST_ERR_ARG, "image %dx%d is too large", width, height);
+    (void)src_bytes;
+    n = plane * (size_t)ch + work_n;
+    buf = (float *)DST_MALLOC(n * sizeof(float), NULL);
+    if (!buf) return dst__err(err, DST_ERR_NOMEM, "image %dx%d", width, height);
+    /* bytes to planar floats in [0, 255], alpha over white, channel conversion */
+    for (i = 0; i < plane; ++i) {
+        const unsigned char *p = pixels + i * (size_t)comp;
+        float rgb[3], a = 1;
+        if (comp <= 2) rgb[0] = rgb[1] = rgb[2] = p[0];
+        else { rgb[0] = p[0]; rgb[1] = p[1]; rgb[2] = p[2]; }
+        if (comp == 2 || comp == 4) a = p[comp - 1] / 255.0f;
+        for (c = 0; c < 3; ++c) rgb[c] = a * rgb[c] + (1 - a) * 255.0f;
+        if (ch == 1) buf[i] = comp <= 2 ? rgb[0] : 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+        else for (c = 0; c < 3; ++c) buf[(size_t)c * plane + i] = rgb[c];
+    }
+    for (c = 0; c < ch; ++c) {
+        float *o = out + (size_t)c * dst_plane;
+        dst_image_resize(buf + (size_t)c * plane, height, width, o, prep->height, prep->width, buf + (size_t)ch * plane);
+        for (i = 0; i < dst_plane; ++i) {
+            float v = o[i] * prep->scale;
+            if (prep->invert) v = 1 - v;
+            o[i] = (v - prep->mean[c]) / prep->std[c];
+        }
+    }
+    DST_FREE(buf, NULL);
+    return DST_OK;
+}
+
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO)
+DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, float *out, dst_error *err)
+{
+    int w, h, comp;
+    unsigned char *px;
+    dst_result r;
+    dst__err_clear(err);
+    if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
+    px = stbi_load(path, &w, &h, &comp, 0);
+    if (!px) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return dst__err(err, DST_ERR_IO, "cannot open %.200s", path);
+        fclose(f);
+        return dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", path, stbi_failure_reason());
+    }
+    r = dst_image_to_input(px, w, h, comp, prep, out, err);
+    stbi_image_free(px);
+    if (r != DST_OK && err) {
+        char msg[256];
+        memcpy(msg, err->message, sizeof msg);
+        snprintf(err->message, sizeof err->message, "%.100s: %.150s", path, msg);
+    }
+    return r;
+}
+#endif
 
 #endif /* DISTILL_IMPLEMENTATION_DONE */
 #endif /* DISTILL_IMPLEMENTATION */

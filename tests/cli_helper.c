@@ -1,0 +1,154 @@
+/* tests/cli_helper.c - writes the inputs tests/test_cli.sh feeds the distill
+   command: a small learnable IDX data set (the class is the quadrant that
+   holds a bright square), PNG pictures of it, and broken files.
+     cli_helper data DIR [SIZE]   train/t10k IDX files (training set gzipped), classes.txt
+     cli_helper png DIR           q0.png (as trained), q3_rgb.png (36x36 RGB), q1_light.png (dark on white)
+     cli_helper broken DIR        IDX files with a truncated training image file
+     cli_helper npy DIR FILE      teacher logits for DIR's training set (600 x 4 float32) */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h> /* distill.h's gzip reader needs it; without it dst__le32 is unused */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#define DISTILL_IMPLEMENTATION
+#include "distill.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned long long seed = 42;
+static int rnd(int n) /* [0, n) */
+{
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (int)((seed >> 33) % (unsigned long long)n);
+}
+
+/* A size x size picture: dark background, a bright square in quadrant q. */
+static void draw(unsigned char *img, int size, int q)
+{
+    int half = size / 2, side = size / 3, r0, c0, r, c;
+    for (r = 0; r < size * size; ++r) img[r] = (unsigned char)rnd(40);
+    r0 = (q / 2) * half + rnd(half - side + 1);
+    c0 = (q % 2) * half + rnd(half - side + 1);
+    for (r = r0; r < r0 + side; ++r)
+        for (c = c0; c < c0 + side; ++c) img[r * size + c] = (unsigned char)(200 + rnd(56));
+}
+
+static void be32(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+/* Writes bytes to path, gzipped (stb's deflate in a gzip frame) when gz. */
+static int put(const char *dir, const char *name, const unsigned char *data, size_t n, int gz, size_t keep)
+{
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s%s", dir, name, gz ? ".gz" : "");
+    if (!(f = fopen(path, "wb"))) { fprintf(stderr, "cannot write %s\n", path); return 0; }
+    if (gz) {
+        static const unsigned char head[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255 };
+        int zlen;
+        unsigned char *z = stbi_zlib_compress((unsigned char *)data, (int)n, &zlen, 8), tail[8];
+        unsigned crc = dst_crc32(0, data, n), k;
+        if (!z) return 0;
+        fwrite(head, 1, 10, f);
+        fwrite(z + 2, 1, (size_t)zlen - 6, f); /* raw deflate: no zlib header or adler32 */
+        for (k = 0; k < 4; ++k) { tail[k] = (unsigned char)(crc >> (8 * k)); tail[4 + k] = (unsigned char)(n >> (8 * k)); }
+        fwrite(tail, 1, 8, f);
+        STBIW_FREE(z);
+    } else {
+        fwrite(data, 1, keep ? keep : n, f);
+    }
+    fclose(f);
+    return 1;
+}
+
+static int write_set(const char *dir, const char *prefix, int count, int size, int gz, int truncate)
+{
+    size_t n = (size_t)count * (size_t)size * (size_t)size;
+    unsigned char *img = (unsigned char *)malloc(16 + n), *lab = (unsigned char *)malloc(8 + (size_t)count);
+    char name[64];
+    int i, okay;
+    if (!img || !lab) return 0;
+    be32(img, 0x803); be32(img + 4, (unsigned)count); be32(img + 8, (unsigned)size); be32(img + 12, (unsigned)size);
+    be32(lab, 0x801); be32(lab + 4, (unsigned)count);
+    for (i = 0; i < count; ++i) {
+        int q = i % 4;
+        lab[8 + i] = (unsigned char)q;
+        draw(img + 16 + (size_t)i * (size_t)size * (size_t)size, size, q);
+    }
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+    okay = put(dir, name, img, 16 + n, gz, truncate ? 16 + n / 2 : 0);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+    okay = okay && put(dir, name, lab, 8 + (size_t)count, gz, 0);
+    free(img);
+    free(lab);
+    return okay;
+}
+
+static int write_png(const char *dir, const char *name, int size, int q, int rgb, int light)
+{
+    unsigned char img[48 * 48], px[48 * 48 * 3];
+    char path[1024];
+    int i, k;
+    draw(img, size, q);
+    for (i = 0; i < size * size; ++i) {
+        unsigned char v = light ? (unsigned char)(255 - img[i]) : img[i];
+        for (k = 0; k < 3; ++k) px[i * 3 + k] = (unsigned char)(k == 0 || !rgb ? v : v * 9 / 10);
+    }
+    if (!rgb)
+        for (i = 0; i < size * size; ++i) px[i] = px[i * 3];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stbi_write_png(path, size, size, rgb ? 3 : 1, px, size * (rgb ? 3 : 1)) != 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 2 ? argv[2] : NULL;
+    int size = argc > 3 && strcmp(argv[1], "npy") != 0 ? atoi(argv[3]) : 12, ok = 0;
+    if (!dir || size < 6 || size > 48) {
+        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "data") == 0) {
+        FILE *f;
+        char path[1024];
+        ok = write_set(dir, "train", 600, size, 1, 0) && write_set(dir, "t10k", 200, size, 0, 0);
+        snprintf(path, sizeof path, "%s/classes.txt", dir);
+        if (ok && (f = fopen(path, "w")) != NULL) {
+            fputs("top-left\ntop-right\nbottom-left\nbottom-right\n", f);
+            fclose(f);
+        }
+    } else if (strcmp(argv[1], "png") == 0) {
+        ok = write_png(dir, "q0.png", 12, 0, 0, 0) && write_png(dir, "q3_rgb.png", 36, 3, 1, 0) &&
+             write_png(dir, "q1_light.png", 24, 1, 0, 1);
+    } else if (strcmp(argv[1], "npy") == 0 && argc > 3) {
+        /* a "teacher" for the data set in DIR: logits that favour the label, for offline_npy.c */
+        dst_idx lab;
+        dst_error e;
+        char path[1024];
+        size_t shape[2], i;
+        float *logits;
+        snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
+        if (dst_idx_load(path, &lab, &e) != DST_OK) { fprintf(stderr, "%s\n", e.message); return 1; }
+        shape[0] = lab.count;
+        shape[1] = 4;
+        if (!(logits = (float *)malloc(lab.count * 4 * sizeof(float)))) return 1;
+        for (i = 0; i < lab.count * 4; ++i) logits[i] = (float)rnd(100) / 100.0f;
+        for (i = 0; i < lab.count; ++i) logits[i * 4 + (size_t)lab.data[i]] += 2.5f;
+        ok = dst_npy_save(argv[3], DST_NPY_FLOAT32, logits, 2, shape, &e) == DST_OK;
+        if (!ok) fprintf(stderr, "%s\n", e.message);
+        free(logits);
+        dst_idx_free(&lab);
+    } else if (strcmp(argv[1], "broken") == 0) {
+        ok = write_set(dir, "train", 40, size, 0, 1) && write_set(dir, "t10k", 20, size, 0, 0);
+    }
+    return ok ? 0 : 1;
+}

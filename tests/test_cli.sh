@@ -1,0 +1,219 @@
+#!/bin/sh
+# tests/test_cli.sh - the distill command end to end, run by `make test`.
+# On a small IDX set it writes itself (tests/cli_helper.c: 12x12 images whose
+# class is the quadrant holding a bright square): train, distill, eval,
+# predict on PNG files, info, export-c (the generated C compiled and checked
+# against dst_model_predict), export-bytes, plot; then every bad input: its
+# exit status, exactly one line on stderr, and what that line says.
+#   tests/test_cli.sh [DISTILL...]   default: build/distill build/distill-san
+# Needs build/cli_helper (make builds it). Prints "ok"/"FAIL" lines and, last,
+# "N passed, N failed"; exits 1 on any failure.
+cd "$(dirname "$0")/.." || exit 1
+CC=${CC:-cc}
+STB=${STB:-/usr/include/stb}
+WARN="-Wall -Wextra -Wpedantic -Werror"
+HELPER=build/cli_helper
+BINS=${*:-build/distill build/distill-san}
+T=build/cli-test
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   cli$tag $1"; }
+no() {
+    fail=$((fail + 1))
+    echo "FAIL cli$tag $1"
+    echo "    $2"
+    [ -s "$T/err" ] && head -n 5 "$T/err" | sed 's/^/    stderr: /'
+}
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# good NAME CMD...: exit 0 and nothing on stderr
+good() {
+    name=$1; shift
+    run "$@"
+    if [ $rc -eq 0 ] && [ ! -s "$T/err" ]; then ok "$name"; else no "$name" "exit $rc: $*"; fi
+}
+# bad NAME STATUS TEXT CMD...: exit STATUS and one line on stderr that contains TEXT
+bad() {
+    name=$1 want=$2 text=$3; shift 3
+    run "$@"
+    lines=$(wc -l <"$T/err")
+    if [ $rc -eq "$want" ] && [ "$lines" -eq 1 ] && grep -qF -- "$text" "$T/err"; then ok "$name"
+    else no "$name" "expected exit $want and one stderr line with '$text'; got exit $rc, $lines line(s): $*"; fi
+}
+# has NAME REGEX [FILE]: the last command's stdout (or FILE) matches
+has() {
+    if grep -qE -- "$2" "${3:-$T/out}"; then ok "$1"; else no "$1" "no line matches /$2/ in ${3:-stdout}"; fi
+}
+# value KEY: the number after "KEY: " in the last stdout
+value() { sed -n "s/^$1: \\([0-9.]*\\)\$/\\1/p" "$T/out" | tail -n 1; }
+# at_least NAME X MIN
+at_least() {
+    if [ -n "$2" ] && awk "BEGIN { exit !($2 >= $3) }"; then ok "$1"; else no "$1" "'$2' is not >= $3"; fi
+}
+
+rm -rf "$T"
+mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/inc"
+if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken"; then
+    echo "FAIL cli: $HELPER could not write the test data"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+D="$T/data"
+
+for BIN in $BINS; do
+    case $BIN in *san*) tag="[san]" ;; *) tag="" ;; esac
+    if [ ! -x "$BIN" ]; then no "binary" "$BIN is missing (make $BIN)"; continue; fi
+    M="$T/m$tag"
+    mkdir -p "$M"
+
+    # ---- the happy path ----------------------------------------------------
+    good "train mlp" $BIN train --data $D --arch dense:32,relu,dense:4 --epochs 8 --lr 0.01 \
+        --out $M/mlp.bin --log $M/mlp.csv --plot $M/mlp.png
+    has "train prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
+    has "train prints loss: Y" '^loss: [0-9]+\.[0-9]{4}$'
+    at_least "train mlp learns the quadrants" "$(value accuracy)" 0.9
+    mlp_acc=$(value accuracy)
+    has "training log has 8 epochs" '^8,[0-9.e-]+,' $M/mlp.csv
+    has "training plot is a PNG" 'PNG' $M/mlp.png
+
+    good "train cnn teacher" $BIN train --data $D --arch conv:8:3:1:same,relu,maxpool:2,flatten,dense:32,relu,dense:4 \
+        --epochs 6 --lr 0.005 --optimizer adamw --seed 3 --out $M/teacher.bin --log $M/teacher.csv --quiet
+    at_least "cnn teacher learns" "$(value accuracy)" 0.9
+    good "distill" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
+        --temperature 4 --alpha 0.9 --epochs 8 --lr 0.01 --out $M/student.bin --log $M/student.csv --label distilled
+    has "distill reports the teacher" '^teacher: test accuracy [01]\.[0-9]{4}, T = 4, alpha = 0.9$'
+    at_least "distilled student learns" "$(value accuracy)" 0.9
+    student_acc=$(value accuracy)
+
+    good "eval" $BIN eval --data $D --model $M/student.bin
+    has "eval prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
+    has "eval prints loss: Y" '^loss: [0-9]+\.[0-9]{4}$'
+    if [ "$(value accuracy)" = "$student_acc" ]; then ok "eval agrees with training's last line"
+    else no "eval agrees with training's last line" "eval $(value accuracy), distill $student_acc"; fi
+    has "eval prints a confusion matrix" '^confusion matrix \(test set'
+    rows=$(awk 'NF >= 7 && /^ +[0-3] / { n = 0; for (i = 2; i <= 5; ++i) n += $i; s += n } END { print s }' "$T/out")
+    if [ "$rows" = 200 ]; then ok "confusion matrix counts the 200 test images"; else no "confusion matrix counts the 200 test images" "sum $rows"; fi
+    has "confusion matrix names the classes" ' bottom-right$'
+    good "eval --split train --limit 100" $BIN eval --data $D --model $M/mlp.bin --split train --limit 100
+    has "eval on the training split" '^confusion matrix \(training set'
+
+    good "predict" $BIN predict --model $M/mlp.bin --top 2 $T/png/q0.png $T/png/q3_rgb.png $T/png/q1_light.png
+    has "predict: gray PNG as trained" "^$T/png/q0.png: 0 top-left [01]\\.[0-9]{4}, [0-9] "
+    has "predict: RGB 36x36 PNG resized" "^$T/png/q3_rgb.png: 3 bottom-right "
+    has "predict: dark-on-white PNG inverted" "^$T/png/q1_light.png: 1 top-right .*\\(inverted\\)$"
+    good "predict --invert no" $BIN predict --model $M/mlp.bin --invert no $T/png/q1_light.png
+    if grep -q inverted "$T/out"; then no "predict --invert no does not invert" "$(cat $T/out)"; else ok "predict --invert no does not invert"; fi
+
+    good "info" $BIN info $M/student.bin
+    has "info: input shape" '^input: 1x12x12$'
+    has "info: layers" '^ +0  dense 16 '
+    has "info: parameter count" '^parameters: 2388 '
+    has "info: metadata arch" '^  arch = dense:16,relu,dense:4$'
+    has "info: metadata classes" '^  classes = top-left,top-right,bottom-left,bottom-right$'
+    has "info: metadata temperature" '^  kd.temperature = 4$'
+    has "info: metadata test accuracy" '^  test.accuracy = '
+
+    # export-c: every layer kind the C export knows, then the CNN teacher
+    good "train every layer kind" $BIN train --data $D --epochs 1 --out $M/all.bin --quiet --arch \
+        conv:4:3:1:same,bn,leaky:0.2,dwconv:3:2:1,gelu,avgpool:2:1,conv:6:1,sigmoid,dropout2d:0.1,maxpool:2,tanh,gap,flatten,dropout:0.2,dense:4
+    for model in all teacher; do
+        if $BIN export-c $M/$model.bin --name tm >$T/inc/tm.h 2>$T/err &&
+            $CC -std=c99 -O2 $WARN -I. -I$STB -I$T/inc tests/cli_export_check.c -o $T/export_check -lm 2>$T/err &&
+            $T/export_check $M/$model.bin >$T/out 2>$T/err; then
+            ok "export-c $model: compiles warning-free, equals dst_model_predict to 1e-5"
+        else
+            no "export-c $model: compiles warning-free, equals dst_model_predict to 1e-5" "see stderr"
+        fi
+    done
+    if c++ -x c++ -std=c++11 $WARN -fsyntax-only -I$T/inc - <<EOF 2>$T/err
+#include "tm.h"
+int main() { float in[TM_INPUT_C * TM_INPUT_H * TM_INPUT_W] = { 0 }, out[TM_OUTPUTS]; tm_predict(in, out); return 0; }
+EOF
+    then ok "export-c output compiles as C++"; else no "export-c output compiles as C++" "see stderr"; fi
+    good "export-bytes" $BIN export-bytes $M/mlp.bin --name mlp_bytes
+    size=$(wc -c <$M/mlp.bin | tr -d ' ')
+    has "export-bytes: an array of the file's size" "^static const unsigned char mlp_bytes\\[$size\\] = \\{"
+
+    good "plot svg" $BIN plot --out $M/curves.svg --title "teacher and students" $M/teacher.csv $M/mlp.csv $M/student.csv
+    has "plot svg: an SVG with the runs' labels" '>distilled</text>' $M/curves.svg
+    good "plot png" $BIN plot --out $M/curves.png $M/teacher.csv $M/student.csv
+    has "plot png: a PNG" 'PNG' $M/curves.png
+    good "help" $BIN help
+    has "help documents SPEC" 'dense:N +conv:C:K'
+
+    # ---- bad input: one line on stderr, a non-zero exit --------------------
+    bad "no command" 2 "no command given" $BIN
+    bad "unknown command" 2 "unknown command 'frobnicate'" $BIN frobnicate
+    bad "unknown option" 2 "unknown option --bogus" $BIN train --data $D --bogus 1
+    bad "single-dash option" 2 "unknown option -x" $BIN eval -x
+    bad "option of another command" 2 "option --arch does not apply to eval" $BIN eval --arch dense:4
+    bad "option without its value" 2 "option --epochs needs a value" $BIN train --data $D --epochs
+    bad "option given twice" 2 "option --data given twice" $BIN eval --data $D --data $D
+    bad "missing --out" 2 "--out is required" $BIN train --data $D --arch dense:4 --epochs 1
+    bad "missing --teacher" 2 "--teacher is required" $BIN distill --data $D --arch dense:4 --epochs 1 --out x --temperature 2 --alpha 0.5
+    bad "stray argument" 2 "unexpected argument 'extra'" $BIN eval --data $D --model x extra
+    bad "bad number" 2 "--epochs: 'abc' is not a whole number" $BIN train --data $D --arch dense:4 --epochs abc --out x
+    bad "zero epochs" 2 "--epochs: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 0 --out x
+    bad "number with junk" 2 "--batch: '12x' is not a whole number" $BIN train --data $D --arch dense:4 --epochs 1 --batch 12x --out x
+    bad "negative lr" 2 "--lr: -1 is out of range" $BIN train --data $D --arch dense:4 --epochs 1 --lr -1 --out x
+    bad "nan lr" 2 "--lr: 'nan' is not a number" $BIN train --data $D --arch dense:4 --epochs 1 --lr nan --out x
+    bad "alpha above 1" 2 "--alpha: 1.5 is out of range" $BIN distill --data $D --teacher x --arch dense:4 --epochs 1 --out x --temperature 2 --alpha 1.5
+    bad "zero temperature" 2 "--temperature: 0 is out of range" $BIN distill --data $D --teacher x --arch dense:4 --epochs 1 --out x --temperature 0 --alpha 0.5
+    bad "unknown optimizer" 2 "--optimizer: 'rmsprop' is not one of sgd, adam, adamw" $BIN train --data $D --arch dense:4 --epochs 1 --optimizer rmsprop --out x
+    bad "momentum without sgd" 2 "--momentum applies to --optimizer sgd" $BIN train --data $D --arch dense:4 --epochs 1 --momentum 0.9 --out x
+    bad "plot name" 2 "must end in .png or .svg" $BIN train --data $D --arch dense:4 --epochs 1 --out x --plot curves.gif
+    bad "class names count" 2 "--classes: 3 names for 4 classes" $BIN train --data $D --arch dense:4 --epochs 1 --out $M/x.bin --classes a,b,c
+    bad "SPEC: empty" 2 "--arch: position 1: the SPEC is empty" $BIN train --data $D --arch "" --epochs 1 --out x
+    bad "SPEC: empty layer" 2 "--arch: position 15: empty layer" $BIN train --data $D --arch dense:32,relu,,dense:4 --epochs 1 --out x
+    bad "SPEC: trailing comma" 2 "--arch: position 9: empty layer" $BIN train --data $D --arch dense:4, --epochs 1 --out x
+    bad "SPEC: unknown layer" 2 "--arch: position 10: unknown layer 'rleu'" $BIN train --data $D --arch dense:32,rleu,dense:4 --epochs 1 --out x
+    bad "SPEC: not a number" 2 "--arch: position 8: dense size '3x' is not a whole number" $BIN train --data $D --arch dense:3x --epochs 1 --out x
+    bad "SPEC: missing value" 2 "--arch: position 7: conv needs 2 values" $BIN train --data $D --arch conv:8 --epochs 1 --out x
+    bad "SPEC: too many values" 2 "--arch: position 14: conv takes at most 4 values" $BIN train --data $D --arch conv:8:3:1:0:9 --epochs 1 --out x
+    bad "SPEC: value out of range" 2 "--arch: position 17: dropout rate 1.5 is out of range" $BIN train --data $D --arch dense:8,dropout:1.5,dense:4 --epochs 1 --out x
+    bad "SPEC: same padding, even kernel" 2 "--arch: position 12: 'same' padding needs an odd kernel" $BIN train --data $D --arch conv:4:2:1:same,dense:4 --epochs 1 --out x
+    bad "SPEC: softmax" 2 "--arch: position 9: leave softmax out" $BIN train --data $D --arch dense:4,softmax --epochs 1 --out x
+    bad "SPEC: shape error names the layer" 2 "--arch: position 10 (conv:8:30): layer 1 (conv2d)" $BIN train --data $D --arch dense:36,conv:8:30,dense:4 --epochs 1 --out x
+    bad "SPEC: too few outputs" 2 "the model ends with 3 outputs but the data has 4 classes" $BIN train --data $D --arch dense:3 --epochs 1 --out x
+    bad "missing data directory" 1 "--data $T/nowhere: neither $T/nowhere/train-images-idx3-ubyte nor" $BIN train --data $T/nowhere --arch dense:4 --epochs 1 --out x
+    bad "truncated data set" 1 "--data $T/broken: " $BIN eval --data $T/broken --model $M/mlp.bin
+    bad "missing model file" 1 "$M/nope.bin" $BIN eval --data $D --model $M/nope.bin
+    bad "not a model file" 1 "$D/classes.txt" $BIN eval --data $D --model $D/classes.txt
+    bad "model and data shapes differ" 1 "--model takes 1x12x12 inputs, the data's images are 1x8x8" $BIN eval --data $T/data8 --model $M/mlp.bin
+    bad "teacher and data shapes differ" 1 "--teacher takes 1x12x12 inputs, the data's images are 1x8x8" $BIN distill --data $T/data8 --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "bad split" 2 "--split: 'val' is not test or train" $BIN eval --data $D --model $M/mlp.bin --split val
+    bad "predict without images" 2 "no IMAGE given" $BIN predict --model $M/mlp.bin
+    bad "predict a missing image" 1 "cannot open $T/png/none.png" $BIN predict --model $M/mlp.bin $T/png/none.png
+    bad "predict a file that is no image" 1 "$D/classes.txt: not an image" $BIN predict --model $M/mlp.bin $D/classes.txt
+    bad "predict --top 0" 2 "--top: 0 is out of range" $BIN predict --model $M/mlp.bin --top 0 $T/png/q0.png
+    bad "predict --invert maybe" 2 "--invert: 'maybe' is not auto, yes or no" $BIN predict --model $M/mlp.bin --invert maybe $T/png/q0.png
+    bad "info without MODEL" 2 "no MODEL given" $BIN info
+    bad "info with two models" 2 "one MODEL only" $BIN info $M/mlp.bin $M/student.bin
+    bad "info on a missing file" 1 "$M/nope.bin" $BIN info $M/nope.bin
+    bad "export-c bad name" 2 "--name: '9lives' is not a C identifier" $BIN export-c $M/mlp.bin --name 9lives
+    bad "plot format" 2 "a plot's name ends in .png or .svg" $BIN plot --out $M/c.gif $M/mlp.csv
+    bad "plot a missing log" 1 "cannot open $M/none.csv" $BIN plot --out $M/c.svg $M/none.csv
+    printf 'epoch,train_loss\n1,0.5,oops\n' >$M/bad.csv
+    bad "plot a malformed log" 1 "$M/bad.csv:2: expected 5 numbers" $BIN plot --out $M/c.svg $M/bad.csv
+done
+
+# ---- the short examples run (make builds them all) -------------------------
+tag="[examples]"
+good "minimal" build/minimal
+has "minimal learns the rings" '^held-out accuracy 0\.9[0-9]{2}$'
+good "embedded" build/embedded
+has "embedded: the centre is in the inner disc" '^\( 0\.00,  0\.10\): inner disc$'
+has "embedded: the ring" '^\( 0\.55, -0\.10\): ring$'
+has "embedded: the corner is outside" '^\( 0\.90,  0\.90\): outside$'
+good "classify" build/classify $T/m/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
+has "classify: gray PNG" "^$T/png/q0.png: class 0 \\(top-left\\), probability "
+has "classify: RGB PNG" "^$T/png/q3_rgb.png: class 3 \\(bottom-right\\), probability "
+bad "classify: a missing image" 1 "$T/png/none.png" build/classify $T/m/mlp.bin $T/png/none.png
+if $HELPER npy "$T/data" "$T/logits.npy"; then ok "cli_helper writes teacher logits"; else no "cli_helper writes teacher logits" "npy"; fi
+good "offline_npy" build/offline_npy $D $T/logits.npy 6
+has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
+at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9
+bad "offline_npy: not a .npy file" 1 "$D/classes.txt" build/offline_npy $D $D/classes.txt 1
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
