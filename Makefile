@@ -163,6 +163,14 @@ bench-kd: build/kd_quality
 	./build/kd_quality $(KD_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py $(KD_FLAGS)
 
+# The weight file: save / load times, in place against copying, CRC32 rate.
+.PHONY: bench-file
+bench: bench-file
+build/bench_file: bench/bench_file.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. $< -o $@ -lm
+bench-file: build/bench_file
+	./build/bench_file
+
 # ---- the demo ----------------------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
 # (a few minutes on one core). DEMO_FLAGS="--full" for the full protocol,

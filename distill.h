@@ -12,7 +12,10 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader.
+     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
+     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     little-endian everywhere; atomic saves, loading in place from memory,
+     checkpoints that resume training bit for bit).
 
    QUICK START
      In exactly one C or C++ file:
@@ -49,7 +52,8 @@
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
-     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch.
+     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch;
+     docs/FORMAT.md the weight file byte by byte.
 
    VERSION HISTORY
      0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
@@ -447,7 +451,9 @@ typedef struct dst_layer_info {
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
 
 /* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
-   layouts), and the gradients laid out the same way. */
+   layouts), and the gradients laid out the same way. For a model loaded in
+   place (dst_model_load_memory) the parameters are the caller's buffer: read
+   them only; dst_model_grads copies them first (see the weight file). */
 DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
 DSTDEF float *dst_model_grads(dst_model *m);
@@ -595,7 +601,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
 #ifndef DST_MAX_LAYERS
 #define DST_MAX_LAYERS 4096
 #endif
-#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample: all layers' outputs and scratch together */
 #define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
 #endif
 #ifndef DST_MAX_META
@@ -3772,7 +3778,9 @@ DSTDEF void dst_model_free(dst_model *m)
     DST_FREE(m, ctx);
 }
 
-DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+/* for_load (the weight file's loader): no parameter or statistics blocks and
+   no initialisation; the loader points them into its buffer or fills them. */
+static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc, int for_load, dst_error *err)
 {
     dst_model *m;
     int i, c, h, w;
@@ -3819,6 +3827,13 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     for (i = 0; i + 1 < m->layer_count; ++i)
         m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
+    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    dst_rng_seed(&m->rng, desc->seed);
+    m->seed = desc->seed;
+    m->opt = dst_optimizer_default(DST_SGD);
+    m->lr = m->opt.lr;
+    if (for_load) { *out = m; return DST_OK; }
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -3830,8 +3845,6 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->grads = m->params + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
-    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
-    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
         /* running statistics: mean 0, variance 1, as PyTorch starts them;
            followed by room for a copy that a failed train step restores */
@@ -3845,13 +3858,14 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
             for (j = 0; j < L->buffer_count; ++j) m->buffers[L->buffer_offset + j] = j < half ? 0.0f : 1.0f;
         }
     }
-    dst_rng_seed(&m->rng, desc->seed);
-    m->seed = desc->seed;
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
-    m->opt = dst_optimizer_default(DST_SGD);
-    m->lr = m->opt.lr;
     *out = m;
     return DST_OK;
+}
+
+DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+{
+    return dst__model_create(out, desc, 0, err);
 }
 
 DSTDEF size_t dst_model_input_size(const dst_model *m) { return m ? m->in_size : 0; }
@@ -5021,6 +5035,8 @@ DSTDEF const char *dst_model_meta_key(const dst_model *m, int index)
 
 DSTDEF int dst_model_params_in_place(const dst_model *m) { return m && m->params && !m->own_params; }
 
+/* Gives the model its own parameter block (params, grads, two states) and
+   statistics block, copying borrowed values when there are some. */
 static dst_result dst__model_own(dst_model *m)
 {
     size_t total = m->param_count, bytes;
@@ -5035,8 +5051,8 @@ static dst_result dst__model_own(dst_model *m)
         return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
     }
     memset(block, 0, bytes);
-    memcpy(block, m->params, total * sizeof(float));
-    if (buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
+    if (m->params) memcpy(block, m->params, total * sizeof(float)); /* NULL: a loader fills them */
+    if (buffers && m->buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
     m->own_params = m->params = block;
     m->grads = block + total;
     m->state0 = m->grads + total;
@@ -5206,7 +5222,7 @@ static void dst__sink_flush(dst__sink *s)
 
 static void dst__sink_put(dst__sink *s, const void *data, size_t n)
 {
-    s->crc = dst_crc32(s->crc, data, n);
+    if (!s->write) s->crc = dst_crc32(s->crc, data, n); /* the checksum pass */
     s->count += n;
     if (!s->write || s->failed) return;
     if (n > sizeof s->buf - s->fill) {
@@ -5374,7 +5390,21 @@ static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor
     dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
 
-static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
+/* Into one block (mem): allocated once the size is known, after the checksum pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* The whole save: through write(user), or with mem != NULL into a block of its own. */
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
+                               dst_error *err)
 {
     dst__tensor *t;
     dst__sink *s;
@@ -5382,7 +5412,7 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     unsigned char h[DST__HEADER_BYTES];
     dst__err_clear(err);
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    if (!write) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
     nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
     t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
     s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
@@ -5413,6 +5443,17 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     memset(s, 0, sizeof *s);
     s->write = write;
     s->user = user;
+    if (mem) {
+        mem->len = 0;
+        mem->cap = file_end;
+        if (!(mem->p = (unsigned char *)DST_MALLOC(file_end, NULL))) { /* dst_free releases it */
+            DST_FREE(t, m->alloc_user);
+            DST_FREE(s, m->alloc_user);
+            return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)file_end);
+        }
+        s->write = dst__membuf_write;
+        s->user = mem;
+    }
     dst__sink_put(s, h, DST__HEADER_BYTES);
     dst__emit_body(m, checkpoint, t, nt, file_end, s);
     dst__sink_flush(s);
@@ -5424,48 +5465,24 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
 
 DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 0, write, user, err);
+    return dst__save_to(m, 0, write, user, NULL, err);
 }
 
 DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 1, write, user, err);
-}
-
-/* Into one block: the size is known after a counting pass. */
-typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
-
-static int dst__membuf_write(void *user, const void *data, size_t len)
-{
-    dst__membuf *b = (dst__membuf *)user;
-    if (len > b->cap - b->len) return 1;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static int dst__count_write(void *user, const void *data, size_t len)
-{
-    (void)data;
-    *(size_t *)user += len;
-    return 0;
+    return dst__save_to(m, 1, write, user, NULL, err);
 }
 
 static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
 {
     dst__membuf b;
-    size_t size = 0;
     dst_result r;
     dst__err_clear(err);
     if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
     *buf = NULL;
     *len = 0;
-    if ((r = dst__save_to(m, checkpoint, dst__count_write, &size, err)) != DST_OK) return r;
-    b.p = (unsigned char *)DST_MALLOC(size, NULL); /* dst_free releases it */
-    if (!b.p) return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)size);
-    b.len = 0;
-    b.cap = size;
-    if ((r = dst__save_to(m, checkpoint, dst__membuf_write, &b, err)) != DST_OK) {
+    b.p = NULL;
+    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
         DST_FREE(b.p, NULL);
         return r;
     }
@@ -5598,7 +5615,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
@@ -5671,9 +5688,12 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
         tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
         if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
-        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
-            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
-                         i, (unsigned long)tmp[i].out_size);
+        /* what a forward of one sample needs (outputs, masks, convolution scratch): a tiny file
+           must not make the first forward allocate gigabytes */
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS || tmp[i].col_floats > DST_MAX_ACTIVATION_FLOATS ||
+            (act += tmp[i].out_size + dst__layer_aux_floats(&tmp[i], 1) + tmp[i].col_floats) > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
+                         i, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
             break;
         }
         /* every parameter must be in the file: this bounds what create allocates */
@@ -5955,7 +5975,7 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
     if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
     if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
     if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
-    r = dst_model_create(&m, &desc, err);
+    r = dst__model_create(&m, &desc, 1, err);
     DST_FREE(layers, NULL);
     if (r != DST_OK) {
         if (r == DST_ERR_NOMEM) return r;
@@ -6033,17 +6053,11 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
          ((uintptr_t)(p + buffers_at) & 63) != 0))
         in_place = 0;
     if (in_place) {
-        dst__free_aligned(m->own_params, m->alloc_user);
-        m->own_params = NULL;
         m->params = (float *)(uintptr_t)(p + params_at);
-        m->grads = m->state0 = m->state1 = NULL;
-        if (m->buffer_count) {
-            dst__free_aligned(m->own_buffers, m->alloc_user);
-            m->own_buffers = NULL;
-            m->buffers = (float *)(uintptr_t)(p + buffers_at);
-            m->buffers_saved = NULL; /* a train step makes its own copy first */
-        }
+        if (m->buffer_count) m->buffers = (float *)(uintptr_t)(p + buffers_at);
+        /* grads, states and buffers_saved stay NULL: a train step makes its own copy first */
     } else {
+        if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto fail; }
         for (i = 0; i < nt; ++i) {
             const dst__ftensor *x = &t[i];
             float *dst;
@@ -6172,7 +6186,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, err);
+        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, NULL, err);
         ok = r == DST_OK && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
     }
@@ -6184,7 +6198,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, err);
+        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, NULL, err);
         ok = r == DST_OK && fflush(fp) == 0;
         ok = fclose(fp) == 0 && ok;
     }
@@ -6230,12 +6244,30 @@ DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path
 
 DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
 {
-    /* bitwise CRC-32 (IEEE, reflected 0xEDB88320): small and table-free */
+    /* CRC-32 (IEEE, reflected 0xEDB88320). Short inputs bit by bit; from 4 KiB
+       on, 4 bytes a step through four 256-entry tables built on the stack
+       (slicing-by-4): no global table, and many times the bitwise rate on the
+       weight file's megabytes. */
     const unsigned char *p = (const unsigned char *)buf;
-    size_t i;
+    size_t i = 0;
     int k;
     crc = ~crc;
-    for (i = 0; i < len; ++i) {
+    if (len >= 4096) {
+        uint32_t t[4][256], c;
+        unsigned n;
+        for (n = 0; n < 256; ++n) {
+            c = n;
+            for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+            t[0][n] = c;
+        }
+        for (n = 0; n < 256; ++n)
+            for (k = 1; k < 4; ++k) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 255];
+        for (; i + 4 <= len; i += 4) {
+            crc ^= (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 3] << 24);
+            crc = t[3][crc & 255] ^ t[2][(crc >> 8) & 255] ^ t[1][(crc >> 16) & 255] ^ t[0][crc >> 24];
+        }
+    }
+    for (; i < len; ++i) {
         crc ^= p[i];
         for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
     }
