@@ -15,6 +15,7 @@ TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
 .PHONY: all test test-quick demo bench bench-mlp clean fuzz corpus test-torch
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
+EXAMPLES += build/demo
 all: $(EXAMPLES)
 
 build/.dir:
@@ -124,6 +125,38 @@ build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 bench-cnn: build/bench_cnn
 	./build/bench_cnn
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+# The convolution paths side by side per shape (how the path rule was chosen).
+.PHONY: bench-conv-paths
+build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 -I. $< -o $@ -lm
+bench-conv-paths: build/bench_conv_paths
+	./build/bench_conv_paths
+
+# Distillation quality (teacher, label-only and distilled students) against
+# PyTorch on the same protocols; KD_FLAGS picks the regime, seeds, --quick.
+# The limited regime with 3 seeds takes about 10 minutes per library on a free
+# core; `KD_FLAGS="--regime short --seeds 3 --teachers 1"` about an hour.
+KD_FLAGS ?= --regime limited --seeds 3
+.PHONY: bench-kd
+bench: bench-kd
+build/kd_quality: bench/kd_quality.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-kd: build/kd_quality
+	./build/kd_quality $(KD_FLAGS)
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py $(KD_FLAGS)
+
+# ---- the demo ----------------------------------------------------------------
+# Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
+# (a few minutes on one core). DEMO_FLAGS="--full" for the full protocol,
+# DEMO_FLAGS="--svg build/curves.svg" for the training curves.
+FMNIST ?= /usr/share/datasets/fashion-mnist
+DEMO_FLAGS ?=
+demo: build/demo
+	@if [ ! -f $(FMNIST)/train-images-idx3-ubyte.gz ] && [ ! -f $(FMNIST)/train-images-idx3-ubyte ]; then \
+	    echo "make demo: Fashion-MNIST is not in $(FMNIST)."; \
+	    echo "On Debian/Ubuntu: apt-get install dataset-fashion-mnist (or set FMNIST=DIR with the four IDX files)"; \
+	    exit 1; fi
+	./build/demo --data $(FMNIST) $(DEMO_FLAGS)
 
 clean:
 	rm -rf build

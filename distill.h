@@ -501,7 +501,8 @@ DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps t
    teacher_logits NULL: cross-entropy on labels. Otherwise the KD loss of
    dst_kd_loss (labels may then be NULL: soft term only). *loss (may be NULL)
    gets the batch loss. A non-finite loss or gradient stops the step before
-   the update: DST_ERR_NONFINITE, parameters untouched. */
+   the update: DST_ERR_NONFINITE, and the model is as it was (parameters,
+   optimizer state, batch norm's running statistics, dropout generator). */
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss);
@@ -800,7 +801,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 #if defined(_WIN32)
 #include <windows.h>
-#elif !defined(DST_NO_STDIO) || 1
+#elif defined(__APPLE__)
+#include <mach/mach_time.h>
+#else
 #include <time.h>
 #endif
 #if !defined(DST_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
@@ -808,6 +811,33 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
+#endif
+
+/* restrict: C99's keyword, the common extension in C++ */
+#if !defined(__cplusplus)
+#define DST__RESTRICT restrict
+#elif defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#define DST__RESTRICT __restrict
+#else
+#define DST__RESTRICT
+#endif
+
+/* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
+   element-wise kernels of the model path (bias, ReLU, optimizers, checks)
+   use it with no run-time test. Each has a plain C loop beside it, which is
+   the reference the tests compare it with and the path elsewhere. */
+#if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#define DST__VEC_SSE2 1
+#include <emmintrin.h>
+#else
+#define DST__VEC_SSE2 0
+#endif
+/* NEON is part of every AArch64: the same loops use it there. */
+#if !defined(DST_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define DST__VEC_NEON 1
+#include <arm_neon.h>
+#else
+#define DST__VEC_NEON 0
 #endif
 
 /* ==== results, errors, small helpers ====================================== */
@@ -877,6 +907,31 @@ static void dst__free_aligned(void *p, void *ctx)
 
 DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
 
+/* Wall-clock seconds from a monotonic source, for fit's progress reports.
+   Strict ISO C (-std=c99) hides POSIX's clock_gettime and CLOCK_MONOTONIC
+   from <time.h>, and defining _POSIX_C_SOURCE here would come too late (the
+   user's own includes have fixed the feature set by now). On 64-bit Linux,
+   where the function and its struct are the same in every libc, we then
+   declare it ourselves under a private name bound to the real symbol, so
+   it never clashes with a declaration the user can see. clock() (processor
+   time, not wall time) is the last resort. dst__seconds_source names the
+   choice, for the tests. */
+#if defined(_WIN32)
+#define DST__SECONDS_SOURCE "QueryPerformanceCounter"
+#elif defined(__APPLE__)
+#define DST__SECONDS_SOURCE "mach_absolute_time"
+#elif defined(CLOCK_MONOTONIC)
+#define DST__SECONDS_SOURCE "clock_gettime"
+#elif defined(__linux__) && defined(__LP64__) && (defined(__GNUC__) || defined(__clang__))
+#define DST__SECONDS_SOURCE "clock_gettime (declared by distill.h)"
+#define DST__OWN_CLOCK_GETTIME 1
+struct dst__timespec { long tv_sec, tv_nsec; }; /* struct timespec on LP64 Linux */
+extern int dst__clock_gettime(int clock_id, struct dst__timespec *ts) __asm__("clock_gettime");
+#else
+#define DST__SECONDS_SOURCE "clock"
+#endif
+static const char dst__seconds_source[] = DST__SECONDS_SOURCE;
+
 static double dst__seconds(void)
 {
 #if defined(_WIN32)
@@ -884,6 +939,14 @@ static double dst__seconds(void)
     QueryPerformanceFrequency(&f);
     QueryPerformanceCounter(&c);
     return (double)c.QuadPart / (double)f.QuadPart;
+#elif defined(__APPLE__)
+    mach_timebase_info_data_t tb;
+    mach_timebase_info(&tb);
+    return (double)mach_absolute_time() * (double)tb.numer / (double)tb.denom * 1e-9;
+#elif defined(DST__OWN_CLOCK_GETTIME)
+    struct dst__timespec ts;
+    dst__clock_gettime(1 /* CLOCK_MONOTONIC on Linux */, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 #elif defined(CLOCK_MONOTONIC)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -897,32 +960,79 @@ static int dst__finite(float x) { return x - x == 0.0f; }
 
 /* ==== GEMM: begin ==== */
 
-/* Placeholder: scalar only. Replaced by the blocked SIMD GEMM. */
-#define DST__GEMM_PACK_FLOATS 16
+/* dst_sgemm: C = alpha op(A) op(B) + beta C, in the style of BLIS (Van Zee &
+   van de Geijn, "BLIS: a framework for rapidly instantiating BLAS
+   functionality", 2015).
 
-static dst_simd dst__simd_forced = DST_SIMD_AUTO;
+   Blocking. op(A) is m x k, op(B) is k x n; KC, MC, NC below.
 
-DSTDEF dst_result dst_simd_force(dst_simd level)
-{
-    if (level != DST_SIMD_AUTO && level != DST_SIMD_SCALAR) return DST_ERR_UNSUPPORTED;
-    dst__simd_forced = level;
-    return DST_OK;
-}
+     for jc over n, step NC
+       for pc over k, step KC
+         pack op(B)[pc.., jc..] (KC x NC) into column panels NR wide    -> L2
+         for ic over m, step MC
+           pack op(A)[ic.., pc..] (MC x KC) into row panels MR high
+           for ir over MC, step MR      one A panel (MR x KC floats) -> L1
+             for jr over NC, step NR    B panels stream from L2
+               micro-kernel on the MR x NR tile of C at (ic+ir, jc+jr)
 
-DSTDEF dst_simd dst_simd_active(void) { return DST_SIMD_SCALAR; }
+   BLIS runs jr outside ir and keeps a B panel in L1; our tiles are wide
+   (NR = 48 floats on AVX-512), so a KC x NR panel of B would not fit in L1
+   while an MR x KC panel of A does: the loops are swapped. Packing writes
+   both operands in exactly the order the micro-kernel reads them, whatever
+   the transposes and leading dimensions were.
 
-DSTDEF const char *dst_simd_name(dst_simd level)
-{
-    switch (level) {
-    case DST_SIMD_AUTO: return "auto";
-    case DST_SIMD_SCALAR: return "scalar";
-    case DST_SIMD_SSE2: return "sse2";
-    case DST_SIMD_AVX2: return "avx2";
-    case DST_SIMD_AVX512: return "avx512";
-    case DST_SIMD_NEON: return "neon";
-    }
-    return "unknown";
-}
+   Micro-kernel: an MR x NR tile of C held in vector registers; per step p
+   of KC it loads NR/W vectors of B (W floats per vector), broadcasts MR
+   values of A and does MR * NR/W multiply-adds; at the end the tile goes to
+   C as alpha * tile + beta * C (C is not read when beta is 0; after the
+   first KC block beta is 1).
+       AVX-512   8 x 48  (24 zmm accumulators)     AVX2+FMA  6 x 16 (12 ymm)
+       SSE2      6 x 8   (12 xmm, multiply + add)  NEON      8 x 12 (24 q)
+   One template, DST__GEMM_KERNEL below, generates every kernel from a few
+   vector macros (DST__V, DST__LOAD, DST__FMA, ...) defined per instruction
+   set. It also generates the narrow variants used at the edges of C: 4, 2
+   and 1 rows (a tail of 7 rows is done as 4 + 2 + 1) and 1 or 2 vectors
+   (the last B panel is packed only as wide as it needs, zero-padded to a
+   whole vector), so an edge costs about the work it has.
+
+   Small problems. When op(A) rows and op(B) columns are both contiguous
+   along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
+   X * W^T) and m or n is small (batch-1 inference, a 10-class output
+   layer), packing costs more than it saves: a dot-product kernel works on
+   the operands in place, a tile of rows of A against a tile of rows of B
+   with one vector accumulator per pair, reduced at the end
+   (DST__GEMM_DOT). Thresholds are measured, see dst__sgemm_run.
+
+   Dispatch. x86 with GCC or Clang: every kernel is compiled with
+   __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
+   all of them; at first use cpuid says what the CPU has and xgetbv that
+   the OS saves the ZMM/YMM registers. MSVC compiles intrinsics without
+   attributes. AArch64: NEON at compile time. tcc (no intrinsics) and
+   DST_NO_SIMD: the scalar reference only.
+
+   Memory and threads. dst_sgemm is safe to call from several threads at
+   once: its packing buffers are its own. Problems whose blocks fit in
+   DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
+   one block through DST_MALLOC for the call (about 700 KB at most) and
+   free it, falling back to stack-sized blocks if the allocation fails.
+   Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
+   allocated with the model) is used: a training step allocates nothing.
+   The only shared state is the CPU-feature cache (written once, always
+   with the same value) and the level set by dst_simd_force. */
+
+#ifndef DST__GEMM_KC
+#define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#endif
+#ifndef DST__GEMM_MC
+#define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#endif
+#ifndef DST__GEMM_NC
+#define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+#endif
+#define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
+#define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
+
+/* ---- the scalar reference: the oracle of every other path ---- */
 
 static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, float alpha,
                               const float *a, int lda, const float *b, int ldb,
@@ -942,19 +1052,698 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
     }
 }
 
+/* ---- which instruction sets this build has ---- */
+
+#if !defined(DST_NO_SIMD) && !defined(__TINYC__)
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5))
+#define DST__GEMM_X86 1
+#define DST__TARGET(t) __attribute__((target(t)))
+#include <immintrin.h>
+#include <cpuid.h>
+#elif defined(_MSC_VER) && _MSC_VER >= 1910 && (defined(_M_X64) || defined(_M_IX86))
+#define DST__GEMM_X86 1
+#define DST__TARGET(t)
+#include <intrin.h>
+#include <immintrin.h>
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define DST__GEMM_NEON 1
+#include <arm_neon.h>
+#endif
+#endif
+
+/* ---- kernel templates ----
+   Each instruction set defines DST__V (a vector of DST__W floats),
+   DST__ZERO(), DST__LOAD(p), DST__STORE(p, v) (unaligned), DST__SET1(x),
+   DST__FMA(a, b, c) = a * b + c, DST__MUL(a, b) and DST__HSUM(v) (sum of
+   the lanes), then instantiates the templates. Loops over the rows and
+   vectors of a tile are unrolled by the lists DST__R (rows) and DST__C
+   (vectors): the accumulators must be named variables to live in registers. */
+
+#define DST__R1(X, Y) X(0, Y)
+#define DST__R2(X, Y) X(0, Y) X(1, Y)
+#define DST__R4(X, Y) DST__R2(X, Y) X(2, Y) X(3, Y)
+#define DST__R6(X, Y) DST__R4(X, Y) X(4, Y) X(5, Y)
+#define DST__R8(X, Y) DST__R6(X, Y) X(6, Y) X(7, Y)
+#define DST__C1(X, i) X(i, 0)
+#define DST__C2(X, i) X(i, 0) X(i, 1)
+#define DST__C3(X, i) X(i, 0) X(i, 1) X(i, 2)
+
+#define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
+#define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
+#define DST__K_BDECL(i, j) DST__V b##j;
+#define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
+#define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
+#define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
+#define DST__K_PUT(i, COLS) COLS(DST__K_PUT1, i)
+#define DST__K_PUT1(i, j) DST__STORE(c + (size_t)i * ldc + j * DST__W, DST__MUL(va, c##i##_##j));
+#define DST__K_UPD(i, COLS) COLS(DST__K_UPD1, i)
+#define DST__K_UPD1(i, j)                                                       \
+    { float *q_ = c + (size_t)i * ldc + j * DST__W;                             \
+      DST__STORE(q_, DST__FMA(va, c##i##_##j, DST__MUL(vb, DST__LOAD(q_)))); }
+#define DST__K_TMP(i, COLS) COLS(DST__K_TMP1, i)
+#define DST__K_TMP1(i, j) DST__STORE(t + (i * NV_ + j) * DST__W, c##i##_##j);
+
+/* The micro-kernel: an R x (NV * DST__W) tile, R rows listed by ROWS, NV
+   vectors listed by COLS. pa: packed A, R values per step at stride MR;
+   pb: B, NV vectors per step at stride bs (floats); nr <= NV * DST__W
+   columns of C are written. */
+#define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                    \
+static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
+                      float *c, int ldc, float alpha, float beta, int nr)      \
+{                                                                              \
+    enum { NV_ = NV };                                                         \
+    ROWS(DST__K_ACC, COLS)                                                     \
+    COLS(DST__K_BDECL, 0)                                                      \
+    int p;                                                                     \
+    for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
+        COLS(DST__K_BLOAD, 0)                                                  \
+        ROWS(DST__K_ROW, COLS)                                                 \
+    }                                                                          \
+    if (nr == NV * DST__W) {                                                   \
+        DST__V va = DST__SET1(alpha), vb = DST__SET1(beta);                    \
+        if (beta == 0) { ROWS(DST__K_PUT, COLS) }                              \
+        else { ROWS(DST__K_UPD, COLS) }                                        \
+        (void)vb;                                                              \
+    } else {                                                                   \
+        float t[R * NV * DST__W];                                              \
+        ROWS(DST__K_TMP, COLS)                                                 \
+        dst__gemm_tile_out(t, NV * DST__W, R, nr, c, ldc, alpha, beta);        \
+    }                                                                          \
+}
+
+/* The four row counts (MR, 4, 2, 1) times the vector counts 1..NVMAX. */
+#define DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, NV, COLS)                         \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_##MR##x##NV, ATTR, MR, DST__R##MR, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_4x##NV, ATTR, 4, DST__R4, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_2x##NV, ATTR, 2, DST__R2, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_##isa##_1x##NV, ATTR, 1, DST__R1, NV, COLS, MR)
+#define DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                   \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 1, DST__C1)                           \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 2, DST__C2)
+#define DST__GEMM_KERNELS_NV3(isa, ATTR, MR)                                   \
+    DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                       \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 3, DST__C3)
+#define DST__GEMM_TABLE_NV2(isa, MR)                                           \
+    { { dst__gemm_##isa##_##MR##x1, dst__gemm_##isa##_##MR##x2, NULL },        \
+      { dst__gemm_##isa##_4x1, dst__gemm_##isa##_4x2, NULL },                  \
+      { dst__gemm_##isa##_2x1, dst__gemm_##isa##_2x2, NULL },                  \
+      { dst__gemm_##isa##_1x1, dst__gemm_##isa##_1x2, NULL } }
+#define DST__GEMM_TABLE_NV3(isa, MR)                                           \
+    { { dst__gemm_##isa##_##MR##x1, dst__gemm_##isa##_##MR##x2, dst__gemm_##isa##_##MR##x3 }, \
+      { dst__gemm_##isa##_4x1, dst__gemm_##isa##_4x2, dst__gemm_##isa##_4x3 }, \
+      { dst__gemm_##isa##_2x1, dst__gemm_##isa##_2x2, dst__gemm_##isa##_2x3 }, \
+      { dst__gemm_##isa##_1x1, dst__gemm_##isa##_1x2, dst__gemm_##isa##_1x3 } }
+
+/* The dot-product kernel for trans_a == 0, trans_b == 1 without packing: an
+   RA x RB tile of C, C[i][j] = alpha * (row i of A . row j of B) + beta * C[i][j],
+   one accumulator per pair; the k % W tail is added in scalar after the
+   lanes are summed. RA rows of A listed by IS, RB rows of B by JS. */
+#define DST__I1(X, Y) X(0, Y)
+#define DST__I2(X, Y) X(0, Y) X(1, Y)
+#define DST__I4(X, Y) X(0, Y) X(1, Y) X(2, Y) X(3, Y)
+#define DST__J1(X, Y) X(Y, 0)
+#define DST__J4(X, Y) X(Y, 0) X(Y, 1) X(Y, 2) X(Y, 3)
+#define DST__D_ACC(i, JS) JS(DST__D_ACC1, i)
+#define DST__D_ACC1(i, j) DST__V s##i##_##j = DST__ZERO();
+#define DST__D_ADECL(i, u) DST__V x##i;
+#define DST__D_ALOAD(i, u) x##i = DST__LOAD(a + (size_t)i * lda + p);
+#define DST__D_COL(IS, j) { DST__V y = DST__LOAD(b + (size_t)j * ldb + p); IS(DST__D_FMA1, j) }
+#define DST__D_FMA1(i, j) s##i##_##j = DST__FMA(x##i, y, s##i##_##j);
+#define DST__D_OUT(i, JS) JS(DST__D_OUT1, i)
+#define DST__D_OUT1(i, j)                                                       \
+    { const float *ai_ = a + (size_t)i * lda, *bj_ = b + (size_t)j * ldb;       \
+      float *ci_ = c + (size_t)i * ldc + j, s_ = DST__HSUM(s##i##_##j);         \
+      int q_;                                                                   \
+      for (q_ = p; q_ < k; ++q_) s_ += ai_[q_] * bj_[q_];                       \
+      *ci_ = alpha * s_ + (beta == 0 ? 0.0f : beta * *ci_); }
+
+#define DST__GEMM_DOT(NAME, ATTR, IS, JS)                                      \
+static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
+                      float *c, int ldc, float alpha, float beta)              \
+{                                                                              \
+    IS(DST__D_ACC, JS)                                                         \
+    IS(DST__D_ADECL, 0)                                                        \
+    int p;                                                                     \
+    for (p = 0; p + DST__W <= k; p += DST__W) {                                \
+        IS(DST__D_ALOAD, 0)                                                    \
+        JS(DST__D_COL, IS)                                                     \
+    }                                                                          \
+    IS(DST__D_OUT, JS)                                                         \
+}
+/* tiles RA x 4, RA x 1, 1 x 4, 1 x 1 */
+#define DST__GEMM_DOTS(isa, ATTR, RA)                                          \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x4, ATTR, DST__I##RA, DST__J4)    \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x1, ATTR, DST__I##RA, DST__J1)    \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x4, ATTR, DST__I1, DST__J4)            \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x1, ATTR, DST__I1, DST__J1)
+#define DST__GEMM_DOT_TABLE(isa, RA)                                           \
+    { { dst__gemm_##isa##_dot##RA##x4, dst__gemm_##isa##_dot##RA##x1 },        \
+      { dst__gemm_##isa##_dot1x4, dst__gemm_##isa##_dot1x1 } }
+
+typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
+                                    float *c, int ldc, float alpha, float beta, int nr);
+typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b, int ldb,
+                                 float *c, int ldc, float alpha, float beta);
+
+/* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
+   (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
+   rows of A) x (4 or 1 rows of B); an 8 x 8 transpose for packing B^T
+   (NULL: plain loops). */
+typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
+typedef struct dst__gemm_isa {
+    dst_simd level;
+    int mr, w, nvmax, ra;
+    dst__gemm_kernel_fn kernel[4][3];
+    dst__gemm_dot_fn dot[2][2];
+    dst__gemm_transpose_fn transpose8;
+} dst__gemm_isa;
+
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+/* The edge of a tile: t holds rows x ld accumulators, nr of each row go to C. */
+static void dst__gemm_tile_out(const float *t, int ld, int rows, int nr, float *c, int ldc,
+                               float alpha, float beta)
+{
+    int i, j;
+    for (i = 0; i < rows; ++i, t += ld, c += ldc)
+        for (j = 0; j < nr; ++j)
+            c[j] = alpha * t[j] + (beta == 0 ? 0.0f : beta * c[j]);
+}
+
+#endif
+
+#if defined(DST__GEMM_X86)
+/* AVX-512F: 8 x 48 tiles, 4 x 4 dot tiles */
+static DST__TARGET("avx512f") float dst__hsum_avx512(__m512 v)
+{   /* (masked forms: GCC 12 warns in C++ on the unmasked ones, which start from undefined) */
+    __m512 t = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E)); /* halves */
+    __m128 s;
+    t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0xB1));        /* quarters */
+    s = _mm512_mask_extractf32x4_ps(_mm_setzero_ps(), 0xF, t, 0);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define DST__V __m512
+#define DST__W 16
+#define DST__ZERO() _mm512_setzero_ps()
+#define DST__LOAD(p) _mm512_loadu_ps(p)
+#define DST__STORE(p, v) _mm512_storeu_ps(p, v)
+#define DST__SET1(x) _mm512_set1_ps(x)
+#define DST__FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define DST__MUL(a, b) _mm512_mul_ps(a, b)
+#define DST__HSUM(v) dst__hsum_avx512(v)
+DST__GEMM_KERNELS_NV3(avx512, DST__TARGET("avx512f"), 8)
+DST__GEMM_DOTS(avx512, DST__TARGET("avx512f"), 4)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+/* AVX2 + FMA: 6 x 16 tiles, 2 x 4 dot tiles */
+static DST__TARGET("avx2,fma") float dst__hsum_avx2(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define DST__V __m256
+#define DST__W 8
+#define DST__ZERO() _mm256_setzero_ps()
+#define DST__LOAD(p) _mm256_loadu_ps(p)
+#define DST__STORE(p, v) _mm256_storeu_ps(p, v)
+#define DST__SET1(x) _mm256_set1_ps(x)
+#define DST__FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define DST__MUL(a, b) _mm256_mul_ps(a, b)
+#define DST__HSUM(v) dst__hsum_avx2(v)
+DST__GEMM_KERNELS_NV2(avx2, DST__TARGET("avx2,fma"), 6)
+DST__GEMM_DOTS(avx2, DST__TARGET("avx2,fma"), 2)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+/* SSE2 (every x86-64): 6 x 8 tiles, 2 x 4 dot tiles; no FMA instruction */
+static DST__TARGET("sse2") float dst__hsum_sse2(__m128 v)
+{
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define DST__V __m128
+#define DST__W 4
+#define DST__ZERO() _mm_setzero_ps()
+#define DST__LOAD(p) _mm_loadu_ps(p)
+#define DST__STORE(p, v) _mm_storeu_ps(p, v)
+#define DST__SET1(x) _mm_set1_ps(x)
+#define DST__FMA(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#define DST__MUL(a, b) _mm_mul_ps(a, b)
+#define DST__HSUM(v) dst__hsum_sse2(v)
+DST__GEMM_KERNELS_NV2(sse2, DST__TARGET("sse2"), 6)
+DST__GEMM_DOTS(sse2, DST__TARGET("sse2"), 2)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+/* dst[q][r] = src[r][q] for an 8 x 8 block (packing B^T): unpack pairs of
+   rows, shuffle quads, swap 128-bit halves */
+static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds, float *dst, size_t ldd)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+static const dst__gemm_isa dst__gemm_isas[] = {
+    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+      dst__transpose8_avx },
+    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+      dst__transpose8_avx },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
+};
+
+static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int v[4];
+    __cpuidex(v, (int)leaf, (int)sub);
+    r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
+#else
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
+}
+
+/* XCR0: which register states the OS saves on a context switch */
+static unsigned long long dst__xgetbv0(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (unsigned long long)_xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+#endif
+}
+
+static dst_simd dst__simd_detect(void)
+{
+    unsigned r[4], max_leaf, ecx1, ebx7 = 0;
+    unsigned long long xcr0 = 0;
+    dst_simd best = DST_SIMD_SCALAR;
+    dst__cpuid(0, 0, r);
+    max_leaf = r[0];
+    if (max_leaf < 1) return best;
+    dst__cpuid(1, 0, r);
+    ecx1 = r[2];
+    if (r[3] & (1u << 26)) best = DST_SIMD_SSE2;
+    else return best;
+    if (ecx1 & (1u << 27)) xcr0 = dst__xgetbv0();           /* OSXSAVE */
+    if (max_leaf >= 7) { dst__cpuid(7, 0, r); ebx7 = r[1]; }
+    if ((ecx1 & (1u << 28)) && (ecx1 & (1u << 12)) &&       /* AVX, FMA */
+        (ebx7 & (1u << 5)) && (xcr0 & 6) == 6)              /* AVX2; XMM and YMM saved */
+        best = DST_SIMD_AVX2;
+    if (best == DST_SIMD_AVX2 && (ebx7 & (1u << 16)) &&     /* AVX-512F */
+        (xcr0 & 0xE6) == 0xE6)                              /* and opmask, ZMM saved */
+        best = DST_SIMD_AVX512;
+    return best;
+}
+#endif /* DST__GEMM_X86 */
+
+#if defined(DST__GEMM_NEON)
+/* NEON (AArch64): 8 x 12 tiles, 4 x 4 dot tiles */
+#define DST__V float32x4_t
+#define DST__W 4
+#define DST__ZERO() vdupq_n_f32(0.0f)
+#define DST__LOAD(p) vld1q_f32(p)
+#define DST__STORE(p, v) vst1q_f32(p, v)
+#define DST__SET1(x) vdupq_n_f32(x)
+#define DST__FMA(a, b, c) vfmaq_f32(c, a, b)
+#define DST__MUL(a, b) vmulq_f32(a, b)
+#define DST__HSUM(v) vaddvq_f32(v)
+DST__GEMM_KERNELS_NV3(neon, , 8)
+DST__GEMM_DOTS(neon, , 4)
+#undef DST__V
+#undef DST__W
+#undef DST__ZERO
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__FMA
+#undef DST__MUL
+#undef DST__HSUM
+
+static const dst__gemm_isa dst__gemm_isas[] = {
+    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
+};
+#endif /* DST__GEMM_NEON */
+
+/* ---- selection ---- */
+
+static dst_simd dst__simd_forced = DST_SIMD_AUTO;
+static volatile int dst__simd_detected = -1; /* written once, always the same value */
+
+/* the best level this build and CPU have */
+static dst_simd dst__simd_best(void)
+{
+    if (dst__simd_detected < 0) {
+#if defined(DST__GEMM_X86)
+        dst__simd_detected = (int)dst__simd_detect();
+#elif defined(DST__GEMM_NEON)
+        dst__simd_detected = (int)DST_SIMD_NEON;
+#else
+        dst__simd_detected = (int)DST_SIMD_SCALAR;
+#endif
+    }
+    return (dst_simd)dst__simd_detected;
+}
+
+static int dst__simd_has(dst_simd level)
+{
+    dst_simd best = dst__simd_best();
+    if (level == DST_SIMD_AUTO || level == DST_SIMD_SCALAR) return 1;
+    if (best == DST_SIMD_NEON) return level == DST_SIMD_NEON;
+    return level != DST_SIMD_NEON && level <= best; /* x86 levels are ordered */
+}
+
+DSTDEF dst_result dst_simd_force(dst_simd level)
+{
+    if ((int)level < (int)DST_SIMD_AUTO || (int)level > (int)DST_SIMD_NEON) return DST_ERR_ARG;
+    if (!dst__simd_has(level)) return DST_ERR_UNSUPPORTED;
+    dst__simd_forced = level;
+    return DST_OK;
+}
+
+DSTDEF dst_simd dst_simd_active(void)
+{
+    return dst__simd_forced != DST_SIMD_AUTO ? dst__simd_forced : dst__simd_best();
+}
+
+DSTDEF const char *dst_simd_name(dst_simd level)
+{
+    switch (level) {
+    case DST_SIMD_AUTO: return "auto";
+    case DST_SIMD_SCALAR: return "scalar";
+    case DST_SIMD_SSE2: return "sse2";
+    case DST_SIMD_AVX2: return "avx2";
+    case DST_SIMD_AVX512: return "avx512";
+    case DST_SIMD_NEON: return "neon";
+    }
+    return "unknown";
+}
+
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+static const dst__gemm_isa *dst__gemm_isa_for(dst_simd level)
+{
+    size_t i;
+    for (i = 0; i < sizeof dst__gemm_isas / sizeof dst__gemm_isas[0]; ++i)
+        if (dst__gemm_isas[i].level == level) return &dst__gemm_isas[i];
+    return NULL;
+}
+
+/* ---- packing ---- */
+
+/* op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of mr rows: panel r holds,
+   for each p, the mr values of its rows (a short last panel is not padded:
+   its kernels read only its rows). */
+static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p0, int mc, int kc,
+                             int mr, float *dst)
+{
+    int ir, r, p;
+    for (ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
+        int rows = mc - ir < mr ? mc - ir : mr;
+        if (!trans_a) {
+            for (r = 0; r < rows; ++r) {
+                const float *src = a + (size_t)(i0 + ir + r) * lda + p0;
+                for (p = 0; p < kc; ++p) dst[(size_t)p * mr + r] = src[p];
+            }
+        } else {
+            for (p = 0; p < kc; ++p) {
+                const float *src = a + (size_t)(p0 + p) * lda + i0 + ir;
+                for (r = 0; r < rows; ++r) dst[(size_t)p * mr + r] = src[r];
+            }
+        }
+    }
+}
+
+/* op(B)[p0 .. p0+kc) x [j0 .. j0+nc) into panels nr wide: for each p the
+   panel's columns, contiguous. The last panel is as wide as its columns
+   rounded up to whole vectors of w, the padding zero. B stored transposed
+   goes through 8 x 8 transposes where the instruction set has one. */
+static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float *b, int ldb, int p0,
+                             int j0, int kc, int nc, float *dst)
+{
+    int nr = isa->nvmax * isa->w, w = isa->w, jr, j, p, pp;
+    for (jr = 0; jr < nc; jr += nr) {
+        int cols = nc - jr < nr ? nc - jr : nr;
+        int ld = cols == nr ? nr : (cols + w - 1) / w * w;
+        if (!trans_b) {
+            for (p = 0; p < kc; ++p) {
+                const float *src = b + (size_t)(p0 + p) * ldb + j0 + jr;
+                float *d = dst + (size_t)p * ld;
+                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (j = cols; j < ld; ++j) d[j] = 0;
+            }
+        } else {
+            for (pp = 0; pp < kc; pp += 8) {
+                int pn = kc - pp < 8 ? kc - pp : 8;
+                j = 0;
+                if (isa->transpose8 && pn == 8)
+                    for (; j + 8 <= cols; j += 8)
+                        isa->transpose8(b + (size_t)(j0 + jr + j) * ldb + p0 + pp, (size_t)ldb,
+                                        dst + (size_t)pp * ld + j, (size_t)ld);
+                for (; j < cols; ++j) {
+                    const float *src = b + (size_t)(j0 + jr + j) * ldb + p0 + pp;
+                    float *d = dst + (size_t)pp * ld + j;
+                    for (p = 0; p < pn; ++p) d[(size_t)p * ld] = src[p];
+                }
+                for (; j < ld; ++j)
+                    for (p = 0; p < pn; ++p) dst[(size_t)(pp + p) * ld + j] = 0;
+            }
+        }
+        dst += (size_t)ld * kc;
+    }
+}
+
+/* ---- the drivers ---- */
+
+/* B is read in place, not packed, when it is not transposed and m is at
+   most this (measured: bench/bench_gemm.c) */
+#ifndef DST__GEMM_DIRECT_B_M
+#define DST__GEMM_DIRECT_B_M 100000
+#endif
+
+/* Block sizes for this problem that fit a buffer of cap floats: the
+   defaults, shrunk first in k, then in n, then in m. Returns the floats used. */
+static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, size_t cap,
+                               int *kcb, int *mcb, int *ncb)
+{
+    int mr = isa->mr, nr = isa->nvmax * isa->w;
+    int kb = k < DST__GEMM_KC ? k : DST__GEMM_KC;
+    int mb = (m + mr - 1) / mr * mr, nb = (n + nr - 1) / nr * nr;
+    if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
+    if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
+    while ((size_t)kb * (mb + nb) + 16 > cap) {
+        if (kb > 64) kb /= 2;
+        else if (nb > nr) nb -= nr;
+        else if (mb > mr) mb -= mr;
+        else if (kb > 1) kb /= 2;
+        else break;
+    }
+    *kcb = kb; *mcb = mb; *ncb = nb;
+    return (size_t)kb * (mb + nb) + 16;
+}
+
+/* The blocked GEMM with packing buffer buf of cap floats (64-byte aligned). */
+static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b, int m, int n,
+                              int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc, float *buf, size_t cap)
+{
+    int mr = isa->mr, nr = isa->nvmax * isa->w;
+    int kcb, mcb, ncb, jc, pc, ic, ir, jr;
+    size_t a_floats;
+    float *pa_block, *pb_block;
+    size_t need = dst__gemm_blocks(isa, m, n, k, cap, &kcb, &mcb, &ncb);
+    DST_ASSERT(need <= cap);
+    (void)need;
+    a_floats = ((size_t)kcb * mcb + 15) / 16 * 16;
+    pa_block = buf;
+    pb_block = buf + a_floats;
+    for (jc = 0; jc < n; jc += ncb) {
+        int nc = n - jc < ncb ? n - jc : ncb;
+        for (pc = 0; pc < k; pc += kcb) {
+            int kc = k - pc < kcb ? k - pc : kcb;
+            float beta_pc = pc == 0 ? beta : 1.0f;
+            /* B as stored, when the kernels can read it so: only a last
+               panel narrower than NR is packed (zero-padded to whole vectors) */
+            int direct = !trans_b && m <= DST__GEMM_DIRECT_B_M, direct_cols = direct ? nc / nr * nr : 0;
+            if (direct_cols < nc)
+                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
+            for (ic = 0; ic < m; ic += mcb) {
+                int mc = m - ic < mcb ? m - ic : mcb;
+                dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
+                for (ir = 0; ir < mc; ir += mr) {
+                    const float *pa = pa_block + (size_t)ir * kc;
+                    int rows = mc - ir < mr ? mc - ir : mr;
+                    const float *pb = pb_block;
+                    for (jr = 0; jr < nc; jr += nr) {
+                        int cols = nc - jr < nr ? nc - jr : nr;
+                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w;
+                        float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
+                        const float *pbj = pb;
+                        if (jr < direct_cols) {
+                            pbj = b + (size_t)pc * ldb + jc + jr;
+                            bs = ldb;
+                        } else {
+                            pb += (size_t)bs * kc;
+                        }
+                        if (rows == mr) {
+                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols);
+                        } else { /* a short panel: 4 + 2 + 1 rows as it needs */
+                            int r0 = 0, t, sizes[3] = { 4, 2, 1 };
+                            for (t = 0; t < 3; ++t)
+                                if (rows & sizes[t]) {
+                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
+                                                               ldc, alpha, beta_pc, cols);
+                                    r0 += sizes[t];
+                                }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The dot-product path (trans_a == 0, trans_b == 1, no packing). */
+static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta,
+                          float *c, int ldc)
+{
+    int ra = isa->ra, i = 0, j, t;
+    for (i = 0; i < m; i += t) {
+        int tile = m - i >= ra ? 0 : 1; /* ra rows of A, or 1 */
+        const float *ai = a + (size_t)i * lda;
+        float *ci = c + (size_t)i * ldc;
+        t = tile == 0 ? ra : 1;
+        for (j = 0; j + 4 <= n; j += 4)
+            isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+        for (; j < n; ++j)
+            isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+    }
+}
+#endif /* DST__GEMM_X86 || DST__GEMM_NEON */
+
+/* The dot-product path is used for trans_a == 0, trans_b == 1 when
+   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N (measured: bench/bench_gemm.c). */
+#define DST__GEMM_DOT_M 4
+#define DST__GEMM_DOT_N 16
+
+/* Every GEMM goes through here. buf: a packing buffer of cap floats,
+   64-byte aligned, or NULL to use the stack or a temporary allocation. */
+static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc, float *buf, size_t cap)
+{
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    const dst__gemm_isa *isa;
+#endif
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) { /* C = beta * C, A and B not read */
+        int i, j;
+        for (i = 0; i < m; ++i) {
+            float *ci = c + (size_t)i * ldc;
+            if (beta == 0) for (j = 0; j < n; ++j) ci[j] = 0;
+            else if (beta != 1) for (j = 0; j < n; ++j) ci[j] *= beta;
+        }
+        return;
+    }
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    isa = dst__gemm_isa_for(dst_simd_active());
+    if (isa && !trans_a && trans_b && (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N)) {
+        dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (isa) {
+        float stack[DST__GEMM_STACK_FLOATS + 16], *heap = NULL;
+        int kcb, mcb, ncb;
+        size_t need = dst__gemm_blocks(isa, m, n, k, (size_t)-1, &kcb, &mcb, &ncb);
+        if (!buf) {
+            if (need > DST__GEMM_STACK_FLOATS)
+                heap = (float *)dst__alloc_aligned(need * sizeof(float), NULL);
+            if (heap) {
+                buf = heap;
+                cap = need;
+            } else {
+                buf = stack + ((16 - ((uintptr_t)stack >> 2)) & 15); /* 64-byte aligned */
+                cap = DST__GEMM_STACK_FLOATS;
+            }
+        }
+        dst__gemm_blocked(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                          buf, cap);
+        dst__free_aligned(heap, NULL);
+        return;
+    }
+#endif
+    (void)buf; (void)cap;
+    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Inside a model: pack holds DST__GEMM_PACK_FLOATS floats, 64-byte aligned. */
 static void dst__sgemm_packed(int trans_a, int trans_b, int m, int n, int k, float alpha,
                               const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc, float *pack)
 {
-    (void)pack;
-    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                   pack, DST__GEMM_PACK_FLOATS);
 }
 
 DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb,
                       float beta, float *c, int ldc)
 {
-    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    int rows_a = trans_a ? k : m, cols_a = trans_a ? m : k;
+    int rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
+    (void)rows_a; (void)rows_b;
+    /* invalid arguments: nothing is done (the contract has no result code) */
+    if (m < 0 || n < 0 || k < 0 || m == 0 || n == 0) return;
+    if (!c || ldc < n) return;
+    if (k > 0 && alpha != 0 && (!a || !b || lda < (cols_a > 1 ? cols_a : 1) ||
+                                ldb < (cols_b > 1 ? cols_b : 1)))
+        return;
+    dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
 }
 
 /* ==== GEMM: end ==== */
@@ -1092,12 +1881,57 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
 
 /* ==== activations ========================================================= */
 
+/* ReLU and its gradient, the element-wise loops of every MLP step.
+   dst__relu: y = x > 0 ? x : 0 (NaN gives 0); y may equal x.
+   dst__relu_grad: dx = s > 0 ? dy : 0, where s is the forward's input or,
+   equally, its output (both are > 0 at the same places); dx may equal dy. */
+static void dst__relu_scalar(const float *x, float *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static void dst__relu_grad_scalar(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) dx[i] = s[i] > 0 ? dy[i] : 0;
+}
+
+#if DST__VEC_SSE2
+/* max(x, 0) returns its second operand, +0, for NaN and -0: as the scalar loop */
+static void dst__relu_sse2(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+        _mm_storeu_ps(y + i + 4, _mm_max_ps(_mm_loadu_ps(x + i + 4), z));
+    }
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+    dst__relu_scalar(x + i, y + i, n - i);
+}
+
+static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
+    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
+}
+#define dst__relu dst__relu_sse2
+#define dst__relu_grad dst__relu_grad_sse2
+#else
+#define dst__relu dst__relu_scalar
+#define dst__relu_grad dst__relu_grad_scalar
+#endif
+
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0;
+        dst__relu(x, y, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : param * x[i];
@@ -1120,7 +1954,7 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
     size_t i;
     switch (act) {
     case DST_ACT_RELU:
-        for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : 0;
+        dst__relu_grad(x, dy, dx, n);
         break;
     case DST_ACT_LEAKY_RELU:
         for (i = 0; i < n; ++i) dx[i] = x[i] > 0 ? dy[i] : param * dy[i];
@@ -1220,10 +2054,22 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
     return (int)dst__window_out(p->in_w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
 }
 
-/* The paths: depthwise (one input channel per group) as a direct loop, a
-   1x1 stride-1 unpadded convolution as a plain GEMM on the input, the rest
-   im2col + GEMM. */
-static int dst__conv_depthwise(const dst_conv2d_params *p) { return p->groups == p->in_c && p->groups > 1; }
+/* ---- convolution: the paths -------------------------------------------------
+   The same convolution three ways, chosen per shape by dst__conv_direct()
+   (measurements in docs/BENCHMARKS.md):
+   - im2col + GEMM per group: the general path. A 1x1 stride-1 unpadded
+     convolution skips im2col and multiplies the input planes directly.
+     When a sample's output plane is small, a model puts the columns of
+     several samples side by side so that one wider GEMM does them all.
+   - direct: for each output channel, input channel and kernel tap, one
+     multiply-add of an input row segment into an output row; the edges
+     are clipped once per tap, so the inner loops have no bounds checks.
+     For depthwise convolutions (one input channel per group), where each
+     group's GEMM would be 1 x P x (kh kw). A first layer on gray images
+     (one input channel, one group) measured faster as im2col + GEMM.
+   - reference: the definition's plain loops, the oracle of the tests
+     (reached only through the path argument of dst__conv2d_forward /
+     _backward, as the tests do). */
 
 static int dst__conv_pointwise(const dst_conv2d_params *p)
 {
@@ -1231,183 +2077,484 @@ static int dst__conv_pointwise(const dst_conv2d_params *p)
            p->pad_h == 0 && p->pad_w == 0;
 }
 
+typedef enum dst__conv_path {
+    DST__CONV_AUTO,      /* the one dst__conv_direct() picks */
+    DST__CONV_GEMM,
+    DST__CONV_DIRECT,
+    DST__CONV_REFERENCE
+} dst__conv_path;
+
+static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
+
+static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
+{
+    if (path != DST__CONV_AUTO) return path;
+    return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
+}
+
+/* A GEMM of fewer columns than this gets several samples side by side. */
+#define DST__CONV_GEMM_COLUMNS 512
+
+/* Samples per GEMM for a model's conv layer (the public kernels use 1). */
+static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
+{
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
+    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
+    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+}
+
+/* Scratch floats for nb samples per GEMM: their column matrix (none for
+   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output. */
+static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path path, int nb)
+{
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
+    return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+}
+
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
 {
-    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || dst__conv_depthwise(p) || dst__conv_pointwise(p)) return 0;
-    return (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w *
-           (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK) return 0;
+    return dst__conv_work_floats(p, DST__CONV_AUTO, 1);
+}
+
+/* ---- convolution: row loops ---------------------------------------------------
+   The inner loops of im2col / col2im and the direct path, 4 floats at a time
+   with SSE2 (every x86-64) or NEON (AArch64); multiply and add stay separate
+   instructions, so d += a * s rounds as the scalar loop does. */
+
+/* d[k] += a * s[k], k < n */
+static void dst__row_axpy(float *d, float a, const float *s, int n)
+{
+    int k = 0;
+#if DST__VEC_SSE2
+    __m128 va = _mm_set1_ps(a);
+    for (; k + 8 <= n; k += 8) {
+        __m128 d0 = _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k)));
+        __m128 d1 = _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_mul_ps(va, _mm_loadu_ps(s + k + 4)));
+        _mm_storeu_ps(d + k, d0);
+        _mm_storeu_ps(d + k + 4, d1);
+    }
+    for (; k + 4 <= n; k += 4)
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k))));
+#elif DST__VEC_NEON
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vmulq_f32(va, vld1q_f32(s + k))));
+#endif
+    for (; k < n; ++k) d[k] += a * s[k];
+}
+
+/* d[k] += s[k], k < n */
+static void dst__row_add(float *d, const float *s, int n)
+{
+    int k = 0;
+#if DST__VEC_SSE2
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
+        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_loadu_ps(s + k + 4)));
+    }
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
+#elif DST__VEC_NEON
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vld1q_f32(s + k)));
+#endif
+    for (; k < n; ++k) d[k] += s[k];
+}
+
+/* sum of a[k] * b[k], k < n (four partial sums) */
+static float dst__row_dot(const float *a, const float *b, int n)
+{
+    int k = 0;
+    float s = 0;
+#if DST__VEC_SSE2
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + k + 4), _mm_loadu_ps(b + k + 4)));
+    }
+    for (; k + 4 <= n; k += 4) s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    s = (part[0] + part[1]) + (part[2] + part[3]);
+#elif DST__VEC_NEON
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vmulq_f32(vld1q_f32(a + k), vld1q_f32(b + k)));
+    s = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) s += a[k] * b[k];
+    return s;
+}
+
+/* sum of s[k], k < n (four partial sums) */
+static float dst__row_sum(const float *s, size_t n)
+{
+    size_t k = 0;
+    float t = 0;
+#if DST__VEC_SSE2
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+    float part[4];
+    for (; k + 8 <= n; k += 8) {
+        s0 = _mm_add_ps(s0, _mm_loadu_ps(s + k));
+        s1 = _mm_add_ps(s1, _mm_loadu_ps(s + k + 4));
+    }
+    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
+    t = (part[0] + part[1]) + (part[2] + part[3]);
+#elif DST__VEC_NEON
+    float32x4_t s0 = vdupq_n_f32(0);
+    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vld1q_f32(s + k));
+    t = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+#endif
+    for (; k < n; ++k) t += s[k];
+    return t;
+}
+
+/* The outputs o in [*lo, *hi) of a window sweep whose input index
+   o * stride + off falls inside [0, in): the rest read padding. */
+static void dst__tap_span(int out, int in, int stride, int off, int *lo, int *hi)
+{
+    int a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int b = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
+    if (b > out) b = out;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* ---- convolution: im2col and col2im -------------------------------------------- */
+
+/* Row (c, i, j) of the column matrix starts at col + ((c kh + i) kw + j) ld:
+   ld = out_h * out_w for one sample, more when several samples' columns sit
+   side by side. Per row: zeros above and below the rows the tap reaches,
+   zeros left and right of its columns, and one copy (stride 1) or one
+   strided gather in between. */
+static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float *x, float *col, size_t ld)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int c, i, j, yo, xo, y0, y1, x0, x1;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i) {
+            int th = i * p->dilation_h - p->pad_h;
+            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            for (j = 0; j < p->kernel_w; ++j) {
+                int tw = j * p->dilation_w - p->pad_w;
+                float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
+                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
+                for (yo = y0; yo < y1; ++yo) {
+                    float *r = row + (size_t)yo * ow;
+                    const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
+                    if (sw == 1) memcpy(r + x0, s, (size_t)(x1 - x0) * sizeof(float));
+                    else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
+                    if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
+                }
+                if (y1 < oh) memset(row + (size_t)y1 * ow, 0, (size_t)(oh - y1) * ow * sizeof(float));
+            }
+        }
+}
+
+/* The transpose: adds each row's reachable part back into x. */
+static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float *col, size_t ld, float *x)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int c, i, j, yo, xo, y0, y1, x0, x1;
+    for (c = 0; c < channels; ++c)
+        for (i = 0; i < p->kernel_h; ++i) {
+            int th = i * p->dilation_h - p->pad_h;
+            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            for (j = 0; j < p->kernel_w; ++j) {
+                int tw = j * p->dilation_w - p->pad_w;
+                const float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
+                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                for (yo = y0; yo < y1; ++yo) {
+                    const float *r = row + (size_t)yo * ow + x0;
+                    float *d = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    if (sw == 1) dst__row_add(d, r, x1 - x0);
+                    else for (xo = 0; xo < x1 - x0; ++xo) d[(size_t)xo * sw] += r[xo];
+                }
+            }
+        }
 }
 
 DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
-    size_t plane = (size_t)oh * ow;
-    for (c = 0; c < channels; ++c)
-        for (i = 0; i < p->kernel_h; ++i)
-            for (j = 0; j < p->kernel_w; ++j) {
-                const float *src = x + (size_t)c * H * W;
-                float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
-                for (yo = 0; yo < oh; ++yo) {
-                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                    float *r = row + (size_t)yo * ow;
-                    if (ih < 0 || ih >= H) {
-                        memset(r, 0, (size_t)ow * sizeof(float));
-                        continue;
-                    }
-                    for (xo = 0; xo < ow; ++xo) {
-                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                        r[xo] = iw >= 0 && iw < W ? src[(size_t)ih * W + iw] : 0.0f;
-                    }
-                }
-            }
+    dst__im2col_ld(p, channels, x, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p));
 }
 
 DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), c, i, j, yo, xo;
-    size_t plane = (size_t)oh * ow;
-    for (c = 0; c < channels; ++c)
-        for (i = 0; i < p->kernel_h; ++i)
-            for (j = 0; j < p->kernel_w; ++j) {
-                float *dst = x + (size_t)c * H * W;
-                const float *row = col + ((size_t)(c * p->kernel_h + i) * p->kernel_w + j) * plane;
-                for (yo = 0; yo < oh; ++yo) {
-                    int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                    const float *r = row + (size_t)yo * ow;
-                    if (ih < 0 || ih >= H) continue;
-                    for (xo = 0; xo < ow; ++xo) {
-                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                        if (iw >= 0 && iw < W) dst[(size_t)ih * W + iw] += r[xo];
+    dst__col2im_ld(p, channels, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), x);
+}
+
+/* ---- convolution: reference loops ---------------------------------------------- */
+
+static void dst__conv2d_forward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                    const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o)
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float s = bias ? bias[o] : 0.0f;
+                    for (c = 0; c < icg; ++c) {
+                        const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        const float *k = w + ((size_t)o * icg + c) * kh * kw;
+                        for (i = 0; i < kh; ++i)
+                            for (j = 0; j < kw; ++j) {
+                                int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                                int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
+                            }
+                    }
+                    y[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo] = s;
+                }
+}
+
+static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *dy, float *dx, float *dw, float *db)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
+    if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
+    if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o)
+            for (yo = 0; yo < oh; ++yo)
+                for (xo = 0; xo < ow; ++xo) {
+                    float d = dy[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo];
+                    if (db) db[o] += d;
+                    for (c = 0; c < icg; ++c) {
+                        size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        size_t k_off = ((size_t)o * icg + c) * kh * kw;
+                        for (i = 0; i < kh; ++i)
+                            for (j = 0; j < kw; ++j) {
+                                int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                                int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                if (dw) dw[k_off + i * kw + j] += d * x[in_off + (size_t)ih * W + iw];
+                                if (dx) dx[in_off + (size_t)ih * W + iw] += d * w[k_off + i * kw + j];
+                            }
+                    }
+                }
+}
+
+/* ---- convolution: the direct path -------------------------------------------- */
+
+static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                       const float *bias, float *y)
+{
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
+    int y0, y1, x0, x1;
+    size_t P = (size_t)oh * ow;
+    for (n = 0; n < batch; ++n)
+        for (o = 0; o < p->out_c; ++o) {
+            float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
+            size_t q;
+            for (q = 0; q < P; ++q) out[q] = b;
+            for (c = 0; c < icg; ++c) {
+                const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *wk = w + ((size_t)o * icg + c) * kh * kw;
+                for (i = 0; i < kh; ++i) {
+                    int th = i * p->dilation_h - p->pad_h;
+                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    for (j = 0; j < kw; ++j) {
+                        int tw = j * p->dilation_w - p->pad_w;
+                        float a = wk[i * kw + j];
+                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        for (yo = y0; yo < y1; ++yo) {
+                            const float *s = src + (size_t)(yo * p->stride_h + th) * W + (x0 * sw + tw);
+                            float *d = out + (size_t)yo * ow + x0;
+                            if (sw == 1) dst__row_axpy(d, a, s, x1 - x0);
+                            else for (k = 0; k < x1 - x0; ++k) d[k] += a * s[(size_t)k * sw];
+                        }
                     }
                 }
             }
-}
-
-/* Depthwise: output channel o reads input channel o / (out_c / in_c) only. */
-static void dst__depthwise_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                   const float *bias, float *y)
-{
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
-    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
-    for (n = 0; n < batch; ++n)
-        for (o = 0; o < p->out_c; ++o) {
-            const float *src = x + ((size_t)n * p->in_c + o / mult) * H * W, *k = w + (size_t)o * kh * kw;
-            float *out = y + ((size_t)n * p->out_c + o) * oh * ow, b = bias ? bias[o] : 0.0f;
-            for (yo = 0; yo < oh; ++yo)
-                for (xo = 0; xo < ow; ++xo) {
-                    float s = b;
-                    for (i = 0; i < kh; ++i) {
-                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (j = 0; j < kw; ++j) {
-                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                            if (iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
-                        }
-                    }
-                    out[(size_t)yo * ow + xo] = s;
-                }
         }
 }
 
-static void dst__depthwise_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                    const float *dy, float *dx, float *dw, float *db)
+static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                        const float *dy, float *dx, float *dw, float *db)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p);
-    int kh = p->kernel_h, kw = p->kernel_w, mult = p->out_c / p->in_c, n, o, yo, xo, i, j;
+    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
+    int y0, y1, x0, x1;
+    size_t P = (size_t)oh * ow;
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
-    if (dw) memset(dw, 0, (size_t)p->out_c * kh * kw * sizeof(float));
+    if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
-            size_t in_off = ((size_t)n * p->in_c + o / mult) * H * W;
-            const float *src = x + in_off, *k = w + (size_t)o * kh * kw;
-            const float *g = dy + ((size_t)n * p->out_c + o) * oh * ow;
-            float *gk = dw ? dw + (size_t)o * kh * kw : NULL, *gx = dx ? dx + in_off : NULL;
-            for (yo = 0; yo < oh; ++yo)
-                for (xo = 0; xo < ow; ++xo) {
-                    float d = g[(size_t)yo * ow + xo];
-                    if (db) db[o] += d;
-                    for (i = 0; i < kh; ++i) {
-                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
-                        if (ih < 0 || ih >= H) continue;
-                        for (j = 0; j < kw; ++j) {
-                            int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                            if (iw < 0 || iw >= W) continue;
-                            if (gk) gk[i * kw + j] += d * src[(size_t)ih * W + iw];
-                            if (gx) gx[(size_t)ih * W + iw] += d * k[i * kw + j];
+            const float *g = dy + ((size_t)n * p->out_c + o) * P;
+            if (db) db[o] += dst__row_sum(g, P);
+            for (c = 0; c < icg; ++c) {
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *wk = w + ((size_t)o * icg + c) * kh * kw;
+                float *gk = dw ? dw + ((size_t)o * icg + c) * kh * kw : NULL;
+                for (i = 0; i < kh; ++i) {
+                    int th = i * p->dilation_h - p->pad_h;
+                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    for (j = 0; j < kw; ++j) {
+                        int tw = j * p->dilation_w - p->pad_w;
+                        float a = wk[i * kw + j], acc = 0;
+                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        for (yo = y0; yo < y1; ++yo) {
+                            size_t at = in_off + (size_t)(yo * p->stride_h + th) * W + (size_t)(x0 * sw + tw);
+                            const float *r = g + (size_t)yo * ow + x0;
+                            if (sw == 1) {
+                                if (gk) acc += dst__row_dot(r, x + at, x1 - x0);
+                                if (dx) dst__row_axpy(dx + at, a, r, x1 - x0);
+                            } else {
+                                for (k = 0; k < x1 - x0; ++k) {
+                                    if (gk) acc += r[k] * x[at + (size_t)k * sw];
+                                    if (dx) dx[at + (size_t)k * sw] += a * r[k];
+                                }
+                            }
                         }
+                        if (gk) gk[i * kw + j] += acc;
                     }
                 }
+            }
         }
 }
 
-/* Per sample and group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P],
-   K = in_c/G * kh * kw, P = out_h * out_w. col is work (or the input itself
-   for a 1x1 convolution). */
-static void dst__conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                const float *bias, float *y, float *col, float *pack)
+/* ---- convolution: the im2col + GEMM path ----------------------------------------
+   Per group: Y_g [out_c/G][P] = W_g [out_c/G][K] x col_g [K][P], with
+   K = in_c/G * kh * kw and P = out_h * out_w. nb samples per GEMM: their
+   column matrices side by side ([K][nb P]) into a [out_c/G][nb P] product
+   in work after the columns, copied out to each sample's planes. */
+
+/* Columns of samples [n0, n0 + cnt), group g, side by side (ld = cnt P). */
+static void dst__conv_columns(const dst_conv2d_params *p, const float *x, int n0, int cnt, int g, float *col)
+{
+    int icg = p->in_c / p->groups, P = dst__conv_out_h(p) * dst__conv_out_w(p), s, c;
+    size_t in_plane = (size_t)p->in_h * p->in_w, ld = (size_t)cnt * P;
+    for (s = 0; s < cnt; ++s) {
+        const float *xg = x + ((size_t)(n0 + s) * p->in_c + (size_t)g * icg) * in_plane;
+        if (dst__conv_pointwise(p))
+            for (c = 0; c < icg; ++c) memcpy(col + c * ld + (size_t)s * P, xg + c * in_plane, (size_t)P * sizeof(float));
+        else dst__im2col_ld(p, icg, xg, col + (size_t)s * P, ld);
+    }
+}
+
+static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                     const float *bias, float *y, float *work, int nb, float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s, i;
     size_t in_plane = (size_t)p->in_h * p->in_w;
-    if (dst__conv_depthwise(p)) {
-        dst__depthwise_forward(p, batch, x, w, bias, y);
-        return;
-    }
-    for (n = 0; n < batch; ++n)
+    for (n0 = 0; n0 < batch; n0 += nb) {
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
         for (g = 0; g < G; ++g) {
-            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
-            if (!direct) dst_im2col(p, icg, xg, col);
-            dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, w + (size_t)g * ocg * K, K, direct ? xg : col, P,
-                      0.0f, y + ((size_t)n * p->out_c + (size_t)g * ocg) * P, P);
+            const float *wg = w + (size_t)g * ocg * K;
+            if (cnt == 1) {
+                const float *xg = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                float *yg = y + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+                if (dst__conv_pointwise(p)) dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, xg, P, 0.0f, yg, P);
+                else {
+                    dst__im2col_ld(p, icg, xg, work, (size_t)P);
+                    dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, work, P, 0.0f, yg, P);
+                }
+                continue;
+            }
+            {
+                float *prod = work + (size_t)K * ld;
+                dst__conv_columns(p, x, n0, cnt, g, work);
+                dst__gemm(pack, 0, 0, ocg, ld, K, 1.0f, wg, K, work, ld, 0.0f, prod, ld);
+                for (s = 0; s < cnt; ++s)
+                    for (o = 0; o < ocg; ++o)
+                        memcpy(y + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P,
+                               prod + (size_t)o * ld + (size_t)s * P, (size_t)P * sizeof(float));
+            }
         }
+    }
     if (bias)
-        for (n = 0; n < batch; ++n)
+        for (n0 = 0; n0 < batch; ++n0)
             for (o = 0; o < p->out_c; ++o) {
-                float *yo = y + ((size_t)n * p->out_c + o) * P, b = bias[o];
+                float *yo = y + ((size_t)n0 * p->out_c + o) * P, b = bias[o];
                 for (i = 0; i < P; ++i) yo[i] += b;
             }
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
-   into dX (a 1x1 convolution writes dX_g = W_g^T dY_g directly). */
-static void dst__conv2d_backward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                 const float *dy, float *dx, float *dw, float *db, float *col, float *pack)
+   into dX (a 1x1 convolution of one sample writes dX_g = W_g^T dY_g directly). */
+static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db, float *work, int nb,
+                                      float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), direct = dst__conv_pointwise(p), n, g, o, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
     size_t in_plane = (size_t)p->in_h * p->in_w;
-    if (dst__conv_depthwise(p)) {
-        dst__depthwise_backward(p, batch, x, w, dy, dx, dw, db);
-        return;
-    }
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
-        for (n = 0; n < batch; ++n)
-            for (o = 0; o < p->out_c; ++o) {
-                const float *d = dy + ((size_t)n * p->out_c + o) * P;
-                float s = 0;
-                for (i = 0; i < P; ++i) s += d[i];
-                db[o] += s;
-            }
+        for (n0 = 0; n0 < batch; ++n0)
+            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
     }
-    if (dx && !direct) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
-    for (n = 0; n < batch; ++n)
+    if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
+    for (n0 = 0; n0 < batch; n0 += nb) {
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
         for (g = 0; g < G; ++g) {
-            const float *xg = x + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane;
-            const float *dyg = dy + ((size_t)n * p->out_c + (size_t)g * ocg) * P;
-            const float *wg = w + (size_t)g * ocg * K;
-            float *dxg = dx ? dx + ((size_t)n * p->in_c + (size_t)g * icg) * in_plane : NULL;
-            if (dw) {
-                if (!direct) dst_im2col(p, icg, xg, col);
-                dst__gemm(pack, 0, 1, ocg, K, P, 1.0f, dyg, P, direct ? xg : col, P,
-                          n ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            const float *wg = w + (size_t)g * ocg * K, *dyg;
+            float *prod = work + (size_t)K * ld;
+            if (cnt == 1) dyg = dy + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+            else {
+                for (s = 0; s < cnt; ++s)
+                    for (o = 0; o < ocg; ++o)
+                        memcpy(prod + (size_t)o * ld + (size_t)s * P,
+                               dy + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P, (size_t)P * sizeof(float));
+                dyg = prod;
             }
-            if (dxg) {
-                dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, direct ? dxg : col, P);
-                if (!direct) dst_col2im(p, icg, col, dxg);
+            if (dw) {
+                const float *cols = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                if (!(pw && cnt == 1)) {
+                    dst__conv_columns(p, x, n0, cnt, g, work);
+                    cols = work;
+                }
+                dst__gemm(pack, 0, 1, ocg, K, ld, 1.0f, dyg, ld, cols, ld, n0 ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+            }
+            if (dx) {
+                float *dxg = dx + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
+                if (pw && cnt == 1) {
+                    dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, dxg, P);
+                    continue;
+                }
+                dst__gemm(pack, 1, 0, K, ld, ocg, 1.0f, wg, K, dyg, ld, 0.0f, work, ld);
+                for (s = 0; s < cnt; ++s) {
+                    float *dxs = dxg + (size_t)s * p->in_c * in_plane;
+                    if (pw)
+                        for (c = 0; c < icg; ++c) dst__row_add(dxs + c * in_plane, work + c * ld + (size_t)s * P, P);
+                    else dst__col2im_ld(p, icg, work + (size_t)s * P, (size_t)ld, dxs);
+                }
             }
         }
+    }
+}
+
+/* The convolution by the given path (AUTO: the one for this shape); nb
+   samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
+static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                const float *w, const float *bias, float *y, float *work, int nb, float *pack)
+{
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
+    default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
+    }
+}
+
+static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                 const float *w, const float *dy, float *dx, float *dw, float *db, float *work,
+                                 int nb, float *pack)
+{
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_backward_direct(p, batch, x, w, dy, dx, dw, db); break;
+    case DST__CONV_REFERENCE: dst__conv2d_backward_ref(p, batch, x, w, dy, dx, dw, db); break;
+    default: dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, nb, pack); break;
+    }
 }
 
 DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
@@ -1416,7 +2563,7 @@ DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, cons
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !y ||
         (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
-    dst__conv2d_forward(p, batch, x, w, bias, y, work, NULL);
+    dst__conv2d_forward(p, DST__CONV_AUTO, batch, x, w, bias, y, work, 1, NULL);
     return DST_OK;
 }
 
@@ -1426,7 +2573,7 @@ DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, con
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !dy ||
         (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
-    dst__conv2d_backward(p, batch, x, w, dy, dx, dw, db, work, NULL);
+    dst__conv2d_backward(p, DST__CONV_AUTO, batch, x, w, dy, dx, dw, db, work, 1, NULL);
     return DST_OK;
 }
 
@@ -1479,8 +2626,9 @@ static void dst__pool_window(const dst_pool2d_params *p, int yo, int xo, int *h0
 }
 
 /* The first maximum of each window wins, and a NaN beats everything, as in
-   PyTorch (so a NaN input propagates). */
-static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+   PyTorch (so a NaN input propagates). Any window; the reference of the
+   2x2 path below. */
+static void dst__maxpool_forward_ref(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
     int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w, out_plane = (size_t)oh * ow;
@@ -1501,6 +2649,66 @@ static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const fl
                 if (argmax) argmax[c * out_plane + (size_t)yo * ow + xo] = at;
             }
     }
+}
+
+#if DST__VEC_SSE2
+/* 2x2 windows, stride 2, no padding (the usual pooling after a conv), 4
+   outputs at a time: the even and odd columns of two input rows, compared
+   in window order a b / c d with the reference's rule (v > best or v is
+   NaN), both the maxima and their indices chosen by masks. */
+static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
+    const __m128i four_steps = _mm_set_epi32(6, 4, 2, 0), one = _mm_set1_epi32(1), row = _mm_set1_epi32(W);
+    for (c = 0; c < planes; ++c)
+        for (yo = 0; yo < oh; ++yo) {
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            float *out = y + c * out_plane + (size_t)yo * ow;
+            int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
+            for (xo = 0; xo + 4 <= ow; xo += 4) {
+                __m128 t0 = _mm_loadu_ps(r0 + 2 * xo), t1 = _mm_loadu_ps(r0 + 2 * xo + 4);
+                __m128 b0 = _mm_loadu_ps(r1 + 2 * xo), b1 = _mm_loadu_ps(r1 + 2 * xo + 4);
+                __m128 va = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), vb = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128 vc = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), vd = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+                __m128i ia = _mm_add_epi32(_mm_set1_epi32(2 * yo * W + 2 * xo), four_steps), at = ia;
+                __m128 best = va, m;
+#define DST__MAX_STEP(v, idx)                                                               \
+    m = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));                           \
+    best = _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, best));                            \
+    at = _mm_or_si128(_mm_and_si128(_mm_castps_si128(m), idx), _mm_andnot_si128(_mm_castps_si128(m), at))
+                DST__MAX_STEP(vb, _mm_add_epi32(ia, one));
+                DST__MAX_STEP(vc, _mm_add_epi32(ia, row));
+                DST__MAX_STEP(vd, _mm_add_epi32(_mm_add_epi32(ia, row), one));
+#undef DST__MAX_STEP
+                _mm_storeu_ps(out + xo, best);
+                if (am) _mm_storeu_si128((__m128i *)(void *)(am + xo), at);
+            }
+            for (; xo < ow; ++xo) {
+                const float v[4] = { r0[2 * xo], r0[2 * xo + 1], r1[2 * xo], r1[2 * xo + 1] };
+                const int32_t at0 = 2 * yo * W + 2 * xo, at4[4] = { at0, at0 + 1, at0 + W, at0 + W + 1 };
+                float best = v[0];
+                int32_t at = at4[0];
+                int k;
+                for (k = 1; k < 4; ++k)
+                    if (v[k] > best || v[k] != v[k]) { best = v[k]; at = at4[k]; }
+                out[xo] = best;
+                if (am) am[xo] = at;
+            }
+        }
+}
+#endif
+
+static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+{
+#if DST__VEC_SSE2
+    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
+        p->pad_h == 0 && p->pad_w == 0) {
+        dst__maxpool2x2_forward(p, batch, x, y, argmax);
+        return;
+    }
+#endif
+    dst__maxpool_forward_ref(p, batch, x, y, argmax);
 }
 
 static void dst__maxpool_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
@@ -1767,48 +2975,146 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
     return 2;
 }
 
-/* PyTorch's torch.optim.SGD, one parameter array */
-static void dst__sgd_update(const dst_optimizer_config *c, float lr, long step,
-                            float *p, const float *g, float *buf, size_t n)
+/* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
+   flat array. The scalar loops are the reference; the SSE2 ones do the same
+   operations in the same order, four values at a time, and give the same
+   bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   out once per update, so no branch is left inside the vector loops. */
+typedef struct dst__opt_consts {
+    float lr, wd;
+    float mom, damp;        /* SGD: momentum, 1 - dampening */
+    int   first, nesterov;  /* SGD: step 1 (the buffer starts as the gradient); Nesterov */
+    float b1, b2, one_b1, one_b2;   /* Adam: the betas and 1 - each */
+    float step_size, bc2_sqrt;      /* Adam: lr / (1 - b1^t), sqrt(1 - b2^t) */
+    float eps, decay;               /* Adam: eps; AdamW: 1 - lr wd */
+    int   decoupled;                /* AdamW */
+} dst__opt_consts;
+
+static dst__opt_consts dst__opt_consts_of(const dst_optimizer_config *c, float lr, long step)
+{
+    dst__opt_consts k;
+    memset(&k, 0, sizeof k);
+    k.lr = lr;
+    k.wd = c->weight_decay;
+    k.mom = c->momentum;
+    k.damp = 1.0f - c->dampening;
+    k.first = step <= 1;
+    k.nesterov = c->nesterov != 0;
+    k.b1 = c->beta1;
+    k.b2 = c->beta2;
+    k.one_b1 = 1.0f - c->beta1;
+    k.one_b2 = 1.0f - c->beta2;
+    k.step_size = lr / (1.0f - (float)pow(c->beta1, (double)step));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)step));
+    k.eps = c->eps;
+    k.decay = 1.0f - lr * c->weight_decay;
+    k.decoupled = c->kind == DST_ADAMW;
+    return k;
+}
+
+/* SGD: d = g + wd p; with momentum (buf not NULL) buf = d at step 1, else
+   mom buf + damp d, then d = buf (Nesterov: d + mom buf); p -= lr d. */
+static void dst__sgd_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                            float *DST__RESTRICT buf, size_t n)
 {
     size_t i;
-    float mom = c->momentum, damp = 1.0f - c->dampening, wd = c->weight_decay;
     for (i = 0; i < n; ++i) {
-        float d = g[i] + wd * p[i];
-        if (mom != 0) {
-            buf[i] = step <= 1 ? d : mom * buf[i] + damp * d;
-            d = c->nesterov ? d + mom * buf[i] : buf[i];
+        float d = g[i] + k->wd * p[i];
+        if (buf) {
+            buf[i] = k->first ? d : k->mom * buf[i] + k->damp * d;
+            d = k->nesterov ? d + k->mom * buf[i] : buf[i];
         }
-        p[i] -= lr * d;
+        p[i] -= k->lr * d;
     }
 }
 
-/* PyTorch's torch.optim.Adam / AdamW (single-tensor form) */
-static void dst__adam_update(const dst_optimizer_config *c, float lr, long step,
-                             float *p, const float *g, float *m, float *v, size_t n)
+/* Adam: d = g + wd p (AdamW: p *= 1 - lr wd, d = g); m = b1 m + (1 - b1) d;
+   v = b2 v + (1 - b2) d d; p -= step_size m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                             float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
 {
     size_t i;
-    float b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay;
-    float bc1 = 1.0f - (float)pow(b1, (double)step);
-    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)step));
-    float step_size = lr / bc1;
-    int decoupled = c->kind == DST_ADAMW;
     for (i = 0; i < n; ++i) {
         float d = g[i];
-        if (decoupled) p[i] *= 1.0f - lr * wd;
-        else d += wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * d;
-        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + c->eps);
+        if (k->decoupled) p[i] *= k->decay;
+        else d += k->wd * p[i];
+        m[i] = k->b1 * m[i] + k->one_b1 * d;
+        v[i] = k->b2 * v[i] + k->one_b2 * d * d;
+        p[i] -= k->step_size * m[i] / (sqrtf(v[i]) / k->bc2_sqrt + k->eps);
     }
 }
+
+#if DST__VEC_SSE2
+static void dst__sgd_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                          float *DST__RESTRICT buf, size_t n)
+{
+    size_t i = 0;
+    __m128 wd = _mm_set1_ps(k->wd), lr = _mm_set1_ps(k->lr), mom = _mm_set1_ps(k->mom), damp = _mm_set1_ps(k->damp);
+    /* d = g + wd p, and p -= lr d */
+#define DST__SGD_D(i) _mm_add_ps(_mm_loadu_ps(g + (i)), _mm_mul_ps(wd, _mm_loadu_ps(p + (i))))
+#define DST__SGD_P(i, d) _mm_storeu_ps(p + (i), _mm_sub_ps(_mm_loadu_ps(p + (i)), _mm_mul_ps(lr, (d))))
+    if (!buf) {
+        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
+    } else if (k->first) {
+        for (; i + 4 <= n; i += 4) {
+            __m128 d = DST__SGD_D(i);
+            _mm_storeu_ps(buf + i, d);
+            DST__SGD_P(i, k->nesterov ? _mm_add_ps(d, _mm_mul_ps(mom, d)) : d);
+        }
+    } else if (k->nesterov) {
+        for (; i + 4 <= n; i += 4) {
+            __m128 d = DST__SGD_D(i);
+            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, d));
+            _mm_storeu_ps(buf + i, b);
+            DST__SGD_P(i, _mm_add_ps(d, _mm_mul_ps(mom, b)));
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, DST__SGD_D(i)));
+            _mm_storeu_ps(buf + i, b);
+            DST__SGD_P(i, b);
+        }
+    }
+#undef DST__SGD_D
+#undef DST__SGD_P
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m128 wd = _mm_set1_ps(k->wd), decay = _mm_set1_ps(k->decay), b1 = _mm_set1_ps(k->b1);
+    __m128 b2 = _mm_set1_ps(k->b2), one_b1 = _mm_set1_ps(k->one_b1), one_b2 = _mm_set1_ps(k->one_b2);
+    __m128 step_size = _mm_set1_ps(k->step_size), bc2 = _mm_set1_ps(k->bc2_sqrt), eps = _mm_set1_ps(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        __m128 pv = _mm_loadu_ps(p + i), d = _mm_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm_mul_ps(pv, decay);
+        else d = _mm_add_ps(d, _mm_mul_ps(wd, pv));
+        mv = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(one_b1, d));
+        vv = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(one_b2, d), d));
+        den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc2), eps);
+        _mm_storeu_ps(m + i, mv);
+        _mm_storeu_ps(v + i, vv);
+        _mm_storeu_ps(p + i, _mm_sub_ps(pv, _mm_div_ps(_mm_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#define dst__sgd dst__sgd_sse2
+#define dst__adam dst__adam_sse2
+#else
+#define dst__sgd dst__sgd_scalar
+#define dst__adam dst__adam_scalar
+#endif
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
 {
+    dst__opt_consts k;
     if (step < 1) step = 1;
-    if (c->kind == DST_SGD) dst__sgd_update(c, lr, step, param, grad, state0, n);
-    else dst__adam_update(c, lr, step, param, grad, state0, state1, n);
+    k = dst__opt_consts_of(c, lr, step);
+    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
+    else dst__adam(&k, param, grad, state0, state1, n);
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -1927,6 +3233,9 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
+    int    relu_fused;                     /* DENSE followed by RELU: the dense forward applies the
+                                              ReLU, and both layers share one output buffer, which
+                                              holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
@@ -1959,6 +3268,7 @@ struct dst_model {
     size_t param_count;
     float *params, *grads, *state0, *state1; /* all the same layout */
     float *buffers;                        /* not trained: batch norm's running statistics */
+    float *buffers_saved;                  /* their copy from before the step in progress */
     size_t buffer_count;
     size_t col_floats;                     /* the largest conv layer's im2col scratch */
     float *col;                            /* in the workspace */
@@ -2176,6 +3486,9 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     }
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
+    for (i = 0; i + 1 < m->layer_count; ++i)
+        m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
+                                  m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -2190,9 +3503,11 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
-        /* running statistics: mean 0, variance 1, as PyTorch starts them */
-        m->buffers = (float *)dst__alloc_aligned(m->buffer_count * sizeof(float), m->alloc_user);
+        /* running statistics: mean 0, variance 1, as PyTorch starts them;
+           followed by room for a copy that a failed train step restores */
+        m->buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user);
         if (!m->buffers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "batch norm running statistics"); }
+        m->buffers_saved = m->buffers + m->buffer_count;
         m->own_buffers = m->buffers;
         for (i = 0; i < m->layer_count; ++i) {
             const dst__layer *L = &m->layers[i];
@@ -2250,6 +3565,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
+        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense layer's buffer */
         floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
     floats += DST__ROUND16(m->col_floats);
@@ -2264,8 +3580,12 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     m->ws_batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
-        L->out = ws + off;
-        off += DST__ROUND16(L->out_size * (size_t)batch);
+        if (i > 0 && m->layers[i - 1].relu_fused) {
+            L->out = m->layers[i - 1].out;
+        } else {
+            L->out = ws + off;
+            off += DST__ROUND16(L->out_size * (size_t)batch);
+        }
         L->aux = NULL;
         if ((per = dst__layer_aux_floats(L, batch)) != 0) {
             L->aux = ws + off;
@@ -2300,16 +3620,69 @@ static dst_activation dst__activation_of(dst_layer_kind k)
 
 /* ---- dense layer: y = x W^T + b ------------------------------------------ */
 
+/* After the GEMM, in place on y (rows x cols): y += b (b may be NULL), then
+   ReLU when relu is set. One pass for both: a dense layer followed by a
+   ReLU layer does the ReLU here (see dst__layer.relu_fused). */
+static void dst__bias_relu_scalar(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    for (i = 0; i < rows; ++i, y += cols) {
+        if (b) for (j = 0; j < cols; ++j) y[j] += b[j];
+        if (relu) dst__relu_scalar(y, y, cols);
+    }
+}
+
+/* db[j] = sum over rows of dy[i][j] (row i at dy + i * ld), added in row
+   order: the same sum, bit for bit, whatever the path */
+static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                    size_t rows, size_t cols)
+{
+    size_t i, j;
+    memset(db, 0, cols * sizeof(float));
+    for (i = 0; i < rows; ++i, dy += ld)
+        for (j = 0; j < cols; ++j) db[j] += dy[j];
+}
+
+#if DST__VEC_SSE2
+static void dst__bias_relu_sse2(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    __m128 z = _mm_setzero_ps();
+    if (!b && !relu) return;
+    for (i = 0; i < rows; ++i, y += cols) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            __m128 v = _mm_loadu_ps(y + j);
+            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + j));
+            if (relu) v = _mm_max_ps(v, z);
+            _mm_storeu_ps(y + j, v);
+        }
+        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
+    }
+}
+
+static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                  size_t rows, size_t cols)
+{
+    size_t i, j, vec = cols & ~(size_t)3;
+    const float *r = dy;
+    memset(db, 0, vec * sizeof(float));
+    for (i = 0; i < rows; ++i, r += ld)
+        for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
+    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
+}
+#define dst__bias_relu dst__bias_relu_sse2
+#define dst__column_sums dst__column_sums_sse2
+#else
+#define dst__bias_relu dst__bias_relu_scalar
+#define dst__column_sums dst__column_sums_scalar
+#endif
+
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
-    const float *w = m->params + L->param_offset, *b = w + L->weight_count;
-    int out = L->desc.units, in = (int)L->in_size, i, j;
+    const float *w = m->params + L->param_offset;
+    int out = L->desc.units, in = (int)L->in_size;
     dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, L->out, out, m->pack);
-    if (L->bias_count)
-        for (i = 0; i < batch; ++i) {
-            float *y = L->out + (size_t)i * out;
-            for (j = 0; j < out; ++j) y[j] += b[j];
-        }
+    dst__bias_relu(L->out, L->bias_count ? w + L->weight_count : NULL, (size_t)batch, (size_t)out, L->relu_fused);
 }
 
 /* dW = dY^T X, db = column sums of dY, dX = dY W (dx NULL: not needed) */
@@ -2317,14 +3690,10 @@ static void dst__dense_backward(dst_model *m, dst__layer *L, const float *x, con
                                 float *dx, int batch)
 {
     const float *w = m->params + L->param_offset;
-    float *gw = m->grads + L->param_offset, *gb = gw + L->weight_count;
-    int out = L->desc.units, in = (int)L->in_size, i, j;
+    float *gw = m->grads + L->param_offset;
+    int out = L->desc.units, in = (int)L->in_size;
     dst__sgemm_packed(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in, m->pack);
-    if (L->bias_count) {
-        memset(gb, 0, (size_t)out * sizeof(float));
-        for (i = 0; i < batch; ++i)
-            for (j = 0; j < out; ++j) gb[j] += dy[(size_t)i * out + j];
-    }
+    if (L->bias_count) dst__column_sums(dy, (size_t)out, gw + L->weight_count, (size_t)batch, (size_t)out);
     if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
 }
 
@@ -2387,7 +3756,7 @@ static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err
         if (!dst__mul_ok(L->fan_in, (size_t)p.out_c, &L->weight_count))
             return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): too many weights", index);
         L->bias_count = d->no_bias ? 0 : (size_t)d->units;
-        L->col_floats = dst_conv2d_work_floats(&p);
+        L->col_floats = dst__conv_work_floats(&p, DST__CONV_AUTO, dst__conv_samples_per_gemm(&p));
         break;
     }
     case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D: {
@@ -2446,7 +3815,8 @@ static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x,
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     const float *w = m->params + L->param_offset;
-    dst__conv2d_forward(&p, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col, m->pack);
+    dst__conv2d_forward(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col,
+                        dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
@@ -2454,8 +3824,8 @@ static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     float *gw = m->grads + L->param_offset;
-    dst__conv2d_backward(&p, batch, x, m->params + L->param_offset, dy, dx, gw,
-                         L->bias_count ? gw + L->weight_count : NULL, m->col, m->pack);
+    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + L->param_offset, dy, dx, gw,
+                         L->bias_count ? gw + L->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 /* ---- convolutional layers: pooling ---------------------------------------- */
@@ -2712,6 +4082,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         size_t n = L->out_size * (size_t)batch;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
+        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
         case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
@@ -2744,6 +4115,7 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         size_t n = L->out_size * (size_t)batch, j;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
+        case DST_LAYER_RELU: if (dx) dst__relu_grad(L->out, dy, dx, n); break; /* out > 0 where x > 0 */
         case DST_LAYER_DROPOUT:
             if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * L->aux[j];
             break;
@@ -2846,12 +4218,41 @@ DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr)
     return DST_OK;
 }
 
-static int dst__all_finite(const float *v, size_t n)
+/* 1 when no value is NaN or infinite: x * 0 is 0 for every finite x and NaN
+   otherwise. The scalar loop adds those up (NaN anywhere makes the sum NaN);
+   the SSE2 one ORs "unordered" masks, which has no chain of dependent adds. */
+static int dst__all_finite_scalar(const float *v, size_t n)
 {
     size_t i;
     float acc = 0;
-    for (i = 0; i < n; ++i) acc += v[i] * 0.0f; /* NaN or inf anywhere makes acc NaN */
+    for (i = 0; i < n; ++i) acc += v[i] * 0.0f;
     return acc == 0.0f;
+}
+
+#if DST__VEC_SSE2
+static int dst__all_finite_sse2(const float *v, size_t n)
+{
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps(), bad0 = z, bad1 = z;
+    for (; i + 8 <= n; i += 8) {
+        __m128 a = _mm_mul_ps(_mm_loadu_ps(v + i), z), b = _mm_mul_ps(_mm_loadu_ps(v + i + 4), z);
+        bad0 = _mm_or_ps(bad0, _mm_cmpunord_ps(a, a));
+        bad1 = _mm_or_ps(bad1, _mm_cmpunord_ps(b, b));
+    }
+    return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
+}
+#define dst__all_finite dst__all_finite_sse2
+#else
+#define dst__all_finite dst__all_finite_scalar
+#endif
+
+/* A step that meets a NaN or infinity leaves the model as it was: the
+   training forward has already moved batch norm's running statistics and
+   the dropout generator, so they are put back. */
+static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
+{
+    m->rng = *rng_before;
+    if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
 }
 
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
@@ -2861,6 +4262,7 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
     const float *y;
     float l;
     dst_result r;
+    dst_rng rng_before;
     int k;
     if (!m) return DST_ERR_ARG;
     k = (int)m->out_size;
@@ -2871,19 +4273,27 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
         return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
     if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
     if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    if ((r = dst__model_own(m)) != DST_OK) return r; /* a model loaded in place trains on a copy */
+    rng_before = m->rng;
+    if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
     l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
                              m->dlogits, m->scratch);
     if (loss) *loss = l;
-    if (!dst__finite(l))
+    if (!dst__finite(l)) {
+        dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "loss is %g at step %ld: parameters not updated", (double)l, m->step + 1);
+    }
     if ((r = dst_model_backward(m, m->dlogits)) != DST_OK) return r;
     if (m->opt.clip_norm > 0) {
         float norm = dst_clip_grad_norm(m->grads, m->param_count, m->opt.clip_norm);
-        if (!dst__finite(norm))
+        if (!dst__finite(norm)) {
+            dst__undo_forward(m, &rng_before);
             return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
                              (double)norm, m->step + 1);
+        }
     } else if (!dst__all_finite(m->grads, m->param_count)) {
+        dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
     m->step++;
@@ -3274,7 +4684,7 @@ static dst_result dst__model_own(dst_model *m)
         !(block = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user)))
         return dst__fail(m, DST_ERR_NOMEM, "copying %lu in-place parameters", (unsigned long)total);
     if (m->buffer_count &&
-        !(buffers = (float *)dst__alloc_aligned(m->buffer_count * sizeof(float), m->alloc_user))) {
+        !(buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user))) {
         dst__free_aligned(block, m->alloc_user);
         return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
     }
@@ -3285,7 +4695,10 @@ static dst_result dst__model_own(dst_model *m)
     m->grads = block + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
-    if (buffers) m->own_buffers = m->buffers = buffers;
+    if (buffers) {
+        m->own_buffers = m->buffers = buffers;
+        m->buffers_saved = buffers + m->buffer_count; /* see dst_model_create */
+    }
     return DST_OK;
 }
 
@@ -4282,6 +5695,7 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
             dst__free_aligned(m->own_buffers, m->alloc_user);
             m->own_buffers = NULL;
             m->buffers = (float *)(uintptr_t)(p + buffers_at);
+            m->buffers_saved = NULL; /* a train step makes its own copy first */
         }
     } else {
         for (i = 0; i < nt; ++i) {

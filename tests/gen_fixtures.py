@@ -16,10 +16,11 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      MLP with every activation
   torch_optim.bin    SGD / Adam / AdamW traces of 10 steps, StepLR and cosine
                      schedules, clip_grad_norm_
-  torch_train_mlp.bin, torch_train_cnn.bin
+  torch_train_mlp.bin, torch_train_cnn.bin, torch_train_cnn2.bin
                      training parity: initial weights, 20 batches, teacher
                      logits, and PyTorch's parameters (and batch norm's
-                     running statistics) after 20 steps of each run
+                     running statistics) after 20 steps of each run, and the
+                     trained model's logits in inference mode
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
@@ -72,6 +73,7 @@ GEMM = [
 
 
 def gemm_fixtures():
+    torch.manual_seed(101)  # each file its own stream: adding to one leaves the others as they are
     w = Writer("torch_gemm.bin")
     w.add("count", [len(GEMM)])
     for i, (ta, tb, m, n, k, alpha, beta, pad) in enumerate(GEMM):
@@ -119,6 +121,7 @@ def kd_reference(s, t, y, T, alpha):
 
 
 def loss_fixtures():
+    torch.manual_seed(102)
     w = Writer("torch_loss.bin")
     # softmax: rows of very different scales, an all-equal row, huge logits
     z = torch.cat([rnd(2, 11), rnd(1, 11, scale=10), rnd(1, 11, scale=100),
@@ -153,6 +156,14 @@ def loss_fixtures():
         loss, g = kd_reference(s, None, y, 1.0, 0.0)  # teacher NULL: cross-entropy
         w.add("kd.%s.ce.loss" % key, [loss])
         w.add("kd.%s.ce.grad" % key, g)
+    # 300 classes: more than dst_kd_loss's stack scratch holds
+    s, t, yw = rnd(3, 300, scale=6), rnd(3, 300, scale=6), torch.tensor([0, 151, 299])
+    loss, g = kd_reference(s, t, yw, 3.0, fl(0.7))
+    w.add("kdw.s", s)
+    w.add("kdw.t", t)
+    w.add("kdw.y", yw)
+    w.add("kdw.loss", [loss])
+    w.add("kdw.grad", g)
     # MSE
     pred, target = rnd(37, scale=2), rnd(37, scale=2)
     pred.requires_grad_(True)
@@ -179,6 +190,7 @@ ACTS = [
 
 
 def act_fixtures():
+    torch.manual_seed(103)
     w = Writer("torch_act.bin")
     special = f32([0.0, -0.0, 1e-7, -1e-7, 1e-30, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 5.5, -5.5,
                    9.0, -9.0, 15.0, -15.0, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0])
@@ -208,6 +220,7 @@ def linear(i, o):
 
 
 def dense_fixtures():
+    torch.manual_seed(104)
     w = Writer("torch_dense.bin")
     # two dense layers: the second's input gradient is the first's dy, so dW1
     # and db1 check dx of the second
@@ -278,6 +291,7 @@ def make_optimizer(cfg, params):
 
 
 def optim_fixtures():
+    torch.manual_seed(105)
     w = Writer("torch_optim.bin")
     n = 23
     p0 = rnd(n, scale=2)
@@ -343,12 +357,24 @@ def optim_fixtures():
 STEPS = 20
 MARGIN = 1e-5
 # name, kind, lr, momentum, dampening, nesterov, beta1, beta2, eps, weight_decay,
-# clip_norm, kd (0 labels / 1 teacher), T, alpha, labels given
+# clip_norm, kd (0 labels / 1 cached teacher logits / 2 a teacher model), T, alpha, labels given,
+# epoch_samples (0: the 20 batches once, in order; n: an epoch is the first n
+# samples in batches of fit_batch, the last one smaller if it must be, repeated
+# until 20 steps are taken, as dst_model_fit without shuffling runs it),
+# gamma (> 0: StepLR(step_size=1, gamma) at each epoch end), fit_batch
 RUNS = [
-    ("ce_sgd_momentum_wd", SGD, 0.1, 0.9, 0.0, 0, 0, 0, 0, 5e-4, 0.0, 0, 1.0, 0.0, 1),
-    ("kd_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1),
-    ("kd_soft_adamw_clip", ADAMW, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.01, 1.0, 1, 4.0, 0.9, 0),
-    ("ce_nesterov_clip", SGD, 0.05, 0.9, 0.0, 1, 0, 0, 0, 1e-3, 0.5, 0, 1.0, 0.0, 1),
+    ("ce_sgd_momentum_wd", SGD, 0.1, 0.9, 0.0, 0, 0, 0, 0, 5e-4, 0.0, 0, 1.0, 0.0, 1, 0, 0.0, 0),
+    ("kd_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 0, 0.0, 0),
+    ("kd_soft_adamw_clip", ADAMW, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.01, 1.0, 1, 4.0, 0.9, 0, 0, 0.0, 0),
+    ("ce_nesterov_clip", SGD, 0.05, 0.9, 0.0, 1, 0, 0, 0, 1e-3, 0.5, 0, 1.0, 0.0, 1, 0, 0.0, 0),
+    # 4 epochs of 5 batches of 8
+    ("kd_adam_4_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 40, 0.5, 8),
+    # 5 epochs of batches of 12, 12, 12 and 8
+    ("ce_sgd_5_epochs_steplr_last_batch_short", SGD, 0.05, 0.9, 0.1, 0, 0, 0, 0, 1e-3, 0.0, 0, 1.0, 0.0, 1,
+     44, 0.7, 12),
+    # the teacher is a model of the student's shape (its own weights and batch
+    # norm statistics), run in inference mode on each batch
+    ("kd_teacher_model_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 2, 4.0, 0.9, 1, 0, 0.0, 0),
 ]
 
 
@@ -417,46 +443,90 @@ class CNN(nn.Module):
         return {0: self.conv, 1: self.bn, 5: self.fc}
 
 
-def run_training(model0, xs, ys, ts, run, mg):
+class CNN2(nn.Module):
+    """2x8x8 -> conv3x3(6, pad 1, 2 groups, no bias) -> batchnorm -> relu -> avgpool2
+    -> depthwise conv3x3(stride 2, pad 1) -> gelu -> global avgpool -> flatten -> dense(5)"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 6, 3, padding=1, groups=2, bias=False)
+        self.bn = nn.BatchNorm2d(6)
+        self.dw = nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x, mg):
+        h = self.bn(self.conv(x))
+        mg.see_relu(h)
+        h = F.avg_pool2d(F.relu(h), 2)
+        h = F.adaptive_avg_pool2d(F.gelu(self.dw(h)), 1)
+        return self.fc(h.flatten(1))
+
+    def layers(self):
+        return {0: self.conv, 1: self.bn, 4: self.dw, 8: self.fc}
+
+
+def run_training(model0, teacher, xs, ys, ts, run, mg):
     """one run from a copy of model0; returns the model after STEPS steps"""
-    _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels = run
+    _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels, n, gamma, fb = run
     model = type(model0)().double()
     model.load_state_dict(model0.state_dict())
     model.train()
     opt = make_optimizer((kind, lr, mom, damp, nest, b1, b2, eps, wd), model.parameters())
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=fl(gamma)) if gamma > 0 else None
+    if n:
+        fx, fy, ft = xs.flatten(0, 1)[:n], ys.flatten(0, 1)[:n], ts.flatten(0, 1)[:n]
+        batches = [(fx[i:i + fb], fy[i:i + fb], ft[i:i + fb]) for i in range(0, n, fb)]
+        assert STEPS % len(batches) == 0
+    else:
+        batches = list(zip(xs, ys, ts))
     for s in range(STEPS):
-        out = model(xs[s], mg)
+        bx, by, bt = batches[s % len(batches)]
+        out = model(bx, mg)
+        if kd == 2:
+            with torch.no_grad():
+                bt = teacher(bx, Margins())
         if kd:
             T_, a_ = fl(T), fl(alpha)
-            soft = T_ * T_ * F.kl_div(F.log_softmax(out / T_, 1), F.softmax(ts[s] / T_, 1),
+            soft = T_ * T_ * F.kl_div(F.log_softmax(out / T_, 1), F.softmax(bt / T_, 1),
                                       reduction="batchmean")
-            loss = a_ * soft + (1 - a_) * F.cross_entropy(out, ys[s]) if with_labels else soft
+            loss = a_ * soft + (1 - a_) * F.cross_entropy(out, by) if with_labels else soft
         else:
-            loss = F.cross_entropy(out, ys[s])
+            loss = F.cross_entropy(out, by)
         opt.zero_grad()
         loss.backward()
         if clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), fl(clip))
         opt.step()
+        if sched and (s + 1) % len(batches) == 0:
+            sched.step()
     return model
 
 
 def train_fixtures(name, make_model, in_shape, batch, classes, seed):
     for attempt in range(100):
         torch.manual_seed(seed + attempt)
-        model0 = make_model().double()
+        model0, teacher = make_model().double(), make_model().double()
         with torch.no_grad():  # float32 starting values, as the C side gets them
-            for t in model0.state_dict().values():
-                if t.dtype == D:
-                    t.copy_(f32(t))
-            if isinstance(model0, CNN):  # non-trivial batch norm affine parameters
-                model0.bn.weight.copy_(1 + rnd(4, scale=0.3))
-                model0.bn.bias.copy_(rnd(4, scale=0.3))
+            for m in (model0, teacher):
+                for t in m.state_dict().values():
+                    if t.dtype == D:
+                        t.copy_(f32(t))
+                for mod in m.modules():  # non-trivial batch norm affine parameters
+                    if isinstance(mod, nn.BatchNorm2d):
+                        mod.weight.copy_(1 + rnd(mod.num_features, scale=0.3))
+                        mod.bias.copy_(rnd(mod.num_features, scale=0.3))
+                        if m is teacher:  # running statistics of a trained teacher
+                            mod.running_mean.copy_(rnd(mod.num_features, scale=0.5))
+                            mod.running_var.copy_(1 + rnd(mod.num_features, scale=0.5))
+            last = list(teacher.layers().values())[-1]
+            last.weight.mul_(4)  # confident enough for soft targets that say something
+            last.bias.mul_(4)
+        teacher.eval()
         xs = rnd(STEPS, batch, *in_shape)
         ys = torch.randint(0, classes, (STEPS, batch))
         ts = rnd(STEPS, batch, classes, scale=4)  # teacher logits
         mg = Margins()
-        finals = [run_training(model0, xs, ys, ts, run, mg) for run in RUNS]
+        finals = [run_training(model0, teacher, xs, ys, ts, run, mg) for run in RUNS]
         if mg.relu >= MARGIN and mg.pool >= MARGIN:
             break
         print("%s: seed %d has a ReLU input %.2g / pooling gap %.2g from a tie; next seed"
@@ -481,16 +551,20 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
                 w.add("%s.%d.rv" % (prefix, idx), mod.running_var)
 
     add_state("init", model0)
+    add_state("tmodel", teacher)
     w.add("runs", [len(RUNS)])
     for r, (run, model) in enumerate(zip(RUNS, finals)):
         w.add("run%d.cfg" % r, run[1:])
         add_state("run%d" % r, model)
+        model.eval()  # inference with the trained model: batch norm's running statistics
+        logits = model(xs[:2].reshape(2 * batch, *in_shape), Margins())
+        w.add("run%d.eval" % r, logits)
+        w.add("run%d.eval_loss" % r, [F.cross_entropy(logits, ys[:2].flatten())])
     w.close()
     print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
 
 
 if __name__ == "__main__":
-    torch.manual_seed(20261128)
     gemm_fixtures()
     loss_fixtures()
     act_fixtures()
@@ -498,3 +572,4 @@ if __name__ == "__main__":
     optim_fixtures()
     train_fixtures("torch_train_mlp.bin", MLP, (20,), 8, 5, 1000)
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
+    train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)

@@ -47,6 +47,8 @@ static void t_free(void *p)
 #include "test_torch.c"
 #include "test_conv_speed.c"
 #include "test_image.c"
+#include "test_mlpfast.c"
+#include "test_gemm.c"
 #include "test_file.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
@@ -58,6 +60,8 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(torch_tests),
     T_SUITE(conv_speed_tests),
     T_SUITE(image_tests),
+    T_SUITE(mlpfast_tests),
+    T_SUITE(gemm_tests),
     T_SUITE(file_tests),
 };
 

@@ -3,6 +3,224 @@
    checks through the fast paths, no allocation per step, and batch norm
    folding for inference. */
 
+/* ---- the fast paths against the reference loops ---------------------------------- */
+
+/* im2col by the definition, every element tested against the bounds */
+static void t_im2col_naive(const dst_conv2d_params *p, int oh, int ow, const float *x, float *col)
+{
+    int c, i, j, yo, xo;
+    for (c = 0; c < p->in_c; ++c)
+        for (i = 0; i < p->kernel_h; ++i)
+            for (j = 0; j < p->kernel_w; ++j)
+                for (yo = 0; yo < oh; ++yo)
+                    for (xo = 0; xo < ow; ++xo) {
+                        int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
+                        int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
+                        *col++ = ih >= 0 && ih < p->in_h && iw >= 0 && iw < p->in_w
+                                     ? x[((size_t)c * p->in_h + ih) * p->in_w + iw] : 0.0f;
+                    }
+}
+
+/* A random convolution with odd sizes: every option somewhere. */
+static dst_conv2d_params t_random_conv(int t, int *batch, int *bias)
+{
+    dst_conv2d_params p;
+    int r = (int)((t_rand() + 1) * 1000);
+    do {
+        int g;
+        p.groups = 1 + (int)((t_rand() + 1) * 1.5f);                 /* 1..3 */
+        g = p.groups;
+        p.in_c = g * (1 + (int)((t_rand() + 1) * 1.5f));             /* 1..3 per group */
+        if (t_rand() > 0.4f) { p.in_c = g; }                          /* one per group: depthwise shapes */
+        p.out_c = g * (1 + (int)((t_rand() + 1) * 2));                /* 1..4 per group */
+        p.kernel_h = 1 + (int)((t_rand() + 1) * 2.5f);                /* 1..5 */
+        p.kernel_w = t_rand() > 0 ? p.kernel_h : 1 + (int)((t_rand() + 1) * 2.5f);
+        p.stride_h = 1 + (t_rand() > 0.3f ? 0 : (int)((t_rand() + 1) * 1.5f));
+        p.stride_w = t_rand() > 0 ? p.stride_h : 1 + (int)((t_rand() + 1));
+        p.pad_h = (int)((t_rand() + 1) * 1.5f);                       /* 0..2 */
+        p.pad_w = t_rand() > 0 ? p.pad_h : (int)((t_rand() + 1) * 1.5f);
+        p.dilation_h = t_rand() > 0.5f ? 2 : 1;
+        p.dilation_w = t_rand() > 0.5f ? p.dilation_h : 1;
+        p.in_h = 1 + (int)((t_rand() + 1) * 7);                       /* 1..14 */
+        p.in_w = 1 + (int)((t_rand() + 1) * 7);
+        if (t % 8 == 0) { p.kernel_h = p.kernel_w = p.stride_h = p.stride_w = 1; p.pad_h = p.pad_w = 0; }
+    } while (dst_conv2d_check(&p, NULL, NULL, NULL) != DST_OK);
+    *batch = 1 + (int)((t_rand() + 1) * 2.5f);                        /* 1..5 */
+    *bias = (r & 1) == 0;
+    return p;
+}
+
+static int test_conv_paths_match_reference(void)
+{
+    int t, bad = 0, direct_shapes = 0, pointwise_shapes = 0;
+    double worst = 0;
+    for (t = 0; t < 150 && !bad; ++t) {
+        int batch, has_bias, oh, ow, path, k;
+        dst_conv2d_params p = t_random_conv(t, &batch, &has_bias);
+        size_t xn, yn, wn, cn, work_n;
+        float *x, *w, *b, *dy, *y0, *dx0, *dw0, *db0, *y1, *dx1, *dw1, *db1, *work, *col0, *col1;
+        dst_conv2d_check(&p, &oh, &ow, NULL);
+        xn = (size_t)batch * p.in_c * p.in_h * p.in_w;
+        yn = (size_t)batch * p.out_c * oh * ow;
+        wn = (size_t)p.out_c * (p.in_c / p.groups) * p.kernel_h * p.kernel_w;
+        cn = (size_t)p.in_c * p.kernel_h * p.kernel_w * oh * ow;
+        work_n = dst__conv_work_floats(&p, DST__CONV_GEMM, 4);
+        if (dst__conv_work_floats(&p, DST__CONV_GEMM, 1) > work_n) work_n = dst__conv_work_floats(&p, DST__CONV_GEMM, 1);
+        direct_shapes += dst__conv_direct(&p);
+        pointwise_shapes += dst__conv_pointwise(&p);
+        x = (float *)malloc(xn * 4); dx0 = (float *)malloc(xn * 4); dx1 = (float *)malloc(xn * 4);
+        y0 = (float *)malloc(yn * 4); y1 = (float *)malloc(yn * 4); dy = (float *)malloc(yn * 4);
+        w = (float *)malloc(wn * 4); dw0 = (float *)malloc(wn * 4); dw1 = (float *)malloc(wn * 4);
+        b = (float *)malloc((size_t)p.out_c * 4); db0 = (float *)malloc((size_t)p.out_c * 4);
+        db1 = (float *)malloc((size_t)p.out_c * 4);
+        work = (float *)malloc(work_n * 4 + 4);
+        col0 = (float *)malloc(cn * 4); col1 = (float *)malloc(cn * 4);
+        t_fill(x, xn, 1); t_fill(w, wn, 1); t_fill(b, (size_t)p.out_c, 1); t_fill(dy, yn, 1);
+        dst__conv2d_forward(&p, DST__CONV_REFERENCE, batch, x, w, has_bias ? b : NULL, y0, NULL, 1, NULL);
+        dst__conv2d_backward(&p, DST__CONV_REFERENCE, batch, x, w, dy, dx0, dw0, db0, NULL, 1, NULL);
+        /* im2col / col2im of the first sample, all channels, against the definition */
+        {
+            dst_conv2d_params q = p;
+            q.groups = 1;
+            t_im2col_naive(&q, oh, ow, x, col0);
+            memset(col1, 0xff, cn * 4); /* NaN: every element must be written */
+            dst_im2col(&q, p.in_c, x, col1);
+            if (memcmp(col0, col1, cn * 4) != 0) { printf("    im2col differs\n"); bad = 1; }
+            /* col2im is the transpose: <col2im(c), x> = <c, im2col(x)> */
+            {
+                float *back = (float *)calloc((size_t)p.in_c * p.in_h * p.in_w, 4);
+                double lhs = 0, rhs = 0;
+                size_t i;
+                t_fill(col1, cn, 1);
+                dst_col2im(&q, p.in_c, col1, back);
+                for (i = 0; i < (size_t)p.in_c * p.in_h * p.in_w; ++i) lhs += (double)back[i] * x[i];
+                for (i = 0; i < cn; ++i) rhs += (double)col1[i] * col0[i];
+                if (fabs(lhs - rhs) > 1e-4 * (1 + fabs(rhs))) { printf("    col2im is not im2col's transpose\n"); bad = 1; }
+                free(back);
+            }
+        }
+        /* paths: GEMM one sample at a time, GEMM 4 samples side by side, direct, and the public AUTO */
+        for (path = 0; path < 4 && !bad; ++path) {
+            int with_dx = (t + path) % 5 != 0, with_dw = (t + path) % 7 != 0;
+            memset(y1, 0xff, yn * 4); memset(dx1, 0xff, xn * 4); memset(dw1, 0xff, wn * 4); memset(db1, 0xff, (size_t)p.out_c * 4);
+            if (path == 3) {
+                T_CHECK(dst_conv2d_forward(&p, batch, x, w, has_bias ? b : NULL, y1, work) == DST_OK);
+                T_CHECK(dst_conv2d_backward(&p, batch, x, w, dy, with_dx ? dx1 : NULL, with_dw ? dw1 : NULL, db1, work) == DST_OK);
+            } else {
+                dst__conv_path cp = path == 2 ? DST__CONV_DIRECT : DST__CONV_GEMM;
+                int nb = path == 1 ? 4 : 1;
+                dst__conv2d_forward(&p, cp, batch, x, w, has_bias ? b : NULL, y1, work, nb, NULL);
+                dst__conv2d_backward(&p, cp, batch, x, w, dy, with_dx ? dx1 : NULL, with_dw ? dw1 : NULL, db1, work, nb, NULL);
+            }
+            k = t_close(y1, y0, yn, 1e-4f, 1e-4f, "y") && (!with_dx || t_close(dx1, dx0, xn, 1e-4f, 1e-4f, "dx")) &&
+                (!with_dw || t_close(dw1, dw0, wn, 1e-4f, 1e-4f, "dw")) && t_close(db1, db0, (size_t)p.out_c, 1e-4f, 1e-4f, "db");
+            if (!k) {
+                printf("    case %d path %d: in %dx%dx%d out_c %d kernel %dx%d stride %dx%d pad %dx%d dil %dx%d groups %d batch %d\n",
+                       t, path, p.in_c, p.in_h, p.in_w, p.out_c, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w,
+                       p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups, batch);
+                bad = 1;
+            }
+            if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
+        }
+        free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
+        free(b); free(db0); free(db1); free(work); free(col0); free(col1);
+    }
+    printf("    %d random convolutions (%d direct, %d 1x1), 4 paths each, worst y error %.2g\n",
+           t, direct_shapes, pointwise_shapes, worst);
+    T_CHECK(!bad);
+    T_CHECK(direct_shapes > 20 && pointwise_shapes > 0);
+    return 0;
+}
+
+/* Gradients by finite differences through the direct path (one input
+   channel: gray images, depthwise with a multiplier, strides, dilation,
+   padding) and the side-by-side GEMM path (small planes). */
+static int test_conv_fast_paths_gradients(void)
+{
+    dst_layer_desc gray[] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 1, 1), dst_dense(4) };
+    dst_layer_desc dw[] = { dst_conv2d(3, 1, 1, 0), dst_tanh(), dst_depthwise_conv2d(3, 3, 1, 2), dst_tanh(),
+                            dst_depthwise_conv2d(6, 3, 2, 0), dst_dense(5) };
+    dst_layer_desc pw[] = { dst_conv2d(4, 3, 1, 1), dst_tanh(), dst_conv2d(3, 1, 1, 0), dst_tanh(),
+                            dst_conv2d(4, 2, 2, 0), dst_dense(3) };
+    gray[0].kernel_w = 5; gray[0].pad_w = 2; gray[0].dilation_h = 2;
+    dw[2].dilation_h = dw[2].dilation_w = 2;
+    dw[4].groups = 3; dw[4].stride_w = 1; dw[4].kernel_w = 2;
+    T_CHECK(t_conv_gradcheck(gray, 4, 1, 9, 7, 1) == 0);
+    T_CHECK(t_conv_gradcheck(dw, 6, 2, 7, 8, 1) == 0);
+    T_CHECK(t_conv_gradcheck(pw, 6, 2, 5, 7, 0) == 0);
+    return 0;
+}
+
+/* ---- max pooling: the 2x2 path against the reference ------------------------------ */
+
+/* Odd sizes (a last row / column that no window covers), ties (the first
+   maximum wins), NaNs (a NaN wins, the later of two), infinities. */
+static int test_maxpool_fast_matches_reference(void)
+{
+    int t;
+    for (t = 0; t < 40; ++t) {
+        dst_pool2d_params p;
+        int n = 1 + t % 3, oh, ow, k;
+        size_t xn, yn, i;
+        float *x, *y0, *y1;
+        int32_t *a0, *a1;
+        memset(&p, 0, sizeof p);
+        p.channels = 1 + t % 4; p.in_h = 2 + (t * 7) % 13; p.in_w = 2 + (t * 5) % 19;
+        p.kernel_h = p.kernel_w = 2;
+        p.stride_h = t % 2 ? 2 : 0;  /* 0 means the kernel size */
+        p.stride_w = 2;
+        T_CHECK(dst_pool2d_check(&p, &oh, &ow, NULL) == DST_OK);
+        xn = (size_t)n * p.channels * p.in_h * p.in_w;
+        yn = (size_t)n * p.channels * oh * ow;
+        x = (float *)malloc(xn * 4); y0 = (float *)malloc(yn * 4); y1 = (float *)malloc(yn * 4);
+        a0 = (int32_t *)malloc(yn * 4); a1 = (int32_t *)malloc(yn * 4);
+        for (i = 0; i < xn; ++i) {
+            float r = t_rand();
+            x[i] = (float)(int)(r * 3);                 /* few levels: many ties */
+            if (r > 0.97f) x[i] = NAN;
+            if (r < -0.98f) x[i] = -INFINITY;
+            if (t % 5 == 0) x[i] = -INFINITY;           /* all ties at -inf */
+        }
+        dst__maxpool_forward_ref(&p, n, x, y0, a0);
+        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, a1) == DST_OK);
+        for (k = 0; k < (int)yn; ++k)
+            if (a0[k] != a1[k] || (memcmp(&y0[k], &y1[k], 4) != 0 && !(y0[k] != y0[k] && y1[k] != y1[k]))) {
+                printf("    case %d output %d: %g at %d, reference %g at %d\n", t, k, (double)y1[k], a1[k],
+                       (double)y0[k], a0[k]);
+                return 1;
+            }
+        /* without argmax */
+        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, NULL) == DST_OK);
+        for (k = 0; k < (int)yn; ++k) T_CHECK(y0[k] == y1[k] || (y0[k] != y0[k] && y1[k] != y1[k]));
+        free(x); free(y0); free(y1); free(a0); free(a1);
+    }
+    return 0;
+}
+
+/* ---- ReLU's 4-wide loops against the scalar rule ------------------------------------ */
+
+static int test_relu_rows_match_scalar(void)
+{
+    enum { N = 203 };
+    float x[N], dy[N], y[N], dx[N];
+    int i, n;
+    t_fill(x, N, 2); t_fill(dy, N, 1);
+    x[3] = NAN; x[10] = -0.0f; x[11] = INFINITY; x[12] = -INFINITY; x[N - 1] = NAN; x[N - 2] = 0.0f;
+    for (n = 0; n <= N; n += n < 20 ? 1 : 37) {
+        dst_activation_forward(DST_ACT_RELU, 0, x, y, (size_t)n);
+        dst_activation_backward(DST_ACT_RELU, 0, x, y, dy, dx, (size_t)n);
+        for (i = 0; i < n; ++i) {
+            float want = x[i] > 0 ? x[i] : 0, dwant = x[i] > 0 ? dy[i] : 0;
+            T_CHECK_MSG(memcmp(&y[i], &want, 4) == 0 && memcmp(&dx[i], &dwant, 4) == 0,
+                        "n %d element %d: x %g y %g dx %g", n, i, (double)x[i], (double)y[i], (double)dx[i]);
+        }
+    }
+    memcpy(y, x, sizeof x);  /* in place */
+    dst_activation_forward(DST_ACT_RELU, 0, y, y, N);
+    for (i = 0; i < N; ++i) T_CHECK(y[i] == (x[i] > 0 ? x[i] : 0));
+    return 0;
+}
+
 /* ---- batch norm folding ------------------------------------------------------ */
 
 /* A model with batch norms after convs (with and without bias), after a dense
@@ -62,5 +280,9 @@ static int test_fold_batchnorm_matches_eval(void)
 }
 
 static const t_case conv_speed_tests[] = {
+    { "conv_paths_match_reference", test_conv_paths_match_reference },
+    { "conv_fast_paths_gradients", test_conv_fast_paths_gradients },
+    { "conv_maxpool_fast_matches_reference", test_maxpool_fast_matches_reference },
+    { "conv_relu_rows_match_scalar", test_relu_rows_match_scalar },
     { "conv_fold_batchnorm_matches_eval", test_fold_batchnorm_matches_eval },
 };

@@ -4,14 +4,19 @@
        /usr/bin/python3 tests/gen_fixtures.py
    Kernels: dst_sgemm (every transpose, odd shapes, alpha / beta, wide leading
    dimensions, on every SIMD path the CPU has), dst_softmax at T = 0.1 .. 100,
-   dst_kd_loss (alpha x T, labels NULL, teacher NULL, logits of +-1e4),
-   dst_mse_loss, every activation; dense layers through the model API;
-   SGD / Adam / AdamW traces, StepLR and cosine schedules, clip_grad_norm_.
-   Training parity: an MLP and a small CNN (conv, batch norm, ReLU, max
-   pooling, dense) trained for 20 steps through dst_model_train_step /
-   dst_model_distill_step end where PyTorch's do, to 1e-4 of the largest
-   value of each tensor. Then NaN and infinity in a step: DST_ERR_NONFINITE
-   and the model untouched.
+   dst_kd_loss (alpha x T, labels NULL, teacher NULL, logits of +-1e4, 300
+   classes), dst_mse_loss, every activation; dense layers and every
+   activation layer through the model API; SGD / Adam / AdamW traces, StepLR
+   and cosine schedules, clip_grad_norm_.
+   Training parity: an MLP, a small CNN (conv, batch norm, ReLU, max pooling,
+   dense) and a CNN with grouped / depthwise convolutions, average and global
+   pooling, 7 runs each (SGD with momentum or Nesterov, Adam, AdamW, weight
+   decay, clipping, StepLR; cross-entropy, KD from cached logits or from a
+   teacher model), trained for 20 steps by hand (dst_model_train_step,
+   dst_model_distill_step) and through dst_model_fit, end where PyTorch's
+   do: parameters, batch norm statistics, inference logits, to 1e-4 of the
+   largest value of each tensor. Then NaN and infinity in a step:
+   DST_ERR_NONFINITE and the model untouched.
 
    Tolerances follow float32's unit roundoff u = 2^-24 and the size of what
    is summed; each test prints its worst error, so a drift shows before it
@@ -52,7 +57,7 @@ static double tt_max_abs(const float *v, size_t n)
     return m;
 }
 
-/* ---- GEMM ------------------------------------------------------------------- */
+/* ---- GEMM ---------------------------------------------------------------- */
 
 /* Each element of C against PyTorch's float64 product, within the classic
    bound 2 (k + 2) u (|alpha| sum |a||b| + |beta c|); the columns beyond n
@@ -120,7 +125,7 @@ static int test_torch_sgemm(void)
     return 0;
 }
 
-/* ---- softmax, KD loss, MSE ----------------------------------------------------- */
+/* ---- softmax, KD loss, MSE ----------------------------------------------- */
 
 /* Float32 inputs divided by T carry a relative error of about u |z / T| into
    each exponent, so a probability is good to about that, relatively. */
@@ -250,6 +255,29 @@ static int test_torch_kd_loss(void)
     return 0;
 }
 
+/* 300 classes (the scratch rows no longer fit on dst_kd_loss's stack) */
+static int test_torch_kd_loss_many_classes(void)
+{
+    t_fixture fx;
+    t_array *s, *t, *y, *l, *g;
+    int labels[3], i;
+    float grad[900], loss;
+    double e_grad = 0;
+    if (!t_fixture_load("torch_loss", &fx)) return 1;
+    T_CHECK((s = tt_get(&fx, "kdw.s", 0, 0)) && (t = tt_get(&fx, "kdw.t", 0, 0)) && (y = tt_get(&fx, "kdw.y", 0, 0)));
+    T_CHECK((l = tt_get(&fx, "kdw.loss", 0, 0)) && (g = tt_get(&fx, "kdw.grad", 0, 0)) && s->count == 900);
+    for (i = 0; i < 3; ++i) labels[i] = (int)y->data[i];
+    loss = dst_kd_loss(s->data, t->data, labels, 3, 300, 3.0f, 0.7f, grad);
+    for (i = 0; i < 900; ++i)
+        if (!(fabs((double)grad[i] - g->data[i]) <= e_grad)) e_grad = fabs((double)grad[i] - g->data[i]);
+    /* |z| <= 6: log-probabilities good to about 8 u 6 (see tt_kd_case) */
+    T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 9 * 8 * TT_U * 6 + 4 * TT_U * l->data[0],
+                "loss %.9g, PyTorch %.9g", (double)loss, (double)l->data[0]);
+    T_CHECK_MSG(e_grad <= 3 * 8 * TT_U * 6 / 3, "gradient error %.3g", e_grad);
+    t_fixture_free(&fx);
+    return 0;
+}
+
 static int test_torch_mse_loss(void)
 {
     t_fixture fx;
@@ -265,7 +293,7 @@ static int test_torch_mse_loss(void)
     return 0;
 }
 
-/* ---- activations -------------------------------------------------------------- */
+/* ---- activations --------------------------------------------------------- */
 
 /* Forward and backward of each activation on inputs that include 0, -0,
    tiny values, +-100. Relative 4e-6 (a few ulp of libm's expf / erff /
@@ -308,7 +336,7 @@ static int test_torch_activations(void)
     return 0;
 }
 
-/* ---- dense layers through the model API ------------------------------------------ */
+/* ---- dense layers through the model API ---------------------------------- */
 
 static dst_model *tt_model(const dst_layer_desc *layers, int count, int c, int h, int w)
 {
@@ -423,7 +451,7 @@ static int test_torch_dense_layers(void)
     return 0;
 }
 
-/* ---- optimizers, schedules, clipping ----------------------------------------------- */
+/* ---- optimizers, schedules, clipping ------------------------------------- */
 
 static dst_optimizer_config tt_optimizer(const float *c)
 {
@@ -524,68 +552,162 @@ static int test_torch_clip_grad_norm(void)
     return 0;
 }
 
-/* ---- training parity ------------------------------------------------------------------ */
+/* ---- training parity ----------------------------------------------------- */
 
-/* Each run of the fixture from its initial state, 20 steps through the model
-   API as a user writes them (dst_model_set_optimizer, dst_model_train_step,
-   dst_model_distill_step with dst_teacher_logits and sample indices), then
-   every parameter tensor and batch norm statistic against PyTorch's, within
-   1e-4 of the tensor's largest value. */
+/* What a training fixture holds: 20 batches (x, labels, teacher logits) of
+   one shape, and runs described by cfg arrays (see RUNS in gen_fixtures.py). */
+typedef struct tt_train {
+    t_fixture fx;
+    int c, h, w, batch, classes, steps, runs, *labels;
+    size_t in_size;
+    const float *x, *teacher;
+} tt_train;
+
+/* One run from the fixture's initial state, as a user writes it: by hand
+   (dst_model_set_optimizer, then dst_model_train_step or
+   dst_model_distill_step with dst_teacher_logits and sample indices), or
+   through dst_model_fit (no shuffling, so the batches come in the fixture's
+   order; runs of several epochs with a StepLR schedule go only this way).
+   Returns the worst relative error of any parameter, batch norm statistic,
+   inference logit or dst_model_evaluate loss of the trained model against
+   PyTorch's, infinity if the run could not be made or if it changed the
+   teacher model (when it had one). */
+static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count, int r, int use_fit)
+{
+    t_array *cfg = tt_get(&d->fx, "run%d.cfg", r, 0);
+    dst_model *m = tt_model(layers, count, d->c, d->h, d->w), *tm = NULL;
+    dst_optimizer_config o;
+    dst_teacher teacher;
+    char prefix[16];
+    double e = INFINITY;
+    int kd, with_labels, epoch_samples, fit_batch, s, j;
+    float T, alpha, gamma;
+    if (!cfg || cfg->count != 17 || !m || dst_model_output_size(m) != (size_t)d->classes ||
+        !tt_set_state(m, &d->fx, "init")) {
+        printf("    run %d: fixture and model disagree\n", r);
+        dst_model_free(m);
+        return INFINITY;
+    }
+    o = tt_optimizer(cfg->data);
+    o.clip_norm = cfg->data[9];
+    kd = (int)cfg->data[10]; T = cfg->data[11]; alpha = cfg->data[12]; with_labels = (int)cfg->data[13];
+    epoch_samples = (int)cfg->data[14]; gamma = cfg->data[15]; fit_batch = (int)cfg->data[16];
+    if (!epoch_samples) { epoch_samples = d->steps * d->batch; fit_batch = d->batch; }
+    if (dst_model_set_optimizer(m, &o) != DST_OK) goto done;
+    if (kd == 2) { /* a teacher model of the student's shape, with its own state */
+        tm = tt_model(layers, count, d->c, d->h, d->w);
+        if (!tm || !tt_set_state(tm, &d->fx, "tmodel")) goto done;
+    }
+    if (use_fit) {
+        dst_fit_config f = dst_fit_default();
+        size_t n = (size_t)epoch_samples;
+        teacher = tm ? dst_teacher_model(tm) : dst_teacher_logits(d->teacher, n, d->classes);
+        f.epochs = d->steps / ((epoch_samples + fit_batch - 1) / fit_batch);
+        f.batch_size = fit_batch; f.no_shuffle = 1;
+        f.teacher = kd ? &teacher : NULL; f.temperature = T; f.alpha = alpha;
+        if (gamma > 0) { f.schedule.kind = DST_LR_STEP; f.schedule.step_size = 1; f.schedule.gamma = gamma; }
+        if (dst_model_fit(m, d->x, with_labels ? d->labels : NULL, n, &f) != DST_OK) {
+            printf("    run %d, fit: %s\n", r, dst_model_error(m));
+            goto done;
+        }
+    } else {
+        size_t idx[64];
+        if ((int)cfg->data[14] || gamma > 0 || d->batch > 64) goto done;
+        teacher = tm ? dst_teacher_model(tm) : dst_teacher_logits(d->teacher, (size_t)d->steps * d->batch, d->classes);
+        for (s = 0; s < d->steps; ++s) {
+            const float *x = d->x + (size_t)s * d->batch * d->in_size;
+            const int *y = d->labels + (size_t)s * d->batch;
+            dst_result res;
+            for (j = 0; j < d->batch; ++j) idx[j] = (size_t)s * d->batch + j;
+            if (kd) res = dst_model_distill_step(m, &teacher, x, with_labels ? y : NULL, idx, d->batch, T, alpha, NULL);
+            else res = dst_model_train_step(m, x, y, d->batch, NULL, 0, 0, NULL);
+            if (res != DST_OK) { printf("    run %d step %d: %s\n", r, s, dst_model_error(m)); goto done; }
+        }
+    }
+    if (dst_model_step_count(m) != d->steps) { printf("    run %d: %ld steps\n", r, dst_model_step_count(m)); goto done; }
+    snprintf(prefix, sizeof prefix, "run%d", r);
+    e = tt_compare_state(m, &d->fx, prefix, 0, 1e-4);
+    { /* the trained model in inference mode, as PyTorch's model.eval() */
+        t_array *ev = tt_get(&d->fx, "run%d.eval", r, 0);
+        float *out = (float *)malloc((size_t)2 * d->batch * d->classes * sizeof(float));
+        double e_eval = INFINITY;
+        if (ev && ev->count == (size_t)2 * d->batch * d->classes &&
+            dst_model_predict(m, d->x, (size_t)2 * d->batch, out) == DST_OK)
+            e_eval = tt_rel(out, ev->data, ev->count, 1e-3);
+        if (!(e_eval <= 1e-4)) printf("    %s inference logits: relative error %.3g\n", prefix, e_eval);
+        if (!(e_eval <= e)) e = e_eval;
+        free(out);
+    }
+    { /* dst_model_evaluate's mean cross-entropy on those samples */
+        t_array *el = tt_get(&d->fx, "run%d.eval_loss", r, 0);
+        float loss = NAN;
+        double e_loss;
+        dst_model_evaluate(m, d->x, d->labels, (size_t)2 * d->batch, 0, &loss, NULL);
+        e_loss = el ? fabs((double)loss - el->data[0]) / el->data[0] : INFINITY;
+        if (!(e_loss <= 1e-4)) printf("    %s evaluate: loss %.9g, PyTorch %.9g\n", prefix, (double)loss, el ? el->data[0] : 0.0);
+        if (!(e_loss <= e)) e = e_loss;
+    }
+    if (tm && tt_compare_state(tm, &d->fx, "tmodel", 0, 0) != 0) {
+        printf("    %s: distilling changed the teacher model\n", prefix);
+        e = INFINITY;
+    }
+done:
+    dst_model_free(m);
+    dst_model_free(tm);
+    return e;
+}
+
+/* Every run of the fixture, by hand and through dst_model_fit, on every SIMD
+   path the CPU has: each parameter tensor and batch norm statistic within
+   1e-4 of its largest value from PyTorch's after the 20 steps. */
 static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, int count)
 {
-    t_fixture fx;
+    tt_train d;
     t_array *shape, *xs, *ys, *ts, *runs;
-    int c, h, w, batch, classes, steps, r, s, j, bad = 0, *labels;
-    size_t in_size, *idx;
-    dst_teacher teacher;
-    if (!t_fixture_load(fixture, &fx)) return 1;
-    T_CHECK((shape = tt_get(&fx, "shape", 0, 0)) && shape->count == 6);
-    c = (int)shape->data[0]; h = (int)shape->data[1]; w = (int)shape->data[2];
-    batch = (int)shape->data[3]; classes = (int)shape->data[4]; steps = (int)shape->data[5];
-    in_size = (size_t)c * h * w;
-    T_CHECK((xs = tt_get(&fx, "x", 0, 0)) && xs->count == (size_t)steps * batch * in_size);
-    T_CHECK((ys = tt_get(&fx, "y", 0, 0)) && ys->count == (size_t)steps * batch);
-    T_CHECK((ts = tt_get(&fx, "teacher", 0, 0)) && ts->count == (size_t)steps * batch * classes);
-    T_CHECK((runs = tt_get(&fx, "runs", 0, 0)) != NULL);
-    labels = (int *)malloc(ys->count * sizeof(int));
-    idx = (size_t *)malloc((size_t)batch * sizeof(size_t));
-    for (j = 0; j < (int)ys->count; ++j) labels[j] = (int)ys->data[j];
-    teacher = dst_teacher_logits(ts->data, (size_t)steps * batch, classes);
-    for (r = 0; r < (int)runs->data[0]; ++r) {
-        t_array *cfg = tt_get(&fx, "run%d.cfg", r, 0);
-        dst_model *m = tt_model(layers, count, c, h, w);
-        dst_optimizer_config o;
-        char prefix[16];
-        double e;
-        int kd, with_labels;
-        float T, alpha;
-        T_CHECK(cfg && cfg->count == 14 && m);
-        T_CHECK(dst_model_output_size(m) == (size_t)classes && tt_set_state(m, &fx, "init"));
-        o = tt_optimizer(cfg->data);
-        o.clip_norm = cfg->data[9];
-        kd = (int)cfg->data[10]; T = cfg->data[11]; alpha = cfg->data[12]; with_labels = (int)cfg->data[13];
-        T_CHECK(dst_model_set_optimizer(m, &o) == DST_OK);
-        for (s = 0; s < steps; ++s) {
-            const float *x = xs->data + (size_t)s * batch * in_size;
-            const int *y = labels + (size_t)s * batch;
-            dst_result res;
-            float loss;
-            for (j = 0; j < batch; ++j) idx[j] = (size_t)s * batch + j;
-            if (kd) res = dst_model_distill_step(m, &teacher, x, with_labels ? y : NULL, idx, batch, T, alpha, &loss);
-            else res = dst_model_train_step(m, x, y, batch, NULL, 0, 0, &loss);
-            T_CHECK_MSG(res == DST_OK, "run %d step %d: %s", r, s, dst_model_error(m));
+    int r, j, lvl, use_fit, bad = 0;
+    if (!t_fixture_load(fixture, &d.fx)) return 1;
+    T_CHECK((shape = tt_get(&d.fx, "shape", 0, 0)) && shape->count == 6);
+    d.c = (int)shape->data[0]; d.h = (int)shape->data[1]; d.w = (int)shape->data[2];
+    d.batch = (int)shape->data[3]; d.classes = (int)shape->data[4]; d.steps = (int)shape->data[5];
+    d.in_size = (size_t)d.c * d.h * d.w;
+    T_CHECK((xs = tt_get(&d.fx, "x", 0, 0)) && xs->count == (size_t)d.steps * d.batch * d.in_size);
+    T_CHECK((ys = tt_get(&d.fx, "y", 0, 0)) && ys->count == (size_t)d.steps * d.batch);
+    T_CHECK((ts = tt_get(&d.fx, "teacher", 0, 0)) && ts->count == (size_t)d.steps * d.batch * d.classes);
+    T_CHECK((runs = tt_get(&d.fx, "runs", 0, 0)) != NULL);
+    d.runs = (int)runs->data[0]; d.x = xs->data; d.teacher = ts->data;
+    d.labels = (int *)malloc(ys->count * sizeof(int));
+    for (j = 0; j < (int)ys->count; ++j) d.labels[j] = (int)ys->data[j];
+    for (r = 0; r < d.runs; ++r) {
+        t_array *cfg = tt_get(&d.fx, "run%d.cfg", r, 0);
+        double worst = 0;
+        int paths = 0, by_hand;
+        T_CHECK(cfg && cfg->count == 17);
+        by_hand = cfg->data[14] == 0 && cfg->data[15] == 0;
+        for (lvl = DST_SIMD_SCALAR; lvl <= DST_SIMD_NEON; ++lvl) {
+            if (dst_simd_force((dst_simd)lvl) != DST_OK) continue;
+            paths++;
+            for (use_fit = by_hand ? 0 : 1; use_fit < 2; ++use_fit) {
+                double e = tt_train_run(&d, layers, count, r, use_fit);
+                if (!(e <= 1e-4)) {
+                    printf("    run %d on %s%s: relative error %.3g\n", r, dst_simd_name((dst_simd)lvl),
+                           use_fit ? " through dst_model_fit" : "", e);
+                    bad = 1;
+                }
+                if (!(e <= worst)) worst = e;
+            }
         }
-        T_CHECK(dst_model_step_count(m) == steps);
-        snprintf(prefix, sizeof prefix, "run%d", r);
-        e = tt_compare_state(m, &fx, prefix, 0, 1e-4);
-        printf("    %s run %d (%s, %s%s): worst relative error %.2g\n", fixture, r,
-               o.kind == DST_SGD ? (o.nesterov ? "SGD Nesterov" : "SGD momentum") : o.kind == DST_ADAM ? "Adam" : "AdamW",
-               kd ? (with_labels ? "KD" : "KD soft only") : "cross-entropy", o.clip_norm > 0 ? ", clipped" : "", e);
-        if (!(e <= 1e-4)) bad = 1;
-        dst_model_free(m);
+        dst_simd_force(DST_SIMD_AUTO);
+        printf("    %s run %d (%s%s%s%s, %s): worst relative error %.2g over %d path(s)%s\n", fixture, r,
+               cfg->data[0] == DST_SGD ? (cfg->data[4] != 0 ? "SGD Nesterov" : "SGD momentum")
+                                       : cfg->data[0] == DST_ADAM ? "Adam" : "AdamW",
+               cfg->data[8] > 0 ? " + weight decay" : "", cfg->data[9] > 0 ? ", clipped" : "",
+               cfg->data[15] > 0 ? ", StepLR over epochs" : "",
+               cfg->data[10] == 0 ? "cross-entropy" : cfg->data[10] == 2 ? "KD from a teacher model"
+                                  : cfg->data[13] != 0 ? "KD" : "KD soft targets only",
+               worst, paths, by_hand ? ", by hand and through fit" : ", through fit");
     }
-    free(labels); free(idx);
-    t_fixture_free(&fx);
+    free(d.labels);
+    t_fixture_free(&d.fx);
     T_CHECK(!bad);
     return 0;
 }
@@ -609,10 +731,134 @@ static int test_torch_training_parity_cnn(void)
     return tt_train_parity("torch_train_cnn", L, 6);
 }
 
+/* 2x8x8 -> conv3x3(6, padding 1, 2 groups, no bias) -> batch norm -> ReLU ->
+   avgpool 2 -> depthwise conv3x3(stride 2, padding 1) -> GELU -> global
+   average pooling -> flatten -> dense(5) */
+static int test_torch_training_parity_cnn_groups(void)
+{
+    dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_avgpool2d(2, 0, 0),
+                           dst_depthwise_conv2d(6, 3, 2, 1), dst_gelu(), dst_global_avgpool(), dst_flatten(),
+                           dst_dense(5) };
+    L[0].groups = 2;
+    L[0].no_bias = 1;
+    return tt_train_parity("torch_train_cnn2", L, 9);
+}
+
+/* ---- NaN and infinity in a step ------------------------------------------ */
+
+/* A copy of everything a failed step must leave alone. */
+typedef struct tt_snapshot { float *params, *buffers; long step; } tt_snapshot;
+
+static void tt_snap(dst_model *m, tt_snapshot *sn)
+{
+    size_t np = dst_model_param_count(m), nb = dst_model_buffer_count(m);
+    sn->params = (float *)malloc(np * 4 + 4);
+    sn->buffers = (float *)malloc(nb * 4 + 4);
+    memcpy(sn->params, dst_model_params(m), np * 4);
+    if (nb) memcpy(sn->buffers, dst_model_buffers(m), nb * 4);
+    sn->step = dst_model_step_count(m);
+}
+
+static int tt_unchanged(dst_model *m, const tt_snapshot *sn)
+{
+    size_t np = dst_model_param_count(m), nb = dst_model_buffer_count(m);
+    int ok = memcmp(sn->params, dst_model_params(m), np * 4) == 0 &&
+             (nb == 0 || memcmp(sn->buffers, dst_model_buffers(m), nb * 4) == 0) &&
+             sn->step == dst_model_step_count(m);
+    free(sn->params); free(sn->buffers);
+    return ok;
+}
+
+/* A NaN or infinity anywhere in a step's data (input, teacher logits) or
+   arising inside (a weight so large the logits overflow): the step returns
+   DST_ERR_NONFINITE and leaves parameters, batch norm's running statistics,
+   the optimizer state and the step count as they were; the next good step
+   is then bit for bit the step a model that never saw the bad one takes. */
+static int tt_nonfinite_case(const dst_layer_desc *layers, int count, int c, int h, int w, const char *what)
+{
+    enum { B = 4, K = 3 };
+    size_t in = (size_t)c * h * w, i, idx[B] = { 0, 1, 2, 3 };
+    float *x = (float *)malloc(B * in * 4), *x0 = (float *)malloc(B * in * 4), tl[B * K];
+    int y[B] = { 0, 1, 2, 1 }, kind, bad = 0;
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    t_fill(x, B * in, 1);
+    t_fill(tl, B * K, 2);
+    memcpy(x0, x, B * in * 4);
+    for (kind = 0; kind < 5 && !bad; ++kind) {
+        dst_model *m = tt_model(layers, count, c, h, w), *fresh = tt_model(layers, count, c, h, w);
+        dst_teacher t = dst_teacher_logits(tl, B, K);
+        tt_snapshot sn;
+        dst_result r = DST_OK;
+        dst_layer_info info;
+        float keep = 0, *pw = NULL;
+        size_t at;
+        static const char *names[5] = { "NaN in the input", "infinity in the input", "NaN in the teacher logits",
+                                        "infinite teacher logit", "a weight of 1e38" };
+        T_CHECK(m && fresh && dst_model_output_size(m) == K);
+        dst_model_set_optimizer(m, &o);
+        dst_model_set_optimizer(fresh, &o);
+        /* one good step first, so the optimizer has state to spoil */
+        T_CHECK(dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+        T_CHECK(dst_model_train_step(fresh, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+        tt_snap(m, &sn);
+        switch (kind) {
+        case 0: case 1:
+            at = in + in / 2; keep = x[at]; x[at] = kind ? -INFINITY : NAN;
+            r = dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL);
+            x[at] = keep;
+            break;
+        case 2: case 3:
+            keep = tl[4]; tl[4] = kind == 2 ? NAN : INFINITY;
+            r = dst_model_distill_step(m, &t, x, y, idx, B, 4.0f, 0.9f, NULL);
+            tl[4] = keep;
+            break;
+        case 4: /* the first layer's first weight, times an input of 1e4 */
+            dst_model_layer(m, 0, &info);
+            pw = dst_model_params(m) + info.param_offset;
+            keep = pw[0]; pw[0] = 1e38f;
+            free(sn.params); free(sn.buffers);
+            tt_snap(m, &sn);
+            for (i = 0; i < B; ++i) x[i * in] = 1e4f;
+            r = dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL);
+            memcpy(x, x0, B * in * 4);
+            break;
+        }
+        if (r != DST_ERR_NONFINITE) { printf("    %s, %s: result %d, not DST_ERR_NONFINITE\n", what, names[kind], (int)r); bad = 1; }
+        if (!tt_unchanged(m, &sn)) { printf("    %s, %s: the failed step changed the model\n", what, names[kind]); bad = 1; }
+        if (pw) pw[0] = keep;
+        if (!bad && kind < 4) {
+            /* the state the bad step must not have touched decides the next step */
+            T_CHECK(dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+            T_CHECK(dst_model_train_step(fresh, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+            if (memcmp(dst_model_params(m), dst_model_params(fresh), dst_model_param_count(m) * 4) != 0 ||
+                (dst_model_buffer_count(m) &&
+                 memcmp(dst_model_buffers(m), dst_model_buffers(fresh), dst_model_buffer_count(m) * 4) != 0)) {
+                printf("    %s, %s: the next good step differs from a model that never saw the bad one\n", what, names[kind]);
+                bad = 1;
+            }
+        }
+        dst_model_free(m);
+        dst_model_free(fresh);
+    }
+    free(x); free(x0);
+    T_CHECK(!bad);
+    return 0;
+}
+
+static int test_torch_nonfinite_leaves_model_untouched(void)
+{
+    dst_layer_desc mlp[] = { dst_dense(6), dst_relu(), dst_dense(3) };
+    dst_layer_desc cnn[] = { dst_conv2d(3, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+                             dst_flatten(), dst_dense(3) };
+    if (tt_nonfinite_case(mlp, 3, 5, 1, 1, "MLP")) return 1;
+    return tt_nonfinite_case(cnn, 6, 2, 4, 4, "CNN with batch norm");
+}
+
 static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
     { "torch_kd_loss", test_torch_kd_loss },
+    { "torch_kd_loss_many_classes", test_torch_kd_loss_many_classes },
     { "torch_mse_loss", test_torch_mse_loss },
     { "torch_activations", test_torch_activations },
     { "torch_dense_layers", test_torch_dense_layers },
@@ -621,4 +867,6 @@ static const t_case torch_tests[] = {
     { "torch_clip_grad_norm", test_torch_clip_grad_norm },
     { "torch_training_parity_mlp", test_torch_training_parity_mlp },
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
+    { "torch_training_parity_cnn_groups", test_torch_training_parity_cnn_groups },
+    { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
 };

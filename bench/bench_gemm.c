@@ -1,0 +1,180 @@
+/* bench/bench_gemm.c - dst_sgemm against OpenBLAS's cblas_sgemm, one thread,
+   in the same run, on the GEMMs of training a 784-1200-1200-10 MLP at batch
+   128, square matrices and batch-1 inference; plus the single-core FMA peak.
+   Built as a user who copied the header builds it (no -march: the path is
+   chosen at run time):
+       make bench-gemm
+   or  cc -std=c99 -O2 -I. bench/bench_gemm.c -o build/bench_gemm -lopenblas -lm
+       OPENBLAS_NUM_THREADS=1 ./build/bench_gemm [repeats [shape-name filter]]
+   Prints a Markdown table (docs/BENCHMARKS.md, "## GEMM"). */
+#define DISTILL_IMPLEMENTATION
+#include "distill.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+static double now(void) { return dst__seconds(); }
+
+static float *matrix(size_t count)
+{
+    float *x = (float *)malloc(count * sizeof(float));
+    size_t i;
+    unsigned s = 12345;
+    for (i = 0; i < count; ++i) { s = s * 1664525u + 1013904223u; x[i] = (float)(s >> 8) / 16777216.0f - 0.5f; }
+    return x;
+}
+
+typedef struct shape { const char *what; int ta, tb, m, n, k; } shape;
+
+/* best seconds per call over `repeats` timings of calls batched to ~20 ms */
+static double time_gemm(int lib, const shape *s, const float *a, const float *b, float *c, int repeats)
+{
+    int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n, r, i, calls = 1;
+    double best = 1e30, flops = 2.0 * s->m * s->n * s->k;
+    calls = (int)(2e7 / flops * 30) + 1; /* ~20 ms at 30 GFLOP/s */
+    for (r = 0; r < repeats; ++r) {
+        double t0 = now(), t;
+        for (i = 0; i < calls; ++i) {
+            if (lib) cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                                 s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k, 1.0f,
+                                 a, lda, b, ldb, 0.0f, c, s->n);
+            else dst_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
+        }
+        t = (now() - t0) / calls;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+/* ---- single-core FMA peak: independent FMA chains, no memory traffic ---- */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PEAK_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define PEAK_DECL(i) V x##i = SET1(1.0f + (float)i * 1e-7f);
+#define PEAK_STEP(i) x##i = FMA(x##i, m, ad);
+#define PEAK_SUM(i) sum = ADD(sum, x##i);
+#define PEAK_FN(NAME, ATTR, W)                                                  \
+    static ATTR double NAME(long iters, float *out)                            \
+    {                                                                           \
+        V m = SET1(0.999999f), ad = SET1(1e-7f), sum = SET1(0.0f);              \
+        PEAK_CHAINS(PEAK_DECL)                                                  \
+        long it;                                                                \
+        float tmp[16];                                                          \
+        double t0 = now();                                                      \
+        for (it = 0; it < iters; ++it) { PEAK_CHAINS(PEAK_STEP) }              \
+        t0 = now() - t0;                                                        \
+        PEAK_CHAINS(PEAK_SUM)                                                   \
+        STORE(tmp, sum); *out = tmp[0];                                         \
+        return (double)iters * 12 * W * 2 / t0 / 1e9;                           \
+    }
+#define V __m512
+#define SET1 _mm512_set1_ps
+#define FMA _mm512_fmadd_ps
+#define ADD _mm512_add_ps
+#define STORE _mm512_storeu_ps
+PEAK_FN(peak_avx512, __attribute__((target("avx512f"))), 16)
+#undef V
+#undef SET1
+#undef FMA
+#undef ADD
+#undef STORE
+#define V __m256
+#define SET1 _mm256_set1_ps
+#define FMA _mm256_fmadd_ps
+#define ADD _mm256_add_ps
+#define STORE _mm256_storeu_ps
+PEAK_FN(peak_avx2, __attribute__((target("avx2,fma"))), 8)
+#endif
+
+static double peak_gflops(dst_simd level)
+{
+    double best = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    int r;
+    float sink = 0, o;
+    for (r = 0; r < 5; ++r) {
+        double g = 0;
+        if (level == DST_SIMD_AVX512) g = peak_avx512(20000000, &o);
+        else if (level == DST_SIMD_AVX2) g = peak_avx2(20000000, &o);
+        sink += o;
+        if (g > best) best = g;
+    }
+    if (sink == 12345.0f) printf("%g\n", (double)sink);
+#else
+    (void)level;
+#endif
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    static const shape shapes[] = {
+        { "fwd 1: X W1^T",      0, 1, 128, 1200, 784 },
+        { "fwd 2: H1 W2^T",     0, 1, 128, 1200, 1200 },
+        { "fwd 3: H2 W3^T",     0, 1, 128, 10, 1200 },
+        { "dX 3: dY W3",        0, 0, 128, 1200, 10 },
+        { "dX 2: dH2 W2",       0, 0, 128, 1200, 1200 },
+        { "dX 1: dH1 W1",       0, 0, 128, 784, 1200 },
+        { "dW 3: dY^T H2",      1, 0, 10, 1200, 128 },
+        { "dW 2: dH2^T H1",     1, 0, 1200, 1200, 128 },
+        { "dW 1: dH1^T X",      1, 0, 1200, 784, 128 },
+        { "square 256",         0, 0, 256, 256, 256 },
+        { "square 512",         0, 0, 512, 512, 512 },
+        { "square 1024",        0, 0, 1024, 1024, 1024 },
+        { "batch 1: x W1^T",    0, 1, 1, 128, 784 },
+        { "batch 1: h W2^T",    0, 1, 1, 10, 128 },
+    };
+    int repeats = argc > 1 ? atoi(argv[1]) : 7, i;
+    const char *filter = argc > 2 ? argv[2] : NULL; /* only shapes whose name contains this */
+    double p512, p2, g1024 = 0;
+    const char *env = getenv("BENCH_GEMM_PATH");
+    if (repeats < 1) repeats = 1;
+    openblas_set_num_threads(1);
+    if (env) { /* e.g. BENCH_GEMM_PATH=avx2: time another path than the best */
+        int l;
+        for (l = DST_SIMD_SCALAR; l <= DST_SIMD_NEON; ++l)
+            if (strcmp(env, dst_simd_name((dst_simd)l)) == 0 && dst_simd_force((dst_simd)l) != DST_OK) {
+                printf("path %s not available\n", env);
+                return 1;
+            }
+    }
+    printf("dst_sgemm path: %s; OpenBLAS %s, 1 thread; best of %d\n\n", dst_simd_name(dst_simd_active()),
+           openblas_get_config(), repeats);
+    printf("| GEMM (C = op(A) op(B)) | m x n x k | trans | distill.h GFLOP/s | OpenBLAS GFLOP/s | ratio | distill.h us |\n");
+    printf("|---|---|---|---:|---:|---:|---:|\n");
+    for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); ++i) {
+        const shape *s = &shapes[i];
+        if (filter && !strstr(s->what, filter)) continue;
+        float *a = matrix((size_t)s->m * s->k), *b = matrix((size_t)s->k * s->n);
+        float *c1 = matrix((size_t)s->m * s->n), *c2 = matrix((size_t)s->m * s->n);
+        double flops = 2.0 * s->m * s->n * s->k, td = 1e30, to = 1e30, err = 0, ref = 0;
+        size_t j;
+        int r;
+        for (r = 0; r < 3; ++r) { /* interleaved, so both see the same machine load */
+            double t = time_gemm(0, s, a, b, c1, (repeats + 2) / 3);
+            if (t < td) td = t;
+            t = time_gemm(1, s, a, b, c2, (repeats + 2) / 3);
+            if (t < to) to = t;
+        }
+        for (j = 0; j < (size_t)s->m * s->n; ++j) {
+            if (fabs(c1[j] - c2[j]) > err) err = fabs(c1[j] - c2[j]);
+            if (fabs(c2[j]) > ref) ref = fabs(c2[j]);
+        }
+        if (err > 1e-4 * ref * sqrt((double)s->k)) printf("MISMATCH %s: %g (max %g)\n", s->what, err, ref);
+        printf("| %s | %d x %d x %d | %s | %.1f | %.1f | %.2f | %.2f |\n", s->what, s->m, s->n, s->k,
+               s->ta ? (s->tb ? "TT" : "TN") : (s->tb ? "NT" : "NN"),
+               flops / td / 1e9, flops / to / 1e9, to / td, td * 1e6);
+        if (s->m == 1024) g1024 = flops / td / 1e9;
+        free(a); free(b); free(c1); free(c2);
+    }
+    if (filter) return 0;
+    p512 = peak_gflops(DST_SIMD_AVX512);
+    p2 = peak_gflops(DST_SIMD_AVX2);
+    printf("\nsingle-core FMA peak (12 independent chains): AVX-512 %.1f GFLOP/s, AVX2 %.1f GFLOP/s\n", p512, p2);
+    if (p512 > 0) printf("square 1024: %.0f%% of the AVX-512 peak\n", 100.0 * g1024 / p512);
+    return 0;
+}
