@@ -1019,8 +1019,10 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds DST__GEMM_DOT_M and _N; all of them were
-   chosen by measurement with bench/bench_gemm.c (docs/BENCHMARKS.md).
+   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   cost less than packing B^T. B is taken in blocks of rows that fit in L2.
+   The thresholds were chosen by measurement (bench/bench_gemm.c,
+   docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
@@ -1050,6 +1052,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
    NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
 #define DST__GEMM_NC 624
+#endif
+#ifndef DST__GEMM_DOT_L2_FLOATS
+#define DST__GEMM_DOT_L2_FLOATS 131072 /* rows of B per block of the dot-product path: 512 KB */
 #endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
@@ -1245,6 +1250,7 @@ typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst,
 typedef struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
+    int dot_k_per_row; /* > 0: the dot path also when k >= this * m (0: never) */
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
     dst__gemm_transpose_fn transpose8;
@@ -1380,11 +1386,11 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+    { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, 0, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
 };
 
 static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
@@ -1458,7 +1464,7 @@ DST__GEMM_DOTS(neon, , 4)
 #undef DST__HSUM
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
+    { DST_SIMD_NEON, 8, 4, 3, 4, 0, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
 };
 #endif /* DST__GEMM_NEON */
 
@@ -1694,23 +1700,33 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i, j, t;
-    for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
-        int step = tile == 0 ? 4 : 8;
-        const float *ai = a + (size_t)i * lda;
-        float *ci = c + (size_t)i * ldc;
-        t = tile == 0 ? ra : 1;
-        for (j = 0; j + step <= n; j += step)
-            isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
-        for (; j < n; ++j)
-            isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+    /* rows of B in blocks of about DST__GEMM_DOT_L2_FLOATS, so that every
+       tile of rows of A finds them in L2 */
+    int ra = isa->ra, i, j, t, jb, jn = DST__GEMM_DOT_L2_FLOATS / (k > 1 ? k : 1) / 8 * 8;
+    if (jn < 8) jn = 8;
+    for (jb = 0; jb < n; jb += jn) {
+        int jend = n - jb < jn ? n : jb + jn;
+        for (i = 0; i < m; i += t) {
+            int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+            int step = tile == 0 ? 4 : 8;
+            const float *ai = a + (size_t)i * lda;
+            float *ci = c + (size_t)i * ldc;
+            t = tile == 0 ? ra : 1;
+            for (j = jb; j + step <= jend; j += step)
+                isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+            for (; j < jend; ++j)
+                isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+        }
     }
 }
 #endif /* DST__GEMM_X86 || DST__GEMM_NEON */
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
-   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N (measured: bench/bench_gemm.c). */
+   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
+   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
+   faster than packing, as packing B^T costs more than the k / 16 FMAs per
+   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
+   of AVX2 lose instead). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
@@ -1735,7 +1751,9 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
     }
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
     isa = dst__gemm_isa_for(dst_simd_active());
-    if (isa && !trans_a && trans_b && (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N)) {
+    if (isa && !trans_a && trans_b &&
+        (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N ||
+         (isa->dot_k_per_row > 0 && (double)k >= (double)isa->dot_k_per_row * m))) {
         dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
