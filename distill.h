@@ -4456,7 +4456,10 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
         case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
-        case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
+        case DST_LAYER_DROPOUT:
+            if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
+            dst__dropout_forward(m, L, x, batch, training);
+            break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
         case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
