@@ -203,7 +203,8 @@ DSTDEF dst_conv2d_params dst_conv2d_params_make(int in_c, int in_h, int in_w, in
    (out_h / out_w / err may be NULL). */
 DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *out_w, dst_error *err);
 /* Floats of scratch dst_conv2d_forward / _backward need (the column matrix
-   of one sample and group); 0 for 1x1 stride-1 unpadded and depthwise
+   of one sample and group, or more for a 3x3 convolution the forward does
+   by Winograd's method); 0 for 1x1 stride-1 unpadded and depthwise
    convolutions, which need none (work may then be NULL). */
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p);
 
