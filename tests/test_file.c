@@ -383,7 +383,9 @@ static int test_file_load_in_place(void)
     memcpy(al, buf, len);
     memcpy(copy, buf, len);
     if (dst_model_load_memory(&l, al, len, &e) != DST_OK) { printf("    %s\n", e.message); bad = 1; }
-    if (!bad) {
+    if (!bad && !dst__host_little_endian()) { /* big-endian (or DST__TEST_BYTE_PATHS): always a copy */
+        bad = dst_model_params_in_place(l);
+    } else if (!bad) {
         pp = dst_model_params(l);
         bad = !(dst_model_params_in_place(l) && (const unsigned char *)pp > al && (const unsigned char *)pp < al + len &&
                 ((size_t)pp & 63) == 0 && (const unsigned char *)dst_model_buffers(l) > al &&
