@@ -53,7 +53,8 @@ at_least() {
 
 rm -rf "$T"
 mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/inc"
-if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken"; then
+if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
+    ! $HELPER npy "$T/data" "$T/logits.npy"; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
@@ -84,6 +85,11 @@ for BIN in $BINS; do
     has "distill reports the teacher" '^teacher: test accuracy [01]\.[0-9]{4}, T = 4, alpha = 0.9$'
     at_least "distilled student learns" "$(value accuracy)" 0.9
     student_acc=$(value accuracy)
+
+    good "distill from .npy logits" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:16,relu,dense:4 \
+        --temperature 2 --alpha 0.5 --epochs 8 --lr 0.01 --out $M/npy_student.bin
+    has "distill --teacher-logits reports the logits" '^teacher logits: training accuracy 1\.0000, T = 2, alpha = 0.5$'
+    at_least "student of .npy logits learns" "$(value accuracy)" 0.9
 
     good "eval" $BIN eval --data $D --model $M/student.bin
     has "eval prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
@@ -150,7 +156,7 @@ EOF
     bad "option without its value" 2 "option --epochs needs a value" $BIN train --data $D --epochs
     bad "option given twice" 2 "option --data given twice" $BIN eval --data $D --data $D
     bad "missing --out" 2 "--out is required" $BIN train --data $D --arch dense:4 --epochs 1
-    bad "missing --teacher" 2 "--teacher is required" $BIN distill --data $D --arch dense:4 --epochs 1 --out x --temperature 2 --alpha 0.5
+    bad "missing --teacher" 2 "--teacher (a model) or --teacher-logits (a .npy) is required" $BIN distill --data $D --arch dense:4 --epochs 1 --out x --temperature 2 --alpha 0.5
     bad "stray argument" 2 "unexpected argument 'extra'" $BIN eval --data $D --model x extra
     bad "bad number" 2 "--epochs: 'abc' is not a whole number" $BIN train --data $D --arch dense:4 --epochs abc --out x
     bad "zero epochs" 2 "--epochs: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 0 --out x
@@ -181,6 +187,9 @@ EOF
     bad "not a model file" 1 "$D/classes.txt" $BIN eval --data $D --model $D/classes.txt
     bad "model and data shapes differ" 1 "--model takes 1x12x12 inputs, the data's images are 1x8x8" $BIN eval --data $T/data8 --model $M/mlp.bin
     bad "teacher and data shapes differ" 1 "--teacher takes 1x12x12 inputs, the data's images are 1x8x8" $BIN distill --data $T/data8 --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher and teacher logits" 2 "give --teacher or --teacher-logits, not both" $BIN distill --data $D --teacher $M/teacher.bin --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher logits: not a .npy" 1 "--teacher-logits $D/classes.txt" $BIN distill --data $D --teacher-logits $D/classes.txt --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher logits: wrong shape" 1 "shape (600, 4), expected (600, 5)" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:5 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "bad split" 2 "--split: 'val' is not test or train" $BIN eval --data $D --model $M/mlp.bin --split val
     bad "predict without images" 2 "no IMAGE given" $BIN predict --model $M/mlp.bin
     bad "predict a missing image" 1 "cannot open $T/png/none.png" $BIN predict --model $M/mlp.bin $T/png/none.png
@@ -209,7 +218,6 @@ good "classify" build/classify $T/m/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
 has "classify: gray PNG" "^$T/png/q0.png: class 0 \\(top-left\\), probability "
 has "classify: RGB PNG" "^$T/png/q3_rgb.png: class 3 \\(bottom-right\\), probability "
 bad "classify: a missing image" 1 "$T/png/none.png" build/classify $T/m/mlp.bin $T/png/none.png
-if $HELPER npy "$T/data" "$T/logits.npy"; then ok "cli_helper writes teacher logits"; else no "cli_helper writes teacher logits" "npy"; fi
 good "offline_npy" build/offline_npy $D $T/logits.npy 6
 has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
 at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9
