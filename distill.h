@@ -5344,12 +5344,19 @@ static uint64_t dst__get64(const unsigned char *p) { return (uint64_t)dst__get32
 static float dst__getf32(const unsigned char *p) { uint32_t u = dst__get32(p); float f; memcpy(&f, &u, 4); return f; }
 static double dst__getf64(const unsigned char *p) { uint64_t u = dst__get64(p); double d; memcpy(&d, &u, 8); return d; }
 
+/* 1 on a little-endian host: then file data may be copied (or used) as it
+   is; otherwise every value goes through the byte-by-byte path.
+   DST__TEST_BYTE_PATHS (the scalar test build) takes that path on any host. */
 static int dst__host_little_endian(void)
 {
+#ifdef DST__TEST_BYTE_PATHS
+    return 0;
+#else
     const uint32_t one = 1;
     unsigned char b;
     memcpy(&b, &one, 1);
     return b == 1;
+#endif
 }
 
 static size_t dst__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -6911,10 +6918,9 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         memset(out, 0, sizeof *out);
         return dst__err(err, DST_ERR_FORMAT, "npy: the header lacks descr, fortran_order or shape");
     }
-    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=') && descr[2] == '4' &&
-        (descr[1] == 'f' || descr[1] == 'i')) {
+    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>') && descr[2] == '4' && (descr[1] == 'f' || descr[1] == 'i')) {
         out->dtype = descr[1] == 'f' ? DST_NPY_FLOAT32 : DST_NPY_INT32;
-        big = descr[0] == '>' || (descr[0] == '=' && !dst__host_little_endian());
+        big = descr[0] == '>';
     } else {
         int n = (int)(dlen < 16 ? dlen : 16);
         memset(out, 0, sizeof *out);
@@ -6937,11 +6943,14 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         return dst__err(err, DST_ERR_NOMEM, "npy: %lu bytes", (unsigned long)bytes);
     }
     p += pre + hlen;
-    if (big == !dst__host_little_endian()) {
+    if (!big && dst__host_little_endian()) {
         memcpy(out->data, p, bytes);
-    } else {
+    } else { /* element by element, whatever the host's order */
         unsigned char *o = (unsigned char *)out->data;
-        for (i = 0; i < bytes; i += 4) { o[i] = p[i + 3]; o[i + 1] = p[i + 2]; o[i + 2] = p[i + 1]; o[i + 3] = p[i]; }
+        for (i = 0; i < bytes; i += 4) {
+            uint32_t u = big ? dst__be32(p + i) : dst__le32(p + i);
+            memcpy(o + i, &u, 4);
+        }
     }
     (void)d;
     return DST_OK;
@@ -6982,11 +6991,14 @@ DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dt
     if (write(user, pre, 10) || write(user, h, n)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
     if (dst__host_little_endian()) {
         if (bytes && write(user, data, bytes)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
-    } else {
+    } else { /* element by element, whatever the host's order */
         const unsigned char *s = (const unsigned char *)data;
         size_t i;
         for (i = 0; i < bytes; i += 4) {
-            unsigned char b[4] = { s[i + 3], s[i + 2], s[i + 1], s[i] };
+            unsigned char b[4];
+            uint32_t u;
+            memcpy(&u, s + i, 4);
+            dst__put32(b, u);
             if (write(user, b, 4)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
         }
     }
