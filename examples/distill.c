@@ -833,6 +833,7 @@ static void cmd_train(const args *a)
                               (double)fit.temperature, (double)fit.alpha);
     }
     memset(&r, 0, sizeof r);
+    r.last_print = -1; /* the first batch shows at once */
     r.tty = isatty(fileno(stdout));
     r.quiet = a->quiet;
     fit.val_x = d.test_x;
