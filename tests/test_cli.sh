@@ -54,7 +54,7 @@ at_least() {
 rm -rf "$T"
 mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/inc"
 if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
-    ! $HELPER npy "$T/data" "$T/logits.npy"; then
+    ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER model "$T" "$T/options.bin"; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
@@ -114,7 +114,7 @@ for BIN in $BINS; do
 
     good "info" $BIN info $M/student.bin
     has "info: input shape" '^input: 1x12x12$'
-    has "info: layers" '^ +0  dense 16 '
+    has "info: layers" '^ +0  dense 16 +1x12x12 -> 16x1x1 +2320 params$'
     has "info: parameter count" '^parameters: 2388 '
     has "info: metadata arch" '^  arch = dense:16,relu,dense:4$'
     has "info: metadata classes" '^  classes = top-left,top-right,bottom-left,bottom-right$'
@@ -124,7 +124,8 @@ for BIN in $BINS; do
     # export-c: every layer kind the C export knows, then the CNN teacher
     good "train every layer kind" $BIN train --data $D --epochs 1 --out $M/all.bin --quiet --arch \
         conv:4:3:1:same,bn,leaky:0.2,dwconv:3:2:1,gelu,avgpool:2:1,conv:6:1,sigmoid,dropout2d:0.1,maxpool:2,tanh,gap,flatten,dropout:0.2,dense:4
-    for model in all teacher; do
+    cp $T/options.bin $M/options.bin
+    for model in all teacher options; do
         if $BIN export-c $M/$model.bin --name tm >$T/inc/tm.h 2>$T/err &&
             $CC -std=c99 -O2 $WARN -I. -I$STB -I$T/inc tests/cli_export_check.c -o $T/export_check -lm 2>$T/err &&
             $T/export_check $M/$model.bin >$T/out 2>$T/err; then
