@@ -12,7 +12,10 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader.
+     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
+     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     little-endian everywhere; atomic saves, loading in place from memory,
+     checkpoints that resume training bit for bit).
 
    QUICK START
      In exactly one C or C++ file:
@@ -49,7 +52,8 @@
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
-     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch.
+     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch;
+     docs/FORMAT.md the weight file byte by byte.
 
    VERSION HISTORY
      0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
@@ -123,7 +127,7 @@ typedef enum dst_simd {
     DST_SIMD_NEON
 } dst_simd;
 
-DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent */
+DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent, DST_ERR_ARG if not a dst_simd */
 DSTDEF dst_simd    dst_simd_active(void);          /* the path in use now */
 DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", "avx512", "neon", "auto" */
 
@@ -131,7 +135,11 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, like cblas_sgemm(CblasRowMajor, ...).
    op(A) is m x k, op(B) is k x n. trans_a / trans_b: 0 = as stored, 1 = transposed.
-   When beta == 0, C is written without being read (it may hold NaNs or garbage). */
+   When beta == 0, C is written without being read (it may hold NaNs or garbage).
+   lda, ldb, ldc: floats between rows as stored (lda >= k, or m when trans_a; ldb >= n,
+   or k when trans_b; ldc >= n). alpha == 0 or k == 0: C = beta * C, A and B not read.
+   Invalid arguments (negative sizes, NULL, a leading dimension too small): nothing done.
+   Safe to call from several threads at once (packing buffers belong to the call). */
 DSTDEF void  dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc);
@@ -443,7 +451,9 @@ typedef struct dst_layer_info {
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
 
 /* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
-   layouts), and the gradients laid out the same way. */
+   layouts), and the gradients laid out the same way. For a model loaded in
+   place (dst_model_load_memory) the parameters are the caller's buffer: read
+   them only; dst_model_grads copies them first (see the weight file). */
 DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
 DSTDEF float *dst_model_grads(dst_model *m);
@@ -591,7 +601,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
 #ifndef DST_MAX_LAYERS
 #define DST_MAX_LAYERS 4096
 #endif
-#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample: all layers' outputs and scratch together */
 #define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
 #endif
 #ifndef DST_MAX_META
@@ -824,8 +834,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 /* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
    element-wise kernels of the model path (bias, ReLU, optimizers, checks)
-   use it with no run-time test. Each has a plain C loop beside it, which is
-   the reference the tests compare it with and the path elsewhere. */
+   use it with no CPU check, unless dst_simd_force(DST_SIMD_SCALAR) asks for
+   plain C. Each has a plain C loop beside it, which is the reference the
+   tests compare it with and the path elsewhere. */
 #if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define DST__VEC_SSE2 1
 #include <emmintrin.h>
@@ -995,13 +1006,21 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    (the last B panel is packed only as wide as it needs, zero-padded to a
    whole vector), so an edge costs about the work it has.
 
+   Packing B^T and A (both stored k-contiguous) goes through 8 x 8 register
+   transposes where the instruction set has them (AVX); B as stored is
+   copied by rows, or not packed at all when m <= DST__GEMM_DIRECT_B_M: the
+   kernels then read B in place (only a last panel narrower than NR is
+   packed), as each of its values serves so few rows that copying it would
+   cost about as much as using it.
+
    Small problems. When op(A) rows and op(B) columns are both contiguous
    along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
    X * W^T) and m or n is small (batch-1 inference, a 10-class output
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds are measured, see dst__sgemm_run.
+   (DST__GEMM_DOT). Thresholds DST__GEMM_DOT_M and _N; all of them were
+   chosen by measurement with bench/bench_gemm.c (docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
@@ -1013,7 +1032,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
    DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
-   one block through DST_MALLOC for the call (about 700 KB at most) and
+   one block through DST_MALLOC for the call (1.2 MB at most) and
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
@@ -1021,13 +1040,16 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    with the same value) and the level set by dst_simd_force. */
 
 #ifndef DST__GEMM_KC
-#define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
 #endif
 #ifndef DST__GEMM_MC
-#define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#define DST__GEMM_MC 144  /* rows of A per block; a multiple of every MR (6, 8) */
 #endif
 #ifndef DST__GEMM_NC
-#define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+/* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
+   floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
+   NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
+#define DST__GEMM_NC 624
 #endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
@@ -1088,6 +1110,13 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__C2(X, i) X(i, 0) X(i, 1)
 #define DST__C3(X, i) X(i, 0) X(i, 1) X(i, 2)
 
+#if defined(__GNUC__) || defined(__clang__)
+#define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
+#else
+#define DST__PREFETCH(p) ((void)(p))
+#endif
+#define DST__K_PF(i, COLS) COLS(DST__K_PF1, i)
+#define DST__K_PF1(i, j) DST__PREFETCH(c + (size_t)i * ldc + j * DST__W);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
 #define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
 #define DST__K_BDECL(i, j) DST__V b##j;
@@ -1115,6 +1144,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
     ROWS(DST__K_ACC, COLS)                                                     \
     COLS(DST__K_BDECL, 0)                                                      \
     int p;                                                                     \
+    ROWS(DST__K_PF, COLS) /* C is needed at the end: start fetching it now */  \
     for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
         COLS(DST__K_BLOAD, 0)                                                  \
         ROWS(DST__K_ROW, COLS)                                                 \
@@ -1163,6 +1193,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
 #define DST__I4(X, Y) X(0, Y) X(1, Y) X(2, Y) X(3, Y)
 #define DST__J1(X, Y) X(Y, 0)
 #define DST__J4(X, Y) X(Y, 0) X(Y, 1) X(Y, 2) X(Y, 3)
+#define DST__J8(X, Y) DST__J4(X, Y) X(Y, 4) X(Y, 5) X(Y, 6) X(Y, 7)
 #define DST__D_ACC(i, JS) JS(DST__D_ACC1, i)
 #define DST__D_ACC1(i, j) DST__V s##i##_##j = DST__ZERO();
 #define DST__D_ADECL(i, u) DST__V x##i;
@@ -1190,15 +1221,16 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
     }                                                                          \
     IS(DST__D_OUT, JS)                                                         \
 }
-/* tiles RA x 4, RA x 1, 1 x 4, 1 x 1 */
+/* tiles RA x 4, RA x 1, and for single rows (a matrix-vector product: more
+   rows of B in flight, measured faster) 1 x 8, 1 x 1 */
 #define DST__GEMM_DOTS(isa, ATTR, RA)                                          \
     DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x4, ATTR, DST__I##RA, DST__J4)    \
     DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x1, ATTR, DST__I##RA, DST__J1)    \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot1x4, ATTR, DST__I1, DST__J4)            \
+    DST__GEMM_DOT(dst__gemm_##isa##_dot1x8, ATTR, DST__I1, DST__J8)            \
     DST__GEMM_DOT(dst__gemm_##isa##_dot1x1, ATTR, DST__I1, DST__J1)
 #define DST__GEMM_DOT_TABLE(isa, RA)                                           \
     { { dst__gemm_##isa##_dot##RA##x4, dst__gemm_##isa##_dot##RA##x1 },        \
-      { dst__gemm_##isa##_dot1x4, dst__gemm_##isa##_dot1x1 } }
+      { dst__gemm_##isa##_dot1x8, dst__gemm_##isa##_dot1x1 } }
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
                                     float *c, int ldc, float alpha, float beta, int nr);
@@ -1207,7 +1239,7 @@ typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b,
 
 /* One instruction set's GEMM: micro-tile MR x (NVMAX * W); kernels by rows
    (MR, 4, 2, 1) and vectors (1 .. NVMAX); dot kernels by tile (RA or 1
-   rows of A) x (4 or 1 rows of B); an 8 x 8 transpose for packing B^T
+   rows of A) x (4 or 1 rows of B), 1 x (8 or 1); an 8 x 8 transpose for packing B^T
    (NULL: plain loops). */
 typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
 typedef struct dst__gemm_isa {
@@ -1498,16 +1530,22 @@ static const dst__gemm_isa *dst__gemm_isa_for(dst_simd level)
 /* op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of mr rows: panel r holds,
    for each p, the mr values of its rows (a short last panel is not padded:
    its kernels read only its rows). */
-static void dst__gemm_pack_a(int trans_a, const float *a, int lda, int i0, int p0, int mc, int kc,
-                             int mr, float *dst)
+static void dst__gemm_pack_a(const dst__gemm_isa *isa, int trans_a, const float *a, int lda, int i0,
+                             int p0, int mc, int kc, float *dst)
 {
-    int ir, r, p;
+    int mr = isa->mr, ir, r, p;
     for (ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
         int rows = mc - ir < mr ? mc - ir : mr;
         if (!trans_a) {
+            p = 0;
+            if (rows == 8 && isa->transpose8) /* 8 rows by 8 columns at a time */
+                for (; p + 8 <= kc; p += 8)
+                    isa->transpose8(a + (size_t)(i0 + ir) * lda + p0 + p, (size_t)lda,
+                                    dst + (size_t)p * 8, 8);
             for (r = 0; r < rows; ++r) {
                 const float *src = a + (size_t)(i0 + ir + r) * lda + p0;
-                for (p = 0; p < kc; ++p) dst[(size_t)p * mr + r] = src[p];
+                int q;
+                for (q = p; q < kc; ++q) dst[(size_t)q * mr + r] = src[q];
             }
         } else {
             for (p = 0; p < kc; ++p) {
@@ -1562,7 +1600,7 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
 /* B is read in place, not packed, when it is not transposed and m is at
    most this (measured: bench/bench_gemm.c) */
 #ifndef DST__GEMM_DIRECT_B_M
-#define DST__GEMM_DIRECT_B_M 100000
+#define DST__GEMM_DIRECT_B_M 32
 #endif
 
 /* Block sizes for this problem that fit a buffer of cap floats: the
@@ -1571,8 +1609,12 @@ static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, si
                                int *kcb, int *mcb, int *ncb)
 {
     int mr = isa->mr, nr = isa->nvmax * isa->w;
-    int kb = k < DST__GEMM_KC ? k : DST__GEMM_KC;
-    int mb = (m + mr - 1) / mr * mr, nb = (n + nr - 1) / nr * nr;
+    /* split k and n into equal blocks no larger than KC and NC (1024 in
+       blocks of 342, not 480 + 480 + 64) */
+    int kparts = (k + DST__GEMM_KC - 1) / DST__GEMM_KC, nparts = (n + DST__GEMM_NC - 1) / DST__GEMM_NC;
+    int kb = (k + kparts - 1) / kparts;
+    int nb = ((n + nparts - 1) / nparts + nr - 1) / nr * nr;
+    int mb = (m + mr - 1) / mr * mr;
     if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
     if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
     while ((size_t)kb * (mb + nb) + 16 > cap) {
@@ -1613,7 +1655,7 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                 dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
-                dst__gemm_pack_a(trans_a, a, lda, ic, pc, mc, kc, mr, pa_block);
+                dst__gemm_pack_a(isa, trans_a, a, lda, ic, pc, mc, kc, pa_block);
                 for (ir = 0; ir < mc; ir += mr) {
                     const float *pa = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
@@ -1652,13 +1694,14 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i = 0, j, t;
+    int ra = isa->ra, i, j, t;
     for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A, or 1 */
+        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+        int step = tile == 0 ? 4 : 8;
         const float *ai = a + (size_t)i * lda;
         float *ci = c + (size_t)i * ldc;
         t = tile == 0 ? ra : 1;
-        for (j = 0; j + 4 <= n; j += 4)
+        for (j = 0; j + step <= n; j += step)
             isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
         for (; j < n; ++j)
             isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
@@ -1750,20 +1793,6 @@ DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha
 
 /* ==== softmax and losses ================================================== */
 
-/* log-softmax of one row of z / T into out (double sums: exact enough for
-   logits of any size); returns nothing, out may equal z. */
-static void dst__log_softmax_row(const float *z, float *out, int cols, float inv_t)
-{
-    int j;
-    float mx = z[0] * inv_t;
-    double sum = 0;
-    float lse;
-    for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
-    for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
-    lse = (float)log(sum);
-    for (j = 0; j < cols; ++j) out[j] = (z[j] * inv_t - mx) - lse;
-}
-
 DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
 {
     int i, j;
@@ -1784,34 +1813,57 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
     }
 }
 
-/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
-   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
-   (p - onehot) scaled by w. Both accumulate into g when g is not NULL. */
-static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
-                               float w, float *g, float *tmp_s, float *tmp_t)
+/* exp(z[j] / T - max) into e (shifted: every value in (0, 1], no overflow
+   whatever the logits), returning their sum in double and the max in *mx. */
+static double dst__exp_row(const float *z, float *e, int cols, float inv_t, float *mx)
 {
     int j;
-    double kl = 0;
-    float inv_t = 1.0f / temperature;
-    dst__log_softmax_row(s, tmp_s, cols, inv_t);
-    dst__log_softmax_row(t, tmp_t, cols, inv_t);
+    float m = z[0] * inv_t;
+    double sum = 0;
+    for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
-        double pt = exp((double)tmp_t[j]);
-        if (pt > 0) kl += pt * ((double)tmp_t[j] - (double)tmp_s[j]);
-        if (g) g[j] += w * temperature * (float)(exp((double)tmp_s[j]) - pt);
+        e[j] = expf(z[j] * inv_t - m);
+        sum += e[j];
+    }
+    *mx = m;
+    return sum;
+}
+
+/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
+   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
+   (p - onehot) scaled by w. Both accumulate into g when g is not NULL.
+   One exponential per logit: p = e / sum, log p = z / T - max - log(sum). */
+static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
+                               float w, float *g, float *e_s, float *e_t)
+{
+    int j;
+    double kl = 0, sum_s, sum_t, lse_s, lse_t, inv_sum_s, inv_sum_t;
+    float inv_t = 1.0f / temperature, mx_s, mx_t, wt = w * temperature;
+    sum_s = dst__exp_row(s, e_s, cols, inv_t, &mx_s);
+    sum_t = dst__exp_row(t, e_t, cols, inv_t, &mx_t);
+    lse_s = (double)mx_s + log(sum_s);
+    lse_t = (double)mx_t + log(sum_t);
+    inv_sum_s = 1.0 / sum_s;
+    inv_sum_t = 1.0 / sum_t;
+    for (j = 0; j < cols; ++j) {
+        double pt = (double)e_t[j] * inv_sum_t;
+        if (pt > 0) kl += pt * (((double)(t[j] * inv_t) - lse_t) - ((double)(s[j] * inv_t) - lse_s));
+        if (g) g[j] += wt * (float)((double)e_s[j] * inv_sum_s - pt);
     }
     return kl * (double)temperature * (double)temperature;
 }
 
-static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *tmp)
+static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *e)
 {
     int j;
-    dst__log_softmax_row(s, tmp, cols, 1.0f);
+    float mx;
+    double sum = dst__exp_row(s, e, cols, 1.0f, &mx);
     if (g) {
-        for (j = 0; j < cols; ++j) g[j] += w * expf(tmp[j]);
+        float ws = (float)((double)w / sum);
+        for (j = 0; j < cols; ++j) g[j] += ws * e[j];
         g[label] -= w;
     }
-    return -(double)tmp[label];
+    return log(sum) - (double)(s[label] - mx);
 }
 
 /* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
@@ -1919,12 +1971,23 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
         _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
-#define dst__relu dst__relu_sse2
-#define dst__relu_grad dst__relu_grad_sse2
-#else
-#define dst__relu dst__relu_scalar
-#define dst__relu_grad dst__relu_grad_scalar
 #endif
+
+static void dst__relu(const float *x, float *y, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#endif
+    dst__relu_scalar(x, y, n);
+}
+
+static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#endif
+    dst__relu_grad_scalar(s, dy, dx, n);
+}
 
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
@@ -2092,15 +2155,23 @@ static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_pa
     return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
 }
 
-/* A GEMM of fewer columns than this gets several samples side by side. */
-#define DST__CONV_GEMM_COLUMNS 512
+/* A sample's output plane of fewer than DST__CONV_GEMM_COLUMNS / 4 values
+   gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
+   per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats; not
+   for 1x1 convolutions, which would then copy what they now read in place
+   (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
+#define DST__CONV_GEMM_COLUMNS 1024
+#define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
 
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */
 static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 {
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
-    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
-    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    if (dst__conv_direct(p) || dst__conv_pointwise(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
+    nb = (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    while (nb > 1 && K * (size_t)P * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
+    return nb;
 }
 
 /* Scratch floats for nb samples per GEMM: their column matrix (none for
@@ -2185,6 +2256,62 @@ static float dst__row_dot(const float *a, const float *b, int n)
     return s;
 }
 
+/* d[k] = s[k], k < n: inline for the short rows of small images, where a
+   call to memcpy costs more than the copy */
+static void dst__row_copy(float *d, const float *s, int n)
+{
+    int k = 0;
+    if (n > 64) {
+        memcpy(d, s, (size_t)n * sizeof(float));
+        return;
+    }
+#if DST__VEC_SSE2
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
+        _mm_storeu_ps(d + k + 4, _mm_loadu_ps(s + k + 4));
+    }
+    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
+#elif DST__VEC_NEON
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vld1q_f32(s + k));
+#endif
+    for (; k < n; ++k) d[k] = s[k];
+}
+
+#if DST__VEC_SSE2
+/* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
+   ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
+   last 4 values of a row are stored by one vector that may overlap the
+   previous one (same values), so no row has a scalar tail. */
+static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows, int zl, int n, int zr)
+{
+    int r, k;
+    for (r = 0; r < rows; ++r, d += ld, s += ls) {
+        float *dr = d + zl;
+        for (k = 0; k < zl; ++k) d[k] = 0;
+        for (k = 0; k + 4 <= n; k += 4) _mm_storeu_ps(dr + k, _mm_loadu_ps(s + k));
+        if (k < n) _mm_storeu_ps(dr + n - 4, _mm_loadu_ps(s + n - 4));
+        for (k = 0; k < zr; ++k) dr[n + k] = 0;
+    }
+}
+#endif
+
+/* d[k] += a, k < n */
+static void dst__row_add_scalar(float *d, float a, size_t n)
+{
+    size_t k = 0;
+#if DST__VEC_SSE2
+    __m128 va = _mm_set1_ps(a);
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), va));
+        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), va));
+    }
+#elif DST__VEC_NEON
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), va));
+#endif
+    for (; k < n; ++k) d[k] += a;
+}
+
 /* sum of s[k], k < n (four partial sums) */
 static float dst__row_sum(const float *s, size_t n)
 {
@@ -2240,11 +2367,19 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
-                for (yo = y0; yo < y1; ++yo) {
+                yo = y0;
+#if DST__VEC_SSE2
+                if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
+                    dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
+                                   (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
+                    yo = y1;
+                }
+#endif
+                for (; yo < y1; ++yo) {
                     float *r = row + (size_t)yo * ow;
                     const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
-                    if (sw == 1) memcpy(r + x0, s, (size_t)(x1 - x0) * sizeof(float));
+                    if (sw == 1) dst__row_copy(r + x0, s, x1 - x0);
                     else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
                     if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
                 }
@@ -2343,6 +2478,137 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 
 /* ---- convolution: the direct path -------------------------------------------- */
 
+#if DST__VEC_SSE2
+/* Depthwise planes with stride 1 across (the usual case), 4 and 8 outputs
+   at a time: in the columns where every tap of the kernel row lies inside
+   the image, each output vector adds kh x kw products of a broadcast
+   weight and an unaligned input vector, with no bounds tests; the columns
+   at the edges take the scalar loop that tests each tap. Kernels of up to
+   DST__PLANE_TAPS taps. */
+#define DST__PLANE_TAPS 49
+
+/* One plane's window sweep: out (oh x ow) = (accumulate ? out : b) + sum
+   over taps k[i][j] in[yo sh + i dh - ph][xo + j dw - pw], zero outside
+   the ih x iw input. The pads may be negative (the backward's sweep). */
+typedef struct dst__plane {
+    int ih, iw, oh, ow, kh, kw, sh, dh, dw, ph, pw;
+} dst__plane;
+
+/* The output columns [*xa, *xb) whose every tap is inside the row. */
+static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
+{
+    int a = q->pw > 0 ? q->pw : 0, b = q->iw + q->pw - (q->kw - 1) * q->dw;
+    if (b > q->ow) b = q->ow;
+    if (b < a) b = a;
+    *xa = a;
+    *xb = b;
+}
+
+static void dst__plane_forward(const dst__plane *q, const float *in, const float *k, float b, int accumulate,
+                               float *out)
+{
+    __m128 wv[DST__PLANE_TAPS];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw;
+    for (t = 0; t < q->kh * kw; ++t) wv[t] = _mm_set1_ps(k[t]);
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        float *d = out + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph; /* input row of tap row 0 */
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 8 <= xb; xo += 8) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            __m128 a1 = accumulate ? _mm_loadu_ps(d + xo + 4) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) {
+                    a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+                    a1 = _mm_add_ps(a1, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw + 4)));
+                }
+            }
+            _mm_storeu_ps(d + xo, a0);
+            _mm_storeu_ps(d + xo + 4, a1);
+        }
+        for (; xo + 4 <= xb; xo += 4) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+            }
+            _mm_storeu_ps(d + xo, a0);
+        }
+        for (t = 0; t < q->ow; ++t) { /* the edges and what the vectors left */
+            float s;
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            s = accumulate ? d[t] : b;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) s += k[i * kw + j] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+            d[t] = s;
+        }
+    }
+}
+
+/* gk[i][j] += sum over outputs of g[yo][xo] in[yo sh + i dh - ph][xo + j dw - pw]:
+   one vector of partial sums per tap. */
+static void dst__plane_weight_grad(const dst__plane *q, const float *in, const float *g, float *gk)
+{
+    __m128 acc[DST__PLANE_TAPS];
+    float edge[DST__PLANE_TAPS], part[4];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw, taps = q->kh * q->kw;
+    for (t = 0; t < taps; ++t) { acc[t] = _mm_setzero_ps(); edge[t] = 0; }
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        const float *gr = g + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph;
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 4 <= xb; xo += 4) {
+            __m128 gv = _mm_loadu_ps(gr + xo);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j)
+                    acc[i * kw + j] = _mm_add_ps(acc[i * kw + j], _mm_mul_ps(gv, _mm_loadu_ps(r + j * q->dw)));
+            }
+        }
+        for (t = 0; t < q->ow; ++t) {
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) edge[i * kw + j] += gr[t] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+        }
+    }
+    for (t = 0; t < taps; ++t) {
+        _mm_storeu_ps(part, acc[t]);
+        gk[t] += ((part[0] + part[1]) + (part[2] + part[3])) + edge[t];
+    }
+}
+
+/* The depthwise plane path applies: one input channel per group, stride 1
+   across, a kernel of at most DST__PLANE_TAPS taps; for dx also stride 1
+   down (dx is then the sweep of dy with the flipped kernel). */
+static int dst__plane_path(const dst_conv2d_params *p, int need_dx)
+{
+    return p->in_c == p->groups && p->stride_w == 1 && p->kernel_h * p->kernel_w <= DST__PLANE_TAPS &&
+           (!need_dx || p->stride_h == 1);
+}
+
+static dst__plane dst__plane_of(const dst_conv2d_params *p)
+{
+    dst__plane q;
+    q.ih = p->in_h; q.iw = p->in_w; q.oh = dst__conv_out_h(p); q.ow = dst__conv_out_w(p);
+    q.kh = p->kernel_h; q.kw = p->kernel_w; q.sh = p->stride_h;
+    q.dh = p->dilation_h; q.dw = p->dilation_w; q.ph = p->pad_h; q.pw = p->pad_w;
+    return q;
+}
+#endif
+
+/* Any convolution, by row segments (the reference for the plane loops
+   above, and the path where they do not apply). */
 static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                        const float *bias, float *y)
 {
@@ -2350,6 +2616,16 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
+#if DST__VEC_SSE2
+    if (dst__plane_path(p, 0)) {
+        dst__plane q = dst__plane_of(p);
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o)
+                dst__plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
+                                   bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
@@ -2387,6 +2663,27 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+#if DST__VEC_SSE2
+    if (dst__plane_path(p, dx != NULL)) {
+        dst__plane q = dst__plane_of(p), t = q;
+        float flip[DST__PLANE_TAPS];
+        /* dx: dy swept by the flipped kernel, stride 1, pads d (k - 1) - pad */
+        t.ih = q.oh; t.iw = q.ow; t.oh = H; t.ow = W;
+        t.ph = q.dh * (kh - 1) - q.ph; t.pw = q.dw * (kw - 1) - q.pw;
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o) {
+                const float *g = dy + ((size_t)n * p->out_c + o) * P, *wk = w + (size_t)o * kh * kw;
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W;
+                if (db) db[o] += dst__row_sum(g, P);
+                if (dw) dst__plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
+                if (dx) {
+                    for (k = 0; k < kh * kw; ++k) flip[k] = wk[kh * kw - 1 - k];
+                    dst__plane_forward(&t, g, flip, 0.0f, 1, dx + in_off);
+                }
+            }
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
@@ -2445,7 +2742,7 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
                                      const float *bias, float *y, float *work, int nb, float *pack)
 {
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s, i;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     for (n0 = 0; n0 < batch; n0 += nb) {
         int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
@@ -2474,10 +2771,7 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
     }
     if (bias)
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) {
-                float *yo = y + ((size_t)n0 * p->out_c + o) * P, b = bias[o];
-                for (i = 0; i < P; ++i) yo[i] += b;
-            }
+            for (o = 0; o < p->out_c; ++o) dst__row_add_scalar(y + ((size_t)n0 * p->out_c + o) * P, bias[o], (size_t)P);
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
@@ -3100,12 +3394,54 @@ static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, con
     }
     dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
 }
-#define dst__sgd dst__sgd_sse2
-#define dst__adam dst__adam_sse2
-#else
-#define dst__sgd dst__sgd_scalar
-#define dst__adam dst__adam_scalar
 #endif
+
+#if defined(DST__GEMM_X86)
+/* Adam is bound by its square root and two divisions, which AVX does 8 at a
+   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
+   operations as the scalar loop, the same bits. Chosen at run time, through
+   the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
+static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
+                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
+                                             float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
+    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
+    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
+    for (; i + 8 <= n; i += 8) {
+        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
+        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
+        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
+        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
+        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
+        _mm256_storeu_ps(m + i, mv);
+        _mm256_storeu_ps(v + i, vv);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+/* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
+static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
+                               size_t n, dst_simd level)
+{
+#if defined(DST__GEMM_X86)
+    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+#endif
+#if DST__VEC_SSE2
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_sse2(k, p, g, s0, n);
+        else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#endif
+    (void)level;
+    if (sgd) dst__sgd_scalar(k, p, g, s0, n);
+    else dst__adam_scalar(k, p, g, s0, s1, n);
+}
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
@@ -3113,8 +3449,8 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
     dst__opt_consts k;
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
-    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
-    else dst__adam(&k, param, grad, state0, state1, n);
+    if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
+    dst__optimizer_run(c->kind == DST_SGD, &k, param, grad, state0, state1, n, dst_simd_active());
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -3442,7 +3778,9 @@ DSTDEF void dst_model_free(dst_model *m)
     DST_FREE(m, ctx);
 }
 
-DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+/* for_load (the weight file's loader): no parameter or statistics blocks and
+   no initialisation; the loader points them into its buffer or fills them. */
+static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc, int for_load, dst_error *err)
 {
     dst_model *m;
     int i, c, h, w;
@@ -3489,6 +3827,13 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     for (i = 0; i + 1 < m->layer_count; ++i)
         m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
+    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    dst_rng_seed(&m->rng, desc->seed);
+    m->seed = desc->seed;
+    m->opt = dst_optimizer_default(DST_SGD);
+    m->lr = m->opt.lr;
+    if (for_load) { *out = m; return DST_OK; }
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -3500,8 +3845,6 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->grads = m->params + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
-    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
-    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
         /* running statistics: mean 0, variance 1, as PyTorch starts them;
            followed by room for a copy that a failed train step restores */
@@ -3515,13 +3858,14 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
             for (j = 0; j < L->buffer_count; ++j) m->buffers[L->buffer_offset + j] = j < half ? 0.0f : 1.0f;
         }
     }
-    dst_rng_seed(&m->rng, desc->seed);
-    m->seed = desc->seed;
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
-    m->opt = dst_optimizer_default(DST_SGD);
-    m->lr = m->opt.lr;
     *out = m;
     return DST_OK;
+}
+
+DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+{
+    return dst__model_create(out, desc, 0, err);
 }
 
 DSTDEF size_t dst_model_input_size(const dst_model *m) { return m ? m->in_size : 0; }
@@ -3670,12 +4014,23 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
         for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
-#define dst__bias_relu dst__bias_relu_sse2
-#define dst__column_sums dst__column_sums_sse2
-#else
-#define dst__bias_relu dst__bias_relu_scalar
-#define dst__column_sums dst__column_sums_scalar
 #endif
+
+static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#endif
+    dst__bias_relu_scalar(y, b, rows, cols, relu);
+}
+
+static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#endif
+    dst__column_sums_scalar(dy, ld, db, rows, cols);
+}
 
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
@@ -4241,10 +4596,15 @@ static int dst__all_finite_sse2(const float *v, size_t n)
     }
     return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
 }
-#define dst__all_finite dst__all_finite_sse2
-#else
-#define dst__all_finite dst__all_finite_scalar
 #endif
+
+static int dst__all_finite(const float *v, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#endif
+    return dst__all_finite_scalar(v, n);
+}
 
 /* A step that meets a NaN or infinity leaves the model as it was: the
    training forward has already moved batch norm's running statistics and
@@ -4675,6 +5035,8 @@ DSTDEF const char *dst_model_meta_key(const dst_model *m, int index)
 
 DSTDEF int dst_model_params_in_place(const dst_model *m) { return m && m->params && !m->own_params; }
 
+/* Gives the model its own parameter block (params, grads, two states) and
+   statistics block, copying borrowed values when there are some. */
 static dst_result dst__model_own(dst_model *m)
 {
     size_t total = m->param_count, bytes;
@@ -4689,8 +5051,8 @@ static dst_result dst__model_own(dst_model *m)
         return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
     }
     memset(block, 0, bytes);
-    memcpy(block, m->params, total * sizeof(float));
-    if (buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
+    if (m->params) memcpy(block, m->params, total * sizeof(float)); /* NULL: a loader fills them */
+    if (buffers && m->buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
     m->own_params = m->params = block;
     m->grads = block + total;
     m->state0 = m->grads + total;
@@ -4860,7 +5222,7 @@ static void dst__sink_flush(dst__sink *s)
 
 static void dst__sink_put(dst__sink *s, const void *data, size_t n)
 {
-    s->crc = dst_crc32(s->crc, data, n);
+    if (!s->write) s->crc = dst_crc32(s->crc, data, n); /* the checksum pass */
     s->count += n;
     if (!s->write || s->failed) return;
     if (n > sizeof s->buf - s->fill) {
@@ -5028,7 +5390,21 @@ static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor
     dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
 
-static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
+/* Into one block (mem): allocated once the size is known, after the checksum pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* The whole save: through write(user), or with mem != NULL into a block of its own. */
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
+                               dst_error *err)
 {
     dst__tensor *t;
     dst__sink *s;
@@ -5036,7 +5412,7 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     unsigned char h[DST__HEADER_BYTES];
     dst__err_clear(err);
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    if (!write) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
     nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
     t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
     s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
@@ -5067,6 +5443,17 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     memset(s, 0, sizeof *s);
     s->write = write;
     s->user = user;
+    if (mem) {
+        mem->len = 0;
+        mem->cap = file_end;
+        if (!(mem->p = (unsigned char *)DST_MALLOC(file_end, NULL))) { /* dst_free releases it */
+            DST_FREE(t, m->alloc_user);
+            DST_FREE(s, m->alloc_user);
+            return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)file_end);
+        }
+        s->write = dst__membuf_write;
+        s->user = mem;
+    }
     dst__sink_put(s, h, DST__HEADER_BYTES);
     dst__emit_body(m, checkpoint, t, nt, file_end, s);
     dst__sink_flush(s);
@@ -5078,48 +5465,24 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
 
 DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 0, write, user, err);
+    return dst__save_to(m, 0, write, user, NULL, err);
 }
 
 DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 1, write, user, err);
-}
-
-/* Into one block: the size is known after a counting pass. */
-typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
-
-static int dst__membuf_write(void *user, const void *data, size_t len)
-{
-    dst__membuf *b = (dst__membuf *)user;
-    if (len > b->cap - b->len) return 1;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static int dst__count_write(void *user, const void *data, size_t len)
-{
-    (void)data;
-    *(size_t *)user += len;
-    return 0;
+    return dst__save_to(m, 1, write, user, NULL, err);
 }
 
 static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
 {
     dst__membuf b;
-    size_t size = 0;
     dst_result r;
     dst__err_clear(err);
     if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
     *buf = NULL;
     *len = 0;
-    if ((r = dst__save_to(m, checkpoint, dst__count_write, &size, err)) != DST_OK) return r;
-    b.p = (unsigned char *)DST_MALLOC(size, NULL); /* dst_free releases it */
-    if (!b.p) return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)size);
-    b.len = 0;
-    b.cap = size;
-    if ((r = dst__save_to(m, checkpoint, dst__membuf_write, &b, err)) != DST_OK) {
+    b.p = NULL;
+    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
         DST_FREE(b.p, NULL);
         return r;
     }
@@ -5252,7 +5615,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
@@ -5325,9 +5688,12 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
         tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
         if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
-        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
-            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
-                         i, (unsigned long)tmp[i].out_size);
+        /* what a forward of one sample needs (outputs, masks, convolution scratch): a tiny file
+           must not make the first forward allocate gigabytes */
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS || tmp[i].col_floats > DST_MAX_ACTIVATION_FLOATS ||
+            (act += tmp[i].out_size + dst__layer_aux_floats(&tmp[i], 1) + tmp[i].col_floats) > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
+                         i, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
             break;
         }
         /* every parameter must be in the file: this bounds what create allocates */
@@ -5609,7 +5975,7 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
     if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
     if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
     if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
-    r = dst_model_create(&m, &desc, err);
+    r = dst__model_create(&m, &desc, 1, err);
     DST_FREE(layers, NULL);
     if (r != DST_OK) {
         if (r == DST_ERR_NOMEM) return r;
@@ -5687,17 +6053,11 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
          ((uintptr_t)(p + buffers_at) & 63) != 0))
         in_place = 0;
     if (in_place) {
-        dst__free_aligned(m->own_params, m->alloc_user);
-        m->own_params = NULL;
         m->params = (float *)(uintptr_t)(p + params_at);
-        m->grads = m->state0 = m->state1 = NULL;
-        if (m->buffer_count) {
-            dst__free_aligned(m->own_buffers, m->alloc_user);
-            m->own_buffers = NULL;
-            m->buffers = (float *)(uintptr_t)(p + buffers_at);
-            m->buffers_saved = NULL; /* a train step makes its own copy first */
-        }
+        if (m->buffer_count) m->buffers = (float *)(uintptr_t)(p + buffers_at);
+        /* grads, states and buffers_saved stay NULL: a train step makes its own copy first */
     } else {
+        if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto fail; }
         for (i = 0; i < nt; ++i) {
             const dst__ftensor *x = &t[i];
             float *dst;
@@ -5826,7 +6186,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, err);
+        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, NULL, err);
         ok = r == DST_OK && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
     }
@@ -5838,7 +6198,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, err);
+        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, NULL, err);
         ok = r == DST_OK && fflush(fp) == 0;
         ok = fclose(fp) == 0 && ok;
     }
@@ -5884,12 +6244,30 @@ DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path
 
 DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
 {
-    /* bitwise CRC-32 (IEEE, reflected 0xEDB88320): small and table-free */
+    /* CRC-32 (IEEE, reflected 0xEDB88320). Short inputs bit by bit; from 4 KiB
+       on, 4 bytes a step through four 256-entry tables built on the stack
+       (slicing-by-4): no global table, and many times the bitwise rate on the
+       weight file's megabytes. */
     const unsigned char *p = (const unsigned char *)buf;
-    size_t i;
+    size_t i = 0;
     int k;
     crc = ~crc;
-    for (i = 0; i < len; ++i) {
+    if (len >= 4096) {
+        uint32_t t[4][256], c;
+        unsigned n;
+        for (n = 0; n < 256; ++n) {
+            c = n;
+            for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+            t[0][n] = c;
+        }
+        for (n = 0; n < 256; ++n)
+            for (k = 1; k < 4; ++k) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 255];
+        for (; i + 4 <= len; i += 4) {
+            crc ^= (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 3] << 24);
+            crc = t[3][crc & 255] ^ t[2][(crc >> 8) & 255] ^ t[1][(crc >> 16) & 255] ^ t[0][crc >> 24];
+        }
+    }
+    for (; i < len; ++i) {
         crc ^= p[i];
         for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
     }

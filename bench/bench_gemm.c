@@ -5,8 +5,9 @@
    chosen at run time):
        make bench-gemm
    or  cc -std=c99 -O2 -I. bench/bench_gemm.c -o build/bench_gemm -lopenblas -lm
-       OPENBLAS_NUM_THREADS=1 ./build/bench_gemm [repeats [shape-name filter]]
+       OPENBLAS_NUM_THREADS=1 ./build/bench_gemm [seconds-per-shape [shape-name filter]]
    Prints a Markdown table (docs/BENCHMARKS.md, "## GEMM"). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime(CLOCK_MONOTONIC) in -std=c99 */
 #define DISTILL_IMPLEMENTATION
 #include "distill.h"
 #include <cblas.h>
@@ -18,7 +19,21 @@
 #include <immintrin.h>
 #endif
 
-static double now(void) { return dst__seconds(); }
+/* Wall time, or with BENCH_GEMM_CLOCK=cpu the thread's CPU time (Linux),
+   which leaves out the time the thread waits while others run: on a shared
+   machine the only way to time calls longer than a scheduler slice. */
+static int use_cpu_clock = 0;
+static double now(void)
+{
+#if defined(CLOCK_THREAD_CPUTIME_ID)
+    if (use_cpu_clock) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    }
+#endif
+    return dst__seconds();
+}
 
 static float *matrix(size_t count)
 {
@@ -31,24 +46,18 @@ static float *matrix(size_t count)
 
 typedef struct shape { const char *what; int ta, tb, m, n, k; } shape;
 
-/* best seconds per call over `repeats` timings of calls batched to ~20 ms */
-static double time_gemm(int lib, const shape *s, const float *a, const float *b, float *c, int repeats)
+/* seconds per call of `calls` back-to-back calls */
+static double time_calls(int lib, const shape *s, const float *a, const float *b, float *c, int calls)
 {
-    int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n, r, i, calls = 1;
-    double best = 1e30, flops = 2.0 * s->m * s->n * s->k;
-    calls = (int)(2e7 / flops * 30) + 1; /* ~20 ms at 30 GFLOP/s */
-    for (r = 0; r < repeats; ++r) {
-        double t0 = now(), t;
-        for (i = 0; i < calls; ++i) {
-            if (lib) cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
-                                 s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k, 1.0f,
-                                 a, lda, b, ldb, 0.0f, c, s->n);
-            else dst_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
-        }
-        t = (now() - t0) / calls;
-        if (t < best) best = t;
+    int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n, i;
+    double t0 = now();
+    for (i = 0; i < calls; ++i) {
+        if (lib) cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                             s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k, 1.0f,
+                             a, lda, b, ldb, 0.0f, c, s->n);
+        else dst_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
     }
-    return best;
+    return (now() - t0) / calls;
 }
 
 /* ---- single-core FMA peak: independent FMA chains, no memory traffic ---- */
@@ -96,10 +105,10 @@ static double peak_gflops(dst_simd level)
 #if defined(__x86_64__) && defined(__GNUC__)
     int r;
     float sink = 0, o;
-    for (r = 0; r < 5; ++r) {
+    for (r = 0; r < 2000; ++r) { /* short bursts (~0.1 ms), the best */
         double g = 0;
-        if (level == DST_SIMD_AVX512) g = peak_avx512(20000000, &o);
-        else if (level == DST_SIMD_AVX2) g = peak_avx2(20000000, &o);
+        if (level == DST_SIMD_AVX512) g = peak_avx512(20000, &o);
+        else if (level == DST_SIMD_AVX2) g = peak_avx2(20000, &o);
         sink += o;
         if (g > best) best = g;
     }
@@ -128,12 +137,13 @@ int main(int argc, char **argv)
         { "batch 1: x W1^T",    0, 1, 1, 128, 784 },
         { "batch 1: h W2^T",    0, 1, 1, 10, 128 },
     };
-    int repeats = argc > 1 ? atoi(argv[1]) : 7, i;
+    double budget = argc > 1 ? atof(argv[1]) : 1.0; /* seconds per shape, both libraries */
+    int i;
     const char *filter = argc > 2 ? argv[2] : NULL; /* only shapes whose name contains this */
     double p512, p2, g1024 = 0;
     const char *env = getenv("BENCH_GEMM_PATH");
-    if (repeats < 1) repeats = 1;
     openblas_set_num_threads(1);
+    use_cpu_clock = getenv("BENCH_GEMM_CLOCK") && strcmp(getenv("BENCH_GEMM_CLOCK"), "cpu") == 0;
     if (env) { /* e.g. BENCH_GEMM_PATH=avx2: time another path than the best */
         int l;
         for (l = DST_SIMD_SCALAR; l <= DST_SIMD_NEON; ++l)
@@ -142,8 +152,8 @@ int main(int argc, char **argv)
                 return 1;
             }
     }
-    printf("dst_sgemm path: %s; OpenBLAS %s, 1 thread; best of %d\n\n", dst_simd_name(dst_simd_active()),
-           openblas_get_config(), repeats);
+    printf("dst_sgemm path: %s; OpenBLAS %s, 1 thread; best of many timings (%s clock), %.1f s per shape\n\n",
+           dst_simd_name(dst_simd_active()), openblas_get_config(), use_cpu_clock ? "thread CPU" : "wall", budget);
     printf("| GEMM (C = op(A) op(B)) | m x n x k | trans | distill.h GFLOP/s | OpenBLAS GFLOP/s | ratio | distill.h us |\n");
     printf("|---|---|---|---:|---:|---:|---:|\n");
     for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); ++i) {
@@ -154,11 +164,21 @@ int main(int argc, char **argv)
         double flops = 2.0 * s->m * s->n * s->k, td = 1e30, to = 1e30, err = 0, ref = 0;
         size_t j;
         int r;
-        for (r = 0; r < 3; ++r) { /* interleaved, so both see the same machine load */
-            double t = time_gemm(0, s, a, b, c1, (repeats + 2) / 3);
-            if (t < td) td = t;
-            t = time_gemm(1, s, a, b, c2, (repeats + 2) / 3);
-            if (t < to) to = t;
+        /* The machine is shared: many short timings, the two libraries in
+           turn, and the best of each (a timing shorter than a scheduler
+           slice is often not interrupted). Tiny calls are batched to ~20 us. */
+        {
+            double est = time_calls(0, s, a, b, c1, 1) + time_calls(1, s, a, b, c2, 1);
+            int calls = est < 4e-5 ? (int)(4e-5 / (est + 1e-9)) + 1 : 1;
+            int reps = (int)(budget / (est * calls + 1e-9));
+            if (reps < 10) reps = 10;
+            if (reps > 5000) reps = 5000;
+            for (r = 0; r < reps; ++r) {
+                double t = time_calls(0, s, a, b, c1, calls);
+                if (t < td) td = t;
+                t = time_calls(1, s, a, b, c2, calls);
+                if (t < to) to = t;
+            }
         }
         for (j = 0; j < (size_t)s->m * s->n; ++j) {
             if (fabs(c1[j] - c2[j]) > err) err = fabs(c1[j] - c2[j]);

@@ -32,6 +32,7 @@
 #define DISTILL_IMPLEMENTATION
 #include "distill.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,20 @@ static void svg_curve(FILE *f, const svg_panel *p, const float *v, int n, const 
             dashed ? " stroke-dasharray='6,4'" : "");
     for (e = 0; e < n; ++e) fprintf(f, "%.1f,%.1f ", svg_px(p, e + 1), svg_py(p, v[e]));
     fprintf(f, "'/>\n");
+    for (e = 0; e < n; ++e) /* a dot per epoch, so a one-epoch run shows too */
+        fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>\n", svg_px(p, e + 1), svg_py(p, v[e]), color);
+}
+
+/* A step of 1, 2 or 5 times a power of ten giving at most 8 intervals over range. */
+static double svg_step(double range)
+{
+    double step = 0.01;
+    for (;;) {
+        if (range / step <= 8) return step;
+        if (range / (2 * step) <= 8) return 2 * step;
+        if (range / (5 * step) <= 8) return 5 * step;
+        step *= 10;
+    }
 }
 
 /* Two panels (test accuracy, test loss per epoch), one curve per model:
@@ -124,6 +139,7 @@ static int svg_write(const char *path, const demo_result *r, int count, int trai
     static const char *colors[] = { "#222222", "#1f77b4", "#1f77b4", "#d62728", "#d62728" };
     svg_panel acc, loss;
     float lo = 100, hi = 0, lmax = 0;
+    double astep, lstep;
     int i, e, epochs = 1;
     FILE *f = fopen(path, "w");
     if (!f) return 0;
@@ -137,15 +153,19 @@ static int svg_write(const char *path, const demo_result *r, int count, int trai
         }
     }
     acc.x = 60; acc.y = 50; acc.w = 380; acc.h = 280; acc.epochs = epochs;
-    acc.ymin = (double)(int)(lo / 2) * 2; acc.ymax = (double)(int)(hi / 2) * 2 + 2;
+    astep = svg_step(hi - lo + 1);
+    acc.ymin = floor(lo / astep) * astep; acc.ymax = ceil(hi / astep) * astep;
+    if (acc.ymax <= acc.ymin) acc.ymax = acc.ymin + astep;
     loss = acc; loss.x = 530;
-    loss.ymin = 0; loss.ymax = (double)(int)(lmax * 5 + 1) / 5;
+    lstep = svg_step(lmax > 0 ? lmax : 1);
+    loss.ymin = 0; loss.ymax = ceil(lmax / lstep) * lstep;
+    if (loss.ymax <= 0) loss.ymax = lstep;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='960' height='470' "
                "font-family='sans-serif'>\n<rect width='960' height='470' fill='white'/>\n");
     fprintf(f, "<text x='480' y='22' text-anchor='middle' font-size='15'>Distillation on Fashion-MNIST, "
                "first %d training images (distill.h demo)</text>\n", train_count);
-    svg_axes(f, &acc, "test accuracy (%)", acc.ymax - acc.ymin > 12 ? 4 : 2, "%.0f");
-    svg_axes(f, &loss, "test loss (cross-entropy)", loss.ymax > 1.2 ? 0.4 : 0.2, "%.1f");
+    svg_axes(f, &acc, "test accuracy (%)", astep, astep < 1 ? "%.1f" : "%.0f");
+    svg_axes(f, &loss, "test loss (cross-entropy)", lstep, lstep < 0.1 ? "%.2f" : "%.1f");
     for (i = 0; i < count; ++i) {
         float pct[DEMO_MAX_EPOCHS];
         int dashed = i == 1 || i == 3;
@@ -222,7 +242,12 @@ static dst_model *demo_train(demo_result *r, const char *name, const dst_layer_d
         exit(1);
     }
     r->train_seconds = demo_now() - t0 - c.eval_seconds;
-    r->params = dst_model_param_count(m);
+    {   /* weights and biases (dst_model_param_count also counts the alignment padding) */
+        int k;
+        dst_layer_info info;
+        for (k = 0; k < dst_model_layer_count(m); ++k)
+            if (dst_model_layer(m, k, &info) == DST_OK) r->params += info.weight_count + info.bias_count;
+    }
     dst_model_evaluate(m, d->test_x, d->test_y, d->test_count, 0, NULL, &r->accuracy);
     {   /* inference: one image at a time, as an application classifies */
         size_t i, k = d->test_count < 2000 ? d->test_count : 2000, in = dst_model_input_size(m);

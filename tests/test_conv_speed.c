@@ -221,6 +221,39 @@ static int test_relu_rows_match_scalar(void)
     return 0;
 }
 
+/* ---- no allocation per step on the fast paths ------------------------------------ */
+
+/* A student-sized CNN whose layers take every path: a gray first layer
+   (GEMM, one sample per GEMM), small planes (several samples per GEMM),
+   depthwise (direct planes), 1x1, 2x2 max pooling. After the first step at
+   the largest batch, steps, smaller batches and inference allocate nothing. */
+static int test_conv_fast_paths_no_allocation(void)
+{
+    enum { B = 24 };
+    dst_layer_desc L[] = { dst_conv2d(8, 3, 1, 0), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(12, 3, 1, 1),
+                           dst_batchnorm(), dst_relu(), dst_depthwise_conv2d(12, 3, 1, 1), dst_relu(),
+                           dst_conv2d(16, 1, 1, 0), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(10) };
+    static float x[B * 20 * 20];
+    int y[B], i, n = (int)(sizeof L / sizeof L[0]);
+    long before;
+    dst_model *m = t_cnn(L, n, 1, 20, 20, 5);
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    float out[B * 10];
+    dst_conv2d_params p = dst_conv2d_params_make(8, 9, 9, 12, 3, 1, 1);
+    T_CHECK(m != NULL);
+    T_CHECK(dst__conv_samples_per_gemm(&p) > 1);  /* layer 3 puts samples side by side */
+    t_fill(x, sizeof x / sizeof x[0], 1);
+    for (i = 0; i < B; ++i) y[i] = i % 10;
+    dst_model_set_optimizer(m, &o);
+    T_CHECK(dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+    before = t_alloc_count;
+    for (i = 0; i < 3; ++i) T_CHECK(dst_model_train_step(m, x, y, B - 7 * i, NULL, 0, 0, NULL) == DST_OK);
+    T_CHECK(dst_model_predict(m, x, B, out) == DST_OK);
+    T_CHECK_MSG(t_alloc_count == before, "%ld allocations after the first step", t_alloc_count - before);
+    dst_model_free(m);
+    return 0;
+}
+
 /* ---- batch norm folding ------------------------------------------------------ */
 
 /* A model with batch norms after convs (with and without bias), after a dense
@@ -284,5 +317,6 @@ static const t_case conv_speed_tests[] = {
     { "conv_fast_paths_gradients", test_conv_fast_paths_gradients },
     { "conv_maxpool_fast_matches_reference", test_maxpool_fast_matches_reference },
     { "conv_relu_rows_match_scalar", test_relu_rows_match_scalar },
+    { "conv_fast_paths_no_allocation", test_conv_fast_paths_no_allocation },
     { "conv_fold_batchnorm_matches_eval", test_fold_batchnorm_matches_eval },
 };

@@ -329,6 +329,7 @@ static int test_file_broken_files(void)
     T_CASE(t_p32(b + T_ARCH + 24, 60), DST_ERR_FORMAT, "layer records");
     T_CASE(t_p32(b + T_LAYER(2), 99), DST_ERR_FORMAT, "unknown layer kind 99");
     T_CASE(t_p32(b + T_LAYER(0) + 4, 0x7FFFFFFF), DST_ERR_FORMAT, "DST_MAX_ACTIVATION_FLOATS");
+    T_CASE(t_p32(b + T_ARCH + 4, 0x4000); t_p32(b + T_ARCH + 8, 0x4000), DST_ERR_FORMAT, "input 2 x 16384 x 16384");
     T_CASE(t_p32(b + T_LAYER(0) + 4, 0x100000), DST_ERR_FORMAT, "more parameters than");
     T_CASE(t_p32(b + T_LAYER(0) + 4, 0), DST_ERR_FORMAT, "units 0");
     T_CASE(t_p32(b + T_LAYER(0) + 8, 2), DST_ERR_FORMAT, "no_bias");
@@ -869,6 +870,21 @@ static int test_file_distill_from_numpy_logits(void)
     return bad;
 }
 
+/* The table path of dst_crc32 (4 KiB and more) against its bitwise path (short pieces), at odd lengths. */
+static int test_file_crc32_long_buffers(void)
+{
+    static unsigned char b[100003];
+    size_t i, n;
+    for (i = 0; i < sizeof b; ++i) b[i] = (unsigned char)(t_rand() * 127 + 128);
+    for (n = 4096; n <= sizeof b; n = n * 3 + 1) {
+        uint32_t whole = dst_crc32(0, b, n), pieces = 0;
+        for (i = 0; i < n; i += 1000) pieces = dst_crc32(pieces, b + i, n - i < 1000 ? n - i : 1000);
+        T_CHECK_MSG(whole == pieces, "length %lu", (unsigned long)n);
+    }
+    T_CHECK(dst_crc32(0, "123456789", 9) == 0xCBF43926u);
+    return 0;
+}
+
 static const t_case file_tests[] = {
     { "file_round_trip_every_layer_kind", test_file_round_trip_every_layer_kind },
     { "file_save_load_path", test_file_save_load_path },
@@ -881,6 +897,7 @@ static const t_case file_tests[] = {
     { "file_npy_round_trip_and_broken", test_file_npy_round_trip_and_broken },
     { "file_npy_path", test_file_npy_path },
     { "file_corpus_replay", test_file_corpus_replay },
+    { "file_crc32_long_buffers", test_file_crc32_long_buffers },
     { "file_torch_export_matches_pytorch", test_file_torch_export_matches_pytorch },
     { "file_distill_from_numpy_logits", test_file_distill_from_numpy_logits },
 };
