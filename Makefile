@@ -52,8 +52,9 @@ build/test-clangxx: $(TESTDEP) | build/.dir
 build/test-san: $(TESTDEP) | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -I. -I$(STB) $(TESTSRC) -o $@ -lm
+# (the scalar build also takes the file code's byte-by-byte paths, as on a big-endian host)
 build/test-scalar: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
 # The distill command end to end (tests/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli_helper.c writes.
@@ -173,7 +174,7 @@ bench-file: build/bench_file
 
 # ---- the demo ----------------------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
-# (a few minutes on one core). DEMO_FLAGS="--full" for the full protocol,
+# (a few minutes on one core). DEMO_FLAGS="--full" for all 60,000 images,
 # DEMO_FLAGS="--svg build/curves.svg" for the training curves.
 FMNIST ?= /usr/share/datasets/fashion-mnist
 DEMO_FLAGS ?=
