@@ -132,9 +132,9 @@ static int test_conv_paths_match_reference(void)
     return 0;
 }
 
-/* Gradients by finite differences through the direct path (one input
-   channel: gray images, depthwise with a multiplier, strides, dilation,
-   padding) and the side-by-side GEMM path (small planes). */
+/* Gradients by finite differences through the Winograd forward, the direct
+   path (depthwise with a multiplier, strides, dilation, padding), a gray
+   first layer and the side-by-side GEMM path (small planes). */
 static int test_conv_fast_paths_gradients(void)
 {
     dst_layer_desc gray[] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 1, 1), dst_dense(4) };
@@ -145,6 +145,14 @@ static int test_conv_fast_paths_gradients(void)
     gray[0].kernel_w = 5; gray[0].pad_w = 2; gray[0].dilation_h = 2;
     dw[2].dilation_h = dw[2].dilation_w = 2;
     dw[4].groups = 3; dw[4].stride_w = 1; dw[4].kernel_w = 2;
+    /* a model whose second conv takes the Winograd forward (16 -> 16, 3x3, 16x16 planes) */
+    {
+        dst_layer_desc wino[] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
+                                  dst_global_avgpool(), dst_dense(4) };
+        dst_conv2d_params q = dst_conv2d_params_make(16, 16, 16, 16, 3, 1, 1);
+        T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD);
+        T_CHECK(t_conv_gradcheck(wino, 6, 2, 16, 16, 1) == 0);
+    }
     T_CHECK(t_conv_gradcheck(gray, 4, 1, 9, 7, 1) == 0);
     T_CHECK(t_conv_gradcheck(dw, 6, 2, 7, 8, 1) == 0);
     T_CHECK(t_conv_gradcheck(pw, 6, 2, 5, 7, 0) == 0);
