@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-mlp bench-gemm clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -52,8 +52,9 @@ build/test-clangxx: $(TESTDEP) | build/.dir
 build/test-san: $(TESTDEP) | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -I. -I$(STB) $(TESTSRC) -o $@ -lm
+# (the scalar build also takes the file code's byte-by-byte paths, as on a big-endian host)
 build/test-scalar: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
 # The distill command end to end (tests/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli_helper.c writes.
@@ -83,6 +84,15 @@ test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 test-quick: build/test
 	./build/test
 
+# The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
+# are committed, so the tests need no PyTorch; rewriting them needs Debian's
+# python3-torch and gives the same bytes.
+PYTHON_TORCH ?= /usr/bin/python3
+.PHONY: fixtures
+fixtures:
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
+
 # ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
 # make fuzz; ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus
 # (`make test` replays tests/corpus/ in every build through tests/fuzz_one.h.)
@@ -103,8 +113,15 @@ test-torch: build/test
 	./build/test file_distill_from_numpy
 
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
-# Each benchmark adds its own bench-NAME target and appends it here.
-bench: bench-mlp
+# Each benchmark adds its own bench-NAME target and appends it here
+# (bench: bench-NAME). Built as a user builds: -O2, no -march.
+bench: bench-gemm bench-mlp
+
+# dst_sgemm against OpenBLAS (libopenblas-dev), one thread, same run.
+build/bench_gemm: bench/bench_gemm.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -Wno-unused-function -I. $< -o $@ -lopenblas -lm
+bench-gemm: build/bench_gemm
+	OPENBLAS_NUM_THREADS=1 ./build/bench_gemm
 
 # Built as a user builds: plain -O2, no -march (the SIMD path is picked at
 # run time). PyTorch runs first, on one thread, and the C side prints the table.
@@ -115,15 +132,6 @@ build/bench_mlp: bench/bench_mlp.c distill.h | build/.dir
 bench-mlp: build/bench_mlp
 	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_mlp_torch.py $(BENCH_MLP_ARGS) > build/bench_mlp_torch.txt
 	./build/bench_mlp --torch build/bench_mlp_torch.txt $(BENCH_MLP_ARGS)
-
-# dst_sgemm against OpenBLAS (libopenblas-dev), one thread
-.PHONY: bench-gemm
-bench: bench-gemm
-BENCH_OPENBLAS = OPENBLAS_NUM_THREADS=1
-build/bench_gemm: bench/bench_gemm.c distill.h | build/.dir
-	$(CC) -std=c99 -O2 $(WARN) -Wno-unused-function -I. $< -o $@ -lopenblas -lm
-bench-gemm: build/bench_gemm
-	$(BENCH_OPENBLAS) ./build/bench_gemm
 
 # Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
 # both on one thread, in the same run.
@@ -156,9 +164,17 @@ bench-kd: build/kd_quality
 	./build/kd_quality $(KD_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py $(KD_FLAGS)
 
+# The weight file: save / load times, in place against copying, CRC32 rate.
+.PHONY: bench-file
+bench: bench-file
+build/bench_file: bench/bench_file.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. $< -o $@ -lm
+bench-file: build/bench_file
+	./build/bench_file
+
 # ---- the demo ----------------------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
-# (a few minutes on one core). DEMO_FLAGS="--full" for the full protocol,
+# (a few minutes on one core). DEMO_FLAGS="--full" for all 60,000 images,
 # DEMO_FLAGS="--svg build/curves.svg" for the training curves.
 FMNIST ?= /usr/share/datasets/fashion-mnist
 DEMO_FLAGS ?=

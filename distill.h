@@ -12,7 +12,10 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader.
+     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
+     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     little-endian everywhere; atomic saves, loading in place from memory,
+     checkpoints that resume training bit for bit).
 
    QUICK START
      In exactly one C or C++ file:
@@ -49,7 +52,8 @@
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
-     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch.
+     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch;
+     docs/FORMAT.md the weight file byte by byte.
 
    VERSION HISTORY
      0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
@@ -448,7 +452,9 @@ typedef struct dst_layer_info {
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
 
 /* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
-   layouts), and the gradients laid out the same way. */
+   layouts), and the gradients laid out the same way. For a model loaded in
+   place (dst_model_load_memory) the parameters are the caller's buffer: read
+   them only; dst_model_grads copies them first (see the weight file). */
 DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
 DSTDEF float *dst_model_grads(dst_model *m);
@@ -596,7 +602,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
 #ifndef DST_MAX_LAYERS
 #define DST_MAX_LAYERS 4096
 #endif
-#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample: all layers' outputs and scratch together */
 #define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
 #endif
 #ifndef DST_MAX_META
@@ -829,8 +835,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 /* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
    element-wise kernels of the model path (bias, ReLU, optimizers, checks)
-   use it with no run-time test. Each has a plain C loop beside it, which is
-   the reference the tests compare it with and the path elsewhere. */
+   use it with no CPU check, unless dst_simd_force(DST_SIMD_SCALAR) asks for
+   plain C. Each has a plain C loop beside it, which is the reference the
+   tests compare it with and the path elsewhere. */
 #if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define DST__VEC_SSE2 1
 #include <emmintrin.h>
@@ -1013,8 +1020,10 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds DST__GEMM_DOT_M and _N; all of them were
-   chosen by measurement with bench/bench_gemm.c (docs/BENCHMARKS.md).
+   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   cost less than packing B^T. B is taken in blocks of rows that fit in L2.
+   The thresholds were chosen by measurement (bench/bench_gemm.c,
+   docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
@@ -1044,6 +1053,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
    NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
 #define DST__GEMM_NC 624
+#endif
+#ifndef DST__GEMM_DOT_L2_FLOATS
+#define DST__GEMM_DOT_L2_FLOATS 131072 /* rows of B per block of the dot-product path: 512 KB */
 #endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
@@ -1239,6 +1251,7 @@ typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst,
 typedef struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
+    int dot_k_per_row; /* > 0: the dot path also when k >= this * m (0: never) */
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
     dst__gemm_transpose_fn transpose8;
@@ -1374,11 +1387,11 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+    { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, 0, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
 };
 
 static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
@@ -1452,7 +1465,7 @@ DST__GEMM_DOTS(neon, , 4)
 #undef DST__HSUM
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
+    { DST_SIMD_NEON, 8, 4, 3, 4, 0, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
 };
 #endif /* DST__GEMM_NEON */
 
@@ -1688,23 +1701,33 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i, j, t;
-    for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
-        int step = tile == 0 ? 4 : 8;
-        const float *ai = a + (size_t)i * lda;
-        float *ci = c + (size_t)i * ldc;
-        t = tile == 0 ? ra : 1;
-        for (j = 0; j + step <= n; j += step)
-            isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
-        for (; j < n; ++j)
-            isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+    /* rows of B in blocks of about DST__GEMM_DOT_L2_FLOATS, so that every
+       tile of rows of A finds them in L2 */
+    int ra = isa->ra, i, j, t, jb, jn = DST__GEMM_DOT_L2_FLOATS / (k > 1 ? k : 1) / 8 * 8;
+    if (jn < 8) jn = 8;
+    for (jb = 0; jb < n; jb += jn) {
+        int jend = n - jb < jn ? n : jb + jn;
+        for (i = 0; i < m; i += t) {
+            int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+            int step = tile == 0 ? 4 : 8;
+            const float *ai = a + (size_t)i * lda;
+            float *ci = c + (size_t)i * ldc;
+            t = tile == 0 ? ra : 1;
+            for (j = jb; j + step <= jend; j += step)
+                isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+            for (; j < jend; ++j)
+                isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+        }
     }
 }
 #endif /* DST__GEMM_X86 || DST__GEMM_NEON */
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
-   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N (measured: bench/bench_gemm.c). */
+   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
+   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
+   faster than packing, as packing B^T costs more than the k / 16 FMAs per
+   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
+   of AVX2 lose instead). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
@@ -1729,7 +1752,9 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
     }
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
     isa = dst__gemm_isa_for(dst_simd_active());
-    if (isa && !trans_a && trans_b && (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N)) {
+    if (isa && !trans_a && trans_b &&
+        (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N ||
+         (isa->dot_k_per_row > 0 && (double)k >= (double)isa->dot_k_per_row * m))) {
         dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -1787,20 +1812,6 @@ DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha
 
 /* ==== softmax and losses ================================================== */
 
-/* log-softmax of one row of z / T into out (double sums: exact enough for
-   logits of any size); returns nothing, out may equal z. */
-static void dst__log_softmax_row(const float *z, float *out, int cols, float inv_t)
-{
-    int j;
-    float mx = z[0] * inv_t;
-    double sum = 0;
-    float lse;
-    for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
-    for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
-    lse = (float)log(sum);
-    for (j = 0; j < cols; ++j) out[j] = (z[j] * inv_t - mx) - lse;
-}
-
 DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
 {
     int i, j;
@@ -1821,34 +1832,57 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
     }
 }
 
-/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
-   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
-   (p - onehot) scaled by w. Both accumulate into g when g is not NULL. */
-static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
-                               float w, float *g, float *tmp_s, float *tmp_t)
+/* exp(z[j] / T - max) into e (shifted: every value in (0, 1], no overflow
+   whatever the logits), returning their sum in double and the max in *mx. */
+static double dst__exp_row(const float *z, float *e, int cols, float inv_t, float *mx)
 {
     int j;
-    double kl = 0;
-    float inv_t = 1.0f / temperature;
-    dst__log_softmax_row(s, tmp_s, cols, inv_t);
-    dst__log_softmax_row(t, tmp_t, cols, inv_t);
+    float m = z[0] * inv_t;
+    double sum = 0;
+    for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
-        double pt = exp((double)tmp_t[j]);
-        if (pt > 0) kl += pt * ((double)tmp_t[j] - (double)tmp_s[j]);
-        if (g) g[j] += w * temperature * (float)(exp((double)tmp_s[j]) - pt);
+        e[j] = expf(z[j] * inv_t - m);
+        sum += e[j];
+    }
+    *mx = m;
+    return sum;
+}
+
+/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
+   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
+   (p - onehot) scaled by w. Both accumulate into g when g is not NULL.
+   One exponential per logit: p = e / sum, log p = z / T - max - log(sum). */
+static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
+                               float w, float *g, float *e_s, float *e_t)
+{
+    int j;
+    double kl = 0, sum_s, sum_t, lse_s, lse_t, inv_sum_s, inv_sum_t;
+    float inv_t = 1.0f / temperature, mx_s, mx_t, wt = w * temperature;
+    sum_s = dst__exp_row(s, e_s, cols, inv_t, &mx_s);
+    sum_t = dst__exp_row(t, e_t, cols, inv_t, &mx_t);
+    lse_s = (double)mx_s + log(sum_s);
+    lse_t = (double)mx_t + log(sum_t);
+    inv_sum_s = 1.0 / sum_s;
+    inv_sum_t = 1.0 / sum_t;
+    for (j = 0; j < cols; ++j) {
+        double pt = (double)e_t[j] * inv_sum_t;
+        if (pt > 0) kl += pt * (((double)(t[j] * inv_t) - lse_t) - ((double)(s[j] * inv_t) - lse_s));
+        if (g) g[j] += wt * (float)((double)e_s[j] * inv_sum_s - pt);
     }
     return kl * (double)temperature * (double)temperature;
 }
 
-static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *tmp)
+static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *e)
 {
     int j;
-    dst__log_softmax_row(s, tmp, cols, 1.0f);
+    float mx;
+    double sum = dst__exp_row(s, e, cols, 1.0f, &mx);
     if (g) {
-        for (j = 0; j < cols; ++j) g[j] += w * expf(tmp[j]);
+        float ws = (float)((double)w / sum);
+        for (j = 0; j < cols; ++j) g[j] += ws * e[j];
         g[label] -= w;
     }
-    return -(double)tmp[label];
+    return log(sum) - (double)(s[label] - mx);
 }
 
 /* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
@@ -1956,12 +1990,23 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
         _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
-#define dst__relu dst__relu_sse2
-#define dst__relu_grad dst__relu_grad_sse2
-#else
-#define dst__relu dst__relu_scalar
-#define dst__relu_grad dst__relu_grad_scalar
 #endif
+
+static void dst__relu(const float *x, float *y, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#endif
+    dst__relu_scalar(x, y, n);
+}
+
+static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#endif
+    dst__relu_grad_scalar(s, dy, dx, n);
+}
 
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
@@ -3598,12 +3643,54 @@ static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, con
     }
     dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
 }
-#define dst__sgd dst__sgd_sse2
-#define dst__adam dst__adam_sse2
-#else
-#define dst__sgd dst__sgd_scalar
-#define dst__adam dst__adam_scalar
 #endif
+
+#if defined(DST__GEMM_X86)
+/* Adam is bound by its square root and two divisions, which AVX does 8 at a
+   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
+   operations as the scalar loop, the same bits. Chosen at run time, through
+   the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
+static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
+                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
+                                             float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
+    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
+    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
+    for (; i + 8 <= n; i += 8) {
+        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
+        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
+        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
+        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
+        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
+        _mm256_storeu_ps(m + i, mv);
+        _mm256_storeu_ps(v + i, vv);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+/* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
+static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
+                               size_t n, dst_simd level)
+{
+#if defined(DST__GEMM_X86)
+    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+#endif
+#if DST__VEC_SSE2
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_sse2(k, p, g, s0, n);
+        else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#endif
+    (void)level;
+    if (sgd) dst__sgd_scalar(k, p, g, s0, n);
+    else dst__adam_scalar(k, p, g, s0, s1, n);
+}
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
@@ -3611,8 +3698,8 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
     dst__opt_consts k;
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
-    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
-    else dst__adam(&k, param, grad, state0, state1, n);
+    if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
+    dst__optimizer_run(c->kind == DST_SGD, &k, param, grad, state0, state1, n, dst_simd_active());
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -3940,7 +4027,9 @@ DSTDEF void dst_model_free(dst_model *m)
     DST_FREE(m, ctx);
 }
 
-DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+/* for_load (the weight file's loader): no parameter or statistics blocks and
+   no initialisation; the loader points them into its buffer or fills them. */
+static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc, int for_load, dst_error *err)
 {
     dst_model *m;
     int i, c, h, w;
@@ -3987,6 +4076,13 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     for (i = 0; i + 1 < m->layer_count; ++i)
         m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
+    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    dst_rng_seed(&m->rng, desc->seed);
+    m->seed = desc->seed;
+    m->opt = dst_optimizer_default(DST_SGD);
+    m->lr = m->opt.lr;
+    if (for_load) { *out = m; return DST_OK; }
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -3998,8 +4094,6 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->grads = m->params + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
-    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
-    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
         /* running statistics: mean 0, variance 1, as PyTorch starts them;
            followed by room for a copy that a failed train step restores */
@@ -4013,13 +4107,14 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
             for (j = 0; j < L->buffer_count; ++j) m->buffers[L->buffer_offset + j] = j < half ? 0.0f : 1.0f;
         }
     }
-    dst_rng_seed(&m->rng, desc->seed);
-    m->seed = desc->seed;
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
-    m->opt = dst_optimizer_default(DST_SGD);
-    m->lr = m->opt.lr;
     *out = m;
     return DST_OK;
+}
+
+DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+{
+    return dst__model_create(out, desc, 0, err);
 }
 
 DSTDEF size_t dst_model_input_size(const dst_model *m) { return m ? m->in_size : 0; }
@@ -4168,12 +4263,23 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
         for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
-#define dst__bias_relu dst__bias_relu_sse2
-#define dst__column_sums dst__column_sums_sse2
-#else
-#define dst__bias_relu dst__bias_relu_scalar
-#define dst__column_sums dst__column_sums_scalar
 #endif
+
+static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#endif
+    dst__bias_relu_scalar(y, b, rows, cols, relu);
+}
+
+static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#endif
+    dst__column_sums_scalar(dy, ld, db, rows, cols);
+}
 
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
@@ -4581,7 +4687,10 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
         case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
-        case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
+        case DST_LAYER_DROPOUT:
+            if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
+            dst__dropout_forward(m, L, x, batch, training);
+            break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
         case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
@@ -4739,10 +4848,15 @@ static int dst__all_finite_sse2(const float *v, size_t n)
     }
     return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
 }
-#define dst__all_finite dst__all_finite_sse2
-#else
-#define dst__all_finite dst__all_finite_scalar
 #endif
+
+static int dst__all_finite(const float *v, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#endif
+    return dst__all_finite_scalar(v, n);
+}
 
 /* A step that meets a NaN or infinity leaves the model as it was: the
    training forward has already moved batch norm's running statistics and
@@ -5173,6 +5287,8 @@ DSTDEF const char *dst_model_meta_key(const dst_model *m, int index)
 
 DSTDEF int dst_model_params_in_place(const dst_model *m) { return m && m->params && !m->own_params; }
 
+/* Gives the model its own parameter block (params, grads, two states) and
+   statistics block, copying borrowed values when there are some. */
 static dst_result dst__model_own(dst_model *m)
 {
     size_t total = m->param_count, bytes;
@@ -5187,8 +5303,8 @@ static dst_result dst__model_own(dst_model *m)
         return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
     }
     memset(block, 0, bytes);
-    memcpy(block, m->params, total * sizeof(float));
-    if (buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
+    if (m->params) memcpy(block, m->params, total * sizeof(float)); /* NULL: a loader fills them */
+    if (buffers && m->buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
     m->own_params = m->params = block;
     m->grads = block + total;
     m->state0 = m->grads + total;
@@ -5228,12 +5344,19 @@ static uint64_t dst__get64(const unsigned char *p) { return (uint64_t)dst__get32
 static float dst__getf32(const unsigned char *p) { uint32_t u = dst__get32(p); float f; memcpy(&f, &u, 4); return f; }
 static double dst__getf64(const unsigned char *p) { uint64_t u = dst__get64(p); double d; memcpy(&d, &u, 8); return d; }
 
+/* 1 on a little-endian host: then file data may be copied (or used) as it
+   is; otherwise every value goes through the byte-by-byte path.
+   DST__TEST_BYTE_PATHS (the scalar test build) takes that path on any host. */
 static int dst__host_little_endian(void)
 {
+#ifdef DST__TEST_BYTE_PATHS
+    return 0;
+#else
     const uint32_t one = 1;
     unsigned char b;
     memcpy(&b, &one, 1);
     return b == 1;
+#endif
 }
 
 static size_t dst__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -5358,7 +5481,7 @@ static void dst__sink_flush(dst__sink *s)
 
 static void dst__sink_put(dst__sink *s, const void *data, size_t n)
 {
-    s->crc = dst_crc32(s->crc, data, n);
+    if (!s->write) s->crc = dst_crc32(s->crc, data, n); /* the checksum pass */
     s->count += n;
     if (!s->write || s->failed) return;
     if (n > sizeof s->buf - s->fill) {
@@ -5526,7 +5649,21 @@ static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor
     dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
 
-static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
+/* Into one block (mem): allocated once the size is known, after the checksum pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* The whole save: through write(user), or with mem != NULL into a block of its own. */
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
+                               dst_error *err)
 {
     dst__tensor *t;
     dst__sink *s;
@@ -5534,7 +5671,7 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     unsigned char h[DST__HEADER_BYTES];
     dst__err_clear(err);
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    if (!write) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
     nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
     t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
     s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
@@ -5565,6 +5702,17 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     memset(s, 0, sizeof *s);
     s->write = write;
     s->user = user;
+    if (mem) {
+        mem->len = 0;
+        mem->cap = file_end;
+        if (!(mem->p = (unsigned char *)DST_MALLOC(file_end, NULL))) { /* dst_free releases it */
+            DST_FREE(t, m->alloc_user);
+            DST_FREE(s, m->alloc_user);
+            return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)file_end);
+        }
+        s->write = dst__membuf_write;
+        s->user = mem;
+    }
     dst__sink_put(s, h, DST__HEADER_BYTES);
     dst__emit_body(m, checkpoint, t, nt, file_end, s);
     dst__sink_flush(s);
@@ -5576,48 +5724,24 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
 
 DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 0, write, user, err);
+    return dst__save_to(m, 0, write, user, NULL, err);
 }
 
 DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 1, write, user, err);
-}
-
-/* Into one block: the size is known after a counting pass. */
-typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
-
-static int dst__membuf_write(void *user, const void *data, size_t len)
-{
-    dst__membuf *b = (dst__membuf *)user;
-    if (len > b->cap - b->len) return 1;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static int dst__count_write(void *user, const void *data, size_t len)
-{
-    (void)data;
-    *(size_t *)user += len;
-    return 0;
+    return dst__save_to(m, 1, write, user, NULL, err);
 }
 
 static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
 {
     dst__membuf b;
-    size_t size = 0;
     dst_result r;
     dst__err_clear(err);
     if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
     *buf = NULL;
     *len = 0;
-    if ((r = dst__save_to(m, checkpoint, dst__count_write, &size, err)) != DST_OK) return r;
-    b.p = (unsigned char *)DST_MALLOC(size, NULL); /* dst_free releases it */
-    if (!b.p) return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)size);
-    b.len = 0;
-    b.cap = size;
-    if ((r = dst__save_to(m, checkpoint, dst__membuf_write, &b, err)) != DST_OK) {
+    b.p = NULL;
+    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
         DST_FREE(b.p, NULL);
         return r;
     }
@@ -5750,7 +5874,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
@@ -5823,9 +5947,12 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
         tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
         if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
-        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
-            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
-                         i, (unsigned long)tmp[i].out_size);
+        /* what a forward of one sample needs (outputs, masks, convolution scratch): a tiny file
+           must not make the first forward allocate gigabytes */
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS || tmp[i].col_floats > DST_MAX_ACTIVATION_FLOATS ||
+            (act += tmp[i].out_size + dst__layer_aux_floats(&tmp[i], 1) + tmp[i].col_floats) > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
+                         i, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
             break;
         }
         /* every parameter must be in the file: this bounds what create allocates */
@@ -6107,7 +6234,7 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
     if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
     if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
     if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
-    r = dst_model_create(&m, &desc, err);
+    r = dst__model_create(&m, &desc, 1, err);
     DST_FREE(layers, NULL);
     if (r != DST_OK) {
         if (r == DST_ERR_NOMEM) return r;
@@ -6185,17 +6312,11 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
          ((uintptr_t)(p + buffers_at) & 63) != 0))
         in_place = 0;
     if (in_place) {
-        dst__free_aligned(m->own_params, m->alloc_user);
-        m->own_params = NULL;
         m->params = (float *)(uintptr_t)(p + params_at);
-        m->grads = m->state0 = m->state1 = NULL;
-        if (m->buffer_count) {
-            dst__free_aligned(m->own_buffers, m->alloc_user);
-            m->own_buffers = NULL;
-            m->buffers = (float *)(uintptr_t)(p + buffers_at);
-            m->buffers_saved = NULL; /* a train step makes its own copy first */
-        }
+        if (m->buffer_count) m->buffers = (float *)(uintptr_t)(p + buffers_at);
+        /* grads, states and buffers_saved stay NULL: a train step makes its own copy first */
     } else {
+        if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto fail; }
         for (i = 0; i < nt; ++i) {
             const dst__ftensor *x = &t[i];
             float *dst;
@@ -6324,7 +6445,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, err);
+        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, NULL, err);
         ok = r == DST_OK && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
     }
@@ -6336,7 +6457,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, err);
+        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, NULL, err);
         ok = r == DST_OK && fflush(fp) == 0;
         ok = fclose(fp) == 0 && ok;
     }
@@ -6382,12 +6503,30 @@ DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path
 
 DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
 {
-    /* bitwise CRC-32 (IEEE, reflected 0xEDB88320): small and table-free */
+    /* CRC-32 (IEEE, reflected 0xEDB88320). Short inputs bit by bit; from 4 KiB
+       on, 4 bytes a step through four 256-entry tables built on the stack
+       (slicing-by-4): no global table, and many times the bitwise rate on the
+       weight file's megabytes. */
     const unsigned char *p = (const unsigned char *)buf;
-    size_t i;
+    size_t i = 0;
     int k;
     crc = ~crc;
-    for (i = 0; i < len; ++i) {
+    if (len >= 4096) {
+        uint32_t t[4][256], c;
+        unsigned n;
+        for (n = 0; n < 256; ++n) {
+            c = n;
+            for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+            t[0][n] = c;
+        }
+        for (n = 0; n < 256; ++n)
+            for (k = 1; k < 4; ++k) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 255];
+        for (; i + 4 <= len; i += 4) {
+            crc ^= (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 3] << 24);
+            crc = t[3][crc & 255] ^ t[2][(crc >> 8) & 255] ^ t[1][(crc >> 16) & 255] ^ t[0][crc >> 24];
+        }
+    }
+    for (; i < len; ++i) {
         crc ^= p[i];
         for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
     }
@@ -6779,10 +6918,9 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         memset(out, 0, sizeof *out);
         return dst__err(err, DST_ERR_FORMAT, "npy: the header lacks descr, fortran_order or shape");
     }
-    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=') && descr[2] == '4' &&
-        (descr[1] == 'f' || descr[1] == 'i')) {
+    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>') && descr[2] == '4' && (descr[1] == 'f' || descr[1] == 'i')) {
         out->dtype = descr[1] == 'f' ? DST_NPY_FLOAT32 : DST_NPY_INT32;
-        big = descr[0] == '>' || (descr[0] == '=' && !dst__host_little_endian());
+        big = descr[0] == '>';
     } else {
         int n = (int)(dlen < 16 ? dlen : 16);
         memset(out, 0, sizeof *out);
@@ -6805,11 +6943,14 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         return dst__err(err, DST_ERR_NOMEM, "npy: %lu bytes", (unsigned long)bytes);
     }
     p += pre + hlen;
-    if (big == !dst__host_little_endian()) {
+    if (!big && dst__host_little_endian()) {
         memcpy(out->data, p, bytes);
-    } else {
+    } else { /* element by element, whatever the host's order */
         unsigned char *o = (unsigned char *)out->data;
-        for (i = 0; i < bytes; i += 4) { o[i] = p[i + 3]; o[i + 1] = p[i + 2]; o[i + 2] = p[i + 1]; o[i + 3] = p[i]; }
+        for (i = 0; i < bytes; i += 4) {
+            uint32_t u = big ? dst__be32(p + i) : dst__le32(p + i);
+            memcpy(o + i, &u, 4);
+        }
     }
     (void)d;
     return DST_OK;
@@ -6850,11 +6991,14 @@ DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dt
     if (write(user, pre, 10) || write(user, h, n)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
     if (dst__host_little_endian()) {
         if (bytes && write(user, data, bytes)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
-    } else {
+    } else { /* element by element, whatever the host's order */
         const unsigned char *s = (const unsigned char *)data;
         size_t i;
         for (i = 0; i < bytes; i += 4) {
-            unsigned char b[4] = { s[i + 3], s[i + 2], s[i + 1], s[i] };
+            unsigned char b[4];
+            uint32_t u;
+            memcpy(&u, s + i, 4);
+            dst__put32(b, u);
             if (write(user, b, 4)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
         }
     }
