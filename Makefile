@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -92,6 +92,16 @@ PYTHON_TORCH ?= /usr/bin/python3
 fixtures:
 	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
 	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
+
+# The GEMM tests on what `make test` does not reach: tcc (scalar path) and
+# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user).
+build/test-gemm-tcc: tests/run_gemm.c $(TESTDEP) | build/.dir
+	tcc -I. tests/run_gemm.c -o $@ -lm
+build/test-gemm-aarch64: $(TESTDEP) | build/.dir
+	aarch64-linux-gnu-gcc -std=c99 -O2 $(WARN) -static -I. -I$(STB) $(TESTSRC) -o $@ -lm
+test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
+	./build/test-gemm-tcc
+	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 
 # ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
 # make fuzz; ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus
