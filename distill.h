@@ -2206,10 +2206,10 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
 
 /* Winograd pays off once the GEMMs dominate its transforms: at least this
    many input and output channels, and an output plane of at least
-   DST__CONV_GEMM_COLUMNS / 4 (smaller planes are mostly edge tiles, and
-   im2col puts several samples in one GEMM). Measured: docs/BENCHMARKS.md. */
+   DST__CONV_WINOGRAD_PLANE values (smaller planes are mostly edge tiles,
+   and im2col puts several samples in one GEMM). Measured: docs/BENCHMARKS.md. */
 #define DST__CONV_WINOGRAD_CHANNELS 16
-#define DST__CONV_GEMM_COLUMNS 1024
+#define DST__CONV_WINOGRAD_PLANE 256
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
 {
@@ -2218,7 +2218,7 @@ static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_pa
     if (dst__conv_direct(p)) return DST__CONV_DIRECT;
     if (dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
         p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
-        (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_GEMM_COLUMNS / 4)
+        (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE)
         return DST__CONV_WINOGRAD;
     return DST__CONV_GEMM;
 }
@@ -2229,8 +2229,8 @@ static size_t dst__conv_winograd_work(const dst_conv2d_params *p);
    gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
    per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats; not
    for 1x1 convolutions, which would then copy what they now read in place
-   (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). DST__CONV_GEMM_COLUMNS
-   is defined with the path rule above. */
+   (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
+#define DST__CONV_GEMM_COLUMNS 512
 #define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
 
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */

@@ -132,9 +132,9 @@ static int test_conv_paths_match_reference(void)
     return 0;
 }
 
-/* Gradients by finite differences through the direct path (one input
-   channel: gray images, depthwise with a multiplier, strides, dilation,
-   padding) and the side-by-side GEMM path (small planes). */
+/* Gradients by finite differences through the Winograd forward, the direct
+   path (depthwise with a multiplier, strides, dilation, padding), a gray
+   first layer and the side-by-side GEMM path (small planes). */
 static int test_conv_fast_paths_gradients(void)
 {
     dst_layer_desc gray[] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 1, 1), dst_dense(4) };
@@ -145,6 +145,14 @@ static int test_conv_fast_paths_gradients(void)
     gray[0].kernel_w = 5; gray[0].pad_w = 2; gray[0].dilation_h = 2;
     dw[2].dilation_h = dw[2].dilation_w = 2;
     dw[4].groups = 3; dw[4].stride_w = 1; dw[4].kernel_w = 2;
+    /* a model whose second conv takes the Winograd forward (16 -> 16, 3x3, 16x16 planes) */
+    {
+        dst_layer_desc wino[] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
+                                  dst_global_avgpool(), dst_dense(4) };
+        dst_conv2d_params q = dst_conv2d_params_make(16, 16, 16, 16, 3, 1, 1);
+        T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD);
+        T_CHECK(t_conv_gradcheck(wino, 6, 2, 16, 16, 1) == 0);
+    }
     T_CHECK(t_conv_gradcheck(gray, 4, 1, 9, 7, 1) == 0);
     T_CHECK(t_conv_gradcheck(dw, 6, 2, 7, 8, 1) == 0);
     T_CHECK(t_conv_gradcheck(pw, 6, 2, 5, 7, 0) == 0);
@@ -283,24 +291,26 @@ static int test_relu_rows_match_scalar(void)
 /* ---- no allocation per step on the fast paths ------------------------------------ */
 
 /* A student-sized CNN whose layers take every path: a gray first layer
-   (GEMM, one sample per GEMM), small planes (several samples per GEMM),
-   depthwise (direct planes), 1x1, 2x2 max pooling. After the first step at
+   (GEMM, one sample per GEMM), Winograd, small planes (several samples per
+   GEMM), depthwise (direct planes), 1x1, 2x2 max pooling. After the first step at
    the largest batch, steps, smaller batches and inference allocate nothing. */
 static int test_conv_fast_paths_no_allocation(void)
 {
     enum { B = 24 };
-    dst_layer_desc L[] = { dst_conv2d(8, 3, 1, 0), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(12, 3, 1, 1),
-                           dst_batchnorm(), dst_relu(), dst_depthwise_conv2d(12, 3, 1, 1), dst_relu(),
-                           dst_conv2d(16, 1, 1, 0), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(10) };
+    dst_layer_desc L[] = { dst_conv2d(16, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
+                           dst_maxpool2d(2, 0, 0), dst_conv2d(12, 3, 1, 1), dst_batchnorm(), dst_relu(),
+                           dst_depthwise_conv2d(12, 3, 1, 1), dst_relu(), dst_conv2d(16, 1, 1, 0), dst_relu(),
+                           dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(10) };
     static float x[B * 20 * 20];
     int y[B], i, n = (int)(sizeof L / sizeof L[0]);
     long before;
     dst_model *m = t_cnn(L, n, 1, 20, 20, 5);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     float out[B * 10];
-    dst_conv2d_params p = dst_conv2d_params_make(8, 9, 9, 12, 3, 1, 1);
+    dst_conv2d_params p = dst_conv2d_params_make(16, 10, 10, 12, 3, 1, 1), q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
     T_CHECK(m != NULL);
-    T_CHECK(dst__conv_samples_per_gemm(&p) > 1);  /* layer 3 puts samples side by side */
+    T_CHECK(dst__conv_samples_per_gemm(&p) > 1);  /* layer 5 puts samples side by side */
+    T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD); /* layer 2 */
     t_fill(x, sizeof x / sizeof x[0], 1);
     for (i = 0; i < B; ++i) y[i] = i % 10;
     dst_model_set_optimizer(m, &o);
