@@ -174,7 +174,7 @@ bench-file: build/bench_file
 
 # ---- the demo ----------------------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
-# (a few minutes on one core). DEMO_FLAGS="--full" for the full protocol,
+# (a few minutes on one core). DEMO_FLAGS="--full" for all 60,000 images,
 # DEMO_FLAGS="--svg build/curves.svg" for the training curves.
 FMNIST ?= /usr/share/datasets/fashion-mnist
 DEMO_FLAGS ?=

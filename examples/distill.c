@@ -833,6 +833,7 @@ static void cmd_train(const args *a)
                               (double)fit.temperature, (double)fit.alpha);
     }
     memset(&r, 0, sizeof r);
+    r.last_print = -1; /* the first batch shows at once */
     r.tty = isatty(fileno(stdout));
     r.quiet = a->quiet;
     fit.val_x = d.test_x;
@@ -1098,6 +1099,7 @@ static void describe_layer(const dst_layer_info *li, char *buf, size_t cap)
     case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
         snprintf(buf, cap, "%s %dx%d stride %dx%d", dst_layer_name(L->kind), L->kernel_h, L->kernel_w,
                  L->stride_h ? L->stride_h : L->kernel_h, L->stride_w ? L->stride_w : L->kernel_w);
+        if (L->pad_h || L->pad_w) snprintf(buf + strlen(buf), cap - strlen(buf), " pad %dx%d", L->pad_h, L->pad_w);
         break;
     case DST_LAYER_LEAKY_RELU: snprintf(buf, cap, "leaky_relu %g", (double)L->param); break;
     case DST_LAYER_DROPOUT: case DST_LAYER_DROPOUT2D:
@@ -1123,7 +1125,7 @@ static void cmd_info(const args *a)
         dst_model_layer(m, i, &li);
         describe_layer(&li, buf, sizeof buf);
         snprintf(shape, sizeof shape, "%dx%dx%d -> %dx%dx%d", li.in_c, li.in_h, li.in_w, li.out_c, li.out_h, li.out_w);
-        printf("  %2d  %-36s %-26s %lu params\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count));
+        printf("  %2d  %-46s %-24s %8lu params\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count));
         params += li.weight_count + li.bias_count;
     }
     printf("parameters: %lu (%.1f KiB as float32)\n", (unsigned long)params, (double)params * 4 / 1024);
@@ -1164,39 +1166,52 @@ static void put_array(FILE *f, const char *name, const char *suffix, int index, 
 
 /* The helpers, emitted only when a layer uses them (unused static functions
    would be warnings in the user's build). */
+/* Dense weights are written transposed, [in][out], so the inner loop runs
+   along the outputs: contiguous, independent sums the compiler vectorizes
+   without reordering any of them; zero inputs (after a ReLU) are skipped. */
 static const char *exp_dense =
-    "static void NAME__dense(const float *x, float *y, const float *w, const float *b, int in, int out)\n"
+    "static void NAME__dense(const float *x, float *y, const float *wt, const float *b, int in, int out)\n"
     "{\n"
     "    int o, i;\n"
-    "    for (o = 0; o < out; ++o) {\n"
-    "        float s = b ? b[o] : 0.0f;\n"
-    "        for (i = 0; i < in; ++i) s += w[(long)o * in + i] * x[i];\n"
-    "        y[o] = s;\n"
+    "    for (o = 0; o < out; ++o) y[o] = b ? b[o] : 0.0f;\n"
+    "    for (i = 0; i < in; ++i) {\n"
+    "        const float xi = x[i], *wr = wt + (long)i * out;\n"
+    "        if (xi == 0.0f) continue;\n"
+    "        for (o = 0; o < out; ++o) y[o] += wr[o] * xi;\n"
     "    }\n"
     "}\n";
+/* One weight at a time over the output rows it reaches: the range of output
+   columns that stay inside the input is worked out once, so the inner loop
+   has no test and, at stride 1, reads contiguous inputs. */
 static const char *exp_conv =
     "/* s: in_c in_h in_w out_c out_h out_w kernel_h kernel_w stride_h stride_w pad_h pad_w dil_h dil_w groups */\n"
     "static void NAME__conv(const float *x, float *y, const float *w, const float *b, const int *s)\n"
     "{\n"
-    "    int icg = s[0] / s[14], ocg = s[3] / s[14], o, oy, ox, c, ky, kx;\n"
-    "    for (o = 0; o < s[3]; ++o)\n"
-    "        for (oy = 0; oy < s[4]; ++oy)\n"
-    "            for (ox = 0; ox < s[5]; ++ox) {\n"
-    "                float acc = b ? b[o] : 0.0f;\n"
-    "                for (c = 0; c < icg; ++c) {\n"
-    "                    const float *xp = x + (long)((o / ocg) * icg + c) * s[1] * s[2];\n"
-    "                    const float *wp = w + ((long)o * icg + c) * s[6] * s[7];\n"
-    "                    for (ky = 0; ky < s[6]; ++ky) {\n"
+    "    int icg = s[0] / s[14], ocg = s[3] / s[14], plane = s[4] * s[5], o, c, ky, kx, oy, ox, i;\n"
+    "    for (o = 0; o < s[3]; ++o) {\n"
+    "        float *yo = y + (long)o * plane;\n"
+    "        for (i = 0; i < plane; ++i) yo[i] = b ? b[o] : 0.0f;\n"
+    "        for (c = 0; c < icg; ++c) {\n"
+    "            const float *xc = x + (long)((o / ocg) * icg + c) * s[1] * s[2];\n"
+    "            for (ky = 0; ky < s[6]; ++ky)\n"
+    "                for (kx = 0; kx < s[7]; ++kx) {\n"
+    "                    float wv = w[(((long)o * icg + c) * s[6] + ky) * s[7] + kx];\n"
+    "                    int off = kx * s[13] - s[11], lo = 0, hi = s[5] - 1;\n"
+    "                    if (off < 0) lo = (-off + s[9] - 1) / s[9];\n"
+    "                    if (s[2] - 1 - off < 0) continue;\n"
+    "                    if ((s[2] - 1 - off) / s[9] < hi) hi = (s[2] - 1 - off) / s[9];\n"
+    "                    for (oy = 0; oy < s[4]; ++oy) {\n"
     "                        int iy = oy * s[8] - s[10] + ky * s[12];\n"
+    "                        const float *xr;\n"
+    "                        float *yr = yo + (long)oy * s[5];\n"
     "                        if (iy < 0 || iy >= s[1]) continue;\n"
-    "                        for (kx = 0; kx < s[7]; ++kx) {\n"
-    "                            int ix = ox * s[9] - s[11] + kx * s[13];\n"
-    "                            if (ix >= 0 && ix < s[2]) acc += wp[ky * s[7] + kx] * xp[iy * s[2] + ix];\n"
-    "                        }\n"
+    "                        xr = xc + (long)iy * s[2] + off;\n"
+    "                        if (s[9] == 1) for (ox = lo; ox <= hi; ++ox) yr[ox] += wv * xr[ox];\n"
+    "                        else for (ox = lo; ox <= hi; ++ox) yr[ox] += wv * xr[ox * s[9]];\n"
     "                    }\n"
     "                }\n"
-    "                y[((long)o * s[4] + oy) * s[5] + ox] = acc;\n"
-    "            }\n"
+    "        }\n"
+    "    }\n"
     "}\n";
 static const char *exp_pool =
     "/* s: channels in_h in_w out_h out_w kernel_h kernel_w stride_h stride_w pad_h pad_w; max or mean\n"
@@ -1359,7 +1374,18 @@ static void cmd_export_c(const args *a)
         describe_layer(&li, buf, sizeof buf);
         if (li.desc.kind == DST_LAYER_DENSE || li.desc.kind == DST_LAYER_CONV2D) {
             fprintf(f, "/* layer %d: %s */\n", i, buf);
-            put_array(f, name, "w", i, params + li.param_offset, li.weight_count);
+            if (li.desc.kind == DST_LAYER_DENSE) { /* transposed: [in][out] */
+                size_t in_n = li.weight_count / (size_t)li.out_c, r, k;
+                float *wt = (float *)malloc(li.weight_count * sizeof(float) + 1);
+                const float *w = params + li.param_offset;
+                if (!wt) fail(1, "out of memory");
+                for (r = 0; r < (size_t)li.out_c; ++r)
+                    for (k = 0; k < in_n; ++k) wt[k * (size_t)li.out_c + r] = w[r * in_n + k];
+                put_array(f, name, "wt", i, wt, li.weight_count);
+                free(wt);
+            } else {
+                put_array(f, name, "w", i, params + li.param_offset, li.weight_count);
+            }
             if (li.bias_count) put_array(f, name, "b", i, params + li.param_offset + li.weight_count, li.bias_count);
         } else if (li.desc.kind == DST_LAYER_BATCHNORM) {
             /* y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift */
@@ -1406,7 +1432,7 @@ static void cmd_export_c(const args *a)
         fprintf(f, "    /* %d: %s */\n", i, buf);
         switch (L->kind) {
         case DST_LAYER_DENSE:
-            fprintf(f, "    %s__dense(%s, %s, %s_w%d, ", name, src, dst, name, i);
+            fprintf(f, "    %s__dense(%s, %s, %s_wt%d, ", name, src, dst, name, i);
             if (li.bias_count) fprintf(f, "%s_b%d", name, i); else fputs("0", f);
             fprintf(f, ", %d, %d);\n", size_in, li.out_c);
             break;

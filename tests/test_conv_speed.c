@@ -151,6 +151,65 @@ static int test_conv_fast_paths_gradients(void)
     return 0;
 }
 
+/* ---- Winograd F(2x2, 3x3) against the reference ------------------------------------ */
+
+/* Random 3x3 stride-1 shapes (padding 0..2, odd and even sizes down to a
+   single output, channels 1..20, so partial tile groups and edge tiles of
+   every kind): forward, dx, dW and db, with and without bias. */
+static int test_conv_winograd_matches_reference(void)
+{
+    int t, ran = 0;
+    double worst = 0;
+    dst_conv2d_params any = dst_conv2d_params_make(4, 8, 8, 4, 3, 1, 1);
+    if (!dst__conv_winograd_shape(&any)) {
+        printf("    Winograd needs SSE2: not in this build\n");
+        return 0;
+    }
+    for (t = 0; t < 60; ++t) {
+        dst_conv2d_params p;
+        int batch = 1 + t % 3, oh, ow, has_bias = t % 2;
+        size_t xn, yn, wn, work_n;
+        float *x, *w, *b, *dy, *y0, *dx0, *dw0, *db0, *y1, *dx1, *dw1, *db1, *work;
+        double scale = 1;
+        p = dst_conv2d_params_make(1 + (int)((t_rand() + 1) * 10), 1, 1, 1 + (int)((t_rand() + 1) * 10), 3, 1, t % 3);
+        p.in_h = 1 + (int)((t_rand() + 1) * 9);
+        p.in_w = 1 + (int)((t_rand() + 1) * 12);
+        p.pad_w = (t / 3) % 3;
+        if (t == 0) { p.in_c = 32; p.out_c = 20; p.in_h = 26; p.in_w = 26; p.pad_h = p.pad_w = 0; }
+        if (dst_conv2d_check(&p, &oh, &ow, NULL) != DST_OK) continue;
+        T_CHECK(dst__conv_winograd_shape(&p));
+        ran++;
+        xn = (size_t)batch * p.in_c * p.in_h * p.in_w; yn = (size_t)batch * p.out_c * oh * ow;
+        wn = (size_t)p.out_c * p.in_c * 9;
+        work_n = dst__conv_work_floats(&p, DST__CONV_WINOGRAD, 1);
+        x = (float *)malloc(xn * 4); dx0 = (float *)malloc(xn * 4); dx1 = (float *)malloc(xn * 4);
+        y0 = (float *)malloc(yn * 4); y1 = (float *)malloc(yn * 4); dy = (float *)malloc(yn * 4);
+        w = (float *)malloc(wn * 4); dw0 = (float *)malloc(wn * 4); dw1 = (float *)malloc(wn * 4);
+        b = (float *)malloc((size_t)p.out_c * 4); db0 = (float *)malloc((size_t)p.out_c * 4);
+        db1 = (float *)malloc((size_t)p.out_c * 4); work = (float *)malloc(work_n * 4 + 4);
+        t_fill(x, xn, 1); t_fill(w, wn, 1); t_fill(b, (size_t)p.out_c, 1); t_fill(dy, yn, 1);
+        dst__conv2d_forward(&p, DST__CONV_REFERENCE, batch, x, w, has_bias ? b : NULL, y0, NULL, 1, NULL);
+        dst__conv2d_backward(&p, DST__CONV_REFERENCE, batch, x, w, dy, dx0, dw0, db0, NULL, 1, NULL);
+        memset(y1, 0xff, yn * 4); memset(dx1, 0xff, xn * 4); memset(dw1, 0xff, wn * 4);
+        dst__conv2d_forward(&p, DST__CONV_WINOGRAD, batch, x, w, has_bias ? b : NULL, y1, work, 1, NULL);
+        dst__conv2d_backward(&p, DST__CONV_WINOGRAD, batch, x, w, dy, dx1, dw1, db1, work, 1, NULL);
+        scale = sqrt((double)p.in_c * 9) * 1e-5; /* the sums' size: values O(1), in_c * 9 terms */
+        if (!(t_close(y1, y0, yn, 1e-4f, (float)scale, "winograd y") && t_close(dx1, dx0, xn, 1e-4f, (float)scale, "winograd dx") &&
+              t_close(dw1, dw0, wn, 1e-4f, 1e-4f, "winograd dw") && t_close(db1, db0, (size_t)p.out_c, 1e-4f, 1e-4f, "winograd db"))) {
+            printf("    case %d: in %dx%dx%d out_c %d pad %dx%d batch %d\n", t, p.in_c, p.in_h, p.in_w, p.out_c,
+                   p.pad_h, p.pad_w, batch);
+            return 1;
+        }
+        if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
+        if (t_maxdiff(dx1, dx0, xn) > worst) worst = t_maxdiff(dx1, dx0, xn);
+        free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
+        free(b); free(db0); free(db1); free(work);
+    }
+    printf("    %d Winograd shapes, worst y / dx error %.2g\n", ran, worst);
+    T_CHECK(ran > 40);
+    return 0;
+}
+
 /* ---- max pooling: the 2x2 path against the reference ------------------------------ */
 
 /* Odd sizes (a last row / column that no window covers), ties (the first
@@ -315,6 +374,7 @@ static int test_fold_batchnorm_matches_eval(void)
 static const t_case conv_speed_tests[] = {
     { "conv_paths_match_reference", test_conv_paths_match_reference },
     { "conv_fast_paths_gradients", test_conv_fast_paths_gradients },
+    { "conv_winograd_matches_reference", test_conv_winograd_matches_reference },
     { "conv_maxpool_fast_matches_reference", test_maxpool_fast_matches_reference },
     { "conv_relu_rows_match_scalar", test_relu_rows_match_scalar },
     { "conv_fast_paths_no_allocation", test_conv_fast_paths_no_allocation },

@@ -266,6 +266,30 @@ static int test_dense_relu_fusion_changes_nothing(void)
     return 0;
 }
 
+/* At inference a dropout layer is the identity and copies nothing: the
+   output is the same as the model's without it, and when it is the last
+   layer the output pointer is the layer before's buffer. */
+static int test_dropout_inference_is_a_pass_through(void)
+{
+    dst_layer_desc with[] = { dst_dense(12), dst_relu(), dst_dropout(0.5f), dst_dense(4), dst_dropout(0.3f) };
+    dst_layer_desc without[] = { dst_dense(12), dst_relu(), dst_dense(4) };
+    dst_model *a = t_model(with, 5, 7, 9), *b = t_model(without, 3, 7, 9);
+    float x[5 * 7];
+    int y[5] = { 0, 1, 2, 3, 0 };
+    const float *ya, *yb;
+    T_CHECK(a && b && dst_model_param_count(a) == dst_model_param_count(b));
+    t_fill(x, 5 * 7, 1);
+    T_CHECK(dst_model_train_step(a, x, y, 5, NULL, 0, 0, NULL) == DST_OK); /* dropout active once */
+    memcpy(dst_model_params(b), dst_model_params(a), dst_model_param_count(a) * sizeof(float));
+    T_CHECK(dst_model_forward(a, x, 5, 0, &ya) == DST_OK && dst_model_forward(b, x, 5, 0, &yb) == DST_OK);
+    T_CHECK(t_same_bits(ya, yb, 5 * 4, "inference with and without dropout"));
+    T_CHECK(ya == a->layers[3].out);
+    T_CHECK(dst_model_backward(a, ya) == DST_ERR_ARG); /* needs a training forward */
+    dst_model_free(a);
+    dst_model_free(b);
+    return 0;
+}
+
 /* fit's progress times come from a monotonic wall clock, also in strict
    ISO C builds (which hide clock_gettime), not from clock()'s processor time */
 static int test_seconds_is_a_wall_clock(void)
@@ -288,5 +312,6 @@ static const t_case mlpfast_tests[] = {
     { "optimizer_kernels_match_reference", test_optimizer_kernels_match_reference },
     { "finite_check_finds_every_position", test_finite_check_finds_every_position },
     { "dense_relu_fusion_changes_nothing", test_dense_relu_fusion_changes_nothing },
+    { "dropout_inference_is_a_pass_through", test_dropout_inference_is_a_pass_through },
     { "seconds_is_a_wall_clock", test_seconds_is_a_wall_clock },
 };
