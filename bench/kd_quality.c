@@ -4,7 +4,8 @@
 
    Build and run (make bench-kd does both):
      cc -O2 -I. -I/usr/include/stb bench/kd_quality.c -lm -o build/kd_quality
-     ./build/kd_quality [--regime limited|short|all] [--seeds N] [--teachers K] [--quick] [--data DIR]
+     ./build/kd_quality [--regime limited|short|all] [--seeds N] [--teachers K] [--labels-only]
+                       [--quick] [--data DIR]
 
    Protocols (Adam lr 1e-3, batch 128, shuffled every epoch, last batch
    smaller, no augmentation, PyTorch's default init, pixels / 255):
@@ -18,6 +19,7 @@
    (dst_teacher_logits). Student seed s distills from teacher number
    (s - 1) mod K, K = --teachers (default: one teacher per seed).
    --quick: 2,000 training images, 2 teacher epochs, 3 student epochs.
+   --labels-only: no teacher, only the students trained on labels.
    C1: conv3x3(1->32)+ReLU, conv3x3(32->64)+ReLU, maxpool2, dropout .25,
        flatten, dense(9216->128)+ReLU, dropout .5, dense(128->10).
    C2: conv3x3(1->8)+ReLU, maxpool2, conv3x3(8->16)+ReLU, maxpool2, flatten,
@@ -152,7 +154,7 @@ static dst_model *kd_run(const char *name, const char *arch, const dst_mnist *d,
     return m;
 }
 
-static void kd_regime(const char *kind, const dst_mnist *d, int seeds, int teachers, int quick)
+static void kd_regime(const char *kind, const dst_mnist *d, int seeds, int teachers, int quick, int labels_only)
 {
     static const char *limited_arch[] = { "MLP800", "MLP800", "MLP800" };
     static const float limited_T[] = { 0, 4, 20 };
@@ -169,6 +171,7 @@ static void kd_regime(const char *kind, const dst_mnist *d, int seeds, int teach
     dst_error e;
     if (quick) { n = 2000; t_ep = 2; s_ep = 3; }
     if (n > d->train_count) n = d->train_count;
+    if (labels_only) teachers = 0;
     for (k = 0; k < teachers; ++k) {
         dst_model *t;
         dst_teacher tt;
@@ -185,9 +188,10 @@ static void kd_regime(const char *kind, const dst_mnist *d, int seeds, int teach
         dst_model_free(t);
     }
     for (s = 1; s <= seeds; ++s) {
-        dst_teacher tl = dst_teacher_logits(cache[(s - 1) % teachers], n, 10);
+        dst_teacher tl = dst_teacher_logits(teachers ? cache[(s - 1) % teachers] : NULL, n, 10);
         for (j = 0; j < students; ++j) {
             float T = Ts[j];
+            if (labels_only && T != 0) continue;
             if (T == 0) {
                 snprintf(name, sizeof name, "%s %s labels", kind, arch[j]);
                 snprintf(label, sizeof label, "%s, labels, %d epochs", kd_arch_name(arch[j]), s_ep);
@@ -205,18 +209,19 @@ static void kd_regime(const char *kind, const dst_mnist *d, int seeds, int teach
 
 static void kd_usage(void)
 {
-    fprintf(stderr, "usage: kd_quality [--regime limited|short|all] [--seeds N] [--teachers K] [--quick] [--data DIR]\n");
+    fprintf(stderr, "usage: kd_quality [--regime limited|short|all] [--seeds N] [--teachers K] [--labels-only] [--quick] [--data DIR]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *regime = "limited", *dir = "/usr/share/datasets/fashion-mnist";
-    int seeds = 3, teachers = 0, quick = 0, i, r;
+    int seeds = 3, teachers = 0, quick = 0, labels_only = 0, i, r;
     dst_mnist d;
     dst_error e;
     for (i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--labels-only")) labels_only = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--regime")) regime = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--seeds")) seeds = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--teachers")) teachers = atoi(argv[++i]);
@@ -230,8 +235,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n(Debian: apt-get install dataset-fashion-mnist)\n", e.message);
         return 1;
     }
-    if (strcmp(regime, "short")) kd_regime("limited", &d, seeds, teachers, quick);
-    if (strcmp(regime, "limited")) kd_regime("short", &d, seeds, teachers, quick);
+    if (strcmp(regime, "short")) kd_regime("limited", &d, seeds, teachers, quick, labels_only);
+    if (strcmp(regime, "limited")) kd_regime("short", &d, seeds, teachers, quick, labels_only);
     printf("\ndistill.h %s (%s), Fashion-MNIST test accuracy (%%), mean +- std (sample, n-1) over seeds%s\n",
            dst_version(), dst_simd_name(dst_simd_active()), quick ? " [QUICK]" : "");
     for (r = 0; r < kd_row_count; ++r) {

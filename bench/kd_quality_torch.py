@@ -3,7 +3,7 @@
 bench/kd_quality.c (see docs/BENCHMARKS.md, "Distillation quality").
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py [--regime limited|short|all]
-        [--seeds N] [--teachers K] [--quick] [--data DIR]
+        [--seeds N] [--teachers K] [--labels-only] [--quick] [--data DIR]
 
 Protocols (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
 no augmentation, PyTorch's default init, pixels / 255):
@@ -16,6 +16,7 @@ Teacher logits on the training images are computed once (eval mode) and reused
 by every distilled student, as dst_teacher_cache does. Student seed s distills
 from teacher number (s - 1) mod K (K = --teachers, default: one per seed).
 --quick: 2,000 training images, 2 teacher epochs, 3 student epochs (a smoke test).
+--labels-only: no teacher, only the students trained on labels.
 Reads the IDX .gz files with gzip + numpy (no torchvision). One thread.
 """
 import argparse
@@ -130,7 +131,7 @@ def run(name, arch, x, y, vx, vy, epochs, seed, tl=None, T=4.0, alpha=0.9):
     return model, acc
 
 
-def regime(kind, data, seeds, teachers, quick, results):
+def regime(kind, data, seeds, teachers, quick, labels_only, results):
     tx, ty, vx, vy = data
     n = 10000 if kind == "limited" else 60000
     t_ep, s_ep = (10, 20) if kind == "limited" else (10, 10)
@@ -142,13 +143,16 @@ def regime(kind, data, seeds, teachers, quick, results):
     else:
         students = [("MLP128", None), ("MLP128", 4.0), ("C2", None), ("C2", 4.0)]
     cache = {}
+    if labels_only:
+        teachers = 0
+        students = [st for st in students if st[1] is None]
     for k in range(teachers):
         seed = k + 1
         t, acc = run("%s C1 teacher" % kind, "C1", x, y, vx, vy, t_ep, seed)
         results.setdefault((kind, "C1 teacher, %d epochs" % t_ep), []).append(acc)
         cache[k] = logits_of(t, x)
     for seed in range(1, seeds + 1):
-        tl = cache[(seed - 1) % teachers]
+        tl = cache[(seed - 1) % teachers] if teachers else None
         for arch, T in students:
             label = "%s, %s, %d epochs" % (ARCH_NAMES[arch], "labels" if T is None else
                                            "KD T=%g alpha=0.9" % T, s_ep)
@@ -164,6 +168,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--teachers", type=int, default=0, help="teachers trained (default: one per seed)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--labels-only", action="store_true")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -175,7 +180,7 @@ def main():
     results = {}
     kinds = ["limited", "short"] if a.regime == "all" else [a.regime]
     for kind in kinds:
-        regime(kind, data, a.seeds, teachers, a.quick, results)
+        regime(kind, data, a.seeds, teachers, a.quick, a.labels_only, results)
     print("\nPyTorch %s, Fashion-MNIST test accuracy (%%), mean +- std (sample, n-1) over seeds%s"
           % (torch.__version__, " [QUICK]" if a.quick else ""))
     for (kind, label), accs in results.items():
