@@ -84,15 +84,6 @@ test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 test-quick: build/test
 	./build/test
 
-# The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
-# are committed, so the tests need no PyTorch; rewriting them needs Debian's
-# python3-torch and gives the same bytes.
-PYTHON_TORCH ?= /usr/bin/python3
-.PHONY: fixtures
-fixtures:
-	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
-	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
-
 # The GEMM tests on what `make test` does not reach: tcc (scalar path) and
 # AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user).
 build/test-gemm-tcc: tests/run_gemm.c $(TESTDEP) | build/.dir
@@ -102,6 +93,15 @@ build/test-gemm-aarch64: $(TESTDEP) | build/.dir
 test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	./build/test-gemm-tcc
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
+
+# The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
+# are committed, so the tests need no PyTorch; rewriting them needs Debian's
+# python3-torch and gives the same bytes.
+PYTHON_TORCH ?= /usr/bin/python3
+.PHONY: fixtures
+fixtures:
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
 
 # ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
 # make fuzz; ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus

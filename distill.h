@@ -1992,10 +1992,35 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
 }
 #endif
 
+#if DST__VEC_NEON
+/* NEON's max gives NaN for NaN: a compare and a select keep the scalar rule */
+static void dst__relu_neon(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z));
+    }
+    dst__relu_scalar(x + i, y + i, n - i);
+}
+
+static void dst__relu_grad_neon(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(s + i), z), vld1q_f32(dy + i), z));
+    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
+}
+#endif
+
 static void dst__relu(const float *x, float *y, size_t n)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_neon(x, y, n); return; }
 #endif
     dst__relu_scalar(x, y, n);
 }
@@ -2004,6 +2029,8 @@ static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_neon(s, dy, dx, n); return; }
 #endif
     dst__relu_grad_scalar(s, dy, dx, n);
 }
@@ -3673,6 +3700,58 @@ static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DS
 }
 #endif
 
+#if DST__VEC_NEON
+static void dst__sgd_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                          float *DST__RESTRICT buf, size_t n)
+{
+    size_t i = 0;
+    float32x4_t wd = vdupq_n_f32(k->wd), lr = vdupq_n_f32(k->lr), mom = vdupq_n_f32(k->mom), damp = vdupq_n_f32(k->damp);
+    /* d = g + wd p, and p -= lr d (multiply and add apart: no fused rounding) */
+#define DST__SGD_D(i) vaddq_f32(vld1q_f32(g + (i)), vmulq_f32(wd, vld1q_f32(p + (i))))
+#define DST__SGD_P(i, d) vst1q_f32(p + (i), vsubq_f32(vld1q_f32(p + (i)), vmulq_f32(lr, (d))))
+    if (!buf) {
+        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
+    } else if (k->first) {
+        for (; i + 4 <= n; i += 4) {
+            float32x4_t d = DST__SGD_D(i);
+            vst1q_f32(buf + i, d);
+            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, d)) : d);
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            float32x4_t d = DST__SGD_D(i);
+            float32x4_t b = vaddq_f32(vmulq_f32(mom, vld1q_f32(buf + i)), vmulq_f32(damp, d));
+            vst1q_f32(buf + i, b);
+            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, b)) : b);
+        }
+    }
+#undef DST__SGD_D
+#undef DST__SGD_P
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+static void dst__adam_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    float32x4_t wd = vdupq_n_f32(k->wd), decay = vdupq_n_f32(k->decay), b1 = vdupq_n_f32(k->b1);
+    float32x4_t b2 = vdupq_n_f32(k->b2), one_b1 = vdupq_n_f32(k->one_b1), one_b2 = vdupq_n_f32(k->one_b2);
+    float32x4_t step_size = vdupq_n_f32(k->step_size), bc2 = vdupq_n_f32(k->bc2_sqrt), eps = vdupq_n_f32(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t pv = vld1q_f32(p + i), d = vld1q_f32(g + i), mv, vv, den;
+        if (k->decoupled) pv = vmulq_f32(pv, decay);
+        else d = vaddq_f32(d, vmulq_f32(wd, pv));
+        mv = vaddq_f32(vmulq_f32(b1, vld1q_f32(m + i)), vmulq_f32(one_b1, d));
+        vv = vaddq_f32(vmulq_f32(b2, vld1q_f32(v + i)), vmulq_f32(vmulq_f32(one_b2, d), d));
+        den = vaddq_f32(vdivq_f32(vsqrtq_f32(vv), bc2), eps);
+        vst1q_f32(m + i, mv);
+        vst1q_f32(v + i, vv);
+        vst1q_f32(p + i, vsubq_f32(pv, vdivq_f32(vmulq_f32(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
 /* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
 static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
                                size_t n, dst_simd level)
@@ -3684,6 +3763,12 @@ static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, cons
     if (level != DST_SIMD_SCALAR) {
         if (sgd) dst__sgd_sse2(k, p, g, s0, n);
         else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#elif DST__VEC_NEON
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_neon(k, p, g, s0, n);
+        else dst__adam_neon(k, p, g, s0, s1, n);
         return;
     }
 #endif
@@ -4265,10 +4350,41 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
 }
 #endif
 
+#if DST__VEC_NEON
+static void dst__bias_relu_neon(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    float32x4_t z = vdupq_n_f32(0);
+    if (!b && !relu) return;
+    for (i = 0; i < rows; ++i, y += cols) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float32x4_t v = vld1q_f32(y + j);
+            if (b) v = vaddq_f32(v, vld1q_f32(b + j));
+            if (relu) v = vbslq_f32(vcgtq_f32(v, z), v, z);
+            vst1q_f32(y + j, v);
+        }
+        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
+    }
+}
+
+static void dst__column_sums_neon(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                  size_t rows, size_t cols)
+{
+    size_t i, j, vec = cols & ~(size_t)3;
+    const float *r = dy;
+    memset(db, 0, vec * sizeof(float));
+    for (i = 0; i < rows; ++i, r += ld)
+        for (j = 0; j < vec; j += 4) vst1q_f32(db + j, vaddq_f32(vld1q_f32(db + j), vld1q_f32(r + j)));
+    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
+}
+#endif
+
 static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_neon(y, b, rows, cols, relu); return; }
 #endif
     dst__bias_relu_scalar(y, b, rows, cols, relu);
 }
@@ -4277,6 +4393,8 @@ static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows,
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_neon(dy, ld, db, rows, cols); return; }
 #endif
     dst__column_sums_scalar(dy, ld, db, rows, cols);
 }
@@ -4850,10 +4968,27 @@ static int dst__all_finite_sse2(const float *v, size_t n)
 }
 #endif
 
+#if DST__VEC_NEON
+/* x * 0 == itself exactly where it is not NaN: AND those masks */
+static int dst__all_finite_neon(const float *v, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    uint32x4_t ok = vdupq_n_u32(0xFFFFFFFFu);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t a = vmulq_f32(vld1q_f32(v + i), z);
+        ok = vandq_u32(ok, vceqq_f32(a, a));
+    }
+    return vminvq_u32(ok) == 0xFFFFFFFFu && dst__all_finite_scalar(v + i, n - i);
+}
+#endif
+
 static int dst__all_finite(const float *v, size_t n)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_neon(v, n);
 #endif
     return dst__all_finite_scalar(v, n);
 }
