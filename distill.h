@@ -2164,7 +2164,7 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
 }
 
 /* ---- convolution: the paths -------------------------------------------------
-   The same convolution three ways, chosen per shape by dst__conv_direct()
+   The same convolution four ways, chosen per shape by dst__conv_path_of()
    (measurements in docs/BENCHMARKS.md):
    - im2col + GEMM per group: the general path. A 1x1 stride-1 unpadded
      convolution skips im2col and multiplies the input planes directly.
@@ -2176,6 +2176,8 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
      For depthwise convolutions (one input channel per group), where each
      group's GEMM would be 1 x P x (kh kw). A first layer on gray images
      (one input channel, one group) measured faster as im2col + GEMM.
+   - Winograd F(2x2, 3x3), forward only: 3x3 stride-1 convolutions with
+     enough channels and outputs (section below).
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
