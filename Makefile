@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -52,8 +52,9 @@ build/test-clangxx: $(TESTDEP) | build/.dir
 build/test-san: $(TESTDEP) | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -I. -I$(STB) $(TESTSRC) -o $@ -lm
+# (the scalar build also takes the file code's byte-by-byte paths, as on a big-endian host)
 build/test-scalar: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
 # The distill command end to end (tests/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli_helper.c writes.
@@ -82,6 +83,16 @@ test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 
 test-quick: build/test
 	./build/test
+
+# The GEMM tests on what `make test` does not reach: tcc (scalar path) and
+# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user).
+build/test-gemm-tcc: tests/run_gemm.c $(TESTDEP) | build/.dir
+	tcc -I. tests/run_gemm.c -o $@ -lm
+build/test-gemm-aarch64: $(TESTDEP) | build/.dir
+	aarch64-linux-gnu-gcc -std=c99 -O2 $(WARN) -static -I. -I$(STB) $(TESTSRC) -o $@ -lm
+test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
+	./build/test-gemm-tcc
+	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 
 # The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
@@ -173,7 +184,7 @@ bench-file: build/bench_file
 
 # ---- the demo ----------------------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
-# (a few minutes on one core). DEMO_FLAGS="--full" for the full protocol,
+# (a few minutes on one core). DEMO_FLAGS="--full" for all 60,000 images,
 # DEMO_FLAGS="--svg build/curves.svg" for the training curves.
 FMNIST ?= /usr/share/datasets/fashion-mnist
 DEMO_FLAGS ?=

@@ -207,7 +207,8 @@ DSTDEF dst_conv2d_params dst_conv2d_params_make(int in_c, int in_h, int in_w, in
    (out_h / out_w / err may be NULL). */
 DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *out_w, dst_error *err);
 /* Floats of scratch dst_conv2d_forward / _backward need (the column matrix
-   of one sample and group); 0 for 1x1 stride-1 unpadded and depthwise
+   of one sample and group, or more for a 3x3 convolution the forward does
+   by Winograd's method); 0 for 1x1 stride-1 unpadded and depthwise
    convolutions, which need none (work may then be NULL). */
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p);
 
@@ -1019,8 +1020,10 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds DST__GEMM_DOT_M and _N; all of them were
-   chosen by measurement with bench/bench_gemm.c (docs/BENCHMARKS.md).
+   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   cost less than packing B^T. B is taken in blocks of rows that fit in L2.
+   The thresholds were chosen by measurement (bench/bench_gemm.c,
+   docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
@@ -1050,6 +1053,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
    NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
 #define DST__GEMM_NC 624
+#endif
+#ifndef DST__GEMM_DOT_L2_FLOATS
+#define DST__GEMM_DOT_L2_FLOATS 131072 /* rows of B per block of the dot-product path: 512 KB */
 #endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
@@ -1245,6 +1251,7 @@ typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst,
 typedef struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
+    int dot_k_per_row; /* > 0: the dot path also when k >= this * m (0: never) */
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
     dst__gemm_transpose_fn transpose8;
@@ -1380,11 +1387,11 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+    { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, 0, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
 };
 
 static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
@@ -1458,7 +1465,7 @@ DST__GEMM_DOTS(neon, , 4)
 #undef DST__HSUM
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
+    { DST_SIMD_NEON, 8, 4, 3, 4, 0, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
 };
 #endif /* DST__GEMM_NEON */
 
@@ -1694,23 +1701,33 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i, j, t;
-    for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
-        int step = tile == 0 ? 4 : 8;
-        const float *ai = a + (size_t)i * lda;
-        float *ci = c + (size_t)i * ldc;
-        t = tile == 0 ? ra : 1;
-        for (j = 0; j + step <= n; j += step)
-            isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
-        for (; j < n; ++j)
-            isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+    /* rows of B in blocks of about DST__GEMM_DOT_L2_FLOATS, so that every
+       tile of rows of A finds them in L2 */
+    int ra = isa->ra, i, j, t, jb, jn = DST__GEMM_DOT_L2_FLOATS / (k > 1 ? k : 1) / 8 * 8;
+    if (jn < 8) jn = 8;
+    for (jb = 0; jb < n; jb += jn) {
+        int jend = n - jb < jn ? n : jb + jn;
+        for (i = 0; i < m; i += t) {
+            int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+            int step = tile == 0 ? 4 : 8;
+            const float *ai = a + (size_t)i * lda;
+            float *ci = c + (size_t)i * ldc;
+            t = tile == 0 ? ra : 1;
+            for (j = jb; j + step <= jend; j += step)
+                isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+            for (; j < jend; ++j)
+                isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+        }
     }
 }
 #endif /* DST__GEMM_X86 || DST__GEMM_NEON */
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
-   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N (measured: bench/bench_gemm.c). */
+   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
+   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
+   faster than packing, as packing B^T costs more than the k / 16 FMAs per
+   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
+   of AVX2 lose instead). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
@@ -1735,7 +1752,9 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
     }
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
     isa = dst__gemm_isa_for(dst_simd_active());
-    if (isa && !trans_a && trans_b && (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N)) {
+    if (isa && !trans_a && trans_b &&
+        (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N ||
+         (isa->dot_k_per_row > 0 && (double)k >= (double)isa->dot_k_per_row * m))) {
         dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -1973,10 +1992,35 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
 }
 #endif
 
+#if DST__VEC_NEON
+/* NEON's max gives NaN for NaN: a compare and a select keep the scalar rule */
+static void dst__relu_neon(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z));
+    }
+    dst__relu_scalar(x + i, y + i, n - i);
+}
+
+static void dst__relu_grad_neon(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(s + i), z), vld1q_f32(dy + i), z));
+    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
+}
+#endif
+
 static void dst__relu(const float *x, float *y, size_t n)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_neon(x, y, n); return; }
 #endif
     dst__relu_scalar(x, y, n);
 }
@@ -1985,6 +2029,8 @@ static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_neon(s, dy, dx, n); return; }
 #endif
     dst__relu_grad_scalar(s, dy, dx, n);
 }
@@ -2141,26 +2187,50 @@ static int dst__conv_pointwise(const dst_conv2d_params *p)
 }
 
 typedef enum dst__conv_path {
-    DST__CONV_AUTO,      /* the one dst__conv_direct() picks */
+    DST__CONV_AUTO,      /* the one for the shape: see dst__conv_path_of */
     DST__CONV_GEMM,
     DST__CONV_DIRECT,
-    DST__CONV_REFERENCE
+    DST__CONV_REFERENCE,
+    DST__CONV_WINOGRAD   /* falls back to GEMM where the shape or build has none */
 } dst__conv_path;
 
 static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
 
+/* Shapes Winograd F(2x2, 3x3) computes: 3x3, stride 1, no dilation, one
+   group, padding at most 2; SSE2 builds. */
+static int dst__conv_winograd_shape(const dst_conv2d_params *p)
+{
+    return DST__VEC_SSE2 && p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && p->pad_h <= 2 && p->pad_w <= 2;
+}
+
+/* Winograd pays off once the GEMMs dominate its transforms: at least this
+   many input and output channels, and an output plane of at least
+   DST__CONV_WINOGRAD_PLANE values (smaller planes are mostly edge tiles,
+   and im2col puts several samples in one GEMM). Measured: docs/BENCHMARKS.md. */
+#define DST__CONV_WINOGRAD_CHANNELS 16
+#define DST__CONV_WINOGRAD_PLANE 256
+
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
 {
+    if (path == DST__CONV_WINOGRAD && !dst__conv_winograd_shape(p)) return DST__CONV_GEMM;
     if (path != DST__CONV_AUTO) return path;
-    return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
+    if (dst__conv_direct(p)) return DST__CONV_DIRECT;
+    if (dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
+        p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
+        (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE)
+        return DST__CONV_WINOGRAD;
+    return DST__CONV_GEMM;
 }
+
+static size_t dst__conv_winograd_work(const dst_conv2d_params *p);
 
 /* A sample's output plane of fewer than DST__CONV_GEMM_COLUMNS / 4 values
    gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
    per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats; not
    for 1x1 convolutions, which would then copy what they now read in place
    (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
-#define DST__CONV_GEMM_COLUMNS 1024
+#define DST__CONV_GEMM_COLUMNS 512
 #define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
 
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */
@@ -2180,6 +2250,7 @@ static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path p
 {
     size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
     size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst__conv_path_of(p, path) == DST__CONV_WINOGRAD) return dst__conv_winograd_work(p);
     if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
     return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
 }
@@ -2828,6 +2899,207 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
     }
 }
 
+/* ---- convolution: Winograd F(2x2, 3x3) ----------------------------------------
+   A 3x3 convolution with stride 1 gives each 2x2 block of outputs from a
+   4x4 input tile with 16 products per channel pair instead of 36 (Lavin and
+   Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
+     Y = A^T [ (G g G^T) . (B^T d B) ] A,
+   summed over input channels as 16 GEMMs, one per position e of the 4x4
+   transformed tile: M_e [K][T] = U_e [K][C] x V_e [C][T] (C input and K
+   output channels, T tiles). The transforms run on 4 tiles at a time
+   (SSE2). Forward only: the backward stays on the im2col path, where dx
+   through the same sweep (dy with the filters turned) measured slower,
+   its transforms costing more than its GEMMs save. */
+
+typedef struct dst__wino {
+    int C, K, H, W, OH, OW, ph, pw, TW, T; /* T = tile rows x TW tiles */
+    int HP, WP;                            /* one input plane with its zero border */
+    size_t ldv, ldm;                       /* floats from one V_e / M_e to the next */
+} dst__wino;
+
+static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
+{
+    dst__wino q;
+    q.C = C; q.K = K; q.H = H; q.W = W; q.ph = ph; q.pw = pw;
+    q.OH = H + 2 * ph - 2; q.OW = W + 2 * pw - 2;
+    q.TW = (q.OW + 1) / 2;
+    q.T = ((q.OH + 1) / 2) * q.TW;
+    /* every 4-tile group reads inside the bordered plane: rows to 2 TH + 1,
+       columns to 2 (TW rounded up to 4) + 1 */
+    q.HP = 2 * ((q.OH + 1) / 2) + 2;
+    q.WP = 2 * ((q.TW + 3) / 4 * 4) + 2;
+    /* the 16 matrices a little more than their size apart, so the 16
+       streams of a tile group do not share cache sets */
+    q.ldv = (size_t)q.C * q.T + 16;
+    q.ldm = (size_t)q.K * q.T + 16;
+    return q;
+}
+
+/* floats of U, V, M and the bordered plane */
+static size_t dst__wino_floats(const dst__wino *q)
+{
+    return 16 * ((size_t)q->K * q->C + q->ldv + q->ldm) + (size_t)q->HP * q->WP;
+}
+
+/* The forward's U, V, M, or the backward's column matrix (one sample). */
+static size_t dst__conv_winograd_work(const dst_conv2d_params *p)
+{
+    dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
+    size_t col = (size_t)p->in_c * 9 * (size_t)f.OH * f.OW, a = dst__wino_floats(&f);
+    return col > a ? col : a;
+}
+
+#if DST__VEC_SSE2
+/* U[e][k][c] = (G g G^T)[e], g = w[k][c] the filter of output k and input c. */
+static void dst__wino_weights(const float *w, int K, int C, float *U)
+{
+    int k, c, r, e;
+    for (k = 0; k < K; ++k)
+        for (c = 0; c < C; ++c) {
+            const float *g = w + ((size_t)k * C + c) * 9;
+            float t[4][3], u[16];
+            for (r = 0; r < 3; ++r) { /* t = G g, column by column */
+                t[0][r] = g[r];
+                t[1][r] = 0.5f * (g[r] + g[3 + r] + g[6 + r]);
+                t[2][r] = 0.5f * (g[r] - g[3 + r] + g[6 + r]);
+                t[3][r] = g[6 + r];
+            }
+            for (r = 0; r < 4; ++r) { /* u = t G^T, row by row */
+                u[r * 4 + 0] = t[r][0];
+                u[r * 4 + 1] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+                u[r * 4 + 2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+                u[r * 4 + 3] = t[r][2];
+            }
+            for (e = 0; e < 16; ++e) U[((size_t)e * K + k) * C + c] = u[e];
+        }
+}
+
+/* V[e][c][t] = (B^T d B)[e] for every tile t of one sample's x [C][H][W].
+   Each plane is first copied into pad, a plane with a zero border wide
+   enough that every group of 4 tiles reads inside it: no bounds tests. */
+static void dst__wino_input(const dst__wino *q, const float *x, float *V, float *pad)
+{
+    int c, ty, tx, r, j, lanes, TH = q->T / q->TW;
+    memset(pad, 0, (size_t)q->HP * q->WP * sizeof(float));
+    for (c = 0; c < q->C; ++c) {
+        const float *plane = x + (size_t)c * q->H * q->W;
+        for (r = 0; r < q->H && r + q->ph < q->HP; ++r) {
+            int n = q->W + q->pw <= q->WP ? q->W : q->WP - q->pw;
+            memcpy(pad + (size_t)(r + q->ph) * q->WP + q->pw, plane + (size_t)r * q->W, (size_t)n * sizeof(float));
+        }
+        for (ty = 0; ty < TH; ++ty)
+            for (tx = 0; tx < q->TW; tx += 4) {
+                __m128 d[16], t[16], v[16];
+                lanes = q->TW - tx < 4 ? q->TW - tx : 4;
+                for (r = 0; r < 4; ++r) { /* columns 2l .. 2l + 3 of tiles l = 0..3: even and odd lanes */
+                    const float *row = pad + (size_t)(2 * ty + r) * q->WP + 2 * tx;
+                    __m128 a = _mm_loadu_ps(row), b = _mm_loadu_ps(row + 4);
+                    __m128 a2 = _mm_loadu_ps(row + 2), b2 = _mm_loadu_ps(row + 6);
+                    d[r * 4 + 0] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+                    d[r * 4 + 1] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+                    d[r * 4 + 2] = _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0));
+                    d[r * 4 + 3] = _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1));
+                }
+                for (j = 0; j < 4; ++j) { /* t = B^T d */
+                    t[0 * 4 + j] = _mm_sub_ps(d[0 * 4 + j], d[2 * 4 + j]);
+                    t[1 * 4 + j] = _mm_add_ps(d[1 * 4 + j], d[2 * 4 + j]);
+                    t[2 * 4 + j] = _mm_sub_ps(d[2 * 4 + j], d[1 * 4 + j]);
+                    t[3 * 4 + j] = _mm_sub_ps(d[1 * 4 + j], d[3 * 4 + j]);
+                }
+                for (r = 0; r < 4; ++r) { /* v = t B */
+                    v[r * 4 + 0] = _mm_sub_ps(t[r * 4 + 0], t[r * 4 + 2]);
+                    v[r * 4 + 1] = _mm_add_ps(t[r * 4 + 1], t[r * 4 + 2]);
+                    v[r * 4 + 2] = _mm_sub_ps(t[r * 4 + 2], t[r * 4 + 1]);
+                    v[r * 4 + 3] = _mm_sub_ps(t[r * 4 + 1], t[r * 4 + 3]);
+                }
+                for (r = 0; r < 16; ++r) {
+                    float *dst = V + (size_t)r * q->ldv + (size_t)c * q->T + (size_t)ty * q->TW + tx;
+                    if (lanes == 4) _mm_storeu_ps(dst, v[r]);
+                    else {
+                        float tmp[4];
+                        _mm_storeu_ps(tmp, v[r]);
+                        for (j = 0; j < lanes; ++j) dst[j] = tmp[j];
+                    }
+                }
+            }
+    }
+}
+
+/* y[k] (OH x OW) = A^T m A (+ bias) for every tile of one sample. */
+static void dst__wino_output(const dst__wino *q, const float *M, const float *bias, float *y)
+{
+    int k, ty, tx, r, j, lanes, TH = q->T / q->TW;
+    for (k = 0; k < q->K; ++k) {
+        float *plane = y + (size_t)k * q->OH * q->OW;
+        __m128 b = _mm_set1_ps(bias ? bias[k] : 0.0f);
+        for (ty = 0; ty < TH; ++ty)
+            for (tx = 0; tx < q->TW; tx += 4) {
+                __m128 m[16], s[8], o[4];
+                lanes = q->TW - tx < 4 ? q->TW - tx : 4;
+                for (r = 0; r < 16; ++r) {
+                    const float *src = M + (size_t)r * q->ldm + (size_t)k * q->T + (size_t)ty * q->TW + tx;
+                    if (lanes == 4) m[r] = _mm_loadu_ps(src);
+                    else {
+                        float tmp[4] = { 0, 0, 0, 0 };
+                        for (j = 0; j < lanes; ++j) tmp[j] = src[j];
+                        m[r] = _mm_loadu_ps(tmp);
+                    }
+                }
+                for (j = 0; j < 4; ++j) { /* s = A^T m */
+                    s[j] = _mm_add_ps(_mm_add_ps(m[0 * 4 + j], m[1 * 4 + j]), m[2 * 4 + j]);
+                    s[4 + j] = _mm_sub_ps(_mm_sub_ps(m[1 * 4 + j], m[2 * 4 + j]), m[3 * 4 + j]);
+                }
+                for (r = 0; r < 2; ++r) { /* o = s A: outputs (r, 0) and (r, 1) of 4 tiles */
+                    o[r * 2 + 0] = _mm_add_ps(_mm_add_ps(_mm_add_ps(s[r * 4 + 0], s[r * 4 + 1]), s[r * 4 + 2]), b);
+                    o[r * 2 + 1] = _mm_add_ps(_mm_sub_ps(_mm_sub_ps(s[r * 4 + 1], s[r * 4 + 2]), s[r * 4 + 3]), b);
+                }
+                for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) {
+                    float *row = plane + (size_t)(2 * ty + r) * q->OW + 2 * tx;
+                    __m128 lo = _mm_unpacklo_ps(o[r * 2], o[r * 2 + 1]), hi = _mm_unpackhi_ps(o[r * 2], o[r * 2 + 1]);
+                    if (lanes == 4 && 2 * tx + 8 <= q->OW) {
+                        _mm_storeu_ps(row, lo);
+                        _mm_storeu_ps(row + 4, hi);
+                    } else {
+                        float tmp[8];
+                        int n = q->OW - 2 * tx < 2 * lanes ? q->OW - 2 * tx : 2 * lanes;
+                        _mm_storeu_ps(tmp, lo);
+                        _mm_storeu_ps(tmp + 4, hi);
+                        for (j = 0; j < n; ++j) row[j] = tmp[j];
+                    }
+                }
+            }
+    }
+}
+
+/* batch samples of x [C][H][W] to y [K][OH][OW]; filters w [K][C][3][3].
+   work: U, V, M and the bordered plane (dst__wino_floats). */
+static void dst__wino_run(const dst__wino *q, int batch, const float *x, const float *w, const float *bias,
+                          float *y, float *work, float *pack)
+{
+    float *U = work, *V = U + 16 * (size_t)q->K * q->C, *M = V + 16 * q->ldv, *pad = M + 16 * q->ldm;
+    int n, e;
+    dst__wino_weights(w, q->K, q->C, U);
+    for (n = 0; n < batch; ++n) {
+        dst__wino_input(q, x + (size_t)n * q->C * q->H * q->W, V, pad);
+        for (e = 0; e < 16; ++e)
+            dst__gemm(pack, 0, 0, q->K, q->T, q->C, 1.0f, U + (size_t)e * q->K * q->C, q->C,
+                      V + (size_t)e * q->ldv, q->T, 0.0f, M + (size_t)e * q->ldm, q->T);
+        dst__wino_output(q, M, bias, y + (size_t)n * q->K * q->OH * q->OW);
+    }
+}
+#endif
+
+static void dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                         const float *bias, float *y, float *work, float *pack)
+{
+#if DST__VEC_SSE2
+    dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
+    dst__wino_run(&q, batch, x, w, bias, y, work, pack);
+#else
+    dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
+#endif
+}
+
 /* The convolution by the given path (AUTO: the one for this shape); nb
    samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
 static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
@@ -2835,6 +3107,7 @@ static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path,
 {
     switch (dst__conv_path_of(p, path)) {
     case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_WINOGRAD: dst__conv2d_forward_winograd(p, batch, x, w, bias, y, work, pack); break;
     case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
     default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
     }
@@ -2846,6 +3119,9 @@ static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path
 {
     switch (dst__conv_path_of(p, path)) {
     case DST__CONV_DIRECT: dst__conv2d_backward_direct(p, batch, x, w, dy, dx, dw, db); break;
+    case DST__CONV_WINOGRAD: /* the forward's only: im2col, one sample at a time (the work it has) */
+        dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
+        break;
     case DST__CONV_REFERENCE: dst__conv2d_backward_ref(p, batch, x, w, dy, dx, dw, db); break;
     default: dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, nb, pack); break;
     }
@@ -3424,6 +3700,58 @@ static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DS
 }
 #endif
 
+#if DST__VEC_NEON
+static void dst__sgd_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                          float *DST__RESTRICT buf, size_t n)
+{
+    size_t i = 0;
+    float32x4_t wd = vdupq_n_f32(k->wd), lr = vdupq_n_f32(k->lr), mom = vdupq_n_f32(k->mom), damp = vdupq_n_f32(k->damp);
+    /* d = g + wd p, and p -= lr d (multiply and add apart: no fused rounding) */
+#define DST__SGD_D(i) vaddq_f32(vld1q_f32(g + (i)), vmulq_f32(wd, vld1q_f32(p + (i))))
+#define DST__SGD_P(i, d) vst1q_f32(p + (i), vsubq_f32(vld1q_f32(p + (i)), vmulq_f32(lr, (d))))
+    if (!buf) {
+        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
+    } else if (k->first) {
+        for (; i + 4 <= n; i += 4) {
+            float32x4_t d = DST__SGD_D(i);
+            vst1q_f32(buf + i, d);
+            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, d)) : d);
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            float32x4_t d = DST__SGD_D(i);
+            float32x4_t b = vaddq_f32(vmulq_f32(mom, vld1q_f32(buf + i)), vmulq_f32(damp, d));
+            vst1q_f32(buf + i, b);
+            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, b)) : b);
+        }
+    }
+#undef DST__SGD_D
+#undef DST__SGD_P
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+static void dst__adam_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    float32x4_t wd = vdupq_n_f32(k->wd), decay = vdupq_n_f32(k->decay), b1 = vdupq_n_f32(k->b1);
+    float32x4_t b2 = vdupq_n_f32(k->b2), one_b1 = vdupq_n_f32(k->one_b1), one_b2 = vdupq_n_f32(k->one_b2);
+    float32x4_t step_size = vdupq_n_f32(k->step_size), bc2 = vdupq_n_f32(k->bc2_sqrt), eps = vdupq_n_f32(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t pv = vld1q_f32(p + i), d = vld1q_f32(g + i), mv, vv, den;
+        if (k->decoupled) pv = vmulq_f32(pv, decay);
+        else d = vaddq_f32(d, vmulq_f32(wd, pv));
+        mv = vaddq_f32(vmulq_f32(b1, vld1q_f32(m + i)), vmulq_f32(one_b1, d));
+        vv = vaddq_f32(vmulq_f32(b2, vld1q_f32(v + i)), vmulq_f32(vmulq_f32(one_b2, d), d));
+        den = vaddq_f32(vdivq_f32(vsqrtq_f32(vv), bc2), eps);
+        vst1q_f32(m + i, mv);
+        vst1q_f32(v + i, vv);
+        vst1q_f32(p + i, vsubq_f32(pv, vdivq_f32(vmulq_f32(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
 /* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
 static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
                                size_t n, dst_simd level)
@@ -3435,6 +3763,12 @@ static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, cons
     if (level != DST_SIMD_SCALAR) {
         if (sgd) dst__sgd_sse2(k, p, g, s0, n);
         else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#elif DST__VEC_NEON
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_neon(k, p, g, s0, n);
+        else dst__adam_neon(k, p, g, s0, s1, n);
         return;
     }
 #endif
@@ -4016,10 +4350,41 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
 }
 #endif
 
+#if DST__VEC_NEON
+static void dst__bias_relu_neon(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    float32x4_t z = vdupq_n_f32(0);
+    if (!b && !relu) return;
+    for (i = 0; i < rows; ++i, y += cols) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float32x4_t v = vld1q_f32(y + j);
+            if (b) v = vaddq_f32(v, vld1q_f32(b + j));
+            if (relu) v = vbslq_f32(vcgtq_f32(v, z), v, z);
+            vst1q_f32(y + j, v);
+        }
+        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
+    }
+}
+
+static void dst__column_sums_neon(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                  size_t rows, size_t cols)
+{
+    size_t i, j, vec = cols & ~(size_t)3;
+    const float *r = dy;
+    memset(db, 0, vec * sizeof(float));
+    for (i = 0; i < rows; ++i, r += ld)
+        for (j = 0; j < vec; j += 4) vst1q_f32(db + j, vaddq_f32(vld1q_f32(db + j), vld1q_f32(r + j)));
+    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
+}
+#endif
+
 static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_neon(y, b, rows, cols, relu); return; }
 #endif
     dst__bias_relu_scalar(y, b, rows, cols, relu);
 }
@@ -4028,6 +4393,8 @@ static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows,
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_neon(dy, ld, db, rows, cols); return; }
 #endif
     dst__column_sums_scalar(dy, ld, db, rows, cols);
 }
@@ -4438,7 +4805,10 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
         case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
-        case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
+        case DST_LAYER_DROPOUT:
+            if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
+            dst__dropout_forward(m, L, x, batch, training);
+            break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
         case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
@@ -4598,10 +4968,27 @@ static int dst__all_finite_sse2(const float *v, size_t n)
 }
 #endif
 
+#if DST__VEC_NEON
+/* x * 0 == itself exactly where it is not NaN: AND those masks */
+static int dst__all_finite_neon(const float *v, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    uint32x4_t ok = vdupq_n_u32(0xFFFFFFFFu);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t a = vmulq_f32(vld1q_f32(v + i), z);
+        ok = vandq_u32(ok, vceqq_f32(a, a));
+    }
+    return vminvq_u32(ok) == 0xFFFFFFFFu && dst__all_finite_scalar(v + i, n - i);
+}
+#endif
+
 static int dst__all_finite(const float *v, size_t n)
 {
 #if DST__VEC_SSE2
     if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_neon(v, n);
 #endif
     return dst__all_finite_scalar(v, n);
 }
@@ -5092,12 +5479,19 @@ static uint64_t dst__get64(const unsigned char *p) { return (uint64_t)dst__get32
 static float dst__getf32(const unsigned char *p) { uint32_t u = dst__get32(p); float f; memcpy(&f, &u, 4); return f; }
 static double dst__getf64(const unsigned char *p) { uint64_t u = dst__get64(p); double d; memcpy(&d, &u, 8); return d; }
 
+/* 1 on a little-endian host: then file data may be copied (or used) as it
+   is; otherwise every value goes through the byte-by-byte path.
+   DST__TEST_BYTE_PATHS (the scalar test build) takes that path on any host. */
 static int dst__host_little_endian(void)
 {
+#ifdef DST__TEST_BYTE_PATHS
+    return 0;
+#else
     const uint32_t one = 1;
     unsigned char b;
     memcpy(&b, &one, 1);
     return b == 1;
+#endif
 }
 
 static size_t dst__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -6659,10 +7053,9 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         memset(out, 0, sizeof *out);
         return dst__err(err, DST_ERR_FORMAT, "npy: the header lacks descr, fortran_order or shape");
     }
-    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=') && descr[2] == '4' &&
-        (descr[1] == 'f' || descr[1] == 'i')) {
+    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>') && descr[2] == '4' && (descr[1] == 'f' || descr[1] == 'i')) {
         out->dtype = descr[1] == 'f' ? DST_NPY_FLOAT32 : DST_NPY_INT32;
-        big = descr[0] == '>' || (descr[0] == '=' && !dst__host_little_endian());
+        big = descr[0] == '>';
     } else {
         int n = (int)(dlen < 16 ? dlen : 16);
         memset(out, 0, sizeof *out);
@@ -6685,11 +7078,14 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         return dst__err(err, DST_ERR_NOMEM, "npy: %lu bytes", (unsigned long)bytes);
     }
     p += pre + hlen;
-    if (big == !dst__host_little_endian()) {
+    if (!big && dst__host_little_endian()) {
         memcpy(out->data, p, bytes);
-    } else {
+    } else { /* element by element, whatever the host's order */
         unsigned char *o = (unsigned char *)out->data;
-        for (i = 0; i < bytes; i += 4) { o[i] = p[i + 3]; o[i + 1] = p[i + 2]; o[i + 2] = p[i + 1]; o[i + 3] = p[i]; }
+        for (i = 0; i < bytes; i += 4) {
+            uint32_t u = big ? dst__be32(p + i) : dst__le32(p + i);
+            memcpy(o + i, &u, 4);
+        }
     }
     (void)d;
     return DST_OK;
@@ -6730,11 +7126,14 @@ DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dt
     if (write(user, pre, 10) || write(user, h, n)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
     if (dst__host_little_endian()) {
         if (bytes && write(user, data, bytes)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
-    } else {
+    } else { /* element by element, whatever the host's order */
         const unsigned char *s = (const unsigned char *)data;
         size_t i;
         for (i = 0; i < bytes; i += 4) {
-            unsigned char b[4] = { s[i + 3], s[i + 2], s[i + 1], s[i] };
+            unsigned char b[4];
+            uint32_t u;
+            memcpy(&u, s + i, 4);
+            dst__put32(b, u);
             if (write(user, b, 4)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
         }
     }

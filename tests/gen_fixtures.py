@@ -13,19 +13,21 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
   torch_gemm.bin     dst_sgemm: the four transpose combinations, odd shapes,
                      alpha / beta, leading dimensions wider than the matrix
   torch_loss.bin     dst_softmax at T = 0.1 .. 100, dst_kd_loss (value and
-                     gradient) for alpha x T, labels NULL, teacher NULL,
-                     logits of +-1e4; dst_mse_loss
+                     gradient) for alpha x T (T = 0.1 .. 100), labels NULL,
+                     teacher NULL, logits of +-1e4, a teacher with -inf
+                     logits, 300 classes; dst_mse_loss
   torch_act.bin      every activation, forward and backward
-  torch_dense.bin    dense layers forward / backward through a model, and an
-                     MLP with every activation
+  torch_dense.bin    dense layers forward / backward through a model, an MLP
+                     with every activation, a softmax layer
   torch_optim.bin    SGD / Adam / AdamW traces of 10 steps, StepLR and cosine
                      schedules, clip_grad_norm_
   torch_train_mlp.bin, torch_train_mlp_wide.bin, torch_train_cnn.bin,
   torch_train_cnn2.bin
-                     training parity: initial weights, 20 batches, teacher
-                     logits, and PyTorch's parameters (and batch norm's
-                     running statistics) after 20 steps of each run, and the
-                     trained model's logits in inference mode
+                     training parity: initial weights, the batches (20, or
+                     fewer cycled as epochs), teacher logits and a teacher
+                     model, and for each run PyTorch's parameters and batch
+                     norm's running statistics after 20 steps, the trained
+                     model's inference logits and cross-entropy
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test

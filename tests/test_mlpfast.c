@@ -137,8 +137,9 @@ static void t_adam_reference(const dst_optimizer_config *c, float lr, long step,
 }
 
 /* Five steps of every optimizer variant on odd sizes: the library (vector
-   path), its scalar loops and the plain reference must agree (bits where
-   the build does not fuse multiply-adds, 1e-6 relative where it may). */
+   path), its scalar loops and the plain reference must agree: to the bit
+   on x86 (no fused multiply-add anywhere), to 1e-5 elsewhere (clang on ARM
+   fuses the plain loops' multiply-adds, not the NEON ones). */
 static int test_optimizer_kernels_match_reference(void)
 {
     enum { N = 1001 };
@@ -180,13 +181,14 @@ static int test_optimizer_kernels_match_reference(void)
                     t_adam_reference(c, lr, step, p2, g, s0[2], s1[2], n);
                 }
             }
-            T_CHECK_MSG(t_close(p0, p1, n, 1e-6f, 0, "vector vs scalar loop"), "%s, config %d, n %lu",
+            T_CHECK_MSG(t_close(p0, p1, n, 1e-5f, 1e-7f, "vector vs scalar loop"), "%s, config %d, n %lu",
                         dst_simd_name(t_levels[l]), ci, (unsigned long)n);
-            T_CHECK_MSG(t_close(p1, p2, n, 1e-6f, 0, "scalar loop vs reference"), "config %d, n %lu", ci, (unsigned long)n);
-            T_CHECK(t_close(s0[0], s0[2], n, 1e-6f, 0, "first state"));
-            if (c->kind != DST_SGD) T_CHECK(t_close(s1[0], s1[2], n, 1e-6f, 0, "second state"));
-#if !defined(__FMA__)
-            /* the SSE2 and AVX loops do the scalar operations in the same order: same bits */
+            T_CHECK_MSG(t_close(p1, p2, n, 1e-5f, 1e-7f, "scalar loop vs reference"), "config %d, n %lu", ci, (unsigned long)n);
+            T_CHECK(t_close(s0[0], s0[2], n, 1e-5f, 1e-7f, "first state"));
+            if (c->kind != DST_SGD) T_CHECK(t_close(s1[0], s1[2], n, 1e-5f, 1e-7f, "second state"));
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__FMA__)
+            /* the SSE2 and AVX loops do the scalar operations in the same order: same bits
+               (elsewhere, e.g. clang on ARM, the scalar loop may use fused multiply-adds) */
             T_CHECK_MSG(t_same_bits(p0, p1, n, "vector vs scalar bits"), "%s, config %d",
                         dst_simd_name(t_levels[l]), ci);
 #endif
@@ -261,6 +263,37 @@ static int test_dense_relu_fusion_changes_nothing(void)
                 T_CHECK(fabsf(a->layers[1].out[i * 13 + j] - (s > 0 ? s : 0)) <= 1e-5f);
             }
     }
+    {   /* the fused model allocates nothing per step either (runner's counting allocator) */
+        long before = t_alloc_count;
+        T_CHECK(dst_model_train_step(a, x, y, 6, NULL, 0, 0, &la) == DST_OK);
+        T_CHECK(dst_model_train_step(a, x, y, 5, NULL, 0, 0, &la) == DST_OK);
+        T_CHECK(dst_model_forward(a, x, 1, 0, &ya) == DST_OK);
+        T_CHECK(t_alloc_count == before);
+    }
+    dst_model_free(a);
+    dst_model_free(b);
+    return 0;
+}
+
+/* At inference a dropout layer is the identity and copies nothing: the
+   output is the same as the model's without it, and when it is the last
+   layer the output pointer is the layer before's buffer. */
+static int test_dropout_inference_is_a_pass_through(void)
+{
+    dst_layer_desc with[] = { dst_dense(12), dst_relu(), dst_dropout(0.5f), dst_dense(4), dst_dropout(0.3f) };
+    dst_layer_desc without[] = { dst_dense(12), dst_relu(), dst_dense(4) };
+    dst_model *a = t_model(with, 5, 7, 9), *b = t_model(without, 3, 7, 9);
+    float x[5 * 7];
+    int y[5] = { 0, 1, 2, 3, 0 };
+    const float *ya, *yb;
+    T_CHECK(a && b && dst_model_param_count(a) == dst_model_param_count(b));
+    t_fill(x, 5 * 7, 1);
+    T_CHECK(dst_model_train_step(a, x, y, 5, NULL, 0, 0, NULL) == DST_OK); /* dropout active once */
+    memcpy(dst_model_params(b), dst_model_params(a), dst_model_param_count(a) * sizeof(float));
+    T_CHECK(dst_model_forward(a, x, 5, 0, &ya) == DST_OK && dst_model_forward(b, x, 5, 0, &yb) == DST_OK);
+    T_CHECK(t_same_bits(ya, yb, 5 * 4, "inference with and without dropout"));
+    T_CHECK(ya == a->layers[3].out);
+    T_CHECK(dst_model_backward(a, ya) == DST_ERR_ARG); /* needs a training forward */
     dst_model_free(a);
     dst_model_free(b);
     return 0;
@@ -288,5 +321,6 @@ static const t_case mlpfast_tests[] = {
     { "optimizer_kernels_match_reference", test_optimizer_kernels_match_reference },
     { "finite_check_finds_every_position", test_finite_check_finds_every_position },
     { "dense_relu_fusion_changes_nothing", test_dense_relu_fusion_changes_nothing },
+    { "dropout_inference_is_a_pass_through", test_dropout_inference_is_a_pass_through },
     { "seconds_is_a_wall_clock", test_seconds_is_a_wall_clock },
 };

@@ -2,8 +2,9 @@
    The fixtures come from tests/gen_fixtures.py (Debian's python3-torch, run
    in float64 on float32 inputs):
        /usr/bin/python3 tests/gen_fixtures.py
+   Every check runs on the scalar path and on each SIMD path the CPU has.
    Kernels: dst_sgemm (every transpose, odd shapes, alpha / beta, wide leading
-   dimensions, on every SIMD path the CPU has), dst_softmax at T = 0.1 .. 100,
+   dimensions), dst_softmax at T = 0.1 .. 100,
    dst_kd_loss (alpha x T, labels NULL, teacher NULL, logits of +-1e4, 300
    classes), dst_mse_loss, every activation; dense layers and every
    activation layer through the model API; SGD / Adam / AdamW traces, StepLR
@@ -56,6 +57,25 @@ static double tt_max_abs(const float *v, size_t n)
     double m = 0;
     for (i = 0; i < n; ++i) if (fabs((double)v[i]) > m) m = fabs((double)v[i]);
     return m;
+}
+
+/* 1 while a test runs on its first path: the summary lines print then only. */
+static int tt_first_path = 1;
+
+/* Runs body on the scalar path and on every SIMD path the CPU has, so a
+   kernel that gains a SIMD version stays checked against PyTorch on each. */
+static int tt_each_path(int (*body)(void))
+{
+    int lvl, bad = 0;
+    tt_first_path = 1;
+    for (lvl = DST_SIMD_SCALAR; lvl <= DST_SIMD_NEON && !bad; ++lvl) {
+        if (dst_simd_force((dst_simd)lvl) != DST_OK) continue;
+        if ((bad = body()) != 0) printf("    (on the %s path)\n", dst_simd_name((dst_simd)lvl));
+        tt_first_path = 0;
+    }
+    dst_simd_force(DST_SIMD_AUTO);
+    tt_first_path = 1;
+    return bad;
 }
 
 /* ---- GEMM ---------------------------------------------------------------- */
@@ -130,7 +150,7 @@ static int test_torch_sgemm(void)
 
 /* Float32 inputs divided by T carry a relative error of about u |z / T| into
    each exponent, so a probability is good to about that, relatively. */
-static int test_torch_softmax(void)
+static int tt_softmax(void)
 {
     t_fixture fx;
     t_array *z, *ts;
@@ -164,11 +184,12 @@ static int test_torch_softmax(void)
             if (!(fabs(sum - 1) < 1e-6)) { printf("    T %g row %d sums to %.9g\n", (double)T, r, sum); bad = 1; }
         }
     }
-    printf("    softmax at T = 0.1 .. 100: worst relative error %.2f of (8 u |z/T| + 4e-6)\n", worst);
+    if (tt_first_path) printf("    softmax at T = 0.1 .. 100: worst relative error %.2f of (8 u |z/T| + 4e-6)\n", worst);
     t_fixture_free(&fx);
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_softmax(void) { return tt_each_path(tt_softmax); }
 
 /* The KD loss and its gradient for every (alpha, T), labels NULL, teacher
    NULL, on ordinary logits, on +-1e4, and with a teacher that rules a class
@@ -210,7 +231,7 @@ static int tt_kd_case(const char *key, const char *what, const float *s, const f
     return 0;
 }
 
-static int test_torch_kd_loss(void)
+static int tt_kd_loss(void)
 {
     t_fixture fx;
     t_array *y, *alphas, *temps;
@@ -250,15 +271,16 @@ static int test_torch_kd_loss(void)
                           &worst_loss, &worst_grad);
         cases++;
     }
-    printf("    kd_loss vs PyTorch, %d cases: worst loss error %.2f, gradient %.2f of the tolerance\n",
+    if (tt_first_path) printf("    kd_loss vs PyTorch, %d cases: worst loss error %.2f, gradient %.2f of the tolerance\n",
            cases, worst_loss, worst_grad);
     t_fixture_free(&fx);
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_kd_loss(void) { return tt_each_path(tt_kd_loss); }
 
 /* 300 classes (the scratch rows no longer fit on dst_kd_loss's stack) */
-static int test_torch_kd_loss_many_classes(void)
+static int tt_kd_loss_many_classes(void)
 {
     t_fixture fx;
     t_array *s, *t, *y, *l, *g;
@@ -279,8 +301,9 @@ static int test_torch_kd_loss_many_classes(void)
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_kd_loss_many_classes(void) { return tt_each_path(tt_kd_loss_many_classes); }
 
-static int test_torch_mse_loss(void)
+static int tt_mse_loss(void)
 {
     t_fixture fx;
     t_array *p, *t, *l, *g;
@@ -294,13 +317,14 @@ static int test_torch_mse_loss(void)
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_mse_loss(void) { return tt_each_path(tt_mse_loss); }
 
 /* ---- activations --------------------------------------------------------- */
 
 /* Forward and backward of each activation on inputs that include 0, -0,
    tiny values, +-100. Relative 4e-6 (a few ulp of libm's expf / erff /
    tanhf), absolute 2e-7: sigmoid's 1 - y near saturation cancels in float32. */
-static int test_torch_activations(void)
+static int tt_activations(void)
 {
     static const dst_activation acts[] = { DST_ACT_RELU, DST_ACT_LEAKY_RELU, DST_ACT_LEAKY_RELU,
                                             DST_ACT_SIGMOID, DST_ACT_TANH, DST_ACT_GELU };
@@ -337,6 +361,7 @@ static int test_torch_activations(void)
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_activations(void) { return tt_each_path(tt_activations); }
 
 /* ---- dense layers through the model API ---------------------------------- */
 
@@ -415,7 +440,7 @@ static double tt_compare_state(dst_model *m, t_fixture *fx, const char *prefix, 
    layer's input gradient is what the first one's dW and db are made of, so
    they check it too. Then an MLP with every activation as a model layer,
    and a softmax layer. */
-static int test_torch_dense_layers(void)
+static int tt_dense_layers(void)
 {
     dst_layer_desc two[] = { dst_dense(6), dst_dense(4) };
     dst_layer_desc soft[] = { dst_dense(5), dst_softmax_layer() };
@@ -436,7 +461,7 @@ static int test_torch_dense_layers(void)
     T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
     e_y = tt_rel(y, ry->data, ry->count, 1e-3);
     e_g = tt_compare_state(m, &fx, "d", 1, 1e-5);
-    printf("    two dense layers: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    if (tt_first_path) printf("    two dense layers: y %.2g, gradients %.2g relative\n", e_y, e_g);
     T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
     dst_model_free(m);
 
@@ -448,7 +473,7 @@ static int test_torch_dense_layers(void)
     T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
     e_y = tt_rel(y, ry->data, ry->count, 1e-3);
     e_g = tt_compare_state(m, &fx, "a", 1, 1e-5);
-    printf("    dense + every activation: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    if (tt_first_path) printf("    dense + every activation: y %.2g, gradients %.2g relative\n", e_y, e_g);
     T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
     dst_model_free(m);
 
@@ -460,12 +485,13 @@ static int test_torch_dense_layers(void)
     T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
     e_y = tt_rel(y, ry->data, ry->count, 1e-3);
     e_g = tt_compare_state(m, &fx, "s", 1, 1e-5);
-    printf("    dense + softmax layer: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    if (tt_first_path) printf("    dense + softmax layer: y %.2g, gradients %.2g relative\n", e_y, e_g);
     T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
     dst_model_free(m);
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_dense_layers(void) { return tt_each_path(tt_dense_layers); }
 
 /* ---- optimizers, schedules, clipping ------------------------------------- */
 
@@ -483,7 +509,7 @@ static dst_optimizer_config tt_optimizer(const float *c)
    gets a gradient (weight decay alone moves it), one whose gradients are
    1e-9 (far below Adam's eps: where eps sits shows) and one whose gradient
    stops after 3 steps (momentum carries it). */
-static int test_torch_optimizers(void)
+static int tt_optimizers(void)
 {
     t_fixture fx;
     t_array *p0, *grads, *cnt;
@@ -517,11 +543,12 @@ static int test_torch_optimizers(void)
         }
         free(p); free(s0); free(s1);
     }
-    printf("    %d optimizers x 10 steps vs torch.optim: worst relative error %.2g\n", (int)cnt->data[0], worst);
+    if (tt_first_path) printf("    %d optimizers x 10 steps vs torch.optim: worst relative error %.2g\n", (int)cnt->data[0], worst);
     t_fixture_free(&fx);
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_optimizers(void) { return tt_each_path(tt_optimizers); }
 
 /* dst_lr_at against torch.optim.lr_scheduler's lr at each epoch (cosine up
    to T_max: beyond it distill.h holds min_lr where PyTorch's cosine climbs
@@ -548,7 +575,7 @@ static int test_torch_lr_schedules(void)
     return 0;
 }
 
-static int test_torch_clip_grad_norm(void)
+static int tt_clip_grad_norm(void)
 {
     t_fixture fx;
     int j;
@@ -567,6 +594,7 @@ static int test_torch_clip_grad_norm(void)
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_clip_grad_norm(void) { return tt_each_path(tt_clip_grad_norm); }
 
 /* ---- training parity ----------------------------------------------------- */
 
