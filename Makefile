@@ -13,7 +13,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
-.PHONY: all test test-quick demo bench bench-mlp clean fuzz corpus test-torch
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
 EXAMPLES += build/demo
 all: $(EXAMPLES)
@@ -52,8 +52,9 @@ build/test-clangxx: $(TESTDEP) | build/.dir
 build/test-san: $(TESTDEP) | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -I. -I$(STB) $(TESTSRC) -o $@ -lm
+# (the scalar build also takes the file code's byte-by-byte paths, as on a big-endian host)
 build/test-scalar: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
 # The distill command end to end (tests/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli_helper.c writes.
@@ -83,6 +84,25 @@ test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 test-quick: build/test
 	./build/test
 
+# The GEMM tests on what `make test` does not reach: tcc (scalar path) and
+# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user).
+build/test-gemm-tcc: tests/run_gemm.c $(TESTDEP) | build/.dir
+	tcc -I. tests/run_gemm.c -o $@ -lm
+build/test-gemm-aarch64: $(TESTDEP) | build/.dir
+	aarch64-linux-gnu-gcc -std=c99 -O2 $(WARN) -static -I. -I$(STB) $(TESTSRC) -o $@ -lm
+test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
+	./build/test-gemm-tcc
+	qemu-aarch64 ./build/test-gemm-aarch64 gemm
+
+# The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
+# are committed, so the tests need no PyTorch; rewriting them needs Debian's
+# python3-torch and gives the same bytes.
+PYTHON_TORCH ?= /usr/bin/python3
+.PHONY: fixtures
+fixtures:
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
+
 # ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
 # make fuzz; ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus
 # (`make test` replays tests/corpus/ in every build through tests/fuzz_one.h.)
@@ -103,8 +123,15 @@ test-torch: build/test
 	./build/test file_distill_from_numpy
 
 # ---- benchmarks (not tests; see docs/BENCHMARKS.md) ------------------------
-# Each benchmark adds its own bench-NAME target and appends it here.
-bench: bench-mlp
+# Each benchmark adds its own bench-NAME target and appends it here
+# (bench: bench-NAME). Built as a user builds: -O2, no -march.
+bench: bench-gemm bench-mlp
+
+# dst_sgemm against OpenBLAS (libopenblas-dev), one thread, same run.
+build/bench_gemm: bench/bench_gemm.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -Wno-unused-function -I. $< -o $@ -lopenblas -lm
+bench-gemm: build/bench_gemm
+	OPENBLAS_NUM_THREADS=1 ./build/bench_gemm
 
 # Built as a user builds: plain -O2, no -march (the SIMD path is picked at
 # run time). PyTorch runs first, on one thread, and the C side prints the table.
@@ -122,9 +149,11 @@ bench-mlp: build/bench_mlp
 bench: bench-cnn
 build/bench_cnn: bench/bench_cnn.c distill.h | build/.dir
 	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+BENCH_CNN_ARGS ?=
 bench-cnn: build/bench_cnn
-	./build/bench_cnn
-	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py $(BENCH_CNN_ARGS) > build/bench_cnn_torch.txt
+	./build/bench_cnn --torch build/bench_cnn_torch.txt $(BENCH_CNN_ARGS)
+
 # The convolution paths side by side per shape (how the path rule was chosen).
 .PHONY: bench-conv-paths
 build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir
@@ -144,6 +173,14 @@ build/kd_quality: bench/kd_quality.c distill.h | build/.dir
 bench-kd: build/kd_quality
 	./build/kd_quality $(KD_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py $(KD_FLAGS)
+
+# The weight file: save / load times, in place against copying, CRC32 rate.
+.PHONY: bench-file
+bench: bench-file
+build/bench_file: bench/bench_file.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. $< -o $@ -lm
+bench-file: build/bench_file
+	./build/bench_file
 
 # ---- the demo ----------------------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST

@@ -12,7 +12,10 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader.
+     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
+     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     little-endian everywhere; atomic saves, loading in place from memory,
+     checkpoints that resume training bit for bit).
 
    QUICK START
      In exactly one C or C++ file:
@@ -49,7 +52,8 @@
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
-     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch.
+     measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch;
+     docs/FORMAT.md the weight file byte by byte.
 
    VERSION HISTORY
      0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
@@ -123,7 +127,7 @@ typedef enum dst_simd {
     DST_SIMD_NEON
 } dst_simd;
 
-DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent */
+DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent, DST_ERR_ARG if not a dst_simd */
 DSTDEF dst_simd    dst_simd_active(void);          /* the path in use now */
 DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", "avx512", "neon", "auto" */
 
@@ -131,7 +135,11 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, like cblas_sgemm(CblasRowMajor, ...).
    op(A) is m x k, op(B) is k x n. trans_a / trans_b: 0 = as stored, 1 = transposed.
-   When beta == 0, C is written without being read (it may hold NaNs or garbage). */
+   When beta == 0, C is written without being read (it may hold NaNs or garbage).
+   lda, ldb, ldc: floats between rows as stored (lda >= k, or m when trans_a; ldb >= n,
+   or k when trans_b; ldc >= n). alpha == 0 or k == 0: C = beta * C, A and B not read.
+   Invalid arguments (negative sizes, NULL, a leading dimension too small): nothing done.
+   Safe to call from several threads at once (packing buffers belong to the call). */
 DSTDEF void  dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb,
                        float beta, float *c, int ldc);
@@ -199,7 +207,8 @@ DSTDEF dst_conv2d_params dst_conv2d_params_make(int in_c, int in_h, int in_w, in
    (out_h / out_w / err may be NULL). */
 DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *out_w, dst_error *err);
 /* Floats of scratch dst_conv2d_forward / _backward need (the column matrix
-   of one sample and group); 0 for 1x1 stride-1 unpadded and depthwise
+   of one sample and group, or more for a 3x3 convolution the forward does
+   by Winograd's method); 0 for 1x1 stride-1 unpadded and depthwise
    convolutions, which need none (work may then be NULL). */
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p);
 
@@ -443,7 +452,9 @@ typedef struct dst_layer_info {
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
 
 /* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
-   layouts), and the gradients laid out the same way. */
+   layouts), and the gradients laid out the same way. For a model loaded in
+   place (dst_model_load_memory) the parameters are the caller's buffer: read
+   them only; dst_model_grads copies them first (see the weight file). */
 DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
 DSTDEF float *dst_model_grads(dst_model *m);
@@ -591,7 +602,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
 #ifndef DST_MAX_LAYERS
 #define DST_MAX_LAYERS 4096
 #endif
-#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample, any layer's output */
+#ifndef DST_MAX_ACTIVATION_FLOATS /* per sample: all layers' outputs and scratch together */
 #define DST_MAX_ACTIVATION_FLOATS ((size_t)1 << 26)
 #endif
 #ifndef DST_MAX_META
@@ -824,8 +835,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 /* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
    element-wise kernels of the model path (bias, ReLU, optimizers, checks)
-   use it with no run-time test. Each has a plain C loop beside it, which is
-   the reference the tests compare it with and the path elsewhere. */
+   use it with no CPU check, unless dst_simd_force(DST_SIMD_SCALAR) asks for
+   plain C. Each has a plain C loop beside it, which is the reference the
+   tests compare it with and the path elsewhere. */
 #if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #define DST__VEC_SSE2 1
 #include <emmintrin.h>
@@ -995,13 +1007,23 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    (the last B panel is packed only as wide as it needs, zero-padded to a
    whole vector), so an edge costs about the work it has.
 
+   Packing B^T and A (both stored k-contiguous) goes through 8 x 8 register
+   transposes where the instruction set has them (AVX); B as stored is
+   copied by rows, or not packed at all when m <= DST__GEMM_DIRECT_B_M: the
+   kernels then read B in place (only a last panel narrower than NR is
+   packed), as each of its values serves so few rows that copying it would
+   cost about as much as using it.
+
    Small problems. When op(A) rows and op(B) columns are both contiguous
    along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
    X * W^T) and m or n is small (batch-1 inference, a 10-class output
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT). Thresholds are measured, see dst__sgemm_run.
+   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   cost less than packing B^T. B is taken in blocks of rows that fit in L2.
+   The thresholds were chosen by measurement (bench/bench_gemm.c,
+   docs/BENCHMARKS.md).
 
    Dispatch. x86 with GCC or Clang: every kernel is compiled with
    __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
@@ -1013,7 +1035,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
    DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
-   one block through DST_MALLOC for the call (about 700 KB at most) and
+   one block through DST_MALLOC for the call (1.2 MB at most) and
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
@@ -1021,13 +1043,19 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    with the same value) and the level set by dst_simd_force. */
 
 #ifndef DST__GEMM_KC
-#define DST__GEMM_KC 256  /* k per block: an 8 x KC panel of A is 8 KB of L1 */
+#define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
 #endif
 #ifndef DST__GEMM_MC
-#define DST__GEMM_MC 192  /* rows of A per block; a multiple of every MR (6, 8) */
+#define DST__GEMM_MC 144  /* rows of A per block; a multiple of every MR (6, 8) */
 #endif
 #ifndef DST__GEMM_NC
-#define DST__GEMM_NC 480  /* columns of B per block, KC x NC = 480 KB of L2; a multiple of every NR */
+/* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
+   floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
+   NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
+#define DST__GEMM_NC 624
+#endif
+#ifndef DST__GEMM_DOT_L2_FLOATS
+#define DST__GEMM_DOT_L2_FLOATS 131072 /* rows of B per block of the dot-product path: 512 KB */
 #endif
 #define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
@@ -1223,6 +1251,7 @@ typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst,
 typedef struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
+    int dot_k_per_row; /* > 0: the dot path also when k >= this * m (0: never) */
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
     dst__gemm_transpose_fn transpose8;
@@ -1358,11 +1387,11 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
+    { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
+    { DST_SIMD_SSE2, 6, 4, 2, 2, 0, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
 };
 
 static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
@@ -1436,7 +1465,7 @@ DST__GEMM_DOTS(neon, , 4)
 #undef DST__HSUM
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
+    { DST_SIMD_NEON, 8, 4, 3, 4, 0, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
 };
 #endif /* DST__GEMM_NEON */
 
@@ -1672,23 +1701,33 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc)
 {
-    int ra = isa->ra, i, j, t;
-    for (i = 0; i < m; i += t) {
-        int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
-        int step = tile == 0 ? 4 : 8;
-        const float *ai = a + (size_t)i * lda;
-        float *ci = c + (size_t)i * ldc;
-        t = tile == 0 ? ra : 1;
-        for (j = 0; j + step <= n; j += step)
-            isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
-        for (; j < n; ++j)
-            isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+    /* rows of B in blocks of about DST__GEMM_DOT_L2_FLOATS, so that every
+       tile of rows of A finds them in L2 */
+    int ra = isa->ra, i, j, t, jb, jn = DST__GEMM_DOT_L2_FLOATS / (k > 1 ? k : 1) / 8 * 8;
+    if (jn < 8) jn = 8;
+    for (jb = 0; jb < n; jb += jn) {
+        int jend = n - jb < jn ? n : jb + jn;
+        for (i = 0; i < m; i += t) {
+            int tile = m - i >= ra ? 0 : 1; /* ra rows of A x 4 rows of B, or 1 x 8 */
+            int step = tile == 0 ? 4 : 8;
+            const float *ai = a + (size_t)i * lda;
+            float *ci = c + (size_t)i * ldc;
+            t = tile == 0 ? ra : 1;
+            for (j = jb; j + step <= jend; j += step)
+                isa->dot[tile][0](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+            for (; j < jend; ++j)
+                isa->dot[tile][1](k, ai, lda, b + (size_t)j * ldb, ldb, ci + j, ldc, alpha, beta);
+        }
     }
 }
 #endif /* DST__GEMM_X86 || DST__GEMM_NEON */
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
-   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N (measured: bench/bench_gemm.c). */
+   m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
+   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
+   faster than packing, as packing B^T costs more than the k / 16 FMAs per
+   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
+   of AVX2 lose instead). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
@@ -1713,7 +1752,9 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
     }
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
     isa = dst__gemm_isa_for(dst_simd_active());
-    if (isa && !trans_a && trans_b && (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N)) {
+    if (isa && !trans_a && trans_b &&
+        (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N ||
+         (isa->dot_k_per_row > 0 && (double)k >= (double)isa->dot_k_per_row * m))) {
         dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -1771,20 +1812,6 @@ DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha
 
 /* ==== softmax and losses ================================================== */
 
-/* log-softmax of one row of z / T into out (double sums: exact enough for
-   logits of any size); returns nothing, out may equal z. */
-static void dst__log_softmax_row(const float *z, float *out, int cols, float inv_t)
-{
-    int j;
-    float mx = z[0] * inv_t;
-    double sum = 0;
-    float lse;
-    for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
-    for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
-    lse = (float)log(sum);
-    for (j = 0; j < cols; ++j) out[j] = (z[j] * inv_t - mx) - lse;
-}
-
 DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
 {
     int i, j;
@@ -1805,34 +1832,57 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
     }
 }
 
-/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
-   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
-   (p - onehot) scaled by w. Both accumulate into g when g is not NULL. */
-static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
-                               float w, float *g, float *tmp_s, float *tmp_t)
+/* exp(z[j] / T - max) into e (shifted: every value in (0, 1], no overflow
+   whatever the logits), returning their sum in double and the max in *mx. */
+static double dst__exp_row(const float *z, float *e, int cols, float inv_t, float *mx)
 {
     int j;
-    double kl = 0;
-    float inv_t = 1.0f / temperature;
-    dst__log_softmax_row(s, tmp_s, cols, inv_t);
-    dst__log_softmax_row(t, tmp_t, cols, inv_t);
+    float m = z[0] * inv_t;
+    double sum = 0;
+    for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
-        double pt = exp((double)tmp_t[j]);
-        if (pt > 0) kl += pt * ((double)tmp_t[j] - (double)tmp_s[j]);
-        if (g) g[j] += w * temperature * (float)(exp((double)tmp_s[j]) - pt);
+        e[j] = expf(z[j] * inv_t - m);
+        sum += e[j];
+    }
+    *mx = m;
+    return sum;
+}
+
+/* The soft term per row: T^2 KL(p_t || p_s) at temperature T, with its
+   gradient T (p_s - p_t) scaled by w; the hard term: CE with gradient
+   (p - onehot) scaled by w. Both accumulate into g when g is not NULL.
+   One exponential per logit: p = e / sum, log p = z / T - max - log(sum). */
+static double dst__kd_soft_row(const float *s, const float *t, int cols, float temperature,
+                               float w, float *g, float *e_s, float *e_t)
+{
+    int j;
+    double kl = 0, sum_s, sum_t, lse_s, lse_t, inv_sum_s, inv_sum_t;
+    float inv_t = 1.0f / temperature, mx_s, mx_t, wt = w * temperature;
+    sum_s = dst__exp_row(s, e_s, cols, inv_t, &mx_s);
+    sum_t = dst__exp_row(t, e_t, cols, inv_t, &mx_t);
+    lse_s = (double)mx_s + log(sum_s);
+    lse_t = (double)mx_t + log(sum_t);
+    inv_sum_s = 1.0 / sum_s;
+    inv_sum_t = 1.0 / sum_t;
+    for (j = 0; j < cols; ++j) {
+        double pt = (double)e_t[j] * inv_sum_t;
+        if (pt > 0) kl += pt * (((double)(t[j] * inv_t) - lse_t) - ((double)(s[j] * inv_t) - lse_s));
+        if (g) g[j] += wt * (float)((double)e_s[j] * inv_sum_s - pt);
     }
     return kl * (double)temperature * (double)temperature;
 }
 
-static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *tmp)
+static double dst__ce_row(const float *s, int label, int cols, float w, float *g, float *e)
 {
     int j;
-    dst__log_softmax_row(s, tmp, cols, 1.0f);
+    float mx;
+    double sum = dst__exp_row(s, e, cols, 1.0f, &mx);
     if (g) {
-        for (j = 0; j < cols; ++j) g[j] += w * expf(tmp[j]);
+        float ws = (float)((double)w / sum);
+        for (j = 0; j < cols; ++j) g[j] += ws * e[j];
         g[label] -= w;
     }
-    return -(double)tmp[label];
+    return log(sum) - (double)(s[label] - mx);
 }
 
 /* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
@@ -1940,12 +1990,50 @@ static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size
         _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
-#define dst__relu dst__relu_sse2
-#define dst__relu_grad dst__relu_grad_sse2
-#else
-#define dst__relu dst__relu_scalar
-#define dst__relu_grad dst__relu_grad_scalar
 #endif
+
+#if DST__VEC_NEON
+/* NEON's max gives NaN for NaN: a compare and a select keep the scalar rule */
+static void dst__relu_neon(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z));
+    }
+    dst__relu_scalar(x + i, y + i, n - i);
+}
+
+static void dst__relu_grad_neon(const float *s, const float *dy, float *dx, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(s + i), z), vld1q_f32(dy + i), z));
+    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
+}
+#endif
+
+static void dst__relu(const float *x, float *y, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_neon(x, y, n); return; }
+#endif
+    dst__relu_scalar(x, y, n);
+}
+
+static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_neon(s, dy, dx, n); return; }
+#endif
+    dst__relu_grad_scalar(s, dy, dx, n);
+}
 
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
@@ -2099,29 +2187,61 @@ static int dst__conv_pointwise(const dst_conv2d_params *p)
 }
 
 typedef enum dst__conv_path {
-    DST__CONV_AUTO,      /* the one dst__conv_direct() picks */
+    DST__CONV_AUTO,      /* the one for the shape: see dst__conv_path_of */
     DST__CONV_GEMM,
     DST__CONV_DIRECT,
-    DST__CONV_REFERENCE
+    DST__CONV_REFERENCE,
+    DST__CONV_WINOGRAD   /* falls back to GEMM where the shape or build has none */
 } dst__conv_path;
 
 static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
 
-static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
+/* Shapes Winograd F(2x2, 3x3) computes: 3x3, stride 1, no dilation, one
+   group, padding at most 2; SSE2 builds. */
+static int dst__conv_winograd_shape(const dst_conv2d_params *p)
 {
-    if (path != DST__CONV_AUTO) return path;
-    return dst__conv_direct(p) ? DST__CONV_DIRECT : DST__CONV_GEMM;
+    return DST__VEC_SSE2 && p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && p->pad_h <= 2 && p->pad_w <= 2;
 }
 
-/* A GEMM of fewer columns than this gets several samples side by side. */
+/* Winograd pays off once the GEMMs dominate its transforms: at least this
+   many input and output channels, and an output plane of at least
+   DST__CONV_WINOGRAD_PLANE values (smaller planes are mostly edge tiles,
+   and im2col puts several samples in one GEMM). Measured: docs/BENCHMARKS.md. */
+#define DST__CONV_WINOGRAD_CHANNELS 16
+#define DST__CONV_WINOGRAD_PLANE 256
+
+static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
+{
+    if (path == DST__CONV_WINOGRAD && !dst__conv_winograd_shape(p)) return DST__CONV_GEMM;
+    if (path != DST__CONV_AUTO) return path;
+    if (dst__conv_direct(p)) return DST__CONV_DIRECT;
+    if (dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
+        p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
+        (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE)
+        return DST__CONV_WINOGRAD;
+    return DST__CONV_GEMM;
+}
+
+static size_t dst__conv_winograd_work(const dst_conv2d_params *p);
+
+/* A sample's output plane of fewer than DST__CONV_GEMM_COLUMNS / 4 values
+   gets several samples side by side, about DST__CONV_GEMM_COLUMNS columns
+   per GEMM, their column matrix at most DST__CONV_GEMM_MAX_COL floats; not
+   for 1x1 convolutions, which would then copy what they now read in place
+   (measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md). */
 #define DST__CONV_GEMM_COLUMNS 512
+#define DST__CONV_GEMM_MAX_COL ((size_t)1 << 20)
 
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */
 static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 {
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p);
-    if (dst__conv_direct(p) || P >= DST__CONV_GEMM_COLUMNS) return 1;
-    return (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    int P = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
+    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    if (dst__conv_direct(p) || dst__conv_pointwise(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
+    nb = (DST__CONV_GEMM_COLUMNS + P - 1) / P;
+    while (nb > 1 && K * (size_t)P * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
+    return nb;
 }
 
 /* Scratch floats for nb samples per GEMM: their column matrix (none for
@@ -2130,6 +2250,7 @@ static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path p
 {
     size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
     size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
+    if (dst__conv_path_of(p, path) == DST__CONV_WINOGRAD) return dst__conv_winograd_work(p);
     if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
     return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
 }
@@ -2215,29 +2336,47 @@ static void dst__row_copy(float *d, const float *s, int n)
         memcpy(d, s, (size_t)n * sizeof(float));
         return;
     }
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     for (; k + 8 <= n; k += 8) {
         _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
         _mm_storeu_ps(d + k + 4, _mm_loadu_ps(s + k + 4));
     }
     for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vld1q_f32(s + k));
 #endif
     for (; k < n; ++k) d[k] = s[k];
 }
 
+#if DST__VEC_SSE2
+/* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
+   ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
+   last 4 values of a row are stored by one vector that may overlap the
+   previous one (same values), so no row has a scalar tail. */
+static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows, int zl, int n, int zr)
+{
+    int r, k;
+    for (r = 0; r < rows; ++r, d += ld, s += ls) {
+        float *dr = d + zl;
+        for (k = 0; k < zl; ++k) d[k] = 0;
+        for (k = 0; k + 4 <= n; k += 4) _mm_storeu_ps(dr + k, _mm_loadu_ps(s + k));
+        if (k < n) _mm_storeu_ps(dr + n - 4, _mm_loadu_ps(s + n - 4));
+        for (k = 0; k < zr; ++k) dr[n + k] = 0;
+    }
+}
+#endif
+
 /* d[k] += a, k < n */
 static void dst__row_add_scalar(float *d, float a, size_t n)
 {
     size_t k = 0;
-#if defined(DST__ROW_SSE2)
+#if DST__VEC_SSE2
     __m128 va = _mm_set1_ps(a);
     for (; k + 8 <= n; k += 8) {
         _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), va));
         _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), va));
     }
-#elif defined(DST__ROW_NEON)
+#elif DST__VEC_NEON
     float32x4_t va = vdupq_n_f32(a);
     for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), va));
 #endif
@@ -2299,7 +2438,15 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
-                for (yo = y0; yo < y1; ++yo) {
+                yo = y0;
+#if DST__VEC_SSE2
+                if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
+                    dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
+                                   (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
+                    yo = y1;
+                }
+#endif
+                for (; yo < y1; ++yo) {
                     float *r = row + (size_t)yo * ow;
                     const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
@@ -2402,6 +2549,137 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 
 /* ---- convolution: the direct path -------------------------------------------- */
 
+#if DST__VEC_SSE2
+/* Depthwise planes with stride 1 across (the usual case), 4 and 8 outputs
+   at a time: in the columns where every tap of the kernel row lies inside
+   the image, each output vector adds kh x kw products of a broadcast
+   weight and an unaligned input vector, with no bounds tests; the columns
+   at the edges take the scalar loop that tests each tap. Kernels of up to
+   DST__PLANE_TAPS taps. */
+#define DST__PLANE_TAPS 49
+
+/* One plane's window sweep: out (oh x ow) = (accumulate ? out : b) + sum
+   over taps k[i][j] in[yo sh + i dh - ph][xo + j dw - pw], zero outside
+   the ih x iw input. The pads may be negative (the backward's sweep). */
+typedef struct dst__plane {
+    int ih, iw, oh, ow, kh, kw, sh, dh, dw, ph, pw;
+} dst__plane;
+
+/* The output columns [*xa, *xb) whose every tap is inside the row. */
+static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
+{
+    int a = q->pw > 0 ? q->pw : 0, b = q->iw + q->pw - (q->kw - 1) * q->dw;
+    if (b > q->ow) b = q->ow;
+    if (b < a) b = a;
+    *xa = a;
+    *xb = b;
+}
+
+static void dst__plane_forward(const dst__plane *q, const float *in, const float *k, float b, int accumulate,
+                               float *out)
+{
+    __m128 wv[DST__PLANE_TAPS];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw;
+    for (t = 0; t < q->kh * kw; ++t) wv[t] = _mm_set1_ps(k[t]);
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        float *d = out + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph; /* input row of tap row 0 */
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 8 <= xb; xo += 8) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            __m128 a1 = accumulate ? _mm_loadu_ps(d + xo + 4) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) {
+                    a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+                    a1 = _mm_add_ps(a1, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw + 4)));
+                }
+            }
+            _mm_storeu_ps(d + xo, a0);
+            _mm_storeu_ps(d + xo + 4, a1);
+        }
+        for (; xo + 4 <= xb; xo += 4) {
+            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j) a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+            }
+            _mm_storeu_ps(d + xo, a0);
+        }
+        for (t = 0; t < q->ow; ++t) { /* the edges and what the vectors left */
+            float s;
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            s = accumulate ? d[t] : b;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) s += k[i * kw + j] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+            d[t] = s;
+        }
+    }
+}
+
+/* gk[i][j] += sum over outputs of g[yo][xo] in[yo sh + i dh - ph][xo + j dw - pw]:
+   one vector of partial sums per tap. */
+static void dst__plane_weight_grad(const dst__plane *q, const float *in, const float *g, float *gk)
+{
+    __m128 acc[DST__PLANE_TAPS];
+    float edge[DST__PLANE_TAPS], part[4];
+    int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw, taps = q->kh * q->kw;
+    for (t = 0; t < taps; ++t) { acc[t] = _mm_setzero_ps(); edge[t] = 0; }
+    dst__plane_inner(q, &xa, &xb);
+    for (yo = 0; yo < q->oh; ++yo) {
+        const float *gr = g + (size_t)yo * q->ow;
+        int top = yo * q->sh - q->ph;
+        dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
+        for (xo = xa; xo + 4 <= xb; xo += 4) {
+            __m128 gv = _mm_loadu_ps(gr + xo);
+            for (i = i0; i < i1; ++i) {
+                const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
+                for (j = 0; j < kw; ++j)
+                    acc[i * kw + j] = _mm_add_ps(acc[i * kw + j], _mm_mul_ps(gv, _mm_loadu_ps(r + j * q->dw)));
+            }
+        }
+        for (t = 0; t < q->ow; ++t) {
+            if (t == xa) t = xo;
+            if (t >= q->ow) break;
+            for (i = i0; i < i1; ++i)
+                for (j = 0; j < kw; ++j) {
+                    int col = t + j * q->dw - q->pw;
+                    if (col >= 0 && col < q->iw) edge[i * kw + j] += gr[t] * in[(size_t)(top + i * q->dh) * q->iw + col];
+                }
+        }
+    }
+    for (t = 0; t < taps; ++t) {
+        _mm_storeu_ps(part, acc[t]);
+        gk[t] += ((part[0] + part[1]) + (part[2] + part[3])) + edge[t];
+    }
+}
+
+/* The depthwise plane path applies: one input channel per group, stride 1
+   across, a kernel of at most DST__PLANE_TAPS taps; for dx also stride 1
+   down (dx is then the sweep of dy with the flipped kernel). */
+static int dst__plane_path(const dst_conv2d_params *p, int need_dx)
+{
+    return p->in_c == p->groups && p->stride_w == 1 && p->kernel_h * p->kernel_w <= DST__PLANE_TAPS &&
+           (!need_dx || p->stride_h == 1);
+}
+
+static dst__plane dst__plane_of(const dst_conv2d_params *p)
+{
+    dst__plane q;
+    q.ih = p->in_h; q.iw = p->in_w; q.oh = dst__conv_out_h(p); q.ow = dst__conv_out_w(p);
+    q.kh = p->kernel_h; q.kw = p->kernel_w; q.sh = p->stride_h;
+    q.dh = p->dilation_h; q.dw = p->dilation_w; q.ph = p->pad_h; q.pw = p->pad_w;
+    return q;
+}
+#endif
+
+/* Any convolution, by row segments (the reference for the plane loops
+   above, and the path where they do not apply). */
 static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                        const float *bias, float *y)
 {
@@ -2409,6 +2687,16 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
+#if DST__VEC_SSE2
+    if (dst__plane_path(p, 0)) {
+        dst__plane q = dst__plane_of(p);
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o)
+                dst__plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
+                                   bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
@@ -2446,6 +2734,27 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
+#if DST__VEC_SSE2
+    if (dst__plane_path(p, dx != NULL)) {
+        dst__plane q = dst__plane_of(p), t = q;
+        float flip[DST__PLANE_TAPS];
+        /* dx: dy swept by the flipped kernel, stride 1, pads d (k - 1) - pad */
+        t.ih = q.oh; t.iw = q.ow; t.oh = H; t.ow = W;
+        t.ph = q.dh * (kh - 1) - q.ph; t.pw = q.dw * (kw - 1) - q.pw;
+        for (n = 0; n < batch; ++n)
+            for (o = 0; o < p->out_c; ++o) {
+                const float *g = dy + ((size_t)n * p->out_c + o) * P, *wk = w + (size_t)o * kh * kw;
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W;
+                if (db) db[o] += dst__row_sum(g, P);
+                if (dw) dst__plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
+                if (dx) {
+                    for (k = 0; k < kh * kw; ++k) flip[k] = wk[kh * kw - 1 - k];
+                    dst__plane_forward(&t, g, flip, 0.0f, 1, dx + in_off);
+                }
+            }
+        return;
+    }
+#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
@@ -2590,6 +2899,207 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
     }
 }
 
+/* ---- convolution: Winograd F(2x2, 3x3) ----------------------------------------
+   A 3x3 convolution with stride 1 gives each 2x2 block of outputs from a
+   4x4 input tile with 16 products per channel pair instead of 36 (Lavin and
+   Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
+     Y = A^T [ (G g G^T) . (B^T d B) ] A,
+   summed over input channels as 16 GEMMs, one per position e of the 4x4
+   transformed tile: M_e [K][T] = U_e [K][C] x V_e [C][T] (C input and K
+   output channels, T tiles). The transforms run on 4 tiles at a time
+   (SSE2). Forward only: the backward stays on the im2col path, where dx
+   through the same sweep (dy with the filters turned) measured slower,
+   its transforms costing more than its GEMMs save. */
+
+typedef struct dst__wino {
+    int C, K, H, W, OH, OW, ph, pw, TW, T; /* T = tile rows x TW tiles */
+    int HP, WP;                            /* one input plane with its zero border */
+    size_t ldv, ldm;                       /* floats from one V_e / M_e to the next */
+} dst__wino;
+
+static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
+{
+    dst__wino q;
+    q.C = C; q.K = K; q.H = H; q.W = W; q.ph = ph; q.pw = pw;
+    q.OH = H + 2 * ph - 2; q.OW = W + 2 * pw - 2;
+    q.TW = (q.OW + 1) / 2;
+    q.T = ((q.OH + 1) / 2) * q.TW;
+    /* every 4-tile group reads inside the bordered plane: rows to 2 TH + 1,
+       columns to 2 (TW rounded up to 4) + 1 */
+    q.HP = 2 * ((q.OH + 1) / 2) + 2;
+    q.WP = 2 * ((q.TW + 3) / 4 * 4) + 2;
+    /* the 16 matrices a little more than their size apart, so the 16
+       streams of a tile group do not share cache sets */
+    q.ldv = (size_t)q.C * q.T + 16;
+    q.ldm = (size_t)q.K * q.T + 16;
+    return q;
+}
+
+/* floats of U, V, M and the bordered plane */
+static size_t dst__wino_floats(const dst__wino *q)
+{
+    return 16 * ((size_t)q->K * q->C + q->ldv + q->ldm) + (size_t)q->HP * q->WP;
+}
+
+/* The forward's U, V, M, or the backward's column matrix (one sample). */
+static size_t dst__conv_winograd_work(const dst_conv2d_params *p)
+{
+    dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
+    size_t col = (size_t)p->in_c * 9 * (size_t)f.OH * f.OW, a = dst__wino_floats(&f);
+    return col > a ? col : a;
+}
+
+#if DST__VEC_SSE2
+/* U[e][k][c] = (G g G^T)[e], g = w[k][c] the filter of output k and input c. */
+static void dst__wino_weights(const float *w, int K, int C, float *U)
+{
+    int k, c, r, e;
+    for (k = 0; k < K; ++k)
+        for (c = 0; c < C; ++c) {
+            const float *g = w + ((size_t)k * C + c) * 9;
+            float t[4][3], u[16];
+            for (r = 0; r < 3; ++r) { /* t = G g, column by column */
+                t[0][r] = g[r];
+                t[1][r] = 0.5f * (g[r] + g[3 + r] + g[6 + r]);
+                t[2][r] = 0.5f * (g[r] - g[3 + r] + g[6 + r]);
+                t[3][r] = g[6 + r];
+            }
+            for (r = 0; r < 4; ++r) { /* u = t G^T, row by row */
+                u[r * 4 + 0] = t[r][0];
+                u[r * 4 + 1] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+                u[r * 4 + 2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+                u[r * 4 + 3] = t[r][2];
+            }
+            for (e = 0; e < 16; ++e) U[((size_t)e * K + k) * C + c] = u[e];
+        }
+}
+
+/* V[e][c][t] = (B^T d B)[e] for every tile t of one sample's x [C][H][W].
+   Each plane is first copied into pad, a plane with a zero border wide
+   enough that every group of 4 tiles reads inside it: no bounds tests. */
+static void dst__wino_input(const dst__wino *q, const float *x, float *V, float *pad)
+{
+    int c, ty, tx, r, j, lanes, TH = q->T / q->TW;
+    memset(pad, 0, (size_t)q->HP * q->WP * sizeof(float));
+    for (c = 0; c < q->C; ++c) {
+        const float *plane = x + (size_t)c * q->H * q->W;
+        for (r = 0; r < q->H && r + q->ph < q->HP; ++r) {
+            int n = q->W + q->pw <= q->WP ? q->W : q->WP - q->pw;
+            memcpy(pad + (size_t)(r + q->ph) * q->WP + q->pw, plane + (size_t)r * q->W, (size_t)n * sizeof(float));
+        }
+        for (ty = 0; ty < TH; ++ty)
+            for (tx = 0; tx < q->TW; tx += 4) {
+                __m128 d[16], t[16], v[16];
+                lanes = q->TW - tx < 4 ? q->TW - tx : 4;
+                for (r = 0; r < 4; ++r) { /* columns 2l .. 2l + 3 of tiles l = 0..3: even and odd lanes */
+                    const float *row = pad + (size_t)(2 * ty + r) * q->WP + 2 * tx;
+                    __m128 a = _mm_loadu_ps(row), b = _mm_loadu_ps(row + 4);
+                    __m128 a2 = _mm_loadu_ps(row + 2), b2 = _mm_loadu_ps(row + 6);
+                    d[r * 4 + 0] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+                    d[r * 4 + 1] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+                    d[r * 4 + 2] = _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0));
+                    d[r * 4 + 3] = _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1));
+                }
+                for (j = 0; j < 4; ++j) { /* t = B^T d */
+                    t[0 * 4 + j] = _mm_sub_ps(d[0 * 4 + j], d[2 * 4 + j]);
+                    t[1 * 4 + j] = _mm_add_ps(d[1 * 4 + j], d[2 * 4 + j]);
+                    t[2 * 4 + j] = _mm_sub_ps(d[2 * 4 + j], d[1 * 4 + j]);
+                    t[3 * 4 + j] = _mm_sub_ps(d[1 * 4 + j], d[3 * 4 + j]);
+                }
+                for (r = 0; r < 4; ++r) { /* v = t B */
+                    v[r * 4 + 0] = _mm_sub_ps(t[r * 4 + 0], t[r * 4 + 2]);
+                    v[r * 4 + 1] = _mm_add_ps(t[r * 4 + 1], t[r * 4 + 2]);
+                    v[r * 4 + 2] = _mm_sub_ps(t[r * 4 + 2], t[r * 4 + 1]);
+                    v[r * 4 + 3] = _mm_sub_ps(t[r * 4 + 1], t[r * 4 + 3]);
+                }
+                for (r = 0; r < 16; ++r) {
+                    float *dst = V + (size_t)r * q->ldv + (size_t)c * q->T + (size_t)ty * q->TW + tx;
+                    if (lanes == 4) _mm_storeu_ps(dst, v[r]);
+                    else {
+                        float tmp[4];
+                        _mm_storeu_ps(tmp, v[r]);
+                        for (j = 0; j < lanes; ++j) dst[j] = tmp[j];
+                    }
+                }
+            }
+    }
+}
+
+/* y[k] (OH x OW) = A^T m A (+ bias) for every tile of one sample. */
+static void dst__wino_output(const dst__wino *q, const float *M, const float *bias, float *y)
+{
+    int k, ty, tx, r, j, lanes, TH = q->T / q->TW;
+    for (k = 0; k < q->K; ++k) {
+        float *plane = y + (size_t)k * q->OH * q->OW;
+        __m128 b = _mm_set1_ps(bias ? bias[k] : 0.0f);
+        for (ty = 0; ty < TH; ++ty)
+            for (tx = 0; tx < q->TW; tx += 4) {
+                __m128 m[16], s[8], o[4];
+                lanes = q->TW - tx < 4 ? q->TW - tx : 4;
+                for (r = 0; r < 16; ++r) {
+                    const float *src = M + (size_t)r * q->ldm + (size_t)k * q->T + (size_t)ty * q->TW + tx;
+                    if (lanes == 4) m[r] = _mm_loadu_ps(src);
+                    else {
+                        float tmp[4] = { 0, 0, 0, 0 };
+                        for (j = 0; j < lanes; ++j) tmp[j] = src[j];
+                        m[r] = _mm_loadu_ps(tmp);
+                    }
+                }
+                for (j = 0; j < 4; ++j) { /* s = A^T m */
+                    s[j] = _mm_add_ps(_mm_add_ps(m[0 * 4 + j], m[1 * 4 + j]), m[2 * 4 + j]);
+                    s[4 + j] = _mm_sub_ps(_mm_sub_ps(m[1 * 4 + j], m[2 * 4 + j]), m[3 * 4 + j]);
+                }
+                for (r = 0; r < 2; ++r) { /* o = s A: outputs (r, 0) and (r, 1) of 4 tiles */
+                    o[r * 2 + 0] = _mm_add_ps(_mm_add_ps(_mm_add_ps(s[r * 4 + 0], s[r * 4 + 1]), s[r * 4 + 2]), b);
+                    o[r * 2 + 1] = _mm_add_ps(_mm_sub_ps(_mm_sub_ps(s[r * 4 + 1], s[r * 4 + 2]), s[r * 4 + 3]), b);
+                }
+                for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) {
+                    float *row = plane + (size_t)(2 * ty + r) * q->OW + 2 * tx;
+                    __m128 lo = _mm_unpacklo_ps(o[r * 2], o[r * 2 + 1]), hi = _mm_unpackhi_ps(o[r * 2], o[r * 2 + 1]);
+                    if (lanes == 4 && 2 * tx + 8 <= q->OW) {
+                        _mm_storeu_ps(row, lo);
+                        _mm_storeu_ps(row + 4, hi);
+                    } else {
+                        float tmp[8];
+                        int n = q->OW - 2 * tx < 2 * lanes ? q->OW - 2 * tx : 2 * lanes;
+                        _mm_storeu_ps(tmp, lo);
+                        _mm_storeu_ps(tmp + 4, hi);
+                        for (j = 0; j < n; ++j) row[j] = tmp[j];
+                    }
+                }
+            }
+    }
+}
+
+/* batch samples of x [C][H][W] to y [K][OH][OW]; filters w [K][C][3][3].
+   work: U, V, M and the bordered plane (dst__wino_floats). */
+static void dst__wino_run(const dst__wino *q, int batch, const float *x, const float *w, const float *bias,
+                          float *y, float *work, float *pack)
+{
+    float *U = work, *V = U + 16 * (size_t)q->K * q->C, *M = V + 16 * q->ldv, *pad = M + 16 * q->ldm;
+    int n, e;
+    dst__wino_weights(w, q->K, q->C, U);
+    for (n = 0; n < batch; ++n) {
+        dst__wino_input(q, x + (size_t)n * q->C * q->H * q->W, V, pad);
+        for (e = 0; e < 16; ++e)
+            dst__gemm(pack, 0, 0, q->K, q->T, q->C, 1.0f, U + (size_t)e * q->K * q->C, q->C,
+                      V + (size_t)e * q->ldv, q->T, 0.0f, M + (size_t)e * q->ldm, q->T);
+        dst__wino_output(q, M, bias, y + (size_t)n * q->K * q->OH * q->OW);
+    }
+}
+#endif
+
+static void dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                         const float *bias, float *y, float *work, float *pack)
+{
+#if DST__VEC_SSE2
+    dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
+    dst__wino_run(&q, batch, x, w, bias, y, work, pack);
+#else
+    dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
+#endif
+}
+
 /* The convolution by the given path (AUTO: the one for this shape); nb
    samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
 static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
@@ -2597,6 +3107,7 @@ static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path,
 {
     switch (dst__conv_path_of(p, path)) {
     case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_WINOGRAD: dst__conv2d_forward_winograd(p, batch, x, w, bias, y, work, pack); break;
     case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
     default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
     }
@@ -2608,6 +3119,9 @@ static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path
 {
     switch (dst__conv_path_of(p, path)) {
     case DST__CONV_DIRECT: dst__conv2d_backward_direct(p, batch, x, w, dy, dx, dw, db); break;
+    case DST__CONV_WINOGRAD: /* the forward's only: im2col, one sample at a time (the work it has) */
+        dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
+        break;
     case DST__CONV_REFERENCE: dst__conv2d_backward_ref(p, batch, x, w, dy, dx, dw, db); break;
     default: dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, nb, pack); break;
     }
@@ -3156,12 +3670,112 @@ static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, con
     }
     dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
 }
-#define dst__sgd dst__sgd_sse2
-#define dst__adam dst__adam_sse2
-#else
-#define dst__sgd dst__sgd_scalar
-#define dst__adam dst__adam_scalar
 #endif
+
+#if defined(DST__GEMM_X86)
+/* Adam is bound by its square root and two divisions, which AVX does 8 at a
+   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
+   operations as the scalar loop, the same bits. Chosen at run time, through
+   the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
+static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
+                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
+                                             float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
+    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
+    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
+    for (; i + 8 <= n; i += 8) {
+        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
+        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
+        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
+        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
+        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
+        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
+        _mm256_storeu_ps(m + i, mv);
+        _mm256_storeu_ps(v + i, vv);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+#if DST__VEC_NEON
+static void dst__sgd_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                          float *DST__RESTRICT buf, size_t n)
+{
+    size_t i = 0;
+    float32x4_t wd = vdupq_n_f32(k->wd), lr = vdupq_n_f32(k->lr), mom = vdupq_n_f32(k->mom), damp = vdupq_n_f32(k->damp);
+    /* d = g + wd p, and p -= lr d (multiply and add apart: no fused rounding) */
+#define DST__SGD_D(i) vaddq_f32(vld1q_f32(g + (i)), vmulq_f32(wd, vld1q_f32(p + (i))))
+#define DST__SGD_P(i, d) vst1q_f32(p + (i), vsubq_f32(vld1q_f32(p + (i)), vmulq_f32(lr, (d))))
+    if (!buf) {
+        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
+    } else if (k->first) {
+        for (; i + 4 <= n; i += 4) {
+            float32x4_t d = DST__SGD_D(i);
+            vst1q_f32(buf + i, d);
+            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, d)) : d);
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            float32x4_t d = DST__SGD_D(i);
+            float32x4_t b = vaddq_f32(vmulq_f32(mom, vld1q_f32(buf + i)), vmulq_f32(damp, d));
+            vst1q_f32(buf + i, b);
+            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, b)) : b);
+        }
+    }
+#undef DST__SGD_D
+#undef DST__SGD_P
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+static void dst__adam_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
+                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
+{
+    size_t i = 0;
+    float32x4_t wd = vdupq_n_f32(k->wd), decay = vdupq_n_f32(k->decay), b1 = vdupq_n_f32(k->b1);
+    float32x4_t b2 = vdupq_n_f32(k->b2), one_b1 = vdupq_n_f32(k->one_b1), one_b2 = vdupq_n_f32(k->one_b2);
+    float32x4_t step_size = vdupq_n_f32(k->step_size), bc2 = vdupq_n_f32(k->bc2_sqrt), eps = vdupq_n_f32(k->eps);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t pv = vld1q_f32(p + i), d = vld1q_f32(g + i), mv, vv, den;
+        if (k->decoupled) pv = vmulq_f32(pv, decay);
+        else d = vaddq_f32(d, vmulq_f32(wd, pv));
+        mv = vaddq_f32(vmulq_f32(b1, vld1q_f32(m + i)), vmulq_f32(one_b1, d));
+        vv = vaddq_f32(vmulq_f32(b2, vld1q_f32(v + i)), vmulq_f32(vmulq_f32(one_b2, d), d));
+        den = vaddq_f32(vdivq_f32(vsqrtq_f32(vv), bc2), eps);
+        vst1q_f32(m + i, mv);
+        vst1q_f32(v + i, vv);
+        vst1q_f32(p + i, vsubq_f32(pv, vdivq_f32(vmulq_f32(step_size, mv), den)));
+    }
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+/* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
+static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
+                               size_t n, dst_simd level)
+{
+#if defined(DST__GEMM_X86)
+    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+#endif
+#if DST__VEC_SSE2
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_sse2(k, p, g, s0, n);
+        else dst__adam_sse2(k, p, g, s0, s1, n);
+        return;
+    }
+#elif DST__VEC_NEON
+    if (level != DST_SIMD_SCALAR) {
+        if (sgd) dst__sgd_neon(k, p, g, s0, n);
+        else dst__adam_neon(k, p, g, s0, s1, n);
+        return;
+    }
+#endif
+    (void)level;
+    if (sgd) dst__sgd_scalar(k, p, g, s0, n);
+    else dst__adam_scalar(k, p, g, s0, s1, n);
+}
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
@@ -3169,8 +3783,8 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
     dst__opt_consts k;
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
-    if (c->kind == DST_SGD) dst__sgd(&k, param, grad, c->momentum != 0 ? state0 : NULL, n);
-    else dst__adam(&k, param, grad, state0, state1, n);
+    if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
+    dst__optimizer_run(c->kind == DST_SGD, &k, param, grad, state0, state1, n, dst_simd_active());
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -3498,7 +4112,9 @@ DSTDEF void dst_model_free(dst_model *m)
     DST_FREE(m, ctx);
 }
 
-DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+/* for_load (the weight file's loader): no parameter or statistics blocks and
+   no initialisation; the loader points them into its buffer or fills them. */
+static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc, int for_load, dst_error *err)
 {
     dst_model *m;
     int i, c, h, w;
@@ -3545,6 +4161,13 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     for (i = 0; i + 1 < m->layer_count; ++i)
         m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
+    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    dst_rng_seed(&m->rng, desc->seed);
+    m->seed = desc->seed;
+    m->opt = dst_optimizer_default(DST_SGD);
+    m->lr = m->opt.lr;
+    if (for_load) { *out = m; return DST_OK; }
     /* params, grads and two optimizer states in one block */
     if (!dst__mul_ok(total, 4 * sizeof(float), &bytes) ||
         !(m->params = (float *)dst__alloc_aligned(bytes ? bytes : 64, m->alloc_user))) {
@@ -3556,8 +4179,6 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
     m->grads = m->params + total;
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
-    m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
-    if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
     if (m->buffer_count) {
         /* running statistics: mean 0, variance 1, as PyTorch starts them;
            followed by room for a copy that a failed train step restores */
@@ -3571,13 +4192,14 @@ DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, 
             for (j = 0; j < L->buffer_count; ++j) m->buffers[L->buffer_offset + j] = j < half ? 0.0f : 1.0f;
         }
     }
-    dst_rng_seed(&m->rng, desc->seed);
-    m->seed = desc->seed;
     for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
-    m->opt = dst_optimizer_default(DST_SGD);
-    m->lr = m->opt.lr;
     *out = m;
     return DST_OK;
+}
+
+DSTDEF dst_result dst_model_create(dst_model **out, const dst_model_desc *desc, dst_error *err)
+{
+    return dst__model_create(out, desc, 0, err);
 }
 
 DSTDEF size_t dst_model_input_size(const dst_model *m) { return m ? m->in_size : 0; }
@@ -3726,12 +4348,56 @@ static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, floa
         for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
-#define dst__bias_relu dst__bias_relu_sse2
-#define dst__column_sums dst__column_sums_sse2
-#else
-#define dst__bias_relu dst__bias_relu_scalar
-#define dst__column_sums dst__column_sums_scalar
 #endif
+
+#if DST__VEC_NEON
+static void dst__bias_relu_neon(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+    size_t i, j;
+    float32x4_t z = vdupq_n_f32(0);
+    if (!b && !relu) return;
+    for (i = 0; i < rows; ++i, y += cols) {
+        for (j = 0; j + 4 <= cols; j += 4) {
+            float32x4_t v = vld1q_f32(y + j);
+            if (b) v = vaddq_f32(v, vld1q_f32(b + j));
+            if (relu) v = vbslq_f32(vcgtq_f32(v, z), v, z);
+            vst1q_f32(y + j, v);
+        }
+        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
+    }
+}
+
+static void dst__column_sums_neon(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                  size_t rows, size_t cols)
+{
+    size_t i, j, vec = cols & ~(size_t)3;
+    const float *r = dy;
+    memset(db, 0, vec * sizeof(float));
+    for (i = 0; i < rows; ++i, r += ld)
+        for (j = 0; j < vec; j += 4) vst1q_f32(db + j, vaddq_f32(vld1q_f32(db + j), vld1q_f32(r + j)));
+    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
+}
+#endif
+
+static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_neon(y, b, rows, cols, relu); return; }
+#endif
+    dst__bias_relu_scalar(y, b, rows, cols, relu);
+}
+
+static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_neon(dy, ld, db, rows, cols); return; }
+#endif
+    dst__column_sums_scalar(dy, ld, db, rows, cols);
+}
 
 static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
 {
@@ -4139,7 +4805,10 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
         case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
-        case DST_LAYER_DROPOUT: dst__dropout_forward(m, L, x, batch, training); break;
+        case DST_LAYER_DROPOUT:
+            if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
+            dst__dropout_forward(m, L, x, batch, training);
+            break;
         case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
         case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
         case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
@@ -4297,10 +4966,32 @@ static int dst__all_finite_sse2(const float *v, size_t n)
     }
     return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
 }
-#define dst__all_finite dst__all_finite_sse2
-#else
-#define dst__all_finite dst__all_finite_scalar
 #endif
+
+#if DST__VEC_NEON
+/* x * 0 == itself exactly where it is not NaN: AND those masks */
+static int dst__all_finite_neon(const float *v, size_t n)
+{
+    size_t i = 0;
+    float32x4_t z = vdupq_n_f32(0);
+    uint32x4_t ok = vdupq_n_u32(0xFFFFFFFFu);
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t a = vmulq_f32(vld1q_f32(v + i), z);
+        ok = vandq_u32(ok, vceqq_f32(a, a));
+    }
+    return vminvq_u32(ok) == 0xFFFFFFFFu && dst__all_finite_scalar(v + i, n - i);
+}
+#endif
+
+static int dst__all_finite(const float *v, size_t n)
+{
+#if DST__VEC_SSE2
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
+#elif DST__VEC_NEON
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_neon(v, n);
+#endif
+    return dst__all_finite_scalar(v, n);
+}
 
 /* A step that meets a NaN or infinity leaves the model as it was: the
    training forward has already moved batch norm's running statistics and
@@ -4731,6 +5422,8 @@ DSTDEF const char *dst_model_meta_key(const dst_model *m, int index)
 
 DSTDEF int dst_model_params_in_place(const dst_model *m) { return m && m->params && !m->own_params; }
 
+/* Gives the model its own parameter block (params, grads, two states) and
+   statistics block, copying borrowed values when there are some. */
 static dst_result dst__model_own(dst_model *m)
 {
     size_t total = m->param_count, bytes;
@@ -4745,8 +5438,8 @@ static dst_result dst__model_own(dst_model *m)
         return dst__fail(m, DST_ERR_NOMEM, "copying the in-place running statistics");
     }
     memset(block, 0, bytes);
-    memcpy(block, m->params, total * sizeof(float));
-    if (buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
+    if (m->params) memcpy(block, m->params, total * sizeof(float)); /* NULL: a loader fills them */
+    if (buffers && m->buffers) memcpy(buffers, m->buffers, m->buffer_count * sizeof(float));
     m->own_params = m->params = block;
     m->grads = block + total;
     m->state0 = m->grads + total;
@@ -4786,12 +5479,19 @@ static uint64_t dst__get64(const unsigned char *p) { return (uint64_t)dst__get32
 static float dst__getf32(const unsigned char *p) { uint32_t u = dst__get32(p); float f; memcpy(&f, &u, 4); return f; }
 static double dst__getf64(const unsigned char *p) { uint64_t u = dst__get64(p); double d; memcpy(&d, &u, 8); return d; }
 
+/* 1 on a little-endian host: then file data may be copied (or used) as it
+   is; otherwise every value goes through the byte-by-byte path.
+   DST__TEST_BYTE_PATHS (the scalar test build) takes that path on any host. */
 static int dst__host_little_endian(void)
 {
+#ifdef DST__TEST_BYTE_PATHS
+    return 0;
+#else
     const uint32_t one = 1;
     unsigned char b;
     memcpy(&b, &one, 1);
     return b == 1;
+#endif
 }
 
 static size_t dst__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -4916,7 +5616,7 @@ static void dst__sink_flush(dst__sink *s)
 
 static void dst__sink_put(dst__sink *s, const void *data, size_t n)
 {
-    s->crc = dst_crc32(s->crc, data, n);
+    if (!s->write) s->crc = dst_crc32(s->crc, data, n); /* the checksum pass */
     s->count += n;
     if (!s->write || s->failed) return;
     if (n > sizeof s->buf - s->fill) {
@@ -5084,7 +5784,21 @@ static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor
     dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
 
-static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst_error *err)
+/* Into one block (mem): allocated once the size is known, after the checksum pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* The whole save: through write(user), or with mem != NULL into a block of its own. */
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
+                               dst_error *err)
 {
     dst__tensor *t;
     dst__sink *s;
@@ -5092,7 +5806,7 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     unsigned char h[DST__HEADER_BYTES];
     dst__err_clear(err);
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    if (!write) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
     nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
     t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
     s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
@@ -5123,6 +5837,17 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
     memset(s, 0, sizeof *s);
     s->write = write;
     s->user = user;
+    if (mem) {
+        mem->len = 0;
+        mem->cap = file_end;
+        if (!(mem->p = (unsigned char *)DST_MALLOC(file_end, NULL))) { /* dst_free releases it */
+            DST_FREE(t, m->alloc_user);
+            DST_FREE(s, m->alloc_user);
+            return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)file_end);
+        }
+        s->write = dst__membuf_write;
+        s->user = mem;
+    }
     dst__sink_put(s, h, DST__HEADER_BYTES);
     dst__emit_body(m, checkpoint, t, nt, file_end, s);
     dst__sink_flush(s);
@@ -5134,48 +5859,24 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
 
 DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 0, write, user, err);
+    return dst__save_to(m, 0, write, user, NULL, err);
 }
 
 DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 1, write, user, err);
-}
-
-/* Into one block: the size is known after a counting pass. */
-typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
-
-static int dst__membuf_write(void *user, const void *data, size_t len)
-{
-    dst__membuf *b = (dst__membuf *)user;
-    if (len > b->cap - b->len) return 1;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static int dst__count_write(void *user, const void *data, size_t len)
-{
-    (void)data;
-    *(size_t *)user += len;
-    return 0;
+    return dst__save_to(m, 1, write, user, NULL, err);
 }
 
 static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
 {
     dst__membuf b;
-    size_t size = 0;
     dst_result r;
     dst__err_clear(err);
     if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
     *buf = NULL;
     *len = 0;
-    if ((r = dst__save_to(m, checkpoint, dst__count_write, &size, err)) != DST_OK) return r;
-    b.p = (unsigned char *)DST_MALLOC(size, NULL); /* dst_free releases it */
-    if (!b.p) return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)size);
-    b.len = 0;
-    b.cap = size;
-    if ((r = dst__save_to(m, checkpoint, dst__membuf_write, &b, err)) != DST_OK) {
+    b.p = NULL;
+    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
         DST_FREE(b.p, NULL);
         return r;
     }
@@ -5308,7 +6009,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
@@ -5381,9 +6082,12 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
         tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
         if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
-        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS) {
-            r = dst__bad(err, q_at, "layer %d outputs %lu values per sample, more than DST_MAX_ACTIVATION_FLOATS",
-                         i, (unsigned long)tmp[i].out_size);
+        /* what a forward of one sample needs (outputs, masks, convolution scratch): a tiny file
+           must not make the first forward allocate gigabytes */
+        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS || tmp[i].col_floats > DST_MAX_ACTIVATION_FLOATS ||
+            (act += tmp[i].out_size + dst__layer_aux_floats(&tmp[i], 1) + tmp[i].col_floats) > DST_MAX_ACTIVATION_FLOATS) {
+            r = dst__bad(err, q_at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
+                         i, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
             break;
         }
         /* every parameter must be in the file: this bounds what create allocates */
@@ -5665,7 +6369,7 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
     if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
     if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
     if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
-    r = dst_model_create(&m, &desc, err);
+    r = dst__model_create(&m, &desc, 1, err);
     DST_FREE(layers, NULL);
     if (r != DST_OK) {
         if (r == DST_ERR_NOMEM) return r;
@@ -5743,17 +6447,11 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
          ((uintptr_t)(p + buffers_at) & 63) != 0))
         in_place = 0;
     if (in_place) {
-        dst__free_aligned(m->own_params, m->alloc_user);
-        m->own_params = NULL;
         m->params = (float *)(uintptr_t)(p + params_at);
-        m->grads = m->state0 = m->state1 = NULL;
-        if (m->buffer_count) {
-            dst__free_aligned(m->own_buffers, m->alloc_user);
-            m->own_buffers = NULL;
-            m->buffers = (float *)(uintptr_t)(p + buffers_at);
-            m->buffers_saved = NULL; /* a train step makes its own copy first */
-        }
+        if (m->buffer_count) m->buffers = (float *)(uintptr_t)(p + buffers_at);
+        /* grads, states and buffers_saved stay NULL: a train step makes its own copy first */
     } else {
+        if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto fail; }
         for (i = 0; i < nt; ++i) {
             const dst__ftensor *x = &t[i];
             float *dst;
@@ -5882,7 +6580,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, err);
+        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, NULL, err);
         ok = r == DST_OK && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
     }
@@ -5894,7 +6592,7 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
             DST_FREE(tmp, NULL);
             return r;
         }
-        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, err);
+        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, NULL, err);
         ok = r == DST_OK && fflush(fp) == 0;
         ok = fclose(fp) == 0 && ok;
     }
@@ -5940,12 +6638,30 @@ DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path
 
 DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
 {
-    /* bitwise CRC-32 (IEEE, reflected 0xEDB88320): small and table-free */
+    /* CRC-32 (IEEE, reflected 0xEDB88320). Short inputs bit by bit; from 4 KiB
+       on, 4 bytes a step through four 256-entry tables built on the stack
+       (slicing-by-4): no global table, and many times the bitwise rate on the
+       weight file's megabytes. */
     const unsigned char *p = (const unsigned char *)buf;
-    size_t i;
+    size_t i = 0;
     int k;
     crc = ~crc;
-    for (i = 0; i < len; ++i) {
+    if (len >= 4096) {
+        uint32_t t[4][256], c;
+        unsigned n;
+        for (n = 0; n < 256; ++n) {
+            c = n;
+            for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+            t[0][n] = c;
+        }
+        for (n = 0; n < 256; ++n)
+            for (k = 1; k < 4; ++k) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 255];
+        for (; i + 4 <= len; i += 4) {
+            crc ^= (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 3] << 24);
+            crc = t[3][crc & 255] ^ t[2][(crc >> 8) & 255] ^ t[1][(crc >> 16) & 255] ^ t[0][crc >> 24];
+        }
+    }
+    for (; i < len; ++i) {
         crc ^= p[i];
         for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
     }
@@ -6337,10 +7053,9 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         memset(out, 0, sizeof *out);
         return dst__err(err, DST_ERR_FORMAT, "npy: the header lacks descr, fortran_order or shape");
     }
-    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=') && descr[2] == '4' &&
-        (descr[1] == 'f' || descr[1] == 'i')) {
+    if (dlen == 3 && (descr[0] == '<' || descr[0] == '>') && descr[2] == '4' && (descr[1] == 'f' || descr[1] == 'i')) {
         out->dtype = descr[1] == 'f' ? DST_NPY_FLOAT32 : DST_NPY_INT32;
-        big = descr[0] == '>' || (descr[0] == '=' && !dst__host_little_endian());
+        big = descr[0] == '>';
     } else {
         int n = (int)(dlen < 16 ? dlen : 16);
         memset(out, 0, sizeof *out);
@@ -6363,11 +7078,14 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
         return dst__err(err, DST_ERR_NOMEM, "npy: %lu bytes", (unsigned long)bytes);
     }
     p += pre + hlen;
-    if (big == !dst__host_little_endian()) {
+    if (!big && dst__host_little_endian()) {
         memcpy(out->data, p, bytes);
-    } else {
+    } else { /* element by element, whatever the host's order */
         unsigned char *o = (unsigned char *)out->data;
-        for (i = 0; i < bytes; i += 4) { o[i] = p[i + 3]; o[i + 1] = p[i + 2]; o[i + 2] = p[i + 1]; o[i + 3] = p[i]; }
+        for (i = 0; i < bytes; i += 4) {
+            uint32_t u = big ? dst__be32(p + i) : dst__le32(p + i);
+            memcpy(o + i, &u, 4);
+        }
     }
     (void)d;
     return DST_OK;
@@ -6408,11 +7126,14 @@ DSTDEF dst_result dst_npy_write(dst_write_fn write, void *user, dst_npy_dtype dt
     if (write(user, pre, 10) || write(user, h, n)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
     if (dst__host_little_endian()) {
         if (bytes && write(user, data, bytes)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
-    } else {
+    } else { /* element by element, whatever the host's order */
         const unsigned char *s = (const unsigned char *)data;
         size_t i;
         for (i = 0; i < bytes; i += 4) {
-            unsigned char b[4] = { s[i + 3], s[i + 2], s[i + 1], s[i] };
+            unsigned char b[4];
+            uint32_t u;
+            memcpy(&u, s + i, 4);
+            dst__put32(b, u);
             if (write(user, b, 4)) return dst__err(err, DST_ERR_IO, "npy write: the write callback failed");
         }
     }

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-# bench/bench_cnn_torch.py - the PyTorch side of bench/bench_cnn.c, same
-# networks, same batch, one thread, same output lines. Needs Debian's
-# python3-torch (/usr/bin/python3). Run with OPENBLAS_NUM_THREADS=1
-# (`make bench-cnn` does):
-#   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py [repeats]
-import gzip, os, sys, time
+# bench/bench_cnn_torch.py - the PyTorch side of bench/bench_cnn.c: the same
+# networks, batch, data, optimizer and timing, one thread. Needs Debian's
+# python3-torch (/usr/bin/python3). `make bench-cnn` runs it first:
+#   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_cnn_torch.py [--reps R] [--clock wall|cpu] > build/bench_cnn_torch.txt
+# and bench_cnn reads the "name value" lines it prints.
+import argparse, gzip, os, sys, time
 import numpy as np
 import torch
 import torch.nn as nn
@@ -12,7 +12,12 @@ import torch.nn as nn
 torch.set_num_threads(1)
 BATCH = 128
 DATA = "/usr/share/datasets/fashion-mnist"
-repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+ap = argparse.ArgumentParser()
+ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+args = ap.parse_args()
+repeats = max(1, args.reps)
+clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
 
 def idx(name, offset):
@@ -53,10 +58,10 @@ def throughput(make, steps):
         step(s)
     best = 0
     for r in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for s in range(steps):
             step((r * steps + s) % nb)
-        best = max(best, steps * BATCH / (time.perf_counter() - t0))
+        best = max(best, steps * BATCH / (clock() - t0))
     return best
 
 
@@ -70,18 +75,19 @@ def conv_alone():
     for r in range(repeats):
         x.grad = None
         conv.zero_grad()
-        t0 = time.perf_counter()
+        t0 = clock()
         y = conv(x)
-        t1 = time.perf_counter()
+        t1 = clock()
         y.backward(dy)
-        t2 = time.perf_counter()
+        t2 = clock()
         f, fb = min(f, (t1 - t0) * 1e3), min(fb, (t2 - t0) * 1e3)
     return f, fb
 
 
-print("PyTorch %s, %d thread, best of %d" % (torch.__version__, torch.get_num_threads(), repeats))
-print("C1 train samples/s     %10.0f" % throughput(c1, 10))
-print("C2 train samples/s     %10.0f" % throughput(c2, 40))
 f, fb = conv_alone()
-print("conv 32->64 fwd ms     %10.1f" % f)
-print("conv 32->64 fwd+bwd ms %10.1f" % fb)
+print("version %s" % torch.__version__)
+print("threads %d" % torch.get_num_threads())
+print("c1_train %.1f" % throughput(c1, 10))
+print("c2_train %.1f" % throughput(c2, 40))
+print("conv_fwd %.2f" % f)
+print("conv_fwdbwd %.2f" % fb)

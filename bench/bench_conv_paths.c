@@ -5,9 +5,10 @@
    so it may need changes when they change. Not a test.
      make bench-conv-paths      or
      cc -std=c99 -O2 -I. bench/bench_conv_paths.c -o build/bench_conv_paths -lm
-   Prints ms per batch of 128 (best of 5): forward, and backward (dW, db and
-   dx) for the direct path and for im2col + GEMM with 1, 2, 4, 8 and 16
-   samples per GEMM. */
+   Prints ms per batch of 128: forward, and backward (dW, db and dx) for
+   Winograd F(2x2, 3x3) where the shape has it, the direct path, and im2col
+   + GEMM with 1, 2, 4, 8 and 16 samples per GEMM (and the chosen number). Times are the process's CPU time (best of up to 10 runs), which a
+   shared machine disturbs less than wall time. */
 #define _POSIX_C_SOURCE 199309L
 #define DISTILL_IMPLEMENTATION
 #include "distill.h"
@@ -20,13 +21,13 @@
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void run(const char *name, dst_conv2d_params p, int need_dx)
 {
-    static const int nbs[] = { 1, 2, 4, 8, 16 };
+    int nbs[6] = { 1, 2, 4, 8, 16, 0 }, count = 5;
     int oh, ow, v, r;
     size_t xn, yn, wn, work_n = 0;
     float *x, *y, *dy, *dx, *w, *dw, *db, *b, *work, *pack;
@@ -35,8 +36,12 @@ static void run(const char *name, dst_conv2d_params p, int need_dx)
     dst_conv2d_check(&p, &oh, &ow, NULL);
     xn = (size_t)BATCH * p.in_c * p.in_h * p.in_w; yn = (size_t)BATCH * p.out_c * oh * ow;
     wn = (size_t)p.out_c * (p.in_c / p.groups) * p.kernel_h * p.kernel_w;
-    for (v = 0; v < 5; ++v)
+    nbs[5] = dst__conv_samples_per_gemm(&p);
+    if (nbs[5] != 1 && nbs[5] != 2 && nbs[5] != 4 && nbs[5] != 8 && nbs[5] != 16) count = 6;
+    for (v = 0; v < count; ++v)
         if (dst__conv_work_floats(&p, DST__CONV_GEMM, nbs[v]) > work_n) work_n = dst__conv_work_floats(&p, DST__CONV_GEMM, nbs[v]);
+    if (dst__conv_winograd_shape(&p) && dst__conv_work_floats(&p, DST__CONV_WINOGRAD, 1) > work_n)
+        work_n = dst__conv_work_floats(&p, DST__CONV_WINOGRAD, 1);
     x = (float *)malloc(xn * 4); dx = (float *)malloc(xn * 4); y = (float *)malloc(yn * 4); dy = (float *)malloc(yn * 4);
     w = (float *)malloc(wn * 4); dw = (float *)malloc(wn * 4); b = (float *)malloc((size_t)p.out_c * 4);
     db = (float *)malloc((size_t)p.out_c * 4); work = (float *)malloc(work_n * 4 + 64);
@@ -48,12 +53,13 @@ static void run(const char *name, dst_conv2d_params p, int need_dx)
     for (i = 0; i < (size_t)p.out_c; ++i) b[i] = 0.1f;
     printf("%-28s in %2dx%2dx%2d out %3dx%2dx%2d k %dx%d g %d%s\n", name, p.in_c, p.in_h, p.in_w, p.out_c, oh, ow,
            p.kernel_h, p.kernel_w, p.groups, need_dx ? "" : " (no dx)");
-    for (v = -1; v < 5; ++v) {
-        dst__conv_path path = v < 0 ? DST__CONV_DIRECT : DST__CONV_GEMM;
+    for (v = -2; v < count; ++v) {
+        dst__conv_path path = v == -2 ? DST__CONV_WINOGRAD : v < 0 ? DST__CONV_DIRECT : DST__CONV_GEMM;
         int nb = v < 0 ? 1 : nbs[v];
-        double f = 1e30, bw = 1e30;
-        if (v >= 0 && nb > 1 && nb * oh * ow > 4096) continue;
-        for (r = 0; r < 6; ++r) {
+        double f = 1e30, bw = 1e30, start = now();
+        if (v >= 0 && v < 5 && nb > 1 && nb * oh * ow > 4096) continue;
+        if (v == -2 && !dst__conv_winograd_shape(&p)) continue;
+        for (r = 0; r < 11 && (r < 4 || now() - start < 2.0); ++r) {
             double t0 = now(), t1, t2;
             dst__conv2d_forward(&p, path, BATCH, x, w, b, y, work, nb, pack);
             t1 = now();
@@ -62,8 +68,9 @@ static void run(const char *name, dst_conv2d_params p, int need_dx)
             if (r && t1 - t0 < f) f = t1 - t0;
             if (r && t2 - t1 < bw) bw = t2 - t1;
         }
-        printf("  %-8s nb %2d  forward %8.2f ms  backward %8.2f ms%s\n", v < 0 ? "direct" : "gemm", nb, f * 1e3,
-               bw * 1e3, (v < 0) == dst__conv_direct(&p) && (v < 0 || nb == dst__conv_samples_per_gemm(&p)) ? "  <- chosen" : "");
+        printf("  %-8s nb %2d  forward %8.2f ms  backward %8.2f ms%s\n", v == -2 ? "winograd" : v < 0 ? "direct" : "gemm",
+               nb, f * 1e3, bw * 1e3,
+               dst__conv_path_of(&p, DST__CONV_AUTO) == path && (v < 0 || nb == dst__conv_samples_per_gemm(&p)) ? "  <- chosen" : "");
     }
     free(x); free(dx); free(y); free(dy); free(w); free(dw); free(b); free(db); free(work); free(pack);
 }

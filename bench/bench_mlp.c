@@ -12,7 +12,9 @@
    - training: samples/s of the loop a user writes (forward, cross-entropy,
      backward, optimizer step) at batch 128 on synthetic data (32 batches of
      uniform [0,1) pixels and random labels, cycled), for 784-1200-1200-10 and
-     784-128-10 ReLU MLPs, SGD (lr 0.01, momentum 0.9) and Adam (lr 1e-3).
+     784-128-10 ReLU MLPs, SGD (lr 0.01, momentum 0.9) and Adam (lr 1e-3),
+     and Adam distilling from cached teacher logits (the KD loss at T = 4,
+     alpha = 0.9: PyTorch's kl_div + cross_entropy, written out the same way).
      Best of --reps timing windows of about --seconds each, after a warm-up.
      "GEMM us" is the time the step's matrix products take on their own
      (the same dst_sgemm calls, timed apart) and "other us" the rest of the
@@ -67,10 +69,12 @@ static const net nets[] = {
     { "784-1200-1200-10", { 784, 1200, 1200, 10 }, 4 },
     { "784-128-10", { 784, 128, 10, 0 }, 3 },
 };
-static const char *opt_names[] = { "sgd", "adam" };
+#define OPTS 3 /* SGD, Adam, Adam distilling */
+static const char *opt_names[OPTS] = { "sgd", "adam", "adam-kd" };
+static const char *opt_labels[OPTS] = { "SGD m=0.9", "Adam", "Adam, KD T=4 alpha=0.9" };
 
 /* PyTorch's figures, read from the script's output ("train NAME OPT V", "latency NAME V") */
-static double torch_train[2][2], torch_latency = 0;
+static double torch_train[2][OPTS], torch_latency = 0;
 
 static void read_torch(const char *path)
 {
@@ -82,7 +86,7 @@ static void read_torch(const char *path)
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "%15s %63s %15s %lf", kind, name, opt, &v) == 4 && !strcmp(kind, "train")) {
             for (i = 0; i < 2; ++i)
-                for (o = 0; o < 2; ++o)
+                for (o = 0; o < OPTS; ++o)
                     if (!strcmp(name, nets[i].name) && !strcmp(opt, opt_names[o])) torch_train[i][o] = v;
         } else if (sscanf(line, "%15s %63s %lf", kind, name, &v) == 3 && !strcmp(kind, "latency")) {
             torch_latency = v;
@@ -111,7 +115,7 @@ static dst_model *make_model(const net *n)
 
 /* Runs fn(i) for about `seconds` per window, reps windows after a warm-up;
    returns the best seconds per call. */
-typedef struct { dst_model *m; const float *x; const int *y; const net *n; float *a, *b, *c; } ctx;
+typedef struct { dst_model *m; const float *x; const int *y; const float *t; const net *n; float *a, *b, *c; } ctx;
 typedef void (*step_fn)(ctx *c, int i);
 
 static double best_per_call(step_fn fn, ctx *c, double seconds, int reps)
@@ -135,8 +139,9 @@ static void train_step(ctx *c, int i)
 {
     int k = i % POOL;
     size_t in = (size_t)c->n->sizes[0];
+    const float *t = c->t ? c->t + (size_t)k * BATCH * 10 : NULL; /* cached teacher logits */
     if (dst_model_train_step(c->m, c->x + (size_t)k * BATCH * in, c->y + (size_t)k * BATCH, BATCH,
-                             NULL, 0, 0, NULL) != DST_OK)
+                             t, 4.0f, 0.9f, NULL) != DST_OK)
         die("dst_model_train_step", dst_model_error(c->m));
 }
 
@@ -186,11 +191,11 @@ static double latency_us(int runs)
 
 int main(int argc, char **argv)
 {
-    double seconds = 1.0, sps[2][2], gemm_us[2], step_us[2][2], lat;
+    double seconds = 1.0, sps[2][OPTS], gemm_us[2], step_us[2][OPTS], lat;
     int reps = 5, lat_runs = 20000, i, o;
     const char *torch_path = NULL;
     size_t big = 1200 * 1200;
-    float *xs, *a, *b, *cc;
+    float *xs, *ts, *a, *b, *cc;
     int *ys;
     dst_rng rng;
     for (i = 1; i < argc; ++i) {
@@ -208,13 +213,15 @@ int main(int argc, char **argv)
 
     xs = (float *)malloc(sizeof(float) * POOL * BATCH * 784);
     ys = (int *)malloc(sizeof(int) * POOL * BATCH);
+    ts = (float *)malloc(sizeof(float) * POOL * BATCH * 10);
     a = (float *)malloc(sizeof(float) * big);
     b = (float *)malloc(sizeof(float) * big);
     cc = (float *)malloc(sizeof(float) * big);
-    if (!xs || !ys || !a || !b || !cc) die("setup", "out of memory");
+    if (!xs || !ys || !ts || !a || !b || !cc) die("setup", "out of memory");
     dst_rng_seed(&rng, 1);
     for (i = 0; i < POOL * BATCH * 784; ++i) xs[i] = dst_rng_uniform(&rng);
     for (i = 0; i < POOL * BATCH; ++i) ys[i] = (int)dst_rng_below(&rng, 10);
+    for (i = 0; i < POOL * BATCH * 10; ++i) ts[i] = 3.0f * dst_rng_normal(&rng);
     for (i = 0; i < (int)big; ++i) a[i] = b[i] = cc[i] = 0.01f * (float)(i % 97);
 
     printf("distill.h %s, SIMD path %s, one thread, batch %d; best of %d windows of %.1f s, %s time\n",
@@ -225,9 +232,10 @@ int main(int argc, char **argv)
         ctx c;
         memset(&c, 0, sizeof c);
         c.n = &nets[i]; c.x = xs; c.y = ys; c.a = a; c.b = b; c.c = cc;
-        for (o = 0; o < 2; ++o) {
+        for (o = 0; o < OPTS; ++o) {
             dst_optimizer_config oc = dst_optimizer_default(o == 0 ? DST_SGD : DST_ADAM);
             if (o == 0) oc.momentum = 0.9f;
+            c.t = o == 2 ? ts : NULL;
             c.m = make_model(&nets[i]);
             if (dst_model_set_optimizer(c.m, &oc) != DST_OK) die("dst_model_set_optimizer", dst_model_error(c.m));
             step_us[i][o] = best_per_call(train_step, &c, seconds, reps) * 1e6;
@@ -242,14 +250,14 @@ int main(int argc, char **argv)
     printf("\n| model | optimizer | distill.h samples/s | PyTorch samples/s | ratio | step us | GEMM us | other us |\n");
     printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (i = 0; i < 2; ++i)
-        for (o = 0; o < 2; ++o) {
+        for (o = 0; o < OPTS; ++o) {
             char tv[32] = "-", rv[32] = "-";
             if (torch_train[i][o] > 0) {
                 sprintf(tv, "%.0f", torch_train[i][o]);
                 sprintf(rv, "%.2fx", sps[i][o] / torch_train[i][o]);
             }
             printf("| %s | %s | %.0f | %s | %s | %.0f | %.0f | %.0f |\n", nets[i].name,
-                   o == 0 ? "SGD m=0.9" : "Adam", sps[i][o], tv, rv, step_us[i][o], gemm_us[i],
+                   opt_labels[o], sps[i][o], tv, rv, step_us[i][o], gemm_us[i],
                    step_us[i][o] - gemm_us[i]);
         }
     printf("\n| batch-1 latency, 784-128-10 | distill.h us | PyTorch us | speed-up |\n");
@@ -258,6 +266,6 @@ int main(int argc, char **argv)
         printf("| median of %d | %.2f | %.2f | %.1fx |\n", lat_runs, lat, torch_latency, torch_latency / lat);
     else
         printf("| median of %d | %.2f | - | - |\n", lat_runs, lat);
-    free(xs); free(ys); free(a); free(b); free(cc);
+    free(xs); free(ys); free(ts); free(a); free(b); free(cc);
     return 0;
 }

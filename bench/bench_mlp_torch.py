@@ -4,14 +4,15 @@
 The same measurements as bench/bench_mlp.c, on one thread: training
 throughput (samples/s) of 784-1200-1200-10 and 784-128-10 ReLU MLPs at batch
 128 with SGD (momentum 0.9) and Adam, the loop a user writes (forward,
-cross-entropy, backward, optimizer step), and the batch-1 inference latency
+cross-entropy, backward, optimizer step), the same with Adam distilling from
+cached teacher logits (T = 4, alpha = 0.9), and the batch-1 inference latency
 of the 784-128-10 model (median, microseconds).
 
 One thread means torch.set_num_threads(1) AND OPENBLAS_NUM_THREADS=1 in the
 environment (Debian's PyTorch does its matrix products in OpenBLAS, whose
 threads set_num_threads does not control); this script refuses to run
 without the latter. Prints "key value" lines that bench_mlp.c reads:
-    train <model> <sgd|adam> <samples/s>
+    train <model> <sgd|adam|adam-kd> <samples/s>
     latency <model> <microseconds>
 
 Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_mlp_torch.py
@@ -51,16 +52,26 @@ def make_optimizer(kind, params):
     return torch.optim.Adam(params, lr=1e-3)
 
 
+def kd_loss(s, t, y, T=4.0, alpha=0.9):
+    soft = F.kl_div(F.log_softmax(s / T, dim=1), F.softmax(t / T, dim=1), reduction="batchmean")
+    return alpha * T * T * soft + (1 - alpha) * F.cross_entropy(s, y)
+
+
 def train_throughput(sizes, kind, seconds, reps):
     g = torch.Generator().manual_seed(1)
     xs = torch.rand(POOL, BATCH, sizes[0], generator=g)
     ys = torch.randint(0, sizes[-1], (POOL, BATCH), generator=g)
+    ts = 3.0 * torch.randn(POOL, BATCH, sizes[-1], generator=g)  # cached teacher logits
     model = mlp(sizes)
     opt = make_optimizer(kind, model.parameters())
 
     def step(i):
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(xs[i % POOL]), ys[i % POOL])
+        out = model(xs[i % POOL])
+        if kind == "adam-kd":
+            loss = kd_loss(out, ts[i % POOL], ys[i % POOL])
+        else:
+            loss = F.cross_entropy(out, ys[i % POOL])
         loss.backward()
         opt.step()
 
@@ -115,7 +126,7 @@ def main():
     print("# PyTorch %s, %d thread(s)" % (torch.__version__, torch.get_num_threads()))
     for sizes in ([784, 1200, 1200, 10], [784, 128, 10]):
         name = "-".join(str(s) for s in sizes)
-        for kind in ("sgd", "adam"):
+        for kind in ("sgd", "adam", "adam-kd"):
             sps = train_throughput(sizes, kind, a.seconds, a.reps)
             print("train %s %s %.1f" % (name, kind, sps), flush=True)
     print("latency 784-128-10 %.3f" % latency_us([784, 128, 10], a.latency_runs), flush=True)

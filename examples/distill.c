@@ -5,7 +5,7 @@
 
    distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
    distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
-                   --epochs N [options] --out MODEL
+                   --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
    distill eval    --data DIR --model MODEL [--split test|train]
    distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
    distill info    MODEL
@@ -310,7 +310,7 @@ enum { C_TRAIN = 1, C_DISTILL = 2, C_EVAL = 4, C_PREDICT = 8, C_INFO = 16, C_EXP
 enum { O_STR, O_INT, O_REAL, O_FLAG };
 
 typedef struct args {
-    const char *data, *arch, *out, *teacher, *model, *optimizer, *plot, *log, *label, *classes;
+    const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     int quiet;
@@ -338,6 +338,7 @@ static const option options[] = {
     OPT("--limit", O_STR, C_TRAIN | C_DISTILL | C_EVAL, limit),
     OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT, out),
     OPT("--teacher", O_STR, C_DISTILL, teacher),
+    OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
     OPT("--temperature", O_STR, C_DISTILL, temperature),
     OPT("--alpha", O_STR, C_DISTILL, alpha),
     OPT("--classes", O_STR, C_TRAIN | C_DISTILL, classes),
@@ -358,6 +359,7 @@ static const char usage_text[] =
     "  distill train   --data DIR --arch SPEC --epochs N [training options] --out MODEL\n"
     "  distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A\n"
     "                  --epochs N [training options] --out MODEL\n"
+    "                  (or --teacher-logits FILE.npy: float32, one row per training image)\n"
     "  distill eval    --data DIR --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"
@@ -618,6 +620,14 @@ static double border_mean(const float *x, size_t count, int rows, int cols)
 
 /* ==== training: progress on a terminal, curves for logs and plots ========= */
 
+static int argmax(const float *v, int n)
+{
+    int i, best = 0;
+    for (i = 1; i < n; ++i)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
 typedef struct curves {
     int n, cap;
     float *v; /* per epoch: train loss, train accuracy, test loss, test accuracy, seconds */
@@ -717,6 +727,7 @@ static void cmd_train(const args *a)
     dst_optimizer_config opt;
     dst_fit_config fit = dst_fit_default();
     dst_teacher t;
+    dst_npy npy;
     dst_error e;
     dst_result res;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0;
@@ -728,13 +739,15 @@ static void cmd_train(const args *a)
     char *cmdline;
     size_t cmdlen = 8;
 
+    memset(&npy, 0, sizeof npy);
     no_positional(a);
     need(a->data, "--data");
     need(a->arch, "--arch");
     need(a->epochs, "--epochs");
     need(a->out, "--out");
     if (distill) {
-        need(a->teacher, "--teacher");
+        if (!a->teacher && !a->teacher_logits) fail(2, "--teacher (a model) or --teacher-logits (a .npy) is required");
+        if (a->teacher && a->teacher_logits) fail(2, "give --teacher or --teacher-logits, not both");
         need(a->temperature, "--temperature");
         need(a->alpha, "--alpha");
         fit.temperature = (float)parse_real("--temperature", a->temperature, 0, 1000, 1);
@@ -768,7 +781,9 @@ static void cmd_train(const args *a)
         char msg[300];
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
     }
-    if (distill) teacher = load_model(a->teacher, "--teacher");
+    if (a->teacher) teacher = load_model(a->teacher, "--teacher");
+    if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
+        fail(1, "--teacher-logits %s", e.message);
     load_data(a->data, &d);
     train_count = d.train_count;
     if (a->limit) {
@@ -782,7 +797,24 @@ static void cmd_train(const args *a)
         printf("data: %lu training and %lu test images of %dx%d, %d classes; model: %lu parameters\n",
                (unsigned long)train_count, (unsigned long)d.test_count, d.rows, d.cols, d.classes,
                (unsigned long)count_params(m));
-    if (distill) {
+    if (a->teacher_logits) {
+        /* logits another framework saved: one row per training image, in order */
+        size_t k, right = 0;
+        int classes = (int)dst_model_output_size(m);
+        if (npy.dtype != DST_NPY_FLOAT32 || npy.ndim != 2)
+            fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (images x classes)", a->teacher_logits,
+                 npy.ndim, npy.dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
+        if (npy.shape[0] != d.train_count || npy.shape[1] != (size_t)classes)
+            fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training image, one "
+                    "column per output", a->teacher_logits, (unsigned long)npy.shape[0], (unsigned long)npy.shape[1],
+                 (unsigned long)d.train_count, classes);
+        if (dst_teacher_from_npy(&npy, &t, &e) != DST_OK) fail(1, "--teacher-logits %s", e.message);
+        for (k = 0; k < train_count; ++k) right += argmax((const float *)npy.data + k * (size_t)classes, classes) == d.train_y[k];
+        tacc = (float)right / (float)train_count;
+        fit.teacher = &t;
+        if (!a->quiet) printf("teacher logits: training accuracy %.4f, T = %g, alpha = %g\n", (double)tacc,
+                              (double)fit.temperature, (double)fit.alpha);
+    } else if (distill) {
         check_model_fits_data(teacher, &d, "--teacher");
         if (dst_model_output_size(teacher) != dst_model_output_size(m))
             fail(1, "--teacher has %lu outputs, the student %lu", (unsigned long)dst_model_output_size(teacher),
@@ -801,6 +833,7 @@ static void cmd_train(const args *a)
                               (double)fit.temperature, (double)fit.alpha);
     }
     memset(&r, 0, sizeof r);
+    r.last_print = -1; /* the first batch shows at once */
     r.tty = isatty(fileno(stdout));
     r.quiet = a->quiet;
     fit.val_x = d.test_x;
@@ -839,10 +872,10 @@ static void cmd_train(const args *a)
     meta_number(m, "train.lr", opt.lr);
     meta_number(m, "train.seed", (double)seed);
     if (distill) {
-        meta_string(m, "kd.teacher", a->teacher);
+        meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
         meta_number(m, "kd.temperature", fit.temperature);
         meta_number(m, "kd.alpha", fit.alpha);
-        meta_number(m, "kd.teacher_accuracy", tacc);
+        meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", tacc);
     }
     meta_number(m, "test.accuracy", acc);
     meta_number(m, "test.loss", loss);
@@ -862,18 +895,11 @@ static void cmd_train(const args *a)
     free(r.cv.v);
     dst_model_free(m);
     dst_model_free(teacher);
+    dst_npy_free(&npy);
     dst_mnist_free(&d);
 }
 
 /* ==== eval, predict, info ================================================= */
-
-static int argmax(const float *v, int n)
-{
-    int i, best = 0;
-    for (i = 1; i < n; ++i)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
 
 static void cmd_eval(const args *a)
 {
@@ -1064,15 +1090,16 @@ static void describe_layer(const dst_layer_info *li, char *buf, size_t cap)
     switch (L->kind) {
     case DST_LAYER_DENSE: snprintf(buf, cap, "dense %d%s", L->units, L->no_bias ? " no bias" : ""); break;
     case DST_LAYER_CONV2D:
-        snprintf(buf, cap, "conv2d %d %dx%d stride %dx%d pad %dx%d%s%s", L->units, L->kernel_h, L->kernel_w,
-                 L->stride_h, L->stride_w, L->pad_h, L->pad_w, L->groups > 1 ? " groups " : "", "");
-        if (L->groups > 1) snprintf(buf + strlen(buf), cap - strlen(buf), "%d", L->groups);
+        snprintf(buf, cap, "conv2d %d %dx%d stride %dx%d pad %dx%d", L->units, L->kernel_h, L->kernel_w,
+                 L->stride_h, L->stride_w, L->pad_h, L->pad_w);
+        if (L->groups > 1) snprintf(buf + strlen(buf), cap - strlen(buf), " groups %d", L->groups);
         if (L->dilation_h > 1 || L->dilation_w > 1)
             snprintf(buf + strlen(buf), cap - strlen(buf), " dilation %dx%d", L->dilation_h, L->dilation_w);
         break;
     case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
         snprintf(buf, cap, "%s %dx%d stride %dx%d", dst_layer_name(L->kind), L->kernel_h, L->kernel_w,
                  L->stride_h ? L->stride_h : L->kernel_h, L->stride_w ? L->stride_w : L->kernel_w);
+        if (L->pad_h || L->pad_w) snprintf(buf + strlen(buf), cap - strlen(buf), " pad %dx%d", L->pad_h, L->pad_w);
         break;
     case DST_LAYER_LEAKY_RELU: snprintf(buf, cap, "leaky_relu %g", (double)L->param); break;
     case DST_LAYER_DROPOUT: case DST_LAYER_DROPOUT2D:
@@ -1098,7 +1125,7 @@ static void cmd_info(const args *a)
         dst_model_layer(m, i, &li);
         describe_layer(&li, buf, sizeof buf);
         snprintf(shape, sizeof shape, "%dx%dx%d -> %dx%dx%d", li.in_c, li.in_h, li.in_w, li.out_c, li.out_h, li.out_w);
-        printf("  %2d  %-36s %-26s %lu params\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count));
+        printf("  %2d  %-46s %-24s %8lu params\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count));
         params += li.weight_count + li.bias_count;
     }
     printf("parameters: %lu (%.1f KiB as float32)\n", (unsigned long)params, (double)params * 4 / 1024);
@@ -1139,39 +1166,52 @@ static void put_array(FILE *f, const char *name, const char *suffix, int index, 
 
 /* The helpers, emitted only when a layer uses them (unused static functions
    would be warnings in the user's build). */
+/* Dense weights are written transposed, [in][out], so the inner loop runs
+   along the outputs: contiguous, independent sums the compiler vectorizes
+   without reordering any of them; zero inputs (after a ReLU) are skipped. */
 static const char *exp_dense =
-    "static void NAME__dense(const float *x, float *y, const float *w, const float *b, int in, int out)\n"
+    "static void NAME__dense(const float *x, float *y, const float *wt, const float *b, int in, int out)\n"
     "{\n"
     "    int o, i;\n"
-    "    for (o = 0; o < out; ++o) {\n"
-    "        float s = b ? b[o] : 0.0f;\n"
-    "        for (i = 0; i < in; ++i) s += w[(long)o * in + i] * x[i];\n"
-    "        y[o] = s;\n"
+    "    for (o = 0; o < out; ++o) y[o] = b ? b[o] : 0.0f;\n"
+    "    for (i = 0; i < in; ++i) {\n"
+    "        const float xi = x[i], *wr = wt + (long)i * out;\n"
+    "        if (xi == 0.0f) continue;\n"
+    "        for (o = 0; o < out; ++o) y[o] += wr[o] * xi;\n"
     "    }\n"
     "}\n";
+/* One weight at a time over the output rows it reaches: the range of output
+   columns that stay inside the input is worked out once, so the inner loop
+   has no test and, at stride 1, reads contiguous inputs. */
 static const char *exp_conv =
     "/* s: in_c in_h in_w out_c out_h out_w kernel_h kernel_w stride_h stride_w pad_h pad_w dil_h dil_w groups */\n"
     "static void NAME__conv(const float *x, float *y, const float *w, const float *b, const int *s)\n"
     "{\n"
-    "    int icg = s[0] / s[14], ocg = s[3] / s[14], o, oy, ox, c, ky, kx;\n"
-    "    for (o = 0; o < s[3]; ++o)\n"
-    "        for (oy = 0; oy < s[4]; ++oy)\n"
-    "            for (ox = 0; ox < s[5]; ++ox) {\n"
-    "                float acc = b ? b[o] : 0.0f;\n"
-    "                for (c = 0; c < icg; ++c) {\n"
-    "                    const float *xp = x + (long)((o / ocg) * icg + c) * s[1] * s[2];\n"
-    "                    const float *wp = w + ((long)o * icg + c) * s[6] * s[7];\n"
-    "                    for (ky = 0; ky < s[6]; ++ky) {\n"
+    "    int icg = s[0] / s[14], ocg = s[3] / s[14], plane = s[4] * s[5], o, c, ky, kx, oy, ox, i;\n"
+    "    for (o = 0; o < s[3]; ++o) {\n"
+    "        float *yo = y + (long)o * plane;\n"
+    "        for (i = 0; i < plane; ++i) yo[i] = b ? b[o] : 0.0f;\n"
+    "        for (c = 0; c < icg; ++c) {\n"
+    "            const float *xc = x + (long)((o / ocg) * icg + c) * s[1] * s[2];\n"
+    "            for (ky = 0; ky < s[6]; ++ky)\n"
+    "                for (kx = 0; kx < s[7]; ++kx) {\n"
+    "                    float wv = w[(((long)o * icg + c) * s[6] + ky) * s[7] + kx];\n"
+    "                    int off = kx * s[13] - s[11], lo = 0, hi = s[5] - 1;\n"
+    "                    if (off < 0) lo = (-off + s[9] - 1) / s[9];\n"
+    "                    if (s[2] - 1 - off < 0) continue;\n"
+    "                    if ((s[2] - 1 - off) / s[9] < hi) hi = (s[2] - 1 - off) / s[9];\n"
+    "                    for (oy = 0; oy < s[4]; ++oy) {\n"
     "                        int iy = oy * s[8] - s[10] + ky * s[12];\n"
+    "                        const float *xr;\n"
+    "                        float *yr = yo + (long)oy * s[5];\n"
     "                        if (iy < 0 || iy >= s[1]) continue;\n"
-    "                        for (kx = 0; kx < s[7]; ++kx) {\n"
-    "                            int ix = ox * s[9] - s[11] + kx * s[13];\n"
-    "                            if (ix >= 0 && ix < s[2]) acc += wp[ky * s[7] + kx] * xp[iy * s[2] + ix];\n"
-    "                        }\n"
+    "                        xr = xc + (long)iy * s[2] + off;\n"
+    "                        if (s[9] == 1) for (ox = lo; ox <= hi; ++ox) yr[ox] += wv * xr[ox];\n"
+    "                        else for (ox = lo; ox <= hi; ++ox) yr[ox] += wv * xr[ox * s[9]];\n"
     "                    }\n"
     "                }\n"
-    "                y[((long)o * s[4] + oy) * s[5] + ox] = acc;\n"
-    "            }\n"
+    "        }\n"
+    "    }\n"
     "}\n";
 static const char *exp_pool =
     "/* s: channels in_h in_w out_h out_w kernel_h kernel_w stride_h stride_w pad_h pad_w; max or mean\n"
@@ -1334,7 +1374,18 @@ static void cmd_export_c(const args *a)
         describe_layer(&li, buf, sizeof buf);
         if (li.desc.kind == DST_LAYER_DENSE || li.desc.kind == DST_LAYER_CONV2D) {
             fprintf(f, "/* layer %d: %s */\n", i, buf);
-            put_array(f, name, "w", i, params + li.param_offset, li.weight_count);
+            if (li.desc.kind == DST_LAYER_DENSE) { /* transposed: [in][out] */
+                size_t in_n = li.weight_count / (size_t)li.out_c, r, k;
+                float *wt = (float *)malloc(li.weight_count * sizeof(float) + 1);
+                const float *w = params + li.param_offset;
+                if (!wt) fail(1, "out of memory");
+                for (r = 0; r < (size_t)li.out_c; ++r)
+                    for (k = 0; k < in_n; ++k) wt[k * (size_t)li.out_c + r] = w[r * in_n + k];
+                put_array(f, name, "wt", i, wt, li.weight_count);
+                free(wt);
+            } else {
+                put_array(f, name, "w", i, params + li.param_offset, li.weight_count);
+            }
             if (li.bias_count) put_array(f, name, "b", i, params + li.param_offset + li.weight_count, li.bias_count);
         } else if (li.desc.kind == DST_LAYER_BATCHNORM) {
             /* y = (x - mean) / sqrt(var + eps) * weight + bias = x * scale + shift */
@@ -1381,7 +1432,7 @@ static void cmd_export_c(const args *a)
         fprintf(f, "    /* %d: %s */\n", i, buf);
         switch (L->kind) {
         case DST_LAYER_DENSE:
-            fprintf(f, "    %s__dense(%s, %s, %s_w%d, ", name, src, dst, name, i);
+            fprintf(f, "    %s__dense(%s, %s, %s_wt%d, ", name, src, dst, name, i);
             if (li.bias_count) fprintf(f, "%s_b%d", name, i); else fputs("0", f);
             fprintf(f, ", %d, %d);\n", size_in, li.out_c);
             break;
@@ -1504,7 +1555,7 @@ static void cv_rect(canvas *c, float x0, float y0, float x1, float y1, unsigned 
         }
 }
 
-/* A segment of the given width; dash = 0 solid, else the phase along a dashed line. */
+/* A solid segment of the given width: each pixel covered by how close its centre is. */
 static void cv_segment(canvas *c, float x0, float y0, float x1, float y1, unsigned rgb, float width)
 {
     float dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy, r = width / 2 + 1;
@@ -1662,8 +1713,11 @@ static void plot_write(const char *path, const char *title, const plot_series *s
     memset(&c, 0, sizeof c);
     c.w = 960;
     c.h = 400;
-    for (i = 0; i < count; ++i)
+    for (i = 0; i < count; ++i) { /* room for the longest label on the right */
+        int need = 832 + (png ? (int)(stb_easy_font_width((char *)s[i].label) * TEXT_SCALE) : 8 * (int)strlen(s[i].label)) + 16;
+        if (need > c.w) c.w = need;
         if (s[i].cv.n > epochs) epochs = s[i].cv.n;
+    }
     if (png) {
         if (!(c.px = (unsigned char *)malloc((size_t)c.w * (size_t)c.h * 3))) fail(1, "out of memory");
         memset(c.px, 255, (size_t)c.w * (size_t)c.h * 3);

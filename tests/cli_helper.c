@@ -4,7 +4,8 @@
      cli_helper data DIR [SIZE]   train/t10k IDX files (training set gzipped), classes.txt
      cli_helper png DIR           q0.png (as trained), q3_rgb.png (36x36 RGB), q1_light.png (dark on white)
      cli_helper broken DIR        IDX files with a truncated training image file
-     cli_helper npy DIR FILE      teacher logits for DIR's training set (600 x 4 float32) */
+     cli_helper npy DIR FILE      teacher logits for DIR's training set (600 x 4 float32)
+     cli_helper model DIR FILE    a model with the layer options a SPEC cannot give, for export-c */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -112,7 +113,7 @@ static int write_png(const char *dir, const char *name, int size, int q, int rgb
 int main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : NULL;
-    int size = argc > 3 && strcmp(argv[1], "npy") != 0 ? atoi(argv[3]) : 12, ok = 0;
+    int size = argc > 3 && strcmp(argv[1], "npy") != 0 && strcmp(argv[1], "model") != 0 ? atoi(argv[3]) : 12, ok = 0;
     if (!dir || size < 6 || size > 48) {
         fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE\n");
         return 2;
@@ -147,6 +148,31 @@ int main(int argc, char **argv)
         if (!ok) fprintf(stderr, "%s\n", e.message);
         free(logits);
         dst_idx_free(&lab);
+    } else if (strcmp(argv[1], "model") == 0 && argc > 3) {
+        /* what a SPEC cannot say, for export-c: dilation, groups, no bias, 3x5 kernels,
+           asymmetric stride and padding, a softmax layer; random batch norm statistics */
+        dst_layer_desc L[9];
+        dst_model_desc desc = dst_model_desc_default();
+        dst_model *m;
+        dst_error e;
+        size_t i;
+        L[0] = dst_conv2d(4, 3, 1, 2); L[0].dilation_h = L[0].dilation_w = 2; L[0].kernel_w = 5; L[0].pad_w = 4;
+        L[1] = dst_batchnorm();
+        L[2] = dst_relu();
+        L[3] = dst_conv2d(6, 3, 2, 1); L[3].groups = 2; L[3].no_bias = 1; L[3].stride_w = 1;
+        L[4] = dst_avgpool2d(2, 2, 1);
+        L[5] = dst_maxpool2d(3, 1, 1);
+        L[6] = dst_dense(7); L[6].no_bias = 1;
+        L[7] = dst_dense(4);
+        L[8] = dst_softmax_layer();
+        desc.input_c = 1; desc.input_h = 12; desc.input_w = 12;
+        desc.layers = L; desc.layer_count = 9;
+        if (dst_model_create(&m, &desc, &e) != DST_OK) { fprintf(stderr, "%s\n", e.message); return 1; }
+        for (i = 0; i < dst_model_buffer_count(m); ++i) dst_model_buffers(m)[i] = 0.5f + (float)rnd(100) / 100.0f;
+        for (i = 0; i < dst_model_param_count(m); ++i) dst_model_params(m)[i] += (float)(rnd(100) - 50) / 500.0f;
+        ok = dst_model_save(m, argv[3], &e) == DST_OK;
+        if (!ok) fprintf(stderr, "%s\n", e.message);
+        dst_model_free(m);
     } else if (strcmp(argv[1], "broken") == 0) {
         ok = write_set(dir, "train", 40, size, 0, 1) && write_set(dir, "t10k", 20, size, 0, 0);
     }

@@ -1,6 +1,7 @@
 /* tests/gen_corpus.c - writes the fuzzing seed corpus tests/corpus/: small
    valid weight files, checkpoints and .npy arrays, plus hand-broken files,
-   and tests/corpus/LIST ("name ok" or "name bad") that the replay test in
+   and tests/corpus/LIST (which also names the fuzz-* files: inputs the fuzzer
+   found, committed by hand) ("name ok" or "name bad") that the replay test in
    tests/test_file.c reads. Regenerate with `make corpus`. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,5 +154,7 @@ int main(int argc, char **argv)
         if (!f || dst_npy_write(npy_write, f, DST_NPY_INT32, k, 1, s1, NULL) != DST_OK || fclose(f)) return 1;
         fprintf(list, "labels.npy npy\n");
     }
+    /* inputs the fuzzer found, kept by hand (CRCs fixed so the loader meets the defect itself) */
+    fprintf(list, "fuzz-oom-activations.dst bad\n"); /* conv padding: 2 KB file, 1.2 GB first forward */
     return fclose(list) != 0;
 }

@@ -3,31 +3,38 @@
 
 Run from the repository root with Debian's python3-torch (the python3 on
 PATH may lack torch):
-    /usr/bin/python3 tests/gen_fixtures.py
+    /usr/bin/python3 tests/gen_fixtures.py [--float32-report]
+
+(--float32-report also prints how far PyTorch's own float32 run of each
+training-parity run lands from the float64 reference: the yardstick for
+distill.h's distance, which tests/test_torch.c prints.)
 
 Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
   torch_gemm.bin     dst_sgemm: the four transpose combinations, odd shapes,
                      alpha / beta, leading dimensions wider than the matrix
   torch_loss.bin     dst_softmax at T = 0.1 .. 100, dst_kd_loss (value and
-                     gradient) for alpha x T, labels NULL, teacher NULL,
-                     logits of +-1e4; dst_mse_loss
+                     gradient) for alpha x T (T = 0.1 .. 100), labels NULL,
+                     teacher NULL, logits of +-1e4, a teacher with -inf
+                     logits, 300 classes; dst_mse_loss
   torch_act.bin      every activation, forward and backward
-  torch_dense.bin    dense layers forward / backward through a model, and an
-                     MLP with every activation
+  torch_dense.bin    dense layers forward / backward through a model, an MLP
+                     with every activation, a softmax layer
   torch_optim.bin    SGD / Adam / AdamW traces of 10 steps, StepLR and cosine
                      schedules, clip_grad_norm_
-  torch_train_mlp.bin, torch_train_cnn.bin, torch_train_cnn2.bin
-                     training parity: initial weights, 20 batches, teacher
-                     logits, and PyTorch's parameters (and batch norm's
-                     running statistics) after 20 steps of each run, and the
-                     trained model's logits in inference mode
+  torch_train_mlp.bin, torch_train_mlp_wide.bin, torch_train_cnn.bin,
+  torch_train_cnn2.bin
+                     training parity: initial weights, the batches (20, or
+                     fewer cycled as epochs), teacher logits and a teacher
+                     model, and for each run PyTorch's parameters and batch
+                     norm's running statistics after 20 steps, the trained
+                     model's inference logits and cross-entropy
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
 measures distill.h's float32 arithmetic against the exact answer. Seeds are
 fixed: running the script again writes the same bytes.
 """
-import math
+import sys
 
 import torch
 import torch.nn as nn
@@ -103,7 +110,7 @@ def gemm_fixtures():
 
 SOFTMAX_T = [0.1, 1.0, 4.0, 20.0, 100.0]
 KD_ALPHA = [0.0, 0.5, 0.9, 1.0]
-KD_T = [0.5, 1.0, 4.0, 20.0]
+KD_T = [0.1, 0.5, 1.0, 4.0, 20.0, 100.0]  # the contract: stable for T from 0.1 to 100
 
 
 def kd_reference(s, t, y, T, alpha):
@@ -131,12 +138,18 @@ def loss_fixtures():
     w.add("sm.T", SOFTMAX_T)
     for i, T in enumerate(SOFTMAX_T):
         w.add("sm.%d.p" % i, F.softmax(z / fl(T), 1))
-    # KD: ordinary logits, and huge ones (+-1e4, as an overconfident network gives)
+    # KD: ordinary logits, huge ones (+-1e4, as an overconfident network gives),
+    # and a teacher with -inf logits
     rows, cols = 6, 7
     cases = {
         "n": (rnd(rows, cols, scale=3), rnd(rows, cols, scale=5)),
         "h": (rnd(rows, cols, scale=1e4), rnd(rows, cols, scale=1e4)),
     }
+    # a teacher that rules classes out with -inf logits (probability 0): one per row
+    masked = cases["n"][1].clone()
+    for i in range(rows):
+        masked[i, (2 * i + 1) % cols] = float("-inf")
+    cases["m"] = (cases["n"][0], masked)
     y = torch.randint(0, cols, (rows,))
     w.add("kd.y", y)
     w.add("kd.alpha", KD_ALPHA)
@@ -257,6 +270,19 @@ def dense_fixtures():
         w.add("a.%d.b" % (2 * j), lin.bias)
         w.add("a.%d.dw" % (2 * j), lin.weight.grad)
         w.add("a.%d.db" % (2 * j), lin.bias.grad)
+    # a softmax layer after a dense one: probabilities forward, its Jacobian backward
+    lin = linear(6, 5)
+    x = rnd(3, 6, scale=2)
+    y = F.softmax(lin(x), 1)
+    dy = rnd(3, 5)
+    y.backward(dy)
+    w.add("s.x", x)
+    w.add("s.dy", dy)
+    w.add("s.y", y)
+    w.add("s.0.w", lin.weight)
+    w.add("s.0.b", lin.bias)
+    w.add("s.0.dw", lin.weight.grad)
+    w.add("s.0.db", lin.bias.grad)
     w.close()
 
 
@@ -343,10 +369,13 @@ def optim_fixtures():
 
 # ---- training parity -------------------------------------------------------------
 #
-# A model, its initial weights, 20 batches and teacher logits; each run trains a
-# copy for 20 steps and records the parameters (and batch norm's running
-# statistics) at the end. The runs go in float64, so the reference is PyTorch's
-# exact trajectory; distill.h's float32 run must stay within 1e-4 of it.
+# A model, its initial weights, 20 batches, teacher logits and a teacher model;
+# each run trains a copy for 20 steps and records the parameters and batch
+# norm's running statistics at the end, then the trained model's inference
+# logits and cross-entropy on the first two batches. The runs go in float64,
+# so the reference is PyTorch's exact trajectory; distill.h's float32 run must
+# stay within 1e-4 of it. (PyTorch's own float32 run of the same steps lands
+# 2e-7 to 8e-7 from it, see --float32-report; distill.h's 2e-7 to 1.4e-6.)
 #
 # A ReLU input or a max-pooling contest that float32 rounding can flip would
 # make the comparison meaningless (the gradient jumps). The generator checks
@@ -367,14 +396,24 @@ RUNS = [
     ("kd_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 0, 0.0, 0),
     ("kd_soft_adamw_clip", ADAMW, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.01, 1.0, 1, 4.0, 0.9, 0, 0, 0.0, 0),
     ("ce_nesterov_clip", SGD, 0.05, 0.9, 0.0, 1, 0, 0, 0, 1e-3, 0.5, 0, 1.0, 0.0, 1, 0, 0.0, 0),
-    # 4 epochs of 5 batches of 8
-    ("kd_adam_4_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 40, 0.5, 8),
+    # 5 epochs of batches of 10, 10, 10 and 6
+    ("kd_adam_5_epochs_steplr", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 2.0, 0.5, 1, 36, 0.5, 10),
     # 5 epochs of batches of 12, 12, 12 and 8
     ("ce_sgd_5_epochs_steplr_last_batch_short", SGD, 0.05, 0.9, 0.1, 0, 0, 0, 0, 1e-3, 0.0, 0, 1.0, 0.0, 1,
      44, 0.7, 12),
     # the teacher is a model of the student's shape (its own weights and batch
     # norm statistics), run in inference mode on each batch
     ("kd_teacher_model_adam", ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 2, 4.0, 0.9, 1, 0, 0.0, 0),
+    # one sample per step (GEMMs with m = 1), KD with labels, AdamW
+    ("kd_adamw_batch_1", ADAMW, 0.005, 0, 0, 0, 0.9, 0.999, 1e-8, 0.05, 0.0, 1, 3.0, 0.7, 1, 20, 0.0, 1),
+]
+
+
+# A wider MLP whose GEMMs are big enough for the blocked SIMD kernels: 2 stored
+# batches of 40, cycled as 10 epochs through dst_model_fit (keeps the file small).
+WIDE_RUNS = [
+    ("ce_sgd_momentum_fit", SGD, 0.05, 0.9, 0.0, 0, 0, 0, 0, 1e-4, 0.0, 0, 1.0, 0.0, 1, 80, 0.0, 40),
+    ("kd_adam_fit", ADAM, 0.003, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0, 0.0, 1, 4.0, 0.9, 1, 80, 0.0, 40),
 ]
 
 
@@ -416,6 +455,22 @@ class MLP(nn.Module):
         return {0: self.l0, 2: self.l2, 4: self.l4}
 
 
+class MLPWide(nn.Module):
+    """64-32-10 with ReLU: dst_dense(32), dst_relu(), dst_dense(10)"""
+
+    def __init__(self):
+        super().__init__()
+        self.l0, self.l2 = nn.Linear(64, 32), nn.Linear(32, 10)
+
+    def forward(self, x, mg):
+        h = self.l0(x)
+        mg.see_relu(h)
+        return self.l2(F.relu(h))
+
+    def layers(self):
+        return {0: self.l0, 2: self.l2}
+
+
 class CNN(nn.Module):
     """1x8x8 -> conv3x3(4, pad 1, no bias) -> batchnorm -> relu -> maxpool2 -> flatten -> dense(5)
 
@@ -444,13 +499,14 @@ class CNN(nn.Module):
 
 
 class CNN2(nn.Module):
-    """2x8x8 -> conv3x3(6, pad 1, 2 groups, no bias) -> batchnorm -> relu -> avgpool2
-    -> depthwise conv3x3(stride 2, pad 1) -> gelu -> global avgpool -> flatten -> dense(5)"""
+    """2x8x8 -> conv3x3(6, pad 1, 2 groups, no bias) -> batchnorm (momentum 0.3, eps 1e-3)
+    -> relu -> avgpool2 -> depthwise conv3x3(stride 2, pad 1) -> gelu -> global avgpool
+    -> flatten -> dense(5)"""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(2, 6, 3, padding=1, groups=2, bias=False)
-        self.bn = nn.BatchNorm2d(6)
+        self.bn = nn.BatchNorm2d(6, eps=fl(1e-3), momentum=fl(0.3))
         self.dw = nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6)
         self.fc = nn.Linear(6, 5)
 
@@ -465,11 +521,12 @@ class CNN2(nn.Module):
         return {0: self.conv, 1: self.bn, 4: self.dw, 8: self.fc}
 
 
-def run_training(model0, teacher, xs, ys, ts, run, mg):
+def run_training(model0, teacher, xs, ys, ts, run, mg, dtype=D):
     """one run from a copy of model0; returns the model after STEPS steps"""
     _, kind, lr, mom, damp, nest, b1, b2, eps, wd, clip, kd, T, alpha, with_labels, n, gamma, fb = run
-    model = type(model0)().double()
+    model = type(model0)().to(dtype)
     model.load_state_dict(model0.state_dict())
+    xs, ts = xs.to(dtype), ts.to(dtype)
     model.train()
     opt = make_optimizer((kind, lr, mom, damp, nest, b1, b2, eps, wd), model.parameters())
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=fl(gamma)) if gamma > 0 else None
@@ -479,12 +536,13 @@ def run_training(model0, teacher, xs, ys, ts, run, mg):
         assert STEPS % len(batches) == 0
     else:
         batches = list(zip(xs, ys, ts))
+        assert len(batches) == STEPS
     for s in range(STEPS):
         bx, by, bt = batches[s % len(batches)]
         out = model(bx, mg)
         if kd == 2:
             with torch.no_grad():
-                bt = teacher(bx, Margins())
+                bt = teacher.to(dtype)(bx, Margins())
         if kd:
             T_, a_ = fl(T), fl(alpha)
             soft = T_ * T_ * F.kl_div(F.log_softmax(out / T_, 1), F.softmax(bt / T_, 1),
@@ -502,7 +560,9 @@ def run_training(model0, teacher, xs, ys, ts, run, mg):
     return model
 
 
-def train_fixtures(name, make_model, in_shape, batch, classes, seed):
+def train_fixtures(name, make_model, in_shape, batch, classes, seed, runs=RUNS, stored=STEPS):
+    """the fixture file name: stored batches (the runs' data), the initial
+    state, a teacher model, and each run's final state"""
     for attempt in range(100):
         torch.manual_seed(seed + attempt)
         model0, teacher = make_model().double(), make_model().double()
@@ -522,11 +582,11 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
             last.weight.mul_(4)  # confident enough for soft targets that say something
             last.bias.mul_(4)
         teacher.eval()
-        xs = rnd(STEPS, batch, *in_shape)
-        ys = torch.randint(0, classes, (STEPS, batch))
-        ts = rnd(STEPS, batch, classes, scale=4)  # teacher logits
+        xs = rnd(stored, batch, *in_shape)
+        ys = torch.randint(0, classes, (stored, batch))
+        ts = rnd(stored, batch, classes, scale=4)  # teacher logits
         mg = Margins()
-        finals = [run_training(model0, teacher, xs, ys, ts, run, mg) for run in RUNS]
+        finals = [run_training(model0, teacher, xs, ys, ts, run, mg) for run in runs]
         if mg.relu >= MARGIN and mg.pool >= MARGIN:
             break
         print("%s: seed %d has a ReLU input %.2g / pooling gap %.2g from a tie; next seed"
@@ -535,7 +595,7 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
         raise SystemExit("no seed with clear margins")
     w = Writer(name)
     w.add("shape", [in_shape[0], in_shape[1] if len(in_shape) > 1 else 1,
-                    in_shape[2] if len(in_shape) > 2 else 1, batch, classes, STEPS])
+                    in_shape[2] if len(in_shape) > 2 else 1, batch, classes, STEPS, stored])
     w.add("x", xs)
     w.add("y", ys)
     w.add("teacher", ts)
@@ -551,9 +611,10 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
                 w.add("%s.%d.rv" % (prefix, idx), mod.running_var)
 
     add_state("init", model0)
-    add_state("tmodel", teacher)
-    w.add("runs", [len(RUNS)])
-    for r, (run, model) in enumerate(zip(RUNS, finals)):
+    if any(run[11] == 2 for run in runs):
+        add_state("tmodel", teacher)
+    w.add("runs", [len(runs)])
+    for r, (run, model) in enumerate(zip(runs, finals)):
         w.add("run%d.cfg" % r, run[1:])
         add_state("run%d" % r, model)
         model.eval()  # inference with the trained model: batch norm's running statistics
@@ -562,7 +623,18 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed):
         w.add("run%d.eval_loss" % r, [F.cross_entropy(logits, ys[:2].flatten())])
     w.close()
     print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
+    if FLOAT32_REPORT:  # PyTorch's own float32 run of the same steps, against float64
+        errs = []
+        for run, ref in zip(runs, finals):
+            got = run_training(model0, teacher, xs, ys, ts, run, Margins(), torch.float32)
+            errs.append(max(((a.double() - b).abs().max() / b.abs().max().clamp(min=1e-3)).item()
+                            for a, b in zip(got.state_dict().values(), ref.state_dict().values())
+                            if b.dtype == D))
+        teacher.double()
+        print("  PyTorch float32 vs float64, per run:", " ".join("%.2g" % e for e in errs))
 
+
+FLOAT32_REPORT = "--float32-report" in sys.argv
 
 if __name__ == "__main__":
     gemm_fixtures()
@@ -571,5 +643,6 @@ if __name__ == "__main__":
     dense_fixtures()
     optim_fixtures()
     train_fixtures("torch_train_mlp.bin", MLP, (20,), 8, 5, 1000)
+    train_fixtures("torch_train_mlp_wide.bin", MLPWide, (64,), 40, 10, 4000, WIDE_RUNS, 2)
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
     train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)

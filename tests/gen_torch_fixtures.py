@@ -7,6 +7,9 @@ classifier) for one pass over 2000 Fashion-MNIST training images, then:
   tests/fixtures/torch_cnn_logits.npy    its logits on the first 256 test images
   tests/fixtures/teacher_logits.npy      its logits on the first 2000 training
                                          images (numpy.save), to distill from in C
+  tests/fixtures/c_cnn.dst, c_cnn_torch_out.npy
+                                         a file distill.h wrote, imported by
+                                         tools/torch_import.py, and PyTorch's outputs
 and checks the PyTorch round trip itself: tools/torch_import.py on the exported
 file gives a model whose outputs on the 256 test images match the original's
 to 1e-5, and re-exporting it reproduces the file byte for byte. The C side
@@ -94,8 +97,33 @@ def main():
     assert meta2 == meta, meta2
     again = torch_export.to_bytes(nn.Sequential(*[m for m in back]), (1, 28, 28), meta)
     assert again == data, "re-export differs"
-    print("teacher train accuracy %.3f; round trip max |diff| %g; wrote torch_cnn.dst (%d bytes), "
-          "torch_cnn_logits.npy, teacher_logits.npy" % (acc, diff, len(data)))
+    # the layer kinds the CNN above lacks, through both scripts (PyTorch only)
+    torch.manual_seed(1)
+    other = nn.Sequential(nn.Conv2d(1, 4, 5, stride=2, padding=2, dilation=1), nn.Sigmoid(), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(4, 6, bias=False), nn.BatchNorm1d(6, eps=1e-3, momentum=0.2),
+                          nn.LeakyReLU(0.2), nn.Linear(6, 5), nn.Softmax(dim=1))
+    other.train()
+    other(test_x[:64])  # moves the batch norm statistics
+    other.eval()
+    back2, _ = torch_import.from_bytes(torch_export.to_bytes(other, (1, 28, 28)))
+    with torch.no_grad():
+        diff2 = (back2(test_x) - other(test_x)).abs().max().item()
+    assert diff2 <= 1e-5, "second model: import(export(model)) differs by %g" % diff2
+    # the other direction: a file distill.h wrote (tests/corpus/cnn.dst: conv with dilation and groups, batch
+    # norm, leaky ReLU, max and average pooling, Dropout2d, global pooling, flatten, dense, GELU), frozen
+    # as tests/fixtures/c_cnn.dst, imported; its PyTorch outputs on 16 inputs given by a formula that
+    # float32 arithmetic computes the same way in C go to c_cnn_torch_out.npy for tests/test_file.c
+    with open(os.path.join(ROOT, "tests", "corpus", "cnn.dst"), "rb") as f:
+        cdata = f.read()
+    with open(os.path.join(OUT, "c_cnn.dst"), "wb") as f:
+        f.write(cdata)
+    cmodel, _ = torch_import.from_bytes(cdata)
+    x = ((np.arange(16 * 2 * 8 * 8) * 37) % 101).astype(np.float32) / np.float32(101) - np.float32(0.5)
+    with torch.no_grad():
+        cout = cmodel(torch.from_numpy(x.reshape(16, 2, 8, 8)))
+    np.save(os.path.join(OUT, "c_cnn_torch_out.npy"), cout.numpy().astype(np.float32))
+    print("teacher train accuracy %.3f; round trip max |diff| %g and %g; wrote torch_cnn.dst (%d bytes), "
+          "torch_cnn_logits.npy, teacher_logits.npy, c_cnn.dst, c_cnn_torch_out.npy" % (acc, diff, diff2, len(data)))
 
 
 if __name__ == "__main__":

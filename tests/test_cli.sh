@@ -53,7 +53,8 @@ at_least() {
 
 rm -rf "$T"
 mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/inc"
-if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken"; then
+if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
+    ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER model "$T" "$T/options.bin"; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
@@ -72,6 +73,8 @@ for BIN in $BINS; do
     has "train prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
     has "train prints loss: Y" '^loss: [0-9]+\.[0-9]{4}$'
     at_least "train mlp learns the quadrants" "$(value accuracy)" 0.9
+    if grep -q "batch" "$T/out"; then no "no progress line into a file" "$(grep batch $T/out | head -1)"
+    else ok "no progress line into a file, one line per epoch"; fi
     mlp_acc=$(value accuracy)
     has "training log has 8 epochs" '^8,[0-9.e-]+,' $M/mlp.csv
     has "training plot is a PNG" 'PNG' $M/mlp.png
@@ -84,6 +87,11 @@ for BIN in $BINS; do
     has "distill reports the teacher" '^teacher: test accuracy [01]\.[0-9]{4}, T = 4, alpha = 0.9$'
     at_least "distilled student learns" "$(value accuracy)" 0.9
     student_acc=$(value accuracy)
+
+    good "distill from .npy logits" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:16,relu,dense:4 \
+        --temperature 2 --alpha 0.5 --epochs 8 --lr 0.01 --out $M/npy_student.bin
+    has "distill --teacher-logits reports the logits" '^teacher logits: training accuracy 1\.0000, T = 2, alpha = 0.5$'
+    at_least "student of .npy logits learns" "$(value accuracy)" 0.9
 
     good "eval" $BIN eval --data $D --model $M/student.bin
     has "eval prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
@@ -106,7 +114,7 @@ for BIN in $BINS; do
 
     good "info" $BIN info $M/student.bin
     has "info: input shape" '^input: 1x12x12$'
-    has "info: layers" '^ +0  dense 16 '
+    has "info: layers" '^ +0  dense 16 +1x12x12 -> 16x1x1 +2320 params$'
     has "info: parameter count" '^parameters: 2388 '
     has "info: metadata arch" '^  arch = dense:16,relu,dense:4$'
     has "info: metadata classes" '^  classes = top-left,top-right,bottom-left,bottom-right$'
@@ -116,7 +124,8 @@ for BIN in $BINS; do
     # export-c: every layer kind the C export knows, then the CNN teacher
     good "train every layer kind" $BIN train --data $D --epochs 1 --out $M/all.bin --quiet --arch \
         conv:4:3:1:same,bn,leaky:0.2,dwconv:3:2:1,gelu,avgpool:2:1,conv:6:1,sigmoid,dropout2d:0.1,maxpool:2,tanh,gap,flatten,dropout:0.2,dense:4
-    for model in all teacher; do
+    cp $T/options.bin $M/options.bin
+    for model in all teacher options; do
         if $BIN export-c $M/$model.bin --name tm >$T/inc/tm.h 2>$T/err &&
             $CC -std=c99 -O2 $WARN -I. -I$STB -I$T/inc tests/cli_export_check.c -o $T/export_check -lm 2>$T/err &&
             $T/export_check $M/$model.bin >$T/out 2>$T/err; then
@@ -141,6 +150,27 @@ EOF
     good "help" $BIN help
     has "help documents SPEC" 'dense:N +conv:C:K'
 
+    # on a terminal (script(1) gives it one), a live line: batch, samples/s, time left
+    if command -v script >/dev/null 2>&1; then
+        script -qc "$BIN train --data $D --arch dense:8,relu,dense:4 --epochs 2 --batch 4 --out $M/tty.bin" /dev/null \
+            >$T/out 2>$T/err </dev/null
+        if tr '\r' '\n' <$T/out | grep -qE '^epoch [12]/2  batch [0-9]+/150  loss [0-9.]+  accuracy [0-9.]+  [0-9]+ samples/s  [0-9hms.]+ left'
+        then ok "progress line on a terminal"; else no "progress line on a terminal" "$(head -c 300 $T/out)"; fi
+    fi
+
+    # SPECs made of random pieces: a model or one clear line, never a crash
+    i=0
+    for spec in $(awk 'BEGIN { srand(11); n = split("dense:4 dense:0 dense: conv:2:3 conv:2:3:1:same conv:2:99 dwconv:3 maxpool:2 maxpool:0 avgpool:3:2 gap bn flatten dropout:0.5 dropout:-1 relu leaky:0.2 leaky:x sigmoid tanh gelu softmax :: , :3 dense:4:4", p, " ");
+                     for (k = 0; k < 40; ++k) { s = ""; m = 1 + int(rand() * 5);
+                         for (j = 0; j < m; ++j) s = s (j ? "," : "") p[1 + int(rand() * n)];
+                         print s } }'); do
+        run $BIN train --data $D --arch "$spec" --epochs 1 --limit 8 --quiet --out $M/fuzz.bin
+        lines=$(wc -l <"$T/err")
+        if { [ $rc -eq 0 ] && [ "$lines" -eq 0 ]; } || { [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q "^distill train: --arch: " "$T/err"; }
+        then i=$((i + 1)); else no "random SPEC '$spec'" "exit $rc, $lines stderr line(s)"; fi
+    done
+    if [ $i -eq 40 ]; then ok "40 random SPECs: a model or one clear line each"; fi
+
     # ---- bad input: one line on stderr, a non-zero exit --------------------
     bad "no command" 2 "no command given" $BIN
     bad "unknown command" 2 "unknown command 'frobnicate'" $BIN frobnicate
@@ -150,7 +180,7 @@ EOF
     bad "option without its value" 2 "option --epochs needs a value" $BIN train --data $D --epochs
     bad "option given twice" 2 "option --data given twice" $BIN eval --data $D --data $D
     bad "missing --out" 2 "--out is required" $BIN train --data $D --arch dense:4 --epochs 1
-    bad "missing --teacher" 2 "--teacher is required" $BIN distill --data $D --arch dense:4 --epochs 1 --out x --temperature 2 --alpha 0.5
+    bad "missing --teacher" 2 "--teacher (a model) or --teacher-logits (a .npy) is required" $BIN distill --data $D --arch dense:4 --epochs 1 --out x --temperature 2 --alpha 0.5
     bad "stray argument" 2 "unexpected argument 'extra'" $BIN eval --data $D --model x extra
     bad "bad number" 2 "--epochs: 'abc' is not a whole number" $BIN train --data $D --arch dense:4 --epochs abc --out x
     bad "zero epochs" 2 "--epochs: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 0 --out x
@@ -181,6 +211,9 @@ EOF
     bad "not a model file" 1 "$D/classes.txt" $BIN eval --data $D --model $D/classes.txt
     bad "model and data shapes differ" 1 "--model takes 1x12x12 inputs, the data's images are 1x8x8" $BIN eval --data $T/data8 --model $M/mlp.bin
     bad "teacher and data shapes differ" 1 "--teacher takes 1x12x12 inputs, the data's images are 1x8x8" $BIN distill --data $T/data8 --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher and teacher logits" 2 "give --teacher or --teacher-logits, not both" $BIN distill --data $D --teacher $M/teacher.bin --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher logits: not a .npy" 1 "--teacher-logits $D/classes.txt" $BIN distill --data $D --teacher-logits $D/classes.txt --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher logits: wrong shape" 1 "shape (600, 4), expected (600, 5)" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:5 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "bad split" 2 "--split: 'val' is not test or train" $BIN eval --data $D --model $M/mlp.bin --split val
     bad "predict without images" 2 "no IMAGE given" $BIN predict --model $M/mlp.bin
     bad "predict a missing image" 1 "cannot open $T/png/none.png" $BIN predict --model $M/mlp.bin $T/png/none.png
@@ -205,11 +238,10 @@ good "embedded" build/embedded
 has "embedded: the centre is in the inner disc" '^\( 0\.00,  0\.10\): inner disc$'
 has "embedded: the ring" '^\( 0\.55, -0\.10\): ring$'
 has "embedded: the corner is outside" '^\( 0\.90,  0\.90\): outside$'
-good "classify" build/classify $T/m/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
+good "classify" build/classify $M/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
 has "classify: gray PNG" "^$T/png/q0.png: class 0 \\(top-left\\), probability "
 has "classify: RGB PNG" "^$T/png/q3_rgb.png: class 3 \\(bottom-right\\), probability "
-bad "classify: a missing image" 1 "$T/png/none.png" build/classify $T/m/mlp.bin $T/png/none.png
-if $HELPER npy "$T/data" "$T/logits.npy"; then ok "cli_helper writes teacher logits"; else no "cli_helper writes teacher logits" "npy"; fi
+bad "classify: a missing image" 1 "$T/png/none.png" build/classify $M/mlp.bin $T/png/none.png
 good "offline_npy" build/offline_npy $D $T/logits.npy 6
 has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
 at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9

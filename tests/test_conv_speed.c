@@ -132,9 +132,9 @@ static int test_conv_paths_match_reference(void)
     return 0;
 }
 
-/* Gradients by finite differences through the direct path (one input
-   channel: gray images, depthwise with a multiplier, strides, dilation,
-   padding) and the side-by-side GEMM path (small planes). */
+/* Gradients by finite differences through the Winograd forward, the direct
+   path (depthwise with a multiplier, strides, dilation, padding), a gray
+   first layer and the side-by-side GEMM path (small planes). */
 static int test_conv_fast_paths_gradients(void)
 {
     dst_layer_desc gray[] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 1, 1), dst_dense(4) };
@@ -145,9 +145,76 @@ static int test_conv_fast_paths_gradients(void)
     gray[0].kernel_w = 5; gray[0].pad_w = 2; gray[0].dilation_h = 2;
     dw[2].dilation_h = dw[2].dilation_w = 2;
     dw[4].groups = 3; dw[4].stride_w = 1; dw[4].kernel_w = 2;
+    /* a model whose second conv takes the Winograd forward (16 -> 16, 3x3, 16x16 planes) */
+    {
+        dst_layer_desc wino[] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
+                                  dst_global_avgpool(), dst_dense(4) };
+        dst_conv2d_params q = dst_conv2d_params_make(16, 16, 16, 16, 3, 1, 1);
+        T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD);
+        T_CHECK(t_conv_gradcheck(wino, 6, 2, 16, 16, 1) == 0);
+    }
     T_CHECK(t_conv_gradcheck(gray, 4, 1, 9, 7, 1) == 0);
     T_CHECK(t_conv_gradcheck(dw, 6, 2, 7, 8, 1) == 0);
     T_CHECK(t_conv_gradcheck(pw, 6, 2, 5, 7, 0) == 0);
+    return 0;
+}
+
+/* ---- Winograd F(2x2, 3x3) against the reference ------------------------------------ */
+
+/* Random 3x3 stride-1 shapes (padding 0..2, odd and even sizes down to a
+   single output, channels 1..20, so partial tile groups and edge tiles of
+   every kind): forward, dx, dW and db, with and without bias. */
+static int test_conv_winograd_matches_reference(void)
+{
+    int t, ran = 0;
+    double worst = 0;
+    dst_conv2d_params any = dst_conv2d_params_make(4, 8, 8, 4, 3, 1, 1);
+    if (!dst__conv_winograd_shape(&any)) {
+        printf("    Winograd needs SSE2: not in this build\n");
+        return 0;
+    }
+    for (t = 0; t < 60; ++t) {
+        dst_conv2d_params p;
+        int batch = 1 + t % 3, oh, ow, has_bias = t % 2;
+        size_t xn, yn, wn, work_n;
+        float *x, *w, *b, *dy, *y0, *dx0, *dw0, *db0, *y1, *dx1, *dw1, *db1, *work;
+        double scale = 1;
+        p = dst_conv2d_params_make(1 + (int)((t_rand() + 1) * 10), 1, 1, 1 + (int)((t_rand() + 1) * 10), 3, 1, t % 3);
+        p.in_h = 1 + (int)((t_rand() + 1) * 9);
+        p.in_w = 1 + (int)((t_rand() + 1) * 12);
+        p.pad_w = (t / 3) % 3;
+        if (t == 0) { p.in_c = 32; p.out_c = 20; p.in_h = 26; p.in_w = 26; p.pad_h = p.pad_w = 0; }
+        if (dst_conv2d_check(&p, &oh, &ow, NULL) != DST_OK) continue;
+        T_CHECK(dst__conv_winograd_shape(&p));
+        ran++;
+        xn = (size_t)batch * p.in_c * p.in_h * p.in_w; yn = (size_t)batch * p.out_c * oh * ow;
+        wn = (size_t)p.out_c * p.in_c * 9;
+        work_n = dst__conv_work_floats(&p, DST__CONV_WINOGRAD, 1);
+        x = (float *)malloc(xn * 4); dx0 = (float *)malloc(xn * 4); dx1 = (float *)malloc(xn * 4);
+        y0 = (float *)malloc(yn * 4); y1 = (float *)malloc(yn * 4); dy = (float *)malloc(yn * 4);
+        w = (float *)malloc(wn * 4); dw0 = (float *)malloc(wn * 4); dw1 = (float *)malloc(wn * 4);
+        b = (float *)malloc((size_t)p.out_c * 4); db0 = (float *)malloc((size_t)p.out_c * 4);
+        db1 = (float *)malloc((size_t)p.out_c * 4); work = (float *)malloc(work_n * 4 + 4);
+        t_fill(x, xn, 1); t_fill(w, wn, 1); t_fill(b, (size_t)p.out_c, 1); t_fill(dy, yn, 1);
+        dst__conv2d_forward(&p, DST__CONV_REFERENCE, batch, x, w, has_bias ? b : NULL, y0, NULL, 1, NULL);
+        dst__conv2d_backward(&p, DST__CONV_REFERENCE, batch, x, w, dy, dx0, dw0, db0, NULL, 1, NULL);
+        memset(y1, 0xff, yn * 4); memset(dx1, 0xff, xn * 4); memset(dw1, 0xff, wn * 4);
+        dst__conv2d_forward(&p, DST__CONV_WINOGRAD, batch, x, w, has_bias ? b : NULL, y1, work, 1, NULL);
+        dst__conv2d_backward(&p, DST__CONV_WINOGRAD, batch, x, w, dy, dx1, dw1, db1, work, 1, NULL);
+        scale = sqrt((double)p.in_c * 9) * 1e-5; /* the sums' size: values O(1), in_c * 9 terms */
+        if (!(t_close(y1, y0, yn, 1e-4f, (float)scale, "winograd y") && t_close(dx1, dx0, xn, 1e-4f, (float)scale, "winograd dx") &&
+              t_close(dw1, dw0, wn, 1e-4f, 1e-4f, "winograd dw") && t_close(db1, db0, (size_t)p.out_c, 1e-4f, 1e-4f, "winograd db"))) {
+            printf("    case %d: in %dx%dx%d out_c %d pad %dx%d batch %d\n", t, p.in_c, p.in_h, p.in_w, p.out_c,
+                   p.pad_h, p.pad_w, batch);
+            return 1;
+        }
+        if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
+        if (t_maxdiff(dx1, dx0, xn) > worst) worst = t_maxdiff(dx1, dx0, xn);
+        free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
+        free(b); free(db0); free(db1); free(work);
+    }
+    printf("    %d Winograd shapes, worst y / dx error %.2g\n", ran, worst);
+    T_CHECK(ran > 40);
     return 0;
 }
 
@@ -221,6 +288,41 @@ static int test_relu_rows_match_scalar(void)
     return 0;
 }
 
+/* ---- no allocation per step on the fast paths ------------------------------------ */
+
+/* A student-sized CNN whose layers take every path: a gray first layer
+   (GEMM, one sample per GEMM), Winograd, small planes (several samples per
+   GEMM), depthwise (direct planes), 1x1, 2x2 max pooling. After the first step at
+   the largest batch, steps, smaller batches and inference allocate nothing. */
+static int test_conv_fast_paths_no_allocation(void)
+{
+    enum { B = 24 };
+    dst_layer_desc L[] = { dst_conv2d(16, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
+                           dst_maxpool2d(2, 0, 0), dst_conv2d(12, 3, 1, 1), dst_batchnorm(), dst_relu(),
+                           dst_depthwise_conv2d(12, 3, 1, 1), dst_relu(), dst_conv2d(16, 1, 1, 0), dst_relu(),
+                           dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(10) };
+    static float x[B * 20 * 20];
+    int y[B], i, n = (int)(sizeof L / sizeof L[0]);
+    long before;
+    dst_model *m = t_cnn(L, n, 1, 20, 20, 5);
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    float out[B * 10];
+    dst_conv2d_params p = dst_conv2d_params_make(16, 10, 10, 12, 3, 1, 1), q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
+    T_CHECK(m != NULL);
+    T_CHECK(dst__conv_samples_per_gemm(&p) > 1);  /* layer 5 puts samples side by side */
+    T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD); /* layer 2 */
+    t_fill(x, sizeof x / sizeof x[0], 1);
+    for (i = 0; i < B; ++i) y[i] = i % 10;
+    dst_model_set_optimizer(m, &o);
+    T_CHECK(dst_model_train_step(m, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+    before = t_alloc_count;
+    for (i = 0; i < 3; ++i) T_CHECK(dst_model_train_step(m, x, y, B - 7 * i, NULL, 0, 0, NULL) == DST_OK);
+    T_CHECK(dst_model_predict(m, x, B, out) == DST_OK);
+    T_CHECK_MSG(t_alloc_count == before, "%ld allocations after the first step", t_alloc_count - before);
+    dst_model_free(m);
+    return 0;
+}
+
 /* ---- batch norm folding ------------------------------------------------------ */
 
 /* A model with batch norms after convs (with and without bias), after a dense
@@ -282,7 +384,9 @@ static int test_fold_batchnorm_matches_eval(void)
 static const t_case conv_speed_tests[] = {
     { "conv_paths_match_reference", test_conv_paths_match_reference },
     { "conv_fast_paths_gradients", test_conv_fast_paths_gradients },
+    { "conv_winograd_matches_reference", test_conv_winograd_matches_reference },
     { "conv_maxpool_fast_matches_reference", test_maxpool_fast_matches_reference },
     { "conv_relu_rows_match_scalar", test_relu_rows_match_scalar },
+    { "conv_fast_paths_no_allocation", test_conv_fast_paths_no_allocation },
     { "conv_fold_batchnorm_matches_eval", test_fold_batchnorm_matches_eval },
 };

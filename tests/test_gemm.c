@@ -80,14 +80,17 @@ static int t_gemm_case(const dst_simd *levels, int nlev, int ta, int tb, int m, 
 
 static int test_gemm_every_path_every_shape(void)
 {
-    /* around the tiles (MR 6 / 8, NR 8 / 12 / 16 / 48, dot tiles 2 / 4 x 4),
-       the dot-path thresholds (m 4, n 16) and the blocks (KC 256, MC 192, NC 480) */
+    /* around the tiles (MR 6 / 8, NR 8 / 12 / 16 / 48, dot tiles 2 / 4 x 4, 1 x 8),
+       the dot-path thresholds (m 4, n 16), B read in place (m <= 32) and
+       the blocks (KC 384, MC 144, NC 624: more than one block of each) */
     static const int shapes[][3] = {
         {1, 1, 1}, {1, 10, 128}, {1, 128, 784}, {2, 3, 5}, {3, 17, 16}, {4, 15, 33}, {5, 16, 17},
         {6, 8, 4}, {7, 12, 9}, {8, 48, 31}, {9, 49, 15}, {13, 47, 64}, {17, 33, 9}, {16, 16, 16},
         {5, 64, 3}, {23, 97, 2}, {64, 10, 128}, {10, 120, 31}, {48, 17, 1}, {33, 1, 40},
-        {129, 65, 257}, {20, 30, 255}, {11, 50, 256}, {193, 20, 70}, {191, 49, 33}, {12, 481, 19},
-        {9, 479, 40}, {40, 96, 513}, {200, 500, 20}
+        {32, 50, 20}, {33, 50, 20}, {129, 65, 257}, {20, 30, 383}, {11, 50, 385}, {145, 20, 70},
+        {143, 49, 33}, {12, 625, 19}, {9, 623, 40}, {40, 96, 769}, {150, 630, 20},
+        /* the dot path with B in several L2 blocks (k >= 5 m: AVX-512's rule too) */
+        {3, 300, 1000}, {2, 70, 4000}, {20, 40, 1100}
     };
     static const float alphas[] = { 1.0f, -2.5f, 0.0f }, betas[] = { 0.0f, 1.0f, 0.5f };
     dst_simd levels[8];
@@ -144,7 +147,7 @@ static int test_gemm_exact_on_integers(void)
    fails, stack-sized blocks give the same result. The model's buffer too. */
 static int test_gemm_buffers(void)
 {
-    int m = 150, n = 700, k = 300, ta, tb;
+    int m = 150, n = 700, k = 400, ta, tb; /* more than one block of each */
     for (ta = 0; ta < 2; ++ta)
         for (tb = 0; tb < 2; ++tb) {
             int lda = ta ? m : k, ldb = tb ? k : n;

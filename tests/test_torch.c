@@ -2,17 +2,19 @@
    The fixtures come from tests/gen_fixtures.py (Debian's python3-torch, run
    in float64 on float32 inputs):
        /usr/bin/python3 tests/gen_fixtures.py
+   Every check runs on the scalar path and on each SIMD path the CPU has.
    Kernels: dst_sgemm (every transpose, odd shapes, alpha / beta, wide leading
-   dimensions, on every SIMD path the CPU has), dst_softmax at T = 0.1 .. 100,
+   dimensions), dst_softmax at T = 0.1 .. 100,
    dst_kd_loss (alpha x T, labels NULL, teacher NULL, logits of +-1e4, 300
    classes), dst_mse_loss, every activation; dense layers and every
    activation layer through the model API; SGD / Adam / AdamW traces, StepLR
    and cosine schedules, clip_grad_norm_.
-   Training parity: an MLP, a small CNN (conv, batch norm, ReLU, max pooling,
-   dense) and a CNN with grouped / depthwise convolutions, average and global
-   pooling, 7 runs each (SGD with momentum or Nesterov, Adam, AdamW, weight
-   decay, clipping, StepLR; cross-entropy, KD from cached logits or from a
-   teacher model), trained for 20 steps by hand (dst_model_train_step,
+   Training parity: two MLPs, a small CNN (conv, batch norm, ReLU, max
+   pooling, dense) and a CNN with grouped / depthwise convolutions, average
+   and global pooling, up to 8 runs each (SGD with momentum or Nesterov,
+   Adam, AdamW, weight decay, clipping, StepLR; cross-entropy, KD from cached
+   logits or from a teacher model; batches of 1 to 40, short last batches),
+   trained for 20 steps by hand (dst_model_train_step,
    dst_model_distill_step) and through dst_model_fit, end where PyTorch's
    do: parameters, batch norm statistics, inference logits, to 1e-4 of the
    largest value of each tensor. Then NaN and infinity in a step:
@@ -55,6 +57,25 @@ static double tt_max_abs(const float *v, size_t n)
     double m = 0;
     for (i = 0; i < n; ++i) if (fabs((double)v[i]) > m) m = fabs((double)v[i]);
     return m;
+}
+
+/* 1 while a test runs on its first path: the summary lines print then only. */
+static int tt_first_path = 1;
+
+/* Runs body on the scalar path and on every SIMD path the CPU has, so a
+   kernel that gains a SIMD version stays checked against PyTorch on each. */
+static int tt_each_path(int (*body)(void))
+{
+    int lvl, bad = 0;
+    tt_first_path = 1;
+    for (lvl = DST_SIMD_SCALAR; lvl <= DST_SIMD_NEON && !bad; ++lvl) {
+        if (dst_simd_force((dst_simd)lvl) != DST_OK) continue;
+        if ((bad = body()) != 0) printf("    (on the %s path)\n", dst_simd_name((dst_simd)lvl));
+        tt_first_path = 0;
+    }
+    dst_simd_force(DST_SIMD_AUTO);
+    tt_first_path = 1;
+    return bad;
 }
 
 /* ---- GEMM ---------------------------------------------------------------- */
@@ -129,7 +150,7 @@ static int test_torch_sgemm(void)
 
 /* Float32 inputs divided by T carry a relative error of about u |z / T| into
    each exponent, so a probability is good to about that, relatively. */
-static int test_torch_softmax(void)
+static int tt_softmax(void)
 {
     t_fixture fx;
     t_array *z, *ts;
@@ -163,14 +184,16 @@ static int test_torch_softmax(void)
             if (!(fabs(sum - 1) < 1e-6)) { printf("    T %g row %d sums to %.9g\n", (double)T, r, sum); bad = 1; }
         }
     }
-    printf("    softmax at T = 0.1 .. 100: worst relative error %.2f of (8 u |z/T| + 4e-6)\n", worst);
+    if (tt_first_path) printf("    softmax at T = 0.1 .. 100: worst relative error %.2f of (8 u |z/T| + 4e-6)\n", worst);
     t_fixture_free(&fx);
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_softmax(void) { return tt_each_path(tt_softmax); }
 
 /* The KD loss and its gradient for every (alpha, T), labels NULL, teacher
-   NULL, on ordinary logits and on +-1e4. Float32 logits divided by T give
+   NULL, on ordinary logits, on +-1e4, and with a teacher that rules a class
+   out per row (-inf). Float32 logits divided by T give
    log-probabilities good to about lp(T) = 8 u max|z| / T absolutely (PyTorch
    in float32 has the same limit), so the loss is good to
    w_soft T^2 lp(T) + w_hard lp(1), and each gradient element, made of
@@ -182,9 +205,9 @@ static int tt_kd_case(const char *key, const char *what, const float *s, const f
     float grad[6 * 7], loss;
     double zmax = 0, lp_t, lp_1, ws, wh, tol_loss, tol_grad, e_loss, e_grad = 0;
     int j;
-    for (j = 0; j < 42; ++j) {
+    for (j = 0; j < 42; ++j) { /* the teacher's -inf (a class ruled out) has no rounding to speak of */
         if (fabs((double)s[j]) > zmax) zmax = fabs((double)s[j]);
-        if (t && fabs((double)t[j]) > zmax) zmax = fabs((double)t[j]);
+        if (t && fabs((double)t[j]) > zmax && t[j] - t[j] == 0) zmax = fabs((double)t[j]);
     }
     lp_t = 8 * TT_U * zmax / T + 1e-7;
     lp_1 = 8 * TT_U * zmax + 1e-7;
@@ -208,18 +231,18 @@ static int tt_kd_case(const char *key, const char *what, const float *s, const f
     return 0;
 }
 
-static int test_torch_kd_loss(void)
+static int tt_kd_loss(void)
 {
     t_fixture fx;
     t_array *y, *alphas, *temps;
     int labels[6], i, a, b, k, bad = 0, cases = 0;
     double worst_loss = 0, worst_grad = 0;
-    static const char *keys[2] = { "n", "h" };
+    static const char *keys[3] = { "n", "h", "m" }; /* ordinary, +-1e4, teacher with -inf */
     if (!t_fixture_load("torch_loss", &fx)) return 1;
     T_CHECK((y = tt_get(&fx, "kd.y", 0, 0)) && y->count == 6);
     T_CHECK((alphas = tt_get(&fx, "kd.alpha", 0, 0)) && (temps = tt_get(&fx, "kd.T", 0, 0)));
     for (i = 0; i < 6; ++i) labels[i] = (int)y->data[i];
-    for (k = 0; k < 2; ++k) {
+    for (k = 0; k < 3; ++k) {
         char name[64];
         t_array *s, *t, *l, *g;
         snprintf(name, sizeof name, "kd.%s.s", keys[k]); T_CHECK((s = tt_get(&fx, name, 0, 0)) != NULL);
@@ -248,15 +271,16 @@ static int test_torch_kd_loss(void)
                           &worst_loss, &worst_grad);
         cases++;
     }
-    printf("    kd_loss vs PyTorch, %d cases: worst loss error %.2f, gradient %.2f of the tolerance\n",
+    if (tt_first_path) printf("    kd_loss vs PyTorch, %d cases: worst loss error %.2f, gradient %.2f of the tolerance\n",
            cases, worst_loss, worst_grad);
     t_fixture_free(&fx);
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_kd_loss(void) { return tt_each_path(tt_kd_loss); }
 
 /* 300 classes (the scratch rows no longer fit on dst_kd_loss's stack) */
-static int test_torch_kd_loss_many_classes(void)
+static int tt_kd_loss_many_classes(void)
 {
     t_fixture fx;
     t_array *s, *t, *y, *l, *g;
@@ -277,8 +301,9 @@ static int test_torch_kd_loss_many_classes(void)
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_kd_loss_many_classes(void) { return tt_each_path(tt_kd_loss_many_classes); }
 
-static int test_torch_mse_loss(void)
+static int tt_mse_loss(void)
 {
     t_fixture fx;
     t_array *p, *t, *l, *g;
@@ -292,13 +317,14 @@ static int test_torch_mse_loss(void)
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_mse_loss(void) { return tt_each_path(tt_mse_loss); }
 
 /* ---- activations --------------------------------------------------------- */
 
 /* Forward and backward of each activation on inputs that include 0, -0,
    tiny values, +-100. Relative 4e-6 (a few ulp of libm's expf / erff /
    tanhf), absolute 2e-7: sigmoid's 1 - y near saturation cancels in float32. */
-static int test_torch_activations(void)
+static int tt_activations(void)
 {
     static const dst_activation acts[] = { DST_ACT_RELU, DST_ACT_LEAKY_RELU, DST_ACT_LEAKY_RELU,
                                             DST_ACT_SIGMOID, DST_ACT_TANH, DST_ACT_GELU };
@@ -335,6 +361,7 @@ static int test_torch_activations(void)
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_activations(void) { return tt_each_path(tt_activations); }
 
 /* ---- dense layers through the model API ---------------------------------- */
 
@@ -411,10 +438,12 @@ static double tt_compare_state(dst_model *m, t_fixture *fx, const char *prefix, 
 
 /* y = x W^T + b twice, then backward: dW, db of both layers. The second
    layer's input gradient is what the first one's dW and db are made of, so
-   they check it too. Then an MLP with every activation as a model layer. */
-static int test_torch_dense_layers(void)
+   they check it too. Then an MLP with every activation as a model layer,
+   and a softmax layer. */
+static int tt_dense_layers(void)
 {
     dst_layer_desc two[] = { dst_dense(6), dst_dense(4) };
+    dst_layer_desc soft[] = { dst_dense(5), dst_softmax_layer() };
     dst_layer_desc all[] = { dst_dense(8), dst_gelu(), dst_dense(8), dst_tanh(), dst_dense(8), dst_sigmoid(),
                              dst_dense(8), dst_leaky_relu(0.1f), dst_dense(8), dst_relu(), dst_dense(3) };
     t_fixture fx;
@@ -432,7 +461,7 @@ static int test_torch_dense_layers(void)
     T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
     e_y = tt_rel(y, ry->data, ry->count, 1e-3);
     e_g = tt_compare_state(m, &fx, "d", 1, 1e-5);
-    printf("    two dense layers: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    if (tt_first_path) printf("    two dense layers: y %.2g, gradients %.2g relative\n", e_y, e_g);
     T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
     dst_model_free(m);
 
@@ -444,12 +473,25 @@ static int test_torch_dense_layers(void)
     T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
     e_y = tt_rel(y, ry->data, ry->count, 1e-3);
     e_g = tt_compare_state(m, &fx, "a", 1, 1e-5);
-    printf("    dense + every activation: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    if (tt_first_path) printf("    dense + every activation: y %.2g, gradients %.2g relative\n", e_y, e_g);
+    T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
+    dst_model_free(m);
+
+    /* a softmax layer: probabilities forward, its Jacobian backward */
+    T_CHECK((x = tt_get(&fx, "s.x", 0, 0)) && (dy = tt_get(&fx, "s.dy", 0, 0)) && (ry = tt_get(&fx, "s.y", 0, 0)));
+    m = tt_model(soft, 2, 6, 1, 1);
+    T_CHECK(m && tt_set_state(m, &fx, "s"));
+    T_CHECK(dst_model_forward(m, x->data, 3, 1, &y) == DST_OK);
+    T_CHECK(dst_model_backward(m, dy->data) == DST_OK);
+    e_y = tt_rel(y, ry->data, ry->count, 1e-3);
+    e_g = tt_compare_state(m, &fx, "s", 1, 1e-5);
+    if (tt_first_path) printf("    dense + softmax layer: y %.2g, gradients %.2g relative\n", e_y, e_g);
     T_CHECK(e_y <= 1e-5 && e_g <= 1e-5);
     dst_model_free(m);
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_dense_layers(void) { return tt_each_path(tt_dense_layers); }
 
 /* ---- optimizers, schedules, clipping ------------------------------------- */
 
@@ -467,7 +509,7 @@ static dst_optimizer_config tt_optimizer(const float *c)
    gets a gradient (weight decay alone moves it), one whose gradients are
    1e-9 (far below Adam's eps: where eps sits shows) and one whose gradient
    stops after 3 steps (momentum carries it). */
-static int test_torch_optimizers(void)
+static int tt_optimizers(void)
 {
     t_fixture fx;
     t_array *p0, *grads, *cnt;
@@ -501,11 +543,12 @@ static int test_torch_optimizers(void)
         }
         free(p); free(s0); free(s1);
     }
-    printf("    %d optimizers x 10 steps vs torch.optim: worst relative error %.2g\n", (int)cnt->data[0], worst);
+    if (tt_first_path) printf("    %d optimizers x 10 steps vs torch.optim: worst relative error %.2g\n", (int)cnt->data[0], worst);
     t_fixture_free(&fx);
     T_CHECK(!bad);
     return 0;
 }
+static int test_torch_optimizers(void) { return tt_each_path(tt_optimizers); }
 
 /* dst_lr_at against torch.optim.lr_scheduler's lr at each epoch (cosine up
    to T_max: beyond it distill.h holds min_lr where PyTorch's cosine climbs
@@ -532,7 +575,7 @@ static int test_torch_lr_schedules(void)
     return 0;
 }
 
-static int test_torch_clip_grad_norm(void)
+static int tt_clip_grad_norm(void)
 {
     t_fixture fx;
     int j;
@@ -551,6 +594,7 @@ static int test_torch_clip_grad_norm(void)
     t_fixture_free(&fx);
     return 0;
 }
+static int test_torch_clip_grad_norm(void) { return tt_each_path(tt_clip_grad_norm); }
 
 /* ---- training parity ----------------------------------------------------- */
 
@@ -558,7 +602,7 @@ static int test_torch_clip_grad_norm(void)
    one shape, and runs described by cfg arrays (see RUNS in gen_fixtures.py). */
 typedef struct tt_train {
     t_fixture fx;
-    int c, h, w, batch, classes, steps, runs, *labels;
+    int c, h, w, batch, classes, steps, stored, runs, *labels; /* stored batches of data */
     size_t in_size;
     const float *x, *teacher;
 } tt_train;
@@ -593,6 +637,7 @@ static double tt_train_run(tt_train *d, const dst_layer_desc *layers, int count,
     kd = (int)cfg->data[10]; T = cfg->data[11]; alpha = cfg->data[12]; with_labels = (int)cfg->data[13];
     epoch_samples = (int)cfg->data[14]; gamma = cfg->data[15]; fit_batch = (int)cfg->data[16];
     if (!epoch_samples) { epoch_samples = d->steps * d->batch; fit_batch = d->batch; }
+    if (epoch_samples > d->stored * d->batch) goto done;
     if (dst_model_set_optimizer(m, &o) != DST_OK) goto done;
     if (kd == 2) { /* a teacher model of the student's shape, with its own state */
         tm = tt_model(layers, count, d->c, d->h, d->w);
@@ -666,13 +711,14 @@ static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, in
     t_array *shape, *xs, *ys, *ts, *runs;
     int r, j, lvl, use_fit, bad = 0;
     if (!t_fixture_load(fixture, &d.fx)) return 1;
-    T_CHECK((shape = tt_get(&d.fx, "shape", 0, 0)) && shape->count == 6);
+    T_CHECK((shape = tt_get(&d.fx, "shape", 0, 0)) && shape->count == 7);
     d.c = (int)shape->data[0]; d.h = (int)shape->data[1]; d.w = (int)shape->data[2];
     d.batch = (int)shape->data[3]; d.classes = (int)shape->data[4]; d.steps = (int)shape->data[5];
+    d.stored = (int)shape->data[6];
     d.in_size = (size_t)d.c * d.h * d.w;
-    T_CHECK((xs = tt_get(&d.fx, "x", 0, 0)) && xs->count == (size_t)d.steps * d.batch * d.in_size);
-    T_CHECK((ys = tt_get(&d.fx, "y", 0, 0)) && ys->count == (size_t)d.steps * d.batch);
-    T_CHECK((ts = tt_get(&d.fx, "teacher", 0, 0)) && ts->count == (size_t)d.steps * d.batch * d.classes);
+    T_CHECK((xs = tt_get(&d.fx, "x", 0, 0)) && xs->count == (size_t)d.stored * d.batch * d.in_size);
+    T_CHECK((ys = tt_get(&d.fx, "y", 0, 0)) && ys->count == (size_t)d.stored * d.batch);
+    T_CHECK((ts = tt_get(&d.fx, "teacher", 0, 0)) && ts->count == (size_t)d.stored * d.batch * d.classes);
     T_CHECK((runs = tt_get(&d.fx, "runs", 0, 0)) != NULL);
     d.runs = (int)runs->data[0]; d.x = xs->data; d.teacher = ts->data;
     d.labels = (int *)malloc(ys->count * sizeof(int));
@@ -719,6 +765,13 @@ static int test_torch_training_parity_mlp(void)
     return tt_train_parity("torch_train_mlp", L, 5);
 }
 
+/* 64-32-10 with ReLU, batches of 40: GEMMs of the blocked SIMD kernels' sizes */
+static int test_torch_training_parity_mlp_wide(void)
+{
+    dst_layer_desc L[] = { dst_dense(32), dst_relu(), dst_dense(10) };
+    return tt_train_parity("torch_train_mlp_wide", L, 3);
+}
+
 /* 1x8x8 -> conv3x3(4, padding 1, no bias) -> batch norm -> ReLU -> maxpool 2
    -> flatten -> dense(5). No bias before batch norm, as usual: its gradient
    is zero up to rounding, and Adam would turn float32's rounding noise into
@@ -731,9 +784,9 @@ static int test_torch_training_parity_cnn(void)
     return tt_train_parity("torch_train_cnn", L, 6);
 }
 
-/* 2x8x8 -> conv3x3(6, padding 1, 2 groups, no bias) -> batch norm -> ReLU ->
-   avgpool 2 -> depthwise conv3x3(stride 2, padding 1) -> GELU -> global
-   average pooling -> flatten -> dense(5) */
+/* 2x8x8 -> conv3x3(6, padding 1, 2 groups, no bias) -> batch norm (momentum
+   0.3, eps 1e-3) -> ReLU -> avgpool 2 -> depthwise conv3x3(stride 2,
+   padding 1) -> GELU -> global average pooling -> flatten -> dense(5) */
 static int test_torch_training_parity_cnn_groups(void)
 {
     dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_avgpool2d(2, 0, 0),
@@ -741,6 +794,8 @@ static int test_torch_training_parity_cnn_groups(void)
                            dst_dense(5) };
     L[0].groups = 2;
     L[0].no_bias = 1;
+    L[1].param = 0.3f;
+    L[1].eps = 1e-3f;
     return tt_train_parity("torch_train_cnn2", L, 9);
 }
 
@@ -845,13 +900,50 @@ static int tt_nonfinite_case(const dst_layer_desc *layers, int count, int c, int
     return 0;
 }
 
+/* dst_model_fit over 5 batches whose third holds a NaN: DST_ERR_NONFINITE,
+   and the model is bit for bit the one two good steps by hand give. */
+static int tt_nonfinite_fit(const dst_layer_desc *layers, int count, int c, int h, int w)
+{
+    enum { B = 4, N = 5 * B, K = 3 };
+    size_t in = (size_t)c * h * w, i;
+    float *x = (float *)malloc(N * in * 4);
+    int y[N];
+    dst_model *m = tt_model(layers, count, c, h, w), *ref = tt_model(layers, count, c, h, w);
+    dst_optimizer_config o = dst_optimizer_default(DST_SGD);
+    dst_fit_config f = dst_fit_default();
+    dst_result r;
+    T_CHECK(m && ref);
+    t_fill(x, N * in, 1);
+    for (i = 0; i < N; ++i) y[i] = (int)(i % K);
+    o.momentum = 0.9f;
+    dst_model_set_optimizer(m, &o);
+    dst_model_set_optimizer(ref, &o);
+    x[2 * B * in + in + 1] = NAN; /* the third batch's second sample */
+    f.epochs = 1; f.batch_size = B; f.no_shuffle = 1;
+    r = dst_model_fit(m, x, y, N, &f);
+    T_CHECK_MSG(r == DST_ERR_NONFINITE, "fit returned %d: %s", (int)r, dst_model_error(m));
+    T_CHECK(strstr(dst_model_error(m), "step 3") != NULL);
+    T_CHECK(dst_model_train_step(ref, x, y, B, NULL, 0, 0, NULL) == DST_OK);
+    T_CHECK(dst_model_train_step(ref, x + B * in, y + B, B, NULL, 0, 0, NULL) == DST_OK);
+    T_CHECK(dst_model_step_count(m) == 2);
+    T_CHECK(memcmp(dst_model_params(m), dst_model_params(ref), dst_model_param_count(m) * 4) == 0);
+    T_CHECK(dst_model_buffer_count(m) == 0 ||
+            memcmp(dst_model_buffers(m), dst_model_buffers(ref), dst_model_buffer_count(m) * 4) == 0);
+    dst_model_free(m);
+    dst_model_free(ref);
+    free(x);
+    return 0;
+}
+
 static int test_torch_nonfinite_leaves_model_untouched(void)
 {
     dst_layer_desc mlp[] = { dst_dense(6), dst_relu(), dst_dense(3) };
     dst_layer_desc cnn[] = { dst_conv2d(3, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                              dst_flatten(), dst_dense(3) };
     if (tt_nonfinite_case(mlp, 3, 5, 1, 1, "MLP")) return 1;
-    return tt_nonfinite_case(cnn, 6, 2, 4, 4, "CNN with batch norm");
+    if (tt_nonfinite_case(cnn, 6, 2, 4, 4, "CNN with batch norm")) return 1;
+    if (tt_nonfinite_fit(mlp, 3, 5, 1, 1)) return 1;
+    return tt_nonfinite_fit(cnn, 6, 2, 4, 4);
 }
 
 static const t_case torch_tests[] = {
@@ -866,6 +958,7 @@ static const t_case torch_tests[] = {
     { "torch_lr_schedules", test_torch_lr_schedules },
     { "torch_clip_grad_norm", test_torch_clip_grad_norm },
     { "torch_training_parity_mlp", test_torch_training_parity_mlp },
+    { "torch_training_parity_mlp_wide", test_torch_training_parity_mlp_wide },
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
     { "torch_training_parity_cnn_groups", test_torch_training_parity_cnn_groups },
     { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
