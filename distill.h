@@ -6016,7 +6016,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need = 0, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
