@@ -3,34 +3,7 @@
    Usage: run [substring]   runs the tests whose name contains substring.
    The last line is "N passed, N failed"; the exit code is 1 on any failure. */
 
-/* The library allocates through these, so tests can count live blocks and
-   make the n-th allocation fail. */
-#include <stdlib.h>
-static long t_alloc_live = 0;   /* blocks allocated and not freed */
-static long t_alloc_fail_at = 0; /* > 0: the allocation with this number fails */
-static long t_alloc_count = 0;  /* allocations so far */
-static void *t_malloc(size_t n)
-{
-    if (++t_alloc_count == t_alloc_fail_at) return NULL;
-    t_alloc_live++;
-    return malloc(n);
-}
-static void *t_realloc(void *p, size_t n)
-{
-    void *q;
-    if (++t_alloc_count == t_alloc_fail_at) return NULL;
-    q = realloc(p, n);
-    if (q && !p) t_alloc_live++;
-    return q;
-}
-static void t_free(void *p)
-{
-    if (p) t_alloc_live--;
-    free(p);
-}
-#define DST_MALLOC(sz, ctx) ((void)(ctx), t_malloc(sz))
-#define DST_REALLOC(p, sz, ctx) ((void)(ctx), t_realloc((p), (sz)))
-#define DST_FREE(p, ctx) ((void)(ctx), t_free(p))
+#include "t_alloc.h"
 
 #ifndef T_NO_STB
 #define STB_IMAGE_IMPLEMENTATION

@@ -3,30 +3,7 @@
    initialiser in tests/test_model.c), mingw-w64 under wine, 32-bit x86.
    `make test-gemm-cross` builds it with tcc and runs tests/run.c's GEMM tests
    on AArch64 (NEON) under qemu-user. Same output as run.c. */
-#include <stdlib.h>
-static long t_alloc_live = 0, t_alloc_fail_at = 0, t_alloc_count = 0;
-static void *t_malloc(size_t n)
-{
-    if (++t_alloc_count == t_alloc_fail_at) return NULL;
-    t_alloc_live++;
-    return malloc(n);
-}
-static void *t_realloc(void *p, size_t n)
-{
-    void *q;
-    if (++t_alloc_count == t_alloc_fail_at) return NULL;
-    q = realloc(p, n);
-    if (q && !p) t_alloc_live++;
-    return q;
-}
-static void t_free(void *p)
-{
-    if (p) t_alloc_live--;
-    free(p);
-}
-#define DST_MALLOC(sz, ctx) ((void)(ctx), t_malloc(sz))
-#define DST_REALLOC(p, sz, ctx) ((void)(ctx), t_realloc((p), (sz)))
-#define DST_FREE(p, ctx) ((void)(ctx), t_free(p))
+#include "t_alloc.h"
 
 #define DISTILL_IMPLEMENTATION
 #include "../distill.h"

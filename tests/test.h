@@ -132,4 +132,19 @@ T_MAYBE_UNUSED static t_array *t_get(t_fixture *fx, const char *name)
     return NULL;
 }
 
+/* C = alpha op(A) op(B) + beta C in double */
+T_MAYBE_UNUSED static void t_gemm_double(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc)
+{
+    int i, j, p;
+    for (i = 0; i < m; ++i)
+        for (j = 0; j < n; ++j) {
+            double s = 0;
+            for (p = 0; p < k; ++p)
+                s += (double)(ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
+                     (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
+            c[(size_t)i * ldc + j] = (float)(alpha * s + (beta == 0 ? 0 : beta * (double)c[(size_t)i * ldc + j]));
+        }
+}
+
 #endif

@@ -4,19 +4,6 @@
 
 /* ---- GEMM ---------------------------------------------------------------- */
 
-static void t_gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                       const float *b, int ldb, float beta, float *c, int ldc)
-{
-    int i, j, p;
-    for (i = 0; i < m; ++i)
-        for (j = 0; j < n; ++j) {
-            double s = 0;
-            for (p = 0; p < k; ++p)
-                s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
-            c[i * ldc + j] = (float)(alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]));
-        }
-}
-
 static int test_gemm_matches_plain_loop(void)
 {
     static const int shapes[][3] = { {1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 10, 128}, {10, 1200, 31}, {129, 65, 257}, {2, 300, 1} };
@@ -33,12 +20,12 @@ static int test_gemm_matches_plain_loop(void)
                 t_fill(a, na, 1); t_fill(b, nb, 1); t_fill(c, nc, 1);
                 memcpy(r, c, nc * 4);
                 dst_sgemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, -1.5f, c, ldc);
-                t_gemm_ref(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, -1.5f, r, ldc);
+                t_gemm_double(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, -1.5f, r, ldc);
                 ok = t_close(c, r, nc, 1e-4f, 1e-4f * (float)k, "sgemm");
                 /* beta = 0 must not read C: fill it with NaN */
                 { size_t i; for (i = 0; i < nc; ++i) c[i] = NAN; }
                 dst_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-                t_gemm_ref(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, r, ldc);
+                t_gemm_double(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, r, ldc);
                 { int i, j; for (i = 0; i < m; ++i) for (j = n; j < ldc; ++j) c[i * ldc + j] = r[i * ldc + j] = 0; }
                 ok = ok && t_close(c, r, nc, 1e-4f, 1e-4f * (float)k, "sgemm beta=0");
                 free(a); free(b); free(c); free(r);
