@@ -157,7 +157,7 @@ bench-cnn: build/bench_cnn
 # The convolution paths side by side per shape (how the path rule was chosen).
 .PHONY: bench-conv-paths
 build/bench_conv_paths: bench/bench_conv_paths.c distill.h | build/.dir
-	$(CC) -std=c99 -O2 -I. $< -o $@ -lm
+	$(CC) -std=c99 -O2 $(WARN) -I. $< -o $@ -lm
 bench-conv-paths: build/bench_conv_paths
 	./build/bench_conv_paths
 

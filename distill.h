@@ -1258,7 +1258,12 @@ typedef struct dst__gemm_isa {
 } dst__gemm_isa;
 
 #if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
-/* The edge of a tile: t holds rows x ld accumulators, nr of each row go to C. */
+/* The edge of a tile: t holds rows x ld accumulators, nr of each row go to C.
+   Kept out of line: inlined, gcc 12 -O3 -march=native takes the vector
+   stores that fill t for no stores and warns "may be used uninitialized". */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void dst__gemm_tile_out(const float *t, int ld, int rows, int nr, float *c, int ldc,
                                float alpha, float beta)
 {
@@ -2164,7 +2169,7 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
 }
 
 /* ---- convolution: the paths -------------------------------------------------
-   The same convolution three ways, chosen per shape by dst__conv_direct()
+   The same convolution four ways, chosen per shape by dst__conv_path_of()
    (measurements in docs/BENCHMARKS.md):
    - im2col + GEMM per group: the general path. A 1x1 stride-1 unpadded
      convolution skips im2col and multiplies the input planes directly.
@@ -2176,6 +2181,8 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
      For depthwise convolutions (one input channel per group), where each
      group's GEMM would be 1 x P x (kh kw). A first layer on gray images
      (one input channel, one group) measured faster as im2col + GEMM.
+   - Winograd F(2x2, 3x3), forward only: 3x3 stride-1 convolutions with
+     enough channels and outputs (section below).
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
@@ -6009,7 +6016,7 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need, j, total = 0, act = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need = 0, j, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;

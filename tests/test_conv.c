@@ -89,7 +89,7 @@ static int test_conv2d_matches_pytorch(void)
         L.dilation_h = p.dilation_h; L.dilation_w = p.dilation_w; L.groups = p.groups; L.no_bias = b == NULL;
         m = t_cnn(&L, 1, p.in_c, p.in_h, p.in_w, 1);
         T_CHECK(m != NULL);
-        dst_model_layer(m, 0, &info);
+        T_CHECK(dst_model_layer(m, 0, &info) == DST_OK);
         T_CHECK(info.out_c == p.out_c && info.out_h == oh && info.out_w == ow && info.weight_count == w->count);
         memcpy(dst_model_params(m) + info.param_offset, w->data, w->count * 4);
         if (b) memcpy(dst_model_params(m) + info.param_offset + info.weight_count, b->data, b->count * 4);

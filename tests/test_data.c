@@ -54,8 +54,8 @@ static int test_crc32_known_value(void)
 static int test_gunzip_real_file_and_corruption(void)
 {
     char path[512];
-    unsigned char *gz, *plain;
-    size_t len, plain_len;
+    unsigned char *gz = NULL, *plain = NULL;
+    size_t len = 0, plain_len = 0;
     dst_error e;
     dst_idx idx;
     snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", t_fashion_dir);

@@ -45,6 +45,7 @@ static int test_model_layout_and_seeded_init(void)
     n = dst_model_param_count(a);
     if (memcmp(dst_model_params(a), dst_model_params(b), n * sizeof(float)) != 0) bad = 1;
     if (memcmp(dst_model_params(a), dst_model_params(c), n * sizeof(float)) == 0) bad = 2;
+    memset(&info, 0, sizeof info);
     dst_model_layer(a, 2, &info);
     if (info.in_c != 5 || info.out_c != 3 || info.weight_count != 15 || info.bias_count != 3) bad = 3;
     if (((uintptr_t)(dst_model_params(a) + info.param_offset) & 63) != 0) bad = 4;
