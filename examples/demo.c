@@ -20,9 +20,9 @@
    tested on all 10,000 test images, one seed (docs/BENCHMARKS.md has three).
      default  N = 10,000, teacher 10 epochs, students 20 epochs: the limited-data
               protocol of docs/BENCHMARKS.md (about 4 minutes on one free core)
-     --full   N = 60,000 (all), teacher 10 epochs, students 20 epochs (about 25
-              minutes): with this much data the students overfit less and
-              distillation gains little; compare the two tables
+     --full   N = 60,000 (all), teacher 10 epochs, students 20 epochs (about 20
+              minutes, estimated): with this much data the students have less
+              room to overfit; compare the two tables
      --quick  N = 2,000, teacher 1 epoch, students 2 epochs: a smoke test
    --svg FILE writes the test accuracy and test loss of every model after each
    epoch as an SVG chart (evaluating each epoch adds a little time, not counted
