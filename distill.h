@@ -3553,9 +3553,9 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
 }
 
 /* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
-   flat array. The scalar loops are the reference; the SSE2 ones do the same
-   operations in the same order, four values at a time, and give the same
-   bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   flat array. The scalar loops are the reference; the vector ones (SSE2,
+   AVX, NEON) do the same operations in the same order, 4 or 8 values at a
+   time, and give the same bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
    out once per update, so no branch is left inside the vector loops. */
 typedef struct dst__opt_consts {
     float lr, wd;
@@ -3621,150 +3621,153 @@ static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, c
     }
 }
 
-#if DST__VEC_SSE2
-static void dst__sgd_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                          float *DST__RESTRICT buf, size_t n)
-{
-    size_t i = 0;
-    __m128 wd = _mm_set1_ps(k->wd), lr = _mm_set1_ps(k->lr), mom = _mm_set1_ps(k->mom), damp = _mm_set1_ps(k->damp);
-    /* d = g + wd p, and p -= lr d */
-#define DST__SGD_D(i) _mm_add_ps(_mm_loadu_ps(g + (i)), _mm_mul_ps(wd, _mm_loadu_ps(p + (i))))
-#define DST__SGD_P(i, d) _mm_storeu_ps(p + (i), _mm_sub_ps(_mm_loadu_ps(p + (i)), _mm_mul_ps(lr, (d))))
-    if (!buf) {
-        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
-    } else if (k->first) {
-        for (; i + 4 <= n; i += 4) {
-            __m128 d = DST__SGD_D(i);
-            _mm_storeu_ps(buf + i, d);
-            DST__SGD_P(i, k->nesterov ? _mm_add_ps(d, _mm_mul_ps(mom, d)) : d);
-        }
-    } else if (k->nesterov) {
-        for (; i + 4 <= n; i += 4) {
-            __m128 d = DST__SGD_D(i);
-            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, d));
-            _mm_storeu_ps(buf + i, b);
-            DST__SGD_P(i, _mm_add_ps(d, _mm_mul_ps(mom, b)));
-        }
-    } else {
-        for (; i + 4 <= n; i += 4) {
-            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, DST__SGD_D(i)));
-            _mm_storeu_ps(buf + i, b);
-            DST__SGD_P(i, b);
-        }
-    }
-#undef DST__SGD_D
-#undef DST__SGD_P
-    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
+/* The vector loops, written once over a small vector vocabulary (the
+   GEMM's, plus ADD/SUB/DIV/SQRT) and expanded per instruction set below.
+   Multiplications and additions stay apart (no fused rounding), so every
+   expansion gives the scalar loop's bits. SGD: the momentum cases are
+   separate loops so no branch is left inside them. */
+#define DST__OPT_KERNELS(isa, ATTR)                                                                          \
+static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g, \
+                                float *DST__RESTRICT buf, size_t n)                                         \
+{                                                                                                            \
+    size_t i = 0;                                                                                            \
+    DST__V wd = DST__SET1(k->wd), lr = DST__SET1(k->lr), mom = DST__SET1(k->mom), damp = DST__SET1(k->damp); \
+    if (!buf) {                                                                                              \
+        for (; i + DST__W <= n; i += DST__W) DST__SGD_P(i, DST__SGD_D(i));                                   \
+    } else if (k->first) {                                                                                   \
+        for (; i + DST__W <= n; i += DST__W) {                                                               \
+            DST__V d = DST__SGD_D(i);                                                                        \
+            DST__STORE(buf + i, d);                                                                          \
+            DST__SGD_P(i, k->nesterov ? DST__ADD(d, DST__MUL(mom, d)) : d);                                  \
+        }                                                                                                    \
+    } else if (k->nesterov) {                                                                                \
+        for (; i + DST__W <= n; i += DST__W) {                                                               \
+            DST__V d = DST__SGD_D(i);                                                                        \
+            DST__V b = DST__ADD(DST__MUL(mom, DST__LOAD(buf + i)), DST__MUL(damp, d));                       \
+            DST__STORE(buf + i, b);                                                                          \
+            DST__SGD_P(i, DST__ADD(d, DST__MUL(mom, b)));                                                    \
+        }                                                                                                    \
+    } else {                                                                                                 \
+        for (; i + DST__W <= n; i += DST__W) {                                                               \
+            DST__V b = DST__ADD(DST__MUL(mom, DST__LOAD(buf + i)), DST__MUL(damp, DST__SGD_D(i)));           \
+            DST__STORE(buf + i, b);                                                                          \
+            DST__SGD_P(i, b);                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                           \
+}                                                                                                            \
+static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g, \
+                                 float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                   \
+{                                                                                                            \
+    size_t i = 0;                                                                                            \
+    DST__V wd = DST__SET1(k->wd), decay = DST__SET1(k->decay), b1 = DST__SET1(k->b1);                        \
+    DST__V b2 = DST__SET1(k->b2), one_b1 = DST__SET1(k->one_b1), one_b2 = DST__SET1(k->one_b2);              \
+    DST__V step_size = DST__SET1(k->step_size), bc2 = DST__SET1(k->bc2_sqrt), eps = DST__SET1(k->eps);       \
+    for (; i + DST__W <= n; i += DST__W) {                                                                   \
+        DST__V pv = DST__LOAD(p + i), d = DST__LOAD(g + i), mv, vv, den;                                     \
+        if (k->decoupled) pv = DST__MUL(pv, decay);                                                          \
+        else d = DST__ADD(d, DST__MUL(wd, pv));                                                              \
+        mv = DST__ADD(DST__MUL(b1, DST__LOAD(m + i)), DST__MUL(one_b1, d));                                  \
+        vv = DST__ADD(DST__MUL(b2, DST__LOAD(v + i)), DST__MUL(DST__MUL(one_b2, d), d));                     \
+        den = DST__ADD(DST__DIV(DST__SQRT(vv), bc2), eps);                                                   \
+        DST__STORE(m + i, mv);                                                                               \
+        DST__STORE(v + i, vv);                                                                               \
+        DST__STORE(p + i, DST__SUB(pv, DST__DIV(DST__MUL(step_size, mv), den)));                             \
+    }                                                                                                        \
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                  \
 }
+/* SGD's d = g + wd p, and p -= lr d */
+#define DST__SGD_D(i) DST__ADD(DST__LOAD(g + (i)), DST__MUL(wd, DST__LOAD(p + (i))))
+#define DST__SGD_P(i, d) DST__STORE(p + (i), DST__SUB(DST__LOAD(p + (i)), DST__MUL(lr, (d))))
 
-static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
-{
-    size_t i = 0;
-    __m128 wd = _mm_set1_ps(k->wd), decay = _mm_set1_ps(k->decay), b1 = _mm_set1_ps(k->b1);
-    __m128 b2 = _mm_set1_ps(k->b2), one_b1 = _mm_set1_ps(k->one_b1), one_b2 = _mm_set1_ps(k->one_b2);
-    __m128 step_size = _mm_set1_ps(k->step_size), bc2 = _mm_set1_ps(k->bc2_sqrt), eps = _mm_set1_ps(k->eps);
-    for (; i + 4 <= n; i += 4) {
-        __m128 pv = _mm_loadu_ps(p + i), d = _mm_loadu_ps(g + i), mv, vv, den;
-        if (k->decoupled) pv = _mm_mul_ps(pv, decay);
-        else d = _mm_add_ps(d, _mm_mul_ps(wd, pv));
-        mv = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(one_b1, d));
-        vv = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(one_b2, d), d));
-        den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc2), eps);
-        _mm_storeu_ps(m + i, mv);
-        _mm_storeu_ps(v + i, vv);
-        _mm_storeu_ps(p + i, _mm_sub_ps(pv, _mm_div_ps(_mm_mul_ps(step_size, mv), den)));
-    }
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
-}
+#if DST__VEC_SSE2
+#define DST__V __m128
+#define DST__W 4
+#define DST__LOAD(p) _mm_loadu_ps(p)
+#define DST__STORE(p, v) _mm_storeu_ps(p, v)
+#define DST__SET1(x) _mm_set1_ps(x)
+#define DST__ADD(a, b) _mm_add_ps(a, b)
+#define DST__SUB(a, b) _mm_sub_ps(a, b)
+#define DST__MUL(a, b) _mm_mul_ps(a, b)
+#define DST__DIV(a, b) _mm_div_ps(a, b)
+#define DST__SQRT(a) _mm_sqrt_ps(a)
+DST__OPT_KERNELS(sse2, )
+#undef DST__V
+#undef DST__W
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__ADD
+#undef DST__SUB
+#undef DST__MUL
+#undef DST__DIV
+#undef DST__SQRT
 #endif
 
 #if defined(DST__GEMM_X86)
 /* Adam is bound by its square root and two divisions, which AVX does 8 at a
-   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
-   operations as the scalar loop, the same bits. Chosen at run time, through
+   time (SGD is bound by memory; it comes along). Chosen at run time, through
    the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
-static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
-                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
-                                             float *DST__RESTRICT v, size_t n)
-{
-    size_t i = 0;
-    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
-    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
-    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
-    for (; i + 8 <= n; i += 8) {
-        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
-        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
-        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
-        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
-        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
-        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
-        _mm256_storeu_ps(m + i, mv);
-        _mm256_storeu_ps(v + i, vv);
-        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
-    }
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
-}
+#define DST__V __m256
+#define DST__W 8
+#define DST__LOAD(p) _mm256_loadu_ps(p)
+#define DST__STORE(p, v) _mm256_storeu_ps(p, v)
+#define DST__SET1(x) _mm256_set1_ps(x)
+#define DST__ADD(a, b) _mm256_add_ps(a, b)
+#define DST__SUB(a, b) _mm256_sub_ps(a, b)
+#define DST__MUL(a, b) _mm256_mul_ps(a, b)
+#define DST__DIV(a, b) _mm256_div_ps(a, b)
+#define DST__SQRT(a) _mm256_sqrt_ps(a)
+DST__OPT_KERNELS(avx, DST__TARGET("avx"))
+#undef DST__V
+#undef DST__W
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__ADD
+#undef DST__SUB
+#undef DST__MUL
+#undef DST__DIV
+#undef DST__SQRT
 #endif
 
 #if DST__VEC_NEON
-static void dst__sgd_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                          float *DST__RESTRICT buf, size_t n)
-{
-    size_t i = 0;
-    float32x4_t wd = vdupq_n_f32(k->wd), lr = vdupq_n_f32(k->lr), mom = vdupq_n_f32(k->mom), damp = vdupq_n_f32(k->damp);
-    /* d = g + wd p, and p -= lr d (multiply and add apart: no fused rounding) */
-#define DST__SGD_D(i) vaddq_f32(vld1q_f32(g + (i)), vmulq_f32(wd, vld1q_f32(p + (i))))
-#define DST__SGD_P(i, d) vst1q_f32(p + (i), vsubq_f32(vld1q_f32(p + (i)), vmulq_f32(lr, (d))))
-    if (!buf) {
-        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
-    } else if (k->first) {
-        for (; i + 4 <= n; i += 4) {
-            float32x4_t d = DST__SGD_D(i);
-            vst1q_f32(buf + i, d);
-            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, d)) : d);
-        }
-    } else {
-        for (; i + 4 <= n; i += 4) {
-            float32x4_t d = DST__SGD_D(i);
-            float32x4_t b = vaddq_f32(vmulq_f32(mom, vld1q_f32(buf + i)), vmulq_f32(damp, d));
-            vst1q_f32(buf + i, b);
-            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, b)) : b);
-        }
-    }
+#define DST__V float32x4_t
+#define DST__W 4
+#define DST__LOAD(p) vld1q_f32(p)
+#define DST__STORE(p, v) vst1q_f32(p, v)
+#define DST__SET1(x) vdupq_n_f32(x)
+#define DST__ADD(a, b) vaddq_f32(a, b)
+#define DST__SUB(a, b) vsubq_f32(a, b)
+#define DST__MUL(a, b) vmulq_f32(a, b)
+#define DST__DIV(a, b) vdivq_f32(a, b)
+#define DST__SQRT(a) vsqrtq_f32(a)
+DST__OPT_KERNELS(neon, )
+#undef DST__V
+#undef DST__W
+#undef DST__LOAD
+#undef DST__STORE
+#undef DST__SET1
+#undef DST__ADD
+#undef DST__SUB
+#undef DST__MUL
+#undef DST__DIV
+#undef DST__SQRT
+#endif
 #undef DST__SGD_D
 #undef DST__SGD_P
-    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
-}
-
-static void dst__adam_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
-{
-    size_t i = 0;
-    float32x4_t wd = vdupq_n_f32(k->wd), decay = vdupq_n_f32(k->decay), b1 = vdupq_n_f32(k->b1);
-    float32x4_t b2 = vdupq_n_f32(k->b2), one_b1 = vdupq_n_f32(k->one_b1), one_b2 = vdupq_n_f32(k->one_b2);
-    float32x4_t step_size = vdupq_n_f32(k->step_size), bc2 = vdupq_n_f32(k->bc2_sqrt), eps = vdupq_n_f32(k->eps);
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t pv = vld1q_f32(p + i), d = vld1q_f32(g + i), mv, vv, den;
-        if (k->decoupled) pv = vmulq_f32(pv, decay);
-        else d = vaddq_f32(d, vmulq_f32(wd, pv));
-        mv = vaddq_f32(vmulq_f32(b1, vld1q_f32(m + i)), vmulq_f32(one_b1, d));
-        vv = vaddq_f32(vmulq_f32(b2, vld1q_f32(v + i)), vmulq_f32(vmulq_f32(one_b2, d), d));
-        den = vaddq_f32(vdivq_f32(vsqrtq_f32(vv), bc2), eps);
-        vst1q_f32(m + i, mv);
-        vst1q_f32(v + i, vv);
-        vst1q_f32(p + i, vsubq_f32(pv, vdivq_f32(vmulq_f32(step_size, mv), den)));
-    }
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
-}
-#endif
+#undef DST__OPT_KERNELS
 
 /* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
 static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
                                size_t n, dst_simd level)
 {
 #if defined(DST__GEMM_X86)
-    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+    if (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512) {
+        if (sgd) dst__sgd_avx(k, p, g, s0, n);
+        else dst__adam_avx(k, p, g, s0, s1, n);
+        return;
+    }
 #endif
 #if DST__VEC_SSE2
     if (level != DST_SIMD_SCALAR) {
