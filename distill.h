@@ -87,6 +87,10 @@ extern "C" {
 
 DSTDEF const char *dst_version(void); /* "0.1.0" */
 
+/* Seconds of monotonic wall time from an arbitrary origin: subtract two
+   readings. The clock fit's progress reports use, for timing your own code. */
+DSTDEF double dst_seconds(void);
+
 /* One list gives the codes and their words, so they never drift apart.
    Values are only ever appended. */
 #define DST_RESULT_LIST(X)                                                      \
@@ -919,7 +923,7 @@ static void dst__free_aligned(void *p, void *ctx)
 
 DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
 
-/* Wall-clock seconds from a monotonic source, for fit's progress reports.
+/* dst_seconds: wall-clock seconds from a monotonic source.
    Strict ISO C (-std=c99) hides POSIX's clock_gettime and CLOCK_MONOTONIC
    from <time.h>, and defining _POSIX_C_SOURCE here would come too late (the
    user's own includes have fixed the feature set by now). On 64-bit Linux,
@@ -944,7 +948,7 @@ extern int dst__clock_gettime(int clock_id, struct dst__timespec *ts) __asm__("c
 #endif
 static const char dst__seconds_source[] = DST__SECONDS_SOURCE;
 
-static double dst__seconds(void)
+DSTDEF double dst_seconds(void)
 {
 #if defined(_WIN32)
     LARGE_INTEGER f, c;
@@ -5259,7 +5263,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     dst_rng rng;
     dst_result r;
     float base_lr;
-    double t0 = dst__seconds(), samples = 0;
+    double t0 = dst_seconds(), samples = 0;
     size_t batches, in;
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
@@ -5319,7 +5323,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
                 p.batch = b + 1;
                 p.loss = (float)(loss_sum / (double)seen);
                 p.accuracy = (float)((double)correct / (double)seen);
-                p.seconds = dst__seconds() - t0;
+                p.seconds = dst_seconds() - t0;
                 p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
                 stop = c->progress(c->progress_user, &p);
             }
@@ -5333,7 +5337,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             p.batch = batches;
             p.loss = (float)(loss_sum / (double)seen);
             p.accuracy = (float)((double)correct / (double)seen);
-            p.seconds = dst__seconds() - t0;
+            p.seconds = dst_seconds() - t0;
             p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
             p.epoch_done = 1;
             stop = c->progress(c->progress_user, &p);
