@@ -856,6 +856,38 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #define DST__VEC_NEON 0
 #endif
 
+/* One loop body serves both: the 4-float vocabulary of the element-wise
+   kernels (DST__VEC4 where either is compiled in). Multiplication and
+   addition stay separate, so each loop rounds as its plain C reference.
+   DST__V4_POS_OR_0(s, a): s > 0 ? a : +0 per lane (NaN s gives 0), which is
+   ReLU as DST__V4_POS_OR_0(a, a). DST__V4_NAN_OR(acc, a) sets acc's lanes
+   where a is NaN, DST__V4_ANY(acc) says whether any lane was set. */
+#if DST__VEC_SSE2
+#define DST__VEC4 1
+typedef __m128 dst__v4;
+#define DST__V4_LOAD(p) _mm_loadu_ps(p)
+#define DST__V4_STORE(p, v) _mm_storeu_ps(p, v)
+#define DST__V4_SET1(x) _mm_set1_ps(x)
+#define DST__V4_ADD(a, b) _mm_add_ps(a, b)
+#define DST__V4_MUL(a, b) _mm_mul_ps(a, b)
+#define DST__V4_POS_OR_0(s, a) _mm_and_ps(_mm_cmpgt_ps(s, _mm_setzero_ps()), a)
+#define DST__V4_NAN_OR(acc, a) _mm_or_ps(acc, _mm_cmpunord_ps(a, a))
+#define DST__V4_ANY(acc) (_mm_movemask_ps(acc) != 0)
+#elif DST__VEC_NEON
+#define DST__VEC4 1
+typedef float32x4_t dst__v4;
+#define DST__V4_LOAD(p) vld1q_f32(p)
+#define DST__V4_STORE(p, v) vst1q_f32(p, v)
+#define DST__V4_SET1(x) vdupq_n_f32(x)
+#define DST__V4_ADD(a, b) vaddq_f32(a, b)
+#define DST__V4_MUL(a, b) vmulq_f32(a, b)
+#define DST__V4_POS_OR_0(s, a) vbslq_f32(vcgtq_f32(s, vdupq_n_f32(0)), a, vdupq_n_f32(0))
+#define DST__V4_NAN_OR(acc, a) vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(acc), vmvnq_u32(vceqq_f32(a, a))))
+#define DST__V4_ANY(acc) (vmaxvq_u32(vreinterpretq_u32_f32(acc)) != 0)
+#else
+#define DST__VEC4 0
+#endif
+
 /* ==== results, errors, small helpers ====================================== */
 
 DSTDEF const char *dst_version(void) { return "0.1.0"; }
@@ -1977,69 +2009,38 @@ static void dst__relu_grad_scalar(const float *s, const float *dy, float *dx, si
     for (i = 0; i < n; ++i) dx[i] = s[i] > 0 ? dy[i] : 0;
 }
 
-#if DST__VEC_SSE2
-/* max(x, 0) returns its second operand, +0, for NaN and -0: as the scalar loop */
-static void dst__relu_sse2(const float *x, float *y, size_t n)
+#if DST__VEC4
+static void dst__relu_vec4(const float *x, float *y, size_t n)
 {
     size_t i = 0;
-    __m128 z = _mm_setzero_ps();
     for (; i + 8 <= n; i += 8) {
-        _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
-        _mm_storeu_ps(y + i + 4, _mm_max_ps(_mm_loadu_ps(x + i + 4), z));
-    }
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
-    dst__relu_scalar(x + i, y + i, n - i);
-}
-
-static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size_t n)
-{
-    size_t i = 0;
-    __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4)
-        _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
-    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
-}
-#endif
-
-#if DST__VEC_NEON
-/* NEON's max gives NaN for NaN: a compare and a select keep the scalar rule */
-static void dst__relu_neon(const float *x, float *y, size_t n)
-{
-    size_t i = 0;
-    float32x4_t z = vdupq_n_f32(0);
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t v = vld1q_f32(x + i);
-        vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z));
+        dst__v4 a = DST__V4_LOAD(x + i), b = DST__V4_LOAD(x + i + 4);
+        DST__V4_STORE(y + i, DST__V4_POS_OR_0(a, a));
+        DST__V4_STORE(y + i + 4, DST__V4_POS_OR_0(b, b));
     }
     dst__relu_scalar(x + i, y + i, n - i);
 }
 
-static void dst__relu_grad_neon(const float *s, const float *dy, float *dx, size_t n)
+static void dst__relu_grad_vec4(const float *s, const float *dy, float *dx, size_t n)
 {
     size_t i = 0;
-    float32x4_t z = vdupq_n_f32(0);
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(s + i), z), vld1q_f32(dy + i), z));
+    for (; i + 4 <= n; i += 4) DST__V4_STORE(dx + i, DST__V4_POS_OR_0(DST__V4_LOAD(s + i), DST__V4_LOAD(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
 #endif
 
 static void dst__relu(const float *x, float *y, size_t n)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_neon(x, y, n); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_vec4(x, y, n); return; }
 #endif
     dst__relu_scalar(x, y, n);
 }
 
 static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_neon(s, dy, dx, n); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_vec4(s, dy, dx, n); return; }
 #endif
     dst__relu_grad_scalar(s, dy, dx, n);
 }
@@ -4335,80 +4336,46 @@ static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, fl
         for (j = 0; j < cols; ++j) db[j] += dy[j];
 }
 
-#if DST__VEC_SSE2
-static void dst__bias_relu_sse2(float *y, const float *b, size_t rows, size_t cols, int relu)
+#if DST__VEC4
+static void dst__bias_relu_vec4(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
     size_t i, j;
-    __m128 z = _mm_setzero_ps();
     if (!b && !relu) return;
     for (i = 0; i < rows; ++i, y += cols) {
         for (j = 0; j + 4 <= cols; j += 4) {
-            __m128 v = _mm_loadu_ps(y + j);
-            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + j));
-            if (relu) v = _mm_max_ps(v, z);
-            _mm_storeu_ps(y + j, v);
+            dst__v4 v = DST__V4_LOAD(y + j);
+            if (b) v = DST__V4_ADD(v, DST__V4_LOAD(b + j));
+            if (relu) v = DST__V4_POS_OR_0(v, v);
+            DST__V4_STORE(y + j, v);
         }
         dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
     }
 }
 
-static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+static void dst__column_sums_vec4(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
                                   size_t rows, size_t cols)
 {
     size_t i, j, vec = cols & ~(size_t)3;
     const float *r = dy;
     memset(db, 0, vec * sizeof(float));
     for (i = 0; i < rows; ++i, r += ld)
-        for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
-    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
-}
-#endif
-
-#if DST__VEC_NEON
-static void dst__bias_relu_neon(float *y, const float *b, size_t rows, size_t cols, int relu)
-{
-    size_t i, j;
-    float32x4_t z = vdupq_n_f32(0);
-    if (!b && !relu) return;
-    for (i = 0; i < rows; ++i, y += cols) {
-        for (j = 0; j + 4 <= cols; j += 4) {
-            float32x4_t v = vld1q_f32(y + j);
-            if (b) v = vaddq_f32(v, vld1q_f32(b + j));
-            if (relu) v = vbslq_f32(vcgtq_f32(v, z), v, z);
-            vst1q_f32(y + j, v);
-        }
-        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
-    }
-}
-
-static void dst__column_sums_neon(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
-                                  size_t rows, size_t cols)
-{
-    size_t i, j, vec = cols & ~(size_t)3;
-    const float *r = dy;
-    memset(db, 0, vec * sizeof(float));
-    for (i = 0; i < rows; ++i, r += ld)
-        for (j = 0; j < vec; j += 4) vst1q_f32(db + j, vaddq_f32(vld1q_f32(db + j), vld1q_f32(r + j)));
+        for (j = 0; j < vec; j += 4) DST__V4_STORE(db + j, DST__V4_ADD(DST__V4_LOAD(db + j), DST__V4_LOAD(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
 #endif
 
 static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_neon(y, b, rows, cols, relu); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_vec4(y, b, rows, cols, relu); return; }
 #endif
     dst__bias_relu_scalar(y, b, rows, cols, relu);
 }
 
 static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_neon(dy, ld, db, rows, cols); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_vec4(dy, ld, db, rows, cols); return; }
 #endif
     dst__column_sums_scalar(dy, ld, db, rows, cols);
 }
@@ -4959,7 +4926,7 @@ DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr)
 
 /* 1 when no value is NaN or infinite: x * 0 is 0 for every finite x and NaN
    otherwise. The scalar loop adds those up (NaN anywhere makes the sum NaN);
-   the SSE2 one ORs "unordered" masks, which has no chain of dependent adds. */
+   the vector one ORs NaN masks, which has no chain of dependent adds. */
 static int dst__all_finite_scalar(const float *v, size_t n)
 {
     size_t i;
@@ -4968,41 +4935,23 @@ static int dst__all_finite_scalar(const float *v, size_t n)
     return acc == 0.0f;
 }
 
-#if DST__VEC_SSE2
-static int dst__all_finite_sse2(const float *v, size_t n)
+#if DST__VEC4
+static int dst__all_finite_vec4(const float *v, size_t n)
 {
     size_t i = 0;
-    __m128 z = _mm_setzero_ps(), bad0 = z, bad1 = z;
+    dst__v4 z = DST__V4_SET1(0.0f), bad0 = z, bad1 = z;
     for (; i + 8 <= n; i += 8) {
-        __m128 a = _mm_mul_ps(_mm_loadu_ps(v + i), z), b = _mm_mul_ps(_mm_loadu_ps(v + i + 4), z);
-        bad0 = _mm_or_ps(bad0, _mm_cmpunord_ps(a, a));
-        bad1 = _mm_or_ps(bad1, _mm_cmpunord_ps(b, b));
+        bad0 = DST__V4_NAN_OR(bad0, DST__V4_MUL(DST__V4_LOAD(v + i), z));
+        bad1 = DST__V4_NAN_OR(bad1, DST__V4_MUL(DST__V4_LOAD(v + i + 4), z));
     }
-    return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
-}
-#endif
-
-#if DST__VEC_NEON
-/* x * 0 == itself exactly where it is not NaN: AND those masks */
-static int dst__all_finite_neon(const float *v, size_t n)
-{
-    size_t i = 0;
-    float32x4_t z = vdupq_n_f32(0);
-    uint32x4_t ok = vdupq_n_u32(0xFFFFFFFFu);
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t a = vmulq_f32(vld1q_f32(v + i), z);
-        ok = vandq_u32(ok, vceqq_f32(a, a));
-    }
-    return vminvq_u32(ok) == 0xFFFFFFFFu && dst__all_finite_scalar(v + i, n - i);
+    return !DST__V4_ANY(bad0) && !DST__V4_ANY(bad1) && dst__all_finite_scalar(v + i, n - i);
 }
 #endif
 
 static int dst__all_finite(const float *v, size_t n)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_neon(v, n);
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_vec4(v, n);
 #endif
     return dst__all_finite_scalar(v, n);
 }
