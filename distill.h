@@ -3626,141 +3626,80 @@ static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, c
     }
 }
 
-/* The vector loops, written once over a small vector vocabulary (the
-   GEMM's, plus ADD/SUB/DIV/SQRT) and expanded per instruction set below.
-   Multiplications and additions stay apart (no fused rounding), so every
-   expansion gives the scalar loop's bits. SGD: the momentum cases are
-   separate loops so no branch is left inside them. */
-#define DST__OPT_KERNELS(isa, ATTR)                                                                          \
+/* The vector loops, written once and expanded per instruction set below
+   with that set's vector type V, its width W and its intrinsics (load,
+   store, broadcast, +, -, *, /, sqrt). Multiplications and additions stay
+   apart (no fused rounding), so every expansion gives the scalar loop's
+   bits. SGD (d = g + wd p) has one loop per momentum case: no branch in them. */
+#define DST__OPT_KERNELS(isa, ATTR, V, W, LOAD, STORE, SET1, ADD, SUB, MUL, DIV, SQRT)                          \
 static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g, \
-                                float *DST__RESTRICT buf, size_t n)                                         \
-{                                                                                                            \
-    size_t i = 0;                                                                                            \
-    DST__V wd = DST__SET1(k->wd), lr = DST__SET1(k->lr), mom = DST__SET1(k->mom), damp = DST__SET1(k->damp); \
-    if (!buf) {                                                                                              \
-        for (; i + DST__W <= n; i += DST__W) DST__SGD_P(i, DST__SGD_D(i));                                   \
-    } else if (k->first) {                                                                                   \
-        for (; i + DST__W <= n; i += DST__W) {                                                               \
-            DST__V d = DST__SGD_D(i);                                                                        \
-            DST__STORE(buf + i, d);                                                                          \
-            DST__SGD_P(i, k->nesterov ? DST__ADD(d, DST__MUL(mom, d)) : d);                                  \
-        }                                                                                                    \
-    } else if (k->nesterov) {                                                                                \
-        for (; i + DST__W <= n; i += DST__W) {                                                               \
-            DST__V d = DST__SGD_D(i);                                                                        \
-            DST__V b = DST__ADD(DST__MUL(mom, DST__LOAD(buf + i)), DST__MUL(damp, d));                       \
-            DST__STORE(buf + i, b);                                                                          \
-            DST__SGD_P(i, DST__ADD(d, DST__MUL(mom, b)));                                                    \
-        }                                                                                                    \
-    } else {                                                                                                 \
-        for (; i + DST__W <= n; i += DST__W) {                                                               \
-            DST__V b = DST__ADD(DST__MUL(mom, DST__LOAD(buf + i)), DST__MUL(damp, DST__SGD_D(i)));           \
-            DST__STORE(buf + i, b);                                                                          \
-            DST__SGD_P(i, b);                                                                                \
-        }                                                                                                    \
-    }                                                                                                        \
-    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                           \
-}                                                                                                            \
-static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g, \
-                                 float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                   \
-{                                                                                                            \
-    size_t i = 0;                                                                                            \
-    DST__V wd = DST__SET1(k->wd), decay = DST__SET1(k->decay), b1 = DST__SET1(k->b1);                        \
-    DST__V b2 = DST__SET1(k->b2), one_b1 = DST__SET1(k->one_b1), one_b2 = DST__SET1(k->one_b2);              \
-    DST__V step_size = DST__SET1(k->step_size), bc2 = DST__SET1(k->bc2_sqrt), eps = DST__SET1(k->eps);       \
-    for (; i + DST__W <= n; i += DST__W) {                                                                   \
-        DST__V pv = DST__LOAD(p + i), d = DST__LOAD(g + i), mv, vv, den;                                     \
-        if (k->decoupled) pv = DST__MUL(pv, decay);                                                          \
-        else d = DST__ADD(d, DST__MUL(wd, pv));                                                              \
-        mv = DST__ADD(DST__MUL(b1, DST__LOAD(m + i)), DST__MUL(one_b1, d));                                  \
-        vv = DST__ADD(DST__MUL(b2, DST__LOAD(v + i)), DST__MUL(DST__MUL(one_b2, d), d));                     \
-        den = DST__ADD(DST__DIV(DST__SQRT(vv), bc2), eps);                                                   \
-        DST__STORE(m + i, mv);                                                                               \
-        DST__STORE(v + i, vv);                                                                               \
-        DST__STORE(p + i, DST__SUB(pv, DST__DIV(DST__MUL(step_size, mv), den)));                             \
-    }                                                                                                        \
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                  \
+                                float *DST__RESTRICT buf, size_t n)                                             \
+{                                                                                                               \
+    size_t i = 0;                                                                                               \
+    V wd = SET1(k->wd), lr = SET1(k->lr), mom = SET1(k->mom), damp = SET1(k->damp);                             \
+    if (!buf) {                                                                                                 \
+        for (; i + W <= n; i += W)                                                                              \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, ADD(LOAD(g + i), MUL(wd, LOAD(p + i))))));                    \
+    } else if (k->first) {                                                                                      \
+        for (; i + W <= n; i += W) {                                                                            \
+            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
+            STORE(buf + i, d);                                                                                  \
+            if (k->nesterov) d = ADD(d, MUL(mom, d));                                                           \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, d)));                                                         \
+        }                                                                                                       \
+    } else if (k->nesterov) {                                                                                   \
+        for (; i + W <= n; i += W) {                                                                            \
+            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
+            V b = ADD(MUL(mom, LOAD(buf + i)), MUL(damp, d));                                                   \
+            STORE(buf + i, b);                                                                                  \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, ADD(d, MUL(mom, b)))));                                       \
+        }                                                                                                       \
+    } else {                                                                                                    \
+        for (; i + W <= n; i += W) {                                                                            \
+            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
+            V b = ADD(MUL(mom, LOAD(buf + i)), MUL(damp, d));                                                   \
+            STORE(buf + i, b);                                                                                  \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, b)));                                                         \
+        }                                                                                                       \
+    }                                                                                                           \
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                              \
+}                                                                                                               \
+static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,\
+                                 float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                      \
+{                                                                                                               \
+    size_t i = 0;                                                                                               \
+    V wd = SET1(k->wd), decay = SET1(k->decay), b1 = SET1(k->b1), b2 = SET1(k->b2);                             \
+    V one_b1 = SET1(k->one_b1), one_b2 = SET1(k->one_b2), step_size = SET1(k->step_size);                       \
+    V bc2 = SET1(k->bc2_sqrt), eps = SET1(k->eps);                                                              \
+    for (; i + W <= n; i += W) {                                                                                \
+        V pv = LOAD(p + i), d = LOAD(g + i), mv, vv, den;                                                       \
+        if (k->decoupled) pv = MUL(pv, decay);                                                                  \
+        else d = ADD(d, MUL(wd, pv));                                                                           \
+        mv = ADD(MUL(b1, LOAD(m + i)), MUL(one_b1, d));                                                         \
+        vv = ADD(MUL(b2, LOAD(v + i)), MUL(MUL(one_b2, d), d));                                                 \
+        den = ADD(DIV(SQRT(vv), bc2), eps);                                                                     \
+        STORE(m + i, mv);                                                                                       \
+        STORE(v + i, vv);                                                                                       \
+        STORE(p + i, SUB(pv, DIV(MUL(step_size, mv), den)));                                                    \
+    }                                                                                                           \
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                     \
 }
-/* SGD's d = g + wd p, and p -= lr d */
-#define DST__SGD_D(i) DST__ADD(DST__LOAD(g + (i)), DST__MUL(wd, DST__LOAD(p + (i))))
-#define DST__SGD_P(i, d) DST__STORE(p + (i), DST__SUB(DST__LOAD(p + (i)), DST__MUL(lr, (d))))
 
 #if DST__VEC_SSE2
-#define DST__V __m128
-#define DST__W 4
-#define DST__LOAD(p) _mm_loadu_ps(p)
-#define DST__STORE(p, v) _mm_storeu_ps(p, v)
-#define DST__SET1(x) _mm_set1_ps(x)
-#define DST__ADD(a, b) _mm_add_ps(a, b)
-#define DST__SUB(a, b) _mm_sub_ps(a, b)
-#define DST__MUL(a, b) _mm_mul_ps(a, b)
-#define DST__DIV(a, b) _mm_div_ps(a, b)
-#define DST__SQRT(a) _mm_sqrt_ps(a)
-DST__OPT_KERNELS(sse2, )
-#undef DST__V
-#undef DST__W
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__ADD
-#undef DST__SUB
-#undef DST__MUL
-#undef DST__DIV
-#undef DST__SQRT
+DST__OPT_KERNELS(sse2, , __m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_set1_ps,
+                 _mm_add_ps, _mm_sub_ps, _mm_mul_ps, _mm_div_ps, _mm_sqrt_ps)
 #endif
-
 #if defined(DST__GEMM_X86)
 /* Adam is bound by its square root and two divisions, which AVX does 8 at a
    time (SGD is bound by memory; it comes along). Chosen at run time, through
    the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
-#define DST__V __m256
-#define DST__W 8
-#define DST__LOAD(p) _mm256_loadu_ps(p)
-#define DST__STORE(p, v) _mm256_storeu_ps(p, v)
-#define DST__SET1(x) _mm256_set1_ps(x)
-#define DST__ADD(a, b) _mm256_add_ps(a, b)
-#define DST__SUB(a, b) _mm256_sub_ps(a, b)
-#define DST__MUL(a, b) _mm256_mul_ps(a, b)
-#define DST__DIV(a, b) _mm256_div_ps(a, b)
-#define DST__SQRT(a) _mm256_sqrt_ps(a)
-DST__OPT_KERNELS(avx, DST__TARGET("avx"))
-#undef DST__V
-#undef DST__W
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__ADD
-#undef DST__SUB
-#undef DST__MUL
-#undef DST__DIV
-#undef DST__SQRT
+DST__OPT_KERNELS(avx, DST__TARGET("avx"), __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+                 _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_div_ps, _mm256_sqrt_ps)
 #endif
-
 #if DST__VEC_NEON
-#define DST__V float32x4_t
-#define DST__W 4
-#define DST__LOAD(p) vld1q_f32(p)
-#define DST__STORE(p, v) vst1q_f32(p, v)
-#define DST__SET1(x) vdupq_n_f32(x)
-#define DST__ADD(a, b) vaddq_f32(a, b)
-#define DST__SUB(a, b) vsubq_f32(a, b)
-#define DST__MUL(a, b) vmulq_f32(a, b)
-#define DST__DIV(a, b) vdivq_f32(a, b)
-#define DST__SQRT(a) vsqrtq_f32(a)
-DST__OPT_KERNELS(neon, )
-#undef DST__V
-#undef DST__W
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__ADD
-#undef DST__SUB
-#undef DST__MUL
-#undef DST__DIV
-#undef DST__SQRT
+DST__OPT_KERNELS(neon, , float32x4_t, 4, vld1q_f32, vst1q_f32, vdupq_n_f32,
+                 vaddq_f32, vsubq_f32, vmulq_f32, vdivq_f32, vsqrtq_f32)
 #endif
-#undef DST__SGD_D
-#undef DST__SGD_P
 #undef DST__OPT_KERNELS
 
 /* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
