@@ -128,6 +128,28 @@ static int test_gemm_exact_on_integers(void)
     return 0;
 }
 
+/* B not transposed and m > 32: the kernels of the first panel of A read B
+   where it is stored and write the packed panels that every later panel of
+   A reads (a wrong or missing packed value shows in every row below the
+   first 8). Shapes: exactly whole panels; a narrow last panel packed apart;
+   several blocks of k, n and m (the packed B reused by later blocks of m);
+   a short last panel of A (4 + 1 rows). */
+static int test_gemm_b_packed_by_kernels(void)
+{
+    static const int shapes[][3] = { {33, 96, 10}, {40, 1000, 800}, {300, 100, 50}, {37, 200, 400},
+                                     {64, 48, 385} };
+    dst_simd levels[8];
+    int nlev = t_gemm_levels(levels), s, ta;
+    for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s)
+        for (ta = 0; ta < 2; ++ta) {
+            T_CHECK(t_gemm_case(levels, nlev, ta, 0, shapes[s][0], shapes[s][1], shapes[s][2],
+                                1.0f, 0.0f, s % 2 ? 3 : 0, 0));
+            T_CHECK(t_gemm_case(levels, nlev, ta, 0, shapes[s][0], shapes[s][1], shapes[s][2],
+                                -2.5f, 0.5f, 1, 0));
+        }
+    return 0;
+}
+
 /* Larger than the stack buffer: one temporary allocation, freed; when it
    fails, stack-sized blocks give the same result. The model's buffer too. */
 static int test_gemm_buffers(void)
@@ -221,6 +243,7 @@ static const t_case gemm_tests[] = {
     { "gemm_every_path_every_shape", test_gemm_every_path_every_shape },
     { "gemm_random_shapes", test_gemm_random_shapes },
     { "gemm_exact_on_integers", test_gemm_exact_on_integers },
+    { "gemm_b_packed_by_kernels", test_gemm_b_packed_by_kernels },
     { "gemm_buffers", test_gemm_buffers },
     { "gemm_invalid_arguments", test_gemm_invalid_arguments },
 };
