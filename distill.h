@@ -1133,6 +1133,13 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__K_BDECL(i, j) DST__V b##j;
 #define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
 #define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
+#define DST__K_AROW(i, COLS)                                                    \
+    { float x_ = pa[(size_t)i * as]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
+#define DST__K_CPF(R, NV, COLS)                                                 \
+    if (pf < R) { /* C is needed at the end: fetch a row per step */           \
+        COLS(DST__K_PF1, 0) DST__PREFETCH(cp + NV * DST__W - 1);                \
+        cp += ldc; ++pf;                                                        \
+    }
 #define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
 #define DST__K_PUT(i, COLS) COLS(DST__K_PUT1, i)
 #define DST__K_PUT1(i, j) DST__STORE(c + (size_t)i * ldc + j * DST__W, DST__MUL(va, c##i##_##j));
@@ -1156,13 +1163,24 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                    \
 static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
                       float *c, int ldc, float alpha, float beta, int nr,      \
-                      float *bo)                                               \
+                      float *bo, int as, float *ao)                            \
 {                                                                              \
     enum { NV_ = NV };                                                         \
     ROWS(DST__K_ACC, COLS)                                                     \
     COLS(DST__K_BDECL, 0)                                                      \
     int p = 0, pf = 0, tail = kc > 2 * R ? kc - 2 * R : 0;                     \
     const float *cp = c;                                                       \
+    if (R == MR && ao) {                                                       \
+        for (; p < tail; ++p, ++pa, ao += MR, pb += bs) {                      \
+            COLS(DST__K_BLOAD, 0)                                              \
+            ROWS(DST__K_AROW, COLS)                                            \
+        }                                                                      \
+        for (; p < kc; ++p, ++pa, ao += MR, pb += bs) {                        \
+            DST__K_CPF(R, NV, COLS)                                            \
+            COLS(DST__K_BLOAD, 0)                                              \
+            ROWS(DST__K_AROW, COLS)                                            \
+        }                                                                      \
+    }                                                                          \
     if (bo) {                                                                  \
         for (; p < tail; ++p, pa += MR, pb += bs, bo += NV * DST__W) {         \
             COLS(DST__K_PFB1, 0)                                               \
@@ -1182,10 +1200,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
         ROWS(DST__K_ROW, COLS)                                                 \
     }                                                                          \
     for (; p < kc; ++p, pa += MR, pb += bs) {                                  \
-        if (pf < R) { /* C is needed at the end: fetch a row per step */      \
-            COLS(DST__K_PF1, 0) DST__PREFETCH(cp + NV * DST__W - 1);           \
-            cp += ldc; ++pf;                                                   \
-        }                                                                      \
+        DST__K_CPF(R, NV, COLS)                                                \
         COLS(DST__K_BLOAD, 0)                                                  \
         ROWS(DST__K_ROW, COLS)                                                 \
     }                                                                          \
@@ -1274,7 +1289,7 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
                                     float *c, int ldc, float alpha, float beta, int nr,
-                                    float *bo);
+                                    float *bo, int as, float *ao);
 typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b, int ldb,
                                  float *c, int ldc, float alpha, float beta);
 
@@ -1707,17 +1722,27 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                                  nc - direct_cols - fused_cols, pb_block + (size_t)fused_cols * kc);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
-                dst__gemm_pack_a(isa, trans_a, a, lda, ic, pc, mc, kc, pa_block);
                 for (ir = 0; ir < mc; ir += mr) {
-                    const float *pa = pa_block + (size_t)ir * kc;
+                    float *pa_panel = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
                     const float *pb = pb_block;
+                    /* A as stored, not transposed, a whole panel: the kernel
+                       of its first tile reads it in place and packs it for
+                       the next tiles (unless that kernel packs B) */
+                    int fuse_a = !trans_a && rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
+                    if (!fuse_a)
+                        dst__gemm_pack_a(isa, trans_a, a, lda, ic + ir, pc, rows, kc, pa_panel);
                     for (jr = 0; jr < nc; jr += nr) {
                         int cols = nc - jr < nr ? nc - jr : nr;
-                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w;
+                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w, as = 0;
                         float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
-                        const float *pbj = pb;
-                        float *bo = NULL;
+                        const float *pbj = pb, *pa = pa_panel;
+                        float *bo = NULL, *ao = NULL;
+                        if (fuse_a && jr == 0) {
+                            pa = a + (size_t)(ic + ir) * lda + pc;
+                            as = lda;
+                            ao = pa_panel;
+                        }
                         if (jr < direct_cols) {
                             pbj = b + (size_t)pc * ldb + jc + jr;
                             bs = ldb;
@@ -1730,14 +1755,14 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                             pb += (size_t)nv * isa->w * kc;
                         }
                         if (rows == mr) {
-                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols, bo);
+                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols, bo, as, ao);
                         } else { /* a short panel: 4 + 2 + 1 rows as it needs (the
                                     first packs B, the others read it in place) */
                             int r0 = 0, t, sizes[3] = { 4, 2, 1 };
                             for (t = 0; t < 3; ++t)
                                 if (rows & sizes[t]) {
                                     isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
-                                                               ldc, alpha, beta_pc, cols, bo);
+                                                               ldc, alpha, beta_pc, cols, bo, 0, NULL);
                                     r0 += sizes[t];
                                     bo = NULL;
                                 }
