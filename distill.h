@@ -1020,7 +1020,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   (DST__GEMM_DOT); with AVX-512 also when k >= 12 m, where the reductions
    cost less than packing B^T. B is taken in blocks of rows that fit in L2.
    The thresholds were chosen by measurement (bench/bench_gemm.c,
    docs/BENCHMARKS.md).
@@ -1442,7 +1442,7 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 12, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
     { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
@@ -1802,10 +1802,11 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
    m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
-   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
-   faster than packing, as packing B^T costs more than the k / 16 FMAs per
-   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
-   of AVX2 lose instead). */
+   k >= 12 m (measured on Zen 4, n = 1200: at k = 784 the dot path is 20%
+   faster for m = 16, even at m = 64, 5% slower at m = 128; at k = 1200 5%
+   faster for m = 48, 5% slower at m = 128, where packing B^T costs less
+   than the k / 16 FMAs per accumulator cost in reductions; the 2 x 4 tiles
+   of AVX2 lose to packing everywhere). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 

@@ -74,7 +74,7 @@ static int test_gemm_every_path_every_shape(void)
         {5, 64, 3}, {23, 97, 2}, {64, 10, 128}, {10, 120, 31}, {48, 17, 1}, {33, 1, 40},
         {32, 50, 20}, {33, 50, 20}, {129, 65, 257}, {20, 30, 383}, {11, 50, 385}, {145, 20, 70},
         {143, 49, 33}, {12, 625, 19}, {9, 623, 40}, {40, 96, 769}, {150, 630, 20},
-        /* the dot path with B in several L2 blocks (k >= 5 m: AVX-512's rule too) */
+        /* the dot path with B in several L2 blocks (k >= 12 m: AVX-512's rule too) */
         {3, 300, 1000}, {2, 70, 4000}, {20, 40, 1100}
     };
     static const float alphas[] = { 1.0f, -2.5f, 0.0f }, betas[] = { 0.0f, 1.0f, 0.5f };
