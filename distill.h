@@ -1056,7 +1056,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   (DST__GEMM_DOT); with AVX-512 also when k >= 12 m, where the reductions
    cost less than packing B^T. B is taken in blocks of rows that fit in L2.
    The thresholds were chosen by measurement (bench/bench_gemm.c,
    docs/BENCHMARKS.md).
@@ -1154,16 +1154,28 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
+#define DST__PREFETCH_R(p) __builtin_prefetch(p, 0, 3)
 #else
 #define DST__PREFETCH(p) ((void)(p))
+#define DST__PREFETCH_R(p) ((void)(p))
 #endif
-#define DST__K_PF(i, COLS) COLS(DST__K_PF1, i)
-#define DST__K_PF1(i, j) DST__PREFETCH(c + (size_t)i * ldc + j * DST__W);
+/* rows of B ahead that the packing kernels fetch */
+#define DST__GEMM_PF_B 8
+#define DST__K_PF1(i, j) DST__PREFETCH(cp + j * DST__W);
+#define DST__K_PFB1(i, j) DST__PREFETCH_R(pb + DST__GEMM_PF_B * bs + j * DST__W);
+#define DST__K_BSAVE(i, j) DST__STORE(bo + j * DST__W, b##j);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
 #define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
 #define DST__K_BDECL(i, j) DST__V b##j;
 #define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
 #define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
+#define DST__K_AROW(i, COLS)                                                    \
+    { float x_ = pa[(size_t)i * as]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
+#define DST__K_CPF(R, NV, COLS)                                                 \
+    if (pf < R) { /* C is needed at the end: fetch a row per step */           \
+        COLS(DST__K_PF1, 0) DST__PREFETCH(cp + NV * DST__W - 1);                \
+        cp += ldc; ++pf;                                                        \
+    }
 #define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
 #define DST__K_PUT(i, COLS) COLS(DST__K_PUT1, i)
 #define DST__K_PUT1(i, j) DST__STORE(c + (size_t)i * ldc + j * DST__W, DST__MUL(va, c##i##_##j));
@@ -1177,17 +1189,54 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 /* The micro-kernel: an R x (NV * DST__W) tile, R rows listed by ROWS, NV
    vectors listed by COLS. pa: packed A, R values per step at stride MR;
    pb: B, NV vectors per step at stride bs (floats); nr <= NV * DST__W
-   columns of C are written. */
+   columns of C are written. bo != NULL: B is read where it is stored, and
+   the kernel also writes the packed panel there (NV vectors per step), for
+   the kernels of the other rows to read: packing B costs no pass of its own.
+   The C tile is prefetched row by row in the last 2 R steps: earlier, the
+   B panel streaming through L1 would evict it again (and the addresses,
+   kept in registers across the loop, made gcc spill a B vector to the
+   stack in every step of the AVX-512 8 x 48 kernel: 5% of its speed). */
 #define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                    \
 static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
-                      float *c, int ldc, float alpha, float beta, int nr)      \
+                      float *c, int ldc, float alpha, float beta, int nr,      \
+                      float *bo, int as, float *ao)                            \
 {                                                                              \
     enum { NV_ = NV };                                                         \
     ROWS(DST__K_ACC, COLS)                                                     \
     COLS(DST__K_BDECL, 0)                                                      \
-    int p;                                                                     \
-    ROWS(DST__K_PF, COLS) /* C is needed at the end: start fetching it now */  \
-    for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
+    int p = 0, pf = 0, tail = kc > 2 * R ? kc - 2 * R : 0;                     \
+    const float *cp = c;                                                       \
+    if (R == MR && ao) {                                                       \
+        for (; p < tail; ++p, ++pa, ao += MR, pb += bs) {                      \
+            COLS(DST__K_BLOAD, 0)                                              \
+            ROWS(DST__K_AROW, COLS)                                            \
+        }                                                                      \
+        for (; p < kc; ++p, ++pa, ao += MR, pb += bs) {                        \
+            DST__K_CPF(R, NV, COLS)                                            \
+            COLS(DST__K_BLOAD, 0)                                              \
+            ROWS(DST__K_AROW, COLS)                                            \
+        }                                                                      \
+    }                                                                          \
+    if (bo) {                                                                  \
+        for (; p < tail; ++p, pa += MR, pb += bs, bo += NV * DST__W) {         \
+            COLS(DST__K_PFB1, 0)                                               \
+            DST__PREFETCH_R(pb + DST__GEMM_PF_B * bs + NV * DST__W - 1);       \
+            COLS(DST__K_BLOAD, 0)                                              \
+            COLS(DST__K_BSAVE, 0)                                              \
+            ROWS(DST__K_ROW, COLS)                                             \
+        }                                                                      \
+        for (; p < kc; ++p, pa += MR, pb += bs, bo += NV * DST__W) {           \
+            COLS(DST__K_BLOAD, 0)                                              \
+            COLS(DST__K_BSAVE, 0)                                              \
+            ROWS(DST__K_ROW, COLS)                                             \
+        }                                                                      \
+    }                                                                          \
+    for (; p < tail; ++p, pa += MR, pb += bs) {                                \
+        COLS(DST__K_BLOAD, 0)                                                  \
+        ROWS(DST__K_ROW, COLS)                                                 \
+    }                                                                          \
+    for (; p < kc; ++p, pa += MR, pb += bs) {                                  \
+        DST__K_CPF(R, NV, COLS)                                                \
         COLS(DST__K_BLOAD, 0)                                                  \
         ROWS(DST__K_ROW, COLS)                                                 \
     }                                                                          \
@@ -1275,7 +1324,8 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
       { dst__gemm_##isa##_dot1x8, dst__gemm_##isa##_dot1x1 } }
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
-                                    float *c, int ldc, float alpha, float beta, int nr);
+                                    float *c, int ldc, float alpha, float beta, int nr,
+                                    float *bo, int as, float *ao);
 typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b, int ldb,
                                  float *c, int ldc, float alpha, float beta);
 
@@ -1428,7 +1478,7 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 12, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
     { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
@@ -1699,35 +1749,58 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
             /* B as stored, when the kernels can read it so: only a last
                panel narrower than NR is packed (zero-padded to whole vectors) */
             int direct = !trans_b && m <= DST__GEMM_DIRECT_B_M, direct_cols = direct ? nc / nr * nr : 0;
+            /* B as stored, for more rows: the kernels of the first panel of
+               A read it in place and pack it as they go (all but a last
+               panel narrower than NR, packed here) */
+            int fused_cols = !trans_b && !direct ? nc / nr * nr : 0;
             if (direct_cols < nc)
-                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
+                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols + fused_cols, kc,
+                                 nc - direct_cols - fused_cols, pb_block + (size_t)fused_cols * kc);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
-                dst__gemm_pack_a(isa, trans_a, a, lda, ic, pc, mc, kc, pa_block);
                 for (ir = 0; ir < mc; ir += mr) {
-                    const float *pa = pa_block + (size_t)ir * kc;
+                    float *pa_panel = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
                     const float *pb = pb_block;
+                    /* A as stored, not transposed, a whole panel: the kernel
+                       of its first tile reads it in place and packs it for
+                       the next tiles (unless that kernel packs B) */
+                    int fuse_a = !trans_a && rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
+                    if (!fuse_a)
+                        dst__gemm_pack_a(isa, trans_a, a, lda, ic + ir, pc, rows, kc, pa_panel);
                     for (jr = 0; jr < nc; jr += nr) {
                         int cols = nc - jr < nr ? nc - jr : nr;
-                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w;
+                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w, as = 0;
                         float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
-                        const float *pbj = pb;
+                        const float *pbj = pb, *pa = pa_panel;
+                        float *bo = NULL, *ao = NULL;
+                        if (fuse_a && jr == 0) {
+                            pa = a + (size_t)(ic + ir) * lda + pc;
+                            as = lda;
+                            ao = pa_panel;
+                        }
                         if (jr < direct_cols) {
                             pbj = b + (size_t)pc * ldb + jc + jr;
                             bs = ldb;
                         } else {
-                            pb += (size_t)bs * kc;
+                            if (ic == 0 && ir == 0 && jr < fused_cols) {
+                                pbj = b + (size_t)pc * ldb + jc + jr;
+                                bo = pb_block + (size_t)jr * kc;
+                                bs = ldb;
+                            }
+                            pb += (size_t)nv * isa->w * kc;
                         }
                         if (rows == mr) {
-                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols);
-                        } else { /* a short panel: 4 + 2 + 1 rows as it needs */
+                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols, bo, as, ao);
+                        } else { /* a short panel: 4 + 2 + 1 rows as it needs (the
+                                    first packs B, the others read it in place) */
                             int r0 = 0, t, sizes[3] = { 4, 2, 1 };
                             for (t = 0; t < 3; ++t)
                                 if (rows & sizes[t]) {
                                     isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
-                                                               ldc, alpha, beta_pc, cols);
+                                                               ldc, alpha, beta_pc, cols, bo, 0, NULL);
                                     r0 += sizes[t];
+                                    bo = NULL;
                                 }
                         }
                     }
@@ -1765,10 +1838,11 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
    m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
-   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
-   faster than packing, as packing B^T costs more than the k / 16 FMAs per
-   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
-   of AVX2 lose instead). */
+   k >= 12 m (measured on Zen 4, n = 1200: at k = 784 the dot path is 20%
+   faster for m = 16, even at m = 64, 5% slower at m = 128; at k = 1200 5%
+   faster for m = 48, 5% slower at m = 128, where packing B^T costs less
+   than the k / 16 FMAs per accumulator cost in reductions; the 2 x 4 tiles
+   of AVX2 lose to packing everywhere). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
