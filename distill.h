@@ -2980,14 +2980,17 @@ static size_t dst__wino_floats(const dst__wino *q)
     return 16 * ((size_t)(q->K + 8) * q->C + q->ev + q->em);
 }
 
-/* The forward's sweep, the backward's (dx), or the column matrix of one
-   sample (dW), whichever is largest. */
+/* The forward's sweep, the backward's (dx), dW's, or the column matrix of
+   one sample (the fallback of a scalar run), whichever is largest. */
+static size_t dst__wino_grad_floats(const dst__wino *q);
 static size_t dst__conv_winograd_work(const dst_conv2d_params *p)
 {
     dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
     dst__wino b = dst__wino_of(p->out_c, p->in_c, f.OH, f.OW, 2 - p->pad_h, 2 - p->pad_w);
     size_t col = (size_t)p->in_c * 9 * (size_t)f.OH * f.OW, a = dst__wino_floats(&f), c = dst__wino_floats(&b);
+    size_t d = dst__wino_grad_floats(&f);
     if (c > a) a = c;
+    if (d > a) a = d;
     return col > a ? col : a;
 }
 
@@ -3258,66 +3261,214 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
 #undef DST__WO_LOAD
 #endif
 
+/* Is the AVX-512 transform code the one to run with these micro-kernels? */
+static int dst__wino_fast(const dst__gemm_isa *isa)
+{
+#if defined(DST__GEMM_X86)
+    return isa->level == DST_SIMD_AVX512;
+#else
+    (void)isa;
+    return 0;
+#endif
+}
+
+/* The input transform of the chunk's cnt tiles from tile g0 (of the whole
+   batch x) into V: channel by channel, so that each line of V is written
+   whole before the next, and run by run of tiles in one tile row. A short
+   chunk's columns up to the next 16 are zeroed: the micro-kernels read
+   whole vectors. */
+static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_t g0, int cnt, float *V)
+{
+    int c, j, e, padded = (cnt + 15) / 16 * 16;
+#if defined(DST__GEMM_X86)
+    if (fast) dst__wino_input_avx512(q, x, g0, cnt, V);
+    else
+#endif
+    for (c = 0; c < q->C; ++c)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            dst__wino_input_ref(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
+            j += run;
+        }
+    (void)fast;
+    if (padded > cnt)
+        for (e = 0; e < 16; ++e)
+            for (c = 0; c < q->C; ++c) memset(V + e * q->ev + (size_t)c * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
+}
+
 /* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
    chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
-   chunk's (16 C N and 16 K N floats). */
+   chunk's (16 ev and 16 em floats). */
 static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
                             const float *bias, float *y, float *V, float *M)
 {
-    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld;
-    size_t in_sample = (size_t)q->C * q->H * q->W, out_sample = (size_t)q->K * q->OH * q->OW;
+    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld, out_sample = (size_t)q->K * q->OH * q->OW;
     int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
-    int fast = 0;
-#if defined(DST__GEMM_X86)
-    fast = isa->level == DST_SIMD_AVX512;
-#endif
+    int fast = dst__wino_fast(isa);
     for (g0 = 0; g0 < total; g0 += N) {
-        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, pass, ch;
-        int padded = (cnt + 15) / 16 * 16;
-        /* pass 0: the input transform, channel by channel (so that each
-           line of V is written whole before the next) and run by run of
-           tiles in one tile row; pass 1 (after the products): the output
-           transform, likewise */
-        for (pass = 0; pass < 2; ++pass) {
-#if defined(DST__GEMM_X86)
-            if (fast && pass == 0) dst__wino_input_avx512(q, x, g0, cnt, V);
-            else if (fast) dst__wino_output_avx512(q, M, bias, g0, cnt, y);
-            else
-#endif
-            for (ch = 0; ch < (pass ? K : C); ++ch)
-                for (j = 0; j < cnt;) {
-                    size_t g = g0 + (size_t)j;
-                    int n = (int)(g / (size_t)q->T), t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW;
-                    int run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-                    if (pass == 0) dst__wino_input_ref(q, x + (size_t)n * in_sample, ch, ch + 1, ty, tx, run, V + j, ld);
-                    else dst__wino_output_ref(q, M + j, ld, bias, ch, ch + 1, ty, tx, run, y + (size_t)n * out_sample);
-                    j += run;
-                }
-            if (pass == 1) break;
-            if (padded > cnt) /* the last vector of a short chunk is read whole: no stale values */
-                for (e = 0; e < 16; ++e)
-                    for (i0 = 0; i0 < C; ++i0) memset(V + e * q->ev + (size_t)i0 * ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
-            for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
-                const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * q->ev;
-                float *Me = M + e * q->em;
-                for (i0 = 0; i0 < K; i0 += mr) {
-                    int rows = K - i0 < mr ? K - i0 : mr;
-                    for (jj = 0; jj < cnt; jj += nr) {
-                        int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
-                        float *ct = Me + (size_t)i0 * ld + jj;
-                        if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols);
-                        else { /* a short panel: 4 + 2 + 1 rows as it needs */
-                            int r0 = 0, s, sizes[3] = { 4, 2, 1 };
-                            for (s = 0; s < 3; ++s)
-                                if (rows & sizes[s]) {
-                                    isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)ld,
-                                                               ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols);
-                                    r0 += sizes[s];
-                                }
-                        }
+        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, k;
+        dst__wino_inputs(q, fast, x, g0, cnt, V);
+        for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
+            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * q->ev;
+            float *Me = M + e * q->em;
+            for (i0 = 0; i0 < K; i0 += mr) {
+                int rows = K - i0 < mr ? K - i0 : mr;
+                for (jj = 0; jj < cnt; jj += nr) {
+                    int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
+                    float *ct = Me + (size_t)i0 * ld + jj;
+                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols);
+                    else { /* a short panel: 4 + 2 + 1 rows as it needs */
+                        int r0 = 0, s, sizes[3] = { 4, 2, 1 };
+                        for (s = 0; s < 3; ++s)
+                            if (rows & sizes[s]) {
+                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)ld,
+                                                           ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols);
+                                r0 += sizes[s];
+                            }
                     }
                 }
             }
+        }
+        /* the output transform, channel by channel and run by run */
+#if defined(DST__GEMM_X86)
+        if (fast) {
+            dst__wino_output_avx512(q, M, bias, g0, cnt, y);
+            continue;
+        }
+#endif
+        for (k = 0; k < K; ++k)
+            for (j = 0; j < cnt;) {
+                size_t g = g0 + (size_t)j;
+                int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+                dst__wino_output_ref(q, M + j, ld, bias, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+                j += run;
+            }
+    }
+}
+
+/* ---- Winograd for dW ----
+   The forward's products are M_e = U_e V_e with U = G g G^T, so
+   dU_e = dM_e V_e^T summed over the tiles, with dM = A dY A^T the output
+   transform turned around (dY a tile's 2x2 block of dy, zero past the
+   plane), and dW = G^T dU G. Per chunk: V from x as in the forward, dM
+   from dy, 16 GEMMs dU_e += dM_e V_e^T (k = the chunk's tiles). */
+
+/* dM[e][k][l] = (A dY A^T)[e] for the chunk's tiles, dy [batch][K][OH][OW]. */
+static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+{
+    int k, j, r, s;
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt; ++j) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), y0 = 2 * (t / q->TW), x0 = 2 * (t % q->TW);
+            const float *plane = dy + ((g / (size_t)q->T) * q->K + (size_t)k) * q->OH * q->OW;
+            float h[2][4], *o = D + (size_t)k * q->ld + j;
+            for (r = 0; r < 2; ++r) { /* h = dY A^T, row by row */
+                float a = 0, b = 0;
+                if (y0 + r < q->OH) {
+                    a = plane[(size_t)(y0 + r) * q->OW + x0];
+                    b = x0 + 1 < q->OW ? plane[(size_t)(y0 + r) * q->OW + x0 + 1] : 0.0f;
+                }
+                h[r][0] = a; h[r][1] = a + b; h[r][2] = a - b; h[r][3] = 0.0f - b;
+            }
+            for (s = 0; s < 4; ++s) { /* A h */
+                o[(size_t)(0 * 4 + s) * q->em] = h[0][s];
+                o[(size_t)(1 * 4 + s) * q->em] = h[0][s] + h[1][s];
+                o[(size_t)(2 * 4 + s) * q->em] = h[0][s] - h[1][s];
+                o[(size_t)(3 * 4 + s) * q->em] = 0.0f - h[1][s];
+            }
+        }
+}
+
+#if defined(DST__GEMM_X86)
+/* dst__wino_grad_ref for 16 tiles of a run at a time: the two columns of
+   each tile's rows are the even and odd lanes of 32 columns of dy. */
+static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 z = _mm512_setzero_ps();
+    size_t es = q->em, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    int k, j, l0, r, s;
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *base = dy + (g / (size_t)q->T) * sample;
+            for (l0 = 0; l0 < run; l0 += 16) {
+                int xo = 2 * (tx + l0);
+                __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW - xo), m1 = (__mmask16)dst__lanes(0, q->OW - xo - 16);
+                __m512 h[2][4];
+                float *o = D + (size_t)k * q->ld + j + l0;
+                for (r = 0; r < 2; ++r) {
+                    int yy = 2 * ty + r;
+                    size_t at = (size_t)k * plane + (size_t)yy * q->OW + (size_t)xo; /* in the sample */
+                    __m512 a = z, b = z, e0, e1;
+                    if (yy < q->OH) {
+                        if (at + 16 <= sample) a = _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at));
+                        else a = _mm512_maskz_expandloadu_ps(m0, base + at);
+                        if (m1 && at + 32 <= sample) b = _mm512_maskz_mov_ps(m1, _mm512_loadu_ps(base + at + 16));
+                        else if (m1) b = _mm512_maskz_expandloadu_ps(m1, base + at + 16);
+                    }
+                    e0 = _mm512_permutex2var_ps(a, even, b);
+                    e1 = _mm512_permutex2var_ps(a, odd, b);
+                    h[r][0] = e0;
+                    h[r][1] = _mm512_add_ps(e0, e1);
+                    h[r][2] = _mm512_sub_ps(e0, e1);
+                    h[r][3] = _mm512_sub_ps(z, e1);
+                }
+                for (s = 0; s < 4; ++s) { /* stored past the run too: the next run's, or padding */
+                    _mm512_storeu_ps(o + (size_t)(0 * 4 + s) * es, h[0][s]);
+                    _mm512_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm512_add_ps(h[0][s], h[1][s]));
+                    _mm512_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm512_sub_ps(h[0][s], h[1][s]));
+                    _mm512_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm512_sub_ps(z, h[1][s]));
+                }
+            }
+            j += run;
+        }
+}
+#endif
+
+/* floats of dU, V, dM and the GEMM's packing buffer for the dW sweep q */
+static size_t dst__wino_grad_gemm_floats(const dst__wino *q) { return (size_t)q->N * (q->K + q->C + 56) + 16; }
+static size_t dst__wino_grad_floats(const dst__wino *q)
+{
+    return 16 * ((size_t)q->K * q->C + q->ev + q->em) + dst__wino_grad_gemm_floats(q) + 16;
+}
+
+/* dw [K][C][3][3] for the forward sweep q over batch samples x, dy. */
+static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x,
+                                  const float *dy, float *dw, float *work)
+{
+    size_t total = (size_t)batch * q->T, g0, KC = (size_t)q->K * q->C, i;
+    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * q->ev, *buf = D + 16 * q->em;
+    int fast = dst__wino_fast(isa), e, r;
+    buf += (16 - ((uintptr_t)buf >> 2)) & 15; /* 64-byte aligned */
+    for (g0 = 0; g0 < total; g0 += (size_t)q->N) {
+        int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
+        dst__wino_inputs(q, fast, x, g0, cnt, V);
+#if defined(DST__GEMM_X86)
+        if (fast) dst__wino_grad_avx512(q, dy, g0, cnt, D);
+        else
+#endif
+        dst__wino_grad_ref(q, dy, g0, cnt, D);
+        for (e = 0; e < 16; ++e)
+            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->em, (int)q->ld, V + e * q->ev, (int)q->ld,
+                           g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));
+    }
+    for (i = 0; i < KC; ++i) { /* dW = G^T dU G */
+        float u[16], t[3][4], *g = dw + i * 9;
+        for (e = 0; e < 16; ++e) u[e] = dU[e * KC + i];
+        for (r = 0; r < 4; ++r) { /* t = G^T u, column by column */
+            t[0][r] = u[r] + 0.5f * (u[4 + r] + u[8 + r]);
+            t[1][r] = 0.5f * (u[4 + r] - u[8 + r]);
+            t[2][r] = 0.5f * (u[4 + r] + u[8 + r]) + u[12 + r];
+        }
+        for (r = 0; r < 3; ++r) { /* g = t G, row by row */
+            g[r * 3 + 0] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+            g[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
+            g[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
         }
     }
 }
@@ -3348,7 +3499,11 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
         dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
         return;
     }
-    if (dw || db) dst__conv2d_backward_gemm(p, batch, x, w, dy, NULL, dw, db, work, 1, pack);
+    if (db) dst__conv2d_backward_gemm(p, batch, x, w, dy, NULL, NULL, db, work, 1, pack);
+    if (dw) {
+        dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
+        dst__wino_weight_grad(&f, isa, batch, x, dy, dw, work);
+    }
     if (!dx) return;
     dst__wino_weights(w, q.K, q.C, 1, isa->mr, U);
     dst__wino_sweep(&q, isa, batch, dy, U, NULL, dx, V, M);
