@@ -2283,10 +2283,17 @@ typedef enum dst__conv_path {
 static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 && p->in_c == p->groups; }
 
 /* Shapes Winograd F(2x2, 3x3) computes: 3x3, stride 1, no dilation, one
-   group, padding at most 2; SSE2 builds. */
+   group, padding at most 2, at most 4096 channels in and out; builds with
+   the GEMM's micro-kernels (x86 and AArch64; a scalar run falls back to
+   im2col + GEMM). */
 static int dst__conv_winograd_shape(const dst_conv2d_params *p)
 {
-    return DST__VEC_SSE2 && p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    const int build = 1;
+#else
+    const int build = 0;
+#endif
+    return build && p->in_c <= 4096 && p->out_c <= 4096 && p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && p->pad_h <= 2 && p->pad_w <= 2;
 }
 
@@ -2990,60 +2997,105 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    4x4 input tile with 16 products per channel pair instead of 36 (Lavin and
    Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
      Y = A^T [ (G g G^T) . (B^T d B) ] A,
-   summed over input channels as 16 GEMMs, one per position e of the 4x4
-   transformed tile: M_e [K][T] = U_e [K][C] x V_e [C][T] (C input and K
-   output channels, T tiles). The transforms run on 4 tiles at a time
-   (SSE2). Forward only: the backward stays on the im2col path, where dx
-   through the same sweep (dy with the filters turned) measured slower,
-   its transforms costing more than its GEMMs save. */
+   summed over input channels as 16 matrix products, one per position e of
+   the 4x4 transformed tile: M_e [K][T] = U_e [K][C] x V_e [C][T] (C input
+   and K output channels, T tiles).
 
+   A sweep runs the tiles of the whole batch in chunks of N tiles (N a
+   multiple of 48, V and M of a chunk about 384 KB: they stay in L2):
+   transform the chunk's input tiles into V, run the 16 products, transform
+   M back into output tiles, next chunk. The products call the GEMM's
+   micro-kernels directly: U is packed once per call in their A layout,
+   and V, written by the input transform with the chunk's tiles
+   contiguous, is their B as it lies (no packing per product). A chunk
+   may hold the tiles of several samples, so small planes fill it too.
+
+   The transforms: plain C (the reference, and the path for SSE2, AVX2 and
+   NEON), and AVX-512 for 16 tiles of a tile row at a time (the even and
+   odd columns of the input rows picked by two-source permutes, the edges
+   by masked loads and stores).
+
+   The backward's dx is the same sweep over dy (K channels, padded by
+   2 - pad) with the filters turned by 180 degrees and their channels
+   swapped; dW stays on the im2col path. */
+
+/* V and M of one chunk at most this many floats, 576 KB (the chunk is at
+   least 48 tiles; 192 to 768 KB measured within the noise on C1) */
+#ifndef DST__WINO_CHUNK_FLOATS
+#define DST__WINO_CHUNK_FLOATS 147456
+#endif
+
+/* One sweep: C planes H x W, padded by ph, pw, to K planes OH x OW. */
 typedef struct dst__wino {
-    int C, K, H, W, OH, OW, ph, pw, TW, T; /* T = tile rows x TW tiles */
-    int HP, WP;                            /* one input plane with its zero border */
-    size_t ldv, ldm;                       /* floats from one V_e / M_e to the next */
+    int C, K, H, W, OH, OW, ph, pw;
+    int TW, T; /* tiles across, per sample */
+    int N;     /* tiles per chunk */
+    size_t ld;     /* floats from one row of V or M to the next: N + 16, so
+                      that a transform may store (or load) whole vectors past
+                      its tiles */
+    size_t ev, em; /* floats from one V_e / M_e to the next: a little more than
+                      their size, so the 16 streams of a transform do not share
+                      cache sets */
 } dst__wino;
 
 static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
 {
     dst__wino q;
+    int n = DST__WINO_CHUNK_FLOATS / (16 * (C + K)) / 48 * 48;
     q.C = C; q.K = K; q.H = H; q.W = W; q.ph = ph; q.pw = pw;
     q.OH = H + 2 * ph - 2; q.OW = W + 2 * pw - 2;
     q.TW = (q.OW + 1) / 2;
     q.T = ((q.OH + 1) / 2) * q.TW;
-    /* every 4-tile group reads inside the bordered plane: rows to 2 TH + 1,
-       columns to 2 (TW rounded up to 4) + 1 */
-    q.HP = 2 * ((q.OH + 1) / 2) + 2;
-    q.WP = 2 * ((q.TW + 3) / 4 * 4) + 2;
-    /* the 16 matrices a little more than their size apart, so the 16
-       streams of a tile group do not share cache sets */
-    q.ldv = (size_t)q.C * q.T + 16;
-    q.ldm = (size_t)q.K * q.T + 16;
+    q.N = n < 48 ? 48 : n;
+    q.ld = (size_t)q.N + 16;
+    q.ev = (size_t)C * q.ld + 16;
+    q.em = (size_t)K * q.ld + 16;
     return q;
 }
 
-/* floats of U, V, M and the bordered plane */
+/* floats of U (K rounded up to whole panels of at most 8 rows), V and M */
 static size_t dst__wino_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)q->K * q->C + q->ldv + q->ldm) + (size_t)q->HP * q->WP;
+    return 16 * ((size_t)(q->K + 8) * q->C + q->ev + q->em);
 }
 
-/* The forward's U, V, M, or the backward's column matrix (one sample). */
+/* The forward's sweep, the backward's (dx), dW's, or the column matrix of
+   one sample (the fallback of a scalar run), whichever is largest. */
+static size_t dst__wino_grad_floats(const dst__wino *q);
 static size_t dst__conv_winograd_work(const dst_conv2d_params *p)
 {
     dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
-    size_t col = (size_t)p->in_c * 9 * (size_t)f.OH * f.OW, a = dst__wino_floats(&f);
+    dst__wino b = dst__wino_of(p->out_c, p->in_c, f.OH, f.OW, 2 - p->pad_h, 2 - p->pad_w);
+    size_t col = (size_t)p->in_c * 9 * (size_t)f.OH * f.OW, a = dst__wino_floats(&f), c = dst__wino_floats(&b);
+    size_t d = dst__wino_grad_floats(&f);
+    if (c > a) a = c;
+    if (d > a) a = d;
     return col > a ? col : a;
 }
 
-#if DST__VEC_SSE2
-/* U[e][k][c] = (G g G^T)[e], g = w[k][c] the filter of output k and input c. */
-static void dst__wino_weights(const float *w, int K, int C, float *U)
+/* The micro-kernels of the active instruction set, or NULL (scalar). */
+static const dst__gemm_isa *dst__wino_isa(void)
 {
-    int k, c, r, e;
-    for (k = 0; k < K; ++k)
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    return dst__gemm_isa_for(dst_simd_active());
+#else
+    return NULL;
+#endif
+}
+
+/* U[e] = G g G^T for each filter g, packed as the micro-kernels read A:
+   panels of mr output channels, for each input channel the panel's mr
+   values (rows past K zero). w is [K][C][3][3]; with flip, the backward's
+   sweep, filter (k, c) is w[c][k] turned by 180 degrees (w [C][K][3][3]). */
+static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, float *U)
+{
+    int KP = (K + mr - 1) / mr * mr, k, c, r, e;
+    for (k = 0; k < KP; ++k)
         for (c = 0; c < C; ++c) {
-            const float *g = w + ((size_t)k * C + c) * 9;
-            float t[4][3], u[16];
+            float g[9], t[4][3], u[16];
+            float *dst = U + (size_t)(k - k % mr) * C + (size_t)c * mr + k % mr;
+            for (r = 0; r < 9; ++r)
+                g[r] = k >= K ? 0.0f : flip ? w[((size_t)c * K + k) * 9 + 8 - r] : w[((size_t)k * C + c) * 9 + r];
             for (r = 0; r < 3; ++r) { /* t = G g, column by column */
                 t[0][r] = g[r];
                 t[1][r] = 0.5f * (g[r] + g[3 + r] + g[6 + r]);
@@ -3056,134 +3108,484 @@ static void dst__wino_weights(const float *w, int K, int C, float *U)
                 u[r * 4 + 2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
                 u[r * 4 + 3] = t[r][2];
             }
-            for (e = 0; e < 16; ++e) U[((size_t)e * K + k) * C + c] = u[e];
+            for (e = 0; e < 16; ++e) dst[(size_t)e * KP * C] = u[e];
         }
 }
 
-/* V[e][c][t] = (B^T d B)[e] for every tile t of one sample's x [C][H][W].
-   Each plane is first copied into pad, a plane with a zero border wide
-   enough that every group of 4 tiles reads inside it: no bounds tests. */
-static void dst__wino_input(const dst__wino *q, const float *x, float *V, float *pad)
+/* V[e][c][l] = (B^T d B)[e] for the tiles l < cnt of tile row ty from tile
+   tx on, d the 4x4 input tile of channel c of one sample x [C][H][W] (zero
+   outside the planes); V's rows ld floats apart, its matrices C ld. */
+static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
+                                float *V, size_t ld)
 {
-    int c, ty, tx, r, j, lanes, TH = q->T / q->TW;
-    memset(pad, 0, (size_t)q->HP * q->WP * sizeof(float));
-    for (c = 0; c < q->C; ++c) {
+    size_t es = q->ev;
+    int c, l, r, s;
+    for (c = c0; c < c1; ++c) {
         const float *plane = x + (size_t)c * q->H * q->W;
-        for (r = 0; r < q->H && r + q->ph < q->HP; ++r) {
-            int n = q->W + q->pw <= q->WP ? q->W : q->WP - q->pw;
-            memcpy(pad + (size_t)(r + q->ph) * q->WP + q->pw, plane + (size_t)r * q->W, (size_t)n * sizeof(float));
+        for (l = 0; l < cnt; ++l) {
+            float d[16], t[16], *o = V + (size_t)c * ld + l;
+            int y0 = 2 * ty - q->ph, x0 = 2 * (tx + l) - q->pw;
+            for (r = 0; r < 4; ++r)
+                for (s = 0; s < 4; ++s) {
+                    int yy = y0 + r, xx = x0 + s;
+                    d[r * 4 + s] = yy >= 0 && yy < q->H && xx >= 0 && xx < q->W ? plane[(size_t)yy * q->W + xx] : 0.0f;
+                }
+            for (s = 0; s < 4; ++s) { /* t = B^T d */
+                t[0 * 4 + s] = d[0 * 4 + s] - d[2 * 4 + s];
+                t[1 * 4 + s] = d[1 * 4 + s] + d[2 * 4 + s];
+                t[2 * 4 + s] = d[2 * 4 + s] - d[1 * 4 + s];
+                t[3 * 4 + s] = d[1 * 4 + s] - d[3 * 4 + s];
+            }
+            for (r = 0; r < 4; ++r) { /* t B */
+                o[(size_t)(r * 4 + 0) * es] = t[r * 4 + 0] - t[r * 4 + 2];
+                o[(size_t)(r * 4 + 1) * es] = t[r * 4 + 1] + t[r * 4 + 2];
+                o[(size_t)(r * 4 + 2) * es] = t[r * 4 + 2] - t[r * 4 + 1];
+                o[(size_t)(r * 4 + 3) * es] = t[r * 4 + 1] - t[r * 4 + 3];
+            }
         }
-        for (ty = 0; ty < TH; ++ty)
-            for (tx = 0; tx < q->TW; tx += 4) {
-                __m128 d[16], t[16], v[16];
-                lanes = q->TW - tx < 4 ? q->TW - tx : 4;
-                for (r = 0; r < 4; ++r) { /* columns 2l .. 2l + 3 of tiles l = 0..3: even and odd lanes */
-                    const float *row = pad + (size_t)(2 * ty + r) * q->WP + 2 * tx;
-                    __m128 a = _mm_loadu_ps(row), b = _mm_loadu_ps(row + 4);
-                    __m128 a2 = _mm_loadu_ps(row + 2), b2 = _mm_loadu_ps(row + 6);
-                    d[r * 4 + 0] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-                    d[r * 4 + 1] = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-                    d[r * 4 + 2] = _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0));
-                    d[r * 4 + 3] = _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1));
-                }
-                for (j = 0; j < 4; ++j) { /* t = B^T d */
-                    t[0 * 4 + j] = _mm_sub_ps(d[0 * 4 + j], d[2 * 4 + j]);
-                    t[1 * 4 + j] = _mm_add_ps(d[1 * 4 + j], d[2 * 4 + j]);
-                    t[2 * 4 + j] = _mm_sub_ps(d[2 * 4 + j], d[1 * 4 + j]);
-                    t[3 * 4 + j] = _mm_sub_ps(d[1 * 4 + j], d[3 * 4 + j]);
-                }
-                for (r = 0; r < 4; ++r) { /* v = t B */
-                    v[r * 4 + 0] = _mm_sub_ps(t[r * 4 + 0], t[r * 4 + 2]);
-                    v[r * 4 + 1] = _mm_add_ps(t[r * 4 + 1], t[r * 4 + 2]);
-                    v[r * 4 + 2] = _mm_sub_ps(t[r * 4 + 2], t[r * 4 + 1]);
-                    v[r * 4 + 3] = _mm_sub_ps(t[r * 4 + 1], t[r * 4 + 3]);
-                }
-                for (r = 0; r < 16; ++r) {
-                    float *dst = V + (size_t)r * q->ldv + (size_t)c * q->T + (size_t)ty * q->TW + tx;
-                    if (lanes == 4) _mm_storeu_ps(dst, v[r]);
-                    else {
-                        float tmp[4];
-                        _mm_storeu_ps(tmp, v[r]);
-                        for (j = 0; j < lanes; ++j) dst[j] = tmp[j];
-                    }
-                }
-            }
     }
 }
 
-/* y[k] (OH x OW) = A^T m A (+ bias) for every tile of one sample. */
-static void dst__wino_output(const dst__wino *q, const float *M, const float *bias, float *y)
+/* y[k] = A^T m A (+ bias[k]) for the same tiles, m = M[.][k][l], into one
+   sample's y [K][OH][OW] (the outputs past OH x OW dropped). */
+static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int k0, int k1,
+                                 int ty, int tx, int cnt, float *y)
 {
-    int k, ty, tx, r, j, lanes, TH = q->T / q->TW;
+    size_t es = q->em;
+    int k, l, r, s;
+    for (k = k0; k < k1; ++k) {
+        float *plane = y + (size_t)k * q->OH * q->OW, b = bias ? bias[k] : 0.0f;
+        for (l = 0; l < cnt; ++l) {
+            const float *m = M + (size_t)k * ld + l;
+            float t[8], o[4];
+            for (s = 0; s < 4; ++s) { /* t = A^T m */
+                t[s] = (m[(size_t)(0 * 4 + s) * es] + m[(size_t)(1 * 4 + s) * es]) + m[(size_t)(2 * 4 + s) * es];
+                t[4 + s] = (m[(size_t)(1 * 4 + s) * es] - m[(size_t)(2 * 4 + s) * es]) - m[(size_t)(3 * 4 + s) * es];
+            }
+            for (r = 0; r < 2; ++r) { /* t A */
+                o[r * 2 + 0] = ((t[r * 4 + 0] + t[r * 4 + 1]) + t[r * 4 + 2]) + b;
+                o[r * 2 + 1] = ((t[r * 4 + 1] - t[r * 4 + 2]) - t[r * 4 + 3]) + b;
+            }
+            for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r)
+                for (s = 0; s < 2 && 2 * (tx + l) + s < q->OW; ++s)
+                    plane[(size_t)(2 * ty + r) * q->OW + 2 * (tx + l) + s] = o[r * 2 + s];
+        }
+    }
+}
+
+#if defined(DST__GEMM_X86)
+/* The lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
+static unsigned dst__lanes(int lo, int hi)
+{
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? 0u : (0xFFFFu >> (16 - (hi - lo))) << lo;
+}
+
+/* dst__wino_input_ref for 16 tiles at a time: input row r of tiles l..l+15
+   is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
+   16, 2, 18) whose even and odd lanes make the tile columns 0..3. Lanes
+   outside the plane are zeroed: a load that would leave the sample's
+   planes is a masked expanding load from the first column inside, so no
+   address outside them is formed. Every value lives in a named register
+   (arrays of vectors were kept on the stack, and reloading a 512-bit
+   store costs a stall on Zen 4). */
+#define DST__WI_PART(o, i)                                                                        \
+    (!lm[i] ? _mm512_setzero_ps()                                                                 \
+     : xb + (o) >= 0 && at + (size_t)(xb + (o)) + 16 <= sample                                    \
+         ? (lm[i] == 0xFFFF ? _mm512_loadu_ps(src + xb + (o))                                     \
+                            : _mm512_maskz_mov_ps(lm[i], _mm512_loadu_ps(src + xb + (o))))        \
+         : _mm512_maskz_expandloadu_ps(lm[i], src + xb + (o) + first[i]))
+#define DST__WI_ROW(r, h0, h1, h2, h3)                                                            \
+    do {                                                                                          \
+        int yy = y0 + (r);                                                                        \
+        if (yy < 0 || yy >= q->H) h0 = h1 = h2 = h3 = _mm512_setzero_ps();                        \
+        else {                                                                                    \
+            const float *src = plane + (size_t)yy * q->W;                                         \
+            size_t at = (size_t)c * q->H * q->W + (size_t)yy * q->W;                              \
+            __m512 a = DST__WI_PART(0, 0), b = DST__WI_PART(16, 1);                               \
+            __m512 a2 = DST__WI_PART(2, 2), b2 = DST__WI_PART(18, 3);                             \
+            __m512 e0 = _mm512_permutex2var_ps(a, even, b), e1 = _mm512_permutex2var_ps(a, odd, b); \
+            __m512 e2 = _mm512_permutex2var_ps(a2, even, b2), e3 = _mm512_permutex2var_ps(a2, odd, b2); \
+            h0 = _mm512_sub_ps(e0, e2); /* h = d B */                                             \
+            h1 = _mm512_add_ps(e1, e2);                                                           \
+            h2 = _mm512_sub_ps(e2, e1);                                                           \
+            h3 = _mm512_sub_ps(e1, e3);                                                           \
+        }                                                                                         \
+    } while (0)
+#define DST__WI_COL(j, x0, x1, x2, x3) /* column j of B^T h, stored past cnt too: the next run's, or padding */ \
+    _mm512_storeu_ps(o + (size_t)(0 * 4 + (j)) * es, _mm512_sub_ps(x0, x2));                      \
+    _mm512_storeu_ps(o + (size_t)(1 * 4 + (j)) * es, _mm512_add_ps(x1, x2));                      \
+    _mm512_storeu_ps(o + (size_t)(2 * 4 + (j)) * es, _mm512_sub_ps(x2, x1));                      \
+    _mm512_storeu_ps(o + (size_t)(3 * 4 + (j)) * es, _mm512_sub_ps(x1, x3))
+static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, const float *x, size_t g0, int cnt,
+                                                           float *V)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    static const int off[4] = { 0, 16, 2, 18 };
+    size_t es = q->ev, sample = (size_t)q->C * q->H * q->W;
+    int l0, c, i, j;
+    for (c = 0; c < q->C; ++c)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *plane = x + (g / (size_t)q->T) * sample + (size_t)c * q->H * q->W;
+            for (l0 = 0; l0 < run; l0 += 16) {
+                int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph, first[4];
+                float *o = V + (size_t)c * q->ld + j + l0;
+                __mmask16 lm[4];
+                __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
+                for (i = 0; i < 4; ++i) {
+                    int col = xb + off[i];
+                    first[i] = col < 0 ? -col : 0;
+                    lm[i] = (__mmask16)dst__lanes(-col, q->W - col);
+                }
+                DST__WI_ROW(0, h00, h01, h02, h03);
+                DST__WI_ROW(1, h10, h11, h12, h13);
+                DST__WI_ROW(2, h20, h21, h22, h23);
+                DST__WI_ROW(3, h30, h31, h32, h33);
+                DST__WI_COL(0, h00, h10, h20, h30);
+                DST__WI_COL(1, h01, h11, h21, h31);
+                DST__WI_COL(2, h02, h12, h22, h32);
+                DST__WI_COL(3, h03, h13, h23, h33);
+            }
+            j += run;
+        }
+}
+#undef DST__WI_PART
+#undef DST__WI_ROW
+#undef DST__WI_COL
+
+/* The first n (0..16) lanes of v to p, by 512-, 256-, 128-bit and single
+   stores: a masked store measured several times slower on Zen 4. */
+static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
+{
+    __m256 h;
+    __m128 x;
+    if (n >= 16) {
+        _mm512_storeu_ps(p, v);
+        return;
+    }
+    h = _mm512_castps512_ps256(v);
+    if (n >= 8) {
+        _mm256_storeu_ps(p, h);
+        h = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        p += 8;
+        n -= 8;
+    }
+    x = _mm256_castps256_ps128(h);
+    if (n >= 4) {
+        _mm_storeu_ps(p, x);
+        x = _mm256_extractf128_ps(h, 1);
+        p += 4;
+        n -= 4;
+    }
+    for (; n > 0; --n, ++p) {
+        _mm_store_ss(p, x);
+        x = _mm_shuffle_ps(x, x, _MM_SHUFFLE(0, 3, 2, 1));
+    }
+}
+
+/* dst__wino_output_ref for 16 tiles at a time, row by row of m into the
+   two rows of t = A^T m; the two output columns of each tile interleaved
+   by two-source permutes. */
+#define DST__WO_LOAD(r, j) _mm512_loadu_ps(src + (size_t)((r) * 4 + (j)) * es) /* rows have 16 floats to spare */
+static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, const float *M, const float *bias,
+                                                            size_t g0, int cnt, float *y)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    size_t es = q->em, plane = (size_t)q->OH * q->OW;
+    int l0, k, j;
     for (k = 0; k < q->K; ++k) {
-        float *plane = y + (size_t)k * q->OH * q->OW;
-        __m128 b = _mm_set1_ps(bias ? bias[k] : 0.0f);
-        for (ty = 0; ty < TH; ++ty)
-            for (tx = 0; tx < q->TW; tx += 4) {
-                __m128 m[16], s[8], o[4];
-                lanes = q->TW - tx < 4 ? q->TW - tx : 4;
-                for (r = 0; r < 16; ++r) {
-                    const float *src = M + (size_t)r * q->ldm + (size_t)k * q->T + (size_t)ty * q->TW + tx;
-                    if (lanes == 4) m[r] = _mm_loadu_ps(src);
-                    else {
-                        float tmp[4] = { 0, 0, 0, 0 };
-                        for (j = 0; j < lanes; ++j) tmp[j] = src[j];
-                        m[r] = _mm_loadu_ps(tmp);
+        __m512 b = _mm512_set1_ps(bias ? bias[k] : 0.0f);
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
+            for (l0 = 0; l0 < run; l0 += 16) {
+                int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
+                const float *src = M + (size_t)k * q->ld + j + l0;
+                float *row = out + xo;
+                __m512 o0, o1;
+                __m512 t00 = DST__WO_LOAD(0, 0), t01 = DST__WO_LOAD(0, 1), t02 = DST__WO_LOAD(0, 2), t03 = DST__WO_LOAD(0, 3);
+                __m512 t10 = DST__WO_LOAD(1, 0), t11 = DST__WO_LOAD(1, 1), t12 = DST__WO_LOAD(1, 2), t13 = DST__WO_LOAD(1, 3);
+                __m512 m0v = DST__WO_LOAD(2, 0), m1v = DST__WO_LOAD(2, 1), m2v = DST__WO_LOAD(2, 2), m3v = DST__WO_LOAD(2, 3);
+                t00 = _mm512_add_ps(_mm512_add_ps(t00, t10), m0v); t10 = _mm512_sub_ps(t10, m0v);
+                t01 = _mm512_add_ps(_mm512_add_ps(t01, t11), m1v); t11 = _mm512_sub_ps(t11, m1v);
+                t02 = _mm512_add_ps(_mm512_add_ps(t02, t12), m2v); t12 = _mm512_sub_ps(t12, m2v);
+                t03 = _mm512_add_ps(_mm512_add_ps(t03, t13), m3v); t13 = _mm512_sub_ps(t13, m3v);
+                t10 = _mm512_sub_ps(t10, DST__WO_LOAD(3, 0));
+                t11 = _mm512_sub_ps(t11, DST__WO_LOAD(3, 1));
+                t12 = _mm512_sub_ps(t12, DST__WO_LOAD(3, 2));
+                t13 = _mm512_sub_ps(t13, DST__WO_LOAD(3, 3));
+                /* o = t A: output columns 0 and 1 of each tile */
+                o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t00, t01), t02), b);
+                o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t01, t02), t03), b);
+                dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
+                if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
+                if (2 * ty + 1 < q->OH) {
+                    o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
+                    o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
+                    row += q->OW;
+                    dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
+                    if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
+                }
+            }
+            j += run;
+        }
+    }
+}
+#undef DST__WO_LOAD
+#endif
+
+/* Is the AVX-512 transform code the one to run with these micro-kernels? */
+static int dst__wino_fast(const dst__gemm_isa *isa)
+{
+#if defined(DST__GEMM_X86)
+    return isa->level == DST_SIMD_AVX512;
+#else
+    (void)isa;
+    return 0;
+#endif
+}
+
+/* The input transform of the chunk's cnt tiles from tile g0 (of the whole
+   batch x) into V: channel by channel, so that each line of V is written
+   whole before the next, and run by run of tiles in one tile row. A short
+   chunk's columns up to the next 16 are zeroed: the micro-kernels read
+   whole vectors. */
+static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_t g0, int cnt, float *V)
+{
+    int c, j, e, padded = (cnt + 15) / 16 * 16;
+#if defined(DST__GEMM_X86)
+    if (fast) dst__wino_input_avx512(q, x, g0, cnt, V);
+    else
+#endif
+    for (c = 0; c < q->C; ++c)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            dst__wino_input_ref(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
+            j += run;
+        }
+    (void)fast;
+    if (padded > cnt)
+        for (e = 0; e < 16; ++e)
+            for (c = 0; c < q->C; ++c) memset(V + e * q->ev + (size_t)c * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
+}
+
+/* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
+   chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
+   chunk's (16 ev and 16 em floats). */
+static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
+                            const float *bias, float *y, float *V, float *M)
+{
+    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld, out_sample = (size_t)q->K * q->OH * q->OW;
+    int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
+    int fast = dst__wino_fast(isa);
+    for (g0 = 0; g0 < total; g0 += N) {
+        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, k;
+        dst__wino_inputs(q, fast, x, g0, cnt, V);
+        for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
+            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * q->ev;
+            float *Me = M + e * q->em;
+            for (i0 = 0; i0 < K; i0 += mr) {
+                int rows = K - i0 < mr ? K - i0 : mr;
+                for (jj = 0; jj < cnt; jj += nr) {
+                    int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
+                    float *ct = Me + (size_t)i0 * ld + jj;
+                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols);
+                    else { /* a short panel: 4 + 2 + 1 rows as it needs */
+                        int r0 = 0, s, sizes[3] = { 4, 2, 1 };
+                        for (s = 0; s < 3; ++s)
+                            if (rows & sizes[s]) {
+                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)ld,
+                                                           ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols);
+                                r0 += sizes[s];
+                            }
                     }
                 }
-                for (j = 0; j < 4; ++j) { /* s = A^T m */
-                    s[j] = _mm_add_ps(_mm_add_ps(m[0 * 4 + j], m[1 * 4 + j]), m[2 * 4 + j]);
-                    s[4 + j] = _mm_sub_ps(_mm_sub_ps(m[1 * 4 + j], m[2 * 4 + j]), m[3 * 4 + j]);
-                }
-                for (r = 0; r < 2; ++r) { /* o = s A: outputs (r, 0) and (r, 1) of 4 tiles */
-                    o[r * 2 + 0] = _mm_add_ps(_mm_add_ps(_mm_add_ps(s[r * 4 + 0], s[r * 4 + 1]), s[r * 4 + 2]), b);
-                    o[r * 2 + 1] = _mm_add_ps(_mm_sub_ps(_mm_sub_ps(s[r * 4 + 1], s[r * 4 + 2]), s[r * 4 + 3]), b);
-                }
-                for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) {
-                    float *row = plane + (size_t)(2 * ty + r) * q->OW + 2 * tx;
-                    __m128 lo = _mm_unpacklo_ps(o[r * 2], o[r * 2 + 1]), hi = _mm_unpackhi_ps(o[r * 2], o[r * 2 + 1]);
-                    if (lanes == 4 && 2 * tx + 8 <= q->OW) {
-                        _mm_storeu_ps(row, lo);
-                        _mm_storeu_ps(row + 4, hi);
-                    } else {
-                        float tmp[8];
-                        int n = q->OW - 2 * tx < 2 * lanes ? q->OW - 2 * tx : 2 * lanes;
-                        _mm_storeu_ps(tmp, lo);
-                        _mm_storeu_ps(tmp + 4, hi);
-                        for (j = 0; j < n; ++j) row[j] = tmp[j];
-                    }
-                }
+            }
+        }
+        /* the output transform, channel by channel and run by run */
+#if defined(DST__GEMM_X86)
+        if (fast) {
+            dst__wino_output_avx512(q, M, bias, g0, cnt, y);
+            continue;
+        }
+#endif
+        for (k = 0; k < K; ++k)
+            for (j = 0; j < cnt;) {
+                size_t g = g0 + (size_t)j;
+                int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+                dst__wino_output_ref(q, M + j, ld, bias, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+                j += run;
             }
     }
 }
 
-/* batch samples of x [C][H][W] to y [K][OH][OW]; filters w [K][C][3][3].
-   work: U, V, M and the bordered plane (dst__wino_floats). */
-static void dst__wino_run(const dst__wino *q, int batch, const float *x, const float *w, const float *bias,
-                          float *y, float *work, float *pack)
+/* ---- Winograd for dW ----
+   The forward's products are M_e = U_e V_e with U = G g G^T, so
+   dU_e = dM_e V_e^T summed over the tiles, with dM = A dY A^T the output
+   transform turned around (dY a tile's 2x2 block of dy, zero past the
+   plane), and dW = G^T dU G. Per chunk: V from x as in the forward, dM
+   from dy, 16 GEMMs dU_e += dM_e V_e^T (k = the chunk's tiles). */
+
+/* dM[e][k][l] = (A dY A^T)[e] for the chunk's tiles, dy [batch][K][OH][OW]. */
+static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
 {
-    float *U = work, *V = U + 16 * (size_t)q->K * q->C, *M = V + 16 * q->ldv, *pad = M + 16 * q->ldm;
-    int n, e;
-    dst__wino_weights(w, q->K, q->C, U);
-    for (n = 0; n < batch; ++n) {
-        dst__wino_input(q, x + (size_t)n * q->C * q->H * q->W, V, pad);
-        for (e = 0; e < 16; ++e)
-            dst__gemm(pack, 0, 0, q->K, q->T, q->C, 1.0f, U + (size_t)e * q->K * q->C, q->C,
-                      V + (size_t)e * q->ldv, q->T, 0.0f, M + (size_t)e * q->ldm, q->T);
-        dst__wino_output(q, M, bias, y + (size_t)n * q->K * q->OH * q->OW);
-    }
+    int k, j, r, s;
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt; ++j) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), y0 = 2 * (t / q->TW), x0 = 2 * (t % q->TW);
+            const float *plane = dy + ((g / (size_t)q->T) * q->K + (size_t)k) * q->OH * q->OW;
+            float h[2][4], *o = D + (size_t)k * q->ld + j;
+            for (r = 0; r < 2; ++r) { /* h = dY A^T, row by row */
+                float a = 0, b = 0;
+                if (y0 + r < q->OH) {
+                    a = plane[(size_t)(y0 + r) * q->OW + x0];
+                    b = x0 + 1 < q->OW ? plane[(size_t)(y0 + r) * q->OW + x0 + 1] : 0.0f;
+                }
+                h[r][0] = a; h[r][1] = a + b; h[r][2] = a - b; h[r][3] = 0.0f - b;
+            }
+            for (s = 0; s < 4; ++s) { /* A h */
+                o[(size_t)(0 * 4 + s) * q->em] = h[0][s];
+                o[(size_t)(1 * 4 + s) * q->em] = h[0][s] + h[1][s];
+                o[(size_t)(2 * 4 + s) * q->em] = h[0][s] - h[1][s];
+                o[(size_t)(3 * 4 + s) * q->em] = 0.0f - h[1][s];
+            }
+        }
+}
+
+#if defined(DST__GEMM_X86)
+/* dst__wino_grad_ref for 16 tiles of a run at a time: the two columns of
+   each tile's rows are the even and odd lanes of 32 columns of dy. */
+static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 z = _mm512_setzero_ps();
+    size_t es = q->em, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    int k, j, l0, r, s;
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *base = dy + (g / (size_t)q->T) * sample;
+            for (l0 = 0; l0 < run; l0 += 16) {
+                int xo = 2 * (tx + l0);
+                __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW - xo), m1 = (__mmask16)dst__lanes(0, q->OW - xo - 16);
+                __m512 h[2][4];
+                float *o = D + (size_t)k * q->ld + j + l0;
+                for (r = 0; r < 2; ++r) {
+                    int yy = 2 * ty + r;
+                    size_t at = (size_t)k * plane + (size_t)yy * q->OW + (size_t)xo; /* in the sample */
+                    __m512 a = z, b = z, e0, e1;
+                    if (yy < q->OH) {
+                        if (at + 16 <= sample) a = _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at));
+                        else a = _mm512_maskz_expandloadu_ps(m0, base + at);
+                        if (m1 && at + 32 <= sample) b = _mm512_maskz_mov_ps(m1, _mm512_loadu_ps(base + at + 16));
+                        else if (m1) b = _mm512_maskz_expandloadu_ps(m1, base + at + 16);
+                    }
+                    e0 = _mm512_permutex2var_ps(a, even, b);
+                    e1 = _mm512_permutex2var_ps(a, odd, b);
+                    h[r][0] = e0;
+                    h[r][1] = _mm512_add_ps(e0, e1);
+                    h[r][2] = _mm512_sub_ps(e0, e1);
+                    h[r][3] = _mm512_sub_ps(z, e1);
+                }
+                for (s = 0; s < 4; ++s) { /* stored past the run too: the next run's, or padding */
+                    _mm512_storeu_ps(o + (size_t)(0 * 4 + s) * es, h[0][s]);
+                    _mm512_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm512_add_ps(h[0][s], h[1][s]));
+                    _mm512_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm512_sub_ps(h[0][s], h[1][s]));
+                    _mm512_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm512_sub_ps(z, h[1][s]));
+                }
+            }
+            j += run;
+        }
 }
 #endif
+
+/* floats of dU, V, dM and the GEMM's packing buffer for the dW sweep q */
+static size_t dst__wino_grad_gemm_floats(const dst__wino *q) { return (size_t)q->N * (q->K + q->C + 56) + 16; }
+static size_t dst__wino_grad_floats(const dst__wino *q)
+{
+    return 16 * ((size_t)q->K * q->C + q->ev + q->em) + dst__wino_grad_gemm_floats(q) + 16;
+}
+
+/* dw [K][C][3][3] for the forward sweep q over batch samples x, dy. */
+static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x,
+                                  const float *dy, float *dw, float *work)
+{
+    size_t total = (size_t)batch * q->T, g0, KC = (size_t)q->K * q->C, i;
+    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * q->ev, *buf = D + 16 * q->em;
+    int fast = dst__wino_fast(isa), e, r;
+    buf += (16 - ((uintptr_t)buf >> 2)) & 15; /* 64-byte aligned */
+    for (g0 = 0; g0 < total; g0 += (size_t)q->N) {
+        int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
+        dst__wino_inputs(q, fast, x, g0, cnt, V);
+#if defined(DST__GEMM_X86)
+        if (fast) dst__wino_grad_avx512(q, dy, g0, cnt, D);
+        else
+#endif
+        dst__wino_grad_ref(q, dy, g0, cnt, D);
+        for (e = 0; e < 16; ++e)
+            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->em, (int)q->ld, V + e * q->ev, (int)q->ld,
+                           g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));
+    }
+    for (i = 0; i < KC; ++i) { /* dW = G^T dU G */
+        float u[16], t[3][4], *g = dw + i * 9;
+        for (e = 0; e < 16; ++e) u[e] = dU[e * KC + i];
+        for (r = 0; r < 4; ++r) { /* t = G^T u, column by column */
+            t[0][r] = u[r] + 0.5f * (u[4 + r] + u[8 + r]);
+            t[1][r] = 0.5f * (u[4 + r] - u[8 + r]);
+            t[2][r] = 0.5f * (u[4 + r] + u[8 + r]) + u[12 + r];
+        }
+        for (r = 0; r < 3; ++r) { /* g = t G, row by row */
+            g[r * 3 + 0] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+            g[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
+            g[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+        }
+    }
+}
 
 static void dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                          const float *bias, float *y, float *work, float *pack)
 {
-#if DST__VEC_SSE2
+    const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
-    dst__wino_run(&q, batch, x, w, bias, y, work, pack);
-#else
-    dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
-#endif
+    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * q.ev;
+    if (!isa) {
+        dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
+        return;
+    }
+    dst__wino_weights(w, q.K, q.C, 0, isa->mr, U);
+    dst__wino_sweep(&q, isa, batch, x, U, bias, y, V, M);
+}
+
+/* dx = the sweep of dy (out_c planes padded by 2 - pad) with the filters
+   turned and their channels swapped; dW and db on the im2col path. */
+static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                          const float *dy, float *dx, float *dw, float *db, float *work, float *pack)
+{
+    const dst__gemm_isa *isa = dst__wino_isa();
+    dst__wino q = dst__wino_of(p->out_c, p->in_c, dst__conv_out_h(p), dst__conv_out_w(p), 2 - p->pad_h, 2 - p->pad_w);
+    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * q.ev;
+    if (!isa) {
+        dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
+        return;
+    }
+    if (db) dst__conv2d_backward_gemm(p, batch, x, w, dy, NULL, NULL, db, work, 1, pack);
+    if (dw) {
+        dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
+        dst__wino_weight_grad(&f, isa, batch, x, dy, dw, work);
+    }
+    if (!dx) return;
+    dst__wino_weights(w, q.K, q.C, 1, isa->mr, U);
+    dst__wino_sweep(&q, isa, batch, dy, U, NULL, dx, V, M);
 }
 
 /* The convolution by the given path (AUTO: the one for this shape); nb
@@ -3205,9 +3607,7 @@ static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path
 {
     switch (dst__conv_path_of(p, path)) {
     case DST__CONV_DIRECT: dst__conv2d_backward_direct(p, batch, x, w, dy, dx, dw, db); break;
-    case DST__CONV_WINOGRAD: /* the forward's only: im2col, one sample at a time (the work it has) */
-        dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
-        break;
+    case DST__CONV_WINOGRAD: dst__conv2d_backward_winograd(p, batch, x, w, dy, dx, dw, db, work, pack); break;
     case DST__CONV_REFERENCE: dst__conv2d_backward_ref(p, batch, x, w, dy, dx, dw, db); break;
     default: dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, nb, pack); break;
     }

@@ -161,16 +161,32 @@ static int test_conv_fast_paths_gradients(void)
 
 /* ---- Winograd F(2x2, 3x3) against the reference ------------------------------------ */
 
+/* every SIMD level dst_simd_force accepts here */
+static int t_conv_levels(dst_simd *out)
+{
+    static const dst_simd all[] = { DST_SIMD_SCALAR, DST_SIMD_SSE2, DST_SIMD_AVX2, DST_SIMD_AVX512, DST_SIMD_NEON };
+    int i, n = 0;
+    for (i = 0; i < (int)(sizeof all / sizeof all[0]); ++i)
+        if (dst_simd_force(all[i]) == DST_OK) out[n++] = all[i];
+    dst_simd_force(DST_SIMD_AUTO);
+    return n;
+}
+
 /* Random 3x3 stride-1 shapes (padding 0..2, odd and even sizes down to a
    single output, channels 1..20, so partial tile groups and edge tiles of
-   every kind): forward, dx, dW and db, with and without bias. */
+   every kind), and a few larger ones (chunks that hold several samples or
+   end inside a tile row, tile rows wider than 16 tiles): forward, dx, dW
+   and db, with and without bias, at every SIMD level (the AVX-512
+   transforms, the plain ones with each level's micro-kernels, and the
+   im2col fallback of a scalar run). */
 static int test_conv_winograd_matches_reference(void)
 {
-    int t, ran = 0;
+    int t, ran = 0, nlev = 0, lev;
     double worst = 0;
+    dst_simd levels[5];
     dst_conv2d_params any = dst_conv2d_params_make(4, 8, 8, 4, 3, 1, 1);
     if (!dst__conv_winograd_shape(&any)) {
-        printf("    Winograd needs SSE2: not in this build\n");
+        printf("    Winograd needs the GEMM's micro-kernels: not in this build\n");
         return 0;
     }
     for (t = 0; t < 60; ++t) {
@@ -184,6 +200,9 @@ static int test_conv_winograd_matches_reference(void)
         p.in_w = 1 + (int)((t_rand() + 1) * 12);
         p.pad_w = (t / 3) % 3;
         if (t == 0) { p.in_c = 32; p.out_c = 20; p.in_h = 26; p.in_w = 26; p.pad_h = p.pad_w = 0; }
+        if (t == 1) { p.in_c = 40; p.out_c = 24; p.in_h = 30; p.in_w = 17; p.pad_h = p.pad_w = 1; batch = 3; }
+        if (t == 2) { p.in_c = 3; p.out_c = 5; p.in_h = 9; p.in_w = 41; p.pad_h = 0; p.pad_w = 2; }
+        if (t == 3) { p.in_c = 17; p.out_c = 9; p.in_h = 6; p.in_w = 35; p.pad_h = 2; p.pad_w = 0; batch = 2; }
         if (dst_conv2d_check(&p, &oh, &ow, NULL) != DST_OK) continue;
         T_CHECK(dst__conv_winograd_shape(&p));
         ran++;
@@ -198,22 +217,27 @@ static int test_conv_winograd_matches_reference(void)
         t_fill(x, xn, 1); t_fill(w, wn, 1); t_fill(b, (size_t)p.out_c, 1); t_fill(dy, yn, 1);
         dst__conv2d_forward(&p, DST__CONV_REFERENCE, batch, x, w, has_bias ? b : NULL, y0, NULL, 1, NULL);
         dst__conv2d_backward(&p, DST__CONV_REFERENCE, batch, x, w, dy, dx0, dw0, db0, NULL, 1, NULL);
-        memset(y1, 0xff, yn * 4); memset(dx1, 0xff, xn * 4); memset(dw1, 0xff, wn * 4);
-        dst__conv2d_forward(&p, DST__CONV_WINOGRAD, batch, x, w, has_bias ? b : NULL, y1, work, 1, NULL);
-        dst__conv2d_backward(&p, DST__CONV_WINOGRAD, batch, x, w, dy, dx1, dw1, db1, work, 1, NULL);
-        scale = sqrt((double)p.in_c * 9) * 1e-5; /* the sums' size: values O(1), in_c * 9 terms */
-        if (!(t_close(y1, y0, yn, 1e-4f, (float)scale, "winograd y") && t_close(dx1, dx0, xn, 1e-4f, (float)scale, "winograd dx") &&
-              t_close(dw1, dw0, wn, 1e-4f, 1e-4f, "winograd dw") && t_close(db1, db0, (size_t)p.out_c, 1e-4f, 1e-4f, "winograd db"))) {
-            printf("    case %d: in %dx%dx%d out_c %d pad %dx%d batch %d\n", t, p.in_c, p.in_h, p.in_w, p.out_c,
-                   p.pad_h, p.pad_w, batch);
-            return 1;
+        nlev = t_conv_levels(levels);
+        for (lev = 0; lev < nlev; ++lev) {
+            dst_simd_force(levels[lev]);
+            memset(y1, 0xff, yn * 4); memset(dx1, 0xff, xn * 4); memset(dw1, 0xff, wn * 4);
+            dst__conv2d_forward(&p, DST__CONV_WINOGRAD, batch, x, w, has_bias ? b : NULL, y1, work, 1, NULL);
+            dst__conv2d_backward(&p, DST__CONV_WINOGRAD, batch, x, w, dy, dx1, dw1, db1, work, 1, NULL);
+            dst_simd_force(DST_SIMD_AUTO);
+            scale = sqrt((double)(p.in_c > p.out_c ? p.in_c : p.out_c) * 9) * 1e-5; /* values O(1), channels * 9 terms */
+            if (!(t_close(y1, y0, yn, 1e-4f, (float)scale, "winograd y") && t_close(dx1, dx0, xn, 1e-4f, (float)scale, "winograd dx") &&
+                  t_close(dw1, dw0, wn, 1e-4f, 1e-4f, "winograd dw") && t_close(db1, db0, (size_t)p.out_c, 1e-4f, 1e-4f, "winograd db"))) {
+                printf("    case %d (%s): in %dx%dx%d out_c %d pad %dx%d batch %d\n", t, dst_simd_name(levels[lev]), p.in_c,
+                       p.in_h, p.in_w, p.out_c, p.pad_h, p.pad_w, batch);
+                return 1;
+            }
+            if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
+            if (t_maxdiff(dx1, dx0, xn) > worst) worst = t_maxdiff(dx1, dx0, xn);
         }
-        if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
-        if (t_maxdiff(dx1, dx0, xn) > worst) worst = t_maxdiff(dx1, dx0, xn);
         free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
         free(b); free(db0); free(db1); free(work);
     }
-    printf("    %d Winograd shapes, worst y / dx error %.2g\n", ran, worst);
+    printf("    %d Winograd shapes at %d SIMD levels, worst y / dx error %.2g\n", ran, nlev, worst);
     T_CHECK(ran > 40);
     return 0;
 }
