@@ -3396,13 +3396,15 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
                 for (jj = 0; jj < cnt; jj += nr) {
                     int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
                     float *ct = Me + (size_t)i0 * ld + jj;
-                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols);
+                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols,
+                                                           NULL, 0, NULL);
                     else { /* a short panel: 4 + 2 + 1 rows as it needs */
                         int r0 = 0, s, sizes[3] = { 4, 2, 1 };
                         for (s = 0; s < 3; ++s)
                             if (rows & sizes[s]) {
                                 isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)ld,
-                                                           ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols);
+                                                           ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols,
+                                                           NULL, 0, NULL);
                                 r0 += sizes[s];
                             }
                     }
