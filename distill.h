@@ -1673,20 +1673,31 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
                 for (j = cols; j < ld; ++j) d[j] = 0;
             }
         } else {
-            for (pp = 0; pp < kc; pp += 8) {
-                int pn = kc - pp < 8 ? kc - pp : 8;
-                j = 0;
-                if (isa->transpose8 && pn == 8)
-                    for (; j + 8 <= cols; j += 8)
-                        isa->transpose8(b + (size_t)(j0 + jr + j) * ldb + p0 + pp, (size_t)ldb,
-                                        dst + (size_t)pp * ld + j, (size_t)ld);
-                for (; j < cols; ++j) {
-                    const float *src = b + (size_t)(j0 + jr + j) * ldb + p0 + pp;
-                    float *d = dst + (size_t)pp * ld + j;
-                    for (p = 0; p < pn; ++p) d[(size_t)p * ld] = src[p];
+            /* 8 x 8 transposes, 8 rows of B^T at a time along all of kc (8
+               streams for the prefetchers, not 48), then the rest by scalars:
+               columns jt.. for every p, and the first jt columns from pt on */
+            int jt = 0, pt = 0;
+            if (isa->transpose8 && kc >= 8) {
+                pt = kc / 8 * 8;
+                for (; jt + 8 <= cols; jt += 8) {
+                    const float *src = b + (size_t)(j0 + jr + jt) * ldb + p0;
+                    for (pp = 0; pp < pt; pp += 8) {
+                        if (!(pp & 15)) { /* a line of each of the 8 rows, 8 lines ahead */
+                            int r;
+                            for (r = 0; r < 8; ++r) DST__PREFETCH_R(src + (size_t)r * ldb + pp + 128);
+                        }
+                        isa->transpose8(src + pp, (size_t)ldb, dst + (size_t)pp * ld + jt, (size_t)ld);
+                    }
                 }
-                for (; j < ld; ++j)
-                    for (p = 0; p < pn; ++p) dst[(size_t)(pp + p) * ld + j] = 0;
+            }
+            for (j = 0; j < ld; ++j) {
+                p = j < jt ? pt : 0;
+                if (j < cols) {
+                    const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
+                    for (; p < kc; ++p) dst[(size_t)p * ld + j] = src[p];
+                } else {
+                    for (; p < kc; ++p) dst[(size_t)p * ld + j] = 0;
+                }
             }
         }
         dst += (size_t)ld * kc;
