@@ -1170,7 +1170,7 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
 #define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
 #define DST__K_AROW(i, COLS)                                                    \
-    { float x_ = pa[(size_t)i * as]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
+    { float x_ = pa[(size_t)i * ae]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
 #define DST__K_CPF(R, NV, COLS)                                                 \
     if (pf < R) { /* C is needed at the end: fetch a row per step */           \
         COLS(DST__K_PF1, 0) DST__PREFETCH(cp + NV * DST__W - 1);                \
@@ -1207,11 +1207,12 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
     int p = 0, pf = 0, tail = kc > 2 * R ? kc - 2 * R : 0;                     \
     const float *cp = c;                                                       \
     if (R == MR && ao) {                                                       \
-        for (; p < tail; ++p, ++pa, ao += MR, pb += bs) {                      \
+        size_t ae = as > 0 ? (size_t)as : 1, ap = as > 0 ? 1 : (size_t)-as;    \
+        for (; p < tail; ++p, pa += ap, ao += MR, pb += bs) {                  \
             COLS(DST__K_BLOAD, 0)                                              \
             ROWS(DST__K_AROW, COLS)                                            \
         }                                                                      \
-        for (; p < kc; ++p, ++pa, ao += MR, pb += bs) {                        \
+        for (; p < kc; ++p, pa += ap, ao += MR, pb += bs) {                    \
             DST__K_CPF(R, NV, COLS)                                            \
             COLS(DST__K_BLOAD, 0)                                              \
             ROWS(DST__K_AROW, COLS)                                            \
@@ -1776,7 +1777,7 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                     /* A as stored, not transposed, a whole panel: the kernel
                        of its first tile reads it in place and packs it for
                        the next tiles (unless that kernel packs B) */
-                    int fuse_a = !trans_a && rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
+                    int fuse_a = rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
                     if (!fuse_a)
                         dst__gemm_pack_a(isa, trans_a, a, lda, ic + ir, pc, rows, kc, pa_panel);
                     for (jr = 0; jr < nc; jr += nr) {
@@ -1786,8 +1787,8 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                         const float *pbj = pb, *pa = pa_panel;
                         float *bo = NULL, *ao = NULL;
                         if (fuse_a && jr == 0) {
-                            pa = a + (size_t)(ic + ir) * lda + pc;
-                            as = lda;
+                            pa = trans_a ? a + (size_t)pc * lda + ic + ir : a + (size_t)(ic + ir) * lda + pc;
+                            as = trans_a ? -lda : lda;
                             ao = pa_panel;
                         }
                         if (jr < direct_cols) {
