@@ -131,9 +131,9 @@ static int test_gemm_exact_on_integers(void)
 /* Packing done by the kernels. B not transposed and m > 32: the kernels of
    the first panel of A read B where it is stored and write the packed
    panels that every later panel of A reads (a wrong or missing packed value
-   shows in every row below the first 8). A not transposed (ta == 0): the
-   kernel of the first tile of each whole panel of A reads it in place and
-   packs it for the tiles to its right. Shapes: exactly whole panels; a
+   shows in every row below the first 8). A, transposed or not: the kernel of
+   the first tile of each whole panel of A reads it in place and packs it
+   for the tiles to its right. Shapes: exactly whole panels; a
    narrow last panel packed apart; several blocks of k, n and m (the packed
    B reused by later blocks of m); a short last panel of A (4 + 1 rows). */
 static int test_gemm_b_packed_by_kernels(void)
