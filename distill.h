@@ -1071,7 +1071,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
    DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
-   one block through DST_MALLOC for the call (1.2 MB at most) and
+   one block through DST_MALLOC for the call (737 KB at most) and
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
@@ -1086,9 +1086,11 @@ static int dst__finite(float x) { return x - x == 0.0f; }
 #endif
 #ifndef DST__GEMM_NC
 /* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
-   floats = 958 KB, nearly all of Zen 4's 1 MB L2, measured best (KC 256 x
-   NC 480 was 5% slower on 1024 x 1024, equal on the MLP shapes) */
-#define DST__GEMM_NC 624
+   floats = 504 KB, half of Zen 4's 1 MB L2. Measured as fast as NC 624
+   (958 KB, nearly all of L2) on every shape of the bench, within 1-2%,
+   and the packing buffer of a model is then 737 KB instead of 1.18 MB;
+   KC 256 or MC 96 x NC 240 (344-516 KB) lose 1-2% on 1024 x 1024. */
+#define DST__GEMM_NC 336
 #endif
 #ifndef DST__GEMM_DOT_L2_FLOATS
 #define DST__GEMM_DOT_L2_FLOATS 131072 /* rows of B per block of the dot-product path: 512 KB */

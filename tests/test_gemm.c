@@ -67,13 +67,14 @@ static int test_gemm_every_path_every_shape(void)
 {
     /* around the tiles (MR 6 / 8, NR 8 / 12 / 16 / 48, dot tiles 2 / 4 x 4, 1 x 8),
        the dot-path thresholds (m 4, n 16), B read in place (m <= 32) and
-       the blocks (KC 384, MC 144, NC 624: more than one block of each) */
+       the blocks (KC 384, MC 144, NC 336: more than one block of each) */
     static const int shapes[][3] = {
         {1, 1, 1}, {1, 10, 128}, {1, 128, 784}, {2, 3, 5}, {3, 17, 16}, {4, 15, 33}, {5, 16, 17},
         {6, 8, 4}, {7, 12, 9}, {8, 48, 31}, {9, 49, 15}, {13, 47, 64}, {17, 33, 9}, {16, 16, 16},
         {5, 64, 3}, {23, 97, 2}, {64, 10, 128}, {10, 120, 31}, {48, 17, 1}, {33, 1, 40},
         {32, 50, 20}, {33, 50, 20}, {129, 65, 257}, {20, 30, 383}, {11, 50, 385}, {145, 20, 70},
         {143, 49, 33}, {12, 625, 19}, {9, 623, 40}, {40, 96, 769}, {150, 630, 20},
+        {9, 337, 40}, {35, 335, 50}, {150, 340, 400},
         /* the dot path with B in several L2 blocks (k >= 12 m: AVX-512's rule too) */
         {3, 300, 1000}, {2, 70, 4000}, {20, 40, 1100}
     };
