@@ -3296,10 +3296,11 @@ static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
         _mm512_storeu_ps(p, v);
         return;
     }
-    h = _mm512_castps512_ps256(v);
+    /* (masked extracts: GCC 12 warns in C++ on the unmasked forms and the cast) */
+    h = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), 0));
     if (n >= 8) {
         _mm256_storeu_ps(p, h);
-        h = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        h = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), 1));
         p += 8;
         n -= 8;
     }
