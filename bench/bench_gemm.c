@@ -1,6 +1,7 @@
 /* bench/bench_gemm.c - dst_sgemm against OpenBLAS's cblas_sgemm, one thread,
    in the same run, on the GEMMs of training a 784-1200-1200-10 MLP at batch
-   128, square matrices and batch-1 inference; plus the single-core FMA peak.
+   128, square matrices and batch-1 inference; plus the single-core FMA peak
+   and the micro-kernel alone against it.
    Built as a user who copied the header builds it (no -march: the path is
    chosen at run time):
        make bench-gemm
@@ -122,6 +123,45 @@ static double peak_gflops(dst_simd level)
     return best;
 }
 
+/* The micro-kernel of a path alone, as the blocked GEMM calls it (KC 384,
+   MR x NR tiles), on 4 packed B panels and one A panel that stay in L1/L2:
+   what the kernel can do when memory is not in the way. Best of many short
+   bursts, like the peak. */
+static double kernel_gflops(dst_simd level)
+{
+    double best = 0;
+#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+    const dst__gemm_isa *isa = dst__gemm_isa_for(level);
+    int kc = 384, panels = 4, reps = 10, r, q, j;
+    int mr, nr;
+    float *pa, *pb, *c;
+    size_t i;
+    if (!isa || !dst__simd_has(level)) return 0;
+    mr = isa->mr;
+    nr = isa->nvmax * isa->w;
+    pa = (float *)dst__alloc_aligned((size_t)mr * kc * sizeof(float), NULL);
+    pb = (float *)dst__alloc_aligned((size_t)nr * kc * panels * sizeof(float), NULL);
+    c = (float *)dst__alloc_aligned((size_t)mr * nr * panels * sizeof(float), NULL);
+    if (!pa || !pb || !c) { dst__free_aligned(pa, NULL); dst__free_aligned(pb, NULL); dst__free_aligned(c, NULL); return 0; }
+    for (i = 0; i < (size_t)mr * kc; ++i) pa[i] = 1e-3f * (float)(i % 7);
+    for (i = 0; i < (size_t)nr * kc * panels; ++i) pb[i] = 1e-3f * (float)(i % 5);
+    for (i = 0; i < (size_t)mr * nr * panels; ++i) c[i] = 0;
+    for (r = 0; r < 2000; ++r) {
+        double t0 = now(), g;
+        for (q = 0; q < reps; ++q)
+            for (j = 0; j < panels; ++j)
+                isa->kernel[0][isa->nvmax - 1](kc, pa, pb + (size_t)j * nr * kc, nr, c + (size_t)j * nr,
+                                               nr * panels, 1.0f, 1.0f, nr, NULL, 0, NULL);
+        g = 2.0 * mr * nr * kc * reps * panels / (now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    dst__free_aligned(pa, NULL); dst__free_aligned(pb, NULL); dst__free_aligned(c, NULL);
+#else
+    (void)level;
+#endif
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     static const shape shapes[] = {
@@ -198,5 +238,12 @@ int main(int argc, char **argv)
     p2 = peak_gflops(DST_SIMD_AVX2);
     printf("\nsingle-core FMA peak (12 independent chains): AVX-512 %.1f GFLOP/s, AVX2 %.1f GFLOP/s\n", p512, p2);
     if (p512 > 0 && g1024 > 0) printf("square 1024: %.0f%% of the AVX-512 peak\n", 100.0 * g1024 / p512);
+    {
+        double gk = kernel_gflops(dst_simd_active());
+        double pk = dst_simd_active() == DST_SIMD_AVX512 ? p512 : dst_simd_active() == DST_SIMD_AVX2 ? p2 : 0;
+        if (gk > 0) printf("micro-kernel alone (%s, KC 384, panels in L1/L2): %.1f GFLOP/s%s", dst_simd_name(dst_simd_active()), gk,
+                           pk > 0 ? "" : "\n");
+        if (gk > 0 && pk > 0) printf(", %.0f%% of the peak\n", 100.0 * gk / pk);
+    }
     return 0;
 }
