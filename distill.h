@@ -1791,9 +1791,9 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                     float *pa_panel = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
                     const float *pb = pb_block;
-                    /* A as stored, not transposed, a whole panel: the kernel
-                       of its first tile reads it in place and packs it for
-                       the next tiles (unless that kernel packs B) */
+                    /* A as stored, a whole panel: the kernel of its first
+                       tile reads it in place and packs it for the next tiles
+                       (unless that kernel packs B) */
                     int fuse_a = rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
                     if (!fuse_a)
                         dst__gemm_pack_a(isa, trans_a, a, lda, ic + ir, pc, rows, kc, pa_panel);
