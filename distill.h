@@ -1209,6 +1209,10 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
    columns of C are written. bo != NULL: B is read where it is stored, and
    the kernel also writes the packed panel there (NV vectors per step), for
    the kernels of the other rows to read: packing B costs no pass of its own.
+   ao != NULL (R == MR only): pa is A where it is stored, and the kernel
+   writes the packed panel to ao the same way. as > 0: A not transposed, row
+   i of the panel at pa + i * as, steps contiguous; as < 0: A transposed, the
+   R values of a step contiguous, steps -as apart.
    The C tile is prefetched row by row in the last 2 R steps: earlier, the
    B panel streaming through L1 would evict it again (and the addresses,
    kept in registers across the loop, made gcc spill a B vector to the
