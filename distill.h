@@ -1179,7 +1179,7 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 /* rows of B ahead that the packing kernels fetch */
 #define DST__GEMM_PF_B 8
 #define DST__K_PF1(i, j) DST__PREFETCH(cp + j * DST__W);
-#define DST__K_PFB1(i, j) DST__PREFETCH_R(pb + DST__GEMM_PF_B * bs + j * DST__W);
+#define DST__K_PFB1(i, j) DST__PREFETCH_R(pb + (size_t)DST__GEMM_PF_B * bs + j * DST__W);
 #define DST__K_BSAVE(i, j) DST__STORE(bo + j * DST__W, b##j);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
 #define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
@@ -1190,7 +1190,7 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
     { float x_ = pa[(size_t)i * ae]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
 #define DST__K_CPF(R, NV, COLS)                                                 \
     if (pf < R) { /* C is needed at the end: fetch a row per step */           \
-        COLS(DST__K_PF1, 0) DST__PREFETCH(cp + NV * DST__W - 1);                \
+        COLS(DST__K_PF1, 0) DST__PREFETCH(cp + nr - 1);                         \
         cp += ldc; ++pf;                                                        \
     }
 #define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
@@ -1242,7 +1242,7 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
     if (bo) {                                                                  \
         for (; p < tail; ++p, pa += MR, pb += bs, bo += NV * DST__W) {         \
             COLS(DST__K_PFB1, 0)                                               \
-            DST__PREFETCH_R(pb + DST__GEMM_PF_B * bs + NV * DST__W - 1);       \
+            DST__PREFETCH_R(pb + (size_t)DST__GEMM_PF_B * bs + nr - 1);        \
             COLS(DST__K_BLOAD, 0)                                              \
             COLS(DST__K_BSAVE, 0)                                              \
             ROWS(DST__K_ROW, COLS)                                             \
@@ -1704,7 +1704,7 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
                 for (; jt + 8 <= cols; jt += 8) {
                     const float *src = b + (size_t)(j0 + jr + jt) * ldb + p0;
                     for (pp = 0; pp < pt; pp += 8) {
-                        if (!(pp & 15)) { /* a line of each of the 8 rows, 8 lines ahead */
+                        if (!(pp & 15) && pp + 128 < pt) { /* a line of each row, 8 ahead */
                             int r;
                             for (r = 0; r < 8; ++r) DST__PREFETCH_R(src + (size_t)r * ldb + pp + 128);
                         }
