@@ -2951,12 +2951,12 @@ typedef struct dst__wino {
     int C, K, H, W, OH, OW, ph, pw;
     int TW, T; /* tiles across, per sample */
     int N;     /* tiles per chunk */
-    size_t ld;     /* floats from one row of V or M to the next: N + 16, so
-                      that a transform may store (or load) whole vectors past
-                      its tiles */
-    size_t ev, em; /* floats from one V_e / M_e to the next: a little more than
-                      their size, so the 16 streams of a transform do not share
-                      cache sets */
+    size_t ld; /* floats from one row of V or M to the next: N + 16, so that a
+                  transform may store (or load) whole vectors past its tiles.
+                  Rows go channel by channel, and within a channel position
+                  by position e (V_e is every 16th row), so a transform
+                  writes or reads one sequential stream (measured no faster
+                  than one stream per V_e, but no 4 KB aliasing to avoid) */
 } dst__wino;
 
 static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
@@ -2969,15 +2969,13 @@ static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
     q.T = ((q.OH + 1) / 2) * q.TW;
     q.N = n < 48 ? 48 : n;
     q.ld = (size_t)q.N + 16;
-    q.ev = (size_t)C * q.ld + 16;
-    q.em = (size_t)K * q.ld + 16;
     return q;
 }
 
 /* floats of U (K rounded up to whole panels of at most 8 rows), V and M */
 static size_t dst__wino_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)(q->K + 8) * q->C + q->ev + q->em);
+    return 16 * ((size_t)(q->K + 8) * q->C + (size_t)(q->C + q->K) * q->ld);
 }
 
 /* The forward's sweep, the backward's (dx), dW's, or the column matrix of
@@ -3035,16 +3033,16 @@ static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, fl
 
 /* V[e][c][l] = (B^T d B)[e] for the tiles l < cnt of tile row ty from tile
    tx on, d the 4x4 input tile of channel c of one sample x [C][H][W] (zero
-   outside the planes); V's rows ld floats apart, its matrices C ld. */
+   outside the planes); V's rows ld floats apart. */
 static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
                                 float *V, size_t ld)
 {
-    size_t es = q->ev;
+    size_t es = ld;
     int c, l, r, s;
     for (c = c0; c < c1; ++c) {
         const float *plane = x + (size_t)c * q->H * q->W;
         for (l = 0; l < cnt; ++l) {
-            float d[16], t[16], *o = V + (size_t)c * ld + l;
+            float d[16], t[16], *o = V + (size_t)c * 16 * ld + l;
             int y0 = 2 * ty - q->ph, x0 = 2 * (tx + l) - q->pw;
             for (r = 0; r < 4; ++r)
                 for (s = 0; s < 4; ++s) {
@@ -3072,12 +3070,12 @@ static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int 
 static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int k0, int k1,
                                  int ty, int tx, int cnt, float *y)
 {
-    size_t es = q->em;
+    size_t es = ld;
     int k, l, r, s;
     for (k = k0; k < k1; ++k) {
         float *plane = y + (size_t)k * q->OH * q->OW, b = bias ? bias[k] : 0.0f;
         for (l = 0; l < cnt; ++l) {
-            const float *m = M + (size_t)k * ld + l;
+            const float *m = M + (size_t)k * 16 * ld + l;
             float t[8], o[4];
             for (s = 0; s < 4; ++s) { /* t = A^T m */
                 t[s] = (m[(size_t)(0 * 4 + s) * es] + m[(size_t)(1 * 4 + s) * es]) + m[(size_t)(2 * 4 + s) * es];
@@ -3145,7 +3143,7 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     static const int off[4] = { 0, 16, 2, 18 };
-    size_t es = q->ev, sample = (size_t)q->C * q->H * q->W;
+    size_t es = q->ld, sample = (size_t)q->C * q->H * q->W;
     int l0, c, i, j;
     for (c = 0; c < q->C; ++c)
         for (j = 0; j < cnt;) {
@@ -3154,7 +3152,7 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
             const float *plane = x + (g / (size_t)q->T) * sample + (size_t)c * q->H * q->W;
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph, first[4];
-                float *o = V + (size_t)c * q->ld + j + l0;
+                float *o = V + (size_t)c * 16 * q->ld + j + l0;
                 __mmask16 lm[4];
                 __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
                 for (i = 0; i < 4; ++i) {
@@ -3217,7 +3215,7 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
 {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    size_t es = q->em, plane = (size_t)q->OH * q->OW;
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW;
     int l0, k, j;
     for (k = 0; k < q->K; ++k) {
         __m512 b = _mm512_set1_ps(bias ? bias[k] : 0.0f);
@@ -3227,7 +3225,7 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
             float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
-                const float *src = M + (size_t)k * q->ld + j + l0;
+                const float *src = M + (size_t)k * 16 * q->ld + j + l0;
                 float *row = out + xo;
                 __m512 o0, o1;
                 __m512 t00 = DST__WO_LOAD(0, 0), t01 = DST__WO_LOAD(0, 1), t02 = DST__WO_LOAD(0, 2), t03 = DST__WO_LOAD(0, 3);
@@ -3294,12 +3292,12 @@ static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_
     (void)fast;
     if (padded > cnt)
         for (e = 0; e < 16; ++e)
-            for (c = 0; c < q->C; ++c) memset(V + e * q->ev + (size_t)c * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
+            for (c = 0; c < q->C; ++c) memset(V + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
 }
 
 /* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
    chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
-   chunk's (16 ev and 16 em floats). */
+   chunk's (16 C ld and 16 K ld floats). */
 static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
                             const float *bias, float *y, float *V, float *M)
 {
@@ -3310,20 +3308,20 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
         int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, k;
         dst__wino_inputs(q, fast, x, g0, cnt, V);
         for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
-            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * q->ev;
-            float *Me = M + e * q->em;
+            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * ld;
+            float *Me = M + e * ld;
             for (i0 = 0; i0 < K; i0 += mr) {
                 int rows = K - i0 < mr ? K - i0 : mr;
                 for (jj = 0; jj < cnt; jj += nr) {
                     int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
-                    float *ct = Me + (size_t)i0 * ld + jj;
-                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols);
+                    float *ct = Me + (size_t)i0 * 16 * ld + jj;
+                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)(16 * ld), ct, (int)(16 * ld), 1.0f, 0.0f, cols);
                     else { /* a short panel: 4 + 2 + 1 rows as it needs */
                         int r0 = 0, s, sizes[3] = { 4, 2, 1 };
                         for (s = 0; s < 3; ++s)
                             if (rows & sizes[s]) {
-                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)ld,
-                                                           ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols);
+                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)(16 * ld),
+                                                           ct + (size_t)r0 * 16 * ld, (int)(16 * ld), 1.0f, 0.0f, cols);
                                 r0 += sizes[s];
                             }
                     }
@@ -3363,7 +3361,7 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), y0 = 2 * (t / q->TW), x0 = 2 * (t % q->TW);
             const float *plane = dy + ((g / (size_t)q->T) * q->K + (size_t)k) * q->OH * q->OW;
-            float h[2][4], *o = D + (size_t)k * q->ld + j;
+            float h[2][4], *o = D + (size_t)k * 16 * q->ld + j;
             for (r = 0; r < 2; ++r) { /* h = dY A^T, row by row */
                 float a = 0, b = 0;
                 if (y0 + r < q->OH) {
@@ -3373,10 +3371,10 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
                 h[r][0] = a; h[r][1] = a + b; h[r][2] = a - b; h[r][3] = 0.0f - b;
             }
             for (s = 0; s < 4; ++s) { /* A h */
-                o[(size_t)(0 * 4 + s) * q->em] = h[0][s];
-                o[(size_t)(1 * 4 + s) * q->em] = h[0][s] + h[1][s];
-                o[(size_t)(2 * 4 + s) * q->em] = h[0][s] - h[1][s];
-                o[(size_t)(3 * 4 + s) * q->em] = 0.0f - h[1][s];
+                o[(size_t)(0 * 4 + s) * q->ld] = h[0][s];
+                o[(size_t)(1 * 4 + s) * q->ld] = h[0][s] + h[1][s];
+                o[(size_t)(2 * 4 + s) * q->ld] = h[0][s] - h[1][s];
+                o[(size_t)(3 * 4 + s) * q->ld] = 0.0f - h[1][s];
             }
         }
 }
@@ -3389,7 +3387,7 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 z = _mm512_setzero_ps();
-    size_t es = q->em, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
     int k, j, l0, r, s;
     for (k = 0; k < q->K; ++k)
         for (j = 0; j < cnt;) {
@@ -3400,7 +3398,7 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
                 int xo = 2 * (tx + l0);
                 __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW - xo), m1 = (__mmask16)dst__lanes(0, q->OW - xo - 16);
                 __m512 h[2][4];
-                float *o = D + (size_t)k * q->ld + j + l0;
+                float *o = D + (size_t)k * 16 * q->ld + j + l0;
                 for (r = 0; r < 2; ++r) {
                     int yy = 2 * ty + r;
                     size_t at = (size_t)k * plane + (size_t)yy * q->OW + (size_t)xo; /* in the sample */
@@ -3434,7 +3432,7 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
 static size_t dst__wino_grad_gemm_floats(const dst__wino *q) { return (size_t)q->N * (q->K + q->C + 56) + 16; }
 static size_t dst__wino_grad_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)q->K * q->C + q->ev + q->em) + dst__wino_grad_gemm_floats(q) + 16;
+    return 16 * ((size_t)q->K * q->C + (size_t)(q->C + q->K) * q->ld) + dst__wino_grad_gemm_floats(q) + 16;
 }
 
 /* dw [K][C][3][3] for the forward sweep q over batch samples x, dy. */
@@ -3442,7 +3440,7 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
                                   const float *dy, float *dw, float *work)
 {
     size_t total = (size_t)batch * q->T, g0, KC = (size_t)q->K * q->C, i;
-    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * q->ev, *buf = D + 16 * q->em;
+    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * (size_t)q->C * q->ld, *buf = D + 16 * (size_t)q->K * q->ld;
     int fast = dst__wino_fast(isa), e, r;
     buf += (16 - ((uintptr_t)buf >> 2)) & 15; /* 64-byte aligned */
     for (g0 = 0; g0 < total; g0 += (size_t)q->N) {
@@ -3454,7 +3452,7 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
 #endif
         dst__wino_grad_ref(q, dy, g0, cnt, D);
         for (e = 0; e < 16; ++e)
-            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->em, (int)q->ld, V + e * q->ev, (int)q->ld,
+            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->ld, (int)(16 * q->ld), V + e * q->ld, (int)(16 * q->ld),
                            g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));
     }
     for (i = 0; i < KC; ++i) { /* dW = G^T dU G */
@@ -3478,7 +3476,7 @@ static void dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, 
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
-    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * q.ev;
+    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
     if (!isa) {
         dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
         return;
@@ -3494,7 +3492,7 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->out_c, p->in_c, dst__conv_out_h(p), dst__conv_out_w(p), 2 - p->pad_h, 2 - p->pad_w);
-    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * q.ev;
+    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
     if (!isa) {
         dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
         return;
