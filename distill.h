@@ -3674,8 +3674,58 @@ static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const
 }
 #endif
 
+#if defined(DST__GEMM_X86)
+/* The same 2x2 windows, 16 outputs at a time (AVX-512): the even and odd
+   columns of 32 input columns by two-source permutes, the comparisons and
+   choices under masks; loads past the row end masked off, stores by
+   dst__store_lanes (no masked stores: slow on Zen 4). */
+static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool2d_params *p, int batch, const float *x,
+                                                                   float *y, int32_t *argmax)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i steps = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
+    const __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(W);
+    for (c = 0; c < planes; ++c)
+        for (yo = 0; yo < oh; ++yo) {
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            float *out = y + c * out_plane + (size_t)yo * ow;
+            int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
+            for (xo = 0; xo < ow; xo += 16) {
+                int n = ow - xo < 16 ? ow - xo : 16;
+                __mmask16 k0 = (__mmask16)dst__lanes(0, 2 * n), k1 = (__mmask16)dst__lanes(0, 2 * n - 16);
+                __m512 t0 = _mm512_maskz_loadu_ps(k0, r0 + 2 * xo), t1 = _mm512_maskz_loadu_ps(k1, r0 + 2 * xo + 16);
+                __m512 b0 = _mm512_maskz_loadu_ps(k0, r1 + 2 * xo), b1 = _mm512_maskz_loadu_ps(k1, r1 + 2 * xo + 16);
+                __m512 best = _mm512_permutex2var_ps(t0, even, t1), v;
+                __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(2 * yo * W + 2 * xo), steps), at = ia;
+                __mmask16 m;
+#define DST__MAX_STEP(vv, idx)                                                                     \
+    v = vv;                                                                                        \
+    m = (__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)); \
+    best = _mm512_mask_mov_ps(best, m, v);                                                         \
+    at = _mm512_mask_mov_epi32(at, m, idx)
+                DST__MAX_STEP(_mm512_permutex2var_ps(t0, odd, t1), _mm512_add_epi32(ia, one));
+                DST__MAX_STEP(_mm512_permutex2var_ps(b0, even, b1), _mm512_add_epi32(ia, row));
+                DST__MAX_STEP(_mm512_permutex2var_ps(b0, odd, b1), _mm512_add_epi32(_mm512_add_epi32(ia, row), one));
+#undef DST__MAX_STEP
+                dst__store_lanes(out + xo, best, n);
+                if (am) dst__store_lanes((float *)(void *)(am + xo), _mm512_castsi512_ps(at), n);
+            }
+        }
+}
+#endif
+
 static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
+#if defined(DST__GEMM_X86)
+    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
+        p->pad_h == 0 && p->pad_w == 0 && dst_simd_active() == DST_SIMD_AVX512) {
+        dst__maxpool2x2_forward_avx512(p, batch, x, y, argmax);
+        return;
+    }
+#endif
 #if DST__VEC_SSE2
     if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
         p->pad_h == 0 && p->pad_w == 0) {

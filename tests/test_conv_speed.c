@@ -244,11 +244,14 @@ static int test_conv_winograd_matches_reference(void)
 
 /* ---- max pooling: the 2x2 path against the reference ------------------------------ */
 
-/* Odd sizes (a last row / column that no window covers), ties (the first
-   maximum wins), NaNs (a NaN wins, the later of two), infinities. */
+/* Odd sizes (a last row / column that no window covers; rows of more than
+   16 outputs), ties (the first maximum wins), NaNs (a NaN wins, the later
+   of two), infinities; at every SIMD level. */
 static int test_maxpool_fast_matches_reference(void)
 {
-    int t;
+    int t, lev, nlev;
+    dst_simd levels[5];
+    nlev = t_conv_levels(levels);
     for (t = 0; t < 40; ++t) {
         dst_pool2d_params p;
         int n = 1 + t % 3, oh, ow, k;
@@ -256,7 +259,7 @@ static int test_maxpool_fast_matches_reference(void)
         float *x, *y0, *y1;
         int32_t *a0, *a1;
         memset(&p, 0, sizeof p);
-        p.channels = 1 + t % 4; p.in_h = 2 + (t * 7) % 13; p.in_w = 2 + (t * 5) % 19;
+        p.channels = 1 + t % 4; p.in_h = 2 + (t * 7) % 13; p.in_w = 2 + (t * 5) % 19 + (t % 3 == 0 ? 30 : 0);
         p.kernel_h = p.kernel_w = 2;
         p.stride_h = t % 2 ? 2 : 0;  /* 0 means the kernel size */
         p.stride_w = 2;
@@ -273,16 +276,23 @@ static int test_maxpool_fast_matches_reference(void)
             if (t % 5 == 0) x[i] = -INFINITY;           /* all ties at -inf */
         }
         dst__maxpool_forward_ref(&p, n, x, y0, a0);
-        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, a1) == DST_OK);
-        for (k = 0; k < (int)yn; ++k)
-            if (a0[k] != a1[k] || (memcmp(&y0[k], &y1[k], 4) != 0 && !(y0[k] != y0[k] && y1[k] != y1[k]))) {
-                printf("    case %d output %d: %g at %d, reference %g at %d\n", t, k, (double)y1[k], a1[k],
-                       (double)y0[k], a0[k]);
-                return 1;
-            }
-        /* without argmax */
-        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, NULL) == DST_OK);
-        for (k = 0; k < (int)yn; ++k) T_CHECK(y0[k] == y1[k] || (y0[k] != y0[k] && y1[k] != y1[k]));
+        for (lev = 0; lev < nlev; ++lev) { /* SSE2 4 at a time, AVX-512 16 at a time */
+            dst_simd_force(levels[lev]);
+            memset(y1, 0xff, yn * 4); memset(a1, 0xff, yn * 4);
+            T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, a1) == DST_OK);
+            dst_simd_force(DST_SIMD_AUTO);
+            for (k = 0; k < (int)yn; ++k)
+                if (a0[k] != a1[k] || (memcmp(&y0[k], &y1[k], 4) != 0 && !(y0[k] != y0[k] && y1[k] != y1[k]))) {
+                    printf("    case %d (%s) output %d: %g at %d, reference %g at %d\n", t, dst_simd_name(levels[lev]), k,
+                           (double)y1[k], a1[k], (double)y0[k], a0[k]);
+                    return 1;
+                }
+            /* without argmax */
+            dst_simd_force(levels[lev]);
+            T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, NULL) == DST_OK);
+            dst_simd_force(DST_SIMD_AUTO);
+            for (k = 0; k < (int)yn; ++k) T_CHECK(y0[k] == y1[k] || (y0[k] != y0[k] && y1[k] != y1[k]));
+        }
         free(x); free(y0); free(y1); free(a0); free(a1);
     }
     return 0;
