@@ -2218,22 +2218,32 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && p->pad_h <= 2 && p->pad_w <= 2;
 }
 
-/* Winograd pays off once the GEMMs dominate its transforms: at least this
-   many input and output channels, and an output plane of at least
-   DST__CONV_WINOGRAD_PLANE values (smaller planes are mostly edge tiles,
-   and im2col puts several samples in one GEMM). Measured: docs/BENCHMARKS.md. */
-#define DST__CONV_WINOGRAD_CHANNELS 16
-#define DST__CONV_WINOGRAD_PLANE 256
+/* Winograd pays off where its transforms are vector code (AVX-512: the
+   plain C ones made it slower than im2col + GEMM under AVX2 and SSE2) and
+   the products dominate them: at least DST__CONV_WINOGRAD_CHANNELS input
+   and output channels (C2's 8 -> 16 on 13x13 won, 3 -> 16 and 1 -> 32 lost),
+   an output plane of at least DST__CONV_WINOGRAD_PLANE values (7x7
+   measured; smaller planes are mostly edge tiles). The chunks of tiles
+   span samples, so small planes fill the products too. Measured:
+   bench/bench_conv_paths.c, docs/BENCHMARKS.md. */
+#define DST__CONV_WINOGRAD_CHANNELS 8
+#define DST__CONV_WINOGRAD_PLANE 16
+
+/* The shape would take Winograd where the AVX-512 transforms run (what a
+   model's workspace is sized for, whatever the level at run time). */
+static int dst__conv_winograd_pays(const dst_conv2d_params *p)
+{
+    return dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
+           p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
+           (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE;
+}
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
 {
     if (path == DST__CONV_WINOGRAD && !dst__conv_winograd_shape(p)) return DST__CONV_GEMM;
     if (path != DST__CONV_AUTO) return path;
     if (dst__conv_direct(p)) return DST__CONV_DIRECT;
-    if (dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
-        p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
-        (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE)
-        return DST__CONV_WINOGRAD;
+    if (dst__conv_winograd_pays(p) && dst_simd_active() == DST_SIMD_AVX512) return DST__CONV_WINOGRAD;
     return DST__CONV_GEMM;
 }
 
@@ -2259,14 +2269,20 @@ static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 }
 
 /* Scratch floats for nb samples per GEMM: their column matrix (none for
-   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output. */
+   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output; for
+   a shape that may take Winograd (AUTO: at run time by the SIMD level),
+   also what Winograd needs. */
 static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path path, int nb)
 {
     size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
-    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
-    if (dst__conv_path_of(p, path) == DST__CONV_WINOGRAD) return dst__conv_winograd_work(p);
-    if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
-    return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p), n = 0, w;
+    int wino = (path == DST__CONV_WINOGRAD && dst__conv_winograd_shape(p)) ||
+               (path == DST__CONV_AUTO && dst__conv_winograd_pays(p));
+    if ((path == DST__CONV_GEMM || path == DST__CONV_WINOGRAD || (path == DST__CONV_AUTO && !dst__conv_direct(p))) &&
+        !(nb == 1 && dst__conv_pointwise(p)))
+        n = K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+    w = wino ? dst__conv_winograd_work(p) : 0;
+    return w > n ? w : n;
 }
 
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
