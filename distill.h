@@ -367,7 +367,7 @@ typedef enum dst_layer_kind {
     DST_LAYER_AVGPOOL2D,  /* nn.AvgPool2d, padding counted in the mean */
     DST_LAYER_GLOBAL_AVGPOOL, /* mean over H x W: C x H x W -> C x 1 x 1 (nn.AdaptiveAvgPool2d(1)) */
     DST_LAYER_BATCHNORM,  /* nn.BatchNorm2d over channels (BatchNorm1d after a dense layer) */
-    DST_LAYER_FLATTEN,    /* C x H x W -> C*H*W x 1 x 1, data untouched (dense flattens anyway) */
+    DST_LAYER_FLATTEN,    /* C x H x W -> C*H*W x 1 x 1, data untouched and not copied (dense flattens anyway) */
     DST_LAYER_DROPOUT2D   /* spatial dropout, nn.Dropout2d: zeroes whole channels with probability rate */
 } dst_layer_kind;
 
@@ -4715,6 +4715,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
         if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense layer's buffer */
+        if (i > 0 && L->desc.kind == DST_LAYER_FLATTEN) per = 0; /* its input's buffer: the same values */
         floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
     floats += DST__ROUND16(m->col_floats);
@@ -4729,7 +4730,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     m->ws_batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
-        if (i > 0 && m->layers[i - 1].relu_fused) {
+        if (i > 0 && (m->layers[i - 1].relu_fused || L->desc.kind == DST_LAYER_FLATTEN)) {
             L->out = m->layers[i - 1].out;
         } else {
             L->out = ws + off;
@@ -5171,7 +5172,10 @@ static void dst__conv_layers_forward(dst_model *m, dst__layer *L, const float *x
         break;
     case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_forward(L, x, batch); break;
     case DST_LAYER_BATCHNORM: dst__batchnorm_layer_forward(m, L, x, batch, training); break;
-    case DST_LAYER_FLATTEN: memcpy(L->out, x, L->out_size * (size_t)batch * sizeof(float)); break;
+    case DST_LAYER_FLATTEN: /* its output is its input's buffer: a copy only as the first layer, or after an
+                               inference dropout that passed its input on (its buffer is free then) */
+        if (L->out != x) memcpy(L->out, x, L->out_size * (size_t)batch * sizeof(float));
+        break;
     case DST_LAYER_DROPOUT2D: dst__dropout2d_forward(m, L, x, batch, training); break;
     default: break;
     }
@@ -5197,7 +5201,6 @@ static void dst__conv_layers_backward(dst_model *m, dst__layer *L, const float *
             dst__avgpool_backward(&pp, batch, dy, dx);
             break;
         case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_backward(L, dy, dx, batch); break;
-        case DST_LAYER_FLATTEN: memcpy(dx, dy, L->out_size * (size_t)batch * sizeof(float)); break;
         case DST_LAYER_DROPOUT2D: dst__dropout2d_backward(L, dy, dx, batch); break;
         default: break;
         }
@@ -5309,6 +5312,7 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         const float *x = i ? m->layers[i - 1].out : m->input;
         float *dx = i ? m->dbuf[turn] : NULL;
         size_t n = L->out_size * (size_t)batch, j;
+        if (L->desc.kind == DST_LAYER_FLATTEN) continue; /* dy passes through as it is; the buffers do not turn */
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
         case DST_LAYER_RELU: if (dx) dst__relu_grad(L->out, dy, dx, n); break; /* out > 0 where x > 0 */
