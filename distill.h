@@ -2181,8 +2181,9 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
      For depthwise convolutions (one input channel per group), where each
      group's GEMM would be 1 x P x (kh kw). A first layer on gray images
      (one input channel, one group) measured faster as im2col + GEMM.
-   - Winograd F(2x2, 3x3), forward only: 3x3 stride-1 convolutions with
-     enough channels and outputs (section below).
+   - Winograd F(2x2, 3x3), forward, dx and dW: 3x3 stride-1 convolutions
+     with 8 or more channels in and out, where the AVX-512 transforms run
+     (section below).
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
@@ -2939,7 +2940,7 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    and K output channels, T tiles).
 
    A sweep runs the tiles of the whole batch in chunks of N tiles (N a
-   multiple of 48, V and M of a chunk about 384 KB: they stay in L2):
+   multiple of 48, V and M of a chunk at most 576 KB: they stay in L2):
    transform the chunk's input tiles into V, run the 16 products, transform
    M back into output tiles, next chunk. The products call the GEMM's
    micro-kernels directly: U is packed once per call in their A layout,
@@ -2947,14 +2948,19 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    contiguous, is their B as it lies (no packing per product). A chunk
    may hold the tiles of several samples, so small planes fill it too.
 
-   The transforms: plain C (the reference, and the path for SSE2, AVX2 and
-   NEON), and AVX-512 for 16 tiles of a tile row at a time (the even and
-   odd columns of the input rows picked by two-source permutes, the edges
-   by masked loads and stores).
+   The transforms: plain C (the reference, and what SSE2, AVX2 and NEON
+   runs use when asked for this path; dst__conv_path_of picks Winograd
+   only under AVX-512), and AVX-512 for 16 tiles of a tile row at a time
+   (the even and odd columns of the input rows picked by two-source
+   permutes, the edges by masked loads; stores whole vectors, or by
+   dst__store_lanes at a plane's edge: masked stores measured slow on
+   Zen 4). On C1's 32 -> 64 conv the transforms take about a third of the
+   time, the products the rest.
 
    The backward's dx is the same sweep over dy (K channels, padded by
    2 - pad) with the filters turned by 180 degrees and their channels
-   swapped; dW stays on the im2col path. */
+   swapped; dW goes through the same transforms the other way round (its
+   own section below). */
 
 /* V and M of one chunk at most this many floats, 576 KB (the chunk is at
    least 48 tiles; 192 to 768 KB measured within the noise on C1) */
@@ -3119,7 +3125,9 @@ static unsigned dst__lanes(int lo, int hi)
 
 /* dst__wino_input_ref for 16 tiles at a time: input row r of tiles l..l+15
    is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
-   16, 2, 18) whose even and odd lanes make the tile columns 0..3. Lanes
+   16, 2, 18) whose even and odd lanes make the tile columns 0..3; the same
+   row two channels on is prefetched (the input comes from memory: 5% of a
+   C1 step, the loads were the hot spots). Lanes
    outside the plane are zeroed: a load that would leave the sample's
    planes is a masked expanding load from the first column inside, so no
    address outside them is formed. Every value lives in a named register
@@ -3138,6 +3146,10 @@ static unsigned dst__lanes(int lo, int hi)
         else {                                                                                    \
             const float *src = plane + (size_t)yy * q->W;                                         \
             size_t at = (size_t)c * q->H * q->W + (size_t)yy * q->W;                              \
+            size_t pf = at + 2 * (size_t)q->H * q->W + (size_t)(xb + 2); /* two channels on */    \
+            if (pf < sample) _mm_prefetch((const char *)(src - at + pf), _MM_HINT_T0);           \
+            if (pf + 16 < sample) _mm_prefetch((const char *)(src - at + pf + 16), _MM_HINT_T0); \
+            if (pf + 31 < sample) _mm_prefetch((const char *)(src - at + pf + 31), _MM_HINT_T0); \
             __m512 a = DST__WI_PART(0, 0), b = DST__WI_PART(16, 1);                               \
             __m512 a2 = DST__WI_PART(2, 2), b2 = DST__WI_PART(18, 3);                             \
             __m512 e0 = _mm512_permutex2var_ps(a, even, b), e1 = _mm512_permutex2var_ps(a, odd, b); \
@@ -3419,6 +3431,10 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
                     int yy = 2 * ty + r;
                     size_t at = (size_t)k * plane + (size_t)yy * q->OW + (size_t)xo; /* in the sample */
                     __m512 a = z, b = z, e0, e1;
+                    if (yy < q->OH && at + 2 * plane < sample) /* the same row two channels on */
+                        _mm_prefetch((const char *)(base + at + 2 * plane), _MM_HINT_T0);
+                    if (yy < q->OH && at + 2 * plane + 16 < sample)
+                        _mm_prefetch((const char *)(base + at + 2 * plane + 16), _MM_HINT_T0);
                     if (yy < q->OH) {
                         if (at + 16 <= sample) a = _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at));
                         else a = _mm512_maskz_expandloadu_ps(m0, base + at);
