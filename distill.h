@@ -3256,6 +3256,14 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                 const float *src = M + (size_t)k * 16 * q->ld + j + l0;
                 float *row = out + xo;
                 __m512 o0, o1;
+                if (k + 2 < q->K) { /* the same rows two channels on (5% of the forward) */
+                    _mm_prefetch((const char *)(row + 2 * plane), _MM_HINT_T0);
+                    if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + 16), _MM_HINT_T0);
+                    if (2 * ty + 1 < q->OH) {
+                        _mm_prefetch((const char *)(row + 2 * plane + q->OW), _MM_HINT_T0);
+                        if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + q->OW + 16), _MM_HINT_T0);
+                    }
+                }
                 __m512 t00 = DST__WO_LOAD(0, 0), t01 = DST__WO_LOAD(0, 1), t02 = DST__WO_LOAD(0, 2), t03 = DST__WO_LOAD(0, 3);
                 __m512 t10 = DST__WO_LOAD(1, 0), t11 = DST__WO_LOAD(1, 1), t12 = DST__WO_LOAD(1, 2), t13 = DST__WO_LOAD(1, 3);
                 __m512 m0v = DST__WO_LOAD(2, 0), m1v = DST__WO_LOAD(2, 1), m2v = DST__WO_LOAD(2, 2), m3v = DST__WO_LOAD(2, 3);
