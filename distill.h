@@ -2182,8 +2182,8 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
      group's GEMM would be 1 x P x (kh kw). A first layer on gray images
      (one input channel, one group) measured faster as im2col + GEMM.
    - Winograd F(2x2, 3x3), forward, dx and dW: 3x3 stride-1 convolutions
-     with 8 or more channels in and out, where the AVX-512 transforms run
-     (section below).
+     with 8 or more channels in and out under AVX-512, 32 or more under
+     AVX2 (section below).
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
@@ -2219,19 +2219,23 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && p->pad_h <= 2 && p->pad_w <= 2;
 }
 
-/* Winograd pays off where its transforms are vector code (AVX-512: the
-   plain C ones made it slower than im2col + GEMM under AVX2 and SSE2) and
-   the products dominate them: at least DST__CONV_WINOGRAD_CHANNELS input
-   and output channels (C2's 8 -> 16 on 13x13 won, 3 -> 16 and 1 -> 32 lost),
-   an output plane of at least DST__CONV_WINOGRAD_PLANE values (7x7
-   measured; smaller planes are mostly edge tiles). The chunks of tiles
-   span samples, so small planes fill the products too. Measured:
-   bench/bench_conv_paths.c, docs/BENCHMARKS.md. */
+/* Winograd pays off where its transforms are vector code (AVX-512 or
+   AVX2; the plain C ones made it slower than im2col + GEMM) and the
+   products dominate them: with AVX-512 at least DST__CONV_WINOGRAD_CHANNELS
+   input and output channels (C2's 8 -> 16 on 13x13 won, 3 -> 16 and 1 -> 32
+   lost), with AVX2 (8 tiles at a time, 6 x 16 micro-kernels) at least
+   DST__CONV_WINOGRAD_CHANNELS_AVX2 (32 -> 64 and 64 -> 64 won, 8 -> 16
+   lost, between untried); an output plane of at least
+   DST__CONV_WINOGRAD_PLANE values (7x7 measured; smaller planes are mostly
+   edge tiles). The chunks of tiles span samples, so small planes fill the
+   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md. */
 #define DST__CONV_WINOGRAD_CHANNELS 8
+#define DST__CONV_WINOGRAD_CHANNELS_AVX2 32
 #define DST__CONV_WINOGRAD_PLANE 16
 
 /* The shape would take Winograd where the AVX-512 transforms run (what a
-   model's workspace is sized for, whatever the level at run time). */
+   model's workspace is sized for, whatever the level at run time; the
+   AVX2 rule asks for more). */
 static int dst__conv_winograd_pays(const dst_conv2d_params *p)
 {
     return dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
@@ -2244,7 +2248,11 @@ static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_pa
     if (path == DST__CONV_WINOGRAD && !dst__conv_winograd_shape(p)) return DST__CONV_GEMM;
     if (path != DST__CONV_AUTO) return path;
     if (dst__conv_direct(p)) return DST__CONV_DIRECT;
-    if (dst__conv_winograd_pays(p) && dst_simd_active() == DST_SIMD_AVX512) return DST__CONV_WINOGRAD;
+    if (dst__conv_winograd_pays(p) &&
+        (dst_simd_active() == DST_SIMD_AVX512 ||
+         (dst_simd_active() == DST_SIMD_AVX2 && p->in_c >= DST__CONV_WINOGRAD_CHANNELS_AVX2 &&
+          p->out_c >= DST__CONV_WINOGRAD_CHANNELS_AVX2)))
+        return DST__CONV_WINOGRAD;
     return DST__CONV_GEMM;
 }
 
@@ -2948,14 +2956,15 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    contiguous, is their B as it lies (no packing per product). A chunk
    may hold the tiles of several samples, so small planes fill it too.
 
-   The transforms: plain C (the reference, and what SSE2, AVX2 and NEON
-   runs use when asked for this path; dst__conv_path_of picks Winograd
-   only under AVX-512), and AVX-512 for 16 tiles of a tile row at a time
-   (the even and odd columns of the input rows picked by two-source
-   permutes, the edges by masked loads; stores whole vectors, or by
-   dst__store_lanes at a plane's edge: masked stores measured slow on
-   Zen 4). On C1's 32 -> 64 conv the transforms take about a third of the
-   time, the products the rest.
+   The transforms: plain C (the reference, and what SSE2 and NEON runs use
+   when asked for this path; dst__conv_path_of does not pick Winograd
+   there), AVX-512 for 16 tiles of a tile row at a time (the even and odd
+   columns of the input rows picked by two-source permutes, the edges by
+   masked loads; stores whole vectors, or by dst__store_lanes at a plane's
+   edge: masked stores measured slow on Zen 4), and AVX2 for 8 tiles (an
+   in-lane shuffle and a 64-bit permute per deinterleave). On C1's
+   32 -> 64 conv the transforms take about a third of the time, the
+   products the rest.
 
    The backward's dx is the same sweep over dy (K channels, padded by
    2 - pad) with the filters turned by 180 degrees and their channels
@@ -3293,13 +3302,173 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
     }
 }
 #undef DST__WO_LOAD
+
+/* ---- the same transforms with AVX2, 8 tiles at a time ----
+   The even and odd lanes of 16 columns by an in-lane shuffle and a 64-bit
+   permute; a row segment that would leave the sample's planes goes through
+   a zeroed 8-float copy (the edges only). */
+
+/* 8 floats of s from column col of a row of w, the columns outside [0, w)
+   zero; the load may read past the row while inside the n floats of the
+   array (s + off is the row start, off its index in the array). */
+static DST__TARGET("avx2,fma") __m256 dst__load8_avx2(const float *row, size_t off, size_t n, int col, int w)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int lo = col < 0 ? -col : 0, hi = w - col < 8 ? w - col : 8, i;
+    float t[8];
+    if (hi <= lo) return _mm256_setzero_ps();
+    if (lo == 0 && off + (size_t)col + 8 <= n) {
+        __m256 v = _mm256_loadu_ps(row + col);
+        if (hi == 8) return v;
+        return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane)));
+    }
+    for (i = 0; i < 8; ++i) t[i] = i >= lo && i < hi ? row[col + i] : 0.0f;
+    return _mm256_loadu_ps(t);
+}
+
+/* [evens of a b] and [odds of a b] */
+#define DST__EVEN8(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)))
+#define DST__ODD8(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)))
+
+static DST__TARGET("avx2,fma") void dst__wino_input_avx2(const dst__wino *q, const float *x, size_t g0, int cnt, float *V)
+{
+    size_t es = q->ld, sample = (size_t)q->C * q->H * q->W, hw = (size_t)q->H * q->W;
+    int l0, c, j, r, s;
+    for (c = 0; c < q->C; ++c)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *base = x + (g / (size_t)q->T) * sample;
+            for (l0 = 0; l0 < run; l0 += 8) {
+                int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph;
+                float *o = V + (size_t)c * 16 * q->ld + j + l0;
+                __m256 h[4][4];
+                for (r = 0; r < 4; ++r) {
+                    int yy = y0 + r;
+                    if (yy < 0 || yy >= q->H) {
+                        h[r][0] = h[r][1] = h[r][2] = h[r][3] = _mm256_setzero_ps();
+                    } else {
+                        size_t off = (size_t)c * hw + (size_t)yy * q->W;
+                        const float *row = base + off;
+                        __m256 a = dst__load8_avx2(row, off, sample, xb, q->W), b = dst__load8_avx2(row, off, sample, xb + 8, q->W);
+                        __m256 a2 = dst__load8_avx2(row, off, sample, xb + 2, q->W), b2 = dst__load8_avx2(row, off, sample, xb + 10, q->W);
+                        __m256 e0 = DST__EVEN8(a, b), e1 = DST__ODD8(a, b), e2 = DST__EVEN8(a2, b2), e3 = DST__ODD8(a2, b2);
+                        h[r][0] = _mm256_sub_ps(e0, e2); /* h = d B */
+                        h[r][1] = _mm256_add_ps(e1, e2);
+                        h[r][2] = _mm256_sub_ps(e2, e1);
+                        h[r][3] = _mm256_sub_ps(e1, e3);
+                    }
+                }
+                for (s = 0; s < 4; ++s) { /* B^T h, stored past the run too: the next run's, or padding */
+                    _mm256_storeu_ps(o + (size_t)(0 * 4 + s) * es, _mm256_sub_ps(h[0][s], h[2][s]));
+                    _mm256_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm256_add_ps(h[1][s], h[2][s]));
+                    _mm256_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm256_sub_ps(h[2][s], h[1][s]));
+                    _mm256_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm256_sub_ps(h[1][s], h[3][s]));
+                }
+            }
+            j += run;
+        }
+}
+
+/* The first n (0..8) lanes of v to p. */
+static DST__TARGET("avx2,fma") void dst__store8_avx2(float *p, __m256 v, int n)
+{
+    float t[8];
+    int i;
+    if (n >= 8) {
+        _mm256_storeu_ps(p, v);
+        return;
+    }
+    _mm256_storeu_ps(t, v);
+    for (i = 0; i < n; ++i) p[i] = t[i];
+}
+
+static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, const float *M, const float *bias,
+                                                          size_t g0, int cnt, float *y)
+{
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW;
+    int l0, k, j, r, s;
+    for (k = 0; k < q->K; ++k) {
+        __m256 b = _mm256_set1_ps(bias ? bias[k] : 0.0f);
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
+            for (l0 = 0; l0 < run; l0 += 8) {
+                int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
+                const float *src = M + (size_t)k * 16 * q->ld + j + l0;
+                __m256 tt[2][4];
+                for (s = 0; s < 4; ++s) { /* t = A^T m (rows have 16 floats to spare) */
+                    __m256 m0 = _mm256_loadu_ps(src + (size_t)(0 * 4 + s) * es), m1 = _mm256_loadu_ps(src + (size_t)(1 * 4 + s) * es);
+                    __m256 m2 = _mm256_loadu_ps(src + (size_t)(2 * 4 + s) * es), m3 = _mm256_loadu_ps(src + (size_t)(3 * 4 + s) * es);
+                    tt[0][s] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+                    tt[1][s] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+                }
+                for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) { /* o = t A, the two columns interleaved */
+                    __m256 o0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(tt[r][0], tt[r][1]), tt[r][2]), b);
+                    __m256 o1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(tt[r][1], tt[r][2]), tt[r][3]), b);
+                    __m256 lo = _mm256_unpacklo_ps(o0, o1), hi = _mm256_unpackhi_ps(o0, o1);
+                    float *row = out + (size_t)r * q->OW + xo;
+                    dst__store8_avx2(row, _mm256_permute2f128_ps(lo, hi, 0x20), n);
+                    if (n > 8) dst__store8_avx2(row + 8, _mm256_permute2f128_ps(lo, hi, 0x31), n - 8);
+                }
+            }
+            j += run;
+        }
+    }
+}
+
+static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+{
+    const __m256 z = _mm256_setzero_ps();
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    int k, j, l0, r, s;
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *base = dy + (g / (size_t)q->T) * sample;
+            for (l0 = 0; l0 < run; l0 += 8) {
+                int xo = 2 * (tx + l0);
+                __m256 h[2][4];
+                float *o = D + (size_t)k * 16 * q->ld + j + l0;
+                for (r = 0; r < 2; ++r) {
+                    int yy = 2 * ty + r;
+                    __m256 a = z, b = z, e0, e1;
+                    if (yy < q->OH) {
+                        size_t off = (size_t)k * plane + (size_t)yy * q->OW;
+                        a = dst__load8_avx2(base + off, off, sample, xo, q->OW);
+                        b = dst__load8_avx2(base + off, off, sample, xo + 8, q->OW);
+                    }
+                    e0 = DST__EVEN8(a, b);
+                    e1 = DST__ODD8(a, b);
+                    h[r][0] = e0;
+                    h[r][1] = _mm256_add_ps(e0, e1);
+                    h[r][2] = _mm256_sub_ps(e0, e1);
+                    h[r][3] = _mm256_sub_ps(z, e1);
+                }
+                for (s = 0; s < 4; ++s) { /* stored past the run too: the next run's, or padding */
+                    _mm256_storeu_ps(o + (size_t)(0 * 4 + s) * es, h[0][s]);
+                    _mm256_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm256_add_ps(h[0][s], h[1][s]));
+                    _mm256_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm256_sub_ps(h[0][s], h[1][s]));
+                    _mm256_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm256_sub_ps(z, h[1][s]));
+                }
+            }
+            j += run;
+        }
+}
+#undef DST__EVEN8
+#undef DST__ODD8
 #endif
 
-/* Is the AVX-512 transform code the one to run with these micro-kernels? */
+/* Which transform code runs with these micro-kernels: 2 AVX-512, 1 AVX2,
+   0 plain C. */
 static int dst__wino_fast(const dst__gemm_isa *isa)
 {
 #if defined(DST__GEMM_X86)
-    return isa->level == DST_SIMD_AVX512;
+    return isa->level == DST_SIMD_AVX512 ? 2 : isa->level == DST_SIMD_AVX2 ? 1 : 0;
 #else
     (void)isa;
     return 0;
@@ -3315,7 +3484,8 @@ static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_
 {
     int c, j, e, padded = (cnt + 15) / 16 * 16;
 #if defined(DST__GEMM_X86)
-    if (fast) dst__wino_input_avx512(q, x, g0, cnt, V);
+    if (fast == 2) dst__wino_input_avx512(q, x, g0, cnt, V);
+    else if (fast == 1) dst__wino_input_avx2(q, x, g0, cnt, V);
     else
 #endif
     for (c = 0; c < q->C; ++c)
@@ -3367,7 +3537,8 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
         /* the output transform, channel by channel and run by run */
 #if defined(DST__GEMM_X86)
         if (fast) {
-            dst__wino_output_avx512(q, M, bias, g0, cnt, y);
+            if (fast == 2) dst__wino_output_avx512(q, M, bias, g0, cnt, y);
+            else dst__wino_output_avx2(q, M, bias, g0, cnt, y);
             continue;
         }
 #endif
@@ -3487,7 +3658,8 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
         int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
         dst__wino_inputs(q, fast, x, g0, cnt, V);
 #if defined(DST__GEMM_X86)
-        if (fast) dst__wino_grad_avx512(q, dy, g0, cnt, D);
+        if (fast == 2) dst__wino_grad_avx512(q, dy, g0, cnt, D);
+        else if (fast == 1) dst__wino_grad_avx2(q, dy, g0, cnt, D);
         else
 #endif
         dst__wino_grad_ref(q, dy, g0, cnt, D);
