@@ -87,6 +87,10 @@ extern "C" {
 
 DSTDEF const char *dst_version(void); /* "0.1.0" */
 
+/* Seconds of monotonic wall time from an arbitrary origin: subtract two
+   readings. The clock fit's progress reports use, for timing your own code. */
+DSTDEF double dst_seconds(void);
+
 /* One list gives the codes and their words, so they never drift apart.
    Values are only ever appended. */
 #define DST_RESULT_LIST(X)                                                      \
@@ -852,6 +856,38 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #define DST__VEC_NEON 0
 #endif
 
+/* One loop body serves both: the 4-float vocabulary of the element-wise
+   kernels (DST__VEC4 where either is compiled in). Multiplication and
+   addition stay separate, so each loop rounds as its plain C reference.
+   DST__V4_POS_OR_0(s, a): s > 0 ? a : +0 per lane (NaN s gives 0), which is
+   ReLU as DST__V4_POS_OR_0(a, a). DST__V4_NAN_OR(acc, a) sets acc's lanes
+   where a is NaN, DST__V4_ANY(acc) says whether any lane was set. */
+#if DST__VEC_SSE2
+#define DST__VEC4 1
+typedef __m128 dst__v4;
+#define DST__V4_LOAD(p) _mm_loadu_ps(p)
+#define DST__V4_STORE(p, v) _mm_storeu_ps(p, v)
+#define DST__V4_SET1(x) _mm_set1_ps(x)
+#define DST__V4_ADD(a, b) _mm_add_ps(a, b)
+#define DST__V4_MUL(a, b) _mm_mul_ps(a, b)
+#define DST__V4_POS_OR_0(s, a) _mm_and_ps(_mm_cmpgt_ps(s, _mm_setzero_ps()), a)
+#define DST__V4_NAN_OR(acc, a) _mm_or_ps(acc, _mm_cmpunord_ps(a, a))
+#define DST__V4_ANY(acc) (_mm_movemask_ps(acc) != 0)
+#elif DST__VEC_NEON
+#define DST__VEC4 1
+typedef float32x4_t dst__v4;
+#define DST__V4_LOAD(p) vld1q_f32(p)
+#define DST__V4_STORE(p, v) vst1q_f32(p, v)
+#define DST__V4_SET1(x) vdupq_n_f32(x)
+#define DST__V4_ADD(a, b) vaddq_f32(a, b)
+#define DST__V4_MUL(a, b) vmulq_f32(a, b)
+#define DST__V4_POS_OR_0(s, a) vbslq_f32(vcgtq_f32(s, vdupq_n_f32(0)), a, vdupq_n_f32(0))
+#define DST__V4_NAN_OR(acc, a) vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(acc), vmvnq_u32(vceqq_f32(a, a))))
+#define DST__V4_ANY(acc) (vmaxvq_u32(vreinterpretq_u32_f32(acc)) != 0)
+#else
+#define DST__VEC4 0
+#endif
+
 /* ==== results, errors, small helpers ====================================== */
 
 DSTDEF const char *dst_version(void) { return "0.1.0"; }
@@ -919,7 +955,7 @@ static void dst__free_aligned(void *p, void *ctx)
 
 DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
 
-/* Wall-clock seconds from a monotonic source, for fit's progress reports.
+/* dst_seconds: wall-clock seconds from a monotonic source.
    Strict ISO C (-std=c99) hides POSIX's clock_gettime and CLOCK_MONOTONIC
    from <time.h>, and defining _POSIX_C_SOURCE here would come too late (the
    user's own includes have fixed the feature set by now). On 64-bit Linux,
@@ -944,7 +980,7 @@ extern int dst__clock_gettime(int clock_id, struct dst__timespec *ts) __asm__("c
 #endif
 static const char dst__seconds_source[] = DST__SECONDS_SOURCE;
 
-static double dst__seconds(void)
+DSTDEF double dst_seconds(void)
 {
 #if defined(_WIN32)
     LARGE_INTEGER f, c;
@@ -1020,7 +1056,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    layer), packing costs more than it saves: a dot-product kernel works on
    the operands in place, a tile of rows of A against a tile of rows of B
    with one vector accumulator per pair, reduced at the end
-   (DST__GEMM_DOT); with AVX-512 also when k >= 5 m, where the reductions
+   (DST__GEMM_DOT); with AVX-512 also when k >= 12 m, where the reductions
    cost less than packing B^T. B is taken in blocks of rows that fit in L2.
    The thresholds were chosen by measurement (bench/bench_gemm.c,
    docs/BENCHMARKS.md).
@@ -1118,16 +1154,28 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
+#define DST__PREFETCH_R(p) __builtin_prefetch(p, 0, 3)
 #else
 #define DST__PREFETCH(p) ((void)(p))
+#define DST__PREFETCH_R(p) ((void)(p))
 #endif
-#define DST__K_PF(i, COLS) COLS(DST__K_PF1, i)
-#define DST__K_PF1(i, j) DST__PREFETCH(c + (size_t)i * ldc + j * DST__W);
+/* rows of B ahead that the packing kernels fetch */
+#define DST__GEMM_PF_B 8
+#define DST__K_PF1(i, j) DST__PREFETCH(cp + j * DST__W);
+#define DST__K_PFB1(i, j) DST__PREFETCH_R(pb + DST__GEMM_PF_B * bs + j * DST__W);
+#define DST__K_BSAVE(i, j) DST__STORE(bo + j * DST__W, b##j);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
 #define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
 #define DST__K_BDECL(i, j) DST__V b##j;
 #define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
 #define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
+#define DST__K_AROW(i, COLS)                                                    \
+    { float x_ = pa[(size_t)i * as]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
+#define DST__K_CPF(R, NV, COLS)                                                 \
+    if (pf < R) { /* C is needed at the end: fetch a row per step */           \
+        COLS(DST__K_PF1, 0) DST__PREFETCH(cp + NV * DST__W - 1);                \
+        cp += ldc; ++pf;                                                        \
+    }
 #define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
 #define DST__K_PUT(i, COLS) COLS(DST__K_PUT1, i)
 #define DST__K_PUT1(i, j) DST__STORE(c + (size_t)i * ldc + j * DST__W, DST__MUL(va, c##i##_##j));
@@ -1141,17 +1189,54 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 /* The micro-kernel: an R x (NV * DST__W) tile, R rows listed by ROWS, NV
    vectors listed by COLS. pa: packed A, R values per step at stride MR;
    pb: B, NV vectors per step at stride bs (floats); nr <= NV * DST__W
-   columns of C are written. */
+   columns of C are written. bo != NULL: B is read where it is stored, and
+   the kernel also writes the packed panel there (NV vectors per step), for
+   the kernels of the other rows to read: packing B costs no pass of its own.
+   The C tile is prefetched row by row in the last 2 R steps: earlier, the
+   B panel streaming through L1 would evict it again (and the addresses,
+   kept in registers across the loop, made gcc spill a B vector to the
+   stack in every step of the AVX-512 8 x 48 kernel: 5% of its speed). */
 #define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                    \
 static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
-                      float *c, int ldc, float alpha, float beta, int nr)      \
+                      float *c, int ldc, float alpha, float beta, int nr,      \
+                      float *bo, int as, float *ao)                            \
 {                                                                              \
     enum { NV_ = NV };                                                         \
     ROWS(DST__K_ACC, COLS)                                                     \
     COLS(DST__K_BDECL, 0)                                                      \
-    int p;                                                                     \
-    ROWS(DST__K_PF, COLS) /* C is needed at the end: start fetching it now */  \
-    for (p = 0; p < kc; ++p, pa += MR, pb += bs) {                             \
+    int p = 0, pf = 0, tail = kc > 2 * R ? kc - 2 * R : 0;                     \
+    const float *cp = c;                                                       \
+    if (R == MR && ao) {                                                       \
+        for (; p < tail; ++p, ++pa, ao += MR, pb += bs) {                      \
+            COLS(DST__K_BLOAD, 0)                                              \
+            ROWS(DST__K_AROW, COLS)                                            \
+        }                                                                      \
+        for (; p < kc; ++p, ++pa, ao += MR, pb += bs) {                        \
+            DST__K_CPF(R, NV, COLS)                                            \
+            COLS(DST__K_BLOAD, 0)                                              \
+            ROWS(DST__K_AROW, COLS)                                            \
+        }                                                                      \
+    }                                                                          \
+    if (bo) {                                                                  \
+        for (; p < tail; ++p, pa += MR, pb += bs, bo += NV * DST__W) {         \
+            COLS(DST__K_PFB1, 0)                                               \
+            DST__PREFETCH_R(pb + DST__GEMM_PF_B * bs + NV * DST__W - 1);       \
+            COLS(DST__K_BLOAD, 0)                                              \
+            COLS(DST__K_BSAVE, 0)                                              \
+            ROWS(DST__K_ROW, COLS)                                             \
+        }                                                                      \
+        for (; p < kc; ++p, pa += MR, pb += bs, bo += NV * DST__W) {           \
+            COLS(DST__K_BLOAD, 0)                                              \
+            COLS(DST__K_BSAVE, 0)                                              \
+            ROWS(DST__K_ROW, COLS)                                             \
+        }                                                                      \
+    }                                                                          \
+    for (; p < tail; ++p, pa += MR, pb += bs) {                                \
+        COLS(DST__K_BLOAD, 0)                                                  \
+        ROWS(DST__K_ROW, COLS)                                                 \
+    }                                                                          \
+    for (; p < kc; ++p, pa += MR, pb += bs) {                                  \
+        DST__K_CPF(R, NV, COLS)                                                \
         COLS(DST__K_BLOAD, 0)                                                  \
         ROWS(DST__K_ROW, COLS)                                                 \
     }                                                                          \
@@ -1239,7 +1324,8 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
       { dst__gemm_##isa##_dot1x8, dst__gemm_##isa##_dot1x1 } }
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
-                                    float *c, int ldc, float alpha, float beta, int nr);
+                                    float *c, int ldc, float alpha, float beta, int nr,
+                                    float *bo, int as, float *ao);
 typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b, int ldb,
                                  float *c, int ldc, float alpha, float beta);
 
@@ -1392,7 +1478,7 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
 }
 
 static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, 5, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
+    { DST_SIMD_AVX512, 8, 16, 3, 4, 12, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
       dst__transpose8_avx },
     { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
       dst__transpose8_avx },
@@ -1663,35 +1749,58 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
             /* B as stored, when the kernels can read it so: only a last
                panel narrower than NR is packed (zero-padded to whole vectors) */
             int direct = !trans_b && m <= DST__GEMM_DIRECT_B_M, direct_cols = direct ? nc / nr * nr : 0;
+            /* B as stored, for more rows: the kernels of the first panel of
+               A read it in place and pack it as they go (all but a last
+               panel narrower than NR, packed here) */
+            int fused_cols = !trans_b && !direct ? nc / nr * nr : 0;
             if (direct_cols < nc)
-                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols, kc, nc - direct_cols, pb_block);
+                dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols + fused_cols, kc,
+                                 nc - direct_cols - fused_cols, pb_block + (size_t)fused_cols * kc);
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
-                dst__gemm_pack_a(isa, trans_a, a, lda, ic, pc, mc, kc, pa_block);
                 for (ir = 0; ir < mc; ir += mr) {
-                    const float *pa = pa_block + (size_t)ir * kc;
+                    float *pa_panel = pa_block + (size_t)ir * kc;
                     int rows = mc - ir < mr ? mc - ir : mr;
                     const float *pb = pb_block;
+                    /* A as stored, not transposed, a whole panel: the kernel
+                       of its first tile reads it in place and packs it for
+                       the next tiles (unless that kernel packs B) */
+                    int fuse_a = !trans_a && rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
+                    if (!fuse_a)
+                        dst__gemm_pack_a(isa, trans_a, a, lda, ic + ir, pc, rows, kc, pa_panel);
                     for (jr = 0; jr < nc; jr += nr) {
                         int cols = nc - jr < nr ? nc - jr : nr;
-                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w;
+                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w, as = 0;
                         float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
-                        const float *pbj = pb;
+                        const float *pbj = pb, *pa = pa_panel;
+                        float *bo = NULL, *ao = NULL;
+                        if (fuse_a && jr == 0) {
+                            pa = a + (size_t)(ic + ir) * lda + pc;
+                            as = lda;
+                            ao = pa_panel;
+                        }
                         if (jr < direct_cols) {
                             pbj = b + (size_t)pc * ldb + jc + jr;
                             bs = ldb;
                         } else {
-                            pb += (size_t)bs * kc;
+                            if (ic == 0 && ir == 0 && jr < fused_cols) {
+                                pbj = b + (size_t)pc * ldb + jc + jr;
+                                bo = pb_block + (size_t)jr * kc;
+                                bs = ldb;
+                            }
+                            pb += (size_t)nv * isa->w * kc;
                         }
                         if (rows == mr) {
-                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols);
-                        } else { /* a short panel: 4 + 2 + 1 rows as it needs */
+                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols, bo, as, ao);
+                        } else { /* a short panel: 4 + 2 + 1 rows as it needs (the
+                                    first packs B, the others read it in place) */
                             int r0 = 0, t, sizes[3] = { 4, 2, 1 };
                             for (t = 0; t < 3; ++t)
                                 if (rows & sizes[t]) {
                                     isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
-                                                               ldc, alpha, beta_pc, cols);
+                                                               ldc, alpha, beta_pc, cols, bo, 0, NULL);
                                     r0 += sizes[t];
+                                    bo = NULL;
                                 }
                         }
                     }
@@ -1729,10 +1838,11 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
    m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
-   k >= 5 m (a 784-1200 dense layer's forward pass at batch 128: 4-13%
-   faster than packing, as packing B^T costs more than the k / 16 FMAs per
-   accumulator cost in reductions; measured on Zen 4, where the 2 x 4 tiles
-   of AVX2 lose instead). */
+   k >= 12 m (measured on Zen 4, n = 1200: at k = 784 the dot path is 20%
+   faster for m = 16, even at m = 64, 5% slower at m = 128; at k = 1200 5%
+   faster for m = 48, 5% slower at m = 128, where packing B^T costs less
+   than the k / 16 FMAs per accumulator cost in reductions; the 2 x 4 tiles
+   of AVX2 lose to packing everywhere). */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
@@ -1973,69 +2083,38 @@ static void dst__relu_grad_scalar(const float *s, const float *dy, float *dx, si
     for (i = 0; i < n; ++i) dx[i] = s[i] > 0 ? dy[i] : 0;
 }
 
-#if DST__VEC_SSE2
-/* max(x, 0) returns its second operand, +0, for NaN and -0: as the scalar loop */
-static void dst__relu_sse2(const float *x, float *y, size_t n)
+#if DST__VEC4
+static void dst__relu_vec4(const float *x, float *y, size_t n)
 {
     size_t i = 0;
-    __m128 z = _mm_setzero_ps();
     for (; i + 8 <= n; i += 8) {
-        _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
-        _mm_storeu_ps(y + i + 4, _mm_max_ps(_mm_loadu_ps(x + i + 4), z));
-    }
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
-    dst__relu_scalar(x + i, y + i, n - i);
-}
-
-static void dst__relu_grad_sse2(const float *s, const float *dy, float *dx, size_t n)
-{
-    size_t i = 0;
-    __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4)
-        _mm_storeu_ps(dx + i, _mm_and_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + i), z), _mm_loadu_ps(dy + i)));
-    dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
-}
-#endif
-
-#if DST__VEC_NEON
-/* NEON's max gives NaN for NaN: a compare and a select keep the scalar rule */
-static void dst__relu_neon(const float *x, float *y, size_t n)
-{
-    size_t i = 0;
-    float32x4_t z = vdupq_n_f32(0);
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t v = vld1q_f32(x + i);
-        vst1q_f32(y + i, vbslq_f32(vcgtq_f32(v, z), v, z));
+        dst__v4 a = DST__V4_LOAD(x + i), b = DST__V4_LOAD(x + i + 4);
+        DST__V4_STORE(y + i, DST__V4_POS_OR_0(a, a));
+        DST__V4_STORE(y + i + 4, DST__V4_POS_OR_0(b, b));
     }
     dst__relu_scalar(x + i, y + i, n - i);
 }
 
-static void dst__relu_grad_neon(const float *s, const float *dy, float *dx, size_t n)
+static void dst__relu_grad_vec4(const float *s, const float *dy, float *dx, size_t n)
 {
     size_t i = 0;
-    float32x4_t z = vdupq_n_f32(0);
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(dx + i, vbslq_f32(vcgtq_f32(vld1q_f32(s + i), z), vld1q_f32(dy + i), z));
+    for (; i + 4 <= n; i += 4) DST__V4_STORE(dx + i, DST__V4_POS_OR_0(DST__V4_LOAD(s + i), DST__V4_LOAD(dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
 #endif
 
 static void dst__relu(const float *x, float *y, size_t n)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_sse2(x, y, n); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_neon(x, y, n); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_vec4(x, y, n); return; }
 #endif
     dst__relu_scalar(x, y, n);
 }
 
 static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_sse2(s, dy, dx, n); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_neon(s, dy, dx, n); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_vec4(s, dy, dx, n); return; }
 #endif
     dst__relu_grad_scalar(s, dy, dx, n);
 }
@@ -3223,10 +3302,11 @@ static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
         _mm512_storeu_ps(p, v);
         return;
     }
-    h = _mm512_castps512_ps256(v);
+    /* (masked extracts: GCC 12 warns in C++ on the unmasked forms and the cast) */
+    h = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), 0));
     if (n >= 8) {
         _mm256_storeu_ps(p, h);
-        h = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        h = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), 1));
         p += 8;
         n -= 8;
     }
@@ -3521,13 +3601,15 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
                 for (jj = 0; jj < cnt; jj += nr) {
                     int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
                     float *ct = Me + (size_t)i0 * 16 * ld + jj;
-                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)(16 * ld), ct, (int)(16 * ld), 1.0f, 0.0f, cols);
+                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)(16 * ld), ct, (int)(16 * ld), 1.0f, 0.0f, cols,
+                                                           NULL, 0, NULL);
                     else { /* a short panel: 4 + 2 + 1 rows as it needs */
                         int r0 = 0, s, sizes[3] = { 4, 2, 1 };
                         for (s = 0; s < 3; ++s)
                             if (rows & sizes[s]) {
                                 isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)(16 * ld),
-                                                           ct + (size_t)r0 * 16 * ld, (int)(16 * ld), 1.0f, 0.0f, cols);
+                                                           ct + (size_t)r0 * 16 * ld, (int)(16 * ld), 1.0f, 0.0f, cols,
+                                                           NULL, 0, NULL);
                                 r0 += sizes[s];
                             }
                     }
@@ -4213,9 +4295,9 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
 }
 
 /* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
-   flat array. The scalar loops are the reference; the SSE2 ones do the same
-   operations in the same order, four values at a time, and give the same
-   bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   flat array. The scalar loops are the reference; the vector ones (SSE2,
+   AVX, NEON) do the same operations in the same order, 4 or 8 values at a
+   time, and give the same bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
    out once per update, so no branch is left inside the vector loops. */
 typedef struct dst__opt_consts {
     float lr, wd;
@@ -4281,150 +4363,92 @@ static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, c
     }
 }
 
+/* The vector loops, written once and expanded per instruction set below
+   with that set's vector type V, its width W and its intrinsics (load,
+   store, broadcast, +, -, *, /, sqrt). Multiplications and additions stay
+   apart (no fused rounding), so every expansion gives the scalar loop's
+   bits. SGD (d = g + wd p) has one loop per momentum case: no branch in them. */
+#define DST__OPT_KERNELS(isa, ATTR, V, W, LOAD, STORE, SET1, ADD, SUB, MUL, DIV, SQRT)                          \
+static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g, \
+                                float *DST__RESTRICT buf, size_t n)                                             \
+{                                                                                                               \
+    size_t i = 0;                                                                                               \
+    V wd = SET1(k->wd), lr = SET1(k->lr), mom = SET1(k->mom), damp = SET1(k->damp);                             \
+    if (!buf) {                                                                                                 \
+        for (; i + W <= n; i += W)                                                                              \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, ADD(LOAD(g + i), MUL(wd, LOAD(p + i))))));                    \
+    } else if (k->first) {                                                                                      \
+        for (; i + W <= n; i += W) {                                                                            \
+            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
+            STORE(buf + i, d);                                                                                  \
+            if (k->nesterov) d = ADD(d, MUL(mom, d));                                                           \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, d)));                                                         \
+        }                                                                                                       \
+    } else if (k->nesterov) {                                                                                   \
+        for (; i + W <= n; i += W) {                                                                            \
+            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
+            V b = ADD(MUL(mom, LOAD(buf + i)), MUL(damp, d));                                                   \
+            STORE(buf + i, b);                                                                                  \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, ADD(d, MUL(mom, b)))));                                       \
+        }                                                                                                       \
+    } else {                                                                                                    \
+        for (; i + W <= n; i += W) {                                                                            \
+            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
+            V b = ADD(MUL(mom, LOAD(buf + i)), MUL(damp, d));                                                   \
+            STORE(buf + i, b);                                                                                  \
+            STORE(p + i, SUB(LOAD(p + i), MUL(lr, b)));                                                         \
+        }                                                                                                       \
+    }                                                                                                           \
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                              \
+}                                                                                                               \
+static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,\
+                                 float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                      \
+{                                                                                                               \
+    size_t i = 0;                                                                                               \
+    V wd = SET1(k->wd), decay = SET1(k->decay), b1 = SET1(k->b1), b2 = SET1(k->b2);                             \
+    V one_b1 = SET1(k->one_b1), one_b2 = SET1(k->one_b2), step_size = SET1(k->step_size);                       \
+    V bc2 = SET1(k->bc2_sqrt), eps = SET1(k->eps);                                                              \
+    for (; i + W <= n; i += W) {                                                                                \
+        V pv = LOAD(p + i), d = LOAD(g + i), mv, vv, den;                                                       \
+        if (k->decoupled) pv = MUL(pv, decay);                                                                  \
+        else d = ADD(d, MUL(wd, pv));                                                                           \
+        mv = ADD(MUL(b1, LOAD(m + i)), MUL(one_b1, d));                                                         \
+        vv = ADD(MUL(b2, LOAD(v + i)), MUL(MUL(one_b2, d), d));                                                 \
+        den = ADD(DIV(SQRT(vv), bc2), eps);                                                                     \
+        STORE(m + i, mv);                                                                                       \
+        STORE(v + i, vv);                                                                                       \
+        STORE(p + i, SUB(pv, DIV(MUL(step_size, mv), den)));                                                    \
+    }                                                                                                           \
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                     \
+}
+
 #if DST__VEC_SSE2
-static void dst__sgd_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                          float *DST__RESTRICT buf, size_t n)
-{
-    size_t i = 0;
-    __m128 wd = _mm_set1_ps(k->wd), lr = _mm_set1_ps(k->lr), mom = _mm_set1_ps(k->mom), damp = _mm_set1_ps(k->damp);
-    /* d = g + wd p, and p -= lr d */
-#define DST__SGD_D(i) _mm_add_ps(_mm_loadu_ps(g + (i)), _mm_mul_ps(wd, _mm_loadu_ps(p + (i))))
-#define DST__SGD_P(i, d) _mm_storeu_ps(p + (i), _mm_sub_ps(_mm_loadu_ps(p + (i)), _mm_mul_ps(lr, (d))))
-    if (!buf) {
-        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
-    } else if (k->first) {
-        for (; i + 4 <= n; i += 4) {
-            __m128 d = DST__SGD_D(i);
-            _mm_storeu_ps(buf + i, d);
-            DST__SGD_P(i, k->nesterov ? _mm_add_ps(d, _mm_mul_ps(mom, d)) : d);
-        }
-    } else if (k->nesterov) {
-        for (; i + 4 <= n; i += 4) {
-            __m128 d = DST__SGD_D(i);
-            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, d));
-            _mm_storeu_ps(buf + i, b);
-            DST__SGD_P(i, _mm_add_ps(d, _mm_mul_ps(mom, b)));
-        }
-    } else {
-        for (; i + 4 <= n; i += 4) {
-            __m128 b = _mm_add_ps(_mm_mul_ps(mom, _mm_loadu_ps(buf + i)), _mm_mul_ps(damp, DST__SGD_D(i)));
-            _mm_storeu_ps(buf + i, b);
-            DST__SGD_P(i, b);
-        }
-    }
-#undef DST__SGD_D
-#undef DST__SGD_P
-    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
-}
-
-static void dst__adam_sse2(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
-{
-    size_t i = 0;
-    __m128 wd = _mm_set1_ps(k->wd), decay = _mm_set1_ps(k->decay), b1 = _mm_set1_ps(k->b1);
-    __m128 b2 = _mm_set1_ps(k->b2), one_b1 = _mm_set1_ps(k->one_b1), one_b2 = _mm_set1_ps(k->one_b2);
-    __m128 step_size = _mm_set1_ps(k->step_size), bc2 = _mm_set1_ps(k->bc2_sqrt), eps = _mm_set1_ps(k->eps);
-    for (; i + 4 <= n; i += 4) {
-        __m128 pv = _mm_loadu_ps(p + i), d = _mm_loadu_ps(g + i), mv, vv, den;
-        if (k->decoupled) pv = _mm_mul_ps(pv, decay);
-        else d = _mm_add_ps(d, _mm_mul_ps(wd, pv));
-        mv = _mm_add_ps(_mm_mul_ps(b1, _mm_loadu_ps(m + i)), _mm_mul_ps(one_b1, d));
-        vv = _mm_add_ps(_mm_mul_ps(b2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(one_b2, d), d));
-        den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc2), eps);
-        _mm_storeu_ps(m + i, mv);
-        _mm_storeu_ps(v + i, vv);
-        _mm_storeu_ps(p + i, _mm_sub_ps(pv, _mm_div_ps(_mm_mul_ps(step_size, mv), den)));
-    }
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
-}
+DST__OPT_KERNELS(sse2, , __m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_set1_ps,
+                 _mm_add_ps, _mm_sub_ps, _mm_mul_ps, _mm_div_ps, _mm_sqrt_ps)
 #endif
-
 #if defined(DST__GEMM_X86)
 /* Adam is bound by its square root and two divisions, which AVX does 8 at a
-   time (SGD is bound by memory: SSE2 is enough). AVX without FMA: the same
-   operations as the scalar loop, the same bits. Chosen at run time, through
+   time (SGD is bound by memory; it comes along). Chosen at run time, through
    the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
-static DST__TARGET("avx") void dst__adam_avx(const dst__opt_consts *k, float *DST__RESTRICT p,
-                                             const float *DST__RESTRICT g, float *DST__RESTRICT m,
-                                             float *DST__RESTRICT v, size_t n)
-{
-    size_t i = 0;
-    __m256 wd = _mm256_set1_ps(k->wd), decay = _mm256_set1_ps(k->decay), b1 = _mm256_set1_ps(k->b1);
-    __m256 b2 = _mm256_set1_ps(k->b2), one_b1 = _mm256_set1_ps(k->one_b1), one_b2 = _mm256_set1_ps(k->one_b2);
-    __m256 step_size = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), eps = _mm256_set1_ps(k->eps);
-    for (; i + 8 <= n; i += 8) {
-        __m256 pv = _mm256_loadu_ps(p + i), d = _mm256_loadu_ps(g + i), mv, vv, den;
-        if (k->decoupled) pv = _mm256_mul_ps(pv, decay);
-        else d = _mm256_add_ps(d, _mm256_mul_ps(wd, pv));
-        mv = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(one_b1, d));
-        vv = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(one_b2, d), d));
-        den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), bc2), eps);
-        _mm256_storeu_ps(m + i, mv);
-        _mm256_storeu_ps(v + i, vv);
-        _mm256_storeu_ps(p + i, _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(step_size, mv), den)));
-    }
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
-}
+DST__OPT_KERNELS(avx, DST__TARGET("avx"), __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+                 _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_div_ps, _mm256_sqrt_ps)
 #endif
-
 #if DST__VEC_NEON
-static void dst__sgd_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                          float *DST__RESTRICT buf, size_t n)
-{
-    size_t i = 0;
-    float32x4_t wd = vdupq_n_f32(k->wd), lr = vdupq_n_f32(k->lr), mom = vdupq_n_f32(k->mom), damp = vdupq_n_f32(k->damp);
-    /* d = g + wd p, and p -= lr d (multiply and add apart: no fused rounding) */
-#define DST__SGD_D(i) vaddq_f32(vld1q_f32(g + (i)), vmulq_f32(wd, vld1q_f32(p + (i))))
-#define DST__SGD_P(i, d) vst1q_f32(p + (i), vsubq_f32(vld1q_f32(p + (i)), vmulq_f32(lr, (d))))
-    if (!buf) {
-        for (; i + 4 <= n; i += 4) DST__SGD_P(i, DST__SGD_D(i));
-    } else if (k->first) {
-        for (; i + 4 <= n; i += 4) {
-            float32x4_t d = DST__SGD_D(i);
-            vst1q_f32(buf + i, d);
-            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, d)) : d);
-        }
-    } else {
-        for (; i + 4 <= n; i += 4) {
-            float32x4_t d = DST__SGD_D(i);
-            float32x4_t b = vaddq_f32(vmulq_f32(mom, vld1q_f32(buf + i)), vmulq_f32(damp, d));
-            vst1q_f32(buf + i, b);
-            DST__SGD_P(i, k->nesterov ? vaddq_f32(d, vmulq_f32(mom, b)) : b);
-        }
-    }
-#undef DST__SGD_D
-#undef DST__SGD_P
-    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);
-}
-
-static void dst__adam_neon(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,
-                           float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)
-{
-    size_t i = 0;
-    float32x4_t wd = vdupq_n_f32(k->wd), decay = vdupq_n_f32(k->decay), b1 = vdupq_n_f32(k->b1);
-    float32x4_t b2 = vdupq_n_f32(k->b2), one_b1 = vdupq_n_f32(k->one_b1), one_b2 = vdupq_n_f32(k->one_b2);
-    float32x4_t step_size = vdupq_n_f32(k->step_size), bc2 = vdupq_n_f32(k->bc2_sqrt), eps = vdupq_n_f32(k->eps);
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t pv = vld1q_f32(p + i), d = vld1q_f32(g + i), mv, vv, den;
-        if (k->decoupled) pv = vmulq_f32(pv, decay);
-        else d = vaddq_f32(d, vmulq_f32(wd, pv));
-        mv = vaddq_f32(vmulq_f32(b1, vld1q_f32(m + i)), vmulq_f32(one_b1, d));
-        vv = vaddq_f32(vmulq_f32(b2, vld1q_f32(v + i)), vmulq_f32(vmulq_f32(one_b2, d), d));
-        den = vaddq_f32(vdivq_f32(vsqrtq_f32(vv), bc2), eps);
-        vst1q_f32(m + i, mv);
-        vst1q_f32(v + i, vv);
-        vst1q_f32(p + i, vsubq_f32(pv, vdivq_f32(vmulq_f32(step_size, mv), den)));
-    }
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);
-}
+DST__OPT_KERNELS(neon, , float32x4_t, 4, vld1q_f32, vst1q_f32, vdupq_n_f32,
+                 vaddq_f32, vsubq_f32, vmulq_f32, vdivq_f32, vsqrtq_f32)
 #endif
+#undef DST__OPT_KERNELS
 
 /* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
 static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
                                size_t n, dst_simd level)
 {
 #if defined(DST__GEMM_X86)
-    if (!sgd && (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512)) { dst__adam_avx(k, p, g, s0, s1, n); return; }
+    if (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512) {
+        if (sgd) dst__sgd_avx(k, p, g, s0, n);
+        else dst__adam_avx(k, p, g, s0, s1, n);
+        return;
+    }
 #endif
 #if DST__VEC_SSE2
     if (level != DST_SIMD_SCALAR) {
@@ -4989,80 +5013,46 @@ static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, fl
         for (j = 0; j < cols; ++j) db[j] += dy[j];
 }
 
-#if DST__VEC_SSE2
-static void dst__bias_relu_sse2(float *y, const float *b, size_t rows, size_t cols, int relu)
+#if DST__VEC4
+static void dst__bias_relu_vec4(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
     size_t i, j;
-    __m128 z = _mm_setzero_ps();
     if (!b && !relu) return;
     for (i = 0; i < rows; ++i, y += cols) {
         for (j = 0; j + 4 <= cols; j += 4) {
-            __m128 v = _mm_loadu_ps(y + j);
-            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + j));
-            if (relu) v = _mm_max_ps(v, z);
-            _mm_storeu_ps(y + j, v);
+            dst__v4 v = DST__V4_LOAD(y + j);
+            if (b) v = DST__V4_ADD(v, DST__V4_LOAD(b + j));
+            if (relu) v = DST__V4_POS_OR_0(v, v);
+            DST__V4_STORE(y + j, v);
         }
         dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
     }
 }
 
-static void dst__column_sums_sse2(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+static void dst__column_sums_vec4(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
                                   size_t rows, size_t cols)
 {
     size_t i, j, vec = cols & ~(size_t)3;
     const float *r = dy;
     memset(db, 0, vec * sizeof(float));
     for (i = 0; i < rows; ++i, r += ld)
-        for (j = 0; j < vec; j += 4) _mm_storeu_ps(db + j, _mm_add_ps(_mm_loadu_ps(db + j), _mm_loadu_ps(r + j)));
-    dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
-}
-#endif
-
-#if DST__VEC_NEON
-static void dst__bias_relu_neon(float *y, const float *b, size_t rows, size_t cols, int relu)
-{
-    size_t i, j;
-    float32x4_t z = vdupq_n_f32(0);
-    if (!b && !relu) return;
-    for (i = 0; i < rows; ++i, y += cols) {
-        for (j = 0; j + 4 <= cols; j += 4) {
-            float32x4_t v = vld1q_f32(y + j);
-            if (b) v = vaddq_f32(v, vld1q_f32(b + j));
-            if (relu) v = vbslq_f32(vcgtq_f32(v, z), v, z);
-            vst1q_f32(y + j, v);
-        }
-        dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
-    }
-}
-
-static void dst__column_sums_neon(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
-                                  size_t rows, size_t cols)
-{
-    size_t i, j, vec = cols & ~(size_t)3;
-    const float *r = dy;
-    memset(db, 0, vec * sizeof(float));
-    for (i = 0; i < rows; ++i, r += ld)
-        for (j = 0; j < vec; j += 4) vst1q_f32(db + j, vaddq_f32(vld1q_f32(db + j), vld1q_f32(r + j)));
+        for (j = 0; j < vec; j += 4) DST__V4_STORE(db + j, DST__V4_ADD(DST__V4_LOAD(db + j), DST__V4_LOAD(r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
 #endif
 
 static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_sse2(y, b, rows, cols, relu); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_neon(y, b, rows, cols, relu); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_vec4(y, b, rows, cols, relu); return; }
 #endif
     dst__bias_relu_scalar(y, b, rows, cols, relu);
 }
 
 static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_sse2(dy, ld, db, rows, cols); return; }
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_neon(dy, ld, db, rows, cols); return; }
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_vec4(dy, ld, db, rows, cols); return; }
 #endif
     dst__column_sums_scalar(dy, ld, db, rows, cols);
 }
@@ -5616,7 +5606,7 @@ DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr)
 
 /* 1 when no value is NaN or infinite: x * 0 is 0 for every finite x and NaN
    otherwise. The scalar loop adds those up (NaN anywhere makes the sum NaN);
-   the SSE2 one ORs "unordered" masks, which has no chain of dependent adds. */
+   the vector one ORs NaN masks, which has no chain of dependent adds. */
 static int dst__all_finite_scalar(const float *v, size_t n)
 {
     size_t i;
@@ -5625,41 +5615,23 @@ static int dst__all_finite_scalar(const float *v, size_t n)
     return acc == 0.0f;
 }
 
-#if DST__VEC_SSE2
-static int dst__all_finite_sse2(const float *v, size_t n)
+#if DST__VEC4
+static int dst__all_finite_vec4(const float *v, size_t n)
 {
     size_t i = 0;
-    __m128 z = _mm_setzero_ps(), bad0 = z, bad1 = z;
+    dst__v4 z = DST__V4_SET1(0.0f), bad0 = z, bad1 = z;
     for (; i + 8 <= n; i += 8) {
-        __m128 a = _mm_mul_ps(_mm_loadu_ps(v + i), z), b = _mm_mul_ps(_mm_loadu_ps(v + i + 4), z);
-        bad0 = _mm_or_ps(bad0, _mm_cmpunord_ps(a, a));
-        bad1 = _mm_or_ps(bad1, _mm_cmpunord_ps(b, b));
+        bad0 = DST__V4_NAN_OR(bad0, DST__V4_MUL(DST__V4_LOAD(v + i), z));
+        bad1 = DST__V4_NAN_OR(bad1, DST__V4_MUL(DST__V4_LOAD(v + i + 4), z));
     }
-    return _mm_movemask_ps(_mm_or_ps(bad0, bad1)) == 0 && dst__all_finite_scalar(v + i, n - i);
-}
-#endif
-
-#if DST__VEC_NEON
-/* x * 0 == itself exactly where it is not NaN: AND those masks */
-static int dst__all_finite_neon(const float *v, size_t n)
-{
-    size_t i = 0;
-    float32x4_t z = vdupq_n_f32(0);
-    uint32x4_t ok = vdupq_n_u32(0xFFFFFFFFu);
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t a = vmulq_f32(vld1q_f32(v + i), z);
-        ok = vandq_u32(ok, vceqq_f32(a, a));
-    }
-    return vminvq_u32(ok) == 0xFFFFFFFFu && dst__all_finite_scalar(v + i, n - i);
+    return !DST__V4_ANY(bad0) && !DST__V4_ANY(bad1) && dst__all_finite_scalar(v + i, n - i);
 }
 #endif
 
 static int dst__all_finite(const float *v, size_t n)
 {
-#if DST__VEC_SSE2
-    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_sse2(v, n);
-#elif DST__VEC_NEON
-    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_neon(v, n);
+#if DST__VEC4
+    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_vec4(v, n);
 #endif
     return dst__all_finite_scalar(v, n);
 }
@@ -5920,7 +5892,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     dst_rng rng;
     dst_result r;
     float base_lr;
-    double t0 = dst__seconds(), samples = 0;
+    double t0 = dst_seconds(), samples = 0;
     size_t batches, in;
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
@@ -5980,7 +5952,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
                 p.batch = b + 1;
                 p.loss = (float)(loss_sum / (double)seen);
                 p.accuracy = (float)((double)correct / (double)seen);
-                p.seconds = dst__seconds() - t0;
+                p.seconds = dst_seconds() - t0;
                 p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
                 stop = c->progress(c->progress_user, &p);
             }
@@ -5994,7 +5966,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             p.batch = batches;
             p.loss = (float)(loss_sum / (double)seen);
             p.accuracy = (float)((double)correct / (double)seen);
-            p.seconds = dst__seconds() - t0;
+            p.seconds = dst_seconds() - t0;
             p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
             p.epoch_done = 1;
             stop = c->progress(c->progress_user, &p);

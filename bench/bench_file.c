@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double now(void) { return dst__seconds(); }
+static double now(void) { return dst_seconds(); }
 
 int main(void)
 {

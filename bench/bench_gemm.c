@@ -32,7 +32,7 @@ static double now(void)
         return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
     }
 #endif
-    return dst__seconds();
+    return dst_seconds();
 }
 
 static float *matrix(size_t count)

@@ -49,15 +49,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* latency is always wall time (a processor-time read costs a system call);
-   its median ignores the runs another process interrupted */
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "bench_mlp: %s: %s\n", what, detail);
@@ -173,10 +164,10 @@ static double latency_us(int runs)
     for (i = 0; i < 784; ++i) x[i] = dst_rng_uniform(&rng);
     for (i = 0; i < 200; ++i)
         if (dst_model_predict(m, x, 1, out) != DST_OK) die("dst_model_predict", dst_model_error(m));
-    for (i = 0; i < runs; ++i) {
-        double t0 = wall();
+    for (i = 0; i < runs; ++i) { /* wall time; the median ignores the runs another process interrupted */
+        double t0 = dst_seconds();
         dst_model_predict(m, x, 1, out);
-        t[i] = wall() - t0;
+        t[i] = dst_seconds() - t0;
     }
     for (i = 1; i < runs; ++i) { /* insertion sort is fine for a one-off */
         double v = t[i];

@@ -24,7 +24,6 @@
        flatten, dense(9216->128)+ReLU, dropout .5, dense(128->10).
    C2: conv3x3(1->8)+ReLU, maxpool2, conv3x3(8->16)+ReLU, maxpool2, flatten,
        dense(400->10). */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 #define DISTILL_IMPLEMENTATION
@@ -34,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define KD_MAX_SEEDS 16
 #define KD_MAX_ROWS 16
@@ -64,16 +62,6 @@ static void kd_record(const char *regime, const char *label, float acc)
     if (kd_rows[i].n < KD_MAX_SEEDS) kd_rows[i].acc[kd_rows[i].n++] = acc;
 }
 
-static double kd_now(void)
-{
-#if defined(CLOCK_MONOTONIC)
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-#else
-    return (double)clock() / CLOCKS_PER_SEC;
-#endif
-}
 
 /* The architectures; returns the layer count written to L (room for 16). */
 static int kd_arch(const char *name, dst_layer_desc *L, int *input_c, int *input_h, int *input_w)
@@ -140,7 +128,7 @@ static dst_model *kd_run(const char *name, const char *arch, const dst_mnist *d,
     fit.temperature = T;
     fit.alpha = 0.9f;
     fit.progress = kd_epoch_log;
-    t0 = kd_now();
+    t0 = dst_seconds();
     if (dst_model_fit(m, d->train_x, d->train_y, n, &fit) != DST_OK) {
         fprintf(stderr, "%s: %s\n", name, dst_model_error(m));
         exit(1);
@@ -149,7 +137,7 @@ static dst_model *kd_run(const char *name, const char *arch, const dst_mnist *d,
         fprintf(stderr, "%s: %s\n", name, dst_model_error(m));
         exit(1);
     }
-    printf("run %-28s seed %d acc %.4f time %.1fs\n", name, seed, (double)*acc, kd_now() - t0);
+    printf("run %-28s seed %d acc %.4f time %.1fs\n", name, seed, (double)*acc, dst_seconds() - t0);
     fflush(stdout);
     return m;
 }

@@ -74,7 +74,7 @@ static int test_gemm_every_path_every_shape(void)
         {5, 64, 3}, {23, 97, 2}, {64, 10, 128}, {10, 120, 31}, {48, 17, 1}, {33, 1, 40},
         {32, 50, 20}, {33, 50, 20}, {129, 65, 257}, {20, 30, 383}, {11, 50, 385}, {145, 20, 70},
         {143, 49, 33}, {12, 625, 19}, {9, 623, 40}, {40, 96, 769}, {150, 630, 20},
-        /* the dot path with B in several L2 blocks (k >= 5 m: AVX-512's rule too) */
+        /* the dot path with B in several L2 blocks (k >= 12 m: AVX-512's rule too) */
         {3, 300, 1000}, {2, 70, 4000}, {20, 40, 1100}
     };
     static const float alphas[] = { 1.0f, -2.5f, 0.0f }, betas[] = { 0.0f, 1.0f, 0.5f };
@@ -125,6 +125,30 @@ static int test_gemm_exact_on_integers(void)
                 T_CHECK(t_gemm_case(levels, nlev, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2],
                                     -2.0f, 1.0f, 0, 1));
             }
+    return 0;
+}
+
+/* Packing done by the kernels. B not transposed and m > 32: the kernels of
+   the first panel of A read B where it is stored and write the packed
+   panels that every later panel of A reads (a wrong or missing packed value
+   shows in every row below the first 8). A not transposed (ta == 0): the
+   kernel of the first tile of each whole panel of A reads it in place and
+   packs it for the tiles to its right. Shapes: exactly whole panels; a
+   narrow last panel packed apart; several blocks of k, n and m (the packed
+   B reused by later blocks of m); a short last panel of A (4 + 1 rows). */
+static int test_gemm_b_packed_by_kernels(void)
+{
+    static const int shapes[][3] = { {33, 96, 10}, {40, 1000, 800}, {300, 100, 50}, {37, 200, 400},
+                                     {64, 48, 385} };
+    dst_simd levels[8];
+    int nlev = t_gemm_levels(levels), s, ta;
+    for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s)
+        for (ta = 0; ta < 2; ++ta) {
+            T_CHECK(t_gemm_case(levels, nlev, ta, 0, shapes[s][0], shapes[s][1], shapes[s][2],
+                                1.0f, 0.0f, s % 2 ? 3 : 0, 0));
+            T_CHECK(t_gemm_case(levels, nlev, ta, 0, shapes[s][0], shapes[s][1], shapes[s][2],
+                                -2.5f, 0.5f, 1, 0));
+        }
     return 0;
 }
 
@@ -221,6 +245,7 @@ static const t_case gemm_tests[] = {
     { "gemm_every_path_every_shape", test_gemm_every_path_every_shape },
     { "gemm_random_shapes", test_gemm_random_shapes },
     { "gemm_exact_on_integers", test_gemm_exact_on_integers },
+    { "gemm_b_packed_by_kernels", test_gemm_b_packed_by_kernels },
     { "gemm_buffers", test_gemm_buffers },
     { "gemm_invalid_arguments", test_gemm_invalid_arguments },
 };

@@ -303,14 +303,14 @@ static int test_dropout_inference_is_a_pass_through(void)
    ISO C builds (which hide clock_gettime), not from clock()'s processor time */
 static int test_seconds_is_a_wall_clock(void)
 {
-    double t0 = dst__seconds(), t1;
+    double t0 = dst_seconds(), t1;
     volatile double s = 0;
     int i;
 #if defined(__linux__) || defined(_WIN32) || defined(__APPLE__)
     T_CHECK_MSG(strcmp(dst__seconds_source, "clock") != 0, "source %s", dst__seconds_source);
 #endif
     for (i = 0; i < 1000000; ++i) s += i;
-    t1 = dst__seconds();
+    t1 = dst_seconds();
     T_CHECK(t1 >= t0 && t1 - t0 < 60 && s > 0);
     return 0;
 }
