@@ -3175,10 +3175,11 @@ static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int 
     }
 }
 
-/* y[k] = A^T m A (+ bias[k]) for the same tiles, m = M[.][k][l], into one
-   sample's y [K][OH][OW] (the outputs past OH x OW dropped). */
-static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int k0, int k1,
-                                 int ty, int tx, int cnt, float *y)
+/* y[k] = A^T m A (+ bias[k], then max(0, .) with relu) for the same tiles,
+   m = M[.][k][l], into one sample's y [K][OH][OW] (the outputs past OH x OW
+   dropped). */
+static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
+                                 int k1, int ty, int tx, int cnt, float *y)
 {
     size_t es = ld;
     int k, l, r, s;
@@ -3195,6 +3196,8 @@ static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, 
                 o[r * 2 + 0] = ((t[r * 4 + 0] + t[r * 4 + 1]) + t[r * 4 + 2]) + b;
                 o[r * 2 + 1] = ((t[r * 4 + 1] - t[r * 4 + 2]) - t[r * 4 + 3]) + b;
             }
+            if (relu)
+                for (r = 0; r < 4; ++r) o[r] = o[r] > 0 ? o[r] : 0.0f;
             for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r)
                 for (s = 0; s < 2 && 2 * (tx + l) + s < q->OW; ++s)
                     plane[(size_t)(2 * ty + r) * q->OW + 2 * (tx + l) + s] = o[r * 2 + s];
@@ -3328,7 +3331,7 @@ static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
    by two-source permutes. */
 #define DST__WO_LOAD(r, j) _mm512_loadu_ps(src + (size_t)((r) * 4 + (j)) * es) /* rows have 16 floats to spare */
 static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, const float *M, const float *bias,
-                                                            size_t g0, int cnt, float *y)
+                                                            int relu, size_t g0, int cnt, float *y)
 {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -3367,11 +3370,19 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                 /* o = t A: output columns 0 and 1 of each tile */
                 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t00, t01), t02), b);
                 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t01, t02), t03), b);
+                if (relu) { /* max(v, 0) is 0 for a NaN v, like v > 0 ? v : 0 */
+                    o0 = _mm512_max_ps(o0, _mm512_setzero_ps());
+                    o1 = _mm512_max_ps(o1, _mm512_setzero_ps());
+                }
                 dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                 if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
                 if (2 * ty + 1 < q->OH) {
                     o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                     o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
+                    if (relu) {
+                        o0 = _mm512_max_ps(o0, _mm512_setzero_ps());
+                        o1 = _mm512_max_ps(o1, _mm512_setzero_ps());
+                    }
                     row += q->OW;
                     dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                     if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
@@ -3466,7 +3477,7 @@ static DST__TARGET("avx2,fma") void dst__store8_avx2(float *p, __m256 v, int n)
 }
 
 static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, const float *M, const float *bias,
-                                                          size_t g0, int cnt, float *y)
+                                                          int relu, size_t g0, int cnt, float *y)
 {
     size_t es = q->ld, plane = (size_t)q->OH * q->OW;
     int l0, k, j, r, s;
@@ -3489,7 +3500,13 @@ static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, co
                 for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) { /* o = t A, the two columns interleaved */
                     __m256 o0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(tt[r][0], tt[r][1]), tt[r][2]), b);
                     __m256 o1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(tt[r][1], tt[r][2]), tt[r][3]), b);
-                    __m256 lo = _mm256_unpacklo_ps(o0, o1), hi = _mm256_unpackhi_ps(o0, o1);
+                    __m256 lo, hi;
+                    if (relu) { /* max(v, 0) is 0 for a NaN v, like v > 0 ? v : 0 */
+                        o0 = _mm256_max_ps(o0, _mm256_setzero_ps());
+                        o1 = _mm256_max_ps(o1, _mm256_setzero_ps());
+                    }
+                    lo = _mm256_unpacklo_ps(o0, o1);
+                    hi = _mm256_unpackhi_ps(o0, o1);
                     float *row = out + (size_t)r * q->OW + xo;
                     dst__store8_avx2(row, _mm256_permute2f128_ps(lo, hi, 0x20), n);
                     if (n > 8) dst__store8_avx2(row + 8, _mm256_permute2f128_ps(lo, hi, 0x31), n - 8);
@@ -3585,7 +3602,7 @@ static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_
    chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
    chunk's (16 C ld and 16 K ld floats). */
 static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
-                            const float *bias, float *y, float *V, float *M)
+                            const float *bias, int relu, float *y, float *V, float *M)
 {
     size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld, out_sample = (size_t)q->K * q->OH * q->OW;
     int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
@@ -3619,8 +3636,8 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
         /* the output transform, channel by channel and run by run */
 #if defined(DST__GEMM_X86)
         if (fast) {
-            if (fast == 2) dst__wino_output_avx512(q, M, bias, g0, cnt, y);
-            else dst__wino_output_avx2(q, M, bias, g0, cnt, y);
+            if (fast == 2) dst__wino_output_avx512(q, M, bias, relu, g0, cnt, y);
+            else dst__wino_output_avx2(q, M, bias, relu, g0, cnt, y);
             continue;
         }
 #endif
@@ -3628,7 +3645,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
             for (j = 0; j < cnt;) {
                 size_t g = g0 + (size_t)j;
                 int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-                dst__wino_output_ref(q, M + j, ld, bias, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+                dst__wino_output_ref(q, M + j, ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
                 j += run;
             }
     }
@@ -3765,18 +3782,22 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
     }
 }
 
-static void dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                         const float *bias, float *y, float *work, float *pack)
+/* relu: y = max(0, conv + bias), in the output transform. Returns 0 when
+   there were no micro-kernels (a scalar run) and im2col did it, without
+   the ReLU. */
+static int dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                        const float *bias, int relu, float *y, float *work, float *pack)
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
     float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
     if (!isa) {
         dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
-        return;
+        return 0;
     }
     dst__wino_weights(w, q.K, q.C, 0, isa->mr, U);
-    dst__wino_sweep(&q, isa, batch, x, U, bias, y, V, M);
+    dst__wino_sweep(&q, isa, batch, x, U, bias, relu, y, V, M);
+    return 1;
 }
 
 /* dx = the sweep of dy (out_c planes padded by 2 - pad) with the filters
@@ -3798,20 +3819,45 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
     }
     if (!dx) return;
     dst__wino_weights(w, q.K, q.C, 1, isa->mr, U);
-    dst__wino_sweep(&q, isa, batch, dy, U, NULL, dx, V, M);
+    dst__wino_sweep(&q, isa, batch, dy, U, NULL, 0, dx, V, M);
 }
 
 /* The convolution by the given path (AUTO: the one for this shape); nb
-   samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
+   samples per GEMM on the GEMM path, work as dst__conv_work_floats says.
+   relu (a model's conv followed by a ReLU layer, which then shares its
+   buffer): y = max(0, conv + bias), applied by Winograd's output transform,
+   by the GEMM path plane by plane with the bias while the plane is in
+   cache, after the others. */
+static void dst__conv2d_forward_relu(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                     const float *w, const float *bias, int relu, float *y, float *work, int nb,
+                                     float *pack)
+{
+    size_t P = (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), c, planes = (size_t)batch * p->out_c;
+    int done = 0;
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_WINOGRAD: done = dst__conv2d_forward_winograd(p, batch, x, w, bias, relu, y, work, pack); break;
+    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
+    default:
+        if (!relu) {
+            dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack);
+            break;
+        }
+        dst__conv2d_forward_gemm(p, batch, x, w, NULL, y, work, nb, pack);
+        for (c = 0; c < planes; ++c) {
+            if (bias) dst__row_add_scalar(y + c * P, bias[c % (size_t)p->out_c], P);
+            dst__relu(y + c * P, y + c * P, P);
+        }
+        done = 1;
+        break;
+    }
+    if (relu && !done) dst__relu(y, y, planes * P);
+}
+
 static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
                                 const float *w, const float *bias, float *y, float *work, int nb, float *pack)
 {
-    switch (dst__conv_path_of(p, path)) {
-    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
-    case DST__CONV_WINOGRAD: dst__conv2d_forward_winograd(p, batch, x, w, bias, y, work, pack); break;
-    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
-    default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
-    }
+    dst__conv2d_forward_relu(p, path, batch, x, w, bias, 0, y, work, nb, pack);
 }
 
 static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
@@ -4594,9 +4640,9 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
-    int    relu_fused;                     /* DENSE followed by RELU: the dense forward applies the
-                                              ReLU, and both layers share one output buffer, which
-                                              holds the ReLU's output */
+    int    relu_fused;                     /* DENSE or CONV2D followed by RELU: its forward applies
+                                              the ReLU, and both layers share one output buffer,
+                                              which holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
@@ -4850,7 +4896,7 @@ static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc,
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
     for (i = 0; i + 1 < m->layer_count; ++i)
-        m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
+        m->layers[i].relu_fused = (m->layers[i].desc.kind == DST_LAYER_DENSE || m->layers[i].desc.kind == DST_LAYER_CONV2D) &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
@@ -4934,7 +4980,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
-        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense layer's buffer */
+        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense or conv layer's buffer */
         if (i > 0 && L->desc.kind == DST_LAYER_FLATTEN) per = 0; /* its input's buffer: the same values */
         floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
@@ -5195,8 +5241,8 @@ static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x,
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     const float *w = m->params + L->param_offset;
-    dst__conv2d_forward(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col,
-                        dst__conv_samples_per_gemm(&p), m->pack);
+    dst__conv2d_forward_relu(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->relu_fused,
+                             L->out, m->col, dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
@@ -5464,7 +5510,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         size_t n = L->out_size * (size_t)batch;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
-        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
+        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense or conv layer */
         case DST_LAYER_DROPOUT:
             if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
             dst__dropout_forward(m, L, x, batch, training);

@@ -121,6 +121,18 @@ static int test_conv_paths_match_reference(void)
                 bad = 1;
             }
             if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
+            /* with the ReLU a following ReLU layer hands to the conv */
+            if (path < 3) {
+                size_t i;
+                dst__conv2d_forward_relu(&p, path == 2 ? DST__CONV_DIRECT : DST__CONV_GEMM, batch, x, w, has_bias ? b : NULL, 1,
+                                         y1, work, path == 1 ? 4 : 1, NULL);
+                for (i = 0; i < yn && !bad; ++i)
+                    if (fabsf(y1[i] - (y0[i] > 0 ? y0[i] : 0.0f)) > 1e-4f * (1 + fabsf(y0[i])) || y1[i] < 0) {
+                        printf("    case %d path %d: relu output %lu: %g, reference %g\n", t, path, (unsigned long)i,
+                               (double)y1[i], (double)y0[i]);
+                        bad = 1;
+                    }
+            }
         }
         free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
         free(b); free(db0); free(db1); free(work); free(col0); free(col1);
@@ -234,6 +246,19 @@ static int test_conv_winograd_matches_reference(void)
             }
             if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
             if (t_maxdiff(dx1, dx0, xn) > worst) worst = t_maxdiff(dx1, dx0, xn);
+            /* with the ReLU of a following ReLU layer, in the output transform */
+            {
+                size_t i;
+                dst_simd_force(levels[lev]);
+                dst__conv2d_forward_relu(&p, DST__CONV_WINOGRAD, batch, x, w, has_bias ? b : NULL, 1, y1, work, 1, NULL);
+                dst_simd_force(DST_SIMD_AUTO);
+                for (i = 0; i < yn; ++i)
+                    if (fabsf(y1[i] - (y0[i] > 0 ? y0[i] : 0.0f)) > 1e-4f + (float)scale || y1[i] < 0) {
+                        printf("    case %d (%s): relu output %lu: %g, reference %g\n", t, dst_simd_name(levels[lev]),
+                               (unsigned long)i, (double)y1[i], (double)y0[i]);
+                        return 1;
+                    }
+            }
         }
         free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
         free(b); free(db0); free(db1); free(work);
