@@ -3370,9 +3370,10 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                 /* o = t A: output columns 0 and 1 of each tile */
                 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t00, t01), t02), b);
                 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t01, t02), t03), b);
-                if (relu) { /* max(v, 0) is 0 for a NaN v, like v > 0 ? v : 0 */
-                    o0 = _mm512_max_ps(o0, _mm512_setzero_ps());
-                    o1 = _mm512_max_ps(o1, _mm512_setzero_ps());
+                if (relu) { /* max(v, 0) is 0 for a NaN v, like v > 0 ? v : 0 (the masked form:
+                               GCC 12 warns in C++ on the unmasked one) */
+                    o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                    o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                 }
                 dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                 if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
@@ -3380,8 +3381,8 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                     o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                     o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
                     if (relu) {
-                        o0 = _mm512_max_ps(o0, _mm512_setzero_ps());
-                        o1 = _mm512_max_ps(o1, _mm512_setzero_ps());
+                        o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                        o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                     }
                     row += q->OW;
                     dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
