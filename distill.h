@@ -3222,8 +3222,9 @@ static unsigned dst__lanes(int lo, int hi)
    outside the plane are zeroed: a load that would leave the sample's
    planes is a masked expanding load from the first column inside, so no
    address outside them is formed. Every value lives in a named register
-   (arrays of vectors were kept on the stack, and reloading a 512-bit
-   store costs a stall on Zen 4). */
+   (gcc -O2 kept arrays of vectors on the stack). Planes of at most 8
+   tiles across take two whole tile rows per vector (lanes 0-7 and 8-15),
+   so that narrow planes (C2's 6 and 7 tiles) fill the lanes. */
 #define DST__WI_PART(o, i)                                                                        \
     (!lm[i] ? _mm512_setzero_ps()                                                                 \
      : xb + (o) >= 0 && at + (size_t)(xb + (o)) + 16 <= sample                                    \
@@ -3256,6 +3257,42 @@ static unsigned dst__lanes(int lo, int hi)
     _mm512_storeu_ps(o + (size_t)(1 * 4 + (j)) * es, _mm512_add_ps(x1, x2));                      \
     _mm512_storeu_ps(o + (size_t)(2 * 4 + (j)) * es, _mm512_sub_ps(x2, x1));                      \
     _mm512_storeu_ps(o + (size_t)(3 * 4 + (j)) * es, _mm512_sub_ps(x1, x3))
+/* 16 columns from col of row yy of channel c of one sample (sb, sample
+   floats), the lanes outside the plane (mask lm, first lane inside: first)
+   zero; a macro, as the function was not inlined. */
+#define DST__WI_AT(yy) (((size_t)c * q->H + (size_t)(yy)) * q->W)
+#define DST__WI_PART2(yy, col, lm, first)                                                         \
+    ((yy) < 0 || (yy) >= q->H || !(lm) ? _mm512_setzero_ps()                                      \
+     : (col) < 0 || DST__WI_AT(yy) + (size_t)(col) + 16 > sample                                  \
+         ? _mm512_maskz_expandloadu_ps(lm, sb + DST__WI_AT(yy) + (col) + (first))                 \
+     : (lm) == 0xFFFF ? _mm512_loadu_ps(sb + DST__WI_AT(yy) + (col))                              \
+                      : _mm512_maskz_mov_ps(lm, _mm512_loadu_ps(sb + DST__WI_AT(yy) + (col))))
+
+/* Two tile rows ty, ty + 1 of tw <= 8 tiles each, channel c: lanes 0-7 the
+   first, 8-15 the second; V's positions j.. and j + tw.. */
+#define DST__WI_ROW2(r, h0, h1, h2, h3)                                                           \
+    do {                                                                                          \
+        __m512 a = DST__WI_PART2(y0 + (r), xb, m0, f0);                                           \
+        __m512 b = DST__WI_PART2(y0 + 2 + (r), xb, m0, f0);                                       \
+        __m512 a2 = DST__WI_PART2(y0 + (r), xb + 2, m2, f2);                                      \
+        __m512 b2 = DST__WI_PART2(y0 + 2 + (r), xb + 2, m2, f2);                                  \
+        __m512 e0 = _mm512_permutex2var_ps(a, even, b), e1 = _mm512_permutex2var_ps(a, odd, b);   \
+        __m512 e2 = _mm512_permutex2var_ps(a2, even, b2), e3 = _mm512_permutex2var_ps(a2, odd, b2); \
+        h0 = _mm512_sub_ps(e0, e2);                                                               \
+        h1 = _mm512_add_ps(e1, e2);                                                               \
+        h2 = _mm512_sub_ps(e2, e1);                                                               \
+        h3 = _mm512_sub_ps(e1, e3);                                                               \
+    } while (0)
+#define DST__WI_HALF(v, i) _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), i))
+#define DST__WI_PUT2(e, v) /* the first row's half, then the second's (over the first's spill) */ \
+    { __m512 v_ = v;                                                                              \
+      _mm256_storeu_ps(o + (size_t)(e) * es, DST__WI_HALF(v_, 0));                                \
+      _mm256_storeu_ps(o + (size_t)(e) * es + tw, DST__WI_HALF(v_, 1)); }
+#define DST__WI_COL2(j, x0, x1, x2, x3)                                                           \
+    DST__WI_PUT2(0 * 4 + (j), _mm512_sub_ps(x0, x2))                                              \
+    DST__WI_PUT2(1 * 4 + (j), _mm512_add_ps(x1, x2))                                              \
+    DST__WI_PUT2(2 * 4 + (j), _mm512_sub_ps(x2, x1))                                              \
+    DST__WI_PUT2(3 * 4 + (j), _mm512_sub_ps(x1, x3))
 static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, const float *x, size_t g0, int cnt,
                                                            float *V)
 {
@@ -3269,6 +3306,23 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
             const float *plane = x + (g / (size_t)q->T) * sample + (size_t)c * q->H * q->W;
+            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+                const float *sb = x + (g / (size_t)q->T) * sample;
+                int tw = q->TW, xb = -q->pw, y0 = 2 * ty - q->ph, f0 = xb < 0 ? -xb : 0, f2 = xb + 2 < 0 ? -(xb + 2) : 0;
+                __mmask16 m0 = (__mmask16)dst__lanes(-xb, q->W - xb), m2 = (__mmask16)dst__lanes(-(xb + 2), q->W - (xb + 2));
+                float *o = V + (size_t)c * 16 * q->ld + j;
+                __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
+                DST__WI_ROW2(0, h00, h01, h02, h03);
+                DST__WI_ROW2(1, h10, h11, h12, h13);
+                DST__WI_ROW2(2, h20, h21, h22, h23);
+                DST__WI_ROW2(3, h30, h31, h32, h33);
+                DST__WI_COL2(0, h00, h10, h20, h30)
+                DST__WI_COL2(1, h01, h11, h21, h31)
+                DST__WI_COL2(2, h02, h12, h22, h32)
+                DST__WI_COL2(3, h03, h13, h23, h33)
+                j += 2 * tw;
+                continue;
+            }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph, first[4];
                 float *o = V + (size_t)c * 16 * q->ld + j + l0;
@@ -3294,6 +3348,12 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
 #undef DST__WI_PART
 #undef DST__WI_ROW
 #undef DST__WI_COL
+#undef DST__WI_ROW2
+#undef DST__WI_AT
+#undef DST__WI_PART2
+#undef DST__WI_HALF
+#undef DST__WI_PUT2
+#undef DST__WI_COL2
 
 /* The first n (0..16) lanes of v to p, by 512-, 256-, 128-bit and single
    stores: a masked store measured several times slower on Zen 4. */
