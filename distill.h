@@ -3403,6 +3403,44 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
             float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
+            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+                /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
+                const float *src = M + (size_t)k * 16 * q->ld + j;
+                int tw = q->TW, n = q->OW;
+                __m512 o0, o1, t00, t01, t02, t03, t10, t11, t12, t13, m0v, m1v, m2v, m3v;
+#define DST__WO_LOAD2(r, c) _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(0x00FF, src + (size_t)((r) * 4 + (c)) * es), \
+                                                 0xFF00, src + (size_t)((r) * 4 + (c)) * es + tw - 8)
+                t00 = DST__WO_LOAD2(0, 0); t01 = DST__WO_LOAD2(0, 1); t02 = DST__WO_LOAD2(0, 2); t03 = DST__WO_LOAD2(0, 3);
+                t10 = DST__WO_LOAD2(1, 0); t11 = DST__WO_LOAD2(1, 1); t12 = DST__WO_LOAD2(1, 2); t13 = DST__WO_LOAD2(1, 3);
+                m0v = DST__WO_LOAD2(2, 0); m1v = DST__WO_LOAD2(2, 1); m2v = DST__WO_LOAD2(2, 2); m3v = DST__WO_LOAD2(2, 3);
+                t00 = _mm512_add_ps(_mm512_add_ps(t00, t10), m0v); t10 = _mm512_sub_ps(t10, m0v);
+                t01 = _mm512_add_ps(_mm512_add_ps(t01, t11), m1v); t11 = _mm512_sub_ps(t11, m1v);
+                t02 = _mm512_add_ps(_mm512_add_ps(t02, t12), m2v); t12 = _mm512_sub_ps(t12, m2v);
+                t03 = _mm512_add_ps(_mm512_add_ps(t03, t13), m3v); t13 = _mm512_sub_ps(t13, m3v);
+                t10 = _mm512_sub_ps(t10, DST__WO_LOAD2(3, 0));
+                t11 = _mm512_sub_ps(t11, DST__WO_LOAD2(3, 1));
+                t12 = _mm512_sub_ps(t12, DST__WO_LOAD2(3, 2));
+                t13 = _mm512_sub_ps(t13, DST__WO_LOAD2(3, 3));
+#undef DST__WO_LOAD2
+                o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t00, t01), t02), b);
+                o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t01, t02), t03), b);
+                if (relu) {
+                    o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                    o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
+                }
+                dst__store_lanes(out, _mm512_permutex2var_ps(o0, lo, o1), n);              /* row 2 ty */
+                dst__store_lanes(out + 2 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);  /* row 2 ty + 2 */
+                o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
+                o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
+                if (relu) {
+                    o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                    o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
+                }
+                dst__store_lanes(out + q->OW, _mm512_permutex2var_ps(o0, lo, o1), n);      /* row 2 ty + 1 */
+                if (2 * ty + 3 < q->OH) dst__store_lanes(out + 3 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);
+                j += 2 * tw;
+                continue;
+            }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
                 const float *src = M + (size_t)k * 16 * q->ld + j + l0;
@@ -3761,6 +3799,43 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
             const float *base = dy + (g / (size_t)q->T) * sample;
+            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+                /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
+                __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW);
+                __m512 h[2][4];
+                float *o = D + (size_t)k * 16 * q->ld + j;
+                int tw = q->TW;
+                for (r = 0; r < 2; ++r) {
+                    size_t at = (size_t)k * plane + (size_t)(2 * ty + r) * q->OW, bt = at + 2 * (size_t)q->OW;
+                    __m512 a = at + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at))
+                                                 : _mm512_maskz_expandloadu_ps(m0, base + at);
+                    __m512 bb = z, e0, e1;
+                    if (2 * ty + 2 + r < q->OH)
+                        bb = bt + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + bt))
+                                               : _mm512_maskz_expandloadu_ps(m0, base + bt);
+                    e0 = _mm512_permutex2var_ps(a, even, bb);
+                    e1 = _mm512_permutex2var_ps(a, odd, bb);
+                    h[r][0] = e0;
+                    h[r][1] = _mm512_add_ps(e0, e1);
+                    h[r][2] = _mm512_sub_ps(e0, e1);
+                    h[r][3] = _mm512_sub_ps(z, e1);
+                }
+                for (s = 0; s < 4; ++s) {
+                    __m512 v[4];
+                    int e;
+                    v[0] = h[0][s];
+                    v[1] = _mm512_add_ps(h[0][s], h[1][s]);
+                    v[2] = _mm512_sub_ps(h[0][s], h[1][s]);
+                    v[3] = _mm512_sub_ps(z, h[1][s]);
+                    for (e = 0; e < 4; ++e) { /* the first row's half, then the second's over its spill */
+                        float *d = o + (size_t)(e * 4 + s) * es;
+                        _mm256_storeu_ps(d, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 0)));
+                        _mm256_storeu_ps(d + tw, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 1)));
+                    }
+                }
+                j += 2 * tw;
+                continue;
+            }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xo = 2 * (tx + l0);
                 __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW - xo), m1 = (__mmask16)dst__lanes(0, q->OW - xo - 16);
