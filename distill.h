@@ -3388,7 +3388,8 @@ static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
 
 /* dst__wino_output_ref for 16 tiles at a time, row by row of m into the
    two rows of t = A^T m; the two output columns of each tile interleaved
-   by two-source permutes. */
+   by two-source permutes. Planes of at most 8 tiles across: two tile rows
+   per vector, as in the input transform. */
 #define DST__WO_LOAD(r, j) _mm512_loadu_ps(src + (size_t)((r) * 4 + (j)) * es) /* rows have 16 floats to spare */
 static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, const float *M, const float *bias,
                                                             int relu, size_t g0, int cnt, float *y)
@@ -3786,7 +3787,8 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
 
 #if defined(DST__GEMM_X86)
 /* dst__wino_grad_ref for 16 tiles of a run at a time: the two columns of
-   each tile's rows are the even and odd lanes of 32 columns of dy. */
+   each tile's rows are the even and odd lanes of 32 columns of dy (two
+   tile rows per vector for planes of at most 8 tiles across). */
 static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
