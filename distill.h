@@ -371,7 +371,7 @@ typedef enum dst_layer_kind {
     DST_LAYER_AVGPOOL2D,  /* nn.AvgPool2d, padding counted in the mean */
     DST_LAYER_GLOBAL_AVGPOOL, /* mean over H x W: C x H x W -> C x 1 x 1 (nn.AdaptiveAvgPool2d(1)) */
     DST_LAYER_BATCHNORM,  /* nn.BatchNorm2d over channels (BatchNorm1d after a dense layer) */
-    DST_LAYER_FLATTEN,    /* C x H x W -> C*H*W x 1 x 1, data untouched (dense flattens anyway) */
+    DST_LAYER_FLATTEN,    /* C x H x W -> C*H*W x 1 x 1, data untouched and not copied (dense flattens anyway) */
     DST_LAYER_DROPOUT2D   /* spatial dropout, nn.Dropout2d: zeroes whole channels with probability rate */
 } dst_layer_kind;
 
@@ -2293,8 +2293,9 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
      For depthwise convolutions (one input channel per group), where each
      group's GEMM would be 1 x P x (kh kw). A first layer on gray images
      (one input channel, one group) measured faster as im2col + GEMM.
-   - Winograd F(2x2, 3x3), forward only: 3x3 stride-1 convolutions with
-     enough channels and outputs (section below).
+   - Winograd F(2x2, 3x3), forward, dx and dW: 3x3 stride-1 convolutions
+     with 8 or more channels in and out under AVX-512, 32 or more under
+     AVX2 (section below).
    - reference: the definition's plain loops, the oracle of the tests
      (reached only through the path argument of dst__conv2d_forward /
      _backward, as the tests do). */
@@ -2330,21 +2331,39 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && p->pad_h <= 2 && p->pad_w <= 2;
 }
 
-/* Winograd pays off once the GEMMs dominate its transforms: at least this
-   many input and output channels, and an output plane of at least
-   DST__CONV_WINOGRAD_PLANE values (smaller planes are mostly edge tiles,
-   and im2col puts several samples in one GEMM). Measured: docs/BENCHMARKS.md. */
-#define DST__CONV_WINOGRAD_CHANNELS 16
-#define DST__CONV_WINOGRAD_PLANE 256
+/* Winograd pays off where its transforms are vector code (AVX-512 or
+   AVX2; the plain C ones made it slower than im2col + GEMM) and the
+   products dominate them: with AVX-512 at least DST__CONV_WINOGRAD_CHANNELS
+   input and output channels (C2's 8 -> 16 on 13x13 won, 3 -> 16 and 1 -> 32
+   lost), with AVX2 (8 tiles at a time, 6 x 16 micro-kernels) at least
+   DST__CONV_WINOGRAD_CHANNELS_AVX2 (32 -> 64 and 64 -> 64 won, 8 -> 16
+   lost, between untried); an output plane of at least
+   DST__CONV_WINOGRAD_PLANE values (7x7 measured; smaller planes are mostly
+   edge tiles). The chunks of tiles span samples, so small planes fill the
+   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md. */
+#define DST__CONV_WINOGRAD_CHANNELS 8
+#define DST__CONV_WINOGRAD_CHANNELS_AVX2 32
+#define DST__CONV_WINOGRAD_PLANE 16
+
+/* The shape would take Winograd where the AVX-512 transforms run (what a
+   model's workspace is sized for, whatever the level at run time; the
+   AVX2 rule asks for more). */
+static int dst__conv_winograd_pays(const dst_conv2d_params *p)
+{
+    return dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
+           p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
+           (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE;
+}
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path)
 {
     if (path == DST__CONV_WINOGRAD && !dst__conv_winograd_shape(p)) return DST__CONV_GEMM;
     if (path != DST__CONV_AUTO) return path;
     if (dst__conv_direct(p)) return DST__CONV_DIRECT;
-    if (dst__conv_winograd_shape(p) && p->in_c >= DST__CONV_WINOGRAD_CHANNELS &&
-        p->out_c >= DST__CONV_WINOGRAD_CHANNELS &&
-        (long long)dst__conv_out_h(p) * dst__conv_out_w(p) >= DST__CONV_WINOGRAD_PLANE)
+    if (dst__conv_winograd_pays(p) &&
+        (dst_simd_active() == DST_SIMD_AVX512 ||
+         (dst_simd_active() == DST_SIMD_AVX2 && p->in_c >= DST__CONV_WINOGRAD_CHANNELS_AVX2 &&
+          p->out_c >= DST__CONV_WINOGRAD_CHANNELS_AVX2)))
         return DST__CONV_WINOGRAD;
     return DST__CONV_GEMM;
 }
@@ -2371,14 +2390,20 @@ static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 }
 
 /* Scratch floats for nb samples per GEMM: their column matrix (none for
-   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output. */
+   1x1 convolutions of one sample) and, when nb > 1, the GEMM's output; for
+   a shape that may take Winograd (AUTO: at run time by the SIMD level),
+   also what Winograd needs. */
 static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path path, int nb)
 {
     size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
-    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p);
-    if (dst__conv_path_of(p, path) == DST__CONV_WINOGRAD) return dst__conv_winograd_work(p);
-    if (dst__conv_path_of(p, path) != DST__CONV_GEMM || (nb == 1 && dst__conv_pointwise(p))) return 0;
-    return K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p), n = 0, w;
+    int wino = (path == DST__CONV_WINOGRAD && dst__conv_winograd_shape(p)) ||
+               (path == DST__CONV_AUTO && dst__conv_winograd_pays(p));
+    if ((path == DST__CONV_GEMM || path == DST__CONV_WINOGRAD || (path == DST__CONV_AUTO && !dst__conv_direct(p))) &&
+        !(nb == 1 && dst__conv_pointwise(p)))
+        n = K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+    w = wino ? dst__conv_winograd_work(p) : 0;
+    return w > n ? w : n;
 }
 
 DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
@@ -3035,7 +3060,7 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    and K output channels, T tiles).
 
    A sweep runs the tiles of the whole batch in chunks of N tiles (N a
-   multiple of 48, V and M of a chunk about 384 KB: they stay in L2):
+   multiple of 48, V and M of a chunk at most 576 KB: they stay in L2):
    transform the chunk's input tiles into V, run the 16 products, transform
    M back into output tiles, next chunk. The products call the GEMM's
    micro-kernels directly: U is packed once per call in their A layout,
@@ -3043,14 +3068,20 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    contiguous, is their B as it lies (no packing per product). A chunk
    may hold the tiles of several samples, so small planes fill it too.
 
-   The transforms: plain C (the reference, and the path for SSE2, AVX2 and
-   NEON), and AVX-512 for 16 tiles of a tile row at a time (the even and
-   odd columns of the input rows picked by two-source permutes, the edges
-   by masked loads and stores).
+   The transforms: plain C (the reference, and what SSE2 and NEON runs use
+   when asked for this path; dst__conv_path_of does not pick Winograd
+   there), AVX-512 for 16 tiles of a tile row at a time (the even and odd
+   columns of the input rows picked by two-source permutes, the edges by
+   masked loads; stores whole vectors, or by dst__store_lanes at a plane's
+   edge: masked stores measured slow on Zen 4), and AVX2 for 8 tiles (an
+   in-lane shuffle and a 64-bit permute per deinterleave). On C1's
+   32 -> 64 conv the transforms take about a third of the time, the
+   products the rest.
 
    The backward's dx is the same sweep over dy (K channels, padded by
    2 - pad) with the filters turned by 180 degrees and their channels
-   swapped; dW stays on the im2col path. */
+   swapped; dW goes through the same transforms the other way round (its
+   own section below). */
 
 /* V and M of one chunk at most this many floats, 576 KB (the chunk is at
    least 48 tiles; 192 to 768 KB measured within the noise on C1) */
@@ -3063,12 +3094,12 @@ typedef struct dst__wino {
     int C, K, H, W, OH, OW, ph, pw;
     int TW, T; /* tiles across, per sample */
     int N;     /* tiles per chunk */
-    size_t ld;     /* floats from one row of V or M to the next: N + 16, so
-                      that a transform may store (or load) whole vectors past
-                      its tiles */
-    size_t ev, em; /* floats from one V_e / M_e to the next: a little more than
-                      their size, so the 16 streams of a transform do not share
-                      cache sets */
+    size_t ld; /* floats from one row of V or M to the next: N + 16, so that a
+                  transform may store (or load) whole vectors past its tiles.
+                  Rows go channel by channel, and within a channel position
+                  by position e (V_e is every 16th row), so a transform
+                  writes or reads one sequential stream (measured no faster
+                  than one stream per V_e, but no 4 KB aliasing to avoid) */
 } dst__wino;
 
 static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
@@ -3081,15 +3112,13 @@ static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
     q.T = ((q.OH + 1) / 2) * q.TW;
     q.N = n < 48 ? 48 : n;
     q.ld = (size_t)q.N + 16;
-    q.ev = (size_t)C * q.ld + 16;
-    q.em = (size_t)K * q.ld + 16;
     return q;
 }
 
 /* floats of U (K rounded up to whole panels of at most 8 rows), V and M */
 static size_t dst__wino_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)(q->K + 8) * q->C + q->ev + q->em);
+    return 16 * ((size_t)(q->K + 8) * q->C + (size_t)(q->C + q->K) * q->ld);
 }
 
 /* The forward's sweep, the backward's (dx), dW's, or the column matrix of
@@ -3147,16 +3176,16 @@ static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, fl
 
 /* V[e][c][l] = (B^T d B)[e] for the tiles l < cnt of tile row ty from tile
    tx on, d the 4x4 input tile of channel c of one sample x [C][H][W] (zero
-   outside the planes); V's rows ld floats apart, its matrices C ld. */
+   outside the planes); V's rows ld floats apart. */
 static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
                                 float *V, size_t ld)
 {
-    size_t es = q->ev;
+    size_t es = ld;
     int c, l, r, s;
     for (c = c0; c < c1; ++c) {
         const float *plane = x + (size_t)c * q->H * q->W;
         for (l = 0; l < cnt; ++l) {
-            float d[16], t[16], *o = V + (size_t)c * ld + l;
+            float d[16], t[16], *o = V + (size_t)c * 16 * ld + l;
             int y0 = 2 * ty - q->ph, x0 = 2 * (tx + l) - q->pw;
             for (r = 0; r < 4; ++r)
                 for (s = 0; s < 4; ++s) {
@@ -3179,17 +3208,18 @@ static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int 
     }
 }
 
-/* y[k] = A^T m A (+ bias[k]) for the same tiles, m = M[.][k][l], into one
-   sample's y [K][OH][OW] (the outputs past OH x OW dropped). */
-static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int k0, int k1,
-                                 int ty, int tx, int cnt, float *y)
+/* y[k] = A^T m A (+ bias[k], then max(0, .) with relu) for the same tiles,
+   m = M[.][k][l], into one sample's y [K][OH][OW] (the outputs past OH x OW
+   dropped). */
+static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
+                                 int k1, int ty, int tx, int cnt, float *y)
 {
-    size_t es = q->em;
+    size_t es = ld;
     int k, l, r, s;
     for (k = k0; k < k1; ++k) {
         float *plane = y + (size_t)k * q->OH * q->OW, b = bias ? bias[k] : 0.0f;
         for (l = 0; l < cnt; ++l) {
-            const float *m = M + (size_t)k * ld + l;
+            const float *m = M + (size_t)k * 16 * ld + l;
             float t[8], o[4];
             for (s = 0; s < 4; ++s) { /* t = A^T m */
                 t[s] = (m[(size_t)(0 * 4 + s) * es] + m[(size_t)(1 * 4 + s) * es]) + m[(size_t)(2 * 4 + s) * es];
@@ -3199,6 +3229,8 @@ static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, 
                 o[r * 2 + 0] = ((t[r * 4 + 0] + t[r * 4 + 1]) + t[r * 4 + 2]) + b;
                 o[r * 2 + 1] = ((t[r * 4 + 1] - t[r * 4 + 2]) - t[r * 4 + 3]) + b;
             }
+            if (relu)
+                for (r = 0; r < 4; ++r) o[r] = o[r] > 0 ? o[r] : 0.0f;
             for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r)
                 for (s = 0; s < 2 && 2 * (tx + l) + s < q->OW; ++s)
                     plane[(size_t)(2 * ty + r) * q->OW + 2 * (tx + l) + s] = o[r * 2 + s];
@@ -3217,12 +3249,15 @@ static unsigned dst__lanes(int lo, int hi)
 
 /* dst__wino_input_ref for 16 tiles at a time: input row r of tiles l..l+15
    is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
-   16, 2, 18) whose even and odd lanes make the tile columns 0..3. Lanes
+   16, 2, 18) whose even and odd lanes make the tile columns 0..3; the same
+   row two channels on is prefetched (the input comes from memory: 5% of a
+   C1 step, the loads were the hot spots). Lanes
    outside the plane are zeroed: a load that would leave the sample's
    planes is a masked expanding load from the first column inside, so no
    address outside them is formed. Every value lives in a named register
-   (arrays of vectors were kept on the stack, and reloading a 512-bit
-   store costs a stall on Zen 4). */
+   (gcc -O2 kept arrays of vectors on the stack). Planes of at most 8
+   tiles across take two whole tile rows per vector (lanes 0-7 and 8-15),
+   so that narrow planes (C2's 6 and 7 tiles) fill the lanes. */
 #define DST__WI_PART(o, i)                                                                        \
     (!lm[i] ? _mm512_setzero_ps()                                                                 \
      : xb + (o) >= 0 && at + (size_t)(xb + (o)) + 16 <= sample                                    \
@@ -3236,6 +3271,10 @@ static unsigned dst__lanes(int lo, int hi)
         else {                                                                                    \
             const float *src = plane + (size_t)yy * q->W;                                         \
             size_t at = (size_t)c * q->H * q->W + (size_t)yy * q->W;                              \
+            size_t pf = at + 2 * (size_t)q->H * q->W + (size_t)(xb + 2); /* two channels on */    \
+            if (pf < sample) _mm_prefetch((const char *)(src - at + pf), _MM_HINT_T0);           \
+            if (pf + 16 < sample) _mm_prefetch((const char *)(src - at + pf + 16), _MM_HINT_T0); \
+            if (pf + 31 < sample) _mm_prefetch((const char *)(src - at + pf + 31), _MM_HINT_T0); \
             __m512 a = DST__WI_PART(0, 0), b = DST__WI_PART(16, 1);                               \
             __m512 a2 = DST__WI_PART(2, 2), b2 = DST__WI_PART(18, 3);                             \
             __m512 e0 = _mm512_permutex2var_ps(a, even, b), e1 = _mm512_permutex2var_ps(a, odd, b); \
@@ -3251,22 +3290,75 @@ static unsigned dst__lanes(int lo, int hi)
     _mm512_storeu_ps(o + (size_t)(1 * 4 + (j)) * es, _mm512_add_ps(x1, x2));                      \
     _mm512_storeu_ps(o + (size_t)(2 * 4 + (j)) * es, _mm512_sub_ps(x2, x1));                      \
     _mm512_storeu_ps(o + (size_t)(3 * 4 + (j)) * es, _mm512_sub_ps(x1, x3))
+/* 16 columns from col of row yy of channel c of one sample (sb, sample
+   floats), the lanes outside the plane (mask lm, first lane inside: first)
+   zero; a macro, as the function was not inlined. */
+#define DST__WI_AT(yy) (((size_t)c * q->H + (size_t)(yy)) * q->W)
+#define DST__WI_PART2(yy, col, lm, first)                                                         \
+    ((yy) < 0 || (yy) >= q->H || !(lm) ? _mm512_setzero_ps()                                      \
+     : (col) < 0 || DST__WI_AT(yy) + (size_t)(col) + 16 > sample                                  \
+         ? _mm512_maskz_expandloadu_ps(lm, sb + DST__WI_AT(yy) + (col) + (first))                 \
+     : (lm) == 0xFFFF ? _mm512_loadu_ps(sb + DST__WI_AT(yy) + (col))                              \
+                      : _mm512_maskz_mov_ps(lm, _mm512_loadu_ps(sb + DST__WI_AT(yy) + (col))))
+
+/* Two tile rows ty, ty + 1 of tw <= 8 tiles each, channel c: lanes 0-7 the
+   first, 8-15 the second; V's positions j.. and j + tw.. */
+#define DST__WI_ROW2(r, h0, h1, h2, h3)                                                           \
+    do {                                                                                          \
+        __m512 a = DST__WI_PART2(y0 + (r), xb, m0, f0);                                           \
+        __m512 b = DST__WI_PART2(y0 + 2 + (r), xb, m0, f0);                                       \
+        __m512 a2 = DST__WI_PART2(y0 + (r), xb + 2, m2, f2);                                      \
+        __m512 b2 = DST__WI_PART2(y0 + 2 + (r), xb + 2, m2, f2);                                  \
+        __m512 e0 = _mm512_permutex2var_ps(a, even, b), e1 = _mm512_permutex2var_ps(a, odd, b);   \
+        __m512 e2 = _mm512_permutex2var_ps(a2, even, b2), e3 = _mm512_permutex2var_ps(a2, odd, b2); \
+        h0 = _mm512_sub_ps(e0, e2);                                                               \
+        h1 = _mm512_add_ps(e1, e2);                                                               \
+        h2 = _mm512_sub_ps(e2, e1);                                                               \
+        h3 = _mm512_sub_ps(e1, e3);                                                               \
+    } while (0)
+#define DST__WI_HALF(v, i) _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), i))
+#define DST__WI_PUT2(e, v) /* the first row's half, then the second's (over the first's spill) */ \
+    { __m512 v_ = v;                                                                              \
+      _mm256_storeu_ps(o + (size_t)(e) * es, DST__WI_HALF(v_, 0));                                \
+      _mm256_storeu_ps(o + (size_t)(e) * es + tw, DST__WI_HALF(v_, 1)); }
+#define DST__WI_COL2(j, x0, x1, x2, x3)                                                           \
+    DST__WI_PUT2(0 * 4 + (j), _mm512_sub_ps(x0, x2))                                              \
+    DST__WI_PUT2(1 * 4 + (j), _mm512_add_ps(x1, x2))                                              \
+    DST__WI_PUT2(2 * 4 + (j), _mm512_sub_ps(x2, x1))                                              \
+    DST__WI_PUT2(3 * 4 + (j), _mm512_sub_ps(x1, x3))
 static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, const float *x, size_t g0, int cnt,
                                                            float *V)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     static const int off[4] = { 0, 16, 2, 18 };
-    size_t es = q->ev, sample = (size_t)q->C * q->H * q->W;
+    size_t es = q->ld, sample = (size_t)q->C * q->H * q->W;
     int l0, c, i, j;
     for (c = 0; c < q->C; ++c)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
             const float *plane = x + (g / (size_t)q->T) * sample + (size_t)c * q->H * q->W;
+            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+                const float *sb = x + (g / (size_t)q->T) * sample;
+                int tw = q->TW, xb = -q->pw, y0 = 2 * ty - q->ph, f0 = xb < 0 ? -xb : 0, f2 = xb + 2 < 0 ? -(xb + 2) : 0;
+                __mmask16 m0 = (__mmask16)dst__lanes(-xb, q->W - xb), m2 = (__mmask16)dst__lanes(-(xb + 2), q->W - (xb + 2));
+                float *o = V + (size_t)c * 16 * q->ld + j;
+                __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
+                DST__WI_ROW2(0, h00, h01, h02, h03);
+                DST__WI_ROW2(1, h10, h11, h12, h13);
+                DST__WI_ROW2(2, h20, h21, h22, h23);
+                DST__WI_ROW2(3, h30, h31, h32, h33);
+                DST__WI_COL2(0, h00, h10, h20, h30)
+                DST__WI_COL2(1, h01, h11, h21, h31)
+                DST__WI_COL2(2, h02, h12, h22, h32)
+                DST__WI_COL2(3, h03, h13, h23, h33)
+                j += 2 * tw;
+                continue;
+            }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph, first[4];
-                float *o = V + (size_t)c * q->ld + j + l0;
+                float *o = V + (size_t)c * 16 * q->ld + j + l0;
                 __mmask16 lm[4];
                 __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
                 for (i = 0; i < 4; ++i) {
@@ -3289,6 +3381,12 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
 #undef DST__WI_PART
 #undef DST__WI_ROW
 #undef DST__WI_COL
+#undef DST__WI_ROW2
+#undef DST__WI_AT
+#undef DST__WI_PART2
+#undef DST__WI_HALF
+#undef DST__WI_PUT2
+#undef DST__WI_COL2
 
 /* The first n (0..16) lanes of v to p, by 512-, 256-, 128-bit and single
    stores: a masked store measured several times slower on Zen 4. */
@@ -3323,14 +3421,15 @@ static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
 
 /* dst__wino_output_ref for 16 tiles at a time, row by row of m into the
    two rows of t = A^T m; the two output columns of each tile interleaved
-   by two-source permutes. */
+   by two-source permutes. Planes of at most 8 tiles across: two tile rows
+   per vector, as in the input transform. */
 #define DST__WO_LOAD(r, j) _mm512_loadu_ps(src + (size_t)((r) * 4 + (j)) * es) /* rows have 16 floats to spare */
 static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, const float *M, const float *bias,
-                                                            size_t g0, int cnt, float *y)
+                                                            int relu, size_t g0, int cnt, float *y)
 {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    size_t es = q->em, plane = (size_t)q->OH * q->OW;
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW;
     int l0, k, j;
     for (k = 0; k < q->K; ++k) {
         __m512 b = _mm512_set1_ps(bias ? bias[k] : 0.0f);
@@ -3338,11 +3437,57 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
             float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
+            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+                /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
+                const float *src = M + (size_t)k * 16 * q->ld + j;
+                int tw = q->TW, n = q->OW;
+                __m512 o0, o1, t00, t01, t02, t03, t10, t11, t12, t13, m0v, m1v, m2v, m3v;
+#define DST__WO_LOAD2(r, c) _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(0x00FF, src + (size_t)((r) * 4 + (c)) * es), \
+                                                 0xFF00, src + (size_t)((r) * 4 + (c)) * es + tw - 8)
+                t00 = DST__WO_LOAD2(0, 0); t01 = DST__WO_LOAD2(0, 1); t02 = DST__WO_LOAD2(0, 2); t03 = DST__WO_LOAD2(0, 3);
+                t10 = DST__WO_LOAD2(1, 0); t11 = DST__WO_LOAD2(1, 1); t12 = DST__WO_LOAD2(1, 2); t13 = DST__WO_LOAD2(1, 3);
+                m0v = DST__WO_LOAD2(2, 0); m1v = DST__WO_LOAD2(2, 1); m2v = DST__WO_LOAD2(2, 2); m3v = DST__WO_LOAD2(2, 3);
+                t00 = _mm512_add_ps(_mm512_add_ps(t00, t10), m0v); t10 = _mm512_sub_ps(t10, m0v);
+                t01 = _mm512_add_ps(_mm512_add_ps(t01, t11), m1v); t11 = _mm512_sub_ps(t11, m1v);
+                t02 = _mm512_add_ps(_mm512_add_ps(t02, t12), m2v); t12 = _mm512_sub_ps(t12, m2v);
+                t03 = _mm512_add_ps(_mm512_add_ps(t03, t13), m3v); t13 = _mm512_sub_ps(t13, m3v);
+                t10 = _mm512_sub_ps(t10, DST__WO_LOAD2(3, 0));
+                t11 = _mm512_sub_ps(t11, DST__WO_LOAD2(3, 1));
+                t12 = _mm512_sub_ps(t12, DST__WO_LOAD2(3, 2));
+                t13 = _mm512_sub_ps(t13, DST__WO_LOAD2(3, 3));
+#undef DST__WO_LOAD2
+                o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t00, t01), t02), b);
+                o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t01, t02), t03), b);
+                if (relu) {
+                    o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                    o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
+                }
+                dst__store_lanes(out, _mm512_permutex2var_ps(o0, lo, o1), n);              /* row 2 ty */
+                dst__store_lanes(out + 2 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);  /* row 2 ty + 2 */
+                o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
+                o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
+                if (relu) {
+                    o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                    o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
+                }
+                dst__store_lanes(out + q->OW, _mm512_permutex2var_ps(o0, lo, o1), n);      /* row 2 ty + 1 */
+                if (2 * ty + 3 < q->OH) dst__store_lanes(out + 3 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);
+                j += 2 * tw;
+                continue;
+            }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
-                const float *src = M + (size_t)k * q->ld + j + l0;
+                const float *src = M + (size_t)k * 16 * q->ld + j + l0;
                 float *row = out + xo;
                 __m512 o0, o1;
+                if (k + 2 < q->K) { /* the same rows two channels on (5% of the forward) */
+                    _mm_prefetch((const char *)(row + 2 * plane), _MM_HINT_T0);
+                    if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + 16), _MM_HINT_T0);
+                    if (2 * ty + 1 < q->OH) {
+                        _mm_prefetch((const char *)(row + 2 * plane + q->OW), _MM_HINT_T0);
+                        if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + q->OW + 16), _MM_HINT_T0);
+                    }
+                }
                 __m512 t00 = DST__WO_LOAD(0, 0), t01 = DST__WO_LOAD(0, 1), t02 = DST__WO_LOAD(0, 2), t03 = DST__WO_LOAD(0, 3);
                 __m512 t10 = DST__WO_LOAD(1, 0), t11 = DST__WO_LOAD(1, 1), t12 = DST__WO_LOAD(1, 2), t13 = DST__WO_LOAD(1, 3);
                 __m512 m0v = DST__WO_LOAD(2, 0), m1v = DST__WO_LOAD(2, 1), m2v = DST__WO_LOAD(2, 2), m3v = DST__WO_LOAD(2, 3);
@@ -3357,11 +3502,20 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                 /* o = t A: output columns 0 and 1 of each tile */
                 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t00, t01), t02), b);
                 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t01, t02), t03), b);
+                if (relu) { /* max(v, 0) is 0 for a NaN v, like v > 0 ? v : 0 (the masked form:
+                               GCC 12 warns in C++ on the unmasked one) */
+                    o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                    o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
+                }
                 dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                 if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
                 if (2 * ty + 1 < q->OH) {
                     o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                     o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
+                    if (relu) {
+                        o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
+                        o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
+                    }
                     row += q->OW;
                     dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                     if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
@@ -3372,13 +3526,179 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
     }
 }
 #undef DST__WO_LOAD
+
+/* ---- the same transforms with AVX2, 8 tiles at a time ----
+   The even and odd lanes of 16 columns by an in-lane shuffle and a 64-bit
+   permute; a row segment that would leave the sample's planes goes through
+   a zeroed 8-float copy (the edges only). */
+
+/* 8 floats of s from column col of a row of w, the columns outside [0, w)
+   zero; the load may read past the row while inside the n floats of the
+   array (s + off is the row start, off its index in the array). */
+static DST__TARGET("avx2,fma") __m256 dst__load8_avx2(const float *row, size_t off, size_t n, int col, int w)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int lo = col < 0 ? -col : 0, hi = w - col < 8 ? w - col : 8, i;
+    float t[8];
+    if (hi <= lo) return _mm256_setzero_ps();
+    if (lo == 0 && off + (size_t)col + 8 <= n) {
+        __m256 v = _mm256_loadu_ps(row + col);
+        if (hi == 8) return v;
+        return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane)));
+    }
+    for (i = 0; i < 8; ++i) t[i] = i >= lo && i < hi ? row[col + i] : 0.0f;
+    return _mm256_loadu_ps(t);
+}
+
+/* [evens of a b] and [odds of a b] */
+#define DST__EVEN8(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)))
+#define DST__ODD8(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)))
+
+static DST__TARGET("avx2,fma") void dst__wino_input_avx2(const dst__wino *q, const float *x, size_t g0, int cnt, float *V)
+{
+    size_t es = q->ld, sample = (size_t)q->C * q->H * q->W, hw = (size_t)q->H * q->W;
+    int l0, c, j, r, s;
+    for (c = 0; c < q->C; ++c)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *base = x + (g / (size_t)q->T) * sample;
+            for (l0 = 0; l0 < run; l0 += 8) {
+                int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph;
+                float *o = V + (size_t)c * 16 * q->ld + j + l0;
+                __m256 h[4][4];
+                for (r = 0; r < 4; ++r) {
+                    int yy = y0 + r;
+                    if (yy < 0 || yy >= q->H) {
+                        h[r][0] = h[r][1] = h[r][2] = h[r][3] = _mm256_setzero_ps();
+                    } else {
+                        size_t off = (size_t)c * hw + (size_t)yy * q->W;
+                        const float *row = base + off;
+                        __m256 a = dst__load8_avx2(row, off, sample, xb, q->W), b = dst__load8_avx2(row, off, sample, xb + 8, q->W);
+                        __m256 a2 = dst__load8_avx2(row, off, sample, xb + 2, q->W), b2 = dst__load8_avx2(row, off, sample, xb + 10, q->W);
+                        __m256 e0 = DST__EVEN8(a, b), e1 = DST__ODD8(a, b), e2 = DST__EVEN8(a2, b2), e3 = DST__ODD8(a2, b2);
+                        h[r][0] = _mm256_sub_ps(e0, e2); /* h = d B */
+                        h[r][1] = _mm256_add_ps(e1, e2);
+                        h[r][2] = _mm256_sub_ps(e2, e1);
+                        h[r][3] = _mm256_sub_ps(e1, e3);
+                    }
+                }
+                for (s = 0; s < 4; ++s) { /* B^T h, stored past the run too: the next run's, or padding */
+                    _mm256_storeu_ps(o + (size_t)(0 * 4 + s) * es, _mm256_sub_ps(h[0][s], h[2][s]));
+                    _mm256_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm256_add_ps(h[1][s], h[2][s]));
+                    _mm256_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm256_sub_ps(h[2][s], h[1][s]));
+                    _mm256_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm256_sub_ps(h[1][s], h[3][s]));
+                }
+            }
+            j += run;
+        }
+}
+
+/* The first n (0..8) lanes of v to p. */
+static DST__TARGET("avx2,fma") void dst__store8_avx2(float *p, __m256 v, int n)
+{
+    float t[8];
+    int i;
+    if (n >= 8) {
+        _mm256_storeu_ps(p, v);
+        return;
+    }
+    _mm256_storeu_ps(t, v);
+    for (i = 0; i < n; ++i) p[i] = t[i];
+}
+
+static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, const float *M, const float *bias,
+                                                          int relu, size_t g0, int cnt, float *y)
+{
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW;
+    int l0, k, j, r, s;
+    for (k = 0; k < q->K; ++k) {
+        __m256 b = _mm256_set1_ps(bias ? bias[k] : 0.0f);
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
+            for (l0 = 0; l0 < run; l0 += 8) {
+                int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
+                const float *src = M + (size_t)k * 16 * q->ld + j + l0;
+                __m256 tt[2][4];
+                for (s = 0; s < 4; ++s) { /* t = A^T m (rows have 16 floats to spare) */
+                    __m256 m0 = _mm256_loadu_ps(src + (size_t)(0 * 4 + s) * es), m1 = _mm256_loadu_ps(src + (size_t)(1 * 4 + s) * es);
+                    __m256 m2 = _mm256_loadu_ps(src + (size_t)(2 * 4 + s) * es), m3 = _mm256_loadu_ps(src + (size_t)(3 * 4 + s) * es);
+                    tt[0][s] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+                    tt[1][s] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+                }
+                for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) { /* o = t A, the two columns interleaved */
+                    __m256 o0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(tt[r][0], tt[r][1]), tt[r][2]), b);
+                    __m256 o1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(tt[r][1], tt[r][2]), tt[r][3]), b);
+                    __m256 lo, hi;
+                    if (relu) { /* max(v, 0) is 0 for a NaN v, like v > 0 ? v : 0 */
+                        o0 = _mm256_max_ps(o0, _mm256_setzero_ps());
+                        o1 = _mm256_max_ps(o1, _mm256_setzero_ps());
+                    }
+                    lo = _mm256_unpacklo_ps(o0, o1);
+                    hi = _mm256_unpackhi_ps(o0, o1);
+                    float *row = out + (size_t)r * q->OW + xo;
+                    dst__store8_avx2(row, _mm256_permute2f128_ps(lo, hi, 0x20), n);
+                    if (n > 8) dst__store8_avx2(row + 8, _mm256_permute2f128_ps(lo, hi, 0x31), n - 8);
+                }
+            }
+            j += run;
+        }
+    }
+}
+
+static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+{
+    const __m256 z = _mm256_setzero_ps();
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    int k, j, l0, r, s;
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            const float *base = dy + (g / (size_t)q->T) * sample;
+            for (l0 = 0; l0 < run; l0 += 8) {
+                int xo = 2 * (tx + l0);
+                __m256 h[2][4];
+                float *o = D + (size_t)k * 16 * q->ld + j + l0;
+                for (r = 0; r < 2; ++r) {
+                    int yy = 2 * ty + r;
+                    __m256 a = z, b = z, e0, e1;
+                    if (yy < q->OH) {
+                        size_t off = (size_t)k * plane + (size_t)yy * q->OW;
+                        a = dst__load8_avx2(base + off, off, sample, xo, q->OW);
+                        b = dst__load8_avx2(base + off, off, sample, xo + 8, q->OW);
+                    }
+                    e0 = DST__EVEN8(a, b);
+                    e1 = DST__ODD8(a, b);
+                    h[r][0] = e0;
+                    h[r][1] = _mm256_add_ps(e0, e1);
+                    h[r][2] = _mm256_sub_ps(e0, e1);
+                    h[r][3] = _mm256_sub_ps(z, e1);
+                }
+                for (s = 0; s < 4; ++s) { /* stored past the run too: the next run's, or padding */
+                    _mm256_storeu_ps(o + (size_t)(0 * 4 + s) * es, h[0][s]);
+                    _mm256_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm256_add_ps(h[0][s], h[1][s]));
+                    _mm256_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm256_sub_ps(h[0][s], h[1][s]));
+                    _mm256_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm256_sub_ps(z, h[1][s]));
+                }
+            }
+            j += run;
+        }
+}
+#undef DST__EVEN8
+#undef DST__ODD8
 #endif
 
-/* Is the AVX-512 transform code the one to run with these micro-kernels? */
+/* Which transform code runs with these micro-kernels: 2 AVX-512, 1 AVX2,
+   0 plain C. */
 static int dst__wino_fast(const dst__gemm_isa *isa)
 {
 #if defined(DST__GEMM_X86)
-    return isa->level == DST_SIMD_AVX512;
+    return isa->level == DST_SIMD_AVX512 ? 2 : isa->level == DST_SIMD_AVX2 ? 1 : 0;
 #else
     (void)isa;
     return 0;
@@ -3394,7 +3714,8 @@ static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_
 {
     int c, j, e, padded = (cnt + 15) / 16 * 16;
 #if defined(DST__GEMM_X86)
-    if (fast) dst__wino_input_avx512(q, x, g0, cnt, V);
+    if (fast == 2) dst__wino_input_avx512(q, x, g0, cnt, V);
+    else if (fast == 1) dst__wino_input_avx2(q, x, g0, cnt, V);
     else
 #endif
     for (c = 0; c < q->C; ++c)
@@ -3407,14 +3728,14 @@ static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_
     (void)fast;
     if (padded > cnt)
         for (e = 0; e < 16; ++e)
-            for (c = 0; c < q->C; ++c) memset(V + e * q->ev + (size_t)c * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
+            for (c = 0; c < q->C; ++c) memset(V + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
 }
 
 /* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
    chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
-   chunk's (16 ev and 16 em floats). */
+   chunk's (16 C ld and 16 K ld floats). */
 static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
-                            const float *bias, float *y, float *V, float *M)
+                            const float *bias, int relu, float *y, float *V, float *M)
 {
     size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld, out_sample = (size_t)q->K * q->OH * q->OW;
     int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
@@ -3423,21 +3744,21 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
         int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, k;
         dst__wino_inputs(q, fast, x, g0, cnt, V);
         for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
-            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * q->ev;
-            float *Me = M + e * q->em;
+            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * ld;
+            float *Me = M + e * ld;
             for (i0 = 0; i0 < K; i0 += mr) {
                 int rows = K - i0 < mr ? K - i0 : mr;
                 for (jj = 0; jj < cnt; jj += nr) {
                     int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
-                    float *ct = Me + (size_t)i0 * ld + jj;
-                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)ld, ct, (int)ld, 1.0f, 0.0f, cols,
+                    float *ct = Me + (size_t)i0 * 16 * ld + jj;
+                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)(16 * ld), ct, (int)(16 * ld), 1.0f, 0.0f, cols,
                                                            NULL, 0, NULL);
                     else { /* a short panel: 4 + 2 + 1 rows as it needs */
                         int r0 = 0, s, sizes[3] = { 4, 2, 1 };
                         for (s = 0; s < 3; ++s)
                             if (rows & sizes[s]) {
-                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)ld,
-                                                           ct + (size_t)r0 * ld, (int)ld, 1.0f, 0.0f, cols,
+                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)(16 * ld),
+                                                           ct + (size_t)r0 * 16 * ld, (int)(16 * ld), 1.0f, 0.0f, cols,
                                                            NULL, 0, NULL);
                                 r0 += sizes[s];
                             }
@@ -3448,7 +3769,8 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
         /* the output transform, channel by channel and run by run */
 #if defined(DST__GEMM_X86)
         if (fast) {
-            dst__wino_output_avx512(q, M, bias, g0, cnt, y);
+            if (fast == 2) dst__wino_output_avx512(q, M, bias, relu, g0, cnt, y);
+            else dst__wino_output_avx2(q, M, bias, relu, g0, cnt, y);
             continue;
         }
 #endif
@@ -3456,7 +3778,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
             for (j = 0; j < cnt;) {
                 size_t g = g0 + (size_t)j;
                 int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-                dst__wino_output_ref(q, M + j, ld, bias, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+                dst__wino_output_ref(q, M + j, ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
                 j += run;
             }
     }
@@ -3478,7 +3800,7 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), y0 = 2 * (t / q->TW), x0 = 2 * (t % q->TW);
             const float *plane = dy + ((g / (size_t)q->T) * q->K + (size_t)k) * q->OH * q->OW;
-            float h[2][4], *o = D + (size_t)k * q->ld + j;
+            float h[2][4], *o = D + (size_t)k * 16 * q->ld + j;
             for (r = 0; r < 2; ++r) { /* h = dY A^T, row by row */
                 float a = 0, b = 0;
                 if (y0 + r < q->OH) {
@@ -3488,38 +3810,80 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
                 h[r][0] = a; h[r][1] = a + b; h[r][2] = a - b; h[r][3] = 0.0f - b;
             }
             for (s = 0; s < 4; ++s) { /* A h */
-                o[(size_t)(0 * 4 + s) * q->em] = h[0][s];
-                o[(size_t)(1 * 4 + s) * q->em] = h[0][s] + h[1][s];
-                o[(size_t)(2 * 4 + s) * q->em] = h[0][s] - h[1][s];
-                o[(size_t)(3 * 4 + s) * q->em] = 0.0f - h[1][s];
+                o[(size_t)(0 * 4 + s) * q->ld] = h[0][s];
+                o[(size_t)(1 * 4 + s) * q->ld] = h[0][s] + h[1][s];
+                o[(size_t)(2 * 4 + s) * q->ld] = h[0][s] - h[1][s];
+                o[(size_t)(3 * 4 + s) * q->ld] = 0.0f - h[1][s];
             }
         }
 }
 
 #if defined(DST__GEMM_X86)
 /* dst__wino_grad_ref for 16 tiles of a run at a time: the two columns of
-   each tile's rows are the even and odd lanes of 32 columns of dy. */
+   each tile's rows are the even and odd lanes of 32 columns of dy (two
+   tile rows per vector for planes of at most 8 tiles across). */
 static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 z = _mm512_setzero_ps();
-    size_t es = q->em, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    size_t es = q->ld, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
     int k, j, l0, r, s;
     for (k = 0; k < q->K; ++k)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
             const float *base = dy + (g / (size_t)q->T) * sample;
+            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+                /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
+                __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW);
+                __m512 h[2][4];
+                float *o = D + (size_t)k * 16 * q->ld + j;
+                int tw = q->TW;
+                for (r = 0; r < 2; ++r) {
+                    size_t at = (size_t)k * plane + (size_t)(2 * ty + r) * q->OW, bt = at + 2 * (size_t)q->OW;
+                    __m512 a = at + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at))
+                                                 : _mm512_maskz_expandloadu_ps(m0, base + at);
+                    __m512 bb = z, e0, e1;
+                    if (2 * ty + 2 + r < q->OH)
+                        bb = bt + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + bt))
+                                               : _mm512_maskz_expandloadu_ps(m0, base + bt);
+                    e0 = _mm512_permutex2var_ps(a, even, bb);
+                    e1 = _mm512_permutex2var_ps(a, odd, bb);
+                    h[r][0] = e0;
+                    h[r][1] = _mm512_add_ps(e0, e1);
+                    h[r][2] = _mm512_sub_ps(e0, e1);
+                    h[r][3] = _mm512_sub_ps(z, e1);
+                }
+                for (s = 0; s < 4; ++s) {
+                    __m512 v[4];
+                    int e;
+                    v[0] = h[0][s];
+                    v[1] = _mm512_add_ps(h[0][s], h[1][s]);
+                    v[2] = _mm512_sub_ps(h[0][s], h[1][s]);
+                    v[3] = _mm512_sub_ps(z, h[1][s]);
+                    for (e = 0; e < 4; ++e) { /* the first row's half, then the second's over its spill */
+                        float *d = o + (size_t)(e * 4 + s) * es;
+                        _mm256_storeu_ps(d, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 0)));
+                        _mm256_storeu_ps(d + tw, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 1)));
+                    }
+                }
+                j += 2 * tw;
+                continue;
+            }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xo = 2 * (tx + l0);
                 __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW - xo), m1 = (__mmask16)dst__lanes(0, q->OW - xo - 16);
                 __m512 h[2][4];
-                float *o = D + (size_t)k * q->ld + j + l0;
+                float *o = D + (size_t)k * 16 * q->ld + j + l0;
                 for (r = 0; r < 2; ++r) {
                     int yy = 2 * ty + r;
                     size_t at = (size_t)k * plane + (size_t)yy * q->OW + (size_t)xo; /* in the sample */
                     __m512 a = z, b = z, e0, e1;
+                    if (yy < q->OH && at + 2 * plane < sample) /* the same row two channels on */
+                        _mm_prefetch((const char *)(base + at + 2 * plane), _MM_HINT_T0);
+                    if (yy < q->OH && at + 2 * plane + 16 < sample)
+                        _mm_prefetch((const char *)(base + at + 2 * plane + 16), _MM_HINT_T0);
                     if (yy < q->OH) {
                         if (at + 16 <= sample) a = _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at));
                         else a = _mm512_maskz_expandloadu_ps(m0, base + at);
@@ -3549,7 +3913,7 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
 static size_t dst__wino_grad_gemm_floats(const dst__wino *q) { return (size_t)q->N * (q->K + q->C + 56) + 16; }
 static size_t dst__wino_grad_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)q->K * q->C + q->ev + q->em) + dst__wino_grad_gemm_floats(q) + 16;
+    return 16 * ((size_t)q->K * q->C + (size_t)(q->C + q->K) * q->ld) + dst__wino_grad_gemm_floats(q) + 16;
 }
 
 /* dw [K][C][3][3] for the forward sweep q over batch samples x, dy. */
@@ -3557,19 +3921,20 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
                                   const float *dy, float *dw, float *work)
 {
     size_t total = (size_t)batch * q->T, g0, KC = (size_t)q->K * q->C, i;
-    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * q->ev, *buf = D + 16 * q->em;
+    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * (size_t)q->C * q->ld, *buf = D + 16 * (size_t)q->K * q->ld;
     int fast = dst__wino_fast(isa), e, r;
     buf += (16 - ((uintptr_t)buf >> 2)) & 15; /* 64-byte aligned */
     for (g0 = 0; g0 < total; g0 += (size_t)q->N) {
         int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
         dst__wino_inputs(q, fast, x, g0, cnt, V);
 #if defined(DST__GEMM_X86)
-        if (fast) dst__wino_grad_avx512(q, dy, g0, cnt, D);
+        if (fast == 2) dst__wino_grad_avx512(q, dy, g0, cnt, D);
+        else if (fast == 1) dst__wino_grad_avx2(q, dy, g0, cnt, D);
         else
 #endif
         dst__wino_grad_ref(q, dy, g0, cnt, D);
         for (e = 0; e < 16; ++e)
-            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->em, (int)q->ld, V + e * q->ev, (int)q->ld,
+            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->ld, (int)(16 * q->ld), V + e * q->ld, (int)(16 * q->ld),
                            g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));
     }
     for (i = 0; i < KC; ++i) { /* dW = G^T dU G */
@@ -3588,18 +3953,22 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
     }
 }
 
-static void dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
-                                         const float *bias, float *y, float *work, float *pack)
+/* relu: y = max(0, conv + bias), in the output transform. Returns 0 when
+   there were no micro-kernels (a scalar run) and im2col did it, without
+   the ReLU. */
+static int dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, const float *x, const float *w,
+                                        const float *bias, int relu, float *y, float *work, float *pack)
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
-    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * q.ev;
+    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
     if (!isa) {
         dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
-        return;
+        return 0;
     }
     dst__wino_weights(w, q.K, q.C, 0, isa->mr, U);
-    dst__wino_sweep(&q, isa, batch, x, U, bias, y, V, M);
+    dst__wino_sweep(&q, isa, batch, x, U, bias, relu, y, V, M);
+    return 1;
 }
 
 /* dx = the sweep of dy (out_c planes padded by 2 - pad) with the filters
@@ -3609,7 +3978,7 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->out_c, p->in_c, dst__conv_out_h(p), dst__conv_out_w(p), 2 - p->pad_h, 2 - p->pad_w);
-    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * q.ev;
+    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
     if (!isa) {
         dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
         return;
@@ -3621,20 +3990,45 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
     }
     if (!dx) return;
     dst__wino_weights(w, q.K, q.C, 1, isa->mr, U);
-    dst__wino_sweep(&q, isa, batch, dy, U, NULL, dx, V, M);
+    dst__wino_sweep(&q, isa, batch, dy, U, NULL, 0, dx, V, M);
 }
 
 /* The convolution by the given path (AUTO: the one for this shape); nb
-   samples per GEMM on the GEMM path, work as dst__conv_work_floats says. */
+   samples per GEMM on the GEMM path, work as dst__conv_work_floats says.
+   relu (a model's conv followed by a ReLU layer, which then shares its
+   buffer): y = max(0, conv + bias), applied by Winograd's output transform,
+   by the GEMM path plane by plane with the bias while the plane is in
+   cache, after the others. */
+static void dst__conv2d_forward_relu(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
+                                     const float *w, const float *bias, int relu, float *y, float *work, int nb,
+                                     float *pack)
+{
+    size_t P = (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), c, planes = (size_t)batch * p->out_c;
+    int done = 0;
+    switch (dst__conv_path_of(p, path)) {
+    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
+    case DST__CONV_WINOGRAD: done = dst__conv2d_forward_winograd(p, batch, x, w, bias, relu, y, work, pack); break;
+    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
+    default:
+        if (!relu) {
+            dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack);
+            break;
+        }
+        dst__conv2d_forward_gemm(p, batch, x, w, NULL, y, work, nb, pack);
+        for (c = 0; c < planes; ++c) {
+            if (bias) dst__row_add_scalar(y + c * P, bias[c % (size_t)p->out_c], P);
+            dst__relu(y + c * P, y + c * P, P);
+        }
+        done = 1;
+        break;
+    }
+    if (relu && !done) dst__relu(y, y, planes * P);
+}
+
 static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
                                 const float *w, const float *bias, float *y, float *work, int nb, float *pack)
 {
-    switch (dst__conv_path_of(p, path)) {
-    case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
-    case DST__CONV_WINOGRAD: dst__conv2d_forward_winograd(p, batch, x, w, bias, y, work, pack); break;
-    case DST__CONV_REFERENCE: dst__conv2d_forward_ref(p, batch, x, w, bias, y); break;
-    default: dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, nb, pack); break;
-    }
+    dst__conv2d_forward_relu(p, path, batch, x, w, bias, 0, y, work, nb, pack);
 }
 
 static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
@@ -3791,8 +4185,58 @@ static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const
 }
 #endif
 
+#if defined(DST__GEMM_X86)
+/* The same 2x2 windows, 16 outputs at a time (AVX-512): the even and odd
+   columns of 32 input columns by two-source permutes, the comparisons and
+   choices under masks; loads past the row end masked off, stores by
+   dst__store_lanes (no masked stores: slow on Zen 4). */
+static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool2d_params *p, int batch, const float *x,
+                                                                   float *y, int32_t *argmax)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i steps = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
+    const __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(W);
+    for (c = 0; c < planes; ++c)
+        for (yo = 0; yo < oh; ++yo) {
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            float *out = y + c * out_plane + (size_t)yo * ow;
+            int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
+            for (xo = 0; xo < ow; xo += 16) {
+                int n = ow - xo < 16 ? ow - xo : 16;
+                __mmask16 k0 = (__mmask16)dst__lanes(0, 2 * n), k1 = (__mmask16)dst__lanes(0, 2 * n - 16);
+                __m512 t0 = _mm512_maskz_loadu_ps(k0, r0 + 2 * xo), t1 = _mm512_maskz_loadu_ps(k1, r0 + 2 * xo + 16);
+                __m512 b0 = _mm512_maskz_loadu_ps(k0, r1 + 2 * xo), b1 = _mm512_maskz_loadu_ps(k1, r1 + 2 * xo + 16);
+                __m512 best = _mm512_permutex2var_ps(t0, even, t1), v;
+                __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(2 * yo * W + 2 * xo), steps), at = ia;
+                __mmask16 m;
+#define DST__MAX_STEP(vv, idx)                                                                     \
+    v = vv;                                                                                        \
+    m = (__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)); \
+    best = _mm512_mask_mov_ps(best, m, v);                                                         \
+    at = _mm512_mask_mov_epi32(at, m, idx)
+                DST__MAX_STEP(_mm512_permutex2var_ps(t0, odd, t1), _mm512_add_epi32(ia, one));
+                DST__MAX_STEP(_mm512_permutex2var_ps(b0, even, b1), _mm512_add_epi32(ia, row));
+                DST__MAX_STEP(_mm512_permutex2var_ps(b0, odd, b1), _mm512_add_epi32(_mm512_add_epi32(ia, row), one));
+#undef DST__MAX_STEP
+                dst__store_lanes(out + xo, best, n);
+                if (am) dst__store_lanes((float *)(void *)(am + xo), _mm512_castsi512_ps(at), n);
+            }
+        }
+}
+#endif
+
 static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
+#if defined(DST__GEMM_X86)
+    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
+        p->pad_h == 0 && p->pad_w == 0 && dst_simd_active() == DST_SIMD_AVX512) {
+        dst__maxpool2x2_forward_avx512(p, batch, x, y, argmax);
+        return;
+    }
+#endif
 #if DST__VEC_SSE2
     if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
         p->pad_h == 0 && p->pad_w == 0) {
@@ -4367,9 +4811,9 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
-    int    relu_fused;                     /* DENSE followed by RELU: the dense forward applies the
-                                              ReLU, and both layers share one output buffer, which
-                                              holds the ReLU's output */
+    int    relu_fused;                     /* DENSE or CONV2D followed by RELU: its forward applies
+                                              the ReLU, and both layers share one output buffer,
+                                              which holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
@@ -4623,7 +5067,7 @@ static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc,
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
     for (i = 0; i + 1 < m->layer_count; ++i)
-        m->layers[i].relu_fused = m->layers[i].desc.kind == DST_LAYER_DENSE &&
+        m->layers[i].relu_fused = (m->layers[i].desc.kind == DST_LAYER_DENSE || m->layers[i].desc.kind == DST_LAYER_CONV2D) &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
@@ -4707,7 +5151,8 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
-        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense layer's buffer */
+        if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense or conv layer's buffer */
+        if (i > 0 && L->desc.kind == DST_LAYER_FLATTEN) per = 0; /* its input's buffer: the same values */
         floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
     }
     floats += DST__ROUND16(m->col_floats);
@@ -4722,7 +5167,7 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     m->ws_batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *L = &m->layers[i];
-        if (i > 0 && m->layers[i - 1].relu_fused) {
+        if (i > 0 && (m->layers[i - 1].relu_fused || L->desc.kind == DST_LAYER_FLATTEN)) {
             L->out = m->layers[i - 1].out;
         } else {
             L->out = ws + off;
@@ -4967,8 +5412,8 @@ static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x,
 {
     dst_conv2d_params p = dst__conv_params_of(L);
     const float *w = m->params + L->param_offset;
-    dst__conv2d_forward(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->out, m->col,
-                        dst__conv_samples_per_gemm(&p), m->pack);
+    dst__conv2d_forward_relu(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->relu_fused,
+                             L->out, m->col, dst__conv_samples_per_gemm(&p), m->pack);
 }
 
 static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
@@ -5130,7 +5575,10 @@ static void dst__conv_layers_forward(dst_model *m, dst__layer *L, const float *x
         break;
     case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_forward(L, x, batch); break;
     case DST_LAYER_BATCHNORM: dst__batchnorm_layer_forward(m, L, x, batch, training); break;
-    case DST_LAYER_FLATTEN: memcpy(L->out, x, L->out_size * (size_t)batch * sizeof(float)); break;
+    case DST_LAYER_FLATTEN: /* its output is its input's buffer: a copy only as the first layer, or after an
+                               inference dropout that passed its input on (its buffer is free then) */
+        if (L->out != x) memcpy(L->out, x, L->out_size * (size_t)batch * sizeof(float));
+        break;
     case DST_LAYER_DROPOUT2D: dst__dropout2d_forward(m, L, x, batch, training); break;
     default: break;
     }
@@ -5156,7 +5604,6 @@ static void dst__conv_layers_backward(dst_model *m, dst__layer *L, const float *
             dst__avgpool_backward(&pp, batch, dy, dx);
             break;
         case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_backward(L, dy, dx, batch); break;
-        case DST_LAYER_FLATTEN: memcpy(dx, dy, L->out_size * (size_t)batch * sizeof(float)); break;
         case DST_LAYER_DROPOUT2D: dst__dropout2d_backward(L, dy, dx, batch); break;
         default: break;
         }
@@ -5234,7 +5681,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
         size_t n = L->out_size * (size_t)batch;
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
-        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense layer */
+        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense or conv layer */
         case DST_LAYER_DROPOUT:
             if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
             dst__dropout_forward(m, L, x, batch, training);
@@ -5268,6 +5715,7 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         const float *x = i ? m->layers[i - 1].out : m->input;
         float *dx = i ? m->dbuf[turn] : NULL;
         size_t n = L->out_size * (size_t)batch, j;
+        if (L->desc.kind == DST_LAYER_FLATTEN) continue; /* dy passes through as it is; the buffers do not turn */
         switch (L->desc.kind) {
         case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
         case DST_LAYER_RELU: if (dx) dst__relu_grad(L->out, dy, dx, n); break; /* out > 0 where x > 0 */

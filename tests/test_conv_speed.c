@@ -121,6 +121,18 @@ static int test_conv_paths_match_reference(void)
                 bad = 1;
             }
             if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
+            /* with the ReLU a following ReLU layer hands to the conv */
+            if (path < 3) {
+                size_t i;
+                dst__conv2d_forward_relu(&p, path == 2 ? DST__CONV_DIRECT : DST__CONV_GEMM, batch, x, w, has_bias ? b : NULL, 1,
+                                         y1, work, path == 1 ? 4 : 1, NULL);
+                for (i = 0; i < yn && !bad; ++i)
+                    if (fabsf(y1[i] - (y0[i] > 0 ? y0[i] : 0.0f)) > 1e-4f * (1 + fabsf(y0[i])) || y1[i] < 0) {
+                        printf("    case %d path %d: relu output %lu: %g, reference %g\n", t, path, (unsigned long)i,
+                               (double)y1[i], (double)y0[i]);
+                        bad = 1;
+                    }
+            }
         }
         free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
         free(b); free(db0); free(db1); free(work); free(col0); free(col1);
@@ -150,7 +162,8 @@ static int test_conv_fast_paths_gradients(void)
         dst_layer_desc wino[] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
                                   dst_global_avgpool(), dst_dense(4) };
         dst_conv2d_params q = dst_conv2d_params_make(16, 16, 16, 16, 3, 1, 1);
-        T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD);
+        T_CHECK(!dst__conv_winograd_shape(&q) || dst_simd_active() != DST_SIMD_AVX512 ||
+                dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD);
         T_CHECK(t_conv_gradcheck(wino, 6, 2, 16, 16, 1) == 0);
     }
     T_CHECK(t_conv_gradcheck(gray, 4, 1, 9, 7, 1) == 0);
@@ -233,6 +246,19 @@ static int test_conv_winograd_matches_reference(void)
             }
             if (t_maxdiff(y1, y0, yn) > worst) worst = t_maxdiff(y1, y0, yn);
             if (t_maxdiff(dx1, dx0, xn) > worst) worst = t_maxdiff(dx1, dx0, xn);
+            /* with the ReLU of a following ReLU layer, in the output transform */
+            {
+                size_t i;
+                dst_simd_force(levels[lev]);
+                dst__conv2d_forward_relu(&p, DST__CONV_WINOGRAD, batch, x, w, has_bias ? b : NULL, 1, y1, work, 1, NULL);
+                dst_simd_force(DST_SIMD_AUTO);
+                for (i = 0; i < yn; ++i)
+                    if (fabsf(y1[i] - (y0[i] > 0 ? y0[i] : 0.0f)) > 1e-4f + (float)scale || y1[i] < 0) {
+                        printf("    case %d (%s): relu output %lu: %g, reference %g\n", t, dst_simd_name(levels[lev]),
+                               (unsigned long)i, (double)y1[i], (double)y0[i]);
+                        return 1;
+                    }
+            }
         }
         free(x); free(dx0); free(dx1); free(y0); free(y1); free(dy); free(w); free(dw0); free(dw1);
         free(b); free(db0); free(db1); free(work);
@@ -244,11 +270,14 @@ static int test_conv_winograd_matches_reference(void)
 
 /* ---- max pooling: the 2x2 path against the reference ------------------------------ */
 
-/* Odd sizes (a last row / column that no window covers), ties (the first
-   maximum wins), NaNs (a NaN wins, the later of two), infinities. */
+/* Odd sizes (a last row / column that no window covers; rows of more than
+   16 outputs), ties (the first maximum wins), NaNs (a NaN wins, the later
+   of two), infinities; at every SIMD level. */
 static int test_maxpool_fast_matches_reference(void)
 {
-    int t;
+    int t, lev, nlev;
+    dst_simd levels[5];
+    nlev = t_conv_levels(levels);
     for (t = 0; t < 40; ++t) {
         dst_pool2d_params p;
         int n = 1 + t % 3, oh, ow, k;
@@ -256,7 +285,7 @@ static int test_maxpool_fast_matches_reference(void)
         float *x, *y0, *y1;
         int32_t *a0, *a1;
         memset(&p, 0, sizeof p);
-        p.channels = 1 + t % 4; p.in_h = 2 + (t * 7) % 13; p.in_w = 2 + (t * 5) % 19;
+        p.channels = 1 + t % 4; p.in_h = 2 + (t * 7) % 13; p.in_w = 2 + (t * 5) % 19 + (t % 3 == 0 ? 30 : 0);
         p.kernel_h = p.kernel_w = 2;
         p.stride_h = t % 2 ? 2 : 0;  /* 0 means the kernel size */
         p.stride_w = 2;
@@ -273,16 +302,23 @@ static int test_maxpool_fast_matches_reference(void)
             if (t % 5 == 0) x[i] = -INFINITY;           /* all ties at -inf */
         }
         dst__maxpool_forward_ref(&p, n, x, y0, a0);
-        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, a1) == DST_OK);
-        for (k = 0; k < (int)yn; ++k)
-            if (a0[k] != a1[k] || (memcmp(&y0[k], &y1[k], 4) != 0 && !(y0[k] != y0[k] && y1[k] != y1[k]))) {
-                printf("    case %d output %d: %g at %d, reference %g at %d\n", t, k, (double)y1[k], a1[k],
-                       (double)y0[k], a0[k]);
-                return 1;
-            }
-        /* without argmax */
-        T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, NULL) == DST_OK);
-        for (k = 0; k < (int)yn; ++k) T_CHECK(y0[k] == y1[k] || (y0[k] != y0[k] && y1[k] != y1[k]));
+        for (lev = 0; lev < nlev; ++lev) { /* SSE2 4 at a time, AVX-512 16 at a time */
+            dst_simd_force(levels[lev]);
+            memset(y1, 0xff, yn * 4); memset(a1, 0xff, yn * 4);
+            T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, a1) == DST_OK);
+            dst_simd_force(DST_SIMD_AUTO);
+            for (k = 0; k < (int)yn; ++k)
+                if (a0[k] != a1[k] || (memcmp(&y0[k], &y1[k], 4) != 0 && !(y0[k] != y0[k] && y1[k] != y1[k]))) {
+                    printf("    case %d (%s) output %d: %g at %d, reference %g at %d\n", t, dst_simd_name(levels[lev]), k,
+                           (double)y1[k], a1[k], (double)y0[k], a0[k]);
+                    return 1;
+                }
+            /* without argmax */
+            dst_simd_force(levels[lev]);
+            T_CHECK(dst_maxpool2d_forward(&p, n, x, y1, NULL) == DST_OK);
+            dst_simd_force(DST_SIMD_AUTO);
+            for (k = 0; k < (int)yn; ++k) T_CHECK(y0[k] == y1[k] || (y0[k] != y0[k] && y1[k] != y1[k]));
+        }
         free(x); free(y0); free(y1); free(a0); free(a1);
     }
     return 0;
@@ -322,8 +358,8 @@ static int test_conv_fast_paths_no_allocation(void)
 {
     enum { B = 24 };
     dst_layer_desc L[] = { dst_conv2d(16, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
-                           dst_maxpool2d(2, 0, 0), dst_conv2d(12, 3, 1, 1), dst_batchnorm(), dst_relu(),
-                           dst_depthwise_conv2d(12, 3, 1, 1), dst_relu(), dst_conv2d(16, 1, 1, 0), dst_relu(),
+                           dst_maxpool2d(2, 0, 0), dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(),
+                           dst_depthwise_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(16, 1, 1, 0), dst_relu(),
                            dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(10) };
     static float x[B * 20 * 20];
     int y[B], i, n = (int)(sizeof L / sizeof L[0]);
@@ -331,10 +367,11 @@ static int test_conv_fast_paths_no_allocation(void)
     dst_model *m = t_cnn(L, n, 1, 20, 20, 5);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     float out[B * 10];
-    dst_conv2d_params p = dst_conv2d_params_make(16, 10, 10, 12, 3, 1, 1), q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
+    dst_conv2d_params p = dst_conv2d_params_make(16, 10, 10, 6, 3, 1, 1), q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
     T_CHECK(m != NULL);
-    T_CHECK(dst__conv_samples_per_gemm(&p) > 1);  /* layer 5 puts samples side by side */
-    T_CHECK(!dst__conv_winograd_shape(&q) || dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD); /* layer 2 */
+    T_CHECK(dst__conv_samples_per_gemm(&p) > 1 && dst__conv_path_of(&p, DST__CONV_AUTO) == DST__CONV_GEMM); /* layer 5 puts samples side by side */
+    T_CHECK(!dst__conv_winograd_shape(&q) || dst_simd_active() != DST_SIMD_AVX512 ||
+            dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD); /* layer 2 */
     t_fill(x, sizeof x / sizeof x[0], 1);
     for (i = 0; i < B; ++i) y[i] = i % 10;
     dst_model_set_optimizer(m, &o);
