@@ -2414,26 +2414,34 @@ DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
 
 /* ---- convolution: row loops ---------------------------------------------------
    The inner loops of im2col / col2im and the direct path, 4 floats at a time
-   with SSE2 (every x86-64) or NEON (AArch64); multiply and add stay separate
-   instructions, so d += a * s rounds as the scalar loop does. */
+   (DST__V4: SSE2 on every x86-64, NEON on AArch64), two vectors a step where
+   it helps; multiply and add stay separate instructions, so d += a * s
+   rounds as the scalar loop does. */
+
+#if DST__VEC4
+/* (v0 + v1) + (v2 + v3) */
+static float dst__v4_sum(dst__v4 v)
+{
+    float t[4];
+    DST__V4_STORE(t, v);
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+#endif
 
 /* d[k] += a * s[k], k < n */
 static void dst__row_axpy(float *d, float a, const float *s, int n)
 {
     int k = 0;
-#if DST__VEC_SSE2
-    __m128 va = _mm_set1_ps(a);
+#if DST__VEC4
+    dst__v4 va = DST__V4_SET1(a);
     for (; k + 8 <= n; k += 8) {
-        __m128 d0 = _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k)));
-        __m128 d1 = _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_mul_ps(va, _mm_loadu_ps(s + k + 4)));
-        _mm_storeu_ps(d + k, d0);
-        _mm_storeu_ps(d + k + 4, d1);
+        dst__v4 d0 = DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_MUL(va, DST__V4_LOAD(s + k)));
+        dst__v4 d1 = DST__V4_ADD(DST__V4_LOAD(d + k + 4), DST__V4_MUL(va, DST__V4_LOAD(s + k + 4)));
+        DST__V4_STORE(d + k, d0);
+        DST__V4_STORE(d + k + 4, d1);
     }
     for (; k + 4 <= n; k += 4)
-        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_mul_ps(va, _mm_loadu_ps(s + k))));
-#elif DST__VEC_NEON
-    float32x4_t va = vdupq_n_f32(a);
-    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vmulq_f32(va, vld1q_f32(s + k))));
+        DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_MUL(va, DST__V4_LOAD(s + k))));
 #endif
     for (; k < n; ++k) d[k] += a * s[k];
 }
@@ -2442,14 +2450,12 @@ static void dst__row_axpy(float *d, float a, const float *s, int n)
 static void dst__row_add(float *d, const float *s, int n)
 {
     int k = 0;
-#if DST__VEC_SSE2
+#if DST__VEC4
     for (; k + 8 <= n; k += 8) {
-        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
-        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), _mm_loadu_ps(s + k + 4)));
+        DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_LOAD(s + k)));
+        DST__V4_STORE(d + k + 4, DST__V4_ADD(DST__V4_LOAD(d + k + 4), DST__V4_LOAD(s + k + 4)));
     }
-    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), _mm_loadu_ps(s + k)));
-#elif DST__VEC_NEON
-    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), vld1q_f32(s + k)));
+    for (; k + 4 <= n; k += 4) DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_LOAD(s + k)));
 #endif
     for (; k < n; ++k) d[k] += s[k];
 }
@@ -2459,20 +2465,14 @@ static float dst__row_dot(const float *a, const float *b, int n)
 {
     int k = 0;
     float s = 0;
-#if DST__VEC_SSE2
-    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
-    float part[4];
+#if DST__VEC4
+    dst__v4 s0 = DST__V4_SET1(0.0f), s1 = s0;
     for (; k + 8 <= n; k += 8) {
-        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
-        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + k + 4), _mm_loadu_ps(b + k + 4)));
+        s0 = DST__V4_ADD(s0, DST__V4_MUL(DST__V4_LOAD(a + k), DST__V4_LOAD(b + k)));
+        s1 = DST__V4_ADD(s1, DST__V4_MUL(DST__V4_LOAD(a + k + 4), DST__V4_LOAD(b + k + 4)));
     }
-    for (; k + 4 <= n; k += 4) s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + k), _mm_loadu_ps(b + k)));
-    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
-    s = (part[0] + part[1]) + (part[2] + part[3]);
-#elif DST__VEC_NEON
-    float32x4_t s0 = vdupq_n_f32(0);
-    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vmulq_f32(vld1q_f32(a + k), vld1q_f32(b + k)));
-    s = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+    for (; k + 4 <= n; k += 4) s0 = DST__V4_ADD(s0, DST__V4_MUL(DST__V4_LOAD(a + k), DST__V4_LOAD(b + k)));
+    s = dst__v4_sum(DST__V4_ADD(s0, s1));
 #endif
     for (; k < n; ++k) s += a[k] * b[k];
     return s;
@@ -2487,19 +2487,17 @@ static void dst__row_copy(float *d, const float *s, int n)
         memcpy(d, s, (size_t)n * sizeof(float));
         return;
     }
-#if DST__VEC_SSE2
+#if DST__VEC4
     for (; k + 8 <= n; k += 8) {
-        _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
-        _mm_storeu_ps(d + k + 4, _mm_loadu_ps(s + k + 4));
+        DST__V4_STORE(d + k, DST__V4_LOAD(s + k));
+        DST__V4_STORE(d + k + 4, DST__V4_LOAD(s + k + 4));
     }
-    for (; k + 4 <= n; k += 4) _mm_storeu_ps(d + k, _mm_loadu_ps(s + k));
-#elif DST__VEC_NEON
-    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vld1q_f32(s + k));
+    for (; k + 4 <= n; k += 4) DST__V4_STORE(d + k, DST__V4_LOAD(s + k));
 #endif
     for (; k < n; ++k) d[k] = s[k];
 }
 
-#if DST__VEC_SSE2
+#if DST__VEC4
 /* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
    ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
    last 4 values of a row are stored by one vector that may overlap the
@@ -2510,8 +2508,8 @@ static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows
     for (r = 0; r < rows; ++r, d += ld, s += ls) {
         float *dr = d + zl;
         for (k = 0; k < zl; ++k) d[k] = 0;
-        for (k = 0; k + 4 <= n; k += 4) _mm_storeu_ps(dr + k, _mm_loadu_ps(s + k));
-        if (k < n) _mm_storeu_ps(dr + n - 4, _mm_loadu_ps(s + n - 4));
+        for (k = 0; k + 4 <= n; k += 4) DST__V4_STORE(dr + k, DST__V4_LOAD(s + k));
+        if (k < n) DST__V4_STORE(dr + n - 4, DST__V4_LOAD(s + n - 4));
         for (k = 0; k < zr; ++k) dr[n + k] = 0;
     }
 }
@@ -2521,15 +2519,12 @@ static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows
 static void dst__row_add_scalar(float *d, float a, size_t n)
 {
     size_t k = 0;
-#if DST__VEC_SSE2
-    __m128 va = _mm_set1_ps(a);
+#if DST__VEC4
+    dst__v4 va = DST__V4_SET1(a);
     for (; k + 8 <= n; k += 8) {
-        _mm_storeu_ps(d + k, _mm_add_ps(_mm_loadu_ps(d + k), va));
-        _mm_storeu_ps(d + k + 4, _mm_add_ps(_mm_loadu_ps(d + k + 4), va));
+        DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), va));
+        DST__V4_STORE(d + k + 4, DST__V4_ADD(DST__V4_LOAD(d + k + 4), va));
     }
-#elif DST__VEC_NEON
-    float32x4_t va = vdupq_n_f32(a);
-    for (; k + 4 <= n; k += 4) vst1q_f32(d + k, vaddq_f32(vld1q_f32(d + k), va));
 #endif
     for (; k < n; ++k) d[k] += a;
 }
@@ -2539,19 +2534,13 @@ static float dst__row_sum(const float *s, size_t n)
 {
     size_t k = 0;
     float t = 0;
-#if DST__VEC_SSE2
-    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
-    float part[4];
+#if DST__VEC4
+    dst__v4 s0 = DST__V4_SET1(0.0f), s1 = s0;
     for (; k + 8 <= n; k += 8) {
-        s0 = _mm_add_ps(s0, _mm_loadu_ps(s + k));
-        s1 = _mm_add_ps(s1, _mm_loadu_ps(s + k + 4));
+        s0 = DST__V4_ADD(s0, DST__V4_LOAD(s + k));
+        s1 = DST__V4_ADD(s1, DST__V4_LOAD(s + k + 4));
     }
-    _mm_storeu_ps(part, _mm_add_ps(s0, s1));
-    t = (part[0] + part[1]) + (part[2] + part[3]);
-#elif DST__VEC_NEON
-    float32x4_t s0 = vdupq_n_f32(0);
-    for (; k + 4 <= n; k += 4) s0 = vaddq_f32(s0, vld1q_f32(s + k));
-    t = (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+    t = dst__v4_sum(DST__V4_ADD(s0, s1));
 #endif
     for (; k < n; ++k) t += s[k];
     return t;
@@ -2590,7 +2579,7 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
                 yo = y0;
-#if DST__VEC_SSE2
+#if DST__VEC4
                 if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
                     dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
                                    (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
