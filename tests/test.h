@@ -52,6 +52,17 @@ static int t_close(const float *a, const float *b, size_t n, float rtol, float a
 }
 
 /* a tiny deterministic generator for test data (not the library's) */
+/* every SIMD level dst_simd_force accepts here, scalar first; back to AUTO after */
+static T_MAYBE_UNUSED int t_simd_levels(dst_simd *out)
+{
+    static const dst_simd all[] = { DST_SIMD_SCALAR, DST_SIMD_SSE2, DST_SIMD_AVX2, DST_SIMD_AVX512, DST_SIMD_NEON };
+    int i, n = 0;
+    for (i = 0; i < (int)(sizeof all / sizeof all[0]); ++i)
+        if (dst_simd_force(all[i]) == DST_OK) out[n++] = all[i];
+    dst_simd_force(DST_SIMD_AUTO);
+    return n;
+}
+
 static unsigned long long t_seed = 12345;
 static float t_rand(void) /* uniform [-1, 1) */
 {

@@ -174,17 +174,6 @@ static int test_conv_fast_paths_gradients(void)
 
 /* ---- Winograd F(2x2, 3x3) against the reference ------------------------------------ */
 
-/* every SIMD level dst_simd_force accepts here */
-static int t_conv_levels(dst_simd *out)
-{
-    static const dst_simd all[] = { DST_SIMD_SCALAR, DST_SIMD_SSE2, DST_SIMD_AVX2, DST_SIMD_AVX512, DST_SIMD_NEON };
-    int i, n = 0;
-    for (i = 0; i < (int)(sizeof all / sizeof all[0]); ++i)
-        if (dst_simd_force(all[i]) == DST_OK) out[n++] = all[i];
-    dst_simd_force(DST_SIMD_AUTO);
-    return n;
-}
-
 /* Random 3x3 stride-1 shapes (padding 0..2, odd and even sizes down to a
    single output, channels 1..20, so partial tile groups and edge tiles of
    every kind), and a few larger ones (chunks that hold several samples or
@@ -230,7 +219,7 @@ static int test_conv_winograd_matches_reference(void)
         t_fill(x, xn, 1); t_fill(w, wn, 1); t_fill(b, (size_t)p.out_c, 1); t_fill(dy, yn, 1);
         dst__conv2d_forward(&p, DST__CONV_REFERENCE, batch, x, w, has_bias ? b : NULL, y0, NULL, 1, NULL);
         dst__conv2d_backward(&p, DST__CONV_REFERENCE, batch, x, w, dy, dx0, dw0, db0, NULL, 1, NULL);
-        nlev = t_conv_levels(levels);
+        nlev = t_simd_levels(levels);
         for (lev = 0; lev < nlev; ++lev) {
             dst_simd_force(levels[lev]);
             memset(y1, 0xff, yn * 4); memset(dx1, 0xff, xn * 4); memset(dw1, 0xff, wn * 4);
@@ -277,7 +266,7 @@ static int test_maxpool_fast_matches_reference(void)
 {
     int t, lev, nlev;
     dst_simd levels[5];
-    nlev = t_conv_levels(levels);
+    nlev = t_simd_levels(levels);
     for (t = 0; t < 40; ++t) {
         dst_pool2d_params p;
         int n = 1 + t % 3, oh, ow, k;

@@ -5,17 +5,6 @@
    exact results on small integers; the temporary and the model's packing
    buffers; invalid arguments; the SIMD selection calls. */
 
-/* every level dst_simd_force accepts here, scalar first */
-static int t_gemm_levels(dst_simd *out)
-{
-    static const dst_simd all[] = { DST_SIMD_SCALAR, DST_SIMD_SSE2, DST_SIMD_AVX2, DST_SIMD_AVX512, DST_SIMD_NEON };
-    int i, n = 0;
-    for (i = 0; i < (int)(sizeof all / sizeof all[0]); ++i)
-        if (dst_simd_force(all[i]) == DST_OK) out[n++] = all[i];
-    dst_simd_force(DST_SIMD_AUTO);
-    return n;
-}
-
 /* A rows x cols matrix with leading dimension ld, allocated to the last
    element it needs (ASan sees any read past it); the padding between rows
    is NaN, so a kernel that reads it spoils the result. */
@@ -80,7 +69,7 @@ static int test_gemm_every_path_every_shape(void)
     };
     static const float alphas[] = { 1.0f, -2.5f, 0.0f }, betas[] = { 0.0f, 1.0f, 0.5f };
     dst_simd levels[8];
-    int nlev = t_gemm_levels(levels), s, ta, tb, ab = 0;
+    int nlev = t_simd_levels(levels), s, ta, tb, ab = 0;
     for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s)
         for (ta = 0; ta < 2; ++ta)
             for (tb = 0; tb < 2; ++tb) {
@@ -102,7 +91,7 @@ static int test_gemm_every_path_every_shape(void)
 static int test_gemm_random_shapes(void)
 {
     dst_simd levels[8];
-    int nlev = t_gemm_levels(levels), t;
+    int nlev = t_simd_levels(levels), t;
     for (t = 0; t < 60; ++t) {
         int m = 1 + (int)((t_rand() + 1) * 40), n = 1 + (int)((t_rand() + 1) * 60);
         int k = 1 + (int)((t_rand() + 1) * 150), ta = t & 1, tb = (t >> 1) & 1;
@@ -117,7 +106,7 @@ static int test_gemm_exact_on_integers(void)
 {
     static const int shapes[][3] = { {1, 784, 128}, {7, 50, 300}, {128, 10, 600}, {30, 100, 257}, {200, 49, 64} };
     dst_simd levels[8];
-    int nlev = t_gemm_levels(levels), s, ta, tb;
+    int nlev = t_simd_levels(levels), s, ta, tb;
     for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s)
         for (ta = 0; ta < 2; ++ta)
             for (tb = 0; tb < 2; ++tb) {
@@ -142,7 +131,7 @@ static int test_gemm_b_packed_by_kernels(void)
     static const int shapes[][3] = { {33, 96, 10}, {40, 1000, 800}, {300, 100, 50}, {37, 200, 400},
                                      {64, 48, 385} };
     dst_simd levels[8];
-    int nlev = t_gemm_levels(levels), s, ta;
+    int nlev = t_simd_levels(levels), s, ta;
     for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s)
         for (ta = 0; ta < 2; ++ta) {
             T_CHECK(t_gemm_case(levels, nlev, ta, 0, shapes[s][0], shapes[s][1], shapes[s][2],
@@ -216,7 +205,7 @@ static int test_gemm_invalid_arguments(void)
 static int test_gemm_simd_selection(void)
 {
     dst_simd levels[8], best;
-    int nlev = t_gemm_levels(levels);
+    int nlev = t_simd_levels(levels);
     T_CHECK(nlev >= 1 && levels[0] == DST_SIMD_SCALAR);
     best = levels[nlev - 1];
     T_CHECK(dst_simd_force(DST_SIMD_AUTO) == DST_OK);
