@@ -1086,7 +1086,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
    DST__GEMM_STACK_FLOATS floats pack on the stack; larger ones allocate
-   one block through DST_MALLOC for the call (737 KB at most) and
+   one block through DST_MALLOC for the call (528 KB at most) and
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
@@ -1097,20 +1097,21 @@ static int dst__finite(float x) { return x - x == 0.0f; }
 #define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
 #endif
 #ifndef DST__GEMM_MC
-#define DST__GEMM_MC 144  /* rows of A per block; a multiple of every MR (6, 8) */
+#define DST__GEMM_MC 144  /* rows of A per block (a loop, no buffer); a multiple of every MR (6, 8) */
 #endif
 #ifndef DST__GEMM_NC
 /* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
    floats = 504 KB, half of Zen 4's 1 MB L2. Measured as fast as NC 624
    (958 KB, nearly all of L2) on every shape of the bench, within 1-2%,
-   and the packing buffer of a model is then 737 KB instead of 1.18 MB;
-   KC 256 or MC 96 x NC 240 (344-516 KB) lose 1-2% on 1024 x 1024. */
+   and the packing buffer (one panel of A and this block of B) is 528 KB
+   instead of 1.18 MB; KC 256 or MC 96 x NC 240 lose 1-2% on 1024 x 1024. */
 #define DST__GEMM_NC 336
 #endif
 #ifndef DST__GEMM_DOT_L2_FLOATS
 #define DST__GEMM_DOT_L2_FLOATS 131072 /* rows of B per block of the dot-product path: 512 KB */
 #endif
-#define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (DST__GEMM_MC + DST__GEMM_NC) + 16)
+/* the packing buffer: one panel of A (MR <= 8 rows) and a block of B */
+#define DST__GEMM_PACK_FLOATS (DST__GEMM_KC * (8 + DST__GEMM_NC) + 16)
 #define DST__GEMM_STACK_FLOATS 8192 /* 32 KB of stack at most */
 
 /* ---- the scalar reference: the oracle of every other path ---- */
@@ -1734,8 +1735,9 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
 #define DST__GEMM_DIRECT_B_M 32
 #endif
 
-/* Block sizes for this problem that fit a buffer of cap floats: the
-   defaults, shrunk first in k, then in n, then in m. Returns the floats used. */
+/* Block sizes for this problem that fit a buffer of cap floats (one panel
+   of A, MR x KC, and a block of B, KC x NC): the defaults, shrunk first in
+   k, then in n. Returns the floats used. */
 static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, size_t cap,
                                int *kcb, int *mcb, int *ncb)
 {
@@ -1748,15 +1750,14 @@ static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, si
     int mb = (m + mr - 1) / mr * mr;
     if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
     if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
-    while ((size_t)kb * (mb + nb) + 16 > cap) {
+    while ((size_t)kb * (mr + nb) + 16 > cap) {
         if (kb > 64) kb /= 2;
         else if (nb > nr) nb -= nr;
-        else if (mb > mr) mb -= mr;
         else if (kb > 1) kb /= 2;
         else break;
     }
     *kcb = kb; *mcb = mb; *ncb = nb;
-    return (size_t)kb * (mb + nb) + 16;
+    return (size_t)kb * (mr + nb) + 16;
 }
 
 /* The blocked GEMM with packing buffer buf of cap floats (64-byte aligned). */
@@ -1771,7 +1772,7 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
     size_t need = dst__gemm_blocks(isa, m, n, k, cap, &kcb, &mcb, &ncb);
     DST_ASSERT(need <= cap);
     (void)need;
-    a_floats = ((size_t)kcb * mcb + 15) / 16 * 16;
+    a_floats = ((size_t)kcb * mr + 15) / 16 * 16; /* one panel of A at a time */
     pa_block = buf;
     pb_block = buf + a_floats;
     for (jc = 0; jc < n; jc += ncb) {
@@ -1792,7 +1793,7 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
             for (ic = 0; ic < m; ic += mcb) {
                 int mc = m - ic < mcb ? m - ic : mcb;
                 for (ir = 0; ir < mc; ir += mr) {
-                    float *pa_panel = pa_block + (size_t)ir * kc;
+                    float *pa_panel = pa_block;
                     int rows = mc - ir < mr ? mc - ir : mr;
                     const float *pb = pb_block;
                     /* A as stored, a whole panel: the kernel of its first
