@@ -163,9 +163,10 @@ bench-conv-paths: build/bench_conv_paths
 
 # Distillation quality (teacher, label-only and distilled students) against
 # PyTorch on the same protocols; KD_FLAGS picks the regime, seeds, --quick.
-# The limited regime with 3 seeds takes about 10 minutes per library on a free
-# core; `KD_FLAGS="--regime short --seeds 3 --teachers 1"` about an hour.
-KD_FLAGS ?= --regime limited --seeds 3
+# The default, the limited regime with 10 student seeds and 3 teachers (the
+# table of docs/BENCHMARKS.md), takes about 15 minutes per library on a free
+# core; `KD_FLAGS="--regime short --seeds 3 --teachers 3"` about an hour.
+KD_FLAGS ?= --regime limited --seeds 10 --teachers 3
 .PHONY: bench-kd
 bench: bench-kd
 build/kd_quality: bench/kd_quality.c distill.h | build/.dir
