@@ -157,14 +157,16 @@ static int test_conv_fast_paths_gradients(void)
     gray[0].kernel_w = 5; gray[0].pad_w = 2; gray[0].dilation_h = 2;
     dw[2].dilation_h = dw[2].dilation_w = 2;
     dw[4].groups = 3; dw[4].stride_w = 1; dw[4].kernel_w = 2;
-    /* a model whose second conv takes the Winograd forward (16 -> 16, 3x3, 16x16 planes) */
+    /* a model whose second conv takes Winograd (16 -> 16, 3x3, 20x20 planes: 300 tiles in the
+       gradient check's batch of 3, above DST__CONV_WINOGRAD_TILES) */
     {
         dst_layer_desc wino[] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
                                   dst_global_avgpool(), dst_dense(4) };
-        dst_conv2d_params q = dst_conv2d_params_make(16, 16, 16, 16, 3, 1, 1);
+        dst_conv2d_params q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
         T_CHECK(!dst__conv_winograd_shape(&q) || dst_simd_active() != DST_SIMD_AVX512 ||
-                dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD);
-        T_CHECK(t_conv_gradcheck(wino, 6, 2, 16, 16, 1) == 0);
+                (dst__conv_path_of(&q, DST__CONV_AUTO, 3) == DST__CONV_WINOGRAD &&
+                 dst__conv_path_of(&q, DST__CONV_AUTO, 2) == DST__CONV_GEMM));
+        T_CHECK(t_conv_gradcheck(wino, 6, 2, 20, 20, 1) == 0);
     }
     T_CHECK(t_conv_gradcheck(gray, 4, 1, 9, 7, 1) == 0);
     T_CHECK(t_conv_gradcheck(dw, 6, 2, 7, 8, 1) == 0);
@@ -358,9 +360,9 @@ static int test_conv_fast_paths_no_allocation(void)
     float out[B * 10];
     dst_conv2d_params p = dst_conv2d_params_make(16, 10, 10, 6, 3, 1, 1), q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
     T_CHECK(m != NULL);
-    T_CHECK(dst__conv_samples_per_gemm(&p) > 1 && dst__conv_path_of(&p, DST__CONV_AUTO) == DST__CONV_GEMM); /* layer 5 puts samples side by side */
+    T_CHECK(dst__conv_samples_per_gemm(&p) > 1 && dst__conv_path_of(&p, DST__CONV_AUTO, B) == DST__CONV_GEMM); /* layer 5 puts samples side by side */
     T_CHECK(!dst__conv_winograd_shape(&q) || dst_simd_active() != DST_SIMD_AVX512 ||
-            dst__conv_path_of(&q, DST__CONV_AUTO) == DST__CONV_WINOGRAD); /* layer 2 */
+            dst__conv_path_of(&q, DST__CONV_AUTO, B) == DST__CONV_WINOGRAD); /* layer 2 */
     t_fill(x, sizeof x / sizeof x[0], 1);
     for (i = 0; i < B; ++i) y[i] = i % 10;
     dst_model_set_optimizer(m, &o);
