@@ -348,7 +348,7 @@ int main(int argc, char **argv)
     }
     printf("\ntimes are CPU seconds of this process (one thread); inference: batch 1, 2,000 test images.\n"
            "teacher logits for the %lu training images: computed once in %.1f s.\n"
-           "distillation gain: MLP %+.2f pp, CNN C2 %+.2f pp (one seed; see docs/BENCHMARKS.md for 3 seeds).\n",
+           "distillation gain: MLP %+.2f pp, CNN C2 %+.2f pp (one seed; docs/BENCHMARKS.md has 10).\n",
            (unsigned long)n, cache_seconds, 100.0 * (r[2].accuracy - r[1].accuracy),
            100.0 * (r[4].accuracy - r[3].accuracy));
     if (svg) {
