@@ -1012,15 +1012,14 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    van de Geijn, "BLIS: a framework for rapidly instantiating BLAS
    functionality", 2015).
 
-   Blocking. op(A) is m x k, op(B) is k x n; KC, MC, NC below.
+   Blocking. op(A) is m x k, op(B) is k x n; KC and NC below.
 
      for jc over n, step NC
        for pc over k, step KC
          op(B)[pc.., jc..] (KC x NC) in column panels NR wide           -> L2
-         for ic over m, step MC
-           for ir over MC, step MR      op(A) in a row panel MR x KC    -> L1
-             for jr over NC, step NR    B panels stream from L2
-               micro-kernel on the MR x NR tile of C at (ic+ir, jc+jr)
+         for ir over m, step MR         op(A) in a row panel MR x KC    -> L1
+           for jr over NC, step NR      B panels stream from L2
+             micro-kernel on the MR x NR tile of C at (ir, jc+jr)
 
    BLIS runs jr outside ir and keeps a B panel in L1; our tiles are wide
    (NR = 48 floats on AVX-512), so a KC x NR panel of B would not fit in L1
@@ -1031,7 +1030,7 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    Packing is mostly done by the kernels themselves, as they go: the kernel
    of the first tile of a panel of A (jr == 0) reads A where it is stored
    and writes the packed panel for the tiles to its right; when B is not
-   transposed, the kernels of the first panel of A (ic == ir == 0) read B
+   transposed, the kernels of the first panel of A (ir == 0) read B
    where it is stored and write its packed panels for every later panel of
    A. Only B^T (8 x 8 transposes), a last B panel narrower than NR and the
    A panel of the tile that packs B are packed in passes of their own. A
@@ -1096,15 +1095,14 @@ static int dst__finite(float x) { return x - x == 0.0f; }
 #ifndef DST__GEMM_KC
 #define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
 #endif
-#ifndef DST__GEMM_MC
-#define DST__GEMM_MC 144  /* rows of A per block (a loop, no buffer); a multiple of every MR (6, 8) */
-#endif
 #ifndef DST__GEMM_NC
 /* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
    floats = 504 KB, half of Zen 4's 1 MB L2. Measured as fast as NC 624
    (958 KB, nearly all of L2) on every shape of the bench, within 1-2%,
    and the packing buffer (one panel of A and this block of B) is 528 KB
-   instead of 1.18 MB; KC 256 or MC 96 x NC 240 lose 1-2% on 1024 x 1024. */
+   instead of 1.18 MB; KC 256 or NC 240 lose 1-2% on 1024 x 1024. Rows of A
+   need no block: the kernels pack A one panel at a time, so the panels go
+   in order through the B block. */
 #define DST__GEMM_NC 336
 #endif
 #ifndef DST__GEMM_DOT_L2_FLOATS
@@ -1738,8 +1736,7 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
 /* Block sizes for this problem that fit a buffer of cap floats (one panel
    of A, MR x KC, and a block of B, KC x NC): the defaults, shrunk first in
    k, then in n. Returns the floats used. */
-static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, size_t cap,
-                               int *kcb, int *mcb, int *ncb)
+static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int n, int k, size_t cap, int *kcb, int *ncb)
 {
     int mr = isa->mr, nr = isa->nvmax * isa->w;
     /* split k and n into equal blocks no larger than KC and NC (1024 in
@@ -1747,8 +1744,6 @@ static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, si
     int kparts = (k + DST__GEMM_KC - 1) / DST__GEMM_KC, nparts = (n + DST__GEMM_NC - 1) / DST__GEMM_NC;
     int kb = (k + kparts - 1) / kparts;
     int nb = ((n + nparts - 1) / nparts + nr - 1) / nr * nr;
-    int mb = (m + mr - 1) / mr * mr;
-    if (mb > DST__GEMM_MC) mb = DST__GEMM_MC;
     if (nb > DST__GEMM_NC) nb = DST__GEMM_NC;
     while ((size_t)kb * (mr + nb) + 16 > cap) {
         if (kb > 64) kb /= 2;
@@ -1756,7 +1751,7 @@ static size_t dst__gemm_blocks(const dst__gemm_isa *isa, int m, int n, int k, si
         else if (kb > 1) kb /= 2;
         else break;
     }
-    *kcb = kb; *mcb = mb; *ncb = nb;
+    *kcb = kb; *ncb = nb;
     return (size_t)kb * (mr + nb) + 16;
 }
 
@@ -1766,10 +1761,10 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
                               float beta, float *c, int ldc, float *buf, size_t cap)
 {
     int mr = isa->mr, nr = isa->nvmax * isa->w;
-    int kcb, mcb, ncb, jc, pc, ic, ir, jr;
+    int kcb, ncb, jc, pc, ir, jr;
     size_t a_floats;
     float *pa_block, *pb_block;
-    size_t need = dst__gemm_blocks(isa, m, n, k, cap, &kcb, &mcb, &ncb);
+    size_t need = dst__gemm_blocks(isa, n, k, cap, &kcb, &ncb);
     DST_ASSERT(need <= cap);
     (void)need;
     a_floats = ((size_t)kcb * mr + 15) / 16 * 16; /* one panel of A at a time */
@@ -1790,53 +1785,50 @@ static void dst__gemm_blocked(const dst__gemm_isa *isa, int trans_a, int trans_b
             if (direct_cols < nc)
                 dst__gemm_pack_b(isa, trans_b, b, ldb, pc, jc + direct_cols + fused_cols, kc,
                                  nc - direct_cols - fused_cols, pb_block + (size_t)fused_cols * kc);
-            for (ic = 0; ic < m; ic += mcb) {
-                int mc = m - ic < mcb ? m - ic : mcb;
-                for (ir = 0; ir < mc; ir += mr) {
-                    float *pa_panel = pa_block;
-                    int rows = mc - ir < mr ? mc - ir : mr;
-                    const float *pb = pb_block;
-                    /* A as stored, a whole panel: the kernel of its first
-                       tile reads it in place and packs it for the next tiles
-                       (unless that kernel packs B) */
-                    int fuse_a = rows == mr && !(ic == 0 && ir == 0 && fused_cols > 0);
-                    if (!fuse_a)
-                        dst__gemm_pack_a(isa, trans_a, a, lda, ic + ir, pc, rows, kc, pa_panel);
-                    for (jr = 0; jr < nc; jr += nr) {
-                        int cols = nc - jr < nr ? nc - jr : nr;
-                        int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w, as = 0;
-                        float *ct = c + (size_t)(ic + ir) * ldc + jc + jr;
-                        const float *pbj = pb, *pa = pa_panel;
-                        float *bo = NULL, *ao = NULL;
-                        if (fuse_a && jr == 0) {
-                            pa = trans_a ? a + (size_t)pc * lda + ic + ir : a + (size_t)(ic + ir) * lda + pc;
-                            as = trans_a ? -lda : lda;
-                            ao = pa_panel;
-                        }
-                        if (jr < direct_cols) {
+            for (ir = 0; ir < m; ir += mr) { /* the panels of A, one at a time */
+                float *pa_panel = pa_block;
+                int rows = m - ir < mr ? m - ir : mr;
+                const float *pb = pb_block;
+                /* A as stored, a whole panel: the kernel of its first
+                   tile reads it in place and packs it for the next tiles
+                   (unless that kernel packs B) */
+                int fuse_a = rows == mr && !(ir == 0 && fused_cols > 0);
+                if (!fuse_a)
+                    dst__gemm_pack_a(isa, trans_a, a, lda, ir, pc, rows, kc, pa_panel);
+                for (jr = 0; jr < nc; jr += nr) {
+                    int cols = nc - jr < nr ? nc - jr : nr;
+                    int nv = (cols + isa->w - 1) / isa->w, bs = nv * isa->w, as = 0;
+                    float *ct = c + (size_t)ir * ldc + jc + jr;
+                    const float *pbj = pb, *pa = pa_panel;
+                    float *bo = NULL, *ao = NULL;
+                    if (fuse_a && jr == 0) {
+                        pa = trans_a ? a + (size_t)pc * lda + ir : a + (size_t)ir * lda + pc;
+                        as = trans_a ? -lda : lda;
+                        ao = pa_panel;
+                    }
+                    if (jr < direct_cols) {
+                        pbj = b + (size_t)pc * ldb + jc + jr;
+                        bs = ldb;
+                    } else {
+                        if (ir == 0 && jr < fused_cols) {
                             pbj = b + (size_t)pc * ldb + jc + jr;
+                            bo = pb_block + (size_t)jr * kc;
                             bs = ldb;
-                        } else {
-                            if (ic == 0 && ir == 0 && jr < fused_cols) {
-                                pbj = b + (size_t)pc * ldb + jc + jr;
-                                bo = pb_block + (size_t)jr * kc;
-                                bs = ldb;
+                        }
+                        pb += (size_t)nv * isa->w * kc;
+                    }
+                    if (rows == mr) {
+                        isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols, bo, as, ao);
+                    } else { /* a short panel: 4 + 2 + 1 rows as it needs (the
+                                first packs B, the others read it in place) */
+                        int r0 = 0, t, sizes[3] = { 4, 2, 1 };
+                        for (t = 0; t < 3; ++t)
+                            if (rows & sizes[t]) {
+                                isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
+                                                           ldc, alpha, beta_pc, cols, bo, 0, NULL);
+                                r0 += sizes[t];
+                                bo = NULL;
                             }
-                            pb += (size_t)nv * isa->w * kc;
-                        }
-                        if (rows == mr) {
-                            isa->kernel[0][nv - 1](kc, pa, pbj, bs, ct, ldc, alpha, beta_pc, cols, bo, as, ao);
-                        } else { /* a short panel: 4 + 2 + 1 rows as it needs (the
-                                    first packs B, the others read it in place) */
-                            int r0 = 0, t, sizes[3] = { 4, 2, 1 };
-                            for (t = 0; t < 3; ++t)
-                                if (rows & sizes[t]) {
-                                    isa->kernel[t + 1][nv - 1](kc, pa + r0, pbj, bs, ct + (size_t)r0 * ldc,
-                                                               ldc, alpha, beta_pc, cols, bo, 0, NULL);
-                                    r0 += sizes[t];
-                                    bo = NULL;
-                                }
-                        }
                     }
                 }
             }
@@ -1909,8 +1901,8 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
     }
     if (isa) {
         float stack[DST__GEMM_STACK_FLOATS + 16], *heap = NULL;
-        int kcb, mcb, ncb;
-        size_t need = dst__gemm_blocks(isa, m, n, k, (size_t)-1, &kcb, &mcb, &ncb);
+        int kcb, ncb;
+        size_t need = dst__gemm_blocks(isa, n, k, (size_t)-1, &kcb, &ncb);
         if (!buf) {
             if (need > DST__GEMM_STACK_FLOATS)
                 heap = (float *)dst__alloc_aligned(need * sizeof(float), NULL);
