@@ -68,6 +68,11 @@
 #define DISTILL_VERSION_MAJOR 0
 #define DISTILL_VERSION_MINOR 1
 #define DISTILL_VERSION_PATCH 0
+#define DST__VERSION_STR(x) #x
+#define DST__VERSION_XSTR(x) DST__VERSION_STR(x)
+#define DISTILL_VERSION_STRING /* "0.1.0", made from the three numbers above */ \
+    DST__VERSION_XSTR(DISTILL_VERSION_MAJOR) "." DST__VERSION_XSTR(DISTILL_VERSION_MINOR) "." \
+    DST__VERSION_XSTR(DISTILL_VERSION_PATCH)
 
 #ifdef DISTILL_STATIC
 #define DSTDEF static
@@ -85,7 +90,7 @@ extern "C" {
 
 /* ==== API: version and results ============================================ */
 
-DSTDEF const char *dst_version(void); /* "0.1.0" */
+DSTDEF const char *dst_version(void); /* DISTILL_VERSION_STRING, "0.1.0" */
 
 /* Seconds of monotonic wall time from an arbitrary origin: subtract two
    readings. The clock fit's progress reports use, for timing your own code. */
@@ -457,7 +462,7 @@ DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info 
 
 /* All parameters in one array (layer by layer: weight, then bias, in PyTorch's
    layouts), and the gradients laid out the same way. For a model loaded in
-   place (dst_model_load_memory) the parameters are the caller's buffer: read
+   place (dst_model_parse) the parameters are the caller's buffer: read
    them only; dst_model_grads copies them first (see the weight file). */
 DSTDEF size_t dst_model_param_count(const dst_model *m);
 DSTDEF float *dst_model_params(dst_model *m);
@@ -623,6 +628,10 @@ DSTDEF int         dst_model_meta_number(const dst_model *m, const char *key, do
 DSTDEF int         dst_model_meta_count(const dst_model *m);
 DSTDEF const char *dst_model_meta_key(const dst_model *m, int index); /* in the order first set; NULL outside [0, count) */
 
+/* One verb per way the bytes travel: _save / _load take a path; _write
+   hands the bytes to you (through a dst_write_fn, or as one block with
+   _memory), _parse reads them from your memory. */
+
 /* Receives the file in pieces, in order; returns 0 on success, anything
    else stops the save with DST_ERR_IO. */
 typedef int (*dst_write_fn)(void *user, const void *data, size_t len);
@@ -633,11 +642,11 @@ typedef int (*dst_write_fn)(void *user, const void *data, size_t len);
    at path is untouched and the temporary file is removed. */
 DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error *err);
 #endif
-DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
+DSTDEF dst_result dst_model_write(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
 /* *buf (free it with dst_free) gets the whole file. */
-DSTDEF dst_result dst_model_save_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err);
+DSTDEF dst_result dst_model_write_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err);
 
-/* Load rebuilds the model: architecture, parameters, batch norm running
+/* Loading rebuilds the model: architecture, parameters, batch norm running
    statistics and metadata. Any defect of the file (truncated, corrupt, wrong
    magic, absurd sizes, ...) is DST_ERR_FORMAT with a message that says what
    and at which byte; a newer major version is DST_ERR_UNSUPPORTED. */
@@ -648,13 +657,39 @@ DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *e
    copied, when the buffer allows it: a little-endian host, the file's data
    laid out as distill.h writes it, and buf 64-byte aligned (malloc is not
    enough; with `xxd -i` add __attribute__((aligned(64))) or copy it into an
-   aligned block). buf must then outlive the model and stay unchanged. Such a model is for inference: dst_model_params() points
-   into buf (read only). The first training forward, dst_model_backward,
+   aligned block). buf must then outlive the model and stay unchanged. Such
+   a model is for inference: dst_model_params() points into buf (read
+   only). The first training forward, dst_model_backward,
    dst_model_set_optimizer or dst_model_grads copies them into memory the
    model owns, after which buf is no longer used. Otherwise they are copied
    at load. Either way buf is only read. */
-DSTDEF dst_result dst_model_load_memory(dst_model **out, const void *buf, size_t len, dst_error *err);
+DSTDEF dst_result dst_model_parse(dst_model **out, const void *buf, size_t len, dst_error *err);
 DSTDEF int        dst_model_params_in_place(const dst_model *m); /* 1 while the parameters live in a caller's buffer */
+
+/* What a load may allocate, and through which context (cgltf_options'
+   idea). Take dst_load_options_default() and change what you need; a value
+   out of range is DST_ERR_ARG, never clamped. A file beyond the limits is
+   DST_ERR_FORMAT, the message naming the limit. dst_model_load / _parse and
+   the _checkpoint calls use the defaults. */
+typedef struct dst_load_options {
+    void  *alloc_user;       /* ctx of every DST_MALLOC / DST_FREE of the load and of the model
+                                (its dst_model_desc.alloc_user); default NULL */
+    int    max_layers;       /* 1 to DST_MAX_LAYERS (the default) */
+    size_t max_param_bytes;  /* parameters and batch norm statistics the architecture may declare,
+                                4 bytes a value, checked before anything is allocated; default
+                                (size_t)-1: only the file's own size bounds them */
+    int    in_place;         /* parse: 1 (default) uses buf in place when it can (above), 0 always
+                                copies; loading from a path always copies */
+    int    checkpoint;       /* 1: the file must be a checkpoint, and its training state is
+                                restored (as dst_model_load_checkpoint); default 0 */
+} dst_load_options;
+
+DSTDEF dst_load_options dst_load_options_default(void);
+DSTDEF dst_result dst_model_parse_with(dst_model **out, const void *buf, size_t len, const dst_load_options *opt,
+                                       dst_error *err);
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_model_load_with(dst_model **out, const char *path, const dst_load_options *opt, dst_error *err);
+#endif
 
 /* Checkpoints: the weight file plus the optimizer (configuration, moments,
    step count, current lr), the dropout generator and where dst_model_fit
@@ -667,10 +702,10 @@ DSTDEF int        dst_model_params_in_place(const dst_model *m); /* 1 while the 
 DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path, dst_error *err);
 DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err);
 #endif
-DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
-DSTDEF dst_result dst_model_save_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
-                                                   dst_error *err);
-DSTDEF dst_result dst_model_load_checkpoint_memory(dst_model **out, const void *buf, size_t len, dst_error *err);
+DSTDEF dst_result dst_model_write_checkpoint(const dst_model *m, dst_write_fn write, void *user, dst_error *err);
+DSTDEF dst_result dst_model_write_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
+                                                    dst_error *err);
+DSTDEF dst_result dst_model_parse_checkpoint(dst_model **out, const void *buf, size_t len, dst_error *err);
 
 /* ==== API: data =========================================================== */
 
@@ -735,6 +770,7 @@ typedef struct dst_npy {
 DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_error *err);
 #ifndef DST_NO_STDIO
 DSTDEF dst_result dst_npy_load(const char *path, dst_npy *out, dst_error *err);
+/* Atomic, as dst_model_save: "<path>.tmp" renamed over path. */
 DSTDEF dst_result dst_npy_save(const char *path, dst_npy_dtype dtype, const void *data, int ndim,
                                const size_t *shape, dst_error *err);
 #endif
@@ -890,7 +926,7 @@ typedef float32x4_t dst__v4;
 
 /* ==== results, errors, small helpers ====================================== */
 
-DSTDEF const char *dst_version(void) { return "0.1.0"; }
+DSTDEF const char *dst_version(void) { return DISTILL_VERSION_STRING; }
 
 DSTDEF const char *dst_result_string(dst_result r)
 {
@@ -931,6 +967,22 @@ static int dst__mul_ok(size_t a, size_t b, size_t *out)
     *out = a * b;
     return 1;
 }
+
+/* 1 when a * b * c <= limit (all >= 0), decided by division: the shape
+   checks take sizes a caller or a file may set to anything, so a product is
+   only formed once it is known to fit. */
+static int dst__product_le(long long a, long long b, long long c, long long limit)
+{
+    if (a == 0 || b == 0 || c == 0) return 1;
+    if (a > limit / b) return 0;
+    return a * b <= limit / c;
+}
+
+/* A size as a dst__product_le limit (saturating). */
+static long long dst__limit_of(size_t n) { return n > (size_t)LLONG_MAX ? LLONG_MAX : (long long)n; }
+
+/* The most floats one array may hold. */
+static long long dst__max_floats(void) { return dst__limit_of((size_t)-1 / sizeof(float)); }
 
 /* 64-byte-aligned blocks: the original pointer sits just before the block. */
 static void *dst__alloc_aligned(size_t bytes, void *ctx)
@@ -2251,12 +2303,16 @@ DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *
                         p->kernel_h, p->kernel_w, p->dilation_h, p->dilation_w,
                         (long long)p->dilation_h * (p->kernel_h - 1) + 1, (long long)p->dilation_w * (p->kernel_w - 1) + 1,
                         p->in_h + 2LL * p->pad_h, p->in_w + 2LL * p->pad_w);
-    k = (long long)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
-    /* every plane, column matrix side and per-sample tensor indexable by int */
-    if ((long long)p->in_h * p->in_w > INT_MAX || oh * ow > INT_MAX || k > INT_MAX ||
-        (long long)p->in_c * p->in_h * p->in_w > INT_MAX || (long long)p->out_c * oh * ow > INT_MAX ||
-        (double)k * (double)(oh * ow) > (double)((size_t)-1 / sizeof(float)))
+    /* every plane, column matrix side and per-sample tensor indexable by
+       int, each product checked before it is formed */
+    if (!dst__product_le(p->in_h, p->in_w, 1, INT_MAX) || !dst__product_le(oh, ow, 1, INT_MAX) ||
+        !dst__product_le(p->in_c / p->groups, p->kernel_h, p->kernel_w, INT_MAX) ||
+        !dst__product_le(p->in_c, p->in_h, p->in_w, INT_MAX) || !dst__product_le(p->out_c, oh, ow, INT_MAX))
         return dst__err(err, DST_ERR_ARG, "input %d x %d x %d to %d x %lld x %lld is too large",
+                        p->in_c, p->in_h, p->in_w, p->out_c, oh, ow);
+    k = (long long)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    if ((double)k * (double)(oh * ow) > (double)((size_t)-1 / sizeof(float)))
+        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d to %d x %lld x %lld: the column matrix is too large",
                         p->in_c, p->in_h, p->in_w, p->out_c, oh, ow);
     if (out_h) *out_h = (int)oh;
     if (out_w) *out_w = (int)ow;
@@ -4031,11 +4087,18 @@ static void dst__conv2d_backward(const dst_conv2d_params *p, dst__conv_path path
     }
 }
 
+/* A checked p's batch of inputs and outputs addressable as float arrays. */
+static int dst__conv2d_batch_fits(const dst_conv2d_params *p, int batch)
+{
+    return dst__product_le(batch, (long long)p->in_c * p->in_h, p->in_w, dst__max_floats()) &&
+           dst__product_le(batch, (long long)p->out_c * dst__conv_out_h(p), dst__conv_out_w(p), dst__max_floats());
+}
+
 DSTDEF dst_result dst_conv2d_forward(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                      const float *bias, float *y, float *work)
 {
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !y ||
-        (!work && dst_conv2d_work_floats(p) > 0))
+        !dst__conv2d_batch_fits(p, batch) || (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
     dst__conv2d_forward(p, DST__CONV_AUTO, batch, x, w, bias, y, work, 1, NULL);
     return DST_OK;
@@ -4045,7 +4108,7 @@ DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, con
                                       const float *dy, float *dx, float *dw, float *db, float *work)
 {
     if (dst_conv2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !w || !dy ||
-        (!work && dst_conv2d_work_floats(p) > 0))
+        !dst__conv2d_batch_fits(p, batch) || (!work && dst_conv2d_work_floats(p) > 0))
         return DST_ERR_ARG;
     dst__conv2d_backward(p, DST__CONV_AUTO, batch, x, w, dy, dx, dw, db, work, 1, NULL);
     return DST_OK;
@@ -4082,8 +4145,9 @@ DSTDEF dst_result dst_pool2d_check(const dst_pool2d_params *p, int *out_h, int *
     if (oh == 0 || ow == 0)
         return dst__err(err, DST_ERR_ARG, "kernel %dx%d is larger than the padded input %lldx%lld",
                         p->kernel_h, p->kernel_w, p->in_h + 2LL * p->pad_h, p->in_w + 2LL * p->pad_w);
-    if ((long long)p->channels * p->in_h * p->in_w > INT_MAX)
-        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d is too large", p->channels, p->in_h, p->in_w);
+    if (!dst__product_le(p->channels, p->in_h, p->in_w, INT_MAX) || !dst__product_le(p->channels, oh, ow, INT_MAX))
+        return dst__err(err, DST_ERR_ARG, "input %d x %d x %d to %lld x %lld is too large", p->channels, p->in_h,
+                        p->in_w, oh, ow);
     if (out_h) *out_h = (int)oh;
     if (out_w) *out_w = (int)ow;
     return DST_OK;
@@ -4284,10 +4348,18 @@ static void dst__avgpool_backward(const dst_pool2d_params *p, int batch, const f
     }
 }
 
+/* A valid p, and its batch of inputs and outputs addressable as float arrays. */
+static int dst__pool2d_args_ok(const dst_pool2d_params *p, int batch)
+{
+    return dst_pool2d_check(p, NULL, NULL, NULL) == DST_OK && batch >= 1 &&
+           dst__product_le(batch, (long long)p->channels * p->in_h, p->in_w, dst__max_floats()) &&
+           dst__product_le(batch, (long long)p->channels * dst__pool_out_h(p), dst__pool_out_w(p), dst__max_floats());
+}
+
 DSTDEF dst_result dst_maxpool2d_forward(const dst_pool2d_params *p, int batch, const float *x, float *y,
                                         int32_t *argmax)
 {
-    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !y) return DST_ERR_ARG;
+    if (!dst__pool2d_args_ok(p, batch) || !x || !y) return DST_ERR_ARG;
     dst__maxpool_forward(p, batch, x, y, argmax);
     return DST_OK;
 }
@@ -4295,21 +4367,21 @@ DSTDEF dst_result dst_maxpool2d_forward(const dst_pool2d_params *p, int batch, c
 DSTDEF dst_result dst_maxpool2d_backward(const dst_pool2d_params *p, int batch, const int32_t *argmax,
                                          const float *dy, float *dx)
 {
-    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !argmax || !dy || !dx) return DST_ERR_ARG;
+    if (!dst__pool2d_args_ok(p, batch) || !argmax || !dy || !dx) return DST_ERR_ARG;
     dst__maxpool_backward(p, batch, argmax, dy, dx);
     return DST_OK;
 }
 
 DSTDEF dst_result dst_avgpool2d_forward(const dst_pool2d_params *p, int batch, const float *x, float *y)
 {
-    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !x || !y) return DST_ERR_ARG;
+    if (!dst__pool2d_args_ok(p, batch) || !x || !y) return DST_ERR_ARG;
     dst__avgpool_forward(p, batch, x, y);
     return DST_OK;
 }
 
 DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, const float *dy, float *dx)
 {
-    if (dst_pool2d_check(p, NULL, NULL, NULL) != DST_OK || batch < 1 || !dy || !dx) return DST_ERR_ARG;
+    if (!dst__pool2d_args_ok(p, batch) || !dy || !dx) return DST_ERR_ARG;
     dst__avgpool_backward(p, batch, dy, dx);
     return DST_OK;
 }
@@ -4391,17 +4463,19 @@ static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, co
     }
 }
 
-static int dst__batchnorm_params_ok(const dst_batchnorm_params *p)
+/* Valid p and batch, the batch's values addressable as one float array. */
+static int dst__batchnorm_args_ok(const dst_batchnorm_params *p, int batch)
 {
     return p && p->channels >= 1 && p->spatial >= 1 && p->eps > 0 && dst__finite(p->eps) &&
-           p->momentum >= 0 && p->momentum <= 1;
+           p->momentum >= 0 && p->momentum <= 1 && batch >= 1 &&
+           dst__product_le(batch, p->channels, p->spatial, dst__max_floats());
 }
 
 DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
                                         const float *gamma, const float *beta, float *running_mean,
                                         float *running_var, float *y, float *save_mean, float *save_invstd)
 {
-    if (!dst__batchnorm_params_ok(p) || batch < 1 || !x || !y) return DST_ERR_ARG;
+    if (!dst__batchnorm_args_ok(p, batch) || !x || !y) return DST_ERR_ARG;
     if (training && (!save_mean || !save_invstd || (double)batch * p->spatial < 2)) return DST_ERR_ARG;
     if (!training && (!running_mean || !running_var)) return DST_ERR_ARG;
     dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
@@ -4412,7 +4486,7 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
                                          const float *gamma, const float *save_mean, const float *save_invstd,
                                          const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    if (!dst__batchnorm_params_ok(p) || batch < 1 || !x || !save_mean || !save_invstd || !dy) return DST_ERR_ARG;
+    if (!dst__batchnorm_args_ok(p, batch) || !x || !save_mean || !save_invstd || !dy) return DST_ERR_ARG;
     dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
     return DST_OK;
 }
@@ -5027,6 +5101,9 @@ static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc,
     if (c < 1 || h < 1 || w < 1)
         return dst__err(err, DST_ERR_ARG, "input shape %d x %d x %d: every dimension must be >= 1",
                         desc->input_c, desc->input_h, desc->input_w);
+    /* every layer indexes a sample's values with int: the input's too */
+    if (!dst__product_le(c, h, w, INT_MAX))
+        return dst__err(err, DST_ERR_ARG, "input shape %d x %d x %d: more than %d values per sample", c, h, w, INT_MAX);
     m = (dst_model *)DST_MALLOC(sizeof *m, desc->alloc_user);
     if (!m) return dst__err(err, DST_ERR_NOMEM, "model struct");
     memset(m, 0, sizeof *m);
@@ -5124,6 +5201,14 @@ DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info 
     return DST_OK;
 }
 
+/* *floats += n rounded up to 16; 0 when the sum would wrap. */
+static int dst__ws_add(size_t *floats, size_t n)
+{
+    if (n > (size_t)-1 - 15 || ((n + 15) & ~(size_t)15) > (size_t)-1 - *floats) return 0;
+    *floats += (n + 15) & ~(size_t)15;
+    return 1;
+}
+
 /* Sizes the workspace for batch samples: every layer's output (and its
    scratch: dropout masks, pooling argmax, batch norm statistics), two
    gradient buffers, teacher logits, loss scratch and the im2col columns. */
@@ -5141,12 +5226,13 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
         if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
         if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense or conv layer's buffer */
         if (i > 0 && L->desc.kind == DST_LAYER_FLATTEN) per = 0; /* its input's buffer: the same values */
-        floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
+        if (!dst__ws_add(&floats, per) || !dst__ws_add(&floats, dst__layer_aux_floats(L, batch))) goto too_big;
     }
-    floats += DST__ROUND16(m->col_floats);
-    if (!dst__mul_ok(m->max_size, (size_t)batch, &per)) goto too_big;
-    floats += 2 * DST__ROUND16(per);
-    floats += 2 * DST__ROUND16(m->out_size * (size_t)batch) + DST__ROUND16(2 * m->out_size);
+    if (!dst__ws_add(&floats, m->col_floats)) goto too_big;
+    if (!dst__mul_ok(m->max_size, (size_t)batch, &per) || !dst__ws_add(&floats, per) || !dst__ws_add(&floats, per))
+        goto too_big;
+    per = m->out_size * (size_t)batch; /* out_size <= max_size */
+    if (!dst__ws_add(&floats, per) || !dst__ws_add(&floats, per) || !dst__ws_add(&floats, 2 * m->out_size)) goto too_big;
     if (floats > (size_t)-1 / sizeof(float)) goto too_big;
     ws = (float *)dst__alloc_aligned(floats * sizeof(float), m->alloc_user);
     if (!ws) return dst__fail(m, DST_ERR_NOMEM, "workspace for batch %d (%lu floats)", batch, (unsigned long)floats);
@@ -6301,7 +6387,11 @@ static dst_result dst__model_own(dst_model *m)
 
 /* ---- the format's pieces ----
    Header (32 bytes), then chunks (tag, flags, size, payload padded to 8),
-   then tensor data at the offsets the TENS chunk gives. docs/FORMAT.md. */
+   then tensor data at the offsets the TENS chunk gives. docs/FORMAT.md.
+   Below, each piece is written by a _put and read back by the _get beside
+   it. A _get checks every count, size and offset against the bytes that
+   hold it before using it, by subtraction so nothing wraps; its errors say
+   what is wrong and at which byte. */
 
 static const unsigned char dst__file_magic[8] = { 0x89, 'D', 'S', 'T', '\r', '\n', 0x1A, '\n' };
 #define DST__HEADER_BYTES 32
@@ -6442,7 +6532,7 @@ static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data
     return n;
 }
 
-/* ---- writing ---- */
+/* ---- both ends: the sink a writer fills, the view a reader checks ---- */
 
 /* Where the bytes go: counted and checksummed, and written through the
    callback in pieces of up to 4 KiB when there is one. */
@@ -6488,267 +6578,7 @@ static void dst__sink_zeros(dst__sink *s, size_t n)
     }
 }
 
-static void dst__sink_floats(dst__sink *s, const float *v, size_t n)
-{
-    size_t i;
-    if (!v) { dst__sink_zeros(s, n * sizeof(float)); return; }
-    if (dst__host_little_endian()) { dst__sink_put(s, v, n * sizeof(float)); return; }
-    for (i = 0; i < n; ++i) {
-        unsigned char b[4];
-        dst__putf32(b, v[i]);
-        dst__sink_put(s, b, 4);
-    }
-}
-
-static void dst__sink_chunk(dst__sink *s, const char *tag, uint32_t flags, size_t size)
-{
-    unsigned char h[16];
-    memcpy(h, tag, 4);
-    dst__put32(h + 4, flags);
-    dst__put64(h + 8, (uint64_t)size);
-    dst__sink_put(s, h, 16);
-}
-
-static size_t dst__tensor_record_bytes(const dst__tensor *t) { return 2 + strlen(t->name) + 2 + 8 * (size_t)t->ndim + 8; }
-
-/* Payload sizes of the chunks. */
-static size_t dst__meta_bytes(const dst_model *m)
-{
-    size_t n = 8;
-    int i;
-    for (i = 0; i < m->meta_count; ++i)
-        n += 2 + strlen(m->meta[i].key) + (m->meta[i].str ? 4 + strlen(m->meta[i].str) : 8);
-    return n;
-}
-
-/* Everything after the 32-byte header. */
-static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt, size_t file_end,
-                           dst__sink *s)
-{
-    unsigned char b[DST__TRAIN_RECORD];
-    size_t i, size, pos;
-    int k;
-    /* ARCH */
-    size = 32 + (size_t)m->layer_count * DST__LAYER_RECORD;
-    dst__sink_chunk(s, "ARCH", DST__CHUNK_REQUIRED, size);
-    memset(b, 0, 32);
-    dst__put32(b, (uint32_t)m->in_c); dst__put32(b + 4, (uint32_t)m->in_h); dst__put32(b + 8, (uint32_t)m->in_w);
-    dst__put32(b + 12, (uint32_t)m->layer_count);
-    dst__put64(b + 16, m->seed);
-    dst__put32(b + 24, DST__LAYER_RECORD);
-    dst__sink_put(s, b, 32);
-    for (k = 0; k < m->layer_count; ++k) {
-        const dst_layer_desc *d = &m->layers[k].desc;
-        memset(b, 0, DST__LAYER_RECORD);
-        dst__put32(b, (uint32_t)d->kind);
-        dst__put32(b + 4, (uint32_t)d->units);
-        dst__put32(b + 8, (uint32_t)d->no_bias);
-        dst__put32(b + 12, (uint32_t)d->init);
-        dst__putf32(b + 16, d->param);
-        dst__put32(b + 20, (uint32_t)d->kernel_h); dst__put32(b + 24, (uint32_t)d->kernel_w);
-        dst__put32(b + 28, (uint32_t)d->stride_h); dst__put32(b + 32, (uint32_t)d->stride_w);
-        dst__put32(b + 36, (uint32_t)d->pad_h); dst__put32(b + 40, (uint32_t)d->pad_w);
-        dst__put32(b + 44, (uint32_t)d->dilation_h); dst__put32(b + 48, (uint32_t)d->dilation_w);
-        dst__put32(b + 52, (uint32_t)d->groups);
-        dst__putf32(b + 56, d->eps);
-        dst__sink_put(s, b, DST__LAYER_RECORD);
-    }
-    /* TENS (padded to 8) */
-    size = 8;
-    for (i = 0; i < nt; ++i) size += dst__tensor_record_bytes(&t[i]);
-    dst__sink_chunk(s, "TENS", DST__CHUNK_REQUIRED, size);
-    memset(b, 0, 8);
-    dst__put32(b, (uint32_t)nt);
-    dst__sink_put(s, b, 8);
-    for (i = 0; i < nt; ++i) {
-        size_t len = strlen(t[i].name);
-        dst__put16(b, (unsigned)len);
-        dst__sink_put(s, b, 2);
-        dst__sink_put(s, t[i].name, len);
-        b[0] = DST__DTYPE_F32;
-        b[1] = (unsigned char)t[i].ndim;
-        dst__sink_put(s, b, 2);
-        for (k = 0; k < t[i].ndim; ++k) { dst__put64(b, t[i].dims[k]); dst__sink_put(s, b, 8); }
-        dst__put64(b, (uint64_t)t[i].offset);
-        dst__sink_put(s, b, 8);
-    }
-    dst__sink_zeros(s, dst__round_up(size, 8) - size);
-    /* META (padded to 8) */
-    size = dst__meta_bytes(m);
-    dst__sink_chunk(s, "META", DST__CHUNK_REQUIRED, size);
-    memset(b, 0, 8);
-    dst__put32(b, (uint32_t)m->meta_count);
-    dst__sink_put(s, b, 8);
-    for (k = 0; k < m->meta_count; ++k) {
-        const dst__meta *e = &m->meta[k];
-        size_t len = strlen(e->key);
-        b[0] = e->str ? 1 : 2;
-        b[1] = (unsigned char)len;
-        dst__sink_put(s, b, 2);
-        dst__sink_put(s, e->key, len);
-        if (e->str) {
-            len = strlen(e->str);
-            dst__put32(b, (uint32_t)len);
-            dst__sink_put(s, b, 4);
-            dst__sink_put(s, e->str, len);
-        } else {
-            dst__putf64(b, e->num);
-            dst__sink_put(s, b, 8);
-        }
-    }
-    dst__sink_zeros(s, dst__round_up(size, 8) - size);
-    /* TRAI: a checkpoint's training state */
-    if (checkpoint) {
-        const dst__fit_pos *f = &m->fit;
-        memset(b, 0, DST__TRAIN_RECORD);
-        dst__sink_chunk(s, "TRAI", 0, DST__TRAIN_RECORD);
-        dst__put32(b, (uint32_t)m->has_opt);
-        dst__put32(b + 4, (uint32_t)m->opt.kind);
-        dst__putf32(b + 8, m->opt.lr); dst__putf32(b + 12, m->opt.momentum); dst__putf32(b + 16, m->opt.dampening);
-        dst__put32(b + 20, (uint32_t)m->opt.nesterov);
-        dst__putf32(b + 24, m->opt.beta1); dst__putf32(b + 28, m->opt.beta2); dst__putf32(b + 32, m->opt.eps);
-        dst__putf32(b + 36, m->opt.weight_decay); dst__putf32(b + 40, m->opt.clip_norm);
-        dst__putf32(b + 44, m->lr);
-        dst__put64(b + 48, (uint64_t)m->step);
-        dst__put64(b + 56, m->rng.state);
-        dst__put64(b + 64, (uint64_t)f->epoch);
-        dst__put64(b + 72, (uint64_t)f->batch);
-        dst__put64(b + 80, (uint64_t)f->count);
-        dst__put64(b + 88, f->seed);
-        dst__put32(b + 96, (uint32_t)f->batch_size);
-        dst__put32(b + 100, (uint32_t)f->no_shuffle);
-        dst__putf64(b + 104, f->loss_sum);
-        dst__put64(b + 112, (uint64_t)f->correct);
-        dst__put64(b + 120, (uint64_t)f->seen);
-        dst__sink_put(s, b, DST__TRAIN_RECORD);
-    }
-    /* tensor data, in offset order (the table is built in that order) with zeros in the gaps */
-    pos = s->count; /* the header included */
-    for (i = 0; i < nt; ++i) {
-        dst__sink_zeros(s, t[i].offset - pos);
-        dst__sink_floats(s, t[i].data, t[i].count);
-        pos = t[i].offset + t[i].count * sizeof(float);
-    }
-    dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
-}
-
-/* Into one block (mem): allocated once the size is known, after the checksum pass. */
-typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
-
-static int dst__membuf_write(void *user, const void *data, size_t len)
-{
-    dst__membuf *b = (dst__membuf *)user;
-    if (len > b->cap - b->len) return 1;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-/* The whole save: through write(user), or with mem != NULL into a block of its own. */
-static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
-                               dst_error *err)
-{
-    dst__tensor *t;
-    dst__sink *s;
-    size_t nt, chunks_end, file_end, i;
-    unsigned char h[DST__HEADER_BYTES];
-    dst__err_clear(err);
-    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
-    nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
-    t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
-    s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
-    if (!t || !s) {
-        DST_FREE(t, m->alloc_user);
-        DST_FREE(s, m->alloc_user);
-        return dst__err(err, DST_ERR_NOMEM, "save: tensor table");
-    }
-    /* the data starts after the chunks, which do not depend on the offsets' values */
-    dst__model_tensors(m, checkpoint, 0, t, NULL);
-    chunks_end = DST__HEADER_BYTES + 16 + 32 + (size_t)m->layer_count * DST__LAYER_RECORD + 16 + 8;
-    for (i = 0; i < nt; ++i) chunks_end += dst__tensor_record_bytes(&t[i]);
-    chunks_end = dst__round_up(chunks_end, 8) + 16 + dst__round_up(dst__meta_bytes(m), 8);
-    if (checkpoint) chunks_end += 16 + DST__TRAIN_RECORD;
-    dst__model_tensors(m, checkpoint, dst__round_up(chunks_end, 64), t, &file_end);
-    /* pass 1: the checksum of the body; pass 2: header and body through the callback */
-    memset(s, 0, sizeof *s);
-    s->count = DST__HEADER_BYTES; /* counted, not checksummed */
-    dst__emit_body(m, checkpoint, t, nt, file_end, s);
-    DST_ASSERT(s->count == file_end);
-    memcpy(h, dst__file_magic, 8);
-    dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
-    dst__put16(h + 10, DST_FILE_VERSION_MINOR);
-    dst__put32(h + 12, checkpoint ? 4 : 3);
-    dst__put64(h + 16, (uint64_t)file_end);
-    dst__put32(h + 24, s->crc);
-    dst__put32(h + 28, dst_crc32(0, h, 28));
-    memset(s, 0, sizeof *s);
-    s->write = write;
-    s->user = user;
-    if (mem) {
-        mem->len = 0;
-        mem->cap = file_end;
-        if (!(mem->p = (unsigned char *)DST_MALLOC(file_end, NULL))) { /* dst_free releases it */
-            DST_FREE(t, m->alloc_user);
-            DST_FREE(s, m->alloc_user);
-            return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)file_end);
-        }
-        s->write = dst__membuf_write;
-        s->user = mem;
-    }
-    dst__sink_put(s, h, DST__HEADER_BYTES);
-    dst__emit_body(m, checkpoint, t, nt, file_end, s);
-    dst__sink_flush(s);
-    i = (size_t)s->failed;
-    DST_FREE(t, m->alloc_user);
-    DST_FREE(s, m->alloc_user);
-    return i ? dst__err(err, DST_ERR_IO, "save: the write callback failed") : DST_OK;
-}
-
-DSTDEF dst_result dst_model_save_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
-{
-    return dst__save_to(m, 0, write, user, NULL, err);
-}
-
-DSTDEF dst_result dst_model_save_checkpoint_to(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
-{
-    return dst__save_to(m, 1, write, user, NULL, err);
-}
-
-static dst_result dst__save_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
-{
-    dst__membuf b;
-    dst_result r;
-    dst__err_clear(err);
-    if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
-    *buf = NULL;
-    *len = 0;
-    b.p = NULL;
-    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
-        DST_FREE(b.p, NULL);
-        return r;
-    }
-    *buf = b.p;
-    *len = b.len;
-    return DST_OK;
-}
-
-DSTDEF dst_result dst_model_save_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err)
-{
-    return dst__save_memory(m, 0, buf, len, err);
-}
-
-DSTDEF dst_result dst_model_save_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
-                                                   dst_error *err)
-{
-    return dst__save_memory(m, 1, buf, len, err);
-}
-
-/* ---- reading ----
-   Every count, size and offset is checked against the bytes that hold it
-   before it is used, by subtraction so nothing wraps; errors say what is
-   wrong and at which byte. */
-
+/* The file being read: its bytes and where each known chunk's payload lies. */
 typedef struct dst__file {
     const unsigned char *p;
     size_t len;
@@ -6758,12 +6588,6 @@ typedef struct dst__file {
 
 enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI };
 static const char *const dst__chunk_tags[4] = { "ARCH", "TENS", "META", "TRAI" };
-
-/* A checked TENS record. */
-typedef struct dst__ftensor {
-    size_t record_at, offset, bytes;
-    int    layer, slot;      /* slot 0-3 of layer, or 4 + i for optimizer.state<i> */
-} dst__ftensor;
 
 static dst_result dst__bad(dst_error *err, size_t at, const char *fmt, ...)
 {
@@ -6781,11 +6605,40 @@ static int dst__get_int(const unsigned char *p) /* a two's complement int32 fiel
     return u <= (uint32_t)INT_MAX ? (int)u : -(int)(~u) - 1;
 }
 
-static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t len, dst_error *err)
+/* A printable copy of a name from the file, for messages. */
+static void dst__printable(char *out, size_t cap, const unsigned char *s, size_t n)
 {
-    uint32_t chunks, i, flags;
+    size_t i;
+    for (i = 0; i < n && i + 1 < cap; ++i) out[i] = s[i] >= 32 && s[i] < 127 ? (char)s[i] : '?';
+    out[i] = 0;
+}
+
+/* *left -= n when n fits in it: budgets summed layer by layer without wrapping. */
+static int dst__take(size_t *left, size_t n)
+{
+    if (n > *left) return 0;
+    *left -= n;
+    return 1;
+}
+
+/* ---- the header ---- */
+
+static void dst__header_put(unsigned char *h, int checkpoint, size_t file_end, uint32_t body_crc)
+{
+    memcpy(h, dst__file_magic, 8);
+    dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
+    dst__put16(h + 10, DST_FILE_VERSION_MINOR);
+    dst__put32(h + 12, checkpoint ? 4 : 3); /* chunks */
+    dst__put64(h + 16, (uint64_t)file_end);
+    dst__put32(h + 24, body_crc);
+    dst__put32(h + 28, dst_crc32(0, h, 28));
+}
+
+/* The magic (naming the likely mix-ups), both CRC32s, the version and the
+   length; f then views the whole file. */
+static dst_result dst__header_get(dst__file *f, const unsigned char *p, size_t len, dst_error *err)
+{
     uint64_t size64;
-    size_t pos = DST__HEADER_BYTES;
     unsigned major, minor;
     memset(f, 0, sizeof *f);
     f->p = p;
@@ -6817,14 +6670,36 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
                        (unsigned long)(len - (size_t)size64), (unsigned long long)size64);
     if (dst_crc32(0, p + DST__HEADER_BYTES, len - DST__HEADER_BYTES) != dst__get32(p + 24))
         return dst__bad(err, 24, "CRC32 of bytes 32 to %lu does not match: the file is corrupt", (unsigned long)len);
-    chunks = dst__get32(p + 12);
+    return DST_OK;
+}
+
+/* ---- chunk headers: tag, flags, payload size; the payload padded to 8 ---- */
+
+static void dst__chunk_put(dst__sink *s, const char *tag, uint32_t flags, size_t size)
+{
+    unsigned char h[16];
+    memcpy(h, tag, 4);
+    dst__put32(h + 4, flags);
+    dst__put64(h + 8, (uint64_t)size);
+    dst__sink_put(s, h, 16);
+}
+
+static void dst__chunk_pad(dst__sink *s, size_t size) { dst__sink_zeros(s, dst__round_up(size, 8) - size); }
+
+/* Finds the chunks this reader knows; refuses a repeated one and an unknown
+   one marked required. */
+static dst_result dst__chunks_get(dst__file *f, dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t len = f->len, pos = DST__HEADER_BYTES;
+    uint32_t chunks = dst__get32(p + 12), i;
     if (chunks > (len - pos) / 16)
         return dst__bad(err, 12, "%lu chunks cannot fit in %lu bytes", (unsigned long)chunks, (unsigned long)len);
     for (i = 0; i < chunks; ++i) {
+        uint64_t size64;
         size_t size, padded;
         int k;
         if (len - pos < 16) return dst__bad(err, pos, "chunk %lu: truncated header", (unsigned long)i);
-        flags = dst__get32(p + pos + 4);
         size64 = dst__get64(p + pos + 8);
         if (size64 > (uint64_t)(len - pos - 16))
             return dst__bad(err, pos + 8, "chunk '%.4s' claims %llu bytes, %lu remain", (const char *)(p + pos),
@@ -6838,12 +6713,11 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
             if (f->at[k]) return dst__bad(err, pos, "a second '%s' chunk", dst__chunk_tags[k]);
             f->at[k] = pos + 16;
             f->size[k] = size;
-        } else if (flags & DST__CHUNK_REQUIRED) {
+        } else if (dst__get32(p + pos + 4) & DST__CHUNK_REQUIRED) {
             char tag[5];
-            int c;
-            for (c = 0; c < 4; ++c) tag[c] = p[pos + c] >= 32 && p[pos + c] < 127 ? (char)p[pos + c] : '?';
-            tag[4] = 0;
-            return dst__bad(err, pos, "chunk '%s' (version %u.%u) is required and unknown to this reader", tag, major, minor);
+            dst__printable(tag, sizeof tag, p + pos, 4);
+            return dst__bad(err, pos, "chunk '%s' (version %u.%u) is required and unknown to this reader", tag,
+                            dst__get16(p + 8), dst__get16(p + 10));
         }
         pos += 16 + padded;
     }
@@ -6853,15 +6727,113 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
     return DST_OK;
 }
 
-/* ARCH -> a model description; *layers (allocated here) is the caller's to free. */
-static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
+/* ---- ARCH: the input shape, the seed, one record per layer ---- */
+
+/* One layer's record (DST__LAYER_RECORD bytes in version 1.0): every field
+   of its dst_layer_desc. */
+static void dst__layer_record_put(unsigned char *b, const dst_layer_desc *d)
+{
+    memset(b, 0, DST__LAYER_RECORD);
+    dst__put32(b, (uint32_t)d->kind);
+    dst__put32(b + 4, (uint32_t)d->units);
+    dst__put32(b + 8, (uint32_t)d->no_bias);
+    dst__put32(b + 12, (uint32_t)d->init);
+    dst__putf32(b + 16, d->param);
+    dst__put32(b + 20, (uint32_t)d->kernel_h); dst__put32(b + 24, (uint32_t)d->kernel_w);
+    dst__put32(b + 28, (uint32_t)d->stride_h); dst__put32(b + 32, (uint32_t)d->stride_w);
+    dst__put32(b + 36, (uint32_t)d->pad_h); dst__put32(b + 40, (uint32_t)d->pad_w);
+    dst__put32(b + 44, (uint32_t)d->dilation_h); dst__put32(b + 48, (uint32_t)d->dilation_w);
+    dst__put32(b + 52, (uint32_t)d->groups);
+    dst__putf32(b + 56, d->eps);
+}
+
+/* Layer index's record of rec bytes at q (file byte at). Checks the codes;
+   dst__arch_get checks the shape the fields make. */
+static dst_result dst__layer_record_get(const unsigned char *q, size_t rec, size_t at, int index, dst_layer_desc *d,
+                                        dst_error *err)
+{
+    uint32_t kind = dst__get32(q), nb = dst__get32(q + 8), init = dst__get32(q + 12);
+    size_t j;
+    if (kind > (uint32_t)DST_LAYER_DROPOUT2D) return dst__bad(err, at, "layer %d: unknown layer kind %lu", index, (unsigned long)kind);
+    if (nb > 1) return dst__bad(err, at + 8, "layer %d: no_bias is %lu", index, (unsigned long)nb);
+    if (init > (uint32_t)DST_INIT_XAVIER_NORMAL) return dst__bad(err, at + 12, "layer %d: unknown init %lu", index, (unsigned long)init);
+    d->kind = (dst_layer_kind)kind;
+    d->units = dst__get_int(q + 4);
+    d->no_bias = (int)nb;
+    d->init = (dst_init)init;
+    d->param = dst__getf32(q + 16);
+    d->kernel_h = dst__get_int(q + 20); d->kernel_w = dst__get_int(q + 24);
+    d->stride_h = dst__get_int(q + 28); d->stride_w = dst__get_int(q + 32);
+    d->pad_h = dst__get_int(q + 36); d->pad_w = dst__get_int(q + 40);
+    d->dilation_h = dst__get_int(q + 44); d->dilation_w = dst__get_int(q + 48);
+    d->groups = dst__get_int(q + 52);
+    d->eps = dst__getf32(q + 56);
+    for (j = 60; j < rec; ++j)
+        if (q[j]) return dst__bad(err, at + j, "layer %d sets a field this reader does not know (a newer minor version?)", index);
+    return DST_OK;
+}
+
+static size_t dst__arch_bytes(const dst_model *m) { return 32 + (size_t)m->layer_count * DST__LAYER_RECORD; }
+
+static void dst__arch_put(dst__sink *s, const dst_model *m)
+{
+    unsigned char b[DST__LAYER_RECORD];
+    int k;
+    dst__chunk_put(s, "ARCH", DST__CHUNK_REQUIRED, dst__arch_bytes(m));
+    memset(b, 0, 32);
+    dst__put32(b, (uint32_t)m->in_c); dst__put32(b + 4, (uint32_t)m->in_h); dst__put32(b + 8, (uint32_t)m->in_w);
+    dst__put32(b + 12, (uint32_t)m->layer_count);
+    dst__put64(b + 16, m->seed);
+    dst__put32(b + 24, DST__LAYER_RECORD);
+    dst__sink_put(s, b, 32);
+    for (k = 0; k < m->layer_count; ++k) {
+        dst__layer_record_put(b, &m->layers[k].desc);
+        dst__sink_put(s, b, DST__LAYER_RECORD);
+    }
+    dst__chunk_pad(s, dst__arch_bytes(m));
+}
+
+/* What a loaded architecture may ask for, layer by layer, before anything
+   is allocated. */
+typedef struct dst__arch_budget {
+    size_t act_floats;   /* one sample's forward (outputs, masks, convolution scratch): a
+                            tiny file must not make the first forward allocate gigabytes */
+    size_t file_floats;  /* parameters and statistics: every one must be in the file */
+    size_t param_floats; /* and within the caller's max_param_bytes */
+} dst__arch_budget;
+
+/* Layer index (shape known, record at file byte at) against the budget. */
+static dst_result dst__arch_layer_fits(const dst__layer *L, int index, size_t at, dst__arch_budget *b,
+                                       const dst__file *f, const dst_load_options *opt, dst_error *err)
+{
+    if (!dst__take(&b->act_floats, L->out_size) || !dst__take(&b->act_floats, dst__layer_aux_floats(L, 1)) ||
+        !dst__take(&b->act_floats, L->col_floats))
+        return dst__bad(err, at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
+                        index, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
+    if (!dst__take(&b->file_floats, L->weight_count) || !dst__take(&b->file_floats, L->bias_count) ||
+        !dst__take(&b->file_floats, L->buffer_count))
+        return dst__bad(err, at, "layer %d: the architecture needs more parameters than the file's %lu bytes hold",
+                        index, (unsigned long)f->len);
+    if (!dst__take(&b->param_floats, L->weight_count) || !dst__take(&b->param_floats, L->bias_count) ||
+        !dst__take(&b->param_floats, L->buffer_count))
+        return dst__bad(err, at, "layer %d: the parameters so far pass the load options' max_param_bytes (%lu)",
+                        index, (unsigned long)opt->max_param_bytes);
+    return DST_OK;
+}
+
+/* ARCH -> a model description; *layers (allocated here) is the caller's to
+   free. Each layer's shape is worked out as dst_model_create will find it,
+   and held to the budget. */
+static dst_result dst__arch_get(const dst__file *f, const dst_load_options *opt, dst_model_desc *desc,
+                                dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need = 0, j, total = 0, act = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
     dst_layer_desc *ld;
+    dst__arch_budget b;
     dst_result r = DST_OK;
     dst_error e;
     *layers = NULL;
@@ -6875,6 +6847,9 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
     rec = dst__get32(p + 24);
     if (count < 1 || count > DST_MAX_LAYERS)
         return dst__bad(err, at + 12, "%lu layers (1 to DST_MAX_LAYERS = %d)", (unsigned long)count, DST_MAX_LAYERS);
+    if (count > (uint32_t)opt->max_layers)
+        return dst__bad(err, at + 12, "%lu layers, more than the load options' max_layers (%d)", (unsigned long)count,
+                        opt->max_layers);
     if (rec < DST__LAYER_RECORD || rec % 4)
         return dst__bad(err, at + 24, "layer records of %lu bytes (at least %d, a multiple of 4)", (unsigned long)rec,
                         DST__LAYER_RECORD);
@@ -6882,82 +6857,84 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         return dst__bad(err, at, "ARCH chunk of %lu bytes; %lu layers of %lu bytes need %lu", (unsigned long)size,
                         (unsigned long)count, (unsigned long)rec, (unsigned long)(32 + need));
     if (dst__get32(p + 28)) return dst__bad(err, at + 28, "ARCH: reserved field is not zero");
-    if ((double)v[0] * v[1] * v[2] > (double)DST_MAX_ACTIVATION_FLOATS)
+    if (!dst__product_le(v[0], v[1], v[2], dst__limit_of(DST_MAX_ACTIVATION_FLOATS)))
         return dst__bad(err, at, "input %lu x %lu x %lu is larger than DST_MAX_ACTIVATION_FLOATS",
                         (unsigned long)v[0], (unsigned long)v[1], (unsigned long)v[2]);
-    ld = (dst_layer_desc *)DST_MALLOC(count * sizeof *ld, NULL);
-    tmp = (dst__layer *)DST_MALLOC(count * sizeof *tmp, NULL);
+    ld = (dst_layer_desc *)DST_MALLOC(count * sizeof *ld, opt->alloc_user);
+    tmp = (dst__layer *)DST_MALLOC(count * sizeof *tmp, opt->alloc_user);
     if (!ld || !tmp) {
         r = dst__err(err, DST_ERR_NOMEM, "weight file: %lu layers", (unsigned long)count);
         goto done;
     }
     memset(ld, 0, count * sizeof *ld);
     memset(tmp, 0, count * sizeof *tmp);
+    b.act_floats = DST_MAX_ACTIVATION_FLOATS;
+    b.file_floats = f->len / sizeof(float);
+    b.param_floats = opt->max_param_bytes / sizeof(float);
     for (i = 0; i < (int)count && r == DST_OK; ++i) {
-        const unsigned char *q = p + 32 + (size_t)i * rec;
         size_t q_at = at + 32 + (size_t)i * rec;
-        dst_layer_desc *d = &ld[i];
-        uint32_t kind = dst__get32(q), nb = dst__get32(q + 8), init = dst__get32(q + 12);
-        if (kind > (uint32_t)DST_LAYER_DROPOUT2D) {
-            r = dst__bad(err, q_at, "layer %d: unknown layer kind %lu", i, (unsigned long)kind);
-            break;
-        }
-        if (nb > 1) { r = dst__bad(err, q_at + 8, "layer %d: no_bias is %lu", i, (unsigned long)nb); break; }
-        if (init > (uint32_t)DST_INIT_XAVIER_NORMAL) {
-            r = dst__bad(err, q_at + 12, "layer %d: unknown init %lu", i, (unsigned long)init);
-            break;
-        }
-        d->kind = (dst_layer_kind)kind;
-        d->units = dst__get_int(q + 4);
-        d->no_bias = (int)nb;
-        d->init = (dst_init)init;
-        d->param = dst__getf32(q + 16);
-        d->kernel_h = dst__get_int(q + 20); d->kernel_w = dst__get_int(q + 24);
-        d->stride_h = dst__get_int(q + 28); d->stride_w = dst__get_int(q + 32);
-        d->pad_h = dst__get_int(q + 36); d->pad_w = dst__get_int(q + 40);
-        d->dilation_h = dst__get_int(q + 44); d->dilation_w = dst__get_int(q + 48);
-        d->groups = dst__get_int(q + 52);
-        d->eps = dst__getf32(q + 56);
-        for (j = 60; j < rec; ++j)
-            if (q[j]) break;
-        if (j < rec) {
-            r = dst__bad(err, q_at + j, "layer %d sets a field this reader does not know (a newer minor version?)", i);
-            break;
-        }
-        /* the shapes, as dst_model_create will find them, before it allocates */
-        tmp[i].desc = *d;
+        if ((r = dst__layer_record_get(f->p + q_at, rec, q_at, i, &ld[i], err)) != DST_OK) break;
+        tmp[i].desc = ld[i];
         tmp[i].in_c = i ? tmp[i - 1].out_c : (int)v[0];
         tmp[i].in_h = i ? tmp[i - 1].out_h : (int)v[1];
         tmp[i].in_w = i ? tmp[i - 1].out_w : (int)v[2];
-        if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) { r = dst__bad(err, q_at, "%s", e.message); break; }
-        /* what a forward of one sample needs (outputs, masks, convolution scratch): a tiny file
-           must not make the first forward allocate gigabytes */
-        if (tmp[i].out_size > DST_MAX_ACTIVATION_FLOATS || tmp[i].col_floats > DST_MAX_ACTIVATION_FLOATS ||
-            (act += tmp[i].out_size + dst__layer_aux_floats(&tmp[i], 1) + tmp[i].col_floats) > DST_MAX_ACTIVATION_FLOATS) {
-            r = dst__bad(err, q_at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
-                         i, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
-            break;
-        }
-        /* every parameter must be in the file: this bounds what create allocates */
-        if (tmp[i].weight_count > f->len || tmp[i].bias_count > f->len || tmp[i].buffer_count > f->len ||
-            (total += tmp[i].weight_count + tmp[i].bias_count + tmp[i].buffer_count) > f->len / sizeof(float)) {
-            r = dst__bad(err, q_at, "layer %d: the architecture needs more parameters than the file's %lu bytes hold",
-                         i, (unsigned long)f->len);
-            break;
-        }
+        if (dst__layer_shape(&tmp[i], i, &e) != DST_OK) r = dst__bad(err, q_at, "%s", e.message);
+        else r = dst__arch_layer_fits(&tmp[i], i, q_at, &b, f, opt, err);
     }
 done:
-    DST_FREE(tmp, NULL);
-    if (r != DST_OK) { DST_FREE(ld, NULL); return r; }
+    DST_FREE(tmp, opt->alloc_user);
+    if (r != DST_OK) { DST_FREE(ld, opt->alloc_user); return r; }
     *desc = dst_model_desc_default();
     desc->input_c = (int)v[0];
     desc->input_h = (int)v[1];
     desc->input_w = (int)v[2];
     desc->layer_count = (int)count;
     desc->seed = dst__get64(p + 16);
+    desc->alloc_user = opt->alloc_user;
     desc->layers = ld;
     *layers = ld;
     return DST_OK;
+}
+
+/* ---- TENS: the tensor table (name, dtype, shape, offset of each) ---- */
+
+/* A checked TENS record. */
+typedef struct dst__ftensor {
+    size_t record_at, offset, bytes;
+    int    layer, slot;      /* slot 0-3 of layer, or 4 + i for optimizer.state<i> */
+} dst__ftensor;
+
+static size_t dst__tensor_record_bytes(const dst__tensor *t) { return 2 + strlen(t->name) + 2 + 8 * (size_t)t->ndim + 8; }
+
+static size_t dst__tens_bytes(const dst__tensor *t, size_t nt)
+{
+    size_t n = 8, i;
+    for (i = 0; i < nt; ++i) n += dst__tensor_record_bytes(&t[i]);
+    return n;
+}
+
+static void dst__tens_put(dst__sink *s, const dst__tensor *t, size_t nt)
+{
+    unsigned char b[8];
+    size_t i;
+    int k;
+    dst__chunk_put(s, "TENS", DST__CHUNK_REQUIRED, dst__tens_bytes(t, nt));
+    memset(b, 0, 8);
+    dst__put32(b, (uint32_t)nt);
+    dst__sink_put(s, b, 8);
+    for (i = 0; i < nt; ++i) {
+        size_t len = strlen(t[i].name);
+        dst__put16(b, (unsigned)len);
+        dst__sink_put(s, b, 2);
+        dst__sink_put(s, t[i].name, len);
+        b[0] = DST__DTYPE_F32;
+        b[1] = (unsigned char)t[i].ndim;
+        dst__sink_put(s, b, 2);
+        for (k = 0; k < t[i].ndim; ++k) { dst__put64(b, t[i].dims[k]); dst__sink_put(s, b, 8); }
+        dst__put64(b, (uint64_t)t[i].offset);
+        dst__sink_put(s, b, 8);
+    }
+    dst__chunk_pad(s, dst__tens_bytes(t, nt));
 }
 
 /* Which tensor a name is: layer and slot, or an optimizer state; -1 if none. */
@@ -6983,24 +6960,10 @@ static int dst__tensor_name(const unsigned char *s, size_t n, int *layer, int *s
     return -1;
 }
 
-static int dst__ftensor_cmp(const void *a, const void *b)
-{
-    size_t x = ((const dst__ftensor *)a)->offset, y = ((const dst__ftensor *)b)->offset;
-    return x < y ? -1 : x > y;
-}
-
-/* A printable copy of a name from the file, for messages. */
-static void dst__printable(char *out, size_t cap, const unsigned char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n && i + 1 < cap; ++i) out[i] = s[i] >= 32 && s[i] < 127 ? (char)s[i] : '?';
-    out[i] = 0;
-}
-
-/* TENS: checks every record against the model built from ARCH (names,
-   dtype, shapes, bounds, alignment, no overlap) and fills t[0..n). */
-static dst_result dst__file_tensors(const dst__file *f, const dst_model *m, int states, dst__ftensor *t, size_t *nt,
-                                    dst_error *err)
+/* Checks every record against the model built from ARCH (names, dtype,
+   shapes, bounds, alignment) and fills t[0..*nt). */
+static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int states, dst__ftensor *t, size_t *nt,
+                                dst_error *err)
 {
     const unsigned char *p = f->p;
     size_t at = f->at[DST__TENS], end = at + f->size[DST__TENS], pos = at, i, max = 4 * (size_t)m->layer_count + 2;
@@ -7074,8 +7037,48 @@ static dst_result dst__file_tensors(const dst__file *f, const dst_model *m, int 
     return DST_OK;
 }
 
+
+/* ---- META: key/value metadata ---- */
+
+static size_t dst__meta_bytes(const dst_model *m)
+{
+    size_t n = 8;
+    int i;
+    for (i = 0; i < m->meta_count; ++i)
+        n += 2 + strlen(m->meta[i].key) + (m->meta[i].str ? 4 + strlen(m->meta[i].str) : 8);
+    return n;
+}
+
+static void dst__meta_put(dst__sink *s, const dst_model *m)
+{
+    unsigned char b[8];
+    int k;
+    dst__chunk_put(s, "META", DST__CHUNK_REQUIRED, dst__meta_bytes(m));
+    memset(b, 0, 8);
+    dst__put32(b, (uint32_t)m->meta_count);
+    dst__sink_put(s, b, 8);
+    for (k = 0; k < m->meta_count; ++k) {
+        const dst__meta *e = &m->meta[k];
+        size_t len = strlen(e->key);
+        b[0] = e->str ? 1 : 2;
+        b[1] = (unsigned char)len;
+        dst__sink_put(s, b, 2);
+        dst__sink_put(s, e->key, len);
+        if (e->str) {
+            len = strlen(e->str);
+            dst__put32(b, (uint32_t)len);
+            dst__sink_put(s, b, 4);
+            dst__sink_put(s, e->str, len);
+        } else {
+            dst__putf64(b, e->num);
+            dst__sink_put(s, b, 8);
+        }
+    }
+    dst__chunk_pad(s, dst__meta_bytes(m));
+}
+
 /* META -> the model's metadata. */
-static dst_result dst__file_meta(const dst__file *f, dst_model *m, dst_error *err)
+static dst_result dst__meta_get(const dst__file *f, dst_model *m, dst_error *err)
 {
     const unsigned char *p = f->p;
     size_t at = f->at[DST__META], end = at + f->size[DST__META], pos = at;
@@ -7131,8 +7134,39 @@ static dst_result dst__file_meta(const dst__file *f, dst_model *m, dst_error *er
     return DST_OK;
 }
 
+
+/* ---- TRAI: a checkpoint's training state ---- */
+
+static void dst__train_put(dst__sink *s, const dst_model *m)
+{
+    const dst__fit_pos *f = &m->fit;
+    unsigned char b[DST__TRAIN_RECORD];
+    memset(b, 0, DST__TRAIN_RECORD);
+    dst__chunk_put(s, "TRAI", 0, DST__TRAIN_RECORD);
+    dst__put32(b, (uint32_t)m->has_opt);
+    dst__put32(b + 4, (uint32_t)m->opt.kind);
+    dst__putf32(b + 8, m->opt.lr); dst__putf32(b + 12, m->opt.momentum); dst__putf32(b + 16, m->opt.dampening);
+    dst__put32(b + 20, (uint32_t)m->opt.nesterov);
+    dst__putf32(b + 24, m->opt.beta1); dst__putf32(b + 28, m->opt.beta2); dst__putf32(b + 32, m->opt.eps);
+    dst__putf32(b + 36, m->opt.weight_decay); dst__putf32(b + 40, m->opt.clip_norm);
+    dst__putf32(b + 44, m->lr);
+    dst__put64(b + 48, (uint64_t)m->step);
+    dst__put64(b + 56, m->rng.state);
+    dst__put64(b + 64, (uint64_t)f->epoch);
+    dst__put64(b + 72, (uint64_t)f->batch);
+    dst__put64(b + 80, (uint64_t)f->count);
+    dst__put64(b + 88, f->seed);
+    dst__put32(b + 96, (uint32_t)f->batch_size);
+    dst__put32(b + 100, (uint32_t)f->no_shuffle);
+    dst__putf64(b + 104, f->loss_sum);
+    dst__put64(b + 112, (uint64_t)f->correct);
+    dst__put64(b + 120, (uint64_t)f->seen);
+    dst__sink_put(s, b, DST__TRAIN_RECORD);
+    dst__chunk_pad(s, DST__TRAIN_RECORD);
+}
+
 /* TRAI -> optimizer, step, generator and fit position (checked, then applied). */
-static dst_result dst__file_train(const dst__file *f, dst_model *m, int *states, dst_error *err)
+static dst_result dst__train_get(const dst__file *f, dst_model *m, int *states, dst_error *err)
 {
     const unsigned char *b = f->p + f->at[DST__TRAI];
     size_t at = f->at[DST__TRAI], j;
@@ -7192,83 +7226,285 @@ static dst_result dst__file_train(const dst__file *f, dst_model *m, int *states,
     return DST_OK;
 }
 
-/* Copies n little-endian floats from the file. */
-static void dst__read_floats(float *out, const unsigned char *p, size_t n)
+
+/* ---- tensor data: little-endian float32 at the offsets TENS gives ---- */
+
+static void dst__floats_put(dst__sink *s, const float *v, size_t n)
+{
+    size_t i;
+    if (!v) { dst__sink_zeros(s, n * sizeof(float)); return; }
+    if (dst__host_little_endian()) { dst__sink_put(s, v, n * sizeof(float)); return; }
+    for (i = 0; i < n; ++i) {
+        unsigned char b[4];
+        dst__putf32(b, v[i]);
+        dst__sink_put(s, b, 4);
+    }
+}
+
+static void dst__floats_get(float *out, const unsigned char *p, size_t n)
 {
     size_t i;
     if (dst__host_little_endian()) { memcpy(out, p, n * sizeof(float)); return; }
     for (i = 0; i < n; ++i) out[i] = dst__getf32(p + 4 * i);
 }
 
-/* The whole load. mode: 0 copy, 1 use the buffer in place when it can, 2 a checkpoint. */
-static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len, int mode, dst_error *err)
+/* In offset order (the table is built in that order), zeros in the gaps. */
+static void dst__data_put(dst__sink *s, const dst__tensor *t, size_t nt, size_t file_end)
 {
-    dst__file f;
-    dst_model_desc desc = dst_model_desc_default();
-    dst_layer_desc *layers = NULL;
-    dst_model *m = NULL;
-    dst__ftensor *t = NULL, **by = NULL;
-    size_t nt = 0, i, slots, params_at = 0, buffers_at = 0;
-    int states = -1, in_place;
+    size_t i, pos = s->count; /* the header included */
+    for (i = 0; i < nt; ++i) {
+        dst__sink_zeros(s, t[i].offset - pos);
+        dst__floats_put(s, t[i].data, t[i].count);
+        pos = t[i].offset + t[i].count * sizeof(float);
+    }
+    dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
+}
+
+/* Copies the checked tensors into the model's own blocks (a checkpoint's
+   optimizer states too). */
+static void dst__data_get(const dst__file *f, dst_model *m, const dst__ftensor *t, size_t nt, int checkpoint)
+{
+    size_t i;
+    for (i = 0; i < nt; ++i) {
+        float *to;
+        if (t[i].slot >= 4) {
+            if (!checkpoint) continue;
+            to = t[i].slot == 4 ? m->state0 : m->state1;
+        } else {
+            to = (float *)dst__slot_data(m, &m->layers[t[i].layer], t[i].slot);
+        }
+        dst__floats_get(to, f->p + t[i].offset, t[i].bytes / sizeof(float));
+    }
+}
+
+/* ---- writing a whole file ---- */
+
+/* Everything after the 32-byte header. */
+static void dst__body_put(dst__sink *s, const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt,
+                          size_t file_end)
+{
+    dst__arch_put(s, m);
+    dst__tens_put(s, t, nt);
+    dst__meta_put(s, m);
+    if (checkpoint) dst__train_put(s, m);
+    dst__data_put(s, t, nt, file_end);
+}
+
+/* Into one block (mem): allocated once the size is known, after the checksum pass. */
+typedef struct dst__membuf { unsigned char *p; size_t len, cap; } dst__membuf;
+
+static int dst__membuf_write(void *user, const void *data, size_t len)
+{
+    dst__membuf *b = (dst__membuf *)user;
+    if (len > b->cap - b->len) return 1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* The whole save: through write(user), or with mem != NULL into a block of its own. */
+static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
+                               dst_error *err)
+{
+    dst__tensor *t;
+    dst__sink *s;
+    size_t nt, chunks_end, file_end;
+    unsigned char h[DST__HEADER_BYTES];
+    int failed;
+    dst__err_clear(err);
+    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
+    if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
+    t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
+    s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
+    if (!t || !s) {
+        DST_FREE(t, m->alloc_user);
+        DST_FREE(s, m->alloc_user);
+        return dst__err(err, DST_ERR_NOMEM, "save: tensor table");
+    }
+    /* the data starts after the chunks, whose sizes do not depend on the offsets' values */
+    dst__model_tensors(m, checkpoint, 0, t, NULL);
+    chunks_end = DST__HEADER_BYTES + 16 + dst__round_up(dst__arch_bytes(m), 8) + 16 +
+                 dst__round_up(dst__tens_bytes(t, nt), 8) + 16 + dst__round_up(dst__meta_bytes(m), 8) +
+                 (checkpoint ? 16 + DST__TRAIN_RECORD : 0);
+    dst__model_tensors(m, checkpoint, dst__round_up(chunks_end, 64), t, &file_end);
+    /* pass 1: the checksum of the body; pass 2: header and body through the callback */
+    memset(s, 0, sizeof *s);
+    s->count = DST__HEADER_BYTES; /* counted, not checksummed */
+    dst__body_put(s, m, checkpoint, t, nt, file_end);
+    DST_ASSERT(s->count == file_end);
+    dst__header_put(h, checkpoint, file_end, s->crc);
+    memset(s, 0, sizeof *s);
+    s->write = write;
+    s->user = user;
+    if (mem) {
+        mem->len = 0;
+        mem->cap = file_end;
+        if (!(mem->p = (unsigned char *)DST_MALLOC(file_end, NULL))) { /* dst_free releases it */
+            DST_FREE(t, m->alloc_user);
+            DST_FREE(s, m->alloc_user);
+            return dst__err(err, DST_ERR_NOMEM, "save: %lu bytes", (unsigned long)file_end);
+        }
+        s->write = dst__membuf_write;
+        s->user = mem;
+    }
+    dst__sink_put(s, h, DST__HEADER_BYTES);
+    dst__body_put(s, m, checkpoint, t, nt, file_end);
+    dst__sink_flush(s);
+    failed = s->failed;
+    DST_FREE(t, m->alloc_user);
+    DST_FREE(s, m->alloc_user);
+    return failed ? dst__err(err, DST_ERR_IO, "save: the write callback failed") : DST_OK;
+}
+
+DSTDEF dst_result dst_model_write(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
+{
+    return dst__save_to(m, 0, write, user, NULL, err);
+}
+
+DSTDEF dst_result dst_model_write_checkpoint(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
+{
+    return dst__save_to(m, 1, write, user, NULL, err);
+}
+
+static dst_result dst__write_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
+{
+    dst__membuf b;
     dst_result r;
     dst__err_clear(err);
-    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
-    *out = NULL;
-    if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
-    if ((r = dst__file_open(&f, p, len, err)) != DST_OK) return r;
-    if ((r = dst__file_arch(&f, &desc, &layers, err)) != DST_OK) return r;
-    r = dst__model_create(&m, &desc, 1, err);
-    DST_FREE(layers, NULL);
-    if (r != DST_OK) {
-        if (r == DST_ERR_NOMEM) return r;
-        return dst__bad(err, f.at[DST__ARCH], "%s", err ? err->message : "the architecture cannot be built");
+    if (!buf || !len) return dst__err(err, DST_ERR_ARG, "buf or len is NULL");
+    *buf = NULL;
+    *len = 0;
+    b.p = NULL;
+    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
+        DST_FREE(b.p, NULL);
+        return r;
     }
-    m->seed = desc.seed;
-    if (mode == 2 && (r = dst__file_train(&f, m, &states, err)) != DST_OK) goto fail;
-    slots = 4 * (size_t)m->layer_count + 2;
-    t = (dst__ftensor *)DST_MALLOC(slots * sizeof *t, NULL);
-    by = (dst__ftensor **)DST_MALLOC(slots * sizeof *by, NULL);
-    if (!t || !by) { r = dst__err(err, DST_ERR_NOMEM, "weight file: tensor table"); goto fail; }
+    *buf = b.p;
+    *len = b.len;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_write_memory(const dst_model *m, unsigned char **buf, size_t *len, dst_error *err)
+{
+    return dst__write_memory(m, 0, buf, len, err);
+}
+
+DSTDEF dst_result dst_model_write_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
+                                                    dst_error *err)
+{
+    return dst__write_memory(m, 1, buf, len, err);
+}
+
+/* ---- reading a whole file ---- */
+
+DSTDEF dst_load_options dst_load_options_default(void)
+{
+    dst_load_options o;
+    memset(&o, 0, sizeof o);
+    o.max_layers = DST_MAX_LAYERS;
+    o.max_param_bytes = (size_t)-1;
+    o.in_place = 1;
+    return o;
+}
+
+static dst_result dst__load_options_check(const dst_load_options *o, dst_error *err)
+{
+    if (!o) return dst__err(err, DST_ERR_ARG, "load options are NULL (dst_load_options_default() gives the defaults)");
+    if (o->max_layers < 1 || o->max_layers > DST_MAX_LAYERS)
+        return dst__err(err, DST_ERR_ARG, "load options: max_layers %d, must be 1 to DST_MAX_LAYERS (%d)", o->max_layers,
+                        DST_MAX_LAYERS);
+    if ((o->in_place != 0 && o->in_place != 1) || (o->checkpoint != 0 && o->checkpoint != 1))
+        return dst__err(err, DST_ERR_ARG, "load options: in_place %d and checkpoint %d must each be 0 or 1", o->in_place,
+                        o->checkpoint);
+    return DST_OK;
+}
+
+/* Header, chunks and ARCH -> a model with the file's architecture and no
+   parameter blocks yet, allocating through the options' context. */
+static dst_result dst__load_model(dst__file *f, const unsigned char *p, size_t len, const dst_load_options *opt,
+                                  dst_model **out, dst_error *err)
+{
+    dst_model_desc desc = dst_model_desc_default();
+    dst_layer_desc *layers = NULL;
+    dst_result r;
+    if ((r = dst__header_get(f, p, len, err)) != DST_OK || (r = dst__chunks_get(f, err)) != DST_OK ||
+        (r = dst__arch_get(f, opt, &desc, &layers, err)) != DST_OK)
+        return r;
+    r = dst__model_create(out, &desc, 1, err);
+    DST_FREE(layers, opt->alloc_user);
+    if (r == DST_OK) (*out)->seed = desc.seed;
+    else if (r != DST_ERR_NOMEM)
+        r = dst__bad(err, f->at[DST__ARCH], "%s", err ? err->message : "the architecture cannot be built");
+    return r;
+}
+
+/* The slot of a tensor in a table of 4 per layer, then the optimizer's states. */
+static size_t dst__ftensor_slot(const dst_model *m, const dst__ftensor *x)
+{
+    return x->slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(x->slot - 4) : 4 * (size_t)x->layer + (size_t)x->slot;
+}
+
+static int dst__ftensor_cmp(const void *a, const void *b)
+{
+    size_t x = ((const dst__ftensor *)a)->offset, y = ((const dst__ftensor *)b)->offset;
+    return x < y ? -1 : x > y;
+}
+
+/* Each tensor once, every tensor the model has present, no two sharing a
+   byte; then t is in offset order and by[slot] points at each. */
+static dst_result dst__load_index(const dst__file *f, const dst_model *m, int states, dst__ftensor *t, size_t nt,
+                                  dst__ftensor **by, dst_error *err)
+{
+    size_t i, layer_slots = 4 * (size_t)m->layer_count, slots = layer_slots + 2;
     memset(by, 0, slots * sizeof *by);
-    if ((r = dst__file_tensors(&f, m, states, t, &nt, err)) != DST_OK) goto fail;
     for (i = 0; i < nt; ++i) {
-        size_t k = t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4)
-                                  : 4 * (size_t)t[i].layer + (size_t)t[i].slot;
-        if (by[k]) {
-            if (t[i].slot >= 4) r = dst__bad(err, t[i].record_at, "tensor 'optimizer.state%d' appears twice", t[i].slot - 4);
-            else r = dst__bad(err, t[i].record_at, "tensor '%d.%s' appears twice", t[i].layer, dst__slot_names[t[i].slot]);
-            goto fail;
-        }
-        by[k] = &t[i];
+        size_t k = dst__ftensor_slot(m, &t[i]);
+        if (!by[k]) { by[k] = &t[i]; continue; }
+        if (t[i].slot >= 4) return dst__bad(err, t[i].record_at, "tensor 'optimizer.state%d' appears twice", t[i].slot - 4);
+        return dst__bad(err, t[i].record_at, "tensor '%d.%s' appears twice", t[i].layer, dst__slot_names[t[i].slot]);
     }
-    /* every tensor the model has must be there */
     for (i = 0; i < slots; ++i) {
         uint64_t dims[4];
         int layer = (int)(i / 4), slot = (int)(i % 4);
-        int needed = i < 4 * (size_t)m->layer_count ? dst__slot_shape(&m->layers[layer], slot, dims) != 0
-                                                    : (int)(i - 4 * (size_t)m->layer_count) < (states > 0 ? states : 0);
-        if (needed && !by[i]) {
-            if (i < 4 * (size_t)m->layer_count)
-                r = dst__bad(err, f.at[DST__TENS], "tensor '%d.%s' is missing", layer, dst__slot_names[slot]);
-            else
-                r = dst__bad(err, f.at[DST__TENS], "tensor 'optimizer.state%d' is missing", (int)(i - 4 * (size_t)m->layer_count));
-            goto fail;
-        }
+        int needed = i < layer_slots ? dst__slot_shape(&m->layers[layer], slot, dims) != 0
+                                     : (int)(i - layer_slots) < (states > 0 ? states : 0);
+        if (!needed || by[i]) continue;
+        if (i < layer_slots) return dst__bad(err, f->at[DST__TENS], "tensor '%d.%s' is missing", layer, dst__slot_names[slot]);
+        return dst__bad(err, f->at[DST__TENS], "tensor 'optimizer.state%d' is missing", (int)(i - layer_slots));
     }
-    /* no two tensors share a byte */
     qsort(t, nt, sizeof *t, dst__ftensor_cmp);
     for (i = 1; i < nt; ++i)
-        if (t[i].offset < t[i - 1].offset + t[i - 1].bytes) {
-            r = dst__bad(err, t[i].offset, "the data of tensors at offsets %lu and %lu overlap",
-                         (unsigned long)t[i - 1].offset, (unsigned long)t[i].offset);
-            goto fail;
-        }
+        if (t[i].offset < t[i - 1].offset + t[i - 1].bytes)
+            return dst__bad(err, t[i].offset, "the data of tensors at offsets %lu and %lu overlap",
+                            (unsigned long)t[i - 1].offset, (unsigned long)t[i].offset);
     memset(by, 0, slots * sizeof *by);
-    for (i = 0; i < nt; ++i)
-        by[t[i].slot >= 4 ? 4 * (size_t)m->layer_count + (size_t)(t[i].slot - 4) : 4 * (size_t)t[i].layer + (size_t)t[i].slot] = &t[i];
-    /* in place when every parameter sits where the model's own layout puts it, 64-byte aligned in memory */
-    in_place = mode == 1 && dst__host_little_endian() && m->param_count > 0;
-    for (i = 0; i < 4 * (size_t)m->layer_count && in_place; ++i) {
+    for (i = 0; i < nt; ++i) by[dst__ftensor_slot(m, &t[i])] = &t[i];
+    return DST_OK;
+}
+
+/* A tensor want bytes into its block (parameters or statistics): the first
+   one fixes where the block starts in the file (*at; 1 when it cannot),
+   the others must agree. */
+static int dst__in_place_block(const dst__ftensor *x, size_t want, size_t *at)
+{
+    if (!*at) *at = x->offset >= want ? x->offset - want : 1;
+    return x->offset == *at + want;
+}
+
+/* The block of n floats at file byte at lies in the file, 64-byte aligned in memory. */
+static int dst__in_place_fits(const dst__file *f, size_t at, size_t n)
+{
+    return at && at <= f->len && n * sizeof(float) <= f->len - at && ((uintptr_t)(f->p + at) & 63) == 0;
+}
+
+/* Points the model's parameters (and running statistics) into the file
+   when every tensor sits where the model's own layout puts it; 0 if not. */
+static int dst__load_in_place(const dst__file *f, dst_model *m, dst__ftensor *const *by)
+{
+    size_t i, params_at = 0, buffers_at = 0;
+    if (!dst__host_little_endian() || m->param_count == 0) return 0;
+    for (i = 0; i < 4 * (size_t)m->layer_count; ++i) {
         const dst__layer *L = &m->layers[i / 4];
         size_t want;
         if (!by[i]) continue;
@@ -7278,64 +7514,78 @@ static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len,
         case DST__SLOT_MEAN: want = L->buffer_offset; break;
         default: want = L->buffer_offset + L->buffer_count / 2; break;
         }
-        want *= sizeof(float);
-        if (i % 4 < 2) {
-            if (!params_at) params_at = by[i]->offset >= want ? by[i]->offset - want : 1;
-            if (by[i]->offset != params_at + want) in_place = 0;
-        } else {
-            if (!buffers_at) buffers_at = by[i]->offset >= want ? by[i]->offset - want : 1;
-            if (by[i]->offset != buffers_at + want) in_place = 0;
-        }
+        if (!dst__in_place_block(by[i], want * sizeof(float), i % 4 < 2 ? &params_at : &buffers_at)) return 0;
     }
-    if (in_place && (!params_at || params_at > len || m->param_count * sizeof(float) > len - params_at ||
-                     ((uintptr_t)(p + params_at) & 63) != 0))
-        in_place = 0;
-    if (in_place && m->buffer_count &&
-        (!buffers_at || buffers_at > len || m->buffer_count * sizeof(float) > len - buffers_at ||
-         ((uintptr_t)(p + buffers_at) & 63) != 0))
-        in_place = 0;
-    if (in_place) {
-        m->params = (float *)(uintptr_t)(p + params_at);
-        if (m->buffer_count) m->buffers = (float *)(uintptr_t)(p + buffers_at);
-        /* grads, states and buffers_saved stay NULL: a train step makes its own copy first */
-    } else {
-        if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto fail; }
-        for (i = 0; i < nt; ++i) {
-            const dst__ftensor *x = &t[i];
-            float *dst;
-            if (x->slot >= 4) {
-                if (mode != 2) continue;
-                dst = x->slot == 4 ? m->state0 : m->state1;
-            } else {
-                dst = (float *)dst__slot_data(m, &m->layers[x->layer], x->slot);
-            }
-            dst__read_floats(dst, p + x->offset, x->bytes / sizeof(float));
-        }
+    if (!dst__in_place_fits(f, params_at, m->param_count) ||
+        (m->buffer_count && !dst__in_place_fits(f, buffers_at, m->buffer_count)))
+        return 0;
+    m->params = (float *)(uintptr_t)(f->p + params_at);
+    if (m->buffer_count) m->buffers = (float *)(uintptr_t)(f->p + buffers_at);
+    /* grads, states and buffers_saved stay NULL: a train step makes its own copy first */
+    return 1;
+}
+
+/* The whole load, in its steps. */
+static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len, const dst_load_options *opt,
+                            dst_error *err)
+{
+    dst__file f;
+    dst_model *m = NULL;
+    dst__ftensor *t = NULL, **by = NULL;
+    size_t nt = 0, slots;
+    int states = -1;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if ((r = dst__load_options_check(opt, err)) != DST_OK) return r;
+    if ((r = dst__load_model(&f, p, len, opt, &m, err)) != DST_OK) return r;
+    if (opt->checkpoint && (r = dst__train_get(&f, m, &states, err)) != DST_OK) goto done;
+    slots = 4 * (size_t)m->layer_count + 2;
+    t = (dst__ftensor *)DST_MALLOC(slots * sizeof *t, m->alloc_user);
+    by = (dst__ftensor **)DST_MALLOC(slots * sizeof *by, m->alloc_user);
+    if (!t || !by) { r = dst__err(err, DST_ERR_NOMEM, "weight file: tensor table"); goto done; }
+    if ((r = dst__tens_get(&f, m, states, t, &nt, err)) != DST_OK ||
+        (r = dst__load_index(&f, m, states, t, nt, by, err)) != DST_OK)
+        goto done;
+    /* a checkpoint is for training: always copied */
+    if (!(opt->in_place && !opt->checkpoint && dst__load_in_place(&f, m, by))) {
+        if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto done; }
+        dst__data_get(&f, m, t, nt, opt->checkpoint);
     }
-    if ((r = dst__file_meta(&f, m, err)) != DST_OK) goto fail;
-    DST_FREE(t, NULL);
-    DST_FREE(by, NULL);
-    *out = m;
-    return DST_OK;
-fail:
-    DST_FREE(t, NULL);
-    DST_FREE(by, NULL);
-    dst_model_free(m);
+    r = dst__meta_get(&f, m, err);
+done:
+    DST_FREE(t, m->alloc_user);
+    DST_FREE(by, m->alloc_user);
+    if (r == DST_OK) *out = m;
+    else dst_model_free(m);
     return r;
 }
 
-DSTDEF dst_result dst_model_load_memory(dst_model **out, const void *buf, size_t len, dst_error *err)
+DSTDEF dst_result dst_model_parse_with(dst_model **out, const void *buf, size_t len, const dst_load_options *opt,
+                                       dst_error *err)
 {
-    return dst__load(out, (const unsigned char *)buf, len, 1, err);
+    return dst__load(out, (const unsigned char *)buf, len, opt, err);
 }
 
-DSTDEF dst_result dst_model_load_checkpoint_memory(dst_model **out, const void *buf, size_t len, dst_error *err)
+DSTDEF dst_result dst_model_parse(dst_model **out, const void *buf, size_t len, dst_error *err)
 {
-    return dst__load(out, (const unsigned char *)buf, len, 2, err);
+    dst_load_options o = dst_load_options_default();
+    return dst__load(out, (const unsigned char *)buf, len, &o, err);
 }
+
+DSTDEF dst_result dst_model_parse_checkpoint(dst_model **out, const void *buf, size_t len, dst_error *err)
+{
+    dst_load_options o = dst_load_options_default();
+    o.checkpoint = 1;
+    return dst__load(out, (const unsigned char *)buf, len, &o, err);
+}
+
+/* ---- paths: loading, and saving atomically ---- */
 
 #ifndef DST_NO_STDIO
-static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, dst_error *err);
+static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, void *ctx, dst_error *err);
 
 /* err->message = prefix + ": " + message + suffix, cut to fit. */
 static void dst__err_wrap(dst_error *err, const char *prefix, const char *suffix)
@@ -7360,32 +7610,46 @@ static void dst__err_wrap(dst_error *err, const char *prefix, const char *suffix
     *o = 0;
 }
 
-static dst_result dst__load_path(dst_model **out, const char *path, int mode, dst_error *err)
+/* Reads the file into memory and parses it from there (copied: the file's
+   buffer goes away). */
+DSTDEF dst_result dst_model_load_with(dst_model **out, const char *path, const dst_load_options *opt, dst_error *err)
 {
     unsigned char *buf;
     size_t len;
+    dst_load_options o;
     dst_result r;
     dst__err_clear(err);
     if (out) *out = NULL;
     if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
-    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
-    r = dst__load(out, buf, len, mode, err); /* copies: buf goes away */
-    DST_FREE(buf, NULL);
+    if ((r = dst__load_options_check(opt, err)) != DST_OK) return r;
+    o = *opt;
+    o.in_place = 0;
+    if ((r = dst__read_file(path, &buf, &len, o.alloc_user, err)) != DST_OK) return r;
+    r = dst__load(out, buf, len, &o, err);
+    DST_FREE(buf, o.alloc_user);
     if (r == DST_ERR_FORMAT || r == DST_ERR_UNSUPPORTED) dst__err_wrap(err, path, "");
     return r;
 }
 
 DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *err)
 {
-    return dst__load_path(out, path, 0, err);
+    dst_load_options o = dst_load_options_default();
+    return dst_model_load_with(out, path, &o, err);
 }
 
 DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err)
 {
-    return dst__load_path(out, path, 2, err);
+    dst_load_options o = dst_load_options_default();
+    o.checkpoint = 1;
+    return dst_model_load_with(out, path, &o, err);
 }
 
-/* ---- atomic save to a path ---- */
+/* Writes a file through a dst_write_fn into "<path>.tmp" beside the target,
+   flushes it (fsync where available) and renames it over path; on any
+   failure the previous file at path is untouched and the temporary file
+   removed. emit(what, write, user, err) produces the bytes. The weight file
+   and .npy arrays are saved through it. */
+typedef dst_result (*dst__emit_fn)(const void *what, dst_write_fn write, void *user, dst_error *err);
 
 #ifdef DST__POSIX_FILES
 static int dst__fd_write(void *user, const void *data, size_t len)
@@ -7408,43 +7672,40 @@ static int dst__stdio_write(void *user, const void *data, size_t len)
 }
 #endif
 
-static dst_result dst__save_path(const dst_model *m, const char *path, int checkpoint, dst_error *err)
+/* Writes the temporary file tmp: 1 when it is complete and flushed, 0 when
+   it is not, -1 when it could not be created. *r gets emit's result. */
+static int dst__save_tmp(const char *tmp, dst__emit_fn emit, const void *what, dst_result *r, dst_error *err)
+{
+    int ok;
+#ifdef DST__POSIX_FILES
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) { *r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp); return -1; }
+    *r = emit(what, dst__fd_write, &fd, err);
+    ok = *r == DST_OK && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+#else
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) { *r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp); return -1; }
+    *r = emit(what, dst__stdio_write, fp, err);
+    ok = *r == DST_OK && fflush(fp) == 0;
+    ok = fclose(fp) == 0 && ok;
+#endif
+    return ok;
+}
+
+static dst_result dst__save_atomic(const char *path, dst__emit_fn emit, const void *what, dst_error *err)
 {
     char *tmp;
-    size_t n;
+    size_t n = strlen(path);
     dst_result r;
     int ok;
-    dst__err_clear(err);
-    if (!m || !path) return dst__err(err, DST_ERR_ARG, "model or path is NULL");
-    n = strlen(path);
     if (!(tmp = (char *)DST_MALLOC(n + 5, NULL))) return dst__err(err, DST_ERR_NOMEM, "save: path");
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmp", 5);
-#ifdef DST__POSIX_FILES
-    {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (fd < 0) {
-            r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp);
-            DST_FREE(tmp, NULL);
-            return r;
-        }
-        r = dst__save_to(m, checkpoint, dst__fd_write, &fd, NULL, err);
-        ok = r == DST_OK && fsync(fd) == 0;
-        ok = close(fd) == 0 && ok;
+    if ((ok = dst__save_tmp(tmp, emit, what, &r, err)) < 0) {
+        DST_FREE(tmp, NULL);
+        return r;
     }
-#else
-    {
-        FILE *fp = fopen(tmp, "wb");
-        if (!fp) {
-            r = dst__err(err, DST_ERR_IO, "save: cannot create %s", tmp);
-            DST_FREE(tmp, NULL);
-            return r;
-        }
-        r = dst__save_to(m, checkpoint, dst__stdio_write, fp, NULL, err);
-        ok = r == DST_OK && fflush(fp) == 0;
-        ok = fclose(fp) == 0 && ok;
-    }
-#endif
 #if defined(_WIN32)
     ok = ok && MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
 #else
@@ -7469,6 +7730,24 @@ static dst_result dst__save_path(const dst_model *m, const char *path, int check
 #endif
     DST_FREE(tmp, NULL);
     return DST_OK;
+}
+
+typedef struct dst__model_save { const dst_model *m; int checkpoint; } dst__model_save;
+
+static dst_result dst__model_emit(const void *what, dst_write_fn write, void *user, dst_error *err)
+{
+    const dst__model_save *a = (const dst__model_save *)what;
+    return dst__save_to(a->m, a->checkpoint, write, user, NULL, err);
+}
+
+static dst_result dst__save_path(const dst_model *m, const char *path, int checkpoint, dst_error *err)
+{
+    dst__model_save a;
+    dst__err_clear(err);
+    if (!m || !path) return dst__err(err, DST_ERR_ARG, "model or path is NULL");
+    a.m = m;
+    a.checkpoint = checkpoint;
+    return dst__save_atomic(path, dst__model_emit, &a, err);
 }
 
 DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error *err)
@@ -7519,11 +7798,6 @@ DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
 static uint32_t dst__be32(const unsigned char *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint32_t dst__le32(const unsigned char *p)
-{
-    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
 /* Element sizes of the IDX type codes; 0 for codes that do not exist. */
@@ -7630,7 +7904,7 @@ DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, s
        little past the last code and fails without that slack */
     raw = stbi_zlib_decode_noheader_malloc((const char *)p + pos, (int)(len - pos), &n);
     if (!raw) return dst__err(err, DST_ERR_FORMAT, "gzip: deflate data is corrupt or truncated (%s)", stbi_failure_reason());
-    if (dst__le32(p + len - 4) != (uint32_t)n || dst_crc32(0, raw, (size_t)n) != dst__le32(p + len - 8)) {
+    if (dst__get32(p + len - 4) != (uint32_t)n || dst_crc32(0, raw, (size_t)n) != dst__get32(p + len - 8)) {
         stbi_image_free(raw);
         return dst__err(err, DST_ERR_FORMAT, "gzip: CRC32 or length check failed (corrupt file)");
     }
@@ -7652,8 +7926,8 @@ DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, s
 }
 
 #ifndef DST_NO_STDIO
-/* Reads a whole file into memory from our allocator. */
-static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, dst_error *err)
+/* Reads a whole file into memory from our allocator (with context ctx). */
+static dst_result dst__read_file(const char *path, unsigned char **out, size_t *out_len, void *ctx, dst_error *err)
 {
     FILE *f;
     unsigned char *buf = NULL, *nb;
@@ -7666,8 +7940,8 @@ static dst_result dst__read_file(const char *path, unsigned char **out, size_t *
     for (;;) {
         if (len == cap) {
             size_t ncap = cap ? cap * 2 : 1 << 16;
-            if (ncap < cap || !(nb = (unsigned char *)DST_REALLOC(buf, ncap, NULL))) {
-                DST_FREE(buf, NULL);
+            if (ncap < cap || !(nb = (unsigned char *)DST_REALLOC(buf, ncap, ctx))) {
+                DST_FREE(buf, ctx);
                 fclose(f);
                 return dst__err(err, DST_ERR_NOMEM, "reading %s", path);
             }
@@ -7679,7 +7953,7 @@ static dst_result dst__read_file(const char *path, unsigned char **out, size_t *
         if (got == 0) break;
     }
     if (ferror(f)) {
-        DST_FREE(buf, NULL);
+        DST_FREE(buf, ctx);
         fclose(f);
         return dst__err(err, DST_ERR_IO, "read error in %s", path);
     }
@@ -7697,7 +7971,7 @@ DSTDEF dst_result dst_idx_load(const char *path, dst_idx *out, dst_error *err)
     dst__err_clear(err);
     if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
     memset(out, 0, sizeof *out);
-    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    if ((r = dst__read_file(path, &buf, &len, NULL, err)) != DST_OK) return r;
     n = strlen(path);
     if (n > 3 && strcmp(path + n - 3, ".gz") == 0) {
         r = dst_gunzip(buf, len, &plain, &plain_len, err);
@@ -7845,7 +8119,7 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
     if (p[6] == 1) { hlen = dst__get16(p + 8); pre = 10; }
     else {
         if (len < 12) return dst__err(err, DST_ERR_FORMAT, "npy, byte %lu: truncated header", (unsigned long)len);
-        hlen = dst__le32(p + 8);
+        hlen = dst__get32(p + 8);
         pre = 12;
     }
     if (hlen > len - pre) return dst__err(err, DST_ERR_FORMAT, "npy, byte 8: header of %lu bytes, %lu remain",
@@ -7931,7 +8205,7 @@ DSTDEF dst_result dst_npy_parse(const void *buf, size_t len, dst_npy *out, dst_e
     } else { /* element by element, whatever the host's order */
         unsigned char *o = (unsigned char *)out->data;
         for (i = 0; i < bytes; i += 4) {
-            uint32_t u = big ? dst__be32(p + i) : dst__le32(p + i);
+            uint32_t u = big ? dst__be32(p + i) : dst__get32(p + i);
             memcpy(o + i, &u, 4);
         }
     }
@@ -7997,32 +8271,37 @@ DSTDEF dst_result dst_npy_load(const char *path, dst_npy *out, dst_error *err)
     dst__err_clear(err);
     if (out) memset(out, 0, sizeof *out);
     if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
-    if ((r = dst__read_file(path, &buf, &len, err)) != DST_OK) return r;
+    if ((r = dst__read_file(path, &buf, &len, NULL, err)) != DST_OK) return r;
     r = dst_npy_parse(buf, len, out, err);
     DST_FREE(buf, NULL);
     if (r != DST_OK && r != DST_ERR_NOMEM) dst__err_wrap(err, path, "");
     return r;
 }
 
-static int dst__file_write(void *user, const void *data, size_t len)
+typedef struct dst__npy_save {
+    dst_npy_dtype dtype;
+    const void   *data;
+    int           ndim;
+    const size_t *shape;
+} dst__npy_save;
+
+static dst_result dst__npy_emit(const void *what, dst_write_fn write, void *user, dst_error *err)
 {
-    return fwrite(data, 1, len, (FILE *)user) != len;
+    const dst__npy_save *a = (const dst__npy_save *)what;
+    return dst_npy_write(write, user, a->dtype, a->data, a->ndim, a->shape, err);
 }
 
 DSTDEF dst_result dst_npy_save(const char *path, dst_npy_dtype dtype, const void *data, int ndim,
                                const size_t *shape, dst_error *err)
 {
-    FILE *f;
-    dst_result r;
-    int bad;
+    dst__npy_save a;
     dst__err_clear(err);
     if (!path) return dst__err(err, DST_ERR_ARG, "path is NULL");
-    if (!(f = fopen(path, "wb"))) return dst__err(err, DST_ERR_IO, "cannot create %s", path);
-    r = dst_npy_write(dst__file_write, f, dtype, data, ndim, shape, err);
-    bad = fclose(f) != 0;
-    if (r == DST_OK && bad) r = dst__err(err, DST_ERR_IO, "writing %s failed", path);
-    if (r != DST_OK) remove(path);
-    return r;
+    a.dtype = dtype;
+    a.data = data;
+    a.ndim = ndim;
+    a.shape = shape;
+    return dst__save_atomic(path, dst__npy_emit, &a, err);
 }
 #endif
 

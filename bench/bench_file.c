@@ -24,17 +24,17 @@ int main(void)
     L[0] = dst_dense(2048); L[1] = dst_relu(); L[2] = dst_dense(2048); L[3] = dst_relu(); L[4] = dst_dense(10);
     d.input_c = 784; d.layers = L; d.layer_count = 5;
     if (dst_model_create(&m, &d, NULL) != DST_OK) return 1;
-    dst_model_save_memory(m, &buf, &len, NULL);
+    dst_model_write_memory(m, &buf, &len, NULL);
     raw = (unsigned char *)malloc(len + 64);
     al = raw + 64 - ((size_t)raw & 63);
     memcpy(al, buf, len);
     for (rep = 0; rep < 5; ++rep) {
         unsigned char *b2; size_t n2;
-        t = now(); dst_model_save_memory(m, &b2, &n2, NULL); t = now() - t; if (t < best[0]) best[0] = t; dst_free(b2);
-        t = now(); dst_model_load_memory(&l, al, len, NULL); t = now() - t; if (t < best[1]) best[1] = t;
+        t = now(); dst_model_write_memory(m, &b2, &n2, NULL); t = now() - t; if (t < best[0]) best[0] = t; dst_free(b2);
+        t = now(); dst_model_parse(&l, al, len, NULL); t = now() - t; if (t < best[1]) best[1] = t;
         if (!dst_model_params_in_place(l)) return 2;
         dst_model_free(l);
-        t = now(); dst_model_load_memory(&l, al + 0, len, NULL); dst__model_own(l); t = now() - t; if (t < best[2]) best[2] = t;
+        t = now(); dst_model_parse(&l, al + 0, len, NULL); dst__model_own(l); t = now() - t; if (t < best[2]) best[2] = t;
         dst_model_free(l);
         t = now(); dst_model_save(m, path, NULL); t = now() - t; if (t < best[3]) best[3] = t;
         t = now(); dst_model_load(&l, path, NULL); t = now() - t; if (t < best[4]) best[4] = t;

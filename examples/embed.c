@@ -2,7 +2,7 @@
    used in place: no file, no copy of the weights, at run time.
    The array comes from `xxd -i` on a weight file (here the PyTorch CNN that
    tests/gen_torch_fixtures.py exported), with an alignment attribute added so
-   that dst_model_load_memory can use the parameters where they are:
+   that dst_model_parse can use the parameters where they are:
      xxd -i tests/fixtures/torch_cnn.dst | sed 's/\[\] = /[] __attribute__((aligned(64))) = /' > build/torch_cnn_dst.h
      cc -O2 -I. -Ibuild -I/usr/include/stb examples/embed.c -lm -o build/embed
    (`make build/embed` does both.) It classifies the first Fashion-MNIST test
@@ -38,7 +38,7 @@ int main(void)
     size_t i;
     int k, right = 0;
     const char *classes;
-    if (dst_model_load_memory(&m, tests_fixtures_torch_cnn_dst, tests_fixtures_torch_cnn_dst_len, &e) != DST_OK) {
+    if (dst_model_parse(&m, tests_fixtures_torch_cnn_dst, tests_fixtures_torch_cnn_dst_len, &e) != DST_OK) {
         fprintf(stderr, "%s\n", e.message);
         return 1;
     }

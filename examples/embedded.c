@@ -23,7 +23,7 @@ int main(void)
     dst_error e;
     int i, k, best;
 
-    if (dst_model_load_memory(&m, embedded_model, sizeof embedded_model, &e) != DST_OK) {
+    if (dst_model_parse(&m, embedded_model, sizeof embedded_model, &e) != DST_OK) {
         fprintf(stderr, "%s\n", e.message);
         return 1;
     }

@@ -13,7 +13,7 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 #define STB_IMAGE_IMPLEMENTATION
-#include <stb_image.h> /* distill.h's gzip reader needs it; without it dst__le32 is unused */
+#include <stb_image.h> /* distill.h's gzip reader (dst_gunzip) goes through it */
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif

@@ -1,5 +1,5 @@
 /* tests/fuzz_load.c - libFuzzer target for the weight file and .npy loaders.
-   Build and run:  make fuzz && ./build/fuzz_load -max_total_time=600 build/fuzz-corpus tests/corpus
+   Build and run:  make fuzz && ./build/fuzz_load -artifact_prefix=build/fuzz-artifacts/ -max_total_time=600 build/fuzz-corpus tests/corpus
    (build/fuzz-corpus collects what the fuzzer finds; tests/corpus is the
    committed seed corpus, written by tests/gen_corpus.c). */
 #include <stdint.h>

@@ -59,7 +59,7 @@ static int test_gunzip_real_file_and_corruption(void)
     dst_error e;
     dst_idx idx;
     snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", t_fashion_dir);
-    T_CHECK_MSG(dst__read_file(path, &gz, &len, &e) == DST_OK, "%s (install Debian's dataset-fashion-mnist)", e.message);
+    T_CHECK_MSG(dst__read_file(path, &gz, &len, NULL, &e) == DST_OK, "%s (install Debian's dataset-fashion-mnist)", e.message);
     T_CHECK(dst_gunzip(gz, len, &plain, &plain_len, &e) == DST_OK);
     T_CHECK(plain_len == 10008 && plain[2] == 0x08);
     dst_free(plain);

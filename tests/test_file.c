@@ -101,8 +101,8 @@ static int test_file_round_trip_every_layer_kind(void)
     T_CHECK(m && g);
     T_CHECK(dst_model_meta_set_string(m, "classes", "a,b,c,d,e") == DST_OK);
     T_CHECK(dst_model_meta_set_number(m, "temperature", 4.5) == DST_OK);
-    T_CHECK(dst_model_save_memory(m, &buf, &len, &e) == DST_OK);
-    T_CHECK_MSG(dst_model_load_memory(&l, buf, len, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_model_write_memory(m, &buf, &len, &e) == DST_OK);
+    T_CHECK_MSG(dst_model_parse(&l, buf, len, &e) == DST_OK, "%s", e.message);
     bad = t_same_model(m, l) || t_same_outputs(m, l);
     if (!bad) {
         double t = 0;
@@ -115,7 +115,7 @@ static int test_file_round_trip_every_layer_kind(void)
     dst_free(buf);
     buf = NULL;
     l = NULL;
-    if (!bad && dst_model_save_memory(g, &buf, &len, &e) == DST_OK && dst_model_load_memory(&l, buf, len, &e) == DST_OK)
+    if (!bad && dst_model_write_memory(g, &buf, &len, &e) == DST_OK && dst_model_parse(&l, buf, len, &e) == DST_OK)
         bad = t_same_model(g, l) || t_same_outputs(g, l);
     else
         bad = 1;
@@ -245,7 +245,7 @@ static int test_file_handmade_little_endian_bytes(void)
     float *p, *b;
     int v = 0, bad;
     T_CHECK(len == 856);
-    T_CHECK_MSG(dst_model_load_memory(&m, w.b, len, &e) == DST_OK, "%s", e.message);
+    T_CHECK_MSG(dst_model_parse(&m, w.b, len, &e) == DST_OK, "%s", e.message);
     /* every value read back from its little-endian bytes, whatever the host */
     p = dst_model_params(m);
     b = dst_model_buffers(m);
@@ -262,7 +262,7 @@ static int test_file_handmade_little_endian_bytes(void)
     memcpy(dst_model_params(built), p, 48 * sizeof(float));
     memcpy(dst_model_buffers(built), b, 6 * sizeof(float));
     dst_model_meta_set_number(built, "temperature", 2.0);
-    bad = dst_model_save_memory(built, &mine, &mine_len, &e) != DST_OK;
+    bad = dst_model_write_memory(built, &mine, &mine_len, &e) != DST_OK;
     if (!bad) {
         bad = mine_len != len || memcmp(mine, w.b, len) != 0;
         for (i = 0; bad && i < len && i < mine_len; ++i)
@@ -279,7 +279,7 @@ static int t_expect_broken(const unsigned char *b, size_t len, dst_result code, 
 {
     dst_model *m = (dst_model *)&m;
     dst_error e;
-    dst_result r = dst_model_load_memory(&m, b, len, &e);
+    dst_result r = dst_model_parse(&m, b, len, &e);
     T_CHECK_MSG(r == code, "got %s (%s), expected %s", dst_result_string(r), e.message, dst_result_string(code));
     T_CHECK(m == NULL);
     T_CHECK_MSG(strstr(e.message, "byte") != NULL, "no byte offset in: %s", e.message);
@@ -356,14 +356,14 @@ static int test_file_broken_files(void)
 #undef T_CASE
     /* what a reader must accept: a newer minor version, an unknown optional chunk */
     memcpy(b, w.b, len); t_p32(b + 8, 1 | (7ul << 16)); t_fix_crc(b, len);
-    T_CHECK_MSG(dst_model_load_memory(&m, b, len, &e) == DST_OK, "%s", e.message);
+    T_CHECK_MSG(dst_model_parse(&m, b, len, &e) == DST_OK, "%s", e.message);
     dst_model_free(m);
     memcpy(b, w.b, len); memcpy(b + 584, "note", 4); t_p32(b + 588, 0); t_fix_crc(b, len);
-    T_CHECK_MSG(dst_model_load_memory(&m, b, len, &e) == DST_OK, "%s", e.message);
+    T_CHECK_MSG(dst_model_parse(&m, b, len, &e) == DST_OK, "%s", e.message);
     T_CHECK(dst_model_meta_count(m) == 0);
     dst_model_free(m);
-    T_CHECK(dst_model_load_memory(NULL, w.b, len, &e) == DST_ERR_ARG);
-    T_CHECK(dst_model_load_memory(&m, NULL, len, &e) == DST_ERR_ARG && m == NULL);
+    T_CHECK(dst_model_parse(NULL, w.b, len, &e) == DST_ERR_ARG);
+    T_CHECK(dst_model_parse(&m, NULL, len, &e) == DST_ERR_ARG && m == NULL);
     return 0;
 }
 
@@ -376,13 +376,13 @@ static int test_file_load_in_place(void)
     int bad = 0;
     const float *pp;
     T_CHECK(m);
-    T_CHECK(dst_model_save_memory(m, &buf, &len, &e) == DST_OK);
+    T_CHECK(dst_model_write_memory(m, &buf, &len, &e) == DST_OK);
     raw = (unsigned char *)malloc(len + 128);
     copy = (unsigned char *)malloc(len);
     al = raw + ((64 - ((size_t)raw & 63)) & 63);
     memcpy(al, buf, len);
     memcpy(copy, buf, len);
-    if (dst_model_load_memory(&l, al, len, &e) != DST_OK) { printf("    %s\n", e.message); bad = 1; }
+    if (dst_model_parse(&l, al, len, &e) != DST_OK) { printf("    %s\n", e.message); bad = 1; }
     if (!bad && !dst__host_little_endian()) { /* big-endian (or DST__TEST_BYTE_PATHS): always a copy */
         bad = dst_model_params_in_place(l);
     } else if (!bad) {
@@ -406,7 +406,7 @@ static int test_file_load_in_place(void)
     /* misaligned: loaded by copy */
     if (!bad) {
         memmove(al + 4, al, len);
-        bad = dst_model_load_memory(&l, al + 4, len, &e) != DST_OK || dst_model_params_in_place(l) ||
+        bad = dst_model_parse(&l, al + 4, len, &e) != DST_OK || dst_model_params_in_place(l) ||
               t_same_model(m, l);
         dst_model_free(l);
     }
@@ -431,7 +431,7 @@ static int test_file_allocation_failures(void)
     for (k = 1; k < 100; ++k) {
         long live = t_alloc_live;
         t_alloc_fail_at = t_alloc_count + k;
-        r = dst_model_save_checkpoint_memory(m, &buf, &len, &e);
+        r = dst_model_write_checkpoint_memory(m, &buf, &len, &e);
         t_alloc_fail_at = 0;
         if (r == DST_OK) break;
         T_CHECK_MSG(r == DST_ERR_NOMEM && t_alloc_live == live && buf == NULL, "save, failure %ld: %s", k, e.message);
@@ -440,7 +440,7 @@ static int test_file_allocation_failures(void)
     for (k = 1; k < 100; ++k) {
         long live = t_alloc_live;
         t_alloc_fail_at = t_alloc_count + k;
-        r = dst_model_load_checkpoint_memory(&l, buf, len, &e);
+        r = dst_model_parse_checkpoint(&l, buf, len, &e);
         t_alloc_fail_at = 0;
         if (r == DST_OK) break;
         T_CHECK_MSG(r == DST_ERR_NOMEM && t_alloc_live == live && l == NULL, "load, failure %ld: %s", k, e.message);
@@ -491,11 +491,11 @@ static int test_file_atomic_save(void)
     /* a callback failing partway: DST_ERR_IO at every cut */
     T_CHECK((small = t_file_model_global_softmax()) != NULL);
     s.limit = (size_t)-1; s.got = 0;
-    T_CHECK(dst_model_save_to(small, t_sink_write, &s, &e) == DST_OK);
+    T_CHECK(dst_model_write(small, t_sink_write, &s, &e) == DST_OK);
     total = s.got;
     for (s.limit = 0; s.limit < total; s.limit += 97) {
         s.got = 0;
-        T_CHECK(dst_model_save_to(small, t_sink_write, &s, &e) == DST_ERR_IO && strstr(e.message, "write"));
+        T_CHECK(dst_model_write(small, t_sink_write, &s, &e) == DST_ERR_IO && strstr(e.message, "write"));
     }
     /* a save that cannot finish leaves the previous file as it was, and no temporary file */
     T_CHECK(dst_model_save(small, path, &e) == DST_OK);
@@ -587,9 +587,9 @@ static int test_file_checkpoint_resume_bit_identical(void)
         c.progress = t_stop_at; c.progress_user = &stop; c.progress_every = 1;
         T_CHECK(dst_model_fit(b, x, y, N, &c) == DST_OK);
         T_CHECK(dst_model_step_count(b) == 10 + 4);
-        bad = dst_model_save_checkpoint_memory(b, &buf, &len, &e) != DST_OK;
+        bad = dst_model_write_checkpoint_memory(b, &buf, &len, &e) != DST_OK;
         dst_model_free(b);
-        bad = bad || dst_model_load_checkpoint_memory(&r, buf, len, &e) != DST_OK;
+        bad = bad || dst_model_parse_checkpoint(&r, buf, len, &e) != DST_OK;
         if (bad) printf("    %s\n", e.message);
         if (!bad) {
             c.resume = 1;
@@ -601,15 +601,15 @@ static int test_file_checkpoint_resume_bit_identical(void)
         /* a plain weight file is not a checkpoint; a checkpoint is a weight file */
         if (!bad) {
             dst_model *p = NULL;
-            bad = dst_model_load_memory(&p, buf, len, &e) != DST_OK;
+            bad = dst_model_parse(&p, buf, len, &e) != DST_OK;
             if (bad) printf("    a checkpoint as a weight file: %s\n", e.message);
             dst_model_free(p);
         }
         dst_free(buf);
         buf = NULL;
-        if (!bad && dst_model_save_memory(a, &buf, &len, &e) == DST_OK) {
+        if (!bad && dst_model_write_memory(a, &buf, &len, &e) == DST_OK) {
             dst_model *p = NULL;
-            bad = dst_model_load_checkpoint_memory(&p, buf, len, &e) != DST_ERR_FORMAT || !strstr(e.message, "not a checkpoint");
+            bad = dst_model_parse_checkpoint(&p, buf, len, &e) != DST_ERR_FORMAT || !strstr(e.message, "not a checkpoint");
             if (bad) printf("    a weight file as a checkpoint: %s\n", e.message);
         }
         /* resuming with other data is refused */
@@ -745,7 +745,7 @@ static int test_file_corpus_replay(void)
         n = fread(buf, 1, sizeof buf, f);
         fclose(f);
         fuzz_one(buf, n); /* what the fuzzer does, under this build's sanitizers */
-        r = dst_model_load_memory(&m, buf, n, &e);
+        r = dst_model_parse(&m, buf, n, &e);
         dst_model_free(m);
         if (strcmp(outcome, "ok") == 0 && r != DST_OK) { printf("    %s: %s\n", name, e.message); fclose(l); return 1; }
         if (strcmp(outcome, "bad") == 0 && r != DST_ERR_FORMAT) { printf("    %s: loaded\n", name); fclose(l); return 1; }
@@ -797,7 +797,7 @@ static int test_file_torch_export_matches_pytorch(void)
     T_CHECK(ref.ndim == 2 && ref.shape[0] == 256 && ref.shape[1] == 10);
     snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", t_fmnist);
     T_CHECK_MSG(dst_idx_load(path, &img, &e) == DST_OK, "%s", e.message);
-    if (dst_model_load_memory(&m, file, len, &e) != DST_OK) { printf("    %s\n", e.message); bad = 1; }
+    if (dst_model_parse(&m, file, len, &e) != DST_OK) { printf("    %s\n", e.message); bad = 1; }
     if (!bad) {
         size_t i;
         for (i = 0; i < 256 * 784; ++i) img.data[i] /= 255.0f;
@@ -809,7 +809,7 @@ static int test_file_torch_export_matches_pytorch(void)
               strncmp(dst_model_meta_string(m, "classes"), "t-shirt,", 8) != 0;
     }
     if (!bad) {
-        bad = dst_model_save_memory(m, &mine, &mine_len, &e) != DST_OK || mine_len != len || memcmp(mine, file, len) != 0;
+        bad = dst_model_write_memory(m, &mine, &mine_len, &e) != DST_OK || mine_len != len || memcmp(mine, file, len) != 0;
         if (bad) printf("    distill.h does not write the exporter's bytes back\n");
     }
     dst_free(mine);
@@ -836,7 +836,7 @@ static int test_file_torch_import_matches_distill(void)
     snprintf(path, sizeof path, "%s/c_cnn_torch_out.npy", t_fixture_dir);
     T_CHECK_MSG(dst_npy_load(path, &ref, &e) == DST_OK, "%s", e.message);
     for (i = 0; i < sizeof x / sizeof x[0]; ++i) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-    bad = dst_model_load_memory(&m, file, len, &e) != DST_OK || dst_model_output_size(m) != 5 ||
+    bad = dst_model_parse(&m, file, len, &e) != DST_OK || dst_model_output_size(m) != 5 ||
           ref.count != 16 * 5 || dst_model_predict(m, x, 16, out) != DST_OK ||
           !t_close(out, (const float *)ref.data, 16 * 5, 1e-5f, 1e-5f, "PyTorch (imported) vs distill.h");
     dst_model_free(m);
