@@ -37,7 +37,9 @@
 
      Functions that can fail return a dst_result; dst_result_string() names
      it and dst_model_error() (or the dst_error the call was given) says what
-     exactly went wrong.
+     exactly went wrong. A kernel on plain arrays given bad arguments does
+     nothing and says so by its return type: DST_ERR_ARG, NaN for a float
+     (a loss), nothing for void (dst_sgemm) - see "API: kernels".
 
    CONFIGURATION (define before the #include that has DISTILL_IMPLEMENTATION)
      DISTILL_STATIC       make every function static (private to one file)
@@ -142,6 +144,16 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
 /* ==== API: kernels on plain float arrays ================================== */
 
+/* Bad arguments, one rule for every kernel here: a call whose arguments
+   cannot work (NULL where data is needed, a size out of range, an unknown
+   enum value, a parameter outside its domain) does nothing. It writes no
+   output, changes no array, and says so through its return type: a
+   dst_result is DST_ERR_ARG; a float (a loss, a norm) is NaN, as C's math
+   functions answer a domain error; a void kernel (dst_sgemm keeps
+   cblas_sgemm's shape) cannot say it, so check what you do not control
+   first (the valid ranges are written beside each; dst_conv2d_check and
+   dst_pool2d_check test a shape). NULL with a count of 0 is not an error. */
+
 /* C = alpha * op(A) * op(B) + beta * C, row-major, like cblas_sgemm(CblasRowMajor, ...).
    op(A) is m x k, op(B) is k x n. trans_a / trans_b: 0 = as stored, 1 = transposed.
    When beta == 0, C is written without being read (it may hold NaNs or garbage).
@@ -185,7 +197,7 @@ typedef enum dst_activation {
     DST_ACT_GELU
 } dst_activation;
 
-/* y = f(x) over n values; y may equal x. */
+/* y = f(x) over n values; y may equal x. An unknown act does nothing. */
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n);
 /* dx = dy * f'(x); x is the forward input, y its output (some derivatives use
    one, some the other: pass both). dx may equal dy. */
@@ -225,7 +237,8 @@ DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p);
    at x: col is [channels * kernel_h * kernel_w][out_h * out_w], row
    (c, i, j) holding x[c][oh * stride_h - pad_h + i * dilation_h][ow * stride_w - pad_w + j * dilation_w]
    (0 in the padding). col2im is its transpose: it ADDS col back into x.
-   Both trust p: check it first with dst_conv2d_check. */
+   Bad arguments (p failing dst_conv2d_check, channels outside [1, in_c],
+   NULL): nothing done. */
 DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col);
 DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x);
 
@@ -335,12 +348,15 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *cfg);
    learning rate for it (a schedule may differ from cfg->lr). state0 / state1
    are the optimizer's arrays (momentum; Adam's first and second moments),
    zeroed before the first step; pass NULL for ones the optimizer does not use.
-   cfg->clip_norm is not applied here (see dst_clip_grad_norm). */
+   cfg->clip_norm is not applied here (see dst_clip_grad_norm). Bad
+   arguments (NULL cfg, an unknown kind, NULL param or grad, NULL for a
+   state the optimizer uses): nothing done. */
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *cfg, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n);
 
 /* Scales grad in place so its L2 norm is at most max_norm (PyTorch's
-   clip_grad_norm_); returns the norm before clipping. */
+   clip_grad_norm_; 0 zeroes it); returns the norm before clipping. NaN,
+   grad untouched, for NULL grad or max_norm < 0 or NaN. */
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm);
 
 /* Learning-rate schedules, evaluated per epoch by dst_model_fit. */
@@ -2200,6 +2216,7 @@ static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
 {
     size_t i;
+    if (n && (!x || !y)) return; /* bad arguments: nothing done (an unknown act matches no case) */
     switch (act) {
     case DST_ACT_RELU:
         dst__relu(x, y, n);
@@ -2223,6 +2240,7 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
                                     const float *dy, float *dx, size_t n)
 {
     size_t i;
+    if (n && (!x || !y || !dy || !dx)) return; /* bad arguments: nothing done */
     switch (act) {
     case DST_ACT_RELU:
         dst__relu_grad(x, dy, dx, n);
@@ -2278,6 +2296,14 @@ static long long dst__window_out(long long in, long long kernel, long long strid
     return (padded - span) / stride + 1;
 }
 
+/* The kernels index a window sweep in int (o * stride - pad + i * dilation,
+   a window's first output -(o - pad) + stride - 1, ...): every such value
+   lies within in + 2 pad + stride + span, which this bounds by INT_MAX. */
+static int dst__window_int_ok(long long in, long long kernel, long long stride, long long pad, long long dilation)
+{
+    return in + 2 * pad + stride + dilation * (kernel - 1) + 1 <= INT_MAX;
+}
+
 DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *out_w, dst_error *err)
 {
     long long oh, ow, k;
@@ -2303,6 +2329,11 @@ DSTDEF dst_result dst_conv2d_check(const dst_conv2d_params *p, int *out_h, int *
                         p->kernel_h, p->kernel_w, p->dilation_h, p->dilation_w,
                         (long long)p->dilation_h * (p->kernel_h - 1) + 1, (long long)p->dilation_w * (p->kernel_w - 1) + 1,
                         p->in_h + 2LL * p->pad_h, p->in_w + 2LL * p->pad_w);
+    if (!dst__window_int_ok(p->in_h, p->kernel_h, p->stride_h, p->pad_h, p->dilation_h) ||
+        !dst__window_int_ok(p->in_w, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w))
+        return dst__err(err, DST_ERR_ARG, "padding %dx%d, stride %dx%d, kernel %dx%d and dilation %dx%d on %dx%d: "
+                        "a window's indices pass INT_MAX", p->pad_h, p->pad_w, p->stride_h, p->stride_w, p->kernel_h,
+                        p->kernel_w, p->dilation_h, p->dilation_w, p->in_h, p->in_w);
     /* every plane, column matrix side and per-sample tensor indexable by
        int, each product checked before it is formed */
     if (!dst__product_le(p->in_h, p->in_w, 1, INT_MAX) || !dst__product_le(oh, ow, 1, INT_MAX) ||
@@ -2677,13 +2708,22 @@ static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float
         }
 }
 
+/* Bad arguments (p failing dst_conv2d_check, channels outside [1, in_c],
+   NULL arrays): nothing done. */
+static int dst__im2col_args_ok(const dst_conv2d_params *p, int channels, const float *a, const float *b)
+{
+    return dst_conv2d_check(p, NULL, NULL, NULL) == DST_OK && channels >= 1 && channels <= p->in_c && a && b;
+}
+
 DSTDEF void dst_im2col(const dst_conv2d_params *p, int channels, const float *x, float *col)
 {
+    if (!dst__im2col_args_ok(p, channels, x, col)) return;
     dst__im2col_ld(p, channels, x, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p));
 }
 
 DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *col, float *x)
 {
+    if (!dst__im2col_args_ok(p, channels, col, x)) return;
     dst__col2im_ld(p, channels, col, (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), x);
 }
 
@@ -4145,6 +4185,11 @@ DSTDEF dst_result dst_pool2d_check(const dst_pool2d_params *p, int *out_h, int *
     if (oh == 0 || ow == 0)
         return dst__err(err, DST_ERR_ARG, "kernel %dx%d is larger than the padded input %lldx%lld",
                         p->kernel_h, p->kernel_w, p->in_h + 2LL * p->pad_h, p->in_w + 2LL * p->pad_w);
+    if (!dst__window_int_ok(p->in_h, p->kernel_h, dst__pool_stride_h(p), p->pad_h, 1) ||
+        !dst__window_int_ok(p->in_w, p->kernel_w, dst__pool_stride_w(p), p->pad_w, 1))
+        return dst__err(err, DST_ERR_ARG, "padding %dx%d, stride %dx%d and kernel %dx%d on %dx%d: a window's indices "
+                        "pass INT_MAX", p->pad_h, p->pad_w, dst__pool_stride_h(p), dst__pool_stride_w(p), p->kernel_h,
+                        p->kernel_w, p->in_h, p->in_w);
     if (!dst__product_le(p->channels, p->in_h, p->in_w, INT_MAX) || !dst__product_le(p->channels, oh, ow, INT_MAX))
         return dst__err(err, DST_ERR_ARG, "input %d x %d x %d to %lld x %lld is too large", p->channels, p->in_h,
                         p->in_w, oh, ow);
@@ -4751,6 +4796,9 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
 {
     dst__opt_consts k;
+    /* bad arguments: nothing done; the arrays the optimizer uses must be there */
+    if (!c || (unsigned)c->kind > (unsigned)DST_ADAMW || !n) return;
+    if (!param || !grad || (c->kind == DST_SGD ? c->momentum != 0 && !state0 : !state0 || !state1)) return;
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
     if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
@@ -4762,6 +4810,7 @@ DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
     size_t i;
     double sum = 0;
     float norm, coef;
+    if ((n && !grad) || !(max_norm >= 0)) return (float)NAN; /* bad arguments: nothing done */
     for (i = 0; i < n; ++i) sum += (double)grad[i] * grad[i];
     norm = (float)sqrt(sum);
     coef = max_norm / (norm + 1e-6f);

@@ -158,5 +158,6 @@ int main(int argc, char **argv)
     fprintf(list, "fuzz-oom-activations.dst bad\n"); /* conv padding: 2 KB file, 1.2 GB first forward */
     fprintf(list, "fuzz-conv-shape-overflow.dst bad\n"); /* window sizes near 2^32: the shape check's own products */
     fprintf(list, "fuzz-slow-unit.dst ok\n");            /* libFuzzer's slow-unit report: loads, and runs quickly */
+    fprintf(list, "fuzz-conv-index-overflow.dst bad\n"); /* padding + stride near 2^31: a window's int indices */
     return fclose(list) != 0;
 }

@@ -24,7 +24,20 @@ static void t_free(void *p)
     if (p) t_alloc_live--;
     free(p);
 }
-#define DST_MALLOC(sz, ctx) ((void)(ctx), t_malloc(sz))
-#define DST_REALLOC(p, sz, ctx) ((void)(ctx), t_realloc((p), (sz)))
-#define DST_FREE(p, ctx) ((void)(ctx), t_free(p))
+/* Calls made with the context t_alloc_ctx_watch (when not NULL): a test
+   sees that a caller's context reaches the allocator. */
+static void *t_alloc_ctx_watch = NULL;
+static long t_alloc_ctx_allocs = 0, t_alloc_ctx_frees = 0;
+static void t_alloc_note(const void *ctx, int is_free)
+{
+    if (ctx && ctx == t_alloc_ctx_watch) ++*(is_free ? &t_alloc_ctx_frees : &t_alloc_ctx_allocs);
+}
+static void t_free_ctx(void *p, const void *ctx)
+{
+    if (p) t_alloc_note(ctx, 1);
+    t_free(p);
+}
+#define DST_MALLOC(sz, ctx) (t_alloc_note((ctx), 0), t_malloc(sz))
+#define DST_REALLOC(p, sz, ctx) (t_alloc_note((ctx), 0), t_realloc((p), (sz)))
+#define DST_FREE(p, ctx) t_free_ctx((p), (ctx))
 

@@ -536,6 +536,97 @@ static int test_file_atomic_save(void)
 }
 
 
+/* ---- load options: the caller's allocator context and limits ---- */
+
+static int test_file_load_options(void)
+{
+    dst_model *m = t_file_model(1), *l = NULL;
+    unsigned char *buf, *raw, *al, *ckpt;
+    size_t len, clen;
+    long allocs, ctx_allocs;
+    int tag;
+    dst_load_options o;
+    dst_error e;
+    const char *path = "build/test_file_options.dst";
+    T_CHECK(m);
+    T_CHECK(dst_model_write_memory(m, &buf, &len, &e) == DST_OK);
+    raw = (unsigned char *)malloc(len + 64);
+    al = raw + ((64 - ((size_t)raw & 63)) & 63);
+    memcpy(al, buf, len);
+    /* every allocation of the load, and of the model, through the caller's context */
+    o = dst_load_options_default();
+    T_CHECK(o.alloc_user == NULL && o.max_layers == DST_MAX_LAYERS && o.max_param_bytes == (size_t)-1 &&
+            o.in_place == 1 && o.checkpoint == 0);
+    o.alloc_user = &tag;
+    o.in_place = 0;
+    t_alloc_ctx_watch = &tag;
+    t_alloc_ctx_allocs = t_alloc_ctx_frees = 0;
+    allocs = t_alloc_count;
+    T_CHECK_MSG(dst_model_parse_with(&l, al, len, &o, &e) == DST_OK, "%s", e.message);
+    ctx_allocs = t_alloc_ctx_allocs;
+    T_CHECK_MSG(ctx_allocs > 0 && ctx_allocs == t_alloc_count - allocs, "%ld of %ld allocations with the context",
+                ctx_allocs, t_alloc_count - allocs);
+    T_CHECK(!dst_model_params_in_place(l) && !t_same_model(m, l));
+    {   /* training allocates through it too */
+        float x[2 * 2 * 9 * 8];
+        int y[2] = { 1, 2 };
+        t_fill(x, sizeof x / sizeof x[0], 1);
+        allocs = t_alloc_count;
+        T_CHECK(dst_model_train_step(l, x, y, 2, NULL, 0, 0, NULL) == DST_OK);
+        T_CHECK(t_alloc_ctx_allocs - ctx_allocs == t_alloc_count - allocs);
+    }
+    dst_model_free(l);
+    T_CHECK(t_alloc_ctx_frees == t_alloc_ctx_allocs); /* and all of it back through it */
+    /* from a path: the file's bytes too */
+    T_CHECK(dst_model_save(m, path, &e) == DST_OK);
+    t_alloc_ctx_allocs = t_alloc_ctx_frees = 0;
+    allocs = t_alloc_count;
+    T_CHECK_MSG(dst_model_load_with(&l, path, &o, &e) == DST_OK, "%s", e.message);
+    T_CHECK(t_alloc_ctx_allocs > 0 && t_alloc_ctx_allocs == t_alloc_count - allocs && !t_same_model(m, l));
+    dst_model_free(l);
+    T_CHECK(t_alloc_ctx_frees == t_alloc_ctx_allocs);
+    t_alloc_ctx_watch = NULL;
+    remove(path);
+    /* in place by default, copied when asked */
+    o = dst_load_options_default();
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_OK);
+    T_CHECK(dst_model_params_in_place(l) == dst__host_little_endian());
+    dst_model_free(l);
+    /* limits: a file beyond them is refused, saying which */
+    o.max_layers = dst_model_layer_count(m) - 1;
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_ERR_FORMAT && l == NULL && strstr(e.message, "max_layers"));
+    o.max_layers = dst_model_layer_count(m);
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_OK);
+    dst_model_free(l);
+    o.max_param_bytes = 64;
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_ERR_FORMAT && l == NULL &&
+            strstr(e.message, "max_param_bytes"));
+    o.max_param_bytes = (dst_model_param_count(m) + dst_model_buffer_count(m)) * sizeof(float);
+    T_CHECK_MSG(dst_model_parse_with(&l, al, len, &o, &e) == DST_OK, "%s", e.message); /* padding counts too */
+    dst_model_free(l);
+    /* a checkpoint through the options */
+    o = dst_load_options_default();
+    o.checkpoint = 1;
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_ERR_FORMAT && strstr(e.message, "not a checkpoint"));
+    T_CHECK(dst_model_write_checkpoint_memory(m, &ckpt, &clen, &e) == DST_OK);
+    T_CHECK(dst_model_parse_with(&l, ckpt, clen, &o, &e) == DST_OK && dst_model_step_count(l) == 3);
+    dst_model_free(l);
+    dst_free(ckpt);
+    /* options out of range: DST_ERR_ARG, never clamped */
+    o = dst_load_options_default(); o.max_layers = 0;
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_ERR_ARG && strstr(e.message, "max_layers"));
+    o.max_layers = DST_MAX_LAYERS + 1;
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_ERR_ARG);
+    o = dst_load_options_default(); o.in_place = 2;
+    T_CHECK(dst_model_parse_with(&l, al, len, &o, &e) == DST_ERR_ARG);
+    T_CHECK(dst_model_parse_with(&l, al, len, NULL, &e) == DST_ERR_ARG && l == NULL);
+    free(raw);
+    dst_free(buf);
+    dst_model_free(m);
+    return 0;
+}
+
+
 /* ---- checkpoints ---- */
 
 typedef struct t_stop { int epoch; size_t batch; } t_stop;
@@ -721,6 +812,78 @@ static int test_file_npy_path(void)
     return 0;
 }
 
+/* dst_npy_save is atomic: a failed save leaves the previous file and no temporary one. */
+static int test_file_npy_save_atomic(void)
+{
+    const char *path = "build/test_file_atomic.npy";
+    float f[3] = { 1, 2, 3 };
+    size_t shape[1] = { 3 }, bad_shape[2] = { (size_t)-1, 8 };
+    dst_npy a;
+    dst_error e;
+    FILE *t;
+    T_CHECK(dst_npy_save(path, DST_NPY_FLOAT32, f, 1, shape, &e) == DST_OK);
+    T_CHECK(dst_npy_save(path, DST_NPY_FLOAT32, f, 2, bad_shape, &e) == DST_ERR_ARG);
+    T_CHECK(dst_npy_save(path, (dst_npy_dtype)9, f, 1, shape, &e) == DST_ERR_ARG);
+    T_CHECK((t = fopen("build/test_file_atomic.npy.tmp", "rb")) == NULL);
+    T_CHECK(dst_npy_load(path, &a, &e) == DST_OK && a.count == 3 && memcmp(a.data, f, sizeof f) == 0);
+    dst_npy_free(&a);
+    T_CHECK(dst_npy_save("build/no/such/dir/x.npy", DST_NPY_FLOAT32, f, 1, shape, &e) == DST_ERR_IO);
+    remove(path);
+    return 0;
+}
+
+static int test_file_version_string(void)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", DISTILL_VERSION_MAJOR, DISTILL_VERSION_MINOR, DISTILL_VERSION_PATCH);
+    T_CHECK(strcmp(v, DISTILL_VERSION_STRING) == 0 && strcmp(dst_version(), DISTILL_VERSION_STRING) == 0);
+    return 0;
+}
+
+/* The shape checks refuse sizes whose products or window indices leave
+   int, without forming them (the sanitized build fails on any overflow). */
+static int test_file_shape_checks_never_overflow(void)
+{
+    dst_conv2d_params c = dst_conv2d_params_make(4, 4, 4, 4, 3, 1, 1);
+    dst_pool2d_params pl;
+    dst_batchnorm_params bn;
+    dst_layer_desc L[1];
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m = NULL;
+    float x[4] = { 0 }, y[4];
+    int oh, ow;
+    dst_error e;
+    T_CHECK(dst_conv2d_check(&c, &oh, &ow, &e) == DST_OK && oh == 4 && ow == 4);
+    /* the fuzzer's input: outputs near 2^32 on each side */
+    c.pad_h = c.pad_w = INT_MAX / 2;
+    T_CHECK(dst_conv2d_check(&c, &oh, &ow, &e) == DST_ERR_ARG);
+    c.pad_h = c.pad_w = 1;
+    c.stride_h = c.stride_w = INT_MAX - 2; c.pad_h = INT_MAX / 2; /* padding + stride past INT_MAX */
+    T_CHECK(dst_conv2d_check(&c, &oh, &ow, &e) == DST_ERR_ARG && strstr(e.message, "INT_MAX"));
+    c = dst_conv2d_params_make(INT_MAX, INT_MAX, INT_MAX, INT_MAX, 1, 1, 0);
+    T_CHECK(dst_conv2d_check(&c, &oh, &ow, &e) == DST_ERR_ARG);
+    c = dst_conv2d_params_make(1, 1, 1, 1, 1, 1, 0);
+    c.kernel_h = c.kernel_w = 1; c.dilation_h = INT_MAX;
+    T_CHECK(dst_conv2d_check(&c, &oh, &ow, &e) == DST_OK);
+    c = dst_conv2d_params_make(65536, 1, 1, 1, 1, 1, 0);
+    c.in_h = 65536; c.kernel_h = 65536; c.kernel_w = 1; /* (in_c / groups) x kernel_h x kernel_w = 2^32 */
+    T_CHECK(dst_conv2d_check(&c, &oh, &ow, &e) == DST_ERR_ARG);
+    memset(&pl, 0, sizeof pl);
+    pl.channels = INT_MAX; pl.in_h = INT_MAX; pl.in_w = INT_MAX; pl.kernel_h = pl.kernel_w = 2;
+    T_CHECK(dst_pool2d_check(&pl, &oh, &ow, &e) == DST_ERR_ARG);
+    pl.channels = 1; pl.in_h = pl.in_w = 4; pl.stride_h = INT_MAX; pl.pad_h = 1;
+    T_CHECK(dst_pool2d_check(&pl, &oh, &ow, &e) == DST_ERR_ARG && strstr(e.message, "INT_MAX"));
+    T_CHECK(dst_maxpool2d_forward(&pl, INT_MAX, x, y, NULL) == DST_ERR_ARG);
+    /* batch x channels x spatial beyond what one array can hold */
+    bn.channels = INT_MAX; bn.spatial = INT_MAX; bn.eps = 1e-5f; bn.momentum = 0.1f;
+    T_CHECK(dst_batchnorm_forward(&bn, INT_MAX, 0, x, NULL, NULL, x, x, y, NULL, NULL) == DST_ERR_ARG);
+    /* a model's input of more than INT_MAX values per sample */
+    L[0] = dst_relu();
+    d.input_c = 65536; d.input_h = 65536; d.input_w = 1; d.layers = L; d.layer_count = 1;
+    T_CHECK(dst_model_create(&m, &d, &e) == DST_ERR_ARG && m == NULL);
+    return 0;
+}
+
 
 /* ---- the fuzzing corpus, replayed (tests/corpus/LIST: "name ok|bad|npy") ---- */
 
@@ -748,6 +911,18 @@ static int test_file_corpus_replay(void)
         r = dst_model_parse(&m, buf, n, &e);
         dst_model_free(m);
         if (strcmp(outcome, "ok") == 0 && r != DST_OK) { printf("    %s: %s\n", name, e.message); fclose(l); return 1; }
+        if (strcmp(outcome, "ok") == 0 && strncmp(name, "fuzz-", 5) != 0) { /* the library's own files re-save unchanged */
+            int ckpt = strstr(name, ".ckpt") != NULL, same;
+            unsigned char *again = NULL;
+            size_t alen = 0;
+            r = ckpt ? dst_model_parse_checkpoint(&m, buf, n, &e) : dst_model_parse(&m, buf, n, &e);
+            if (r == DST_OK) r = ckpt ? dst_model_write_checkpoint_memory(m, &again, &alen, &e)
+                                      : dst_model_write_memory(m, &again, &alen, &e);
+            same = r == DST_OK && alen == n && memcmp(again, buf, n) == 0;
+            dst_free(again);
+            dst_model_free(m);
+            if (!same) { printf("    %s: re-saved differently\n", name); fclose(l); return 1; }
+        }
         if (strcmp(outcome, "bad") == 0 && r != DST_ERR_FORMAT) { printf("    %s: loaded\n", name); fclose(l); return 1; }
         ++files;
     }
@@ -923,6 +1098,10 @@ static const t_case file_tests[] = {
     { "file_checkpoint_resume_bit_identical", test_file_checkpoint_resume_bit_identical },
     { "file_npy_round_trip_and_broken", test_file_npy_round_trip_and_broken },
     { "file_npy_path", test_file_npy_path },
+    { "file_load_options", test_file_load_options },
+    { "file_npy_save_atomic", test_file_npy_save_atomic },
+    { "file_version_string", test_file_version_string },
+    { "file_shape_checks_never_overflow", test_file_shape_checks_never_overflow },
     { "file_corpus_replay", test_file_corpus_replay },
     { "file_crc32_long_buffers", test_file_crc32_long_buffers },
     { "file_torch_export_matches_pytorch", test_file_torch_export_matches_pytorch },
