@@ -45,7 +45,8 @@
      DISTILL_STATIC       make every function static (private to one file)
      DST_MALLOC(sz,ctx) DST_REALLOC(p,sz,ctx) DST_FREE(p,ctx)
                           your allocator (all three or none); ctx is the
-                          alloc_user pointer of the model, or NULL
+                          alloc_user pointer of the model (dst_model_desc,
+                          or dst_load_options when loading), or NULL
      DST_ASSERT(x)        your assert, for the library's own invariants only
      DST_NO_SIMD          plain C kernels only
      DST_NO_STDIO         no function that opens files (buffers still work)
@@ -7352,7 +7353,7 @@ static int dst__membuf_write(void *user, const void *data, size_t len)
 }
 
 /* The whole save: through write(user), or with mem != NULL into a block of its own. */
-static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
+static dst_result dst__write_file(const dst_model *m, int checkpoint, dst_write_fn write, void *user, dst__membuf *mem,
                                dst_error *err)
 {
     dst__tensor *t;
@@ -7408,12 +7409,12 @@ static dst_result dst__save_to(const dst_model *m, int checkpoint, dst_write_fn 
 
 DSTDEF dst_result dst_model_write(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 0, write, user, NULL, err);
+    return dst__write_file(m, 0, write, user, NULL, err);
 }
 
 DSTDEF dst_result dst_model_write_checkpoint(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
-    return dst__save_to(m, 1, write, user, NULL, err);
+    return dst__write_file(m, 1, write, user, NULL, err);
 }
 
 static dst_result dst__write_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
@@ -7425,7 +7426,7 @@ static dst_result dst__write_memory(const dst_model *m, int checkpoint, unsigned
     *buf = NULL;
     *len = 0;
     b.p = NULL;
-    if ((r = dst__save_to(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
+    if ((r = dst__write_file(m, checkpoint, NULL, NULL, &b, err)) != DST_OK) {
         DST_FREE(b.p, NULL);
         return r;
     }
@@ -7575,7 +7576,7 @@ static int dst__load_in_place(const dst__file *f, dst_model *m, dst__ftensor *co
 }
 
 /* The whole load, in its steps. */
-static dst_result dst__load(dst_model **out, const unsigned char *p, size_t len, const dst_load_options *opt,
+static dst_result dst__parse_file(dst_model **out, const unsigned char *p, size_t len, const dst_load_options *opt,
                             dst_error *err)
 {
     dst__file f;
@@ -7615,20 +7616,20 @@ done:
 DSTDEF dst_result dst_model_parse_with(dst_model **out, const void *buf, size_t len, const dst_load_options *opt,
                                        dst_error *err)
 {
-    return dst__load(out, (const unsigned char *)buf, len, opt, err);
+    return dst__parse_file(out, (const unsigned char *)buf, len, opt, err);
 }
 
 DSTDEF dst_result dst_model_parse(dst_model **out, const void *buf, size_t len, dst_error *err)
 {
     dst_load_options o = dst_load_options_default();
-    return dst__load(out, (const unsigned char *)buf, len, &o, err);
+    return dst__parse_file(out, (const unsigned char *)buf, len, &o, err);
 }
 
 DSTDEF dst_result dst_model_parse_checkpoint(dst_model **out, const void *buf, size_t len, dst_error *err)
 {
     dst_load_options o = dst_load_options_default();
     o.checkpoint = 1;
-    return dst__load(out, (const unsigned char *)buf, len, &o, err);
+    return dst__parse_file(out, (const unsigned char *)buf, len, &o, err);
 }
 
 /* ---- paths: loading, and saving atomically ---- */
@@ -7674,7 +7675,7 @@ DSTDEF dst_result dst_model_load_with(dst_model **out, const char *path, const d
     o = *opt;
     o.in_place = 0;
     if ((r = dst__read_file(path, &buf, &len, o.alloc_user, err)) != DST_OK) return r;
-    r = dst__load(out, buf, len, &o, err);
+    r = dst__parse_file(out, buf, len, &o, err);
     DST_FREE(buf, o.alloc_user);
     if (r == DST_ERR_FORMAT || r == DST_ERR_UNSUPPORTED) dst__err_wrap(err, path, "");
     return r;
@@ -7786,7 +7787,7 @@ typedef struct dst__model_save { const dst_model *m; int checkpoint; } dst__mode
 static dst_result dst__model_emit(const void *what, dst_write_fn write, void *user, dst_error *err)
 {
     const dst__model_save *a = (const dst__model_save *)what;
-    return dst__save_to(a->m, a->checkpoint, write, user, NULL, err);
+    return dst__write_file(a->m, a->checkpoint, write, user, NULL, err);
 }
 
 static dst_result dst__save_path(const dst_model *m, const char *path, int checkpoint, dst_error *err)
