@@ -832,14 +832,6 @@ static int test_file_npy_save_atomic(void)
     return 0;
 }
 
-static int test_file_version_string(void)
-{
-    char v[32];
-    snprintf(v, sizeof v, "%d.%d.%d", DISTILL_VERSION_MAJOR, DISTILL_VERSION_MINOR, DISTILL_VERSION_PATCH);
-    T_CHECK(strcmp(v, DISTILL_VERSION_STRING) == 0 && strcmp(dst_version(), DISTILL_VERSION_STRING) == 0);
-    return 0;
-}
-
 /* The shape checks refuse sizes whose products or window indices leave
    int, without forming them (the sanitized build fails on any overflow). */
 static int test_file_shape_checks_never_overflow(void)
@@ -1100,7 +1092,6 @@ static const t_case file_tests[] = {
     { "file_npy_path", test_file_npy_path },
     { "file_load_options", test_file_load_options },
     { "file_npy_save_atomic", test_file_npy_save_atomic },
-    { "file_version_string", test_file_version_string },
     { "file_shape_checks_never_overflow", test_file_shape_checks_never_overflow },
     { "file_corpus_replay", test_file_corpus_replay },
     { "file_crc32_long_buffers", test_file_crc32_long_buffers },

@@ -316,6 +316,44 @@ static int test_result_strings_and_version(void)
     T_CHECK(strstr(dst_result_string(DST_ERR_NONFINITE), "NaN") != NULL);
     T_CHECK(strcmp(dst_result_string((dst_result)-999), "unknown result code") == 0);
     T_CHECK(strcmp(dst_version(), "0.1.0") == 0 && DISTILL_VERSION_MINOR == 1);
+    {   /* the string is made from the numbers, and dst_version returns it */
+        char v[32];
+        snprintf(v, sizeof v, "%d.%d.%d", DISTILL_VERSION_MAJOR, DISTILL_VERSION_MINOR, DISTILL_VERSION_PATCH);
+        T_CHECK(strcmp(v, DISTILL_VERSION_STRING) == 0 && strcmp(dst_version(), DISTILL_VERSION_STRING) == 0);
+    }
+    return 0;
+}
+
+/* The bad-argument rule of the plain-array kernels: nothing written, the
+   return type says so (DST_ERR_ARG, NaN, or nothing for void). */
+static int test_kernels_bad_arguments_do_nothing(void)
+{
+    float x[8] = { 1, -2, 3, -4, 5, -6, 7, -8 }, y[8], keep[8], g[8], col[64];
+    dst_optimizer_config adam = dst_optimizer_default(DST_ADAM), sgd = dst_optimizer_default(DST_SGD);
+    dst_conv2d_params c = dst_conv2d_params_make(1, 2, 2, 1, 1, 1, 0);
+    int i;
+    for (i = 0; i < 8; ++i) y[i] = keep[i] = g[i] = 0.5f;
+    dst_activation_forward(DST_ACT_TANH, 0, NULL, y, 8);
+    dst_activation_forward((dst_activation)99, 0, x, y, 8);
+    dst_activation_backward(DST_ACT_SIGMOID, 0, x, NULL, x, y, 8);
+    T_CHECK(memcmp(y, keep, sizeof y) == 0);
+    dst_optimizer_update(&adam, 0.1f, 1, y, g, g, NULL, 8); /* Adam without its second state */
+    sgd.momentum = 0.9f;
+    dst_optimizer_update(&sgd, 0.1f, 1, y, g, NULL, NULL, 8); /* momentum without its buffer */
+    dst_optimizer_update(NULL, 0.1f, 1, y, g, NULL, NULL, 8);
+    T_CHECK(memcmp(y, keep, sizeof y) == 0);
+    T_CHECK(isnan(dst_clip_grad_norm(y, 8, -1.0f)) && isnan(dst_clip_grad_norm(NULL, 8, 1.0f)));
+    T_CHECK(memcmp(y, keep, sizeof y) == 0 && dst_clip_grad_norm(NULL, 0, 1.0f) == 0);
+    T_CHECK(isnan(dst_mse_loss(NULL, x, 8, y)) && isnan(dst_kd_loss(x, NULL, NULL, 2, 4, 1, 0.5f, y)));
+    T_CHECK(memcmp(y, keep, sizeof y) == 0);
+    for (i = 0; i < 64; ++i) col[i] = 0.25f;
+    dst_im2col(&c, 2, x, col); /* more channels than the input has */
+    c.stride_h = 0;
+    dst_im2col(&c, 1, x, col);
+    T_CHECK(col[0] == 0.25f && col[3] == 0.25f);
+    dst_sgemm(0, 0, 2, 2, 2, 1, x, 1, x, 2, 0, y, 2); /* lda < k */
+    dst_softmax(x, y, 2, 4, 0);
+    T_CHECK(memcmp(y, keep, sizeof y) == 0);
     return 0;
 }
 
@@ -334,4 +372,5 @@ static const t_case kernel_tests[] = {
     { "clip_grad_norm", test_clip_grad_norm },
     { "lr_schedules", test_lr_schedules },
     { "result_strings_and_version", test_result_strings_and_version },
+    { "kernels_bad_arguments_do_nothing", test_kernels_bad_arguments_do_nothing },
 };
