@@ -1,6 +1,8 @@
 /* tests/test_file.c - the weight file (docs/FORMAT.md): round trips of every
    layer kind, loading in place, broken files, a host-independent writer,
-   atomic saves, checkpoints that resume bit for bit, metadata and .npy. */
+   atomic saves, checkpoints that resume bit for bit, metadata and .npy,
+   load options (the allocator context, limits), shape checks that never
+   overflow, and the fuzzing corpus replayed. */
 
 /* A model with every layer kind (conv part then dense part), trained a few
    steps so that nothing is at its initial value. */
