@@ -9,6 +9,9 @@ CC      ?= cc
 CXX     ?= c++
 STB     ?= /usr/include/stb
 WARN    = -Wall -Wextra -Wpedantic -Werror
+# the stricter set a careful user turns on (C adds the prototype checks)
+STRICT  = -Wshadow -Wdouble-promotion -Wundef -Wcast-align -Wmissing-declarations
+STRICTC = $(STRICT) -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
@@ -42,19 +45,19 @@ build/embed: examples/embed.c distill.h build/torch_cnn_dst.h | build/.dir
 
 # ---- tests ---------------------------------------------------------------
 build/test: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-clang: $(TESTDEP) | build/.dir
-	clang -std=c99 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	clang -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-cxx: $(TESTDEP) | build/.dir
-	g++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	g++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) $(STRICT) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-clangxx: $(TESTDEP) | build/.dir
-	clang++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	clang++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) $(STRICT) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-san: $(TESTDEP) | build/.dir
-	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	gcc -std=c99 -O1 -g $(WARN) $(STRICTC) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -I. -I$(STB) $(TESTSRC) -o $@ -lm
 # (the scalar build also takes the file code's byte-by-byte paths, as on a big-endian host)
 build/test-scalar: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
 # The distill command end to end (tests/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli_helper.c writes.
@@ -63,7 +66,7 @@ build/distill-san: examples/distill.c distill.h | build/.dir
 	    -fno-omit-frame-pointer -I. -I$(STB) $< -o $@ -lm
 build/cli_helper: tests/cli_helper.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
-TESTSCRIPTS = tests/test_cli.sh
+TESTSCRIPTS = tests/test_cli.sh tests/compile/run.sh
 
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
