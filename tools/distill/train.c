@@ -208,11 +208,7 @@ static void cmd_train(const args *a)
     {
         spec sp;
         char msg[300];
-        int last;
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
-        if ((last = spec_final_activation(&sp)) >= 0)
-            warn("--arch: position %d (%.*s): the SPEC ends in an activation, but the last layer's outputs are the "
-                 "logits; end it with dense:N (N classes)", sp.pos[last], sp.len[last], a->arch + sp.pos[last] - 1);
     }
     if (a->teacher) teacher = load_model(a->teacher, "--teacher");
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
@@ -225,6 +221,14 @@ static void cmd_train(const args *a)
     }
     names = class_names(a->classes, a->data, d.classes);
     m = build_model(a->arch, &d, seed);
+    {   /* a model that is built, so a warning is the only line on stderr */
+        spec sp;
+        char msg[300];
+        int last;
+        if (spec_parse(a->arch, 1, &sp, msg, sizeof msg) && (last = spec_final_activation(&sp)) >= 0)
+            warn("--arch: position %d (%.*s): the SPEC ends in an activation, but the last layer's outputs are the "
+                 "logits; end it with dense:N (N classes)", sp.pos[last], sp.len[last], a->arch + sp.pos[last] - 1);
+    }
     if (dst_model_set_optimizer(m, &opt) != DST_OK) fail(2, "optimizer: %s", dst_model_error(m));
     if (!a->quiet)
         printf("data: %lu training and %lu test images of %dx%d, %d classes; model: %lu parameters\n",
