@@ -147,7 +147,7 @@ static int check_model(const exported *e, const char *dir)
             snprintf(what, sizeof what, "%s, forward", dst_simd_name((dst_simd)level));
             compare(got + (size_t)s * e->out, out, ref + (size_t)s * e->out, e->out, what, s, &w);
         }
-        if (dst_model_predict(m, x, count, want) != DST_OK) {
+        if (dst_model_predict(m, x, (size_t)count, want) != DST_OK) {
             printf("FAIL %s: %s\n", e->name, dst_model_error(m));
             return 1;
         }

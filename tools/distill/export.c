@@ -149,7 +149,7 @@ static const char *exp_softmax =
     "    float mx = x[0], inv;\n"
     "    double s = 0.0;\n"
     "    for (i = 1; i < n; ++i) if (x[i] > mx) mx = x[i];\n"
-    "    for (i = 0; i < n; ++i) s += (y[i] = expf(x[i] - mx));\n"
+    "    for (i = 0; i < n; ++i) s += (double)(y[i] = expf(x[i] - mx));\n"
     "    inv = (float)(1.0 / s);\n"
     "    for (i = 0; i < n; ++i) y[i] *= inv;\n"
     "}\n";
@@ -252,10 +252,10 @@ static void cmd_export_c(const args *a)
             if (li.desc.kind == DST_LAYER_DENSE) { /* transposed: [in][out] */
                 size_t in_n = li.weight_count / (size_t)li.out_c, r, k;
                 float *wt = (float *)malloc(li.weight_count * sizeof(float) + 1);
-                const float *w = params + li.param_offset;
+                const float *wsrc = params + li.param_offset;
                 if (!wt) fail(1, "out of memory");
                 for (r = 0; r < (size_t)li.out_c; ++r)
-                    for (k = 0; k < in_n; ++k) wt[k * (size_t)li.out_c + r] = w[r * in_n + k];
+                    for (k = 0; k < in_n; ++k) wt[k * (size_t)li.out_c + r] = wsrc[r * in_n + k];
                 put_array(f, name, "wt", i, wt, li.weight_count);
                 free(wt);
             } else {

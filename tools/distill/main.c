@@ -104,14 +104,14 @@ static void parse_args(int argc, char **argv, args *a)
         if (!(o->cmds & a->cmd)) fail(2, "option %s does not apply to %s", o->name, a->cmd_name);
         if (o->flag == O_FLAG) {
             if (eq) fail(2, "option %s takes no value", o->name);
-            *(int *)((char *)a + o->off) = 1;
+            *(int *)(void *)((char *)a + o->off) = 1;
             continue;
         }
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
         else fail(2, "option %s needs a value", o->name);
-        if (*(const char **)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
-        *(const char **)((char *)a + o->off) = value;
+        if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
+        *(const char **)(void *)((char *)a + o->off) = value;
     }
 }
 

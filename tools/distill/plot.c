@@ -34,8 +34,8 @@ static void cv_rect(canvas *c, float x0, float y0, float x1, float y1, unsigned 
 {
     int x, y;
     if (c->svg) {
-        fprintf(c->svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#%06x\"/>\n", x0, y0,
-                x1 - x0, y1 - y0, rgb);
+        fprintf(c->svg, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#%06x\"/>\n", (double)x0,
+                (double)y0, (double)(x1 - x0), (double)(y1 - y0), rgb);
         return;
     }
     for (y = (int)floorf(y0); y < (int)ceilf(y1); ++y)
@@ -66,7 +66,7 @@ static void cv_line(canvas *c, float x0, float y0, float x1, float y1, unsigned 
 {
     if (c->svg) {
         fprintf(c->svg, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#%06x\" stroke-width=\"%.1f\"%s/>\n",
-                x0, y0, x1, y1, rgb, width, dashed ? " stroke-dasharray=\"7,5\"" : "");
+                (double)x0, (double)y0, (double)x1, (double)y1, rgb, (double)width, dashed ? " stroke-dasharray=\"7,5\"" : "");
         return;
     }
     if (!dashed) { cv_segment(c, x0, y0, x1, y1, rgb, width); return; }
@@ -84,7 +84,8 @@ static void cv_dot(canvas *c, float x, float y, float radius, unsigned rgb)
 {
     int px, py;
     if (c->svg) {
-        fprintf(c->svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"#%06x\"/>\n", x, y, radius, rgb);
+        fprintf(c->svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"#%06x\"/>\n", (double)x, (double)y,
+                (double)radius, rgb);
         return;
     }
     for (py = (int)(y - radius - 1); py <= (int)(y + radius + 1); ++py)
@@ -100,7 +101,7 @@ static void cv_text(canvas *c, float x, float y, const char *s, unsigned rgb, in
     if (c->svg) {
         const char *anchor = align < 0 ? "start" : align == 0 ? "middle" : "end";
         fprintf(c->svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#%06x\" text-anchor=\"%s\" dominant-baseline=\"middle\">",
-                x, y, rgb, anchor);
+                (double)x, (double)y, rgb, anchor);
         for (; *s; ++s) {
             if (*s == '<') fputs("&lt;", c->svg);
             else if (*s == '&') fputs("&amp;", c->svg);
@@ -111,7 +112,7 @@ static void cv_text(canvas *c, float x, float y, const char *s, unsigned rgb, in
         return;
     }
     {
-        static char vb[60000];
+        static float vb[15000]; /* stb_easy_font's quads: 4 vertices of 16 bytes each (x, y, z, color) */
         char text[256];
         float w, s2 = TEXT_SCALE;
         int quads, q;
@@ -121,7 +122,7 @@ static void cv_text(canvas *c, float x, float y, const char *s, unsigned rgb, in
         y -= 3.5f * s2;
         quads = stb_easy_font_print(0, 0, text, NULL, vb, (int)sizeof vb);
         for (q = 0; q < quads; ++q) {
-            float *v0 = (float *)(vb + q * 64), *v2 = (float *)(vb + q * 64 + 32);
+            const float *v0 = vb + q * 16, *v2 = vb + q * 16 + 8;
             cv_rect(c, x + v0[0] * s2, y + v0[1] * s2, x + v2[0] * s2, y + v2[1] * s2, rgb);
         }
     }
@@ -150,7 +151,7 @@ static void draw_panel(canvas *c, panel *p, const char *title, const plot_series
     for (i = 0; i < count; ++i)
         for (e = 0; e < s[i].cv.n; ++e)
             for (k = col_train < 0; k < 2; ++k) {
-                double v = s[i].cv.v[e * CURVE_COLS + (k ? col_test : col_train)];
+                double v = (double)s[i].cv.v[e * CURVE_COLS + (k ? col_test : col_train)];
                 if (v < 0) continue; /* -1: no test set */
                 if (v < lo) lo = v;
                 if (v > hi) hi = v;
@@ -180,10 +181,10 @@ static void draw_panel(canvas *c, panel *p, const char *title, const plot_series
         for (k = col_train < 0; k < 2; ++k) {
             int col = k ? col_test : col_train;
             for (e = 0; e < s[i].cv.n; ++e) {
-                double v = s[i].cv.v[e * CURVE_COLS + col];
+                double v = (double)s[i].cv.v[e * CURVE_COLS + col];
                 if (v < 0) continue;
                 if (e > 0 && s[i].cv.v[(e - 1) * CURVE_COLS + col] >= 0)
-                    cv_line(c, panel_x(p, e), panel_y(p, s[i].cv.v[(e - 1) * CURVE_COLS + col]), panel_x(p, e + 1),
+                    cv_line(c, panel_x(p, e), panel_y(p, (double)s[i].cv.v[(e - 1) * CURVE_COLS + col]), panel_x(p, e + 1),
                             panel_y(p, v), rgb, 2, !k);
                 cv_dot(c, panel_x(p, e + 1), panel_y(p, v), 2.5f, rgb);
             }

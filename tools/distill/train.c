@@ -68,7 +68,7 @@ static double border_mean(const float *x, size_t count, int rows, int cols)
         const float *img = x + i * (size_t)rows * (size_t)cols;
         for (r = 0; r < rows; ++r)
             for (c = 0; c < cols; ++c)
-                if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) { sum += img[r * cols + c]; ++n; }
+                if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) { sum += (double)img[r * cols + c]; ++n; }
     }
     return n ? sum / (double)n : 0;
 }
@@ -306,16 +306,16 @@ static void cmd_train(const args *a)
     meta_number(m, "train.epochs", fit.epochs);
     meta_number(m, "train.batch", fit.batch_size);
     meta_string(m, "train.optimizer", opt.kind == DST_SGD ? "sgd" : opt.kind == DST_ADAM ? "adam" : "adamw");
-    meta_number(m, "train.lr", opt.lr);
+    meta_number(m, "train.lr", (double)opt.lr);
     meta_number(m, "train.seed", (double)seed);
     if (distill) {
         meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
-        meta_number(m, "kd.temperature", fit.temperature);
-        meta_number(m, "kd.alpha", fit.alpha);
-        meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", tacc);
+        meta_number(m, "kd.temperature", (double)fit.temperature);
+        meta_number(m, "kd.alpha", (double)fit.alpha);
+        meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
     }
-    meta_number(m, "test.accuracy", acc);
-    meta_number(m, "test.loss", loss);
+    meta_number(m, "test.accuracy", (double)acc);
+    meta_number(m, "test.loss", (double)loss);
     if (dst_model_save(m, a->out, &e) != DST_OK) fail(1, "--out %s", e.message);
     if (!a->quiet) printf("saved %s\n", a->out);
     if (a->log) write_log(a->log, a, label, &r.cv);
