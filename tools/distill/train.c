@@ -149,6 +149,143 @@ static void write_log(const char *path, const args *a, const char *label, const 
     if (fclose(f) != 0) fail(1, "--log: error writing %s", path);
 }
 
+/* The training options into fit, opt and seed; every bad value stops here,
+   before anything is read. */
+static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_config *opt, uint64_t *seed)
+{
+    no_positional(a);
+    need(a->data, "--data");
+    need(a->arch, "--arch");
+    need(a->epochs, "--epochs");
+    need(a->out, "--out");
+    if (a->cmd == C_DISTILL) {
+        if (!a->teacher && !a->teacher_logits) fail(2, "--teacher (a model) or --teacher-logits (a .npy) is required");
+        if (a->teacher && a->teacher_logits) fail(2, "give --teacher or --teacher-logits, not both");
+        need(a->temperature, "--temperature");
+        need(a->alpha, "--alpha");
+        fit->temperature = (float)parse_real("--temperature", a->temperature, 0, 1000, 1);
+        fit->alpha = (float)parse_real("--alpha", a->alpha, 0, 1, 0);
+    }
+    fit->epochs = (int)parse_int("--epochs", a->epochs, 1, 1000000);
+    if (a->batch) fit->batch_size = (int)parse_int("--batch", a->batch, 1, 1 << 16);
+    if (a->seed) *seed = (uint64_t)parse_int("--seed", a->seed, 0, 0x7fffffffL);
+    fit->seed = *seed;
+    if (!a->optimizer || strcmp(a->optimizer, "adam") == 0) *opt = dst_optimizer_default(DST_ADAM);
+    else if (strcmp(a->optimizer, "adamw") == 0) *opt = dst_optimizer_default(DST_ADAMW);
+    else if (strcmp(a->optimizer, "sgd") == 0) { *opt = dst_optimizer_default(DST_SGD); opt->momentum = 0.9f; }
+    else fail(2, "--optimizer: '%s' is not one of sgd, adam, adamw", a->optimizer);
+    if (a->lr) opt->lr = (float)parse_real("--lr", a->lr, 0, 1000, 1);
+    if (a->momentum) {
+        if (opt->kind != DST_SGD) fail(2, "--momentum applies to --optimizer sgd");
+        opt->momentum = (float)parse_real("--momentum", a->momentum, 0, 1, 0);
+    }
+    if (a->weight_decay) opt->weight_decay = (float)parse_real("--weight-decay", a->weight_decay, 0, 1000, 0);
+    if (a->plot) {
+        const char *dot = strrchr(a->plot, '.');
+        if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0))
+            fail(2, "--plot %s: the name must end in .png or .svg", a->plot);
+    }
+}
+
+/* A teacher of logits another framework saved (one row per training image,
+   in order) into *t; returns their accuracy on the training labels. */
+static float teacher_from_npy(const args *a, const dst_model *m, const dst_mnist *d, size_t train_count,
+                              const dst_npy *npy, dst_teacher *t)
+{
+    dst_error e;
+    size_t k, right = 0;
+    int classes = (int)dst_model_output_size(m);
+    if (npy->dtype != DST_NPY_FLOAT32 || npy->ndim != 2)
+        fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (images x classes)", a->teacher_logits,
+             npy->ndim, npy->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
+    if (npy->shape[0] != d->train_count || npy->shape[1] != (size_t)classes)
+        fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training image, one "
+                "column per output", a->teacher_logits, (unsigned long)npy->shape[0], (unsigned long)npy->shape[1],
+             (unsigned long)d->train_count, classes);
+    if (dst_teacher_from_npy(npy, t, &e) != DST_OK) fail(1, "--teacher-logits %s", e.message);
+    for (k = 0; k < train_count; ++k)
+        right += argmax((const float *)npy->data + k * (size_t)classes, classes) == d->train_y[k];
+    return (float)right / (float)train_count;
+}
+
+/* A teacher model, run once over the training set into *cache (every epoch
+   reads the cache), as *t; returns its test accuracy. */
+static float teacher_from_model(dst_model *teacher, const dst_model *m, const dst_mnist *d, size_t train_count,
+                                float **cache, dst_teacher *t)
+{
+    dst_teacher live;
+    dst_error e;
+    float tacc = 0;
+    check_model_fits_data(teacher, d, "--teacher");
+    if (dst_model_output_size(teacher) != dst_model_output_size(m))
+        fail(1, "--teacher has %lu outputs, the student %lu", (unsigned long)dst_model_output_size(teacher),
+             (unsigned long)dst_model_output_size(m));
+    if (dst_model_evaluate(teacher, d->test_x, d->test_y, d->test_count, 0, NULL, &tacc) != DST_OK)
+        fail(1, "--teacher: %s", dst_model_error(teacher));
+    live = dst_teacher_model(teacher);
+    *cache = (float *)malloc(train_count * dst_model_output_size(m) * sizeof(float));
+    if (!*cache) fail(1, "out of memory for the teacher's logits");
+    if (dst_teacher_cache(&live, d->train_x, dst_model_input_size(m), train_count, *cache, &e) != DST_OK)
+        fail(1, "--teacher: %s", e.message);
+    *t = dst_teacher_logits(*cache, train_count, (int)dst_model_output_size(m));
+    return tacc;
+}
+
+/* What a later `distill info / predict` needs to know (docs/FORMAT.md lists
+   the keys), then the model file. */
+static void save_with_metadata(const args *a, dst_model *m, const dst_mnist *d, size_t train_count,
+                               const dst_fit_config *fit, const dst_optimizer_config *opt, uint64_t seed,
+                               const char *names, float tacc, float acc, float loss)
+{
+    dst_error e;
+    char *cmdline, text[64];
+    size_t cmdlen = 8;
+    int i;
+    for (i = 1; i < a->argc; ++i) cmdlen += strlen(a->argv[i]) + 1;
+    if (!(cmdline = (char *)malloc(cmdlen))) fail(1, "out of memory");
+    strcpy(cmdline, "distill");
+    for (i = 1; i < a->argc; ++i) { strcat(cmdline, " "); strcat(cmdline, a->argv[i]); }
+    meta_string(m, "command", cmdline);
+    meta_string(m, "arch", a->arch);
+    meta_string(m, "classes", names);
+    snprintf(text, sizeof text, "1x%dx%d", d->rows, d->cols);
+    meta_string(m, "input.shape", text);
+    meta_number(m, "input.scale", 1.0 / 255.0);
+    meta_number(m, "input.invert", 0);
+    meta_number(m, "input.mean", 0);
+    meta_number(m, "input.std", 1);
+    meta_number(m, "input.background", border_mean(d->train_x, train_count, d->rows, d->cols));
+    meta_string(m, "train.data", a->data);
+    meta_number(m, "train.samples", (double)train_count);
+    meta_number(m, "train.epochs", fit->epochs);
+    meta_number(m, "train.batch", fit->batch_size);
+    meta_string(m, "train.optimizer", opt->kind == DST_SGD ? "sgd" : opt->kind == DST_ADAM ? "adam" : "adamw");
+    meta_number(m, "train.lr", (double)opt->lr);
+    meta_number(m, "train.seed", (double)seed);
+    if (a->cmd == C_DISTILL) {
+        meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
+        meta_number(m, "kd.temperature", (double)fit->temperature);
+        meta_number(m, "kd.alpha", (double)fit->alpha);
+        meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
+    }
+    meta_number(m, "test.accuracy", (double)acc);
+    meta_number(m, "test.loss", (double)loss);
+    free(cmdline);
+    if (dst_model_save(m, a->out, &e) != DST_OK) fail(1, "--out %s", e.message);
+}
+
+/* A warning when the SPEC ends in an activation; called once the model is
+   built, so that a refused SPEC still gets exactly one line on stderr. */
+static void warn_final_activation(const char *arch)
+{
+    spec sp;
+    char msg[300];
+    int last;
+    if (spec_parse(arch, 1, &sp, msg, sizeof msg) && (last = spec_final_activation(&sp)) >= 0)
+        warn("--arch: position %d (%.*s): the SPEC ends in an activation, but the last layer's outputs are the "
+             "logits; end it with dense:N (N classes)", sp.pos[last], sp.len[last], arch + sp.pos[last] - 1);
+}
+
 static void cmd_train(const args *a)
 {
     dst_mnist d;
@@ -160,52 +297,16 @@ static void cmd_train(const args *a)
     dst_error e;
     dst_result res;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0;
-    char *names, label[64], text[64];
+    char *names, label[64];
     run r;
     size_t train_count;
-    int distill = a->cmd == C_DISTILL, i;
     uint64_t seed = 1;
-    char *cmdline;
-    size_t cmdlen = 8;
 
     memset(&npy, 0, sizeof npy);
-    no_positional(a);
-    need(a->data, "--data");
-    need(a->arch, "--arch");
-    need(a->epochs, "--epochs");
-    need(a->out, "--out");
-    if (distill) {
-        if (!a->teacher && !a->teacher_logits) fail(2, "--teacher (a model) or --teacher-logits (a .npy) is required");
-        if (a->teacher && a->teacher_logits) fail(2, "give --teacher or --teacher-logits, not both");
-        need(a->temperature, "--temperature");
-        need(a->alpha, "--alpha");
-        fit.temperature = (float)parse_real("--temperature", a->temperature, 0, 1000, 1);
-        fit.alpha = (float)parse_real("--alpha", a->alpha, 0, 1, 0);
-    }
-    fit.epochs = (int)parse_int("--epochs", a->epochs, 1, 1000000);
-    if (a->batch) fit.batch_size = (int)parse_int("--batch", a->batch, 1, 1 << 16);
-    if (a->seed) seed = (uint64_t)parse_int("--seed", a->seed, 0, 0x7fffffffL);
-    fit.seed = seed;
-    if (!a->optimizer || strcmp(a->optimizer, "adam") == 0) opt = dst_optimizer_default(DST_ADAM);
-    else if (strcmp(a->optimizer, "adamw") == 0) opt = dst_optimizer_default(DST_ADAMW);
-    else if (strcmp(a->optimizer, "sgd") == 0) { opt = dst_optimizer_default(DST_SGD); opt.momentum = 0.9f; }
-    else fail(2, "--optimizer: '%s' is not one of sgd, adam, adamw", a->optimizer);
-    if (a->lr) opt.lr = (float)parse_real("--lr", a->lr, 0, 1000, 1);
-    if (a->momentum) {
-        if (opt.kind != DST_SGD) fail(2, "--momentum applies to --optimizer sgd");
-        opt.momentum = (float)parse_real("--momentum", a->momentum, 0, 1, 0);
-    }
-    if (a->weight_decay) opt.weight_decay = (float)parse_real("--weight-decay", a->weight_decay, 0, 1000, 0);
-    if (a->plot) {
-        const char *dot = strrchr(a->plot, '.');
-        if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0))
-            fail(2, "--plot %s: the name must end in .png or .svg", a->plot);
-    }
+    train_settings(a, &fit, &opt, &seed);
     if (a->label) snprintf(label, sizeof label, "%s", a->label);
     else base_label(a->out, label, sizeof label);
-
-    /* check what can be checked before the data set is read */
-    {
+    {   /* check what can be checked before the data set is read */
         spec sp;
         char msg[300];
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
@@ -221,53 +322,20 @@ static void cmd_train(const args *a)
     }
     names = class_names(a->classes, a->data, d.classes);
     m = build_model(a->arch, &d, seed);
-    {   /* a model that is built, so a warning is the only line on stderr */
-        spec sp;
-        char msg[300];
-        int last;
-        if (spec_parse(a->arch, 1, &sp, msg, sizeof msg) && (last = spec_final_activation(&sp)) >= 0)
-            warn("--arch: position %d (%.*s): the SPEC ends in an activation, but the last layer's outputs are the "
-                 "logits; end it with dense:N (N classes)", sp.pos[last], sp.len[last], a->arch + sp.pos[last] - 1);
-    }
+    warn_final_activation(a->arch);
     if (dst_model_set_optimizer(m, &opt) != DST_OK) fail(2, "optimizer: %s", dst_model_error(m));
     if (!a->quiet)
         printf("data: %lu training and %lu test images of %dx%d, %d classes; model: %lu parameters\n",
                (unsigned long)train_count, (unsigned long)d.test_count, d.rows, d.cols, d.classes,
                (unsigned long)count_params(m));
-    if (a->teacher_logits) {
-        /* logits another framework saved: one row per training image, in order */
-        size_t k, right = 0;
-        int classes = (int)dst_model_output_size(m);
-        if (npy.dtype != DST_NPY_FLOAT32 || npy.ndim != 2)
-            fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (images x classes)", a->teacher_logits,
-                 npy.ndim, npy.dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
-        if (npy.shape[0] != d.train_count || npy.shape[1] != (size_t)classes)
-            fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training image, one "
-                    "column per output", a->teacher_logits, (unsigned long)npy.shape[0], (unsigned long)npy.shape[1],
-                 (unsigned long)d.train_count, classes);
-        if (dst_teacher_from_npy(&npy, &t, &e) != DST_OK) fail(1, "--teacher-logits %s", e.message);
-        for (k = 0; k < train_count; ++k) right += argmax((const float *)npy.data + k * (size_t)classes, classes) == d.train_y[k];
-        tacc = (float)right / (float)train_count;
+    if (a->teacher_logits || teacher) {
+        int logits = a->teacher_logits != NULL;
+        tacc = logits ? teacher_from_npy(a, m, &d, train_count, &npy, &t)
+                      : teacher_from_model(teacher, m, &d, train_count, &cache, &t);
         fit.teacher = &t;
-        if (!a->quiet) printf("teacher logits: training accuracy %.4f, T = %g, alpha = %g\n", (double)tacc,
-                              (double)fit.temperature, (double)fit.alpha);
-    } else if (distill) {
-        check_model_fits_data(teacher, &d, "--teacher");
-        if (dst_model_output_size(teacher) != dst_model_output_size(m))
-            fail(1, "--teacher has %lu outputs, the student %lu", (unsigned long)dst_model_output_size(teacher),
-                 (unsigned long)dst_model_output_size(m));
-        if (dst_model_evaluate(teacher, d.test_x, d.test_y, d.test_count, 0, NULL, &tacc) != DST_OK)
-            fail(1, "--teacher: %s", dst_model_error(teacher));
-        /* the teacher runs once over the training set; every epoch reads the cache */
-        t = dst_teacher_model(teacher);
-        cache = (float *)malloc(train_count * dst_model_output_size(m) * sizeof(float));
-        if (!cache) fail(1, "out of memory for the teacher's logits");
-        if (dst_teacher_cache(&t, d.train_x, dst_model_input_size(m), train_count, cache, &e) != DST_OK)
-            fail(1, "--teacher: %s", e.message);
-        t = dst_teacher_logits(cache, train_count, (int)dst_model_output_size(m));
-        fit.teacher = &t;
-        if (!a->quiet) printf("teacher: test accuracy %.4f, T = %g, alpha = %g\n", (double)tacc,
-                              (double)fit.temperature, (double)fit.alpha);
+        if (!a->quiet)
+            printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training" : "teacher: test",
+                   (double)tacc, (double)fit.temperature, (double)fit.alpha);
     }
     memset(&r, 0, sizeof r);
     r.last_print = -1; /* the first batch shows at once */
@@ -285,38 +353,7 @@ static void cmd_train(const args *a)
     if (dst_model_evaluate(m, d.test_x, d.test_y, d.test_count, 0, &loss, &acc) != DST_OK)
         fail(1, "evaluation: %s", dst_model_error(m));
     printf("accuracy: %.4f\nloss: %.4f\n", (double)acc, (double)loss);
-
-    /* what a later `distill info / predict` needs to know */
-    for (i = 1; i < a->argc; ++i) cmdlen += strlen(a->argv[i]) + 1;
-    if (!(cmdline = (char *)malloc(cmdlen))) fail(1, "out of memory");
-    strcpy(cmdline, "distill");
-    for (i = 1; i < a->argc; ++i) { strcat(cmdline, " "); strcat(cmdline, a->argv[i]); }
-    meta_string(m, "command", cmdline);
-    meta_string(m, "arch", a->arch);
-    meta_string(m, "classes", names);
-    snprintf(text, sizeof text, "1x%dx%d", d.rows, d.cols);
-    meta_string(m, "input.shape", text);
-    meta_number(m, "input.scale", 1.0 / 255.0);
-    meta_number(m, "input.invert", 0);
-    meta_number(m, "input.mean", 0);
-    meta_number(m, "input.std", 1);
-    meta_number(m, "input.background", border_mean(d.train_x, train_count, d.rows, d.cols));
-    meta_string(m, "train.data", a->data);
-    meta_number(m, "train.samples", (double)train_count);
-    meta_number(m, "train.epochs", fit.epochs);
-    meta_number(m, "train.batch", fit.batch_size);
-    meta_string(m, "train.optimizer", opt.kind == DST_SGD ? "sgd" : opt.kind == DST_ADAM ? "adam" : "adamw");
-    meta_number(m, "train.lr", (double)opt.lr);
-    meta_number(m, "train.seed", (double)seed);
-    if (distill) {
-        meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
-        meta_number(m, "kd.temperature", (double)fit.temperature);
-        meta_number(m, "kd.alpha", (double)fit.alpha);
-        meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
-    }
-    meta_number(m, "test.accuracy", (double)acc);
-    meta_number(m, "test.loss", (double)loss);
-    if (dst_model_save(m, a->out, &e) != DST_OK) fail(1, "--out %s", e.message);
+    save_with_metadata(a, m, &d, train_count, &fit, &opt, seed, names, tacc, acc, loss);
     if (!a->quiet) printf("saved %s\n", a->out);
     if (a->log) write_log(a->log, a, label, &r.cv);
     if (a->plot) {
@@ -326,7 +363,6 @@ static void cmd_train(const args *a)
         s.cv = r.cv;
         plot_write(a->plot, label, &s, 1);
     }
-    free(cmdline);
     free(cache);
     free(names);
     free(r.cv.v);
