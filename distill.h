@@ -78,7 +78,13 @@
     DST__VERSION_XSTR(DISTILL_VERSION_PATCH)
 
 #ifdef DISTILL_STATIC
+/* Private to the file that includes the implementation: a program that calls
+   only some functions must still build clean under -Wall -Werror. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DSTDEF static __attribute__((unused))
+#else
 #define DSTDEF static
+#endif
 #else
 #ifdef __cplusplus
 #define DSTDEF extern "C"
@@ -850,6 +856,22 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #include <stdio.h>
 #include <float.h>
 #include <limits.h>
+
+/* Floating-point contraction (a*b+c fused into one FMA) is decided here, not by
+   the user's flags: off for all library code, so one seed trains the same bits
+   whether the header is built with -std=c99 or gnu99, gcc or clang, with or
+   without -march=native (docs/API.md, "Same seed, same model"). Kernels that
+   want an FMA call it explicitly through intrinsics. The state is pushed here
+   and popped at the end of the implementation, so the user's code after the
+   include keeps its own setting. MSVC does not contract under its default
+   /fp:precise (Visual Studio 2022). */
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #if defined(DST_MALLOC) && defined(DST_REALLOC) && defined(DST_FREE)
 /* the user's allocator */
@@ -2035,7 +2057,7 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
         for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
         for (j = 0; j < cols; ++j) {
             p[j] = expf(z[j] * inv_t - mx);
-            sum += p[j];
+            sum += (double)p[j];
         }
         inv = (float)(1.0 / sum);
         for (j = 0; j < cols; ++j) p[j] *= inv;
@@ -2052,7 +2074,7 @@ static double dst__exp_row(const float *z, float *e, int cols, float inv_t, floa
     for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
         e[j] = expf(z[j] * inv_t - m);
-        sum += e[j];
+        sum += (double)e[j];
     }
     *mx = m;
     return sum;
@@ -2110,10 +2132,10 @@ static float dst__kd_loss_scratch(const float *s, const float *t, const int *lab
         const float *si = s + (size_t)i * cols;
         float *gi = grad ? grad + (size_t)i * cols : NULL;
         if (w_soft != 0)
-            total += w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
+            total += (double)w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
                                                w_soft / rows, gi, scratch, scratch + cols);
         if (w_hard != 0)
-            total += w_hard * dst__ce_row(si, labels[i], cols, w_hard / rows, gi, scratch);
+            total += (double)w_hard * dst__ce_row(si, labels[i], cols, w_hard / rows, gi, scratch);
     }
     return (float)(total / rows);
 }
@@ -2154,7 +2176,7 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
     if (!pred || !target || n == 0) return (float)NAN;
     for (i = 0; i < n; ++i) {
         float d = pred[i] - target[i];
-        sum += (double)d * d;
+        sum += (double)d * (double)d;
         if (grad) grad[i] = 2.0f * d / (float)n;
     }
     return (float)(sum / (double)n);
@@ -4447,7 +4469,7 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
             double sum = 0, sq = 0, mu;
             for (n = 0; n < batch; ++n) {
                 const float *v = x + ((size_t)n * C + c) * S;
-                for (i = 0; i < S; ++i) sum += v[i];
+                for (i = 0; i < S; ++i) sum += (double)v[i];
             }
             mu = sum / count;
             for (n = 0; n < batch; ++n) {
@@ -4490,8 +4512,8 @@ static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, co
         for (n = 0; n < batch; ++n) {
             const float *v = x + ((size_t)n * C + c) * S, *d = dy + ((size_t)n * C + c) * S;
             for (i = 0; i < S; ++i) {
-                sdy += d[i];
-                sdyx += (double)d[i] * ((v[i] - mean) * invstd);
+                sdy += (double)d[i];
+                sdyx += (double)d[i] * (double)((v[i] - mean) * invstd);
             }
         }
         if (dbeta) dbeta[c] = (float)sdy;
@@ -4622,7 +4644,7 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
 /* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
    flat array. The scalar loops are the reference; the vector ones (SSE2,
    AVX, NEON) do the same operations in the same order, 4 or 8 values at a
-   time, and give the same bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   time, and give the same bits (tests/test_elementwise.c compares them). The hyperparameters are worked
    out once per update, so no branch is left inside the vector loops. */
 typedef struct dst__opt_consts {
     float lr, wd;
@@ -4648,8 +4670,8 @@ static dst__opt_consts dst__opt_consts_of(const dst_optimizer_config *c, float l
     k.b2 = c->beta2;
     k.one_b1 = 1.0f - c->beta1;
     k.one_b2 = 1.0f - c->beta2;
-    k.step_size = lr / (1.0f - (float)pow(c->beta1, (double)step));
-    k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)step));
+    k.step_size = lr / (1.0f - (float)pow((double)c->beta1, (double)step));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow((double)c->beta2, (double)step));
     k.eps = c->eps;
     k.decay = 1.0f - lr * c->weight_decay;
     k.decoupled = c->kind == DST_ADAMW;
@@ -4812,7 +4834,7 @@ DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
     double sum = 0;
     float norm, coef;
     if ((n && !grad) || !(max_norm >= 0)) return (float)NAN; /* bad arguments: nothing done */
-    for (i = 0; i < n; ++i) sum += (double)grad[i] * grad[i];
+    for (i = 0; i < n; ++i) sum += (double)grad[i] * (double)grad[i];
     norm = (float)sqrt(sum);
     coef = max_norm / (norm + 1e-6f);
     if (coef < 1.0f)
@@ -4826,7 +4848,7 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
     switch (s->kind) {
     case DST_LR_CONSTANT: return base_lr;
     case DST_LR_STEP:
-        return s->step_size > 0 ? base_lr * (float)pow(s->gamma, (double)(t / s->step_size)) : base_lr;
+        return s->step_size > 0 ? base_lr * (float)pow((double)s->gamma, (double)(t / s->step_size)) : base_lr;
     case DST_LR_COSINE:
         if (s->total <= 0) return base_lr;
         if (t >= s->total) return s->min_lr;
@@ -5775,7 +5797,7 @@ static void dst__softmax_backward(const dst__layer *L, const float *dy, float *d
         const float *y = L->out + (size_t)i * n, *g = dy + (size_t)i * n;
         float *d = dx + (size_t)i * n;
         double dot = 0;
-        for (j = 0; j < n; ++j) dot += (double)g[j] * y[j];
+        for (j = 0; j < n; ++j) dot += (double)g[j] * (double)y[j];
         for (j = 0; j < n; ++j) d[j] = y[j] * (g[j] - (float)dot);
     }
 }
@@ -6497,39 +6519,39 @@ typedef struct dst__tensor {
 enum { DST__SLOT_WEIGHT, DST__SLOT_BIAS, DST__SLOT_MEAN, DST__SLOT_VAR };
 static const char *const dst__slot_names[4] = { "weight", "bias", "running_mean", "running_var" };
 
-/* Shape of slot of layer L ([0] = 0 when the layer has no such tensor). */
-static int dst__slot_shape(const dst__layer *L, int slot, uint64_t *dims)
+/* Shape of slot of layer ly ([0] = 0 when the layer has no such tensor). */
+static int dst__slot_shape(const dst__layer *ly, int slot, uint64_t *dims)
 {
-    const dst_layer_desc *d = &L->desc;
+    const dst_layer_desc *d = &ly->desc;
     switch (slot) {
     case DST__SLOT_WEIGHT:
-        if (!L->weight_count) return 0;
-        if (d->kind == DST_LAYER_DENSE) { dims[0] = (uint64_t)d->units; dims[1] = L->in_size; return 2; }
+        if (!ly->weight_count) return 0;
+        if (d->kind == DST_LAYER_DENSE) { dims[0] = (uint64_t)d->units; dims[1] = ly->in_size; return 2; }
         if (d->kind == DST_LAYER_CONV2D) {
-            dims[0] = (uint64_t)d->units; dims[1] = (uint64_t)(L->in_c / d->groups);
+            dims[0] = (uint64_t)d->units; dims[1] = (uint64_t)(ly->in_c / d->groups);
             dims[2] = (uint64_t)d->kernel_h; dims[3] = (uint64_t)d->kernel_w;
             return 4;
         }
-        dims[0] = L->weight_count;
+        dims[0] = ly->weight_count;
         return 1;
     case DST__SLOT_BIAS:
-        if (!L->bias_count) return 0;
-        dims[0] = L->bias_count;
+        if (!ly->bias_count) return 0;
+        dims[0] = ly->bias_count;
         return 1;
     default:
-        if (!L->buffer_count) return 0;
-        dims[0] = L->buffer_count / 2;
+        if (!ly->buffer_count) return 0;
+        dims[0] = ly->buffer_count / 2;
         return 1;
     }
 }
 
-static const float *dst__slot_data(const dst_model *m, const dst__layer *L, int slot)
+static const float *dst__slot_data(const dst_model *m, const dst__layer *ly, int slot)
 {
     switch (slot) {
-    case DST__SLOT_WEIGHT: return m->params + L->param_offset;
-    case DST__SLOT_BIAS: return m->params + L->param_offset + L->weight_count;
-    case DST__SLOT_MEAN: return m->buffers + L->buffer_offset;
-    default: return m->buffers + L->buffer_offset + L->buffer_count / 2;
+    case DST__SLOT_WEIGHT: return m->params + ly->param_offset;
+    case DST__SLOT_BIAS: return m->params + ly->param_offset + ly->weight_count;
+    case DST__SLOT_MEAN: return m->buffers + ly->buffer_offset;
+    default: return m->buffers + ly->buffer_offset + ly->buffer_count / 2;
     }
 }
 
@@ -6545,21 +6567,21 @@ static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data
     end = buffers_at + m->buffer_count * sizeof(float);
     for (pass = 0; pass < 2; ++pass) /* parameters, then running statistics: offset order */
     for (i = 0; i < m->layer_count; ++i) {
-        const dst__layer *L = &m->layers[i];
+        const dst__layer *ly = &m->layers[i];
         for (slot = 2 * pass; slot < 2 * pass + 2; ++slot) {
             dst__tensor *x = t ? &t[n] : NULL;
             uint64_t dims[4];
-            int nd = dst__slot_shape(L, slot, dims), k;
+            int nd = dst__slot_shape(ly, slot, dims), k;
             if (!nd) continue;
             if (x) {
                 sprintf(x->name, "%d.%s", i, dst__slot_names[slot]);
                 x->ndim = nd;
                 x->count = 1;
                 for (k = 0; k < nd; ++k) { x->dims[k] = dims[k]; x->count *= (size_t)dims[k]; }
-                x->data = dst__slot_data(m, L, slot);
-                x->offset = slot == DST__SLOT_WEIGHT ? params_at + L->param_offset * sizeof(float)
-                          : slot == DST__SLOT_BIAS ? params_at + (L->param_offset + L->weight_count) * sizeof(float)
-                          : buffers_at + (L->buffer_offset + (slot == DST__SLOT_VAR ? L->buffer_count / 2 : 0)) * sizeof(float);
+                x->data = dst__slot_data(m, ly, slot);
+                x->offset = slot == DST__SLOT_WEIGHT ? params_at + ly->param_offset * sizeof(float)
+                          : slot == DST__SLOT_BIAS ? params_at + (ly->param_offset + ly->weight_count) * sizeof(float)
+                          : buffers_at + (ly->buffer_offset + (slot == DST__SLOT_VAR ? ly->buffer_count / 2 : 0)) * sizeof(float);
             }
             ++n;
         }
@@ -6853,19 +6875,19 @@ typedef struct dst__arch_budget {
 } dst__arch_budget;
 
 /* Layer index (shape known, record at file byte at) against the budget. */
-static dst_result dst__arch_layer_fits(const dst__layer *L, int index, size_t at, dst__arch_budget *b,
+static dst_result dst__arch_layer_fits(const dst__layer *ly, int index, size_t at, dst__arch_budget *b,
                                        const dst__file *f, const dst_load_options *opt, dst_error *err)
 {
-    if (!dst__take(&b->act_floats, L->out_size) || !dst__take(&b->act_floats, dst__layer_aux_floats(L, 1)) ||
-        !dst__take(&b->act_floats, L->col_floats))
+    if (!dst__take(&b->act_floats, ly->out_size) || !dst__take(&b->act_floats, dst__layer_aux_floats(ly, 1)) ||
+        !dst__take(&b->act_floats, ly->col_floats))
         return dst__bad(err, at, "layer %d: the activations of one sample exceed DST_MAX_ACTIVATION_FLOATS (%lu values)",
                         index, (unsigned long)DST_MAX_ACTIVATION_FLOATS);
-    if (!dst__take(&b->file_floats, L->weight_count) || !dst__take(&b->file_floats, L->bias_count) ||
-        !dst__take(&b->file_floats, L->buffer_count))
+    if (!dst__take(&b->file_floats, ly->weight_count) || !dst__take(&b->file_floats, ly->bias_count) ||
+        !dst__take(&b->file_floats, ly->buffer_count))
         return dst__bad(err, at, "layer %d: the architecture needs more parameters than the file's %lu bytes hold",
                         index, (unsigned long)f->len);
-    if (!dst__take(&b->param_floats, L->weight_count) || !dst__take(&b->param_floats, L->bias_count) ||
-        !dst__take(&b->param_floats, L->buffer_count))
+    if (!dst__take(&b->param_floats, ly->weight_count) || !dst__take(&b->param_floats, ly->bias_count) ||
+        !dst__take(&b->param_floats, ly->buffer_count))
         return dst__bad(err, at, "layer %d: the parameters so far pass the load options' max_param_bytes (%lu)",
                         index, (unsigned long)opt->max_param_bytes);
     return DST_OK;
@@ -7016,13 +7038,13 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
                                 dst_error *err)
 {
     const unsigned char *p = f->p;
-    size_t at = f->at[DST__TENS], end = at + f->size[DST__TENS], pos = at, i, max = 4 * (size_t)m->layer_count + 2;
+    size_t at = f->at[DST__TENS], end = at + f->size[DST__TENS], pos = at, i, most = 4 * (size_t)m->layer_count + 2;
     uint32_t count;
     char name[64];
     if (f->size[DST__TENS] < 8) return dst__bad(err, at, "TENS chunk of %lu bytes, needs at least 8", (unsigned long)f->size[DST__TENS]);
     count = dst__get32(p + at);
-    if (count > max) return dst__bad(err, at, "%lu tensors; a model of %d layers has at most %lu",
-                                     (unsigned long)count, m->layer_count, (unsigned long)max);
+    if (count > most) return dst__bad(err, at, "%lu tensors; a model of %d layers has at most %lu",
+                                      (unsigned long)count, m->layer_count, (unsigned long)most);
     pos += 8;
     for (i = 0; i < count; ++i) {
         dst__ftensor *x = &t[i];
@@ -7555,14 +7577,14 @@ static int dst__load_in_place(const dst__file *f, dst_model *m, dst__ftensor *co
     size_t i, params_at = 0, buffers_at = 0;
     if (!dst__host_little_endian() || m->param_count == 0) return 0;
     for (i = 0; i < 4 * (size_t)m->layer_count; ++i) {
-        const dst__layer *L = &m->layers[i / 4];
+        const dst__layer *ly = &m->layers[i / 4];
         size_t want;
         if (!by[i]) continue;
         switch (i % 4) {
-        case DST__SLOT_WEIGHT: want = L->param_offset; break;
-        case DST__SLOT_BIAS: want = L->param_offset + L->weight_count; break;
-        case DST__SLOT_MEAN: want = L->buffer_offset; break;
-        default: want = L->buffer_offset + L->buffer_count / 2; break;
+        case DST__SLOT_WEIGHT: want = ly->param_offset; break;
+        case DST__SLOT_BIAS: want = ly->param_offset + ly->weight_count; break;
+        case DST__SLOT_MEAN: want = ly->buffer_offset; break;
+        default: want = ly->buffer_offset + ly->buffer_count / 2; break;
         }
         if (!dst__in_place_block(by[i], want * sizeof(float), i % 4 < 2 ? &params_at : &buffers_at)) return 0;
     }
@@ -8392,14 +8414,14 @@ static void dst__resample_line(const float *src, int n_src, int stride_src, floa
     for (o = 0; o < n_dst; ++o) {
         double v = 0;
         if (n_src == n_dst) {
-            v = src[(size_t)o * (size_t)stride_src];
+            v = (double)src[(size_t)o * (size_t)stride_src];
         } else if (s > 1) {
             double a = o * s, b = (o + 1) * s;
             int i = (int)a, end = (int)ceil(b);
             if (end > n_src) end = n_src;
             for (; i < end; ++i) {
                 double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
-                if (hi > lo) v += (hi - lo) * src[(size_t)i * (size_t)stride_src];
+                if (hi > lo) v += (hi - lo) * (double)src[(size_t)i * (size_t)stride_src];
             }
             v /= s;
         } else {
@@ -8409,8 +8431,8 @@ static void dst__resample_line(const float *src, int n_src, int stride_src, floa
             if (x > n_src - 1) x = n_src - 1;
             i0 = (int)x;
             f = x - i0;
-            v = src[(size_t)i0 * (size_t)stride_src];
-            if (i0 + 1 < n_src) v += f * (src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
+            v = (double)src[(size_t)i0 * (size_t)stride_src];
+            if (i0 + 1 < n_src) v += f * ((double)src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
         }
         dst[(size_t)o * (size_t)stride_dst] = (float)v;
     }
@@ -8503,6 +8525,11 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 }
 #endif
 
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 #endif /* DISTILL_IMPLEMENTATION_DONE */
 #endif /* DISTILL_IMPLEMENTATION */
 
