@@ -23,6 +23,7 @@
 #include "test_mlpfast.c"
 #include "test_gemm.c"
 #include "test_file.c"
+#include "test_layers.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -36,6 +37,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(mlpfast_tests),
     T_SUITE(gemm_tests),
     T_SUITE(file_tests),
+    T_SUITE(layers_tests),
 };
 
 int main(int argc, char **argv)
