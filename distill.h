@@ -4836,7 +4836,13 @@ DSTDEF dst_model_desc dst_model_desc_default(void)
    kinds' sections). A kind's section below holds its constructors, its shape,
    forward and backward, and its row; nothing else in the library names a
    kind, except where one kind's behaviour is about another (a ReLU fused into
-   the layer before it, a batch norm folded into it). */
+   the layer before it, a batch norm folded into it).
+   A new kind: its line at the end of DST_LAYER_KIND_LIST, its constructor's
+   declaration in the API, its section here (ending in its row), and its
+   lines in docs/API.md, docs/FORMAT.md and tests/test_layers.c. The weight
+   file needs nothing: the layer record holds every dst_layer_desc field,
+   the kind's shape function checks them, and the weight's tensor takes the
+   row's weight_dims. */
 
 typedef struct dst__layer_ops {
     /* Checks the description against the input shape and sets the output
