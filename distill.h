@@ -4842,7 +4842,10 @@ DSTDEF dst_model_desc dst_model_desc_default(void)
    lines in docs/API.md, docs/FORMAT.md and tests/test_layers.c. The weight
    file needs nothing: the layer record holds every dst_layer_desc field,
    the kind's shape function checks them, and the weight's tensor takes the
-   row's weight_dims. */
+   row's weight_dims. Two things would reach beyond the kind: a field that
+   dst_layer_desc lacks (a new field at the end of every layer record: a
+   format change, docs/FORMAT.md), and buffers other than a running mean
+   and variance (the file names buffer tensors running_mean, running_var). */
 
 typedef struct dst__layer_ops {
     /* Checks the description against the input shape and sets the output
