@@ -5814,7 +5814,7 @@ static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, co
         const float *y = ly->out + (size_t)i * n, *g = dy + (size_t)i * n;
         float *d = dx + (size_t)i * n;
         double dot = 0;
-        for (j = 0; j < n; ++j) dot += (double)g[j] * y[j];
+        for (j = 0; j < n; ++j) dot += (double)g[j] * (double)y[j];
         for (j = 0; j < n; ++j) d[j] = y[j] * (g[j] - (float)dot);
     }
     return dx;
