@@ -4742,9 +4742,9 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
-    int    relu_fused;                     /* DENSE or CONV2D followed by RELU: its forward applies
-                                              the ReLU, and both layers share one output buffer,
-                                              which holds the ReLU's output */
+    int    relu_fused;                     /* a kind that fuses a ReLU (DENSE, CONV2D) followed by
+                                              RELU: its forward applies the ReLU, and both layers
+                                              share one output buffer, which holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
