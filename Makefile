@@ -56,6 +56,11 @@ build/test-san: $(TESTDEP) | build/.dir
 build/test-scalar: $(TESTDEP) | build/.dir
 	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
+# Threads making their first library call at once (the CPU-feature cache)
+# under ThreadSanitizer: its own program, so no earlier call fills the cache.
+build/test-tsan: tests/tsan_first_use.c distill.h | build/.dir
+	gcc -std=c99 -O1 -g $(WARN) -fsanitize=thread -I. $< -o $@ -lm -lpthread
+
 # The distill command end to end (tests/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli_helper.c writes.
 build/distill-san: examples/distill.c distill.h | build/.dir
@@ -67,7 +72,7 @@ TESTSCRIPTS = tests/test_cli.sh
 
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
-TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar
+TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar build/test-tsan
 test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
 	@pass=0; fail=0; \
 	for t in $(TESTBINS) $(TESTSCRIPTS); do \

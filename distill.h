@@ -1364,9 +1364,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    first KC block beta is 1).
        AVX-512   8 x 48  (24 zmm accumulators)     AVX2+FMA  6 x 16 (12 ymm)
        SSE2      6 x 8   (12 xmm, multiply + add)  NEON      8 x 12 (24 q)
-   One template, DST__GEMM_KERNEL below, generates every kernel from a few
-   vector macros (DST__V, DST__LOAD, DST__FMA, ...) defined per instruction
-   set. It also generates the narrow variants used at the edges of C: 4, 2
+   One template, DST__GEMM_KERNEL below, generates every kernel from the
+   vector vocabulary of each instruction set (DST__VLOAD, DST__VFMA, ...).
+   It also generates the narrow variants used at the edges of C: 4, 2
    and 1 rows (a tail of 7 rows is done as 4 + 2 + 1) and 1 or 2 vectors
    (the last B panel is packed only as wide as it needs, zero-padded to a
    whole vector), so an edge costs about the work it has.
@@ -1394,12 +1394,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    The thresholds were chosen by measurement (bench/bench_gemm.c,
    docs/BENCHMARKS.md).
 
-   Dispatch. x86 with GCC or Clang: every kernel is compiled with
-   __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
-   all of them; at first use cpuid says what the CPU has and xgetbv that
-   the OS saves the ZMM/YMM registers. MSVC compiles intrinsics without
-   attributes. AArch64: NEON at compile time. tcc (no intrinsics) and
-   DST_NO_SIMD: the scalar reference only.
+   Dispatch. The kernel table of the level in use (platform and SIMD, at
+   the top) gives the micro-kernels of one instruction set (dst__gemm_isa),
+   or none: the scalar reference.
 
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
@@ -1408,8 +1405,8 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
-   The only shared state is the CPU-feature cache (written once, always
-   with the same value) and the level set by dst_simd_force. */
+   The only shared state is the CPU-feature cache and the level set by
+   dst_simd_force, both read and written atomically (platform and SIMD). */
 
 #ifndef DST__GEMM_KC
 #define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */

@@ -130,8 +130,8 @@ static double peak_gflops(dst_simd level)
 static double kernel_gflops(dst_simd level)
 {
     double best = 0;
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
-    const dst__gemm_isa *isa = dst__gemm_isa_for(level);
+#if defined(DST__SIMD_ANY)
+    const dst__gemm_isa *isa = dst__kernels_for(level)->gemm;
     int kc = 384, panels = 4, reps = 10, r, q, j;
     int mr, nr;
     float *pa, *pb, *c;
