@@ -3832,17 +3832,37 @@ static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const f
             for (c = 0; c < q->C; ++c) memset(V + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
 }
 
+/* The output transform of the chunk's cnt tiles from M into y (one batch
+   [K][OH][OW] per sample): channel by channel and run by run. */
+static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const float *M, const float *bias, int relu,
+                              size_t g0, int cnt, float *y)
+{
+    size_t out_sample = (size_t)q->K * q->OH * q->OW;
+    int k, j;
+    if (kt->wino_output) {
+        kt->wino_output(q, M, bias, relu, g0, cnt, y);
+        return;
+    }
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            dst__wino_output_ref(q, M + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+            j += run;
+        }
+}
+
 /* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
    chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
    chunk's (16 C ld and 16 K ld floats). */
 static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
                             const float *bias, int relu, float *y, float *V, float *M)
 {
-    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld, out_sample = (size_t)q->K * q->OH * q->OW;
+    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld;
     int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
     const dst__kernels *kt = dst__kernels_for(isa->level); /* the transforms of the micro-kernels' level */
     for (g0 = 0; g0 < total; g0 += N) {
-        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, k;
+        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, e, i0, jj;
         dst__wino_inputs(q, kt, x, g0, cnt, V);
         for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
             const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * ld;
@@ -3867,18 +3887,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
                 }
             }
         }
-        /* the output transform, channel by channel and run by run */
-        if (kt->wino_output) {
-            kt->wino_output(q, M, bias, relu, g0, cnt, y);
-            continue;
-        }
-        for (k = 0; k < K; ++k)
-            for (j = 0; j < cnt;) {
-                size_t g = g0 + (size_t)j;
-                int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-                dst__wino_output_ref(q, M + j, ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
-                j += run;
-            }
+        dst__wino_outputs(q, kt, M, bias, relu, g0, cnt, y);
     }
 }
 
