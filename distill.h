@@ -2435,7 +2435,8 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
    lost, between untried); an output plane of at least
    DST__CONV_WINOGRAD_PLANE values (7x7 measured; smaller planes are mostly
    edge tiles). The chunks of tiles span samples, so small planes fill the
-   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md. */
+   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md.
+   Each level's kernel table carries its channel rule (wino_channels). */
 #define DST__CONV_WINOGRAD_CHANNELS 8
 #define DST__CONV_WINOGRAD_CHANNELS_AVX2 32
 #define DST__CONV_WINOGRAD_PLANE 16
@@ -3189,11 +3190,12 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    contiguous, is their B as it lies (no packing per product). A chunk
    may hold the tiles of several samples, so small planes fill it too.
 
-   The transforms: plain C (the reference, and what SSE2 and NEON runs use
-   when asked for this path; dst__conv_path_of does not pick Winograd
-   there), AVX-512 for 16 tiles of a tile row at a time (the even and odd
-   columns of the input rows picked by two-source permutes, the edges by
-   masked loads; stores whole vectors, or by dst__store_lanes at a plane's
+   The transforms (the kernel table's wino_input, wino_output, wino_grad):
+   plain C (the reference, and what SSE2 and NEON runs use when asked for
+   this path; dst__conv_path_of does not pick Winograd there), AVX-512 for
+   16 tiles of a tile row at a time (the even and odd columns of the input
+   rows picked by two-source permutes, the edges by masked loads; stores
+   whole vectors, or by dst__store_lanes_avx512 at a plane's
    edge: masked stores measured slow on Zen 4), and AVX2 for 8 tiles (an
    in-lane shuffle and a 64-bit permute per deinterleave). On C1's
    32 -> 64 conv the transforms take about a third of the time, the
@@ -3294,7 +3296,7 @@ static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, fl
 /* V[e][c][l] = (B^T d B)[e] for the tiles l < cnt of tile row ty from tile
    tx on, d the 4x4 input tile of channel c of one sample x [C][H][W] (zero
    outside the planes); V's rows ld floats apart. */
-static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
+static void dst__wino_input_scalar(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
                                 float *V, size_t ld)
 {
     size_t es = ld;
@@ -3328,7 +3330,7 @@ static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int 
 /* y[k] = A^T m A (+ bias[k], then max(0, .) with relu) for the same tiles,
    m = M[.][k][l], into one sample's y [K][OH][OW] (the outputs past OH x OW
    dropped). */
-static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
+static void dst__wino_output_scalar(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
                                  int k1, int ty, int tx, int cnt, float *y)
 {
     size_t es = ld;
@@ -3364,7 +3366,7 @@ static unsigned dst__lanes(int lo, int hi)
     return hi <= lo ? 0u : (0xFFFFu >> (16 - (hi - lo))) << lo;
 }
 
-/* dst__wino_input_ref for 16 tiles at a time: input row r of tiles l..l+15
+/* dst__wino_input_scalar for 16 tiles at a time: input row r of tiles l..l+15
    is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
    16, 2, 18) whose even and odd lanes make the tile columns 0..3; the same
    row two channels on is prefetched (the input comes from memory: 5% of a
@@ -3536,7 +3538,7 @@ static DST__TARGET("avx512f") void dst__store_lanes_avx512(float *p, __m512 v, i
     }
 }
 
-/* dst__wino_output_ref for 16 tiles at a time, row by row of m into the
+/* dst__wino_output_scalar for 16 tiles at a time, row by row of m into the
    two rows of t = A^T m; the two output columns of each tile interleaved
    by two-source permutes. Planes of at most 8 tiles across: two tile rows
    per vector, as in the input transform. */
@@ -3824,7 +3826,7 @@ static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const f
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            dst__wino_input_ref(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
+            dst__wino_input_scalar(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
             j += run;
         }
     if (padded > cnt)
@@ -3847,7 +3849,7 @@ static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const 
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            dst__wino_output_ref(q, M + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+            dst__wino_output_scalar(q, M + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
             j += run;
         }
 }
@@ -3899,7 +3901,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
    from dy, 16 GEMMs dU_e += dM_e V_e^T (k = the chunk's tiles). */
 
 /* dM[e][k][l] = (A dY A^T)[e] for the chunk's tiles, dy [batch][K][OH][OW]. */
-static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+static void dst__wino_grad_scalar(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
 {
     int k, j, r, s;
     for (k = 0; k < q->K; ++k)
@@ -3926,7 +3928,7 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
 }
 
 #if defined(DST__SIMD_X86)
-/* dst__wino_grad_ref for 16 tiles of a run at a time: the two columns of
+/* dst__wino_grad_scalar for 16 tiles of a run at a time: the two columns of
    each tile's rows are the even and odd lanes of 32 columns of dy (two
    tile rows per vector for planes of at most 8 tiles across). */
 static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
@@ -4036,7 +4038,7 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
         int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
         dst__wino_inputs(q, kt, x, g0, cnt, V);
         if (kt->wino_grad) kt->wino_grad(q, dy, g0, cnt, D);
-        else dst__wino_grad_ref(q, dy, g0, cnt, D);
+        else dst__wino_grad_scalar(q, dy, g0, cnt, D);
         for (e = 0; e < 16; ++e)
             dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->ld, (int)(16 * q->ld), V + e * q->ld, (int)(16 * q->ld),
                            g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));

@@ -799,7 +799,7 @@ static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, i
             for (t = 0; t < 2; ++t) {
                 memset(v[t], 0, vn * 4);
                 if (t) kt->wino_grad(&q, dyv, g0, cnt, v[t]);
-                else dst__wino_grad_ref(&q, dyv, g0, cnt, v[t]);
+                else dst__wino_grad_scalar(&q, dyv, g0, cnt, v[t]);
             }
             for (ch = 0; ch < k; ++ch)
                 for (e = 0; e < 16; ++e)
