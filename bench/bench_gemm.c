@@ -109,6 +109,7 @@ static double peak_gflops(dst_simd level)
 #if defined(__x86_64__) && defined(__GNUC__)
     int r;
     float sink = 0, o;
+    if (!dst__simd_has(level)) return 0; /* the CPU lacks it */
     for (r = 0; r < 2000; ++r) { /* short bursts (~0.1 ms), the best */
         double g = 0;
         if (level == DST_SIMD_AVX512) g = peak_avx512(20000, &o);
