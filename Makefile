@@ -90,7 +90,8 @@ test-quick: build/test
 	./build/test
 
 # The GEMM tests on what `make test` does not reach: tcc (scalar path) and
-# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user).
+# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user),
+# there with the kernel tables' tests (NEON against scalar).
 build/test-gemm-tcc: tests/run_gemm.c $(TESTDEP) | build/.dir
 	tcc -I. tests/run_gemm.c -o $@ -lm
 build/test-gemm-aarch64: $(TESTDEP) | build/.dir
@@ -98,6 +99,8 @@ build/test-gemm-aarch64: $(TESTDEP) | build/.dir
 test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	./build/test-gemm-tcc
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
+	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
+	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
 
 # The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
