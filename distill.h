@@ -2235,7 +2235,8 @@ static void DST__V4NAME(dst__relu)(const float *x, float *y, size_t n)
 static void DST__V4NAME(dst__relu_grad)(const float *s, const float *dy, float *dx, size_t n)
 {
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) DST__VSTORE(DST__V4ISA, dx + i, DST__VPOS_OR_0(DST__V4ISA, DST__VLOAD(DST__V4ISA, s + i), DST__VLOAD(DST__V4ISA, dy + i)));
+    for (; i + 4 <= n; i += 4)
+        DST__VSTORE(DST__V4ISA, dx + i, DST__VPOS_OR_0(DST__V4ISA, DST__VLOAD(DST__V4ISA, s + i), DST__VLOAD(DST__V4ISA, dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
 #endif
@@ -2539,7 +2540,8 @@ static void dst__row_axpy(int vec, float *d, float a, const float *s, int n)
     if (vec) {
         dst__v4 va = DST__VSET1(DST__V4ISA, a);
         for (; k + 8 <= n; k += 8) {
-            dst__v4 d0 = DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k), DST__VMUL(DST__V4ISA, va, DST__VLOAD(DST__V4ISA, s + k)));
+            dst__v4 d0 = DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k),
+                                   DST__VMUL(DST__V4ISA, va, DST__VLOAD(DST__V4ISA, s + k)));
             dst__v4 d1 = DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k + 4),
                                    DST__VMUL(DST__V4ISA, va, DST__VLOAD(DST__V4ISA, s + k + 4)));
             DST__VSTORE(DST__V4ISA, d + k, d0);
@@ -2864,7 +2866,8 @@ static void DST__V4NAME(dst__plane_forward)(const dst__plane *q, const float *in
                 const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
                 for (j = 0; j < kw; ++j) {
                     a0 = DST__VADD(DST__V4ISA, a0, DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw)));
-                    a1 = DST__VADD(DST__V4ISA, a1, DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw + 4)));
+                    a1 = DST__VADD(DST__V4ISA, a1,
+                                   DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw + 4)));
                 }
             }
             DST__VSTORE(DST__V4ISA, d + xo, a0);
@@ -2874,7 +2877,8 @@ static void DST__V4NAME(dst__plane_forward)(const dst__plane *q, const float *in
             dst__v4 a0 = accumulate ? DST__VLOAD(DST__V4ISA, d + xo) : DST__VSET1(DST__V4ISA, b);
             for (i = i0; i < i1; ++i) {
                 const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
-                for (j = 0; j < kw; ++j) a0 = DST__VADD(DST__V4ISA, a0, DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw)));
+                for (j = 0; j < kw; ++j)
+                    a0 = DST__VADD(DST__V4ISA, a0, DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw)));
             }
             DST__VSTORE(DST__V4ISA, d + xo, a0);
         }
@@ -4691,10 +4695,13 @@ static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p
                                 float *DST__RESTRICT buf, size_t n)                                                     \
 {                                                                                                                       \
     size_t i = 0;                                                                                                       \
-    DST__VEC(vs) wd = DST__VSET1(vs, k->wd), lr = DST__VSET1(vs, k->lr), mom = DST__VSET1(vs, k->mom), damp = DST__VSET1(vs, k->damp); \
+    DST__VEC(vs) wd = DST__VSET1(vs, k->wd), lr = DST__VSET1(vs, k->lr);                                                \
+    DST__VEC(vs) mom = DST__VSET1(vs, k->mom), damp = DST__VSET1(vs, k->damp);                                          \
     if (!buf) {                                                                                                         \
-        for (; i + DST__VW(vs) <= n; i += DST__VW(vs))                                                                  \
-            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)))))); \
+        for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
+            DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
+            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, d)));                         \
+        }                                                                                                               \
     } else if (k->first) {                                                                                              \
         for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
             DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
@@ -4707,7 +4714,8 @@ static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p
             DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
             DST__VEC(vs) b = DST__VADD(vs, DST__VMUL(vs, mom, DST__VLOAD(vs, buf + i)), DST__VMUL(vs, damp, d));        \
             DST__VSTORE(vs, buf + i, b);                                                                                \
-            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, DST__VADD(vs, d, DST__VMUL(vs, mom, b))))); \
+            DST__VEC(vs) e = DST__VADD(vs, d, DST__VMUL(vs, mom, b));                                                   \
+            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, e)));                         \
         }                                                                                                               \
     } else {                                                                                                            \
         for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
@@ -4723,8 +4731,10 @@ static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT 
                                  float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                              \
 {                                                                                                                       \
     size_t i = 0;                                                                                                       \
-    DST__VEC(vs) wd = DST__VSET1(vs, k->wd), decay = DST__VSET1(vs, k->decay), b1 = DST__VSET1(vs, k->b1), b2 = DST__VSET1(vs, k->b2); \
-    DST__VEC(vs) one_b1 = DST__VSET1(vs, k->one_b1), one_b2 = DST__VSET1(vs, k->one_b2), step_size = DST__VSET1(vs, k->step_size); \
+    DST__VEC(vs) wd = DST__VSET1(vs, k->wd), decay = DST__VSET1(vs, k->decay);                                          \
+    DST__VEC(vs) b1 = DST__VSET1(vs, k->b1), b2 = DST__VSET1(vs, k->b2);                                                \
+    DST__VEC(vs) one_b1 = DST__VSET1(vs, k->one_b1), one_b2 = DST__VSET1(vs, k->one_b2);                                \
+    DST__VEC(vs) step_size = DST__VSET1(vs, k->step_size);                                                              \
     DST__VEC(vs) bc2 = DST__VSET1(vs, k->bc2_sqrt), eps = DST__VSET1(vs, k->eps);                                       \
     for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                    \
         DST__VEC(vs) pv = DST__VLOAD(vs, p + i), d = DST__VLOAD(vs, g + i), mv, vv, den;                                \
@@ -5410,7 +5420,8 @@ static void DST__V4NAME(dst__column_sums)(const float *DST__RESTRICT dy, size_t 
     const float *r = dy;
     memset(db, 0, vec * sizeof(float));
     for (i = 0; i < rows; ++i, r += ld)
-        for (j = 0; j < vec; j += 4) DST__VSTORE(DST__V4ISA, db + j, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, db + j), DST__VLOAD(DST__V4ISA, r + j)));
+        for (j = 0; j < vec; j += 4)
+            DST__VSTORE(DST__V4ISA, db + j, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, db + j), DST__VLOAD(DST__V4ISA, r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
 #endif
