@@ -2836,6 +2836,7 @@ struct dst__plane {
     int ih, iw, oh, ow, kh, kw, sh, dh, dw, ph, pw;
 };
 
+#if defined(DST__V4ISA)
 /* The output columns [*xa, *xb) whose every tap is inside the row. */
 static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
 {
@@ -2846,7 +2847,6 @@ static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
     *xb = b;
 }
 
-#if defined(DST__V4ISA)
 /* dst__plane_forward_sse2 / dst__plane_forward_neon */
 static void DST__V4NAME(dst__plane_forward)(const dst__plane *q, const float *in, const float *k, float b,
                                             int accumulate, float *out)
