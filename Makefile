@@ -1,6 +1,6 @@
 # distill.h - everything builds from the one header; this Makefile only
 # drives examples, tests and benchmarks.
-#   make          build the examples into build/
+#   make          build the distill command, the demo and the examples into build/
 #   make test     run the test suite: gcc, clang, C++, sanitizers, scalar-only
 #   make demo     the distillation demo on Fashion-MNIST
 #   make bench    benchmarks against OpenBLAS and PyTorch (not tests)
@@ -9,17 +9,25 @@ CC      ?= cc
 CXX     ?= c++
 STB     ?= /usr/include/stb
 WARN    = -Wall -Wextra -Wpedantic -Werror
+# the stricter set a careful user turns on (C adds the prototype checks)
+STRICT  = -Wshadow -Wdouble-promotion -Wundef -Wcast-align -Wmissing-declarations
+STRICTC = $(STRICT) -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
 
 .PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
-EXAMPLES = build/quickstart build/minimal build/distill build/classify build/embedded build/offline_npy build/embed
-EXAMPLES += build/demo
-all: $(EXAMPLES)
+EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy
+PROGRAMS = build/distill build/demo
+all: $(PROGRAMS) $(EXAMPLES)
 
 build/.dir:
 	@mkdir -p build && touch $@
+
+# ---- the distill command (tools/distill/: one unity file includes the parts) --
+DISTILL_SRC = tools/distill/distill.c tools/distill/cli.h tools/distill/*.c
+build/distill: $(DISTILL_SRC) distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) tools/distill/distill.c -o $@ -lm
 
 # ---- examples --------------------------------------------------------------
 build/%: examples/%.c distill.h | build/.dir
@@ -33,47 +41,41 @@ build/embedded_model.h: build/embedded_model.bin build/distill
 	./build/distill export-bytes build/embedded_model.bin --name embedded_model >$@.tmp && mv $@.tmp $@
 build/embedded: examples/embedded.c build/embedded_model.h distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild $< -o $@ -lm
-# embed.c: the PyTorch CNN fixture compiled in as a 64-byte-aligned array (xxd -i)
-build/torch_cnn_dst.h: tests/fixtures/torch_cnn.dst | build/.dir
-	xxd -i $< | sed 's/\[\] = /[] __attribute__((aligned(64))) = /' > $@
-
-build/embed: examples/embed.c distill.h build/torch_cnn_dst.h | build/.dir
-	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild -I$(STB) $< -o $@ -lm
 
 # ---- tests ---------------------------------------------------------------
 build/test: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-clang: $(TESTDEP) | build/.dir
-	clang -std=c99 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	clang -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-cxx: $(TESTDEP) | build/.dir
-	g++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	g++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) $(STRICT) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-clangxx: $(TESTDEP) | build/.dir
-	clang++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	clang++ -x c++ -std=c++11 $(CFLAGS) -g $(WARN) $(STRICT) -I. -I$(STB) $(TESTSRC) -o $@ -lm
 build/test-san: $(TESTDEP) | build/.dir
-	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	gcc -std=c99 -O1 -g $(WARN) $(STRICTC) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -I. -I$(STB) $(TESTSRC) -o $@ -lm
 # (the scalar build also takes the file code's byte-by-byte paths, as on a big-endian host)
 build/test-scalar: $(TESTDEP) | build/.dir
-	gcc -std=c99 $(CFLAGS) -g $(WARN) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
+	gcc -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
 # Threads making their first library call at once (the CPU-feature cache)
 # under ThreadSanitizer: its own program, so no earlier call fills the cache.
 build/test-tsan: tests/tsan_first_use.c distill.h | build/.dir
-	gcc -std=c99 -O1 -g $(WARN) -fsanitize=thread -I. $< -o $@ -lm -lpthread
+	gcc -std=c99 -O1 -g $(WARN) $(STRICTC) -fsanitize=thread -I. $< -o $@ -lm -lpthread
 
-# The distill command end to end (tests/test_cli.sh), as built and under
-# ASan+UBSan, on data tests/cli_helper.c writes.
-build/distill-san: examples/distill.c distill.h | build/.dir
+# The distill command end to end (tests/cli/test_cli.sh), as built and under
+# ASan+UBSan, on data tests/cli/cli_helper.c writes.
+build/distill-san: $(DISTILL_SRC) distill.h | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -fno-omit-frame-pointer -I. -I$(STB) $< -o $@ -lm
-build/cli_helper: tests/cli_helper.c distill.h | build/.dir
+	    -fno-omit-frame-pointer -I. -I$(STB) tools/distill/distill.c -o $@ -lm
+build/cli_helper: tests/cli/cli_helper.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
-TESTSCRIPTS = tests/test_cli.sh
+TESTSCRIPTS = tests/cli/test_cli.sh tests/compile/run.sh
 
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
 TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar build/test-tsan
-test: $(TESTBINS) $(EXAMPLES) build/distill-san build/cli_helper
+test: $(TESTBINS) $(PROGRAMS) $(EXAMPLES) build/distill-san build/cli_helper
 	@pass=0; fail=0; \
 	for t in $(TESTBINS) $(TESTSCRIPTS); do \
 	    echo "== $$t"; \
@@ -123,7 +125,7 @@ corpus: tests/gen_corpus.c distill.h | build/.dir
 	./build/gen_corpus tests/corpus
 
 # PyTorch interop (needs python3-torch python3-numpy): regenerates the fixtures
-# with tools/torch_export.py, checks the export -> import round trip in PyTorch,
+# with tools/torch/torch_export.py, checks the export -> import round trip in PyTorch,
 # then distill.h against them.
 test-torch: build/test
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/gen_torch_fixtures.py
@@ -191,12 +193,14 @@ build/bench_file: bench/bench_file.c distill.h | build/.dir
 bench-file: build/bench_file
 	./build/bench_file
 
-# ---- the demo ----------------------------------------------------------------
+# ---- the demo (bench/demo.c) -------------------------------------------------
 # Trains a conv teacher and distills an MLP and a CNN student on Fashion-MNIST
 # (a few minutes on one core). DEMO_FLAGS="--full" for all 60,000 images,
 # DEMO_FLAGS="--svg build/curves.svg" for the training curves.
 FMNIST ?= /usr/share/datasets/fashion-mnist
 DEMO_FLAGS ?=
+build/demo: bench/demo.c distill.h | build/.dir
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
 demo: build/demo
 	@if [ ! -f $(FMNIST)/train-images-idx3-ubyte.gz ] && [ ! -f $(FMNIST)/train-images-idx3-ubyte ]; then \
 	    echo "make demo: Fashion-MNIST is not in $(FMNIST)."; \

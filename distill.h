@@ -70,7 +70,13 @@
 #define DISTILL_VERSION_PATCH 0
 
 #ifdef DISTILL_STATIC
+/* Private to the file that includes the implementation: a program that calls
+   only some functions must still build clean under -Wall -Werror. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DSTDEF static __attribute__((unused))
+#else
 #define DSTDEF static
+#endif
 #else
 #ifdef __cplusplus
 #define DSTDEF extern "C"
@@ -798,6 +804,22 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #include <float.h>
 #include <limits.h>
 
+/* Floating-point contraction (a*b+c fused into one FMA) is decided here, not by
+   the user's flags: off for all library code, so one seed trains the same bits
+   whether the header is built with -std=c99 or gnu99, gcc or clang, with or
+   without -march=native (docs/API.md, "Same seed, same model"). Kernels that
+   want an FMA call it explicitly through intrinsics. The state is pushed here
+   and popped at the end of the implementation, so the user's code after the
+   include keeps its own setting. MSVC does not contract under its default
+   /fp:precise (Visual Studio 2022). */
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #if defined(DST_MALLOC) && defined(DST_REALLOC) && defined(DST_FREE)
 /* the user's allocator */
 #elif !defined(DST_MALLOC) && !defined(DST_REALLOC) && !defined(DST_FREE)
@@ -1198,7 +1220,7 @@ typedef struct dst__kernels {
        never chosen by AUTO), and its transforms (NULL: plain C) */
     int wino_channels;
     void (*wino_input)(const dst__wino *q, const float *x, size_t g0, int cnt, float *V);
-    void (*wino_output)(const dst__wino *q, const float *M, const float *bias, int relu, size_t g0, int cnt, float *y);
+    void (*wino_output)(const dst__wino *q, const float *m, const float *bias, int relu, size_t g0, int cnt, float *y);
     void (*wino_grad)(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D);
     /* max pooling, 2x2 windows, stride 2, no padding; NULL: the reference loops */
     void (*maxpool2x2)(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax);
@@ -2076,7 +2098,7 @@ DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, f
         for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
         for (j = 0; j < cols; ++j) {
             p[j] = expf(z[j] * inv_t - mx);
-            sum += p[j];
+            sum += (double)p[j];
         }
         inv = (float)(1.0 / sum);
         for (j = 0; j < cols; ++j) p[j] *= inv;
@@ -2093,7 +2115,7 @@ static double dst__exp_row(const float *z, float *e, int cols, float inv_t, floa
     for (j = 1; j < cols; ++j) if (z[j] * inv_t > m) m = z[j] * inv_t;
     for (j = 0; j < cols; ++j) {
         e[j] = expf(z[j] * inv_t - m);
-        sum += e[j];
+        sum += (double)e[j];
     }
     *mx = m;
     return sum;
@@ -2151,10 +2173,10 @@ static float dst__kd_loss_scratch(const float *s, const float *t, const int *lab
         const float *si = s + (size_t)i * cols;
         float *gi = grad ? grad + (size_t)i * cols : NULL;
         if (w_soft != 0)
-            total += w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
+            total += (double)w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
                                                w_soft / rows, gi, scratch, scratch + cols);
         if (w_hard != 0)
-            total += w_hard * dst__ce_row(si, labels[i], cols, w_hard / rows, gi, scratch);
+            total += (double)w_hard * dst__ce_row(si, labels[i], cols, w_hard / rows, gi, scratch);
     }
     return (float)(total / rows);
 }
@@ -2195,7 +2217,7 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
     if (!pred || !target || n == 0) return (float)NAN;
     for (i = 0; i < n; ++i) {
         float d = pred[i] - target[i];
-        sum += (double)d * d;
+        sum += (double)d * (double)d;
         if (grad) grad[i] = 2.0f * d / (float)n;
     }
     return (float)(sum / (double)n);
@@ -3838,22 +3860,22 @@ static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const f
             for (c = 0; c < q->C; ++c) memset(V + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
 }
 
-/* The output transform of the chunk's cnt tiles from M into y (one batch
+/* The output transform of the chunk's cnt tiles from mt (M) into y (one batch
    [K][OH][OW] per sample): channel by channel and run by run. */
-static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const float *M, const float *bias, int relu,
+static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const float *mt, const float *bias, int relu,
                               size_t g0, int cnt, float *y)
 {
     size_t out_sample = (size_t)q->K * q->OH * q->OW;
     int k, j;
     if (kt->wino_output) {
-        kt->wino_output(q, M, bias, relu, g0, cnt, y);
+        kt->wino_output(q, mt, bias, relu, g0, cnt, y);
         return;
     }
     for (k = 0; k < q->K; ++k)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            dst__wino_output_scalar(q, M + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+            dst__wino_output_scalar(q, mt + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
             j += run;
         }
 }
@@ -4445,7 +4467,7 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
             double sum = 0, sq = 0, mu;
             for (n = 0; n < batch; ++n) {
                 const float *v = x + ((size_t)n * C + c) * S;
-                for (i = 0; i < S; ++i) sum += v[i];
+                for (i = 0; i < S; ++i) sum += (double)v[i];
             }
             mu = sum / count;
             for (n = 0; n < batch; ++n) {
@@ -4488,8 +4510,8 @@ static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, co
         for (n = 0; n < batch; ++n) {
             const float *v = x + ((size_t)n * C + c) * S, *d = dy + ((size_t)n * C + c) * S;
             for (i = 0; i < S; ++i) {
-                sdy += d[i];
-                sdyx += (double)d[i] * ((v[i] - mean) * invstd);
+                sdy += (double)d[i];
+                sdyx += (double)d[i] * (double)((v[i] - mean) * invstd);
             }
         }
         if (dbeta) dbeta[c] = (float)sdy;
@@ -4618,7 +4640,7 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
 /* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
    flat array. The scalar loops are the reference; the vector ones (SSE2,
    AVX, NEON) do the same operations in the same order, 4 or 8 values at a
-   time, and give the same bits (tests/test_mlpfast.c compares them). The hyperparameters are worked
+   time, and give the same bits (tests/test_elementwise.c compares them). The hyperparameters are worked
    out once per update, so no branch is left inside the vector loops. */
 struct dst__opt_consts {
     float lr, wd;
@@ -4644,8 +4666,8 @@ static dst__opt_consts dst__opt_consts_of(const dst_optimizer_config *c, float l
     k.b2 = c->beta2;
     k.one_b1 = 1.0f - c->beta1;
     k.one_b2 = 1.0f - c->beta2;
-    k.step_size = lr / (1.0f - (float)pow(c->beta1, (double)step));
-    k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)step));
+    k.step_size = lr / (1.0f - (float)pow((double)c->beta1, (double)step));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow((double)c->beta2, (double)step));
     k.eps = c->eps;
     k.decay = 1.0f - lr * c->weight_decay;
     k.decoupled = c->kind == DST_ADAMW;
@@ -4779,7 +4801,7 @@ DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
     size_t i;
     double sum = 0;
     float norm, coef;
-    for (i = 0; i < n; ++i) sum += (double)grad[i] * grad[i];
+    for (i = 0; i < n; ++i) sum += (double)grad[i] * (double)grad[i];
     norm = (float)sqrt(sum);
     coef = max_norm / (norm + 1e-6f);
     if (coef < 1.0f)
@@ -4793,7 +4815,7 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
     switch (s->kind) {
     case DST_LR_CONSTANT: return base_lr;
     case DST_LR_STEP:
-        return s->step_size > 0 ? base_lr * (float)pow(s->gamma, (double)(t / s->step_size)) : base_lr;
+        return s->step_size > 0 ? base_lr * (float)pow((double)s->gamma, (double)(t / s->step_size)) : base_lr;
     case DST_LR_COSINE:
         if (s->total <= 0) return base_lr;
         if (t >= s->total) return s->min_lr;
@@ -5813,7 +5835,7 @@ static void dst__softmax_backward(const dst__layer *L, const float *dy, float *d
         const float *y = L->out + (size_t)i * n, *g = dy + (size_t)i * n;
         float *d = dx + (size_t)i * n;
         double dot = 0;
-        for (j = 0; j < n; ++j) dot += (double)g[j] * y[j];
+        for (j = 0; j < n; ++j) dot += (double)g[j] * (double)y[j];
         for (j = 0; j < n; ++j) d[j] = y[j] * (g[j] - (float)dot);
     }
 }
@@ -8235,14 +8257,14 @@ static void dst__resample_line(const float *src, int n_src, int stride_src, floa
     for (o = 0; o < n_dst; ++o) {
         double v = 0;
         if (n_src == n_dst) {
-            v = src[(size_t)o * (size_t)stride_src];
+            v = (double)src[(size_t)o * (size_t)stride_src];
         } else if (s > 1) {
             double a = o * s, b = (o + 1) * s;
             int i = (int)a, end = (int)ceil(b);
             if (end > n_src) end = n_src;
             for (; i < end; ++i) {
                 double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
-                if (hi > lo) v += (hi - lo) * src[(size_t)i * (size_t)stride_src];
+                if (hi > lo) v += (hi - lo) * (double)src[(size_t)i * (size_t)stride_src];
             }
             v /= s;
         } else {
@@ -8252,8 +8274,8 @@ static void dst__resample_line(const float *src, int n_src, int stride_src, floa
             if (x > n_src - 1) x = n_src - 1;
             i0 = (int)x;
             f = x - i0;
-            v = src[(size_t)i0 * (size_t)stride_src];
-            if (i0 + 1 < n_src) v += f * (src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
+            v = (double)src[(size_t)i0 * (size_t)stride_src];
+            if (i0 + 1 < n_src) v += f * ((double)src[(size_t)(i0 + 1) * (size_t)stride_src] - v);
         }
         dst[(size_t)o * (size_t)stride_dst] = (float)v;
     }
@@ -8346,6 +8368,11 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 }
 #endif
 
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 #endif /* DISTILL_IMPLEMENTATION_DONE */
 #endif /* DISTILL_IMPLEMENTATION */
 

@@ -1,16 +1,23 @@
 /* examples/embedded.c - a model compiled into the program as a byte array, as
    a game or a tool ships a network: no file at run time, the parameters used
-   in place from the array (it is 64-byte aligned), DST_NO_STDIO so the
-   library has no file functions at all.
-   The array comes from a weight file (make does these steps):
-     ./build/minimal build/embedded_model.bin        (the rings model of examples/minimal.c)
+   in place from the array, DST_NO_STDIO so the library has no file functions.
+
+   The array is a weight file's bytes, 64-byte aligned so that
+   dst_model_load_memory can use the tensors where they are (it copies them
+   when the array is not aligned). Any weight file will do: one `distill train`
+   wrote, one tools/torch/torch_export.py wrote from PyTorch, or, as here, the
+   rings model of examples/minimal.c (make does these steps):
+     ./build/minimal build/embedded_model.bin
      ./build/distill export-bytes build/embedded_model.bin --name embedded_model > build/embedded_model.h
-   (`xxd -i` writes the same array; add __attribute__((aligned(64))) to use it in place.)
-   cc -O2 -I. -Ibuild examples/embedded.c -lm -o build/embedded */
+     cc -O2 -I. -Ibuild examples/embedded.c -lm -o build/embedded
+   Without the distill command, `xxd -i` writes the same array; add the
+   alignment (GCC and Clang):
+     xxd -i build/embedded_model.bin | sed 's/\[\] = /[] __attribute__((aligned(64))) = /' > model_xxd.h
+   and pass its name and its _len variable to dst_model_load_memory. */
 #define DST_NO_STDIO
 #define DISTILL_IMPLEMENTATION
 #include "distill.h"
-#include "embedded_model.h"
+#include "embedded_model.h" /* static const unsigned char embedded_model[] */
 #include <stdio.h>
 
 int main(void)

@@ -3,14 +3,14 @@
 
 Trains a small CNN (every layer kind the exporter takes that fits an image
 classifier) for one pass over 2000 Fashion-MNIST training images, then:
-  tests/fixtures/torch_cnn.dst           the model, by tools/torch_export.py
+  tests/fixtures/torch_cnn.dst           the model, by tools/torch/torch_export.py
   tests/fixtures/torch_cnn_logits.npy    its logits on the first 256 test images
   tests/fixtures/teacher_logits.npy      its logits on the first 2000 training
                                          images (numpy.save), to distill from in C
   tests/fixtures/c_cnn.dst, c_cnn_torch_out.npy
                                          a file distill.h wrote, imported by
-                                         tools/torch_import.py, and PyTorch's outputs
-and checks the PyTorch round trip itself: tools/torch_import.py on the exported
+                                         tools/torch/torch_import.py, and PyTorch's outputs
+and checks the PyTorch round trip itself: tools/torch/torch_import.py on the exported
 file gives a model whose outputs on the 256 test images match the original's
 to 1e-5, and re-exporting it reproduces the file byte for byte. The C side
 (tests/test_file.c) loads these files, checks distill.h's outputs against the
@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "torch"))
 import torch_export  # noqa: E402
 import torch_import  # noqa: E402
 

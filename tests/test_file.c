@@ -820,7 +820,7 @@ static int test_file_torch_export_matches_pytorch(void)
     return bad;
 }
 
-/* The other direction: a file distill.h wrote, imported by tools/torch_import.py; PyTorch's
+/* The other direction: a file distill.h wrote, imported by tools/torch/torch_import.py; PyTorch's
    outputs on 16 inputs (a formula computed alike in float32 on both sides) match distill.h's. */
 static int test_file_torch_import_matches_distill(void)
 {

@@ -1,9 +1,9 @@
-/* examples/demo.c - the distillation demo (`make demo`): on Fashion-MNIST a
+/* bench/demo.c - the distillation demo (`make demo`): on Fashion-MNIST a
    convolutional teacher teaches two small students, an MLP and a tiny CNN,
    and a table shows what each gained over the same student trained on labels
    alone: parameters, test accuracy, training time, inference time per image.
 
-   Build: cc -O2 -I. -I/usr/include/stb examples/demo.c -lm -o build/demo
+   Build: cc -O2 -I. -I/usr/include/stb bench/demo.c -lm -o build/demo
    Run:   ./build/demo [--full | --quick] [--svg FILE] [--data DIR] [--seed S]
 
    By default it runs in the regime where distillation pays (Hinton et al.

@@ -1,14 +1,14 @@
 #!/bin/sh
-# tests/test_cli.sh - the distill command end to end, run by `make test`.
-# On a small IDX set it writes itself (tests/cli_helper.c: 12x12 images whose
+# tests/cli/test_cli.sh - the distill command end to end, run by `make test`.
+# On a small IDX set it writes itself (tests/cli/cli_helper.c: 12x12 images whose
 # class is the quadrant holding a bright square): train, distill, eval,
 # predict on PNG files, info, export-c (the generated C compiled and checked
-# against dst_model_predict), export-bytes, plot; then every bad input: its
+# against the library, tests/cli/cli_export_check.c), export-bytes, plot; then every bad input: its
 # exit status, exactly one line on stderr, and what that line says.
-#   tests/test_cli.sh [DISTILL...]   default: build/distill build/distill-san
+#   tests/cli/test_cli.sh [DISTILL...]   default: build/distill build/distill-san
 # Needs build/cli_helper (make builds it). Prints "ok"/"FAIL" lines and, last,
 # "N passed, N failed"; exits 1 on any failure.
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 CC=${CC:-cc}
 STB=${STB:-/usr/include/stb}
 WARN="-Wall -Wextra -Wpedantic -Werror"
@@ -40,6 +40,14 @@ bad() {
     if [ $rc -eq "$want" ] && [ "$lines" -eq 1 ] && grep -qF -- "$text" "$T/err"; then ok "$name"
     else no "$name" "expected exit $want and one stderr line with '$text'; got exit $rc, $lines line(s): $*"; fi
 }
+# warns NAME TEXT CMD...: exit 0 and one line on stderr, a warning that contains TEXT
+warns() {
+    name=$1 text=$2; shift 2
+    run "$@"
+    lines=$(wc -l <"$T/err")
+    if [ $rc -eq 0 ] && [ "$lines" -eq 1 ] && grep -q ": warning: " "$T/err" && grep -qF -- "$text" "$T/err"; then ok "$name"
+    else no "$name" "expected exit 0 and one stderr warning with '$text'; got exit $rc, $lines line(s): $*"; fi
+}
 # has NAME REGEX [FILE]: the last command's stdout (or FILE) matches
 has() {
     if grep -qE -- "$2" "${3:-$T/out}"; then ok "$1"; else no "$1" "no line matches /$2/ in ${3:-stdout}"; fi
@@ -52,14 +60,16 @@ at_least() {
 }
 
 rm -rf "$T"
-mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/inc"
+mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/kinds"
 if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
-    ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER model "$T" "$T/options.bin"; then
+    ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER npy "$T/data" "$T/logits5.npy" 5 ||
+    ! $HELPER model "$T" "$T/options.bin" || ! $HELPER kinds "$T/kinds" || ! $HELPER table "$T"; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
 fi
 D="$T/data"
+prev_export=
 
 for BIN in $BINS; do
     case $BIN in *san*) tag="[san]" ;; *) tag="" ;; esac
@@ -121,24 +131,60 @@ for BIN in $BINS; do
     has "info: metadata temperature" '^  kd.temperature = 4$'
     has "info: metadata test accuracy" '^  test.accuracy = '
 
-    # export-c: every layer kind the C export knows, then the CNN teacher
+    # export-c: one model per layer kind and conv path (cli_helper kinds), a SPEC
+    # of every kind, the CNN teacher and the options a SPEC cannot give, all
+    # exported, compiled together warning-free and checked against the library
+    # on ordinary and extreme inputs (tests/cli/cli_export_check.c says how)
     good "train every layer kind" $BIN train --data $D --epochs 1 --out $M/all.bin --quiet --arch \
         conv:4:3:1:same,bn,leaky:0.2,dwconv:3:2:1,gelu,avgpool:2:1,conv:6:1,sigmoid,dropout2d:0.1,maxpool:2,tanh,gap,flatten,dropout:0.2,dense:4
-    cp $T/options.bin $M/options.bin
-    for model in all teacher options; do
-        if $BIN export-c $M/$model.bin --name tm >$T/inc/tm.h 2>$T/err &&
-            $CC -std=c99 -O2 $WARN -I. -I$STB -I$T/inc tests/cli_export_check.c -o $T/export_check -lm 2>$T/err &&
-            $T/export_check $M/$model.bin >$T/out 2>$T/err; then
-            ok "export-c $model: compiles warning-free, equals dst_model_predict to 1e-5"
-        else
-            no "export-c $model: compiles warning-free, equals dst_model_predict to 1e-5" "see stderr"
-        fi
+    # (the first binary's models for every binary: the same models give the same C)
+    E=$T/export
+    I=$M/inc
+    if [ -z "$prev_export" ]; then
+        mkdir -p $E
+        cp $T/kinds/*.bin $E/
+        cp $T/options.bin $E/tm_options.bin
+        cp $M/all.bin $E/tm_all.bin
+        cp $M/teacher.bin $E/tm_teacher.bin
+    fi
+    rm -rf $I
+    mkdir -p $I
+    list=
+    exported=0
+    for f in $E/*.bin; do
+        n=$(basename $f .bin)
+        if $BIN export-c $f --name $n >$I/$n.h 2>$T/err; then
+            echo "#include \"$n.h\"" >>$I/models.h
+            list="$list X($n, $(echo $n | tr a-z A-Z))"
+            exported=$((exported + 1))
+        else no "export-c $n" "exit status $?"; fi
     done
-    if c++ -x c++ -std=c++11 $WARN -fsyntax-only -I$T/inc - <<EOF 2>$T/err
-#include "tm.h"
-int main() { float in[TM_INPUT_C * TM_INPUT_H * TM_INPUT_W] = { 0 }, out[TM_OUTPUTS]; tm_predict(in, out); return 0; }
+    echo "#define EXPORTED$list" >>$I/models.h
+    if [ -n "$prev_export" ] && diff -r $prev_export $I >/dev/null; then
+        ok "export-c writes the same $exported headers as $prev_bin"
+    elif $CC -std=c99 -O2 $WARN -I. -I$STB -I$I tests/cli/cli_export_check.c -o $T/export_check -lm 2>$T/err; then
+        ok "export-c: $exported models compile warning-free"
+        $T/export_check $E >$T/out 2>$T/err
+        rc=$?
+        while IFS= read -r line; do
+            case $line in
+            "ok "*) ok "export-c ${line#ok }" ;;
+            "FAIL "*) no "export-c ${line#FAIL }" "tests/cli/cli_export_check.c" ;;
+            "note "*) echo "     ${line#note }" ;;
+            esac
+        done <$T/out
+        if [ $rc -ne 0 ] && ! grep -q '^FAIL ' $T/out; then no "export-c check" "exit $rc"; fi
+        if c++ -x c++ -std=c++11 $WARN -fsyntax-only -I$I - <<EOF 2>$T/err
+#include "models.h"
+#define X(name, upper) name##_predict(in, out);
+int main() { static float in[1 << 16], out[1 << 16]; EXPORTED return 0; }
 EOF
-    then ok "export-c output compiles as C++"; else no "export-c output compiles as C++" "see stderr"; fi
+        then ok "export-c output compiles as C++"; else no "export-c output compiles as C++" "see stderr"; fi
+        prev_export=$I
+        prev_bin=$BIN
+    else
+        no "export-c: $exported models compile warning-free" "see stderr"
+    fi
     good "export-bytes" $BIN export-bytes $M/mlp.bin --name mlp_bytes
     size=$(wc -c <$M/mlp.bin | tr -d ' ')
     has "export-bytes: an array of the file's size" "^static const unsigned char mlp_bytes\\[$size\\] = \\{"
@@ -166,10 +212,16 @@ EOF
                          print s } }'); do
         run $BIN train --data $D --arch "$spec" --epochs 1 --limit 8 --quiet --out $M/fuzz.bin
         lines=$(wc -l <"$T/err")
-        if { [ $rc -eq 0 ] && [ "$lines" -eq 0 ]; } || { [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q "^distill train: --arch: " "$T/err"; }
+        if { [ $rc -eq 0 ] && [ "$lines" -eq 0 ]; } ||
+            { [ $rc -eq 0 ] && [ "$lines" -eq 1 ] && grep -q "^distill train: warning: --arch: " "$T/err"; } ||
+            { [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q "^distill train: --arch: " "$T/err"; }
         then i=$((i + 1)); else no "random SPEC '$spec'" "exit $rc, $lines stderr line(s)"; fi
     done
     if [ $i -eq 40 ]; then ok "40 random SPECs: a model or one clear line each"; fi
+    warns "SPEC ending in an activation: a warning" "--arch: position 9 (relu): the SPEC ends in an activation" \
+        $BIN train --data $D --arch dense:4,relu --epochs 1 --quiet --out $M/relu.bin
+    warns "SPEC ending in an activation before dropout: a warning" "--arch: position 9 (sigmoid): the SPEC ends in an activation" \
+        $BIN train --data $D --arch dense:4,sigmoid,dropout:0.5 --epochs 1 --quiet --out $M/relu.bin
 
     # ---- bad input: one line on stderr, a non-zero exit --------------------
     bad "no command" 2 "no command given" $BIN
@@ -205,6 +257,8 @@ EOF
     bad "SPEC: softmax" 2 "--arch: position 9: leave softmax out" $BIN train --data $D --arch dense:4,softmax --epochs 1 --out x
     bad "SPEC: shape error names the layer" 2 "--arch: position 10 (conv:8:30): layer 1 (conv2d)" $BIN train --data $D --arch dense:36,conv:8:30,dense:4 --epochs 1 --out x
     bad "SPEC: too few outputs" 2 "the model ends with 3 outputs but the data has 4 classes" $BIN train --data $D --arch dense:3 --epochs 1 --out x
+    bad "SPEC: more outputs than classes" 2 "--arch: the model ends with 5 outputs but the data has 4 classes (end the SPEC with dense:4)" $BIN train --data $D --arch dense:5 --epochs 1 --out x
+    bad "SPEC: a conv's outputs as classes" 2 "--arch: the model ends with 288 outputs but the data has 4 classes" $BIN train --data $D --arch conv:2:3:1:same --epochs 1 --out x
     bad "missing data directory" 1 "--data $T/nowhere: neither $T/nowhere/train-images-idx3-ubyte nor" $BIN train --data $T/nowhere --arch dense:4 --epochs 1 --out x
     bad "truncated data set" 1 "--data $T/broken: " $BIN eval --data $T/broken --model $M/mlp.bin
     bad "missing model file" 1 "$M/nope.bin" $BIN eval --data $D --model $M/nope.bin
@@ -213,11 +267,12 @@ EOF
     bad "teacher and data shapes differ" 1 "--teacher takes 1x12x12 inputs, the data's images are 1x8x8" $BIN distill --data $T/data8 --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "teacher and teacher logits" 2 "give --teacher or --teacher-logits, not both" $BIN distill --data $D --teacher $M/teacher.bin --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "teacher logits: not a .npy" 1 "--teacher-logits $D/classes.txt" $BIN distill --data $D --teacher-logits $D/classes.txt --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
-    bad "teacher logits: wrong shape" 1 "shape (600, 4), expected (600, 5)" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:5 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "teacher logits: wrong shape" 1 "shape (600, 5), expected (600, 4)" $BIN distill --data $D --teacher-logits $T/logits5.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "bad split" 2 "--split: 'val' is not test or train" $BIN eval --data $D --model $M/mlp.bin --split val
     bad "predict without images" 2 "no IMAGE given" $BIN predict --model $M/mlp.bin
     bad "predict a missing image" 1 "cannot open $T/png/none.png" $BIN predict --model $M/mlp.bin $T/png/none.png
     bad "predict a file that is no image" 1 "$D/classes.txt: not an image" $BIN predict --model $M/mlp.bin $D/classes.txt
+    bad "predict: a model of table rows on a picture" 1 "--model takes 1x1x10 inputs, not images: the input shape does not fit a picture" $BIN predict --model $T/table.bin $T/png/q0.png
     bad "predict --top 0" 2 "--top: 0 is out of range" $BIN predict --model $M/mlp.bin --top 0 $T/png/q0.png
     bad "predict --invert maybe" 2 "--invert: 'maybe' is not auto, yes or no" $BIN predict --model $M/mlp.bin --invert maybe $T/png/q0.png
     bad "info without MODEL" 2 "no MODEL given" $BIN info

@@ -1,11 +1,14 @@
-/* tests/cli_helper.c - writes the inputs tests/test_cli.sh feeds the distill
+/* tests/cli/cli_helper.c - writes the inputs tests/cli/test_cli.sh feeds the distill
    command: a small learnable IDX data set (the class is the quadrant that
    holds a bright square), PNG pictures of it, and broken files.
      cli_helper data DIR [SIZE]   train/t10k IDX files (training set gzipped), classes.txt
      cli_helper png DIR           q0.png (as trained), q3_rgb.png (36x36 RGB), q1_light.png (dark on white)
      cli_helper broken DIR        IDX files with a truncated training image file
-     cli_helper npy DIR FILE      teacher logits for DIR's training set (600 x 4 float32)
-     cli_helper model DIR FILE    a model with the layer options a SPEC cannot give, for export-c */
+     cli_helper npy DIR FILE [K]  teacher logits for DIR's training set (600 x K float32, K = 4)
+     cli_helper table DIR         table.bin: a model of 1x10 table rows (dense 10 -> 3), for predict to refuse
+     cli_helper model DIR FILE    a model with the layer options a SPEC cannot give, for export-c
+     cli_helper kinds DIR         k_KIND.bin: one small model per layer kind export-c writes
+                                  (and per conv path: GEMM, depthwise, Winograd; fused ReLU) */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -94,6 +97,64 @@ static int write_set(const char *dir, const char *prefix, int count, int size, i
     return okay;
 }
 
+/* Saves a model of the given layers on a c x h x w input, its parameters
+   and batch norm statistics moved off their defaults. */
+static int save_model(const char *dir, const char *name, const dst_layer_desc *layers, int count, int c, int h, int w)
+{
+    dst_model_desc desc = dst_model_desc_default();
+    dst_model *m;
+    dst_error e;
+    char path[1024];
+    size_t i;
+    int ok;
+    desc.input_c = c; desc.input_h = h; desc.input_w = w;
+    desc.layers = layers; desc.layer_count = count;
+    if (dst_model_create(&m, &desc, &e) != DST_OK) { fprintf(stderr, "%s: %s\n", name, e.message); return 0; }
+    for (i = 0; i < dst_model_buffer_count(m); ++i) dst_model_buffers(m)[i] = 0.5f + (float)rnd(100) / 100.0f;
+    for (i = 0; i < dst_model_param_count(m); ++i) dst_model_params(m)[i] += (float)(rnd(100) - 50) / 500.0f;
+    snprintf(path, sizeof path, "%s/%s.bin", dir, name);
+    ok = dst_model_save(m, path, &e) == DST_OK;
+    if (!ok) fprintf(stderr, "%s\n", e.message);
+    dst_model_free(m);
+    return ok;
+}
+
+/* One model per layer kind, each kind first (so the extreme inputs reach it
+   unchanged), on odd sizes; the conv shapes take each path of the library. */
+static int write_kinds(const char *dir)
+{
+    dst_layer_desc L[2];
+    int ok = 1;
+#define KIND(name, c, h, w, first, second)                                                  \
+    L[0] = first;                                                                           \
+    L[1] = second;                                                                          \
+    ok = ok && save_model(dir, "k_" name, L, L[1].kind == DST_LAYER_FLATTEN ? 1 : 2, c, h, w)
+    KIND("dense", 2, 7, 7, dst_dense(5), dst_flatten());
+    KIND("dense_relu", 2, 7, 7, dst_dense(6), dst_relu());
+    KIND("conv", 2, 7, 7, dst_conv2d(3, 3, 1, 1), dst_flatten());
+    KIND("conv_relu", 2, 7, 7, dst_conv2d(3, 3, 1, 1), dst_relu());
+    KIND("conv_s2", 3, 9, 8, dst_conv2d(4, 3, 2, 1), dst_flatten());
+    KIND("dwconv", 3, 7, 9, dst_depthwise_conv2d(3, 3, 1, 1), dst_flatten());
+    KIND("wino", 32, 32, 32, dst_conv2d(32, 3, 1, 1), dst_flatten());
+    KIND("wino_relu", 32, 32, 32, dst_conv2d(32, 3, 1, 1), dst_relu());
+    KIND("maxpool", 2, 7, 7, dst_maxpool2d(3, 1, 1), dst_flatten());
+    KIND("maxpool2", 2, 16, 18, dst_maxpool2d(2, 2, 0), dst_flatten());
+    KIND("avgpool", 2, 7, 7, dst_avgpool2d(3, 2, 1), dst_flatten());
+    KIND("gap", 3, 5, 7, dst_global_avgpool(), dst_flatten());
+    KIND("bn", 3, 5, 5, dst_batchnorm(), dst_flatten());
+    KIND("flatten", 2, 3, 3, dst_flatten(), dst_flatten());
+    KIND("dropout", 2, 3, 3, dst_dropout(0.5f), dst_flatten());
+    KIND("dropout2d", 2, 3, 3, dst_dropout2d(0.5f), dst_flatten());
+    KIND("relu", 2, 5, 5, dst_relu(), dst_flatten());
+    KIND("leaky", 2, 5, 5, dst_leaky_relu(0.2f), dst_flatten());
+    KIND("sigmoid", 2, 5, 5, dst_sigmoid(), dst_flatten());
+    KIND("tanh", 2, 5, 5, dst_tanh(), dst_flatten());
+    KIND("gelu", 2, 5, 5, dst_gelu(), dst_flatten());
+    KIND("softmax", 11, 1, 1, dst_softmax_layer(), dst_flatten());
+#undef KIND
+    return ok;
+}
+
 static int write_png(const char *dir, const char *name, int size, int q, int rgb, int light)
 {
     unsigned char img[48 * 48], px[48 * 48 * 3];
@@ -113,9 +174,10 @@ static int write_png(const char *dir, const char *name, int size, int q, int rgb
 int main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : NULL;
+    int cols = argc > 4 ? atoi(argv[4]) : 4;
     int size = argc > 3 && strcmp(argv[1], "npy") != 0 && strcmp(argv[1], "model") != 0 ? atoi(argv[3]) : 12, ok = 0;
     if (!dir || size < 6 || size > 48) {
-        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE\n");
+        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE [K] | model DIR FILE | kinds|table DIR\n");
         return 2;
     }
     if (strcmp(argv[1], "data") == 0) {
@@ -139,11 +201,12 @@ int main(int argc, char **argv)
         float *logits;
         snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
         if (dst_idx_load(path, &lab, &e) != DST_OK) { fprintf(stderr, "%s\n", e.message); return 1; }
+        if (cols < 4 || cols > 100) return 2;
         shape[0] = lab.count;
-        shape[1] = 4;
-        if (!(logits = (float *)malloc(lab.count * 4 * sizeof(float)))) return 1;
-        for (i = 0; i < lab.count * 4; ++i) logits[i] = (float)rnd(100) / 100.0f;
-        for (i = 0; i < lab.count; ++i) logits[i * 4 + (size_t)lab.data[i]] += 2.5f;
+        shape[1] = (size_t)cols;
+        if (!(logits = (float *)malloc(lab.count * (size_t)cols * sizeof(float)))) return 1;
+        for (i = 0; i < lab.count * (size_t)cols; ++i) logits[i] = (float)rnd(100) / 100.0f;
+        for (i = 0; i < lab.count; ++i) logits[i * (size_t)cols + (size_t)lab.data[i]] += 2.5f;
         ok = dst_npy_save(argv[3], DST_NPY_FLOAT32, logits, 2, shape, &e) == DST_OK;
         if (!ok) fprintf(stderr, "%s\n", e.message);
         free(logits);
@@ -173,6 +236,12 @@ int main(int argc, char **argv)
         ok = dst_model_save(m, argv[3], &e) == DST_OK;
         if (!ok) fprintf(stderr, "%s\n", e.message);
         dst_model_free(m);
+    } else if (strcmp(argv[1], "table") == 0) {
+        dst_layer_desc L[1];
+        L[0] = dst_dense(3);
+        ok = save_model(dir, "table", L, 1, 1, 1, 10);
+    } else if (strcmp(argv[1], "kinds") == 0) {
+        ok = write_kinds(dir);
     } else if (strcmp(argv[1], "broken") == 0) {
         ok = write_set(dir, "train", 40, size, 0, 1) && write_set(dir, "t10k", 20, size, 0, 0);
     }

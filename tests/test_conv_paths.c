@@ -1,4 +1,4 @@
-/* tests/test_conv_speed.c - the fast convolution paths against the plain
+/* tests/test_conv_paths.c - the fast convolution paths against the plain
    reference loops (random shapes with odd sizes, every option), gradient
    checks through the fast paths, no allocation per step, and batch norm
    folding for inference. */
@@ -433,7 +433,7 @@ static int test_fold_batchnorm_matches_eval(void)
     return 0;
 }
 
-static const t_case conv_speed_tests[] = {
+static const t_case conv_path_tests[] = {
     { "conv_paths_match_reference", test_conv_paths_match_reference },
     { "conv_fast_paths_gradients", test_conv_fast_paths_gradients },
     { "conv_winograd_matches_reference", test_conv_winograd_matches_reference },

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""tools/torch_export.py - a PyTorch nn.Sequential -> a distill.h weight file.
+"""tools/torch/torch_export.py - a PyTorch nn.Sequential -> a distill.h weight file.
 
 As a module:
     from torch_export import export
     export(model, (1, 28, 28), "student.dst", meta={"classes": "t-shirt,trouser,..."})
 From the shell (a whole pickled model saved with torch.save(model, path)):
-    /usr/bin/python3 tools/torch_export.py model.pt 1,28,28 out.dst
+    /usr/bin/python3 tools/torch/torch_export.py model.pt 1,28,28 out.dst
 
 Supported layers: Linear, Conv2d (zero padding; stride, dilation, groups),
 MaxPool2d / AvgPool2d (ceil_mode False; AvgPool2d with count_include_pad),

@@ -1,4 +1,4 @@
-"""tools/distill_file.py - read and write distill.h weight files (docs/FORMAT.md)
+"""tools/torch/distill_file.py - read and write distill.h weight files (docs/FORMAT.md)
 in plain Python (struct only; no torch needed here).
 
     arch, tensors, meta = read(path_or_bytes)

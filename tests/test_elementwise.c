@@ -1,4 +1,4 @@
-/* tests/test_mlpfast.c - the fast element-wise kernels of the MLP path
+/* tests/test_elementwise.c - the fast element-wise kernels of the MLP path
    (ReLU, bias, bias gradient, SGD/Adam/AdamW, the finiteness check) against
    their scalar references and against plain loops written here from
    PyTorch's formulas; the dense+ReLU fusion against the same model unfused;
@@ -315,7 +315,7 @@ static int test_seconds_is_a_wall_clock(void)
     return 0;
 }
 
-static const t_case mlpfast_tests[] = {
+static const t_case elementwise_tests[] = {
     { "relu_kernels_match_scalar", test_relu_kernels_match_scalar },
     { "bias_relu_and_column_sums_match_scalar", test_bias_relu_and_column_sums_match_scalar },
     { "optimizer_kernels_match_reference", test_optimizer_kernels_match_reference },

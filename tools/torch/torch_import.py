@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""tools/torch_import.py - a distill.h weight file -> a PyTorch nn.Sequential.
+"""tools/torch/torch_import.py - a distill.h weight file -> a PyTorch nn.Sequential.
 
 As a module:
     from torch_import import load
     model, meta = load("student.dst")      # in eval mode
 From the shell (writes a pickled model for torch.load):
-    /usr/bin/python3 tools/torch_import.py student.dst model.pt
+    /usr/bin/python3 tools/torch/torch_import.py student.dst model.pt
 
 The model takes (N, C, H, W) when the file's input has H or W > 1, else (N, C).
 Where distill.h flattens implicitly (a dense layer after a spatial one) an

@@ -1,0 +1,56 @@
+#!/bin/sh
+# tests/compile/run.sh - how the header builds in a user's program: two
+# translation units, declarations-only includes, DISTILL_STATIC twice, the
+# user's macros, the stricter warnings, as C and C++ with gcc and clang; and
+# one seed training the same bits whichever way the header was built.
+# Run from the repository root (make test does); the last line is
+# "N passed, N failed".
+out=build/compile
+mkdir -p "$out"
+pass=0; fail=0
+WARN="-Wall -Wextra -Wpedantic -Werror"
+STRICT="-Wshadow -Wdouble-promotion -Wundef -Wcast-align -Wmissing-declarations"
+STRICT_C="$STRICT -Wstrict-prototypes -Wmissing-prototypes"
+
+check() { # name, then the command
+    name=$1; shift
+    if "$@" > "$out/log" 2>&1; then pass=$((pass + 1)); echo "ok   $name"
+    else fail=$((fail + 1)); echo "FAIL $name"; head -n 20 "$out/log"; fi
+}
+
+for cc in gcc clang; do
+    check "$cc: implementation and declarations-only in two files" \
+        sh -c "$cc -std=c99 -O1 $WARN $STRICT_C -I. tests/compile/impl.c tests/compile/decls.c -o $out/decls-$cc -lm && $out/decls-$cc"
+    check "$cc: DISTILL_STATIC in two files" \
+        sh -c "$cc -std=c99 -O1 $WARN $STRICT_C -I. tests/compile/static_a.c tests/compile/static_b.c -o $out/static-$cc -lm && $out/static-$cc"
+    check "$cc: the user's macros" $cc -std=c99 -O1 $WARN $STRICT_C -I. -c tests/compile/user_macros.c -o $out/macros-$cc.o
+done
+for cxx in g++ clang++; do
+    check "$cxx: implementation and declarations-only in two files (C++)" \
+        sh -c "$cxx -x c++ -std=c++11 -O1 $WARN $STRICT -I. tests/compile/impl.c tests/compile/decls.c -o $out/decls-$cxx -lm && $out/decls-$cxx"
+    check "$cxx: DISTILL_STATIC in two files (C++)" \
+        sh -c "$cxx -x c++ -std=c++11 -O1 $WARN $STRICT -I. tests/compile/static_a.c tests/compile/static_b.c -o $out/static-$cxx -lm && $out/static-$cxx"
+    check "$cxx: the user's macros (C++)" $cxx -x c++ -std=c++11 -O1 $WARN $STRICT -I. -c tests/compile/user_macros.c -o $out/macros-$cxx.o
+done
+
+# The same seed trains the same bits: ISO and GNU modes, gcc and clang, C++,
+# and -march=native (which lets the compiler fuse a*b+c anywhere the library
+# did not forbid it), each on every SIMD level the CPU has.
+ref=""
+for build in "gcc -std=c99" "gcc -std=gnu99" "gcc -std=gnu99 -march=native" "clang -std=c99" \
+             "clang -std=c99 -march=native" "g++ -x c++ -std=gnu++11 -march=native" \
+             "gcc -std=gnu99 -O3 -march=native -ffp-contract=fast"; do
+    tag=$(echo "$build" | tr -c 'a-z0-9' '_')
+    if $build -O2 $WARN -I. tests/compile/same_bits.c -o "$out/same-$tag" -lm > "$out/log" 2>&1 &&
+       "$out/same-$tag" > "$out/same-$tag.txt" 2>>"$out/log"; then
+        h=$(tr '\n' ' ' < "$out/same-$tag.txt")
+        if [ -z "$ref" ]; then ref=$h; refbuild=$build; fi
+        if [ "$h" = "$ref" ]; then pass=$((pass + 1)); echo "ok   same bits: $build ($h)"
+        else fail=$((fail + 1)); echo "FAIL same bits: $build gives $h, $refbuild gave $ref"; fi
+    else
+        fail=$((fail + 1)); echo "FAIL same bits: $build did not build or run"; head -n 20 "$out/log"
+    fi
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

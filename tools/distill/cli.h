@@ -1,0 +1,128 @@
+/* tools/distill/cli.h - what the parts of the distill command share: the
+   includes (stb_image, stb_image_write, stb_easy_font and the distill.h
+   implementation), the parsed command line, the training curves, and the
+   functions one part calls in another. tools/distill/distill.c includes
+   every part into one translation unit, so everything here is static. */
+#ifndef DISTILL_CLI_H
+#define DISTILL_CLI_H
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno, clock_gettime */
+#endif
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _WIN32
+#include <io.h>
+#define isatty _isatty
+#define fileno _fileno
+#else
+#include <unistd.h>
+#endif
+
+/* stb headers trip -Wextra; they are not ours to fix */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wmissing-braces"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+#include <stb_easy_font.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#define DISTILL_IMPLEMENTATION
+#include "distill.h"
+
+/* ==== the parsed command line ============================================= */
+
+enum { C_TRAIN = 1, C_DISTILL = 2, C_EVAL = 4, C_PREDICT = 8, C_INFO = 16, C_EXPORT_C = 32,
+       C_EXPORT_BYTES = 64, C_PLOT = 128 };
+enum { O_STR, O_INT, O_REAL, O_FLAG };
+
+typedef struct args {
+    const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
+    const char *name, *title, *invert, *split;
+    const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
+    int quiet;
+    const char **pos; /* the arguments that are not options */
+    int npos;
+    int cmd;
+    const char *cmd_name;
+    int argc;
+    char **argv;
+} args;
+
+
+/* ==== training curves: one row per epoch ================================== */
+
+typedef struct curves {
+    int n, cap;
+    float *v; /* per epoch: train loss, train accuracy, test loss, test accuracy, seconds */
+} curves;
+#define CURVE_COLS 5
+
+typedef struct plot_series { char label[64]; curves cv; } plot_series;
+
+/* ==== what one part calls in another ====================================== */
+
+/* common.c */
+#if defined(__GNUC__)
+__attribute__((noreturn, format(printf, 2, 3)))
+#endif
+static void fail(int status, const char *fmt, ...);
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void warn(const char *fmt, ...);
+static long parse_int(const char *what, const char *s, long lo, long hi);
+static double parse_real(const char *what, const char *s, double lo, double hi, int lo_open);
+static void need(const char *value, const char *flag);
+static void no_positional(const args *a);
+static void load_data(const char *dir, dst_mnist *d);
+static char *class_names(const char *given, const char *dir, int classes);
+static const char *class_name(const char *names, int k, char *buf, size_t cap);
+static dst_model *load_model(const char *path, const char *flag);
+static void input_shape(const dst_model *m, int *c, int *h, int *w);
+static void check_model_fits_data(const dst_model *m, const dst_mnist *d, const char *what);
+static double meta_number_or(const dst_model *m, const char *key, double fallback);
+static int argmax(const float *v, int n);
+static void base_label(const char *path, char *buf, size_t cap);
+static const char *model_arg(const args *a);
+static long file_size(const char *path);
+static void describe_layer(const dst_layer_info *li, char *buf, size_t cap);
+
+/* spec.c: text into layers; 1, or 0 with msg = "position P: what is wrong" */
+#define SPEC_MAX_LAYERS 64
+#define SPEC_MAX_FIELDS 5
+
+typedef struct spec {
+    dst_layer_desc layers[SPEC_MAX_LAYERS];
+    int pos[SPEC_MAX_LAYERS]; /* where each layer starts in the text, from 1 */
+    int len[SPEC_MAX_LAYERS]; /* and how many characters it spans */
+    int count;
+} spec;
+static int spec_parse(const char *text, int in_channels, spec *sp, char *msg, size_t cap);
+static int spec_final_activation(const spec *sp);
+
+/* plot.c */
+static void plot_write(const char *path, const char *title, const plot_series *s, int count);
+
+/* the commands: train.c, model.c, export.c, plot.c */
+static void cmd_train(const args *a);
+static void cmd_eval(const args *a);
+static void cmd_predict(const args *a);
+static void cmd_info(const args *a);
+static void cmd_export_c(const args *a);
+static void cmd_export_bytes(const args *a);
+static void cmd_plot(const args *a);
+
+#endif

@@ -1,0 +1,38 @@
+/* tools/distill/distill.c - the `distill` command: train, distill, evaluate,
+   predict with and export small networks from the shell, no C to write.
+
+   cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -o build/distill
+
+   distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
+   distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
+                   --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
+   distill eval    --data DIR --model MODEL [--split test|train]
+   distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
+   distill info    MODEL
+   distill export-c     MODEL [--name NAME] > model.h
+   distill export-bytes MODEL [--name NAME] > model_bytes.h
+   distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...
+   `distill help` prints every option and the SPEC grammar (README.md too).
+
+   Exit status: 0 success, 1 a failure while working (a file, the data, the
+   training), 2 a bad command line. Errors are one line on stderr.
+
+   This file is the whole build: it includes the parts, one job each, into
+   one translation unit (so the one cc line above stays one line, every
+   function stays static, and the compiler sees the program whole):
+     cli.h     what the parts share: includes, the parsed command line, prototypes
+     common.c  errors and numbers, the data set and class names, model helpers
+     spec.c    the SPEC grammar
+     train.c   train and distill
+     model.c   eval, predict, info
+     export.c  export-c and export-bytes
+     plot.c    plot (and train --plot)
+     main.c    options, usage, main */
+#include "cli.h"
+#include "common.c"
+#include "spec.c"
+#include "train.c"
+#include "model.c"
+#include "export.c"
+#include "plot.c"
+#include "main.c"

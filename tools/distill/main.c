@@ -1,0 +1,145 @@
+/* tools/distill/main.c - the command line: options, usage, main.
+   Part of the distill command (built through distill.c). */
+#include "cli.h"
+
+/* ==== the command line ==================================================== */
+
+typedef struct option { const char *name; int flag; int cmds; size_t off; } option;
+
+#define OPT(name, flag, cmds, field) { name, flag, cmds, offsetof(args, field) }
+static const option options[] = {
+    OPT("--data", O_STR, C_TRAIN | C_DISTILL | C_EVAL, data),
+    OPT("--arch", O_STR, C_TRAIN | C_DISTILL, arch),
+    OPT("--epochs", O_STR, C_TRAIN | C_DISTILL, epochs),
+    OPT("--batch", O_STR, C_TRAIN | C_DISTILL | C_EVAL, batch),
+    OPT("--lr", O_STR, C_TRAIN | C_DISTILL, lr),
+    OPT("--optimizer", O_STR, C_TRAIN | C_DISTILL, optimizer),
+    OPT("--momentum", O_STR, C_TRAIN | C_DISTILL, momentum),
+    OPT("--weight-decay", O_STR, C_TRAIN | C_DISTILL, weight_decay),
+    OPT("--seed", O_STR, C_TRAIN | C_DISTILL, seed),
+    OPT("--limit", O_STR, C_TRAIN | C_DISTILL | C_EVAL, limit),
+    OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT, out),
+    OPT("--teacher", O_STR, C_DISTILL, teacher),
+    OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
+    OPT("--temperature", O_STR, C_DISTILL, temperature),
+    OPT("--alpha", O_STR, C_DISTILL, alpha),
+    OPT("--classes", O_STR, C_TRAIN | C_DISTILL, classes),
+    OPT("--plot", O_STR, C_TRAIN | C_DISTILL, plot),
+    OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
+    OPT("--label", O_STR, C_TRAIN | C_DISTILL, label),
+    OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
+    OPT("--model", O_STR, C_EVAL | C_PREDICT, model),
+    OPT("--split", O_STR, C_EVAL, split),
+    OPT("--top", O_STR, C_PREDICT, top),
+    OPT("--invert", O_STR, C_PREDICT, invert),
+    OPT("--name", O_STR, C_EXPORT_C | C_EXPORT_BYTES, name),
+    OPT("--title", O_STR, C_PLOT, title),
+};
+
+static const char usage_text[] =
+    "usage:\n"
+    "  distill train   --data DIR --arch SPEC --epochs N [training options] --out MODEL\n"
+    "  distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A\n"
+    "                  --epochs N [training options] --out MODEL\n"
+    "                  (or --teacher-logits FILE.npy: float32, one row per training image)\n"
+    "  distill eval    --data DIR --model MODEL [--split test|train] [--batch B] [--limit N]\n"
+    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
+    "  distill info    MODEL\n"
+    "  distill export-c     MODEL [--name NAME] > model.h\n"
+    "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
+    "  distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...\n"
+    "\n"
+    "training options:\n"
+    "  --batch B (128)  --lr X (optimizer's default)  --optimizer sgd|adam|adamw (adam)\n"
+    "  --momentum X (sgd, 0.9)  --weight-decay X  --seed S (1)  --limit N (first N training images)\n"
+    "  --classes a,b,c (class names; else DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
+    "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --label TEXT (the run's name in plots)\n"
+    "  --quiet (no progress line)\n"
+    "\n"
+    "DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and\n"
+    "t10k-labels-idx1-ubyte, each plain or .gz (the MNIST format).\n"
+    "\n"
+    "SPEC is the model, layers separated by commas, e.g.\n"
+    "  conv:32:3,relu,conv:64:3,relu,maxpool:2,dropout:0.25,flatten,dense:128,relu,dropout:0.5,dense:10\n"
+    "  dense:N  conv:C:K[:S[:P|same]]  dwconv:K[:S[:P|same]]  maxpool:K[:S]  avgpool:K[:S]  gap  bn\n"
+    "  flatten  dropout:R  dropout2d:R  relu  leaky[:SLOPE]  sigmoid  tanh  gelu\n"
+    "The last layer's size is the number of classes.\n";
+
+static void usage(FILE *f) { fputs(usage_text, f); }
+
+static const struct { const char *name; int cmd; } commands[] = {
+    { "train", C_TRAIN }, { "distill", C_DISTILL }, { "eval", C_EVAL }, { "predict", C_PREDICT },
+    { "info", C_INFO }, { "export-c", C_EXPORT_C }, { "export-bytes", C_EXPORT_BYTES }, { "plot", C_PLOT } };
+
+static void parse_args(int argc, char **argv, args *a)
+{
+    int i, k;
+    memset(a, 0, sizeof *a);
+    a->argc = argc;
+    a->argv = argv;
+    for (k = 0; k < (int)(sizeof commands / sizeof commands[0]); ++k)
+        if (strcmp(argv[1], commands[k].name) == 0) break;
+    if (k == (int)(sizeof commands / sizeof commands[0]))
+        fail(2, "unknown command '%s' (commands: train, distill, eval, predict, info, export-c, export-bytes, "
+                "plot; see distill help)", argv[1]);
+    a->cmd = commands[k].cmd;
+    a->cmd_name = commands[k].name;
+    snprintf(g_cmd, sizeof g_cmd, "distill %s", a->cmd_name);
+    a->pos = (const char **)calloc((size_t)argc, sizeof *a->pos);
+    if (!a->pos) fail(1, "out of memory");
+    for (i = 2; i < argc; ++i) {
+        const char *s = argv[i], *eq, *value = NULL;
+        size_t n;
+        const option *o = NULL;
+        if (strncmp(s, "--", 2) != 0 || s[2] == 0) {
+            if (s[0] == '-' && s[1] && strcmp(s, "--") != 0) fail(2, "unknown option %s (options start with --)", s);
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        eq = strchr(s, '=');
+        n = eq ? (size_t)(eq - s) : strlen(s);
+        for (k = 0; k < (int)(sizeof options / sizeof options[0]); ++k)
+            if (strlen(options[k].name) == n && strncmp(options[k].name, s, n) == 0) { o = &options[k]; break; }
+        if (!o) fail(2, "unknown option %.*s (see distill help)", (int)n, s);
+        if (!(o->cmds & a->cmd)) fail(2, "option %s does not apply to %s", o->name, a->cmd_name);
+        if (o->flag == O_FLAG) {
+            if (eq) fail(2, "option %s takes no value", o->name);
+            *(int *)(void *)((char *)a + o->off) = 1;
+            continue;
+        }
+        if (eq) value = eq + 1;
+        else if (i + 1 < argc) value = argv[++i];
+        else fail(2, "option %s needs a value", o->name);
+        if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
+        *(const char **)(void *)((char *)a + o->off) = value;
+    }
+}
+
+/* ==== main ================================================================ */
+
+int main(int argc, char **argv)
+{
+    args a;
+    if (argc < 2) fail(2, "no command given (train, distill, eval, predict, info, export-c, export-bytes, plot; "
+                          "distill help shows every option)");
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("distill %s\n", dst_version());
+        return 0;
+    }
+    parse_args(argc, argv, &a);
+    switch (a.cmd) {
+    case C_TRAIN: case C_DISTILL: cmd_train(&a); break;
+    case C_EVAL: cmd_eval(&a); break;
+    case C_PREDICT: cmd_predict(&a); break;
+    case C_INFO: cmd_info(&a); break;
+    case C_EXPORT_C: cmd_export_c(&a); break;
+    case C_EXPORT_BYTES: cmd_export_bytes(&a); break;
+    default: cmd_plot(&a); break;
+    }
+    free((void *)a.pos);
+    return 0;
+}
