@@ -117,6 +117,27 @@ typedef enum dst_result {
 
 DSTDEF const char *dst_result_string(dst_result r);
 
+/* One list gives the layer kinds: the enum value (stored in the weight file,
+   so values are only ever appended, 0, 1, 2, ... with no gap), and the name
+   that dst_layer_name, the weight file's readers and the distill command
+   use. The name is a bare token, only ever stringized or pasted. */
+#define DST_LAYER_KIND_LIST(X)                                                  \
+    X(DST_LAYER_DENSE, 0, dense)       /* y = x W^T + b; W [units][inputs], nn.Linear */ \
+    X(DST_LAYER_RELU, 1, relu)                                                  \
+    X(DST_LAYER_LEAKY_RELU, 2, leaky_relu)                                      \
+    X(DST_LAYER_SIGMOID, 3, sigmoid)                                            \
+    X(DST_LAYER_TANH, 4, tanh)                                                  \
+    X(DST_LAYER_GELU, 5, gelu)                                                  \
+    X(DST_LAYER_SOFTMAX, 6, softmax)   /* probabilities; for inference: the losses take logits */ \
+    X(DST_LAYER_DROPOUT, 7, dropout)   /* inverted: zero with probability rate, scale by 1/(1-rate) */ \
+    X(DST_LAYER_CONV2D, 8, conv2d)     /* nn.Conv2d: W [units][in_c / groups][kernel_h][kernel_w] */ \
+    X(DST_LAYER_MAXPOOL2D, 9, maxpool2d) /* nn.MaxPool2d */                     \
+    X(DST_LAYER_AVGPOOL2D, 10, avgpool2d) /* nn.AvgPool2d, padding counted in the mean */ \
+    X(DST_LAYER_GLOBAL_AVGPOOL, 11, global_avgpool) /* mean over H x W: C x H x W -> C x 1 x 1 */ \
+    X(DST_LAYER_BATCHNORM, 12, batchnorm) /* nn.BatchNorm2d over channels (BatchNorm1d after dense) */ \
+    X(DST_LAYER_FLATTEN, 13, flatten)  /* C x H x W -> C*H*W x 1 x 1, data untouched, not copied */ \
+    X(DST_LAYER_DROPOUT2D, 14, dropout2d) /* nn.Dropout2d: zeroes whole channels with probability rate */
+
 /* Where a call that has no object of its own puts the detail of a failure.
    Pass NULL when you do not want it. */
 typedef struct dst_error {
@@ -363,23 +384,20 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t); /* t >=
 
 /* ==== API: models ========================================================= */
 
+/* The layer kinds: DST_LAYER_KIND_LIST (beside the result codes) gives the
+   values, which the weight file stores, and the names. */
 typedef enum dst_layer_kind {
-    DST_LAYER_DENSE,      /* y = x W^T + b; W is [units][inputs] as in PyTorch's nn.Linear */
-    DST_LAYER_RELU,
-    DST_LAYER_LEAKY_RELU,
-    DST_LAYER_SIGMOID,
-    DST_LAYER_TANH,
-    DST_LAYER_GELU,
-    DST_LAYER_SOFTMAX,    /* probabilities; for inference: the losses take logits */
-    DST_LAYER_DROPOUT,    /* inverted dropout: zero with probability rate, scale by 1/(1-rate) */
-    DST_LAYER_CONV2D,     /* 2-D convolution, nn.Conv2d: W [units][in_c / groups][kernel_h][kernel_w] */
-    DST_LAYER_MAXPOOL2D,  /* nn.MaxPool2d */
-    DST_LAYER_AVGPOOL2D,  /* nn.AvgPool2d, padding counted in the mean */
-    DST_LAYER_GLOBAL_AVGPOOL, /* mean over H x W: C x H x W -> C x 1 x 1 (nn.AdaptiveAvgPool2d(1)) */
-    DST_LAYER_BATCHNORM,  /* nn.BatchNorm2d over channels (BatchNorm1d after a dense layer) */
-    DST_LAYER_FLATTEN,    /* C x H x W -> C*H*W x 1 x 1, data untouched and not copied (dense flattens anyway) */
-    DST_LAYER_DROPOUT2D   /* spatial dropout, nn.Dropout2d: zeroes whole channels with probability rate */
+#define DST__LAYER_KIND_ENUM(kind, value, name) kind = value,
+    DST_LAYER_KIND_LIST(DST__LAYER_KIND_ENUM)
+#undef DST__LAYER_KIND_ENUM
 } dst_layer_kind;
+
+/* How many kinds there are: every value below it is a kind. */
+enum {
+#define DST__LAYER_KIND_ONE(kind, value, name) + 1
+    DST_LAYER_KIND_COUNT = 0 DST_LAYER_KIND_LIST(DST__LAYER_KIND_ONE)
+#undef DST__LAYER_KIND_ONE
+};
 
 typedef enum dst_init {
     DST_INIT_DEFAULT = 0,   /* PyTorch's nn.Linear and nn.Conv2d: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
@@ -4914,81 +4932,6 @@ static const dst__kernels *dst__kernels_for(dst_simd level)
 
 /* ==== models ============================================================== */
 
-DSTDEF dst_layer_desc dst_dense(int units)
-{
-    dst_layer_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = DST_LAYER_DENSE;
-    d.units = units;
-    return d;
-}
-
-static dst_layer_desc dst__layer_of(dst_layer_kind kind, float param)
-{
-    dst_layer_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = kind;
-    d.param = param;
-    return d;
-}
-
-DSTDEF dst_layer_desc dst_relu(void) { return dst__layer_of(DST_LAYER_RELU, 0); }
-DSTDEF dst_layer_desc dst_leaky_relu(float negative_slope) { return dst__layer_of(DST_LAYER_LEAKY_RELU, negative_slope); }
-DSTDEF dst_layer_desc dst_sigmoid(void) { return dst__layer_of(DST_LAYER_SIGMOID, 0); }
-DSTDEF dst_layer_desc dst_tanh(void) { return dst__layer_of(DST_LAYER_TANH, 0); }
-DSTDEF dst_layer_desc dst_gelu(void) { return dst__layer_of(DST_LAYER_GELU, 0); }
-DSTDEF dst_layer_desc dst_softmax_layer(void) { return dst__layer_of(DST_LAYER_SOFTMAX, 0); }
-DSTDEF dst_layer_desc dst_dropout(float rate) { return dst__layer_of(DST_LAYER_DROPOUT, rate); }
-
-DSTDEF dst_layer_desc dst_conv2d(int out_channels, int kernel, int stride, int padding)
-{
-    dst_layer_desc d = dst__layer_of(DST_LAYER_CONV2D, 0);
-    d.units = out_channels;
-    d.kernel_h = d.kernel_w = kernel;
-    d.stride_h = d.stride_w = stride;
-    d.pad_h = d.pad_w = padding;
-    d.dilation_h = d.dilation_w = 1;
-    d.groups = 1;
-    return d;
-}
-
-DSTDEF dst_layer_desc dst_depthwise_conv2d(int channels, int kernel, int stride, int padding)
-{
-    dst_layer_desc d = dst_conv2d(channels, kernel, stride, padding);
-    d.groups = channels;
-    return d;
-}
-
-static dst_layer_desc dst__pool_of(dst_layer_kind kind, int kernel, int stride, int padding)
-{
-    dst_layer_desc d = dst__layer_of(kind, 0);
-    d.kernel_h = d.kernel_w = kernel;
-    d.stride_h = d.stride_w = stride;
-    d.pad_h = d.pad_w = padding;
-    return d;
-}
-
-DSTDEF dst_layer_desc dst_maxpool2d(int kernel, int stride, int padding) { return dst__pool_of(DST_LAYER_MAXPOOL2D, kernel, stride, padding); }
-DSTDEF dst_layer_desc dst_avgpool2d(int kernel, int stride, int padding) { return dst__pool_of(DST_LAYER_AVGPOOL2D, kernel, stride, padding); }
-DSTDEF dst_layer_desc dst_global_avgpool(void) { return dst__layer_of(DST_LAYER_GLOBAL_AVGPOOL, 0); }
-DSTDEF dst_layer_desc dst_flatten(void) { return dst__layer_of(DST_LAYER_FLATTEN, 0); }
-DSTDEF dst_layer_desc dst_dropout2d(float rate) { return dst__layer_of(DST_LAYER_DROPOUT2D, rate); }
-
-DSTDEF dst_layer_desc dst_batchnorm(void)
-{
-    dst_layer_desc d = dst__layer_of(DST_LAYER_BATCHNORM, 0.1f);
-    d.eps = 1e-5f;
-    return d;
-}
-
-DSTDEF dst_model_desc dst_model_desc_default(void)
-{
-    dst_model_desc d;
-    memset(&d, 0, sizeof d);
-    d.seed = 1;
-    return d;
-}
-
 /* A layer inside a model: its description, shapes, where its parameters sit,
    and its slices of the workspace. */
 typedef struct dst__layer {
@@ -4999,9 +4942,9 @@ typedef struct dst__layer {
     size_t fan_in, fan_out;                /* for initialisation */
     size_t buffer_offset, buffer_count;    /* BATCHNORM: running mean, running variance */
     size_t col_floats;                     /* CONV2D: im2col scratch (one sample, one group) */
-    int    relu_fused;                     /* DENSE or CONV2D followed by RELU: its forward applies
-                                              the ReLU, and both layers share one output buffer,
-                                              which holds the ReLU's output */
+    int    relu_fused;                     /* a kind that fuses a ReLU (DENSE, CONV2D) followed by
+                                              RELU: its forward applies the ReLU, and both layers
+                                              share one output buffer, which holds the ReLU's output */
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
@@ -5079,75 +5022,105 @@ static dst_result dst__fail(dst_model *m, dst_result code, const char *fmt, ...)
 
 DSTDEF const char *dst_model_error(const dst_model *m) { return m ? m->error : "model is NULL"; }
 
-DSTDEF const char *dst_layer_name(dst_layer_kind k)
+DSTDEF dst_model_desc dst_model_desc_default(void)
 {
-    switch (k) {
-    case DST_LAYER_DENSE: return "dense";
-    case DST_LAYER_RELU: return "relu";
-    case DST_LAYER_LEAKY_RELU: return "leaky_relu";
-    case DST_LAYER_SIGMOID: return "sigmoid";
-    case DST_LAYER_TANH: return "tanh";
-    case DST_LAYER_GELU: return "gelu";
-    case DST_LAYER_SOFTMAX: return "softmax";
-    case DST_LAYER_DROPOUT: return "dropout";
-    case DST_LAYER_CONV2D: return "conv2d";
-    case DST_LAYER_MAXPOOL2D: return "maxpool2d";
-    case DST_LAYER_AVGPOOL2D: return "avgpool2d";
-    case DST_LAYER_GLOBAL_AVGPOOL: return "global_avgpool";
-    case DST_LAYER_BATCHNORM: return "batchnorm";
-    case DST_LAYER_FLATTEN: return "flatten";
-    case DST_LAYER_DROPOUT2D: return "dropout2d";
-    }
-    return "unknown";
+    dst_model_desc d;
+    memset(&d, 0, sizeof d);
+    d.seed = 1;
+    return d;
 }
 
-/* in the convolutional layers' section, after the dense layer's */
-static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err);
-static size_t dst__layer_aux_floats(const dst__layer *L, int batch);
+/* ---- layer kinds: one row of operations each ------------------------------
+   Every kind is one line of DST_LAYER_KIND_LIST and one row, dst__kind_<name>,
+   which the model reaches through dst__layer_kinds[kind] (the table after the
+   kinds' sections). A kind's section below holds its constructors, its shape,
+   forward and backward, and its row; nothing else in the library names a
+   kind, except where one kind's behaviour is about another (a ReLU fused into
+   the layer before it, a batch norm folded into it).
+   A new kind: its line at the end of DST_LAYER_KIND_LIST, its constructor's
+   declaration in the API, its section here (ending in its row), and its
+   lines in docs/API.md, docs/FORMAT.md and tests/test_layers.c. The weight
+   file needs nothing: the layer record holds every dst_layer_desc field,
+   the kind's shape function checks them, and the weight's tensor takes the
+   row's weight_dims. Two things would reach beyond the kind: a field that
+   dst_layer_desc lacks (a new field at the end of every layer record: a
+   format change, docs/FORMAT.md), and buffers other than a running mean
+   and variance (the file names buffer tensors running_mean, running_var). */
 
-/* Works out a layer's output shape and parameter counts from its input
-   shape; rejects what cannot be built. */
-static dst_result dst__layer_shape(dst__layer *L, int index, dst_error *err)
+typedef struct dst__layer_ops {
+    /* Checks the description against the input shape and sets the output
+       shape, the parameter and buffer counts, the fans and col_floats.
+       dst__layer_shape has set in_c, in_h, in_w and in_size, and defaults:
+       output shape = input shape, no parameters or buffers, fan_in = in_size,
+       fan_out = units (or 1); out_size follows from the output shape. index
+       is for messages. */
+    dst_result (*shape)(dst__layer *ly, int index, dst_error *err);
+    /* Floats of workspace beside the output for batch samples (masks,
+       argmax, saved statistics). NULL: none. */
+    size_t (*aux_floats)(const dst__layer *ly, int batch);
+    /* Fills a new model's parameters and buffers (the model's whole arrays;
+       this layer's slices start at param_offset, buffer_offset). NULL: none. */
+    void (*init)(const dst__layer *ly, float *params, float *buffers, dst_rng *rng);
+    /* A training forward's check of the batch size. NULL: any batch. */
+    dst_result (*check_batch)(dst_model *m, const dst__layer *ly, int index, int batch);
+    /* Writes the output of batch samples of x to ly->out (and what backward
+       needs to ly->aux) and returns where the output is: ly->out, or x itself
+       for a layer that passes its input on. */
+    const float *(*forward)(dst_model *m, dst__layer *ly, const float *x, int batch, int training);
+    /* From dy (d loss / d output) writes the parameter gradients and, unless
+       dx is NULL (the first layer), d loss / d input to dx; returns where the
+       input's gradient is: dx, or dy when it passes through unchanged. x is
+       the forward's input; ly->out and ly->aux hold what the forward left. */
+    const float *(*backward)(dst_model *m, dst__layer *ly, const float *x, const float *dy, float *dx, int batch);
+    /* The weight tensor's dimensions (PyTorch's), returns how many. NULL:
+       one dimension, weight_count. */
+    int (*weight_dims)(const dst__layer *ly, uint64_t *dims);
+    unsigned flags;            /* DST__KIND_* */
+    dst_activation activation; /* the activation kinds: which one (dst_activation_forward) */
+} dst__layer_ops;
+
+enum {
+    DST__KIND_FUSES_RELU = 1,      /* a RELU layer right after it is done by its forward (relu_fused) */
+    DST__KIND_FOLDS_BATCHNORM = 2, /* weight [units][...] and bias [units]: a BATCHNORM right after it
+                                      folds into them (dst_model_fold_batchnorm) */
+    DST__KIND_IN_PLACE = 4         /* its output is its input's buffer, except as the first layer */
+};
+
+/* The row of a layer of a model (its kind has passed dst__layer_shape). */
+static const dst__layer_ops *dst__ops(const dst__layer *ly);
+
+/* ---- layer kinds: pieces several kinds share ---- */
+
+static dst_layer_desc dst__layer_of(dst_layer_kind kind, float param)
 {
-    const dst_layer_desc *d = &L->desc;
-    size_t in = (size_t)L->in_c * L->in_h * L->in_w;
-    L->in_size = in;
-    L->out_c = L->in_c; L->out_h = L->in_h; L->out_w = L->in_w;
-    L->weight_count = L->bias_count = 0;
-    L->buffer_count = L->col_floats = 0;
-    L->fan_in = in;
-    L->fan_out = d->units > 0 ? (size_t)d->units : 1;
-    switch (d->kind) {
-    case DST_LAYER_DENSE:
-        if (d->units < 1)
-            return dst__err(err, DST_ERR_ARG, "layer %d (dense): units %d, must be >= 1", index, d->units);
-        if ((unsigned)d->init > (unsigned)DST_INIT_XAVIER_NORMAL)
-            return dst__err(err, DST_ERR_ARG, "layer %d (dense): unknown init %d", index, (int)d->init);
-        if (!dst__mul_ok(in, (size_t)d->units, &L->weight_count) || in > INT_MAX)
-            return dst__err(err, DST_ERR_ARG, "layer %d (dense): %lu x %d weights is too many",
-                            index, (unsigned long)in, d->units);
-        L->bias_count = d->no_bias ? 0 : (size_t)d->units;
-        L->out_c = d->units; L->out_h = 1; L->out_w = 1;
-        break;
-    case DST_LAYER_LEAKY_RELU:
-        if (!dst__finite(d->param))
-            return dst__err(err, DST_ERR_ARG, "layer %d (leaky_relu): slope must be finite", index);
-        break;
-    case DST_LAYER_DROPOUT:
-        if (!(d->param >= 0 && d->param < 1))
-            return dst__err(err, DST_ERR_ARG, "layer %d (dropout): rate %g, must be in [0, 1)", index, (double)d->param);
-        break;
-    case DST_LAYER_RELU: case DST_LAYER_SIGMOID: case DST_LAYER_TANH:
-    case DST_LAYER_GELU: case DST_LAYER_SOFTMAX:
-        break;
-    case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
-    case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
-    case DST_LAYER_DROPOUT2D:
-        return dst__conv_layer_shape(L, index, err);
-    default:
-        return dst__err(err, DST_ERR_ARG, "layer %d: unknown kind %d", index, (int)d->kind);
-    }
-    L->out_size = (size_t)L->out_c * L->out_h * L->out_w;
+    dst_layer_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = kind;
+    d.param = param;
+    return d;
+}
+
+/* The shape of a layer that keeps its input's shape and has no parameters. */
+static dst_result dst__shape_same(dst__layer *ly, int index, dst_error *err)
+{
+    (void)ly; (void)index; (void)err;
+    return DST_OK;
+}
+
+static dst_result dst__check_init(const dst__layer *ly, int index, dst_error *err)
+{
+    if ((unsigned)ly->desc.init > (unsigned)DST_INIT_XAVIER_NORMAL)
+        return dst__err(err, DST_ERR_ARG, "layer %d (%s): unknown init %d", index, dst_layer_name(ly->desc.kind),
+                        (int)ly->desc.init);
+    return DST_OK;
+}
+
+static dst_result dst__check_rate(dst__layer *ly, int index, dst_error *err)
+{
+    float rate = ly->desc.param;
+    if (!(rate >= 0 && rate < 1))
+        return dst__err(err, DST_ERR_ARG, "layer %d (%s): rate %g, must be in [0, 1)", index,
+                        dst_layer_name(ly->desc.kind), (double)rate);
     return DST_OK;
 }
 
@@ -5163,27 +5136,50 @@ static void dst__fill_normal(dst_rng *rng, float *p, size_t n, float std)
     for (i = 0; i < n; ++i) p[i] = dst_rng_normal(rng) * std;
 }
 
-static void dst__init_layer(dst__layer *L, float *params, dst_rng *rng)
+/* A weight and a bias by desc.init (dense, conv2d): PyTorch's schemes. */
+static void dst__init_weights(const dst__layer *ly, float *params, float *buffers, dst_rng *rng)
 {
-    float *w = params + L->param_offset, *b = w + L->weight_count;
-    float fan_in = (float)L->fan_in, fan_out = (float)L->fan_out;
-    if (L->weight_count == 0) return;
-    memset(b, 0, L->bias_count * sizeof(float));
-    if (L->desc.kind == DST_LAYER_BATCHNORM) { /* weight 1, bias 0 */
-        size_t i;
-        for (i = 0; i < L->weight_count; ++i) w[i] = 1.0f;
-        return;
-    }
-    switch (L->desc.init) {
+    float *w = params + ly->param_offset, *b = w + ly->weight_count;
+    float fan_in = (float)ly->fan_in, fan_out = (float)ly->fan_out;
+    (void)buffers;
+    memset(b, 0, ly->bias_count * sizeof(float));
+    switch (ly->desc.init) {
     case DST_INIT_DEFAULT:
-        dst__fill_uniform(rng, w, L->weight_count, 1.0f / sqrtf(fan_in));
-        dst__fill_uniform(rng, b, L->bias_count, 1.0f / sqrtf(fan_in));
+        dst__fill_uniform(rng, w, ly->weight_count, 1.0f / sqrtf(fan_in));
+        dst__fill_uniform(rng, b, ly->bias_count, 1.0f / sqrtf(fan_in));
         break;
-    case DST_INIT_HE_UNIFORM: dst__fill_uniform(rng, w, L->weight_count, sqrtf(6.0f / fan_in)); break;
-    case DST_INIT_HE_NORMAL: dst__fill_normal(rng, w, L->weight_count, sqrtf(2.0f / fan_in)); break;
-    case DST_INIT_XAVIER_UNIFORM: dst__fill_uniform(rng, w, L->weight_count, sqrtf(6.0f / (fan_in + fan_out))); break;
-    case DST_INIT_XAVIER_NORMAL: dst__fill_normal(rng, w, L->weight_count, sqrtf(2.0f / (fan_in + fan_out))); break;
+    case DST_INIT_HE_UNIFORM: dst__fill_uniform(rng, w, ly->weight_count, sqrtf(6.0f / fan_in)); break;
+    case DST_INIT_HE_NORMAL: dst__fill_normal(rng, w, ly->weight_count, sqrtf(2.0f / fan_in)); break;
+    case DST_INIT_XAVIER_UNIFORM: dst__fill_uniform(rng, w, ly->weight_count, sqrtf(6.0f / (fan_in + fan_out))); break;
+    case DST_INIT_XAVIER_NORMAL: dst__fill_normal(rng, w, ly->weight_count, sqrtf(2.0f / (fan_in + fan_out))); break;
     }
+}
+
+/* Works out a layer's output shape and parameter counts from its input
+   shape (in_c, in_h, in_w); rejects what cannot be built. */
+static dst_result dst__layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    const dst_layer_desc *d = &ly->desc;
+    size_t in = (size_t)ly->in_c * ly->in_h * ly->in_w;
+    dst_result r;
+    if ((unsigned)d->kind >= (unsigned)DST_LAYER_KIND_COUNT)
+        return dst__err(err, DST_ERR_ARG, "layer %d: unknown kind %d", index, (int)d->kind);
+    ly->in_size = in;
+    ly->out_c = ly->in_c; ly->out_h = ly->in_h; ly->out_w = ly->in_w;
+    ly->weight_count = ly->bias_count = 0;
+    ly->buffer_count = ly->col_floats = 0;
+    ly->fan_in = in;
+    ly->fan_out = d->units > 0 ? (size_t)d->units : 1;
+    if ((r = dst__ops(ly)->shape(ly, index, err)) != DST_OK) return r;
+    ly->out_size = (size_t)ly->out_c * ly->out_h * ly->out_w;
+    return DST_OK;
+}
+
+/* Workspace beside the output a layer needs for batch samples (floats). */
+static size_t dst__layer_aux_floats(const dst__layer *ly, int batch)
+{
+    const dst__layer_ops *ops = dst__ops(ly);
+    return ops->aux_floats ? ops->aux_floats(ly, batch) : 0;
 }
 
 static void dst__model_release_workspace(dst_model *m)
@@ -5239,23 +5235,23 @@ static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc,
     if (!m->layers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "layer table"); }
     memset(m->layers, 0, sizeof(dst__layer) * (size_t)desc->layer_count);
     for (i = 0; i < m->layer_count; ++i) {
-        dst__layer *L = &m->layers[i];
-        L->desc = desc->layers[i];
-        L->in_c = c; L->in_h = h; L->in_w = w;
-        if ((r = dst__layer_shape(L, i, err)) != DST_OK) { dst_model_free(m); return r; }
-        c = L->out_c; h = L->out_h; w = L->out_w;
-        L->param_offset = total;
+        dst__layer *ly = &m->layers[i];
+        ly->desc = desc->layers[i];
+        ly->in_c = c; ly->in_h = h; ly->in_w = w;
+        if ((r = dst__layer_shape(ly, i, err)) != DST_OK) { dst_model_free(m); return r; }
+        c = ly->out_c; h = ly->out_h; w = ly->out_w;
+        ly->param_offset = total;
         /* each layer's parameters start 64-byte aligned */
-        total += (L->weight_count + L->bias_count + 15) & ~(size_t)15;
-        if (L->out_size > m->max_size) m->max_size = L->out_size;
-        L->buffer_offset = m->buffer_count;
-        m->buffer_count += L->buffer_count;
-        if (L->col_floats > m->col_floats) m->col_floats = L->col_floats;
+        total += (ly->weight_count + ly->bias_count + 15) & ~(size_t)15;
+        if (ly->out_size > m->max_size) m->max_size = ly->out_size;
+        ly->buffer_offset = m->buffer_count;
+        m->buffer_count += ly->buffer_count;
+        if (ly->col_floats > m->col_floats) m->col_floats = ly->col_floats;
     }
     m->out_size = m->layers[m->layer_count - 1].out_size;
     m->param_count = total;
     for (i = 0; i + 1 < m->layer_count; ++i)
-        m->layers[i].relu_fused = (m->layers[i].desc.kind == DST_LAYER_DENSE || m->layers[i].desc.kind == DST_LAYER_CONV2D) &&
+        m->layers[i].relu_fused = (dst__ops(&m->layers[i])->flags & DST__KIND_FUSES_RELU) &&
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
@@ -5276,19 +5272,16 @@ static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc,
     m->state0 = m->grads + total;
     m->state1 = m->state0 + total;
     if (m->buffer_count) {
-        /* running statistics: mean 0, variance 1, as PyTorch starts them;
-           followed by room for a copy that a failed train step restores */
+        /* the buffers, followed by room for a copy that a failed train step restores */
         m->buffers = (float *)dst__alloc_aligned(2 * m->buffer_count * sizeof(float), m->alloc_user);
         if (!m->buffers) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "batch norm running statistics"); }
         m->buffers_saved = m->buffers + m->buffer_count;
         m->own_buffers = m->buffers;
-        for (i = 0; i < m->layer_count; ++i) {
-            const dst__layer *L = &m->layers[i];
-            size_t j, half = L->buffer_count / 2;
-            for (j = 0; j < L->buffer_count; ++j) m->buffers[L->buffer_offset + j] = j < half ? 0.0f : 1.0f;
-        }
     }
-    for (i = 0; i < m->layer_count; ++i) dst__init_layer(&m->layers[i], m->params, &m->rng);
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer_ops *ops = dst__ops(&m->layers[i]);
+        if (ops->init) ops->init(&m->layers[i], m->params, m->buffers, &m->rng);
+    }
     *out = m;
     return DST_OK;
 }
@@ -5310,17 +5303,17 @@ DSTDEF long dst_model_step_count(const dst_model *m) { return m ? m->step : 0; }
 
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info)
 {
-    const dst__layer *L;
+    const dst__layer *ly;
     if (!m || !info || index < 0 || index >= m->layer_count) return DST_ERR_ARG;
-    L = &m->layers[index];
-    info->desc = L->desc;
-    info->in_c = L->in_c; info->in_h = L->in_h; info->in_w = L->in_w;
-    info->out_c = L->out_c; info->out_h = L->out_h; info->out_w = L->out_w;
-    info->param_offset = L->param_offset;
-    info->weight_count = L->weight_count;
-    info->bias_count = L->bias_count;
-    info->buffer_offset = L->buffer_offset;
-    info->buffer_count = L->buffer_count;
+    ly = &m->layers[index];
+    info->desc = ly->desc;
+    info->in_c = ly->in_c; info->in_h = ly->in_h; info->in_w = ly->in_w;
+    info->out_c = ly->out_c; info->out_h = ly->out_h; info->out_w = ly->out_w;
+    info->param_offset = ly->param_offset;
+    info->weight_count = ly->weight_count;
+    info->bias_count = ly->bias_count;
+    info->buffer_offset = ly->buffer_offset;
+    info->buffer_count = ly->buffer_count;
     return DST_OK;
 }
 
@@ -5337,11 +5330,11 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     if (batch <= m->ws_batch) return DST_OK;
 #define DST__ROUND16(x) (((x) + 15) & ~(size_t)15)
     for (i = 0; i < m->layer_count; ++i) {
-        dst__layer *L = &m->layers[i];
-        if (!dst__mul_ok(L->out_size, (size_t)batch, &per)) goto too_big;
+        dst__layer *ly = &m->layers[i];
+        if (!dst__mul_ok(ly->out_size, (size_t)batch, &per)) goto too_big;
         if (i > 0 && m->layers[i - 1].relu_fused) per = 0; /* shares the dense or conv layer's buffer */
-        if (i > 0 && L->desc.kind == DST_LAYER_FLATTEN) per = 0; /* its input's buffer: the same values */
-        floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(L, batch));
+        if (i > 0 && (dst__ops(ly)->flags & DST__KIND_IN_PLACE)) per = 0; /* its input's buffer */
+        floats += DST__ROUND16(per) + DST__ROUND16(dst__layer_aux_floats(ly, batch));
     }
     floats += DST__ROUND16(m->col_floats);
     if (!dst__mul_ok(m->max_size, (size_t)batch, &per)) goto too_big;
@@ -5354,16 +5347,16 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     m->ws = ws;
     m->ws_batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
-        dst__layer *L = &m->layers[i];
-        if (i > 0 && (m->layers[i - 1].relu_fused || L->desc.kind == DST_LAYER_FLATTEN)) {
-            L->out = m->layers[i - 1].out;
+        dst__layer *ly = &m->layers[i];
+        if (i > 0 && (m->layers[i - 1].relu_fused || (dst__ops(ly)->flags & DST__KIND_IN_PLACE))) {
+            ly->out = m->layers[i - 1].out;
         } else {
-            L->out = ws + off;
-            off += DST__ROUND16(L->out_size * (size_t)batch);
+            ly->out = ws + off;
+            off += DST__ROUND16(ly->out_size * (size_t)batch);
         }
-        L->aux = NULL;
-        if ((per = dst__layer_aux_floats(L, batch)) != 0) {
-            L->aux = ws + off;
+        ly->aux = NULL;
+        if ((per = dst__layer_aux_floats(ly, batch)) != 0) {
+            ly->aux = ws + off;
             off += DST__ROUND16(per);
         }
     }
@@ -5382,18 +5375,38 @@ too_big:
     return dst__fail(m, DST_ERR_NOMEM, "workspace for batch %d overflows size_t", batch);
 }
 
-static dst_activation dst__activation_of(dst_layer_kind k)
+/* ---- dense: y = x W^T + b ------------------------------------------------ */
+
+DSTDEF dst_layer_desc dst_dense(int units)
 {
-    switch (k) {
-    case DST_LAYER_LEAKY_RELU: return DST_ACT_LEAKY_RELU;
-    case DST_LAYER_SIGMOID: return DST_ACT_SIGMOID;
-    case DST_LAYER_TANH: return DST_ACT_TANH;
-    case DST_LAYER_GELU: return DST_ACT_GELU;
-    default: return DST_ACT_RELU;
-    }
+    dst_layer_desc d = dst__layer_of(DST_LAYER_DENSE, 0);
+    d.units = units;
+    return d;
 }
 
-/* ---- dense layer: y = x W^T + b ------------------------------------------ */
+/* A dense layer flattens its input: in = C x H x W of the previous output. */
+static dst_result dst__dense_layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    const dst_layer_desc *d = &ly->desc;
+    size_t in = ly->in_size;
+    dst_result r;
+    if (d->units < 1)
+        return dst__err(err, DST_ERR_ARG, "layer %d (dense): units %d, must be >= 1", index, d->units);
+    if ((r = dst__check_init(ly, index, err)) != DST_OK) return r;
+    if (!dst__mul_ok(in, (size_t)d->units, &ly->weight_count) || in > INT_MAX)
+        return dst__err(err, DST_ERR_ARG, "layer %d (dense): %lu x %d weights is too many",
+                        index, (unsigned long)in, d->units);
+    ly->bias_count = d->no_bias ? 0 : (size_t)d->units;
+    ly->out_c = d->units; ly->out_h = 1; ly->out_w = 1;
+    return DST_OK;
+}
+
+static int dst__dense_layer_weight_dims(const dst__layer *ly, uint64_t *dims)
+{
+    dims[0] = (uint64_t)ly->desc.units;
+    dims[1] = ly->in_size;
+    return 2;
+}
 
 /* After the GEMM, in place on y (rows x cols): y += b (b may be NULL), then
    ReLU when relu is set. One pass for both: a dense layer followed by a
@@ -5458,35 +5471,61 @@ static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows,
     dst__kern()->column_sums(dy, ld, db, rows, cols);
 }
 
-static void dst__dense_forward(dst_model *m, dst__layer *L, const float *x, int batch)
+static const float *dst__dense_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    const float *w = m->params + L->param_offset;
-    int out = L->desc.units, in = (int)L->in_size;
-    dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, L->out, out, m->pack);
-    dst__bias_relu(L->out, L->bias_count ? w + L->weight_count : NULL, (size_t)batch, (size_t)out, L->relu_fused);
+    const float *w = m->params + ly->param_offset;
+    int out = ly->desc.units, in = (int)ly->in_size;
+    (void)training;
+    dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, ly->out, out, m->pack);
+    dst__bias_relu(ly->out, ly->bias_count ? w + ly->weight_count : NULL, (size_t)batch, (size_t)out, ly->relu_fused);
+    return ly->out;
 }
 
 /* dW = dY^T X, db = column sums of dY, dX = dY W (dx NULL: not needed) */
-static void dst__dense_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
-                                float *dx, int batch)
+static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                              float *dx, int batch)
 {
-    const float *w = m->params + L->param_offset;
-    float *gw = m->grads + L->param_offset;
-    int out = L->desc.units, in = (int)L->in_size;
+    const float *w = m->params + ly->param_offset;
+    float *gw = m->grads + ly->param_offset;
+    int out = ly->desc.units, in = (int)ly->in_size;
     dst__sgemm_packed(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in, m->pack);
-    if (L->bias_count) dst__column_sums(dy, (size_t)out, gw + L->weight_count, (size_t)batch, (size_t)out);
+    if (ly->bias_count) dst__column_sums(dy, (size_t)out, gw + ly->weight_count, (size_t)batch, (size_t)out);
     if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
+    return dx;
 }
 
-/* ---- convolutional layers: shapes -------------------------------------------
-   conv2d, pools, global average pool, batch norm, flatten and spatial
-   dropout. Their low-level kernels sit with the other kernels above. */
+static const dst__layer_ops dst__kind_dense = {
+    dst__dense_layer_shape, NULL, dst__init_weights, NULL, dst__dense_layer_forward, dst__dense_layer_backward,
+    dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU
+};
 
-static dst_conv2d_params dst__conv_params_of(const dst__layer *L)
+/* ---- conv2d --------------------------------------------------------------
+   The convolution kernels (and their paths) sit with the other kernels above. */
+
+DSTDEF dst_layer_desc dst_conv2d(int out_channels, int kernel, int stride, int padding)
+{
+    dst_layer_desc d = dst__layer_of(DST_LAYER_CONV2D, 0);
+    d.units = out_channels;
+    d.kernel_h = d.kernel_w = kernel;
+    d.stride_h = d.stride_w = stride;
+    d.pad_h = d.pad_w = padding;
+    d.dilation_h = d.dilation_w = 1;
+    d.groups = 1;
+    return d;
+}
+
+DSTDEF dst_layer_desc dst_depthwise_conv2d(int channels, int kernel, int stride, int padding)
+{
+    dst_layer_desc d = dst_conv2d(channels, kernel, stride, padding);
+    d.groups = channels;
+    return d;
+}
+
+static dst_conv2d_params dst__conv_params_of(const dst__layer *ly)
 {
     dst_conv2d_params p;
-    const dst_layer_desc *d = &L->desc;
-    p.in_c = L->in_c; p.in_h = L->in_h; p.in_w = L->in_w; p.out_c = d->units;
+    const dst_layer_desc *d = &ly->desc;
+    p.in_c = ly->in_c; p.in_h = ly->in_h; p.in_w = ly->in_w; p.out_c = d->units;
     p.kernel_h = d->kernel_h; p.kernel_w = d->kernel_w;
     p.stride_h = d->stride_h; p.stride_w = d->stride_w;
     p.pad_h = d->pad_h; p.pad_w = d->pad_w;
@@ -5495,186 +5534,529 @@ static dst_conv2d_params dst__conv_params_of(const dst__layer *L)
     return p;
 }
 
-static dst_pool2d_params dst__pool_params_of(const dst__layer *L)
+static dst_result dst__conv2d_layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    const dst_layer_desc *d = &ly->desc;
+    dst_conv2d_params p = dst__conv_params_of(ly);
+    dst_error e;
+    dst_result r;
+    if ((r = dst__check_init(ly, index, err)) != DST_OK) return r;
+    if (dst_conv2d_check(&p, &ly->out_h, &ly->out_w, &e) != DST_OK)
+        return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): %s", index, e.message);
+    ly->out_c = d->units;
+    /* PyTorch's fans: size(1) and size(0) times the receptive field */
+    ly->fan_in = (size_t)(p.in_c / p.groups) * p.kernel_h * p.kernel_w;
+    ly->fan_out = (size_t)p.out_c * p.kernel_h * p.kernel_w;
+    if (!dst__mul_ok(ly->fan_in, (size_t)p.out_c, &ly->weight_count))
+        return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): too many weights", index);
+    ly->bias_count = d->no_bias ? 0 : (size_t)d->units;
+    ly->col_floats = dst__conv_work_floats(&p, DST__CONV_AUTO, dst__conv_samples_per_gemm(&p));
+    return DST_OK;
+}
+
+static int dst__conv2d_layer_weight_dims(const dst__layer *ly, uint64_t *dims)
+{
+    const dst_layer_desc *d = &ly->desc;
+    dims[0] = (uint64_t)d->units; dims[1] = (uint64_t)(ly->in_c / d->groups);
+    dims[2] = (uint64_t)d->kernel_h; dims[3] = (uint64_t)d->kernel_w;
+    return 4;
+}
+
+static const float *dst__conv2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    dst_conv2d_params p = dst__conv_params_of(ly);
+    const float *w = m->params + ly->param_offset;
+    (void)training;
+    dst__conv2d_forward_relu(&p, DST__CONV_AUTO, batch, x, w, ly->bias_count ? w + ly->weight_count : NULL, ly->relu_fused,
+                             ly->out, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    return ly->out;
+}
+
+static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                               float *dx, int batch)
+{
+    dst_conv2d_params p = dst__conv_params_of(ly);
+    float *gw = m->grads + ly->param_offset;
+    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + ly->param_offset, dy, dx, gw,
+                         ly->bias_count ? gw + ly->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_conv2d = {
+    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
+    dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU
+};
+
+/* ---- pooling: maxpool2d, avgpool2d, global_avgpool ----------------------- */
+
+static dst_layer_desc dst__pool_of(dst_layer_kind kind, int kernel, int stride, int padding)
+{
+    dst_layer_desc d = dst__layer_of(kind, 0);
+    d.kernel_h = d.kernel_w = kernel;
+    d.stride_h = d.stride_w = stride;
+    d.pad_h = d.pad_w = padding;
+    return d;
+}
+
+DSTDEF dst_layer_desc dst_maxpool2d(int kernel, int stride, int padding) { return dst__pool_of(DST_LAYER_MAXPOOL2D, kernel, stride, padding); }
+DSTDEF dst_layer_desc dst_avgpool2d(int kernel, int stride, int padding) { return dst__pool_of(DST_LAYER_AVGPOOL2D, kernel, stride, padding); }
+DSTDEF dst_layer_desc dst_global_avgpool(void) { return dst__layer_of(DST_LAYER_GLOBAL_AVGPOOL, 0); }
+
+static dst_pool2d_params dst__pool_params_of(const dst__layer *ly)
 {
     dst_pool2d_params p;
-    const dst_layer_desc *d = &L->desc;
-    p.channels = L->in_c; p.in_h = L->in_h; p.in_w = L->in_w;
+    const dst_layer_desc *d = &ly->desc;
+    p.channels = ly->in_c; p.in_h = ly->in_h; p.in_w = ly->in_w;
     p.kernel_h = d->kernel_h; p.kernel_w = d->kernel_w;
     p.stride_h = d->stride_h; p.stride_w = d->stride_w;
     p.pad_h = d->pad_h; p.pad_w = d->pad_w;
     return p;
 }
 
-static dst_batchnorm_params dst__batchnorm_params_of(const dst__layer *L)
+/* maxpool2d and avgpool2d; a stride of 0 becomes the kernel size. */
+static dst_result dst__pool_layer_shape(dst__layer *ly, int index, dst_error *err)
 {
-    dst_batchnorm_params p;
-    p.channels = L->in_c;
-    p.spatial = L->in_h * L->in_w;
-    p.eps = L->desc.eps;
-    p.momentum = L->desc.param;
-    return p;
-}
-
-/* dst__layer_shape for the layers of this section. */
-static dst_result dst__conv_layer_shape(dst__layer *L, int index, dst_error *err)
-{
-    dst_layer_desc *d = &L->desc;
-    const char *name = dst_layer_name(d->kind);
+    dst_layer_desc *d = &ly->desc;
+    dst_pool2d_params p = dst__pool_params_of(ly);
     dst_error e;
-    size_t plane = (size_t)L->in_h * L->in_w;
-    switch (d->kind) {
-    case DST_LAYER_CONV2D: {
-        dst_conv2d_params p = dst__conv_params_of(L);
-        if ((unsigned)d->init > (unsigned)DST_INIT_XAVIER_NORMAL)
-            return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): unknown init %d", index, (int)d->init);
-        if (dst_conv2d_check(&p, &L->out_h, &L->out_w, &e) != DST_OK)
-            return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): %s", index, e.message);
-        L->out_c = d->units;
-        /* PyTorch's fans: size(1) and size(0) times the receptive field */
-        L->fan_in = (size_t)(p.in_c / p.groups) * p.kernel_h * p.kernel_w;
-        L->fan_out = (size_t)p.out_c * p.kernel_h * p.kernel_w;
-        if (!dst__mul_ok(L->fan_in, (size_t)p.out_c, &L->weight_count))
-            return dst__err(err, DST_ERR_ARG, "layer %d (conv2d): too many weights", index);
-        L->bias_count = d->no_bias ? 0 : (size_t)d->units;
-        L->col_floats = dst__conv_work_floats(&p, DST__CONV_AUTO, dst__conv_samples_per_gemm(&p));
-        break;
-    }
-    case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D: {
-        dst_pool2d_params p = dst__pool_params_of(L);
-        if (dst_pool2d_check(&p, &L->out_h, &L->out_w, &e) != DST_OK)
-            return dst__err(err, DST_ERR_ARG, "layer %d (%s): %s", index, name, e.message);
-        if (d->stride_h == 0) d->stride_h = d->kernel_h;
-        if (d->stride_w == 0) d->stride_w = d->kernel_w;
-        break;
-    }
-    case DST_LAYER_GLOBAL_AVGPOOL:
-        L->out_h = L->out_w = 1;
-        break;
-    case DST_LAYER_BATCHNORM:
-        if (!(d->param >= 0 && d->param <= 1))
-            return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): momentum %g, must be in [0, 1]", index, (double)d->param);
-        if (!(d->eps > 0) || !dst__finite(d->eps))
-            return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): eps %g, must be finite and > 0", index, (double)d->eps);
-        if (plane > INT_MAX)
-            return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): %d x %d values per channel is too many",
-                            index, L->in_h, L->in_w);
-        L->weight_count = L->bias_count = (size_t)L->in_c;
-        L->buffer_count = 2 * (size_t)L->in_c;
-        break;
-    case DST_LAYER_FLATTEN:
-        if (L->in_size > INT_MAX)
-            return dst__err(err, DST_ERR_ARG, "layer %d (flatten): %lu values is too many", index, (unsigned long)L->in_size);
-        L->out_c = (int)L->in_size; L->out_h = L->out_w = 1;
-        break;
-    case DST_LAYER_DROPOUT2D:
-        if (!(d->param >= 0 && d->param < 1))
-            return dst__err(err, DST_ERR_ARG, "layer %d (dropout2d): rate %g, must be in [0, 1)", index, (double)d->param);
-        break;
-    default:
-        return dst__err(err, DST_ERR_ARG, "layer %d: unknown kind %d", index, (int)d->kind);
-    }
-    L->out_size = (size_t)L->out_c * L->out_h * L->out_w;
+    if (dst_pool2d_check(&p, &ly->out_h, &ly->out_w, &e) != DST_OK)
+        return dst__err(err, DST_ERR_ARG, "layer %d (%s): %s", index, dst_layer_name(d->kind), e.message);
+    if (d->stride_h == 0) d->stride_h = d->kernel_h;
+    if (d->stride_w == 0) d->stride_w = d->kernel_w;
     return DST_OK;
 }
 
-/* Workspace beside the output a layer needs for batch samples (floats). */
-static size_t dst__layer_aux_floats(const dst__layer *L, int batch)
+static size_t dst__maxpool2d_layer_aux_floats(const dst__layer *ly, int batch)
 {
-    switch (L->desc.kind) {
-    case DST_LAYER_DROPOUT: return L->out_size * (size_t)batch;
-    case DST_LAYER_DROPOUT2D: return (size_t)L->out_c * (size_t)batch;
-    case DST_LAYER_MAXPOOL2D: return L->out_size * (size_t)batch; /* int32 argmax */
-    case DST_LAYER_BATCHNORM: return 2 * (size_t)L->in_c;
-    default: return 0;
-    }
+    return ly->out_size * (size_t)batch; /* int32 argmax */
 }
 
-/* ---- convolutional layers: conv2d ----------------------------------------- */
-
-static void dst__conv_layer_forward(dst_model *m, dst__layer *L, const float *x, int batch)
+static const float *dst__maxpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_conv2d_params p = dst__conv_params_of(L);
-    const float *w = m->params + L->param_offset;
-    dst__conv2d_forward_relu(&p, DST__CONV_AUTO, batch, x, w, L->bias_count ? w + L->weight_count : NULL, L->relu_fused,
-                             L->out, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    dst_pool2d_params p = dst__pool_params_of(ly);
+    (void)m; (void)training;
+    dst__maxpool_forward(&p, batch, x, ly->out, (int32_t *)(void *)ly->aux);
+    return ly->out;
 }
 
-static void dst__conv_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
-                                     float *dx, int batch)
+static const float *dst__maxpool2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                  float *dx, int batch)
 {
-    dst_conv2d_params p = dst__conv_params_of(L);
-    float *gw = m->grads + L->param_offset;
-    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + L->param_offset, dy, dx, gw,
-                         L->bias_count ? gw + L->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    dst_pool2d_params p = dst__pool_params_of(ly);
+    (void)m; (void)x;
+    if (dx) dst__maxpool_backward(&p, batch, (const int32_t *)(const void *)ly->aux, dy, dx);
+    return dx;
 }
 
-/* ---- convolutional layers: pooling ---------------------------------------- */
+static const dst__layer_ops dst__kind_maxpool2d = {
+    dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
+    dst__maxpool2d_layer_backward, NULL, 0, DST_ACT_RELU
+};
 
-static void dst__global_avgpool_forward(const dst__layer *L, const float *x, int batch)
+static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    size_t c, i, planes = (size_t)batch * L->in_c, n = (size_t)L->in_h * L->in_w;
+    dst_pool2d_params p = dst__pool_params_of(ly);
+    (void)m; (void)training;
+    dst__avgpool_forward(&p, batch, x, ly->out);
+    return ly->out;
+}
+
+static const float *dst__avgpool2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                  float *dx, int batch)
+{
+    dst_pool2d_params p = dst__pool_params_of(ly);
+    (void)m; (void)x;
+    if (dx) dst__avgpool_backward(&p, batch, dy, dx);
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_avgpool2d = {
+    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__avgpool2d_layer_backward,
+    NULL, 0, DST_ACT_RELU
+};
+
+static dst_result dst__global_avgpool_layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    (void)index; (void)err;
+    ly->out_h = ly->out_w = 1;
+    return DST_OK;
+}
+
+static const float *dst__global_avgpool_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch,
+                                                      int training)
+{
+    size_t c, i, planes = (size_t)batch * ly->in_c, n = (size_t)ly->in_h * ly->in_w;
+    (void)m; (void)training;
     for (c = 0; c < planes; ++c) {
         float s = 0;
         for (i = 0; i < n; ++i) s += x[c * n + i];
-        L->out[c] = s / (float)n;
+        ly->out[c] = s / (float)n;
     }
+    return ly->out;
 }
 
-static void dst__global_avgpool_backward(const dst__layer *L, const float *dy, float *dx, int batch)
+static const float *dst__global_avgpool_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                       float *dx, int batch)
 {
-    size_t c, i, planes = (size_t)batch * L->in_c, n = (size_t)L->in_h * L->in_w;
+    size_t c, i, planes = (size_t)batch * ly->in_c, n = (size_t)ly->in_h * ly->in_w;
+    (void)m; (void)x;
+    if (!dx) return dx;
     for (c = 0; c < planes; ++c) {
         float d = dy[c] / (float)n;
         for (i = 0; i < n; ++i) dx[c * n + i] = d;
     }
+    return dx;
 }
 
-/* ---- convolutional layers: batch normalization ----------------------------- */
+static const dst__layer_ops dst__kind_global_avgpool = {
+    dst__global_avgpool_layer_shape, NULL, NULL, NULL, dst__global_avgpool_layer_forward,
+    dst__global_avgpool_layer_backward, NULL, 0, DST_ACT_RELU
+};
 
-static void dst__batchnorm_layer_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
+/* ---- batch normalization ------------------------------------------------- */
+
+/* eps 1e-5, momentum 0.1 (in param), as PyTorch's defaults. */
+DSTDEF dst_layer_desc dst_batchnorm(void)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(L);
-    const float *g = m->params + L->param_offset;
-    float *run = m->buffers + L->buffer_offset;
-    dst__batchnorm_forward(&p, batch, training, x, g, g + L->weight_count, run, run + L->in_c, L->out,
-                           L->aux, L->aux + L->in_c);
+    dst_layer_desc d = dst__layer_of(DST_LAYER_BATCHNORM, 0.1f);
+    d.eps = 1e-5f;
+    return d;
 }
 
-static void dst__batchnorm_layer_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
-                                          float *dx, int batch)
+static dst_batchnorm_params dst__batchnorm_params_of(const dst__layer *ly)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(L);
-    float *gg = m->grads + L->param_offset;
-    dst__batchnorm_backward(&p, batch, x, m->params + L->param_offset, L->aux, L->aux + L->in_c, dy, dx,
-                            gg, gg + L->weight_count);
+    dst_batchnorm_params p;
+    p.channels = ly->in_c;
+    p.spatial = ly->in_h * ly->in_w;
+    p.eps = ly->desc.eps;
+    p.momentum = ly->desc.param;
+    return p;
 }
 
-/* ---- convolutional layers: spatial dropout ---------------------------------- */
+/* weight and bias [C]; buffers: running mean [C], then running variance [C] */
+static dst_result dst__batchnorm_layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    const dst_layer_desc *d = &ly->desc;
+    size_t plane = (size_t)ly->in_h * ly->in_w;
+    if (!(d->param >= 0 && d->param <= 1))
+        return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): momentum %g, must be in [0, 1]", index, (double)d->param);
+    if (!(d->eps > 0) || !dst__finite(d->eps))
+        return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): eps %g, must be finite and > 0", index, (double)d->eps);
+    if (plane > INT_MAX)
+        return dst__err(err, DST_ERR_ARG, "layer %d (batchnorm): %d x %d values per channel is too many",
+                        index, ly->in_h, ly->in_w);
+    ly->weight_count = ly->bias_count = (size_t)ly->in_c;
+    ly->buffer_count = 2 * (size_t)ly->in_c;
+    return DST_OK;
+}
+
+static size_t dst__batchnorm_layer_aux_floats(const dst__layer *ly, int batch)
+{
+    (void)batch;
+    return 2 * (size_t)ly->in_c; /* the batch's mean and invstd */
+}
+
+/* weight 1, bias 0; running mean 0, variance 1, as PyTorch starts them */
+static void dst__batchnorm_layer_init(const dst__layer *ly, float *params, float *buffers, dst_rng *rng)
+{
+    float *w = params + ly->param_offset, *run = buffers + ly->buffer_offset;
+    size_t i, channels = (size_t)ly->in_c;
+    (void)rng;
+    memset(w + ly->weight_count, 0, ly->bias_count * sizeof(float));
+    for (i = 0; i < ly->weight_count; ++i) w[i] = 1.0f;
+    for (i = 0; i < channels; ++i) { run[i] = 0.0f; run[channels + i] = 1.0f; }
+}
+
+/* Training normalises with batch statistics: each channel needs two values. */
+static dst_result dst__batchnorm_layer_check_batch(dst_model *m, const dst__layer *ly, int index, int batch)
+{
+    if ((size_t)batch * ly->in_h * ly->in_w < 2)
+        return dst__fail(m, DST_ERR_ARG, "layer %d (batchnorm): training needs more than one value per channel "
+                         "(batch %d x %d x %d)", index, batch, ly->in_h, ly->in_w);
+    return DST_OK;
+}
+
+static const float *dst__batchnorm_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
+    const float *g = m->params + ly->param_offset;
+    float *run = m->buffers + ly->buffer_offset;
+    dst__batchnorm_forward(&p, batch, training, x, g, g + ly->weight_count, run, run + ly->in_c, ly->out,
+                           ly->aux, ly->aux + ly->in_c);
+    return ly->out;
+}
+
+static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                  float *dx, int batch)
+{
+    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
+    float *gg = m->grads + ly->param_offset;
+    dst__batchnorm_backward(&p, batch, x, m->params + ly->param_offset, ly->aux, ly->aux + ly->in_c, dy, dx,
+                            gg, gg + ly->weight_count);
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_batchnorm = {
+    dst__batchnorm_layer_shape, dst__batchnorm_layer_aux_floats, dst__batchnorm_layer_init,
+    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU
+};
+
+/* ---- dropout ------------------------------------------------------------- */
+
+DSTDEF dst_layer_desc dst_dropout(float rate) { return dst__layer_of(DST_LAYER_DROPOUT, rate); }
+
+static size_t dst__dropout_layer_aux_floats(const dst__layer *ly, int batch)
+{
+    return ly->out_size * (size_t)batch; /* the mask */
+}
+
+/* Inference passes x on (the next layer reads it; nothing is copied). */
+static const float *dst__dropout_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    size_t i, n = ly->out_size * (size_t)batch;
+    float rate = ly->desc.param, keep_scale;
+    if (!training) return x;
+    if (rate == 0) {
+        if (ly->out != x) memcpy(ly->out, x, n * sizeof(float));
+        if (ly->aux) for (i = 0; i < n; ++i) ly->aux[i] = 1.0f;
+        return ly->out;
+    }
+    keep_scale = 1.0f / (1.0f - rate);
+    for (i = 0; i < n; ++i) {
+        ly->aux[i] = dst_rng_uniform(&m->rng) >= rate ? keep_scale : 0.0f;
+        ly->out[i] = x[i] * ly->aux[i];
+    }
+    return ly->out;
+}
+
+static const float *dst__dropout_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                float *dx, int batch)
+{
+    size_t j, n = ly->out_size * (size_t)batch;
+    (void)m; (void)x;
+    if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * ly->aux[j];
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_dropout = {
+    dst__check_rate, dst__dropout_layer_aux_floats, NULL, NULL, dst__dropout_layer_forward,
+    dst__dropout_layer_backward, NULL, 0, DST_ACT_RELU
+};
+
+/* ---- spatial dropout ----------------------------------------------------- */
+
+DSTDEF dst_layer_desc dst_dropout2d(float rate) { return dst__layer_of(DST_LAYER_DROPOUT2D, rate); }
+
+static size_t dst__dropout2d_layer_aux_floats(const dst__layer *ly, int batch)
+{
+    return (size_t)ly->out_c * (size_t)batch; /* the mask */
+}
 
 /* One draw per sample and channel: the whole H x W plane is kept (scaled by
    1 / (1 - rate)) or zeroed. aux holds the batch x C mask. */
-static void dst__dropout2d_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
+static const float *dst__dropout2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    size_t c, i, planes = (size_t)batch * L->out_c, n = (size_t)L->out_h * L->out_w;
-    float rate = L->desc.param, keep_scale = 1.0f / (1.0f - rate);
+    size_t c, i, planes = (size_t)batch * ly->out_c, n = (size_t)ly->out_h * ly->out_w;
+    float rate = ly->desc.param, keep_scale = 1.0f / (1.0f - rate);
     for (c = 0; c < planes; ++c) {
         float k = !training || rate == 0 ? 1.0f : dst_rng_uniform(&m->rng) >= rate ? keep_scale : 0.0f;
-        L->aux[c] = k;
-        for (i = 0; i < n; ++i) L->out[c * n + i] = x[c * n + i] * k;
+        ly->aux[c] = k;
+        for (i = 0; i < n; ++i) ly->out[c * n + i] = x[c * n + i] * k;
     }
+    return ly->out;
 }
 
-static void dst__dropout2d_backward(const dst__layer *L, const float *dy, float *dx, int batch)
+static const float *dst__dropout2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                  float *dx, int batch)
 {
-    size_t c, i, planes = (size_t)batch * L->out_c, n = (size_t)L->out_h * L->out_w;
+    size_t c, i, planes = (size_t)batch * ly->out_c, n = (size_t)ly->out_h * ly->out_w;
+    (void)m; (void)x;
+    if (!dx) return dx;
     for (c = 0; c < planes; ++c)
-        for (i = 0; i < n; ++i) dx[c * n + i] = dy[c * n + i] * L->aux[c];
+        for (i = 0; i < n; ++i) dx[c * n + i] = dy[c * n + i] * ly->aux[c];
+    return dx;
 }
 
-/* ---- convolutional layers: batch norm folding ------------------------------ */
+static const dst__layer_ops dst__kind_dropout2d = {
+    dst__check_rate, dst__dropout2d_layer_aux_floats, NULL, NULL, dst__dropout2d_layer_forward,
+    dst__dropout2d_layer_backward, NULL, 0, DST_ACT_RELU
+};
 
-static int dst__folds_batchnorm(dst_layer_kind k) { return k == DST_LAYER_CONV2D || k == DST_LAYER_DENSE; }
+/* ---- activations: relu, leaky_relu, sigmoid, tanh, gelu ------------------ */
+
+DSTDEF dst_layer_desc dst_relu(void) { return dst__layer_of(DST_LAYER_RELU, 0); }
+DSTDEF dst_layer_desc dst_leaky_relu(float negative_slope) { return dst__layer_of(DST_LAYER_LEAKY_RELU, negative_slope); }
+DSTDEF dst_layer_desc dst_sigmoid(void) { return dst__layer_of(DST_LAYER_SIGMOID, 0); }
+DSTDEF dst_layer_desc dst_tanh(void) { return dst__layer_of(DST_LAYER_TANH, 0); }
+DSTDEF dst_layer_desc dst_gelu(void) { return dst__layer_of(DST_LAYER_GELU, 0); }
+
+/* A ReLU after a layer that fuses it shares that layer's output buffer,
+   which already holds the ReLU's output (relu_fused). */
+static const float *dst__relu_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    (void)m; (void)training;
+    if (ly->out != x) dst__relu(x, ly->out, ly->out_size * (size_t)batch);
+    return ly->out;
+}
+
+static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                             float *dx, int batch)
+{
+    (void)m; (void)x;
+    if (dx) dst__relu_grad(ly->out, dy, dx, ly->out_size * (size_t)batch); /* out > 0 where x > 0 */
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_relu = {
+    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, 0, DST_ACT_RELU
+};
+
+static dst_result dst__leaky_relu_layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    if (!dst__finite(ly->desc.param))
+        return dst__err(err, DST_ERR_ARG, "layer %d (leaky_relu): slope must be finite", index);
+    return DST_OK;
+}
+
+/* The other activations: dst_activation_forward / _backward with the row's
+   activation and desc.param. */
+static const float *dst__activation_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    (void)m; (void)training;
+    dst_activation_forward(dst__ops(ly)->activation, ly->desc.param, x, ly->out, ly->out_size * (size_t)batch);
+    return ly->out;
+}
+
+static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                   float *dx, int batch)
+{
+    (void)m;
+    if (dx)
+        dst_activation_backward(dst__ops(ly)->activation, ly->desc.param, x, ly->out, dy, dx,
+                                ly->out_size * (size_t)batch);
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_leaky_relu = {
+    dst__leaky_relu_layer_shape, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    NULL, 0, DST_ACT_LEAKY_RELU
+};
+static const dst__layer_ops dst__kind_sigmoid = {
+    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    NULL, 0, DST_ACT_SIGMOID
+};
+static const dst__layer_ops dst__kind_tanh = {
+    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    NULL, 0, DST_ACT_TANH
+};
+static const dst__layer_ops dst__kind_gelu = {
+    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    NULL, 0, DST_ACT_GELU
+};
+
+/* ---- flatten ------------------------------------------------------------- */
+
+DSTDEF dst_layer_desc dst_flatten(void) { return dst__layer_of(DST_LAYER_FLATTEN, 0); }
+
+static dst_result dst__flatten_layer_shape(dst__layer *ly, int index, dst_error *err)
+{
+    if (ly->in_size > INT_MAX)
+        return dst__err(err, DST_ERR_ARG, "layer %d (flatten): %lu values is too many", index, (unsigned long)ly->in_size);
+    ly->out_c = (int)ly->in_size; ly->out_h = ly->out_w = 1;
+    return DST_OK;
+}
+
+/* Its output is its input's buffer (DST__KIND_IN_PLACE): a copy only as the
+   first layer, or after an inference dropout that passed its input on (its
+   buffer is free then). */
+static const float *dst__flatten_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    (void)m; (void)training;
+    if (ly->out != x) memcpy(ly->out, x, ly->out_size * (size_t)batch * sizeof(float));
+    return ly->out;
+}
+
+/* dy passes through as it is (the model's gradient buffers do not turn). */
+static const float *dst__flatten_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                float *dx, int batch)
+{
+    (void)m; (void)ly; (void)x; (void)dx; (void)batch;
+    return dy;
+}
+
+static const dst__layer_ops dst__kind_flatten = {
+    dst__flatten_layer_shape, NULL, NULL, NULL, dst__flatten_layer_forward, dst__flatten_layer_backward,
+    NULL, DST__KIND_IN_PLACE, DST_ACT_RELU
+};
+
+/* ---- softmax ------------------------------------------------------------- */
+
+DSTDEF dst_layer_desc dst_softmax_layer(void) { return dst__layer_of(DST_LAYER_SOFTMAX, 0); }
+
+static const float *dst__softmax_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    (void)m; (void)training;
+    dst_softmax(x, ly->out, batch, (int)ly->out_size, 1.0f);
+    return ly->out;
+}
+
+static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                                float *dx, int batch)
+{
+    int i, j, n = (int)ly->out_size;
+    (void)m; (void)x;
+    if (!dx) return dx;
+    for (i = 0; i < batch; ++i) {
+        const float *y = ly->out + (size_t)i * n, *g = dy + (size_t)i * n;
+        float *d = dx + (size_t)i * n;
+        double dot = 0;
+        for (j = 0; j < n; ++j) dot += (double)g[j] * (double)y[j];
+        for (j = 0; j < n; ++j) d[j] = y[j] * (g[j] - (float)dot);
+    }
+    return dx;
+}
+
+static const dst__layer_ops dst__kind_softmax = {
+    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU
+};
+
+/* ---- the table of kinds -------------------------------------------------- */
+
+/* The list's values must be 0, 1, 2, ... in the list's order: the table and
+   the names are indexed by value. (A compile error here: a value is out of
+   place in DST_LAYER_KIND_LIST.) */
+enum {
+#define DST__KIND_POSITION(kind, value, name) dst__kind_position_##name,
+    DST_LAYER_KIND_LIST(DST__KIND_POSITION)
+#undef DST__KIND_POSITION
+    dst__kind_position_end
+};
+#define DST__KIND_ORDER_CHECK(kind, value, name) && (value) == dst__kind_position_##name
+typedef char dst__layer_kind_values_in_order[(1 DST_LAYER_KIND_LIST(DST__KIND_ORDER_CHECK)) ? 1 : -1];
+#undef DST__KIND_ORDER_CHECK
+
+static const dst__layer_ops *const dst__layer_kinds[DST_LAYER_KIND_COUNT] = {
+#define DST__KIND_ROW(kind, value, name) &dst__kind_##name,
+    DST_LAYER_KIND_LIST(DST__KIND_ROW)
+#undef DST__KIND_ROW
+};
+
+static const dst__layer_ops *dst__ops(const dst__layer *ly) { return dst__layer_kinds[ly->desc.kind]; }
+
+DSTDEF const char *dst_layer_name(dst_layer_kind kind)
+{
+    static const char *const names[DST_LAYER_KIND_COUNT] = {
+#define DST__KIND_NAME(kind, value, name) #name,
+        DST_LAYER_KIND_LIST(DST__KIND_NAME)
+#undef DST__KIND_NAME
+    };
+    return (unsigned)kind < (unsigned)DST_LAYER_KIND_COUNT ? names[kind] : "unknown";
+}
+
+/* ---- batch norm folding ------------------------------------------------- */
+
+/* A BATCHNORM right after ly folds into it. */
+static int dst__folds_batchnorm(const dst__layer *ly) { return (dst__ops(ly)->flags & DST__KIND_FOLDS_BATCHNORM) != 0; }
 
 /* Scales output channel c's weight row (conv: [in/groups][kh][kw]; dense:
    [in]) and bias by the batch norm that follows; in double, once. */
@@ -5693,7 +6075,7 @@ static void dst__fold_one(const dst__layer *bn, const float *bn_params, const fl
 
 DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folded, dst_error *err)
 {
-    dst_layer_desc *L;
+    dst_layer_desc *descs;
     int *from, n = 0, i, k;
     dst_model_desc d = dst_model_desc_default();
     dst_model *f;
@@ -5702,142 +6084,43 @@ DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folde
     if (!folded) return dst__err(err, DST_ERR_ARG, "folded is NULL");
     *folded = NULL;
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    L = (dst_layer_desc *)DST_MALLOC(sizeof *L * (size_t)m->layer_count, m->alloc_user);
+    descs = (dst_layer_desc *)DST_MALLOC(sizeof *descs * (size_t)m->layer_count, m->alloc_user);
     from = (int *)DST_MALLOC(sizeof *from * (size_t)m->layer_count, m->alloc_user);
-    if (!L || !from) {
-        DST_FREE(L, m->alloc_user);
+    if (!descs || !from) {
+        DST_FREE(descs, m->alloc_user);
         DST_FREE(from, m->alloc_user);
         return dst__err(err, DST_ERR_NOMEM, "layer list for folding");
     }
     for (i = 0; i < m->layer_count; ++i) {
-        if (m->layers[i].desc.kind == DST_LAYER_BATCHNORM && i > 0 &&
-            dst__folds_batchnorm(m->layers[i - 1].desc.kind)) {
-            L[n - 1].no_bias = 0;
+        if (m->layers[i].desc.kind == DST_LAYER_BATCHNORM && i > 0 && dst__folds_batchnorm(&m->layers[i - 1])) {
+            descs[n - 1].no_bias = 0;
             continue;
         }
-        L[n] = m->layers[i].desc;
+        descs[n] = m->layers[i].desc;
         from[n++] = i;
     }
     d.input_c = m->in_c; d.input_h = m->in_h; d.input_w = m->in_w;
-    d.layers = L; d.layer_count = n; d.alloc_user = m->alloc_user;
+    d.layers = descs; d.layer_count = n; d.alloc_user = m->alloc_user;
     r = dst_model_create(&f, &d, err);
-    DST_FREE(L, m->alloc_user);
+    DST_FREE(descs, m->alloc_user);
     if (r != DST_OK) { DST_FREE(from, m->alloc_user); return r; }
     for (k = 0; k < n; ++k) {
-        const dst__layer *A = &m->layers[from[k]], *bn = from[k] + 1 < m->layer_count ? A + 1 : NULL;
-        dst__layer *B = &f->layers[k];
-        const float *wa = m->params + A->param_offset;
-        float *wb = f->params + B->param_offset;
-        memcpy(wb, wa, A->weight_count * sizeof(float));
-        if (A->bias_count) memcpy(wb + B->weight_count, wa + A->weight_count, A->bias_count * sizeof(float));
-        else memset(wb + B->weight_count, 0, B->bias_count * sizeof(float));
-        if (A->buffer_count)
-            memcpy(f->buffers + B->buffer_offset, m->buffers + A->buffer_offset, A->buffer_count * sizeof(float));
-        if (bn && bn->desc.kind == DST_LAYER_BATCHNORM && dst__folds_batchnorm(A->desc.kind))
+        const dst__layer *src = &m->layers[from[k]], *bn = from[k] + 1 < m->layer_count ? src + 1 : NULL;
+        dst__layer *dst = &f->layers[k];
+        const float *wa = m->params + src->param_offset;
+        float *wb = f->params + dst->param_offset;
+        memcpy(wb, wa, src->weight_count * sizeof(float));
+        if (src->bias_count) memcpy(wb + dst->weight_count, wa + src->weight_count, src->bias_count * sizeof(float));
+        else memset(wb + dst->weight_count, 0, dst->bias_count * sizeof(float));
+        if (src->buffer_count)
+            memcpy(f->buffers + dst->buffer_offset, m->buffers + src->buffer_offset, src->buffer_count * sizeof(float));
+        if (bn && bn->desc.kind == DST_LAYER_BATCHNORM && dst__folds_batchnorm(src))
             dst__fold_one(bn, m->params + bn->param_offset, m->buffers + bn->buffer_offset, wb,
-                          wb + B->weight_count, (size_t)A->desc.units, B->weight_count / (size_t)A->desc.units);
+                          wb + dst->weight_count, (size_t)src->desc.units, dst->weight_count / (size_t)src->desc.units);
     }
     DST_FREE(from, m->alloc_user);
     *folded = f;
     return DST_OK;
-}
-
-/* ---- convolutional layers: the model's forward and backward cases --------- */
-
-static void dst__conv_layers_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
-{
-    dst_pool2d_params pp;
-    switch (L->desc.kind) {
-    case DST_LAYER_CONV2D: dst__conv_layer_forward(m, L, x, batch); break;
-    case DST_LAYER_MAXPOOL2D:
-        pp = dst__pool_params_of(L);
-        dst__maxpool_forward(&pp, batch, x, L->out, (int32_t *)(void *)L->aux);
-        break;
-    case DST_LAYER_AVGPOOL2D:
-        pp = dst__pool_params_of(L);
-        dst__avgpool_forward(&pp, batch, x, L->out);
-        break;
-    case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_forward(L, x, batch); break;
-    case DST_LAYER_BATCHNORM: dst__batchnorm_layer_forward(m, L, x, batch, training); break;
-    case DST_LAYER_FLATTEN: /* its output is its input's buffer: a copy only as the first layer, or after an
-                               inference dropout that passed its input on (its buffer is free then) */
-        if (L->out != x) memcpy(L->out, x, L->out_size * (size_t)batch * sizeof(float));
-        break;
-    case DST_LAYER_DROPOUT2D: dst__dropout2d_forward(m, L, x, batch, training); break;
-    default: break;
-    }
-}
-
-/* dx NULL (the first layer): only the parameter gradients. */
-static void dst__conv_layers_backward(dst_model *m, dst__layer *L, const float *x, const float *dy,
-                                      float *dx, int batch)
-{
-    dst_pool2d_params pp;
-    switch (L->desc.kind) {
-    case DST_LAYER_CONV2D: dst__conv_layer_backward(m, L, x, dy, dx, batch); break;
-    case DST_LAYER_BATCHNORM: dst__batchnorm_layer_backward(m, L, x, dy, dx, batch); break;
-    default:
-        if (!dx) break;
-        switch (L->desc.kind) {
-        case DST_LAYER_MAXPOOL2D:
-            pp = dst__pool_params_of(L);
-            dst__maxpool_backward(&pp, batch, (const int32_t *)(const void *)L->aux, dy, dx);
-            break;
-        case DST_LAYER_AVGPOOL2D:
-            pp = dst__pool_params_of(L);
-            dst__avgpool_backward(&pp, batch, dy, dx);
-            break;
-        case DST_LAYER_GLOBAL_AVGPOOL: dst__global_avgpool_backward(L, dy, dx, batch); break;
-        case DST_LAYER_DROPOUT2D: dst__dropout2d_backward(L, dy, dx, batch); break;
-        default: break;
-        }
-    }
-}
-
-/* Training normalises with batch statistics: each channel needs two values. */
-static dst_result dst__conv_layers_batch_ok(dst_model *m, int batch, int training)
-{
-    int i;
-    if (!training) return DST_OK;
-    for (i = 0; i < m->layer_count; ++i) {
-        const dst__layer *L = &m->layers[i];
-        if (L->desc.kind == DST_LAYER_BATCHNORM && (size_t)batch * L->in_h * L->in_w < 2)
-            return dst__fail(m, DST_ERR_ARG, "layer %d (batchnorm): training needs more than one value per channel "
-                             "(batch %d x %d x %d)", i, batch, L->in_h, L->in_w);
-    }
-    return DST_OK;
-}
-
-/* ---- dropout ------------------------------------------------------------- */
-
-static void dst__dropout_forward(dst_model *m, dst__layer *L, const float *x, int batch, int training)
-{
-    size_t i, n = L->out_size * (size_t)batch;
-    float rate = L->desc.param, keep_scale;
-    if (!training || rate == 0) {
-        if (L->out != x) memcpy(L->out, x, n * sizeof(float));
-        if (L->aux) for (i = 0; i < n; ++i) L->aux[i] = 1.0f;
-        return;
-    }
-    keep_scale = 1.0f / (1.0f - rate);
-    for (i = 0; i < n; ++i) {
-        L->aux[i] = dst_rng_uniform(&m->rng) >= rate ? keep_scale : 0.0f;
-        L->out[i] = x[i] * L->aux[i];
-    }
-}
-
-/* ---- softmax layer ------------------------------------------------------- */
-
-static void dst__softmax_backward(const dst__layer *L, const float *dy, float *dx, int batch)
-{
-    int i, j, n = (int)L->out_size;
-    for (i = 0; i < batch; ++i) {
-        const float *y = L->out + (size_t)i * n, *g = dy + (size_t)i * n;
-        float *d = dx + (size_t)i * n;
-        double dot = 0;
-        for (j = 0; j < n; ++j) dot += (double)g[j] * (double)y[j];
-        for (j = 0; j < n; ++j) d[j] = y[j] * (g[j] - (float)dot);
-    }
 }
 
 /* ---- the model's forward and backward ------------------------------------ */
@@ -5850,35 +6133,32 @@ static int dst__batch_ok(dst_model *m, const float *x, int batch, dst_result *r)
     return 1;
 }
 
+/* A training forward's checks of the batch size, layer by layer. */
+static dst_result dst__layers_batch_ok(dst_model *m, int batch)
+{
+    int i;
+    dst_result r;
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *ly = &m->layers[i];
+        const dst__layer_ops *ops = dst__ops(ly);
+        if (ops->check_batch && (r = ops->check_batch(m, ly, i, batch)) != DST_OK) return r;
+    }
+    return DST_OK;
+}
+
 DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int training, const float **out)
 {
     int i;
     dst_result r;
     if (!m) return DST_ERR_ARG;
     if (!dst__batch_ok(m, x, batch, &r)) return r;
-    if ((r = dst__conv_layers_batch_ok(m, batch, training)) != DST_OK) return r;
+    if (training && (r = dst__layers_batch_ok(m, batch)) != DST_OK) return r;
     if (training && (r = dst__model_own(m)) != DST_OK) return r;
     m->input = x;
     m->batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
-        dst__layer *L = &m->layers[i];
-        size_t n = L->out_size * (size_t)batch;
-        switch (L->desc.kind) {
-        case DST_LAYER_DENSE: dst__dense_forward(m, L, x, batch); break;
-        case DST_LAYER_RELU: if (L->out != x) dst__relu(x, L->out, n); break; /* else done by the dense or conv layer */
-        case DST_LAYER_DROPOUT:
-            if (!training) continue; /* the identity: the next layer reads x, nothing is copied */
-            dst__dropout_forward(m, L, x, batch, training);
-            break;
-        case DST_LAYER_SOFTMAX: dst_softmax(x, L->out, batch, (int)L->out_size, 1.0f); break;
-        case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
-        case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
-        case DST_LAYER_DROPOUT2D:
-            dst__conv_layers_forward(m, L, x, batch, training);
-            break;
-        default: dst_activation_forward(dst__activation_of(L->desc.kind), L->desc.param, x, L->out, n); break;
-        }
-        x = L->out;
+        dst__layer *ly = &m->layers[i];
+        x = dst__ops(ly)->forward(m, ly, x, batch, training);
     }
     m->trained_forward = training ? 1 : 0;
     if (out) *out = x;
@@ -5895,29 +6175,12 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         return dst__fail(m, DST_ERR_ARG, "backward needs a training forward (training = 1) just before it");
     batch = m->batch;
     for (i = m->layer_count - 1; i >= 0; --i) {
-        dst__layer *L = &m->layers[i];
+        dst__layer *ly = &m->layers[i];
         const float *x = i ? m->layers[i - 1].out : m->input;
         float *dx = i ? m->dbuf[turn] : NULL;
-        size_t n = L->out_size * (size_t)batch, j;
-        if (L->desc.kind == DST_LAYER_FLATTEN) continue; /* dy passes through as it is; the buffers do not turn */
-        switch (L->desc.kind) {
-        case DST_LAYER_DENSE: dst__dense_backward(m, L, x, dy, dx, batch); break;
-        case DST_LAYER_RELU: if (dx) dst__relu_grad(L->out, dy, dx, n); break; /* out > 0 where x > 0 */
-        case DST_LAYER_DROPOUT:
-            if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * L->aux[j];
-            break;
-        case DST_LAYER_SOFTMAX: if (dx) dst__softmax_backward(L, dy, dx, batch); break;
-        case DST_LAYER_CONV2D: case DST_LAYER_MAXPOOL2D: case DST_LAYER_AVGPOOL2D:
-        case DST_LAYER_GLOBAL_AVGPOOL: case DST_LAYER_BATCHNORM: case DST_LAYER_FLATTEN:
-        case DST_LAYER_DROPOUT2D:
-            dst__conv_layers_backward(m, L, x, dy, dx, batch);
-            break;
-        default:
-            if (dx) dst_activation_backward(dst__activation_of(L->desc.kind), L->desc.param, x, L->out, dy, dx, n);
-            break;
-        }
-        dy = dx;
-        turn ^= 1;
+        const float *dx_at = dst__ops(ly)->backward(m, ly, x, dy, dx, batch);
+        if (dx_at != dy) turn ^= 1; /* else dy passed through as it is: the buffers do not turn */
+        dy = dx_at;
     }
     return DST_OK;
 }
@@ -6551,28 +6814,23 @@ typedef struct dst__tensor {
 enum { DST__SLOT_WEIGHT, DST__SLOT_BIAS, DST__SLOT_MEAN, DST__SLOT_VAR };
 static const char *const dst__slot_names[4] = { "weight", "bias", "running_mean", "running_var" };
 
-/* Shape of slot of layer L ([0] = 0 when the layer has no such tensor). */
-static int dst__slot_shape(const dst__layer *L, int slot, uint64_t *dims)
+/* Shape of slot of layer ly, returns the number of dimensions (0 when the
+   layer has no such tensor). The weight's is its kind's (dst__layer_ops). */
+static int dst__slot_shape(const dst__layer *ly, int slot, uint64_t *dims)
 {
-    const dst_layer_desc *d = &L->desc;
     switch (slot) {
     case DST__SLOT_WEIGHT:
-        if (!L->weight_count) return 0;
-        if (d->kind == DST_LAYER_DENSE) { dims[0] = (uint64_t)d->units; dims[1] = L->in_size; return 2; }
-        if (d->kind == DST_LAYER_CONV2D) {
-            dims[0] = (uint64_t)d->units; dims[1] = (uint64_t)(L->in_c / d->groups);
-            dims[2] = (uint64_t)d->kernel_h; dims[3] = (uint64_t)d->kernel_w;
-            return 4;
-        }
-        dims[0] = L->weight_count;
+        if (!ly->weight_count) return 0;
+        if (dst__ops(ly)->weight_dims) return dst__ops(ly)->weight_dims(ly, dims);
+        dims[0] = ly->weight_count;
         return 1;
     case DST__SLOT_BIAS:
-        if (!L->bias_count) return 0;
-        dims[0] = L->bias_count;
+        if (!ly->bias_count) return 0;
+        dims[0] = ly->bias_count;
         return 1;
     default:
-        if (!L->buffer_count) return 0;
-        dims[0] = L->buffer_count / 2;
+        if (!ly->buffer_count) return 0;
+        dims[0] = ly->buffer_count / 2;
         return 1;
     }
 }
@@ -6715,6 +6973,8 @@ static size_t dst__meta_bytes(const dst_model *m)
     return n;
 }
 
+static void dst__layer_record_put(unsigned char *b, const dst_layer_desc *d); /* beside its get, with the reader */
+
 /* Everything after the 32-byte header. */
 static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor *t, size_t nt, size_t file_end,
                            dst__sink *s)
@@ -6732,19 +6992,7 @@ static void dst__emit_body(const dst_model *m, int checkpoint, const dst__tensor
     dst__put32(b + 24, DST__LAYER_RECORD);
     dst__sink_put(s, b, 32);
     for (k = 0; k < m->layer_count; ++k) {
-        const dst_layer_desc *d = &m->layers[k].desc;
-        memset(b, 0, DST__LAYER_RECORD);
-        dst__put32(b, (uint32_t)d->kind);
-        dst__put32(b + 4, (uint32_t)d->units);
-        dst__put32(b + 8, (uint32_t)d->no_bias);
-        dst__put32(b + 12, (uint32_t)d->init);
-        dst__putf32(b + 16, d->param);
-        dst__put32(b + 20, (uint32_t)d->kernel_h); dst__put32(b + 24, (uint32_t)d->kernel_w);
-        dst__put32(b + 28, (uint32_t)d->stride_h); dst__put32(b + 32, (uint32_t)d->stride_w);
-        dst__put32(b + 36, (uint32_t)d->pad_h); dst__put32(b + 40, (uint32_t)d->pad_w);
-        dst__put32(b + 44, (uint32_t)d->dilation_h); dst__put32(b + 48, (uint32_t)d->dilation_w);
-        dst__put32(b + 52, (uint32_t)d->groups);
-        dst__putf32(b + 56, d->eps);
+        dst__layer_record_put(b, &m->layers[k].desc);
         dst__sink_put(s, b, DST__LAYER_RECORD);
     }
     /* TENS (padded to 8) */
@@ -7048,10 +7296,57 @@ static dst_result dst__file_open(dst__file *f, const unsigned char *p, size_t le
 }
 
 /* ARCH -> a model description; *layers (allocated here) is the caller's to free. */
+/* ---- the layer record of ARCH ----
+   Every field of dst_layer_desc whatever the kind (docs/FORMAT.md); the
+   kind's shape function then checks the values, as dst_model_create does. */
+
+static void dst__layer_record_put(unsigned char *b, const dst_layer_desc *d)
+{
+    memset(b, 0, DST__LAYER_RECORD);
+    dst__put32(b, (uint32_t)d->kind);
+    dst__put32(b + 4, (uint32_t)d->units);
+    dst__put32(b + 8, (uint32_t)d->no_bias);
+    dst__put32(b + 12, (uint32_t)d->init);
+    dst__putf32(b + 16, d->param);
+    dst__put32(b + 20, (uint32_t)d->kernel_h); dst__put32(b + 24, (uint32_t)d->kernel_w);
+    dst__put32(b + 28, (uint32_t)d->stride_h); dst__put32(b + 32, (uint32_t)d->stride_w);
+    dst__put32(b + 36, (uint32_t)d->pad_h); dst__put32(b + 40, (uint32_t)d->pad_w);
+    dst__put32(b + 44, (uint32_t)d->dilation_h); dst__put32(b + 48, (uint32_t)d->dilation_w);
+    dst__put32(b + 52, (uint32_t)d->groups);
+    dst__putf32(b + 56, d->eps);
+}
+
+/* The record of layer index: rec bytes at q, byte at of the file. */
+static dst_result dst__layer_record_get(const unsigned char *q, size_t rec, size_t at, int index, dst_layer_desc *d,
+                                        dst_error *err)
+{
+    uint32_t kind = dst__get32(q), nb = dst__get32(q + 8), init = dst__get32(q + 12);
+    size_t j;
+    if (kind >= (uint32_t)DST_LAYER_KIND_COUNT)
+        return dst__bad(err, at, "layer %d: unknown layer kind %lu", index, (unsigned long)kind);
+    if (nb > 1) return dst__bad(err, at + 8, "layer %d: no_bias is %lu", index, (unsigned long)nb);
+    if (init > (uint32_t)DST_INIT_XAVIER_NORMAL)
+        return dst__bad(err, at + 12, "layer %d: unknown init %lu", index, (unsigned long)init);
+    d->kind = (dst_layer_kind)kind;
+    d->units = dst__get_int(q + 4);
+    d->no_bias = (int)nb;
+    d->init = (dst_init)init;
+    d->param = dst__getf32(q + 16);
+    d->kernel_h = dst__get_int(q + 20); d->kernel_w = dst__get_int(q + 24);
+    d->stride_h = dst__get_int(q + 28); d->stride_w = dst__get_int(q + 32);
+    d->pad_h = dst__get_int(q + 36); d->pad_w = dst__get_int(q + 40);
+    d->dilation_h = dst__get_int(q + 44); d->dilation_w = dst__get_int(q + 48);
+    d->groups = dst__get_int(q + 52);
+    d->eps = dst__getf32(q + 56);
+    for (j = 60; j < rec; ++j)
+        if (q[j]) return dst__bad(err, at + j, "layer %d sets a field this reader does not know (a newer minor version?)", index);
+    return DST_OK;
+}
+
 static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_layer_desc **layers, dst_error *err)
 {
     const unsigned char *p = f->p + f->at[DST__ARCH];
-    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need = 0, j, total = 0, act = 0;
+    size_t at = f->at[DST__ARCH], size = f->size[DST__ARCH], need = 0, total = 0, act = 0;
     uint32_t count, rec, v[3];
     int i, k;
     dst__layer *tmp;
@@ -7091,33 +7386,7 @@ static dst_result dst__file_arch(const dst__file *f, dst_model_desc *desc, dst_l
         const unsigned char *q = p + 32 + (size_t)i * rec;
         size_t q_at = at + 32 + (size_t)i * rec;
         dst_layer_desc *d = &ld[i];
-        uint32_t kind = dst__get32(q), nb = dst__get32(q + 8), init = dst__get32(q + 12);
-        if (kind > (uint32_t)DST_LAYER_DROPOUT2D) {
-            r = dst__bad(err, q_at, "layer %d: unknown layer kind %lu", i, (unsigned long)kind);
-            break;
-        }
-        if (nb > 1) { r = dst__bad(err, q_at + 8, "layer %d: no_bias is %lu", i, (unsigned long)nb); break; }
-        if (init > (uint32_t)DST_INIT_XAVIER_NORMAL) {
-            r = dst__bad(err, q_at + 12, "layer %d: unknown init %lu", i, (unsigned long)init);
-            break;
-        }
-        d->kind = (dst_layer_kind)kind;
-        d->units = dst__get_int(q + 4);
-        d->no_bias = (int)nb;
-        d->init = (dst_init)init;
-        d->param = dst__getf32(q + 16);
-        d->kernel_h = dst__get_int(q + 20); d->kernel_w = dst__get_int(q + 24);
-        d->stride_h = dst__get_int(q + 28); d->stride_w = dst__get_int(q + 32);
-        d->pad_h = dst__get_int(q + 36); d->pad_w = dst__get_int(q + 40);
-        d->dilation_h = dst__get_int(q + 44); d->dilation_w = dst__get_int(q + 48);
-        d->groups = dst__get_int(q + 52);
-        d->eps = dst__getf32(q + 56);
-        for (j = 60; j < rec; ++j)
-            if (q[j]) break;
-        if (j < rec) {
-            r = dst__bad(err, q_at + j, "layer %d sets a field this reader does not know (a newer minor version?)", i);
-            break;
-        }
+        if ((r = dst__layer_record_get(q, rec, q_at, i, d, err)) != DST_OK) break;
         /* the shapes, as dst_model_create will find them, before it allocates */
         tmp[i].desc = *d;
         tmp[i].in_c = i ? tmp[i - 1].out_c : (int)v[0];

@@ -28,6 +28,7 @@
 #include "test_elementwise.c"
 #include "test_gemm.c"
 #include "test_file.c"
+#include "test_layers.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -41,6 +42,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(elementwise_tests),
     T_SUITE(gemm_tests),
     T_SUITE(file_tests),
+    T_SUITE(layers_tests),
 };
 
 int main(int argc, char **argv)
