@@ -58,6 +58,11 @@ build/test-san: $(TESTDEP) | build/.dir
 build/test-scalar: $(TESTDEP) | build/.dir
 	gcc -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -DDST_NO_SIMD -DDST__TEST_BYTE_PATHS -I. -I$(STB) $(TESTSRC) -o $@ -lm
 
+# Threads making their first library call at once (the CPU-feature cache)
+# under ThreadSanitizer: its own program, so no earlier call fills the cache.
+build/test-tsan: tests/tsan_first_use.c distill.h | build/.dir
+	gcc -std=c99 -O1 -g $(WARN) $(STRICTC) -fsanitize=thread -I. $< -o $@ -lm -lpthread
+
 # The distill command end to end (tests/cli/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli/cli_helper.c writes.
 build/distill-san: $(DISTILL_SRC) distill.h | build/.dir
@@ -69,7 +74,7 @@ TESTSCRIPTS = tests/cli/test_cli.sh tests/compile/run.sh
 
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
-TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar
+TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar build/test-tsan
 test: $(TESTBINS) $(PROGRAMS) $(EXAMPLES) build/distill-san build/cli_helper
 	@pass=0; fail=0; \
 	for t in $(TESTBINS) $(TESTSCRIPTS); do \
@@ -87,7 +92,8 @@ test-quick: build/test
 	./build/test
 
 # The GEMM tests on what `make test` does not reach: tcc (scalar path) and
-# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user).
+# AArch64 NEON under qemu-user (packages tcc, gcc-aarch64-linux-gnu, qemu-user),
+# there with the kernel tables' tests (NEON against scalar).
 build/test-gemm-tcc: tests/run_gemm.c $(TESTDEP) | build/.dir
 	tcc -I. tests/run_gemm.c -o $@ -lm
 build/test-gemm-aarch64: $(TESTDEP) | build/.dir
@@ -95,6 +101,8 @@ build/test-gemm-aarch64: $(TESTDEP) | build/.dir
 test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	./build/test-gemm-tcc
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
+	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
+	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
 
 # The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's

@@ -930,56 +930,375 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #define DST__RESTRICT
 #endif
 
-/* SSE2 is part of every x86-64 (and of 32-bit builds made with -msse2): the
-   element-wise kernels of the model path (bias, ReLU, optimizers, checks)
-   use it with no CPU check, unless dst_simd_force(DST_SIMD_SCALAR) asks for
-   plain C. Each has a plain C loop beside it, which is the reference the
-   tests compare it with and the path elsewhere. */
-#if !defined(DST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
-#define DST__VEC_SSE2 1
-#include <emmintrin.h>
-#else
-#define DST__VEC_SSE2 0
-#endif
-/* NEON is part of every AArch64: the same loops use it there. */
-#if !defined(DST_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
-#define DST__VEC_NEON 1
+/* ==== platform and SIMD =================================================== */
+
+/* ---- which instruction sets this build has ----
+   One flag per platform, nothing else says it:
+   DST__SIMD_X86   x86 with intrinsics and SSE2 in the baseline (every
+                   x86-64; 32-bit builds made with -msse2). GCC and Clang
+                   compile each AVX2 / AVX-512 kernel with
+                   __attribute__((target(...))), so a plain -O2 build has all
+                   of them and cpuid picks at run time; MSVC compiles
+                   intrinsics without attributes.
+   DST__SIMD_NEON  AArch64: NEON at compile time.
+   Neither (tcc, which has no intrinsics; DST_NO_SIMD; other CPUs): the
+   scalar kernels only. */
+#if !defined(DST_NO_SIMD) && !defined(__TINYC__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__) && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5))
+#define DST__SIMD_X86 1
+#define DST__TARGET(t) __attribute__((target(t)))
+#include <immintrin.h>
+#include <cpuid.h>
+#elif defined(_MSC_VER) && _MSC_VER >= 1910 && (defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#define DST__SIMD_X86 1
+#define DST__TARGET(t)
+#include <intrin.h>
+#include <immintrin.h>
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define DST__SIMD_NEON 1
 #include <arm_neon.h>
-#else
-#define DST__VEC_NEON 0
+#endif
 #endif
 
-/* One loop body serves both: the 4-float vocabulary of the element-wise
-   kernels (DST__VEC4 where either is compiled in). Multiplication and
-   addition stay separate, so each loop rounds as its plain C reference.
-   DST__V4_POS_OR_0(s, a): s > 0 ? a : +0 per lane (NaN s gives 0), which is
-   ReLU as DST__V4_POS_OR_0(a, a). DST__V4_NAN_OR(acc, a) sets acc's lanes
-   where a is NaN, DST__V4_ANY(acc) says whether any lane was set. */
-#if DST__VEC_SSE2
-#define DST__VEC4 1
-typedef __m128 dst__v4;
-#define DST__V4_LOAD(p) _mm_loadu_ps(p)
-#define DST__V4_STORE(p, v) _mm_storeu_ps(p, v)
-#define DST__V4_SET1(x) _mm_set1_ps(x)
-#define DST__V4_ADD(a, b) _mm_add_ps(a, b)
-#define DST__V4_MUL(a, b) _mm_mul_ps(a, b)
-#define DST__V4_POS_OR_0(s, a) _mm_and_ps(_mm_cmpgt_ps(s, _mm_setzero_ps()), a)
-#define DST__V4_NAN_OR(acc, a) _mm_or_ps(acc, _mm_cmpunord_ps(a, a))
-#define DST__V4_ANY(acc) (_mm_movemask_ps(acc) != 0)
-#elif DST__VEC_NEON
-#define DST__VEC4 1
-typedef float32x4_t dst__v4;
-#define DST__V4_LOAD(p) vld1q_f32(p)
-#define DST__V4_STORE(p, v) vst1q_f32(p, v)
-#define DST__V4_SET1(x) vdupq_n_f32(x)
-#define DST__V4_ADD(a, b) vaddq_f32(a, b)
-#define DST__V4_MUL(a, b) vmulq_f32(a, b)
-#define DST__V4_POS_OR_0(s, a) vbslq_f32(vcgtq_f32(s, vdupq_n_f32(0)), a, vdupq_n_f32(0))
-#define DST__V4_NAN_OR(acc, a) vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(acc), vmvnq_u32(vceqq_f32(a, a))))
-#define DST__V4_ANY(acc) (vmaxvq_u32(vreinterpretq_u32_f32(acc)) != 0)
+#if defined(__GNUC__) || defined(__clang__)
+#define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
+#define DST__PREFETCH_R(p) __builtin_prefetch(p, 0, 3)
 #else
-#define DST__VEC4 0
+#define DST__PREFETCH(p) ((void)(p))
+#define DST__PREFETCH_R(p) ((void)(p))
 #endif
+
+#define DST__CAT(a, b) DST__CAT_(a, b)
+#define DST__CAT_(a, b) a##b
+
+/* ---- the vector vocabulary ----
+   One set of names per instruction set, written once: isa is sse2, avx2,
+   avx512 or neon, and a kernel written over DST__V...(isa, ...) is the
+   same code for each (isa may itself be a macro, as DST__V4ISA below).
+     DST__VEC(isa)             the vector type, DST__VW(isa) floats
+     DST__VATTR(isa)           the function attribute its kernels need
+     DST__VZERO(isa)  DST__VSET1(isa, x)  DST__VLOAD(isa, p)  DST__VSTORE(isa, p, v)   (unaligned)
+     DST__VADD / VSUB / VMUL / VDIV (isa, a, b), DST__VSQRT(isa, a): one rounding each
+     DST__VFMA(isa, a, b, c)   a * b + c: fused (one rounding) on AVX2, AVX-512
+                               and NEON, a multiply and an add on SSE2
+     DST__VHSUM(isa, v)        the sum of the lanes
+   and, in the 4-lane sets (SSE2, NEON) for the element-wise kernels:
+     DST__VPOS_OR_0(isa, s, a) per lane s > 0 ? a : +0 (a NaN s gives +0),
+                               which is ReLU as DST__VPOS_OR_0(isa, a, a)
+     DST__VNAN_OR(isa, acc, a) sets acc's lanes where a is NaN;
+     DST__VANY(isa, acc)       whether any lane of acc is set
+   Element-wise kernels that must round as their plain C loop use VMUL and
+   VADD, never VFMA. */
+#define DST__VEC(isa) DST__CAT(dst__vec_, isa)
+#define DST__VW(isa) DST__CAT(DST__VW_, isa)
+#define DST__VATTR(isa) DST__CAT(DST__VATTR_, isa)
+#define DST__VZERO(isa) DST__CAT(DST__VZERO_, isa)()
+#define DST__VSET1(isa, x) DST__CAT(DST__VSET1_, isa)(x)
+#define DST__VLOAD(isa, p) DST__CAT(DST__VLOAD_, isa)(p)
+#define DST__VSTORE(isa, p, v) DST__CAT(DST__VSTORE_, isa)(p, v)
+#define DST__VADD(isa, a, b) DST__CAT(DST__VADD_, isa)(a, b)
+#define DST__VSUB(isa, a, b) DST__CAT(DST__VSUB_, isa)(a, b)
+#define DST__VMUL(isa, a, b) DST__CAT(DST__VMUL_, isa)(a, b)
+#define DST__VDIV(isa, a, b) DST__CAT(DST__VDIV_, isa)(a, b)
+#define DST__VSQRT(isa, a) DST__CAT(DST__VSQRT_, isa)(a)
+#define DST__VFMA(isa, a, b, c) DST__CAT(DST__VFMA_, isa)(a, b, c)
+#define DST__VHSUM(isa, v) DST__CAT(DST__VHSUM_, isa)(v)
+#define DST__VPOS_OR_0(isa, s, a) DST__CAT(DST__VPOS_OR_0_, isa)(s, a)
+#define DST__VNAN_OR(isa, acc, a) DST__CAT(DST__VNAN_OR_, isa)(acc, a)
+#define DST__VANY(isa, acc) DST__CAT(DST__VANY_, isa)(acc)
+
+#if defined(DST__SIMD_X86)
+/* SSE2: part of the baseline, no attribute */
+typedef __m128 dst__vec_sse2;
+#define DST__VW_sse2 4
+#define DST__VATTR_sse2
+#define DST__VZERO_sse2() _mm_setzero_ps()
+#define DST__VSET1_sse2(x) _mm_set1_ps(x)
+#define DST__VLOAD_sse2(p) _mm_loadu_ps(p)
+#define DST__VSTORE_sse2(p, v) _mm_storeu_ps(p, v)
+#define DST__VADD_sse2(a, b) _mm_add_ps(a, b)
+#define DST__VSUB_sse2(a, b) _mm_sub_ps(a, b)
+#define DST__VMUL_sse2(a, b) _mm_mul_ps(a, b)
+#define DST__VDIV_sse2(a, b) _mm_div_ps(a, b)
+#define DST__VSQRT_sse2(a) _mm_sqrt_ps(a)
+#define DST__VFMA_sse2(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#define DST__VHSUM_sse2(v) dst__hsum_sse2(v)
+#define DST__VPOS_OR_0_sse2(s, a) _mm_and_ps(_mm_cmpgt_ps(s, _mm_setzero_ps()), a)
+#define DST__VNAN_OR_sse2(acc, a) _mm_or_ps(acc, _mm_cmpunord_ps(a, a))
+#define DST__VANY_sse2(acc) (_mm_movemask_ps(acc) != 0)
+static float dst__hsum_sse2(__m128 v)
+{
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* AVX2 + FMA */
+typedef __m256 dst__vec_avx2;
+#define DST__VW_avx2 8
+#define DST__VATTR_avx2 DST__TARGET("avx2,fma")
+#define DST__VZERO_avx2() _mm256_setzero_ps()
+#define DST__VSET1_avx2(x) _mm256_set1_ps(x)
+#define DST__VLOAD_avx2(p) _mm256_loadu_ps(p)
+#define DST__VSTORE_avx2(p, v) _mm256_storeu_ps(p, v)
+#define DST__VADD_avx2(a, b) _mm256_add_ps(a, b)
+#define DST__VSUB_avx2(a, b) _mm256_sub_ps(a, b)
+#define DST__VMUL_avx2(a, b) _mm256_mul_ps(a, b)
+#define DST__VDIV_avx2(a, b) _mm256_div_ps(a, b)
+#define DST__VSQRT_avx2(a) _mm256_sqrt_ps(a)
+#define DST__VFMA_avx2(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define DST__VHSUM_avx2(v) dst__hsum_avx2(v)
+static DST__TARGET("avx2,fma") float dst__hsum_avx2(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* AVX-512F */
+typedef __m512 dst__vec_avx512;
+#define DST__VW_avx512 16
+#define DST__VATTR_avx512 DST__TARGET("avx512f")
+#define DST__VZERO_avx512() _mm512_setzero_ps()
+#define DST__VSET1_avx512(x) _mm512_set1_ps(x)
+#define DST__VLOAD_avx512(p) _mm512_loadu_ps(p)
+#define DST__VSTORE_avx512(p, v) _mm512_storeu_ps(p, v)
+#define DST__VADD_avx512(a, b) _mm512_add_ps(a, b)
+#define DST__VSUB_avx512(a, b) _mm512_sub_ps(a, b)
+#define DST__VMUL_avx512(a, b) _mm512_mul_ps(a, b)
+#define DST__VDIV_avx512(a, b) _mm512_div_ps(a, b)
+#define DST__VSQRT_avx512(a) _mm512_sqrt_ps(a)
+#define DST__VFMA_avx512(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define DST__VHSUM_avx512(v) dst__hsum_avx512(v)
+static DST__TARGET("avx512f") float dst__hsum_avx512(__m512 v)
+{   /* (masked forms: GCC 12 warns in C++ on the unmasked ones, which start from undefined) */
+    __m512 t = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E)); /* halves */
+    __m128 s;
+    t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0xB1));        /* quarters */
+    s = _mm512_mask_extractf32x4_ps(_mm_setzero_ps(), 0xF, t, 0);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#endif /* DST__SIMD_X86 */
+
+#if defined(DST__SIMD_NEON)
+typedef float32x4_t dst__vec_neon;
+#define DST__VW_neon 4
+#define DST__VATTR_neon
+#define DST__VZERO_neon() vdupq_n_f32(0.0f)
+#define DST__VSET1_neon(x) vdupq_n_f32(x)
+#define DST__VLOAD_neon(p) vld1q_f32(p)
+#define DST__VSTORE_neon(p, v) vst1q_f32(p, v)
+#define DST__VADD_neon(a, b) vaddq_f32(a, b)
+#define DST__VSUB_neon(a, b) vsubq_f32(a, b)
+#define DST__VMUL_neon(a, b) vmulq_f32(a, b)
+#define DST__VDIV_neon(a, b) vdivq_f32(a, b)
+#define DST__VSQRT_neon(a) vsqrtq_f32(a)
+#define DST__VFMA_neon(a, b, c) vfmaq_f32(c, a, b)
+#define DST__VHSUM_neon(v) vaddvq_f32(v)
+#define DST__VPOS_OR_0_neon(s, a) vbslq_f32(vcgtq_f32(s, vdupq_n_f32(0)), a, vdupq_n_f32(0))
+#define DST__VNAN_OR_neon(acc, a) \
+    vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(acc), vmvnq_u32(vceqq_f32(a, a))))
+#define DST__VANY_neon(acc) (vmaxvq_u32(vreinterpretq_u32_f32(acc)) != 0)
+#endif /* DST__SIMD_NEON */
+
+/* The 4-lane set every build with SIMD has (SSE2 on x86, NEON on AArch64):
+   the element-wise kernels, the convolution's row loops and the depthwise
+   planes are written once over it. DST__V4NAME(dst__relu) is dst__relu_sse2
+   or dst__relu_neon. */
+#if defined(DST__SIMD_X86) || defined(DST__SIMD_NEON)
+#define DST__SIMD_ANY 1
+#endif
+#if defined(DST__SIMD_X86)
+#define DST__V4ISA sse2
+#elif defined(DST__SIMD_NEON)
+#define DST__V4ISA neon
+#endif
+#if defined(DST__V4ISA)
+#define DST__V4NAME(name) DST__CAT(name, DST__CAT(_, DST__V4ISA))
+typedef DST__VEC(DST__V4ISA) dst__v4;
+#endif
+
+/* ---- CPU detection ----
+   x86: cpuid for the features, xgetbv for what the OS saves on a context
+   switch (AVX needs the YMM state, AVX-512 also the opmask and ZMM states). */
+#if defined(DST__SIMD_X86)
+static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    int v[4];
+    __cpuidex(v, (int)leaf, (int)sub);
+    r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
+#else
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
+}
+
+/* XCR0: which register states the OS saves on a context switch */
+static unsigned long long dst__xgetbv0(void)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (unsigned long long)_xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+#endif
+}
+
+static dst_simd dst__simd_detect(void)
+{
+    unsigned r[4], max_leaf, ecx1, ebx7 = 0;
+    unsigned long long xcr0 = 0;
+    dst_simd best = DST_SIMD_SCALAR;
+    dst__cpuid(0, 0, r);
+    max_leaf = r[0];
+    if (max_leaf < 1) return best;
+    dst__cpuid(1, 0, r);
+    ecx1 = r[2];
+    if (r[3] & (1u << 26)) best = DST_SIMD_SSE2;
+    else return best;
+    if (ecx1 & (1u << 27)) xcr0 = dst__xgetbv0();           /* OSXSAVE */
+    if (max_leaf >= 7) { dst__cpuid(7, 0, r); ebx7 = r[1]; }
+    if ((ecx1 & (1u << 28)) && (ecx1 & (1u << 12)) &&       /* AVX, FMA */
+        (ebx7 & (1u << 5)) && (xcr0 & 6) == 6)              /* AVX2; XMM and YMM saved */
+        best = DST_SIMD_AVX2;
+    if (best == DST_SIMD_AVX2 && (ebx7 & (1u << 16)) &&     /* AVX-512F */
+        (xcr0 & 0xE6) == 0xE6)                              /* and opmask, ZMM saved */
+        best = DST_SIMD_AVX512;
+    return best;
+}
+#elif defined(DST__SIMD_NEON)
+static dst_simd dst__simd_detect(void) { return DST_SIMD_NEON; }
+#else
+static dst_simd dst__simd_detect(void) { return DST_SIMD_SCALAR; }
+#endif
+
+/* ---- the level in use ----
+   The only global state of the library: the detected level (a cache) and
+   the level dst_simd_force set. Both are ints read and written whole with
+   atomic operations (relaxed: each is a value of its own, nothing else is
+   published through it), so threads that make their first call at the
+   same moment may each run the detection, which gives the same value,
+   and store it: no data race. Compilers with neither GCC's __atomic
+   builtins nor MSVC's Interlocked functions get plain ints. */
+#if defined(__GNUC__) && !defined(__clang__) && (__GNUC__ > 4 || (__GNUC__ == 4 && __GNUC_MINOR__ >= 7))
+#define DST__ATOMIC_GCC 1
+#elif defined(__clang__)
+#define DST__ATOMIC_GCC 1
+#endif
+#if defined(DST__ATOMIC_GCC)
+typedef int dst__atomic_int;
+#define DST__ATOMIC_LOAD(p) __atomic_load_n(p, __ATOMIC_RELAXED)
+#define DST__ATOMIC_STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELAXED)
+#elif defined(_MSC_VER)
+#include <intrin.h>
+typedef long dst__atomic_int;
+#define DST__ATOMIC_LOAD(p) _InterlockedCompareExchange(p, 0, 0)
+#define DST__ATOMIC_STORE(p, v) ((void)_InterlockedExchange(p, v))
+#else
+typedef int dst__atomic_int;
+#define DST__ATOMIC_LOAD(p) (*(p))
+#define DST__ATOMIC_STORE(p, v) (*(p) = (v))
+#endif
+
+static dst__atomic_int dst__simd_detected = -1; /* the best level, once known */
+static dst__atomic_int dst__simd_forced = (dst__atomic_int)DST_SIMD_AUTO;
+
+/* the best level this build and CPU have */
+static dst_simd dst__simd_best(void)
+{
+    dst__atomic_int best = DST__ATOMIC_LOAD(&dst__simd_detected);
+    if (best < 0) {
+        best = (dst__atomic_int)dst__simd_detect();
+        DST__ATOMIC_STORE(&dst__simd_detected, best);
+    }
+    return (dst_simd)best;
+}
+
+static int dst__simd_has(dst_simd level)
+{
+    dst_simd best = dst__simd_best();
+    if (level == DST_SIMD_AUTO || level == DST_SIMD_SCALAR) return 1;
+    if (best == DST_SIMD_NEON) return level == DST_SIMD_NEON;
+    return level != DST_SIMD_NEON && level <= best; /* x86 levels are ordered */
+}
+
+DSTDEF dst_result dst_simd_force(dst_simd level)
+{
+    if ((int)level < (int)DST_SIMD_AUTO || (int)level > (int)DST_SIMD_NEON) return DST_ERR_ARG;
+    if (!dst__simd_has(level)) return DST_ERR_UNSUPPORTED;
+    DST__ATOMIC_STORE(&dst__simd_forced, (dst__atomic_int)level);
+    return DST_OK;
+}
+
+DSTDEF dst_simd dst_simd_active(void)
+{
+    dst_simd forced = (dst_simd)DST__ATOMIC_LOAD(&dst__simd_forced);
+    return forced != DST_SIMD_AUTO ? forced : dst__simd_best();
+}
+
+DSTDEF const char *dst_simd_name(dst_simd level)
+{
+    switch (level) {
+    case DST_SIMD_AUTO: return "auto";
+    case DST_SIMD_SCALAR: return "scalar";
+    case DST_SIMD_SSE2: return "sse2";
+    case DST_SIMD_AVX2: return "avx2";
+    case DST_SIMD_AVX512: return "avx512";
+    case DST_SIMD_NEON: return "neon";
+    }
+    return "unknown";
+}
+
+/* ---- the kernel table ----
+   Every kernel that has vector versions is reached through one table per
+   level (dst__kernels_scalar, _sse2, _avx2, _avx512, _neon), and the one
+   in use comes from dst__kern(): the level dst_simd_active() says, so a
+   forced level switches every vector loop, and the scalar table holds the
+   plain C loops, the reference of the tests, everywhere. Shape rules (the
+   GEMM's small-problem path, the convolution's path) stay with their
+   kernels; only the choice of instruction set is made here. The tables
+   are defined after the last kernel (C++ cannot declare a static object
+   ahead of its definition): search for dst__kernels_for. */
+typedef struct dst__gemm_isa dst__gemm_isa;
+typedef struct dst__opt_consts dst__opt_consts;
+typedef struct dst__plane dst__plane;
+typedef struct dst__wino dst__wino;
+typedef struct dst__kernels {
+    dst_simd level;
+    /* the GEMM's micro-kernels, also Winograd's products; NULL: the scalar reference GEMM */
+    const dst__gemm_isa *gemm;
+    /* element-wise (activations, dense layers, training) */
+    void (*relu)(const float *x, float *y, size_t n);
+    void (*relu_grad)(const float *s, const float *dy, float *dx, size_t n);
+    void (*bias_relu)(float *y, const float *b, size_t rows, size_t cols, int relu);
+    void (*column_sums)(const float *dy, size_t ld, float *db, size_t rows, size_t cols);
+    int (*all_finite)(const float *v, size_t n);
+    /* optimizers */
+    void (*sgd)(const dst__opt_consts *k, float *p, const float *g, float *buf, size_t n);
+    void (*adam)(const dst__opt_consts *k, float *p, const float *g, float *m, float *v, size_t n);
+    /* convolution: 1 when the row loops (im2col, col2im, the direct path,
+       bias and sums) take the 4-lane set, 0 for plain C */
+    int conv_rows;
+    /* depthwise planes; NULL: the direct path's row loops */
+    void (*plane_forward)(const dst__plane *q, const float *in, const float *k, float b, int accumulate, float *out);
+    void (*plane_weight_grad)(const dst__plane *q, const float *in, const float *g, float *gk);
+    /* Winograd: channels in and out from which it pays at this level (0:
+       never chosen by AUTO), and its transforms (NULL: plain C) */
+    int wino_channels;
+    void (*wino_input)(const dst__wino *q, const float *x, size_t g0, int cnt, float *V);
+    void (*wino_output)(const dst__wino *q, const float *m, const float *bias, int relu, size_t g0, int cnt, float *y);
+    void (*wino_grad)(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D);
+    /* max pooling, 2x2 windows, stride 2, no padding; NULL: the reference loops */
+    void (*maxpool2x2)(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax);
+} dst__kernels;
+
+static const dst__kernels *dst__kernels_for(dst_simd level);
+static const dst__kernels *dst__kern(void) { return dst__kernels_for(dst_simd_active()); }
 
 /* ==== results, errors, small helpers ====================================== */
 
@@ -1154,9 +1473,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    first KC block beta is 1).
        AVX-512   8 x 48  (24 zmm accumulators)     AVX2+FMA  6 x 16 (12 ymm)
        SSE2      6 x 8   (12 xmm, multiply + add)  NEON      8 x 12 (24 q)
-   One template, DST__GEMM_KERNEL below, generates every kernel from a few
-   vector macros (DST__V, DST__LOAD, DST__FMA, ...) defined per instruction
-   set. It also generates the narrow variants used at the edges of C: 4, 2
+   One template, DST__GEMM_KERNEL below, generates every kernel from the
+   vector vocabulary of each instruction set (DST__VLOAD, DST__VFMA, ...).
+   It also generates the narrow variants used at the edges of C: 4, 2
    and 1 rows (a tail of 7 rows is done as 4 + 2 + 1) and 1 or 2 vectors
    (the last B panel is packed only as wide as it needs, zero-padded to a
    whole vector), so an edge costs about the work it has.
@@ -1184,12 +1503,9 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    The thresholds were chosen by measurement (bench/bench_gemm.c,
    docs/BENCHMARKS.md).
 
-   Dispatch. x86 with GCC or Clang: every kernel is compiled with
-   __attribute__((target("avx512f"))) and so on, so a plain -O2 build has
-   all of them; at first use cpuid says what the CPU has and xgetbv that
-   the OS saves the ZMM/YMM registers. MSVC compiles intrinsics without
-   attributes. AArch64: NEON at compile time. tcc (no intrinsics) and
-   DST_NO_SIMD: the scalar reference only.
+   Dispatch. The kernel table of the level in use (platform and SIMD, at
+   the top) gives the micro-kernels of one instruction set (dst__gemm_isa),
+   or none: the scalar reference.
 
    Memory and threads. dst_sgemm is safe to call from several threads at
    once: its packing buffers are its own. Problems whose blocks fit in
@@ -1198,8 +1514,8 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    free it, falling back to stack-sized blocks if the allocation fails.
    Inside a model the model's own buffer (DST__GEMM_PACK_FLOATS floats,
    allocated with the model) is used: a training step allocates nothing.
-   The only shared state is the CPU-feature cache (written once, always
-   with the same value) and the level set by dst_simd_force. */
+   The only shared state is the CPU-feature cache and the level set by
+   dst_simd_force, both read and written atomically (platform and SIMD). */
 
 #ifndef DST__GEMM_KC
 #define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
@@ -1241,32 +1557,16 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
     }
 }
 
-/* ---- which instruction sets this build has ---- */
-
-#if !defined(DST_NO_SIMD) && !defined(__TINYC__)
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5))
-#define DST__GEMM_X86 1
-#define DST__TARGET(t) __attribute__((target(t)))
-#include <immintrin.h>
-#include <cpuid.h>
-#elif defined(_MSC_VER) && _MSC_VER >= 1910 && (defined(_M_X64) || defined(_M_IX86))
-#define DST__GEMM_X86 1
-#define DST__TARGET(t)
-#include <intrin.h>
-#include <immintrin.h>
-#elif defined(__aarch64__) && defined(__ARM_NEON)
-#define DST__GEMM_NEON 1
-#include <arm_neon.h>
-#endif
-#endif
-
 /* ---- kernel templates ----
-   Each instruction set defines DST__V (a vector of DST__W floats),
-   DST__ZERO(), DST__LOAD(p), DST__STORE(p, v) (unaligned), DST__SET1(x),
-   DST__FMA(a, b, c) = a * b + c, DST__MUL(a, b) and DST__HSUM(v) (sum of
-   the lanes), then instantiates the templates. Loops over the rows and
-   vectors of a tile are unrolled by the lists DST__R (rows) and DST__C
-   (vectors): the accumulators must be named variables to live in registers. */
+   Written once over the vector vocabulary of the set named by DST__GISA,
+   which each instantiation below defines (sse2, avx2, avx512, neon) and
+   undefines after; DST__GV is its vector type, DST__GW its floats. Loops
+   over the rows and vectors of a tile are unrolled by the lists DST__R
+   (rows) and DST__C (vectors): the accumulators must be named variables to
+   live in registers. */
+
+#define DST__GV DST__VEC(DST__GISA)
+#define DST__GW DST__VW(DST__GISA)
 
 #define DST__R1(X, Y) X(0, Y)
 #define DST__R2(X, Y) X(0, Y) X(1, Y)
@@ -1277,43 +1577,38 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
 #define DST__C2(X, i) X(i, 0) X(i, 1)
 #define DST__C3(X, i) X(i, 0) X(i, 1) X(i, 2)
 
-#if defined(__GNUC__) || defined(__clang__)
-#define DST__PREFETCH(p) __builtin_prefetch(p, 1, 3)
-#define DST__PREFETCH_R(p) __builtin_prefetch(p, 0, 3)
-#else
-#define DST__PREFETCH(p) ((void)(p))
-#define DST__PREFETCH_R(p) ((void)(p))
-#endif
 /* rows of B ahead that the packing kernels fetch */
 #define DST__GEMM_PF_B 8
-#define DST__K_PF1(i, j) DST__PREFETCH(cp + j * DST__W);
-#define DST__K_PFB1(i, j) DST__PREFETCH_R(pb + (size_t)DST__GEMM_PF_B * bs + j * DST__W);
-#define DST__K_BSAVE(i, j) DST__STORE(bo + j * DST__W, b##j);
+#define DST__K_PF1(i, j) DST__PREFETCH(cp + j * DST__GW);
+#define DST__K_PFB1(i, j) DST__PREFETCH_R(pb + (size_t)DST__GEMM_PF_B * bs + j * DST__GW);
+#define DST__K_BSAVE(i, j) DST__VSTORE(DST__GISA, bo + j * DST__GW, b##j);
 #define DST__K_ACC(i, COLS) COLS(DST__K_ACC1, i)
-#define DST__K_ACC1(i, j) DST__V c##i##_##j = DST__ZERO();
-#define DST__K_BDECL(i, j) DST__V b##j;
-#define DST__K_BLOAD(i, j) b##j = DST__LOAD(pb + j * DST__W);
-#define DST__K_ROW(i, COLS) { DST__V a = DST__SET1(pa[i]); COLS(DST__K_FMA1, i) }
+#define DST__K_ACC1(i, j) DST__GV c##i##_##j = DST__VZERO(DST__GISA);
+#define DST__K_BDECL(i, j) DST__GV b##j;
+#define DST__K_BLOAD(i, j) b##j = DST__VLOAD(DST__GISA, pb + j * DST__GW);
+#define DST__K_ROW(i, COLS) { DST__GV a = DST__VSET1(DST__GISA, pa[i]); COLS(DST__K_FMA1, i) }
 #define DST__K_AROW(i, COLS)                                                    \
-    { float x_ = pa[(size_t)i * ae]; DST__V a = DST__SET1(x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
+    { float x_ = pa[(size_t)i * ae]; DST__GV a = DST__VSET1(DST__GISA, x_); ao[i] = x_; COLS(DST__K_FMA1, i) }
 #define DST__K_CPF(R, NV, COLS)                                                 \
-    if (pf < R) { /* C is needed at the end: fetch a row per step */           \
+    if (pf < R) { /* C is needed at the end: fetch a row per step */            \
         COLS(DST__K_PF1, 0) DST__PREFETCH(cp + nr - 1);                         \
         cp += ldc; ++pf;                                                        \
     }
-#define DST__K_FMA1(i, j) c##i##_##j = DST__FMA(a, b##j, c##i##_##j);
+#define DST__K_FMA1(i, j) c##i##_##j = DST__VFMA(DST__GISA, a, b##j, c##i##_##j);
 #define DST__K_PUT(i, COLS) COLS(DST__K_PUT1, i)
-#define DST__K_PUT1(i, j) DST__STORE(c + (size_t)i * ldc + j * DST__W, DST__MUL(va, c##i##_##j));
+#define DST__K_PUT1(i, j)                                                       \
+    DST__VSTORE(DST__GISA, c + (size_t)i * ldc + j * DST__GW, DST__VMUL(DST__GISA, va, c##i##_##j));
 #define DST__K_UPD(i, COLS) COLS(DST__K_UPD1, i)
 #define DST__K_UPD1(i, j)                                                       \
-    { float *q_ = c + (size_t)i * ldc + j * DST__W;                             \
-      DST__STORE(q_, DST__FMA(va, c##i##_##j, DST__MUL(vb, DST__LOAD(q_)))); }
+    { float *q_ = c + (size_t)i * ldc + j * DST__GW;                            \
+      DST__GV u_ = DST__VMUL(DST__GISA, vb, DST__VLOAD(DST__GISA, q_));       \
+      DST__VSTORE(DST__GISA, q_, DST__VFMA(DST__GISA, va, c##i##_##j, u_)); }
 #define DST__K_TMP(i, COLS) COLS(DST__K_TMP1, i)
-#define DST__K_TMP1(i, j) DST__STORE(t + (i * NV_ + j) * DST__W, c##i##_##j);
+#define DST__K_TMP1(i, j) DST__VSTORE(DST__GISA, t + (i * NV_ + j) * DST__GW, c##i##_##j);
 
-/* The micro-kernel: an R x (NV * DST__W) tile, R rows listed by ROWS, NV
+/* The micro-kernel: an R x (NV * W) tile, R rows listed by ROWS, NV
    vectors listed by COLS. pa: packed A, R values per step at stride MR;
-   pb: B, NV vectors per step at stride bs (floats); nr <= NV * DST__W
+   pb: B, NV vectors per step at stride bs (floats); nr <= NV * W
    columns of C are written. bo != NULL: B is read where it is stored, and
    the kernel also writes the packed panel there (NV vectors per step), for
    the kernels of the other rows to read: packing B costs no pass of its own.
@@ -1325,85 +1620,89 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
    B panel streaming through L1 would evict it again (and the addresses,
    kept in registers across the loop, made gcc spill a B vector to the
    stack in every step of the AVX-512 8 x 48 kernel: 5% of its speed). */
-#define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                    \
-static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
-                      float *c, int ldc, float alpha, float beta, int nr,      \
-                      float *bo, int as, float *ao)                            \
-{                                                                              \
-    enum { NV_ = NV };                                                         \
-    ROWS(DST__K_ACC, COLS)                                                     \
-    COLS(DST__K_BDECL, 0)                                                      \
-    int p = 0, pf = 0, tail = kc > 2 * R ? kc - 2 * R : 0;                     \
-    const float *cp = c;                                                       \
-    if (R == MR && ao) {                                                       \
-        size_t ae = as > 0 ? (size_t)as : 1, ap = as > 0 ? 1 : (size_t)-as;    \
-        for (; p < tail; ++p, pa += ap, ao += MR, pb += bs) {                  \
-            COLS(DST__K_BLOAD, 0)                                              \
-            ROWS(DST__K_AROW, COLS)                                            \
-        }                                                                      \
-        for (; p < kc; ++p, pa += ap, ao += MR, pb += bs) {                    \
-            DST__K_CPF(R, NV, COLS)                                            \
-            COLS(DST__K_BLOAD, 0)                                              \
-            ROWS(DST__K_AROW, COLS)                                            \
-        }                                                                      \
-    }                                                                          \
-    if (bo) {                                                                  \
-        for (; p < tail; ++p, pa += MR, pb += bs, bo += NV * DST__W) {         \
-            COLS(DST__K_PFB1, 0)                                               \
-            DST__PREFETCH_R(pb + (size_t)DST__GEMM_PF_B * bs + nr - 1);        \
-            COLS(DST__K_BLOAD, 0)                                              \
-            COLS(DST__K_BSAVE, 0)                                              \
-            ROWS(DST__K_ROW, COLS)                                             \
-        }                                                                      \
-        for (; p < kc; ++p, pa += MR, pb += bs, bo += NV * DST__W) {           \
-            COLS(DST__K_BLOAD, 0)                                              \
-            COLS(DST__K_BSAVE, 0)                                              \
-            ROWS(DST__K_ROW, COLS)                                             \
-        }                                                                      \
-    }                                                                          \
-    for (; p < tail; ++p, pa += MR, pb += bs) {                                \
-        COLS(DST__K_BLOAD, 0)                                                  \
-        ROWS(DST__K_ROW, COLS)                                                 \
-    }                                                                          \
-    for (; p < kc; ++p, pa += MR, pb += bs) {                                  \
-        DST__K_CPF(R, NV, COLS)                                                \
-        COLS(DST__K_BLOAD, 0)                                                  \
-        ROWS(DST__K_ROW, COLS)                                                 \
-    }                                                                          \
-    if (nr == NV * DST__W) {                                                   \
-        DST__V va = DST__SET1(alpha), vb = DST__SET1(beta);                    \
-        if (beta == 0) { ROWS(DST__K_PUT, COLS) }                              \
-        else { ROWS(DST__K_UPD, COLS) }                                        \
-        (void)vb;                                                              \
-    } else {                                                                   \
-        float t[R * NV * DST__W];                                              \
-        ROWS(DST__K_TMP, COLS)                                                 \
-        dst__gemm_tile_out(t, NV * DST__W, R, nr, c, ldc, alpha, beta);        \
-    }                                                                          \
+#define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                     \
+static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,         \
+                      float *c, int ldc, float alpha, float beta, int nr,       \
+                      float *bo, int as, float *ao)                             \
+{                                                                               \
+    enum { NV_ = NV };                                                          \
+    ROWS(DST__K_ACC, COLS)                                                      \
+    COLS(DST__K_BDECL, 0)                                                       \
+    int p = 0, pf = 0, tail = kc > 2 * R ? kc - 2 * R : 0;                      \
+    const float *cp = c;                                                        \
+    if (R == MR && ao) {                                                        \
+        size_t ae = as > 0 ? (size_t)as : 1, ap = as > 0 ? 1 : (size_t)-as;     \
+        for (; p < tail; ++p, pa += ap, ao += MR, pb += bs) {                   \
+            COLS(DST__K_BLOAD, 0)                                               \
+            ROWS(DST__K_AROW, COLS)                                             \
+        }                                                                       \
+        for (; p < kc; ++p, pa += ap, ao += MR, pb += bs) {                     \
+            DST__K_CPF(R, NV, COLS)                                             \
+            COLS(DST__K_BLOAD, 0)                                               \
+            ROWS(DST__K_AROW, COLS)                                             \
+        }                                                                       \
+    }                                                                           \
+    if (bo) {                                                                   \
+        for (; p < tail; ++p, pa += MR, pb += bs, bo += NV * DST__GW) {         \
+            COLS(DST__K_PFB1, 0)                                                \
+            DST__PREFETCH_R(pb + (size_t)DST__GEMM_PF_B * bs + nr - 1);         \
+            COLS(DST__K_BLOAD, 0)                                               \
+            COLS(DST__K_BSAVE, 0)                                               \
+            ROWS(DST__K_ROW, COLS)                                              \
+        }                                                                       \
+        for (; p < kc; ++p, pa += MR, pb += bs, bo += NV * DST__GW) {           \
+            COLS(DST__K_BLOAD, 0)                                               \
+            COLS(DST__K_BSAVE, 0)                                               \
+            ROWS(DST__K_ROW, COLS)                                              \
+        }                                                                       \
+    }                                                                           \
+    for (; p < tail; ++p, pa += MR, pb += bs) {                                 \
+        COLS(DST__K_BLOAD, 0)                                                   \
+        ROWS(DST__K_ROW, COLS)                                                  \
+    }                                                                           \
+    for (; p < kc; ++p, pa += MR, pb += bs) {                                   \
+        DST__K_CPF(R, NV, COLS)                                                 \
+        COLS(DST__K_BLOAD, 0)                                                   \
+        ROWS(DST__K_ROW, COLS)                                                  \
+    }                                                                           \
+    if (nr == NV * DST__GW) {                                                   \
+        DST__GV va = DST__VSET1(DST__GISA, alpha), vb = DST__VSET1(DST__GISA, beta); \
+        if (beta == 0) { ROWS(DST__K_PUT, COLS) }                               \
+        else { ROWS(DST__K_UPD, COLS) }                                         \
+        (void)vb;                                                               \
+    } else {                                                                    \
+        float t[R * NV * DST__GW];                                              \
+        ROWS(DST__K_TMP, COLS)                                                  \
+        dst__gemm_tile_out(t, NV * DST__GW, R, nr, c, ldc, alpha, beta);        \
+    }                                                                           \
 }
 
-/* The four row counts (MR, 4, 2, 1) times the vector counts 1..NVMAX. */
-#define DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, NV, COLS)                         \
-    DST__GEMM_KERNEL(dst__gemm_##isa##_##MR##x##NV, ATTR, MR, DST__R##MR, NV, COLS, MR) \
-    DST__GEMM_KERNEL(dst__gemm_##isa##_4x##NV, ATTR, 4, DST__R4, NV, COLS, MR) \
-    DST__GEMM_KERNEL(dst__gemm_##isa##_2x##NV, ATTR, 2, DST__R2, NV, COLS, MR) \
-    DST__GEMM_KERNEL(dst__gemm_##isa##_1x##NV, ATTR, 1, DST__R1, NV, COLS, MR)
-#define DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                   \
-    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 1, DST__C1)                           \
+/* The four row counts (MR, 4, 2, 1) times the vector counts 1..NVMAX,
+   named dst__gemm_<rows>x<vectors>_<isa>: dst__gemm_8x3_avx512 ..
+   dst__gemm_1x1_avx512, dst__gemm_6x2_avx2 .. dst__gemm_1x1_avx2,
+   dst__gemm_6x2_sse2 .. dst__gemm_1x1_sse2, dst__gemm_8x3_neon ..
+   dst__gemm_1x1_neon. */
+#define DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, NV, COLS)                          \
+    DST__GEMM_KERNEL(dst__gemm_##MR##x##NV##_##isa, ATTR, MR, DST__R##MR, NV, COLS, MR) \
+    DST__GEMM_KERNEL(dst__gemm_4x##NV##_##isa, ATTR, 4, DST__R4, NV, COLS, MR)  \
+    DST__GEMM_KERNEL(dst__gemm_2x##NV##_##isa, ATTR, 2, DST__R2, NV, COLS, MR)  \
+    DST__GEMM_KERNEL(dst__gemm_1x##NV##_##isa, ATTR, 1, DST__R1, NV, COLS, MR)
+#define DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                    \
+    DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 1, DST__C1)                            \
     DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 2, DST__C2)
-#define DST__GEMM_KERNELS_NV3(isa, ATTR, MR)                                   \
-    DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                       \
+#define DST__GEMM_KERNELS_NV3(isa, ATTR, MR)                                    \
+    DST__GEMM_KERNELS_NV2(isa, ATTR, MR)                                        \
     DST__GEMM_KERNEL_ROWS(isa, ATTR, MR, 3, DST__C3)
-#define DST__GEMM_TABLE_NV2(isa, MR)                                           \
-    { { dst__gemm_##isa##_##MR##x1, dst__gemm_##isa##_##MR##x2, NULL },        \
-      { dst__gemm_##isa##_4x1, dst__gemm_##isa##_4x2, NULL },                  \
-      { dst__gemm_##isa##_2x1, dst__gemm_##isa##_2x2, NULL },                  \
-      { dst__gemm_##isa##_1x1, dst__gemm_##isa##_1x2, NULL } }
-#define DST__GEMM_TABLE_NV3(isa, MR)                                           \
-    { { dst__gemm_##isa##_##MR##x1, dst__gemm_##isa##_##MR##x2, dst__gemm_##isa##_##MR##x3 }, \
-      { dst__gemm_##isa##_4x1, dst__gemm_##isa##_4x2, dst__gemm_##isa##_4x3 }, \
-      { dst__gemm_##isa##_2x1, dst__gemm_##isa##_2x2, dst__gemm_##isa##_2x3 }, \
-      { dst__gemm_##isa##_1x1, dst__gemm_##isa##_1x2, dst__gemm_##isa##_1x3 } }
+#define DST__GEMM_TABLE_NV2(isa, MR)                                            \
+    { { dst__gemm_##MR##x1_##isa, dst__gemm_##MR##x2_##isa, NULL },             \
+      { dst__gemm_4x1_##isa, dst__gemm_4x2_##isa, NULL },                       \
+      { dst__gemm_2x1_##isa, dst__gemm_2x2_##isa, NULL },                       \
+      { dst__gemm_1x1_##isa, dst__gemm_1x2_##isa, NULL } }
+#define DST__GEMM_TABLE_NV3(isa, MR)                                            \
+    { { dst__gemm_##MR##x1_##isa, dst__gemm_##MR##x2_##isa, dst__gemm_##MR##x3_##isa }, \
+      { dst__gemm_4x1_##isa, dst__gemm_4x2_##isa, dst__gemm_4x3_##isa },        \
+      { dst__gemm_2x1_##isa, dst__gemm_2x2_##isa, dst__gemm_2x3_##isa },        \
+      { dst__gemm_1x1_##isa, dst__gemm_1x2_##isa, dst__gemm_1x3_##isa } }
 
 /* The dot-product kernel for trans_a == 0, trans_b == 1 without packing: an
    RA x RB tile of C, C[i][j] = alpha * (row i of A . row j of B) + beta * C[i][j],
@@ -1416,42 +1715,45 @@ static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,        \
 #define DST__J4(X, Y) X(Y, 0) X(Y, 1) X(Y, 2) X(Y, 3)
 #define DST__J8(X, Y) DST__J4(X, Y) X(Y, 4) X(Y, 5) X(Y, 6) X(Y, 7)
 #define DST__D_ACC(i, JS) JS(DST__D_ACC1, i)
-#define DST__D_ACC1(i, j) DST__V s##i##_##j = DST__ZERO();
-#define DST__D_ADECL(i, u) DST__V x##i;
-#define DST__D_ALOAD(i, u) x##i = DST__LOAD(a + (size_t)i * lda + p);
-#define DST__D_COL(IS, j) { DST__V y = DST__LOAD(b + (size_t)j * ldb + p); IS(DST__D_FMA1, j) }
-#define DST__D_FMA1(i, j) s##i##_##j = DST__FMA(x##i, y, s##i##_##j);
+#define DST__D_ACC1(i, j) DST__GV s##i##_##j = DST__VZERO(DST__GISA);
+#define DST__D_ADECL(i, u) DST__GV x##i;
+#define DST__D_ALOAD(i, u) x##i = DST__VLOAD(DST__GISA, a + (size_t)i * lda + p);
+#define DST__D_COL(IS, j) { DST__GV y = DST__VLOAD(DST__GISA, b + (size_t)j * ldb + p); IS(DST__D_FMA1, j) }
+#define DST__D_FMA1(i, j) s##i##_##j = DST__VFMA(DST__GISA, x##i, y, s##i##_##j);
 #define DST__D_OUT(i, JS) JS(DST__D_OUT1, i)
 #define DST__D_OUT1(i, j)                                                       \
     { const float *ai_ = a + (size_t)i * lda, *bj_ = b + (size_t)j * ldb;       \
-      float *ci_ = c + (size_t)i * ldc + j, s_ = DST__HSUM(s##i##_##j);         \
+      float *ci_ = c + (size_t)i * ldc + j, s_ = DST__VHSUM(DST__GISA, s##i##_##j); \
       int q_;                                                                   \
       for (q_ = p; q_ < k; ++q_) s_ += ai_[q_] * bj_[q_];                       \
       *ci_ = alpha * s_ + (beta == 0 ? 0.0f : beta * *ci_); }
 
-#define DST__GEMM_DOT(NAME, ATTR, IS, JS)                                      \
-static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb, \
-                      float *c, int ldc, float alpha, float beta)              \
-{                                                                              \
-    IS(DST__D_ACC, JS)                                                         \
-    IS(DST__D_ADECL, 0)                                                        \
-    int p;                                                                     \
-    for (p = 0; p + DST__W <= k; p += DST__W) {                                \
-        IS(DST__D_ALOAD, 0)                                                    \
-        JS(DST__D_COL, IS)                                                     \
-    }                                                                          \
-    IS(DST__D_OUT, JS)                                                         \
+#define DST__GEMM_DOT(NAME, ATTR, IS, JS)                                       \
+static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb,  \
+                      float *c, int ldc, float alpha, float beta)               \
+{                                                                               \
+    IS(DST__D_ACC, JS)                                                          \
+    IS(DST__D_ADECL, 0)                                                         \
+    int p;                                                                      \
+    for (p = 0; p + DST__GW <= k; p += DST__GW) {                               \
+        IS(DST__D_ALOAD, 0)                                                     \
+        JS(DST__D_COL, IS)                                                      \
+    }                                                                           \
+    IS(DST__D_OUT, JS)                                                          \
 }
 /* tiles RA x 4, RA x 1, and for single rows (a matrix-vector product: more
-   rows of B in flight, measured faster) 1 x 8, 1 x 1 */
-#define DST__GEMM_DOTS(isa, ATTR, RA)                                          \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x4, ATTR, DST__I##RA, DST__J4)    \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot##RA##x1, ATTR, DST__I##RA, DST__J1)    \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot1x8, ATTR, DST__I1, DST__J8)            \
-    DST__GEMM_DOT(dst__gemm_##isa##_dot1x1, ATTR, DST__I1, DST__J1)
-#define DST__GEMM_DOT_TABLE(isa, RA)                                           \
-    { { dst__gemm_##isa##_dot##RA##x4, dst__gemm_##isa##_dot##RA##x1 },        \
-      { dst__gemm_##isa##_dot1x8, dst__gemm_##isa##_dot1x1 } }
+   rows of B in flight, measured faster) 1 x 8, 1 x 1, named
+   dst__gemm_dot<rows of A>x<rows of B>_<isa>: dst__gemm_dot4x4_avx512,
+   _dot4x1_avx512, _dot1x8_avx512, _dot1x1_avx512; dst__gemm_dot2x4_avx2,
+   ..; dst__gemm_dot2x4_sse2, ..; dst__gemm_dot4x4_neon, .. */
+#define DST__GEMM_DOTS(isa, ATTR, RA)                                           \
+    DST__GEMM_DOT(dst__gemm_dot##RA##x4_##isa, ATTR, DST__I##RA, DST__J4)       \
+    DST__GEMM_DOT(dst__gemm_dot##RA##x1_##isa, ATTR, DST__I##RA, DST__J1)       \
+    DST__GEMM_DOT(dst__gemm_dot1x8_##isa, ATTR, DST__I1, DST__J8)               \
+    DST__GEMM_DOT(dst__gemm_dot1x1_##isa, ATTR, DST__I1, DST__J1)
+#define DST__GEMM_DOT_TABLE(isa, RA)                                            \
+    { { dst__gemm_dot##RA##x4_##isa, dst__gemm_dot##RA##x1_##isa },             \
+      { dst__gemm_dot1x8_##isa, dst__gemm_dot1x1_##isa } }
 
 typedef void (*dst__gemm_kernel_fn)(int kc, const float *pa, const float *pb, int bs,
                                     float *c, int ldc, float alpha, float beta, int nr,
@@ -1464,16 +1766,16 @@ typedef void (*dst__gemm_dot_fn)(int k, const float *a, int lda, const float *b,
    rows of A) x (4 or 1 rows of B), 1 x (8 or 1); an 8 x 8 transpose for packing B^T
    (NULL: plain loops). */
 typedef void (*dst__gemm_transpose_fn)(const float *src, size_t lds, float *dst, size_t ldd);
-typedef struct dst__gemm_isa {
+struct dst__gemm_isa {
     dst_simd level;
     int mr, w, nvmax, ra;
     int dot_k_per_row; /* > 0: the dot path also when k >= this * m (0: never) */
     dst__gemm_kernel_fn kernel[4][3];
     dst__gemm_dot_fn dot[2][2];
     dst__gemm_transpose_fn transpose8;
-} dst__gemm_isa;
+};
 
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+#if defined(DST__SIMD_ANY)
 /* The edge of a tile: t holds rows x ld accumulators, nr of each row go to C.
    Kept out of line: inlined, gcc 12 -O3 -march=native takes the vector
    stores that fill t for no stores and warns "may be used uninitialized". */
@@ -1491,99 +1793,29 @@ static void dst__gemm_tile_out(const float *t, int ld, int rows, int nr, float *
 
 #endif
 
-#if defined(DST__GEMM_X86)
+#if defined(DST__SIMD_X86)
 /* AVX-512F: 8 x 48 tiles, 4 x 4 dot tiles */
-static DST__TARGET("avx512f") float dst__hsum_avx512(__m512 v)
-{   /* (masked forms: GCC 12 warns in C++ on the unmasked ones, which start from undefined) */
-    __m512 t = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E)); /* halves */
-    __m128 s;
-    t = _mm512_add_ps(t, _mm512_mask_shuffle_f32x4(t, 0xFFFF, t, t, 0xB1));        /* quarters */
-    s = _mm512_mask_extractf32x4_ps(_mm_setzero_ps(), 0xF, t, 0);
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-#define DST__V __m512
-#define DST__W 16
-#define DST__ZERO() _mm512_setzero_ps()
-#define DST__LOAD(p) _mm512_loadu_ps(p)
-#define DST__STORE(p, v) _mm512_storeu_ps(p, v)
-#define DST__SET1(x) _mm512_set1_ps(x)
-#define DST__FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define DST__MUL(a, b) _mm512_mul_ps(a, b)
-#define DST__HSUM(v) dst__hsum_avx512(v)
-DST__GEMM_KERNELS_NV3(avx512, DST__TARGET("avx512f"), 8)
-DST__GEMM_DOTS(avx512, DST__TARGET("avx512f"), 4)
-#undef DST__V
-#undef DST__W
-#undef DST__ZERO
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__FMA
-#undef DST__MUL
-#undef DST__HSUM
+#define DST__GISA avx512
+DST__GEMM_KERNELS_NV3(avx512, DST__VATTR(avx512), 8)
+DST__GEMM_DOTS(avx512, DST__VATTR(avx512), 4)
+#undef DST__GISA
 
 /* AVX2 + FMA: 6 x 16 tiles, 2 x 4 dot tiles */
-static DST__TARGET("avx2,fma") float dst__hsum_avx2(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-#define DST__V __m256
-#define DST__W 8
-#define DST__ZERO() _mm256_setzero_ps()
-#define DST__LOAD(p) _mm256_loadu_ps(p)
-#define DST__STORE(p, v) _mm256_storeu_ps(p, v)
-#define DST__SET1(x) _mm256_set1_ps(x)
-#define DST__FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define DST__MUL(a, b) _mm256_mul_ps(a, b)
-#define DST__HSUM(v) dst__hsum_avx2(v)
-DST__GEMM_KERNELS_NV2(avx2, DST__TARGET("avx2,fma"), 6)
-DST__GEMM_DOTS(avx2, DST__TARGET("avx2,fma"), 2)
-#undef DST__V
-#undef DST__W
-#undef DST__ZERO
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__FMA
-#undef DST__MUL
-#undef DST__HSUM
+#define DST__GISA avx2
+DST__GEMM_KERNELS_NV2(avx2, DST__VATTR(avx2), 6)
+DST__GEMM_DOTS(avx2, DST__VATTR(avx2), 2)
+#undef DST__GISA
 
 /* SSE2 (every x86-64): 6 x 8 tiles, 2 x 4 dot tiles; no FMA instruction */
-static DST__TARGET("sse2") float dst__hsum_sse2(__m128 v)
-{
-    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-#define DST__V __m128
-#define DST__W 4
-#define DST__ZERO() _mm_setzero_ps()
-#define DST__LOAD(p) _mm_loadu_ps(p)
-#define DST__STORE(p, v) _mm_storeu_ps(p, v)
-#define DST__SET1(x) _mm_set1_ps(x)
-#define DST__FMA(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
-#define DST__MUL(a, b) _mm_mul_ps(a, b)
-#define DST__HSUM(v) dst__hsum_sse2(v)
-DST__GEMM_KERNELS_NV2(sse2, DST__TARGET("sse2"), 6)
-DST__GEMM_DOTS(sse2, DST__TARGET("sse2"), 2)
-#undef DST__V
-#undef DST__W
-#undef DST__ZERO
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__FMA
-#undef DST__MUL
-#undef DST__HSUM
+#define DST__GISA sse2
+DST__GEMM_KERNELS_NV2(sse2, DST__VATTR(sse2), 6)
+DST__GEMM_DOTS(sse2, DST__VATTR(sse2), 2)
+#undef DST__GISA
 
 /* dst[q][r] = src[r][q] for an 8 x 8 block (packing B^T): unpack pairs of
-   rows, shuffle quads, swap 128-bit halves */
-static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds, float *dst, size_t ldd)
+   rows, shuffle quads, swap 128-bit halves. AVX instructions only; the
+   AVX2 and AVX-512 levels use it. */
+static DST__TARGET("avx") void dst__transpose8_avx2(const float *src, size_t lds, float *dst, size_t ldd)
 {
     __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds);
     __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
@@ -1607,152 +1839,30 @@ static DST__TARGET("avx") void dst__transpose8_avx(const float *src, size_t lds,
     _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_AVX512, 8, 16, 3, 4, 12, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4),
-      dst__transpose8_avx },
-    { DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2),
-      dst__transpose8_avx },
-    { DST_SIMD_SSE2, 6, 4, 2, 2, 0, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL },
+static const dst__gemm_isa dst__gemm_avx512 = {
+    DST_SIMD_AVX512, 8, 16, 3, 4, 12, DST__GEMM_TABLE_NV3(avx512, 8), DST__GEMM_DOT_TABLE(avx512, 4), dst__transpose8_avx2
 };
+static const dst__gemm_isa dst__gemm_avx2 = {
+    DST_SIMD_AVX2, 6, 8, 2, 2, 0, DST__GEMM_TABLE_NV2(avx2, 6), DST__GEMM_DOT_TABLE(avx2, 2), dst__transpose8_avx2
+};
+static const dst__gemm_isa dst__gemm_sse2 = {
+    DST_SIMD_SSE2, 6, 4, 2, 2, 0, DST__GEMM_TABLE_NV2(sse2, 6), DST__GEMM_DOT_TABLE(sse2, 2), NULL
+};
+#endif /* DST__SIMD_X86 */
 
-static void dst__cpuid(unsigned leaf, unsigned sub, unsigned r[4])
-{
-#if defined(_MSC_VER) && !defined(__clang__)
-    int v[4];
-    __cpuidex(v, (int)leaf, (int)sub);
-    r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
-#else
-    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
-#endif
-}
-
-/* XCR0: which register states the OS saves on a context switch */
-static unsigned long long dst__xgetbv0(void)
-{
-#if defined(_MSC_VER) && !defined(__clang__)
-    return (unsigned long long)_xgetbv(0);
-#else
-    unsigned lo, hi;
-    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((unsigned long long)hi << 32) | lo;
-#endif
-}
-
-static dst_simd dst__simd_detect(void)
-{
-    unsigned r[4], max_leaf, ecx1, ebx7 = 0;
-    unsigned long long xcr0 = 0;
-    dst_simd best = DST_SIMD_SCALAR;
-    dst__cpuid(0, 0, r);
-    max_leaf = r[0];
-    if (max_leaf < 1) return best;
-    dst__cpuid(1, 0, r);
-    ecx1 = r[2];
-    if (r[3] & (1u << 26)) best = DST_SIMD_SSE2;
-    else return best;
-    if (ecx1 & (1u << 27)) xcr0 = dst__xgetbv0();           /* OSXSAVE */
-    if (max_leaf >= 7) { dst__cpuid(7, 0, r); ebx7 = r[1]; }
-    if ((ecx1 & (1u << 28)) && (ecx1 & (1u << 12)) &&       /* AVX, FMA */
-        (ebx7 & (1u << 5)) && (xcr0 & 6) == 6)              /* AVX2; XMM and YMM saved */
-        best = DST_SIMD_AVX2;
-    if (best == DST_SIMD_AVX2 && (ebx7 & (1u << 16)) &&     /* AVX-512F */
-        (xcr0 & 0xE6) == 0xE6)                              /* and opmask, ZMM saved */
-        best = DST_SIMD_AVX512;
-    return best;
-}
-#endif /* DST__GEMM_X86 */
-
-#if defined(DST__GEMM_NEON)
+#if defined(DST__SIMD_NEON)
 /* NEON (AArch64): 8 x 12 tiles, 4 x 4 dot tiles */
-#define DST__V float32x4_t
-#define DST__W 4
-#define DST__ZERO() vdupq_n_f32(0.0f)
-#define DST__LOAD(p) vld1q_f32(p)
-#define DST__STORE(p, v) vst1q_f32(p, v)
-#define DST__SET1(x) vdupq_n_f32(x)
-#define DST__FMA(a, b, c) vfmaq_f32(c, a, b)
-#define DST__MUL(a, b) vmulq_f32(a, b)
-#define DST__HSUM(v) vaddvq_f32(v)
-DST__GEMM_KERNELS_NV3(neon, , 8)
-DST__GEMM_DOTS(neon, , 4)
-#undef DST__V
-#undef DST__W
-#undef DST__ZERO
-#undef DST__LOAD
-#undef DST__STORE
-#undef DST__SET1
-#undef DST__FMA
-#undef DST__MUL
-#undef DST__HSUM
+#define DST__GISA neon
+DST__GEMM_KERNELS_NV3(neon, DST__VATTR(neon), 8)
+DST__GEMM_DOTS(neon, DST__VATTR(neon), 4)
+#undef DST__GISA
 
-static const dst__gemm_isa dst__gemm_isas[] = {
-    { DST_SIMD_NEON, 8, 4, 3, 4, 0, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL },
+static const dst__gemm_isa dst__gemm_neon = {
+    DST_SIMD_NEON, 8, 4, 3, 4, 0, DST__GEMM_TABLE_NV3(neon, 8), DST__GEMM_DOT_TABLE(neon, 4), NULL
 };
-#endif /* DST__GEMM_NEON */
+#endif /* DST__SIMD_NEON */
 
-/* ---- selection ---- */
-
-static dst_simd dst__simd_forced = DST_SIMD_AUTO;
-static volatile int dst__simd_detected = -1; /* written once, always the same value */
-
-/* the best level this build and CPU have */
-static dst_simd dst__simd_best(void)
-{
-    if (dst__simd_detected < 0) {
-#if defined(DST__GEMM_X86)
-        dst__simd_detected = (int)dst__simd_detect();
-#elif defined(DST__GEMM_NEON)
-        dst__simd_detected = (int)DST_SIMD_NEON;
-#else
-        dst__simd_detected = (int)DST_SIMD_SCALAR;
-#endif
-    }
-    return (dst_simd)dst__simd_detected;
-}
-
-static int dst__simd_has(dst_simd level)
-{
-    dst_simd best = dst__simd_best();
-    if (level == DST_SIMD_AUTO || level == DST_SIMD_SCALAR) return 1;
-    if (best == DST_SIMD_NEON) return level == DST_SIMD_NEON;
-    return level != DST_SIMD_NEON && level <= best; /* x86 levels are ordered */
-}
-
-DSTDEF dst_result dst_simd_force(dst_simd level)
-{
-    if ((int)level < (int)DST_SIMD_AUTO || (int)level > (int)DST_SIMD_NEON) return DST_ERR_ARG;
-    if (!dst__simd_has(level)) return DST_ERR_UNSUPPORTED;
-    dst__simd_forced = level;
-    return DST_OK;
-}
-
-DSTDEF dst_simd dst_simd_active(void)
-{
-    return dst__simd_forced != DST_SIMD_AUTO ? dst__simd_forced : dst__simd_best();
-}
-
-DSTDEF const char *dst_simd_name(dst_simd level)
-{
-    switch (level) {
-    case DST_SIMD_AUTO: return "auto";
-    case DST_SIMD_SCALAR: return "scalar";
-    case DST_SIMD_SSE2: return "sse2";
-    case DST_SIMD_AVX2: return "avx2";
-    case DST_SIMD_AVX512: return "avx512";
-    case DST_SIMD_NEON: return "neon";
-    }
-    return "unknown";
-}
-
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
-static const dst__gemm_isa *dst__gemm_isa_for(dst_simd level)
-{
-    size_t i;
-    for (i = 0; i < sizeof dst__gemm_isas / sizeof dst__gemm_isas[0]; ++i)
-        if (dst__gemm_isas[i].level == level) return &dst__gemm_isas[i];
-    return NULL;
-}
-
+#if defined(DST__SIMD_ANY)
 /* ---- packing ---- */
 
 /* op(A)[i0 .. i0+mc) x [p0 .. p0+kc) into panels of mr rows: panel r holds,
@@ -1969,7 +2079,7 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
         }
     }
 }
-#endif /* DST__GEMM_X86 || DST__GEMM_NEON */
+#endif /* DST__SIMD_ANY */
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
    m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
@@ -1987,7 +2097,7 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
                            const float *a, int lda, const float *b, int ldb, float beta,
                            float *c, int ldc, float *buf, size_t cap)
 {
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+#if defined(DST__SIMD_ANY)
     const dst__gemm_isa *isa;
 #endif
     if (m <= 0 || n <= 0) return;
@@ -2000,8 +2110,8 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
         }
         return;
     }
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
-    isa = dst__gemm_isa_for(dst_simd_active());
+#if defined(DST__SIMD_ANY)
+    isa = dst__kern()->gemm;
     if (isa && !trans_a && trans_b &&
         (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N ||
          (isa->dot_k_per_row > 0 && (double)k >= (double)isa->dot_k_per_row * m))) {
@@ -2218,40 +2328,33 @@ static void dst__relu_grad_scalar(const float *s, const float *dy, float *dx, si
     for (i = 0; i < n; ++i) dx[i] = s[i] > 0 ? dy[i] : 0;
 }
 
-#if DST__VEC4
-static void dst__relu_vec4(const float *x, float *y, size_t n)
+#if defined(DST__V4ISA)
+/* dst__relu_sse2 / dst__relu_neon, dst__relu_grad_sse2 / dst__relu_grad_neon */
+static void DST__V4NAME(dst__relu)(const float *x, float *y, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        dst__v4 a = DST__V4_LOAD(x + i), b = DST__V4_LOAD(x + i + 4);
-        DST__V4_STORE(y + i, DST__V4_POS_OR_0(a, a));
-        DST__V4_STORE(y + i + 4, DST__V4_POS_OR_0(b, b));
+        dst__v4 a = DST__VLOAD(DST__V4ISA, x + i), b = DST__VLOAD(DST__V4ISA, x + i + 4);
+        DST__VSTORE(DST__V4ISA, y + i, DST__VPOS_OR_0(DST__V4ISA, a, a));
+        DST__VSTORE(DST__V4ISA, y + i + 4, DST__VPOS_OR_0(DST__V4ISA, b, b));
     }
     dst__relu_scalar(x + i, y + i, n - i);
 }
 
-static void dst__relu_grad_vec4(const float *s, const float *dy, float *dx, size_t n)
+static void DST__V4NAME(dst__relu_grad)(const float *s, const float *dy, float *dx, size_t n)
 {
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) DST__V4_STORE(dx + i, DST__V4_POS_OR_0(DST__V4_LOAD(s + i), DST__V4_LOAD(dy + i)));
+    for (; i + 4 <= n; i += 4)
+        DST__VSTORE(DST__V4ISA, dx + i, DST__VPOS_OR_0(DST__V4ISA, DST__VLOAD(DST__V4ISA, s + i), DST__VLOAD(DST__V4ISA, dy + i)));
     dst__relu_grad_scalar(s + i, dy + i, dx + i, n - i);
 }
 #endif
 
-static void dst__relu(const float *x, float *y, size_t n)
-{
-#if DST__VEC4
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_vec4(x, y, n); return; }
-#endif
-    dst__relu_scalar(x, y, n);
-}
+static void dst__relu(const float *x, float *y, size_t n) { dst__kern()->relu(x, y, n); }
 
 static void dst__relu_grad(const float *s, const float *dy, float *dx, size_t n)
 {
-#if DST__VEC4
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__relu_grad_vec4(s, dy, dx, n); return; }
-#endif
-    dst__relu_grad_scalar(s, dy, dx, n);
+    dst__kern()->relu_grad(s, dy, dx, n);
 }
 
 DSTDEF void dst_activation_forward(dst_activation act, float param, const float *x, float *y, size_t n)
@@ -2443,7 +2546,7 @@ static int dst__conv_direct(const dst_conv2d_params *p) { return p->groups > 1 &
    im2col + GEMM). */
 static int dst__conv_winograd_shape(const dst_conv2d_params *p)
 {
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
+#if defined(DST__SIMD_ANY)
     const int build = 1;
 #else
     const int build = 0;
@@ -2461,7 +2564,8 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
    lost, between untried); an output plane of at least
    DST__CONV_WINOGRAD_PLANE values (7x7 measured; smaller planes are mostly
    edge tiles). The chunks of tiles span samples, so small planes fill the
-   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md. */
+   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md.
+   Each level's kernel table carries its channel rule (wino_channels). */
 #define DST__CONV_WINOGRAD_CHANNELS 8
 #define DST__CONV_WINOGRAD_CHANNELS_AVX2 32
 #define DST__CONV_WINOGRAD_PLANE 16
@@ -2483,14 +2587,14 @@ static int dst__conv_winograd_pays(const dst_conv2d_params *p)
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path, int batch)
 {
+    int wc;
     if (path == DST__CONV_WINOGRAD && !dst__conv_winograd_shape(p)) return DST__CONV_GEMM;
     if (path != DST__CONV_AUTO) return path;
     if (dst__conv_direct(p)) return DST__CONV_DIRECT;
+    wc = dst__kern()->wino_channels; /* the level's rule: DST__CONV_WINOGRAD_CHANNELS(_AVX2) or 0 */
     if (dst__conv_winograd_pays(p) &&
         (long long)batch * ((dst__conv_out_h(p) + 1) / 2) * ((dst__conv_out_w(p) + 1) / 2) >= DST__CONV_WINOGRAD_TILES &&
-        (dst_simd_active() == DST_SIMD_AVX512 ||
-         (dst_simd_active() == DST_SIMD_AVX2 && p->in_c >= DST__CONV_WINOGRAD_CHANNELS_AVX2 &&
-          p->out_c >= DST__CONV_WINOGRAD_CHANNELS_AVX2)))
+        wc > 0 && p->in_c >= wc && p->out_c >= wc)
         return DST__CONV_WINOGRAD;
     return DST__CONV_GEMM;
 }
@@ -2540,91 +2644,111 @@ DSTDEF size_t dst_conv2d_work_floats(const dst_conv2d_params *p)
 }
 
 /* ---- convolution: row loops ---------------------------------------------------
-   The inner loops of im2col / col2im and the direct path, 4 floats at a time
-   (DST__V4: SSE2 on every x86-64, NEON on AArch64), two vectors a step where
-   it helps; multiply and add stay separate instructions, so d += a * s
-   rounds as the scalar loop does. */
+   The inner loops of im2col / col2im and the direct path, written once
+   over the 4-lane set (SSE2 on x86, NEON on AArch64), two vectors a step
+   where it helps; multiply and add stay separate instructions, so d += a * s
+   rounds as the scalar loop does. vec: the kernel table's conv_rows, taken
+   once per call by the caller (0: the plain C loops, the reference). */
 
-#if DST__VEC4
+#if defined(DST__V4ISA)
 /* (v0 + v1) + (v2 + v3) */
 static float dst__v4_sum(dst__v4 v)
 {
     float t[4];
-    DST__V4_STORE(t, v);
+    DST__VSTORE(DST__V4ISA, t, v);
     return (t[0] + t[1]) + (t[2] + t[3]);
 }
 #endif
 
 /* d[k] += a * s[k], k < n */
-static void dst__row_axpy(float *d, float a, const float *s, int n)
+static void dst__row_axpy(int vec, float *d, float a, const float *s, int n)
 {
     int k = 0;
-#if DST__VEC4
-    dst__v4 va = DST__V4_SET1(a);
-    for (; k + 8 <= n; k += 8) {
-        dst__v4 d0 = DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_MUL(va, DST__V4_LOAD(s + k)));
-        dst__v4 d1 = DST__V4_ADD(DST__V4_LOAD(d + k + 4), DST__V4_MUL(va, DST__V4_LOAD(s + k + 4)));
-        DST__V4_STORE(d + k, d0);
-        DST__V4_STORE(d + k + 4, d1);
+#if defined(DST__V4ISA)
+    if (vec) {
+        dst__v4 va = DST__VSET1(DST__V4ISA, a);
+        for (; k + 8 <= n; k += 8) {
+            dst__v4 d0 = DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k),
+                                   DST__VMUL(DST__V4ISA, va, DST__VLOAD(DST__V4ISA, s + k)));
+            dst__v4 d1 = DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k + 4),
+                                   DST__VMUL(DST__V4ISA, va, DST__VLOAD(DST__V4ISA, s + k + 4)));
+            DST__VSTORE(DST__V4ISA, d + k, d0);
+            DST__VSTORE(DST__V4ISA, d + k + 4, d1);
+        }
+        for (; k + 4 <= n; k += 4)
+            DST__VSTORE(DST__V4ISA, d + k, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k),
+                                                     DST__VMUL(DST__V4ISA, va, DST__VLOAD(DST__V4ISA, s + k))));
     }
-    for (; k + 4 <= n; k += 4)
-        DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_MUL(va, DST__V4_LOAD(s + k))));
 #endif
+    (void)vec;
     for (; k < n; ++k) d[k] += a * s[k];
 }
 
 /* d[k] += s[k], k < n */
-static void dst__row_add(float *d, const float *s, int n)
+static void dst__row_add(int vec, float *d, const float *s, int n)
 {
     int k = 0;
-#if DST__VEC4
-    for (; k + 8 <= n; k += 8) {
-        DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_LOAD(s + k)));
-        DST__V4_STORE(d + k + 4, DST__V4_ADD(DST__V4_LOAD(d + k + 4), DST__V4_LOAD(s + k + 4)));
+#if defined(DST__V4ISA)
+    if (vec) {
+        for (; k + 8 <= n; k += 8) {
+            DST__VSTORE(DST__V4ISA, d + k, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k), DST__VLOAD(DST__V4ISA, s + k)));
+            DST__VSTORE(DST__V4ISA, d + k + 4,
+                        DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k + 4), DST__VLOAD(DST__V4ISA, s + k + 4)));
+        }
+        for (; k + 4 <= n; k += 4)
+            DST__VSTORE(DST__V4ISA, d + k, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k), DST__VLOAD(DST__V4ISA, s + k)));
     }
-    for (; k + 4 <= n; k += 4) DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), DST__V4_LOAD(s + k)));
 #endif
+    (void)vec;
     for (; k < n; ++k) d[k] += s[k];
 }
 
-/* sum of a[k] * b[k], k < n (four partial sums) */
-static float dst__row_dot(const float *a, const float *b, int n)
+/* sum of a[k] * b[k], k < n (vec: four partial sums and two vectors) */
+static float dst__row_dot(int vec, const float *a, const float *b, int n)
 {
     int k = 0;
     float s = 0;
-#if DST__VEC4
-    dst__v4 s0 = DST__V4_SET1(0.0f), s1 = s0;
-    for (; k + 8 <= n; k += 8) {
-        s0 = DST__V4_ADD(s0, DST__V4_MUL(DST__V4_LOAD(a + k), DST__V4_LOAD(b + k)));
-        s1 = DST__V4_ADD(s1, DST__V4_MUL(DST__V4_LOAD(a + k + 4), DST__V4_LOAD(b + k + 4)));
+#if defined(DST__V4ISA)
+    if (vec) {
+        dst__v4 s0 = DST__VZERO(DST__V4ISA), s1 = s0;
+        for (; k + 8 <= n; k += 8) {
+            s0 = DST__VADD(DST__V4ISA, s0, DST__VMUL(DST__V4ISA, DST__VLOAD(DST__V4ISA, a + k), DST__VLOAD(DST__V4ISA, b + k)));
+            s1 = DST__VADD(DST__V4ISA, s1,
+                           DST__VMUL(DST__V4ISA, DST__VLOAD(DST__V4ISA, a + k + 4), DST__VLOAD(DST__V4ISA, b + k + 4)));
+        }
+        for (; k + 4 <= n; k += 4)
+            s0 = DST__VADD(DST__V4ISA, s0, DST__VMUL(DST__V4ISA, DST__VLOAD(DST__V4ISA, a + k), DST__VLOAD(DST__V4ISA, b + k)));
+        s = dst__v4_sum(DST__VADD(DST__V4ISA, s0, s1));
     }
-    for (; k + 4 <= n; k += 4) s0 = DST__V4_ADD(s0, DST__V4_MUL(DST__V4_LOAD(a + k), DST__V4_LOAD(b + k)));
-    s = dst__v4_sum(DST__V4_ADD(s0, s1));
 #endif
+    (void)vec;
     for (; k < n; ++k) s += a[k] * b[k];
     return s;
 }
 
 /* d[k] = s[k], k < n: inline for the short rows of small images, where a
    call to memcpy costs more than the copy */
-static void dst__row_copy(float *d, const float *s, int n)
+static void dst__row_copy(int vec, float *d, const float *s, int n)
 {
     int k = 0;
     if (n > 64) {
         memcpy(d, s, (size_t)n * sizeof(float));
         return;
     }
-#if DST__VEC4
-    for (; k + 8 <= n; k += 8) {
-        DST__V4_STORE(d + k, DST__V4_LOAD(s + k));
-        DST__V4_STORE(d + k + 4, DST__V4_LOAD(s + k + 4));
+#if defined(DST__V4ISA)
+    if (vec) {
+        for (; k + 8 <= n; k += 8) {
+            DST__VSTORE(DST__V4ISA, d + k, DST__VLOAD(DST__V4ISA, s + k));
+            DST__VSTORE(DST__V4ISA, d + k + 4, DST__VLOAD(DST__V4ISA, s + k + 4));
+        }
+        for (; k + 4 <= n; k += 4) DST__VSTORE(DST__V4ISA, d + k, DST__VLOAD(DST__V4ISA, s + k));
     }
-    for (; k + 4 <= n; k += 4) DST__V4_STORE(d + k, DST__V4_LOAD(s + k));
 #endif
+    (void)vec;
     for (; k < n; ++k) d[k] = s[k];
 }
 
-#if DST__VEC4
+#if defined(DST__V4ISA)
 /* rows x (zl zeros, n >= 4 values from s, zr zeros) into d (row length
    ld = zl + n + zr), source rows ls apart: the rows of one im2col tap. The
    last 4 values of a row are stored by one vector that may overlap the
@@ -2635,40 +2759,46 @@ static void dst__copy_rows(float *d, int ld, const float *s, size_t ls, int rows
     for (r = 0; r < rows; ++r, d += ld, s += ls) {
         float *dr = d + zl;
         for (k = 0; k < zl; ++k) d[k] = 0;
-        for (k = 0; k + 4 <= n; k += 4) DST__V4_STORE(dr + k, DST__V4_LOAD(s + k));
-        if (k < n) DST__V4_STORE(dr + n - 4, DST__V4_LOAD(s + n - 4));
+        for (k = 0; k + 4 <= n; k += 4) DST__VSTORE(DST__V4ISA, dr + k, DST__VLOAD(DST__V4ISA, s + k));
+        if (k < n) DST__VSTORE(DST__V4ISA, dr + n - 4, DST__VLOAD(DST__V4ISA, s + n - 4));
         for (k = 0; k < zr; ++k) dr[n + k] = 0;
     }
 }
 #endif
 
 /* d[k] += a, k < n */
-static void dst__row_add_scalar(float *d, float a, size_t n)
+static void dst__row_add_scalar(int vec, float *d, float a, size_t n)
 {
     size_t k = 0;
-#if DST__VEC4
-    dst__v4 va = DST__V4_SET1(a);
-    for (; k + 8 <= n; k += 8) {
-        DST__V4_STORE(d + k, DST__V4_ADD(DST__V4_LOAD(d + k), va));
-        DST__V4_STORE(d + k + 4, DST__V4_ADD(DST__V4_LOAD(d + k + 4), va));
+#if defined(DST__V4ISA)
+    if (vec) {
+        dst__v4 va = DST__VSET1(DST__V4ISA, a);
+        for (; k + 8 <= n; k += 8) {
+            DST__VSTORE(DST__V4ISA, d + k, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k), va));
+            DST__VSTORE(DST__V4ISA, d + k + 4, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, d + k + 4), va));
+        }
     }
 #endif
+    (void)vec;
     for (; k < n; ++k) d[k] += a;
 }
 
-/* sum of s[k], k < n (four partial sums) */
-static float dst__row_sum(const float *s, size_t n)
+/* sum of s[k], k < n (vec: four partial sums and two vectors) */
+static float dst__row_sum(int vec, const float *s, size_t n)
 {
     size_t k = 0;
     float t = 0;
-#if DST__VEC4
-    dst__v4 s0 = DST__V4_SET1(0.0f), s1 = s0;
-    for (; k + 8 <= n; k += 8) {
-        s0 = DST__V4_ADD(s0, DST__V4_LOAD(s + k));
-        s1 = DST__V4_ADD(s1, DST__V4_LOAD(s + k + 4));
+#if defined(DST__V4ISA)
+    if (vec) {
+        dst__v4 s0 = DST__VZERO(DST__V4ISA), s1 = s0;
+        for (; k + 8 <= n; k += 8) {
+            s0 = DST__VADD(DST__V4ISA, s0, DST__VLOAD(DST__V4ISA, s + k));
+            s1 = DST__VADD(DST__V4ISA, s1, DST__VLOAD(DST__V4ISA, s + k + 4));
+        }
+        t = dst__v4_sum(DST__VADD(DST__V4ISA, s0, s1));
     }
-    t = dst__v4_sum(DST__V4_ADD(s0, s1));
 #endif
+    (void)vec;
     for (; k < n; ++k) t += s[k];
     return t;
 }
@@ -2695,6 +2825,7 @@ static void dst__tap_span(int out, int in, int stride, int off, int *lo, int *hi
 static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float *x, float *col, size_t ld)
 {
     int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int vec = dst__kern()->conv_rows;
     int c, i, j, yo, xo, y0, y1, x0, x1;
     for (c = 0; c < channels; ++c)
         for (i = 0; i < p->kernel_h; ++i) {
@@ -2706,8 +2837,8 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                 dst__tap_span(ow, W, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
                 yo = y0;
-#if DST__VEC4
-                if (sw == 1 && x1 - x0 >= 4 && y1 > y0) {
+#if defined(DST__V4ISA)
+                if (vec && sw == 1 && x1 - x0 >= 4 && y1 > y0) {
                     dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
                                    (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
                     yo = y1;
@@ -2717,7 +2848,7 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
                     float *r = row + (size_t)yo * ow;
                     const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
-                    if (sw == 1) dst__row_copy(r + x0, s, x1 - x0);
+                    if (sw == 1) dst__row_copy(vec, r + x0, s, x1 - x0);
                     else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
                     if (x1 < ow) memset(r + x1, 0, (size_t)(ow - x1) * sizeof(float));
                 }
@@ -2730,6 +2861,7 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
 static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float *col, size_t ld, float *x)
 {
     int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int vec = dst__kern()->conv_rows;
     int c, i, j, yo, xo, y0, y1, x0, x1;
     for (c = 0; c < channels; ++c)
         for (i = 0; i < p->kernel_h; ++i) {
@@ -2742,7 +2874,7 @@ static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float
                 for (yo = y0; yo < y1; ++yo) {
                     const float *r = row + (size_t)yo * ow + x0;
                     float *d = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
-                    if (sw == 1) dst__row_add(d, r, x1 - x0);
+                    if (sw == 1) dst__row_add(vec, d, r, x1 - x0);
                     else for (xo = 0; xo < x1 - x0; ++xo) d[(size_t)xo * sw] += r[xo];
                 }
             }
@@ -2825,9 +2957,9 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 
 /* ---- convolution: the direct path -------------------------------------------- */
 
-#if DST__VEC_SSE2
 /* Depthwise planes with stride 1 across (the usual case), 4 and 8 outputs
-   at a time: in the columns where every tap of the kernel row lies inside
+   at a time (the 4-lane set; the kernel table's plane_forward and
+   plane_weight_grad, NULL at the scalar level): in the columns where every tap of the kernel row lies inside
    the image, each output vector adds kh x kw products of a broadcast
    weight and an unaligned input vector, with no bounds tests; the columns
    at the edges take the scalar loop that tests each tap. Kernels of up to
@@ -2837,10 +2969,11 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
 /* One plane's window sweep: out (oh x ow) = (accumulate ? out : b) + sum
    over taps k[i][j] in[yo sh + i dh - ph][xo + j dw - pw], zero outside
    the ih x iw input. The pads may be negative (the backward's sweep). */
-typedef struct dst__plane {
+struct dst__plane {
     int ih, iw, oh, ow, kh, kw, sh, dh, dw, ph, pw;
-} dst__plane;
+};
 
+#if defined(DST__V4ISA)
 /* The output columns [*xa, *xb) whose every tap is inside the row. */
 static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
 {
@@ -2851,37 +2984,40 @@ static void dst__plane_inner(const dst__plane *q, int *xa, int *xb)
     *xb = b;
 }
 
-static void dst__plane_forward(const dst__plane *q, const float *in, const float *k, float b, int accumulate,
-                               float *out)
+/* dst__plane_forward_sse2 / dst__plane_forward_neon */
+static void DST__V4NAME(dst__plane_forward)(const dst__plane *q, const float *in, const float *k, float b,
+                                            int accumulate, float *out)
 {
-    __m128 wv[DST__PLANE_TAPS];
+    dst__v4 wv[DST__PLANE_TAPS];
     int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw;
-    for (t = 0; t < q->kh * kw; ++t) wv[t] = _mm_set1_ps(k[t]);
+    for (t = 0; t < q->kh * kw; ++t) wv[t] = DST__VSET1(DST__V4ISA, k[t]);
     dst__plane_inner(q, &xa, &xb);
     for (yo = 0; yo < q->oh; ++yo) {
         float *d = out + (size_t)yo * q->ow;
         int top = yo * q->sh - q->ph; /* input row of tap row 0 */
         dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
         for (xo = xa; xo + 8 <= xb; xo += 8) {
-            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
-            __m128 a1 = accumulate ? _mm_loadu_ps(d + xo + 4) : _mm_set1_ps(b);
+            dst__v4 a0 = accumulate ? DST__VLOAD(DST__V4ISA, d + xo) : DST__VSET1(DST__V4ISA, b);
+            dst__v4 a1 = accumulate ? DST__VLOAD(DST__V4ISA, d + xo + 4) : DST__VSET1(DST__V4ISA, b);
             for (i = i0; i < i1; ++i) {
                 const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
                 for (j = 0; j < kw; ++j) {
-                    a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
-                    a1 = _mm_add_ps(a1, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw + 4)));
+                    a0 = DST__VADD(DST__V4ISA, a0, DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw)));
+                    a1 = DST__VADD(DST__V4ISA, a1,
+                                   DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw + 4)));
                 }
             }
-            _mm_storeu_ps(d + xo, a0);
-            _mm_storeu_ps(d + xo + 4, a1);
+            DST__VSTORE(DST__V4ISA, d + xo, a0);
+            DST__VSTORE(DST__V4ISA, d + xo + 4, a1);
         }
         for (; xo + 4 <= xb; xo += 4) {
-            __m128 a0 = accumulate ? _mm_loadu_ps(d + xo) : _mm_set1_ps(b);
+            dst__v4 a0 = accumulate ? DST__VLOAD(DST__V4ISA, d + xo) : DST__VSET1(DST__V4ISA, b);
             for (i = i0; i < i1; ++i) {
                 const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
-                for (j = 0; j < kw; ++j) a0 = _mm_add_ps(a0, _mm_mul_ps(wv[i * kw + j], _mm_loadu_ps(r + j * q->dw)));
+                for (j = 0; j < kw; ++j)
+                    a0 = DST__VADD(DST__V4ISA, a0, DST__VMUL(DST__V4ISA, wv[i * kw + j], DST__VLOAD(DST__V4ISA, r + j * q->dw)));
             }
-            _mm_storeu_ps(d + xo, a0);
+            DST__VSTORE(DST__V4ISA, d + xo, a0);
         }
         for (t = 0; t < q->ow; ++t) { /* the edges and what the vectors left */
             float s;
@@ -2900,23 +3036,25 @@ static void dst__plane_forward(const dst__plane *q, const float *in, const float
 
 /* gk[i][j] += sum over outputs of g[yo][xo] in[yo sh + i dh - ph][xo + j dw - pw]:
    one vector of partial sums per tap. */
-static void dst__plane_weight_grad(const dst__plane *q, const float *in, const float *g, float *gk)
+/* dst__plane_weight_grad_sse2 / dst__plane_weight_grad_neon */
+static void DST__V4NAME(dst__plane_weight_grad)(const dst__plane *q, const float *in, const float *g, float *gk)
 {
-    __m128 acc[DST__PLANE_TAPS];
-    float edge[DST__PLANE_TAPS], part[4];
+    dst__v4 acc[DST__PLANE_TAPS];
+    float edge[DST__PLANE_TAPS];
     int yo, xo, i, j, i0, i1, xa, xb, t, kw = q->kw, taps = q->kh * q->kw;
-    for (t = 0; t < taps; ++t) { acc[t] = _mm_setzero_ps(); edge[t] = 0; }
+    for (t = 0; t < taps; ++t) { acc[t] = DST__VZERO(DST__V4ISA); edge[t] = 0; }
     dst__plane_inner(q, &xa, &xb);
     for (yo = 0; yo < q->oh; ++yo) {
         const float *gr = g + (size_t)yo * q->ow;
         int top = yo * q->sh - q->ph;
         dst__tap_span(q->kh, q->ih, q->dh, top, &i0, &i1);
         for (xo = xa; xo + 4 <= xb; xo += 4) {
-            __m128 gv = _mm_loadu_ps(gr + xo);
+            dst__v4 gv = DST__VLOAD(DST__V4ISA, gr + xo);
             for (i = i0; i < i1; ++i) {
                 const float *r = in + (size_t)(top + i * q->dh) * q->iw + (xo - q->pw);
                 for (j = 0; j < kw; ++j)
-                    acc[i * kw + j] = _mm_add_ps(acc[i * kw + j], _mm_mul_ps(gv, _mm_loadu_ps(r + j * q->dw)));
+                    acc[i * kw + j] = DST__VADD(DST__V4ISA, acc[i * kw + j],
+                                                DST__VMUL(DST__V4ISA, gv, DST__VLOAD(DST__V4ISA, r + j * q->dw)));
             }
         }
         for (t = 0; t < q->ow; ++t) {
@@ -2929,11 +3067,10 @@ static void dst__plane_weight_grad(const dst__plane *q, const float *in, const f
                 }
         }
     }
-    for (t = 0; t < taps; ++t) {
-        _mm_storeu_ps(part, acc[t]);
-        gk[t] += ((part[0] + part[1]) + (part[2] + part[3])) + edge[t];
-    }
+    for (t = 0; t < taps; ++t) gk[t] += dst__v4_sum(acc[t]) + edge[t];
 }
+
+#endif
 
 /* The depthwise plane path applies: one input channel per group, stride 1
    across, a kernel of at most DST__PLANE_TAPS taps; for dx also stride 1
@@ -2952,7 +3089,6 @@ static dst__plane dst__plane_of(const dst_conv2d_params *p)
     q.dh = p->dilation_h; q.dw = p->dilation_w; q.ph = p->pad_h; q.pw = p->pad_w;
     return q;
 }
-#endif
 
 /* Any convolution, by row segments (the reference for the plane loops
    above, and the path where they do not apply). */
@@ -2963,16 +3099,16 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
-#if DST__VEC_SSE2
-    if (dst__plane_path(p, 0)) {
+    const dst__kernels *kt = dst__kern();
+    int vec = kt->conv_rows;
+    if (kt->plane_forward && dst__plane_path(p, 0)) {
         dst__plane q = dst__plane_of(p);
         for (n = 0; n < batch; ++n)
             for (o = 0; o < p->out_c; ++o)
-                dst__plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
-                                   bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
+                kt->plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
+                                  bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
         return;
     }
-#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
@@ -2991,7 +3127,7 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
                         for (yo = y0; yo < y1; ++yo) {
                             const float *s = src + (size_t)(yo * p->stride_h + th) * W + (x0 * sw + tw);
                             float *d = out + (size_t)yo * ow + x0;
-                            if (sw == 1) dst__row_axpy(d, a, s, x1 - x0);
+                            if (sw == 1) dst__row_axpy(vec, d, a, s, x1 - x0);
                             else for (k = 0; k < x1 - x0; ++k) d[k] += a * s[(size_t)k * sw];
                         }
                     }
@@ -3007,11 +3143,12 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
     size_t P = (size_t)oh * ow;
+    const dst__kernels *kt = dst__kern();
+    int vec = kt->conv_rows;
     if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
-#if DST__VEC_SSE2
-    if (dst__plane_path(p, dx != NULL)) {
+    if (kt->plane_forward && dst__plane_path(p, dx != NULL)) {
         dst__plane q = dst__plane_of(p), t = q;
         float flip[DST__PLANE_TAPS];
         /* dx: dy swept by the flipped kernel, stride 1, pads d (k - 1) - pad */
@@ -3021,20 +3158,19 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
             for (o = 0; o < p->out_c; ++o) {
                 const float *g = dy + ((size_t)n * p->out_c + o) * P, *wk = w + (size_t)o * kh * kw;
                 size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W;
-                if (db) db[o] += dst__row_sum(g, P);
-                if (dw) dst__plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
+                if (db) db[o] += dst__row_sum(vec, g, P);
+                if (dw) kt->plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
                 if (dx) {
                     for (k = 0; k < kh * kw; ++k) flip[k] = wk[kh * kw - 1 - k];
-                    dst__plane_forward(&t, g, flip, 0.0f, 1, dx + in_off);
+                    kt->plane_forward(&t, g, flip, 0.0f, 1, dx + in_off);
                 }
             }
         return;
     }
-#endif
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
             const float *g = dy + ((size_t)n * p->out_c + o) * P;
-            if (db) db[o] += dst__row_sum(g, P);
+            if (db) db[o] += dst__row_sum(vec, g, P);
             for (c = 0; c < icg; ++c) {
                 size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
                 const float *wk = w + ((size_t)o * icg + c) * kh * kw;
@@ -3050,8 +3186,8 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
                             size_t at = in_off + (size_t)(yo * p->stride_h + th) * W + (size_t)(x0 * sw + tw);
                             const float *r = g + (size_t)yo * ow + x0;
                             if (sw == 1) {
-                                if (gk) acc += dst__row_dot(r, x + at, x1 - x0);
-                                if (dx) dst__row_axpy(dx + at, a, r, x1 - x0);
+                                if (gk) acc += dst__row_dot(vec, r, x + at, x1 - x0);
+                                if (dx) dst__row_axpy(vec, dx + at, a, r, x1 - x0);
                             } else {
                                 for (k = 0; k < x1 - x0; ++k) {
                                     if (gk) acc += r[k] * x[at + (size_t)k * sw];
@@ -3118,7 +3254,8 @@ static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, cons
     }
     if (bias)
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) dst__row_add_scalar(y + ((size_t)n0 * p->out_c + o) * P, bias[o], (size_t)P);
+            for (o = 0; o < p->out_c; ++o)
+                dst__row_add_scalar(dst__kern()->conv_rows, y + ((size_t)n0 * p->out_c + o) * P, bias[o], (size_t)P);
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
@@ -3130,10 +3267,11 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
     int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
     int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
     size_t in_plane = (size_t)p->in_h * p->in_w;
+    int vec = dst__kern()->conv_rows;
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
+            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(vec, dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
     }
     if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
     for (n0 = 0; n0 < batch; n0 += nb) {
@@ -3167,7 +3305,7 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
                 for (s = 0; s < cnt; ++s) {
                     float *dxs = dxg + (size_t)s * p->in_c * in_plane;
                     if (pw)
-                        for (c = 0; c < icg; ++c) dst__row_add(dxs + c * in_plane, work + c * ld + (size_t)s * P, P);
+                        for (c = 0; c < icg; ++c) dst__row_add(vec, dxs + c * in_plane, work + c * ld + (size_t)s * P, P);
                     else dst__col2im_ld(p, icg, work + (size_t)s * P, (size_t)ld, dxs);
                 }
             }
@@ -3193,11 +3331,12 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    contiguous, is their B as it lies (no packing per product). A chunk
    may hold the tiles of several samples, so small planes fill it too.
 
-   The transforms: plain C (the reference, and what SSE2 and NEON runs use
-   when asked for this path; dst__conv_path_of does not pick Winograd
-   there), AVX-512 for 16 tiles of a tile row at a time (the even and odd
-   columns of the input rows picked by two-source permutes, the edges by
-   masked loads; stores whole vectors, or by dst__store_lanes at a plane's
+   The transforms (the kernel table's wino_input, wino_output, wino_grad):
+   plain C (the reference, and what SSE2 and NEON runs use when asked for
+   this path; dst__conv_path_of does not pick Winograd there), AVX-512 for
+   16 tiles of a tile row at a time (the even and odd columns of the input
+   rows picked by two-source permutes, the edges by masked loads; stores
+   whole vectors, or by dst__store_lanes_avx512 at a plane's
    edge: masked stores measured slow on Zen 4), and AVX2 for 8 tiles (an
    in-lane shuffle and a 64-bit permute per deinterleave). On C1's
    32 -> 64 conv the transforms take about a third of the time, the
@@ -3215,7 +3354,7 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
 #endif
 
 /* One sweep: C planes H x W, padded by ph, pw, to K planes OH x OW. */
-typedef struct dst__wino {
+struct dst__wino {
     int C, K, H, W, OH, OW, ph, pw;
     int TW, T; /* tiles across, per sample */
     int N;     /* tiles per chunk */
@@ -3225,7 +3364,7 @@ typedef struct dst__wino {
                   by position e (V_e is every 16th row), so a transform
                   writes or reads one sequential stream (measured no faster
                   than one stream per V_e, but no 4 KB aliasing to avoid) */
-} dst__wino;
+};
 
 static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
 {
@@ -3263,11 +3402,7 @@ static size_t dst__conv_winograd_work(const dst_conv2d_params *p)
 /* The micro-kernels of the active instruction set, or NULL (scalar). */
 static const dst__gemm_isa *dst__wino_isa(void)
 {
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
-    return dst__gemm_isa_for(dst_simd_active());
-#else
-    return NULL;
-#endif
+    return dst__kern()->gemm;
 }
 
 /* U[e] = G g G^T for each filter g, packed as the micro-kernels read A:
@@ -3302,7 +3437,7 @@ static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, fl
 /* V[e][c][l] = (B^T d B)[e] for the tiles l < cnt of tile row ty from tile
    tx on, d the 4x4 input tile of channel c of one sample x [C][H][W] (zero
    outside the planes); V's rows ld floats apart. */
-static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
+static void dst__wino_input_scalar(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
                                 float *V, size_t ld)
 {
     size_t es = ld;
@@ -3336,7 +3471,7 @@ static void dst__wino_input_ref(const dst__wino *q, const float *x, int c0, int 
 /* y[k] = A^T m A (+ bias[k], then max(0, .) with relu) for the same tiles,
    m = M[.][k][l], into one sample's y [K][OH][OW] (the outputs past OH x OW
    dropped). */
-static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
+static void dst__wino_output_scalar(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
                                  int k1, int ty, int tx, int cnt, float *y)
 {
     size_t es = ld;
@@ -3363,7 +3498,7 @@ static void dst__wino_output_ref(const dst__wino *q, const float *M, size_t ld, 
     }
 }
 
-#if defined(DST__GEMM_X86)
+#if defined(DST__SIMD_X86)
 /* The lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
 static unsigned dst__lanes(int lo, int hi)
 {
@@ -3372,7 +3507,7 @@ static unsigned dst__lanes(int lo, int hi)
     return hi <= lo ? 0u : (0xFFFFu >> (16 - (hi - lo))) << lo;
 }
 
-/* dst__wino_input_ref for 16 tiles at a time: input row r of tiles l..l+15
+/* dst__wino_input_scalar for 16 tiles at a time: input row r of tiles l..l+15
    is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
    16, 2, 18) whose even and odd lanes make the tile columns 0..3; the same
    row two channels on is prefetched (the input comes from memory: 5% of a
@@ -3515,7 +3650,7 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
 
 /* The first n (0..16) lanes of v to p, by 512-, 256-, 128-bit and single
    stores: a masked store measured several times slower on Zen 4. */
-static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
+static DST__TARGET("avx512f") void dst__store_lanes_avx512(float *p, __m512 v, int n)
 {
     __m256 h;
     __m128 x;
@@ -3544,7 +3679,7 @@ static DST__TARGET("avx512f") void dst__store_lanes(float *p, __m512 v, int n)
     }
 }
 
-/* dst__wino_output_ref for 16 tiles at a time, row by row of m into the
+/* dst__wino_output_scalar for 16 tiles at a time, row by row of m into the
    two rows of t = A^T m; the two output columns of each tile interleaved
    by two-source permutes. Planes of at most 8 tiles across: two tile rows
    per vector, as in the input transform. */
@@ -3587,16 +3722,16 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                     o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
                     o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                 }
-                dst__store_lanes(out, _mm512_permutex2var_ps(o0, lo, o1), n);              /* row 2 ty */
-                dst__store_lanes(out + 2 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);  /* row 2 ty + 2 */
+                dst__store_lanes_avx512(out, _mm512_permutex2var_ps(o0, lo, o1), n);              /* row 2 ty */
+                dst__store_lanes_avx512(out + 2 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);  /* row 2 ty + 2 */
                 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
                 if (relu) {
                     o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
                     o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                 }
-                dst__store_lanes(out + q->OW, _mm512_permutex2var_ps(o0, lo, o1), n);      /* row 2 ty + 1 */
-                if (2 * ty + 3 < q->OH) dst__store_lanes(out + 3 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);
+                dst__store_lanes_avx512(out + q->OW, _mm512_permutex2var_ps(o0, lo, o1), n);      /* row 2 ty + 1 */
+                if (2 * ty + 3 < q->OH) dst__store_lanes_avx512(out + 3 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);
                 j += 2 * tw;
                 continue;
             }
@@ -3632,8 +3767,8 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                     o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
                     o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                 }
-                dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
-                if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
+                dst__store_lanes_avx512(row, _mm512_permutex2var_ps(o0, lo, o1), n);
+                if (n > 16) dst__store_lanes_avx512(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
                 if (2 * ty + 1 < q->OH) {
                     o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                     o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
@@ -3642,8 +3777,8 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                         o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                     }
                     row += q->OW;
-                    dst__store_lanes(row, _mm512_permutex2var_ps(o0, lo, o1), n);
-                    if (n > 16) dst__store_lanes(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
+                    dst__store_lanes_avx512(row, _mm512_permutex2var_ps(o0, lo, o1), n);
+                    if (n > 16) dst__store_lanes_avx512(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
                 }
             }
             j += run;
@@ -3818,42 +3953,46 @@ static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, cons
 #undef DST__ODD8
 #endif
 
-/* Which transform code runs with these micro-kernels: 2 AVX-512, 1 AVX2,
-   0 plain C. */
-static int dst__wino_fast(const dst__gemm_isa *isa)
-{
-#if defined(DST__GEMM_X86)
-    return isa->level == DST_SIMD_AVX512 ? 2 : isa->level == DST_SIMD_AVX2 ? 1 : 0;
-#else
-    (void)isa;
-    return 0;
-#endif
-}
-
 /* The input transform of the chunk's cnt tiles from tile g0 (of the whole
    batch x) into V: channel by channel, so that each line of V is written
    whole before the next, and run by run of tiles in one tile row. A short
    chunk's columns up to the next 16 are zeroed: the micro-kernels read
    whole vectors. */
-static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_t g0, int cnt, float *V)
+static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const float *x, size_t g0, int cnt, float *V)
 {
     int c, j, e, padded = (cnt + 15) / 16 * 16;
-#if defined(DST__GEMM_X86)
-    if (fast == 2) dst__wino_input_avx512(q, x, g0, cnt, V);
-    else if (fast == 1) dst__wino_input_avx2(q, x, g0, cnt, V);
+    if (kt->wino_input) kt->wino_input(q, x, g0, cnt, V);
     else
-#endif
     for (c = 0; c < q->C; ++c)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
             int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            dst__wino_input_ref(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
+            dst__wino_input_scalar(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
             j += run;
         }
-    (void)fast;
     if (padded > cnt)
         for (e = 0; e < 16; ++e)
             for (c = 0; c < q->C; ++c) memset(V + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
+}
+
+/* The output transform of the chunk's cnt tiles from mt (M) into y (one batch
+   [K][OH][OW] per sample): channel by channel and run by run. */
+static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const float *mt, const float *bias, int relu,
+                              size_t g0, int cnt, float *y)
+{
+    size_t out_sample = (size_t)q->K * q->OH * q->OW;
+    int k, j;
+    if (kt->wino_output) {
+        kt->wino_output(q, mt, bias, relu, g0, cnt, y);
+        return;
+    }
+    for (k = 0; k < q->K; ++k)
+        for (j = 0; j < cnt;) {
+            size_t g = g0 + (size_t)j;
+            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
+            dst__wino_output_scalar(q, mt + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+            j += run;
+        }
 }
 
 /* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
@@ -3862,12 +4001,12 @@ static void dst__wino_inputs(const dst__wino *q, int fast, const float *x, size_
 static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
                             const float *bias, int relu, float *y, float *V, float *M)
 {
-    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld, out_sample = (size_t)q->K * q->OH * q->OW;
+    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld;
     int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
-    int fast = dst__wino_fast(isa);
+    const dst__kernels *kt = dst__kernels_for(isa->level); /* the transforms of the micro-kernels' level */
     for (g0 = 0; g0 < total; g0 += N) {
-        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, j, e, i0, jj, k;
-        dst__wino_inputs(q, fast, x, g0, cnt, V);
+        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, e, i0, jj;
+        dst__wino_inputs(q, kt, x, g0, cnt, V);
         for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
             const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * ld;
             float *Me = M + e * ld;
@@ -3891,21 +4030,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
                 }
             }
         }
-        /* the output transform, channel by channel and run by run */
-#if defined(DST__GEMM_X86)
-        if (fast) {
-            if (fast == 2) dst__wino_output_avx512(q, M, bias, relu, g0, cnt, y);
-            else dst__wino_output_avx2(q, M, bias, relu, g0, cnt, y);
-            continue;
-        }
-#endif
-        for (k = 0; k < K; ++k)
-            for (j = 0; j < cnt;) {
-                size_t g = g0 + (size_t)j;
-                int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-                dst__wino_output_ref(q, M + j, ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
-                j += run;
-            }
+        dst__wino_outputs(q, kt, M, bias, relu, g0, cnt, y);
     }
 }
 
@@ -3917,7 +4042,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
    from dy, 16 GEMMs dU_e += dM_e V_e^T (k = the chunk's tiles). */
 
 /* dM[e][k][l] = (A dY A^T)[e] for the chunk's tiles, dy [batch][K][OH][OW]. */
-static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+static void dst__wino_grad_scalar(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
 {
     int k, j, r, s;
     for (k = 0; k < q->K; ++k)
@@ -3943,8 +4068,8 @@ static void dst__wino_grad_ref(const dst__wino *q, const float *dy, size_t g0, i
         }
 }
 
-#if defined(DST__GEMM_X86)
-/* dst__wino_grad_ref for 16 tiles of a run at a time: the two columns of
+#if defined(DST__SIMD_X86)
+/* dst__wino_grad_scalar for 16 tiles of a run at a time: the two columns of
    each tile's rows are the even and odd lanes of 32 columns of dy (two
    tile rows per vector for planes of at most 8 tiles across). */
 static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
@@ -4047,17 +4172,14 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
 {
     size_t total = (size_t)batch * q->T, g0, KC = (size_t)q->K * q->C, i;
     float *dU = work, *V = dU + 16 * KC, *D = V + 16 * (size_t)q->C * q->ld, *buf = D + 16 * (size_t)q->K * q->ld;
-    int fast = dst__wino_fast(isa), e, r;
+    const dst__kernels *kt = dst__kernels_for(isa->level);
+    int e, r;
     buf += (16 - ((uintptr_t)buf >> 2)) & 15; /* 64-byte aligned */
     for (g0 = 0; g0 < total; g0 += (size_t)q->N) {
         int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
-        dst__wino_inputs(q, fast, x, g0, cnt, V);
-#if defined(DST__GEMM_X86)
-        if (fast == 2) dst__wino_grad_avx512(q, dy, g0, cnt, D);
-        else if (fast == 1) dst__wino_grad_avx2(q, dy, g0, cnt, D);
-        else
-#endif
-        dst__wino_grad_ref(q, dy, g0, cnt, D);
+        dst__wino_inputs(q, kt, x, g0, cnt, V);
+        if (kt->wino_grad) kt->wino_grad(q, dy, g0, cnt, D);
+        else dst__wino_grad_scalar(q, dy, g0, cnt, D);
         for (e = 0; e < 16; ++e)
             dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->ld, (int)(16 * q->ld), V + e * q->ld, (int)(16 * q->ld),
                            g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));
@@ -4141,7 +4263,7 @@ static void dst__conv2d_forward_relu(const dst_conv2d_params *p, dst__conv_path 
         }
         dst__conv2d_forward_gemm(p, batch, x, w, NULL, y, work, nb, pack);
         for (c = 0; c < planes; ++c) {
-            if (bias) dst__row_add_scalar(y + c * P, bias[c % (size_t)p->out_c], P);
+            if (bias) dst__row_add_scalar(dst__kern()->conv_rows, y + c * P, bias[c % (size_t)p->out_c], P);
             dst__relu(y + c * P, y + c * P, P);
         }
         done = 1;
@@ -4275,12 +4397,14 @@ static void dst__maxpool_forward_ref(const dst_pool2d_params *p, int batch, cons
     }
 }
 
-#if DST__VEC_SSE2
+#if defined(DST__SIMD_X86)
 /* 2x2 windows, stride 2, no padding (the usual pooling after a conv), 4
    outputs at a time: the even and odd columns of two input rows, compared
    in window order a b / c d with the reference's rule (v > best or v is
-   NaN), both the maxima and their indices chosen by masks. */
-static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
+   NaN), both the maxima and their indices chosen by masks. The kernel
+   table's maxpool2x2 (SSE2, and AVX-512 below; the shuffles and masks
+   differ per set, so each has its own). */
+static void dst__maxpool2x2_forward_sse2(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
     int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
@@ -4323,7 +4447,7 @@ static void dst__maxpool2x2_forward(const dst_pool2d_params *p, int batch, const
 }
 #endif
 
-#if defined(DST__GEMM_X86)
+#if defined(DST__SIMD_X86)
 /* The same 2x2 windows, 16 outputs at a time (AVX-512): the even and odd
    columns of 32 input columns by two-source permutes, the comparisons and
    choices under masks; loads past the row end masked off, stores by
@@ -4359,8 +4483,8 @@ static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool
                 DST__MAX_STEP(_mm512_permutex2var_ps(b0, even, b1), _mm512_add_epi32(ia, row));
                 DST__MAX_STEP(_mm512_permutex2var_ps(b0, odd, b1), _mm512_add_epi32(_mm512_add_epi32(ia, row), one));
 #undef DST__MAX_STEP
-                dst__store_lanes(out + xo, best, n);
-                if (am) dst__store_lanes((float *)(void *)(am + xo), _mm512_castsi512_ps(at), n);
+                dst__store_lanes_avx512(out + xo, best, n);
+                if (am) dst__store_lanes_avx512((float *)(void *)(am + xo), _mm512_castsi512_ps(at), n);
             }
         }
 }
@@ -4368,20 +4492,12 @@ static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool
 
 static void dst__maxpool_forward(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
-#if defined(DST__GEMM_X86)
-    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
-        p->pad_h == 0 && p->pad_w == 0 && dst_simd_active() == DST_SIMD_AVX512) {
-        dst__maxpool2x2_forward_avx512(p, batch, x, y, argmax);
+    const dst__kernels *kt = dst__kern();
+    if (kt->maxpool2x2 && p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 &&
+        dst__pool_stride_w(p) == 2 && p->pad_h == 0 && p->pad_w == 0) {
+        kt->maxpool2x2(p, batch, x, y, argmax);
         return;
     }
-#endif
-#if DST__VEC_SSE2
-    if (p->kernel_h == 2 && p->kernel_w == 2 && dst__pool_stride_h(p) == 2 && dst__pool_stride_w(p) == 2 &&
-        p->pad_h == 0 && p->pad_w == 0) {
-        dst__maxpool2x2_forward(p, batch, x, y, argmax);
-        return;
-    }
-#endif
     dst__maxpool_forward_ref(p, batch, x, y, argmax);
 }
 
@@ -4664,7 +4780,7 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
    AVX, NEON) do the same operations in the same order, 4 or 8 values at a
    time, and give the same bits (tests/test_elementwise.c compares them). The hyperparameters are worked
    out once per update, so no branch is left inside the vector loops. */
-typedef struct dst__opt_consts {
+struct dst__opt_consts {
     float lr, wd;
     float mom, damp;        /* SGD: momentum, 1 - dampening */
     int   first, nesterov;  /* SGD: step 1 (the buffer starts as the gradient); Nesterov */
@@ -4672,7 +4788,7 @@ typedef struct dst__opt_consts {
     float step_size, bc2_sqrt;      /* Adam: lr / (1 - b1^t), sqrt(1 - b2^t) */
     float eps, decay;               /* Adam: eps; AdamW: 1 - lr wd */
     int   decoupled;                /* AdamW */
-} dst__opt_consts;
+};
 
 static dst__opt_consts dst__opt_consts_of(const dst_optimizer_config *c, float lr, long step)
 {
@@ -4728,110 +4844,84 @@ static void dst__adam_scalar(const dst__opt_consts *k, float *DST__RESTRICT p, c
     }
 }
 
-/* The vector loops, written once and expanded per instruction set below
-   with that set's vector type V, its width W and its intrinsics (load,
-   store, broadcast, +, -, *, /, sqrt). Multiplications and additions stay
-   apart (no fused rounding), so every expansion gives the scalar loop's
-   bits. SGD (d = g + wd p) has one loop per momentum case: no branch in them. */
-#define DST__OPT_KERNELS(isa, ATTR, V, W, LOAD, STORE, SET1, ADD, SUB, MUL, DIV, SQRT)                          \
-static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g, \
-                                float *DST__RESTRICT buf, size_t n)                                             \
-{                                                                                                               \
-    size_t i = 0;                                                                                               \
-    V wd = SET1(k->wd), lr = SET1(k->lr), mom = SET1(k->mom), damp = SET1(k->damp);                             \
-    if (!buf) {                                                                                                 \
-        for (; i + W <= n; i += W)                                                                              \
-            STORE(p + i, SUB(LOAD(p + i), MUL(lr, ADD(LOAD(g + i), MUL(wd, LOAD(p + i))))));                    \
-    } else if (k->first) {                                                                                      \
-        for (; i + W <= n; i += W) {                                                                            \
-            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
-            STORE(buf + i, d);                                                                                  \
-            if (k->nesterov) d = ADD(d, MUL(mom, d));                                                           \
-            STORE(p + i, SUB(LOAD(p + i), MUL(lr, d)));                                                         \
-        }                                                                                                       \
-    } else if (k->nesterov) {                                                                                   \
-        for (; i + W <= n; i += W) {                                                                            \
-            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
-            V b = ADD(MUL(mom, LOAD(buf + i)), MUL(damp, d));                                                   \
-            STORE(buf + i, b);                                                                                  \
-            STORE(p + i, SUB(LOAD(p + i), MUL(lr, ADD(d, MUL(mom, b)))));                                       \
-        }                                                                                                       \
-    } else {                                                                                                    \
-        for (; i + W <= n; i += W) {                                                                            \
-            V d = ADD(LOAD(g + i), MUL(wd, LOAD(p + i)));                                                       \
-            V b = ADD(MUL(mom, LOAD(buf + i)), MUL(damp, d));                                                   \
-            STORE(buf + i, b);                                                                                  \
-            STORE(p + i, SUB(LOAD(p + i), MUL(lr, b)));                                                         \
-        }                                                                                                       \
-    }                                                                                                           \
-    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                              \
-}                                                                                                               \
-static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,\
-                                 float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                      \
-{                                                                                                               \
-    size_t i = 0;                                                                                               \
-    V wd = SET1(k->wd), decay = SET1(k->decay), b1 = SET1(k->b1), b2 = SET1(k->b2);                             \
-    V one_b1 = SET1(k->one_b1), one_b2 = SET1(k->one_b2), step_size = SET1(k->step_size);                       \
-    V bc2 = SET1(k->bc2_sqrt), eps = SET1(k->eps);                                                              \
-    for (; i + W <= n; i += W) {                                                                                \
-        V pv = LOAD(p + i), d = LOAD(g + i), mv, vv, den;                                                       \
-        if (k->decoupled) pv = MUL(pv, decay);                                                                  \
-        else d = ADD(d, MUL(wd, pv));                                                                           \
-        mv = ADD(MUL(b1, LOAD(m + i)), MUL(one_b1, d));                                                         \
-        vv = ADD(MUL(b2, LOAD(v + i)), MUL(MUL(one_b2, d), d));                                                 \
-        den = ADD(DIV(SQRT(vv), bc2), eps);                                                                     \
-        STORE(m + i, mv);                                                                                       \
-        STORE(v + i, vv);                                                                                       \
-        STORE(p + i, SUB(pv, DIV(MUL(step_size, mv), den)));                                                    \
-    }                                                                                                           \
-    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                     \
+/* The vector loops, written once over the vector vocabulary (vs: the set)
+   and named dst__sgd_<isa>, dst__adam_<isa>: dst__sgd_sse2, dst__adam_sse2,
+   dst__sgd_avx2, dst__adam_avx2, dst__sgd_neon, dst__adam_neon.
+   Multiplications and additions stay apart (no fused rounding), so every
+   expansion gives the scalar loop's bits. SGD (d = g + wd p) has one loop
+   per momentum case: no branch in them. */
+#define DST__OPT_KERNELS(isa, vs, ATTR)                                                                                 \
+static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,         \
+                                float *DST__RESTRICT buf, size_t n)                                                     \
+{                                                                                                                       \
+    size_t i = 0;                                                                                                       \
+    DST__VEC(vs) wd = DST__VSET1(vs, k->wd), lr = DST__VSET1(vs, k->lr);                                                \
+    DST__VEC(vs) mom = DST__VSET1(vs, k->mom), damp = DST__VSET1(vs, k->damp);                                          \
+    if (!buf) {                                                                                                         \
+        for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
+            DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
+            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, d)));                         \
+        }                                                                                                               \
+    } else if (k->first) {                                                                                              \
+        for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
+            DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
+            DST__VSTORE(vs, buf + i, d);                                                                                \
+            if (k->nesterov) d = DST__VADD(vs, d, DST__VMUL(vs, mom, d));                                               \
+            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, d)));                         \
+        }                                                                                                               \
+    } else if (k->nesterov) {                                                                                           \
+        for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
+            DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
+            DST__VEC(vs) b = DST__VADD(vs, DST__VMUL(vs, mom, DST__VLOAD(vs, buf + i)), DST__VMUL(vs, damp, d));        \
+            DST__VSTORE(vs, buf + i, b);                                                                                \
+            DST__VEC(vs) e = DST__VADD(vs, d, DST__VMUL(vs, mom, b));                                                   \
+            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, e)));                         \
+        }                                                                                                               \
+    } else {                                                                                                            \
+        for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                \
+            DST__VEC(vs) d = DST__VADD(vs, DST__VLOAD(vs, g + i), DST__VMUL(vs, wd, DST__VLOAD(vs, p + i)));            \
+            DST__VEC(vs) b = DST__VADD(vs, DST__VMUL(vs, mom, DST__VLOAD(vs, buf + i)), DST__VMUL(vs, damp, d));        \
+            DST__VSTORE(vs, buf + i, b);                                                                                \
+            DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, b)));                         \
+        }                                                                                                               \
+    }                                                                                                                   \
+    dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                                      \
+}                                                                                                                       \
+static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,        \
+                                 float *DST__RESTRICT m, float *DST__RESTRICT v, size_t n)                              \
+{                                                                                                                       \
+    size_t i = 0;                                                                                                       \
+    DST__VEC(vs) wd = DST__VSET1(vs, k->wd), decay = DST__VSET1(vs, k->decay);                                          \
+    DST__VEC(vs) b1 = DST__VSET1(vs, k->b1), b2 = DST__VSET1(vs, k->b2);                                                \
+    DST__VEC(vs) one_b1 = DST__VSET1(vs, k->one_b1), one_b2 = DST__VSET1(vs, k->one_b2);                                \
+    DST__VEC(vs) step_size = DST__VSET1(vs, k->step_size);                                                              \
+    DST__VEC(vs) bc2 = DST__VSET1(vs, k->bc2_sqrt), eps = DST__VSET1(vs, k->eps);                                       \
+    for (; i + DST__VW(vs) <= n; i += DST__VW(vs)) {                                                                    \
+        DST__VEC(vs) pv = DST__VLOAD(vs, p + i), d = DST__VLOAD(vs, g + i), mv, vv, den;                                \
+        if (k->decoupled) pv = DST__VMUL(vs, pv, decay);                                                                \
+        else d = DST__VADD(vs, d, DST__VMUL(vs, wd, pv));                                                               \
+        mv = DST__VADD(vs, DST__VMUL(vs, b1, DST__VLOAD(vs, m + i)), DST__VMUL(vs, one_b1, d));                         \
+        vv = DST__VADD(vs, DST__VMUL(vs, b2, DST__VLOAD(vs, v + i)), DST__VMUL(vs, DST__VMUL(vs, one_b2, d), d));       \
+        den = DST__VADD(vs, DST__VDIV(vs, DST__VSQRT(vs, vv), bc2), eps);                                               \
+        DST__VSTORE(vs, m + i, mv);                                                                                     \
+        DST__VSTORE(vs, v + i, vv);                                                                                     \
+        DST__VSTORE(vs, p + i, DST__VSUB(vs, pv, DST__VDIV(vs, DST__VMUL(vs, step_size, mv), den)));                    \
+    }                                                                                                                   \
+    dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                             \
 }
 
-#if DST__VEC_SSE2
-DST__OPT_KERNELS(sse2, , __m128, 4, _mm_loadu_ps, _mm_storeu_ps, _mm_set1_ps,
-                 _mm_add_ps, _mm_sub_ps, _mm_mul_ps, _mm_div_ps, _mm_sqrt_ps)
-#endif
-#if defined(DST__GEMM_X86)
+#if defined(DST__SIMD_X86)
+DST__OPT_KERNELS(sse2, sse2, DST__VATTR(sse2))
 /* Adam is bound by its square root and two divisions, which AVX does 8 at a
-   time (SGD is bound by memory; it comes along). Chosen at run time, through
-   the GEMM's CPU check, when dst_simd_active() is AVX2 or AVX-512. */
-DST__OPT_KERNELS(avx, DST__TARGET("avx"), __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
-                 _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_div_ps, _mm256_sqrt_ps)
+   time (SGD is bound by memory; it comes along). The AVX2 and AVX-512
+   levels use these; the attribute asks for AVX, not FMA, so that in a
+   plain build no multiply-add can be fused. */
+DST__OPT_KERNELS(avx2, avx2, DST__TARGET("avx"))
 #endif
-#if DST__VEC_NEON
-DST__OPT_KERNELS(neon, , float32x4_t, 4, vld1q_f32, vst1q_f32, vdupq_n_f32,
-                 vaddq_f32, vsubq_f32, vmulq_f32, vdivq_f32, vsqrtq_f32)
+#if defined(DST__SIMD_NEON)
+DST__OPT_KERNELS(neon, neon, DST__VATTR(neon))
 #endif
 #undef DST__OPT_KERNELS
-
-/* One update on the path for level (scalar loops for DST_SIMD_SCALAR). */
-static void dst__optimizer_run(int sgd, const dst__opt_consts *k, float *p, const float *g, float *s0, float *s1,
-                               size_t n, dst_simd level)
-{
-#if defined(DST__GEMM_X86)
-    if (level == DST_SIMD_AVX2 || level == DST_SIMD_AVX512) {
-        if (sgd) dst__sgd_avx(k, p, g, s0, n);
-        else dst__adam_avx(k, p, g, s0, s1, n);
-        return;
-    }
-#endif
-#if DST__VEC_SSE2
-    if (level != DST_SIMD_SCALAR) {
-        if (sgd) dst__sgd_sse2(k, p, g, s0, n);
-        else dst__adam_sse2(k, p, g, s0, s1, n);
-        return;
-    }
-#elif DST__VEC_NEON
-    if (level != DST_SIMD_SCALAR) {
-        if (sgd) dst__sgd_neon(k, p, g, s0, n);
-        else dst__adam_neon(k, p, g, s0, s1, n);
-        return;
-    }
-#endif
-    (void)level;
-    if (sgd) dst__sgd_scalar(k, p, g, s0, n);
-    else dst__adam_scalar(k, p, g, s0, s1, n);
-}
 
 DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long step,
                                  float *param, const float *grad, float *state0, float *state1, size_t n)
@@ -4843,7 +4933,8 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *c, float lr, long s
     if (step < 1) step = 1;
     k = dst__opt_consts_of(c, lr, step);
     if (c->kind == DST_SGD && c->momentum == 0) state0 = NULL; /* no momentum buffer */
-    dst__optimizer_run(c->kind == DST_SGD, &k, param, grad, state0, state1, n, dst_simd_active());
+    if (c->kind == DST_SGD) dst__kern()->sgd(&k, param, grad, state0, n);
+    else dst__kern()->adam(&k, param, grad, state0, state1, n);
 }
 
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
@@ -4874,6 +4965,93 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
                (float)(0.5 * (1.0 + cos(3.14159265358979323846 * (double)t / (double)s->total)));
     }
     return base_lr;
+}
+
+/* ==== the kernel tables ==================================================
+   One table per level (see dst__kernels at the top): which kernel each
+   family runs, chosen here and nowhere else. A level that has no vector
+   version of a family takes the one of the level below it (the AVX2 and
+   AVX-512 tables use the 4-lane SSE2 element-wise loops and depthwise
+   planes), so a forced level gives today's bits of that level. */
+
+/* kernels defined with their families further down */
+static void dst__bias_relu_scalar(float *y, const float *b, size_t rows, size_t cols, int relu);
+static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                    size_t rows, size_t cols);
+static int dst__all_finite_scalar(const float *v, size_t n);
+#if defined(DST__V4ISA)
+static void DST__V4NAME(dst__bias_relu)(float *y, const float *b, size_t rows, size_t cols, int relu);
+static void DST__V4NAME(dst__column_sums)(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                          size_t rows, size_t cols);
+static int DST__V4NAME(dst__all_finite)(const float *v, size_t n);
+#endif
+
+static const dst__kernels dst__kernels_scalar = {
+    DST_SIMD_SCALAR, NULL,
+    dst__relu_scalar, dst__relu_grad_scalar, dst__bias_relu_scalar, dst__column_sums_scalar, dst__all_finite_scalar,
+    dst__sgd_scalar, dst__adam_scalar,
+    0, NULL, NULL,
+    0, NULL, NULL, NULL,
+    NULL
+};
+
+#if defined(DST__SIMD_X86)
+static const dst__kernels dst__kernels_sse2 = {
+    DST_SIMD_SSE2, &dst__gemm_sse2,
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2,
+    dst__sgd_sse2, dst__adam_sse2,
+    1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
+    0, NULL, NULL, NULL,
+    dst__maxpool2x2_forward_sse2
+};
+
+static const dst__kernels dst__kernels_avx2 = {
+    DST_SIMD_AVX2, &dst__gemm_avx2,
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2,
+    dst__sgd_avx2, dst__adam_avx2,
+    1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
+    DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
+    dst__maxpool2x2_forward_sse2
+};
+
+static const dst__kernels dst__kernels_avx512 = {
+    DST_SIMD_AVX512, &dst__gemm_avx512,
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2,
+    dst__sgd_avx2, dst__adam_avx2,
+    1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
+    DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512,
+    dst__maxpool2x2_forward_avx512
+};
+#endif
+
+#if defined(DST__SIMD_NEON)
+/* Winograd is not chosen by AUTO here: its transforms are plain C (a
+   forced Winograd path runs them with the NEON micro-kernels). */
+static const dst__kernels dst__kernels_neon = {
+    DST_SIMD_NEON, &dst__gemm_neon,
+    dst__relu_neon, dst__relu_grad_neon, dst__bias_relu_neon, dst__column_sums_neon, dst__all_finite_neon,
+    dst__sgd_neon, dst__adam_neon,
+    1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
+    0, NULL, NULL, NULL,
+    NULL
+};
+#endif
+
+/* The table of a level; a level this build lacks gets the scalar one
+   (dst_simd_force never sets such a level). */
+static const dst__kernels *dst__kernels_for(dst_simd level)
+{
+    switch (level) {
+#if defined(DST__SIMD_X86)
+    case DST_SIMD_SSE2: return &dst__kernels_sse2;
+    case DST_SIMD_AVX2: return &dst__kernels_avx2;
+    case DST_SIMD_AVX512: return &dst__kernels_avx512;
+#endif
+#if defined(DST__SIMD_NEON)
+    case DST_SIMD_NEON: return &dst__kernels_neon;
+#endif
+    default: return &dst__kernels_scalar;
+    }
 }
 
 /* ==== models ============================================================== */
@@ -5389,48 +5567,44 @@ static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, fl
         for (j = 0; j < cols; ++j) db[j] += dy[j];
 }
 
-#if DST__VEC4
-static void dst__bias_relu_vec4(float *y, const float *b, size_t rows, size_t cols, int relu)
+#if defined(DST__V4ISA)
+/* dst__bias_relu_sse2 / _neon, dst__column_sums_sse2 / _neon */
+static void DST__V4NAME(dst__bias_relu)(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
     size_t i, j;
     if (!b && !relu) return;
     for (i = 0; i < rows; ++i, y += cols) {
         for (j = 0; j + 4 <= cols; j += 4) {
-            dst__v4 v = DST__V4_LOAD(y + j);
-            if (b) v = DST__V4_ADD(v, DST__V4_LOAD(b + j));
-            if (relu) v = DST__V4_POS_OR_0(v, v);
-            DST__V4_STORE(y + j, v);
+            dst__v4 v = DST__VLOAD(DST__V4ISA, y + j);
+            if (b) v = DST__VADD(DST__V4ISA, v, DST__VLOAD(DST__V4ISA, b + j));
+            if (relu) v = DST__VPOS_OR_0(DST__V4ISA, v, v);
+            DST__VSTORE(DST__V4ISA, y + j, v);
         }
         dst__bias_relu_scalar(y + j, b ? b + j : NULL, 1, cols - j, relu);
     }
 }
 
-static void dst__column_sums_vec4(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
-                                  size_t rows, size_t cols)
+static void DST__V4NAME(dst__column_sums)(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
+                                          size_t rows, size_t cols)
 {
     size_t i, j, vec = cols & ~(size_t)3;
     const float *r = dy;
     memset(db, 0, vec * sizeof(float));
     for (i = 0; i < rows; ++i, r += ld)
-        for (j = 0; j < vec; j += 4) DST__V4_STORE(db + j, DST__V4_ADD(DST__V4_LOAD(db + j), DST__V4_LOAD(r + j)));
+        for (j = 0; j < vec; j += 4)
+            DST__VSTORE(DST__V4ISA, db + j, DST__VADD(DST__V4ISA, DST__VLOAD(DST__V4ISA, db + j), DST__VLOAD(DST__V4ISA, r + j)));
     dst__column_sums_scalar(dy + vec, ld, db + vec, rows, cols - vec);
 }
 #endif
 
 static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, int relu)
 {
-#if DST__VEC4
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__bias_relu_vec4(y, b, rows, cols, relu); return; }
-#endif
-    dst__bias_relu_scalar(y, b, rows, cols, relu);
+    dst__kern()->bias_relu(y, b, rows, cols, relu);
 }
 
 static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
 {
-#if DST__VEC4
-    if (dst_simd_active() != DST_SIMD_SCALAR) { dst__column_sums_vec4(dy, ld, db, rows, cols); return; }
-#endif
-    dst__column_sums_scalar(dy, ld, db, rows, cols);
+    dst__kern()->column_sums(dy, ld, db, rows, cols);
 }
 
 static const float *dst__dense_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
@@ -6241,25 +6415,23 @@ static int dst__all_finite_scalar(const float *v, size_t n)
     return acc == 0.0f;
 }
 
-#if DST__VEC4
-static int dst__all_finite_vec4(const float *v, size_t n)
+#if defined(DST__V4ISA)
+/* dst__all_finite_sse2 / dst__all_finite_neon */
+static int DST__V4NAME(dst__all_finite)(const float *v, size_t n)
 {
     size_t i = 0;
-    dst__v4 z = DST__V4_SET1(0.0f), bad0 = z, bad1 = z;
+    dst__v4 z = DST__VSET1(DST__V4ISA, 0.0f), bad0 = z, bad1 = z;
     for (; i + 8 <= n; i += 8) {
-        bad0 = DST__V4_NAN_OR(bad0, DST__V4_MUL(DST__V4_LOAD(v + i), z));
-        bad1 = DST__V4_NAN_OR(bad1, DST__V4_MUL(DST__V4_LOAD(v + i + 4), z));
+        bad0 = DST__VNAN_OR(DST__V4ISA, bad0, DST__VMUL(DST__V4ISA, DST__VLOAD(DST__V4ISA, v + i), z));
+        bad1 = DST__VNAN_OR(DST__V4ISA, bad1, DST__VMUL(DST__V4ISA, DST__VLOAD(DST__V4ISA, v + i + 4), z));
     }
-    return !DST__V4_ANY(bad0) && !DST__V4_ANY(bad1) && dst__all_finite_scalar(v + i, n - i);
+    return !DST__VANY(DST__V4ISA, bad0) && !DST__VANY(DST__V4ISA, bad1) && dst__all_finite_scalar(v + i, n - i);
 }
 #endif
 
 static int dst__all_finite(const float *v, size_t n)
 {
-#if DST__VEC4
-    if (dst_simd_active() != DST_SIMD_SCALAR) return dst__all_finite_vec4(v, n);
-#endif
-    return dst__all_finite_scalar(v, n);
+    return dst__kern()->all_finite(v, n);
 }
 
 /* A step that meets a NaN or infinity leaves the model as it was: the

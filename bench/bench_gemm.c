@@ -109,6 +109,7 @@ static double peak_gflops(dst_simd level)
 #if defined(__x86_64__) && defined(__GNUC__)
     int r;
     float sink = 0, o;
+    if (!dst__simd_has(level)) return 0; /* the CPU lacks it */
     for (r = 0; r < 2000; ++r) { /* short bursts (~0.1 ms), the best */
         double g = 0;
         if (level == DST_SIMD_AVX512) g = peak_avx512(20000, &o);
@@ -130,8 +131,8 @@ static double peak_gflops(dst_simd level)
 static double kernel_gflops(dst_simd level)
 {
     double best = 0;
-#if defined(DST__GEMM_X86) || defined(DST__GEMM_NEON)
-    const dst__gemm_isa *isa = dst__gemm_isa_for(level);
+#if defined(DST__SIMD_ANY)
+    const dst__gemm_isa *isa = dst__kernels_for(level)->gemm;
     int kc = 384, panels = 4, reps = 10, r, q, j;
     int mr, nr;
     float *pa, *pb, *c;

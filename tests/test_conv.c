@@ -724,6 +724,131 @@ static int test_cnn_allocation_failure_and_none_per_step(void)
     return 0;
 }
 
+/* ---- the convolution entries of the kernel tables ---------------------------------- */
+
+/* What each level's table runs for convolutions against the scalar
+   table (forced level against forced scalar), on odd sizes:
+   - im2col and col2im (the row loops): the same bits;
+   - the direct path (depthwise planes, grouped row loops): forward the
+     same bits (each output adds its taps in the same order), backward
+     within 1e-5 relative + 1e-5 absolute (partial sums in other orders);
+   - Winograd's transforms (wino_input, wino_output with bias and ReLU,
+     wino_grad) against the plain C ones: the same bits (the same
+     operations per tile; only the tiles per instruction differ). */
+static int t_conv_level_vs_scalar(dst_simd level, const dst_conv2d_params *p, int batch)
+{
+    int oh, ow, k;
+    size_t xn, yn, wn, cn, i;
+    float *x, *w, *b, *dy, *y[2], *dx[2], *dw[2], *db[2], *col[2], *img[2];
+    T_CHECK(dst_conv2d_check(p, &oh, &ow, NULL) == DST_OK);
+    xn = (size_t)batch * p->in_c * p->in_h * p->in_w;
+    yn = (size_t)batch * p->out_c * oh * ow;
+    wn = (size_t)p->out_c * (p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    cn = (size_t)p->in_c * p->kernel_h * p->kernel_w * oh * ow;
+    x = (float *)malloc(xn * 4); w = (float *)malloc(wn * 4); b = (float *)malloc((size_t)p->out_c * 4);
+    dy = (float *)malloc(yn * 4);
+    for (k = 0; k < 2; ++k) {
+        y[k] = (float *)malloc(yn * 4); dx[k] = (float *)malloc(xn * 4); dw[k] = (float *)malloc(wn * 4);
+        db[k] = (float *)malloc((size_t)p->out_c * 4); col[k] = (float *)malloc(cn * 4);
+        img[k] = (float *)malloc((size_t)p->in_c * p->in_h * p->in_w * 4);
+    }
+    t_fill(x, xn, 1); t_fill(w, wn, 1); t_fill(b, (size_t)p->out_c, 1); t_fill(dy, yn, 1);
+    for (k = 0; k < 2; ++k) {
+        T_CHECK(dst_simd_force(k == 0 ? DST_SIMD_SCALAR : level) == DST_OK);
+        dst__conv2d_forward(p, DST__CONV_DIRECT, batch, x, w, b, y[k], NULL, 1, NULL);
+        dst__conv2d_backward(p, DST__CONV_DIRECT, batch, x, w, dy, dx[k], dw[k], db[k], NULL, 1, NULL);
+        dst_im2col(p, p->in_c, x, col[k]);
+        memset(img[k], 0, (size_t)p->in_c * p->in_h * p->in_w * 4);
+        dst_col2im(p, p->in_c, col[0], img[k]);
+    }
+    dst_simd_force(DST_SIMD_AUTO);
+    T_CHECK(memcmp(col[0], col[1], cn * 4) == 0);
+    T_CHECK(memcmp(img[0], img[1], (size_t)p->in_c * p->in_h * p->in_w * 4) == 0);
+    T_CHECK(memcmp(y[0], y[1], yn * 4) == 0);
+    T_CHECK(t_close(dx[1], dx[0], xn, 1e-5f, 1e-5f, "direct dx"));
+    T_CHECK(t_close(dw[1], dw[0], wn, 1e-5f, 1e-5f, "direct dw"));
+    T_CHECK(t_close(db[1], db[0], (size_t)p->out_c, 1e-5f, 1e-5f, "direct db"));
+    for (i = 0; i < 2; ++i) { free(y[i]); free(dx[i]); free(dw[i]); free(db[i]); free(col[i]); free(img[i]); }
+    free(x); free(w); free(b); free(dy);
+    return 0;
+}
+
+static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, int w, int pad, int batch)
+{
+    const dst__kernels *s = dst__kernels_for(DST_SIMD_SCALAR);
+    dst__wino q = dst__wino_of(c, k, h, w, pad, pad);
+    size_t total = (size_t)batch * q.T, g0, xn = (size_t)batch * c * h * w, yn = (size_t)batch * k * q.OH * q.OW;
+    size_t vn = 16 * (size_t)(c > k ? c : k) * q.ld;
+    float *x = (float *)malloc(xn * 4), *bias = (float *)malloc((size_t)k * 4), *m = (float *)malloc(vn * 4);
+    float *dyv = (float *)malloc(yn * 4), *v[2], *y[2];
+    int t, r, e, ch;
+    v[0] = (float *)malloc(vn * 4); v[1] = (float *)malloc(vn * 4);
+    y[0] = (float *)malloc(yn * 4); y[1] = (float *)malloc(yn * 4);
+    t_fill(x, xn, 1); t_fill(bias, (size_t)k, 1); t_fill(m, vn, 2); t_fill(dyv, yn, 1);
+    for (g0 = 0; g0 < total; g0 += (size_t)q.N) {
+        int cnt = total - g0 < (size_t)q.N ? (int)(total - g0) : q.N;
+        for (t = 0; t < 2; ++t) {
+            memset(v[t], 0, vn * 4);
+            dst__wino_inputs(&q, t ? kt : s, x, g0, cnt, v[t]);
+        }
+        for (ch = 0; ch < c; ++ch)
+            for (e = 0; e < 16; ++e)
+                T_CHECK_MSG(memcmp(v[0] + ((size_t)ch * 16 + e) * q.ld, v[1] + ((size_t)ch * 16 + e) * q.ld, (size_t)cnt * 4) == 0,
+                            "wino_input %s, %d x %d x %d, channel %d position %d", dst_simd_name(kt->level), c, h, w, ch, e);
+        if (kt->wino_grad) {
+            for (t = 0; t < 2; ++t) {
+                memset(v[t], 0, vn * 4);
+                if (t) kt->wino_grad(&q, dyv, g0, cnt, v[t]);
+                else dst__wino_grad_scalar(&q, dyv, g0, cnt, v[t]);
+            }
+            for (ch = 0; ch < k; ++ch)
+                for (e = 0; e < 16; ++e)
+                    T_CHECK_MSG(memcmp(v[0] + ((size_t)ch * 16 + e) * q.ld, v[1] + ((size_t)ch * 16 + e) * q.ld, (size_t)cnt * 4) == 0,
+                                "wino_grad %s, channel %d position %d", dst_simd_name(kt->level), ch, e);
+        }
+        for (r = 0; r < 2; ++r) {
+            for (t = 0; t < 2; ++t) {
+                memset(y[t], 0, yn * 4);
+                dst__wino_outputs(&q, t ? kt : s, m, r ? bias : NULL, r, g0, cnt, y[t]);
+            }
+            T_CHECK_MSG(memcmp(y[0], y[1], yn * 4) == 0, "wino_output %s, relu %d", dst_simd_name(kt->level), r);
+        }
+    }
+    free(x); free(bias); free(m); free(dyv); free(v[0]); free(v[1]); free(y[0]); free(y[1]);
+    return 0;
+}
+
+static int test_conv_table_kernels_match_scalar(void)
+{
+    dst_simd levels[8];
+    int nlev = t_simd_levels(levels), l, t, wino = 0;
+    for (l = 0; l < nlev; ++l) {
+        const dst__kernels *kt = dst__kernels_for(levels[l]);
+        for (t = 0; t < 12; ++t) {
+            dst_conv2d_params p = dst_conv2d_params_make(3 + t % 4, 5 + t, 7 + 2 * t, 3 + t % 4, 1 + 2 * (t % 3), 1, t % 3);
+            if (t % 2) { p.groups = p.in_c; p.out_c = 2 * p.in_c; } /* depthwise, two outputs per channel */
+            if (t % 4 == 3) p.stride_h = 2;                              /* no plane path for dx */
+            if (t % 6 == 5) p.dilation_w = 2;
+            if (t_conv_level_vs_scalar(levels[l], &p, 1 + t % 3)) {
+                printf("    case %d at %s\n", t, dst_simd_name(levels[l]));
+                return 1;
+            }
+        }
+        if (kt->wino_input || kt->wino_output || kt->wino_grad) {
+            static const int shapes[][6] = { { 3, 5, 9, 13, 1, 2 }, { 8, 8, 6, 35, 0, 3 }, { 17, 9, 30, 17, 2, 1 },
+                                             { 4, 7, 5, 5, 1, 7 }, { 16, 24, 26, 26, 1, 2 } };
+            int si;
+            for (si = 0; si < 5; ++si) {
+                const int *sh = shapes[si];
+                if (t_wino_level_vs_scalar(kt, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5])) return 1;
+            }
+            wino++;
+        }
+    }
+    printf("    %d level(s): im2col, col2im, direct (planes and rows); Winograd transforms at %d\n", nlev, wino);
+    return 0;
+}
+
 static const t_case conv_tests[] = {
     { "conv2d_matches_pytorch", test_conv2d_matches_pytorch },
     { "conv_pooling_matches_pytorch", test_pooling_matches_pytorch },
@@ -735,4 +860,5 @@ static const t_case conv_tests[] = {
     { "conv_shape_errors_at_build", test_conv_shape_errors_at_build },
     { "conv_small_cnn_learns", test_small_cnn_learns },
     { "conv_cnn_allocation_failure_and_none_per_step", test_cnn_allocation_failure_and_none_per_step },
+    { "conv_table_kernels_match_scalar", test_conv_table_kernels_match_scalar },
 };

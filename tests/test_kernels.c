@@ -357,6 +357,96 @@ static int test_kernels_bad_arguments_do_nothing(void)
     return 0;
 }
 
+/* ---- the kernel tables ------------------------------------------------------------ */
+
+/* bitwise equality (NaN equal to NaN) */
+static int t_bits_equal(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* One table per level, each saying its level; forcing the scalar level
+   gives the table of plain C loops, with no vector kernel in it. */
+static int test_kernel_tables_scalar_is_plain_c(void)
+{
+    const dst__kernels *s = dst__kernels_for(DST_SIMD_SCALAR);
+    dst_simd levels[8];
+    int nlev = t_simd_levels(levels), l;
+    T_CHECK(s->level == DST_SIMD_SCALAR && s->gemm == NULL && s->conv_rows == 0);
+    T_CHECK(s->relu == dst__relu_scalar && s->relu_grad == dst__relu_grad_scalar);
+    T_CHECK(s->bias_relu == dst__bias_relu_scalar && s->column_sums == dst__column_sums_scalar);
+    T_CHECK(s->all_finite == dst__all_finite_scalar && s->sgd == dst__sgd_scalar && s->adam == dst__adam_scalar);
+    T_CHECK(!s->plane_forward && !s->plane_weight_grad && !s->maxpool2x2);
+    T_CHECK(s->wino_channels == 0 && !s->wino_input && !s->wino_output && !s->wino_grad);
+    for (l = 0; l < nlev; ++l) {
+        const dst__kernels *k = dst__kernels_for(levels[l]);
+        T_CHECK(k->level == levels[l]);
+        T_CHECK(levels[l] == DST_SIMD_SCALAR || (k->gemm && k->gemm->level == levels[l] && k->conv_rows));
+        T_CHECK(dst_simd_force(levels[l]) == DST_OK && dst__kern() == k);
+    }
+    dst_simd_force(DST_SIMD_AUTO);
+    T_CHECK(dst__kern() == dst__kernels_for(dst_simd_active()));
+    return 0;
+}
+
+/* The element-wise and optimizer entries of every level against the
+   scalar table's, on odd sizes (tails) with NaN, -0 and infinities among
+   the values: the same bits (they do the scalar operations in the same
+   order; x86 without FMA in the baseline, where the compiler cannot fuse
+   the scalar loop's multiply-adds). */
+static int test_kernel_tables_elementwise_match_scalar(void)
+{
+    static const size_t sizes[] = { 1, 3, 4, 5, 7, 8, 9, 15, 17, 31, 33, 100, 257 };
+    static float x[7 * 257], dy[7 * 257], y0[7 * 257], y1[7 * 257], b[257];
+    static float p0[257], p1[257], g[257], m0[257], m1[257], v0[257], v1[257];
+    const dst__kernels *s = dst__kernels_for(DST_SIMD_SCALAR);
+    dst_simd levels[8];
+    int nlev = t_simd_levels(levels), l, relu, opt;
+    size_t si, i;
+    for (l = 0; l < nlev; ++l) {
+        const dst__kernels *k = dst__kernels_for(levels[l]);
+        for (si = 0; si < sizeof sizes / sizeof sizes[0]; ++si) {
+            size_t n = sizes[si], rows = 7;
+            t_fill(x, rows * n, 2); t_fill(dy, rows * n, 1); t_fill(b, n, 1);
+            for (i = 0; i < rows * n; i += 7) x[i] = i % 3 == 0 ? (float)NAN : i % 3 == 1 ? -0.0f : (float)INFINITY;
+            s->relu(x, y0, n); k->relu(x, y1, n);
+            T_CHECK_MSG(t_bits_equal(y0, y1, n), "relu, %s, n %lu", dst_simd_name(levels[l]), (unsigned long)n);
+            s->relu_grad(x, dy, y0, n); k->relu_grad(x, dy, y1, n);
+            T_CHECK_MSG(t_bits_equal(y0, y1, n), "relu_grad, %s, n %lu", dst_simd_name(levels[l]), (unsigned long)n);
+            for (relu = 0; relu < 2; ++relu) {
+                memcpy(y0, x, rows * n * sizeof(float)); memcpy(y1, x, rows * n * sizeof(float));
+                s->bias_relu(y0, b, rows, n, relu); k->bias_relu(y1, b, rows, n, relu);
+                T_CHECK_MSG(t_bits_equal(y0, y1, rows * n), "bias_relu, %s, n %lu", dst_simd_name(levels[l]), (unsigned long)n);
+            }
+            s->column_sums(dy, n, y0, rows, n); k->column_sums(dy, n, y1, rows, n);
+            T_CHECK_MSG(t_bits_equal(y0, y1, n), "column_sums, %s, n %lu", dst_simd_name(levels[l]), (unsigned long)n);
+            T_CHECK(s->all_finite(x, n) == k->all_finite(x, n) && s->all_finite(dy, n) == k->all_finite(dy, n));
+            for (opt = 0; opt < 4; ++opt) { /* SGD plain, SGD Nesterov, Adam, AdamW */
+                dst_optimizer_config c = dst_optimizer_default(opt < 2 ? DST_SGD : opt == 2 ? DST_ADAM : DST_ADAMW);
+                dst__opt_consts kc;
+                long step;
+                c.weight_decay = 0.01f; c.momentum = opt < 2 ? 0.9f : 0.0f; c.nesterov = opt == 1;
+                t_fill(p0, n, 1); memcpy(p1, p0, n * sizeof(float));
+                memset(m0, 0, sizeof m0); memset(m1, 0, sizeof m1); memset(v0, 0, sizeof v0); memset(v1, 0, sizeof v1);
+                for (step = 1; step <= 3; ++step) {
+                    kc = dst__opt_consts_of(&c, c.lr, step);
+                    t_fill(g, n, 0.5f);
+                    if (opt < 2) { s->sgd(&kc, p0, g, m0, n); k->sgd(&kc, p1, g, m1, n); }
+                    else { s->adam(&kc, p0, g, m0, v0, n); k->adam(&kc, p1, g, m1, v1, n); }
+                }
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__FMA__)
+                T_CHECK_MSG(t_bits_equal(p0, p1, n) && t_bits_equal(m0, m1, n) && t_bits_equal(v0, v1, n),
+                            "optimizer %d, %s, n %lu", opt, dst_simd_name(levels[l]), (unsigned long)n);
+#else
+                T_CHECK(t_close(p1, p0, n, 1e-5f, 1e-7f, "optimizer"));
+#endif
+            }
+        }
+    }
+    printf("    %d level(s): relu, relu_grad, bias_relu, column_sums, all_finite, sgd, adam\n", nlev);
+    return 0;
+}
+
 static const t_case kernel_tests[] = {
     { "gemm_matches_plain_loop", test_gemm_matches_plain_loop },
     { "softmax_rows_and_temperature", test_softmax_rows_and_temperature },
@@ -373,4 +463,6 @@ static const t_case kernel_tests[] = {
     { "lr_schedules", test_lr_schedules },
     { "result_strings_and_version", test_result_strings_and_version },
     { "kernels_bad_arguments_do_nothing", test_kernels_bad_arguments_do_nothing },
+    { "kernel_tables_scalar_is_plain_c", test_kernel_tables_scalar_is_plain_c },
+    { "kernel_tables_elementwise_match_scalar", test_kernel_tables_elementwise_match_scalar },
 };
