@@ -1290,9 +1290,9 @@ typedef struct dst__kernels {
     /* Winograd: channels in and out from which it pays at this level (0:
        never chosen by AUTO), and its transforms (NULL: plain C) */
     int wino_channels;
-    void (*wino_input)(const dst__wino *q, const float *x, size_t g0, int cnt, float *V);
+    void (*wino_input)(const dst__wino *q, const float *x, size_t g0, int cnt, float *tv);
     void (*wino_output)(const dst__wino *q, const float *m, const float *bias, int relu, size_t g0, int cnt, float *y);
-    void (*wino_grad)(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D);
+    void (*wino_grad)(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td);
     /* max pooling, 2x2 windows, stride 2, no padding; NULL: the reference loops */
     void (*maxpool2x2)(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax);
 } dst__kernels;
@@ -2612,11 +2612,11 @@ static size_t dst__conv_winograd_work(const dst_conv2d_params *p);
 /* Samples per GEMM for a model's conv layer (the public kernels use 1). */
 static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
 {
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
-    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
-    if (dst__conv_direct(p) || dst__conv_pointwise(p) || P >= DST__CONV_GEMM_COLUMNS / 4) return 1;
-    nb = (DST__CONV_GEMM_COLUMNS + P - 1) / P;
-    while (nb > 1 && K * (size_t)P * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
+    int npos = dst__conv_out_h(p) * dst__conv_out_w(p), nb;
+    size_t kdim = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    if (dst__conv_direct(p) || dst__conv_pointwise(p) || npos >= DST__CONV_GEMM_COLUMNS / 4) return 1;
+    nb = (DST__CONV_GEMM_COLUMNS + npos - 1) / npos;
+    while (nb > 1 && kdim * (size_t)npos * (size_t)nb > DST__CONV_GEMM_MAX_COL) --nb;
     return nb;
 }
 
@@ -2626,13 +2626,13 @@ static int dst__conv_samples_per_gemm(const dst_conv2d_params *p)
    also what Winograd needs. */
 static size_t dst__conv_work_floats(const dst_conv2d_params *p, dst__conv_path path, int nb)
 {
-    size_t K = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
-    size_t P = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p), n = 0, w;
+    size_t kdim = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    size_t npos = (size_t)dst__conv_out_h(p) * (size_t)dst__conv_out_w(p), n = 0, w;
     int wino = (path == DST__CONV_WINOGRAD && dst__conv_winograd_shape(p)) ||
                (path == DST__CONV_AUTO && dst__conv_winograd_pays(p));
     if ((path == DST__CONV_GEMM || path == DST__CONV_WINOGRAD || (path == DST__CONV_AUTO && !dst__conv_direct(p))) &&
         !(nb == 1 && dst__conv_pointwise(p)))
-        n = K * P * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * P * (size_t)nb : 0);
+        n = kdim * npos * (size_t)nb + (nb > 1 ? (size_t)(p->out_c / p->groups) * npos * (size_t)nb : 0);
     w = wino ? dst__conv_winograd_work(p) : 0;
     return w > n ? w : n;
 }
@@ -2824,29 +2824,29 @@ static void dst__tap_span(int out, int in, int stride, int off, int *lo, int *hi
    strided gather in between. */
 static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float *x, float *col, size_t ld)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int hgt = p->in_h, wid = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
     int vec = dst__kern()->conv_rows;
     int c, i, j, yo, xo, y0, y1, x0, x1;
     for (c = 0; c < channels; ++c)
         for (i = 0; i < p->kernel_h; ++i) {
             int th = i * p->dilation_h - p->pad_h;
-            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            dst__tap_span(oh, hgt, p->stride_h, th, &y0, &y1);
             for (j = 0; j < p->kernel_w; ++j) {
                 int tw = j * p->dilation_w - p->pad_w;
                 float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
-                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                dst__tap_span(ow, wid, sw, tw, &x0, &x1);
                 if (y0 > 0) memset(row, 0, (size_t)y0 * ow * sizeof(float));
                 yo = y0;
 #if defined(DST__V4ISA)
                 if (vec && sw == 1 && x1 - x0 >= 4 && y1 > y0) {
-                    dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * H + (y0 * p->stride_h + th)) * W + (x0 + tw),
-                                   (size_t)p->stride_h * W, y1 - y0, x0, x1 - x0, ow - x1);
+                    dst__copy_rows(row + (size_t)y0 * ow, ow, x + ((size_t)c * hgt + (y0 * p->stride_h + th)) * wid + (x0 + tw),
+                                   (size_t)p->stride_h * wid, y1 - y0, x0, x1 - x0, ow - x1);
                     yo = y1;
                 }
 #endif
                 for (; yo < y1; ++yo) {
                     float *r = row + (size_t)yo * ow;
-                    const float *s = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    const float *s = x + ((size_t)c * hgt + (yo * p->stride_h + th)) * wid + (x0 * sw + tw);
                     if (x0 > 0) memset(r, 0, (size_t)x0 * sizeof(float));
                     if (sw == 1) dst__row_copy(vec, r + x0, s, x1 - x0);
                     else for (xo = x0; xo < x1; ++xo) r[xo] = s[(size_t)(xo - x0) * sw];
@@ -2860,20 +2860,20 @@ static void dst__im2col_ld(const dst_conv2d_params *p, int channels, const float
 /* The transpose: adds each row's reachable part back into x. */
 static void dst__col2im_ld(const dst_conv2d_params *p, int channels, const float *col, size_t ld, float *x)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
+    int hgt = p->in_h, wid = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), sw = p->stride_w;
     int vec = dst__kern()->conv_rows;
     int c, i, j, yo, xo, y0, y1, x0, x1;
     for (c = 0; c < channels; ++c)
         for (i = 0; i < p->kernel_h; ++i) {
             int th = i * p->dilation_h - p->pad_h;
-            dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+            dst__tap_span(oh, hgt, p->stride_h, th, &y0, &y1);
             for (j = 0; j < p->kernel_w; ++j) {
                 int tw = j * p->dilation_w - p->pad_w;
                 const float *row = col + (((size_t)c * p->kernel_h + i) * p->kernel_w + j) * ld;
-                dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                dst__tap_span(ow, wid, sw, tw, &x0, &x1);
                 for (yo = y0; yo < y1; ++yo) {
                     const float *r = row + (size_t)yo * ow + x0;
-                    float *d = x + ((size_t)c * H + (yo * p->stride_h + th)) * W + (x0 * sw + tw);
+                    float *d = x + ((size_t)c * hgt + (yo * p->stride_h + th)) * wid + (x0 * sw + tw);
                     if (sw == 1) dst__row_add(vec, d, r, x1 - x0);
                     else for (xo = 0; xo < x1 - x0; ++xo) d[(size_t)xo * sw] += r[xo];
                 }
@@ -2905,7 +2905,7 @@ DSTDEF void dst_col2im(const dst_conv2d_params *p, int channels, const float *co
 static void dst__conv2d_forward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                     const float *bias, float *y)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int hgt = p->in_h, wid = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o)
@@ -2913,13 +2913,13 @@ static void dst__conv2d_forward_ref(const dst_conv2d_params *p, int batch, const
                 for (xo = 0; xo < ow; ++xo) {
                     float s = bias ? bias[o] : 0.0f;
                     for (c = 0; c < icg; ++c) {
-                        const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * hgt * wid;
                         const float *k = w + ((size_t)o * icg + c) * kh * kw;
                         for (i = 0; i < kh; ++i)
                             for (j = 0; j < kw; ++j) {
                                 int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
                                 int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                                if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += k[i * kw + j] * src[(size_t)ih * W + iw];
+                                if (ih >= 0 && ih < hgt && iw >= 0 && iw < wid) s += k[i * kw + j] * src[(size_t)ih * wid + iw];
                             }
                     }
                     y[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo] = s;
@@ -2929,9 +2929,9 @@ static void dst__conv2d_forward_ref(const dst_conv2d_params *p, int batch, const
 static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                      const float *dy, float *dx, float *dw, float *db)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int hgt = p->in_h, wid = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, n, o, c, yo, xo, i, j;
-    if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
+    if (dx) memset(dx, 0, (size_t)batch * p->in_c * hgt * wid * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
     for (n = 0; n < batch; ++n)
@@ -2941,15 +2941,15 @@ static void dst__conv2d_backward_ref(const dst_conv2d_params *p, int batch, cons
                     float d = dy[(((size_t)n * p->out_c + o) * oh + yo) * ow + xo];
                     if (db) db[o] += d;
                     for (c = 0; c < icg; ++c) {
-                        size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                        size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * hgt * wid;
                         size_t k_off = ((size_t)o * icg + c) * kh * kw;
                         for (i = 0; i < kh; ++i)
                             for (j = 0; j < kw; ++j) {
                                 int ih = yo * p->stride_h - p->pad_h + i * p->dilation_h;
                                 int iw = xo * p->stride_w - p->pad_w + j * p->dilation_w;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                if (dw) dw[k_off + i * kw + j] += d * x[in_off + (size_t)ih * W + iw];
-                                if (dx) dx[in_off + (size_t)ih * W + iw] += d * w[k_off + i * kw + j];
+                                if (ih < 0 || ih >= hgt || iw < 0 || iw >= wid) continue;
+                                if (dw) dw[k_off + i * kw + j] += d * x[in_off + (size_t)ih * wid + iw];
+                                if (dx) dx[in_off + (size_t)ih * wid + iw] += d * w[k_off + i * kw + j];
                             }
                     }
                 }
@@ -3095,37 +3095,37 @@ static dst__plane dst__plane_of(const dst_conv2d_params *p)
 static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                        const float *bias, float *y)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int hgt = p->in_h, wid = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
-    size_t P = (size_t)oh * ow;
+    size_t npos = (size_t)oh * ow;
     const dst__kernels *kt = dst__kern();
     int vec = kt->conv_rows;
     if (kt->plane_forward && dst__plane_path(p, 0)) {
         dst__plane q = dst__plane_of(p);
         for (n = 0; n < batch; ++n)
             for (o = 0; o < p->out_c; ++o)
-                kt->plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W, w + (size_t)o * kh * kw,
-                                  bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * P);
+                kt->plane_forward(&q, x + ((size_t)n * p->in_c + (size_t)(o / ocg)) * hgt * wid, w + (size_t)o * kh * kw,
+                                  bias ? bias[o] : 0.0f, 0, y + ((size_t)n * p->out_c + o) * npos);
         return;
     }
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
-            float *out = y + ((size_t)n * p->out_c + o) * P, b = bias ? bias[o] : 0.0f;
+            float *out = y + ((size_t)n * p->out_c + o) * npos, b = bias ? bias[o] : 0.0f;
             size_t q;
-            for (q = 0; q < P; ++q) out[q] = b;
+            for (q = 0; q < npos; ++q) out[q] = b;
             for (c = 0; c < icg; ++c) {
-                const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                const float *src = x + ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * hgt * wid;
                 const float *wk = w + ((size_t)o * icg + c) * kh * kw;
                 for (i = 0; i < kh; ++i) {
                     int th = i * p->dilation_h - p->pad_h;
-                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    dst__tap_span(oh, hgt, p->stride_h, th, &y0, &y1);
                     for (j = 0; j < kw; ++j) {
                         int tw = j * p->dilation_w - p->pad_w;
                         float a = wk[i * kw + j];
-                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        dst__tap_span(ow, wid, sw, tw, &x0, &x1);
                         for (yo = y0; yo < y1; ++yo) {
-                            const float *s = src + (size_t)(yo * p->stride_h + th) * W + (x0 * sw + tw);
+                            const float *s = src + (size_t)(yo * p->stride_h + th) * wid + (x0 * sw + tw);
                             float *d = out + (size_t)yo * ow + x0;
                             if (sw == 1) dst__row_axpy(vec, d, a, s, x1 - x0);
                             else for (k = 0; k < x1 - x0; ++k) d[k] += a * s[(size_t)k * sw];
@@ -3139,26 +3139,26 @@ static void dst__conv2d_forward_direct(const dst_conv2d_params *p, int batch, co
 static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                         const float *dy, float *dx, float *dw, float *db)
 {
-    int H = p->in_h, W = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
+    int hgt = p->in_h, wid = p->in_w, oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), kh = p->kernel_h, kw = p->kernel_w;
     int icg = p->in_c / p->groups, ocg = p->out_c / p->groups, sw = p->stride_w, n, o, c, yo, k, i, j;
     int y0, y1, x0, x1;
-    size_t P = (size_t)oh * ow;
+    size_t npos = (size_t)oh * ow;
     const dst__kernels *kt = dst__kern();
     int vec = kt->conv_rows;
-    if (dx) memset(dx, 0, (size_t)batch * p->in_c * H * W * sizeof(float));
+    if (dx) memset(dx, 0, (size_t)batch * p->in_c * hgt * wid * sizeof(float));
     if (dw) memset(dw, 0, (size_t)p->out_c * icg * kh * kw * sizeof(float));
     if (db) memset(db, 0, (size_t)p->out_c * sizeof(float));
     if (kt->plane_forward && dst__plane_path(p, dx != NULL)) {
         dst__plane q = dst__plane_of(p), t = q;
         float flip[DST__PLANE_TAPS];
         /* dx: dy swept by the flipped kernel, stride 1, pads d (k - 1) - pad */
-        t.ih = q.oh; t.iw = q.ow; t.oh = H; t.ow = W;
+        t.ih = q.oh; t.iw = q.ow; t.oh = hgt; t.ow = wid;
         t.ph = q.dh * (kh - 1) - q.ph; t.pw = q.dw * (kw - 1) - q.pw;
         for (n = 0; n < batch; ++n)
             for (o = 0; o < p->out_c; ++o) {
-                const float *g = dy + ((size_t)n * p->out_c + o) * P, *wk = w + (size_t)o * kh * kw;
-                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * H * W;
-                if (db) db[o] += dst__row_sum(vec, g, P);
+                const float *g = dy + ((size_t)n * p->out_c + o) * npos, *wk = w + (size_t)o * kh * kw;
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg)) * hgt * wid;
+                if (db) db[o] += dst__row_sum(vec, g, npos);
                 if (dw) kt->plane_weight_grad(&q, x + in_off, g, dw + (size_t)o * kh * kw);
                 if (dx) {
                     for (k = 0; k < kh * kw; ++k) flip[k] = wk[kh * kw - 1 - k];
@@ -3169,21 +3169,21 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
     }
     for (n = 0; n < batch; ++n)
         for (o = 0; o < p->out_c; ++o) {
-            const float *g = dy + ((size_t)n * p->out_c + o) * P;
-            if (db) db[o] += dst__row_sum(vec, g, P);
+            const float *g = dy + ((size_t)n * p->out_c + o) * npos;
+            if (db) db[o] += dst__row_sum(vec, g, npos);
             for (c = 0; c < icg; ++c) {
-                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * H * W;
+                size_t in_off = ((size_t)n * p->in_c + (size_t)(o / ocg) * icg + c) * hgt * wid;
                 const float *wk = w + ((size_t)o * icg + c) * kh * kw;
                 float *gk = dw ? dw + ((size_t)o * icg + c) * kh * kw : NULL;
                 for (i = 0; i < kh; ++i) {
                     int th = i * p->dilation_h - p->pad_h;
-                    dst__tap_span(oh, H, p->stride_h, th, &y0, &y1);
+                    dst__tap_span(oh, hgt, p->stride_h, th, &y0, &y1);
                     for (j = 0; j < kw; ++j) {
                         int tw = j * p->dilation_w - p->pad_w;
                         float a = wk[i * kw + j], acc = 0;
-                        dst__tap_span(ow, W, sw, tw, &x0, &x1);
+                        dst__tap_span(ow, wid, sw, tw, &x0, &x1);
                         for (yo = y0; yo < y1; ++yo) {
-                            size_t at = in_off + (size_t)(yo * p->stride_h + th) * W + (size_t)(x0 * sw + tw);
+                            size_t at = in_off + (size_t)(yo * p->stride_h + th) * wid + (size_t)(x0 * sw + tw);
                             const float *r = g + (size_t)yo * ow + x0;
                             if (sw == 1) {
                                 if (gk) acc += dst__row_dot(vec, r, x + at, x1 - x0);
@@ -3211,51 +3211,51 @@ static void dst__conv2d_backward_direct(const dst_conv2d_params *p, int batch, c
 /* Columns of samples [n0, n0 + cnt), group g, side by side (ld = cnt P). */
 static void dst__conv_columns(const dst_conv2d_params *p, const float *x, int n0, int cnt, int g, float *col)
 {
-    int icg = p->in_c / p->groups, P = dst__conv_out_h(p) * dst__conv_out_w(p), s, c;
-    size_t in_plane = (size_t)p->in_h * p->in_w, ld = (size_t)cnt * P;
+    int icg = p->in_c / p->groups, npos = dst__conv_out_h(p) * dst__conv_out_w(p), s, c;
+    size_t in_plane = (size_t)p->in_h * p->in_w, ld = (size_t)cnt * npos;
     for (s = 0; s < cnt; ++s) {
         const float *xg = x + ((size_t)(n0 + s) * p->in_c + (size_t)g * icg) * in_plane;
         if (dst__conv_pointwise(p))
-            for (c = 0; c < icg; ++c) memcpy(col + c * ld + (size_t)s * P, xg + c * in_plane, (size_t)P * sizeof(float));
-        else dst__im2col_ld(p, icg, xg, col + (size_t)s * P, ld);
+            for (c = 0; c < icg; ++c) memcpy(col + c * ld + (size_t)s * npos, xg + c * in_plane, (size_t)npos * sizeof(float));
+        else dst__im2col_ld(p, icg, xg, col + (size_t)s * npos, ld);
     }
 }
 
 static void dst__conv2d_forward_gemm(const dst_conv2d_params *p, int batch, const float *x, const float *w,
                                      const float *bias, float *y, float *work, int nb, float *pack)
 {
-    int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s;
+    int ngroups = p->groups, icg = p->in_c / ngroups, ocg = p->out_c / ngroups, kdim = icg * p->kernel_h * p->kernel_w;
+    int npos = dst__conv_out_h(p) * dst__conv_out_w(p), n0, g, o, s;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     for (n0 = 0; n0 < batch; n0 += nb) {
-        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
-        for (g = 0; g < G; ++g) {
-            const float *wg = w + (size_t)g * ocg * K;
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * npos;
+        for (g = 0; g < ngroups; ++g) {
+            const float *wg = w + (size_t)g * ocg * kdim;
             if (cnt == 1) {
                 const float *xg = x + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
-                float *yg = y + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
-                if (dst__conv_pointwise(p)) dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, xg, P, 0.0f, yg, P);
+                float *yg = y + ((size_t)n0 * p->out_c + (size_t)g * ocg) * npos;
+                if (dst__conv_pointwise(p)) dst__gemm(pack, 0, 0, ocg, npos, kdim, 1.0f, wg, kdim, xg, npos, 0.0f, yg, npos);
                 else {
-                    dst__im2col_ld(p, icg, xg, work, (size_t)P);
-                    dst__gemm(pack, 0, 0, ocg, P, K, 1.0f, wg, K, work, P, 0.0f, yg, P);
+                    dst__im2col_ld(p, icg, xg, work, (size_t)npos);
+                    dst__gemm(pack, 0, 0, ocg, npos, kdim, 1.0f, wg, kdim, work, npos, 0.0f, yg, npos);
                 }
                 continue;
             }
             {
-                float *prod = work + (size_t)K * ld;
+                float *prod = work + (size_t)kdim * ld;
                 dst__conv_columns(p, x, n0, cnt, g, work);
-                dst__gemm(pack, 0, 0, ocg, ld, K, 1.0f, wg, K, work, ld, 0.0f, prod, ld);
+                dst__gemm(pack, 0, 0, ocg, ld, kdim, 1.0f, wg, kdim, work, ld, 0.0f, prod, ld);
                 for (s = 0; s < cnt; ++s)
                     for (o = 0; o < ocg; ++o)
-                        memcpy(y + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P,
-                               prod + (size_t)o * ld + (size_t)s * P, (size_t)P * sizeof(float));
+                        memcpy(y + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * npos,
+                               prod + (size_t)o * ld + (size_t)s * npos, (size_t)npos * sizeof(float));
             }
         }
     }
     if (bias)
         for (n0 = 0; n0 < batch; ++n0)
             for (o = 0; o < p->out_c; ++o)
-                dst__row_add_scalar(dst__kern()->conv_rows, y + ((size_t)n0 * p->out_c + o) * P, bias[o], (size_t)P);
+                dst__row_add_scalar(dst__kern()->conv_rows, y + ((size_t)n0 * p->out_c + o) * npos, bias[o], (size_t)npos);
 }
 
 /* dW_g = sum over samples of dY_g col_g^T; dcol = W_g^T dY_g, then col2im
@@ -3264,27 +3264,27 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
                                       const float *dy, float *dx, float *dw, float *db, float *work, int nb,
                                       float *pack)
 {
-    int G = p->groups, icg = p->in_c / G, ocg = p->out_c / G, K = icg * p->kernel_h * p->kernel_w;
-    int P = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
+    int ngroups = p->groups, icg = p->in_c / ngroups, ocg = p->out_c / ngroups, kdim = icg * p->kernel_h * p->kernel_w;
+    int npos = dst__conv_out_h(p) * dst__conv_out_w(p), pw = dst__conv_pointwise(p), n0, g, o, s, c;
     size_t in_plane = (size_t)p->in_h * p->in_w;
     int vec = dst__kern()->conv_rows;
     if (db) {
         memset(db, 0, (size_t)p->out_c * sizeof(float));
         for (n0 = 0; n0 < batch; ++n0)
-            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(vec, dy + ((size_t)n0 * p->out_c + o) * P, (size_t)P);
+            for (o = 0; o < p->out_c; ++o) db[o] += dst__row_sum(vec, dy + ((size_t)n0 * p->out_c + o) * npos, (size_t)npos);
     }
     if (dx && !(pw && nb == 1)) memset(dx, 0, (size_t)batch * p->in_c * in_plane * sizeof(float));
     for (n0 = 0; n0 < batch; n0 += nb) {
-        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * P;
-        for (g = 0; g < G; ++g) {
-            const float *wg = w + (size_t)g * ocg * K, *dyg;
-            float *prod = work + (size_t)K * ld;
-            if (cnt == 1) dyg = dy + ((size_t)n0 * p->out_c + (size_t)g * ocg) * P;
+        int cnt = batch - n0 < nb ? batch - n0 : nb, ld = cnt * npos;
+        for (g = 0; g < ngroups; ++g) {
+            const float *wg = w + (size_t)g * ocg * kdim, *dyg;
+            float *prod = work + (size_t)kdim * ld;
+            if (cnt == 1) dyg = dy + ((size_t)n0 * p->out_c + (size_t)g * ocg) * npos;
             else {
                 for (s = 0; s < cnt; ++s)
                     for (o = 0; o < ocg; ++o)
-                        memcpy(prod + (size_t)o * ld + (size_t)s * P,
-                               dy + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * P, (size_t)P * sizeof(float));
+                        memcpy(prod + (size_t)o * ld + (size_t)s * npos,
+                               dy + ((size_t)(n0 + s) * p->out_c + (size_t)g * ocg + o) * npos, (size_t)npos * sizeof(float));
                 dyg = prod;
             }
             if (dw) {
@@ -3293,20 +3293,20 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
                     dst__conv_columns(p, x, n0, cnt, g, work);
                     cols = work;
                 }
-                dst__gemm(pack, 0, 1, ocg, K, ld, 1.0f, dyg, ld, cols, ld, n0 ? 1.0f : 0.0f, dw + (size_t)g * ocg * K, K);
+                dst__gemm(pack, 0, 1, ocg, kdim, ld, 1.0f, dyg, ld, cols, ld, n0 ? 1.0f : 0.0f, dw + (size_t)g * ocg * kdim, kdim);
             }
             if (dx) {
                 float *dxg = dx + ((size_t)n0 * p->in_c + (size_t)g * icg) * in_plane;
                 if (pw && cnt == 1) {
-                    dst__gemm(pack, 1, 0, K, P, ocg, 1.0f, wg, K, dyg, P, 0.0f, dxg, P);
+                    dst__gemm(pack, 1, 0, kdim, npos, ocg, 1.0f, wg, kdim, dyg, npos, 0.0f, dxg, npos);
                     continue;
                 }
-                dst__gemm(pack, 1, 0, K, ld, ocg, 1.0f, wg, K, dyg, ld, 0.0f, work, ld);
+                dst__gemm(pack, 1, 0, kdim, ld, ocg, 1.0f, wg, kdim, dyg, ld, 0.0f, work, ld);
                 for (s = 0; s < cnt; ++s) {
                     float *dxs = dxg + (size_t)s * p->in_c * in_plane;
                     if (pw)
-                        for (c = 0; c < icg; ++c) dst__row_add(vec, dxs + c * in_plane, work + c * ld + (size_t)s * P, P);
-                    else dst__col2im_ld(p, icg, work + (size_t)s * P, (size_t)ld, dxs);
+                        for (c = 0; c < icg; ++c) dst__row_add(vec, dxs + c * in_plane, work + c * ld + (size_t)s * npos, npos);
+                    else dst__col2im_ld(p, icg, work + (size_t)s * npos, (size_t)ld, dxs);
                 }
             }
         }
@@ -3355,9 +3355,9 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
 
 /* One sweep: C planes H x W, padded by ph, pw, to K planes OH x OW. */
 struct dst__wino {
-    int C, K, H, W, OH, OW, ph, pw;
-    int TW, T; /* tiles across, per sample */
-    int N;     /* tiles per chunk */
+    int chans, kdim, hgt, wid, out_hgt, out_wid, ph, pw;
+    int tiles_w, ntiles; /* tiles across, per sample */
+    int per_chunk;     /* tiles per chunk */
     size_t ld; /* floats from one row of V or M to the next: N + 16, so that a
                   transform may store (or load) whole vectors past its tiles.
                   Rows go channel by channel, and within a channel position
@@ -3366,23 +3366,23 @@ struct dst__wino {
                   than one stream per V_e, but no 4 KB aliasing to avoid) */
 };
 
-static dst__wino dst__wino_of(int C, int K, int H, int W, int ph, int pw)
+static dst__wino dst__wino_of(int chans, int kdim, int hgt, int wid, int ph, int pw)
 {
     dst__wino q;
-    int n = DST__WINO_CHUNK_FLOATS / (16 * (C + K)) / 48 * 48;
-    q.C = C; q.K = K; q.H = H; q.W = W; q.ph = ph; q.pw = pw;
-    q.OH = H + 2 * ph - 2; q.OW = W + 2 * pw - 2;
-    q.TW = (q.OW + 1) / 2;
-    q.T = ((q.OH + 1) / 2) * q.TW;
-    q.N = n < 48 ? 48 : n;
-    q.ld = (size_t)q.N + 16;
+    int n = DST__WINO_CHUNK_FLOATS / (16 * (chans + kdim)) / 48 * 48;
+    q.chans = chans; q.kdim = kdim; q.hgt = hgt; q.wid = wid; q.ph = ph; q.pw = pw;
+    q.out_hgt = hgt + 2 * ph - 2; q.out_wid = wid + 2 * pw - 2;
+    q.tiles_w = (q.out_wid + 1) / 2;
+    q.ntiles = ((q.out_hgt + 1) / 2) * q.tiles_w;
+    q.per_chunk = n < 48 ? 48 : n;
+    q.ld = (size_t)q.per_chunk + 16;
     return q;
 }
 
 /* floats of U (K rounded up to whole panels of at most 8 rows), V and M */
 static size_t dst__wino_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)(q->K + 8) * q->C + (size_t)(q->C + q->K) * q->ld);
+    return 16 * ((size_t)(q->kdim + 8) * q->chans + (size_t)(q->chans + q->kdim) * q->ld);
 }
 
 /* The forward's sweep, the backward's (dx), dW's, or the column matrix of
@@ -3391,8 +3391,8 @@ static size_t dst__wino_grad_floats(const dst__wino *q);
 static size_t dst__conv_winograd_work(const dst_conv2d_params *p)
 {
     dst__wino f = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
-    dst__wino b = dst__wino_of(p->out_c, p->in_c, f.OH, f.OW, 2 - p->pad_h, 2 - p->pad_w);
-    size_t col = (size_t)p->in_c * 9 * (size_t)f.OH * f.OW, a = dst__wino_floats(&f), c = dst__wino_floats(&b);
+    dst__wino b = dst__wino_of(p->out_c, p->in_c, f.out_hgt, f.out_wid, 2 - p->pad_h, 2 - p->pad_w);
+    size_t col = (size_t)p->in_c * 9 * (size_t)f.out_hgt * f.out_wid, a = dst__wino_floats(&f), c = dst__wino_floats(&b);
     size_t d = dst__wino_grad_floats(&f);
     if (c > a) a = c;
     if (d > a) a = d;
@@ -3409,15 +3409,15 @@ static const dst__gemm_isa *dst__wino_isa(void)
    panels of mr output channels, for each input channel the panel's mr
    values (rows past K zero). w is [K][C][3][3]; with flip, the backward's
    sweep, filter (k, c) is w[c][k] turned by 180 degrees (w [C][K][3][3]). */
-static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, float *U)
+static void dst__wino_weights(const float *w, int kdim, int chans, int flip, int mr, float *tu)
 {
-    int KP = (K + mr - 1) / mr * mr, k, c, r, e;
+    int KP = (kdim + mr - 1) / mr * mr, k, c, r, e;
     for (k = 0; k < KP; ++k)
-        for (c = 0; c < C; ++c) {
+        for (c = 0; c < chans; ++c) {
             float g[9], t[4][3], u[16];
-            float *dst = U + (size_t)(k - k % mr) * C + (size_t)c * mr + k % mr;
+            float *dst = tu + (size_t)(k - k % mr) * chans + (size_t)c * mr + k % mr;
             for (r = 0; r < 9; ++r)
-                g[r] = k >= K ? 0.0f : flip ? w[((size_t)c * K + k) * 9 + 8 - r] : w[((size_t)k * C + c) * 9 + r];
+                g[r] = k >= kdim ? 0.0f : flip ? w[((size_t)c * kdim + k) * 9 + 8 - r] : w[((size_t)k * chans + c) * 9 + r];
             for (r = 0; r < 3; ++r) { /* t = G g, column by column */
                 t[0][r] = g[r];
                 t[1][r] = 0.5f * (g[r] + g[3 + r] + g[6 + r]);
@@ -3430,7 +3430,7 @@ static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, fl
                 u[r * 4 + 2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
                 u[r * 4 + 3] = t[r][2];
             }
-            for (e = 0; e < 16; ++e) dst[(size_t)e * KP * C] = u[e];
+            for (e = 0; e < 16; ++e) dst[(size_t)e * KP * chans] = u[e];
         }
 }
 
@@ -3438,19 +3438,19 @@ static void dst__wino_weights(const float *w, int K, int C, int flip, int mr, fl
    tx on, d the 4x4 input tile of channel c of one sample x [C][H][W] (zero
    outside the planes); V's rows ld floats apart. */
 static void dst__wino_input_scalar(const dst__wino *q, const float *x, int c0, int c1, int ty, int tx, int cnt,
-                                float *V, size_t ld)
+                                float *tv, size_t ld)
 {
     size_t es = ld;
     int c, l, r, s;
     for (c = c0; c < c1; ++c) {
-        const float *plane = x + (size_t)c * q->H * q->W;
+        const float *plane = x + (size_t)c * q->hgt * q->wid;
         for (l = 0; l < cnt; ++l) {
-            float d[16], t[16], *o = V + (size_t)c * 16 * ld + l;
+            float d[16], t[16], *o = tv + (size_t)c * 16 * ld + l;
             int y0 = 2 * ty - q->ph, x0 = 2 * (tx + l) - q->pw;
             for (r = 0; r < 4; ++r)
                 for (s = 0; s < 4; ++s) {
                     int yy = y0 + r, xx = x0 + s;
-                    d[r * 4 + s] = yy >= 0 && yy < q->H && xx >= 0 && xx < q->W ? plane[(size_t)yy * q->W + xx] : 0.0f;
+                    d[r * 4 + s] = yy >= 0 && yy < q->hgt && xx >= 0 && xx < q->wid ? plane[(size_t)yy * q->wid + xx] : 0.0f;
                 }
             for (s = 0; s < 4; ++s) { /* t = B^T d */
                 t[0 * 4 + s] = d[0 * 4 + s] - d[2 * 4 + s];
@@ -3471,15 +3471,15 @@ static void dst__wino_input_scalar(const dst__wino *q, const float *x, int c0, i
 /* y[k] = A^T m A (+ bias[k], then max(0, .) with relu) for the same tiles,
    m = M[.][k][l], into one sample's y [K][OH][OW] (the outputs past OH x OW
    dropped). */
-static void dst__wino_output_scalar(const dst__wino *q, const float *M, size_t ld, const float *bias, int relu, int k0,
+static void dst__wino_output_scalar(const dst__wino *q, const float *mprod, size_t ld, const float *bias, int relu, int k0,
                                  int k1, int ty, int tx, int cnt, float *y)
 {
     size_t es = ld;
     int k, l, r, s;
     for (k = k0; k < k1; ++k) {
-        float *plane = y + (size_t)k * q->OH * q->OW, b = bias ? bias[k] : 0.0f;
+        float *plane = y + (size_t)k * q->out_hgt * q->out_wid, b = bias ? bias[k] : 0.0f;
         for (l = 0; l < cnt; ++l) {
-            const float *m = M + (size_t)k * 16 * ld + l;
+            const float *m = mprod + (size_t)k * 16 * ld + l;
             float t[8], o[4];
             for (s = 0; s < 4; ++s) { /* t = A^T m */
                 t[s] = (m[(size_t)(0 * 4 + s) * es] + m[(size_t)(1 * 4 + s) * es]) + m[(size_t)(2 * 4 + s) * es];
@@ -3491,9 +3491,9 @@ static void dst__wino_output_scalar(const dst__wino *q, const float *M, size_t l
             }
             if (relu)
                 for (r = 0; r < 4; ++r) o[r] = o[r] > 0 ? o[r] : 0.0f;
-            for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r)
-                for (s = 0; s < 2 && 2 * (tx + l) + s < q->OW; ++s)
-                    plane[(size_t)(2 * ty + r) * q->OW + 2 * (tx + l) + s] = o[r * 2 + s];
+            for (r = 0; r < 2 && 2 * ty + r < q->out_hgt; ++r)
+                for (s = 0; s < 2 && 2 * (tx + l) + s < q->out_wid; ++s)
+                    plane[(size_t)(2 * ty + r) * q->out_wid + 2 * (tx + l) + s] = o[r * 2 + s];
         }
     }
 }
@@ -3527,11 +3527,11 @@ static unsigned dst__lanes(int lo, int hi)
 #define DST__WI_ROW(r, h0, h1, h2, h3)                                                            \
     do {                                                                                          \
         int yy = y0 + (r);                                                                        \
-        if (yy < 0 || yy >= q->H) h0 = h1 = h2 = h3 = _mm512_setzero_ps();                        \
+        if (yy < 0 || yy >= q->hgt) h0 = h1 = h2 = h3 = _mm512_setzero_ps();                        \
         else {                                                                                    \
-            const float *src = plane + (size_t)yy * q->W;                                         \
-            size_t at = (size_t)c * q->H * q->W + (size_t)yy * q->W;                              \
-            size_t pf = at + 2 * (size_t)q->H * q->W + (size_t)(xb + 2); /* two channels on */    \
+            const float *src = plane + (size_t)yy * q->wid;                                         \
+            size_t at = (size_t)c * q->hgt * q->wid + (size_t)yy * q->wid;                              \
+            size_t pf = at + 2 * (size_t)q->hgt * q->wid + (size_t)(xb + 2); /* two channels on */    \
             if (pf < sample) _mm_prefetch((const char *)(src - at + pf), _MM_HINT_T0);           \
             if (pf + 16 < sample) _mm_prefetch((const char *)(src - at + pf + 16), _MM_HINT_T0); \
             if (pf + 31 < sample) _mm_prefetch((const char *)(src - at + pf + 31), _MM_HINT_T0); \
@@ -3553,9 +3553,9 @@ static unsigned dst__lanes(int lo, int hi)
 /* 16 columns from col of row yy of channel c of one sample (sb, sample
    floats), the lanes outside the plane (mask lm, first lane inside: first)
    zero; a macro, as the function was not inlined. */
-#define DST__WI_AT(yy) (((size_t)c * q->H + (size_t)(yy)) * q->W)
+#define DST__WI_AT(yy) (((size_t)c * q->hgt + (size_t)(yy)) * q->wid)
 #define DST__WI_PART2(yy, col, lm, first)                                                         \
-    ((yy) < 0 || (yy) >= q->H || !(lm) ? _mm512_setzero_ps()                                      \
+    ((yy) < 0 || (yy) >= q->hgt || !(lm) ? _mm512_setzero_ps()                                      \
      : (col) < 0 || DST__WI_AT(yy) + (size_t)(col) + 16 > sample                                  \
          ? _mm512_maskz_expandloadu_ps(lm, sb + DST__WI_AT(yy) + (col) + (first))                 \
      : (lm) == 0xFFFF ? _mm512_loadu_ps(sb + DST__WI_AT(yy) + (col))                              \
@@ -3587,23 +3587,23 @@ static unsigned dst__lanes(int lo, int hi)
     DST__WI_PUT2(2 * 4 + (j), _mm512_sub_ps(x2, x1))                                              \
     DST__WI_PUT2(3 * 4 + (j), _mm512_sub_ps(x1, x3))
 static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, const float *x, size_t g0, int cnt,
-                                                           float *V)
+                                                           float *tv)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     static const int off[4] = { 0, 16, 2, 18 };
-    size_t es = q->ld, sample = (size_t)q->C * q->H * q->W;
+    size_t es = q->ld, sample = (size_t)q->chans * q->hgt * q->wid;
     int l0, c, i, j;
-    for (c = 0; c < q->C; ++c)
+    for (c = 0; c < q->chans; ++c)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            const float *plane = x + (g / (size_t)q->T) * sample + (size_t)c * q->H * q->W;
-            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
-                const float *sb = x + (g / (size_t)q->T) * sample;
-                int tw = q->TW, xb = -q->pw, y0 = 2 * ty - q->ph, f0 = xb < 0 ? -xb : 0, f2 = xb + 2 < 0 ? -(xb + 2) : 0;
-                __mmask16 m0 = (__mmask16)dst__lanes(-xb, q->W - xb), m2 = (__mmask16)dst__lanes(-(xb + 2), q->W - (xb + 2));
-                float *o = V + (size_t)c * 16 * q->ld + j;
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            const float *plane = x + (g / (size_t)q->ntiles) * sample + (size_t)c * q->hgt * q->wid;
+            if (q->tiles_w <= 8 && tx == 0 && run == q->tiles_w && cnt - j >= 2 * q->tiles_w && t + q->tiles_w < q->ntiles) {
+                const float *sb = x + (g / (size_t)q->ntiles) * sample;
+                int tw = q->tiles_w, xb = -q->pw, y0 = 2 * ty - q->ph, f0 = xb < 0 ? -xb : 0, f2 = xb + 2 < 0 ? -(xb + 2) : 0;
+                __mmask16 m0 = (__mmask16)dst__lanes(-xb, q->wid - xb), m2 = (__mmask16)dst__lanes(-(xb + 2), q->wid - (xb + 2));
+                float *o = tv + (size_t)c * 16 * q->ld + j;
                 __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
                 DST__WI_ROW2(0, h00, h01, h02, h03);
                 DST__WI_ROW2(1, h10, h11, h12, h13);
@@ -3618,13 +3618,13 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
             }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph, first[4];
-                float *o = V + (size_t)c * 16 * q->ld + j + l0;
+                float *o = tv + (size_t)c * 16 * q->ld + j + l0;
                 __mmask16 lm[4];
                 __m512 h00, h01, h02, h03, h10, h11, h12, h13, h20, h21, h22, h23, h30, h31, h32, h33;
                 for (i = 0; i < 4; ++i) {
                     int col = xb + off[i];
                     first[i] = col < 0 ? -col : 0;
-                    lm[i] = (__mmask16)dst__lanes(-col, q->W - col);
+                    lm[i] = (__mmask16)dst__lanes(-col, q->wid - col);
                 }
                 DST__WI_ROW(0, h00, h01, h02, h03);
                 DST__WI_ROW(1, h10, h11, h12, h13);
@@ -3684,23 +3684,23 @@ static DST__TARGET("avx512f") void dst__store_lanes_avx512(float *p, __m512 v, i
    by two-source permutes. Planes of at most 8 tiles across: two tile rows
    per vector, as in the input transform. */
 #define DST__WO_LOAD(r, j) _mm512_loadu_ps(src + (size_t)((r) * 4 + (j)) * es) /* rows have 16 floats to spare */
-static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, const float *M, const float *bias,
+static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, const float *mprod, const float *bias,
                                                             int relu, size_t g0, int cnt, float *y)
 {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    size_t es = q->ld, plane = (size_t)q->OH * q->OW;
+    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid;
     int l0, k, j;
-    for (k = 0; k < q->K; ++k) {
+    for (k = 0; k < q->kdim; ++k) {
         __m512 b = _mm512_set1_ps(bias ? bias[k] : 0.0f);
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
-            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            float *out = y + ((g / (size_t)q->ntiles) * q->kdim + (size_t)k) * plane + (size_t)(2 * ty) * q->out_wid;
+            if (q->tiles_w <= 8 && tx == 0 && run == q->tiles_w && cnt - j >= 2 * q->tiles_w && t + q->tiles_w < q->ntiles) {
                 /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
-                const float *src = M + (size_t)k * 16 * q->ld + j;
-                int tw = q->TW, n = q->OW;
+                const float *src = mprod + (size_t)k * 16 * q->ld + j;
+                int tw = q->tiles_w, n = q->out_wid;
                 __m512 o0, o1, t00, t01, t02, t03, t10, t11, t12, t13, m0v, m1v, m2v, m3v;
 #define DST__WO_LOAD2(r, c) _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(0x00FF, src + (size_t)((r) * 4 + (c)) * es), \
                                                  0xFF00, src + (size_t)((r) * 4 + (c)) * es + tw - 8)
@@ -3723,29 +3723,29 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                     o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                 }
                 dst__store_lanes_avx512(out, _mm512_permutex2var_ps(o0, lo, o1), n);              /* row 2 ty */
-                dst__store_lanes_avx512(out + 2 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);  /* row 2 ty + 2 */
+                dst__store_lanes_avx512(out + 2 * q->out_wid, _mm512_permutex2var_ps(o0, hi, o1), n);  /* row 2 ty + 2 */
                 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
                 if (relu) {
                     o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
                     o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                 }
-                dst__store_lanes_avx512(out + q->OW, _mm512_permutex2var_ps(o0, lo, o1), n);      /* row 2 ty + 1 */
-                if (2 * ty + 3 < q->OH) dst__store_lanes_avx512(out + 3 * q->OW, _mm512_permutex2var_ps(o0, hi, o1), n);
+                dst__store_lanes_avx512(out + q->out_wid, _mm512_permutex2var_ps(o0, lo, o1), n);      /* row 2 ty + 1 */
+                if (2 * ty + 3 < q->out_hgt) dst__store_lanes_avx512(out + 3 * q->out_wid, _mm512_permutex2var_ps(o0, hi, o1), n);
                 j += 2 * tw;
                 continue;
             }
             for (l0 = 0; l0 < run; l0 += 16) {
-                int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
-                const float *src = M + (size_t)k * 16 * q->ld + j + l0;
+                int xo = 2 * (tx + l0), n = q->out_wid - xo < 2 * (run - l0) ? q->out_wid - xo : 2 * (run - l0);
+                const float *src = mprod + (size_t)k * 16 * q->ld + j + l0;
                 float *row = out + xo;
                 __m512 o0, o1;
-                if (k + 2 < q->K) { /* the same rows two channels on (5% of the forward) */
+                if (k + 2 < q->kdim) { /* the same rows two channels on (5% of the forward) */
                     _mm_prefetch((const char *)(row + 2 * plane), _MM_HINT_T0);
                     if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + 16), _MM_HINT_T0);
-                    if (2 * ty + 1 < q->OH) {
-                        _mm_prefetch((const char *)(row + 2 * plane + q->OW), _MM_HINT_T0);
-                        if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + q->OW + 16), _MM_HINT_T0);
+                    if (2 * ty + 1 < q->out_hgt) {
+                        _mm_prefetch((const char *)(row + 2 * plane + q->out_wid), _MM_HINT_T0);
+                        if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + q->out_wid + 16), _MM_HINT_T0);
                     }
                 }
                 __m512 t00 = DST__WO_LOAD(0, 0), t01 = DST__WO_LOAD(0, 1), t02 = DST__WO_LOAD(0, 2), t03 = DST__WO_LOAD(0, 3);
@@ -3769,14 +3769,14 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                 }
                 dst__store_lanes_avx512(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                 if (n > 16) dst__store_lanes_avx512(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
-                if (2 * ty + 1 < q->OH) {
+                if (2 * ty + 1 < q->out_hgt) {
                     o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t10, t11), t12), b);
                     o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t11, t12), t13), b);
                     if (relu) {
                         o0 = _mm512_mask_max_ps(o0, 0xFFFF, o0, _mm512_setzero_ps());
                         o1 = _mm512_mask_max_ps(o1, 0xFFFF, o1, _mm512_setzero_ps());
                     }
-                    row += q->OW;
+                    row += q->out_wid;
                     dst__store_lanes_avx512(row, _mm512_permutex2var_ps(o0, lo, o1), n);
                     if (n > 16) dst__store_lanes_avx512(row + 16, _mm512_permutex2var_ps(o0, hi, o1), n - 16);
                 }
@@ -3816,28 +3816,28 @@ static DST__TARGET("avx2,fma") __m256 dst__load8_avx2(const float *row, size_t o
 #define DST__ODD8(a, b) \
     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)))
 
-static DST__TARGET("avx2,fma") void dst__wino_input_avx2(const dst__wino *q, const float *x, size_t g0, int cnt, float *V)
+static DST__TARGET("avx2,fma") void dst__wino_input_avx2(const dst__wino *q, const float *x, size_t g0, int cnt, float *tv)
 {
-    size_t es = q->ld, sample = (size_t)q->C * q->H * q->W, hw = (size_t)q->H * q->W;
+    size_t es = q->ld, sample = (size_t)q->chans * q->hgt * q->wid, hw = (size_t)q->hgt * q->wid;
     int l0, c, j, r, s;
-    for (c = 0; c < q->C; ++c)
+    for (c = 0; c < q->chans; ++c)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            const float *base = x + (g / (size_t)q->T) * sample;
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            const float *base = x + (g / (size_t)q->ntiles) * sample;
             for (l0 = 0; l0 < run; l0 += 8) {
                 int xb = 2 * (tx + l0) - q->pw, y0 = 2 * ty - q->ph;
-                float *o = V + (size_t)c * 16 * q->ld + j + l0;
+                float *o = tv + (size_t)c * 16 * q->ld + j + l0;
                 __m256 h[4][4];
                 for (r = 0; r < 4; ++r) {
                     int yy = y0 + r;
-                    if (yy < 0 || yy >= q->H) {
+                    if (yy < 0 || yy >= q->hgt) {
                         h[r][0] = h[r][1] = h[r][2] = h[r][3] = _mm256_setzero_ps();
                     } else {
-                        size_t off = (size_t)c * hw + (size_t)yy * q->W;
+                        size_t off = (size_t)c * hw + (size_t)yy * q->wid;
                         const float *row = base + off;
-                        __m256 a = dst__load8_avx2(row, off, sample, xb, q->W), b = dst__load8_avx2(row, off, sample, xb + 8, q->W);
-                        __m256 a2 = dst__load8_avx2(row, off, sample, xb + 2, q->W), b2 = dst__load8_avx2(row, off, sample, xb + 10, q->W);
+                        __m256 a = dst__load8_avx2(row, off, sample, xb, q->wid), b = dst__load8_avx2(row, off, sample, xb + 8, q->wid);
+                        __m256 a2 = dst__load8_avx2(row, off, sample, xb + 2, q->wid), b2 = dst__load8_avx2(row, off, sample, xb + 10, q->wid);
                         __m256 e0 = DST__EVEN8(a, b), e1 = DST__ODD8(a, b), e2 = DST__EVEN8(a2, b2), e3 = DST__ODD8(a2, b2);
                         h[r][0] = _mm256_sub_ps(e0, e2); /* h = d B */
                         h[r][1] = _mm256_add_ps(e1, e2);
@@ -3869,20 +3869,20 @@ static DST__TARGET("avx2,fma") void dst__store8_avx2(float *p, __m256 v, int n)
     for (i = 0; i < n; ++i) p[i] = t[i];
 }
 
-static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, const float *M, const float *bias,
+static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, const float *mprod, const float *bias,
                                                           int relu, size_t g0, int cnt, float *y)
 {
-    size_t es = q->ld, plane = (size_t)q->OH * q->OW;
+    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid;
     int l0, k, j, r, s;
-    for (k = 0; k < q->K; ++k) {
+    for (k = 0; k < q->kdim; ++k) {
         __m256 b = _mm256_set1_ps(bias ? bias[k] : 0.0f);
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            float *out = y + ((g / (size_t)q->T) * q->K + (size_t)k) * plane + (size_t)(2 * ty) * q->OW;
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            float *out = y + ((g / (size_t)q->ntiles) * q->kdim + (size_t)k) * plane + (size_t)(2 * ty) * q->out_wid;
             for (l0 = 0; l0 < run; l0 += 8) {
-                int xo = 2 * (tx + l0), n = q->OW - xo < 2 * (run - l0) ? q->OW - xo : 2 * (run - l0);
-                const float *src = M + (size_t)k * 16 * q->ld + j + l0;
+                int xo = 2 * (tx + l0), n = q->out_wid - xo < 2 * (run - l0) ? q->out_wid - xo : 2 * (run - l0);
+                const float *src = mprod + (size_t)k * 16 * q->ld + j + l0;
                 __m256 tt[2][4];
                 for (s = 0; s < 4; ++s) { /* t = A^T m (rows have 16 floats to spare) */
                     __m256 m0 = _mm256_loadu_ps(src + (size_t)(0 * 4 + s) * es), m1 = _mm256_loadu_ps(src + (size_t)(1 * 4 + s) * es);
@@ -3890,7 +3890,7 @@ static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, co
                     tt[0][s] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
                     tt[1][s] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
                 }
-                for (r = 0; r < 2 && 2 * ty + r < q->OH; ++r) { /* o = t A, the two columns interleaved */
+                for (r = 0; r < 2 && 2 * ty + r < q->out_hgt; ++r) { /* o = t A, the two columns interleaved */
                     __m256 o0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(tt[r][0], tt[r][1]), tt[r][2]), b);
                     __m256 o1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(tt[r][1], tt[r][2]), tt[r][3]), b);
                     __m256 lo, hi;
@@ -3900,7 +3900,7 @@ static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, co
                     }
                     lo = _mm256_unpacklo_ps(o0, o1);
                     hi = _mm256_unpackhi_ps(o0, o1);
-                    float *row = out + (size_t)r * q->OW + xo;
+                    float *row = out + (size_t)r * q->out_wid + xo;
                     dst__store8_avx2(row, _mm256_permute2f128_ps(lo, hi, 0x20), n);
                     if (n > 8) dst__store8_avx2(row + 8, _mm256_permute2f128_ps(lo, hi, 0x31), n - 8);
                 }
@@ -3910,27 +3910,27 @@ static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, co
     }
 }
 
-static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
 {
     const __m256 z = _mm256_setzero_ps();
-    size_t es = q->ld, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid, sample = (size_t)q->kdim * plane;
     int k, j, l0, r, s;
-    for (k = 0; k < q->K; ++k)
+    for (k = 0; k < q->kdim; ++k)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            const float *base = dy + (g / (size_t)q->T) * sample;
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            const float *base = dy + (g / (size_t)q->ntiles) * sample;
             for (l0 = 0; l0 < run; l0 += 8) {
                 int xo = 2 * (tx + l0);
                 __m256 h[2][4];
-                float *o = D + (size_t)k * 16 * q->ld + j + l0;
+                float *o = td + (size_t)k * 16 * q->ld + j + l0;
                 for (r = 0; r < 2; ++r) {
                     int yy = 2 * ty + r;
                     __m256 a = z, b = z, e0, e1;
-                    if (yy < q->OH) {
-                        size_t off = (size_t)k * plane + (size_t)yy * q->OW;
-                        a = dst__load8_avx2(base + off, off, sample, xo, q->OW);
-                        b = dst__load8_avx2(base + off, off, sample, xo + 8, q->OW);
+                    if (yy < q->out_hgt) {
+                        size_t off = (size_t)k * plane + (size_t)yy * q->out_wid;
+                        a = dst__load8_avx2(base + off, off, sample, xo, q->out_wid);
+                        b = dst__load8_avx2(base + off, off, sample, xo + 8, q->out_wid);
                     }
                     e0 = DST__EVEN8(a, b);
                     e1 = DST__ODD8(a, b);
@@ -3958,21 +3958,21 @@ static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, cons
    whole before the next, and run by run of tiles in one tile row. A short
    chunk's columns up to the next 16 are zeroed: the micro-kernels read
    whole vectors. */
-static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const float *x, size_t g0, int cnt, float *V)
+static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const float *x, size_t g0, int cnt, float *tv)
 {
     int c, j, e, padded = (cnt + 15) / 16 * 16;
-    if (kt->wino_input) kt->wino_input(q, x, g0, cnt, V);
+    if (kt->wino_input) kt->wino_input(q, x, g0, cnt, tv);
     else
-    for (c = 0; c < q->C; ++c)
+    for (c = 0; c < q->chans; ++c)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            dst__wino_input_scalar(q, x + (g / (size_t)q->T) * q->C * q->H * q->W, c, c + 1, ty, tx, run, V + j, q->ld);
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            dst__wino_input_scalar(q, x + (g / (size_t)q->ntiles) * q->chans * q->hgt * q->wid, c, c + 1, ty, tx, run, tv + j, q->ld);
             j += run;
         }
     if (padded > cnt)
         for (e = 0; e < 16; ++e)
-            for (c = 0; c < q->C; ++c) memset(V + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
+            for (c = 0; c < q->chans; ++c) memset(tv + ((size_t)c * 16 + e) * q->ld + cnt, 0, (size_t)(padded - cnt) * sizeof(float));
 }
 
 /* The output transform of the chunk's cnt tiles from mt (M) into y (one batch
@@ -3980,17 +3980,17 @@ static void dst__wino_inputs(const dst__wino *q, const dst__kernels *kt, const f
 static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const float *mt, const float *bias, int relu,
                               size_t g0, int cnt, float *y)
 {
-    size_t out_sample = (size_t)q->K * q->OH * q->OW;
+    size_t out_sample = (size_t)q->kdim * q->out_hgt * q->out_wid;
     int k, j;
     if (kt->wino_output) {
         kt->wino_output(q, mt, bias, relu, g0, cnt, y);
         return;
     }
-    for (k = 0; k < q->K; ++k)
+    for (k = 0; k < q->kdim; ++k)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            dst__wino_output_scalar(q, mt + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->T) * out_sample);
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            dst__wino_output_scalar(q, mt + j, q->ld, bias, relu, k, k + 1, ty, tx, run, y + (g / (size_t)q->ntiles) * out_sample);
             j += run;
         }
 }
@@ -3998,30 +3998,30 @@ static void dst__wino_outputs(const dst__wino *q, const dst__kernels *kt, const 
 /* The sweep over batch samples x [C][H][W] into y [K][OH][OW], chunk by
    chunk (see above). U from dst__wino_weights with isa->mr; V and M: a
    chunk's (16 C ld and 16 K ld floats). */
-static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *U,
-                            const float *bias, int relu, float *y, float *V, float *M)
+static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x, const float *tu,
+                            const float *bias, int relu, float *y, float *tv, float *mprod)
 {
-    size_t total = (size_t)batch * q->T, g0, N = (size_t)q->N, ld = q->ld;
-    int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, C = q->C, K = q->K, KP = (K + mr - 1) / mr * mr;
+    size_t total = (size_t)batch * q->ntiles, g0, per_chunk = (size_t)q->per_chunk, ld = q->ld;
+    int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, chans = q->chans, kdim = q->kdim, KP = (kdim + mr - 1) / mr * mr;
     const dst__kernels *kt = dst__kernels_for(isa->level); /* the transforms of the micro-kernels' level */
-    for (g0 = 0; g0 < total; g0 += N) {
-        int cnt = total - g0 < N ? (int)(total - g0) : (int)N, e, i0, jj;
-        dst__wino_inputs(q, kt, x, g0, cnt, V);
+    for (g0 = 0; g0 < total; g0 += per_chunk) {
+        int cnt = total - g0 < per_chunk ? (int)(total - g0) : (int)per_chunk, e, i0, jj;
+        dst__wino_inputs(q, kt, x, g0, cnt, tv);
         for (e = 0; e < 16; ++e) { /* M_e = U_e V_e, tile by tile of the micro-kernels */
-            const float *Ue = U + (size_t)e * KP * C, *Ve = V + e * ld;
-            float *Me = M + e * ld;
-            for (i0 = 0; i0 < K; i0 += mr) {
-                int rows = K - i0 < mr ? K - i0 : mr;
+            const float *Ue = tu + (size_t)e * KP * chans, *Ve = tv + e * ld;
+            float *Me = mprod + e * ld;
+            for (i0 = 0; i0 < kdim; i0 += mr) {
+                int rows = kdim - i0 < mr ? kdim - i0 : mr;
                 for (jj = 0; jj < cnt; jj += nr) {
                     int cols = cnt - jj < nr ? cnt - jj : nr, nv = (cols + w - 1) / w;
                     float *ct = Me + (size_t)i0 * 16 * ld + jj;
-                    if (rows == mr) isa->kernel[0][nv - 1](C, Ue + (size_t)i0 * C, Ve + jj, (int)(16 * ld), ct, (int)(16 * ld), 1.0f, 0.0f, cols,
+                    if (rows == mr) isa->kernel[0][nv - 1](chans, Ue + (size_t)i0 * chans, Ve + jj, (int)(16 * ld), ct, (int)(16 * ld), 1.0f, 0.0f, cols,
                                                            NULL, 0, NULL);
                     else { /* a short panel: 4 + 2 + 1 rows as it needs */
                         int r0 = 0, s, sizes[3] = { 4, 2, 1 };
                         for (s = 0; s < 3; ++s)
                             if (rows & sizes[s]) {
-                                isa->kernel[s + 1][nv - 1](C, Ue + (size_t)i0 * C + r0, Ve + jj, (int)(16 * ld),
+                                isa->kernel[s + 1][nv - 1](chans, Ue + (size_t)i0 * chans + r0, Ve + jj, (int)(16 * ld),
                                                            ct + (size_t)r0 * 16 * ld, (int)(16 * ld), 1.0f, 0.0f, cols,
                                                            NULL, 0, NULL);
                                 r0 += sizes[s];
@@ -4030,7 +4030,7 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
                 }
             }
         }
-        dst__wino_outputs(q, kt, M, bias, relu, g0, cnt, y);
+        dst__wino_outputs(q, kt, mprod, bias, relu, g0, cnt, y);
     }
 }
 
@@ -4042,20 +4042,20 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
    from dy, 16 GEMMs dU_e += dM_e V_e^T (k = the chunk's tiles). */
 
 /* dM[e][k][l] = (A dY A^T)[e] for the chunk's tiles, dy [batch][K][OH][OW]. */
-static void dst__wino_grad_scalar(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+static void dst__wino_grad_scalar(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
 {
     int k, j, r, s;
-    for (k = 0; k < q->K; ++k)
+    for (k = 0; k < q->kdim; ++k)
         for (j = 0; j < cnt; ++j) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), y0 = 2 * (t / q->TW), x0 = 2 * (t % q->TW);
-            const float *plane = dy + ((g / (size_t)q->T) * q->K + (size_t)k) * q->OH * q->OW;
-            float h[2][4], *o = D + (size_t)k * 16 * q->ld + j;
+            int t = (int)(g % (size_t)q->ntiles), y0 = 2 * (t / q->tiles_w), x0 = 2 * (t % q->tiles_w);
+            const float *plane = dy + ((g / (size_t)q->ntiles) * q->kdim + (size_t)k) * q->out_hgt * q->out_wid;
+            float h[2][4], *o = td + (size_t)k * 16 * q->ld + j;
             for (r = 0; r < 2; ++r) { /* h = dY A^T, row by row */
                 float a = 0, b = 0;
-                if (y0 + r < q->OH) {
-                    a = plane[(size_t)(y0 + r) * q->OW + x0];
-                    b = x0 + 1 < q->OW ? plane[(size_t)(y0 + r) * q->OW + x0 + 1] : 0.0f;
+                if (y0 + r < q->out_hgt) {
+                    a = plane[(size_t)(y0 + r) * q->out_wid + x0];
+                    b = x0 + 1 < q->out_wid ? plane[(size_t)(y0 + r) * q->out_wid + x0 + 1] : 0.0f;
                 }
                 h[r][0] = a; h[r][1] = a + b; h[r][2] = a - b; h[r][3] = 0.0f - b;
             }
@@ -4072,30 +4072,30 @@ static void dst__wino_grad_scalar(const dst__wino *q, const float *dy, size_t g0
 /* dst__wino_grad_scalar for 16 tiles of a run at a time: the two columns of
    each tile's rows are the even and odd lanes of 32 columns of dy (two
    tile rows per vector for planes of at most 8 tiles across). */
-static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *D)
+static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 z = _mm512_setzero_ps();
-    size_t es = q->ld, plane = (size_t)q->OH * q->OW, sample = (size_t)q->K * plane;
+    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid, sample = (size_t)q->kdim * plane;
     int k, j, l0, r, s;
-    for (k = 0; k < q->K; ++k)
+    for (k = 0; k < q->kdim; ++k)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->T), ty = t / q->TW, tx = t % q->TW, run = q->TW - tx < cnt - j ? q->TW - tx : cnt - j;
-            const float *base = dy + (g / (size_t)q->T) * sample;
-            if (q->TW <= 8 && tx == 0 && run == q->TW && cnt - j >= 2 * q->TW && t + q->TW < q->T) {
+            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            const float *base = dy + (g / (size_t)q->ntiles) * sample;
+            if (q->tiles_w <= 8 && tx == 0 && run == q->tiles_w && cnt - j >= 2 * q->tiles_w && t + q->tiles_w < q->ntiles) {
                 /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
-                __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW);
+                __mmask16 m0 = (__mmask16)dst__lanes(0, q->out_wid);
                 __m512 h[2][4];
-                float *o = D + (size_t)k * 16 * q->ld + j;
-                int tw = q->TW;
+                float *o = td + (size_t)k * 16 * q->ld + j;
+                int tw = q->tiles_w;
                 for (r = 0; r < 2; ++r) {
-                    size_t at = (size_t)k * plane + (size_t)(2 * ty + r) * q->OW, bt = at + 2 * (size_t)q->OW;
+                    size_t at = (size_t)k * plane + (size_t)(2 * ty + r) * q->out_wid, bt = at + 2 * (size_t)q->out_wid;
                     __m512 a = at + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at))
                                                  : _mm512_maskz_expandloadu_ps(m0, base + at);
                     __m512 bb = z, e0, e1;
-                    if (2 * ty + 2 + r < q->OH)
+                    if (2 * ty + 2 + r < q->out_hgt)
                         bb = bt + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + bt))
                                                : _mm512_maskz_expandloadu_ps(m0, base + bt);
                     e0 = _mm512_permutex2var_ps(a, even, bb);
@@ -4123,18 +4123,18 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
             }
             for (l0 = 0; l0 < run; l0 += 16) {
                 int xo = 2 * (tx + l0);
-                __mmask16 m0 = (__mmask16)dst__lanes(0, q->OW - xo), m1 = (__mmask16)dst__lanes(0, q->OW - xo - 16);
+                __mmask16 m0 = (__mmask16)dst__lanes(0, q->out_wid - xo), m1 = (__mmask16)dst__lanes(0, q->out_wid - xo - 16);
                 __m512 h[2][4];
-                float *o = D + (size_t)k * 16 * q->ld + j + l0;
+                float *o = td + (size_t)k * 16 * q->ld + j + l0;
                 for (r = 0; r < 2; ++r) {
                     int yy = 2 * ty + r;
-                    size_t at = (size_t)k * plane + (size_t)yy * q->OW + (size_t)xo; /* in the sample */
+                    size_t at = (size_t)k * plane + (size_t)yy * q->out_wid + (size_t)xo; /* in the sample */
                     __m512 a = z, b = z, e0, e1;
-                    if (yy < q->OH && at + 2 * plane < sample) /* the same row two channels on */
+                    if (yy < q->out_hgt && at + 2 * plane < sample) /* the same row two channels on */
                         _mm_prefetch((const char *)(base + at + 2 * plane), _MM_HINT_T0);
-                    if (yy < q->OH && at + 2 * plane + 16 < sample)
+                    if (yy < q->out_hgt && at + 2 * plane + 16 < sample)
                         _mm_prefetch((const char *)(base + at + 2 * plane + 16), _MM_HINT_T0);
-                    if (yy < q->OH) {
+                    if (yy < q->out_hgt) {
                         if (at + 16 <= sample) a = _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at));
                         else a = _mm512_maskz_expandloadu_ps(m0, base + at);
                         if (m1 && at + 32 <= sample) b = _mm512_maskz_mov_ps(m1, _mm512_loadu_ps(base + at + 16));
@@ -4160,29 +4160,29 @@ static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, con
 #endif
 
 /* floats of dU, V, dM and the GEMM's packing buffer for the dW sweep q */
-static size_t dst__wino_grad_gemm_floats(const dst__wino *q) { return (size_t)q->N * (q->K + q->C + 56) + 16; }
+static size_t dst__wino_grad_gemm_floats(const dst__wino *q) { return (size_t)q->per_chunk * (q->kdim + q->chans + 56) + 16; }
 static size_t dst__wino_grad_floats(const dst__wino *q)
 {
-    return 16 * ((size_t)q->K * q->C + (size_t)(q->C + q->K) * q->ld) + dst__wino_grad_gemm_floats(q) + 16;
+    return 16 * ((size_t)q->kdim * q->chans + (size_t)(q->chans + q->kdim) * q->ld) + dst__wino_grad_gemm_floats(q) + 16;
 }
 
 /* dw [K][C][3][3] for the forward sweep q over batch samples x, dy. */
 static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, int batch, const float *x,
                                   const float *dy, float *dw, float *work)
 {
-    size_t total = (size_t)batch * q->T, g0, KC = (size_t)q->K * q->C, i;
-    float *dU = work, *V = dU + 16 * KC, *D = V + 16 * (size_t)q->C * q->ld, *buf = D + 16 * (size_t)q->K * q->ld;
+    size_t total = (size_t)batch * q->ntiles, g0, KC = (size_t)q->kdim * q->chans, i;
+    float *dU = work, *tv = dU + 16 * KC, *td = tv + 16 * (size_t)q->chans * q->ld, *buf = td + 16 * (size_t)q->kdim * q->ld;
     const dst__kernels *kt = dst__kernels_for(isa->level);
     int e, r;
     buf += (16 - ((uintptr_t)buf >> 2)) & 15; /* 64-byte aligned */
-    for (g0 = 0; g0 < total; g0 += (size_t)q->N) {
-        int cnt = total - g0 < (size_t)q->N ? (int)(total - g0) : q->N;
-        dst__wino_inputs(q, kt, x, g0, cnt, V);
-        if (kt->wino_grad) kt->wino_grad(q, dy, g0, cnt, D);
-        else dst__wino_grad_scalar(q, dy, g0, cnt, D);
+    for (g0 = 0; g0 < total; g0 += (size_t)q->per_chunk) {
+        int cnt = total - g0 < (size_t)q->per_chunk ? (int)(total - g0) : q->per_chunk;
+        dst__wino_inputs(q, kt, x, g0, cnt, tv);
+        if (kt->wino_grad) kt->wino_grad(q, dy, g0, cnt, td);
+        else dst__wino_grad_scalar(q, dy, g0, cnt, td);
         for (e = 0; e < 16; ++e)
-            dst__sgemm_run(0, 1, q->K, q->C, cnt, 1.0f, D + e * q->ld, (int)(16 * q->ld), V + e * q->ld, (int)(16 * q->ld),
-                           g0 ? 1.0f : 0.0f, dU + e * KC, q->C, buf, dst__wino_grad_gemm_floats(q));
+            dst__sgemm_run(0, 1, q->kdim, q->chans, cnt, 1.0f, td + e * q->ld, (int)(16 * q->ld), tv + e * q->ld, (int)(16 * q->ld),
+                           g0 ? 1.0f : 0.0f, dU + e * KC, q->chans, buf, dst__wino_grad_gemm_floats(q));
     }
     for (i = 0; i < KC; ++i) { /* dW = G^T dU G */
         float u[16], t[3][4], *g = dw + i * 9;
@@ -4208,13 +4208,13 @@ static int dst__conv2d_forward_winograd(const dst_conv2d_params *p, int batch, c
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->in_c, p->out_c, p->in_h, p->in_w, p->pad_h, p->pad_w);
-    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
+    float *tu = work, *tv = tu + 16 * (size_t)(q.kdim + 8) * q.chans, *mprod = tv + 16 * (size_t)q.chans * q.ld;
     if (!isa) {
         dst__conv2d_forward_gemm(p, batch, x, w, bias, y, work, 1, pack);
         return 0;
     }
-    dst__wino_weights(w, q.K, q.C, 0, isa->mr, U);
-    dst__wino_sweep(&q, isa, batch, x, U, bias, relu, y, V, M);
+    dst__wino_weights(w, q.kdim, q.chans, 0, isa->mr, tu);
+    dst__wino_sweep(&q, isa, batch, x, tu, bias, relu, y, tv, mprod);
     return 1;
 }
 
@@ -4225,7 +4225,7 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
 {
     const dst__gemm_isa *isa = dst__wino_isa();
     dst__wino q = dst__wino_of(p->out_c, p->in_c, dst__conv_out_h(p), dst__conv_out_w(p), 2 - p->pad_h, 2 - p->pad_w);
-    float *U = work, *V = U + 16 * (size_t)(q.K + 8) * q.C, *M = V + 16 * (size_t)q.C * q.ld;
+    float *tu = work, *tv = tu + 16 * (size_t)(q.kdim + 8) * q.chans, *mprod = tv + 16 * (size_t)q.chans * q.ld;
     if (!isa) {
         dst__conv2d_backward_gemm(p, batch, x, w, dy, dx, dw, db, work, 1, pack);
         return;
@@ -4236,8 +4236,8 @@ static void dst__conv2d_backward_winograd(const dst_conv2d_params *p, int batch,
         dst__wino_weight_grad(&f, isa, batch, x, dy, dw, work);
     }
     if (!dx) return;
-    dst__wino_weights(w, q.K, q.C, 1, isa->mr, U);
-    dst__wino_sweep(&q, isa, batch, dy, U, NULL, 0, dx, V, M);
+    dst__wino_weights(w, q.kdim, q.chans, 1, isa->mr, tu);
+    dst__wino_sweep(&q, isa, batch, dy, tu, NULL, 0, dx, tv, mprod);
 }
 
 /* The convolution by the given path (AUTO: the one for this shape); nb
@@ -4250,7 +4250,7 @@ static void dst__conv2d_forward_relu(const dst_conv2d_params *p, dst__conv_path 
                                      const float *w, const float *bias, int relu, float *y, float *work, int nb,
                                      float *pack)
 {
-    size_t P = (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), c, planes = (size_t)batch * p->out_c;
+    size_t npos = (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), c, planes = (size_t)batch * p->out_c;
     int done = 0;
     switch (dst__conv_path_of(p, path, batch)) {
     case DST__CONV_DIRECT: dst__conv2d_forward_direct(p, batch, x, w, bias, y); break;
@@ -4263,13 +4263,13 @@ static void dst__conv2d_forward_relu(const dst_conv2d_params *p, dst__conv_path 
         }
         dst__conv2d_forward_gemm(p, batch, x, w, NULL, y, work, nb, pack);
         for (c = 0; c < planes; ++c) {
-            if (bias) dst__row_add_scalar(dst__kern()->conv_rows, y + c * P, bias[c % (size_t)p->out_c], P);
-            dst__relu(y + c * P, y + c * P, P);
+            if (bias) dst__row_add_scalar(dst__kern()->conv_rows, y + c * npos, bias[c % (size_t)p->out_c], npos);
+            dst__relu(y + c * npos, y + c * npos, npos);
         }
         done = 1;
         break;
     }
-    if (relu && !done) dst__relu(y, y, planes * P);
+    if (relu && !done) dst__relu(y, y, planes * npos);
 }
 
 static void dst__conv2d_forward(const dst_conv2d_params *p, dst__conv_path path, int batch, const float *x,
@@ -4406,12 +4406,12 @@ static void dst__maxpool_forward_ref(const dst_pool2d_params *p, int batch, cons
    differ per set, so each has its own). */
 static void dst__maxpool2x2_forward_sse2(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax)
 {
-    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
-    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
-    const __m128i four_steps = _mm_set_epi32(6, 4, 2, 0), one = _mm_set1_epi32(1), row = _mm_set1_epi32(W);
+    int wid = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * wid, out_plane = (size_t)oh * ow;
+    const __m128i four_steps = _mm_set_epi32(6, 4, 2, 0), one = _mm_set1_epi32(1), row = _mm_set1_epi32(wid);
     for (c = 0; c < planes; ++c)
         for (yo = 0; yo < oh; ++yo) {
-            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * wid, *r1 = r0 + wid;
             float *out = y + c * out_plane + (size_t)yo * ow;
             int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
             for (xo = 0; xo + 4 <= ow; xo += 4) {
@@ -4419,7 +4419,7 @@ static void dst__maxpool2x2_forward_sse2(const dst_pool2d_params *p, int batch, 
                 __m128 b0 = _mm_loadu_ps(r1 + 2 * xo), b1 = _mm_loadu_ps(r1 + 2 * xo + 4);
                 __m128 va = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0)), vb = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
                 __m128 vc = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), vd = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
-                __m128i ia = _mm_add_epi32(_mm_set1_epi32(2 * yo * W + 2 * xo), four_steps), at = ia;
+                __m128i ia = _mm_add_epi32(_mm_set1_epi32(2 * yo * wid + 2 * xo), four_steps), at = ia;
                 __m128 best = va, m;
 #define DST__MAX_STEP(v, idx)                                                               \
     m = _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v));                           \
@@ -4434,7 +4434,7 @@ static void dst__maxpool2x2_forward_sse2(const dst_pool2d_params *p, int batch, 
             }
             for (; xo < ow; ++xo) {
                 const float v[4] = { r0[2 * xo], r0[2 * xo + 1], r1[2 * xo], r1[2 * xo + 1] };
-                const int32_t at0 = 2 * yo * W + 2 * xo, at4[4] = { at0, at0 + 1, at0 + W, at0 + W + 1 };
+                const int32_t at0 = 2 * yo * wid + 2 * xo, at4[4] = { at0, at0 + 1, at0 + wid, at0 + wid + 1 };
                 float best = v[0];
                 int32_t at = at4[0];
                 int k;
@@ -4458,12 +4458,12 @@ static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512i steps = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    int W = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
-    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * W, out_plane = (size_t)oh * ow;
-    const __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(W);
+    int wid = p->in_w, oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * wid, out_plane = (size_t)oh * ow;
+    const __m512i one = _mm512_set1_epi32(1), row = _mm512_set1_epi32(wid);
     for (c = 0; c < planes; ++c)
         for (yo = 0; yo < oh; ++yo) {
-            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * W, *r1 = r0 + W;
+            const float *r0 = x + c * in_plane + (size_t)(2 * yo) * wid, *r1 = r0 + wid;
             float *out = y + c * out_plane + (size_t)yo * ow;
             int32_t *am = argmax ? argmax + c * out_plane + (size_t)yo * ow : NULL;
             for (xo = 0; xo < ow; xo += 16) {
@@ -4472,7 +4472,7 @@ static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool
                 __m512 t0 = _mm512_maskz_loadu_ps(k0, r0 + 2 * xo), t1 = _mm512_maskz_loadu_ps(k1, r0 + 2 * xo + 16);
                 __m512 b0 = _mm512_maskz_loadu_ps(k0, r1 + 2 * xo), b1 = _mm512_maskz_loadu_ps(k1, r1 + 2 * xo + 16);
                 __m512 best = _mm512_permutex2var_ps(t0, even, t1), v;
-                __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(2 * yo * W + 2 * xo), steps), at = ia;
+                __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(2 * yo * wid + 2 * xo), steps), at = ia;
                 __mmask16 m;
 #define DST__MAX_STEP(vv, idx)                                                                     \
     v = vv;                                                                                        \
@@ -4595,20 +4595,20 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
                                    const float *gamma, const float *beta, float *running_mean,
                                    float *running_var, float *y, float *save_mean, float *save_invstd)
 {
-    int c, n, C = p->channels, S = p->spatial, i;
-    double count = (double)batch * S;
-    for (c = 0; c < C; ++c) {
+    int c, n, chans = p->channels, spatial = p->spatial, i;
+    double count = (double)batch * spatial;
+    for (c = 0; c < chans; ++c) {
         float mean, invstd, g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
         if (training) {
             double sum = 0, sq = 0, mu;
             for (n = 0; n < batch; ++n) {
-                const float *v = x + ((size_t)n * C + c) * S;
-                for (i = 0; i < S; ++i) sum += (double)v[i];
+                const float *v = x + ((size_t)n * chans + c) * spatial;
+                for (i = 0; i < spatial; ++i) sum += (double)v[i];
             }
             mu = sum / count;
             for (n = 0; n < batch; ++n) {
-                const float *v = x + ((size_t)n * C + c) * S;
-                for (i = 0; i < S; ++i) sq += ((double)v[i] - mu) * ((double)v[i] - mu);
+                const float *v = x + ((size_t)n * chans + c) * spatial;
+                for (i = 0; i < spatial; ++i) sq += ((double)v[i] - mu) * ((double)v[i] - mu);
             }
             mean = (float)mu;
             invstd = (float)(1.0 / sqrt(sq / count + (double)p->eps));
@@ -4624,9 +4624,9 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
             invstd = (float)(1.0 / sqrt((double)running_var[c] + (double)p->eps));
         }
         for (n = 0; n < batch; ++n) {
-            const float *v = x + ((size_t)n * C + c) * S;
-            float *out = y + ((size_t)n * C + c) * S, scale = invstd * g;
-            for (i = 0; i < S; ++i) out[i] = (v[i] - mean) * scale + b;
+            const float *v = x + ((size_t)n * chans + c) * spatial;
+            float *out = y + ((size_t)n * chans + c) * spatial, scale = invstd * g;
+            for (i = 0; i < spatial; ++i) out[i] = (v[i] - mean) * scale + b;
         }
     }
 }
@@ -4638,14 +4638,14 @@ static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, co
                                     const float *save_mean, const float *save_invstd, const float *dy,
                                     float *dx, float *dgamma, float *dbeta)
 {
-    int c, n, C = p->channels, S = p->spatial, i;
-    float count = (float)batch * (float)S;
-    for (c = 0; c < C; ++c) {
+    int c, n, chans = p->channels, spatial = p->spatial, i;
+    float count = (float)batch * (float)spatial;
+    for (c = 0; c < chans; ++c) {
         double sdy = 0, sdyx = 0;
         float mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1.0f, k, a, b;
         for (n = 0; n < batch; ++n) {
-            const float *v = x + ((size_t)n * C + c) * S, *d = dy + ((size_t)n * C + c) * S;
-            for (i = 0; i < S; ++i) {
+            const float *v = x + ((size_t)n * chans + c) * spatial, *d = dy + ((size_t)n * chans + c) * spatial;
+            for (i = 0; i < spatial; ++i) {
                 sdy += (double)d[i];
                 sdyx += (double)d[i] * (double)((v[i] - mean) * invstd);
             }
@@ -4658,9 +4658,9 @@ static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, co
         a = k * (float)sdy / count;
         b = k * (float)sdyx / count;
         for (n = 0; n < batch; ++n) {
-            const float *v = x + ((size_t)n * C + c) * S, *d = dy + ((size_t)n * C + c) * S;
-            float *out = dx + ((size_t)n * C + c) * S;
-            for (i = 0; i < S; ++i) out[i] = k * d[i] - a - (v[i] - mean) * invstd * b;
+            const float *v = x + ((size_t)n * chans + c) * spatial, *d = dy + ((size_t)n * chans + c) * spatial;
+            float *out = dx + ((size_t)n * chans + c) * spatial;
+            for (i = 0; i < spatial; ++i) out[i] = k * d[i] - a - (v[i] - mean) * invstd * b;
         }
     }
 }

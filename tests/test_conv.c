@@ -777,7 +777,7 @@ static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, i
 {
     const dst__kernels *s = dst__kernels_for(DST_SIMD_SCALAR);
     dst__wino q = dst__wino_of(c, k, h, w, pad, pad);
-    size_t total = (size_t)batch * q.T, g0, xn = (size_t)batch * c * h * w, yn = (size_t)batch * k * q.OH * q.OW;
+    size_t total = (size_t)batch * q.ntiles, g0, xn = (size_t)batch * c * h * w, yn = (size_t)batch * k * q.out_hgt * q.out_wid;
     size_t vn = 16 * (size_t)(c > k ? c : k) * q.ld;
     float *x = (float *)malloc(xn * 4), *bias = (float *)malloc((size_t)k * 4), *m = (float *)malloc(vn * 4);
     float *dyv = (float *)malloc(yn * 4), *v[2], *y[2];
@@ -785,8 +785,8 @@ static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, i
     v[0] = (float *)malloc(vn * 4); v[1] = (float *)malloc(vn * 4);
     y[0] = (float *)malloc(yn * 4); y[1] = (float *)malloc(yn * 4);
     t_fill(x, xn, 1); t_fill(bias, (size_t)k, 1); t_fill(m, vn, 2); t_fill(dyv, yn, 1);
-    for (g0 = 0; g0 < total; g0 += (size_t)q.N) {
-        int cnt = total - g0 < (size_t)q.N ? (int)(total - g0) : q.N;
+    for (g0 = 0; g0 < total; g0 += (size_t)q.per_chunk) {
+        int cnt = total - g0 < (size_t)q.per_chunk ? (int)(total - g0) : q.per_chunk;
         for (t = 0; t < 2; ++t) {
             memset(v[t], 0, vn * 4);
             dst__wino_inputs(&q, t ? kt : s, x, g0, cnt, v[t]);
