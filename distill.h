@@ -18,40 +18,117 @@
      checkpoints that resume training bit for bit).
 
    QUICK START
-     In exactly one C or C++ file:
+     Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
+     include; everywhere else just #include "distill.h". Link with -lm. This
+     program trains a teacher and distills a smaller student from it
+     (tests/compile/run.sh cuts it out of this comment, builds and runs it):
+
          #define DISTILL_IMPLEMENTATION
          #include "distill.h"
-     Everywhere else just #include "distill.h". Link with -lm.
+         #include <stdio.h>
 
-         dst_layer_desc layers[] = { dst_dense(128), dst_relu(), dst_dense(10) };
-         dst_model_desc desc = dst_model_desc_default();
-         dst_model *m;
-         desc.input_c = 784; desc.layers = layers; desc.layer_count = 3;
-         if (dst_model_create(&m, &desc, NULL) != DST_OK) return 1;
-         dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
-         dst_model_set_optimizer(m, &opt);
-         dst_fit_config fit = dst_fit_default();            -- 10 epochs, batch 128
-         dst_model_fit(m, train_x, train_y, train_count, &fit);
-         -- distill: fit.teacher = &teacher (see dst_teacher_*), fit.temperature, fit.alpha
-         dst_model_free(m);
+         int main(void)
+         {
+             static float x[2000 * 2];                   // your data: 2000 samples of 2 floats
+             static int y[2000];                         // and their classes, 0 to 2
+             dst_layer_desc big[] = { dst_dense(64), dst_relu(), dst_dense(64), dst_relu(), dst_dense(3) };
+             dst_layer_desc small[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+             dst_model_desc desc = dst_model_desc_default();
+             dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+             dst_fit_config fit = dst_fit_default();     // batch 128, no teacher
+             dst_model *teacher, *student;
+             dst_teacher t;
+             dst_rng rng;
+             float acc;
+             int i;
+
+             dst_rng_seed(&rng, 1);                      // made-up data: three rings in the plane
+             for (i = 0; i < 2000; ++i) {
+                 float a = 2 * dst_rng_uniform(&rng) - 1, b = 2 * dst_rng_uniform(&rng) - 1, r = a * a + b * b;
+                 x[2 * i] = a;
+                 x[2 * i + 1] = b;
+                 y[i] = r < 0.16f ? 0 : r < 0.56f ? 1 : 2;
+             }
+             opt.lr = 0.01f;
+             fit.epochs = 50;
+             desc.input_c = 2;                           // the teacher: trained on the labels
+             desc.layers = big;
+             desc.layer_count = 5;
+             if (dst_model_create(&teacher, &desc, NULL) != DST_OK) return 1;
+             dst_model_set_optimizer(teacher, &opt);
+             if (dst_model_fit(teacher, x, y, 2000, &fit) != DST_OK) return 1;
+
+             desc.layers = small;                        // the student: distilled from the teacher
+             desc.layer_count = 3;
+             if (dst_model_create(&student, &desc, NULL) != DST_OK) return 1;
+             dst_model_set_optimizer(student, &opt);
+             t = dst_teacher_model(teacher);
+             fit.teacher = &t;
+             fit.temperature = 4;                        // how soft the teacher's outputs are
+             fit.alpha = 0.9f;                           // weight of the soft term against the labels
+             if (dst_model_fit(student, x, y, 2000, &fit) != DST_OK) {
+                 printf("%s\n", dst_model_error(student));
+                 return 1;
+             }
+             dst_model_evaluate(student, x, y, 2000, 0, NULL, &acc);
+             printf("student accuracy %.3f\n", (double)acc);
+             if (dst_model_save(student, "student.dst", NULL) != DST_OK) return 1;
+             dst_model_free(student);
+             dst_model_free(teacher);
+             return 0;
+         }
 
      Functions that can fail return a dst_result; dst_result_string() names
      it and dst_model_error() (or the dst_error the call was given) says what
      exactly went wrong. A kernel on plain arrays given bad arguments does
      nothing and says so by its return type: DST_ERR_ARG, NaN for a float
      (a loss), nothing for void (dst_sgemm) - see "API: kernels".
+     Same seed, same model: training gives the same bits on one SIMD level
+     however the header is compiled (compiler, -std, -march, -ffp-contract);
+     docs/API.md says what that covers.
 
-   CONFIGURATION (define before the #include that has DISTILL_IMPLEMENTATION)
-     DISTILL_STATIC       make every function static (private to one file)
+   CONFIGURATION
+     Set before the include that has DISTILL_IMPLEMENTATION:
      DST_MALLOC(sz,ctx) DST_REALLOC(p,sz,ctx) DST_FREE(p,ctx)
                           your allocator (all three or none); ctx is the
                           alloc_user pointer of the model (dst_model_desc,
                           or dst_load_options when loading), or NULL
      DST_ASSERT(x)        your assert, for the library's own invariants only
      DST_NO_SIMD          plain C kernels only
+     Set the same way before EVERY include (they change declarations):
+     DISTILL_STATIC       make every function static (private to one file)
      DST_NO_STDIO         no function that opens files (buffers still work)
+     DST_MAX_LAYERS       most layers a file may claim (default 4096)
+     DST_MAX_ACTIVATION_FLOATS  most activation floats per sample a model
+                          may need, all layers together (default 2^26)
+     DST_MAX_META         most metadata entries (default 4096)
      Include stb_image.h (with its implementation somewhere in the program)
-     before distill.h to read .gz data sets through its zlib decoder.
+     before distill.h to read .gz data sets and images through it.
+
+   CONTENTS
+     The API follows, then the implementation in the same order; each
+     section of the implementation opens with a banner ending in a tag to
+     search for:
+       >>simd      platform, CPU detection, one vector vocabulary per ISA
+       >>errors    results, errors, small helpers
+       >>gemm      the packed, blocked matrix multiply
+       >>loss      softmax, the distillation loss, MSE
+       >>act       activations
+       >>conv      convolution: paths, row loops, im2col, direct, GEMM
+       >>winograd  Winograd F(2x2, 3x3)
+       >>pool      max, average and global pooling
+       >>batchnorm batch normalization
+       >>rng       random numbers
+       >>opt       optimizers
+       >>kernels   the kernel table of each SIMD level
+       >>model     the model and layer structures
+       >>layers    the layer kinds, one section each, and their table
+       >>run       a model's forward, backward, predict, evaluate
+       >>train     training and distillation
+       >>file      the weight file (with its CRC32)
+       >>data      IDX / MNIST data, gzip
+       >>npy       .npy arrays
+       >>image     images through stb_image
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
@@ -748,6 +825,10 @@ DSTDEF dst_result dst_model_write_checkpoint_memory(const dst_model *m, unsigned
                                                     dst_error *err);
 DSTDEF dst_result dst_model_parse_checkpoint(dst_model **out, const void *buf, size_t len, dst_error *err);
 
+/* CRC-32 (IEEE, as zlib and PNG compute it) of len bytes, continuing from
+   crc: start with 0. The weight file's checksums. */
+DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len);
+
 /* ==== API: data =========================================================== */
 
 /* An IDX file (the MNIST format): big-endian header, any element type,
@@ -772,7 +853,6 @@ DSTDEF void dst_idx_free(dst_idx *idx);
 /* Gunzips a .gz image in memory through stb_image's zlib decoder (checks the
    CRC32 and length). *out is freed with dst_free(). */
 DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, size_t *out_len, dst_error *err);
-DSTDEF uint32_t   dst_crc32(uint32_t crc, const void *buf, size_t len); /* start with crc = 0 */
 DSTDEF void       dst_free(void *p); /* frees what a dst_ function returned to you with DST_MALLOC */
 
 /* An MNIST-style data set directory: train-images-idx3-ubyte,
@@ -930,7 +1010,7 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #define DST__RESTRICT
 #endif
 
-/* ==== platform and SIMD =================================================== */
+/* ==== platform and SIMD ========================================== >>simd */
 
 /* ---- which instruction sets this build has ----
    One flag per platform, nothing else says it:
@@ -1300,7 +1380,7 @@ typedef struct dst__kernels {
 static const dst__kernels *dst__kernels_for(dst_simd level);
 static const dst__kernels *dst__kern(void) { return dst__kernels_for(dst_simd_active()); }
 
-/* ==== results, errors, small helpers ====================================== */
+/* ==== results, errors, small helpers =========================== >>errors */
 
 DSTDEF const char *dst_version(void) { return DISTILL_VERSION_STRING; }
 
@@ -1434,7 +1514,7 @@ DSTDEF double dst_seconds(void)
 
 static int dst__finite(float x) { return x - x == 0.0f; }
 
-/* ==== GEMM: begin ==== */
+/* ==== GEMM ======================================================= >>gemm */
 
 /* dst_sgemm: C = alpha op(A) op(B) + beta C, in the style of BLIS (Van Zee &
    van de Geijn, "BLIS: a framework for rapidly instantiating BLAS
@@ -1463,8 +1543,8 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    A. Only B^T (8 x 8 transposes), a last B panel narrower than NR and the
    A panel of the tile that packs B are packed in passes of their own. A
    pass reads its operand from L3 or memory, with little work to hide the
-   wait; inside a kernel the loads overlap the multiply-adds (1024^3: 7%
-   faster; MLP shapes 2-9%).
+   wait; inside a kernel the loads overlap the multiply-adds (the gain is
+   in docs/BENCHMARKS.md, "GEMM").
 
    Micro-kernel: an MR x NR tile of C held in vector registers; per step p
    of KC it loads NR/W vectors of B (W floats per vector), broadcasts MR
@@ -1487,10 +1567,8 @@ static int dst__finite(float x) { return x - x == 0.0f; }
    packed), as each of its values serves so few rows that copying it would
    cost about as much as using it.
 
-   Speed on Zen 4 (one core, docs/BENCHMARKS.md): the 8 x 48 kernel alone
-   runs at the FMA peak (118 GFLOP/s, 32 flops a cycle at 3.7 GHz: one
-   512-bit FMA a cycle, double-pumped on the two 256-bit pipes); the whole
-   GEMM reaches 93% of it on 1024^3, 86-95% on the shapes of MLP training.
+   How close the kernels and the whole GEMM come to the FMA peak, per
+   machine: docs/BENCHMARKS.md, "GEMM".
 
    Small problems. When op(A) rows and op(B) columns are both contiguous
    along k (trans_a == 0, trans_b == 1: a dense layer's forward pass
@@ -1521,11 +1599,10 @@ static int dst__finite(float x) { return x - x == 0.0f; }
 #define DST__GEMM_KC 384  /* k per block: an 8 x KC panel of A is 12 KB of L1 */
 #endif
 #ifndef DST__GEMM_NC
-/* columns of B per block, a multiple of every NR (8, 12, 16, 48): KC x NC
-   floats = 504 KB, half of Zen 4's 1 MB L2. Measured as fast as NC 624
-   (958 KB, nearly all of L2) on every shape of the bench, within 1-2%,
-   and the packing buffer (one panel of A and this block of B) is 528 KB
-   instead of 1.18 MB; KC 256 or NC 240 lose 1-2% on 1024 x 1024. Rows of A
+/* columns of B per block, a multiple of every NR (8, 12, 16, 48): a KC x NC
+   block of B (504 KB) fills about half of a 1 MB L2, which leaves room for
+   the A panel and C, and keeps the packing buffer (one panel of A and this
+   block of B) small; the values tried are in docs/BENCHMARKS.md. Rows of A
    need no block: the kernels pack A one panel at a time, so the panels go
    in order through the B block. */
 #define DST__GEMM_NC 336
@@ -1619,7 +1696,7 @@ static void dst__sgemm_scalar(int trans_a, int trans_b, int m, int n, int k, flo
    The C tile is prefetched row by row in the last 2 R steps: earlier, the
    B panel streaming through L1 would evict it again (and the addresses,
    kept in registers across the loop, made gcc spill a B vector to the
-   stack in every step of the AVX-512 8 x 48 kernel: 5% of its speed). */
+   stack in every step of the widest kernels). */
 #define DST__GEMM_KERNEL(NAME, ATTR, R, ROWS, NV, COLS, MR)                     \
 static ATTR void NAME(int kc, const float *pa, const float *pb, int bs,         \
                       float *c, int ldc, float alpha, float beta, int nr,       \
@@ -1742,7 +1819,7 @@ static ATTR void NAME(int k, const float *a, int lda, const float *b, int ldb,  
     IS(DST__D_OUT, JS)                                                          \
 }
 /* tiles RA x 4, RA x 1, and for single rows (a matrix-vector product: more
-   rows of B in flight, measured faster) 1 x 8, 1 x 1, named
+   rows of B in flight hide more latency) 1 x 8, 1 x 1, named
    dst__gemm_dot<rows of A>x<rows of B>_<isa>: dst__gemm_dot4x4_avx512,
    _dot4x1_avx512, _dot1x8_avx512, _dot1x1_avx512; dst__gemm_dot2x4_avx2,
    ..; dst__gemm_dot2x4_sse2, ..; dst__gemm_dot4x4_neon, .. */
@@ -1947,7 +2024,8 @@ static void dst__gemm_pack_b(const dst__gemm_isa *isa, int trans_b, const float 
 /* ---- the drivers ---- */
 
 /* B is read in place, not packed, when it is not transposed and m is at
-   most this (measured: bench/bench_gemm.c) */
+   most this: so few rows of A cannot repay packing B (the threshold is
+   chosen with bench/bench_gemm.c, docs/BENCHMARKS.md) */
 #ifndef DST__GEMM_DIRECT_B_M
 #define DST__GEMM_DIRECT_B_M 32
 #endif
@@ -2083,11 +2161,9 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
 
 /* The dot-product path is used for trans_a == 0, trans_b == 1 when
    m <= DST__GEMM_DOT_M or n <= DST__GEMM_DOT_N, and with AVX-512 also when
-   k >= 12 m (measured on Zen 4, n = 1200: at k = 784 the dot path is 20%
-   faster for m = 16, even at m = 64, 5% slower at m = 128; at k = 1200 5%
-   faster for m = 48, 5% slower at m = 128, where packing B^T costs less
-   than the k / 16 FMAs per accumulator cost in reductions; the 2 x 4 tiles
-   of AVX2 lose to packing everywhere). */
+   k >= 12 m: with few rows of A and long rows, reducing each dot product
+   costs less than packing B^T; with more rows, packing wins. The AVX2 2 x 4
+   tiles lose to packing everywhere. Measurements: docs/BENCHMARKS.md. */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
 
@@ -2168,9 +2244,7 @@ DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha
     dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
 }
 
-/* ==== GEMM: end ==== */
-
-/* ==== softmax and losses ================================================== */
+/* ==== softmax and losses ========================================= >>loss */
 
 DSTDEF void dst_softmax(const float *logits, float *probs, int rows, int cols, float temperature)
 {
@@ -2310,7 +2384,7 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
     return (float)(sum / (double)n);
 }
 
-/* ==== activations ========================================================= */
+/* ==== activations ================================================= >>act */
 
 /* ReLU and its gradient, the element-wise loops of every MLP step.
    dst__relu: y = x > 0 ? x : 0 (NaN gives 0); y may equal x.
@@ -2408,7 +2482,7 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
     }
 }
 
-/* ==== convolution, pooling and batch normalization ======================== */
+/* ==== convolution ================================================ >>conv */
 
 /* One GEMM: through the caller's packing buffer when there is one (inside a
    model), else the public entry point. */
@@ -2516,7 +2590,8 @@ static int dst__conv_out_w(const dst_conv2d_params *p)
      are clipped once per tap, so the inner loops have no bounds checks.
      For depthwise convolutions (one input channel per group), where each
      group's GEMM would be 1 x P x (kh kw). A first layer on gray images
-     (one input channel, one group) measured faster as im2col + GEMM.
+     (one input channel, one group) goes to im2col + GEMM instead, which is
+     faster there (docs/BENCHMARKS.md, "convolution paths").
    - Winograd F(2x2, 3x3), forward, dx and dW: 3x3 stride-1 convolutions
      with 8 or more channels in and out under AVX-512, 32 or more under
      AVX2 (section below).
@@ -2558,13 +2633,12 @@ static int dst__conv_winograd_shape(const dst_conv2d_params *p)
 /* Winograd pays off where its transforms are vector code (AVX-512 or
    AVX2; the plain C ones made it slower than im2col + GEMM) and the
    products dominate them: with AVX-512 at least DST__CONV_WINOGRAD_CHANNELS
-   input and output channels (C2's 8 -> 16 on 13x13 won, 3 -> 16 and 1 -> 32
-   lost), with AVX2 (8 tiles at a time, 6 x 16 micro-kernels) at least
-   DST__CONV_WINOGRAD_CHANNELS_AVX2 (32 -> 64 and 64 -> 64 won, 8 -> 16
-   lost, between untried); an output plane of at least
-   DST__CONV_WINOGRAD_PLANE values (7x7 measured; smaller planes are mostly
+   input and output channels, with AVX2 (8 tiles at a time, 6 x 16
+   micro-kernels) at least DST__CONV_WINOGRAD_CHANNELS_AVX2; an output plane
+   of at least DST__CONV_WINOGRAD_PLANE values (smaller planes are mostly
    edge tiles). The chunks of tiles span samples, so small planes fill the
-   products too. Measured: bench/bench_conv_paths.c, docs/BENCHMARKS.md.
+   products too. The shapes that set these thresholds: bench/bench_conv_paths.c,
+   docs/BENCHMARKS.md.
    Each level's kernel table carries its channel rule (wino_channels). */
 #define DST__CONV_WINOGRAD_CHANNELS 8
 #define DST__CONV_WINOGRAD_CHANNELS_AVX2 32
@@ -2581,8 +2655,9 @@ static int dst__conv_winograd_pays(const dst_conv2d_params *p)
 }
 
 /* Winograd's fixed work per call (the filters' transform, setting up the
-   chunks) pays only with enough tiles in the batch: C2's 8 -> 16 on 13x13
-   at batch 1 (36 tiles) took 34 us by Winograd against 17 us by im2col. */
+   chunks) pays only with enough tiles in the batch; below this, batch-1
+   inference of a small layer is faster by im2col + GEMM
+   (docs/BENCHMARKS.md, "Winograd tile threshold"). */
 #define DST__CONV_WINOGRAD_TILES 256
 
 static dst__conv_path dst__conv_path_of(const dst_conv2d_params *p, dst__conv_path path, int batch)
@@ -3313,7 +3388,7 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
     }
 }
 
-/* ---- convolution: Winograd F(2x2, 3x3) ----------------------------------------
+/* ==== Winograd F(2x2, 3x3) =================================== >>winograd
    A 3x3 convolution with stride 1 gives each 2x2 block of outputs from a
    4x4 input tile with 16 products per channel pair instead of 36 (Lavin and
    Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
@@ -3337,18 +3412,19 @@ static void dst__conv2d_backward_gemm(const dst_conv2d_params *p, int batch, con
    16 tiles of a tile row at a time (the even and odd columns of the input
    rows picked by two-source permutes, the edges by masked loads; stores
    whole vectors, or by dst__store_lanes_avx512 at a plane's
-   edge: masked stores measured slow on Zen 4), and AVX2 for 8 tiles (an
-   in-lane shuffle and a 64-bit permute per deinterleave). On C1's
-   32 -> 64 conv the transforms take about a third of the time, the
-   products the rest.
+   edge: masked stores are slow on some CPUs), and AVX2 for 8 tiles (an
+   in-lane shuffle and a 64-bit permute per deinterleave). The transforms
+   are a fair part of the time (docs/BENCHMARKS.md), so they are vector
+   code.
 
    The backward's dx is the same sweep over dy (K channels, padded by
    2 - pad) with the filters turned by 180 degrees and their channels
    swapped; dW goes through the same transforms the other way round (its
    own section below). */
 
-/* V and M of one chunk at most this many floats, 576 KB (the chunk is at
-   least 48 tiles; 192 to 768 KB measured within the noise on C1) */
+/* V and M of one chunk at most this many floats, 576 KB, about half a
+   1 MB L2 (the chunk is at least 48 tiles; the speed is flat around this
+   size: docs/BENCHMARKS.md) */
 #ifndef DST__WINO_CHUNK_FLOATS
 #define DST__WINO_CHUNK_FLOATS 147456
 #endif
@@ -3362,8 +3438,8 @@ struct dst__wino {
                   transform may store (or load) whole vectors past its tiles.
                   Rows go channel by channel, and within a channel position
                   by position e (V_e is every 16th row), so a transform
-                  writes or reads one sequential stream (measured no faster
-                  than one stream per V_e, but no 4 KB aliasing to avoid) */
+                  writes or reads one sequential stream (as fast as one
+                  stream per V_e, with no 4 KB aliasing to avoid) */
 };
 
 static dst__wino dst__wino_of(int chans, int kdim, int hgt, int wid, int ph, int pw)
@@ -3510,14 +3586,14 @@ static unsigned dst__lanes(int lo, int hi)
 /* dst__wino_input_scalar for 16 tiles at a time: input row r of tiles l..l+15
    is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
    16, 2, 18) whose even and odd lanes make the tile columns 0..3; the same
-   row two channels on is prefetched (the input comes from memory: 5% of a
-   C1 step, the loads were the hot spots). Lanes
+   row two channels on is prefetched (the input comes from memory, and the
+   loads are the hot spots). Lanes
    outside the plane are zeroed: a load that would leave the sample's
    planes is a masked expanding load from the first column inside, so no
    address outside them is formed. Every value lives in a named register
    (gcc -O2 kept arrays of vectors on the stack). Planes of at most 8
    tiles across take two whole tile rows per vector (lanes 0-7 and 8-15),
-   so that narrow planes (C2's 6 and 7 tiles) fill the lanes. */
+   so that narrow planes (6 or 7 tiles across) fill the lanes. */
 #define DST__WI_PART(o, i)                                                                        \
     (!lm[i] ? _mm512_setzero_ps()                                                                 \
      : xb + (o) >= 0 && at + (size_t)(xb + (o)) + 16 <= sample                                    \
@@ -3649,7 +3725,7 @@ static DST__TARGET("avx512f") void dst__wino_input_avx512(const dst__wino *q, co
 #undef DST__WI_COL2
 
 /* The first n (0..16) lanes of v to p, by 512-, 256-, 128-bit and single
-   stores: a masked store measured several times slower on Zen 4. */
+   stores: a masked store is several times slower on some CPUs. */
 static DST__TARGET("avx512f") void dst__store_lanes_avx512(float *p, __m512 v, int n)
 {
     __m256 h;
@@ -3740,7 +3816,7 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
                 const float *src = mprod + (size_t)k * 16 * q->ld + j + l0;
                 float *row = out + xo;
                 __m512 o0, o1;
-                if (k + 2 < q->kdim) { /* the same rows two channels on (5% of the forward) */
+                if (k + 2 < q->kdim) { /* the same rows two channels on */
                     _mm_prefetch((const char *)(row + 2 * plane), _MM_HINT_T0);
                     if (n > 16) _mm_prefetch((const char *)(row + 2 * plane + 16), _MM_HINT_T0);
                     if (2 * ty + 1 < q->out_hgt) {
@@ -4317,7 +4393,7 @@ DSTDEF dst_result dst_conv2d_backward(const dst_conv2d_params *p, int batch, con
     return DST_OK;
 }
 
-/* ---- pooling --------------------------------------------------------------- */
+/* ==== pooling ==================================================== >>pool */
 
 static int dst__pool_stride_h(const dst_pool2d_params *p) { return p->stride_h ? p->stride_h : p->kernel_h; }
 static int dst__pool_stride_w(const dst_pool2d_params *p) { return p->stride_w ? p->stride_w : p->kernel_w; }
@@ -4451,7 +4527,7 @@ static void dst__maxpool2x2_forward_sse2(const dst_pool2d_params *p, int batch, 
 /* The same 2x2 windows, 16 outputs at a time (AVX-512): the even and odd
    columns of 32 input columns by two-source permutes, the comparisons and
    choices under masks; loads past the row end masked off, stores by
-   dst__store_lanes (no masked stores: slow on Zen 4). */
+   dst__store_lanes_avx512 (no masked stores: slow on some CPUs). */
 static DST__TARGET("avx512f") void dst__maxpool2x2_forward_avx512(const dst_pool2d_params *p, int batch, const float *x,
                                                                    float *y, int32_t *argmax)
 {
@@ -4588,7 +4664,7 @@ DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, 
     return DST_OK;
 }
 
-/* ---- batch normalization --------------------------------------------------- */
+/* ==== batch normalization ================================== >>batchnorm */
 
 /* Sums in double: a channel may hold batch * H * W values. */
 static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
@@ -4693,7 +4769,7 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
     return DST_OK;
 }
 
-/* ==== random numbers ====================================================== */
+/* ==== random numbers ============================================== >>rng */
 
 DSTDEF void dst_rng_seed(dst_rng *rng, uint64_t seed) { rng->state = seed; }
 
@@ -4726,7 +4802,7 @@ DSTDEF size_t dst_rng_below(dst_rng *rng, size_t bound)
     return (size_t)(r % b);
 }
 
-/* ==== optimizers ========================================================== */
+/* ==== optimizers ================================================== >>opt */
 
 DSTDEF dst_optimizer_config dst_optimizer_default(dst_optimizer_kind kind)
 {
@@ -4967,7 +5043,7 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
     return base_lr;
 }
 
-/* ==== the kernel tables ==================================================
+/* ==== the kernel tables ======================================= >>kernels
    One table per level (see dst__kernels at the top): which kernel each
    family runs, chosen here and nowhere else. A level that has no vector
    version of a family takes the one of the level below it (the AVX2 and
@@ -5054,7 +5130,7 @@ static const dst__kernels *dst__kernels_for(dst_simd level)
     }
 }
 
-/* ==== models ============================================================== */
+/* ==== models: the structures ==================================== >>model */
 
 /* A layer inside a model: its description, shapes, where its parameters sit,
    and its slices of the workspace. */
@@ -5154,7 +5230,7 @@ DSTDEF dst_model_desc dst_model_desc_default(void)
     return d;
 }
 
-/* ---- layer kinds: one row of operations each ------------------------------
+/* ==== layers: one row of operations per kind =================== >>layers
    Every kind is one line of DST_LAYER_KIND_LIST and one row, dst__kind_<name>,
    which the model reaches through dst__layer_kinds[kind] (the table after the
    kinds' sections). A kind's section below holds its constructors, its shape,
@@ -6259,7 +6335,7 @@ DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folde
     return DST_OK;
 }
 
-/* ---- the model's forward and backward ------------------------------------ */
+/* ==== models: forward, backward, predict, evaluate ================ >>run */
 
 static int dst__batch_ok(dst_model *m, const float *x, int batch, dst_result *r)
 {
@@ -6380,7 +6456,7 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
     return DST_OK;
 }
 
-/* ==== training and distillation ========================================== */
+/* ==== training and distillation ================================= >>train */
 
 DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg)
 {
@@ -6775,7 +6851,41 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     return r;
 }
 
-/* ==== weight file ========================================================= */
+/* ==== weight file ================================================ >>file */
+
+/* ---- CRC32: the checksum of the header and the body ---- */
+
+DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
+{
+    /* CRC-32 (IEEE, reflected 0xEDB88320). Short inputs bit by bit; from 4 KiB
+       on, 4 bytes a step through four 256-entry tables built on the stack
+       (slicing-by-4): no global table, and many times the bitwise rate on the
+       weight file's megabytes. */
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t i = 0;
+    int k;
+    crc = ~crc;
+    if (len >= 4096) {
+        uint32_t t[4][256], c;
+        unsigned n;
+        for (n = 0; n < 256; ++n) {
+            c = n;
+            for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+            t[0][n] = c;
+        }
+        for (n = 0; n < 256; ++n)
+            for (k = 1; k < 4; ++k) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 255];
+        for (; i + 4 <= len; i += 4) {
+            crc ^= (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 3] << 24);
+            crc = t[3][crc & 255] ^ t[2][(crc >> 8) & 255] ^ t[1][(crc >> 16) & 255] ^ t[0][crc >> 24];
+        }
+    }
+    for (; i < len; ++i) {
+        crc ^= p[i];
+        for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
 
 /* ---- metadata ---- */
 
@@ -8265,39 +8375,7 @@ DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path
 }
 #endif /* DST_NO_STDIO */
 
-/* ==== data ================================================================ */
-
-DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len)
-{
-    /* CRC-32 (IEEE, reflected 0xEDB88320). Short inputs bit by bit; from 4 KiB
-       on, 4 bytes a step through four 256-entry tables built on the stack
-       (slicing-by-4): no global table, and many times the bitwise rate on the
-       weight file's megabytes. */
-    const unsigned char *p = (const unsigned char *)buf;
-    size_t i = 0;
-    int k;
-    crc = ~crc;
-    if (len >= 4096) {
-        uint32_t t[4][256], c;
-        unsigned n;
-        for (n = 0; n < 256; ++n) {
-            c = n;
-            for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-            t[0][n] = c;
-        }
-        for (n = 0; n < 256; ++n)
-            for (k = 1; k < 4; ++k) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 255];
-        for (; i + 4 <= len; i += 4) {
-            crc ^= (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 3] << 24);
-            crc = t[3][crc & 255] ^ t[2][(crc >> 8) & 255] ^ t[1][(crc >> 16) & 255] ^ t[0][crc >> 24];
-        }
-    }
-    for (; i < len; ++i) {
-        crc ^= p[i];
-        for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
+/* ==== data: IDX and MNIST ======================================== >>data */
 
 static uint32_t dst__be32(const unsigned char *p)
 {
@@ -8576,7 +8654,7 @@ DSTDEF void dst_mnist_free(dst_mnist *d)
     memset(d, 0, sizeof *d);
 }
 
-/* ---- .npy arrays ---- */
+/* ==== .npy arrays ================================================= >>npy */
 
 /* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } */
 static void dst__npy_space(const char *h, size_t n, size_t *i)
@@ -8820,7 +8898,7 @@ DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_e
     return DST_OK;
 }
 
-/* ==== images ============================================================== */
+/* ==== images ==================================================== >>image */
 
 DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width)
 {

@@ -33,6 +33,16 @@ for cxx in g++ clang++; do
     check "$cxx: the user's macros (C++)" $cxx -x c++ -std=c++11 -O1 $WARN $STRICT -I. -c tests/compile/user_macros.c -o $out/macros-$cxx.o
 done
 
+# The doc block's quick start, cut out of distill.h as written, builds clean
+# and runs (as C with gcc and clang, and as C++).
+awk '/^         #define DISTILL_IMPLEMENTATION$/ { on = 1 } on { print substr($0, 10) } on && /^         }$/ { exit }' \
+    distill.h > "$out/quickstart.c"
+for build in "gcc -std=c99" "clang -std=c99" "g++ -x c++ -std=c++11"; do
+    tag=$(echo "$build" | tr -c 'a-z0-9' '_')
+    check "the doc block's quick start: $build" \
+        sh -c "$build -O2 $WARN $STRICT -I. $out/quickstart.c -o $out/qs-$tag -lm && cd $out && ./qs-$tag | grep -q 'student accuracy'"
+done
+
 # The same seed trains the same bits: ISO and GNU modes, gcc and clang, C++,
 # and -march=native (which lets the compiler fuse a*b+c anywhere the library
 # did not forbid it), each on every SIMD level the CPU has.
