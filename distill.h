@@ -7259,7 +7259,7 @@ static dst_result dst__header_get(dst__file *f, const unsigned char *p, size_t l
         if (len >= 6 && memcmp(p, "\x93NUMPY", 6) == 0)
             return dst__bad(err, 0, "this is a .npy array, not a weight file (dst_npy_load reads it)");
         if (len >= 2 && p[0] == 'P' && p[1] == 'K')
-            return dst__bad(err, 0, "this looks like a PyTorch .pt (zip) file; convert it with tools/torch_export.py");
+            return dst__bad(err, 0, "this looks like a PyTorch .pt (zip) file; convert it with tools/torch/torch_export.py");
         if (len < DST__HEADER_BYTES && (len < 8 ? memcmp(p, dst__file_magic, len) : memcmp(p, dst__file_magic, 8)) == 0)
             return dst__bad(err, len, "truncated: %lu bytes, the header alone is %d", (unsigned long)len, DST__HEADER_BYTES);
         return dst__bad(err, 0, "wrong magic: not a distill.h weight file");
