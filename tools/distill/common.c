@@ -234,3 +234,16 @@ static void describe_layer(const dst_layer_info *li, char *buf, size_t cap)
     default: snprintf(buf, cap, "%s", dst_layer_name(L->kind)); break;
     }
 }
+
+/* A new row at the end of a set of curves, growing it as needed. */
+static float *curve_push(curves *cv)
+{
+    if (cv->n == cv->cap) {
+        int cap = cv->cap ? 2 * cv->cap : 16;
+        float *nv = (float *)realloc(cv->v, (size_t)cap * CURVE_COLS * sizeof(float));
+        if (!nv) fail(1, "out of memory");
+        cv->v = nv;
+        cv->cap = cap;
+    }
+    return cv->v + (size_t)cv->n++ * CURVE_COLS;
+}

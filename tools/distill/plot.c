@@ -275,14 +275,7 @@ static void read_log(const char *path, plot_series *s)
             p += used;
         }
         if (epoch != s->cv.n + 1) fail(1, "%s:%d: epoch %d, expected %d", path, lineno, epoch, s->cv.n + 1);
-        if (s->cv.n == s->cv.cap) {
-            int cap = s->cv.cap ? 2 * s->cv.cap : 16;
-            float *nv = (float *)realloc(s->cv.v, (size_t)cap * CURVE_COLS * sizeof(float));
-            if (!nv) fail(1, "out of memory");
-            s->cv.v = nv;
-            s->cv.cap = cap;
-        }
-        row = s->cv.v + (size_t)s->cv.n++ * CURVE_COLS;
+        row = curve_push(&s->cv);
         memcpy(row, v, sizeof v);
     }
     fclose(f);

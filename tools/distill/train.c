@@ -105,14 +105,7 @@ static int on_progress(void *user, const dst_progress *p)
     format_time(p->seconds, spent, sizeof spent);
     if (p->epoch_done) {
         float *v;
-        if (r->cv.n == r->cv.cap) {
-            int cap = r->cv.cap ? 2 * r->cv.cap : 16;
-            float *nv = (float *)realloc(r->cv.v, (size_t)cap * CURVE_COLS * sizeof(float));
-            if (!nv) fail(1, "out of memory");
-            r->cv.v = nv;
-            r->cv.cap = cap;
-        }
-        v = r->cv.v + (size_t)r->cv.n++ * CURVE_COLS;
+        v = curve_push(&r->cv);
         v[0] = p->loss; v[1] = p->accuracy; v[2] = p->val_loss; v[3] = p->val_accuracy; v[4] = (float)p->seconds;
         if (r->quiet) return 0;
         clear_line(r);
