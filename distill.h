@@ -1068,6 +1068,13 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
                                which is ReLU as DST__VPOS_OR_0(isa, a, a)
      DST__VNAN_OR(isa, acc, a) sets acc's lanes where a is NaN;
      DST__VANY(isa, acc)       whether any lane of acc is set
+   and, in the 8- and 16-lane sets (AVX2, AVX-512) for the Winograd transforms:
+     DST__VROW(isa, row, off, n, col, w)  the columns [col, col + W) of a row
+                               of w floats, zero outside [0, w); off is the
+                               row's index in an array of n floats (a load
+                               never leaves the array)
+     DST__VEVEN(isa, a, b), DST__VODD(isa, a, b)  the even and the odd lanes
+                               of the 2W floats a then b
    Element-wise kernels that must round as their plain C loop use VMUL and
    VADD, never VFMA. */
 #define DST__VEC(isa) DST__CAT(dst__vec_, isa)
@@ -1087,6 +1094,9 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #define DST__VPOS_OR_0(isa, s, a) DST__CAT(DST__VPOS_OR_0_, isa)(s, a)
 #define DST__VNAN_OR(isa, acc, a) DST__CAT(DST__VNAN_OR_, isa)(acc, a)
 #define DST__VANY(isa, acc) DST__CAT(DST__VANY_, isa)(acc)
+#define DST__VROW(isa, row, off, n, col, w) DST__CAT(dst__row_, isa)(row, off, n, col, w)
+#define DST__VEVEN(isa, a, b) DST__CAT(DST__VEVEN_, isa)(a, b)
+#define DST__VODD(isa, a, b) DST__CAT(DST__VODD_, isa)(a, b)
 
 #if defined(DST__SIMD_X86)
 /* SSE2: part of the baseline, no attribute */
@@ -1136,6 +1146,27 @@ static DST__TARGET("avx2,fma") float dst__hsum_avx2(__m256 v)
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
+/* DST__VROW: a whole load where the array allows, else a zeroed copy (the edges) */
+static DST__TARGET("avx2,fma") __m256 dst__row_avx2(const float *row, size_t off, size_t n, int col, int w)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int lo = col < 0 ? -col : 0, hi = w - col < 8 ? w - col : 8, i;
+    float t[8];
+    if (hi <= lo) return _mm256_setzero_ps();
+    if (lo == 0 && off + (size_t)col + 8 <= n) {
+        __m256 v = _mm256_loadu_ps(row + col);
+        if (hi == 8) return v;
+        return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane)));
+    }
+    for (i = 0; i < 8; ++i) t[i] = i >= lo && i < hi ? row[col + i] : 0.0f;
+    return _mm256_loadu_ps(t);
+}
+
+/* DST__VEVEN, DST__VODD: an in-lane shuffle and a 64-bit permute */
+#define DST__VEVEN_avx2(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)))
+#define DST__VODD_avx2(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)))
 
 /* AVX-512F */
 typedef __m512 dst__vec_avx512;
@@ -1162,6 +1193,25 @@ static DST__TARGET("avx512f") float dst__hsum_avx512(__m512 v)
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
+/* The lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
+static unsigned dst__lanes(int lo, int hi)
+{
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? 0u : (0xFFFFu >> (16 - (hi - lo))) << lo;
+}
+
+/* DST__VROW: a masked load (the masked lanes are not read); DST__VEVEN,
+   DST__VODD: a two-source permute */
+static DST__TARGET("avx512f") __m512 dst__row_avx512(const float *row, size_t off, size_t n, int col, int w)
+{
+    (void)off, (void)n;
+    return _mm512_maskz_loadu_ps((__mmask16)dst__lanes(-col, w - col), row + col);
+}
+#define DST__VEVEN_avx512(a, b) \
+    _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b)
+#define DST__VODD_avx512(a, b) \
+    _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b)
 #endif /* DST__SIMD_X86 */
 
 #if defined(DST__SIMD_NEON)
@@ -3575,14 +3625,6 @@ static void dst__wino_output_scalar(const dst__wino *q, const float *mprod, size
 }
 
 #if defined(DST__SIMD_X86)
-/* The lanes [lo, hi) of a 16-lane mask (empty when hi <= lo). */
-static unsigned dst__lanes(int lo, int hi)
-{
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    return hi <= lo ? 0u : (0xFFFFu >> (16 - (hi - lo))) << lo;
-}
-
 /* dst__wino_input_scalar for 16 tiles at a time: input row r of tiles l..l+15
    is columns 2 l - pw .. 2 l - pw + 33, loaded as four vectors (offsets 0,
    16, 2, 18) whose even and odd lanes make the tile columns 0..3; the same
@@ -3868,30 +3910,6 @@ static DST__TARGET("avx512f") void dst__wino_output_avx512(const dst__wino *q, c
    permute; a row segment that would leave the sample's planes goes through
    a zeroed 8-float copy (the edges only). */
 
-/* 8 floats of s from column col of a row of w, the columns outside [0, w)
-   zero; the load may read past the row while inside the n floats of the
-   array (s + off is the row start, off its index in the array). */
-static DST__TARGET("avx2,fma") __m256 dst__load8_avx2(const float *row, size_t off, size_t n, int col, int w)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    int lo = col < 0 ? -col : 0, hi = w - col < 8 ? w - col : 8, i;
-    float t[8];
-    if (hi <= lo) return _mm256_setzero_ps();
-    if (lo == 0 && off + (size_t)col + 8 <= n) {
-        __m256 v = _mm256_loadu_ps(row + col);
-        if (hi == 8) return v;
-        return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane)));
-    }
-    for (i = 0; i < 8; ++i) t[i] = i >= lo && i < hi ? row[col + i] : 0.0f;
-    return _mm256_loadu_ps(t);
-}
-
-/* [evens of a b] and [odds of a b] */
-#define DST__EVEN8(a, b) \
-    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)))
-#define DST__ODD8(a, b) \
-    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)))
-
 static DST__TARGET("avx2,fma") void dst__wino_input_avx2(const dst__wino *q, const float *x, size_t g0, int cnt, float *tv)
 {
     size_t es = q->ld, sample = (size_t)q->chans * q->hgt * q->wid, hw = (size_t)q->hgt * q->wid;
@@ -3912,9 +3930,9 @@ static DST__TARGET("avx2,fma") void dst__wino_input_avx2(const dst__wino *q, con
                     } else {
                         size_t off = (size_t)c * hw + (size_t)yy * q->wid;
                         const float *row = base + off;
-                        __m256 a = dst__load8_avx2(row, off, sample, xb, q->wid), b = dst__load8_avx2(row, off, sample, xb + 8, q->wid);
-                        __m256 a2 = dst__load8_avx2(row, off, sample, xb + 2, q->wid), b2 = dst__load8_avx2(row, off, sample, xb + 10, q->wid);
-                        __m256 e0 = DST__EVEN8(a, b), e1 = DST__ODD8(a, b), e2 = DST__EVEN8(a2, b2), e3 = DST__ODD8(a2, b2);
+                        __m256 a = dst__row_avx2(row, off, sample, xb, q->wid), b = dst__row_avx2(row, off, sample, xb + 8, q->wid);
+                        __m256 a2 = dst__row_avx2(row, off, sample, xb + 2, q->wid), b2 = dst__row_avx2(row, off, sample, xb + 10, q->wid);
+                        __m256 e0 = DST__VEVEN_avx2(a, b), e1 = DST__VODD_avx2(a, b), e2 = DST__VEVEN_avx2(a2, b2), e3 = DST__VODD_avx2(a2, b2);
                         h[r][0] = _mm256_sub_ps(e0, e2); /* h = d B */
                         h[r][1] = _mm256_add_ps(e1, e2);
                         h[r][2] = _mm256_sub_ps(e2, e1);
@@ -3986,47 +4004,6 @@ static DST__TARGET("avx2,fma") void dst__wino_output_avx2(const dst__wino *q, co
     }
 }
 
-static DST__TARGET("avx2,fma") void dst__wino_grad_avx2(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
-{
-    const __m256 z = _mm256_setzero_ps();
-    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid, sample = (size_t)q->kdim * plane;
-    int k, j, l0, r, s;
-    for (k = 0; k < q->kdim; ++k)
-        for (j = 0; j < cnt;) {
-            size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
-            const float *base = dy + (g / (size_t)q->ntiles) * sample;
-            for (l0 = 0; l0 < run; l0 += 8) {
-                int xo = 2 * (tx + l0);
-                __m256 h[2][4];
-                float *o = td + (size_t)k * 16 * q->ld + j + l0;
-                for (r = 0; r < 2; ++r) {
-                    int yy = 2 * ty + r;
-                    __m256 a = z, b = z, e0, e1;
-                    if (yy < q->out_hgt) {
-                        size_t off = (size_t)k * plane + (size_t)yy * q->out_wid;
-                        a = dst__load8_avx2(base + off, off, sample, xo, q->out_wid);
-                        b = dst__load8_avx2(base + off, off, sample, xo + 8, q->out_wid);
-                    }
-                    e0 = DST__EVEN8(a, b);
-                    e1 = DST__ODD8(a, b);
-                    h[r][0] = e0;
-                    h[r][1] = _mm256_add_ps(e0, e1);
-                    h[r][2] = _mm256_sub_ps(e0, e1);
-                    h[r][3] = _mm256_sub_ps(z, e1);
-                }
-                for (s = 0; s < 4; ++s) { /* stored past the run too: the next run's, or padding */
-                    _mm256_storeu_ps(o + (size_t)(0 * 4 + s) * es, h[0][s]);
-                    _mm256_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm256_add_ps(h[0][s], h[1][s]));
-                    _mm256_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm256_sub_ps(h[0][s], h[1][s]));
-                    _mm256_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm256_sub_ps(z, h[1][s]));
-                }
-            }
-            j += run;
-        }
-}
-#undef DST__EVEN8
-#undef DST__ODD8
 #endif
 
 /* The input transform of the chunk's cnt tiles from tile g0 (of the whole
@@ -4145,93 +4122,123 @@ static void dst__wino_grad_scalar(const dst__wino *q, const float *dy, size_t g0
 }
 
 #if defined(DST__SIMD_X86)
-/* dst__wino_grad_scalar for 16 tiles of a run at a time: the two columns of
-   each tile's rows are the even and odd lanes of 32 columns of dy (two
-   tile rows per vector for planes of at most 8 tiles across). */
-static DST__TARGET("avx512f") void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
+/* dst__wino_grad_scalar a vector of tiles at a time, written once over the
+   vector vocabulary (it generates dst__wino_grad_run_avx2 and
+   dst__wino_grad_run_avx512): the two columns of each tile's rows are the
+   even and odd lanes of two vectors of dy's row (DST__VROW loads them, zero
+   past the row), and the same row two channels on is prefetched. One call
+   does one run of tiles in one tile row of channel k; the columns past the
+   run are stored too (the next run's, or padding). */
+#define DST__WINO_GRAD_RUN(isa)                                                                             \
+    static DST__VATTR(isa) void dst__wino_grad_run_##isa(const dst__wino *q, const float *base, size_t sample, \
+                                                          int k, int ty, int tx, int run, float *o)         \
+    {                                                                                                       \
+        const DST__VEC(isa) z = DST__VZERO(isa);                                                            \
+        size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid;                                         \
+        int l0, r, s;                                                                                       \
+        for (l0 = 0; l0 < run; l0 += DST__VW(isa)) {                                                        \
+            int xo = 2 * (tx + l0);                                                                         \
+            DST__VEC(isa) h[2][4];                                                                          \
+            for (r = 0; r < 2; ++r) {                                                                       \
+                int yy = 2 * ty + r;                                                                        \
+                size_t off = (size_t)k * plane + (size_t)yy * q->out_wid;                                   \
+                DST__VEC(isa) a = z, b = z, e0, e1;                                                         \
+                if (yy < q->out_hgt) {                                                                      \
+                    if (off + (size_t)xo + 2 * plane < sample) DST__PREFETCH_R(base + off + xo + 2 * plane); \
+                    a = DST__VROW(isa, base + off, off, sample, xo, q->out_wid);                            \
+                    b = DST__VROW(isa, base + off, off, sample, xo + DST__VW(isa), q->out_wid);             \
+                }                                                                                           \
+                e0 = DST__VEVEN(isa, a, b);                                                                 \
+                e1 = DST__VODD(isa, a, b);                                                                  \
+                h[r][0] = e0;                                                                               \
+                h[r][1] = DST__VADD(isa, e0, e1);                                                           \
+                h[r][2] = DST__VSUB(isa, e0, e1);                                                           \
+                h[r][3] = DST__VSUB(isa, z, e1);                                                            \
+            }                                                                                               \
+            for (s = 0; s < 4; ++s) {                                                                       \
+                float *d = o + l0 + (size_t)s * es;                                                         \
+                DST__VSTORE(isa, d, h[0][s]);                                                               \
+                DST__VSTORE(isa, d + 4 * es, DST__VADD(isa, h[0][s], h[1][s]));                             \
+                DST__VSTORE(isa, d + 8 * es, DST__VSUB(isa, h[0][s], h[1][s]));                             \
+                DST__VSTORE(isa, d + 12 * es, DST__VSUB(isa, z, h[1][s]));                                  \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+DST__WINO_GRAD_RUN(avx2)
+DST__WINO_GRAD_RUN(avx512)
+#undef DST__WINO_GRAD_RUN
+
+/* AVX-512 only: planes of at most 8 tiles across take two whole tile rows
+   per vector (lanes 0-7 and 8-15, as its input transform). Does the two
+   rows at tile row ty of channel k when they are there; returns the tiles
+   done (0: not this shape). */
+static DST__VATTR(avx512) int dst__wino_grad_rows2_avx512(const dst__wino *q, const float *base, size_t sample, int k,
+                                                         int t, int left, float *o)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 z = _mm512_setzero_ps();
-    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid, sample = (size_t)q->kdim * plane;
-    int k, j, l0, r, s;
+    size_t es = q->ld, plane = (size_t)q->out_hgt * q->out_wid;
+    __mmask16 m0 = (__mmask16)dst__lanes(0, q->out_wid);
+    int tw = q->tiles_w, ty = t / tw, r, s, e;
+    __m512 h[2][4];
+    if (tw > 8 || t % tw != 0 || left < 2 * tw || t + tw >= q->ntiles) return 0;
+    for (r = 0; r < 2; ++r) {
+        size_t at = (size_t)k * plane + (size_t)(2 * ty + r) * q->out_wid, bt = at + 2 * (size_t)q->out_wid;
+        __m512 a = _mm512_maskz_loadu_ps(m0, base + at), bb = z, e0, e1;
+        if (2 * ty + 2 + r < q->out_hgt) bb = _mm512_maskz_loadu_ps(m0, base + bt);
+        e0 = DST__VEVEN(avx512, a, bb);
+        e1 = DST__VODD(avx512, a, bb);
+        h[r][0] = e0;
+        h[r][1] = _mm512_add_ps(e0, e1);
+        h[r][2] = _mm512_sub_ps(e0, e1);
+        h[r][3] = _mm512_sub_ps(z, e1);
+    }
+    (void)sample;
+    for (s = 0; s < 4; ++s) {
+        __m512 v[4];
+        v[0] = h[0][s];
+        v[1] = _mm512_add_ps(h[0][s], h[1][s]);
+        v[2] = _mm512_sub_ps(h[0][s], h[1][s]);
+        v[3] = _mm512_sub_ps(z, h[1][s]);
+        for (e = 0; e < 4; ++e) { /* the first row's half, then the second's over its spill */
+            float *d = o + (size_t)(e * 4 + s) * es;
+            _mm256_storeu_ps(d, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 0)));
+            _mm256_storeu_ps(d + tw, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 1)));
+        }
+    }
+    return 2 * tw;
+}
+
+/* The chunk's tiles run by run (one tile row of one sample each) through a
+   vector run kernel; rows2, when not NULL, may take two tile rows at once. */
+typedef void (*dst__wino_grad_run_fn)(const dst__wino *q, const float *base, size_t sample, int k, int ty, int tx,
+                                      int run, float *o);
+typedef int (*dst__wino_grad_rows2_fn)(const dst__wino *q, const float *base, size_t sample, int k, int t, int left,
+                                       float *o);
+static void dst__wino_grad_runs(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td,
+                                dst__wino_grad_run_fn run_kernel, dst__wino_grad_rows2_fn rows2)
+{
+    size_t sample = (size_t)q->kdim * q->out_hgt * q->out_wid;
+    int k, j;
     for (k = 0; k < q->kdim; ++k)
         for (j = 0; j < cnt;) {
             size_t g = g0 + (size_t)j;
-            int t = (int)(g % (size_t)q->ntiles), ty = t / q->tiles_w, tx = t % q->tiles_w, run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
+            int t = (int)(g % (size_t)q->ntiles), tx = t % q->tiles_w, done = 0;
+            int run = q->tiles_w - tx < cnt - j ? q->tiles_w - tx : cnt - j;
             const float *base = dy + (g / (size_t)q->ntiles) * sample;
-            if (q->tiles_w <= 8 && tx == 0 && run == q->tiles_w && cnt - j >= 2 * q->tiles_w && t + q->tiles_w < q->ntiles) {
-                /* two tile rows of at most 8 tiles: lanes 0-7 and 8-15 (as the input transform) */
-                __mmask16 m0 = (__mmask16)dst__lanes(0, q->out_wid);
-                __m512 h[2][4];
-                float *o = td + (size_t)k * 16 * q->ld + j;
-                int tw = q->tiles_w;
-                for (r = 0; r < 2; ++r) {
-                    size_t at = (size_t)k * plane + (size_t)(2 * ty + r) * q->out_wid, bt = at + 2 * (size_t)q->out_wid;
-                    __m512 a = at + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at))
-                                                 : _mm512_maskz_expandloadu_ps(m0, base + at);
-                    __m512 bb = z, e0, e1;
-                    if (2 * ty + 2 + r < q->out_hgt)
-                        bb = bt + 16 <= sample ? _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + bt))
-                                               : _mm512_maskz_expandloadu_ps(m0, base + bt);
-                    e0 = _mm512_permutex2var_ps(a, even, bb);
-                    e1 = _mm512_permutex2var_ps(a, odd, bb);
-                    h[r][0] = e0;
-                    h[r][1] = _mm512_add_ps(e0, e1);
-                    h[r][2] = _mm512_sub_ps(e0, e1);
-                    h[r][3] = _mm512_sub_ps(z, e1);
-                }
-                for (s = 0; s < 4; ++s) {
-                    __m512 v[4];
-                    int e;
-                    v[0] = h[0][s];
-                    v[1] = _mm512_add_ps(h[0][s], h[1][s]);
-                    v[2] = _mm512_sub_ps(h[0][s], h[1][s]);
-                    v[3] = _mm512_sub_ps(z, h[1][s]);
-                    for (e = 0; e < 4; ++e) { /* the first row's half, then the second's over its spill */
-                        float *d = o + (size_t)(e * 4 + s) * es;
-                        _mm256_storeu_ps(d, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 0)));
-                        _mm256_storeu_ps(d + tw, _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v[e]), 1)));
-                    }
-                }
-                j += 2 * tw;
-                continue;
-            }
-            for (l0 = 0; l0 < run; l0 += 16) {
-                int xo = 2 * (tx + l0);
-                __mmask16 m0 = (__mmask16)dst__lanes(0, q->out_wid - xo), m1 = (__mmask16)dst__lanes(0, q->out_wid - xo - 16);
-                __m512 h[2][4];
-                float *o = td + (size_t)k * 16 * q->ld + j + l0;
-                for (r = 0; r < 2; ++r) {
-                    int yy = 2 * ty + r;
-                    size_t at = (size_t)k * plane + (size_t)yy * q->out_wid + (size_t)xo; /* in the sample */
-                    __m512 a = z, b = z, e0, e1;
-                    if (yy < q->out_hgt && at + 2 * plane < sample) /* the same row two channels on */
-                        _mm_prefetch((const char *)(base + at + 2 * plane), _MM_HINT_T0);
-                    if (yy < q->out_hgt && at + 2 * plane + 16 < sample)
-                        _mm_prefetch((const char *)(base + at + 2 * plane + 16), _MM_HINT_T0);
-                    if (yy < q->out_hgt) {
-                        if (at + 16 <= sample) a = _mm512_maskz_mov_ps(m0, _mm512_loadu_ps(base + at));
-                        else a = _mm512_maskz_expandloadu_ps(m0, base + at);
-                        if (m1 && at + 32 <= sample) b = _mm512_maskz_mov_ps(m1, _mm512_loadu_ps(base + at + 16));
-                        else if (m1) b = _mm512_maskz_expandloadu_ps(m1, base + at + 16);
-                    }
-                    e0 = _mm512_permutex2var_ps(a, even, b);
-                    e1 = _mm512_permutex2var_ps(a, odd, b);
-                    h[r][0] = e0;
-                    h[r][1] = _mm512_add_ps(e0, e1);
-                    h[r][2] = _mm512_sub_ps(e0, e1);
-                    h[r][3] = _mm512_sub_ps(z, e1);
-                }
-                for (s = 0; s < 4; ++s) { /* stored past the run too: the next run's, or padding */
-                    _mm512_storeu_ps(o + (size_t)(0 * 4 + s) * es, h[0][s]);
-                    _mm512_storeu_ps(o + (size_t)(1 * 4 + s) * es, _mm512_add_ps(h[0][s], h[1][s]));
-                    _mm512_storeu_ps(o + (size_t)(2 * 4 + s) * es, _mm512_sub_ps(h[0][s], h[1][s]));
-                    _mm512_storeu_ps(o + (size_t)(3 * 4 + s) * es, _mm512_sub_ps(z, h[1][s]));
-                }
-            }
-            j += run;
+            float *o = td + (size_t)k * 16 * q->ld + j;
+            if (rows2) done = rows2(q, base, sample, k, t, cnt - j, o);
+            if (!done) run_kernel(q, base, sample, k, t / q->tiles_w, tx, run, o);
+            j += done ? done : run;
         }
+}
+
+static void dst__wino_grad_avx2(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
+{
+    dst__wino_grad_runs(q, dy, g0, cnt, td, dst__wino_grad_run_avx2, NULL);
+}
+static void dst__wino_grad_avx512(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td)
+{
+    dst__wino_grad_runs(q, dy, g0, cnt, td, dst__wino_grad_run_avx512, dst__wino_grad_rows2_avx512);
 }
 #endif
 

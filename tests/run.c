@@ -58,6 +58,7 @@ int main(int argc, char **argv)
             int bad;
             if (filter && !strstr(c->name, filter)) continue;
             t_alloc_fail_at = 0;
+            t_seed = 12345; /* each test's data whatever ran before it */
             dst_simd_force(DST_SIMD_AUTO);
             bad = c->fn();
             if (!bad && t_alloc_live != live) {

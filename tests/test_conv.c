@@ -338,7 +338,7 @@ static int t_conv_gradcheck(const dst_layer_desc *layers, int count, int c, int 
     const float *y;
     int labels[B] = { 0, 2, 1 }, k;
     size_t n, i, stride, in;
-    int fails = 0;
+    int fails = 0, kinks = 0;
     dst_rng rng0;
     if (!m) return 1;
     k = (int)dst_model_output_size(m);
@@ -359,8 +359,8 @@ static int t_conv_gradcheck(const dst_layer_desc *layers, int count, int c, int 
     stride = n > 80 ? n / 80 : 1;
     for (i = 0; i < n; i += stride) {
         float keep = p[i];
-        double num = 0, hh;
-        int agree = 0;
+        double num = 0, prev = 0, hh;
+        int agree = 0, smooth = 1;
         for (hh = 1e-2; hh > 1e-4 && !agree; hh /= 8) {
             double lp, lm;
             p[i] = keep + (float)hh;
@@ -372,9 +372,16 @@ static int t_conv_gradcheck(const dst_layer_desc *layers, int count, int c, int 
             dst_model_forward(m, x, B, 1, &y);
             lm = dst_kd_loss(y, soft ? t : NULL, labels, B, k, 2.0f, 0.6f, NULL);
             p[i] = keep;
+            prev = num;
             num = (lp - lm) / (2 * hh);
             agree = fabs(num - gsave[i]) <= 3e-3 + 3e-2 * fabs(num);
         }
+        /* A ReLU or max-pool kink within the smallest steps makes the
+           difference quotients disagree with each other too: such a point
+           proves nothing either way (a wrong gradient gives quotients that
+           agree with each other and not with it). At most a few per model. */
+        if (!agree) smooth = fabs(num - prev) <= 3e-3 + 3e-2 * fabs(num);
+        if (!agree && !smooth && ++kinks <= 3) continue;
         if (!agree && fails++ < 3) printf("    param %lu: numeric %g analytic %g\n", (unsigned long)i, num, (double)gsave[i]);
     }
     free(gsave);
