@@ -63,6 +63,11 @@ build/test-scalar: $(TESTDEP) | build/.dir
 build/test-tsan: tests/tsan_first_use.c distill.h | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) $(STRICTC) -fsanitize=thread -I. $< -o $@ -lm -lpthread
 
+# The threaded tests (tests/test_threads.c) under ThreadSanitizer: the
+# pool, hooks, two models on two user threads.
+build/test-tsan-threads: $(TESTDEP) | build/.dir
+	clang -std=c99 -O1 -g $(WARN) -fsanitize=thread -DT_DEFAULT_FILTER='"threads"' -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+
 # The distill command end to end (tests/cli/test_cli.sh), as built and under
 # ASan+UBSan, on data tests/cli/cli_helper.c writes.
 build/distill-san: $(DISTILL_SRC) distill.h | build/.dir
@@ -74,12 +79,12 @@ TESTSCRIPTS = tests/cli/test_cli.sh tests/compile/run.sh
 
 # The last line of `make test` is the runner's "N passed, N failed" summed
 # over every build.
-TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar build/test-tsan
+TESTBINS = build/test build/test-clang build/test-cxx build/test-clangxx build/test-san build/test-scalar build/test-tsan build/test-tsan-threads
 test: $(TESTBINS) $(PROGRAMS) $(EXAMPLES) build/distill-san build/cli_helper
 	@pass=0; fail=0; \
 	for t in $(TESTBINS) $(TESTSCRIPTS); do \
 	    echo "== $$t"; \
-	    $$t > build/last.log 2>&1; rc=$$?; cat build/last.log; \
+	    TSAN_OPTIONS=halt_on_error=1 $$t > build/last.log 2>&1; rc=$$?; cat build/last.log; \
 	    line=$$(tail -n 1 build/last.log); \
 	    p=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$$/\1/p'); \
 	    f=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$$/\2/p'); \

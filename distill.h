@@ -111,6 +111,7 @@
      search for:
        >>simd      platform, CPU detection, one vector vocabulary per ISA
        >>errors    results, errors, small helpers
+       >>threads   work on threads: blocks, the built-in pool
        >>gemm      the packed, blocked matrix multiply
        >>loss      softmax, the distillation loss, MSE
        >>act       activations
@@ -246,6 +247,56 @@ typedef enum dst_simd {
 DSTDEF dst_result  dst_simd_force(dst_simd level); /* AUTO = best available; DST_ERR_UNSUPPORTED if absent, DST_ERR_ARG if not a dst_simd */
 DSTDEF dst_simd    dst_simd_active(void);          /* the path in use now */
 DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", "avx512", "neon", "auto" */
+
+/* ==== API: threads (opt-in) =============================================== */
+
+/* The library computes on the calling thread and creates no thread unless
+   it is given a dst_threads: a parallel-for that runs fn(ctx, 0) ..
+   fn(ctx, tasks - 1), each exactly once, on any threads, in any order,
+   and returns when every one has returned. width is the most tasks it can
+   run at once (>= 1); the library asks for at most width tasks a call.
+   Bring your own (a game's job system, OpenMP, Grand Central Dispatch):
+
+     static void omp_for(void *user, int tasks, dst_task_fn fn, void *ctx)
+     {   int i; (void)user;
+         #pragma omp parallel for
+         for (i = 0; i < tasks; ++i) fn(ctx, i);
+     }
+     dst_threads t = { omp_for, NULL, omp_get_max_threads() };
+
+   or start the built-in pool (POSIX threads; Win32 threads on Windows).
+   Results do not depend on the threads: work is cut into blocks by the
+   shapes alone, never by the thread count, and every sum is added in a
+   fixed order, so 1, 2 or 64 threads (or none) give the same bits.
+   Small work (a batch-1 prediction, a small layer) stays on the calling
+   thread. DST_NO_THREADS leaves the pool out (a hook still works). */
+typedef void (*dst_task_fn)(void *ctx, int task);
+typedef void (*dst_parallel_for_fn)(void *user, int tasks, dst_task_fn fn, void *ctx);
+typedef struct dst_threads {
+    dst_parallel_for_fn parallel_for;
+    void *user;   /* passed to parallel_for */
+    int   width;  /* the most tasks it runs at once, >= 1 */
+} dst_threads;
+
+typedef struct dst_pool dst_pool;
+/* Starts a pool of threads in all, the calling thread included (threads - 1
+   are created); 0 = one per core (dst_cpu_count). 1 creates no thread.
+   DST_ERR_NOMEM (nothing leaked) when a thread or its memory cannot be
+   had; DST_ERR_UNSUPPORTED under DST_NO_THREADS. */
+DSTDEF dst_result  dst_pool_start(dst_pool **out, int threads);
+DSTDEF void        dst_pool_stop(dst_pool *pool);              /* joins its threads; NULL is fine */
+DSTDEF int         dst_pool_size(const dst_pool *pool);        /* threads in all, 1 for NULL */
+/* The pool as a dst_threads. One call runs at a time: calls from several
+   threads into one pool take turns (give each user thread its own pool to
+   run them side by side). */
+DSTDEF dst_threads dst_pool_threads(dst_pool *pool);
+DSTDEF int         dst_cpu_count(void);                        /* logical cores, >= 1 */
+
+/* dst_sgemm on threads (NULL: the calling thread): the same arguments and
+   the same bits as dst_sgemm, for any thread count. */
+DSTDEF void dst_sgemm_threaded(const dst_threads *threads, int trans_a, int trans_b, int m, int n, int k,
+                               float alpha, const float *a, int lda, const float *b, int ldb,
+                               float beta, float *c, int ldc);
 
 /* ==== API: kernels on plain float arrays ================================== */
 
@@ -595,6 +646,12 @@ DSTDEF float *dst_model_buffers(dst_model *m);
 /* Reserves the workspace for batches of up to max_batch samples now, so that
    no later call allocates. Calls with a bigger batch grow it on demand. */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int max_batch);
+/* Computes on threads (see dst_threads; NULL: the calling thread only, the
+   default). The model keeps a copy of *threads and makes a GEMM packing
+   buffer for each of its width (about 0.5 MB each); parameters come out
+   bit for bit the same whatever the threads. Not while another call on
+   this model runs. */
+DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads);
 
 /* Forward pass of batch samples (NCHW floats). training = 1 applies dropout,
    normalises with batch statistics (updating the running ones) and keeps
@@ -987,6 +1044,10 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #define DST_ASSERT(x) assert(x)
 #endif
 
+#if !defined(DST_NO_THREADS) && !defined(_WIN32)
+#include <pthread.h>
+#include <unistd.h>
+#endif
 #if defined(_WIN32)
 #include <windows.h>
 #elif defined(__APPLE__)
@@ -1563,6 +1624,282 @@ DSTDEF double dst_seconds(void)
 }
 
 static int dst__finite(float x) { return x - x == 0.0f; }
+
+/* ==== threads =============================================== >>threads */
+
+/* Work on threads: fn(ctx, block, worker) for every block of [0, blocks).
+   The caller cuts the blocks from the shapes; worker w of `workers` does
+   blocks w, w + workers, ... in increasing order, so scratch indexed by w
+   is its own, and what a block computes cannot depend on who runs it.
+   One worker (no threads, or small work) is the calling thread doing every
+   block in order. */
+typedef void (*dst__block_fn)(void *ctx, int block, int worker);
+#define DST__MAX_WORKERS 256 /* a wider dst_threads is used 256 wide */
+typedef struct dst__par_job {
+    dst__block_fn fn;
+    void *ctx;
+    int blocks, workers;
+} dst__par_job;
+
+static void dst__par_task(void *job, int task)
+{
+    const dst__par_job *j = (const dst__par_job *)job;
+    int b;
+    for (b = task; b < j->blocks; b += j->workers) j->fn(j->ctx, b, task);
+}
+
+/* the workers for blocks blocks: the width of t, at most blocks and limit */
+static int dst__par_workers(const dst_threads *t, int blocks, int limit)
+{
+    int w = t && t->parallel_for && t->width > 1 ? t->width : 1;
+    if (w > blocks) w = blocks;
+    if (w > limit) w = limit;
+    return w < 1 ? 1 : w;
+}
+
+static void dst__par_for(const dst_threads *t, int workers, int blocks, dst__block_fn fn, void *ctx)
+{
+    dst__par_job j;
+    j.fn = fn;
+    j.ctx = ctx;
+    j.blocks = blocks;
+    j.workers = workers > 1 && t && t->parallel_for ? workers : 1;
+    if (j.workers == 1) dst__par_task(&j, 0);
+    else t->parallel_for(t->user, j.workers, dst__par_task, &j);
+}
+
+/* Work too small to pay for waking threads stays on the calling thread:
+   below about this many multiply-adds a block (docs/BENCHMARKS.md). */
+#ifndef DST__PAR_MIN_FLOPS
+#define DST__PAR_MIN_FLOPS 65536.0
+#endif
+/* workers for blocks of flops multiply-adds each */
+static int dst__par_workers_for(const dst_threads *t, int blocks, double flops, int limit)
+{
+    return flops * blocks < 2 * DST__PAR_MIN_FLOPS ? 1 : dst__par_workers(t, blocks, limit);
+}
+
+/* ---- the built-in pool ----
+   size - 1 threads wait on a condition variable for a job (fn, ctx, tasks)
+   and a new generation number; thread i (the caller is 0) runs tasks i,
+   i + size, ...; the caller then waits until every thread has reported.
+   A second mutex lets one call in at a time. */
+#if !defined(DST_NO_THREADS) && defined(_WIN32)
+typedef CRITICAL_SECTION dst__mutex;
+typedef CONDITION_VARIABLE dst__cond;
+typedef HANDLE dst__thread;
+#define DST__THREAD_FN(name, arg) static DWORD WINAPI name(LPVOID arg)
+static int dst__mutex_init(dst__mutex *x) { InitializeCriticalSection(x); return 1; }
+static void dst__mutex_free(dst__mutex *x) { DeleteCriticalSection(x); }
+static void dst__lock(dst__mutex *x) { EnterCriticalSection(x); }
+static void dst__unlock(dst__mutex *x) { LeaveCriticalSection(x); }
+static int dst__cond_init(dst__cond *c) { InitializeConditionVariable(c); return 1; }
+static void dst__cond_free(dst__cond *c) { (void)c; }
+static void dst__cond_wait(dst__cond *c, dst__mutex *x) { SleepConditionVariableCS(c, x, INFINITE); }
+static void dst__cond_wake_all(dst__cond *c) { WakeAllConditionVariable(c); }
+static int dst__thread_start(dst__thread *t, LPTHREAD_START_ROUTINE fn, void *arg)
+{
+    *t = CreateThread(NULL, 0, fn, arg, 0, NULL);
+    return *t != NULL;
+}
+static void dst__thread_join(dst__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
+DSTDEF int dst_cpu_count(void)
+{
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwNumberOfProcessors > 0 ? (int)si.dwNumberOfProcessors : 1;
+}
+#elif !defined(DST_NO_THREADS)
+typedef pthread_mutex_t dst__mutex;
+typedef pthread_cond_t dst__cond;
+typedef pthread_t dst__thread;
+#define DST__THREAD_FN(name, arg) static void *name(void *arg)
+static int dst__mutex_init(dst__mutex *x) { return pthread_mutex_init(x, NULL) == 0; }
+static void dst__mutex_free(dst__mutex *x) { pthread_mutex_destroy(x); }
+static void dst__lock(dst__mutex *x) { pthread_mutex_lock(x); }
+static void dst__unlock(dst__mutex *x) { pthread_mutex_unlock(x); }
+static int dst__cond_init(dst__cond *c) { return pthread_cond_init(c, NULL) == 0; }
+static void dst__cond_free(dst__cond *c) { pthread_cond_destroy(c); }
+static void dst__cond_wait(dst__cond *c, dst__mutex *x) { pthread_cond_wait(c, x); }
+static void dst__cond_wake_all(dst__cond *c) { pthread_cond_broadcast(c); }
+static int dst__thread_start(dst__thread *t, void *(*fn)(void *), void *arg) { return pthread_create(t, NULL, fn, arg) == 0; }
+static void dst__thread_join(dst__thread t) { pthread_join(t, NULL); }
+DSTDEF int dst_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 1 << 16 ? (int)n : 1;
+}
+#else
+DSTDEF int dst_cpu_count(void) { return 1; }
+#endif
+
+#if !defined(DST_NO_THREADS)
+typedef struct dst__pool_worker {
+    dst_pool *pool;
+    int index; /* 1 .. size - 1 */
+} dst__pool_worker;
+
+struct dst_pool {
+    int size;                 /* threads in all, the caller included */
+    dst__mutex lock;          /* guards what follows */
+    dst__cond wake, done;
+    dst_task_fn fn;           /* the job */
+    void *ctx;
+    int tasks;
+    unsigned long generation; /* one more per job */
+    int pending;              /* threads yet to finish it */
+    int quit;
+    dst__mutex call;          /* held through a whole parallel_for */
+    dst__thread *threads;     /* size - 1 */
+    dst__pool_worker *workers;
+};
+
+DST__THREAD_FN(dst__pool_main, arg)
+{
+    dst__pool_worker *me = (dst__pool_worker *)arg;
+    dst_pool *p = me->pool;
+    unsigned long seen = 0;
+    dst__lock(&p->lock);
+    for (;;) {
+        dst_task_fn fn;
+        void *ctx;
+        int tasks, t;
+        while (p->generation == seen && !p->quit) dst__cond_wait(&p->wake, &p->lock);
+        if (p->quit) break;
+        seen = p->generation;
+        fn = p->fn; ctx = p->ctx; tasks = p->tasks;
+        dst__unlock(&p->lock);
+        for (t = me->index; t < tasks; t += p->size) fn(ctx, t);
+        dst__lock(&p->lock);
+        if (--p->pending == 0) dst__cond_wake_all(&p->done);
+    }
+    dst__unlock(&p->lock);
+    return 0;
+}
+
+static void dst__pool_parallel_for(void *user, int tasks, dst_task_fn fn, void *ctx)
+{
+    dst_pool *p = (dst_pool *)user;
+    int t;
+    if (tasks < 1) return;
+    if (p->size == 1 || tasks == 1) { /* nothing to hand out */
+        for (t = 0; t < tasks; ++t) fn(ctx, t);
+        return;
+    }
+    dst__lock(&p->call);
+    dst__lock(&p->lock);
+    p->fn = fn; p->ctx = ctx; p->tasks = tasks;
+    p->pending = p->size - 1;
+    p->generation++;
+    dst__cond_wake_all(&p->wake);
+    dst__unlock(&p->lock);
+    for (t = 0; t < tasks; t += p->size) fn(ctx, t);
+    dst__lock(&p->lock);
+    while (p->pending > 0) dst__cond_wait(&p->done, &p->lock);
+    dst__unlock(&p->lock);
+    dst__unlock(&p->call);
+}
+
+/* Stops and frees the first started threads of p (all of them from dst_pool_stop). */
+static void dst__pool_end(dst_pool *p, int started)
+{
+    int i;
+    dst__lock(&p->lock);
+    p->quit = 1;
+    dst__cond_wake_all(&p->wake);
+    dst__unlock(&p->lock);
+    for (i = 0; i < started; ++i) dst__thread_join(p->threads[i]);
+    dst__cond_free(&p->done);
+    dst__cond_free(&p->wake);
+    dst__mutex_free(&p->call);
+    dst__mutex_free(&p->lock);
+    DST_FREE(p->workers, NULL);
+    DST_FREE(p->threads, NULL);
+    DST_FREE(p, NULL);
+}
+
+DSTDEF dst_result dst_pool_start(dst_pool **out, int threads)
+{
+    dst_pool *p;
+    int i, made = 0;
+    if (!out) return DST_ERR_ARG;
+    *out = NULL;
+    if (threads < 0 || threads > 4096) return DST_ERR_ARG;
+    if (threads == 0) threads = dst_cpu_count();
+    p = (dst_pool *)DST_MALLOC(sizeof *p, NULL);
+    if (!p) return DST_ERR_NOMEM;
+    memset(p, 0, sizeof *p);
+    p->size = threads;
+    p->threads = (dst__thread *)DST_MALLOC(sizeof(dst__thread) * (size_t)threads, NULL);
+    p->workers = (dst__pool_worker *)DST_MALLOC(sizeof(dst__pool_worker) * (size_t)threads, NULL);
+    if (!p->threads || !p->workers) {
+        DST_FREE(p->workers, NULL);
+        DST_FREE(p->threads, NULL);
+        DST_FREE(p, NULL);
+        return DST_ERR_NOMEM;
+    }
+    if (!dst__mutex_init(&p->lock)) goto no_lock;
+    if (!dst__mutex_init(&p->call)) goto no_call;
+    if (!dst__cond_init(&p->wake)) goto no_wake;
+    if (!dst__cond_init(&p->done)) goto no_done;
+    for (i = 1; i < threads; ++i) {
+        p->workers[i - 1].pool = p;
+        p->workers[i - 1].index = i;
+        if (!dst__thread_start(&p->threads[i - 1], dst__pool_main, &p->workers[i - 1])) {
+            dst__pool_end(p, made);
+            return DST_ERR_NOMEM;
+        }
+        made++;
+    }
+    *out = p;
+    return DST_OK;
+no_done:
+    dst__cond_free(&p->wake);
+no_wake:
+    dst__mutex_free(&p->call);
+no_call:
+    dst__mutex_free(&p->lock);
+no_lock:
+    DST_FREE(p->workers, NULL);
+    DST_FREE(p->threads, NULL);
+    DST_FREE(p, NULL);
+    return DST_ERR_NOMEM;
+}
+
+DSTDEF void dst_pool_stop(dst_pool *pool)
+{
+    if (pool) dst__pool_end(pool, pool->size - 1);
+}
+
+DSTDEF int dst_pool_size(const dst_pool *pool) { return pool ? pool->size : 1; }
+
+DSTDEF dst_threads dst_pool_threads(dst_pool *pool)
+{
+    dst_threads t;
+    t.parallel_for = pool ? dst__pool_parallel_for : NULL;
+    t.user = pool;
+    t.width = pool ? pool->size : 1;
+    return t;
+}
+#else
+DSTDEF dst_result dst_pool_start(dst_pool **out, int threads)
+{
+    (void)threads;
+    if (out) *out = NULL;
+    return out ? DST_ERR_UNSUPPORTED : DST_ERR_ARG;
+}
+DSTDEF void dst_pool_stop(dst_pool *pool) { (void)pool; }
+DSTDEF int dst_pool_size(const dst_pool *pool) { (void)pool; return 1; }
+DSTDEF dst_threads dst_pool_threads(dst_pool *pool)
+{
+    dst_threads t;
+    (void)pool;
+    t.parallel_for = NULL;
+    t.user = NULL;
+    t.width = 1;
+    return t;
+}
+#endif
 
 /* ==== GEMM ======================================================= >>gemm */
 
@@ -2216,16 +2553,59 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
    tiles lose to packing everywhere. Measurements: docs/BENCHMARKS.md. */
 #define DST__GEMM_DOT_M 4
 #define DST__GEMM_DOT_N 16
+/* Blocks of C handed to threads: rows in multiples of MR (the blocked
+   path) or of 16 (the dot path's row tiles are 1, 2 or 4), so a block's
+   elements take the kernels and the k blocking they take in one piece;
+   the blocked path's columns in its NC blocks. A block is the same arithmetic on any thread, so the result
+   has the same bits for any thread count, and as dst_sgemm. */
+#define DST__GEMM_ROW_BLOCK 64 /* the dot and scalar paths */
+#define DST__GEMM_BLOCKS 32     /* the blocked path: about this many blocks */
 
-/* Every GEMM goes through here. buf: a packing buffer of cap floats,
-   64-byte aligned, or NULL to use the stack or a temporary allocation. */
-static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float alpha,
-                           const float *a, int lda, const float *b, int ldb, float beta,
-                           float *c, int ldc, float *buf, size_t cap)
+typedef struct dst__gemm_job {
+    const struct dst__gemm_isa *isa;   /* NULL: the scalar reference */
+    int dot;                           /* the dot-product path */
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int rows, cols, col_blocks;        /* block size in C, blocks across */
+    float *const *packs;               /* a packing buffer per worker, cap floats each */
+    size_t cap;
+} dst__gemm_job;
+
+static void dst__gemm_block(void *ctx, int block, int worker)
 {
+    const dst__gemm_job *g = (const dst__gemm_job *)ctx;
+    int i0 = block / g->col_blocks * g->rows, j0 = block % g->col_blocks * g->cols;
+    int m = g->m - i0 < g->rows ? g->m - i0 : g->rows, n = g->n - j0 < g->cols ? g->n - j0 : g->cols;
+    const float *a = g->trans_a ? g->a + i0 : g->a + (size_t)i0 * g->lda;
+    const float *b = g->trans_b ? g->b + (size_t)j0 * g->ldb : g->b + j0;
+    float *c = g->c + (size_t)i0 * g->ldc + j0;
 #if defined(DST__SIMD_ANY)
-    const dst__gemm_isa *isa;
+    if (g->isa && g->dot) {
+        dst__gemm_dot(g->isa, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c, g->ldc);
+        return;
+    }
+    if (g->isa) {
+        dst__gemm_blocked(g->isa, g->trans_a, g->trans_b, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
+                          g->ldc, g->packs[worker], g->cap);
+        return;
+    }
 #endif
+    (void)worker;
+    dst__sgemm_scalar(g->trans_a, g->trans_b, m, n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c, g->ldc);
+}
+
+/* Every GEMM goes through here. packs: npacks packing buffers of cap
+   floats, 64-byte aligned (a model's), or NULL to use the stack or
+   temporary allocations. threads: NULL for the calling thread. */
+static void dst__sgemm_run(const dst_threads *threads, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc, float *const *packs, int npacks, size_t cap)
+{
+    dst__gemm_job g;
+    float stack[DST__GEMM_STACK_FLOATS + 16], *heap = NULL, *mine[DST__MAX_WORKERS];
+    int blocks, workers, w;
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0) { /* C = beta * C, A and B not read */
         int i, j;
@@ -2236,62 +2616,81 @@ static void dst__sgemm_run(int trans_a, int trans_b, int m, int n, int k, float 
         }
         return;
     }
+    memset(&g, 0, sizeof g);
+    g.trans_a = trans_a; g.trans_b = trans_b; g.m = m; g.n = n; g.k = k;
+    g.lda = lda; g.ldb = ldb; g.ldc = ldc; g.alpha = alpha; g.beta = beta;
+    g.a = a; g.b = b; g.c = c;
+    g.rows = DST__GEMM_ROW_BLOCK; g.cols = n;
 #if defined(DST__SIMD_ANY)
-    isa = dst__kern()->gemm;
-    if (isa && !trans_a && trans_b &&
+    g.isa = dst__kern()->gemm;
+    if (g.isa && !trans_a && trans_b &&
         (m <= DST__GEMM_DOT_M || n <= DST__GEMM_DOT_N ||
-         (isa->dot_k_per_row > 0 && (double)k >= (double)isa->dot_k_per_row * m))) {
-        dst__gemm_dot(isa, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
-    if (isa) {
-        float stack[DST__GEMM_STACK_FLOATS + 16], *heap = NULL;
-        int kcb, ncb;
-        size_t need = dst__gemm_blocks(isa, n, k, (size_t)-1, &kcb, &ncb);
-        if (!buf) {
-            if (need > DST__GEMM_STACK_FLOATS)
-                heap = (float *)dst__alloc_aligned(need * sizeof(float), NULL);
-            if (heap) {
-                buf = heap;
-                cap = need;
-            } else {
-                buf = stack + ((16 - ((uintptr_t)stack >> 2)) & 15); /* 64-byte aligned */
-                cap = DST__GEMM_STACK_FLOATS;
+         (g.isa->dot_k_per_row > 0 && (double)k >= (double)g.isa->dot_k_per_row * m)))
+        g.dot = 1;
+    if (g.isa && !g.dot) {
+        int kcb;
+        int row_blocks;
+        size_t need = dst__gemm_blocks(g.isa, n, k, packs ? cap : (size_t)-1, &kcb, &g.cols);
+        /* about DST__GEMM_BLOCKS blocks, at least 4 MR rows each: each
+           block packs its own B, so fewer rows would pack B more often */
+        row_blocks = (DST__GEMM_BLOCKS + (n + g.cols - 1) / g.cols - 1) / ((n + g.cols - 1) / g.cols);
+        g.rows = ((m + row_blocks - 1) / row_blocks + g.isa->mr - 1) / g.isa->mr * g.isa->mr;
+        if (g.rows < 4 * g.isa->mr) g.rows = 4 * g.isa->mr;
+        if (!packs) { /* the call's own: one per worker, or one on the stack */
+            cap = need;
+            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * ((n + g.cols - 1) / g.cols),
+                                          (double)g.rows * g.cols * k, (int)(sizeof mine / sizeof mine[0]));
+            if (npacks > 1 || need > DST__GEMM_STACK_FLOATS)
+                heap = (float *)dst__alloc_aligned((size_t)npacks * need * sizeof(float), NULL);
+            if (!heap) {
+                npacks = 1;
+                if (need > DST__GEMM_STACK_FLOATS) { /* no memory: smaller blocks on the stack */
+                    cap = DST__GEMM_STACK_FLOATS;
+                    dst__gemm_blocks(g.isa, n, k, cap, &kcb, &g.cols);
+                }
+                mine[0] = stack + ((16 - ((uintptr_t)stack >> 2)) & 15); /* 64-byte aligned */
             }
+            for (w = 0; heap && w < npacks; ++w) mine[w] = heap + (size_t)w * need;
+            packs = mine;
         }
-        dst__gemm_blocked(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                          buf, cap);
-        dst__free_aligned(heap, NULL);
-        return;
     }
 #endif
-    (void)buf; (void)cap;
-    dst__sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!packs) npacks = DST__MAX_WORKERS; /* the dot and scalar paths need none */
+    g.packs = packs;
+    g.cap = cap;
+    g.col_blocks = (n + g.cols - 1) / g.cols;
+    blocks = ((m + g.rows - 1) / g.rows) * g.col_blocks;
+    workers = dst__par_workers_for(threads, blocks, (double)g.rows * g.cols * k, npacks);
+    dst__par_for(threads, workers, blocks, dst__gemm_block, &g);
+    dst__free_aligned(heap, NULL);
 }
 
-/* Inside a model: pack holds DST__GEMM_PACK_FLOATS floats, 64-byte aligned. */
-static void dst__sgemm_packed(int trans_a, int trans_b, int m, int n, int k, float alpha,
-                              const float *a, int lda, const float *b, int ldb,
-                              float beta, float *c, int ldc, float *pack)
+/* invalid arguments: nothing is done (the contract has no result code) */
+static int dst__sgemm_args_ok(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb, const float *c, int ldc)
 {
-    dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                   pack, DST__GEMM_PACK_FLOATS);
+    int cols_a = trans_a ? m : k, cols_b = trans_b ? k : n;
+    if (m < 0 || n < 0 || k < 0 || m == 0 || n == 0) return 0;
+    if (!c || ldc < n) return 0;
+    if (k > 0 && alpha != 0 && (!a || !b || lda < (cols_a > 1 ? cols_a : 1) || ldb < (cols_b > 1 ? cols_b : 1)))
+        return 0;
+    return 1;
 }
 
 DSTDEF void dst_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb,
                       float beta, float *c, int ldc)
 {
-    int rows_a = trans_a ? k : m, cols_a = trans_a ? m : k;
-    int rows_b = trans_b ? n : k, cols_b = trans_b ? k : n;
-    (void)rows_a; (void)rows_b;
-    /* invalid arguments: nothing is done (the contract has no result code) */
-    if (m < 0 || n < 0 || k < 0 || m == 0 || n == 0) return;
-    if (!c || ldc < n) return;
-    if (k > 0 && alpha != 0 && (!a || !b || lda < (cols_a > 1 ? cols_a : 1) ||
-                                ldb < (cols_b > 1 ? cols_b : 1)))
-        return;
-    dst__sgemm_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0);
+    if (dst__sgemm_args_ok(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc))
+        dst__sgemm_run(NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0, 0);
+}
+
+DSTDEF void dst_sgemm_threaded(const dst_threads *threads, int trans_a, int trans_b, int m, int n, int k,
+                               float alpha, const float *a, int lda, const float *b, int ldb,
+                               float beta, float *c, int ldc)
+{
+    if (dst__sgemm_args_ok(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc))
+        dst__sgemm_run(threads, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0, 0);
 }
 
 /* ==== softmax and losses ========================================= >>loss */
@@ -2539,7 +2938,8 @@ DSTDEF void dst_activation_backward(dst_activation act, float param, const float
 static void dst__gemm(float *pack, int trans_a, int trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-    if (pack) dst__sgemm_packed(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pack);
+    if (pack) dst__sgemm_run(NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &pack, 1,
+                             DST__GEMM_PACK_FLOATS);
     else dst_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -4264,8 +4664,8 @@ static void dst__wino_weight_grad(const dst__wino *q, const dst__gemm_isa *isa, 
         if (kt->wino_grad) kt->wino_grad(q, dy, g0, cnt, td);
         else dst__wino_grad_scalar(q, dy, g0, cnt, td);
         for (e = 0; e < 16; ++e)
-            dst__sgemm_run(0, 1, q->kdim, q->chans, cnt, 1.0f, td + e * q->ld, (int)(16 * q->ld), tv + e * q->ld, (int)(16 * q->ld),
-                           g0 ? 1.0f : 0.0f, dU + e * KC, q->chans, buf, dst__wino_grad_gemm_floats(q));
+            dst__sgemm_run(NULL, 0, 1, q->kdim, q->chans, cnt, 1.0f, td + e * q->ld, (int)(16 * q->ld), tv + e * q->ld,
+                           (int)(16 * q->ld), g0 ? 1.0f : 0.0f, dU + e * KC, q->chans, &buf, 1, dst__wino_grad_gemm_floats(q));
     }
     for (i = 0; i < KC; ++i) { /* dW = G^T dU G */
         float u[16], t[3][4], *g = dw + i * 9;
@@ -5195,7 +5595,10 @@ struct dst_model {
     float *tlogits;                        /* teacher logits for a batch */
     float *dlogits;                        /* d loss / d output for a batch */
     float *scratch;                        /* 2 x out_size, loss rows */
-    float *pack;                           /* GEMM packing */
+    float *pack;                           /* GEMM packing (the calling thread's) */
+    float **packs;                         /* one per worker: packs[0] is pack */
+    int    npacks;
+    dst_threads threads;                   /* dst_model_set_threads; width 1: none */
     /* the last forward */
     const float *input;
     int    batch, trained_forward;
@@ -5396,12 +5799,60 @@ static void dst__model_release_workspace(dst_model *m)
     m->ws_batch = 0;
 }
 
+/* the packing buffers of workers 1 .. npacks - 1 */
+static void dst__model_free_packs(dst_model *m)
+{
+    int i;
+    if (m->packs == &m->pack) return;
+    for (i = 1; i < m->npacks; ++i) dst__free_aligned(m->packs[i], m->alloc_user);
+    DST_FREE(m->packs, m->alloc_user);
+    m->packs = &m->pack;
+    m->npacks = 1;
+}
+
+DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads)
+{
+    float **packs;
+    int i, width;
+    if (!m) return DST_ERR_ARG;
+    if (threads && (!threads->parallel_for || threads->width < 1))
+        return dst__fail(m, DST_ERR_ARG, "threads: parallel_for is NULL or width < 1");
+    width = threads ? threads->width : 1;
+    if (width > DST__MAX_WORKERS) width = DST__MAX_WORKERS;
+    if (width != m->npacks) {
+        dst__model_free_packs(m);
+        if (width > 1) {
+            packs = (float **)DST_MALLOC(sizeof(float *) * (size_t)width, m->alloc_user);
+            if (!packs) return dst__fail(m, DST_ERR_NOMEM, "packing buffers for %d threads", width);
+            packs[0] = m->pack;
+            for (i = 1; i < width; ++i) {
+                packs[i] = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+                if (!packs[i]) {
+                    while (--i > 0) dst__free_aligned(packs[i], m->alloc_user);
+                    DST_FREE(packs, m->alloc_user);
+                    return dst__fail(m, DST_ERR_NOMEM, "packing buffers for %d threads", width);
+                }
+            }
+            m->packs = packs;
+            m->npacks = width;
+        }
+    }
+    if (threads && width > 1) {
+        m->threads = *threads;
+        m->threads.width = width;
+    } else {
+        m->threads = dst_pool_threads(NULL);
+    }
+    return DST_OK;
+}
+
 DSTDEF void dst_model_free(dst_model *m)
 {
     void *ctx;
     if (!m) return;
     ctx = m->alloc_user;
     dst__model_release_workspace(m);
+    dst__model_free_packs(m);
     dst__free_aligned(m->pack, ctx);
     dst__free_aligned(m->own_params, ctx);
     dst__free_aligned(m->own_buffers, ctx);
@@ -5465,6 +5916,9 @@ static dst_result dst__model_create(dst_model **out, const dst_model_desc *desc,
                                   m->layers[i + 1].desc.kind == DST_LAYER_RELU;
     m->pack = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
     if (!m->pack) { dst_model_free(m); return dst__err(err, DST_ERR_NOMEM, "GEMM packing buffer"); }
+    m->packs = &m->pack;
+    m->npacks = 1;
+    m->threads = dst_pool_threads(NULL);
     dst_rng_seed(&m->rng, desc->seed);
     m->seed = desc->seed;
     m->opt = dst_optimizer_default(DST_SGD);
@@ -5690,12 +6144,20 @@ static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows,
     dst__kern()->column_sums(dy, ld, db, rows, cols);
 }
 
+/* A GEMM inside a model: its threads and packing buffers. */
+static void dst__sgemm_packed(const dst_model *mdl, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    dst__sgemm_run(&mdl->threads, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, mdl->packs,
+                   mdl->npacks, DST__GEMM_PACK_FLOATS);
+}
+
 static const float *dst__dense_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
     const float *w = m->params + ly->param_offset;
     int out = ly->desc.units, in = (int)ly->in_size;
     (void)training;
-    dst__sgemm_packed(0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, ly->out, out, m->pack);
+    dst__sgemm_packed(m, 0, 1, batch, out, in, 1.0f, x, in, w, in, 0.0f, ly->out, out);
     dst__bias_relu(ly->out, ly->bias_count ? w + ly->weight_count : NULL, (size_t)batch, (size_t)out, ly->relu_fused);
     return ly->out;
 }
@@ -5707,9 +6169,9 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
     const float *w = m->params + ly->param_offset;
     float *gw = m->grads + ly->param_offset;
     int out = ly->desc.units, in = (int)ly->in_size;
-    dst__sgemm_packed(1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in, m->pack);
+    dst__sgemm_packed(m, 1, 0, out, in, batch, 1.0f, dy, out, x, in, 0.0f, gw, in);
     if (ly->bias_count) dst__column_sums(dy, (size_t)out, gw + ly->weight_count, (size_t)batch, (size_t)out);
-    if (dx) dst__sgemm_packed(0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in, m->pack);
+    if (dx) dst__sgemm_packed(m, 0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
     return dx;
 }
 

@@ -17,6 +17,9 @@
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
 #endif
 #include "test.h"
+#ifndef T_DEFAULT_FILTER
+#define T_DEFAULT_FILTER NULL /* every test */
+#endif
 
 #include "test_kernels.c"
 #include "test_model.c"
@@ -29,6 +32,7 @@
 #include "test_gemm.c"
 #include "test_file.c"
 #include "test_layers.c"
+#include "test_threads.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -43,12 +47,13 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(gemm_tests),
     T_SUITE(file_tests),
     T_SUITE(layers_tests),
+    T_SUITE(thread_tests),
 };
 
 int main(int argc, char **argv)
 {
     int s, i, passed = 0, failed = 0;
-    const char *filter = argc > 1 ? argv[1] : NULL;
+    const char *filter = argc > 1 ? argv[1] : T_DEFAULT_FILTER;
     const char *dir = getenv("DST_FIXTURES");
     if (dir) t_fixture_dir = dir;
     for (s = 0; s < (int)(sizeof t_suites / sizeof t_suites[0]); ++s) {

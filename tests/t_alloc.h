@@ -5,23 +5,31 @@
 static long t_alloc_live = 0;   /* blocks allocated and not freed */
 static long t_alloc_fail_at = 0; /* > 0: the allocation with this number fails */
 static long t_alloc_count = 0;  /* allocations so far */
+/* atomic where the compiler has it: threaded tests allocate from several threads */
+#if defined(__GNUC__) || defined(__clang__)
+#define T_ADD(p, v) __atomic_add_fetch(p, v, __ATOMIC_RELAXED)
+#define T_GET(p) __atomic_load_n(p, __ATOMIC_RELAXED)
+#else
+#define T_ADD(p, v) (*(p) += (v))
+#define T_GET(p) (*(p))
+#endif
 static void *t_malloc(size_t n)
 {
-    if (++t_alloc_count == t_alloc_fail_at) return NULL;
-    t_alloc_live++;
+    if (T_ADD(&t_alloc_count, 1) == T_GET(&t_alloc_fail_at)) return NULL;
+    T_ADD(&t_alloc_live, 1);
     return malloc(n);
 }
 static void *t_realloc(void *p, size_t n)
 {
     void *q;
-    if (++t_alloc_count == t_alloc_fail_at) return NULL;
+    if (T_ADD(&t_alloc_count, 1) == T_GET(&t_alloc_fail_at)) return NULL;
     q = realloc(p, n);
-    if (q && !p) t_alloc_live++;
+    if (q && !p) T_ADD(&t_alloc_live, 1);
     return q;
 }
 static void t_free(void *p)
 {
-    if (p) t_alloc_live--;
+    if (p) T_ADD(&t_alloc_live, -1);
     free(p);
 }
 /* Calls made with the context t_alloc_ctx_watch (when not NULL): a test

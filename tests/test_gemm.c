@@ -164,7 +164,7 @@ static int test_gemm_buffers(void)
             dst_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c2, n);
             t_alloc_fail_at = 0;
             before = t_alloc_count;
-            dst__sgemm_packed(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c3, n, pack);
+            dst__sgemm_run(NULL, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c3, n, &pack, 1, DST__GEMM_PACK_FLOATS);
             T_CHECK(t_alloc_count == before); /* nothing allocated with the model's buffer */
             ok = t_close(c1, r, (size_t)m * n, 1e-5f, 1e-3f, "temporary buffer") &&
                  t_close(c2, r, (size_t)m * n, 1e-5f, 1e-3f, "stack buffer after a failed allocation") &&
