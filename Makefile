@@ -14,7 +14,7 @@ STRICT  = -Wshadow -Wdouble-promotion -Wundef -Wcast-align -Wmissing-declaration
 STRICTC = $(STRICT) -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2
 TESTSRC = tests/run.c
-TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
+TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/* tests/corpus-csv/*
 
 .PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy
@@ -120,11 +120,17 @@ fixtures:
 # keeping goes to tests/corpus/ with its line in tests/gen_corpus.c.)
 # tests/fuzz_ignore.txt leaves CRC32 out of the coverage instrumentation:
 # it has no branch worth steering and was half of each run's time.
-fuzz: build/fuzz_load
+fuzz: build/fuzz_load build/fuzz_csv
 build/fuzz_load: tests/fuzz_load.c tests/fuzz_one.h tests/fuzz_ignore.txt distill.h | build/.dir
 	clang -std=c99 -O2 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -fsanitize-coverage-ignorelist=tests/fuzz_ignore.txt -I. tests/fuzz_load.c -o $@ -lm
 	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
+# The CSV reader's fuzzer (tests/fuzz_csv.c): the first byte of an input picks
+# the options; tests/corpus-csv/ is its seed corpus, replayed by `make test`.
+# ./build/fuzz_csv -artifact_prefix=build/fuzz-artifacts/ -max_total_time=600 build/fuzz-corpus-csv tests/corpus-csv
+build/fuzz_csv: tests/fuzz_csv.c tests/fuzz_csv_one.h distill.h | build/.dir
+	clang -std=c99 -O2 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_csv.c -o $@ -lm
+	@mkdir -p build/fuzz-corpus-csv build/fuzz-artifacts
 corpus: tests/gen_corpus.c distill.h | build/.dir
 	gcc -std=c99 -O1 $(WARN) -I. tests/gen_corpus.c -o build/gen_corpus -lm
 	./build/gen_corpus tests/corpus
