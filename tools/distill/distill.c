@@ -21,7 +21,8 @@
    one translation unit (so the one cc line above stays one line, every
    function stays static, and the compiler sees the program whole):
      cli.h     what the parts share: includes, the parsed command line, prototypes
-     common.c  errors and numbers, the data set and class names, model helpers
+     common.c  errors and numbers, class names, model helpers
+     data.c    the data: IDX, CSV, .npy, image folders; splits; normalisation
      spec.c    the SPEC grammar
      train.c   train and distill
      model.c   eval, predict, info
@@ -30,6 +31,7 @@
      main.c    options, usage, main */
 #include "cli.h"
 #include "common.c"
+#include "data.c"
 #include "spec.c"
 #include "train.c"
 #include "model.c"

@@ -9,6 +9,18 @@ typedef struct option { const char *name; int flag; int cmds; size_t off; } opti
 #define OPT(name, flag, cmds, field) { name, flag, cmds, offsetof(args, field) }
 static const option options[] = {
     OPT("--data", O_STR, C_TRAIN | C_DISTILL | C_EVAL, data),
+    OPT("--test", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test),
+    OPT("--label", O_STR, C_TRAIN | C_DISTILL | C_EVAL, label),
+    OPT("--train-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL, train_x),
+    OPT("--train-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL, train_y),
+    OPT("--test-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_x),
+    OPT("--test-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_y),
+    OPT("--test-fraction", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_fraction),
+    OPT("--size", O_STR, C_TRAIN | C_DISTILL | C_EVAL, size),
+    OPT("--channels", O_STR, C_TRAIN | C_DISTILL | C_EVAL, channels),
+    OPT("--val", O_STR, C_TRAIN | C_DISTILL, val),
+    OPT("--keep-best", O_FLAG, C_TRAIN | C_DISTILL, keep_best),
+    OPT("--patience", O_STR, C_TRAIN | C_DISTILL, patience),
     OPT("--arch", O_STR, C_TRAIN | C_DISTILL, arch),
     OPT("--epochs", O_STR, C_TRAIN | C_DISTILL, epochs),
     OPT("--batch", O_STR, C_TRAIN | C_DISTILL | C_EVAL, batch),
@@ -26,13 +38,12 @@ static const option options[] = {
     OPT("--classes", O_STR, C_TRAIN | C_DISTILL, classes),
     OPT("--plot", O_STR, C_TRAIN | C_DISTILL, plot),
     OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
-    OPT("--label", O_STR, C_TRAIN | C_DISTILL, label),
     OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
     OPT("--model", O_STR, C_EVAL | C_PREDICT, model),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
     OPT("--invert", O_STR, C_PREDICT, invert),
-    OPT("--name", O_STR, C_EXPORT_C | C_EXPORT_BYTES, name),
+    OPT("--name", O_STR, C_TRAIN | C_DISTILL | C_EXPORT_C | C_EXPORT_BYTES, name),
     OPT("--title", O_STR, C_PLOT, title),
 };
 
