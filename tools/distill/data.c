@@ -130,6 +130,8 @@ static void load_sources(const args *a, const dst_model *model, sets *s)
         fail(2, "--data is required (an IDX directory, a CSV file or a folder of images; or --train-x/--train-y)");
     } else if (a->test_x || a->test_y) {
         fail(2, "--test-x/--test-y go with --train-x/--train-y; with --data the test set is --test");
+    } else if (!is_dir(a->data) && !is_file(a->data)) {
+        fail(1, "--data %s: no such file or folder (an IDX directory, a CSV file or a folder of images)", a->data);
     } else if (is_dir(a->data) && is_idx_dir(a->data)) {
         load_idx(a, s);
     } else if (is_dir(a->data)) {
