@@ -17,7 +17,7 @@ TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/* tests/corpus-csv/*
 
 .PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
-EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy
+EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy build/table
 PROGRAMS = build/distill build/demo
 all: $(PROGRAMS) $(EXAMPLES)
 

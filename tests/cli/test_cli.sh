@@ -364,6 +364,12 @@ good "offline_npy" build/offline_npy $D $T/logits.npy 6
 has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
 at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9
 bad "offline_npy: not a .npy file" 1 "$D/classes.txt" build/offline_npy $D $D/classes.txt 1
+good "table" build/table $G/game.csv species $T/table_student.dst
+has "table: reads the CSV" '^400 rows, 3 features, 3 classes$'
+at_least "table: the distilled student learns" "$(sed -n 's/^distilled student (8) test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.85
+has "table: predicts a raw row through the stored normalisation" '^first test row: predicted [a-z]+, labelled [a-z]+$'
+good "table: the command reads the example's model" build/distill info $T/table_student.dst
+has "table: per-feature std in the model" '^  input.std = [0-9.e-]+,[0-9.e-]+,[0-9.e-]+$'
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
