@@ -12,8 +12,11 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
-     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     callback into any other code. Your data in: CSV tables (our own bounded
+     reader), .npy arrays, folders of images (through stb_image) and IDX
+     (MNIST-format) files; stratified validation splits and keep-best
+     training; an input normalisation that is stored in the model. And a
+     weight file (architecture, named tensors, metadata, CRC32s,
      little-endian everywhere; atomic saves, loading in place from memory,
      checkpoints that resume training bit for bit).
 

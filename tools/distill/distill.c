@@ -4,9 +4,11 @@
    cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -o build/distill
 
    distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
+   distill train   --data TRAIN.csv [--test TEST.csv] --label COLUMN --arch SPEC ...
    distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
                    --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
    distill eval    --data DIR --model MODEL [--split test|train]
+   (DIR: an IDX directory or a folder of images DIR/<class>/; or --train-x/--train-y .npy)
    distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
    distill info    MODEL
    distill export-c     MODEL [--name NAME] > model.h
