@@ -157,6 +157,59 @@ static int test_csv_load_file_and_alloc_failures(void)
     return 0;
 }
 
+/* An IDX file: type, dims, then the values big-endian (float32 or bytes). */
+static int t_write_idx(const char *path, int type, int ndim, const int *dims, const float *v)
+{
+    unsigned char b[4];
+    int i, n = 1;
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    b[0] = b[1] = 0; b[2] = (unsigned char)type; b[3] = (unsigned char)ndim;
+    fwrite(b, 1, 4, f);
+    for (i = 0; i < ndim; ++i) {
+        b[0] = 0; b[1] = 0; b[2] = (unsigned char)(dims[i] >> 8); b[3] = (unsigned char)dims[i];
+        fwrite(b, 1, 4, f);
+        n *= dims[i];
+    }
+    for (i = 0; i < n; ++i) {
+        if (type == 0x0D) {
+            uint32_t u;
+            memcpy(&u, &v[i], 4);
+            b[0] = (unsigned char)(u >> 24); b[1] = (unsigned char)(u >> 16); b[2] = (unsigned char)(u >> 8); b[3] = (unsigned char)u;
+            fwrite(b, 1, 4, f);
+        } else {
+            b[0] = (unsigned char)v[i];
+            fwrite(b, 1, 1, f);
+        }
+    }
+    fclose(f);
+    return 1;
+}
+
+/* Features written as float IDX are features: never divided by 255 (bytes are pixels and are). */
+static int test_mnist_float_idx_not_scaled(void)
+{
+    static const int img_dims[3] = { 2, 1, 3 }, lab_dims[1] = { 2 };
+    static const float feats[6] = { 1500, -2, 0.25f, 7, 8, 9 }, bytes[6] = { 7, 8, 9, 10, 11, 12 }, labels[2] = { 1, 0 };
+    const char *names[4] = { "build/train-images-idx3-ubyte", "build/train-labels-idx1-ubyte",
+                             "build/t10k-images-idx3-ubyte", "build/t10k-labels-idx1-ubyte" };
+    dst_mnist d;
+    dst_error e;
+    int i;
+    T_CHECK(t_write_idx(names[0], 0x0D, 3, img_dims, feats) && t_write_idx(names[1], 0x08, 1, lab_dims, labels) &&
+            t_write_idx(names[2], 0x0D, 3, img_dims, feats) && t_write_idx(names[3], 0x08, 1, lab_dims, labels));
+    T_CHECK_MSG(dst_mnist_load("build", &d, &e) == DST_OK, "%s", e.message);
+    T_CHECK(d.pixels == 0 && d.train_x[0] == 1500 && d.train_x[1] == -2 && d.test_x[2] == 0.25f && d.train_y[0] == 1);
+    dst_mnist_free(&d);
+    T_CHECK(t_write_idx(names[2], 0x08, 3, img_dims, bytes)); /* bytes beside floats: refused */
+    T_CHECK(dst_mnist_load("build", &d, &e) == DST_ERR_FORMAT && strstr(e.message, "IDX type 0x0d, the test images 0x08"));
+    T_CHECK(t_write_idx(names[0], 0x08, 3, img_dims, bytes));
+    T_CHECK(dst_mnist_load("build", &d, &e) == DST_OK && d.pixels == 1 && fabsf(d.train_x[0] - 7 / 255.0f) < 1e-7f);
+    dst_mnist_free(&d);
+    for (i = 0; i < 4; ++i) remove(names[i]);
+    return 0;
+}
+
 static int test_dataset_npy_tables(void)
 {
     dst_npy fx, fy;
@@ -453,6 +506,7 @@ static const t_case dataset_tests[] = {
     { "csv_load_file_and_alloc_failures", test_csv_load_file_and_alloc_failures },
     { "csv_corpus_replay", test_csv_corpus_replay },
     { "dataset_npy_tables", test_dataset_npy_tables },
+    { "mnist_float_idx_not_scaled", test_mnist_float_idx_not_scaled },
     { "dataset_subset", test_dataset_subset },
     { "split_stratified", test_split_stratified },
     { "normalization_travels_with_the_model", test_normalization_travels_with_the_model },
