@@ -12,6 +12,7 @@
      cli_helper game DIR          game.csv / game_test.csv (a table of three species; features
                                   10^5 apart in scale), the same rows as x.npy y.npy xt.npy yt.npy,
                                   game_logits.npy (teacher logits per training row), broken tables
+     cli_helper gameidx DIR       the game's rows as float32 IDX files (features, not pixels)
      cli_helper folders DIR       RGB pictures by colour: train/ and test/, flat/, mixed/ (two sizes) */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -250,6 +251,36 @@ static int write_game(const char *dir)
     return ok;
 }
 
+/* The game's rows as float32 IDX (N x 1 x 3) with byte labels: the issue's
+   converted table, which must be standardised, never divided by 255. */
+static int write_game_idx(const char *dir)
+{
+    unsigned char img[16 + 500 * 12], lab[8 + 500];
+    const char *prefix[2] = { "train", "t10k" };
+    char name[64];
+    int part, i, j, k, n, ok = 1;
+    for (part = 0; part < 2; ++part) {
+        n = part ? 100 : 400;
+        be32(img, 0x0D03); be32(img + 4, (unsigned)n); be32(img + 8, 1); be32(img + 12, 3);
+        be32(lab, 0x801); be32(lab + 4, (unsigned)n);
+        for (i = 0; i < n; ++i) {
+            float f[3];
+            game_row(f, &k);
+            lab[8 + i] = (unsigned char)k;
+            for (j = 0; j < 3; ++j) {
+                unsigned u;
+                memcpy(&u, &f[j], 4);
+                be32(img + 16 + (size_t)(i * 3 + j) * 4, u);
+            }
+        }
+        snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix[part]);
+        ok = ok && put(dir, name, img, 16 + (size_t)n * 12, 0, 0);
+        snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix[part]);
+        ok = ok && put(dir, name, lab, 8 + (size_t)n, 0, 0);
+    }
+    return ok;
+}
+
 /* An RGB picture: noise, and a square of the class's colour (red, green, blue). */
 static int write_colour(const char *path, int size, int k)
 {
@@ -359,6 +390,8 @@ int main(int argc, char **argv)
         ok = write_kinds(dir);
     } else if (strcmp(argv[1], "game") == 0) {
         ok = write_game(dir);
+    } else if (strcmp(argv[1], "gameidx") == 0) {
+        ok = write_game_idx(dir);
     } else if (strcmp(argv[1], "folders") == 0) {
         ok = write_folders(dir);
     } else if (strcmp(argv[1], "broken") == 0) {

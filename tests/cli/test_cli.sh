@@ -60,11 +60,11 @@ at_least() {
 }
 
 rm -rf "$T"
-mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/kinds" "$T/game" "$T/folders"
+mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/kinds" "$T/game" "$T/folders" "$T/gameidx"
 if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
     ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER npy "$T/data" "$T/logits5.npy" 5 ||
     ! $HELPER model "$T" "$T/options.bin" || ! $HELPER kinds "$T/kinds" || ! $HELPER table "$T" ||
-    ! $HELPER game "$T/game" || ! $HELPER folders "$T/folders"; then
+    ! $HELPER game "$T/game" || ! $HELPER folders "$T/folders" || ! $HELPER gameidx "$T/gameidx"; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
@@ -164,6 +164,9 @@ for BIN in $BINS; do
     good "train on .npy tables" $BIN train --train-x $G/x.npy --train-y $G/y.npy --test-x $G/xt.npy --test-y $G/yt.npy \
         --arch dense:16,relu,dense:3 --epochs 20 --lr 0.01 --out $M/npy.bin
     if [ "$(value accuracy)" = "$csv_acc" ]; then ok ".npy: the same rows train the same model as the CSV"; else no ".npy: the same rows train the same model as the CSV" "npy $(value accuracy), csv $csv_acc"; fi
+    good "train on float IDX features" $BIN train --data $T/gameidx --arch dense:16,relu,dense:3 --epochs 20 --lr 0.01 --out $M/fidx.bin
+    has "float IDX: standardised per feature, never / 255" '^normalisation: per feature \(v - mean\) / std from the 400 training images \(not pixels: no 1/255\)$'
+    at_least "float IDX: learns (not at chance)" "$(value accuracy)" 0.85
     good "train RGB on a folder of images" $BIN train --data $F --arch conv:8:3:1:same,relu,maxpool:2,flatten,dense:3 \
         --epochs 6 --lr 0.01 --out $M/rgb.bin
     has "folder: train/ and test/" '^data: 120 training and 36 test images of 3x12x12, 3 classes'
