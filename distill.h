@@ -694,6 +694,12 @@ typedef struct dst_progress {
 /* Return non-zero to stop training (dst_model_fit then returns DST_OK). */
 typedef int (*dst_progress_fn)(void *user, const dst_progress *p);
 
+/* A batch source: fills x (batch x the model's input size floats) and labels
+   (batch class numbers) with the samples of these indices, each in [0,
+   count) of the fit; reads them from disk, decodes, augments, as it likes.
+   Anything but DST_OK stops the fit with that result. */
+typedef dst_result (*dst_batch_fn)(void *user, const size_t *indices, int batch, float *x, int *labels);
+
 typedef struct dst_fit_config {
     int      epochs;
     int      batch_size;
@@ -710,6 +716,9 @@ typedef struct dst_fit_config {
     size_t       progress_every; /* 0 = only at epoch ends */
     int          resume;         /* 1: continue where the model's last fit stopped (e.g. a loaded
                                     checkpoint): same data, count, batch_size, seed and no_shuffle */
+    dst_batch_fn source;         /* optional: batches come from here, not from x and labels (pass NULL
+                                    for both to dst_model_fit): data that does not fit in memory */
+    void        *source_user;
     int          keep_best;      /* 1 (needs validation data): end with the parameters of the epoch of
                                     best validation accuracy (ties: lower validation loss) */
     int          patience;       /* with keep_best: stop after this many epochs without a better one
@@ -720,7 +729,8 @@ typedef struct dst_fit_config {
 DSTDEF dst_fit_config dst_fit_default(void);
 
 /* Trains on count samples x (count x input_size) with labels (may be NULL only
-   when a teacher is given and alpha... is ignored: soft targets alone). */
+   when a teacher is given and alpha... is ignored: soft targets alone). With
+   cfg->source, x and labels are NULL and each batch is asked of the source. */
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
 
@@ -1055,6 +1065,24 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
    error naming the file. */
 DSTDEF dst_result dst_image_folder_load(const char *dir, const dst_image_prep *prep, const char *const *classes,
                                         int class_count, dst_dataset *out, dst_error *err);
+
+/* The same folder streamed from disk, for data that does not fit in memory:
+   open lists the files (and sizes the pictures) without decoding them;
+   dst_image_folder_batch is a dst_batch_fn that decodes the pictures asked
+   for, to give dst_fit_config.source (source_user = the folder):
+       dst_image_folder *f;  dst_image_folder_open(&f, "photos/train", &prep, NULL, 0, &e);
+       fit.source = dst_image_folder_batch; fit.source_user = f;
+       dst_model_fit(m, NULL, NULL, dst_image_folder_info(f)->count, &fit);
+   info: count, shape, classes, class_names and y (every picture's class,
+   e.g. for dst_split_stratified); x is NULL. When the batch function fails,
+   dst_image_folder_error says which picture and why. */
+typedef struct dst_image_folder dst_image_folder;
+DSTDEF dst_result dst_image_folder_open(dst_image_folder **out, const char *dir, const dst_image_prep *prep,
+                                        const char *const *classes, int class_count, dst_error *err);
+DSTDEF const dst_dataset *dst_image_folder_info(const dst_image_folder *f);
+DSTDEF dst_result dst_image_folder_batch(void *folder, const size_t *indices, int batch, float *x, int *labels);
+DSTDEF const char *dst_image_folder_error(const dst_image_folder *f);
+DSTDEF void dst_image_folder_close(dst_image_folder *f);
 #endif
 /* The model's input shape and its normalisation as an image prep. */
 DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
@@ -1585,6 +1613,16 @@ static dst_result dst__err(dst_error *err, dst_result code, const char *fmt, ...
     va_start(ap, fmt);
     if (err) err->code = code;
     code = dst__vfail(err ? err->message : NULL, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* The same into an object's own 256-byte message buffer (a folder's, a reader's). */
+static dst_result dst__vfail_to(char *buf, dst_result code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dst__vfail(buf, code, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -6830,10 +6868,12 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     dst_error e;
     dst_result r;
     if (!c) return dst__fail(m, DST_ERR_ARG, "fit config is NULL");
-    if (!x || count == 0) return dst__fail(m, DST_ERR_ARG, "fit needs x and count >= 1");
+    if (c->source && (x || labels))
+        return dst__fail(m, DST_ERR_ARG, "with a batch source, x and labels are NULL (the source gives both)");
+    if ((!x && !c->source) || count == 0) return dst__fail(m, DST_ERR_ARG, "fit needs x (or a batch source) and count >= 1");
     if (c->epochs < 1) return dst__fail(m, DST_ERR_ARG, "epochs %d: must be >= 1", c->epochs);
     if (c->batch_size < 1) return dst__fail(m, DST_ERR_ARG, "batch_size %d: must be >= 1", c->batch_size);
-    if (!labels && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
+    if (!labels && !c->source && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
     if (labels && (r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
     if (c->teacher) {
         if ((r = dst__teacher_ok(c->teacher, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
@@ -6905,6 +6945,25 @@ static void dst__best_end(dst_model *m, dst__best *b, int restore)
     b->saved = NULL;
 }
 
+/* A batch's inputs and labels: copied from the arrays, or asked of the batch source. */
+static dst_result dst__fit_gather(dst_model *m, const dst_fit_config *c, const float *x, const int *labels,
+                                  const size_t *idx, int bs, float *bx, int *by)
+{
+    size_t in = m->in_size;
+    int k;
+    dst_result r;
+    if (c->source) {
+        if ((r = c->source(c->source_user, idx, bs, bx, by)) != DST_OK)
+            return dst__fail(m, r, "the batch source returned %s", dst_result_string(r));
+        return DST_OK;
+    }
+    for (k = 0; k < bs; ++k) {
+        memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
+        if (labels) by[k] = labels[idx[k]];
+    }
+    return DST_OK;
+}
+
 /* Fisher-Yates over the whole order, one draw per position. */
 static void dst__shuffle(size_t *order, size_t count, dst_rng *rng)
 {
@@ -6953,6 +7012,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     double t0 = dst_seconds(), samples = 0;
     size_t batches, in;
     dst__best best;
+    int has_labels = labels != NULL || (c && c->source != NULL);
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
     if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
@@ -6998,19 +7058,16 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
             float loss;
             const float *y;
-            for (k = 0; k < bs; ++k) {
-                idx[k] = order[start + (size_t)k];
-                memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
-                if (labels) by[k] = labels[idx[k]];
-            }
+            for (k = 0; k < bs; ++k) idx[k] = order[start + (size_t)k];
+            if ((r = dst__fit_gather(m, c, x, labels, idx, bs, bx, by)) != DST_OK) break;
             if (c->teacher)
-                r = dst_model_distill_step(m, c->teacher, bx, labels ? by : NULL, idx, bs,
+                r = dst_model_distill_step(m, c->teacher, bx, has_labels ? by : NULL, idx, bs,
                                            c->temperature, c->alpha, &loss);
             else
                 r = dst_model_train_step(m, bx, by, bs, NULL, 0, 0, &loss);
             if (r != DST_OK) break;
             y = m->layers[m->layer_count - 1].out;
-            if (labels)
+            if (has_labels)
                 for (k = 0; k < bs; ++k)
                     if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
             loss_sum += (double)loss * bs;
@@ -10105,70 +10162,131 @@ static dst_result dst__folder_files(const char *dir, const dst__list *sub, const
     return DST_OK;
 }
 
-/* Decodes every file into out->x as p says. */
-static dst_result dst__folder_decode(const dst__list *files, const int *labels, dst_image_prep *p, dst_dataset *out,
-                                     dst_error *err)
+/* A folder opened for streaming: its files, their classes, how to decode them. */
+struct dst_image_folder {
+    dst__list     files;
+    dst_dataset   info;      /* x NULL; y, count, shape, classes, class_names */
+    dst_image_prep prep;     /* height and width fixed */
+    int           any_size;  /* 1: the size came from the first picture; another size is an error */
+    char          error[256];
+};
+
+DSTDEF void dst_image_folder_close(dst_image_folder *f)
 {
-    int i, w, h, comp, fixed = p->height > 0 && p->width > 0;
-    size_t ss;
+    if (!f) return;
+    dst__list_free(&f->files);
+    dst_dataset_free(&f->info);
+    DST_FREE(f, NULL);
+}
+
+DSTDEF const dst_dataset *dst_image_folder_info(const dst_image_folder *f) { return f ? &f->info : NULL; }
+DSTDEF const char *dst_image_folder_error(const dst_image_folder *f) { return f ? f->error : "folder is NULL"; }
+
+/* The picture of file i into out (sample_size floats), as f->prep says. */
+static dst_result dst__folder_decode(dst_image_folder *f, size_t i, float *out)
+{
+    int w, h, comp;
+    dst_error e;
     dst_result r;
-    if (!fixed) { /* the first picture's size */
-        if (!stbi_info(files->v[0], &w, &h, &comp))
-            return dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", files->v[0], stbi_failure_reason());
-        p->height = h;
-        p->width = w;
-    }
-    if (!dst__product_le(p->channels, p->height, p->width, dst__limit_of(DST_MAX_ACTIVATION_FLOATS)))
-        return dst__err(err, DST_ERR_FORMAT, "images of %dx%dx%d are too large", p->channels, p->height, p->width);
-    ss = (size_t)p->channels * (size_t)p->height * (size_t)p->width;
-    if ((r = dst__dataset_alloc(out, (size_t)files->n, ss, err)) != DST_OK) return r;
-    for (i = 0; i < files->n; ++i) {
-        unsigned char *px = stbi_load(files->v[i], &w, &h, &comp, 0);
-        if (!px) return dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", files->v[i], stbi_failure_reason());
-        if (!fixed && (w != p->width || h != p->height)) {
-            stbi_image_free(px);
-            return dst__err(err, DST_ERR_FORMAT, "%.180s is %dx%d, the first image %dx%d: give the size to resize to",
-                            files->v[i], h, w, p->height, p->width);
-        }
-        r = dst_image_to_input(px, w, h, comp, p, out->x + (size_t)i * ss, err);
+    const char *path = f->files.v[i];
+    unsigned char *px = stbi_load(path, &w, &h, &comp, 0);
+    if (!px)
+        return dst__vfail_to(f->error, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", path, stbi_failure_reason());
+    if (f->any_size && (w != f->prep.width || h != f->prep.height)) {
         stbi_image_free(px);
-        if (r != DST_OK) { dst__err_wrap(err, files->v[i], ""); return r; }
-        out->y[i] = labels[i];
-        out->count = (size_t)i + 1;
+        return dst__vfail_to(f->error, DST_ERR_FORMAT, "%.180s is %dx%d, the first image %dx%d: give the size to resize to",
+                             path, h, w, f->prep.height, f->prep.width);
     }
-    out->channels = p->channels;
-    out->height = p->height;
-    out->width = p->width;
+    r = dst_image_to_input(px, w, h, comp, &f->prep, out, &e);
+    stbi_image_free(px);
+    if (r != DST_OK) return dst__vfail_to(f->error, r, "%.100s: %.150s", path, e.message);
     return DST_OK;
 }
 
-DSTDEF dst_result dst_image_folder_load(const char *dir, const dst_image_prep *prep, const char *const *classes,
-                                        int class_count, dst_dataset *out, dst_error *err)
+DSTDEF dst_result dst_image_folder_batch(void *folder, const size_t *indices, int batch, float *x, int *labels)
 {
-    dst__list sub, files;
-    dst_image_prep p;
-    int *map = NULL, *labels = NULL;
+    dst_image_folder *f = (dst_image_folder *)folder;
+    size_t ss;
+    int k;
+    dst_result r;
+    if (!f || (!indices && batch > 0) || !x || batch < 0) return DST_ERR_ARG;
+    ss = dst_dataset_sample_size(&f->info);
+    for (k = 0; k < batch; ++k) {
+        if (indices[k] >= f->info.count)
+            return dst__vfail_to(f->error, DST_ERR_ARG, "index %lu of %lu pictures", (unsigned long)indices[k],
+                                 (unsigned long)f->info.count);
+        if ((r = dst__folder_decode(f, indices[k], x + (size_t)k * ss)) != DST_OK) return r;
+        if (labels) labels[k] = f->info.y[indices[k]];
+    }
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_image_folder_open(dst_image_folder **out, const char *dir, const dst_image_prep *prep,
+                                        const char *const *classes, int class_count, dst_error *err)
+{
+    dst__list sub;
+    dst_image_folder *f;
+    int *map = NULL, w, h, comp;
     dst_result r;
     dst__err_clear(err);
     if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
-    memset(out, 0, sizeof *out);
-    memset(&files, 0, sizeof files);
+    *out = NULL;
     if (!dir || !prep) return dst__err(err, DST_ERR_ARG, "dir or prep is NULL");
     if (prep->channels != 1 && prep->channels != 3) return dst__err(err, DST_ERR_ARG, "channels %d: 1 or 3", prep->channels);
     if (prep->height < 0 || prep->width < 0 || (prep->height == 0) != (prep->width == 0))
         return dst__err(err, DST_ERR_ARG, "size %dx%d: both 0 (the first image's) or both >= 1", prep->height, prep->width);
     if (classes && (class_count < 1 || class_count > DST_CSV_MAX_CLASSES))
         return dst__err(err, DST_ERR_ARG, "class_count %d: 1 to %d", class_count, DST_CSV_MAX_CLASSES);
-    p = *prep;
-    if ((r = dst__list_dir(dir, 1, &sub, err)) != DST_OK) return r;
+    if (!(f = (dst_image_folder *)DST_MALLOC(sizeof *f, NULL))) return dst__err(err, DST_ERR_NOMEM, "folder");
+    memset(f, 0, sizeof *f);
+    f->prep = *prep;
+    if ((r = dst__list_dir(dir, 1, &sub, err)) != DST_OK) { DST_FREE(f, NULL); return r; }
     if (!(map = (int *)DST_MALLOC((size_t)sub.n * sizeof(int) + 1, NULL))) r = dst__err(err, DST_ERR_NOMEM, "folders");
-    if (r == DST_OK) r = dst__folder_classes(dir, &sub, classes, class_count, map, out, err);
-    if (r == DST_OK) r = dst__folder_files(dir, &sub, map, &files, &labels, err);
-    if (r == DST_OK) r = dst__folder_decode(&files, labels, &p, out, err);
+    if (r == DST_OK) r = dst__folder_classes(dir, &sub, classes, class_count, map, &f->info, err);
+    if (r == DST_OK) r = dst__folder_files(dir, &sub, map, &f->files, &f->info.y, err);
     dst__list_free(&sub);
-    dst__list_free(&files);
     DST_FREE(map, NULL);
-    DST_FREE(labels, NULL);
+    if (r == DST_OK && f->prep.height == 0) { /* the first picture's size */
+        if (!stbi_info(f->files.v[0], &w, &h, &comp))
+            r = dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", f->files.v[0], stbi_failure_reason());
+        f->prep.height = h;
+        f->prep.width = w;
+        f->any_size = 1;
+    }
+    if (r == DST_OK && !dst__product_le(f->prep.channels, f->prep.height, f->prep.width, dst__limit_of(DST_MAX_ACTIVATION_FLOATS)))
+        r = dst__err(err, DST_ERR_FORMAT, "images of %dx%dx%d are too large", f->prep.channels, f->prep.height, f->prep.width);
+    if (r != DST_OK) { dst_image_folder_close(f); return r; }
+    f->info.count = (size_t)f->files.n;
+    f->info.channels = f->prep.channels;
+    f->info.height = f->prep.height;
+    f->info.width = f->prep.width;
+    *out = f;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_image_folder_load(const char *dir, const dst_image_prep *prep, const char *const *classes,
+                                        int class_count, dst_dataset *out, dst_error *err)
+{
+    dst_image_folder *f;
+    size_t i, ss;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if ((r = dst_image_folder_open(&f, dir, prep, classes, class_count, err)) != DST_OK) return r;
+    ss = dst_dataset_sample_size(&f->info);
+    r = dst__dataset_alloc(out, f->info.count, ss, err);
+    for (i = 0; r == DST_OK && i < f->info.count; ++i)
+        if ((r = dst_image_folder_batch(f, &i, 1, out->x + i * ss, out->y + i)) != DST_OK)
+            dst__err(err, r, "%s", f->error);
+    if (r == DST_OK) {
+        out->count = f->info.count;
+        out->channels = f->info.channels; out->height = f->info.height; out->width = f->info.width;
+        out->classes = f->info.classes;
+        out->class_names = f->info.class_names;
+        f->info.class_names = NULL;
+    }
+    dst_image_folder_close(f);
     if (r != DST_OK) dst_dataset_free(out);
     return r;
 }

@@ -473,6 +473,56 @@ static int test_image_folder_load(void)
     T_CHECK(dst_image_folder_load(root, &p, NULL, 0, &d, &e) == DST_ERR_ARG);
     return 0;
 }
+
+/* Streaming from disk through the batch source trains the same bits as the folder loaded into memory. */
+static int test_image_folder_streams_into_fit(void)
+{
+    static const char *names[3] = { "build/test-stream/a", "build/test-stream/b", "build/test-stream/c" };
+    char path[256];
+    dst_image_prep p = dst_image_prep_default(3, 0, 0);
+    dst_image_folder *f;
+    dst_dataset d;
+    dst_error e;
+    dst_layer_desc L[4];
+    dst_model_desc desc = dst_model_desc_default();
+    dst_model *mem, *disk;
+    dst_fit_config fit = dst_fit_default();
+    int k, i;
+    mkdir("build", 0755);
+    mkdir("build/test-stream", 0755);
+    for (k = 0; k < 3; ++k) {
+        mkdir(names[k], 0755);
+        for (i = 0; i < 5; ++i) {
+            snprintf(path, sizeof path, "%s/%d.png", names[k], i);
+            T_CHECK(t_write_picture(path, 6, 5, 3, 40 * k + 7 * i));
+        }
+    }
+    T_CHECK_MSG(dst_image_folder_open(&f, "build/test-stream", &p, NULL, 0, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_image_folder_info(f)->count == 15 && dst_image_folder_info(f)->x == NULL &&
+            dst_image_folder_info(f)->y[14] == 2 && dst_image_folder_info(f)->height == 5 &&
+            strcmp(dst_image_folder_info(f)->class_names[1], "b") == 0);
+    T_CHECK(dst_image_folder_load("build/test-stream", &p, NULL, 0, &d, &e) == DST_OK && d.count == 15);
+    L[0] = dst_conv2d(4, 3, 1, 1); L[1] = dst_relu(); L[2] = dst_flatten(); L[3] = dst_dense(3);
+    desc.input_c = 3; desc.input_h = 5; desc.input_w = 6; desc.layers = L; desc.layer_count = 4;
+    T_CHECK(dst_model_create(&mem, &desc, &e) == DST_OK && dst_model_create(&disk, &desc, &e) == DST_OK);
+    fit.epochs = 3;
+    fit.batch_size = 4;
+    T_CHECK(dst_model_fit(mem, d.x, d.y, d.count, &fit) == DST_OK);
+    fit.source = dst_image_folder_batch;
+    fit.source_user = f;
+    T_CHECK(dst_model_fit(disk, d.x, NULL, d.count, &fit) == DST_ERR_ARG); /* a source gives x and labels */
+    T_CHECK_MSG(dst_model_fit(disk, NULL, NULL, dst_image_folder_info(f)->count, &fit) == DST_OK, "%s", dst_model_error(disk));
+    T_CHECK(memcmp(dst_model_params(mem), dst_model_params(disk), dst_model_param_count(mem) * sizeof(float)) == 0);
+    /* a picture that goes bad on disk stops the fit with the source's result, the folder says which */
+    remove("build/test-stream/b/3.png");
+    T_CHECK(dst_model_fit(disk, NULL, NULL, 15, &fit) == DST_ERR_FORMAT && strstr(dst_model_error(disk), "batch source"));
+    T_CHECK(strstr(dst_image_folder_error(f), "build/test-stream/b/3.png: not an image"));
+    dst_model_free(mem);
+    dst_model_free(disk);
+    dst_dataset_free(&d);
+    dst_image_folder_close(f);
+    return 0;
+}
 #endif
 
 /* ---- the CSV reader's corpus, replayed (tests/corpus-csv/, what tests/fuzz_csv.c fuzzes) ---- */
@@ -513,5 +563,6 @@ static const t_case dataset_tests[] = {
     { "fit_keep_best_and_patience", test_fit_keep_best_and_patience },
 #if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO) && !defined(_WIN32)
     { "image_folder_load", test_image_folder_load },
+    { "image_folder_streams_into_fit", test_image_folder_streams_into_fit },
 #endif
 };
