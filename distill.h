@@ -1617,16 +1617,6 @@ static dst_result dst__err(dst_error *err, dst_result code, const char *fmt, ...
     return code;
 }
 
-/* The same into an object's own 256-byte message buffer (a folder's, a reader's). */
-static dst_result dst__vfail_to(char *buf, dst_result code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    code = dst__vfail(buf, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static void dst__err_clear(dst_error *err)
 {
     if (err) { err->code = DST_OK; err->message[0] = 0; }
@@ -10160,6 +10150,16 @@ static dst_result dst__folder_files(const char *dir, const dst__list *sub, const
         dst__list_free(&one);
     }
     return DST_OK;
+}
+
+/* A message into the folder's own 256-byte buffer (its batch function has no dst_error). */
+static dst_result dst__vfail_to(char *buf, dst_result code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dst__vfail(buf, code, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 /* A folder opened for streaming: its files, their classes, how to decode them. */

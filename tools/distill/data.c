@@ -252,7 +252,8 @@ static char *data_class_names(const args *a, const sets *s)
     char *out;
     size_t n = 1;
     int k;
-    if (a->classes || !s->train.class_names) return class_names(a->classes, a->data ? a->data : "", s->train.classes);
+    if (!a->classes && !s->train.class_names && !s->idx) return NULL; /* classes.txt: IDX directories only */
+    if (a->classes || !s->train.class_names) return class_names(a->classes, a->data ? a->data : ".", s->train.classes);
     for (k = 0; k < s->train.classes; ++k) {
         if (strchr(s->train.class_names[k], ','))
             fail(1, "class '%s' has a comma in its name; the model lists its classes separated by commas "
