@@ -915,7 +915,9 @@ DSTDEF size_t dst_dataset_sample_size(const dst_dataset *d); /* channels x heigh
        blank lines and lines starting with # are skipped.
      - header: the first row names the columns (1), does not (0), or is
        guessed (-1, default): it is a header when a column of it is not a
-       number where the next row's is.
+       number where the next row's is, and a preamble line, skipped, when
+       such a row has another number of fields than the next (the first
+       line of sklearn's wine_data.csv).
      - label: the label column, a header name or a 0-based index ("4");
        NULL = the last column. Every other column is a feature.
      - labels: when every label is a whole number (0 to 65535) it is the
@@ -9365,7 +9367,10 @@ static int dst__csv_whole(const char *s, int *v)
 }
 
 /* Whether the first record is a header: opt's choice, else a column whose
-   first field is not a number where the second's is. Leaves c at the start. */
+   first field is not a number where the second's is; 2 when such a first
+   line has another number of fields than the second (sklearn's
+   "178,13,class_0,class_1,class_2" above 14 columns): a preamble, skipped.
+   Leaves c at the start. */
 static int dst__csv_guess_header(dst__csv *c, const dst_csv_options *o, dst_result *r)
 {
     float *first, v;
@@ -9382,6 +9387,7 @@ static int dst__csv_guess_header(dst__csv *c, const dst_csv_options *o, dst_resu
     if (got < 0) *r = DST_ERR_FORMAT;
     for (i = 0; got > 0 && i < n1 && i < c->nfields; ++i)
         if (first[i] == 0 && dst__csv_float(c, i, &v)) header = 1;
+    if (header && got > 0 && c->nfields != n1) header = 2; /* not the columns' names: a preamble line */
     DST_FREE(first, NULL);
     c->pos = c->begin;
     c->line = 1;
@@ -9516,18 +9522,24 @@ static dst_result dst__csv_rows(dst__csv *c, size_t columns, size_t label, dst__
 static dst_result dst__csv_parse(dst__csv *c, const dst_csv_options *o, dst_dataset *out, dst_error *err)
 {
     dst__csv_names nm;
-    size_t columns, label = 0, i;
+    size_t columns, label = 0, i, data_pos, data_line;
     int header, got, *map = NULL;
     dst_result r;
     memset(&nm, 0, sizeof nm);
     header = dst__csv_guess_header(c, o, &r);
     if (r != DST_OK) return err ? err->code : r;
+    if (header == 2) { /* skip the preamble */
+        if (dst__csv_record(c) < 0) return err ? err->code : DST_ERR_FORMAT;
+        header = 0;
+    }
+    data_pos = c->pos;
+    data_line = c->line;
     if ((got = dst__csv_record(c)) <= 0) return got < 0 ? err ? err->code : DST_ERR_FORMAT : dst__err(err, DST_ERR_FORMAT, "no rows");
     columns = c->nfields;
     if (columns < 2) return dst__err(err, DST_ERR_FORMAT, "line %lu: one column; a table needs a label and at least one "
                                      "feature", (unsigned long)c->rec_line);
     if ((r = dst__csv_label_column(c, o, header, &label)) != DST_OK) return r;
-    if (!header) { c->pos = c->begin; c->line = 1; }
+    if (!header) { c->pos = data_pos; c->line = data_line; }
     r = dst__csv_rows(c, columns, label, &nm, out);
     if (r == DST_OK && !(map = (int *)DST_MALLOC((size_t)nm.count * sizeof(int) + 1, NULL)))
         r = dst__err(err, DST_ERR_NOMEM, "CSV");

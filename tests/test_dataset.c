@@ -53,6 +53,11 @@ static int test_csv_whole_number_labels_and_guessing(void)
     T_CHECK(d.count == 3 && d.width == 4 && d.classes == 3 && d.class_names == NULL);
     T_CHECK(d.y[0] == 0 && d.y[1] == 1 && d.y[2] == 2 && d.x[4] == 7.0f);
     dst_dataset_free(&d);
+    /* sklearn's wine_data.csv: a first line of another length is a preamble, skipped */
+    T_CHECK_MSG(t_csv("178,13,class_0,class_1,class_2\n14.23,1.71,2.43,0\n13.2,1.78,2.14,1\n", "3", -1, &d, &e) == DST_OK,
+                "%s", e.message);
+    T_CHECK(d.count == 2 && d.width == 3 && d.classes == 2 && d.x[0] == 14.23f && d.y[1] == 1);
+    dst_dataset_free(&d);
     /* no header: the label first, whole numbers are the class numbers (5 -> classes 6) */
     T_CHECK(t_csv("5,1,2\n0,3,4\n", "0", -1, &d, &e) == DST_OK && d.count == 2 && d.classes == 6 && d.y[0] == 5 &&
             d.x[0] == 1 && d.x[3] == 4);
@@ -532,7 +537,7 @@ static int test_image_folder_streams_into_fit(void)
 static int test_csv_corpus_replay(void)
 {
     static const char *names[] = { "iris.csv", "game.csv", "quoted.csv", "crlf.csv", "ragged.csv", "missing.csv",
-                                   "open-quote.csv", "no-header-index.csv", "bom-comments.csv", "junk.csv" };
+                                   "open-quote.csv", "no-header-index.csv", "bom-comments.csv", "junk.csv", "preamble.csv" };
     static unsigned char buf[1 << 16];
     char path[512];
     size_t i, n;
