@@ -196,6 +196,17 @@ bench-kd: build/kd_quality
 	./build/kd_quality $(KD_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py $(KD_FLAGS)
 
+# Real tables (iris, wine, breast cancer: the CSV files of Debian's
+# python3-sklearn, unpacked without installing it) through the distill
+# command and PyTorch on the same splits: teacher, student, distilled student.
+SKLEARN_DATA ?= build/sklearn/usr/lib/python3/dist-packages/sklearn/datasets/data
+.PHONY: bench-tables
+build/sklearn/.unpacked: | build/.dir
+	cd build && apt-get download python3-sklearn && dpkg-deb -x python3-sklearn_*.deb sklearn && touch sklearn/.unpacked
+bench-tables: build/distill
+	@[ -f $(SKLEARN_DATA)/iris.csv ] || $(MAKE) build/sklearn/.unpacked
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/table_quality.py $(SKLEARN_DATA)
+
 # The weight file: save / load times, in place against copying, CRC32 rate.
 .PHONY: bench-file
 bench: bench-file
