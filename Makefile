@@ -14,10 +14,10 @@ STRICT  = -Wshadow -Wdouble-promotion -Wundef -Wcast-align -Wmissing-declaration
 STRICTC = $(STRICT) -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2
 TESTSRC = tests/run.c
-TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/*
+TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/* tests/corpus-csv/*
 
 .PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd clean fuzz corpus test-torch test-gemm-cross
-EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy
+EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy build/table
 PROGRAMS = build/distill build/demo
 all: $(PROGRAMS) $(EXAMPLES)
 
@@ -125,11 +125,17 @@ fixtures:
 # keeping goes to tests/corpus/ with its line in tests/gen_corpus.c.)
 # tests/fuzz_ignore.txt leaves CRC32 out of the coverage instrumentation:
 # it has no branch worth steering and was half of each run's time.
-fuzz: build/fuzz_load
+fuzz: build/fuzz_load build/fuzz_csv
 build/fuzz_load: tests/fuzz_load.c tests/fuzz_one.h tests/fuzz_ignore.txt distill.h | build/.dir
 	clang -std=c99 -O2 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -fsanitize-coverage-ignorelist=tests/fuzz_ignore.txt -I. tests/fuzz_load.c -o $@ -lm
 	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
+# The CSV reader's fuzzer (tests/fuzz_csv.c): the first byte of an input picks
+# the options; tests/corpus-csv/ is its seed corpus, replayed by `make test`.
+# ./build/fuzz_csv -artifact_prefix=build/fuzz-artifacts/ -max_total_time=600 build/fuzz-corpus-csv tests/corpus-csv
+build/fuzz_csv: tests/fuzz_csv.c tests/fuzz_csv_one.h distill.h | build/.dir
+	clang -std=c99 -O2 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz_csv.c -o $@ -lm
+	@mkdir -p build/fuzz-corpus-csv build/fuzz-artifacts
 corpus: tests/gen_corpus.c distill.h | build/.dir
 	gcc -std=c99 -O1 $(WARN) -I. tests/gen_corpus.c -o build/gen_corpus -lm
 	./build/gen_corpus tests/corpus
@@ -194,6 +200,17 @@ build/kd_quality: bench/kd_quality.c distill.h | build/.dir
 bench-kd: build/kd_quality
 	./build/kd_quality $(KD_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_quality_torch.py $(KD_FLAGS)
+
+# Real tables (iris, wine, breast cancer: the CSV files of Debian's
+# python3-sklearn, unpacked without installing it) through the distill
+# command and PyTorch on the same splits: teacher, student, distilled student.
+SKLEARN_DATA ?= build/sklearn/usr/lib/python3/dist-packages/sklearn/datasets/data
+.PHONY: bench-tables
+build/sklearn/.unpacked: | build/.dir
+	cd build && apt-get download python3-sklearn && dpkg-deb -x python3-sklearn_*.deb sklearn && touch sklearn/.unpacked
+bench-tables: build/distill
+	@[ -f $(SKLEARN_DATA)/iris.csv ] || $(MAKE) build/sklearn/.unpacked
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/table_quality.py $(SKLEARN_DATA)
 
 # The weight file: save / load times, in place against copying, CRC32 rate.
 .PHONY: bench-file

@@ -12,8 +12,11 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
-     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     callback into any other code. Your data in: CSV tables (our own bounded
+     reader), .npy arrays, folders of images (through stb_image) and IDX
+     (MNIST-format) files; stratified validation splits and keep-best
+     training; an input normalisation that is stored in the model. And a
+     weight file (architecture, named tensors, metadata, CRC32s,
      little-endian everywhere; atomic saves, loading in place from memory,
      checkpoints that resume training bit for bit).
 
@@ -128,8 +131,10 @@
        >>train     training and distillation
        >>file      the weight file (with its CRC32)
        >>data      IDX / MNIST data, gzip
-       >>npy       .npy arrays
-       >>image     images through stb_image
+       >>dataset   data sets of your own: subsets, stratified splits, normalisation
+       >>csv       the CSV table reader
+       >>npy       .npy arrays (and tables made of them)
+       >>image     images through stb_image, folders of images
 
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
@@ -740,10 +745,17 @@ typedef struct dst_progress {
     double samples_per_second;
     int    epoch_done;          /* 1 on the call at the end of an epoch */
     float  val_loss, val_accuracy; /* at epoch end when validation data was given, else -1 */
+    int    best_epoch;          /* keep_best: the 0-based epoch of the best validation so far, else -1 */
 } dst_progress;
 
 /* Return non-zero to stop training (dst_model_fit then returns DST_OK). */
 typedef int (*dst_progress_fn)(void *user, const dst_progress *p);
+
+/* A batch source: fills x (batch x the model's input size floats) and labels
+   (batch class numbers) with the samples of these indices, each in [0,
+   count) of the fit; reads them from disk, decodes, augments, as it likes.
+   Anything but DST_OK stops the fit with that result. */
+typedef dst_result (*dst_batch_fn)(void *user, const size_t *indices, int batch, float *x, int *labels);
 
 typedef struct dst_fit_config {
     int      epochs;
@@ -761,13 +773,21 @@ typedef struct dst_fit_config {
     size_t       progress_every; /* 0 = only at epoch ends */
     int          resume;         /* 1: continue where the model's last fit stopped (e.g. a loaded
                                     checkpoint): same data, count, batch_size, seed and no_shuffle */
+    dst_batch_fn source;         /* optional: batches come from here, not from x and labels (pass NULL
+                                    for both to dst_model_fit): data that does not fit in memory */
+    void        *source_user;
+    int          keep_best;      /* 1 (needs validation data): end with the parameters of the epoch of
+                                    best validation accuracy (ties: lower validation loss) */
+    int          patience;       /* with keep_best: stop after this many epochs without a better one
+                                    (early stopping); 0 = run every epoch */
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
 DSTDEF dst_fit_config dst_fit_default(void);
 
 /* Trains on count samples x (count x input_size) with labels (may be NULL only
-   when a teacher is given and alpha... is ignored: soft targets alone). */
+   when a teacher is given and alpha... is ignored: soft targets alone). With
+   cfg->source, x and labels are NULL and each batch is asked of the source. */
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
 
@@ -892,6 +912,8 @@ DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len);
    converted to float. */
 #define DST_IDX_MAX_DIMS 4
 typedef struct dst_idx {
+    int    type;   /* the element type code: 0x08 unsigned byte, 0x09 signed byte, 0x0B int16,
+                      0x0C int32, 0x0D float32, 0x0E float64 */
     int    ndim;
     int    dims[DST_IDX_MAX_DIMS];
     size_t count;  /* product of dims */
@@ -914,17 +936,112 @@ DSTDEF void       dst_free(void *p); /* frees what a dst_ function returned to y
 
 /* An MNIST-style data set directory: train-images-idx3-ubyte,
    train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
-   each plain or .gz. Pixels scaled to [0, 1]. */
+   each plain or .gz. Pixels (unsigned bytes) are scaled to [0, 1]; images of
+   any other element type (float features written as IDX) are left as they
+   are, never divided by 255. */
 typedef struct dst_mnist {
     float *train_x; int *train_y; size_t train_count;
     float *test_x;  int *test_y;  size_t test_count;
     int    rows, cols, classes;
+    int    pixels; /* 1: the images were bytes, now times 1/255; 0: values as stored */
 } dst_mnist;
 
 #ifndef DST_NO_STDIO
 DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err);
 #endif
 DSTDEF void dst_mnist_free(dst_mnist *d);
+
+/* Your own data: count samples of channels x height x width floats (a table
+   row is 1 x 1 x features) with a class number each. The CSV reader, .npy
+   tables and image folders all fill one. */
+typedef struct dst_dataset {
+    float  *x;            /* count x channels x height x width */
+    int    *y;            /* count class numbers in [0, classes) */
+    size_t  count;
+    int     channels, height, width;
+    int     classes;
+    char  **class_names;  /* classes names in class order, or NULL when the labels were numbers */
+} dst_dataset;
+
+DSTDEF void   dst_dataset_free(dst_dataset *d);
+DSTDEF size_t dst_dataset_sample_size(const dst_dataset *d); /* channels x height x width */
+
+/* CSV tables: one sample a row, numeric features, one label column.
+     - fields separated by delimiter; "quoted" fields (a doubled "" is one ");
+       spaces and tabs around an unquoted field are dropped; LF or CRLF lines;
+       blank lines and lines starting with # are skipped.
+     - header: the first row names the columns (1), does not (0), or is
+       guessed (-1, default): it is a header when a column of it is not a
+       number where the next row's is, and a preamble line, skipped, when
+       such a row has another number of fields than the next (the first
+       line of sklearn's wine_data.csv).
+     - label: the label column, a header name or a 0-based index ("4");
+       NULL = the last column. Every other column is a feature.
+     - labels: when every label is a whole number (0 to 65535) it is the
+       class number and class_names is NULL; otherwise labels are names, and
+       the classes are the distinct names sorted by byte value (strcmp), so
+       the same set of names gives the same numbering in every file.
+       classes / class_count: the names to number by instead (a test file
+       read with the training set's names); a label not among them is an
+       error.
+     - refused with DST_ERR_FORMAT naming the line (from 1) and the column
+       (from 0, as label counts them): an empty field (a missing value), a
+       field that is not a finite number, a row with another number of fields
+       than the first, a label column that does not exist, no data rows, a
+       quote left open; more than DST_CSV_MAX_CLASSES names or
+       DST_CSV_MAX_COLUMNS columns. */
+#define DST_CSV_MAX_COLUMNS 65536
+#define DST_CSV_MAX_CLASSES 4096
+typedef struct dst_csv_options {
+    int  header;                    /* -1 guess (default), 0 no header row, 1 a header row */
+    const char *label;              /* column name or 0-based index; NULL = the last column */
+    char delimiter;                 /* default ',' */
+    const char *const *classes;     /* optional: the class names, in class order */
+    int  class_count;
+} dst_csv_options;
+
+DSTDEF dst_csv_options dst_csv_options_default(void);
+DSTDEF dst_result dst_csv_parse(const void *buf, size_t len, const dst_csv_options *opt, dst_dataset *out,
+                                dst_error *err);
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_csv_load(const char *path, const dst_csv_options *opt, dst_dataset *out, dst_error *err);
+#endif
+
+/* A held-out part of each class (stratified): round(fraction x the class's
+   count) samples of every class, at least one of a class with two or more
+   and never all of it, picked at random from seed. order (count entries)
+   receives the kept samples' indices in ascending order, then the held-out
+   ones' (by class, then ascending); *held how many were held out. fraction
+   in [0, 1). */
+DSTDEF dst_result dst_split_stratified(const int *labels, size_t count, float fraction, uint64_t seed,
+                                       size_t *order, size_t *held, dst_error *err);
+/* out = the n samples of src at indices idx (new memory, class names copied). */
+DSTDEF dst_result dst_dataset_subset(const dst_dataset *src, const size_t *idx, size_t n, dst_dataset *out,
+                                     dst_error *err);
+
+/* Input normalisation that travels with the model. A prepared input is
+     v = (raw x scale - mean[j]) / std[j]
+   with j the feature (count = the model's input size) or the channel (count
+   = its input channels, the same for every pixel of a channel). scale turns
+   pixel bytes into [0, 1] (1/255) and is 1 for tables; the library's image
+   loaders and dst_mnist_load apply it, so their samples are already scaled.
+   Stored in the model's metadata (input.scale, input.mean, input.std;
+   docs/FORMAT.md) and saved with it; dst_model_normalize applies mean and
+   std to scaled samples, dst_image_prep_from_model all three to pictures,
+   and `distill export-c` emits them into NAME_predict. */
+DSTDEF dst_result dst_model_set_normalization(dst_model *m, float scale, const float *mean, const float *std,
+                                              int count);
+/* The model's normalisation: returns count (0 when it has none: scale 1,
+   mean 0, std 1), writing up to cap values into mean and std (may be NULL). */
+DSTDEF int dst_model_normalization(const dst_model *m, float *scale, float *mean, float *std, int cap);
+/* samples x the model's input size floats, in place: (v - mean) / std. */
+DSTDEF dst_result dst_model_normalize(dst_model *m, float *x, size_t samples);
+/* The mean and standard deviation (population; a constant one gets std 1) of
+   each of count groups over samples of sample_size floats: count =
+   sample_size per feature, or a divisor of it per channel (contiguous
+   planes, NCHW). */
+DSTDEF dst_result dst_normalization_stats(const float *x, size_t samples, size_t sample_size, int count,
+                                          float *mean, float *std, dst_error *err);
 
 /* .npy arrays (NumPy's format, versions 1 to 3): float32 or int32, C order,
    either byte order on disk; the data comes back in the host's order. Teacher
@@ -959,6 +1076,10 @@ DSTDEF void dst_npy_free(dst_npy *a);
 /* A teacher of cached logits from a 2-D float32 array (rows x classes); it
    points at a->data, which must outlive the teacher. */
 DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_error *err);
+/* A table from two arrays: features float32 (N x F, or N x C x H x W) and
+   labels int32 (N), class numbers >= 0 (classes = the largest + 1). */
+DSTDEF dst_result dst_dataset_from_npy(const dst_npy *features, const dst_npy *labels, dst_dataset *out,
+                                       dst_error *err);
 
 /* ==== API: images ========================================================= */
 
@@ -990,7 +1111,40 @@ DSTDEF dst_result dst_image_to_input(const unsigned char *pixels, int width, int
 /* Reads a PNG, JPEG, BMP, ... through stb_image (include stb_image.h before
    distill.h) and converts it with dst_image_to_input. */
 DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, float *out, dst_error *err);
+
+/* A folder of pictures sorted by class, torchvision's ImageFolder layout:
+   dir/<class name>/<files>.png|jpg|jpeg|bmp|gif|tga (other files are skipped).
+   Classes are the subfolders' names sorted by byte value, or the given
+   names in their order (classes / class_count, e.g. the training set's when
+   loading its test folder; a subfolder not among them is an error, a name
+   with no folder an empty class). Files are read in sorted order, each
+   converted by prep (channels 1 or 3, scale, mean, std); height and width 0
+   take the first picture's size, and then a picture of another size is an
+   error naming it. No picture at all, a picture stb_image cannot read: an
+   error naming the file. */
+DSTDEF dst_result dst_image_folder_load(const char *dir, const dst_image_prep *prep, const char *const *classes,
+                                        int class_count, dst_dataset *out, dst_error *err);
+
+/* The same folder streamed from disk, for data that does not fit in memory:
+   open lists the files (and sizes the pictures) without decoding them;
+   dst_image_folder_batch is a dst_batch_fn that decodes the pictures asked
+   for, to give dst_fit_config.source (source_user = the folder):
+       dst_image_folder *f;  dst_image_folder_open(&f, "photos/train", &prep, NULL, 0, &e);
+       fit.source = dst_image_folder_batch; fit.source_user = f;
+       dst_model_fit(m, NULL, NULL, dst_image_folder_info(f)->count, &fit);
+   info: count, shape, classes, class_names and y (every picture's class,
+   e.g. for dst_split_stratified); x is NULL. When the batch function fails,
+   dst_image_folder_error says which picture and why. */
+typedef struct dst_image_folder dst_image_folder;
+DSTDEF dst_result dst_image_folder_open(dst_image_folder **out, const char *dir, const dst_image_prep *prep,
+                                        const char *const *classes, int class_count, dst_error *err);
+DSTDEF const dst_dataset *dst_image_folder_info(const dst_image_folder *f);
+DSTDEF dst_result dst_image_folder_batch(void *folder, const size_t *indices, int batch, float *x, int *labels);
+DSTDEF const char *dst_image_folder_error(const dst_image_folder *f);
+DSTDEF void dst_image_folder_close(dst_image_folder *f);
 #endif
+/* The model's input shape and its normalisation as an image prep. */
+DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
 
 #ifdef __cplusplus
 }
@@ -1060,6 +1214,10 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 #include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
+#endif
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO) && !defined(_WIN32)
+#include <dirent.h> /* image folders: opendir, readdir, stat */
+#include <sys/stat.h>
 #endif
 
 /* restrict: C99's keyword, the common extension in C++ */
@@ -7164,10 +7322,12 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     dst_error e;
     dst_result r;
     if (!c) return dst__fail(m, DST_ERR_ARG, "fit config is NULL");
-    if (!x || count == 0) return dst__fail(m, DST_ERR_ARG, "fit needs x and count >= 1");
+    if (c->source && (x || labels))
+        return dst__fail(m, DST_ERR_ARG, "with a batch source, x and labels are NULL (the source gives both)");
+    if ((!x && !c->source) || count == 0) return dst__fail(m, DST_ERR_ARG, "fit needs x (or a batch source) and count >= 1");
     if (c->epochs < 1) return dst__fail(m, DST_ERR_ARG, "epochs %d: must be >= 1", c->epochs);
     if (c->batch_size < 1) return dst__fail(m, DST_ERR_ARG, "batch_size %d: must be >= 1", c->batch_size);
-    if (!labels && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
+    if (!labels && !c->source && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
     if (labels && (r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
     if (c->teacher) {
         if ((r = dst__teacher_ok(c->teacher, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
@@ -7187,6 +7347,74 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
         return dst__fail(m, DST_ERR_ARG, "unknown learning-rate schedule %d", (int)c->schedule.kind);
     if (c->val_count && (!c->val_x || !c->val_labels))
         return dst__fail(m, DST_ERR_ARG, "val_count %lu without val_x and val_labels", (unsigned long)c->val_count);
+    if (c->keep_best && !c->val_count) return dst__fail(m, DST_ERR_ARG, "keep_best needs validation data (val_count >= 1)");
+    if (c->patience < 0 || (c->patience && !c->keep_best))
+        return dst__fail(m, DST_ERR_ARG, "patience %d: must be >= 0, and is used with keep_best", c->patience);
+    return DST_OK;
+}
+
+/* keep_best: the parameters and batch norm statistics of the best
+   validation epoch so far, put back when the fit ends. */
+typedef struct dst__best {
+    float *saved;        /* param_count + buffer_count floats */
+    int    epoch, since; /* the best epoch (-1 none), epochs since it */
+    float  loss, accuracy;
+} dst__best;
+
+static dst_result dst__best_begin(dst_model *m, const dst_fit_config *c, dst__best *b)
+{
+    size_t n = m->param_count + m->buffer_count;
+    memset(b, 0, sizeof *b);
+    b->epoch = -1;
+    if (!c->keep_best) return DST_OK;
+    if (!(b->saved = (float *)DST_MALLOC((n ? n : 1) * sizeof(float), m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "keep_best: a copy of %lu parameters", (unsigned long)n);
+    return DST_OK;
+}
+
+/* After an epoch's validation: 1 when patience has run out. */
+static int dst__best_update(dst_model *m, const dst_fit_config *c, dst__best *b, int epoch, float loss, float acc)
+{
+    if (!b->saved) return 0;
+    if (b->epoch < 0 || acc > b->accuracy || (acc == b->accuracy && loss < b->loss)) {
+        b->epoch = epoch;
+        b->loss = loss;
+        b->accuracy = acc;
+        b->since = 0;
+        memcpy(b->saved, m->params, m->param_count * sizeof(float));
+        if (m->buffer_count) memcpy(b->saved + m->param_count, m->buffers, m->buffer_count * sizeof(float));
+        return 0;
+    }
+    return c->patience > 0 && ++b->since >= c->patience;
+}
+
+static void dst__best_end(dst_model *m, dst__best *b, int restore)
+{
+    if (!b->saved) return;
+    if (restore && b->epoch >= 0) {
+        memcpy(m->params, b->saved, m->param_count * sizeof(float));
+        if (m->buffer_count) memcpy(m->buffers, b->saved + m->param_count, m->buffer_count * sizeof(float));
+    }
+    DST_FREE(b->saved, m->alloc_user);
+    b->saved = NULL;
+}
+
+/* A batch's inputs and labels: copied from the arrays, or asked of the batch source. */
+static dst_result dst__fit_gather(dst_model *m, const dst_fit_config *c, const float *x, const int *labels,
+                                  const size_t *idx, int bs, float *bx, int *by)
+{
+    size_t in = m->in_size;
+    int k;
+    dst_result r;
+    if (c->source) {
+        if ((r = c->source(c->source_user, idx, bs, bx, by)) != DST_OK)
+            return dst__fail(m, r, "the batch source returned %s", dst_result_string(r));
+        return DST_OK;
+    }
+    for (k = 0; k < bs; ++k) {
+        memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
+        if (labels) by[k] = labels[idx[k]];
+    }
     return DST_OK;
 }
 
@@ -7237,25 +7465,36 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     float base_lr;
     double t0 = dst_seconds(), samples = 0;
     size_t batches, in;
+    dst__best best;
+    int has_labels = labels != NULL || (c && c->source != NULL);
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
     if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
+    if ((r = dst__model_own(m)) != DST_OK) return r;
+    if ((r = dst__best_begin(m, c, &best)) != DST_OK) return r;
     in = m->in_size;
     batches = (count + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
     /* the shuffled order, the batch's indices and labels, and its gathered inputs */
     if (!dst__mul_ok(count + 2 * (size_t)c->batch_size, sizeof(size_t), &bytes) ||
-        !(order = (size_t *)DST_MALLOC(bytes, m->alloc_user)))
+        !(order = (size_t *)DST_MALLOC(bytes, m->alloc_user))) {
+        dst__best_end(m, &best, 0);
         return dst__fail(m, DST_ERR_NOMEM, "shuffle order for %lu samples", (unsigned long)count);
+    }
     idx = order + count;
     by = (int *)(idx + c->batch_size);
     bx = (float *)dst__alloc_aligned(in * (size_t)c->batch_size * sizeof(float), m->alloc_user);
-    if (!bx) { DST_FREE(order, m->alloc_user); return dst__fail(m, DST_ERR_NOMEM, "batch buffer"); }
+    if (!bx) {
+        DST_FREE(order, m->alloc_user);
+        dst__best_end(m, &best, 0);
+        return dst__fail(m, DST_ERR_NOMEM, "batch buffer");
+    }
     for (i = 0; i < count; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
     if ((r = dst__fit_begin(m, c, count, order, &rng)) != DST_OK) {
         dst__free_aligned(bx, m->alloc_user);
         DST_FREE(order, m->alloc_user);
+        dst__best_end(m, &best, 0);
         return r;
     }
     for (epoch = (int)m->fit.epoch; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
@@ -7267,24 +7506,22 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         memset(&p, 0, sizeof p);
         p.epoch = epoch; p.epochs = c->epochs; p.batches = batches; p.lr = m->lr;
         p.val_loss = p.val_accuracy = -1;
+        p.best_epoch = best.epoch;
         for (; b < batches && !stop; ++b) {
             size_t start = b * (size_t)c->batch_size, n = count - start;
             int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
             float loss;
             const float *y;
-            for (k = 0; k < bs; ++k) {
-                idx[k] = order[start + (size_t)k];
-                memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
-                if (labels) by[k] = labels[idx[k]];
-            }
+            for (k = 0; k < bs; ++k) idx[k] = order[start + (size_t)k];
+            if ((r = dst__fit_gather(m, c, x, labels, idx, bs, bx, by)) != DST_OK) break;
             if (c->teacher)
-                r = dst_model_distill_step(m, c->teacher, bx, labels ? by : NULL, idx, bs,
+                r = dst_model_distill_step(m, c->teacher, bx, has_labels ? by : NULL, idx, bs,
                                            c->temperature, c->alpha, &loss);
             else
                 r = dst_model_train_step(m, bx, by, bs, NULL, 0, 0, &loss);
             if (r != DST_OK) break;
             y = m->layers[m->layer_count - 1].out;
-            if (labels)
+            if (has_labels)
                 for (k = 0; k < bs; ++k)
                     if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
             loss_sum += (double)loss * bs;
@@ -7304,6 +7541,8 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         if (c->val_count && (r = dst_model_evaluate(m, c->val_x, c->val_labels, c->val_count, 0,
                                                     &p.val_loss, &p.val_accuracy)) != DST_OK)
             break;
+        stop = dst__best_update(m, c, &best, epoch, p.val_loss, p.val_accuracy);
+        p.best_epoch = best.epoch;
         m->fit.epoch = epoch + 1; m->fit.batch = 0; m->fit.loss_sum = 0; m->fit.correct = m->fit.seen = 0;
         if (c->progress) {
             p.batch = batches;
@@ -7312,11 +7551,12 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             p.seconds = dst_seconds() - t0;
             p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
             p.epoch_done = 1;
-            stop = c->progress(c->progress_user, &p);
+            stop |= c->progress(c->progress_user, &p);
         }
     }
     dst__free_aligned(bx, m->alloc_user);
     DST_FREE(order, m->alloc_user);
+    dst__best_end(m, &best, r == DST_OK);
     return r;
 }
 
@@ -8914,6 +9154,7 @@ DSTDEF dst_result dst_idx_parse(const void *buf, size_t len, dst_idx *out, dst_e
         return dst__err(err, DST_ERR_NOMEM, "IDX: %lu floats", (unsigned long)count);
     p += 4 + 4 * (size_t)ndim;
     for (i = 0; i < count; ++i) out->data[i] = dst__idx_value(p + i * elem, type);
+    out->type = type;
     out->ndim = ndim;
     out->count = count;
     return DST_OK;
@@ -9079,7 +9320,8 @@ static dst_result dst__mnist_split(dst_idx *img, dst_idx *lab, const char *what,
         (*y)[i] = (int)v;
         if ((int)v + 1 > *classes) *classes = (int)v + 1;
     }
-    for (i = 0; i < img->count; ++i) img->data[i] *= 1.0f / 255.0f;
+    if (img->type == 0x08) /* pixels; anything else (float features) is left as it is */
+        for (i = 0; i < img->count; ++i) img->data[i] *= 1.0f / 255.0f;
     *x = img->data;
     img->data = NULL;
     *count = lab->count;
@@ -9104,6 +9346,10 @@ DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err
     if (r == DST_OK)
         r = dst__mnist_split(&part[0], &part[1], "training", &out->train_x, &out->train_y, &out->train_count,
                              &out->rows, &out->cols, &out->classes, err);
+    if (r == DST_OK && part[0].type != part[2].type)
+        r = dst__err(err, DST_ERR_FORMAT, "the training images are of IDX type 0x%02x, the test images 0x%02x",
+                     part[0].type, part[2].type);
+    out->pixels = part[0].type == 0x08;
     if (r == DST_OK)
         r = dst__mnist_split(&part[2], &part[3], "test", &out->test_x, &out->test_y, &out->test_count,
                              &out->rows, &out->cols, &out->classes, err);
@@ -9122,6 +9368,699 @@ DSTDEF void dst_mnist_free(dst_mnist *d)
     DST_FREE(d->test_y, NULL);
     memset(d, 0, sizeof *d);
 }
+
+/* ==== data sets of your own: splits, normalisation ============= >>dataset */
+
+DSTDEF size_t dst_dataset_sample_size(const dst_dataset *d)
+{
+    return d ? (size_t)d->channels * (size_t)d->height * (size_t)d->width : 0;
+}
+
+DSTDEF void dst_dataset_free(dst_dataset *d)
+{
+    if (!d) return;
+    DST_FREE(d->x, NULL);
+    DST_FREE(d->y, NULL);
+    DST_FREE(d->class_names, NULL);
+    memset(d, 0, sizeof *d);
+}
+
+/* n names into one block: the pointers, then the strings they point at. */
+static dst_result dst__names_copy(const char *const *names, int n, char ***out, dst_error *err)
+{
+    size_t bytes = (size_t)n * sizeof(char *), at;
+    char **block, *text;
+    int i;
+    *out = NULL;
+    if (!names || n <= 0) return DST_OK;
+    for (i = 0; i < n; ++i) {
+        if (!names[i]) return dst__err(err, DST_ERR_ARG, "class name %d is NULL", i);
+        bytes += strlen(names[i]) + 1;
+    }
+    if (!(block = (char **)DST_MALLOC(bytes, NULL))) return dst__err(err, DST_ERR_NOMEM, "%d class names", n);
+    text = (char *)(block + n);
+    for (i = 0, at = 0; i < n; ++i) {
+        size_t k = strlen(names[i]) + 1;
+        block[i] = text + at;
+        memcpy(text + at, names[i], k);
+        at += k;
+    }
+    *out = block;
+    return DST_OK;
+}
+
+/* Room for count samples of sample_size floats and their labels. */
+static dst_result dst__dataset_alloc(dst_dataset *d, size_t count, size_t sample_size, dst_error *err)
+{
+    size_t floats, bytes;
+    if (!dst__mul_ok(count ? count : 1, sample_size ? sample_size : 1, &floats) ||
+        !dst__mul_ok(floats, sizeof(float), &bytes) || !(d->x = (float *)DST_MALLOC(bytes, NULL)) ||
+        !(d->y = (int *)DST_MALLOC((count ? count : 1) * sizeof(int), NULL))) {
+        DST_FREE(d->x, NULL);
+        d->x = NULL;
+        return dst__err(err, DST_ERR_NOMEM, "%lu samples of %lu floats", (unsigned long)count,
+                        (unsigned long)sample_size);
+    }
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_dataset_subset(const dst_dataset *src, const size_t *idx, size_t n, dst_dataset *out,
+                                     dst_error *err)
+{
+    size_t i, ss;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!src || (!idx && n) || !src->x || !src->y) return dst__err(err, DST_ERR_ARG, "subset: NULL data set or indices");
+    ss = dst_dataset_sample_size(src);
+    for (i = 0; i < n; ++i)
+        if (idx[i] >= src->count)
+            return dst__err(err, DST_ERR_ARG, "subset: index %lu of %lu samples", (unsigned long)idx[i],
+                            (unsigned long)src->count);
+    if ((r = dst__dataset_alloc(out, n, ss, err)) != DST_OK) return r;
+    if ((r = dst__names_copy((const char *const *)src->class_names, src->class_names ? src->classes : 0,
+                             &out->class_names, err)) != DST_OK) {
+        dst_dataset_free(out);
+        return r;
+    }
+    for (i = 0; i < n; ++i) {
+        memcpy(out->x + i * ss, src->x + idx[i] * ss, ss * sizeof(float));
+        out->y[i] = src->y[idx[i]];
+    }
+    out->count = n;
+    out->channels = src->channels; out->height = src->height; out->width = src->width;
+    out->classes = src->classes;
+    return DST_OK;
+}
+
+/* Sorts idx[0, n) by label, keeping index order within a label (bottom-up merge). */
+static void dst__sort_by_label(size_t *idx, size_t *tmp, size_t n, const int *labels)
+{
+    size_t width, i;
+    for (width = 1; width < n; width *= 2) {
+        for (i = 0; i < n; i += 2 * width) {
+            size_t mid = i + width < n ? i + width : n, end = i + 2 * width < n ? i + 2 * width : n;
+            size_t a = i, b = mid, o = i;
+            while (a < mid && b < end) tmp[o++] = labels[idx[b]] < labels[idx[a]] ? idx[b++] : idx[a++];
+            while (a < mid) tmp[o++] = idx[a++];
+            while (b < end) tmp[o++] = idx[b++];
+        }
+        memcpy(idx, tmp, n * sizeof(size_t));
+    }
+}
+
+DSTDEF dst_result dst_split_stratified(const int *labels, size_t count, float fraction, uint64_t seed,
+                                       size_t *order, size_t *held, dst_error *err)
+{
+    size_t *idx, *mark, i, a, kept = 0, nheld = 0, bytes;
+    dst_rng rng;
+    dst__err_clear(err);
+    if (held) *held = 0;
+    if (!labels || !order || !held || count == 0) return dst__err(err, DST_ERR_ARG, "split: NULL argument or no samples");
+    if (!(fraction >= 0 && fraction < 1)) return dst__err(err, DST_ERR_ARG, "split: fraction %g, must be in [0, 1)", (double)fraction);
+    for (i = 0; i < count; ++i)
+        if (labels[i] < 0) return dst__err(err, DST_ERR_ARG, "split: label %d of sample %lu is negative", labels[i], (unsigned long)i);
+    if (!dst__mul_ok(count, 2 * sizeof(size_t), &bytes) || !(idx = (size_t *)DST_MALLOC(bytes, NULL)))
+        return dst__err(err, DST_ERR_NOMEM, "split of %lu samples", (unsigned long)count);
+    mark = idx + count;
+    for (i = 0; i < count; ++i) idx[i] = i;
+    dst__sort_by_label(idx, mark, count, labels);
+    memset(mark, 0, count * sizeof(size_t));
+    dst_rng_seed(&rng, seed);
+    for (a = 0; a < count;) { /* each class's run: choose k of its n in order (selection sampling) */
+        size_t b = a, n, k, t, chosen = 0;
+        while (b < count && labels[idx[b]] == labels[idx[a]]) ++b;
+        n = b - a;
+        k = (size_t)floor((double)fraction * (double)n + 0.5);
+        if (k == 0 && fraction > 0 && n >= 2) k = 1;
+        if (k >= n) k = n - 1;
+        for (t = 0; t < n && chosen < k; ++t)
+            if (dst_rng_below(&rng, n - t) < k - chosen) { mark[idx[a + t]] = 1; ++chosen; }
+        a = b;
+    }
+    for (i = 0; i < count; ++i) if (!mark[i]) order[kept++] = i;
+    for (i = 0; i < count; ++i) if (mark[idx[i]]) order[kept + nheld++] = idx[i];
+    DST_FREE(idx, NULL);
+    *held = nheld;
+    return DST_OK;
+}
+
+/* ---- normalisation in the model's metadata ---- */
+
+/* A list of numbers "a,b,c" (or one metadata number) into v (up to cap);
+   returns how many, -1 when malformed. */
+static int dst__meta_numbers(const dst_model *m, const char *key, float *v, int cap)
+{
+    const char *s = dst_model_meta_string(m, key);
+    double d;
+    int n = 0;
+    if (!s) {
+        if (!dst_model_meta_number(m, key, &d)) return 0;
+        if (!dst__finite((float)d)) return -1;
+        if (v && cap > 0) v[0] = (float)d;
+        return 1;
+    }
+    while (*s) {
+        char *end;
+        d = strtod(s, &end);
+        if (end == s || !dst__finite((float)d) || (*end && *end != ',')) return -1;
+        if (v && n < cap) v[n] = (float)d;
+        if (++n > INT_MAX / 2) return -1;
+        s = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* The values as one metadata entry: a number when there is one, else "a,b,c". */
+static dst_result dst__meta_set_numbers(dst_model *m, const char *key, const float *v, int count)
+{
+    char *text, *o;
+    size_t bytes;
+    int i;
+    dst_result r;
+    if (count == 1) return dst_model_meta_set_number(m, key, (double)v[0]);
+    if (!dst__mul_ok((size_t)count, 18, &bytes) || !(text = (char *)DST_MALLOC(bytes + 1, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "metadata %s: %d numbers", key, count);
+    for (i = 0, o = text; i < count; ++i) o += sprintf(o, i ? ",%.9g" : "%.9g", (double)v[i]);
+    r = dst_model_meta_set_string(m, key, text);
+    DST_FREE(text, m->alloc_user);
+    return r;
+}
+
+DSTDEF dst_result dst_model_set_normalization(dst_model *m, float scale, const float *mean, const float *std,
+                                              int count)
+{
+    static const float zero = 0, one = 1;
+    dst_result r;
+    int i;
+    if (!m) return DST_ERR_ARG;
+    if (count < 0 || (count && (!mean || !std)))
+        return dst__fail(m, DST_ERR_ARG, "normalization: count %d, mean and std must be given", count);
+    if (count > 1 && (size_t)count != m->in_size && count != m->in_c)
+        return dst__fail(m, DST_ERR_ARG, "normalization: %d values; the model takes %lu inputs in %d channels "
+                         "(give 1, one per channel or one per input)", count, (unsigned long)m->in_size, m->in_c);
+    if (!(scale > 0) || !dst__finite(scale)) return dst__fail(m, DST_ERR_ARG, "normalization: scale %g, must be > 0", (double)scale);
+    for (i = 0; i < count; ++i)
+        if (!dst__finite(mean[i]) || !(std[i] > 0) || !dst__finite(std[i]))
+            return dst__fail(m, DST_ERR_ARG, "normalization: value %d: mean %g, std %g (std must be finite and > 0)",
+                             i, (double)mean[i], (double)std[i]);
+    if (!count) { mean = &zero; std = &one; count = 1; }
+    if ((r = dst_model_meta_set_number(m, "input.scale", (double)scale)) != DST_OK) return r;
+    if ((r = dst__meta_set_numbers(m, "input.mean", mean, count)) != DST_OK) return r;
+    return dst__meta_set_numbers(m, "input.std", std, count);
+}
+
+DSTDEF int dst_model_normalization(const dst_model *m, float *scale, float *mean, float *std, int cap)
+{
+    double s;
+    int n, k;
+    if (scale) *scale = 1;
+    if (!m) return 0;
+    if (scale && dst_model_meta_number(m, "input.scale", &s) && s > 0 && dst__finite((float)s)) *scale = (float)s;
+    n = dst__meta_numbers(m, "input.mean", mean, cap);
+    k = dst__meta_numbers(m, "input.std", std, cap);
+    if (n <= 0 || k != n) return 0;
+    if (n > 1 && (size_t)n != m->in_size && n != m->in_c) return 0;
+    if (std)
+        for (k = 0; k < n && k < cap; ++k)
+            if (!(std[k] > 0)) return 0;
+    return n;
+}
+
+DSTDEF dst_result dst_model_normalize(dst_model *m, float *x, size_t samples)
+{
+    float *mean, *std;
+    size_t i, j, in, per;
+    int n;
+    if (!m) return DST_ERR_ARG;
+    if (!x && samples) return dst__fail(m, DST_ERR_ARG, "normalize: x is NULL");
+    in = m->in_size;
+    if (!(mean = (float *)DST_MALLOC(2 * in * sizeof(float), m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "normalize: %lu values", (unsigned long)in);
+    std = mean + in;
+    n = dst_model_normalization(m, NULL, mean, std, (int)(in < INT_MAX ? in : INT_MAX));
+    per = n <= 1 ? in : (size_t)n == in ? 1 : in / (size_t)n; /* inputs sharing one value */
+    for (i = 0; n > 0 && i < samples; ++i) {
+        float *v = x + i * in;
+        for (j = 0; j < in; ++j) v[j] = (v[j] - mean[j / per]) / std[j / per];
+    }
+    DST_FREE(mean, m->alloc_user);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_normalization_stats(const float *x, size_t samples, size_t sample_size, int count,
+                                          float *mean, float *std, dst_error *err)
+{
+    size_t per, i, j;
+    int g;
+    dst__err_clear(err);
+    if (!x || !mean || !std || samples == 0 || count < 1 || sample_size % (size_t)count)
+        return dst__err(err, DST_ERR_ARG, "stats: NULL argument, no samples, or %d groups for %lu values", count,
+                        (unsigned long)sample_size);
+    per = sample_size / (size_t)count;
+    for (g = 0; g < count; ++g) {
+        double sum = 0, sq = 0, mu, sd, n = (double)samples * (double)per;
+        for (i = 0; i < samples; ++i)
+            for (j = 0; j < per; ++j) sum += (double)x[i * sample_size + (size_t)g * per + j];
+        mu = sum / n;
+        for (i = 0; i < samples; ++i)
+            for (j = 0; j < per; ++j) {
+                double dv = (double)x[i * sample_size + (size_t)g * per + j] - mu;
+                sq += dv * dv;
+            }
+        sd = sqrt(sq / n);
+        if (!(sd > 1e-6 * (fabs(mu) > 1 ? fabs(mu) : 1))) sd = 1; /* a constant: left centred, not blown up */
+        mean[g] = (float)mu;
+        std[g] = (float)sd;
+    }
+    return DST_OK;
+}
+
+/* ==== CSV tables ================================================== >>csv */
+
+/* The reader walks the buffer record by record; a record's fields are kept
+   as spans of the buffer (a quoted field's span lies inside its quotes, its
+   doubled quotes still doubled) and copied out only when read. */
+typedef struct dst__csv {
+    const char *p;
+    size_t len, pos, line;       /* line: of pos, from 1 */
+    size_t begin;                /* the first byte after a byte order mark */
+    size_t rec_line;             /* where the current record starts */
+    char   delim;
+    size_t *start, *flen;        /* the record's fields */
+    unsigned char *quoted;
+    size_t nfields, cap;
+    dst_error *err;
+} dst__csv;
+
+static int dst__csv_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+static dst_result dst__csv_push(dst__csv *c, size_t start, size_t n, int quoted)
+{
+    if (c->nfields == c->cap) {
+        size_t ncap = c->cap ? 2 * c->cap : 16;
+        size_t *s, *l;
+        unsigned char *q;
+        if (ncap > DST_CSV_MAX_COLUMNS)
+            return dst__err(c->err, DST_ERR_FORMAT, "line %lu: more than %d columns", (unsigned long)c->rec_line,
+                            DST_CSV_MAX_COLUMNS);
+        s = (size_t *)DST_REALLOC(c->start, ncap * sizeof(size_t), NULL);
+        if (s) c->start = s;
+        l = s ? (size_t *)DST_REALLOC(c->flen, ncap * sizeof(size_t), NULL) : NULL;
+        if (l) c->flen = l;
+        q = l ? (unsigned char *)DST_REALLOC(c->quoted, ncap, NULL) : NULL;
+        if (!q) return dst__err(c->err, DST_ERR_NOMEM, "CSV: %lu columns", (unsigned long)ncap);
+        c->quoted = q;
+        c->cap = ncap;
+    }
+    c->start[c->nfields] = start;
+    c->flen[c->nfields] = n;
+    c->quoted[c->nfields++] = (unsigned char)quoted;
+    return DST_OK;
+}
+
+/* One field at c->pos; *last = 1 when it ends the record. */
+static dst_result dst__csv_field(dst__csv *c, int *last)
+{
+    const char *p = c->p;
+    size_t start, end;
+    int quoted = 0;
+    while (c->pos < c->len && (p[c->pos] == ' ' || p[c->pos] == '\t')) ++c->pos;
+    if (c->pos < c->len && p[c->pos] == '"') {
+        size_t open_line = c->line;
+        quoted = 1;
+        start = ++c->pos;
+        for (;;) {
+            if (c->pos >= c->len)
+                return dst__err(c->err, DST_ERR_FORMAT, "line %lu, column %lu: the quote opened here is never closed",
+                                (unsigned long)open_line, (unsigned long)c->nfields);
+            if (p[c->pos] == '"') {
+                if (c->pos + 1 < c->len && p[c->pos + 1] == '"') { c->pos += 2; continue; }
+                break;
+            }
+            if (p[c->pos] == '\n') ++c->line;
+            ++c->pos;
+        }
+        end = c->pos++;
+        while (c->pos < c->len && dst__csv_space(p[c->pos])) ++c->pos;
+        if (c->pos < c->len && p[c->pos] != c->delim && p[c->pos] != '\n')
+            return dst__err(c->err, DST_ERR_FORMAT, "line %lu, column %lu: text after the closing quote",
+                            (unsigned long)c->line, (unsigned long)c->nfields);
+    } else {
+        start = c->pos;
+        while (c->pos < c->len && p[c->pos] != c->delim && p[c->pos] != '\n') ++c->pos;
+        end = c->pos;
+        while (end > start && dst__csv_space(p[end - 1])) --end;
+    }
+    *last = c->pos >= c->len || p[c->pos] == '\n';
+    if (c->pos < c->len) { /* past the delimiter or the line's end */
+        if (p[c->pos] == '\n') ++c->line;
+        ++c->pos;
+    }
+    return dst__csv_push(c, start, end - start, quoted);
+}
+
+/* The next record into c's fields: 1, 0 at the end of the input, -1 on an
+   error (in c->err). Blank lines and # comments are skipped. */
+static int dst__csv_record(dst__csv *c)
+{
+    const char *p = c->p;
+    int last = 0;
+    for (;;) {
+        size_t q = c->pos;
+        if (q >= c->len) return 0;
+        while (q < c->len && dst__csv_space(p[q])) ++q;
+        if (q < c->len && p[q] == '#')
+            while (q < c->len && p[q] != '\n') ++q;
+        if (q >= c->len) { c->pos = q; return 0; }
+        if (p[q] != '\n') break;
+        c->pos = q + 1; /* blank or comment */
+        ++c->line;
+    }
+    c->nfields = 0;
+    c->rec_line = c->line;
+    while (!last)
+        if (dst__csv_field(c, &last) != DST_OK) return -1;
+    return 1;
+}
+
+/* Field i as text in buf (NUL-terminated, "" -> "); the length, or
+   (size_t)-1 when it does not fit in cap - 1 bytes. */
+static size_t dst__csv_text(const dst__csv *c, size_t i, char *buf, size_t cap)
+{
+    const char *s = c->p + c->start[i];
+    size_t n = c->flen[i], k, o = 0;
+    for (k = 0; k < n; ++k) {
+        if (o + 1 >= cap) return (size_t)-1;
+        buf[o++] = s[k];
+        if (c->quoted[i] && s[k] == '"') ++k; /* "" is one " */
+    }
+    buf[o] = 0;
+    return o;
+}
+
+/* 1 when field i is a finite float. */
+static int dst__csv_float(const dst__csv *c, size_t i, float *v)
+{
+    char buf[64], *end;
+    double d;
+    if (dst__csv_text(c, i, buf, sizeof buf) == (size_t)-1 || !buf[0]) return 0;
+    d = strtod(buf, &end);
+    if (*end || !(d >= -(double)FLT_MAX && d <= (double)FLT_MAX)) return 0;
+    *v = (float)d;
+    return 1;
+}
+
+/* The class names met so far, each once: strings in one growing block. */
+typedef struct dst__csv_names {
+    char   *text;
+    size_t  used, cap;
+    size_t *at, *line;   /* where each starts in text; the line it first appears on */
+    int     count;
+} dst__csv_names;
+
+static void dst__csv_names_free(dst__csv_names *nm)
+{
+    DST_FREE(nm->text, NULL);
+    DST_FREE(nm->at, NULL);
+}
+
+/* The number of name s (added when new), or -1 (err set). */
+static int dst__csv_name_index(dst__csv_names *nm, const char *s, size_t n, size_t line, dst_error *err)
+{
+    int i;
+    for (i = 0; i < nm->count; ++i)
+        if (strcmp(nm->text + nm->at[i], s) == 0) return i;
+    if (nm->count == DST_CSV_MAX_CLASSES) {
+        dst__err(err, DST_ERR_FORMAT, "line %lu: more than %d different labels (is the label column right?)",
+                 (unsigned long)line, DST_CSV_MAX_CLASSES);
+        return -1;
+    }
+    if (!nm->at && !(nm->at = (size_t *)DST_MALLOC(2 * DST_CSV_MAX_CLASSES * sizeof(size_t), NULL))) {
+        dst__err(err, DST_ERR_NOMEM, "CSV class names");
+        return -1;
+    }
+    nm->line = nm->at + DST_CSV_MAX_CLASSES;
+    if (nm->used + n + 1 > nm->cap) {
+        size_t ncap = 2 * (nm->used + n + 1);
+        char *t = (char *)DST_REALLOC(nm->text, ncap, NULL);
+        if (!t) { dst__err(err, DST_ERR_NOMEM, "CSV class names"); return -1; }
+        nm->text = t;
+        nm->cap = ncap;
+    }
+    memcpy(nm->text + nm->used, s, n + 1);
+    nm->at[nm->count] = nm->used;
+    nm->line[nm->count] = line;
+    nm->used += n + 1;
+    return nm->count++;
+}
+
+/* 1 when s is a whole number 0 to 65535 written plainly ("7", not "07" or "7.0"). */
+static int dst__csv_whole(const char *s, int *v)
+{
+    long n = 0;
+    if (!*s || (s[0] == '0' && s[1])) return 0;
+    for (; *s; ++s) {
+        if (*s < '0' || *s > '9' || (n = n * 10 + (*s - '0')) > 65535) return 0;
+    }
+    *v = (int)n;
+    return 1;
+}
+
+/* Whether the first record is a header: opt's choice, else a column whose
+   first field is not a number where the second's is; 2 when such a first
+   line has another number of fields than the second (sklearn's
+   "178,13,class_0,class_1,class_2" above 14 columns): a preamble, skipped.
+   Leaves c at the start. */
+static int dst__csv_guess_header(dst__csv *c, const dst_csv_options *o, dst_result *r)
+{
+    float *first, v;
+    size_t n1, i;
+    int header = 0, got;
+    *r = DST_OK;
+    if (o->header >= 0) return o->header;
+    if (o->label && *o->label && !dst__csv_whole(o->label, &got)) return 1; /* a label named needs the names */
+    if ((got = dst__csv_record(c)) <= 0) { c->pos = c->begin; c->line = 1; *r = got < 0 ? DST_ERR_FORMAT : DST_OK; return 0; }
+    n1 = c->nfields;
+    if (!(first = (float *)DST_MALLOC(n1 * sizeof(float) + 1, NULL))) { *r = dst__err(c->err, DST_ERR_NOMEM, "CSV"); return 0; }
+    for (i = 0; i < n1; ++i) first[i] = dst__csv_float(c, i, &v) ? 1.0f : 0.0f;
+    got = dst__csv_record(c);
+    if (got < 0) *r = DST_ERR_FORMAT;
+    for (i = 0; got > 0 && i < n1 && i < c->nfields; ++i)
+        if (first[i] == 0 && dst__csv_float(c, i, &v)) header = 1;
+    if (header && got > 0 && c->nfields != n1) header = 2; /* not the columns' names: a preamble line */
+    DST_FREE(first, NULL);
+    c->pos = c->begin;
+    c->line = 1;
+    return header;
+}
+
+/* The label column's index, from its name or its 0-based number. */
+static dst_result dst__csv_label_column(dst__csv *c, const dst_csv_options *o, int header, size_t *col)
+{
+    char buf[256];
+    size_t i;
+    int idx;
+    if (!o->label || !*o->label) { *col = c->nfields - 1; return DST_OK; }
+    for (i = 0; header && i < c->nfields; ++i)
+        if (dst__csv_text(c, i, buf, sizeof buf) != (size_t)-1 && strcmp(buf, o->label) == 0) { *col = i; return DST_OK; }
+    if (dst__csv_whole(o->label, &idx)) {
+        if ((size_t)idx < c->nfields) { *col = (size_t)idx; return DST_OK; }
+        return dst__err(c->err, DST_ERR_FORMAT, "label column %d: the rows have %lu columns (0 to %lu)", idx,
+                        (unsigned long)c->nfields, (unsigned long)c->nfields - 1);
+    }
+    if (!header)
+        return dst__err(c->err, DST_ERR_FORMAT, "label column '%.60s': the file has no header row to name it; "
+                        "give a 0-based column number", o->label);
+    return dst__err(c->err, DST_ERR_FORMAT, "line %lu: no column is named '%.60s'", (unsigned long)c->rec_line, o->label);
+}
+
+/* One data record into the table: features into row, the label's name number into *name. */
+static dst_result dst__csv_row(dst__csv *c, size_t columns, size_t label, float *row, dst__csv_names *nm, int *name)
+{
+    char buf[256];
+    size_t i, n;
+    if (c->nfields != columns)
+        return dst__err(c->err, DST_ERR_FORMAT, "line %lu: %lu fields, the first row has %lu", (unsigned long)c->rec_line,
+                        (unsigned long)c->nfields, (unsigned long)columns);
+    for (i = 0; i < columns; ++i) {
+        if (c->flen[i] == 0)
+            return dst__err(c->err, DST_ERR_FORMAT, "line %lu, column %lu: empty field (a missing value)",
+                            (unsigned long)c->rec_line, (unsigned long)i);
+        if (i == label) continue;
+        if (!dst__csv_float(c, i, row++)) {
+            size_t k = dst__csv_text(c, i, buf, 40);
+            return dst__err(c->err, DST_ERR_FORMAT, "line %lu, column %lu: '%s%s' is not a finite number",
+                            (unsigned long)c->rec_line, (unsigned long)i, k == (size_t)-1 ? "" : buf,
+                            k == (size_t)-1 ? "(a long field)" : "");
+        }
+    }
+    if ((n = dst__csv_text(c, label, buf, sizeof buf)) == (size_t)-1)
+        return dst__err(c->err, DST_ERR_FORMAT, "line %lu, column %lu: a label over 255 bytes", (unsigned long)c->rec_line,
+                        (unsigned long)label);
+    *name = dst__csv_name_index(nm, buf, n, c->rec_line, c->err);
+    return *name < 0 ? c->err ? c->err->code : DST_ERR_FORMAT : DST_OK;
+}
+
+/* The names met, as class numbers: the given classes, whole numbers, or the
+   names sorted. map[name number] = class number. */
+static dst_result dst__csv_classes(const dst__csv_names *nm, const dst_csv_options *o, int *map, dst_dataset *out,
+                                   dst_error *err)
+{
+    const char **sorted;
+    int i, j, whole = 1, v;
+    dst_result r;
+    if (o->classes) {
+        for (i = 0; i < nm->count; ++i) {
+            const char *s = nm->text + nm->at[i];
+            for (j = 0; j < o->class_count && (!o->classes[j] || strcmp(o->classes[j], s) != 0); ++j) {}
+            if (j == o->class_count)
+                return dst__err(err, DST_ERR_FORMAT, "line %lu: class '%.60s' is not one of the %d known classes",
+                                (unsigned long)nm->line[i], s, o->class_count);
+            map[i] = j;
+        }
+        out->classes = o->class_count;
+        return dst__names_copy(o->classes, o->class_count, &out->class_names, err);
+    }
+    for (i = 0; i < nm->count && whole; ++i) whole = dst__csv_whole(nm->text + nm->at[i], &map[i]);
+    if (whole) {
+        for (i = 0, out->classes = 0; i < nm->count; ++i) if (map[i] + 1 > out->classes) out->classes = map[i] + 1;
+        return DST_OK;
+    }
+    if (!(sorted = (const char **)DST_MALLOC((size_t)nm->count * sizeof(char *), NULL)))
+        return dst__err(err, DST_ERR_NOMEM, "CSV class names");
+    for (i = 0; i < nm->count; ++i) { /* insertion sort: at most DST_CSV_MAX_CLASSES names */
+        const char *s = nm->text + nm->at[i];
+        for (j = i; j > 0 && strcmp(sorted[j - 1], s) > 0; --j) sorted[j] = sorted[j - 1];
+        sorted[j] = s;
+    }
+    for (i = 0; i < nm->count; ++i)
+        for (v = 0; v < nm->count; ++v)
+            if (sorted[v] == nm->text + nm->at[i]) { map[i] = v; break; }
+    out->classes = nm->count;
+    r = dst__names_copy(sorted, nm->count, &out->class_names, err);
+    DST_FREE(sorted, NULL);
+    return r;
+}
+
+DSTDEF dst_csv_options dst_csv_options_default(void)
+{
+    dst_csv_options o;
+    memset(&o, 0, sizeof o);
+    o.header = -1;
+    o.delimiter = ',';
+    return o;
+}
+
+/* The data rows into out->x (grown as they come) and name numbers into out->y. */
+static dst_result dst__csv_rows(dst__csv *c, size_t columns, size_t label, dst__csv_names *nm, dst_dataset *out)
+{
+    size_t cap = 0, features = columns - 1, bytes;
+    int got;
+    while ((got = dst__csv_record(c)) > 0) {
+        if (out->count == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            float *nx;
+            int *ny;
+            if (!dst__mul_ok(ncap, features * sizeof(float), &bytes) ||
+                !(nx = (float *)DST_REALLOC(out->x, bytes, NULL)))
+                return dst__err(c->err, DST_ERR_NOMEM, "CSV: %lu rows", (unsigned long)ncap);
+            out->x = nx;
+            if (!(ny = (int *)DST_REALLOC(out->y, ncap * sizeof(int), NULL)))
+                return dst__err(c->err, DST_ERR_NOMEM, "CSV: %lu rows", (unsigned long)ncap);
+            out->y = ny;
+            cap = ncap;
+        }
+        if (dst__csv_row(c, columns, label, out->x + out->count * features, nm, &out->y[out->count]) != DST_OK)
+            return c->err ? c->err->code : DST_ERR_FORMAT;
+        ++out->count;
+    }
+    if (got < 0) return c->err ? c->err->code : DST_ERR_FORMAT;
+    if (out->count == 0) return dst__err(c->err, DST_ERR_FORMAT, "no data rows");
+    return DST_OK;
+}
+
+static dst_result dst__csv_parse(dst__csv *c, const dst_csv_options *o, dst_dataset *out, dst_error *err)
+{
+    dst__csv_names nm;
+    size_t columns, label = 0, i, data_pos, data_line;
+    int header, got, *map = NULL;
+    dst_result r;
+    memset(&nm, 0, sizeof nm);
+    header = dst__csv_guess_header(c, o, &r);
+    if (r != DST_OK) return err ? err->code : r;
+    if (header == 2) { /* skip the preamble */
+        if (dst__csv_record(c) < 0) return err ? err->code : DST_ERR_FORMAT;
+        header = 0;
+    }
+    data_pos = c->pos;
+    data_line = c->line;
+    if ((got = dst__csv_record(c)) <= 0) return got < 0 ? err ? err->code : DST_ERR_FORMAT : dst__err(err, DST_ERR_FORMAT, "no rows");
+    columns = c->nfields;
+    if (columns < 2) return dst__err(err, DST_ERR_FORMAT, "line %lu: one column; a table needs a label and at least one "
+                                     "feature", (unsigned long)c->rec_line);
+    if ((r = dst__csv_label_column(c, o, header, &label)) != DST_OK) return r;
+    if (!header) { c->pos = data_pos; c->line = data_line; }
+    r = dst__csv_rows(c, columns, label, &nm, out);
+    if (r == DST_OK && !(map = (int *)DST_MALLOC((size_t)nm.count * sizeof(int) + 1, NULL)))
+        r = dst__err(err, DST_ERR_NOMEM, "CSV");
+    if (r == DST_OK) r = dst__csv_classes(&nm, o, map, out, err);
+    if (r == DST_OK)
+        for (i = 0; i < out->count; ++i) out->y[i] = map[out->y[i]];
+    DST_FREE(map, NULL);
+    dst__csv_names_free(&nm);
+    out->channels = out->height = 1;
+    out->width = (int)(columns - 1);
+    return r;
+}
+
+DSTDEF dst_result dst_csv_parse(const void *buf, size_t len, const dst_csv_options *opt, dst_dataset *out,
+                                dst_error *err)
+{
+    dst__csv c;
+    dst_csv_options o = opt ? *opt : dst_csv_options_default();
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!buf && len) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
+    if (o.header < -1 || o.header > 1) return dst__err(err, DST_ERR_ARG, "header %d: -1, 0 or 1", o.header);
+    if (o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == 0 || o.delimiter == '#')
+        return dst__err(err, DST_ERR_ARG, "delimiter %d cannot separate fields", o.delimiter);
+    if (o.classes && (o.class_count < 1 || o.class_count > DST_CSV_MAX_CLASSES))
+        return dst__err(err, DST_ERR_ARG, "class_count %d: 1 to %d", o.class_count, DST_CSV_MAX_CLASSES);
+    memset(&c, 0, sizeof c);
+    c.p = (const char *)buf;
+    c.len = len;
+    c.line = 1;
+    c.delim = o.delimiter;
+    c.err = err;
+    if (len >= 3 && memcmp(c.p, "\xEF\xBB\xBF", 3) == 0) c.pos = c.begin = 3; /* a UTF-8 byte order mark */
+    r = dst__csv_parse(&c, &o, out, err);
+    DST_FREE(c.start, NULL);
+    DST_FREE(c.flen, NULL);
+    DST_FREE(c.quoted, NULL);
+    if (r != DST_OK) dst_dataset_free(out);
+    return r;
+}
+
+#ifndef DST_NO_STDIO
+DSTDEF dst_result dst_csv_load(const char *path, const dst_csv_options *opt, dst_dataset *out, dst_error *err)
+{
+    unsigned char *buf;
+    size_t len;
+    dst_result r;
+    dst__err_clear(err);
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !path) return dst__err(err, DST_ERR_ARG, "out or path is NULL");
+    if ((r = dst__read_file(path, &buf, &len, NULL, err)) != DST_OK) return r;
+    r = dst_csv_parse(buf, len, opt, out, err);
+    DST_FREE(buf, NULL);
+    if (r != DST_OK && r != DST_ERR_NOMEM) dst__err_wrap(err, path, "");
+    return r;
+}
+#endif
 
 /* ==== .npy arrays ================================================= >>npy */
 
@@ -9367,6 +10306,54 @@ DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_e
     return DST_OK;
 }
 
+DSTDEF dst_result dst_dataset_from_npy(const dst_npy *features, const dst_npy *labels, dst_dataset *out,
+                                       dst_error *err)
+{
+    size_t i, n, ss = 1;
+    int d;
+    dst_result r;
+    const int32_t *lab;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!features || !labels) return dst__err(err, DST_ERR_ARG, "features or labels is NULL");
+    if (features->dtype != DST_NPY_FLOAT32 || (features->ndim != 2 && features->ndim != 4))
+        return dst__err(err, DST_ERR_FORMAT, "features: a %d-D %s array; expected float32, N x F or N x C x H x W",
+                        features->ndim, features->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
+    if (labels->dtype != DST_NPY_INT32 || labels->ndim != 1)
+        return dst__err(err, DST_ERR_FORMAT, "labels: a %d-D %s array; expected int32 of N (numpy: y.astype(numpy.int32))",
+                        labels->ndim, labels->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
+    n = features->shape[0];
+    if (n == 0 || labels->shape[0] != n)
+        return dst__err(err, DST_ERR_FORMAT, "%lu feature rows and %lu labels", (unsigned long)n, (unsigned long)labels->shape[0]);
+    for (d = 1; d < features->ndim; ++d)
+        if (features->shape[d] < 1 || features->shape[d] > INT_MAX || !dst__mul_ok(ss, features->shape[d], &ss))
+            return dst__err(err, DST_ERR_FORMAT, "features: dimension %d is %lu", d, (unsigned long)features->shape[d]);
+    lab = (const int32_t *)labels->data;
+    for (i = 0; i < n; ++i)
+        if (lab[i] < 0 || lab[i] > 65535)
+            return dst__err(err, DST_ERR_FORMAT, "label %lu is %ld; class numbers are 0 to 65535", (unsigned long)i, (long)lab[i]);
+    if ((r = dst__dataset_alloc(out, n, ss, err)) != DST_OK) return r;
+    memcpy(out->x, features->data, n * ss * sizeof(float));
+    for (i = 0; i < n; ++i) {
+        out->y[i] = lab[i];
+        if (lab[i] + 1 > out->classes) out->classes = lab[i] + 1;
+    }
+    for (i = 0; i < n * ss; ++i)
+        if (!dst__finite(out->x[i])) {
+            dst_dataset_free(out);
+            return dst__err(err, DST_ERR_NONFINITE, "features: sample %lu, value %lu is not finite", (unsigned long)(i / ss),
+                            (unsigned long)(i % ss));
+        }
+    out->count = n;
+    if (features->ndim == 4) {
+        out->channels = (int)features->shape[1]; out->height = (int)features->shape[2]; out->width = (int)features->shape[3];
+    } else {
+        out->channels = out->height = 1; out->width = (int)features->shape[1];
+    }
+    return DST_OK;
+}
+
 /* ==== images ==================================================== >>image */
 
 DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width)
@@ -9503,6 +10490,301 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
     return r;
 }
 #endif
+
+/* ---- folders of images ---- */
+
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO)
+/* A directory's entries of one kind (folders, or files whose names end in
+   an image extension), sorted by byte value. */
+typedef struct dst__list { char **v; int n, cap; } dst__list;
+
+static void dst__list_free(dst__list *l)
+{
+    int i;
+    for (i = 0; i < l->n; ++i) DST_FREE(l->v[i], NULL);
+    DST_FREE(l->v, NULL);
+    memset(l, 0, sizeof *l);
+}
+
+static int dst__list_add(dst__list *l, const char *name)
+{
+    size_t k = strlen(name) + 1;
+    if (l->n == l->cap) {
+        int ncap = l->cap ? 2 * l->cap : 64;
+        char **nv;
+        if (ncap > (1 << 24) || !(nv = (char **)DST_REALLOC(l->v, (size_t)ncap * sizeof(char *), NULL))) return 0;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    if (!(l->v[l->n] = (char *)DST_MALLOC(k, NULL))) return 0;
+    memcpy(l->v[l->n++], name, k);
+    return 1;
+}
+
+static int dst__list_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int dst__is_image_name(const char *name)
+{
+    static const char *ext[] = { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga" };
+    size_t n = strlen(name), k, i;
+    for (i = 0; i < sizeof ext / sizeof ext[0]; ++i) {
+        k = strlen(ext[i]);
+        if (n > k) {
+            size_t j;
+            for (j = 0; j < k && (name[n - k + j] | 0x20) == ext[i][j]; ++j) {}
+            if (j == k) return 1;
+        }
+    }
+    return 0;
+}
+
+/* want_dirs 1: the subfolders (not starting with '.'); 0: the image files. */
+static dst_result dst__list_dir(const char *dir, int want_dirs, dst__list *out, dst_error *err)
+{
+    char path[1024];
+#if defined(_WIN32)
+    WIN32_FIND_DATAA fd;
+    HANDLE h;
+    memset(out, 0, sizeof *out);
+    if (snprintf(path, sizeof path, "%s\\*", dir) >= (int)sizeof path) return dst__err(err, DST_ERR_ARG, "path too long: %.200s", dir);
+    if ((h = FindFirstFileA(path, &fd)) == INVALID_HANDLE_VALUE) return dst__err(err, DST_ERR_IO, "cannot open folder %.200s", dir);
+    do {
+        int is_dir = (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+        if (fd.cFileName[0] == '.' || is_dir != want_dirs || (!is_dir && !dst__is_image_name(fd.cFileName))) continue;
+        if (!dst__list_add(out, fd.cFileName)) { FindClose(h); dst__list_free(out); return dst__err(err, DST_ERR_NOMEM, "listing %.200s", dir); }
+    } while (FindNextFileA(h, &fd));
+    FindClose(h);
+#else
+    DIR *d;
+    struct dirent *e;
+    memset(out, 0, sizeof *out);
+    if (!(d = opendir(dir))) return dst__err(err, DST_ERR_IO, "cannot open folder %.200s", dir);
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        int is_dir;
+        if (e->d_name[0] == '.') continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path || stat(path, &st) != 0) continue;
+        is_dir = S_ISDIR(st.st_mode) ? 1 : 0;
+        if (is_dir != want_dirs || (!is_dir && !dst__is_image_name(e->d_name))) continue;
+        if (!dst__list_add(out, e->d_name)) { closedir(d); dst__list_free(out); return dst__err(err, DST_ERR_NOMEM, "listing %.200s", dir); }
+    }
+    closedir(d);
+#endif
+    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof(char *), dst__list_cmp);
+    return DST_OK;
+}
+
+/* The class of each subfolder (map), from the given names or the folders'. */
+static dst_result dst__folder_classes(const char *dir, const dst__list *sub, const char *const *classes, int class_count,
+                                      int *map, dst_dataset *out, dst_error *err)
+{
+    int i, j;
+    if (sub->n == 0) return dst__err(err, DST_ERR_FORMAT, "%.200s: no class folders (expected %.100s/<class>/<images>)", dir, dir);
+    if (!classes) {
+        for (i = 0; i < sub->n; ++i) map[i] = i;
+        out->classes = sub->n;
+        return dst__names_copy((const char *const *)sub->v, sub->n, &out->class_names, err);
+    }
+    for (i = 0; i < sub->n; ++i) {
+        for (j = 0; j < class_count && (!classes[j] || strcmp(classes[j], sub->v[i]) != 0); ++j) {}
+        if (j == class_count)
+            return dst__err(err, DST_ERR_FORMAT, "%.200s/%.100s: not one of the %d known classes", dir, sub->v[i], class_count);
+        map[i] = j;
+    }
+    out->classes = class_count;
+    return dst__names_copy(classes, class_count, &out->class_names, err);
+}
+
+/* Every image file of every class folder, in order, with its class. */
+static dst_result dst__folder_files(const char *dir, const dst__list *sub, const int *map, dst__list *files,
+                                    int **labels, dst_error *err)
+{
+    char path[1024];
+    int i, k, cap = 0;
+    dst_result r;
+    memset(files, 0, sizeof *files);
+    *labels = NULL;
+    for (i = 0; i < sub->n; ++i) {
+        dst__list one;
+        if (snprintf(path, sizeof path, "%s/%s", dir, sub->v[i]) >= (int)sizeof path) return dst__err(err, DST_ERR_ARG, "path too long: %.200s", dir);
+        if ((r = dst__list_dir(path, 0, &one, err)) != DST_OK) return r;
+        if (one.n == 0) { dst__list_free(&one); return dst__err(err, DST_ERR_FORMAT, "%.250s: no images (.png .jpg .bmp ...)", path); }
+        for (k = 0; k < one.n; ++k) {
+            char full[1024];
+            if (snprintf(full, sizeof full, "%s/%s", path, one.v[k]) >= (int)sizeof full ||
+                !dst__list_add(files, full)) { dst__list_free(&one); return dst__err(err, DST_ERR_NOMEM, "listing %.200s", path); }
+            if (files->n > cap) {
+                int *nl = (int *)DST_REALLOC(*labels, (size_t)files->cap * sizeof(int), NULL);
+                if (!nl) { dst__list_free(&one); return dst__err(err, DST_ERR_NOMEM, "listing %.200s", path); }
+                *labels = nl;
+                cap = files->cap;
+            }
+            (*labels)[files->n - 1] = map[i];
+        }
+        dst__list_free(&one);
+    }
+    return DST_OK;
+}
+
+/* A message into the folder's own 256-byte buffer (its batch function has no dst_error). */
+static dst_result dst__vfail_to(char *buf, dst_result code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = dst__vfail(buf, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* A folder opened for streaming: its files, their classes, how to decode them. */
+struct dst_image_folder {
+    dst__list     files;
+    dst_dataset   info;      /* x NULL; y, count, shape, classes, class_names */
+    dst_image_prep prep;     /* height and width fixed */
+    int           any_size;  /* 1: the size came from the first picture; another size is an error */
+    char          error[256];
+};
+
+DSTDEF void dst_image_folder_close(dst_image_folder *f)
+{
+    if (!f) return;
+    dst__list_free(&f->files);
+    dst_dataset_free(&f->info);
+    DST_FREE(f, NULL);
+}
+
+DSTDEF const dst_dataset *dst_image_folder_info(const dst_image_folder *f) { return f ? &f->info : NULL; }
+DSTDEF const char *dst_image_folder_error(const dst_image_folder *f) { return f ? f->error : "folder is NULL"; }
+
+/* The picture of file i into out (sample_size floats), as f->prep says. */
+static dst_result dst__folder_decode(dst_image_folder *f, size_t i, float *out)
+{
+    int w, h, comp;
+    dst_error e;
+    dst_result r;
+    const char *path = f->files.v[i];
+    unsigned char *px = stbi_load(path, &w, &h, &comp, 0);
+    if (!px)
+        return dst__vfail_to(f->error, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", path, stbi_failure_reason());
+    if (f->any_size && (w != f->prep.width || h != f->prep.height)) {
+        stbi_image_free(px);
+        return dst__vfail_to(f->error, DST_ERR_FORMAT, "%.180s is %dx%d, the first image %dx%d: give the size to resize to",
+                             path, h, w, f->prep.height, f->prep.width);
+    }
+    r = dst_image_to_input(px, w, h, comp, &f->prep, out, &e);
+    stbi_image_free(px);
+    if (r != DST_OK) return dst__vfail_to(f->error, r, "%.100s: %.150s", path, e.message);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_image_folder_batch(void *folder, const size_t *indices, int batch, float *x, int *labels)
+{
+    dst_image_folder *f = (dst_image_folder *)folder;
+    size_t ss;
+    int k;
+    dst_result r;
+    if (!f || (!indices && batch > 0) || !x || batch < 0) return DST_ERR_ARG;
+    ss = dst_dataset_sample_size(&f->info);
+    for (k = 0; k < batch; ++k) {
+        if (indices[k] >= f->info.count)
+            return dst__vfail_to(f->error, DST_ERR_ARG, "index %lu of %lu pictures", (unsigned long)indices[k],
+                                 (unsigned long)f->info.count);
+        if ((r = dst__folder_decode(f, indices[k], x + (size_t)k * ss)) != DST_OK) return r;
+        if (labels) labels[k] = f->info.y[indices[k]];
+    }
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_image_folder_open(dst_image_folder **out, const char *dir, const dst_image_prep *prep,
+                                        const char *const *classes, int class_count, dst_error *err)
+{
+    dst__list sub;
+    dst_image_folder *f;
+    int *map = NULL, w, h, comp;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!dir || !prep) return dst__err(err, DST_ERR_ARG, "dir or prep is NULL");
+    if (prep->channels != 1 && prep->channels != 3) return dst__err(err, DST_ERR_ARG, "channels %d: 1 or 3", prep->channels);
+    if (prep->height < 0 || prep->width < 0 || (prep->height == 0) != (prep->width == 0))
+        return dst__err(err, DST_ERR_ARG, "size %dx%d: both 0 (the first image's) or both >= 1", prep->height, prep->width);
+    if (classes && (class_count < 1 || class_count > DST_CSV_MAX_CLASSES))
+        return dst__err(err, DST_ERR_ARG, "class_count %d: 1 to %d", class_count, DST_CSV_MAX_CLASSES);
+    if (!(f = (dst_image_folder *)DST_MALLOC(sizeof *f, NULL))) return dst__err(err, DST_ERR_NOMEM, "folder");
+    memset(f, 0, sizeof *f);
+    f->prep = *prep;
+    if ((r = dst__list_dir(dir, 1, &sub, err)) != DST_OK) { DST_FREE(f, NULL); return r; }
+    if (!(map = (int *)DST_MALLOC((size_t)sub.n * sizeof(int) + 1, NULL))) r = dst__err(err, DST_ERR_NOMEM, "folders");
+    if (r == DST_OK) r = dst__folder_classes(dir, &sub, classes, class_count, map, &f->info, err);
+    if (r == DST_OK) r = dst__folder_files(dir, &sub, map, &f->files, &f->info.y, err);
+    dst__list_free(&sub);
+    DST_FREE(map, NULL);
+    if (r == DST_OK && f->prep.height == 0) { /* the first picture's size */
+        if (!stbi_info(f->files.v[0], &w, &h, &comp))
+            r = dst__err(err, DST_ERR_FORMAT, "%.200s: not an image stb_image can read (%s)", f->files.v[0], stbi_failure_reason());
+        f->prep.height = h;
+        f->prep.width = w;
+        f->any_size = 1;
+    }
+    if (r == DST_OK && !dst__product_le(f->prep.channels, f->prep.height, f->prep.width, dst__limit_of(DST_MAX_ACTIVATION_FLOATS)))
+        r = dst__err(err, DST_ERR_FORMAT, "images of %dx%dx%d are too large", f->prep.channels, f->prep.height, f->prep.width);
+    if (r != DST_OK) { dst_image_folder_close(f); return r; }
+    f->info.count = (size_t)f->files.n;
+    f->info.channels = f->prep.channels;
+    f->info.height = f->prep.height;
+    f->info.width = f->prep.width;
+    *out = f;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_image_folder_load(const char *dir, const dst_image_prep *prep, const char *const *classes,
+                                        int class_count, dst_dataset *out, dst_error *err)
+{
+    dst_image_folder *f;
+    size_t i, ss;
+    dst_result r;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    memset(out, 0, sizeof *out);
+    if ((r = dst_image_folder_open(&f, dir, prep, classes, class_count, err)) != DST_OK) return r;
+    ss = dst_dataset_sample_size(&f->info);
+    r = dst__dataset_alloc(out, f->info.count, ss, err);
+    for (i = 0; r == DST_OK && i < f->info.count; ++i)
+        if ((r = dst_image_folder_batch(f, &i, 1, out->x + i * ss, out->y + i)) != DST_OK)
+            dst__err(err, r, "%s", f->error);
+    if (r == DST_OK) {
+        out->count = f->info.count;
+        out->channels = f->info.channels; out->height = f->info.height; out->width = f->info.width;
+        out->classes = f->info.classes;
+        out->class_names = f->info.class_names;
+        f->info.class_names = NULL;
+    }
+    dst_image_folder_close(f);
+    if (r != DST_OK) dst_dataset_free(out);
+    return r;
+}
+#endif
+
+DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m)
+{
+    dst_image_prep p = dst_image_prep_default(m ? m->in_c : 0, m ? (m->in_h < 1 ? 1 : m->in_h) : 0,
+                                              m ? (m->in_w < 1 ? 1 : m->in_w) : 0);
+    float mean[3], std[3], scale;
+    int n, c;
+    if (!m) return p;
+    n = dst_model_normalization(m, &scale, mean, std, 3);
+    {
+        double s;
+        if (dst_model_meta_number(m, "input.scale", &s)) p.scale = scale; /* else the default 1/255 */
+    }
+    if (n == 1 || (n == m->in_c && n <= 3))
+        for (c = 0; c < 3; ++c) {
+            p.mean[c] = mean[n == 1 ? 0 : c < n ? c : 0];
+            p.std[c] = std[n == 1 ? 0 : c < n ? c : 0];
+        }
+    return p;
+}
 
 #if defined(__clang__)
 #pragma float_control(pop)

@@ -33,6 +33,7 @@
 #include "test_file.c"
 #include "test_layers.c"
 #include "test_threads.c"
+#include "test_dataset.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -48,6 +49,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(file_tests),
     T_SUITE(layers_tests),
     T_SUITE(thread_tests),
+    T_SUITE(dataset_tests),
 };
 
 int main(int argc, char **argv)

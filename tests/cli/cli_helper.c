@@ -8,7 +8,12 @@
      cli_helper table DIR         table.bin: a model of 1x10 table rows (dense 10 -> 3), for predict to refuse
      cli_helper model DIR FILE    a model with the layer options a SPEC cannot give, for export-c
      cli_helper kinds DIR         k_KIND.bin: one small model per layer kind export-c writes
-                                  (and per conv path: GEMM, depthwise, Winograd; fused ReLU) */
+                                  (and per conv path: GEMM, depthwise, Winograd; fused ReLU)
+     cli_helper game DIR          game.csv / game_test.csv (a table of three species; features
+                                  10^5 apart in scale), the same rows as x.npy y.npy xt.npy yt.npy,
+                                  game_logits.npy (teacher logits per training row), broken tables
+     cli_helper gameidx DIR       the game's rows as float32 IDX files (features, not pixels)
+     cli_helper folders DIR       RGB pictures by colour: train/ and test/, flat/, mixed/ (two sizes) */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static unsigned long long seed = 42;
 static int rnd(int n) /* [0, n) */
@@ -171,6 +177,146 @@ static int write_png(const char *dir, const char *name, int size, int q, int rgb
     return stbi_write_png(path, size, size, rgb ? 3 : 1, px, size * (rgb ? 3 : 1)) != 0;
 }
 
+/* A game's table: speed (around 0.01), armor (around 50) and score (in the
+   thousands) decide the species; the scales differ by 10^5, so it only
+   trains well standardised. rows.csv-style files, .npy arrays of the same
+   rows, teacher logits per row, and broken tables. */
+static void game_row(float *f, int *k)
+{
+    static const int order[3] = { 2, 1, 0 }; /* species by armor band: orc, elf, dwarf */
+    f[0] = (float)(rnd(1000) + 1) / 50000.0f;
+    f[1] = (float)(rnd(100));
+    f[2] = 1000.0f + (float)rnd(5000);
+    *k = order[f[1] < 33 ? 0 : f[1] < 66 ? 1 : 2];
+    if (f[0] > 0.018f && *k == 0) *k = 1; /* a second feature matters a little */
+}
+
+static int write_game(const char *dir)
+{
+    static const char *names[3] = { "dwarf", "elf", "orc" };
+    char path[1024];
+    float *x = (float *)malloc(500 * 3 * sizeof(float)), *logits = (float *)malloc(400 * 3 * sizeof(float));
+    int32_t y[500];
+    int i, k, ok = 1;
+    size_t shape[2];
+    FILE *f, *t;
+    dst_error e;
+    if (!x || !logits) return 0;
+    for (i = 0; i < 500; ++i) { game_row(x + 3 * i, &k); y[i] = k; }
+    snprintf(path, sizeof path, "%s/game.csv", dir);
+    f = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/game_test.csv", dir);
+    t = fopen(path, "w");
+    if (!f || !t) return 0;
+    fprintf(f, "# a game's creatures\r\nspeed,armor,species,score\r\n");
+    fprintf(t, "speed,armor,species,score\n");
+    for (i = 0; i < 500; ++i)
+        fprintf(i < 400 ? f : t, "%.6g,%g,\"%s\",%g%s", (double)x[3 * i], (double)x[3 * i + 1], names[y[i]],
+                (double)x[3 * i + 2], i < 400 ? "\r\n" : "\n");
+    fclose(f);
+    fclose(t);
+    shape[0] = 400; shape[1] = 3;
+    snprintf(path, sizeof path, "%s/x.npy", dir);
+    ok = ok && dst_npy_save(path, DST_NPY_FLOAT32, x, 2, shape, &e) == DST_OK;
+    snprintf(path, sizeof path, "%s/y.npy", dir);
+    ok = ok && dst_npy_save(path, DST_NPY_INT32, y, 1, shape, &e) == DST_OK;
+    shape[0] = 100;
+    snprintf(path, sizeof path, "%s/xt.npy", dir);
+    ok = ok && dst_npy_save(path, DST_NPY_FLOAT32, x + 1200, 2, shape, &e) == DST_OK;
+    snprintf(path, sizeof path, "%s/yt.npy", dir);
+    ok = ok && dst_npy_save(path, DST_NPY_INT32, y + 400, 1, shape, &e) == DST_OK;
+    for (i = 0; i < 400 * 3; ++i) logits[i] = (float)rnd(100) / 100.0f; /* a teacher that knows the answer */
+    for (i = 0; i < 400; ++i) logits[i * 3 + y[i]] += 3.0f;
+    shape[0] = 400; shape[1] = 3;
+    snprintf(path, sizeof path, "%s/game_logits.npy", dir);
+    ok = ok && dst_npy_save(path, DST_NPY_FLOAT32, logits, 2, shape, &e) == DST_OK;
+    free(x);
+    free(logits);
+    snprintf(path, sizeof path, "%s/ragged.csv", dir);
+    if (!(f = fopen(path, "w"))) return 0;
+    fputs("a,b,label,c\n1,2,x,3\n4,5,y\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/missing.csv", dir);
+    if (!(f = fopen(path, "w"))) return 0;
+    fputs("a,b,label,c\n1,2,x,3\n4,,y,6\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/words.csv", dir);
+    if (!(f = fopen(path, "w"))) return 0;
+    fputs("a,b,label,c\n1,2,x,3\n4,five,y,6\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/troll.csv", dir);
+    if (!(f = fopen(path, "w"))) return 0;
+    fputs("speed,armor,species,score\n0.01,50,elf,1000\n0.01,50,troll,1000\n", f);
+    fclose(f);
+    return ok;
+}
+
+/* The game's rows as float32 IDX (N x 1 x 3) with byte labels: the issue's
+   converted table, which must be standardised, never divided by 255. */
+static int write_game_idx(const char *dir)
+{
+    unsigned char img[16 + 500 * 12], lab[8 + 500];
+    const char *prefix[2] = { "train", "t10k" };
+    char name[64];
+    int part, i, j, k, n, ok = 1;
+    for (part = 0; part < 2; ++part) {
+        n = part ? 100 : 400;
+        be32(img, 0x0D03); be32(img + 4, (unsigned)n); be32(img + 8, 1); be32(img + 12, 3);
+        be32(lab, 0x801); be32(lab + 4, (unsigned)n);
+        for (i = 0; i < n; ++i) {
+            float f[3];
+            game_row(f, &k);
+            lab[8 + i] = (unsigned char)k;
+            for (j = 0; j < 3; ++j) {
+                unsigned u;
+                memcpy(&u, &f[j], 4);
+                be32(img + 16 + (size_t)(i * 3 + j) * 4, u);
+            }
+        }
+        snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix[part]);
+        ok = ok && put(dir, name, img, 16 + (size_t)n * 12, 0, 0);
+        snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix[part]);
+        ok = ok && put(dir, name, lab, 8 + (size_t)n, 0, 0);
+    }
+    return ok;
+}
+
+/* An RGB picture: noise, and a square of the class's colour (red, green, blue). */
+static int write_colour(const char *path, int size, int k)
+{
+    unsigned char px[48 * 48 * 3];
+    int i, r0 = rnd(size - 4), c0 = rnd(size - 4), r, c;
+    for (i = 0; i < size * size * 3; ++i) px[i] = (unsigned char)(60 + rnd(60));
+    for (r = r0; r < r0 + 4; ++r)
+        for (c = c0; c < c0 + 4; ++c) px[(r * size + c) * 3 + k] = 250;
+    return stbi_write_png(path, size, size, 3, px, size * 3) != 0;
+}
+
+/* DIR/train/<colour>/ and DIR/test/<colour>/ (12x12 RGB), DIR/flat/<colour>/ (no split),
+   DIR/mixed/<colour>/ (two sizes). */
+static int write_folders(const char *dir)
+{
+    static const char *names[3] = { "blue", "green", "red" };
+    static const int channel[3] = { 2, 1, 0 };
+    static const char *parts[4] = { "train", "test", "flat", "mixed" };
+    static const int count[4] = { 40, 12, 20, 2 };
+    char path[1024];
+    int p, k, i;
+    for (p = 0; p < 4; ++p) {
+        snprintf(path, sizeof path, "%s/%s", dir, parts[p]);
+        mkdir(path, 0755);
+        for (k = 0; k < 3; ++k) {
+            snprintf(path, sizeof path, "%s/%s/%s", dir, parts[p], names[k]);
+            mkdir(path, 0755);
+            for (i = 0; i < count[p]; ++i) {
+                snprintf(path, sizeof path, "%s/%s/%s/%03d.png", dir, parts[p], names[k], i);
+                if (!write_colour(path, p == 3 && i == 1 ? 16 : 12, channel[k])) return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : NULL;
@@ -242,6 +388,12 @@ int main(int argc, char **argv)
         ok = save_model(dir, "table", L, 1, 1, 1, 10);
     } else if (strcmp(argv[1], "kinds") == 0) {
         ok = write_kinds(dir);
+    } else if (strcmp(argv[1], "game") == 0) {
+        ok = write_game(dir);
+    } else if (strcmp(argv[1], "gameidx") == 0) {
+        ok = write_game_idx(dir);
+    } else if (strcmp(argv[1], "folders") == 0) {
+        ok = write_folders(dir);
     } else if (strcmp(argv[1], "broken") == 0) {
         ok = write_set(dir, "train", 40, size, 0, 1) && write_set(dir, "t10k", 20, size, 0, 0);
     }

@@ -60,15 +60,18 @@ at_least() {
 }
 
 rm -rf "$T"
-mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/kinds"
+mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/kinds" "$T/game" "$T/folders" "$T/gameidx"
 if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
     ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER npy "$T/data" "$T/logits5.npy" 5 ||
-    ! $HELPER model "$T" "$T/options.bin" || ! $HELPER kinds "$T/kinds" || ! $HELPER table "$T"; then
+    ! $HELPER model "$T" "$T/options.bin" || ! $HELPER kinds "$T/kinds" || ! $HELPER table "$T" ||
+    ! $HELPER game "$T/game" || ! $HELPER folders "$T/folders" || ! $HELPER gameidx "$T/gameidx"; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
 fi
 D="$T/data"
+G="$T/game"
+F="$T/folders"
 prev_export=
 
 for BIN in $BINS; do
@@ -93,7 +96,7 @@ for BIN in $BINS; do
         --epochs 6 --lr 0.005 --optimizer adamw --seed 3 --out $M/teacher.bin --log $M/teacher.csv --quiet
     at_least "cnn teacher learns" "$(value accuracy)" 0.9
     good "distill" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
-        --temperature 4 --alpha 0.9 --epochs 8 --lr 0.01 --out $M/student.bin --log $M/student.csv --label distilled
+        --temperature 4 --alpha 0.9 --epochs 8 --lr 0.01 --out $M/student.bin --log $M/student.csv --name distilled
     has "distill reports the teacher" '^teacher: test accuracy [01]\.[0-9]{4}, T = 4, alpha = 0.9$'
     at_least "distilled student learns" "$(value accuracy)" 0.9
     student_acc=$(value accuracy)
@@ -131,6 +134,66 @@ for BIN in $BINS; do
     has "info: metadata temperature" '^  kd.temperature = 4$'
     has "info: metadata test accuracy" '^  test.accuracy = '
 
+    # ---- your own data: CSV tables, .npy arrays, folders of images ------------
+    good "train on a CSV" $BIN train --data $G/game.csv --test $G/game_test.csv --label species \
+        --arch dense:16,relu,dense:3 --epochs 20 --lr 0.01 --out $M/csv.bin
+    has "csv: the data line" '^data: 400 training and 100 test rows of 1x1x3, 3 classes; model: 115 parameters$'
+    has "csv: the normalisation said, never 1/255" '^normalisation: per feature \(v - mean\) / std from the 400 training rows \(not pixels: no 1/255\)$'
+    at_least "csv: learns the species (features 10^5 apart in scale)" "$(value accuracy)" 0.85
+    csv_acc=$(value accuracy)
+    good "eval on a CSV test file" $BIN eval --model $M/csv.bin --data $G/game.csv --test $G/game_test.csv --label species
+    if [ "$(value accuracy)" = "$csv_acc" ]; then ok "csv: eval agrees with training"; else no "csv: eval agrees with training" "eval $(value accuracy), train $csv_acc"; fi
+    has "csv: confusion matrix names the sorted classes" '^ +0 +[0-9].* dwarf$'
+    good "info on a CSV model" $BIN info $M/csv.bin
+    has "csv: class names in the model" '^  classes = dwarf,elf,orc$'
+    has "csv: per-feature means in the model" '^  input.mean = [-0-9.e]+,[-0-9.e]+,[-0-9.e]+$'
+    good "train on a CSV, test held out, label by index, --val, --keep-best" $BIN train --data $G/game.csv --label 2 \
+        --arch dense:16,relu,dense:3 --epochs 12 --lr 0.01 --val 0.2 --keep-best --patience 3 --out $M/csv_val.bin
+    has "csv: the held-out split" '^data: 256 training, 64 validation and 80 test rows of 1x1x3 \(test: 0.2 held out\)'
+    has "csv: validation next to training" '^epoch 1/12  loss [0-9.]+  accuracy [0-9.]+  val loss [0-9.]+  val accuracy [0-9.]+ \*  test loss'
+    has "keep-best: the epoch kept" '^keep-best: the parameters of epoch [0-9]+ \(best validation accuracy\)'
+    val_acc=$(value accuracy)
+    good "eval on the same held-out test rows" $BIN eval --model $M/csv_val.bin --data $G/game.csv --label 2
+    if [ "$(value accuracy)" = "$val_acc" ]; then ok "csv: eval holds out the same test rows"; else no "csv: eval holds out the same test rows" "eval $(value accuracy), train $val_acc"; fi
+    good "distill on a CSV from teacher logits per row, with --val" $BIN distill --data $G/game.csv --label species \
+        --teacher-logits $G/game_logits.npy --val 0.1 --arch dense:8,relu,dense:3 --temperature 2 --alpha 0.5 --epochs 10 --lr 0.01 --out $M/csv_kd.bin
+    has "csv: the teacher logits follow the rows through the splits" '^teacher logits: training accuracy 1\.0000'
+    good "distill on a CSV from a teacher model" $BIN distill --data $G/game.csv --test $G/game_test.csv --label species \
+        --teacher $M/csv.bin --arch dense:8,relu,dense:3 --temperature 4 --alpha 0.9 --epochs 20 --lr 0.01 --out $M/csv_student.bin
+    has "csv: the teacher's accuracy as trained" "^teacher: test accuracy $csv_acc, T = 4"
+    good "train on .npy tables" $BIN train --train-x $G/x.npy --train-y $G/y.npy --test-x $G/xt.npy --test-y $G/yt.npy \
+        --arch dense:16,relu,dense:3 --epochs 20 --lr 0.01 --out $M/npy.bin
+    if [ "$(value accuracy)" = "$csv_acc" ]; then ok ".npy: the same rows train the same model as the CSV"; else no ".npy: the same rows train the same model as the CSV" "npy $(value accuracy), csv $csv_acc"; fi
+    good "train on float IDX features" $BIN train --data $T/gameidx --arch dense:16,relu,dense:3 --epochs 20 --lr 0.01 --out $M/fidx.bin
+    has "float IDX: standardised per feature, never / 255" '^normalisation: per feature \(v - mean\) / std from the 400 training images \(not pixels: no 1/255\)$'
+    at_least "float IDX: learns (not at chance)" "$(value accuracy)" 0.85
+    good "train RGB on a folder of images" $BIN train --data $F --arch conv:8:3:1:same,relu,maxpool:2,flatten,dense:3 \
+        --epochs 6 --lr 0.01 --out $M/rgb.bin
+    has "folder: train/ and test/" '^data: 120 training and 36 test images of 3x12x12, 3 classes'
+    has "folder: the normalisation said" '^normalisation: pixels x 1/255, then per channel \(v - mean\) / std from the training images: mean [0-9.]+,[0-9.]+,[0-9.]+ std'
+    at_least "folder: learns the colours" "$(value accuracy)" 0.9
+    rgb_acc=$(value accuracy)
+    good "eval RGB folder" $BIN eval --model $M/rgb.bin --data $F
+    if [ "$(value accuracy)" = "$rgb_acc" ]; then ok "folder: eval agrees with training"; else no "folder: eval agrees with training" "eval $(value accuracy), train $rgb_acc"; fi
+    good "predict RGB pictures" $BIN predict --model $M/rgb.bin --top 1 $F/test/red/000.png $F/test/blue/001.png
+    has "predict: red" "^$F/test/red/000.png: 2 red "
+    has "predict: blue" "^$F/test/blue/001.png: 0 blue "
+    good "distill RGB" $BIN distill --data $F --teacher $M/rgb.bin --arch conv:4:3:1:same,relu,gap,dense:3 \
+        --temperature 4 --alpha 0.9 --epochs 6 --lr 0.02 --out $M/rgb_student.bin
+    good "train gray, resized, test held out" $BIN train --data $F/flat --size 8x8 --channels 1 --arch dense:8,relu,dense:3 \
+        --epochs 2 --out $M/gray.bin
+    has "folder: held out, resized, gray" '^data: 48 training and 12 test images of 1x8x8 \(test: 0.2 held out\)'
+    bad "csv: ragged row" 1 "ragged.csv: line 3: 3 fields, the first row has 4" $BIN train --data $G/ragged.csv --label label --arch dense:2 --epochs 1 --out $M/x.bin
+    bad "csv: missing value" 1 "missing.csv: line 3, column 1: empty field (a missing value)" $BIN train --data $G/missing.csv --label label --arch dense:2 --epochs 1 --out $M/x.bin
+    bad "csv: not a number" 1 "words.csv: line 3, column 1: 'five' is not a finite number" $BIN train --data $G/words.csv --label label --arch dense:2 --epochs 1 --out $M/x.bin
+    bad "csv: no such label column" 1 "game.csv: line 2: no column is named 'kind'" $BIN train --data $G/game.csv --label kind --arch dense:3 --epochs 1 --out $M/x.bin
+    bad "csv: an unknown class in the test file" 1 "troll.csv: line 3: class 'troll' is not one of the 3 known classes" $BIN eval --model $M/csv.bin --data $G/game.csv --test $G/troll.csv --label species
+    bad "folder: mixed sizes" 1 "mixed/blue/001.png is 16x16, the first image 12x12: give the size" $BIN train --data $F/mixed --arch dense:3 --epochs 1 --out $M/x.bin
+    bad "--keep-best needs --val" 2 "--keep-best needs --val FRACTION" $BIN train --data $G/game.csv --label species --arch dense:3 --epochs 1 --keep-best --out $M/x.bin
+    bad "--label on an IDX directory" 2 "--label names the label column of a CSV table" $BIN train --data $D --label species --arch dense:4 --epochs 1 --out $M/x.bin
+    bad "a table model on pictures" 1 "--model takes 1x1x3 inputs, the data's images are 1x12x12" $BIN eval --model $M/csv.bin --data $D
+    bad ".npy labels of another length" 1 "400 feature rows and 100 labels" $BIN train --train-x $G/x.npy --train-y $G/yt.npy --arch dense:3 --epochs 1 --out $M/x.bin
+
     # export-c: one model per layer kind and conv path (cli_helper kinds), a SPEC
     # of every kind, the CNN teacher and the options a SPEC cannot give, all
     # exported, compiled together warning-free and checked against the library
@@ -146,6 +209,8 @@ for BIN in $BINS; do
         cp $T/options.bin $E/tm_options.bin
         cp $M/all.bin $E/tm_all.bin
         cp $M/teacher.bin $E/tm_teacher.bin
+        cp $M/csv.bin $E/tm_csv.bin        # raw features in, standardised inside
+        cp $M/rgb.bin $E/tm_rgb.bin        # raw RGB pixels in, 1/255 and per-channel mean / std inside
     fi
     rm -rf $I
     mkdir -p $I
@@ -259,8 +324,9 @@ EOF
     bad "SPEC: too few outputs" 2 "the model ends with 3 outputs but the data has 4 classes" $BIN train --data $D --arch dense:3 --epochs 1 --out x
     bad "SPEC: more outputs than classes" 2 "--arch: the model ends with 5 outputs but the data has 4 classes (end the SPEC with dense:4)" $BIN train --data $D --arch dense:5 --epochs 1 --out x
     bad "SPEC: a conv's outputs as classes" 2 "--arch: the model ends with 288 outputs but the data has 4 classes" $BIN train --data $D --arch conv:2:3:1:same --epochs 1 --out x
-    bad "missing data directory" 1 "--data $T/nowhere: neither $T/nowhere/train-images-idx3-ubyte nor" $BIN train --data $T/nowhere --arch dense:4 --epochs 1 --out x
+    bad "missing data directory" 1 "--data $T/nowhere: no such file or folder" $BIN train --data $T/nowhere --arch dense:4 --epochs 1 --out x
     bad "truncated data set" 1 "--data $T/broken: " $BIN eval --data $T/broken --model $M/mlp.bin
+    bad "a folder without class folders" 1 "--data $T/game: no class folders" $BIN eval --data $T/game --model $M/mlp.bin
     bad "missing model file" 1 "$M/nope.bin" $BIN eval --data $D --model $M/nope.bin
     bad "not a model file" 1 "$D/classes.txt" $BIN eval --data $D --model $D/classes.txt
     bad "model and data shapes differ" 1 "--model takes 1x12x12 inputs, the data's images are 1x8x8" $BIN eval --data $T/data8 --model $M/mlp.bin
@@ -301,6 +367,12 @@ good "offline_npy" build/offline_npy $D $T/logits.npy 6
 has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
 at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9
 bad "offline_npy: not a .npy file" 1 "$D/classes.txt" build/offline_npy $D $D/classes.txt 1
+good "table" build/table $G/game.csv species $T/table_student.dst
+has "table: reads the CSV" '^400 rows, 3 features, 3 classes$'
+at_least "table: the distilled student learns" "$(sed -n 's/^distilled student (8) test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.85
+has "table: predicts a raw row through the stored normalisation" '^first test row: predicted [a-z]+, labelled [a-z]+$'
+good "table: the command reads the example's model" build/distill info $T/table_student.dst
+has "table: per-feature std in the model" '^  input.std = [0-9.e-]+,[0-9.e-]+,[0-9.e-]+$'
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

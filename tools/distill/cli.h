@@ -52,7 +52,8 @@ typedef struct args {
     const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
-    int quiet;
+    const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
+    int quiet, keep_best;
     const char **pos; /* the arguments that are not options */
     int npos;
     int cmd;
@@ -61,6 +62,18 @@ typedef struct args {
     char **argv;
 } args;
 
+
+/* ==== the data: training, validation and test sets (data.c) =============== */
+
+typedef struct sets {
+    dst_dataset train, val, test;  /* as loaded (pictures scaled to [0, 1]), not normalised */
+    size_t *train_rows;            /* training sample i is row train_rows[i] of the training data
+                                      (NULL: the same row); teacher logits are given per row */
+    size_t  source_rows;           /* rows (images) in the training data as given */
+    float   test_fraction;         /* held out of the training data as the test set; 0: a test set of its own */
+    int     idx, folder, pixels;   /* an IDX directory, a folder of images; inputs are pixels */
+    const char *what;              /* "images" or "rows", for messages */
+} sets;
 
 /* ==== training curves: one row per epoch ================================== */
 
@@ -87,12 +100,10 @@ static long parse_int(const char *what, const char *s, long lo, long hi);
 static double parse_real(const char *what, const char *s, double lo, double hi, int lo_open);
 static void need(const char *value, const char *flag);
 static void no_positional(const args *a);
-static void load_data(const char *dir, dst_mnist *d);
 static char *class_names(const char *given, const char *dir, int classes);
 static const char *class_name(const char *names, int k, char *buf, size_t cap);
 static dst_model *load_model(const char *path, const char *flag);
 static void input_shape(const dst_model *m, int *c, int *h, int *w);
-static void check_model_fits_data(const dst_model *m, const dst_mnist *d, const char *what);
 static double meta_number_or(const dst_model *m, const char *key, double fallback);
 static int argmax(const float *v, int n);
 static void base_label(const char *path, char *buf, size_t cap);
@@ -112,6 +123,14 @@ typedef struct spec {
 } spec;
 static int spec_parse(const char *text, int in_channels, spec *sp, char *msg, size_t cap);
 static int spec_final_activation(const spec *sp);
+
+/* data.c */
+static void load_sets(const args *a, const dst_model *model, uint64_t seed, sets *s);
+static void free_sets(sets *s);
+static char *data_class_names(const args *a, const sets *s);
+static void choose_normalization(const sets *s, dst_model *m, int quiet);
+static float *normalized_copy(dst_model *m, const dst_dataset *d);
+static void check_model_fits_sets(const dst_model *m, const sets *s, const char *what);
 
 /* plot.c */
 static void plot_write(const char *path, const char *title, const plot_series *s, int count);

@@ -71,13 +71,6 @@ static void no_positional(const args *a)
 static const char *fashion_classes =
     "t-shirt/top,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle boot";
 
-static void load_data(const char *dir, dst_mnist *d)
-{
-    dst_error e;
-    if (dst_mnist_load(dir, d, &e) != DST_OK) fail(1, "--data %s: %s", dir, e.message);
-    if (d->train_count == 0 || d->test_count == 0) fail(1, "--data %s: the training or test set is empty", dir);
-}
-
 /* Class names as one comma-separated string (malloc'd), or NULL if unknown. */
 static char *class_names(const char *given, const char *dir, int classes)
 {
@@ -157,17 +150,6 @@ static void input_shape(const dst_model *m, int *c, int *h, int *w)
     *c = li.in_c;
     *h = li.in_h < 1 ? 1 : li.in_h;
     *w = li.in_w < 1 ? 1 : li.in_w;
-}
-
-static void check_model_fits_data(const dst_model *m, const dst_mnist *d, const char *what)
-{
-    int c, h, w;
-    input_shape(m, &c, &h, &w);
-    if (dst_model_input_size(m) != (size_t)d->rows * (size_t)d->cols)
-        fail(1, "%s takes %dx%dx%d inputs, the data's images are 1x%dx%d", what, c, h, w, d->rows, d->cols);
-    if ((int)dst_model_output_size(m) < d->classes)
-        fail(1, "%s has %lu outputs, the data has %d classes", what, (unsigned long)dst_model_output_size(m),
-             d->classes);
 }
 
 static double meta_number_or(const dst_model *m, const char *key, double fallback)

@@ -4,9 +4,11 @@
    cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -o build/distill
 
    distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
+   distill train   --data TRAIN.csv [--test TEST.csv] --label COLUMN --arch SPEC ...
    distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
                    --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
    distill eval    --data DIR --model MODEL [--split test|train]
+   (DIR: an IDX directory or a folder of images DIR/<class>/; or --train-x/--train-y .npy)
    distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
    distill info    MODEL
    distill export-c     MODEL [--name NAME] > model.h
@@ -21,7 +23,8 @@
    one translation unit (so the one cc line above stays one line, every
    function stays static, and the compiler sees the program whole):
      cli.h     what the parts share: includes, the parsed command line, prototypes
-     common.c  errors and numbers, the data set and class names, model helpers
+     common.c  errors and numbers, class names, model helpers
+     data.c    the data: IDX, CSV, .npy, image folders; splits; normalisation
      spec.c    the SPEC grammar
      train.c   train and distill
      model.c   eval, predict, info
@@ -30,6 +33,7 @@
      main.c    options, usage, main */
 #include "cli.h"
 #include "common.c"
+#include "data.c"
 #include "spec.c"
 #include "train.c"
 #include "model.c"

@@ -9,6 +9,18 @@ typedef struct option { const char *name; int flag; int cmds; size_t off; } opti
 #define OPT(name, flag, cmds, field) { name, flag, cmds, offsetof(args, field) }
 static const option options[] = {
     OPT("--data", O_STR, C_TRAIN | C_DISTILL | C_EVAL, data),
+    OPT("--test", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test),
+    OPT("--label", O_STR, C_TRAIN | C_DISTILL | C_EVAL, label),
+    OPT("--train-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL, train_x),
+    OPT("--train-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL, train_y),
+    OPT("--test-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_x),
+    OPT("--test-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_y),
+    OPT("--test-fraction", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_fraction),
+    OPT("--size", O_STR, C_TRAIN | C_DISTILL | C_EVAL, size),
+    OPT("--channels", O_STR, C_TRAIN | C_DISTILL | C_EVAL, channels),
+    OPT("--val", O_STR, C_TRAIN | C_DISTILL, val),
+    OPT("--keep-best", O_FLAG, C_TRAIN | C_DISTILL, keep_best),
+    OPT("--patience", O_STR, C_TRAIN | C_DISTILL, patience),
     OPT("--arch", O_STR, C_TRAIN | C_DISTILL, arch),
     OPT("--epochs", O_STR, C_TRAIN | C_DISTILL, epochs),
     OPT("--batch", O_STR, C_TRAIN | C_DISTILL | C_EVAL, batch),
@@ -26,38 +38,53 @@ static const option options[] = {
     OPT("--classes", O_STR, C_TRAIN | C_DISTILL, classes),
     OPT("--plot", O_STR, C_TRAIN | C_DISTILL, plot),
     OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
-    OPT("--label", O_STR, C_TRAIN | C_DISTILL, label),
     OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
     OPT("--model", O_STR, C_EVAL | C_PREDICT, model),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
     OPT("--invert", O_STR, C_PREDICT, invert),
-    OPT("--name", O_STR, C_EXPORT_C | C_EXPORT_BYTES, name),
+    OPT("--name", O_STR, C_TRAIN | C_DISTILL | C_EXPORT_C | C_EXPORT_BYTES, name),
     OPT("--title", O_STR, C_PLOT, title),
 };
 
 static const char usage_text[] =
     "usage:\n"
-    "  distill train   --data DIR --arch SPEC --epochs N [training options] --out MODEL\n"
-    "  distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A\n"
+    "  distill train   DATA --arch SPEC --epochs N [training options] --out MODEL\n"
+    "  distill distill DATA --teacher MODEL --arch SPEC --temperature T --alpha A\n"
     "                  --epochs N [training options] --out MODEL\n"
-    "                  (or --teacher-logits FILE.npy: float32, one row per training image)\n"
-    "  distill eval    --data DIR --model MODEL [--split test|train] [--batch B] [--limit N]\n"
+    "                  (or --teacher-logits FILE.npy: float32, one row per training row or image)\n"
+    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"
     "  distill export-c     MODEL [--name NAME] > model.h\n"
     "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
     "  distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...\n"
     "\n"
+    "DATA, one of:\n"
+    "  --data DIR                  an IDX directory: train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
+    "                              t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz\n"
+    "  --data TRAIN.csv [--test TEST.csv] --label COLUMN\n"
+    "                              a table: COLUMN a header name or a 0-based index (default: the last);\n"
+    "                              every other column a number; labels whole numbers or names\n"
+    "  --data DIR [--test DIR2] [--size HxW] [--channels 1|3]\n"
+    "                              a folder of images DIR/<class>/*.png|jpg|bmp (DIR/train/ and DIR/test/\n"
+    "                              when present); size: the first image's unless given; channels 3\n"
+    "  --train-x X.npy --train-y Y.npy [--test-x X.npy --test-y Y.npy]\n"
+    "                              float32 features (N x F) and int32 labels (N)\n"
+    "  without a test set of its own, --test-fraction F (0.2) of each class is held out as the test set\n"
+    "  (the same rows again in eval: the model keeps the seed and the fraction)\n"
+    "\n"
     "training options:\n"
     "  --batch B (128)  --lr X (optimizer's default)  --optimizer sgd|adam|adamw (adam)\n"
-    "  --momentum X (sgd, 0.9)  --weight-decay X  --seed S (1)  --limit N (first N training images)\n"
-    "  --classes a,b,c (class names; else DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
-    "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --label TEXT (the run's name in plots)\n"
+    "  --momentum X (sgd, 0.9)  --weight-decay X  --seed S (1)  --limit N (first N training samples)\n"
+    "  --val F (hold out F of each class of the training set for validation, shown every epoch)\n"
+    "  --keep-best (with --val: end with the epoch of best validation accuracy)  --patience N (stop after\n"
+    "  N epochs without a better one)\n"
+    "  --classes a,b,c (class names; else the data's, DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
+    "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --name TEXT (the run's name in plots)\n"
     "  --quiet (no progress line)\n"
-    "\n"
-    "DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and\n"
-    "t10k-labels-idx1-ubyte, each plain or .gz (the MNIST format).\n"
+    "The inputs are normalised and the model keeps it: IDX bytes x 1/255; a folder's pixels x 1/255 then\n"
+    "per channel (v - mean) / std; tables, .npy and float IDX per feature (v - mean) / std (never / 255).\n"
     "\n"
     "SPEC is the model, layers separated by commas, e.g.\n"
     "  conv:32:3,relu,conv:64:3,relu,maxpool:2,dropout:0.25,flatten,dense:128,relu,dropout:0.5,dense:10\n"

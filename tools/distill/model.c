@@ -7,30 +7,31 @@
 
 static void cmd_eval(const args *a)
 {
-    dst_mnist d;
+    sets d;
     dst_model *m;
     const char *names;
-    const float *x;
+    float *x;
     const int *y;
     size_t count, i, chunk = 1024;
     float loss, acc, *out;
     long *conf;
     int k, j, classes, width = 5, batch = 0, train;
     char buf[64];
+    dst_dataset *set;
     no_positional(a);
-    need(a->data, "--data");
     need(a->model, "--model");
     if (a->split && strcmp(a->split, "test") != 0 && strcmp(a->split, "train") != 0)
         fail(2, "--split: '%s' is not test or train", a->split);
     train = a->split && strcmp(a->split, "train") == 0;
     if (a->batch) batch = (int)parse_int("--batch", a->batch, 1, 1 << 16);
     m = load_model(a->model, "--model");
-    load_data(a->data, &d);
-    check_model_fits_data(m, &d, "--model");
-    x = train ? d.train_x : d.test_x;
-    y = train ? d.train_y : d.test_y;
-    count = train ? d.train_count : d.test_count;
-    if (a->limit) {
+    load_sets(a, m, 1, &d);
+    check_model_fits_sets(m, &d, "--model");
+    set = train ? &d.train : &d.test;
+    x = normalized_copy(m, set); /* the model's own normalisation, from its metadata */
+    y = set->y;
+    count = set->count;
+    if (a->limit && !train) {
         size_t lim = (size_t)parse_int("--limit", a->limit, 1, 0x7fffffffL);
         if (lim < count) count = lim;
     }
@@ -65,8 +66,9 @@ static void cmd_eval(const args *a)
     }
     free(out);
     free(conf);
+    free(x);
     dst_model_free(m);
-    dst_mnist_free(&d);
+    free_sets(&d);
 }
 
 /* The mean of the image's one-pixel border, in [0, 1] (gray). */
@@ -115,12 +117,9 @@ static void cmd_predict(const args *a)
     classes = (int)dst_model_output_size(m);
     if (top > classes) top = classes;
     names = dst_model_meta_string(m, "classes");
-    prep = dst_image_prep_default(c, h, w);
-    prep.scale = (float)meta_number_or(m, "input.scale", 1.0 / 255.0);
-    for (k = 0; k < 3; ++k) {
-        prep.mean[k] = (float)meta_number_or(m, "input.mean", 0);
-        prep.std[k] = (float)meta_number_or(m, "input.std", 1);
-    }
+    prep = dst_image_prep_from_model(m); /* size, scale and per-channel mean / std from the model */
+    if (dst_model_normalization(m, NULL, NULL, NULL, 0) > 3)
+        fail(1, "--model standardises each input on its own (a table's normalisation); predict reads pictures");
     background = meta_number_or(m, "input.background", -1);
     x = (float *)malloc(dst_model_input_size(m) * sizeof(float));
     probs = (float *)malloc((size_t)classes * sizeof(float));

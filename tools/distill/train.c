@@ -6,7 +6,7 @@
 
 /* ==== models: build and describe ========================================= */
 
-static dst_model *build_model(const char *arch, const dst_mnist *d, uint64_t seed)
+static dst_model *build_model(const char *arch, const sets *d, uint64_t seed)
 {
     spec sp;
     char msg[300];
@@ -14,10 +14,10 @@ static dst_model *build_model(const char *arch, const dst_mnist *d, uint64_t see
     dst_model *m;
     dst_error e;
     int layer;
-    if (!spec_parse(arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
-    desc.input_c = 1;
-    desc.input_h = d->rows;
-    desc.input_w = d->cols;
+    if (!spec_parse(arch, d->train.channels, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
+    desc.input_c = d->train.channels;
+    desc.input_h = d->train.height;
+    desc.input_w = d->train.width;
     desc.layers = sp.layers;
     desc.layer_count = sp.count;
     desc.seed = seed;
@@ -28,9 +28,9 @@ static dst_model *build_model(const char *arch, const dst_mnist *d, uint64_t see
     }
     /* one output per class: fewer cannot name every class, more are never
        a label and only dilute the softmax */
-    if ((int)dst_model_output_size(m) != d->classes)
+    if ((int)dst_model_output_size(m) != d->train.classes)
         fail(2, "--arch: the model ends with %lu outputs but the data has %d classes (end the SPEC with dense:%d)",
-             (unsigned long)dst_model_output_size(m), d->classes, d->classes);
+             (unsigned long)dst_model_output_size(m), d->train.classes, d->train.classes);
     return m;
 }
 
@@ -57,19 +57,20 @@ static void meta_number(dst_model *m, const char *key, double value)
     if (dst_model_meta_set_number(m, key, value) != DST_OK) fail(1, "metadata %s: %s", key, dst_model_error(m));
 }
 
-/* The mean pixel of the training images' one-pixel border: the background
-   the model learned on, which predict compares a picture with. */
-static double border_mean(const float *x, size_t count, int rows, int cols)
+/* The mean pixel of the training images' one-pixel border (all channels):
+   the background the model learned on, which predict compares a picture with. */
+static double border_mean(const dst_dataset *d)
 {
     double sum = 0;
-    size_t i, n = 0, step = count > 1000 ? count / 1000 : 1;
-    int r, c;
-    for (i = 0; i < count; i += step) {
-        const float *img = x + i * (size_t)rows * (size_t)cols;
-        for (r = 0; r < rows; ++r)
-            for (c = 0; c < cols; ++c)
-                if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) { sum += (double)img[r * cols + c]; ++n; }
-    }
+    size_t i, n = 0, step = d->count > 1000 ? d->count / 1000 : 1;
+    int r, c, ch, rows = d->height, cols = d->width;
+    for (i = 0; i < d->count; i += step)
+        for (ch = 0; ch < d->channels; ++ch) {
+            const float *img = d->x + (i * (size_t)d->channels + (size_t)ch) * (size_t)rows * (size_t)cols;
+            for (r = 0; r < rows; ++r)
+                for (c = 0; c < cols; ++c)
+                    if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) { sum += (double)img[r * cols + c]; ++n; }
+        }
     return n ? sum / (double)n : 0;
 }
 
@@ -79,6 +80,11 @@ typedef struct run {
     int tty, quiet, line_len;
     double last_print;
     curves cv;
+    dst_model *m;           /* with a validation set: the test set, evaluated for the display only */
+    const float *test_x;
+    const int *test_y;
+    size_t test_count;
+    int best;               /* keep-best: the best epoch so far (0-based), -1 none */
 } run;
 
 static void clear_line(run *r)
@@ -104,14 +110,18 @@ static int on_progress(void *user, const dst_progress *p)
     format_time(done > 0 ? p->seconds * (total - done) / done : 0, left, sizeof left);
     format_time(p->seconds, spent, sizeof spent);
     if (p->epoch_done) {
-        float *v;
+        float *v, test_loss = p->val_loss, test_acc = p->val_accuracy;
+        if (r->test_x && dst_model_evaluate(r->m, r->test_x, r->test_y, r->test_count, 0, &test_loss, &test_acc) != DST_OK)
+            fail(1, "test set: %s", dst_model_error(r->m));
         v = curve_push(&r->cv);
-        v[0] = p->loss; v[1] = p->accuracy; v[2] = p->val_loss; v[3] = p->val_accuracy; v[4] = (float)p->seconds;
+        v[0] = p->loss; v[1] = p->accuracy; v[2] = test_loss; v[3] = test_acc; v[4] = (float)p->seconds;
         if (r->quiet) return 0;
         clear_line(r);
-        printf("epoch %d/%d  loss %.4f  accuracy %.4f  test loss %.4f  test accuracy %.4f  %.0f samples/s  %s\n",
-               p->epoch + 1, p->epochs, (double)p->loss, (double)p->accuracy, (double)p->val_loss,
-               (double)p->val_accuracy, p->samples_per_second, spent);
+        printf("epoch %d/%d  loss %.4f  accuracy %.4f  ", p->epoch + 1, p->epochs, (double)p->loss, (double)p->accuracy);
+        if (r->test_x) printf("val loss %.4f  val accuracy %.4f%s  ", (double)p->val_loss, (double)p->val_accuracy,
+                              p->best_epoch == p->epoch ? " *" : "");
+        printf("test loss %.4f  test accuracy %.4f  %.0f samples/s  %s\n", (double)test_loss, (double)test_acc,
+               p->samples_per_second, spent);
         fflush(stdout);
         return 0;
     }
@@ -147,7 +157,6 @@ static void write_log(const char *path, const args *a, const char *label, const 
 static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_config *opt, uint64_t *seed)
 {
     no_positional(a);
-    need(a->data, "--data");
     need(a->arch, "--arch");
     need(a->epochs, "--epochs");
     need(a->out, "--out");
@@ -173,6 +182,12 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
         opt->momentum = (float)parse_real("--momentum", a->momentum, 0, 1, 0);
     }
     if (a->weight_decay) opt->weight_decay = (float)parse_real("--weight-decay", a->weight_decay, 0, 1000, 0);
+    if (a->keep_best && !a->val) fail(2, "--keep-best needs --val FRACTION (a validation set; the test set never picks)");
+    if (a->patience) {
+        if (!a->keep_best) fail(2, "--patience goes with --keep-best");
+        fit->patience = (int)parse_int("--patience", a->patience, 1, 1000000);
+    }
+    fit->keep_best = a->keep_best;
     if (a->plot) {
         const char *dot = strrchr(a->plot, '.');
         if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0))
@@ -180,55 +195,64 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
     }
 }
 
-/* A teacher of logits another framework saved (one row per training image,
-   in order) into *t; returns their accuracy on the training labels. */
-static float teacher_from_npy(const args *a, const dst_model *m, const dst_mnist *d, size_t train_count,
-                              const dst_npy *npy, dst_teacher *t)
+/* A teacher of logits another framework saved (one row per row or image of
+   the training data, in order) into *t, gathered to the training samples
+   that are left after the splits into *gathered; returns their accuracy. */
+static float teacher_from_npy(const args *a, const dst_model *m, const sets *d, const dst_npy *npy, float **gathered,
+                              dst_teacher *t)
 {
-    dst_error e;
-    size_t k, right = 0;
+    size_t k, right = 0, row;
     int classes = (int)dst_model_output_size(m);
     if (npy->dtype != DST_NPY_FLOAT32 || npy->ndim != 2)
-        fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (images x classes)", a->teacher_logits,
-             npy->ndim, npy->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
-    if (npy->shape[0] != d->train_count || npy->shape[1] != (size_t)classes)
-        fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training image, one "
+        fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (%s x classes)", a->teacher_logits,
+             npy->ndim, npy->dtype == DST_NPY_FLOAT32 ? "float32" : "int32", d->what);
+    if (npy->shape[0] != d->source_rows || npy->shape[1] != (size_t)classes)
+        fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training %s, one "
                 "column per output", a->teacher_logits, (unsigned long)npy->shape[0], (unsigned long)npy->shape[1],
-             (unsigned long)d->train_count, classes);
-    if (dst_teacher_from_npy(npy, t, &e) != DST_OK) fail(1, "--teacher-logits %s", e.message);
-    for (k = 0; k < train_count; ++k)
-        right += argmax((const float *)npy->data + k * (size_t)classes, classes) == d->train_y[k];
-    return (float)right / (float)train_count;
+             (unsigned long)d->source_rows, classes, d->what[0] == 'i' ? "image" : "row");
+    *gathered = (float *)malloc((d->train.count ? d->train.count : 1) * (size_t)classes * sizeof(float));
+    if (!*gathered) fail(1, "out of memory");
+    for (k = 0; k < d->train.count; ++k) {
+        row = d->train_rows ? d->train_rows[k] : k;
+        memcpy(*gathered + k * (size_t)classes, (const float *)npy->data + row * (size_t)classes, (size_t)classes * sizeof(float));
+        right += argmax(*gathered + k * (size_t)classes, classes) == d->train.y[k];
+    }
+    *t = dst_teacher_logits(*gathered, d->train.count, classes);
+    return (float)right / (float)d->train.count;
 }
 
-/* A teacher model, run once over the training set into *cache (every epoch
-   reads the cache), as *t; returns its test accuracy. */
-static float teacher_from_model(dst_model *teacher, const dst_model *m, const dst_mnist *d, size_t train_count,
-                                float **cache, dst_teacher *t)
+/* A teacher model, run once over the training set (with its own
+   normalisation) into *cache (every epoch reads the cache), as *t; returns
+   its test accuracy. */
+static float teacher_from_model(dst_model *teacher, const dst_model *m, const sets *d, float **cache, dst_teacher *t)
 {
     dst_teacher live;
     dst_error e;
-    float tacc = 0;
-    check_model_fits_data(teacher, d, "--teacher");
+    float tacc = 0, *x;
+    check_model_fits_sets(teacher, d, "--teacher");
     if (dst_model_output_size(teacher) != dst_model_output_size(m))
         fail(1, "--teacher has %lu outputs, the student %lu", (unsigned long)dst_model_output_size(teacher),
              (unsigned long)dst_model_output_size(m));
-    if (dst_model_evaluate(teacher, d->test_x, d->test_y, d->test_count, 0, NULL, &tacc) != DST_OK)
+    x = normalized_copy(teacher, &d->test);
+    if (dst_model_evaluate(teacher, x, d->test.y, d->test.count, 0, NULL, &tacc) != DST_OK)
         fail(1, "--teacher: %s", dst_model_error(teacher));
+    free(x);
     live = dst_teacher_model(teacher);
-    *cache = (float *)malloc(train_count * dst_model_output_size(m) * sizeof(float));
+    *cache = (float *)malloc((d->train.count ? d->train.count : 1) * dst_model_output_size(m) * sizeof(float));
     if (!*cache) fail(1, "out of memory for the teacher's logits");
-    if (dst_teacher_cache(&live, d->train_x, dst_model_input_size(m), train_count, *cache, &e) != DST_OK)
+    x = normalized_copy(teacher, &d->train);
+    if (dst_teacher_cache(&live, x, dst_model_input_size(m), d->train.count, *cache, &e) != DST_OK)
         fail(1, "--teacher: %s", e.message);
-    *t = dst_teacher_logits(*cache, train_count, (int)dst_model_output_size(m));
+    free(x);
+    *t = dst_teacher_logits(*cache, d->train.count, (int)dst_model_output_size(m));
     return tacc;
 }
 
 /* What a later `distill info / predict` needs to know (docs/FORMAT.md lists
    the keys), then the model file. */
-static void save_with_metadata(const args *a, dst_model *m, const dst_mnist *d, size_t train_count,
-                               const dst_fit_config *fit, const dst_optimizer_config *opt, uint64_t seed,
-                               const char *names, float tacc, float acc, float loss)
+static void save_with_metadata(const args *a, dst_model *m, const sets *d, const dst_fit_config *fit,
+                               const dst_optimizer_config *opt, uint64_t seed, const char *names, float tacc,
+                               float acc, float loss)
 {
     dst_error e;
     char *cmdline, text[64];
@@ -241,15 +265,17 @@ static void save_with_metadata(const args *a, dst_model *m, const dst_mnist *d, 
     meta_string(m, "command", cmdline);
     meta_string(m, "arch", a->arch);
     meta_string(m, "classes", names);
-    snprintf(text, sizeof text, "1x%dx%d", d->rows, d->cols);
+    if (names && d->train.class_names && !a->classes) meta_string(m, "data.labels", "names");
+    snprintf(text, sizeof text, "%dx%dx%d", d->train.channels, d->train.height, d->train.width);
     meta_string(m, "input.shape", text);
-    meta_number(m, "input.scale", 1.0 / 255.0);
-    meta_number(m, "input.invert", 0);
-    meta_number(m, "input.mean", 0);
-    meta_number(m, "input.std", 1);
-    meta_number(m, "input.background", border_mean(d->train_x, train_count, d->rows, d->cols));
-    meta_string(m, "train.data", a->data);
-    meta_number(m, "train.samples", (double)train_count);
+    if (d->pixels) { /* input.scale, input.mean and input.std are set by choose_normalization */
+        meta_number(m, "input.invert", 0);
+        meta_number(m, "input.background", border_mean(&d->train));
+    }
+    meta_string(m, "train.data", a->data ? a->data : a->train_x);
+    meta_number(m, "train.samples", (double)d->train.count);
+    if (d->val.count) meta_number(m, "train.val_samples", (double)d->val.count);
+    if (d->test_fraction > 0) meta_number(m, "test.fraction", (double)d->test_fraction);
     meta_number(m, "train.epochs", fit->epochs);
     meta_number(m, "train.batch", fit->batch_size);
     meta_string(m, "train.optimizer", opt->kind == DST_SGD ? "sgd" : opt->kind == DST_ADAM ? "adam" : "adamw");
@@ -279,9 +305,26 @@ static void warn_final_activation(const char *arch)
              "logits; end it with dense:N (N classes)", sp.pos[last], sp.len[last], arch + sp.pos[last] - 1);
 }
 
+/* keep-best: which epoch's parameters the model ends with. */
+static void report_best(const args *a, const run *r, const dst_fit_config *fit, int best)
+{
+    if (!a->keep_best || a->quiet || best < 0) return;
+    printf("keep-best: the parameters of epoch %d (best validation accuracy)", best + 1);
+    if (fit->patience && r->cv.n < fit->epochs)
+        printf("; stopped after epoch %d, %d epochs without a better one", r->cv.n, fit->patience);
+    printf("\n");
+}
+
+static int track_best(void *user, const dst_progress *p)
+{
+    run *r = (run *)user;
+    if (p->epoch_done) r->best = p->best_epoch;
+    return on_progress(user, p);
+}
+
 static void cmd_train(const args *a)
 {
-    dst_mnist d;
+    sets d;
     dst_model *m, *teacher = NULL;
     dst_optimizer_config opt;
     dst_fit_config fit = dst_fit_default();
@@ -289,15 +332,14 @@ static void cmd_train(const args *a)
     dst_npy npy;
     dst_error e;
     dst_result res;
-    float *cache = NULL, loss = 0, acc = 0, tacc = 0;
+    float *cache = NULL, loss = 0, acc = 0, tacc = 0, *train_x, *val_x = NULL, *test_x;
     char *names, label[64];
     run r;
-    size_t train_count;
     uint64_t seed = 1;
 
     memset(&npy, 0, sizeof npy);
     train_settings(a, &fit, &opt, &seed);
-    if (a->label) snprintf(label, sizeof label, "%s", a->label);
+    if (a->name) snprintf(label, sizeof label, "%s", a->name);
     else base_label(a->out, label, sizeof label);
     {   /* check what can be checked before the data set is read */
         spec sp;
@@ -307,46 +349,60 @@ static void cmd_train(const args *a)
     if (a->teacher) teacher = load_model(a->teacher, "--teacher");
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
         fail(1, "--teacher-logits %s", e.message);
-    load_data(a->data, &d);
-    train_count = d.train_count;
-    if (a->limit) {
-        size_t lim = (size_t)parse_int("--limit", a->limit, 1, 0x7fffffffL);
-        if (lim < train_count) train_count = lim;
-    }
-    names = class_names(a->classes, a->data, d.classes);
+    load_sets(a, NULL, seed, &d);
+    names = data_class_names(a, &d);
     m = build_model(a->arch, &d, seed);
     warn_final_activation(a->arch);
     if (dst_model_set_optimizer(m, &opt) != DST_OK) fail(2, "optimizer: %s", dst_model_error(m));
-    if (!a->quiet)
-        printf("data: %lu training and %lu test images of %dx%d, %d classes; model: %lu parameters\n",
-               (unsigned long)train_count, (unsigned long)d.test_count, d.rows, d.cols, d.classes,
-               (unsigned long)count_params(m));
+    if (!a->quiet) {
+        printf("data: %lu training", (unsigned long)d.train.count);
+        if (d.val.count) printf(", %lu validation", (unsigned long)d.val.count);
+        printf(" and %lu test %s of %dx%dx%d", (unsigned long)d.test.count, d.what, d.train.channels, d.train.height,
+               d.train.width);
+        if (d.test_fraction > 0) printf(" (test: %g held out)", (double)d.test_fraction);
+        printf(", %d classes; model: %lu parameters\n", d.train.classes, (unsigned long)count_params(m));
+    }
+    choose_normalization(&d, m, a->quiet);
     if (a->teacher_logits || teacher) {
         int logits = a->teacher_logits != NULL;
-        tacc = logits ? teacher_from_npy(a, m, &d, train_count, &npy, &t)
-                      : teacher_from_model(teacher, m, &d, train_count, &cache, &t);
+        tacc = logits ? teacher_from_npy(a, m, &d, &npy, &cache, &t) : teacher_from_model(teacher, m, &d, &cache, &t);
         fit.teacher = &t;
         if (!a->quiet)
             printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training" : "teacher: test",
                    (double)tacc, (double)fit.temperature, (double)fit.alpha);
     }
+    train_x = normalized_copy(m, &d.train);
+    test_x = normalized_copy(m, &d.test);
     memset(&r, 0, sizeof r);
     r.last_print = -1; /* the first batch shows at once */
     r.tty = isatty(fileno(stdout));
     r.quiet = a->quiet;
-    fit.val_x = d.test_x;
-    fit.val_labels = d.test_y;
-    fit.val_count = d.test_count;
-    fit.progress = on_progress;
+    r.best = -1;
+    if (d.val.count) { /* validation steers (keep-best); the test set is only shown */
+        val_x = normalized_copy(m, &d.val);
+        fit.val_x = val_x;
+        fit.val_labels = d.val.y;
+        fit.val_count = d.val.count;
+        r.m = m;
+        r.test_x = test_x;
+        r.test_y = d.test.y;
+        r.test_count = d.test.count;
+    } else {
+        fit.val_x = test_x;
+        fit.val_labels = d.test.y;
+        fit.val_count = d.test.count;
+    }
+    fit.progress = track_best;
     fit.progress_user = &r;
     fit.progress_every = r.tty && !a->quiet ? 1 : 0;
-    res = dst_model_fit(m, d.train_x, d.train_y, train_count, &fit);
+    res = dst_model_fit(m, train_x, d.train.y, d.train.count, &fit);
     clear_line(&r);
     if (res != DST_OK) fail(1, "training stopped: %s", dst_model_error(m));
-    if (dst_model_evaluate(m, d.test_x, d.test_y, d.test_count, 0, &loss, &acc) != DST_OK)
+    report_best(a, &r, &fit, r.best);
+    if (dst_model_evaluate(m, test_x, d.test.y, d.test.count, 0, &loss, &acc) != DST_OK)
         fail(1, "evaluation: %s", dst_model_error(m));
     printf("accuracy: %.4f\nloss: %.4f\n", (double)acc, (double)loss);
-    save_with_metadata(a, m, &d, train_count, &fit, &opt, seed, names, tacc, acc, loss);
+    save_with_metadata(a, m, &d, &fit, &opt, seed, names, tacc, acc, loss);
     if (!a->quiet) printf("saved %s\n", a->out);
     if (a->log) write_log(a->log, a, label, &r.cv);
     if (a->plot) {
@@ -356,11 +412,14 @@ static void cmd_train(const args *a)
         s.cv = r.cv;
         plot_write(a->plot, label, &s, 1);
     }
+    free(train_x);
+    free(val_x);
+    free(test_x);
     free(cache);
     free(names);
     free(r.cv.v);
     dst_model_free(m);
     dst_model_free(teacher);
     dst_npy_free(&npy);
-    dst_mnist_free(&d);
+    free_sets(&d);
 }
