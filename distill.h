@@ -280,10 +280,20 @@ DSTDEF void  dst_softmax(const float *logits, float *probs, int rows, int cols, 
                  + (1-alpha)*cross_entropy(s, labels).
    labels == NULL: the soft term alone, T^2 * KL (alpha ignored).
    teacher_logits == NULL: plain cross-entropy on labels (alpha ignored).
+   Unlabelled rows (a transfer set): with teacher logits, a label of
+   DST_NO_LABEL gives that row the soft term alone at weight 1, while the
+   labelled rows keep alpha and 1 - alpha; the sum over rows is divided by
+   rows. Every row weighs the same whatever it carries, so a batch of
+   unlabelled rows gives exactly the loss of labels == NULL, a batch of
+   labelled rows exactly the formula above, and a mixed batch the mean of
+   the two kinds of row (not the hard term's mean over the labelled rows
+   alone, which would give a batch's one labelled row the weight of all).
    grad, when not NULL, receives d loss / d student_logits (rows x cols).
    Numerically stable for logits of any magnitude (e.g. +-1e4) and T from 0.1 to 100.
    Invalid arguments (NULL student, both teacher and labels NULL, rows/cols < 1,
-   T <= 0, alpha outside [0,1], a label outside [0,cols)) return NaN and leave grad alone. */
+   T <= 0, alpha outside [0,1], a label outside [0,cols) other than
+   DST_NO_LABEL with teacher logits) return NaN and leave grad alone. */
+#define DST_NO_LABEL (-1) /* the label of a sample that has none: the soft term alone */
 DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
                          int rows, int cols, float temperature, float alpha, float *grad);
 
@@ -704,13 +714,29 @@ typedef struct dst_fit_config {
     size_t       progress_every; /* 0 = only at epoch ends */
     int          resume;         /* 1: continue where the model's last fit stopped (e.g. a loaded
                                     checkpoint): same data, count, batch_size, seed and no_shuffle */
+    /* A transfer set (with a teacher only): unlabeled_count more samples that
+       have no labels, shuffled into one stream with the count labelled ones.
+       Stream sample i is x[i] for i < count and unlabeled_x[i - count] after;
+       a teacher callback gets these stream indices and cached teacher logits
+       need a row for each (count + unlabeled_count rows). Those samples get
+       the soft term alone, as labels of DST_NO_LABEL do (see dst_kd_loss). */
+    const float *unlabeled_x;
+    size_t       unlabeled_count;
+    /* A teacher model or callback runs once over the whole stream before the
+       first epoch, and every epoch reads its logits from that cache
+       ((count + unlabeled_count) x classes floats, freed when fit returns).
+       1: run it on each batch instead (no cache, its cost every epoch; what
+       augmentation needs, where the teacher must see the student's batch). */
+    int          teacher_per_batch;
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
 DSTDEF dst_fit_config dst_fit_default(void);
 
-/* Trains on count samples x (count x input_size) with labels (may be NULL only
-   when a teacher is given and alpha... is ignored: soft targets alone). */
+/* Trains on count samples x (count x input_size) with labels. With a teacher,
+   labels may be NULL (soft targets alone) or hold DST_NO_LABEL for some
+   samples, and cfg->unlabeled_x may add a transfer set. The loss and the
+   progress's mean loss count every sample; its accuracy the labelled ones. */
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
 
@@ -2375,14 +2401,14 @@ static float dst__kd_loss_scratch(const float *s, const float *t, const int *lab
 {
     int i;
     double total = 0;
-    float w_soft, w_hard;
-    if (!t) { w_soft = 0; w_hard = 1; }
-    else if (!labels) { w_soft = 1; w_hard = 0; }
-    else { w_soft = alpha; w_hard = 1 - alpha; }
     if (grad) memset(grad, 0, (size_t)rows * cols * sizeof(float));
     for (i = 0; i < rows; ++i) {
         const float *si = s + (size_t)i * cols;
         float *gi = grad ? grad + (size_t)i * cols : NULL;
+        float w_soft, w_hard; /* this row's: an unlabelled row has the soft term alone */
+        if (!t) { w_soft = 0; w_hard = 1; }
+        else if (!labels || labels[i] == DST_NO_LABEL) { w_soft = 1; w_hard = 0; }
+        else { w_soft = alpha; w_hard = 1 - alpha; }
         if (w_soft != 0)
             total += (double)w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
                                                w_soft / rows, gi, scratch, scratch + cols);
@@ -2401,7 +2427,7 @@ static int dst__kd_args_ok(const float *s, const float *t, const int *labels, in
     if (t && labels && !(alpha >= 0 && alpha <= 1)) return 0;
     if (labels)
         for (i = 0; i < rows; ++i)
-            if (labels[i] < 0 || labels[i] >= cols) return 0;
+            if ((labels[i] < 0 || labels[i] >= cols) && !(t && labels[i] == DST_NO_LABEL)) return 0;
     return 1;
 }
 
@@ -6429,11 +6455,13 @@ static int dst__argmax(const float *v, size_t n)
     return (int)best;
 }
 
-static dst_result dst__labels_ok(dst_model *m, const int *labels, size_t count)
+/* Every label a class; with none_ok (a teacher gives the soft targets), a
+   label may also be DST_NO_LABEL. */
+static dst_result dst__labels_ok(dst_model *m, const int *labels, size_t count, int none_ok)
 {
     size_t i;
     for (i = 0; i < count; ++i)
-        if (labels[i] < 0 || (size_t)labels[i] >= m->out_size)
+        if ((labels[i] < 0 || (size_t)labels[i] >= m->out_size) && !(none_ok && labels[i] == DST_NO_LABEL))
             return dst__fail(m, DST_ERR_ARG, "label %d of sample %lu is outside [0, %lu)",
                              labels[i], (unsigned long)i, (unsigned long)m->out_size);
     return DST_OK;
@@ -6448,7 +6476,7 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
     if (!m) return DST_ERR_ARG;
     if (!x || !labels || count == 0) return dst__fail(m, DST_ERR_ARG, "evaluate needs x, labels and count >= 1");
     if (batch <= 0) batch = 256;
-    if ((r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
+    if ((r = dst__labels_ok(m, labels, count, 0)) != DST_OK) return r;
     while (done < count) {
         int b = (int)(count - done < (size_t)batch ? count - done : (size_t)batch), i;
         const float *y;
@@ -6543,7 +6571,7 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
     if (teacher_logits && labels && !(alpha >= 0 && alpha <= 1))
         return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
     if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
-    if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    if (labels && (r = dst__labels_ok(m, labels, (size_t)batch, teacher_logits != NULL)) != DST_OK) return r;
     if ((r = dst__model_own(m)) != DST_OK) return r; /* a model loaded in place trains on a copy */
     rng_before = m->rng;
     if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
@@ -6646,10 +6674,26 @@ static dst_result dst__teacher_ok(const dst_teacher *t, size_t classes, dst_erro
     return DST_OK;
 }
 
+/* The teacher over count samples in batches of 256, the samples numbered
+   from first on (the indices a callback or cached logits see). */
+static dst_result dst__teacher_run(const dst_teacher *t, const float *x, size_t sample_size, size_t count,
+                                   size_t first, float *out, dst_error *err)
+{
+    size_t done = 0, idx[256];
+    dst_result r;
+    while (done < count) {
+        int b = (int)(count - done < 256 ? count - done : 256), i;
+        for (i = 0; i < b; ++i) idx[i] = first + done + (size_t)i;
+        if ((r = dst__teacher_batch(t, x + done * sample_size, idx, b, out + done * (size_t)t->classes, err)) != DST_OK)
+            return r;
+        done += (size_t)b;
+    }
+    return DST_OK;
+}
+
 DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t sample_size,
                                     size_t count, float *out, dst_error *err)
 {
-    size_t done = 0, idx[256];
     dst_result r;
     dst__err_clear(err);
     if ((r = dst__teacher_ok(t, 0, err)) != DST_OK) return r;
@@ -6657,14 +6701,7 @@ DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t
     if (t->model && t->model->in_size != sample_size)
         return dst__err(err, DST_ERR_ARG, "teacher model takes %lu floats per sample, not %lu",
                         (unsigned long)t->model->in_size, (unsigned long)sample_size);
-    while (done < count) {
-        int b = (int)(count - done < 256 ? count - done : 256), i;
-        for (i = 0; i < b; ++i) idx[i] = done + (size_t)i;
-        if ((r = dst__teacher_batch(t, x + done * sample_size, idx, b, out + done * (size_t)t->classes, err)) != DST_OK)
-            return r;
-        done += (size_t)b;
-    }
-    return DST_OK;
+    return dst__teacher_run(t, x, sample_size, count, 0, out, err);
 }
 
 DSTDEF dst_result dst_model_distill_step(dst_model *m, const dst_teacher *t, const float *x,
@@ -6696,6 +6733,78 @@ DSTDEF dst_fit_config dst_fit_default(void)
     return c;
 }
 
+/* ---- the transfer set: labelled and unlabelled samples in one stream ----
+   The stream has count + unlabeled_count samples; sample i < count is x[i]
+   with labels[i] (DST_NO_LABEL when labels is NULL), the others come from
+   unlabeled_x without a label. */
+
+static size_t dst__fit_stream_count(size_t count, const dst_fit_config *c)
+{
+    return count + (c->teacher ? c->unlabeled_count : 0);
+}
+
+static dst_result dst__fit_transfer_check(dst_model *m, size_t count, const dst_fit_config *c)
+{
+    size_t total = count + c->unlabeled_count;
+    if (c->unlabeled_count && !c->unlabeled_x)
+        return dst__fail(m, DST_ERR_ARG, "unlabeled_count %lu without unlabeled_x", (unsigned long)c->unlabeled_count);
+    if (total < count) return dst__fail(m, DST_ERR_ARG, "count + unlabeled_count overflows");
+    if (c->teacher->logits && c->teacher->logits_rows < total)
+        return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples (%lu labelled, %lu unlabeled)",
+                         (unsigned long)c->teacher->logits_rows, (unsigned long)total, (unsigned long)count,
+                         (unsigned long)c->unlabeled_count);
+    return DST_OK;
+}
+
+/* The inputs and labels of the stream samples idx[0..bs) into bx and by. */
+static void dst__fit_gather(const dst_model *m, const float *x, const int *labels, size_t count,
+                            const dst_fit_config *c, const size_t *idx, int bs, float *bx, int *by)
+{
+    size_t in = m->in_size;
+    int k;
+    for (k = 0; k < bs; ++k) {
+        size_t i = idx[k];
+        const float *src = i < count ? x + i * in : c->unlabeled_x + (i - count) * in;
+        memcpy(bx + (size_t)k * in, src, in * sizeof(float));
+        by[k] = i < count && labels ? labels[i] : DST_NO_LABEL;
+    }
+}
+
+/* The labelled samples among the first n of the order: what an epoch resumed
+   after n samples has already counted for its accuracy. */
+static size_t dst__fit_labelled_before(const size_t *order, size_t n, const int *labels, size_t count)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n; ++i) k += order[i] < count && labels && labels[order[i]] != DST_NO_LABEL;
+    return k;
+}
+
+/* The teacher fit distills from: a model or callback teacher run once over
+   the stream into *cache (made here, freed by the caller) and served from
+   it as *cached, unless c->teacher_per_batch; otherwise c->teacher. */
+static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, const dst_fit_config *c,
+                                   float **cache, dst_teacher *cached, const dst_teacher **use)
+{
+    const dst_teacher *t = c->teacher;
+    size_t total = dst__fit_stream_count(count, c), bytes;
+    dst_error e;
+    dst_result r;
+    *use = t;
+    *cache = NULL;
+    if (!t || t->logits || c->teacher_per_batch) return DST_OK;
+    if (!dst__mul_ok(total, (size_t)t->classes * sizeof(float), &bytes) ||
+        !(*cache = (float *)DST_MALLOC(bytes, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "the teacher's logits for %lu samples (teacher_per_batch = 1 needs no cache)",
+                         (unsigned long)total);
+    r = dst__teacher_run(t, x, m->in_size, count, 0, *cache, &e);
+    if (r == DST_OK && total > count)
+        r = dst__teacher_run(t, c->unlabeled_x, m->in_size, total - count, count, *cache + count * (size_t)t->classes, &e);
+    if (r != DST_OK) return dst__fail(m, r, "%s", e.message);
+    *cached = dst_teacher_logits(*cache, total, t->classes);
+    *use = cached;
+    return DST_OK;
+}
+
 static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels, size_t count,
                                  const dst_fit_config *c)
 {
@@ -6706,16 +6815,16 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     if (c->epochs < 1) return dst__fail(m, DST_ERR_ARG, "epochs %d: must be >= 1", c->epochs);
     if (c->batch_size < 1) return dst__fail(m, DST_ERR_ARG, "batch_size %d: must be >= 1", c->batch_size);
     if (!labels && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
-    if (labels && (r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
+    if (c->unlabeled_count && !c->teacher)
+        return dst__fail(m, DST_ERR_ARG, "unlabeled samples need a teacher (they get the soft term alone)");
+    if (labels && (r = dst__labels_ok(m, labels, count, c->teacher != NULL)) != DST_OK) return r;
     if (c->teacher) {
         if ((r = dst__teacher_ok(c->teacher, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
         if (c->teacher->model == m) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
         if (c->teacher->model && c->teacher->model->in_size != m->in_size)
             return dst__fail(m, DST_ERR_ARG, "teacher takes %lu inputs per sample, the student %lu",
                              (unsigned long)c->teacher->model->in_size, (unsigned long)m->in_size);
-        if (c->teacher->logits && c->teacher->logits_rows < count)
-            return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples",
-                             (unsigned long)c->teacher->logits_rows, (unsigned long)count);
+        if ((r = dst__fit_transfer_check(m, count, c)) != DST_OK) return r;
         if (!(c->temperature > 0) || !dst__finite(c->temperature))
             return dst__fail(m, DST_ERR_ARG, "temperature %g: must be finite and > 0", (double)c->temperature);
         if (!(c->alpha >= 0 && c->alpha <= 1))
@@ -6767,56 +6876,59 @@ static dst_result dst__fit_begin(dst_model *m, const dst_fit_config *c, size_t c
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *c)
 {
-    size_t *order = NULL, *idx, i, bytes;
-    float *bx = NULL;
+    size_t *order = NULL, *idx, i, bytes, total;
+    float *bx = NULL, *tcache = NULL;
     int *by, epoch, stop = 0;
     dst_rng rng;
     dst_result r;
     float base_lr;
     double t0 = dst_seconds(), samples = 0;
     size_t batches, in;
+    dst_teacher cached;
+    const dst_teacher *teacher;
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
     if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
     in = m->in_size;
-    batches = (count + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
+    total = dst__fit_stream_count(count, c);
+    batches = (total + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
     /* the shuffled order, the batch's indices and labels, and its gathered inputs */
-    if (!dst__mul_ok(count + 2 * (size_t)c->batch_size, sizeof(size_t), &bytes) ||
+    if (!dst__mul_ok(total + 2 * (size_t)c->batch_size, sizeof(size_t), &bytes) ||
         !(order = (size_t *)DST_MALLOC(bytes, m->alloc_user)))
-        return dst__fail(m, DST_ERR_NOMEM, "shuffle order for %lu samples", (unsigned long)count);
-    idx = order + count;
+        return dst__fail(m, DST_ERR_NOMEM, "shuffle order for %lu samples", (unsigned long)total);
+    idx = order + total;
     by = (int *)(idx + c->batch_size);
     bx = (float *)dst__alloc_aligned(in * (size_t)c->batch_size * sizeof(float), m->alloc_user);
     if (!bx) { DST_FREE(order, m->alloc_user); return dst__fail(m, DST_ERR_NOMEM, "batch buffer"); }
-    for (i = 0; i < count; ++i) order[i] = i;
+    for (i = 0; i < total; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
-    if ((r = dst__fit_begin(m, c, count, order, &rng)) != DST_OK) {
+    if ((r = dst__fit_begin(m, c, total, order, &rng)) != DST_OK ||
+        (r = dst__fit_teacher(m, x, count, c, &tcache, &cached, &teacher)) != DST_OK) {
+        if (tcache) DST_FREE(tcache, m->alloc_user);
         dst__free_aligned(bx, m->alloc_user);
         DST_FREE(order, m->alloc_user);
         return r;
     }
     for (epoch = (int)m->fit.epoch; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
-        size_t b = m->fit.batch, correct = m->fit.correct, seen = m->fit.seen;
+        size_t b = m->fit.batch, correct = m->fit.correct, seen = m->fit.seen, labelled;
         double loss_sum = m->fit.loss_sum;
         dst_progress p;
         m->lr = dst_lr_at(&c->schedule, base_lr, epoch);
-        if (!c->no_shuffle) dst__shuffle(order, count, &rng);
+        if (!c->no_shuffle) dst__shuffle(order, total, &rng);
+        labelled = dst__fit_labelled_before(order, seen, labels, count);
         memset(&p, 0, sizeof p);
         p.epoch = epoch; p.epochs = c->epochs; p.batches = batches; p.lr = m->lr;
         p.val_loss = p.val_accuracy = -1;
         for (; b < batches && !stop; ++b) {
-            size_t start = b * (size_t)c->batch_size, n = count - start;
+            size_t start = b * (size_t)c->batch_size, n = total - start;
             int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
             float loss;
             const float *y;
-            for (k = 0; k < bs; ++k) {
-                idx[k] = order[start + (size_t)k];
-                memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
-                if (labels) by[k] = labels[idx[k]];
-            }
-            if (c->teacher)
-                r = dst_model_distill_step(m, c->teacher, bx, labels ? by : NULL, idx, bs,
+            for (k = 0; k < bs; ++k) idx[k] = order[start + (size_t)k];
+            dst__fit_gather(m, x, labels, count, c, idx, bs, bx, by);
+            if (teacher)
+                r = dst_model_distill_step(m, teacher, bx, labels ? by : NULL, idx, bs,
                                            c->temperature, c->alpha, &loss);
             else
                 r = dst_model_train_step(m, bx, by, bs, NULL, 0, 0, &loss);
@@ -6824,7 +6936,10 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             y = m->layers[m->layer_count - 1].out;
             if (labels)
                 for (k = 0; k < bs; ++k)
-                    if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
+                    if (by[k] != DST_NO_LABEL) {
+                        ++labelled;
+                        if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
+                    }
             loss_sum += (double)loss * bs;
             seen += (size_t)bs;
             samples += bs;
@@ -6832,7 +6947,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             if (c->progress && c->progress_every && (b + 1) % c->progress_every == 0 && b + 1 < batches) {
                 p.batch = b + 1;
                 p.loss = (float)(loss_sum / (double)seen);
-                p.accuracy = (float)((double)correct / (double)seen);
+                p.accuracy = labelled ? (float)((double)correct / (double)labelled) : 0;
                 p.seconds = dst_seconds() - t0;
                 p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
                 stop = c->progress(c->progress_user, &p);
@@ -6846,13 +6961,14 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         if (c->progress) {
             p.batch = batches;
             p.loss = (float)(loss_sum / (double)seen);
-            p.accuracy = (float)((double)correct / (double)seen);
+            p.accuracy = labelled ? (float)((double)correct / (double)labelled) : 0;
             p.seconds = dst_seconds() - t0;
             p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
             p.epoch_done = 1;
             stop = c->progress(c->progress_user, &p);
         }
     }
+    if (tcache) DST_FREE(tcache, m->alloc_user);
     dst__free_aligned(bx, m->alloc_user);
     DST_FREE(order, m->alloc_user);
     return r;
