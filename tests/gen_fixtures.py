@@ -28,6 +28,8 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      model, and for each run PyTorch's parameters and batch
                      norm's running statistics after 20 steps, the trained
                      model's inference logits and cross-entropy
+  torch_transfer.bin a transfer set: dst_kd_loss with unlabelled rows, and
+                     dst_model_fit on labelled plus unlabelled samples
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
@@ -634,6 +636,92 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed, runs=RUNS, 
         print("  PyTorch float32 vs float64, per run:", " ".join("%.2g" % e for e in errs))
 
 
+# ---- a transfer set: labelled and unlabelled samples in one stream -------------
+
+def mixed_kd_loss(s, t, y, T, alpha):
+    """dst_kd_loss with DST_NO_LABEL (-1) rows: per row, a labelled one
+    alpha T^2 KL + (1 - alpha) CE, an unlabelled one T^2 KL alone; the mean
+    over the rows"""
+    kl = T * T * F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction="none").sum(1)
+    labelled = y >= 0
+    ce = F.cross_entropy(s, y.clamp(min=0), reduction="none")
+    return torch.where(labelled, alpha * kl + (1 - alpha) * ce, kl).mean()
+
+
+# name, optimizer (as OPTIM), T, alpha
+TRANSFER_RUNS = [
+    ("adam_T4_a05", (ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0), 4.0, 0.5),
+    ("sgd_momentum_T2_a09", (SGD, 0.05, 0.9, 0.0, 0, 0, 0, 0, 1e-3), 2.0, 0.9),
+]
+TRANSFER_LABELLED, TRANSFER_UNLABELLED, TRANSFER_BATCH, TRANSFER_EPOCHS = 50, 70, 16, 2
+
+
+def transfer_fixtures():
+    """torch_transfer.bin: dst_kd_loss on a batch with unlabelled rows (value
+    and gradient), and training parity of dst_model_fit on 50 labelled and 70
+    unlabelled samples (the MLP of torch_train_mlp.bin; cached teacher logits;
+    no shuffling, so the stream is the labelled samples, then the unlabelled,
+    in batches of 16: all labelled, one mixed, all unlabelled) for 2 epochs"""
+    w = Writer("torch_transfer.bin")
+    torch.manual_seed(106)
+    s, t = rnd(6, 7, scale=3), rnd(6, 7, scale=5)
+    y = torch.tensor([3, -1, 0, -1, -1, 6])
+    w.add("loss.s", s)
+    w.add("loss.t", t)
+    w.add("loss.y", y)
+    for k, (T, alpha) in enumerate([(1.0, 0.5), (4.0, 0.9), (4.0, 0.0)]):
+        sg = s.clone().requires_grad_(True)
+        loss = mixed_kd_loss(sg, t, y, fl(T), fl(alpha))
+        loss.backward()
+        w.add("loss%d.cfg" % k, [T, alpha])
+        w.add("loss%d.loss" % k, [loss])
+        w.add("loss%d.grad" % k, sg.grad)
+    n = TRANSFER_LABELLED + TRANSFER_UNLABELLED
+    for attempt in range(100):
+        torch.manual_seed(5000 + attempt)
+        model0 = MLP().double()
+        with torch.no_grad():
+            for v in model0.state_dict().values():
+                v.copy_(f32(v))
+        x = rnd(n, 20)
+        ys = torch.randint(0, 5, (n,))
+        ys[TRANSFER_LABELLED:] = -1
+        tl = rnd(n, 5, scale=4)
+        mg = Margins()
+        finals = []
+        for name, opt_cfg, T, alpha in TRANSFER_RUNS:
+            model = MLP().double()
+            model.load_state_dict(model0.state_dict())
+            opt = make_optimizer(opt_cfg, model.parameters())
+            for _ in range(TRANSFER_EPOCHS):
+                for i in range(0, n, TRANSFER_BATCH):
+                    out = model(x[i:i + TRANSFER_BATCH], mg)
+                    loss = mixed_kd_loss(out, tl[i:i + TRANSFER_BATCH], ys[i:i + TRANSFER_BATCH], fl(T), fl(alpha))
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            finals.append(model)
+        if mg.relu >= MARGIN:
+            break
+    else:
+        raise SystemExit("no seed with clear margins")
+    w.add("shape", [TRANSFER_LABELLED, TRANSFER_UNLABELLED, TRANSFER_BATCH, TRANSFER_EPOCHS])
+    w.add("x", x)
+    w.add("y", ys)
+    w.add("teacher", tl)
+    for idx, mod in model0.layers().items():
+        w.add("init.%d.w" % idx, mod.weight)
+        w.add("init.%d.b" % idx, mod.bias)
+    w.add("runs", [len(TRANSFER_RUNS)])
+    for r, ((name, opt_cfg, T, alpha), model) in enumerate(zip(TRANSFER_RUNS, finals)):
+        w.add("run%d.cfg" % r, list(opt_cfg) + [T, alpha])
+        for idx, mod in model.layers().items():
+            w.add("run%d.%d.w" % (r, idx), mod.weight)
+            w.add("run%d.%d.b" % (r, idx), mod.bias)
+    w.close()
+    print("  margins: ReLU %.2g" % mg.relu)
+
+
 FLOAT32_REPORT = "--float32-report" in sys.argv
 
 if __name__ == "__main__":
@@ -646,3 +734,4 @@ if __name__ == "__main__":
     train_fixtures("torch_train_mlp_wide.bin", MLPWide, (64,), 40, 10, 4000, WIDE_RUNS, 2)
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
     train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)
+    transfer_fixtures()

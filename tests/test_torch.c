@@ -18,7 +18,9 @@
    dst_model_distill_step) and through dst_model_fit, end where PyTorch's
    do: parameters, batch norm statistics, inference logits, to 1e-4 of the
    largest value of each tensor. Then NaN and infinity in a step:
-   DST_ERR_NONFINITE and the model untouched.
+   DST_ERR_NONFINITE and the model untouched. A transfer set: dst_kd_loss
+   with unlabelled rows and dst_model_fit on labelled plus unlabelled samples
+   (tests/fixtures/torch_transfer.bin).
 
    Tolerances follow float32's unit roundoff u = 2^-24 and the size of what
    is summed; each test prints its worst error, so a drift shows before it
@@ -946,6 +948,69 @@ static int test_torch_nonfinite_leaves_model_untouched(void)
     return tt_nonfinite_fit(cnn, 6, 2, 4, 4);
 }
 
+/* ---- a transfer set: labelled and unlabelled samples ---------------------- */
+
+/* dst_kd_loss on a batch with DST_NO_LABEL rows against PyTorch's per-row
+   loss (labelled alpha T^2 KL + (1 - alpha) CE, unlabelled T^2 KL, the mean
+   over rows), then dst_model_fit on 50 labelled and 70 unlabelled samples in
+   one stream (batches all labelled, mixed, all unlabelled) for 2 epochs:
+   every parameter within 1e-4 of the largest value of its tensor. */
+static int tt_transfer(void)
+{
+    t_fixture fx;
+    t_array *s, *t, *y, *shape, *x, *tl, *runs;
+    int labels[6], i, r, k;
+    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
+    double worst = 0;
+    if (!t_fixture_load("torch_transfer", &fx)) return 1;
+    T_CHECK((s = tt_get(&fx, "loss.s", 0, 0)) && (t = tt_get(&fx, "loss.t", 0, 0)));
+    T_CHECK((y = tt_get(&fx, "loss.y", 0, 0)) && y->count == 6);
+    for (i = 0; i < 6; ++i) labels[i] = y->data[i] < 0 ? DST_NO_LABEL : (int)y->data[i];
+    for (k = 0; k < 3; ++k) {
+        t_array *cfg = tt_get(&fx, "loss%d.cfg", k, 0), *l = tt_get(&fx, "loss%d.loss", k, 0);
+        t_array *g = tt_get(&fx, "loss%d.grad", k, 0);
+        float grad[42], loss;
+        T_CHECK(cfg && l && g && g->count == 42);
+        loss = dst_kd_loss(s->data, t->data, labels, 6, 7, cfg->data[0], cfg->data[1], grad);
+        T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 1e-5 * fabs((double)l->data[0]), "case %d: loss %.9g, PyTorch %.9g",
+                    k, (double)loss, (double)l->data[0]);
+        T_CHECK_MSG(tt_rel(grad, g->data, 42, 1e-3) <= 1e-5, "case %d: gradient error %.3g", k,
+                    tt_rel(grad, g->data, 42, 1e-3));
+    }
+    T_CHECK((shape = tt_get(&fx, "shape", 0, 0)) && shape->count == 4);
+    T_CHECK((x = tt_get(&fx, "x", 0, 0)) && (tl = tt_get(&fx, "teacher", 0, 0)) && (y = tt_get(&fx, "y", 0, 0)));
+    T_CHECK((runs = tt_get(&fx, "runs", 0, 0)) != NULL);
+    for (r = 0; r < (int)runs->data[0]; ++r) {
+        int nl = (int)shape->data[0], nu = (int)shape->data[1], *ys = (int *)malloc((size_t)nl * sizeof(int));
+        t_array *cfg = tt_get(&fx, "run%d.cfg", r, 0);
+        dst_model *m = tt_model(L, 5, 20, 1, 1);
+        dst_teacher teacher = dst_teacher_logits(tl->data, (size_t)(nl + nu), 5);
+        dst_fit_config f = dst_fit_default();
+        dst_optimizer_config o;
+        char prefix[16];
+        double e = INFINITY;
+        T_CHECK(ys && cfg && cfg->count == 11 && m && tt_set_state(m, &fx, "init"));
+        for (i = 0; i < nl; ++i) ys[i] = (int)y->data[i];
+        o = tt_optimizer(cfg->data);
+        f.epochs = (int)shape->data[3]; f.batch_size = (int)shape->data[2]; f.no_shuffle = 1;
+        f.teacher = &teacher; f.temperature = cfg->data[9]; f.alpha = cfg->data[10];
+        f.unlabeled_x = x->data + (size_t)nl * 20; f.unlabeled_count = (size_t)nu;
+        snprintf(prefix, sizeof prefix, "run%d", r);
+        if (dst_model_set_optimizer(m, &o) == DST_OK && dst_model_fit(m, x->data, ys, (size_t)nl, &f) == DST_OK)
+            e = tt_compare_state(m, &fx, prefix, 0, 1e-4);
+        else
+            printf("    run %d: %s\n", r, dst_model_error(m));
+        dst_model_free(m);
+        free(ys);
+        T_CHECK_MSG(e <= 1e-4, "run %d: relative error %.3g", r, e);
+        if (e > worst) worst = e;
+    }
+    if (tt_first_path) printf("    transfer set vs PyTorch: loss and gradient, 2 runs through fit: worst parameter error %.2g\n", worst);
+    t_fixture_free(&fx);
+    return 0;
+}
+static int test_torch_transfer_set(void) { return tt_each_path(tt_transfer); }
+
 static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
@@ -962,4 +1027,5 @@ static const t_case torch_tests[] = {
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
     { "torch_training_parity_cnn_groups", test_torch_training_parity_cnn_groups },
     { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
+    { "torch_transfer_set", test_torch_transfer_set },
 };
