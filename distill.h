@@ -487,6 +487,9 @@ typedef struct dst_lr_schedule {
     float gamma;     /* STEP */
     long  total;     /* COSINE: t at which lr reaches min_lr (PyTorch's T_max) */
     float min_lr;    /* COSINE */
+    long  warmup;    /* > 0: lr (t + 1) / (warmup + 1) for t < warmup, then the schedule
+                        from its t = 0 (PyTorch's LinearLR(start_factor = 1 / (warmup + 1),
+                        total_iters = warmup) and SequentialLR) */
 } dst_lr_schedule;
 
 DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t); /* t >= 0 */
@@ -5063,6 +5066,10 @@ DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
 DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
 {
     if (!s || t < 0) return base_lr;
+    if (s->warmup > 0) {
+        if (t < s->warmup) return base_lr * (float)((double)(t + 1) / (double)(s->warmup + 1));
+        t -= s->warmup;
+    }
     switch (s->kind) {
     case DST_LR_CONSTANT: return base_lr;
     case DST_LR_STEP:
@@ -6832,6 +6839,8 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     }
     if (c->schedule.kind != DST_LR_CONSTANT && c->schedule.kind != DST_LR_STEP && c->schedule.kind != DST_LR_COSINE)
         return dst__fail(m, DST_ERR_ARG, "unknown learning-rate schedule %d", (int)c->schedule.kind);
+    if (c->schedule.warmup < 0)
+        return dst__fail(m, DST_ERR_ARG, "warmup %ld: must be >= 0 epochs", c->schedule.warmup);
     if (c->val_count && (!c->val_x || !c->val_labels))
         return dst__fail(m, DST_ERR_ARG, "val_count %lu without val_x and val_labels", (unsigned long)c->val_count);
     return DST_OK;

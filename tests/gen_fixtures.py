@@ -341,10 +341,18 @@ def optim_fixtures():
         w.add("o%d.cfg" % i, cfg)
         w.add("o%d.trace" % i, torch.stack(trace))
     # StepLR(step_size 3, gamma 0.5) and CosineAnnealingLR(T_max 10, eta_min 1e-3)
-    # from lr 0.1: the lr of epoch t, t = 0 .. 12 / 0 .. 10
+    # from lr 0.1: the lr of epoch t, t = 0 .. 12 / 0 .. 10; each after a
+    # linear warmup (LinearLR, then SequentialLR)
     for name, steps, make in (
             ("steplr", 13, lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
-            ("cosine", 11, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-3))):
+            ("cosine", 11, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-3)),
+            # a linear warmup of 2 epochs (lr (t + 1) / 3), then the schedule from its epoch 0
+            ("warmup_cosine", 13, lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+                torch.optim.lr_scheduler.LinearLR(o, start_factor=1.0 / 3, total_iters=2),
+                torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-3)], milestones=[2])),
+            ("warmup_steplr", 12, lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+                torch.optim.lr_scheduler.LinearLR(o, start_factor=1.0 / 4, total_iters=3),
+                torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)], milestones=[3]))):
         q = torch.zeros(1, requires_grad=True)
         opt = torch.optim.SGD([q], lr=0.1)
         sched = make(opt)

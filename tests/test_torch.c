@@ -573,6 +573,18 @@ static int test_torch_lr_schedules(void)
     for (t = 0; t < (long)cosine->count; ++t)
         T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - cosine->data[t]) <= 8 * TT_U * 0.1,
                     "cosine epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t), (double)cosine->data[t]);
+    T_CHECK((step = tt_get(&fx, "warmup_steplr", 0, 0)) && (cosine = tt_get(&fx, "warmup_cosine", 0, 0)));
+    s.warmup = 2; /* the cosine schedule above after 2 epochs of warmup */
+    for (t = 0; t < (long)cosine->count; ++t)
+        T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - cosine->data[t]) <= 8 * TT_U * 0.1,
+                    "warmup + cosine epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t),
+                    (double)cosine->data[t]);
+    memset(&s, 0, sizeof s);
+    s.kind = DST_LR_STEP; s.step_size = 3; s.gamma = 0.5f; s.warmup = 3;
+    for (t = 0; t < (long)step->count; ++t)
+        T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - step->data[t]) <= 4 * TT_U * step->data[t],
+                    "warmup + StepLR epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t),
+                    (double)step->data[t]);
     t_fixture_free(&fx);
     return 0;
 }
