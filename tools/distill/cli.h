@@ -52,6 +52,7 @@ typedef struct args {
     const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
+    const char *unlabeled, *schedule, *warmup;
     int quiet;
     const char **pos; /* the arguments that are not options */
     int npos;
@@ -112,6 +113,20 @@ typedef struct spec {
 } spec;
 static int spec_parse(const char *text, int in_channels, spec *sp, char *msg, size_t cap);
 static int spec_final_activation(const spec *sp);
+
+/* unlabeled.c: a transfer set of images without labels; the lr schedule */
+typedef struct unlabeled {
+    const float *x;   /* count images, pixels / 255 */
+    size_t count;
+    dst_npy npy;      /* what holds them: a .npy array or an IDX file */
+    dst_idx idx;
+} unlabeled;
+static void unlabeled_load(const char *path, int rows, int cols, unlabeled *u);
+static void unlabeled_free(unlabeled *u);
+static const float *stream_logits(const args *a, const dst_npy *npy, size_t data_count, size_t train_count,
+                                  size_t unlabeled_count, int classes, float **owned);
+static void schedule_settings(const args *a, dst_fit_config *fit);
+static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap);
 
 /* plot.c */
 static void plot_write(const char *path, const char *title, const plot_series *s, int count);

@@ -6,6 +6,7 @@
    distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
    distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
                    --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
+                   [--unlabeled FILE: images without labels, soft targets only]
    distill eval    --data DIR --model MODEL [--split test|train]
    distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
    distill info    MODEL
@@ -23,6 +24,7 @@
      cli.h     what the parts share: includes, the parsed command line, prototypes
      common.c  errors and numbers, the data set and class names, model helpers
      spec.c    the SPEC grammar
+     unlabeled.c  distill's transfer set (--unlabeled), the lr schedule options
      train.c   train and distill
      model.c   eval, predict, info
      export.c  export-c and export-bytes
@@ -31,6 +33,7 @@
 #include "cli.h"
 #include "common.c"
 #include "spec.c"
+#include "unlabeled.c"
 #include "train.c"
 #include "model.c"
 #include "export.c"

@@ -21,6 +21,9 @@ static const option options[] = {
     OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT, out),
     OPT("--teacher", O_STR, C_DISTILL, teacher),
     OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
+    OPT("--unlabeled", O_STR, C_DISTILL, unlabeled),
+    OPT("--schedule", O_STR, C_TRAIN | C_DISTILL, schedule),
+    OPT("--warmup", O_STR, C_TRAIN | C_DISTILL, warmup),
     OPT("--temperature", O_STR, C_DISTILL, temperature),
     OPT("--alpha", O_STR, C_DISTILL, alpha),
     OPT("--classes", O_STR, C_TRAIN | C_DISTILL, classes),
@@ -42,6 +45,10 @@ static const char usage_text[] =
     "  distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A\n"
     "                  --epochs N [training options] --out MODEL\n"
     "                  (or --teacher-logits FILE.npy: float32, one row per training image)\n"
+    "                  [--unlabeled FILE: a transfer set of images without labels, an IDX images\n"
+    "                  file (plain or .gz) or a .npy float32 array (N, H, W) of pixels / 255; they get\n"
+    "                  the soft term alone; --limit N keeps N labelled images; with --teacher-logits\n"
+    "                  its rows are the training images', then the unlabelled images']\n"
     "  distill eval    --data DIR --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"
@@ -52,6 +59,8 @@ static const char usage_text[] =
     "training options:\n"
     "  --batch B (128)  --lr X (optimizer's default)  --optimizer sgd|adam|adamw (adam)\n"
     "  --momentum X (sgd, 0.9)  --weight-decay X  --seed S (1)  --limit N (first N training images)\n"
+    "  --schedule constant|cosine|step:E:G (lr per epoch: cosine to 0, or times G every E epochs)\n"
+    "  --warmup E (the first E epochs ramp the lr up linearly: lr (e + 1) / (E + 1))\n"
     "  --classes a,b,c (class names; else DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
     "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --label TEXT (the run's name in plots)\n"
     "  --quiet (no progress line)\n"

@@ -160,6 +160,7 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
         fit->alpha = (float)parse_real("--alpha", a->alpha, 0, 1, 0);
     }
     fit->epochs = (int)parse_int("--epochs", a->epochs, 1, 1000000);
+    schedule_settings(a, fit);
     if (a->batch) fit->batch_size = (int)parse_int("--batch", a->batch, 1, 1 << 16);
     if (a->seed) *seed = (uint64_t)parse_int("--seed", a->seed, 0, 0x7fffffffL);
     fit->seed = *seed;
@@ -181,33 +182,32 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
 }
 
 /* A teacher of logits another framework saved (one row per training image,
-   in order) into *t; returns their accuracy on the training labels. */
+   in order, then one per --unlabeled image) into *t, over the training
+   stream (*owned: a copy when --limit cuts it, else NULL); returns their
+   accuracy on the training labels. */
 static float teacher_from_npy(const args *a, const dst_model *m, const dst_mnist *d, size_t train_count,
-                              const dst_npy *npy, dst_teacher *t)
+                              size_t unlabeled_count, const dst_npy *npy, dst_teacher *t, float **owned)
 {
-    dst_error e;
     size_t k, right = 0;
     int classes = (int)dst_model_output_size(m);
+    const float *rows;
     if (npy->dtype != DST_NPY_FLOAT32 || npy->ndim != 2)
         fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (images x classes)", a->teacher_logits,
              npy->ndim, npy->dtype == DST_NPY_FLOAT32 ? "float32" : "int32");
-    if (npy->shape[0] != d->train_count || npy->shape[1] != (size_t)classes)
+    if ((!unlabeled_count && npy->shape[0] != d->train_count) || npy->shape[1] != (size_t)classes)
         fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training image, one "
                 "column per output", a->teacher_logits, (unsigned long)npy->shape[0], (unsigned long)npy->shape[1],
              (unsigned long)d->train_count, classes);
-    if (dst_teacher_from_npy(npy, t, &e) != DST_OK) fail(1, "--teacher-logits %s", e.message);
-    for (k = 0; k < train_count; ++k)
-        right += argmax((const float *)npy->data + k * (size_t)classes, classes) == d->train_y[k];
+    rows = stream_logits(a, npy, d->train_count, train_count, unlabeled_count, classes, owned);
+    *t = dst_teacher_logits(rows, train_count + unlabeled_count, classes);
+    for (k = 0; k < train_count; ++k) right += argmax(rows + k * (size_t)classes, classes) == d->train_y[k];
     return (float)right / (float)train_count;
 }
 
-/* A teacher model, run once over the training set into *cache (every epoch
-   reads the cache), as *t; returns its test accuracy. */
-static float teacher_from_model(dst_model *teacher, const dst_model *m, const dst_mnist *d, size_t train_count,
-                                float **cache, dst_teacher *t)
+/* A teacher model as *t (dst_model_fit runs it once over the labelled and
+   unlabelled images and caches its logits); returns its test accuracy. */
+static float teacher_from_model(dst_model *teacher, const dst_model *m, const dst_mnist *d, dst_teacher *t)
 {
-    dst_teacher live;
-    dst_error e;
     float tacc = 0;
     check_model_fits_data(teacher, d, "--teacher");
     if (dst_model_output_size(teacher) != dst_model_output_size(m))
@@ -215,12 +215,7 @@ static float teacher_from_model(dst_model *teacher, const dst_model *m, const ds
              (unsigned long)dst_model_output_size(m));
     if (dst_model_evaluate(teacher, d->test_x, d->test_y, d->test_count, 0, NULL, &tacc) != DST_OK)
         fail(1, "--teacher: %s", dst_model_error(teacher));
-    live = dst_teacher_model(teacher);
-    *cache = (float *)malloc(train_count * dst_model_output_size(m) * sizeof(float));
-    if (!*cache) fail(1, "out of memory for the teacher's logits");
-    if (dst_teacher_cache(&live, d->train_x, dst_model_input_size(m), train_count, *cache, &e) != DST_OK)
-        fail(1, "--teacher: %s", e.message);
-    *t = dst_teacher_logits(*cache, train_count, (int)dst_model_output_size(m));
+    *t = dst_teacher_model(teacher);
     return tacc;
 }
 
@@ -254,12 +249,19 @@ static void save_with_metadata(const args *a, dst_model *m, const dst_mnist *d, 
     meta_number(m, "train.batch", fit->batch_size);
     meta_string(m, "train.optimizer", opt->kind == DST_SGD ? "sgd" : opt->kind == DST_ADAM ? "adam" : "adamw");
     meta_number(m, "train.lr", (double)opt->lr);
+    schedule_name(&fit->schedule, text, sizeof text);
+    meta_string(m, "train.schedule", text);
+    meta_number(m, "train.warmup", (double)fit->schedule.warmup);
     meta_number(m, "train.seed", (double)seed);
     if (a->cmd == C_DISTILL) {
         meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
         meta_number(m, "kd.temperature", (double)fit->temperature);
         meta_number(m, "kd.alpha", (double)fit->alpha);
         meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
+        if (a->unlabeled) {
+            meta_string(m, "kd.unlabeled", a->unlabeled);
+            meta_number(m, "kd.unlabeled_samples", (double)fit->unlabeled_count);
+        }
     }
     meta_number(m, "test.accuracy", (double)acc);
     meta_number(m, "test.loss", (double)loss);
@@ -289,6 +291,7 @@ static void cmd_train(const args *a)
     dst_npy npy;
     dst_error e;
     dst_result res;
+    unlabeled u;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0;
     char *names, label[64];
     run r;
@@ -296,6 +299,7 @@ static void cmd_train(const args *a)
     uint64_t seed = 1;
 
     memset(&npy, 0, sizeof npy);
+    memset(&u, 0, sizeof u);
     train_settings(a, &fit, &opt, &seed);
     if (a->label) snprintf(label, sizeof label, "%s", a->label);
     else base_label(a->out, label, sizeof label);
@@ -313,6 +317,7 @@ static void cmd_train(const args *a)
         size_t lim = (size_t)parse_int("--limit", a->limit, 1, 0x7fffffffL);
         if (lim < train_count) train_count = lim;
     }
+    if (a->unlabeled) unlabeled_load(a->unlabeled, d.rows, d.cols, &u);
     names = class_names(a->classes, a->data, d.classes);
     m = build_model(a->arch, &d, seed);
     warn_final_activation(a->arch);
@@ -321,10 +326,17 @@ static void cmd_train(const args *a)
         printf("data: %lu training and %lu test images of %dx%d, %d classes; model: %lu parameters\n",
                (unsigned long)train_count, (unsigned long)d.test_count, d.rows, d.cols, d.classes,
                (unsigned long)count_params(m));
+    if (u.count) {
+        fit.unlabeled_x = u.x;
+        fit.unlabeled_count = u.count;
+        if (!a->quiet)
+            printf("transfer set: %lu images without labels from %s (soft targets only)\n", (unsigned long)u.count,
+                   a->unlabeled);
+    }
     if (a->teacher_logits || teacher) {
         int logits = a->teacher_logits != NULL;
-        tacc = logits ? teacher_from_npy(a, m, &d, train_count, &npy, &t)
-                      : teacher_from_model(teacher, m, &d, train_count, &cache, &t);
+        tacc = logits ? teacher_from_npy(a, m, &d, train_count, u.count, &npy, &t, &cache)
+                      : teacher_from_model(teacher, m, &d, &t);
         fit.teacher = &t;
         if (!a->quiet)
             printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training" : "teacher: test",
@@ -362,5 +374,6 @@ static void cmd_train(const args *a)
     dst_model_free(m);
     dst_model_free(teacher);
     dst_npy_free(&npy);
+    unlabeled_free(&u);
     dst_mnist_free(&d);
 }
