@@ -12,7 +12,8 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Plus an IDX (MNIST-format) loader, .npy
+     callback into any other code; a transfer set of unlabelled samples
+     trains on the teacher's soft targets alone. Plus an IDX (MNIST-format) loader, .npy
      arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
      little-endian everywhere; atomic saves, loading in place from memory,
      checkpoints that resume training bit for bit).
@@ -663,7 +664,7 @@ DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr);
 typedef dst_result (*dst_teacher_fn)(void *user, const float *x, const size_t *indices, int batch,
                                      float *logits /* batch x classes, to fill */);
 typedef struct dst_teacher {
-    dst_model     *model;   /* a distill.h model, run in inference mode each batch */
+    dst_model     *model;   /* a distill.h model, run in inference mode (see teacher_per_batch) */
     const float   *logits;  /* cached: row i holds the logits of training sample i */
     size_t         logits_rows;
     dst_teacher_fn fn;      /* a callback: anything that can produce logits */
