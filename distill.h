@@ -12,9 +12,9 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code; a transfer set of unlabelled samples
-     trains on the teacher's soft targets alone. Plus an IDX (MNIST-format) loader, .npy
-     arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
+     callback into any other code; unlabelled samples (a transfer set)
+     learn from the teacher's soft targets alone. Plus an IDX (MNIST-format)
+     loader, .npy arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
      little-endian everywhere; atomic saves, loading in place from memory,
      checkpoints that resume training bit for bit).
 
