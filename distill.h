@@ -14,9 +14,9 @@
      teacher being another distill.h model, a cached array of logits, or a
      callback into any other code; unlabelled samples (a transfer set)
      learn from the teacher's soft targets alone. Plus an IDX (MNIST-format)
-     loader, .npy arrays, and a weight file (architecture, named tensors, metadata, CRC32s,
-     little-endian everywhere; atomic saves, loading in place from memory,
-     checkpoints that resume training bit for bit).
+     loader, .npy arrays, and a weight file (architecture, named tensors,
+     metadata, CRC32s, little-endian everywhere; atomic saves, loading in
+     place from memory, checkpoints that resume training bit for bit).
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
