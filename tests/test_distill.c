@@ -172,6 +172,48 @@ static int test_fit_transfer_set_model_teacher_cache(void)
     return 0;
 }
 
+/* A model teacher run on every batch of the stream trains the student to
+   what the cached one gives, up to the rounding of the teacher's batches;
+   every allocation of such a fit failed in turn gives DST_ERR_NOMEM and no
+   leak (the runner counts blocks), the teacher cache's included. */
+static int test_fit_transfer_set_per_batch_and_nomem(void)
+{
+    static float x[TD_N * TD_D];
+    static int y[TD_N];
+    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_model *teacher = t_model(L, 3, TD_D, 2), *a, *b;
+    dst_teacher live;
+    int fail, close, saw_nomem = 0;
+    T_CHECK(teacher != NULL);
+    t_toy_data(x, y, TD_N, TD_D);
+    live = dst_teacher_model(teacher);
+    a = td_fit(x, NULL, TD_LAB, x + TD_LAB * TD_D, TD_UNL, &live, 0);
+    b = td_fit(x, NULL, TD_LAB, x + TD_LAB * TD_D, TD_UNL, &live, 1);
+    close = a && b && t_close(dst_model_params(b), dst_model_params(a), dst_model_param_count(a), 1e-4f, 1e-5f,
+                              "per batch against cached");
+    dst_model_free(a); dst_model_free(b);
+    for (fail = 1; fail < 12; ++fail) {
+        dst_layer_desc S[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+        dst_model *m = t_model(S, 3, TD_D, 8);
+        dst_fit_config f = dst_fit_default();
+        dst_result r;
+        if (!m) break;
+        f.epochs = 1; f.batch_size = 16; f.teacher = &live;
+        f.unlabeled_x = x + TD_LAB * TD_D; f.unlabeled_count = TD_UNL;
+        t_alloc_count = 0;
+        t_alloc_fail_at = fail;
+        r = dst_model_fit(m, x, NULL, TD_LAB, &f);
+        t_alloc_fail_at = 0;
+        dst_model_free(m);
+        T_CHECK(r == DST_OK || r == DST_ERR_NOMEM);
+        saw_nomem |= r == DST_ERR_NOMEM;
+    }
+    dst_model_free(teacher);
+    T_CHECK(close);
+    T_CHECK(saw_nomem);
+    return 0;
+}
+
 static int td_stop_mid_epoch(void *user, const dst_progress *p)
 {
     (void)user;
@@ -241,6 +283,7 @@ static const t_case distill_tests[] = {
     { "distill_step_unlabelled_batch_is_soft_only", test_distill_step_unlabelled_batch_is_soft_only },
     { "fit_transfer_set_one_stream", test_fit_transfer_set_one_stream },
     { "fit_transfer_set_model_teacher_cache", test_fit_transfer_set_model_teacher_cache },
+    { "fit_transfer_set_per_batch_and_nomem", test_fit_transfer_set_per_batch_and_nomem },
     { "fit_transfer_set_resume", test_fit_transfer_set_resume },
     { "fit_transfer_set_rejects", test_fit_transfer_set_rejects },
 };
