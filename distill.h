@@ -303,6 +303,20 @@ DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logit
    Returns NaN for NULL pointers or n == 0. */
 DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, float *grad);
 
+/* Attention transfer (Zagoruyko & Komodakis 2017) between a student's and a
+   teacher's feature maps, batch x channels x h x w each (NCHW): per sample
+   the map Q = sum over channels of a^2, average-pooled k x k when its side
+   is k times the other's (k >= 1, the same k for h and w), q = Q / ||Q||_2
+   (PyTorch's F.normalize, eps 1e-12); the loss is weight * the mean of
+   (q_s - q_t)^2 over batch x positions, PyTorch's
+   weight * (at(s) - at(t)).pow(2).mean() with at(x) =
+   F.normalize(F.avg_pool2d(x.pow(2).sum(1, keepdim=True), k).flatten(1)).
+   grad_s (may be NULL) gets d loss / d s ADDED to it (batch x s_c x s_h x s_w).
+   NaN, grad_s untouched, for NULL maps, sizes < 1, sides not in one integer
+   ratio, or a weight that is not finite and >= 0. */
+DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h,
+                                int t_w, int batch, float weight, float *grad_s);
+
 /* Element-wise activations, as PyTorch defines them (GELU is the exact erf form).
    param is the negative slope of leaky ReLU (PyTorch's default 0.01), unused otherwise. */
 typedef enum dst_activation {
@@ -660,6 +674,12 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
                                        float *loss);
 DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr);
 
+/* One attention transfer term of dst_fit_config: layer positions and weight. */
+typedef struct dst_attention_term {
+    int   student_layer, teacher_layer;
+    float weight;
+} dst_attention_term;
+
 /* Where the teacher's logits come from. Make one with the functions below. */
 typedef dst_result (*dst_teacher_fn)(void *user, const float *x, const size_t *indices, int batch,
                                      float *logits /* batch x classes, to fill */);
@@ -732,6 +752,14 @@ typedef struct dst_fit_config {
        1: run it on each batch instead (no cache, its cost every epoch; what
        augmentation needs, where the teacher must see the student's batch). */
     int          teacher_per_batch;
+    /* Attention transfer terms (dst_attention_loss), added to the loss: each
+       compares the output of the student's layer student_layer with the
+       teacher's layer teacher_layer (0-based positions in the layer lists;
+       a layer followed by an activation done in place, such as a ReLU after
+       a convolution, gives that activation's output). Needs a teacher
+       model, run on every batch (teacher_per_batch is implied). */
+    const dst_attention_term *attention;
+    int          attention_count;
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
@@ -2462,6 +2490,73 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
         if (grad) grad[i] = 2.0f * d / (float)n;
     }
     return (float)(sum / (double)n);
+}
+
+/* Attention maps: Q = sum over channels of a^2 for one sample (c x h x w),
+   average-pooled k x k into q (h/k x w/k), returning ||q||_2 (PyTorch's
+   eps 1e-12 as its floor). */
+static double dst__attention_map(const float *a, int c, int h, int w, int k, double *q)
+{
+    int ch, i, j, oh = h / k, ow = w / k;
+    double norm = 0;
+    for (i = 0; i < oh * ow; ++i) q[i] = 0;
+    for (ch = 0; ch < c; ++ch)
+        for (i = 0; i < h; ++i)
+            for (j = 0; j < w; ++j) {
+                double v = (double)a[((size_t)ch * h + i) * w + j];
+                q[(i / k) * ow + j / k] += v * v / ((double)k * k);
+            }
+    for (i = 0; i < oh * ow; ++i) norm += q[i] * q[i];
+    norm = sqrt(norm);
+    return norm > 1e-12 ? norm : 1e-12;
+}
+
+/* The pooling factors that bring two maps' sides together: 1 for the
+   smaller, the whole ratio for the larger; 0 when there is none. */
+static int dst__attention_sides_ok(int s_h, int s_w, int t_h, int t_w)
+{
+    int ks, kt;
+    if (s_h < 1 || s_w < 1 || t_h < 1 || t_w < 1) return 0;
+    ks = s_h >= t_h ? s_h / t_h : 1;
+    kt = t_h >= s_h ? t_h / s_h : 1;
+    return !(s_h % ks || s_w % ks || t_h % kt || t_w % kt || s_h / ks != t_h / kt || s_w / ks != t_w / kt);
+}
+
+DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h,
+                                int t_w, int batch, float weight, float *grad_s)
+{
+    int n, i, ks, kt, ch, y, xx, p;
+    double total = 0, *qs, *qt;
+    if (!s || !t || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
+        !(weight >= 0) || !dst__finite(weight))
+        return (float)NAN;
+    ks = s_h >= t_h ? s_h / t_h : 1;
+    kt = t_h >= s_h ? t_h / s_h : 1;
+    p = (s_h / ks) * (s_w / ks);
+    if (!(qs = (double *)DST_MALLOC(2 * (size_t)p * sizeof(double), NULL))) return (float)NAN;
+    qt = qs + p;
+    for (n = 0; n < batch; ++n) {
+        const float *sn = s + (size_t)n * s_c * s_h * s_w;
+        double ns = dst__attention_map(sn, s_c, s_h, s_w, ks, qs);
+        double nt = dst__attention_map(t + (size_t)n * t_c * t_h * t_w, t_c, t_h, t_w, kt, qt), dot = 0;
+        for (i = 0; i < p; ++i) {
+            double d = qs[i] / ns - qt[i] / nt;
+            total += d * d;
+            qt[i] = 2.0 * (double)weight * d / ((double)batch * p); /* dL/dq_s, in qt's place */
+            dot += qt[i] * qs[i] / ns;
+        }
+        if (!grad_s) continue;
+        /* dL/dQ = (g - q (q . g)) / ||Q||, then through the pooling (1/k^2 each) and Q = sum a^2 (2a) */
+        for (i = 0; i < p; ++i) qt[i] = (qt[i] - qs[i] / ns * dot) / ns / ((double)ks * ks);
+        for (ch = 0; ch < s_c; ++ch)
+            for (y = 0; y < s_h; ++y)
+                for (xx = 0; xx < s_w; ++xx) {
+                    size_t at = ((size_t)n * s_c + ch) * s_h * s_w + (size_t)y * s_w + xx;
+                    grad_s[at] += (float)(2.0 * (double)s[at] * qt[(y / ks) * (s_w / ks) + xx / ks]);
+                }
+    }
+    DST_FREE(qs, NULL);
+    return (float)((double)weight * total / ((double)batch * p));
 }
 
 /* ==== activations ================================================= >>act */
@@ -6418,9 +6513,19 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     return DST_OK;
 }
 
-DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
+/* Gradients to add on the way down: grad[k] (batch x that layer's output)
+   joins d loss / d output of layer at[k] before that layer's backward (the
+   feature terms of distillation, see dst__features). */
+typedef struct dst__inject {
+    int count;
+    const int *at;
+    float *const *grad;
+    const size_t *size; /* floats per sample */
+} dst__inject;
+
+static dst_result dst__backward(dst_model *m, const float *d_output, const dst__inject *inj)
 {
-    int i, batch, turn = 0;
+    int i, k, batch, turn = 0;
     const float *dy = d_output;
     if (!m) return DST_ERR_ARG;
     if (!d_output) return dst__fail(m, DST_ERR_ARG, "d_output is NULL");
@@ -6431,11 +6536,23 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         dst__layer *ly = &m->layers[i];
         const float *x = i ? m->layers[i - 1].out : m->input;
         float *dx = i ? m->dbuf[turn] : NULL;
-        const float *dx_at = dst__ops(ly)->backward(m, ly, x, dy, dx, batch);
+        const float *dx_at;
+        for (k = 0; inj && k < inj->count; ++k)
+            if (inj->at[k] == i) { /* dy is the model's own buffer here (m->dlogits or a dbuf) */
+                size_t j, n = (size_t)batch * inj->size[k];
+                float *d = (float *)(uintptr_t)dy;
+                for (j = 0; j < n; ++j) d[j] += inj->grad[k][j];
+            }
+        dx_at = dst__ops(ly)->backward(m, ly, x, dy, dx, batch);
         if (dx_at != dy) turn ^= 1; /* else dy passed through as it is: the buffers do not turn */
         dy = dx_at;
     }
     return DST_OK;
+}
+
+DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
+{
+    return dst__backward(m, d_output, NULL);
 }
 
 DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, float *out)
@@ -6562,9 +6679,47 @@ static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
     if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
 }
 
+/* The feature terms of a distillation step: attention transfer between
+   layer outputs of the student and of a teacher model that has just run
+   forward on the same batch. */
+typedef struct dst__features {
+    const dst_attention_term *terms;
+    int count;
+    const dst_model *teacher;
+    int *s_at;                 /* where each term's gradient joins: the end of the in-place chain
+                                  from its student layer, whose output shares that layer's buffer */
+    dst__inject inj;           /* their gradients, at s_at */
+} dst__features;
+
+/* The terms' loss at the end of a training forward, their gradients into f->inj. */
+static float dst__features_loss(const dst_model *m, const dst__features *f, int batch)
+{
+    int k;
+    float total = 0;
+    for (k = 0; k < f->count; ++k) {
+        /* the requested layers' shapes; their buffers hold the chains' ends */
+        const dst__layer *a = &m->layers[f->terms[k].student_layer], *b = &f->teacher->layers[f->terms[k].teacher_layer];
+        memset(f->inj.grad[k], 0, (size_t)batch * f->inj.size[k] * sizeof(float));
+        total += dst_attention_loss(a->out, a->out_c, a->out_h, a->out_w, b->out, b->out_c, b->out_h, b->out_w,
+                                    batch, f->terms[k].weight, f->inj.grad[k]);
+    }
+    return total;
+}
+
+static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
+                                  const float *teacher_logits, float temperature, float alpha, float *loss,
+                                  const dst__features *f);
+
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss)
+{
+    return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL);
+}
+
+static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
+                                  const float *teacher_logits, float temperature, float alpha, float *loss,
+                                  const dst__features *f)
 {
     const float *y;
     float l;
@@ -6586,12 +6741,13 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
     l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
                              m->dlogits, m->scratch);
+    if (f) l += dst__features_loss(m, f, batch);
     if (loss) *loss = l;
     if (!dst__finite(l)) {
         dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "loss is %g at step %ld: parameters not updated", (double)l, m->step + 1);
     }
-    if ((r = dst_model_backward(m, m->dlogits)) != DST_OK) return r;
+    if ((r = dst__backward(m, m->dlogits, f ? &f->inj : NULL)) != DST_OK) return r;
     if (m->opt.clip_norm > 0) {
         float norm = dst_clip_grad_norm(m->grads, m->param_count, m->opt.clip_norm);
         if (!dst__finite(norm)) {
@@ -6799,7 +6955,7 @@ static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, c
     dst_result r;
     *use = t;
     *cache = NULL;
-    if (!t || t->logits || c->teacher_per_batch) return DST_OK;
+    if (!t || t->logits || c->teacher_per_batch || c->attention_count) return DST_OK;
     if (!dst__mul_ok(total, (size_t)t->classes * sizeof(float), &bytes) ||
         !(*cache = (float *)DST_MALLOC(bytes, m->alloc_user)))
         return dst__fail(m, DST_ERR_NOMEM, "the teacher's logits for %lu samples (teacher_per_batch = 1 needs no cache)",
@@ -6811,6 +6967,86 @@ static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, c
     *cached = dst_teacher_logits(*cache, total, t->classes);
     *use = cached;
     return DST_OK;
+}
+
+/* ---- feature terms (attention transfer) in fit ---- */
+
+/* The last layer from p on that shares p's output buffer (in-place layers
+   and fused ReLUs): its output is what p's buffer holds after a forward. */
+static int dst__chain_end(const dst_model *m, int p)
+{
+    while (p + 1 < m->layer_count && m->layers[p + 1].out == m->layers[p].out) ++p;
+    return p;
+}
+
+static void dst__features_free(dst_model *m, dst__features *f)
+{
+    int k;
+    for (k = 0; f->inj.grad && k < f->count; ++k) dst__free_aligned(f->inj.grad[k], m->alloc_user);
+    if (f->s_at) DST_FREE(f->s_at, m->alloc_user);
+    if (f->inj.grad) DST_FREE((void *)(uintptr_t)f->inj.grad, m->alloc_user);
+    if (f->inj.size) DST_FREE((void *)(uintptr_t)f->inj.size, m->alloc_user);
+    memset(f, 0, sizeof *f);
+}
+
+/* Checks c's attention terms against the student and the teacher model and
+   makes their buffers (f->count 0 when there are none). */
+static dst_result dst__fit_features(dst_model *m, const dst_fit_config *c, dst__features *f)
+{
+    int k, n = c->attention_count;
+    dst_model *t = c->teacher ? c->teacher->model : NULL;
+    float **grads;
+    size_t *sizes;
+    dst_result r;
+    memset(f, 0, sizeof *f);
+    if (n == 0) return DST_OK;
+    if (n < 0 || !c->attention) return dst__fail(m, DST_ERR_ARG, "attention_count %d without attention terms", n);
+    if (!t) return dst__fail(m, DST_ERR_ARG, "attention transfer needs a teacher model (its layers' outputs)");
+    if ((r = dst_model_reserve(t, c->batch_size)) != DST_OK) return dst__fail(m, r, "teacher: %s", t->error);
+    f->terms = c->attention; f->count = n; f->teacher = t; f->inj.count = n;
+    f->s_at = (int *)DST_MALLOC((size_t)n * sizeof(int), m->alloc_user);
+    grads = (float **)DST_MALLOC((size_t)n * sizeof(float *), m->alloc_user);
+    sizes = (size_t *)DST_MALLOC((size_t)n * sizeof(size_t), m->alloc_user);
+    f->inj.grad = grads; f->inj.size = sizes;
+    if (grads) memset(grads, 0, (size_t)n * sizeof(float *));
+    if (!f->s_at || !grads || !sizes) { dst__features_free(m, f); return dst__fail(m, DST_ERR_NOMEM, "attention terms"); }
+    f->inj.at = f->s_at;
+    for (k = 0; k < n; ++k) {
+        const dst_attention_term *a = &c->attention[k];
+        const dst__layer *ls, *lt;
+        if (a->student_layer < 0 || a->student_layer >= m->layer_count || a->teacher_layer < 0 ||
+            a->teacher_layer >= t->layer_count || !(a->weight >= 0) || !dst__finite(a->weight)) {
+            dst__features_free(m, f);
+            return dst__fail(m, DST_ERR_ARG, "attention term %d: layers %d and %d (the student has %d, the teacher %d), "
+                             "weight %g (finite, >= 0)", k, a->student_layer, a->teacher_layer, m->layer_count,
+                             t->layer_count, (double)a->weight);
+        }
+        f->s_at[k] = dst__chain_end(m, a->student_layer);
+        ls = &m->layers[a->student_layer]; lt = &t->layers[a->teacher_layer];
+        if (!dst__attention_sides_ok(ls->out_h, ls->out_w, lt->out_h, lt->out_w)) {
+            dst__features_free(m, f);
+            return dst__fail(m, DST_ERR_ARG, "attention term %d: student maps of %dx%d and teacher maps of %dx%d "
+                             "are not in one whole ratio", k, ls->out_h, ls->out_w, lt->out_h, lt->out_w);
+        }
+        sizes[k] = ls->out_size;
+        if (!(grads[k] = (float *)dst__alloc_aligned((size_t)c->batch_size * ls->out_size * sizeof(float), m->alloc_user))) {
+            dst__features_free(m, f);
+            return dst__fail(m, DST_ERR_NOMEM, "attention term %d's gradient", k);
+        }
+    }
+    return DST_OK;
+}
+
+/* A distillation step with feature terms: the teacher model on the batch,
+   then the student's step with the terms' losses and gradients. */
+static dst_result dst__fit_features_step(dst_model *m, const dst_teacher *t, const float *x, const int *labels,
+                                         const size_t *idx, int bs, const dst_fit_config *c, const dst__features *f,
+                                         float *loss)
+{
+    dst_error e;
+    dst_result r;
+    if ((r = dst__teacher_batch(t, x, idx, bs, m->tlogits, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
+    return dst__train_step(m, x, labels, bs, m->tlogits, c->temperature, c->alpha, loss, f);
 }
 
 static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels, size_t count,
@@ -6896,9 +7132,11 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     size_t batches, in;
     dst_teacher cached;
     const dst_teacher *teacher;
+    dst__features feat;
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
     if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
+    if ((r = dst__fit_features(m, c, &feat)) != DST_OK) return r;
     in = m->in_size;
     total = dst__fit_stream_count(count, c);
     batches = (total + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
@@ -6909,7 +7147,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     idx = order + total;
     by = (int *)(idx + c->batch_size);
     bx = (float *)dst__alloc_aligned(in * (size_t)c->batch_size * sizeof(float), m->alloc_user);
-    if (!bx) { DST_FREE(order, m->alloc_user); return dst__fail(m, DST_ERR_NOMEM, "batch buffer"); }
+    if (!bx) { DST_FREE(order, m->alloc_user); dst__features_free(m, &feat); return dst__fail(m, DST_ERR_NOMEM, "batch buffer"); }
     for (i = 0; i < total; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
@@ -6918,6 +7156,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         if (tcache) DST_FREE(tcache, m->alloc_user);
         dst__free_aligned(bx, m->alloc_user);
         DST_FREE(order, m->alloc_user);
+        dst__features_free(m, &feat);
         return r;
     }
     for (epoch = (int)m->fit.epoch; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
@@ -6937,7 +7176,9 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             const float *y;
             for (k = 0; k < bs; ++k) idx[k] = order[start + (size_t)k];
             dst__fit_gather(m, x, labels, count, c, idx, bs, bx, by);
-            if (teacher)
+            if (feat.count)
+                r = dst__fit_features_step(m, teacher, bx, labels ? by : NULL, idx, bs, c, &feat, &loss);
+            else if (teacher)
                 r = dst_model_distill_step(m, teacher, bx, labels ? by : NULL, idx, bs,
                                            c->temperature, c->alpha, &loss);
             else
@@ -6981,6 +7222,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     if (tcache) DST_FREE(tcache, m->alloc_user);
     dst__free_aligned(bx, m->alloc_user);
     DST_FREE(order, m->alloc_user);
+    dst__features_free(m, &feat);
     return r;
 }
 

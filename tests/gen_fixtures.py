@@ -30,6 +30,8 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      model's inference logits and cross-entropy
   torch_transfer.bin a transfer set: dst_kd_loss with unlabelled rows, and
                      dst_model_fit on labelled plus unlabelled samples
+  torch_attention.bin  attention transfer: dst_attention_loss, and
+                     dst_model_fit with attention terms from a teacher model
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
@@ -730,6 +732,129 @@ def transfer_fixtures():
     print("  margins: ReLU %.2g" % mg.relu)
 
 
+# ---- attention transfer -----------------------------------------------------------
+
+def at_map(x, k):
+    """Zagoruyko & Komodakis: channels' sum of squares, k x k average pooled, L2-normalised per sample"""
+    q = x.pow(2).sum(1, keepdim=True)
+    if k > 1:
+        q = F.avg_pool2d(q, k)
+    return F.normalize(q.flatten(1))
+
+
+def at_loss(s, t, weight):
+    k_s = max(1, s.shape[2] // t.shape[2])
+    k_t = max(1, t.shape[2] // s.shape[2])
+    return weight * (at_map(s, k_s) - at_map(t, k_t)).pow(2).mean()
+
+
+class ATStudent(nn.Module):
+    """1x8x8 -> conv3x3(4, pad 1) -> relu -> maxpool2 -> flatten -> dense(5)"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(64, 5)
+
+    def forward(self, x, mg):
+        h = self.conv(x)
+        mg.see_relu(h)
+        r = F.relu(h)
+        mg.see_pool(r, 2)
+        p = F.max_pool2d(r, 2)
+        return self.fc(p.flatten(1)), {1: r, 2: p}
+
+    def layers(self):
+        return {0: self.conv, 4: self.fc}
+
+
+class ATTeacher(nn.Module):
+    """1x8x8 -> conv3x3(6, pad 1) -> relu -> conv3x3(6, pad 1) -> relu -> maxpool2 -> flatten -> dense(5)"""
+
+    def __init__(self):
+        super().__init__()
+        self.c0, self.c2, self.fc = nn.Conv2d(1, 6, 3, padding=1), nn.Conv2d(6, 6, 3, padding=1), nn.Linear(96, 5)
+
+    def forward(self, x, mg):
+        h = self.c0(x)
+        mg.see_relu(h)
+        r1 = F.relu(h)
+        h = self.c2(r1)
+        mg.see_relu(h)
+        r3 = F.relu(h)
+        return self.fc(F.max_pool2d(r3, 2).flatten(1)), {1: r1, 3: r3}
+
+    def layers(self):
+        return {0: self.c0, 2: self.c2, 6: self.fc}
+
+
+# (student layer, teacher layer, weight): maps of the same size, and the
+# student's 4x4 pooled maps against the teacher's 8x8 ones pooled 2x2
+AT_TERMS = [(1, 3, 2.0), (2, 1, 1.0)]
+AT_N, AT_BATCH, AT_EPOCHS, AT_T, AT_ALPHA = 32, 8, 2, 4.0, 0.5
+
+
+def attention_fixtures():
+    """torch_attention.bin: dst_attention_loss (value and gradient; student
+    maps pooled, teacher maps pooled), and dst_model_fit with two attention
+    terms and KD from a teacher model: 32 samples, batches of 8, 2 epochs,
+    no shuffling, Adam"""
+    w = Writer("torch_attention.bin")
+    torch.manual_seed(107)
+    for k, (sh, th) in enumerate([(8, 4), (2, 4)]):
+        s = rnd(3, 3, sh, sh).requires_grad_(True)
+        t = rnd(3, 5, th, th)
+        loss = at_loss(s, t, fl(0.7))
+        loss.backward()
+        w.add("k%d.s" % k, s.detach())
+        w.add("k%d.t" % k, t)
+        w.add("k%d.loss" % k, [loss])
+        w.add("k%d.grad" % k, s.grad)
+    for attempt in range(100):
+        torch.manual_seed(6000 + attempt)
+        student, teacher = ATStudent().double(), ATTeacher().double()
+        with torch.no_grad():
+            for m in (student, teacher):
+                for v in m.state_dict().values():
+                    v.copy_(f32(v))
+        x = rnd(AT_N, 1, 8, 8)
+        y = torch.randint(0, 5, (AT_N,))
+        mg = Margins()
+        model = ATStudent().double()
+        model.load_state_dict(student.state_dict())
+        opt = make_optimizer((ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0), model.parameters())
+        for _ in range(AT_EPOCHS):
+            for i in range(0, AT_N, AT_BATCH):
+                bx = x[i:i + AT_BATCH]
+                with torch.no_grad():
+                    tl, tf = teacher(bx, mg)
+                out, sf = model(bx, mg)
+                loss = mixed_kd_loss(out, tl, y[i:i + AT_BATCH], fl(AT_T), fl(AT_ALPHA))
+                for sl, tlay, wt in AT_TERMS:
+                    loss = loss + at_loss(sf[sl], tf[tlay], fl(wt))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        if mg.relu >= MARGIN and mg.pool >= MARGIN:
+            break
+    else:
+        raise SystemExit("no seed with clear margins")
+    w.add("x", x)
+    w.add("y", y)
+    w.add("terms", AT_TERMS)
+    w.add("cfg", [AT_N, AT_BATCH, AT_EPOCHS, AT_T, AT_ALPHA])
+    for idx, mod in student.layers().items():
+        w.add("init.%d.w" % idx, mod.weight)
+        w.add("init.%d.b" % idx, mod.bias)
+    for idx, mod in teacher.layers().items():
+        w.add("tmodel.%d.w" % idx, mod.weight)
+        w.add("tmodel.%d.b" % idx, mod.bias)
+    for idx, mod in model.layers().items():
+        w.add("run0.%d.w" % idx, mod.weight)
+        w.add("run0.%d.b" % idx, mod.bias)
+    w.close()
+    print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
+
+
 FLOAT32_REPORT = "--float32-report" in sys.argv
 
 if __name__ == "__main__":
@@ -743,3 +868,4 @@ if __name__ == "__main__":
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
     train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)
     transfer_fixtures()
+    attention_fixtures()

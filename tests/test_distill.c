@@ -278,7 +278,43 @@ static int test_fit_transfer_set_rejects(void)
     return 0;
 }
 
+/* dst_attention_loss's gradient against central differences, with the
+   student's maps pooled (8x8 against 4x4) and the teacher's (2x2 against 4x4). */
+static int test_attention_loss_gradient(void)
+{
+    enum { B = 2, SC = 3, TC = 5 };
+    static float s[B * SC * 8 * 8], t[B * TC * 4 * 4], g[B * SC * 8 * 8];
+    static const int sides[2][2] = { { 8, 4 }, { 2, 4 } }; /* student side, teacher side */
+    int c, i, bad = 0;
+    for (c = 0; c < 2; ++c) {
+        int sh = sides[c][0], th = sides[c][1];
+        size_t n = (size_t)B * SC * sh * sh;
+        double worst = 0;
+        t_fill(s, n, 1);
+        t_fill(t, (size_t)B * TC * th * th, 1);
+        memset(g, 0, sizeof g);
+        T_CHECK(dst_attention_loss(s, SC, sh, sh, t, TC, th, th, B, 0.7f, g) >= 0);
+        for (i = 0; i < (int)n; ++i) {
+            float keep = s[i], h = 1e-2f, up, down;
+            double fd;
+            s[i] = keep + h; up = dst_attention_loss(s, SC, sh, sh, t, TC, th, th, B, 0.7f, NULL);
+            s[i] = keep - h; down = dst_attention_loss(s, SC, sh, sh, t, TC, th, th, B, 0.7f, NULL);
+            s[i] = keep;
+            fd = ((double)up - (double)down) / (2.0 * h);
+            if (fabs(fd - g[i]) > worst) worst = fabs(fd - g[i]);
+        }
+        if (worst > 2e-4) { printf("    sides %d/%d: worst gradient error %.3g\n", sh, th, worst); bad = 1; }
+    }
+    /* maps not in one whole ratio, a negative weight */
+    T_CHECK(isnan(dst_attention_loss(s, SC, 6, 6, t, TC, 4, 4, B, 1, g)));
+    T_CHECK(isnan(dst_attention_loss(s, SC, 8, 4, t, TC, 4, 4, B, 1, g)));
+    T_CHECK(isnan(dst_attention_loss(s, SC, 4, 4, t, TC, 4, 4, B, -1, g)));
+    T_CHECK(!bad);
+    return 0;
+}
+
 static const t_case distill_tests[] = {
+    { "attention_loss_gradient", test_attention_loss_gradient },
     { "kd_loss_unlabelled_rows", test_kd_loss_unlabelled_rows },
     { "distill_step_unlabelled_batch_is_soft_only", test_distill_step_unlabelled_batch_is_soft_only },
     { "fit_transfer_set_one_stream", test_fit_transfer_set_one_stream },
