@@ -313,7 +313,37 @@ static int test_attention_loss_gradient(void)
     return 0;
 }
 
+static int test_fit_attention_rejects(void)
+{
+    static float x[4 * 64], logits[4 * 3];
+    int y[4] = { 0, 1, 2, 0 };
+    dst_layer_desc S[] = { dst_conv2d(2, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_layer_desc T[] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m = NULL, *t = NULL;
+    dst_teacher live, cached = dst_teacher_logits(logits, 4, 3);
+    dst_attention_term at = { 1, 1, 1.0f };
+    dst_fit_config f = dst_fit_default();
+    d.input_c = 1; d.input_h = 8; d.input_w = 8; d.layers = S; d.layer_count = 4;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    d.layers = T;
+    T_CHECK(dst_model_create(&t, &d, NULL) == DST_OK);
+    live = dst_teacher_model(t);
+    f.epochs = 1; f.teacher = &cached; f.attention = &at; f.attention_count = 1;
+    T_CHECK(dst_model_fit(m, x, y, 4, &f) == DST_ERR_ARG && strstr(dst_model_error(m), "needs a teacher model"));
+    f.teacher = &live; /* 8x8 maps against 6x6 */
+    T_CHECK(dst_model_fit(m, x, y, 4, &f) == DST_ERR_ARG && strstr(dst_model_error(m), "not in one whole ratio"));
+    at.teacher_layer = 4;
+    T_CHECK(dst_model_fit(m, x, y, 4, &f) == DST_ERR_ARG && strstr(dst_model_error(m), "attention term 0"));
+    at.teacher_layer = 3; at.student_layer = 3; /* dense outputs: 3x1x1 maps, allowed */
+    T_CHECK(dst_model_fit(m, x, y, 4, &f) == DST_OK);
+    dst_model_free(m);
+    dst_model_free(t);
+    return 0;
+}
+
 static const t_case distill_tests[] = {
+    { "fit_attention_rejects", test_fit_attention_rejects },
     { "attention_loss_gradient", test_attention_loss_gradient },
     { "kd_loss_unlabelled_rows", test_kd_loss_unlabelled_rows },
     { "distill_step_unlabelled_batch_is_soft_only", test_distill_step_unlabelled_batch_is_soft_only },

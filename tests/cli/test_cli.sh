@@ -134,6 +134,13 @@ for BIN in $BINS; do
         $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 \
         --limit 8 --unlabeled $T/unl_raw.npy --quiet --out $M/x.bin
 
+    # attention transfer: the student's conv+ReLU maps against the teacher's
+    good "distill with --attention" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,maxpool:2,flatten,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 6 --lr 0.01 --attention 1:1:2 --out $M/attention.bin
+    at_least "student with attention transfer learns" "$(value accuracy)" 0.9
+    good "info on the attention student" $BIN info $M/attention.bin
+    has "info: metadata kd.attention" '^  kd.attention = 1:1:2$'
+
     good "eval" $BIN eval --data $D --model $M/student.bin
     has "eval prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
     has "eval prints loss: Y" '^loss: [0-9]+\.[0-9]{4}$'
@@ -306,6 +313,11 @@ EOF
     bad "unlabeled: int32 .npy" 1 "an int32 array; expected float32 images" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_int.npy --out $M/x.bin
     bad "unlabeled: .npy of another shape" 1 "a 4-D array of shape (300, ...); expected images like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_shape.npy --out $M/x.bin
     bad "unlabeled: teacher logits without its rows" 1 "600 rows, expected 1200: one per training image, then one per --unlabeled image" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl.npy --out $M/x.bin
+    bad "attention: not S:T" 2 "--attention: '1' is not S:T[:W]" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1 --out $M/x.bin
+    bad "attention: negative weight" 2 "--attention: weight: -1 is out of range" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1:-1 --out $M/x.bin
+    bad "attention: teacher logits" 2 "--attention needs --teacher (a model" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1 --out $M/x.bin
+    bad "attention: no such teacher layer" 1 "attention term 0: layers 1 and 99" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:99 --out $M/x.bin
+    bad "attention: maps of no whole ratio" 1 "not in one whole ratio" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:1 --out $M/x.bin
     bad "schedule: unknown" 2 "--schedule: 'linear' is not constant, cosine or step:E:G" $BIN train --data $D --arch dense:4 --epochs 2 --schedule linear --out x
     bad "schedule: step without factor" 2 "--schedule: 'step:3' is not step:E:G" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:3 --out x
     bad "schedule: step of 0 epochs" 2 "--schedule step: epochs: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:0:0.5 --out x

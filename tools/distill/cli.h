@@ -52,7 +52,7 @@ typedef struct args {
     const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
-    const char *unlabeled, *schedule, *warmup;
+    const char *unlabeled, *schedule, *warmup, *attention;
     int quiet;
     const char **pos; /* the arguments that are not options */
     int npos;
@@ -127,6 +127,7 @@ static const float *stream_logits(const args *a, const dst_npy *npy, size_t data
                                   size_t unlabeled_count, int classes, float **owned);
 static void schedule_settings(const args *a, dst_fit_config *fit);
 static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap);
+static void attention_settings(const args *a, dst_attention_term *term);
 
 /* plot.c */
 static void plot_write(const char *path, const char *title, const plot_series *s, int count);

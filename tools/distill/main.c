@@ -22,6 +22,7 @@ static const option options[] = {
     OPT("--teacher", O_STR, C_DISTILL, teacher),
     OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
     OPT("--unlabeled", O_STR, C_DISTILL, unlabeled),
+    OPT("--attention", O_STR, C_DISTILL, attention),
     OPT("--schedule", O_STR, C_TRAIN | C_DISTILL, schedule),
     OPT("--warmup", O_STR, C_TRAIN | C_DISTILL, warmup),
     OPT("--temperature", O_STR, C_DISTILL, temperature),
@@ -49,6 +50,8 @@ static const char usage_text[] =
     "                  file (plain or .gz) or a .npy float32 array (N, H, W) of pixels / 255; they get\n"
     "                  the soft term alone; --limit N keeps N labelled images; with --teacher-logits\n"
     "                  its rows are the training images', then the unlabelled images']\n"
+    "                  [--attention S:T[:W]: attention transfer from the teacher's layer T to the\n"
+    "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
     "  distill eval    --data DIR --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"

@@ -258,6 +258,7 @@ static void save_with_metadata(const args *a, dst_model *m, const dst_mnist *d, 
         meta_number(m, "kd.temperature", (double)fit->temperature);
         meta_number(m, "kd.alpha", (double)fit->alpha);
         meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
+        if (a->attention) meta_string(m, "kd.attention", a->attention);
         if (a->unlabeled) {
             meta_string(m, "kd.unlabeled", a->unlabeled);
             meta_number(m, "kd.unlabeled_samples", (double)fit->unlabeled_count);
@@ -292,6 +293,7 @@ static void cmd_train(const args *a)
     dst_error e;
     dst_result res;
     unlabeled u;
+    dst_attention_term term;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0;
     char *names, label[64];
     run r;
@@ -307,6 +309,12 @@ static void cmd_train(const args *a)
         spec sp;
         char msg[300];
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
+    }
+    if (a->attention) {
+        if (!a->teacher) fail(2, "--attention needs --teacher (a model: its layers' outputs), not --teacher-logits");
+        attention_settings(a, &term);
+        fit.attention = &term;
+        fit.attention_count = 1;
     }
     if (a->teacher) teacher = load_model(a->teacher, "--teacher");
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)

@@ -1,7 +1,8 @@
 /* tools/distill/unlabeled.c - `distill distill --unlabeled FILE`: a transfer
    set of images without labels (an IDX images file, plain or .gz, or a .npy
-   array), distilled on with the teacher's soft targets alone; and the
-   learning-rate options (--schedule, --warmup) of train and distill.
+   array), distilled on with the teacher's soft targets alone; --attention
+   S:T[:W]; and the learning-rate options (--schedule, --warmup) of train and
+   distill.
    Part of the distill command (built through distill.c). */
 #include "cli.h"
 
@@ -128,4 +129,18 @@ static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap)
     if (s->kind == DST_LR_COSINE) snprintf(buf, cap, "cosine");
     else if (s->kind == DST_LR_STEP) snprintf(buf, cap, "step:%ld:%g", s->step_size, (double)s->gamma);
     else snprintf(buf, cap, "constant");
+}
+
+/* --attention S:T[:W]: the student's layer S learns the attention maps of
+   the teacher's layer T, weight W (1). */
+static void attention_settings(const args *a, dst_attention_term *term)
+{
+    char buf[64], *second, *third;
+    snprintf(buf, sizeof buf, "%s", a->attention);
+    if (!(second = strchr(buf, ':'))) fail(2, "--attention: '%s' is not S:T[:W] (layer positions, weight)", a->attention);
+    *second++ = 0;
+    if ((third = strchr(second, ':')) != NULL) *third++ = 0;
+    term->student_layer = (int)parse_int("--attention: student layer", buf, 0, SPEC_MAX_LAYERS - 1);
+    term->teacher_layer = (int)parse_int("--attention: teacher layer", second, 0, DST_MAX_LAYERS - 1);
+    term->weight = third ? (float)parse_real("--attention: weight", third, 0, 1e6, 0) : 1.0f;
 }
