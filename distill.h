@@ -13,7 +13,8 @@
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
      callback into any other code; unlabelled samples (a transfer set)
-     learn from the teacher's soft targets alone. Plus an IDX (MNIST-format)
+     learn from the teacher's soft targets alone, and attention transfer
+     adds what the teacher's layers look at. Plus an IDX (MNIST-format)
      loader, .npy arrays, and a weight file (architecture, named tensors,
      metadata, CRC32s, little-endian everywhere; atomic saves, loading in
      place from memory, checkpoints that resume training bit for bit).
@@ -113,7 +114,7 @@
        >>simd      platform, CPU detection, one vector vocabulary per ISA
        >>errors    results, errors, small helpers
        >>gemm      the packed, blocked matrix multiply
-       >>loss      softmax, the distillation loss, MSE
+       >>loss      softmax, the distillation loss, MSE, attention transfer
        >>act       activations
        >>conv      convolution: paths, row loops, im2col, direct, GEMM
        >>winograd  Winograd F(2x2, 3x3)
