@@ -211,6 +211,17 @@ build/sklearn/.unpacked: | build/.dir
 bench-tables: build/distill
 	@[ -f $(SKLEARN_DATA)/iris.csv ] || $(MAKE) build/sklearn/.unpacked
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/table_quality.py $(SKLEARN_DATA)
+# Distillation on a transfer set (1,000 labels plus 54,000 unlabelled images,
+# docs/DISTILLATION.md), both libraries; each trains its C1 teacher once and
+# keeps it in build/ (KD_TRANSFER_FLAGS: --seeds N, --quick).
+KD_TRANSFER_FLAGS ?= --seeds 3
+.PHONY: bench-kd-transfer
+bench: bench-kd-transfer
+build/kd_transfer: bench/kd_transfer.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-kd-transfer: build/kd_transfer
+	./build/kd_transfer --teacher build/teacher_c1.dst $(KD_TRANSFER_FLAGS)
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py --teacher build/teacher_c1.pt $(KD_TRANSFER_FLAGS)
 
 # The weight file: save / load times, in place against copying, CRC32 rate.
 .PHONY: bench-file

@@ -12,13 +12,15 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code. Your data in: CSV tables (our own bounded
-     reader), .npy arrays, folders of images (through stb_image) and IDX
-     (MNIST-format) files; stratified validation splits and keep-best
-     training; an input normalisation that is stored in the model. And a
-     weight file (architecture, named tensors, metadata, CRC32s,
-     little-endian everywhere; atomic saves, loading in place from memory,
-     checkpoints that resume training bit for bit).
+     callback into any other code; unlabelled samples (a transfer set)
+     learn from the teacher's soft targets alone, and attention transfer
+     adds what the teacher's layers look at. Your data in: CSV tables (our
+     own bounded reader), .npy arrays, folders of images (through
+     stb_image) and IDX (MNIST-format) files; stratified validation splits
+     and keep-best training; an input normalisation that is stored in the
+     model. And a weight file (architecture, named tensors, metadata,
+     CRC32s, little-endian everywhere; atomic saves, loading in place from
+     memory, checkpoints that resume training bit for bit).
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
@@ -116,7 +118,7 @@
        >>errors    results, errors, small helpers
        >>threads   work on threads: blocks, the built-in pool
        >>gemm      the packed, blocked matrix multiply
-       >>loss      softmax, the distillation loss, MSE
+       >>loss      softmax, the distillation loss, MSE, attention transfer
        >>act       activations
        >>conv      convolution: paths, row loops, im2col, direct, GEMM
        >>winograd  Winograd F(2x2, 3x3)
@@ -336,10 +338,20 @@ DSTDEF void  dst_softmax(const float *logits, float *probs, int rows, int cols, 
                  + (1-alpha)*cross_entropy(s, labels).
    labels == NULL: the soft term alone, T^2 * KL (alpha ignored).
    teacher_logits == NULL: plain cross-entropy on labels (alpha ignored).
+   Unlabelled rows (a transfer set): with teacher logits, a label of
+   DST_NO_LABEL gives that row the soft term alone at weight 1, while the
+   labelled rows keep alpha and 1 - alpha; the sum over rows is divided by
+   rows. Every row weighs the same whatever it carries, so a batch of
+   unlabelled rows gives exactly the loss of labels == NULL, a batch of
+   labelled rows exactly the formula above, and a mixed batch the mean of
+   the two kinds of row (not the hard term's mean over the labelled rows
+   alone, which would give a batch's one labelled row the weight of all).
    grad, when not NULL, receives d loss / d student_logits (rows x cols).
    Numerically stable for logits of any magnitude (e.g. +-1e4) and T from 0.1 to 100.
    Invalid arguments (NULL student, both teacher and labels NULL, rows/cols < 1,
-   T <= 0, alpha outside [0,1], a label outside [0,cols)) return NaN and leave grad alone. */
+   T <= 0, alpha outside [0,1], a label outside [0,cols) other than
+   DST_NO_LABEL with teacher logits) return NaN and leave grad alone. */
+#define DST_NO_LABEL (-1) /* the label of a sample that has none: the soft term alone */
 DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
                          int rows, int cols, float temperature, float alpha, float *grad);
 
@@ -347,6 +359,20 @@ DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logit
    mse_loss(reduction='mean'); grad (may be NULL) gets 2 (pred - target) / n.
    Returns NaN for NULL pointers or n == 0. */
 DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, float *grad);
+
+/* Attention transfer (Zagoruyko & Komodakis 2017) between a student's and a
+   teacher's feature maps, batch x channels x h x w each (NCHW): per sample
+   the map Q = sum over channels of a^2, average-pooled k x k when its side
+   is k times the other's (k >= 1, the same k for h and w), q = Q / ||Q||_2
+   (PyTorch's F.normalize, eps 1e-12); the loss is weight * the mean of
+   (q_s - q_t)^2 over batch x positions, PyTorch's
+   weight * (at(s) - at(t)).pow(2).mean() with at(x) =
+   F.normalize(F.avg_pool2d(x.pow(2).sum(1, keepdim=True), k).flatten(1)).
+   grad_s (may be NULL) gets d loss / d s ADDED to it (batch x s_c x s_h x s_w).
+   NaN, grad_s untouched, for NULL maps, sizes < 1, sides not in one integer
+   ratio, or a weight that is not finite and >= 0. */
+DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h,
+                                int t_w, int batch, float weight, float *grad_s);
 
 /* Element-wise activations, as PyTorch defines them (GELU is the exact erf form).
    param is the negative slope of leaky ReLU (PyTorch's default 0.01), unused otherwise. */
@@ -533,6 +559,9 @@ typedef struct dst_lr_schedule {
     float gamma;     /* STEP */
     long  total;     /* COSINE: t at which lr reaches min_lr (PyTorch's T_max) */
     float min_lr;    /* COSINE */
+    long  warmup;    /* > 0: lr (t + 1) / (warmup + 1) for t < warmup, then the schedule
+                        from its t = 0 (PyTorch's LinearLR(start_factor = 1 / (warmup + 1),
+                        total_iters = warmup) and SequentialLR) */
 } dst_lr_schedule;
 
 DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t); /* t >= 0 */
@@ -708,11 +737,17 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
                                        float *loss);
 DSTDEF dst_result dst_model_set_lr(dst_model *m, float lr);
 
+/* One attention transfer term of dst_fit_config: layer positions and weight. */
+typedef struct dst_attention_term {
+    int   student_layer, teacher_layer;
+    float weight;
+} dst_attention_term;
+
 /* Where the teacher's logits come from. Make one with the functions below. */
 typedef dst_result (*dst_teacher_fn)(void *user, const float *x, const size_t *indices, int batch,
                                      float *logits /* batch x classes, to fill */);
 typedef struct dst_teacher {
-    dst_model     *model;   /* a distill.h model, run in inference mode each batch */
+    dst_model     *model;   /* a distill.h model, run in inference mode (see teacher_per_batch) */
     const float   *logits;  /* cached: row i holds the logits of training sample i */
     size_t         logits_rows;
     dst_teacher_fn fn;      /* a callback: anything that can produce logits */
@@ -780,14 +815,39 @@ typedef struct dst_fit_config {
                                     best validation accuracy (ties: lower validation loss) */
     int          patience;       /* with keep_best: stop after this many epochs without a better one
                                     (early stopping); 0 = run every epoch */
+    /* A transfer set (with a teacher only): unlabeled_count more samples that
+       have no labels, shuffled into one stream with the count labelled ones.
+       Stream sample i is x[i] for i < count and unlabeled_x[i - count] after;
+       a teacher callback gets these stream indices and cached teacher logits
+       need a row for each (count + unlabeled_count rows). Those samples get
+       the soft term alone, as labels of DST_NO_LABEL do (see dst_kd_loss). */
+    const float *unlabeled_x;
+    size_t       unlabeled_count;
+    /* A teacher model or callback runs once over the whole stream before the
+       first epoch, and every epoch reads its logits from that cache
+       ((count + unlabeled_count) x classes floats, freed when fit returns).
+       1: run it on each batch instead (no cache, its cost every epoch; what
+       augmentation needs, where the teacher must see the student's batch). */
+    int          teacher_per_batch;
+    /* Attention transfer terms (dst_attention_loss), added to the loss: each
+       compares the output of the student's layer student_layer with the
+       teacher's layer teacher_layer (0-based positions in the layer lists;
+       a layer followed by an activation done in place, such as a ReLU after
+       a convolution, gives that activation's output). Needs a teacher
+       model, run on every batch (teacher_per_batch is implied). */
+    const dst_attention_term *attention;
+    int          attention_count;
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
 DSTDEF dst_fit_config dst_fit_default(void);
 
-/* Trains on count samples x (count x input_size) with labels (may be NULL only
-   when a teacher is given and alpha... is ignored: soft targets alone). With
-   cfg->source, x and labels are NULL and each batch is asked of the source. */
+/* Trains on count samples x (count x input_size) with labels. With a teacher,
+   labels may be NULL (soft targets alone) or hold DST_NO_LABEL for some
+   samples, and cfg->unlabeled_x may add a transfer set. With cfg->source, x
+   and labels are NULL and each batch is asked of the source (whose labels may
+   be DST_NO_LABEL too). The loss and the progress's mean loss count every
+   sample; its accuracy the labelled ones. */
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
 
@@ -2932,14 +2992,14 @@ static float dst__kd_loss_scratch(const float *s, const float *t, const int *lab
 {
     int i;
     double total = 0;
-    float w_soft, w_hard;
-    if (!t) { w_soft = 0; w_hard = 1; }
-    else if (!labels) { w_soft = 1; w_hard = 0; }
-    else { w_soft = alpha; w_hard = 1 - alpha; }
     if (grad) memset(grad, 0, (size_t)rows * cols * sizeof(float));
     for (i = 0; i < rows; ++i) {
         const float *si = s + (size_t)i * cols;
         float *gi = grad ? grad + (size_t)i * cols : NULL;
+        float w_soft, w_hard; /* this row's: an unlabelled row has the soft term alone */
+        if (!t) { w_soft = 0; w_hard = 1; }
+        else if (!labels || labels[i] == DST_NO_LABEL) { w_soft = 1; w_hard = 0; }
+        else { w_soft = alpha; w_hard = 1 - alpha; }
         if (w_soft != 0)
             total += (double)w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
                                                w_soft / rows, gi, scratch, scratch + cols);
@@ -2958,7 +3018,7 @@ static int dst__kd_args_ok(const float *s, const float *t, const int *labels, in
     if (t && labels && !(alpha >= 0 && alpha <= 1)) return 0;
     if (labels)
         for (i = 0; i < rows; ++i)
-            if (labels[i] < 0 || labels[i] >= cols) return 0;
+            if ((labels[i] < 0 || labels[i] >= cols) && !(t && labels[i] == DST_NO_LABEL)) return 0;
     return 1;
 }
 
@@ -2989,6 +3049,73 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
         if (grad) grad[i] = 2.0f * d / (float)n;
     }
     return (float)(sum / (double)n);
+}
+
+/* Attention maps: Q = sum over channels of a^2 for one sample (c x h x w),
+   average-pooled k x k into q (h/k x w/k), returning ||q||_2 (PyTorch's
+   eps 1e-12 as its floor). */
+static double dst__attention_map(const float *a, int c, int h, int w, int k, double *q)
+{
+    int ch, i, j, oh = h / k, ow = w / k;
+    double norm = 0;
+    for (i = 0; i < oh * ow; ++i) q[i] = 0;
+    for (ch = 0; ch < c; ++ch)
+        for (i = 0; i < h; ++i)
+            for (j = 0; j < w; ++j) {
+                double v = (double)a[((size_t)ch * h + i) * w + j];
+                q[(i / k) * ow + j / k] += v * v / ((double)k * k);
+            }
+    for (i = 0; i < oh * ow; ++i) norm += q[i] * q[i];
+    norm = sqrt(norm);
+    return norm > 1e-12 ? norm : 1e-12;
+}
+
+/* The pooling factors that bring two maps' sides together: 1 for the
+   smaller, the whole ratio for the larger; 0 when there is none. */
+static int dst__attention_sides_ok(int s_h, int s_w, int t_h, int t_w)
+{
+    int ks, kt;
+    if (s_h < 1 || s_w < 1 || t_h < 1 || t_w < 1) return 0;
+    ks = s_h >= t_h ? s_h / t_h : 1;
+    kt = t_h >= s_h ? t_h / s_h : 1;
+    return !(s_h % ks || s_w % ks || t_h % kt || t_w % kt || s_h / ks != t_h / kt || s_w / ks != t_w / kt);
+}
+
+DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h,
+                                int t_w, int batch, float weight, float *grad_s)
+{
+    int n, i, ks, kt, ch, y, xx, p;
+    double total = 0, *qs, *qt;
+    if (!s || !t || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
+        !(weight >= 0) || !dst__finite(weight))
+        return (float)NAN;
+    ks = s_h >= t_h ? s_h / t_h : 1;
+    kt = t_h >= s_h ? t_h / s_h : 1;
+    p = (s_h / ks) * (s_w / ks);
+    if (!(qs = (double *)DST_MALLOC(2 * (size_t)p * sizeof(double), NULL))) return (float)NAN;
+    qt = qs + p;
+    for (n = 0; n < batch; ++n) {
+        const float *sn = s + (size_t)n * s_c * s_h * s_w;
+        double ns = dst__attention_map(sn, s_c, s_h, s_w, ks, qs);
+        double nt = dst__attention_map(t + (size_t)n * t_c * t_h * t_w, t_c, t_h, t_w, kt, qt), dot = 0;
+        for (i = 0; i < p; ++i) {
+            double d = qs[i] / ns - qt[i] / nt;
+            total += d * d;
+            qt[i] = 2.0 * (double)weight * d / ((double)batch * p); /* dL/dq_s, in qt's place */
+            dot += qt[i] * qs[i] / ns;
+        }
+        if (!grad_s) continue;
+        /* dL/dQ = (g - q (q . g)) / ||Q||, then through the pooling (1/k^2 each) and Q = sum a^2 (2a) */
+        for (i = 0; i < p; ++i) qt[i] = (qt[i] - qs[i] / ns * dot) / ns / ((double)ks * ks);
+        for (ch = 0; ch < s_c; ++ch)
+            for (y = 0; y < s_h; ++y)
+                for (xx = 0; xx < s_w; ++xx) {
+                    size_t at = ((size_t)n * s_c + ch) * s_h * s_w + (size_t)y * s_w + xx;
+                    grad_s[at] += (float)(2.0 * (double)s[at] * qt[(y / ks) * (s_w / ks) + xx / ks]);
+                }
+    }
+    DST_FREE(qs, NULL);
+    return (float)((double)weight * total / ((double)batch * p));
 }
 
 /* ==== activations ================================================= >>act */
@@ -5595,6 +5722,10 @@ DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm)
 DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
 {
     if (!s || t < 0) return base_lr;
+    if (s->warmup > 0) {
+        if (t < s->warmup) return base_lr * (float)((double)(t + 1) / (double)(s->warmup + 1));
+        t -= s->warmup;
+    }
     switch (s->kind) {
     case DST_LR_CONSTANT: return base_lr;
     case DST_LR_STEP:
@@ -7004,9 +7135,19 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     return DST_OK;
 }
 
-DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
+/* Gradients to add on the way down: grad[k] (batch x that layer's output)
+   joins d loss / d output of layer at[k] before that layer's backward (the
+   feature terms of distillation, see dst__features). */
+typedef struct dst__inject {
+    int count;
+    const int *at;
+    float *const *grad;
+    const size_t *size; /* floats per sample */
+} dst__inject;
+
+static dst_result dst__backward(dst_model *m, const float *d_output, const dst__inject *inj)
 {
-    int i, batch, turn = 0;
+    int i, k, batch, turn = 0;
     const float *dy = d_output;
     if (!m) return DST_ERR_ARG;
     if (!d_output) return dst__fail(m, DST_ERR_ARG, "d_output is NULL");
@@ -7017,11 +7158,23 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
         dst__layer *ly = &m->layers[i];
         const float *x = i ? m->layers[i - 1].out : m->input;
         float *dx = i ? m->dbuf[turn] : NULL;
-        const float *dx_at = dst__ops(ly)->backward(m, ly, x, dy, dx, batch);
+        const float *dx_at;
+        for (k = 0; inj && k < inj->count; ++k)
+            if (inj->at[k] == i) { /* dy is the model's own buffer here (m->dlogits or a dbuf) */
+                size_t j, n = (size_t)batch * inj->size[k];
+                float *d = (float *)(uintptr_t)dy;
+                for (j = 0; j < n; ++j) d[j] += inj->grad[k][j];
+            }
+        dx_at = dst__ops(ly)->backward(m, ly, x, dy, dx, batch);
         if (dx_at != dy) turn ^= 1; /* else dy passed through as it is: the buffers do not turn */
         dy = dx_at;
     }
     return DST_OK;
+}
+
+DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
+{
+    return dst__backward(m, d_output, NULL);
 }
 
 DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, float *out)
@@ -7049,11 +7202,13 @@ static int dst__argmax(const float *v, size_t n)
     return (int)best;
 }
 
-static dst_result dst__labels_ok(dst_model *m, const int *labels, size_t count)
+/* Every label a class; with none_ok (a teacher gives the soft targets), a
+   label may also be DST_NO_LABEL. */
+static dst_result dst__labels_ok(dst_model *m, const int *labels, size_t count, int none_ok)
 {
     size_t i;
     for (i = 0; i < count; ++i)
-        if (labels[i] < 0 || (size_t)labels[i] >= m->out_size)
+        if ((labels[i] < 0 || (size_t)labels[i] >= m->out_size) && !(none_ok && labels[i] == DST_NO_LABEL))
             return dst__fail(m, DST_ERR_ARG, "label %d of sample %lu is outside [0, %lu)",
                              labels[i], (unsigned long)i, (unsigned long)m->out_size);
     return DST_OK;
@@ -7068,7 +7223,7 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
     if (!m) return DST_ERR_ARG;
     if (!x || !labels || count == 0) return dst__fail(m, DST_ERR_ARG, "evaluate needs x, labels and count >= 1");
     if (batch <= 0) batch = 256;
-    if ((r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
+    if ((r = dst__labels_ok(m, labels, count, 0)) != DST_OK) return r;
     while (done < count) {
         int b = (int)(count - done < (size_t)batch ? count - done : (size_t)batch), i;
         const float *y;
@@ -7146,9 +7301,47 @@ static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
     if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
 }
 
+/* The feature terms of a distillation step: attention transfer between
+   layer outputs of the student and of a teacher model that has just run
+   forward on the same batch. */
+typedef struct dst__features {
+    const dst_attention_term *terms;
+    int count;
+    const dst_model *teacher;
+    int *s_at;                 /* where each term's gradient joins: the end of the in-place chain
+                                  from its student layer, whose output shares that layer's buffer */
+    dst__inject inj;           /* their gradients, at s_at */
+} dst__features;
+
+/* The terms' loss at the end of a training forward, their gradients into f->inj. */
+static float dst__features_loss(const dst_model *m, const dst__features *f, int batch)
+{
+    int k;
+    float total = 0;
+    for (k = 0; k < f->count; ++k) {
+        /* the requested layers' shapes; their buffers hold the chains' ends */
+        const dst__layer *a = &m->layers[f->terms[k].student_layer], *b = &f->teacher->layers[f->terms[k].teacher_layer];
+        memset(f->inj.grad[k], 0, (size_t)batch * f->inj.size[k] * sizeof(float));
+        total += dst_attention_loss(a->out, a->out_c, a->out_h, a->out_w, b->out, b->out_c, b->out_h, b->out_w,
+                                    batch, f->terms[k].weight, f->inj.grad[k]);
+    }
+    return total;
+}
+
+static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
+                                  const float *teacher_logits, float temperature, float alpha, float *loss,
+                                  const dst__features *f);
+
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss)
+{
+    return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL);
+}
+
+static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
+                                  const float *teacher_logits, float temperature, float alpha, float *loss,
+                                  const dst__features *f)
 {
     const float *y;
     float l;
@@ -7163,19 +7356,20 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
     if (teacher_logits && labels && !(alpha >= 0 && alpha <= 1))
         return dst__fail(m, DST_ERR_ARG, "alpha %g: must be in [0, 1]", (double)alpha);
     if (batch < 1) return dst__fail(m, DST_ERR_ARG, "batch %d: must be >= 1", batch);
-    if (labels && (r = dst__labels_ok(m, labels, (size_t)batch)) != DST_OK) return r;
+    if (labels && (r = dst__labels_ok(m, labels, (size_t)batch, teacher_logits != NULL)) != DST_OK) return r;
     if ((r = dst__model_own(m)) != DST_OK) return r; /* a model loaded in place trains on a copy */
     rng_before = m->rng;
     if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
     l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
                              m->dlogits, m->scratch);
+    if (f) l += dst__features_loss(m, f, batch);
     if (loss) *loss = l;
     if (!dst__finite(l)) {
         dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "loss is %g at step %ld: parameters not updated", (double)l, m->step + 1);
     }
-    if ((r = dst_model_backward(m, m->dlogits)) != DST_OK) return r;
+    if ((r = dst__backward(m, m->dlogits, f ? &f->inj : NULL)) != DST_OK) return r;
     if (m->opt.clip_norm > 0) {
         float norm = dst_clip_grad_norm(m->grads, m->param_count, m->opt.clip_norm);
         if (!dst__finite(norm)) {
@@ -7266,10 +7460,26 @@ static dst_result dst__teacher_ok(const dst_teacher *t, size_t classes, dst_erro
     return DST_OK;
 }
 
+/* The teacher over count samples in batches of 256, the samples numbered
+   from first on (the indices a callback or cached logits see). */
+static dst_result dst__teacher_run(const dst_teacher *t, const float *x, size_t sample_size, size_t count,
+                                   size_t first, float *out, dst_error *err)
+{
+    size_t done = 0, idx[256];
+    dst_result r;
+    while (done < count) {
+        int b = (int)(count - done < 256 ? count - done : 256), i;
+        for (i = 0; i < b; ++i) idx[i] = first + done + (size_t)i;
+        if ((r = dst__teacher_batch(t, x + done * sample_size, idx, b, out + done * (size_t)t->classes, err)) != DST_OK)
+            return r;
+        done += (size_t)b;
+    }
+    return DST_OK;
+}
+
 DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t sample_size,
                                     size_t count, float *out, dst_error *err)
 {
-    size_t done = 0, idx[256];
     dst_result r;
     dst__err_clear(err);
     if ((r = dst__teacher_ok(t, 0, err)) != DST_OK) return r;
@@ -7277,14 +7487,7 @@ DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t
     if (t->model && t->model->in_size != sample_size)
         return dst__err(err, DST_ERR_ARG, "teacher model takes %lu floats per sample, not %lu",
                         (unsigned long)t->model->in_size, (unsigned long)sample_size);
-    while (done < count) {
-        int b = (int)(count - done < 256 ? count - done : 256), i;
-        for (i = 0; i < b; ++i) idx[i] = done + (size_t)i;
-        if ((r = dst__teacher_batch(t, x + done * sample_size, idx, b, out + done * (size_t)t->classes, err)) != DST_OK)
-            return r;
-        done += (size_t)b;
-    }
-    return DST_OK;
+    return dst__teacher_run(t, x, sample_size, count, 0, out, err);
 }
 
 DSTDEF dst_result dst_model_distill_step(dst_model *m, const dst_teacher *t, const float *x,
@@ -7316,6 +7519,167 @@ DSTDEF dst_fit_config dst_fit_default(void)
     return c;
 }
 
+/* ---- the transfer set: labelled and unlabelled samples in one stream ----
+   The stream has count + unlabeled_count samples; sample i < count is x[i]
+   with labels[i] (DST_NO_LABEL when labels is NULL), the others come from
+   unlabeled_x without a label. */
+
+static size_t dst__fit_stream_count(size_t count, const dst_fit_config *c)
+{
+    return count + (c->teacher ? c->unlabeled_count : 0);
+}
+
+static dst_result dst__fit_transfer_check(dst_model *m, size_t count, const dst_fit_config *c)
+{
+    size_t total = count + c->unlabeled_count;
+    if (c->unlabeled_count && !c->unlabeled_x)
+        return dst__fail(m, DST_ERR_ARG, "unlabeled_count %lu without unlabeled_x", (unsigned long)c->unlabeled_count);
+    if (total < count) return dst__fail(m, DST_ERR_ARG, "count + unlabeled_count overflows");
+    if (c->teacher->logits && c->teacher->logits_rows < total)
+        return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples (%lu labelled, %lu unlabeled)",
+                         (unsigned long)c->teacher->logits_rows, (unsigned long)total, (unsigned long)count,
+                         (unsigned long)c->unlabeled_count);
+    return DST_OK;
+}
+
+/* The inputs and labels of the stream samples idx[0..bs) into bx and by:
+   copied from the arrays, or asked of the batch source. */
+static dst_result dst__fit_gather(dst_model *m, const float *x, const int *labels, size_t count,
+                                  const dst_fit_config *c, const size_t *idx, int bs, float *bx, int *by)
+{
+    size_t in = m->in_size;
+    int k;
+    dst_result r;
+    if (c->source) {
+        if ((r = c->source(c->source_user, idx, bs, bx, by)) != DST_OK)
+            return dst__fail(m, r, "the batch source returned %s", dst_result_string(r));
+        return DST_OK;
+    }
+    for (k = 0; k < bs; ++k) {
+        size_t i = idx[k];
+        const float *src = i < count ? x + i * in : c->unlabeled_x + (i - count) * in;
+        memcpy(bx + (size_t)k * in, src, in * sizeof(float));
+        by[k] = i < count && labels ? labels[i] : DST_NO_LABEL;
+    }
+    return DST_OK;
+}
+
+/* The labelled samples among the first n of the order: what an epoch resumed
+   after n samples has already counted for its accuracy. */
+static size_t dst__fit_labelled_before(const size_t *order, size_t n, const int *labels, size_t count)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n; ++i) k += order[i] < count && labels && labels[order[i]] != DST_NO_LABEL;
+    return k;
+}
+
+/* The teacher fit distills from: a model or callback teacher run once over
+   the stream into *cache (made here, freed by the caller) and served from
+   it as *cached, unless c->teacher_per_batch or the batches come from a
+   source (no x to run it on); otherwise c->teacher. */
+static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, const dst_fit_config *c,
+                                   float **cache, dst_teacher *cached, const dst_teacher **use)
+{
+    const dst_teacher *t = c->teacher;
+    size_t total = dst__fit_stream_count(count, c), bytes;
+    dst_error e;
+    dst_result r;
+    *use = t;
+    *cache = NULL;
+    if (!t || t->logits || c->teacher_per_batch || c->attention_count || c->source) return DST_OK;
+    if (!dst__mul_ok(total, (size_t)t->classes * sizeof(float), &bytes) ||
+        !(*cache = (float *)DST_MALLOC(bytes, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "the teacher's logits for %lu samples (teacher_per_batch = 1 needs no cache)",
+                         (unsigned long)total);
+    r = dst__teacher_run(t, x, m->in_size, count, 0, *cache, &e);
+    if (r == DST_OK && total > count)
+        r = dst__teacher_run(t, c->unlabeled_x, m->in_size, total - count, count, *cache + count * (size_t)t->classes, &e);
+    if (r != DST_OK) return dst__fail(m, r, "%s", e.message);
+    *cached = dst_teacher_logits(*cache, total, t->classes);
+    *use = cached;
+    return DST_OK;
+}
+
+/* ---- feature terms (attention transfer) in fit ---- */
+
+/* The last layer from p on that shares p's output buffer (in-place layers
+   and fused ReLUs): its output is what p's buffer holds after a forward. */
+static int dst__chain_end(const dst_model *m, int p)
+{
+    while (p + 1 < m->layer_count && m->layers[p + 1].out == m->layers[p].out) ++p;
+    return p;
+}
+
+static void dst__features_free(dst_model *m, dst__features *f)
+{
+    int k;
+    for (k = 0; f->inj.grad && k < f->count; ++k) dst__free_aligned(f->inj.grad[k], m->alloc_user);
+    if (f->s_at) DST_FREE(f->s_at, m->alloc_user);
+    if (f->inj.grad) DST_FREE((void *)(uintptr_t)f->inj.grad, m->alloc_user);
+    if (f->inj.size) DST_FREE((void *)(uintptr_t)f->inj.size, m->alloc_user);
+    memset(f, 0, sizeof *f);
+}
+
+/* Checks c's attention terms against the student and the teacher model and
+   makes their buffers (f->count 0 when there are none). */
+static dst_result dst__fit_features(dst_model *m, const dst_fit_config *c, dst__features *f)
+{
+    int k, n = c->attention_count;
+    dst_model *t = c->teacher ? c->teacher->model : NULL;
+    float **grads;
+    size_t *sizes;
+    dst_result r;
+    memset(f, 0, sizeof *f);
+    if (n == 0) return DST_OK;
+    if (n < 0 || !c->attention) return dst__fail(m, DST_ERR_ARG, "attention_count %d without attention terms", n);
+    if (!t) return dst__fail(m, DST_ERR_ARG, "attention transfer needs a teacher model (its layers' outputs)");
+    if ((r = dst_model_reserve(t, c->batch_size)) != DST_OK) return dst__fail(m, r, "teacher: %s", t->error);
+    f->terms = c->attention; f->count = n; f->teacher = t; f->inj.count = n;
+    f->s_at = (int *)DST_MALLOC((size_t)n * sizeof(int), m->alloc_user);
+    grads = (float **)DST_MALLOC((size_t)n * sizeof(float *), m->alloc_user);
+    sizes = (size_t *)DST_MALLOC((size_t)n * sizeof(size_t), m->alloc_user);
+    f->inj.grad = grads; f->inj.size = sizes;
+    if (grads) memset(grads, 0, (size_t)n * sizeof(float *));
+    if (!f->s_at || !grads || !sizes) { dst__features_free(m, f); return dst__fail(m, DST_ERR_NOMEM, "attention terms"); }
+    f->inj.at = f->s_at;
+    for (k = 0; k < n; ++k) {
+        const dst_attention_term *a = &c->attention[k];
+        const dst__layer *ls, *lt;
+        if (a->student_layer < 0 || a->student_layer >= m->layer_count || a->teacher_layer < 0 ||
+            a->teacher_layer >= t->layer_count || !(a->weight >= 0) || !dst__finite(a->weight)) {
+            dst__features_free(m, f);
+            return dst__fail(m, DST_ERR_ARG, "attention term %d: layers %d and %d (the student has %d, the teacher %d), "
+                             "weight %g (finite, >= 0)", k, a->student_layer, a->teacher_layer, m->layer_count,
+                             t->layer_count, (double)a->weight);
+        }
+        f->s_at[k] = dst__chain_end(m, a->student_layer);
+        ls = &m->layers[a->student_layer]; lt = &t->layers[a->teacher_layer];
+        if (!dst__attention_sides_ok(ls->out_h, ls->out_w, lt->out_h, lt->out_w)) {
+            dst__features_free(m, f);
+            return dst__fail(m, DST_ERR_ARG, "attention term %d: student maps of %dx%d and teacher maps of %dx%d "
+                             "are not in one whole ratio", k, ls->out_h, ls->out_w, lt->out_h, lt->out_w);
+        }
+        sizes[k] = ls->out_size;
+        if (!(grads[k] = (float *)dst__alloc_aligned((size_t)c->batch_size * ls->out_size * sizeof(float), m->alloc_user))) {
+            dst__features_free(m, f);
+            return dst__fail(m, DST_ERR_NOMEM, "attention term %d's gradient", k);
+        }
+    }
+    return DST_OK;
+}
+
+/* A distillation step with feature terms: the teacher model on the batch,
+   then the student's step with the terms' losses and gradients. */
+static dst_result dst__fit_features_step(dst_model *m, const dst_teacher *t, const float *x, const int *labels,
+                                         const size_t *idx, int bs, const dst_fit_config *c, const dst__features *f,
+                                         float *loss)
+{
+    dst_error e;
+    dst_result r;
+    if ((r = dst__teacher_batch(t, x, idx, bs, m->tlogits, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
+    return dst__train_step(m, x, labels, bs, m->tlogits, c->temperature, c->alpha, loss, f);
+}
+
 static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels, size_t count,
                                  const dst_fit_config *c)
 {
@@ -7328,16 +7692,19 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     if (c->epochs < 1) return dst__fail(m, DST_ERR_ARG, "epochs %d: must be >= 1", c->epochs);
     if (c->batch_size < 1) return dst__fail(m, DST_ERR_ARG, "batch_size %d: must be >= 1", c->batch_size);
     if (!labels && !c->source && !c->teacher) return dst__fail(m, DST_ERR_ARG, "fit needs labels, a teacher or both");
-    if (labels && (r = dst__labels_ok(m, labels, count)) != DST_OK) return r;
+    if (c->unlabeled_count && !c->teacher)
+        return dst__fail(m, DST_ERR_ARG, "unlabeled samples need a teacher (they get the soft term alone)");
+    if (c->unlabeled_count && c->source)
+        return dst__fail(m, DST_ERR_ARG, "with a batch source, unlabelled samples come from it (label DST_NO_LABEL), "
+                         "not from unlabeled_x");
+    if (labels && (r = dst__labels_ok(m, labels, count, c->teacher != NULL)) != DST_OK) return r;
     if (c->teacher) {
         if ((r = dst__teacher_ok(c->teacher, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
         if (c->teacher->model == m) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
         if (c->teacher->model && c->teacher->model->in_size != m->in_size)
             return dst__fail(m, DST_ERR_ARG, "teacher takes %lu inputs per sample, the student %lu",
                              (unsigned long)c->teacher->model->in_size, (unsigned long)m->in_size);
-        if (c->teacher->logits && c->teacher->logits_rows < count)
-            return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples",
-                             (unsigned long)c->teacher->logits_rows, (unsigned long)count);
+        if ((r = dst__fit_transfer_check(m, count, c)) != DST_OK) return r;
         if (!(c->temperature > 0) || !dst__finite(c->temperature))
             return dst__fail(m, DST_ERR_ARG, "temperature %g: must be finite and > 0", (double)c->temperature);
         if (!(c->alpha >= 0 && c->alpha <= 1))
@@ -7345,6 +7712,8 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     }
     if (c->schedule.kind != DST_LR_CONSTANT && c->schedule.kind != DST_LR_STEP && c->schedule.kind != DST_LR_COSINE)
         return dst__fail(m, DST_ERR_ARG, "unknown learning-rate schedule %d", (int)c->schedule.kind);
+    if (c->schedule.warmup < 0)
+        return dst__fail(m, DST_ERR_ARG, "warmup %ld: must be >= 0 epochs", c->schedule.warmup);
     if (c->val_count && (!c->val_x || !c->val_labels))
         return dst__fail(m, DST_ERR_ARG, "val_count %lu without val_x and val_labels", (unsigned long)c->val_count);
     if (c->keep_best && !c->val_count) return dst__fail(m, DST_ERR_ARG, "keep_best needs validation data (val_count >= 1)");
@@ -7399,25 +7768,6 @@ static void dst__best_end(dst_model *m, dst__best *b, int restore)
     b->saved = NULL;
 }
 
-/* A batch's inputs and labels: copied from the arrays, or asked of the batch source. */
-static dst_result dst__fit_gather(dst_model *m, const dst_fit_config *c, const float *x, const int *labels,
-                                  const size_t *idx, int bs, float *bx, int *by)
-{
-    size_t in = m->in_size;
-    int k;
-    dst_result r;
-    if (c->source) {
-        if ((r = c->source(c->source_user, idx, bs, bx, by)) != DST_OK)
-            return dst__fail(m, r, "the batch source returned %s", dst_result_string(r));
-        return DST_OK;
-    }
-    for (k = 0; k < bs; ++k) {
-        memcpy(bx + (size_t)k * in, x + idx[k] * in, in * sizeof(float));
-        if (labels) by[k] = labels[idx[k]];
-    }
-    return DST_OK;
-}
-
 /* Fisher-Yates over the whole order, one draw per position. */
 static void dst__shuffle(size_t *order, size_t count, dst_rng *rng)
 {
@@ -7457,8 +7807,8 @@ static dst_result dst__fit_begin(dst_model *m, const dst_fit_config *c, size_t c
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *c)
 {
-    size_t *order = NULL, *idx, i, bytes;
-    float *bx = NULL;
+    size_t *order = NULL, *idx, i, bytes, total;
+    float *bx = NULL, *tcache = NULL;
     int *by, epoch, stop = 0;
     dst_rng rng;
     dst_result r;
@@ -7466,56 +7816,70 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     double t0 = dst_seconds(), samples = 0;
     size_t batches, in;
     dst__best best;
+    dst_teacher cached;
+    const dst_teacher *teacher;
+    dst__features feat;
     int has_labels = labels != NULL || (c && c->source != NULL);
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
     if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
     if ((r = dst__model_own(m)) != DST_OK) return r;
-    if ((r = dst__best_begin(m, c, &best)) != DST_OK) return r;
+    if ((r = dst__fit_features(m, c, &feat)) != DST_OK) return r;
+    if ((r = dst__best_begin(m, c, &best)) != DST_OK) { dst__features_free(m, &feat); return r; }
     in = m->in_size;
-    batches = (count + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
+    total = dst__fit_stream_count(count, c);
+    batches = (total + (size_t)c->batch_size - 1) / (size_t)c->batch_size;
     /* the shuffled order, the batch's indices and labels, and its gathered inputs */
-    if (!dst__mul_ok(count + 2 * (size_t)c->batch_size, sizeof(size_t), &bytes) ||
+    if (!dst__mul_ok(total + 2 * (size_t)c->batch_size, sizeof(size_t), &bytes) ||
         !(order = (size_t *)DST_MALLOC(bytes, m->alloc_user))) {
         dst__best_end(m, &best, 0);
-        return dst__fail(m, DST_ERR_NOMEM, "shuffle order for %lu samples", (unsigned long)count);
+        dst__features_free(m, &feat);
+        return dst__fail(m, DST_ERR_NOMEM, "shuffle order for %lu samples", (unsigned long)total);
     }
-    idx = order + count;
+    idx = order + total;
     by = (int *)(idx + c->batch_size);
     bx = (float *)dst__alloc_aligned(in * (size_t)c->batch_size * sizeof(float), m->alloc_user);
     if (!bx) {
         DST_FREE(order, m->alloc_user);
         dst__best_end(m, &best, 0);
+        dst__features_free(m, &feat);
         return dst__fail(m, DST_ERR_NOMEM, "batch buffer");
     }
-    for (i = 0; i < count; ++i) order[i] = i;
+    for (i = 0; i < total; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
-    if ((r = dst__fit_begin(m, c, count, order, &rng)) != DST_OK) {
+    if ((r = dst__fit_begin(m, c, total, order, &rng)) != DST_OK ||
+        (r = dst__fit_teacher(m, x, count, c, &tcache, &cached, &teacher)) != DST_OK) {
+        if (tcache) DST_FREE(tcache, m->alloc_user);
         dst__free_aligned(bx, m->alloc_user);
         DST_FREE(order, m->alloc_user);
         dst__best_end(m, &best, 0);
+        dst__features_free(m, &feat);
         return r;
     }
     for (epoch = (int)m->fit.epoch; epoch < c->epochs && !stop && r == DST_OK; ++epoch) {
-        size_t b = m->fit.batch, correct = m->fit.correct, seen = m->fit.seen;
+        size_t b = m->fit.batch, correct = m->fit.correct, seen = m->fit.seen, labelled;
         double loss_sum = m->fit.loss_sum;
         dst_progress p;
         m->lr = dst_lr_at(&c->schedule, base_lr, epoch);
-        if (!c->no_shuffle) dst__shuffle(order, count, &rng);
+        if (!c->no_shuffle) dst__shuffle(order, total, &rng);
+        /* (a source's labels are not kept: its resumed epoch counts them all as labelled) */
+        labelled = c->source ? seen : dst__fit_labelled_before(order, seen, labels, count);
         memset(&p, 0, sizeof p);
         p.epoch = epoch; p.epochs = c->epochs; p.batches = batches; p.lr = m->lr;
         p.val_loss = p.val_accuracy = -1;
         p.best_epoch = best.epoch;
         for (; b < batches && !stop; ++b) {
-            size_t start = b * (size_t)c->batch_size, n = count - start;
+            size_t start = b * (size_t)c->batch_size, n = total - start;
             int bs = (int)(n < (size_t)c->batch_size ? n : (size_t)c->batch_size), k;
             float loss;
             const float *y;
             for (k = 0; k < bs; ++k) idx[k] = order[start + (size_t)k];
-            if ((r = dst__fit_gather(m, c, x, labels, idx, bs, bx, by)) != DST_OK) break;
-            if (c->teacher)
-                r = dst_model_distill_step(m, c->teacher, bx, has_labels ? by : NULL, idx, bs,
+            if ((r = dst__fit_gather(m, x, labels, count, c, idx, bs, bx, by)) != DST_OK) break;
+            if (feat.count)
+                r = dst__fit_features_step(m, teacher, bx, has_labels ? by : NULL, idx, bs, c, &feat, &loss);
+            else if (teacher)
+                r = dst_model_distill_step(m, teacher, bx, has_labels ? by : NULL, idx, bs,
                                            c->temperature, c->alpha, &loss);
             else
                 r = dst_model_train_step(m, bx, by, bs, NULL, 0, 0, &loss);
@@ -7523,7 +7887,10 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             y = m->layers[m->layer_count - 1].out;
             if (has_labels)
                 for (k = 0; k < bs; ++k)
-                    if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
+                    if (by[k] != DST_NO_LABEL) {
+                        ++labelled;
+                        if (dst__argmax(y + (size_t)k * m->out_size, m->out_size) == by[k]) ++correct;
+                    }
             loss_sum += (double)loss * bs;
             seen += (size_t)bs;
             samples += bs;
@@ -7531,7 +7898,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             if (c->progress && c->progress_every && (b + 1) % c->progress_every == 0 && b + 1 < batches) {
                 p.batch = b + 1;
                 p.loss = (float)(loss_sum / (double)seen);
-                p.accuracy = (float)((double)correct / (double)seen);
+                p.accuracy = labelled ? (float)((double)correct / (double)labelled) : 0;
                 p.seconds = dst_seconds() - t0;
                 p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
                 stop = c->progress(c->progress_user, &p);
@@ -7547,16 +7914,18 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         if (c->progress) {
             p.batch = batches;
             p.loss = (float)(loss_sum / (double)seen);
-            p.accuracy = (float)((double)correct / (double)seen);
+            p.accuracy = labelled ? (float)((double)correct / (double)labelled) : 0;
             p.seconds = dst_seconds() - t0;
             p.samples_per_second = p.seconds > 0 ? samples / p.seconds : 0;
             p.epoch_done = 1;
             stop |= c->progress(c->progress_user, &p);
         }
     }
+    if (tcache) DST_FREE(tcache, m->alloc_user);
     dst__free_aligned(bx, m->alloc_user);
     DST_FREE(order, m->alloc_user);
     dst__best_end(m, &best, r == DST_OK);
+    dst__features_free(m, &feat);
     return r;
 }
 

@@ -28,6 +28,10 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      model, and for each run PyTorch's parameters and batch
                      norm's running statistics after 20 steps, the trained
                      model's inference logits and cross-entropy
+  torch_transfer.bin a transfer set: dst_kd_loss with unlabelled rows, and
+                     dst_model_fit on labelled plus unlabelled samples
+  torch_attention.bin  attention transfer: dst_attention_loss, and
+                     dst_model_fit with attention terms from a teacher model
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
@@ -339,10 +343,18 @@ def optim_fixtures():
         w.add("o%d.cfg" % i, cfg)
         w.add("o%d.trace" % i, torch.stack(trace))
     # StepLR(step_size 3, gamma 0.5) and CosineAnnealingLR(T_max 10, eta_min 1e-3)
-    # from lr 0.1: the lr of epoch t, t = 0 .. 12 / 0 .. 10
+    # from lr 0.1: the lr of epoch t, t = 0 .. 12 / 0 .. 10; each after a
+    # linear warmup (LinearLR, then SequentialLR)
     for name, steps, make in (
             ("steplr", 13, lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
-            ("cosine", 11, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-3))):
+            ("cosine", 11, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-3)),
+            # a linear warmup of 2 epochs (lr (t + 1) / 3), then the schedule from its epoch 0
+            ("warmup_cosine", 13, lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+                torch.optim.lr_scheduler.LinearLR(o, start_factor=1.0 / 3, total_iters=2),
+                torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=1e-3)], milestones=[2])),
+            ("warmup_steplr", 12, lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+                torch.optim.lr_scheduler.LinearLR(o, start_factor=1.0 / 4, total_iters=3),
+                torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)], milestones=[3]))):
         q = torch.zeros(1, requires_grad=True)
         opt = torch.optim.SGD([q], lr=0.1)
         sched = make(opt)
@@ -634,6 +646,215 @@ def train_fixtures(name, make_model, in_shape, batch, classes, seed, runs=RUNS, 
         print("  PyTorch float32 vs float64, per run:", " ".join("%.2g" % e for e in errs))
 
 
+# ---- a transfer set: labelled and unlabelled samples in one stream -------------
+
+def mixed_kd_loss(s, t, y, T, alpha):
+    """dst_kd_loss with DST_NO_LABEL (-1) rows: per row, a labelled one
+    alpha T^2 KL + (1 - alpha) CE, an unlabelled one T^2 KL alone; the mean
+    over the rows"""
+    kl = T * T * F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction="none").sum(1)
+    labelled = y >= 0
+    ce = F.cross_entropy(s, y.clamp(min=0), reduction="none")
+    return torch.where(labelled, alpha * kl + (1 - alpha) * ce, kl).mean()
+
+
+# name, optimizer (as OPTIM), T, alpha
+TRANSFER_RUNS = [
+    ("adam_T4_a05", (ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0), 4.0, 0.5),
+    ("sgd_momentum_T2_a09", (SGD, 0.05, 0.9, 0.0, 0, 0, 0, 0, 1e-3), 2.0, 0.9),
+]
+TRANSFER_LABELLED, TRANSFER_UNLABELLED, TRANSFER_BATCH, TRANSFER_EPOCHS = 50, 70, 16, 2
+
+
+def transfer_fixtures():
+    """torch_transfer.bin: dst_kd_loss on a batch with unlabelled rows (value
+    and gradient), and training parity of dst_model_fit on 50 labelled and 70
+    unlabelled samples (the MLP of torch_train_mlp.bin; cached teacher logits;
+    no shuffling, so the stream is the labelled samples, then the unlabelled,
+    in batches of 16: all labelled, one mixed, all unlabelled) for 2 epochs"""
+    w = Writer("torch_transfer.bin")
+    torch.manual_seed(106)
+    s, t = rnd(6, 7, scale=3), rnd(6, 7, scale=5)
+    y = torch.tensor([3, -1, 0, -1, -1, 6])
+    w.add("loss.s", s)
+    w.add("loss.t", t)
+    w.add("loss.y", y)
+    for k, (T, alpha) in enumerate([(1.0, 0.5), (4.0, 0.9), (4.0, 0.0)]):
+        sg = s.clone().requires_grad_(True)
+        loss = mixed_kd_loss(sg, t, y, fl(T), fl(alpha))
+        loss.backward()
+        w.add("loss%d.cfg" % k, [T, alpha])
+        w.add("loss%d.loss" % k, [loss])
+        w.add("loss%d.grad" % k, sg.grad)
+    n = TRANSFER_LABELLED + TRANSFER_UNLABELLED
+    for attempt in range(100):
+        torch.manual_seed(5000 + attempt)
+        model0 = MLP().double()
+        with torch.no_grad():
+            for v in model0.state_dict().values():
+                v.copy_(f32(v))
+        x = rnd(n, 20)
+        ys = torch.randint(0, 5, (n,))
+        ys[TRANSFER_LABELLED:] = -1
+        tl = rnd(n, 5, scale=4)
+        mg = Margins()
+        finals = []
+        for name, opt_cfg, T, alpha in TRANSFER_RUNS:
+            model = MLP().double()
+            model.load_state_dict(model0.state_dict())
+            opt = make_optimizer(opt_cfg, model.parameters())
+            for _ in range(TRANSFER_EPOCHS):
+                for i in range(0, n, TRANSFER_BATCH):
+                    out = model(x[i:i + TRANSFER_BATCH], mg)
+                    loss = mixed_kd_loss(out, tl[i:i + TRANSFER_BATCH], ys[i:i + TRANSFER_BATCH], fl(T), fl(alpha))
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            finals.append(model)
+        if mg.relu >= MARGIN:
+            break
+    else:
+        raise SystemExit("no seed with clear margins")
+    w.add("shape", [TRANSFER_LABELLED, TRANSFER_UNLABELLED, TRANSFER_BATCH, TRANSFER_EPOCHS])
+    w.add("x", x)
+    w.add("y", ys)
+    w.add("teacher", tl)
+    for idx, mod in model0.layers().items():
+        w.add("init.%d.w" % idx, mod.weight)
+        w.add("init.%d.b" % idx, mod.bias)
+    w.add("runs", [len(TRANSFER_RUNS)])
+    for r, ((name, opt_cfg, T, alpha), model) in enumerate(zip(TRANSFER_RUNS, finals)):
+        w.add("run%d.cfg" % r, list(opt_cfg) + [T, alpha])
+        for idx, mod in model.layers().items():
+            w.add("run%d.%d.w" % (r, idx), mod.weight)
+            w.add("run%d.%d.b" % (r, idx), mod.bias)
+    w.close()
+    print("  margins: ReLU %.2g" % mg.relu)
+
+
+# ---- attention transfer -----------------------------------------------------------
+
+def at_map(x, k):
+    """Zagoruyko & Komodakis: channels' sum of squares, k x k average pooled, L2-normalised per sample"""
+    q = x.pow(2).sum(1, keepdim=True)
+    if k > 1:
+        q = F.avg_pool2d(q, k)
+    return F.normalize(q.flatten(1))
+
+
+def at_loss(s, t, weight):
+    k_s = max(1, s.shape[2] // t.shape[2])
+    k_t = max(1, t.shape[2] // s.shape[2])
+    return weight * (at_map(s, k_s) - at_map(t, k_t)).pow(2).mean()
+
+
+class ATStudent(nn.Module):
+    """1x8x8 -> conv3x3(4, pad 1) -> relu -> maxpool2 -> flatten -> dense(5)"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(64, 5)
+
+    def forward(self, x, mg):
+        h = self.conv(x)
+        mg.see_relu(h)
+        r = F.relu(h)
+        mg.see_pool(r, 2)
+        p = F.max_pool2d(r, 2)
+        return self.fc(p.flatten(1)), {1: r, 2: p}
+
+    def layers(self):
+        return {0: self.conv, 4: self.fc}
+
+
+class ATTeacher(nn.Module):
+    """1x8x8 -> conv3x3(6, pad 1) -> relu -> conv3x3(6, pad 1) -> relu -> maxpool2 -> flatten -> dense(5)"""
+
+    def __init__(self):
+        super().__init__()
+        self.c0, self.c2, self.fc = nn.Conv2d(1, 6, 3, padding=1), nn.Conv2d(6, 6, 3, padding=1), nn.Linear(96, 5)
+
+    def forward(self, x, mg):
+        h = self.c0(x)
+        mg.see_relu(h)
+        r1 = F.relu(h)
+        h = self.c2(r1)
+        mg.see_relu(h)
+        r3 = F.relu(h)
+        return self.fc(F.max_pool2d(r3, 2).flatten(1)), {1: r1, 3: r3}
+
+    def layers(self):
+        return {0: self.c0, 2: self.c2, 6: self.fc}
+
+
+# (student layer, teacher layer, weight): maps of the same size, and the
+# student's 4x4 pooled maps against the teacher's 8x8 ones pooled 2x2
+AT_TERMS = [(1, 3, 2.0), (2, 1, 1.0)]
+AT_N, AT_BATCH, AT_EPOCHS, AT_T, AT_ALPHA = 32, 8, 2, 4.0, 0.5
+
+
+def attention_fixtures():
+    """torch_attention.bin: dst_attention_loss (value and gradient; student
+    maps pooled, teacher maps pooled), and dst_model_fit with two attention
+    terms and KD from a teacher model: 32 samples, batches of 8, 2 epochs,
+    no shuffling, Adam"""
+    w = Writer("torch_attention.bin")
+    torch.manual_seed(107)
+    for k, (sh, th) in enumerate([(8, 4), (2, 4)]):
+        s = rnd(3, 3, sh, sh).requires_grad_(True)
+        t = rnd(3, 5, th, th)
+        loss = at_loss(s, t, fl(0.7))
+        loss.backward()
+        w.add("k%d.s" % k, s.detach())
+        w.add("k%d.t" % k, t)
+        w.add("k%d.loss" % k, [loss])
+        w.add("k%d.grad" % k, s.grad)
+    for attempt in range(100):
+        torch.manual_seed(6000 + attempt)
+        student, teacher = ATStudent().double(), ATTeacher().double()
+        with torch.no_grad():
+            for m in (student, teacher):
+                for v in m.state_dict().values():
+                    v.copy_(f32(v))
+        x = rnd(AT_N, 1, 8, 8)
+        y = torch.randint(0, 5, (AT_N,))
+        mg = Margins()
+        model = ATStudent().double()
+        model.load_state_dict(student.state_dict())
+        opt = make_optimizer((ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0), model.parameters())
+        for _ in range(AT_EPOCHS):
+            for i in range(0, AT_N, AT_BATCH):
+                bx = x[i:i + AT_BATCH]
+                with torch.no_grad():
+                    tl, tf = teacher(bx, mg)
+                out, sf = model(bx, mg)
+                loss = mixed_kd_loss(out, tl, y[i:i + AT_BATCH], fl(AT_T), fl(AT_ALPHA))
+                for sl, tlay, wt in AT_TERMS:
+                    loss = loss + at_loss(sf[sl], tf[tlay], fl(wt))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        if mg.relu >= MARGIN and mg.pool >= MARGIN:
+            break
+    else:
+        raise SystemExit("no seed with clear margins")
+    w.add("x", x)
+    w.add("y", y)
+    w.add("terms", AT_TERMS)
+    w.add("cfg", [AT_N, AT_BATCH, AT_EPOCHS, AT_T, AT_ALPHA])
+    for idx, mod in student.layers().items():
+        w.add("init.%d.w" % idx, mod.weight)
+        w.add("init.%d.b" % idx, mod.bias)
+    for idx, mod in teacher.layers().items():
+        w.add("tmodel.%d.w" % idx, mod.weight)
+        w.add("tmodel.%d.b" % idx, mod.bias)
+    for idx, mod in model.layers().items():
+        w.add("run0.%d.w" % idx, mod.weight)
+        w.add("run0.%d.b" % idx, mod.bias)
+    w.close()
+    print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
+
+
 FLOAT32_REPORT = "--float32-report" in sys.argv
 
 if __name__ == "__main__":
@@ -646,3 +867,5 @@ if __name__ == "__main__":
     train_fixtures("torch_train_mlp_wide.bin", MLPWide, (64,), 40, 10, 4000, WIDE_RUNS, 2)
     train_fixtures("torch_train_cnn.bin", CNN, (1, 8, 8), 6, 5, 2000)
     train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)
+    transfer_fixtures()
+    attention_fixtures()

@@ -23,6 +23,7 @@
 
 #include "test_kernels.c"
 #include "test_model.c"
+#include "test_distill.c"
 #include "test_data.c"
 #include "test_conv.c"
 #include "test_torch.c"
@@ -39,6 +40,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
     T_SUITE(kernel_tests),
     T_SUITE(model_tests),
+    T_SUITE(distill_tests),
     T_SUITE(data_tests),
     T_SUITE(conv_tests),
     T_SUITE(torch_tests),

@@ -18,7 +18,9 @@
    dst_model_distill_step) and through dst_model_fit, end where PyTorch's
    do: parameters, batch norm statistics, inference logits, to 1e-4 of the
    largest value of each tensor. Then NaN and infinity in a step:
-   DST_ERR_NONFINITE and the model untouched.
+   DST_ERR_NONFINITE and the model untouched. A transfer set: dst_kd_loss
+   with unlabelled rows and dst_model_fit on labelled plus unlabelled samples
+   (tests/fixtures/torch_transfer.bin).
 
    Tolerances follow float32's unit roundoff u = 2^-24 and the size of what
    is summed; each test prints its worst error, so a drift shows before it
@@ -571,6 +573,18 @@ static int test_torch_lr_schedules(void)
     for (t = 0; t < (long)cosine->count; ++t)
         T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - cosine->data[t]) <= 8 * TT_U * 0.1,
                     "cosine epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t), (double)cosine->data[t]);
+    T_CHECK((step = tt_get(&fx, "warmup_steplr", 0, 0)) && (cosine = tt_get(&fx, "warmup_cosine", 0, 0)));
+    s.warmup = 2; /* the cosine schedule above after 2 epochs of warmup */
+    for (t = 0; t < (long)cosine->count; ++t)
+        T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - cosine->data[t]) <= 8 * TT_U * 0.1,
+                    "warmup + cosine epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t),
+                    (double)cosine->data[t]);
+    memset(&s, 0, sizeof s);
+    s.kind = DST_LR_STEP; s.step_size = 3; s.gamma = 0.5f; s.warmup = 3;
+    for (t = 0; t < (long)step->count; ++t)
+        T_CHECK_MSG(fabs((double)dst_lr_at(&s, 0.1f, t) - step->data[t]) <= 4 * TT_U * step->data[t],
+                    "warmup + StepLR epoch %ld: %.9g, PyTorch %.9g", t, (double)dst_lr_at(&s, 0.1f, t),
+                    (double)step->data[t]);
     t_fixture_free(&fx);
     return 0;
 }
@@ -946,6 +960,132 @@ static int test_torch_nonfinite_leaves_model_untouched(void)
     return tt_nonfinite_fit(cnn, 6, 2, 4, 4);
 }
 
+/* ---- a transfer set: labelled and unlabelled samples ---------------------- */
+
+/* dst_kd_loss on a batch with DST_NO_LABEL rows against PyTorch's per-row
+   loss (labelled alpha T^2 KL + (1 - alpha) CE, unlabelled T^2 KL, the mean
+   over rows), then dst_model_fit on 50 labelled and 70 unlabelled samples in
+   one stream (batches all labelled, mixed, all unlabelled) for 2 epochs:
+   every parameter within 1e-4 of the largest value of its tensor. */
+static int tt_transfer(void)
+{
+    t_fixture fx;
+    t_array *s, *t, *y, *shape, *x, *tl, *runs;
+    int labels[6], i, r, k;
+    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
+    double worst = 0;
+    if (!t_fixture_load("torch_transfer", &fx)) return 1;
+    T_CHECK((s = tt_get(&fx, "loss.s", 0, 0)) && (t = tt_get(&fx, "loss.t", 0, 0)));
+    T_CHECK((y = tt_get(&fx, "loss.y", 0, 0)) && y->count == 6);
+    for (i = 0; i < 6; ++i) labels[i] = y->data[i] < 0 ? DST_NO_LABEL : (int)y->data[i];
+    for (k = 0; k < 3; ++k) {
+        t_array *cfg = tt_get(&fx, "loss%d.cfg", k, 0), *l = tt_get(&fx, "loss%d.loss", k, 0);
+        t_array *g = tt_get(&fx, "loss%d.grad", k, 0);
+        float grad[42], loss;
+        T_CHECK(cfg && l && g && g->count == 42);
+        loss = dst_kd_loss(s->data, t->data, labels, 6, 7, cfg->data[0], cfg->data[1], grad);
+        T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 1e-5 * fabs((double)l->data[0]), "case %d: loss %.9g, PyTorch %.9g",
+                    k, (double)loss, (double)l->data[0]);
+        T_CHECK_MSG(tt_rel(grad, g->data, 42, 1e-3) <= 1e-5, "case %d: gradient error %.3g", k,
+                    tt_rel(grad, g->data, 42, 1e-3));
+    }
+    T_CHECK((shape = tt_get(&fx, "shape", 0, 0)) && shape->count == 4);
+    T_CHECK((x = tt_get(&fx, "x", 0, 0)) && (tl = tt_get(&fx, "teacher", 0, 0)) && (y = tt_get(&fx, "y", 0, 0)));
+    T_CHECK((runs = tt_get(&fx, "runs", 0, 0)) != NULL);
+    for (r = 0; r < (int)runs->data[0]; ++r) {
+        int nl = (int)shape->data[0], nu = (int)shape->data[1], *ys = (int *)malloc((size_t)nl * sizeof(int));
+        t_array *cfg = tt_get(&fx, "run%d.cfg", r, 0);
+        dst_model *m = tt_model(L, 5, 20, 1, 1);
+        dst_teacher teacher = dst_teacher_logits(tl->data, (size_t)(nl + nu), 5);
+        dst_fit_config f = dst_fit_default();
+        dst_optimizer_config o;
+        char prefix[16];
+        double e = INFINITY;
+        T_CHECK(ys && cfg && cfg->count == 11 && m && tt_set_state(m, &fx, "init"));
+        for (i = 0; i < nl; ++i) ys[i] = (int)y->data[i];
+        o = tt_optimizer(cfg->data);
+        f.epochs = (int)shape->data[3]; f.batch_size = (int)shape->data[2]; f.no_shuffle = 1;
+        f.teacher = &teacher; f.temperature = cfg->data[9]; f.alpha = cfg->data[10];
+        f.unlabeled_x = x->data + (size_t)nl * 20; f.unlabeled_count = (size_t)nu;
+        snprintf(prefix, sizeof prefix, "run%d", r);
+        if (dst_model_set_optimizer(m, &o) == DST_OK && dst_model_fit(m, x->data, ys, (size_t)nl, &f) == DST_OK)
+            e = tt_compare_state(m, &fx, prefix, 0, 1e-4);
+        else
+            printf("    run %d: %s\n", r, dst_model_error(m));
+        dst_model_free(m);
+        free(ys);
+        T_CHECK_MSG(e <= 1e-4, "run %d: relative error %.3g", r, e);
+        if (e > worst) worst = e;
+    }
+    if (tt_first_path) printf("    transfer set vs PyTorch: loss and gradient, 2 runs through fit: worst parameter error %.2g\n", worst);
+    t_fixture_free(&fx);
+    return 0;
+}
+static int test_torch_transfer_set(void) { return tt_each_path(tt_transfer); }
+
+/* ---- attention transfer --------------------------------------------------- */
+
+/* dst_attention_loss against PyTorch's (value and gradient, student maps
+   pooled and teacher maps pooled), then dst_model_fit with two attention
+   terms and KD from a teacher model, 8 steps: every parameter within 1e-4
+   of the largest value of its tensor. */
+static int tt_attention(void)
+{
+    t_fixture fx;
+    t_array *x, *y, *terms, *cfg;
+    int k, i, ys[32];
+    static const int sh[2] = { 8, 2 }, th[2] = { 4, 4 };
+    dst_layer_desc S[] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(5) };
+    dst_layer_desc T[] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(6, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0),
+                           dst_flatten(), dst_dense(5) };
+    dst_model *m = NULL, *tm = NULL;
+    dst_attention_term at[2];
+    dst_teacher teacher;
+    dst_fit_config f = dst_fit_default();
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    double e = INFINITY;
+    if (!t_fixture_load("torch_attention", &fx)) return 1;
+    for (k = 0; k < 2; ++k) {
+        t_array *s = tt_get(&fx, "k%d.s", k, 0), *t = tt_get(&fx, "k%d.t", k, 0);
+        t_array *l = tt_get(&fx, "k%d.loss", k, 0), *g = tt_get(&fx, "k%d.grad", k, 0);
+        float grad[3 * 3 * 8 * 8], loss;
+        T_CHECK(s && t && l && g && g->count == (size_t)9 * sh[k] * sh[k]);
+        memset(grad, 0, sizeof grad);
+        loss = dst_attention_loss(s->data, 3, sh[k], sh[k], t->data, 5, th[k], th[k], 3, 0.7f, grad);
+        T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 1e-5 * fabs((double)l->data[0]), "case %d: loss %.9g, PyTorch %.9g",
+                    k, (double)loss, (double)l->data[0]);
+        T_CHECK_MSG(tt_rel(grad, g->data, g->count, 1e-6) <= 1e-5, "case %d: gradient error %.3g", k,
+                    tt_rel(grad, g->data, g->count, 1e-6));
+    }
+    T_CHECK((x = tt_get(&fx, "x", 0, 0)) && (y = tt_get(&fx, "y", 0, 0)) && y->count == 32);
+    T_CHECK((terms = tt_get(&fx, "terms", 0, 0)) && terms->count == 6 && (cfg = tt_get(&fx, "cfg", 0, 0)));
+    for (i = 0; i < 32; ++i) ys[i] = (int)y->data[i];
+    for (k = 0; k < 2; ++k) {
+        at[k].student_layer = (int)terms->data[3 * k];
+        at[k].teacher_layer = (int)terms->data[3 * k + 1];
+        at[k].weight = terms->data[3 * k + 2];
+    }
+    m = tt_model(S, 5, 1, 8, 8);
+    tm = tt_model(T, 7, 1, 8, 8);
+    if (m && tm && tt_set_state(m, &fx, "init") && tt_set_state(tm, &fx, "tmodel")) {
+        o.lr = 0.01f;
+        dst_model_set_optimizer(m, &o);
+        teacher = dst_teacher_model(tm);
+        f.epochs = (int)cfg->data[2]; f.batch_size = (int)cfg->data[1]; f.no_shuffle = 1;
+        f.teacher = &teacher; f.temperature = cfg->data[3]; f.alpha = cfg->data[4];
+        f.attention = at; f.attention_count = 2;
+        if (dst_model_fit(m, x->data, ys, 32, &f) == DST_OK) e = tt_compare_state(m, &fx, "run0", 0, 1e-4);
+        else printf("    fit: %s\n", dst_model_error(m));
+    }
+    dst_model_free(m);
+    dst_model_free(tm);
+    t_fixture_free(&fx);
+    T_CHECK_MSG(e <= 1e-4, "relative error %.3g", e);
+    if (tt_first_path) printf("    attention transfer vs PyTorch: loss, gradient, 8 steps through fit: worst parameter error %.2g\n", e);
+    return 0;
+}
+static int test_torch_attention_transfer(void) { return tt_each_path(tt_attention); }
+
 static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
@@ -962,4 +1102,6 @@ static const t_case torch_tests[] = {
     { "torch_training_parity_cnn", test_torch_training_parity_cnn },
     { "torch_training_parity_cnn_groups", test_torch_training_parity_cnn_groups },
     { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
+    { "torch_transfer_set", test_torch_transfer_set },
+    { "torch_attention_transfer", test_torch_attention_transfer },
 };

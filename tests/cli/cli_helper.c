@@ -4,7 +4,12 @@
      cli_helper data DIR [SIZE]   train/t10k IDX files (training set gzipped), classes.txt
      cli_helper png DIR           q0.png (as trained), q3_rgb.png (36x36 RGB), q1_light.png (dark on white)
      cli_helper broken DIR        IDX files with a truncated training image file
-     cli_helper npy DIR FILE [K]  teacher logits for DIR's training set (600 x K float32, K = 4)
+     cli_helper npy DIR FILE [K [TWICE]]  teacher logits for DIR's training set (600 x K float32,
+                                  K = 4; TWICE = 1: the 600 rows twice, for the images again
+                                  as an --unlabeled transfer set)
+     cli_helper unlabeled DIR FILE KIND  DIR's training images as a .npy transfer set: KIND
+                                  3d (600, H, W) float32 / 255, flat (600, H * W), int (int32
+                                  pixels), raw (float32 0..255), shape (300, 2, H, W)
      cli_helper table DIR         table.bin: a model of 1x10 table rows (dense 10 -> 3), for predict to refuse
      cli_helper model DIR FILE    a model with the layer options a SPEC cannot give, for export-c
      cli_helper kinds DIR         k_KIND.bin: one small model per layer kind export-c writes
@@ -321,7 +326,8 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 2 ? argv[2] : NULL;
     int cols = argc > 4 ? atoi(argv[4]) : 4;
-    int size = argc > 3 && strcmp(argv[1], "npy") != 0 && strcmp(argv[1], "model") != 0 ? atoi(argv[3]) : 12, ok = 0;
+    int size = argc > 3 && strcmp(argv[1], "npy") != 0 && strcmp(argv[1], "model") != 0 &&
+               strcmp(argv[1], "unlabeled") != 0 ? atoi(argv[3]) : 12, ok = 0;
     if (!dir || size < 6 || size > 48) {
         fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE [K] | model DIR FILE | kinds|table DIR\n");
         return 2;
@@ -348,15 +354,43 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
         if (dst_idx_load(path, &lab, &e) != DST_OK) { fprintf(stderr, "%s\n", e.message); return 1; }
         if (cols < 4 || cols > 100) return 2;
-        shape[0] = lab.count;
+        shape[0] = lab.count * (argc > 5 && atoi(argv[5]) ? 2 : 1);
         shape[1] = (size_t)cols;
-        if (!(logits = (float *)malloc(lab.count * (size_t)cols * sizeof(float)))) return 1;
-        for (i = 0; i < lab.count * (size_t)cols; ++i) logits[i] = (float)rnd(100) / 100.0f;
-        for (i = 0; i < lab.count; ++i) logits[i * (size_t)cols + (size_t)lab.data[i]] += 2.5f;
+        if (!(logits = (float *)malloc(shape[0] * (size_t)cols * sizeof(float)))) return 1;
+        for (i = 0; i < shape[0] * (size_t)cols; ++i) logits[i] = (float)rnd(100) / 100.0f;
+        for (i = 0; i < shape[0]; ++i) logits[i * (size_t)cols + (size_t)lab.data[i % lab.count]] += 2.5f;
         ok = dst_npy_save(argv[3], DST_NPY_FLOAT32, logits, 2, shape, &e) == DST_OK;
         if (!ok) fprintf(stderr, "%s\n", e.message);
         free(logits);
         dst_idx_free(&lab);
+    } else if (strcmp(argv[1], "unlabeled") == 0 && argc > 4) {
+        /* the training images as a transfer set for --unlabeled, good and bad */
+        dst_idx img;
+        dst_error e;
+        char path[1024];
+        size_t shape[4], i;
+        const char *kind = argv[4];
+        int ndim = 3, as_int = strcmp(kind, "int") == 0;
+        int32_t *pix;
+        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+        if (dst_idx_load(path, &img, &e) != DST_OK || img.ndim != 3) { fprintf(stderr, "%s\n", e.message); return 1; }
+        shape[0] = (size_t)img.dims[0]; shape[1] = (size_t)img.dims[1]; shape[2] = (size_t)img.dims[2];
+        if (strcmp(kind, "flat") == 0) { ndim = 2; shape[1] *= shape[2]; }
+        if (strcmp(kind, "shape") == 0) { /* the same floats as (300, 2, H, W) */
+            ndim = 4; shape[0] /= 2; shape[3] = shape[2]; shape[2] = shape[1]; shape[1] = 2;
+        }
+        if (strcmp(kind, "raw") != 0 && !as_int)
+            for (i = 0; i < img.count; ++i) img.data[i] /= 255.0f;
+        if (as_int) {
+            if (!(pix = (int32_t *)malloc(img.count * sizeof(int32_t)))) return 1;
+            for (i = 0; i < img.count; ++i) pix[i] = (int32_t)img.data[i];
+            ok = dst_npy_save(argv[3], DST_NPY_INT32, pix, ndim, shape, &e) == DST_OK;
+            free(pix);
+        } else {
+            ok = dst_npy_save(argv[3], DST_NPY_FLOAT32, img.data, ndim, shape, &e) == DST_OK;
+        }
+        if (!ok) fprintf(stderr, "%s\n", e.message);
+        dst_idx_free(&img);
     } else if (strcmp(argv[1], "model") == 0 && argc > 3) {
         /* what a SPEC cannot say, for export-c: dilation, groups, no bias, 3x5 kernels,
            asymmetric stride and padding, a softmax layer; random batch norm statistics */

@@ -64,7 +64,10 @@ mkdir -p "$T/data" "$T/data8" "$T/png" "$T/broken" "$T/kinds" "$T/game" "$T/fold
 if ! $HELPER data "$T/data" || ! $HELPER data "$T/data8" 8 || ! $HELPER png "$T/png" || ! $HELPER broken "$T/broken" ||
     ! $HELPER npy "$T/data" "$T/logits.npy" || ! $HELPER npy "$T/data" "$T/logits5.npy" 5 ||
     ! $HELPER model "$T" "$T/options.bin" || ! $HELPER kinds "$T/kinds" || ! $HELPER table "$T" ||
-    ! $HELPER game "$T/game" || ! $HELPER folders "$T/folders" || ! $HELPER gameidx "$T/gameidx"; then
+    ! $HELPER game "$T/game" || ! $HELPER folders "$T/folders" || ! $HELPER gameidx "$T/gameidx" ||
+    ! $HELPER npy "$T/data" "$T/logits_twice.npy" 4 1 || ! $HELPER unlabeled "$T/data" "$T/unl.npy" 3d ||
+    ! $HELPER unlabeled "$T/data" "$T/unl_flat.npy" flat || ! $HELPER unlabeled "$T/data" "$T/unl_int.npy" int ||
+    ! $HELPER unlabeled "$T/data" "$T/unl_raw.npy" raw || ! $HELPER unlabeled "$T/data" "$T/unl_shape.npy" shape; then
     echo "FAIL cli: $HELPER could not write the test data"
     echo "0 passed, 1 failed"
     exit 1
@@ -105,6 +108,41 @@ for BIN in $BINS; do
         --temperature 2 --alpha 0.5 --epochs 8 --lr 0.01 --out $M/npy_student.bin
     has "distill --teacher-logits reports the logits" '^teacher logits: training accuracy 1\.0000, T = 2, alpha = 0.5$'
     at_least "student of .npy logits learns" "$(value accuracy)" 0.9
+
+    # a transfer set: 8 labelled images, the 600 training images again without
+    # labels (IDX .gz, plain IDX, .npy 3-D and flat), soft targets alone for those
+    good "distill on a transfer set (IDX .gz)" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 8 --lr 0.01 --limit 8 --unlabeled $D/train-images-idx3-ubyte.gz \
+        --schedule cosine --warmup 1 --out $M/transfer.bin
+    has "distill reports the transfer set" "^transfer set: 600 images without labels from $D/train-images-idx3-ubyte.gz \\(soft targets only\\)$"
+    has "distill on 8 labelled images" '^data: 8 training and 200 test images'
+    at_least "student of 8 labels and 600 unlabelled images learns" "$(value accuracy)" 0.9
+    good "info on the transfer-set student" $BIN info $M/transfer.bin
+    has "info: metadata kd.unlabeled_samples" '^  kd.unlabeled_samples = 600$'
+    has "info: metadata train.schedule" '^  train.schedule = cosine$'
+    has "info: metadata train.warmup" '^  train.warmup = 1$'
+    good "distill on a transfer set (plain IDX)" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 4 --lr 0.01 --limit 8 --unlabeled $D/t10k-images-idx3-ubyte --quiet --out $M/x.bin
+    has "a plain IDX transfer set of 200 images" '^accuracy: '
+    good "distill on a transfer set (.npy)" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 8 --lr 0.01 --limit 8 --unlabeled $T/unl.npy --out $M/x.bin
+    at_least "student of a .npy transfer set learns" "$(value accuracy)" 0.9
+    good "distill on a transfer set (.npy, flat)" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 2 --limit 8 --unlabeled $T/unl_flat.npy --quiet --out $M/x.bin
+    good "transfer set with teacher logits" $BIN distill --data $D --teacher-logits $T/logits_twice.npy \
+        --arch dense:16,relu,dense:4 --temperature 2 --alpha 0.5 --epochs 8 --lr 0.01 --limit 8 --unlabeled $T/unl.npy \
+        --schedule step:3:0.5 --out $M/x.bin
+    at_least "student of teacher logits and a transfer set learns" "$(value accuracy)" 0.9
+    warns "transfer set of raw pixels: a warning" "values above 1; the training images are pixels / 255" \
+        $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 \
+        --limit 8 --unlabeled $T/unl_raw.npy --quiet --out $M/x.bin
+
+    # attention transfer: the student's conv+ReLU maps against the teacher's
+    good "distill with --attention" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,maxpool:2,flatten,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 6 --lr 0.01 --attention 1:1:2 --out $M/attention.bin
+    at_least "student with attention transfer learns" "$(value accuracy)" 0.9
+    good "info on the attention student" $BIN info $M/attention.bin
+    has "info: metadata kd.attention" '^  kd.attention = 1:1:2$'
 
     good "eval" $BIN eval --data $D --model $M/student.bin
     has "eval prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
@@ -334,6 +372,24 @@ EOF
     bad "teacher and teacher logits" 2 "give --teacher or --teacher-logits, not both" $BIN distill --data $D --teacher $M/teacher.bin --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "teacher logits: not a .npy" 1 "--teacher-logits $D/classes.txt" $BIN distill --data $D --teacher-logits $D/classes.txt --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "teacher logits: wrong shape" 1 "shape (600, 5), expected (600, 4)" $BIN distill --data $D --teacher-logits $T/logits5.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "unlabeled: not for train" 2 "option --unlabeled does not apply to train" $BIN train --data $D --arch dense:4 --epochs 1 --unlabeled $T/unl.npy --out x
+    bad "unlabeled: missing file" 1 "--unlabeled cannot open $T/none.npy" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/none.npy --out $M/x.bin
+    bad "unlabeled: images of another size" 1 "images of 8x8; the data's are 12x12" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/data8/train-images-idx3-ubyte.gz --out $M/x.bin
+    bad "unlabeled: labels, not images" 1 "1-D IDX data" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $D/t10k-labels-idx1-ubyte --out $M/x.bin
+    bad "unlabeled: int32 .npy" 1 "an int32 array; expected float32 images" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_int.npy --out $M/x.bin
+    bad "unlabeled: .npy of another shape" 1 "a 4-D array of shape (300, ...); expected images like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_shape.npy --out $M/x.bin
+    bad "unlabeled: teacher logits without its rows" 1 "600 rows, expected 1200: one per training image, then one per --unlabeled image" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl.npy --out $M/x.bin
+    bad "attention: not S:T" 2 "--attention: '1' is not S:T[:W]" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1 --out $M/x.bin
+    bad "attention: negative weight" 2 "--attention: weight: -1 is out of range" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1:-1 --out $M/x.bin
+    bad "attention: teacher logits" 2 "--attention needs --teacher (a model" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1 --out $M/x.bin
+    bad "attention: no such teacher layer" 1 "attention term 0: layers 1 and 99" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:99 --out $M/x.bin
+    bad "attention: maps of no whole ratio" 1 "not in one whole ratio" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:1 --out $M/x.bin
+    bad "schedule: unknown" 2 "--schedule: 'linear' is not constant, cosine or step:E:G" $BIN train --data $D --arch dense:4 --epochs 2 --schedule linear --out x
+    bad "schedule: step without factor" 2 "--schedule: 'step:3' is not step:E:G" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:3 --out x
+    bad "schedule: step of 0 epochs" 2 "--schedule step: epochs: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:0:0.5 --out x
+    bad "schedule: step factor above 1" 2 "--schedule step: factor: 2 is out of range" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:1:2 --out x
+    bad "warmup: all the epochs" 2 "--warmup: 2 epochs leave none of the 2 to train at the full rate" $BIN train --data $D --arch dense:4 --epochs 2 --warmup 2 --out x
+    bad "warmup: not a number" 2 "--warmup: 'x' is not a whole number" $BIN train --data $D --arch dense:4 --epochs 2 --warmup x --out x
     bad "bad split" 2 "--split: 'val' is not test or train" $BIN eval --data $D --model $M/mlp.bin --split val
     bad "predict without images" 2 "no IMAGE given" $BIN predict --model $M/mlp.bin
     bad "predict a missing image" 1 "cannot open $T/png/none.png" $BIN predict --model $M/mlp.bin $T/png/none.png

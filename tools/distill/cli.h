@@ -53,6 +53,7 @@ typedef struct args {
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
+    const char *unlabeled, *schedule, *warmup, *attention;
     int quiet, keep_best;
     const char **pos; /* the arguments that are not options */
     int npos;
@@ -129,8 +130,23 @@ static void load_sets(const args *a, const dst_model *model, uint64_t seed, sets
 static void free_sets(sets *s);
 static char *data_class_names(const args *a, const sets *s);
 static void choose_normalization(const sets *s, dst_model *m, int quiet);
+static float *normalized_rows(dst_model *m, const float *x, size_t count, size_t sample_size);
 static float *normalized_copy(dst_model *m, const dst_dataset *d);
 static void check_model_fits_sets(const dst_model *m, const sets *s, const char *what);
+
+/* unlabeled.c: a transfer set of samples without labels; the lr schedule */
+typedef struct unlabeled {
+    const float *x;   /* count samples as the data's are loaded (IDX pixels / 255), not normalised */
+    size_t count;
+    dst_npy npy;      /* what holds them: a .npy array, an IDX file or a folder of images */
+    dst_idx idx;
+    dst_dataset folder;
+} unlabeled;
+static void unlabeled_load(const char *path, const sets *d, unlabeled *u);
+static void unlabeled_free(unlabeled *u);
+static void schedule_settings(const args *a, dst_fit_config *fit);
+static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap);
+static void attention_settings(const args *a, dst_attention_term *term);
 
 /* plot.c */
 static void plot_write(const char *path, const char *title, const plot_series *s, int count);

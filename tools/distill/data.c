@@ -306,15 +306,20 @@ static void choose_normalization(const sets *s, dst_model *m, int quiet)
     free(mean);
 }
 
-/* A copy of the set's inputs as model m takes them (its normalisation applied). */
+/* A copy of count samples x as model m takes them (its normalisation applied). */
+static float *normalized_rows(dst_model *m, const float *x, size_t count, size_t sample_size)
+{
+    size_t n = count * sample_size;
+    float *y = (float *)malloc((n ? n : 1) * sizeof(float));
+    if (!y) fail(1, "out of memory");
+    if (n) memcpy(y, x, n * sizeof(float));
+    if (dst_model_normalize(m, y, count) != DST_OK) fail(1, "normalisation: %s", dst_model_error(m));
+    return y;
+}
+
 static float *normalized_copy(dst_model *m, const dst_dataset *d)
 {
-    size_t n = d->count * dst_dataset_sample_size(d);
-    float *x = (float *)malloc((n ? n : 1) * sizeof(float));
-    if (!x) fail(1, "out of memory");
-    memcpy(x, d->x, n * sizeof(float));
-    if (dst_model_normalize(m, x, d->count) != DST_OK) fail(1, "normalisation: %s", dst_model_error(m));
-    return x;
+    return normalized_rows(m, d->x, d->count, dst_dataset_sample_size(d));
 }
 
 /* The model's input against the data's samples, and its outputs against the classes. */

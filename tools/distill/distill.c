@@ -7,6 +7,7 @@
    distill train   --data TRAIN.csv [--test TEST.csv] --label COLUMN --arch SPEC ...
    distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
                    --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
+                   [--unlabeled FILE: images without labels, soft targets only]
    distill eval    --data DIR --model MODEL [--split test|train]
    (DIR: an IDX directory or a folder of images DIR/<class>/; or --train-x/--train-y .npy)
    distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
@@ -26,6 +27,7 @@
      common.c  errors and numbers, class names, model helpers
      data.c    the data: IDX, CSV, .npy, image folders; splits; normalisation
      spec.c    the SPEC grammar
+     unlabeled.c  distill's transfer set (--unlabeled), the lr schedule options
      train.c   train and distill
      model.c   eval, predict, info
      export.c  export-c and export-bytes
@@ -35,6 +37,7 @@
 #include "common.c"
 #include "data.c"
 #include "spec.c"
+#include "unlabeled.c"
 #include "train.c"
 #include "model.c"
 #include "export.c"

@@ -33,6 +33,10 @@ static const option options[] = {
     OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT, out),
     OPT("--teacher", O_STR, C_DISTILL, teacher),
     OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
+    OPT("--unlabeled", O_STR, C_DISTILL, unlabeled),
+    OPT("--attention", O_STR, C_DISTILL, attention),
+    OPT("--schedule", O_STR, C_TRAIN | C_DISTILL, schedule),
+    OPT("--warmup", O_STR, C_TRAIN | C_DISTILL, warmup),
     OPT("--temperature", O_STR, C_DISTILL, temperature),
     OPT("--alpha", O_STR, C_DISTILL, alpha),
     OPT("--classes", O_STR, C_TRAIN | C_DISTILL, classes),
@@ -53,6 +57,13 @@ static const char usage_text[] =
     "  distill distill DATA --teacher MODEL --arch SPEC --temperature T --alpha A\n"
     "                  --epochs N [training options] --out MODEL\n"
     "                  (or --teacher-logits FILE.npy: float32, one row per training row or image)\n"
+    "                  [--unlabeled FILE|DIR: a transfer set of samples without labels (the soft term\n"
+    "                  alone): an IDX file (plain or .gz), a .npy float32 array shaped like the data's\n"
+    "                  samples (images as pixels / 255), or a folder of images DIR/<any>/*.png|jpg|bmp;\n"
+    "                  --limit N keeps N labelled samples; with --teacher-logits its rows are the\n"
+    "                  training data's, then the unlabelled samples']\n"
+    "                  [--attention S:T[:W]: attention transfer from the teacher's layer T to the\n"
+    "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
     "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"
@@ -77,6 +88,8 @@ static const char usage_text[] =
     "training options:\n"
     "  --batch B (128)  --lr X (optimizer's default)  --optimizer sgd|adam|adamw (adam)\n"
     "  --momentum X (sgd, 0.9)  --weight-decay X  --seed S (1)  --limit N (first N training samples)\n"
+    "  --schedule constant|cosine|step:E:G (lr per epoch: cosine to 0, or times G every E epochs)\n"
+    "  --warmup E (the first E epochs ramp the lr up linearly: lr (e + 1) / (E + 1))\n"
     "  --val F (hold out F of each class of the training set for validation, shown every epoch)\n"
     "  --keep-best (with --val: end with the epoch of best validation accuracy)  --patience N (stop after\n"
     "  N epochs without a better one)\n"

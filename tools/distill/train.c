@@ -169,6 +169,7 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
         fit->alpha = (float)parse_real("--alpha", a->alpha, 0, 1, 0);
     }
     fit->epochs = (int)parse_int("--epochs", a->epochs, 1, 1000000);
+    schedule_settings(a, fit);
     if (a->batch) fit->batch_size = (int)parse_int("--batch", a->batch, 1, 1 << 16);
     if (a->seed) *seed = (uint64_t)parse_int("--seed", a->seed, 0, 0x7fffffffL);
     fit->seed = *seed;
@@ -196,39 +197,62 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
 }
 
 /* A teacher of logits another framework saved (one row per row or image of
-   the training data, in order) into *t, gathered to the training samples
-   that are left after the splits into *gathered; returns their accuracy. */
-static float teacher_from_npy(const args *a, const dst_model *m, const sets *d, const dst_npy *npy, float **gathered,
-                              dst_teacher *t)
+   the training data, in order, then one per --unlabeled sample) into *t,
+   gathered to the training samples left after the splits and --limit, then
+   the unlabelled ones, into *gathered; returns their accuracy on the
+   training labels. */
+static float teacher_from_npy(const args *a, const dst_model *m, const sets *d, size_t unlabeled_count,
+                              const dst_npy *npy, float **gathered, dst_teacher *t)
 {
-    size_t k, right = 0, row;
+    size_t k, right = 0, row, total = d->train.count + unlabeled_count;
     int classes = (int)dst_model_output_size(m);
+    const float *rows;
     if (npy->dtype != DST_NPY_FLOAT32 || npy->ndim != 2)
         fail(1, "--teacher-logits %s: a %d-D %s array, expected 2-D float32 (%s x classes)", a->teacher_logits,
              npy->ndim, npy->dtype == DST_NPY_FLOAT32 ? "float32" : "int32", d->what);
-    if (npy->shape[0] != d->source_rows || npy->shape[1] != (size_t)classes)
-        fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training %s, one "
+    if (npy->shape[0] != d->source_rows + unlabeled_count || npy->shape[1] != (size_t)classes)
+        fail(1, "--teacher-logits %s: shape (%lu, %lu), expected (%lu, %d): one row per training %s%s, one "
                 "column per output", a->teacher_logits, (unsigned long)npy->shape[0], (unsigned long)npy->shape[1],
-             (unsigned long)d->source_rows, classes, d->what[0] == 'i' ? "image" : "row");
-    *gathered = (float *)malloc((d->train.count ? d->train.count : 1) * (size_t)classes * sizeof(float));
+             (unsigned long)(d->source_rows + unlabeled_count), classes, d->what[0] == 'i' ? "image" : "row",
+             unlabeled_count ? ", then one per --unlabeled sample" : "");
+    *gathered = (float *)malloc((total ? total : 1) * (size_t)classes * sizeof(float));
     if (!*gathered) fail(1, "out of memory");
+    rows = (const float *)npy->data;
     for (k = 0; k < d->train.count; ++k) {
         row = d->train_rows ? d->train_rows[k] : k;
-        memcpy(*gathered + k * (size_t)classes, (const float *)npy->data + row * (size_t)classes, (size_t)classes * sizeof(float));
+        memcpy(*gathered + k * (size_t)classes, rows + row * (size_t)classes, (size_t)classes * sizeof(float));
         right += argmax(*gathered + k * (size_t)classes, classes) == d->train.y[k];
     }
-    *t = dst_teacher_logits(*gathered, d->train.count, classes);
+    if (unlabeled_count)
+        memcpy(*gathered + d->train.count * (size_t)classes, rows + d->source_rows * (size_t)classes,
+               unlabeled_count * (size_t)classes * sizeof(float));
+    *t = dst_teacher_logits(*gathered, total, classes);
     return (float)right / (float)d->train.count;
 }
 
-/* A teacher model, run once over the training set (with its own
-   normalisation) into *cache (every epoch reads the cache), as *t; returns
-   its test accuracy. */
-static float teacher_from_model(dst_model *teacher, const dst_model *m, const sets *d, float **cache, dst_teacher *t)
+/* Whether two models normalise their inputs alike (on the first sample). */
+static int same_normalization(dst_model *a, dst_model *b, const dst_dataset *d)
 {
-    dst_teacher live;
+    size_t ss = dst_dataset_sample_size(d);
+    float *x = normalized_rows(a, d->x, 1, ss), *y = normalized_rows(b, d->x, 1, ss);
+    int same = memcmp(x, y, ss * sizeof(float)) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* A teacher model as *t; returns its test accuracy. Without attention terms
+   it runs here once over the training samples, then the unlabelled ones,
+   each with its own normalisation, into *cache (every epoch reads the
+   cache). With them (live) fit runs it on the student's batches, so the two
+   must normalise their inputs alike. */
+static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d, const unlabeled *u, int live,
+                                float **cache, dst_teacher *t)
+{
+    dst_teacher run;
     dst_error e;
     float tacc = 0, *x;
+    size_t in = dst_model_input_size(m), classes = dst_model_output_size(m);
     check_model_fits_sets(teacher, d, "--teacher");
     if (dst_model_output_size(teacher) != dst_model_output_size(m))
         fail(1, "--teacher has %lu outputs, the student %lu", (unsigned long)dst_model_output_size(teacher),
@@ -237,14 +261,26 @@ static float teacher_from_model(dst_model *teacher, const dst_model *m, const se
     if (dst_model_evaluate(teacher, x, d->test.y, d->test.count, 0, NULL, &tacc) != DST_OK)
         fail(1, "--teacher: %s", dst_model_error(teacher));
     free(x);
-    live = dst_teacher_model(teacher);
-    *cache = (float *)malloc((d->train.count ? d->train.count : 1) * dst_model_output_size(m) * sizeof(float));
+    run = dst_teacher_model(teacher);
+    if (live) {
+        if (!same_normalization(teacher, m, &d->train))
+            fail(1, "--attention: the teacher normalises its inputs differently from the student (it was trained "
+                    "on other data or statistics), and attention transfer runs both on the same batch");
+        *t = run;
+        return tacc;
+    }
+    *cache = (float *)malloc((d->train.count + u->count) * classes * sizeof(float));
     if (!*cache) fail(1, "out of memory for the teacher's logits");
     x = normalized_copy(teacher, &d->train);
-    if (dst_teacher_cache(&live, x, dst_model_input_size(m), d->train.count, *cache, &e) != DST_OK)
-        fail(1, "--teacher: %s", e.message);
+    if (dst_teacher_cache(&run, x, in, d->train.count, *cache, &e) != DST_OK) fail(1, "--teacher: %s", e.message);
     free(x);
-    *t = dst_teacher_logits(*cache, d->train.count, (int)dst_model_output_size(m));
+    if (u->count) {
+        x = normalized_rows(teacher, u->x, u->count, in);
+        if (dst_teacher_cache(&run, x, in, u->count, *cache + d->train.count * classes, &e) != DST_OK)
+            fail(1, "--teacher: %s", e.message);
+        free(x);
+    }
+    *t = dst_teacher_logits(*cache, d->train.count + u->count, (int)classes);
     return tacc;
 }
 
@@ -280,12 +316,20 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
     meta_number(m, "train.batch", fit->batch_size);
     meta_string(m, "train.optimizer", opt->kind == DST_SGD ? "sgd" : opt->kind == DST_ADAM ? "adam" : "adamw");
     meta_number(m, "train.lr", (double)opt->lr);
+    schedule_name(&fit->schedule, text, sizeof text);
+    meta_string(m, "train.schedule", text);
+    meta_number(m, "train.warmup", (double)fit->schedule.warmup);
     meta_number(m, "train.seed", (double)seed);
     if (a->cmd == C_DISTILL) {
         meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
         meta_number(m, "kd.temperature", (double)fit->temperature);
         meta_number(m, "kd.alpha", (double)fit->alpha);
         meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
+        if (a->attention) meta_string(m, "kd.attention", a->attention);
+        if (a->unlabeled) {
+            meta_string(m, "kd.unlabeled", a->unlabeled);
+            meta_number(m, "kd.unlabeled_samples", (double)fit->unlabeled_count);
+        }
     }
     meta_number(m, "test.accuracy", (double)acc);
     meta_number(m, "test.loss", (double)loss);
@@ -332,12 +376,15 @@ static void cmd_train(const args *a)
     dst_npy npy;
     dst_error e;
     dst_result res;
-    float *cache = NULL, loss = 0, acc = 0, tacc = 0, *train_x, *val_x = NULL, *test_x;
+    unlabeled u;
+    dst_attention_term term;
+    float *cache = NULL, loss = 0, acc = 0, tacc = 0, *train_x, *val_x = NULL, *test_x, *unlabeled_x = NULL;
     char *names, label[64];
     run r;
     uint64_t seed = 1;
 
     memset(&npy, 0, sizeof npy);
+    memset(&u, 0, sizeof u);
     train_settings(a, &fit, &opt, &seed);
     if (a->name) snprintf(label, sizeof label, "%s", a->name);
     else base_label(a->out, label, sizeof label);
@@ -346,10 +393,17 @@ static void cmd_train(const args *a)
         char msg[300];
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
     }
+    if (a->attention) {
+        if (!a->teacher) fail(2, "--attention needs --teacher (a model: its layers' outputs), not --teacher-logits");
+        attention_settings(a, &term);
+        fit.attention = &term;
+        fit.attention_count = 1;
+    }
     if (a->teacher) teacher = load_model(a->teacher, "--teacher");
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
         fail(1, "--teacher-logits %s", e.message);
     load_sets(a, NULL, seed, &d);
+    if (a->unlabeled) unlabeled_load(a->unlabeled, &d, &u);
     names = data_class_names(a, &d);
     m = build_model(a->arch, &d, seed);
     warn_final_activation(a->arch);
@@ -363,9 +417,18 @@ static void cmd_train(const args *a)
         printf(", %d classes; model: %lu parameters\n", d.train.classes, (unsigned long)count_params(m));
     }
     choose_normalization(&d, m, a->quiet);
+    if (u.count) {
+        unlabeled_x = normalized_rows(m, u.x, u.count, dst_dataset_sample_size(&d.train));
+        fit.unlabeled_x = unlabeled_x;
+        fit.unlabeled_count = u.count;
+        if (!a->quiet)
+            printf("transfer set: %lu %s without labels from %s (soft targets only)\n", (unsigned long)u.count, d.what,
+                   a->unlabeled);
+    }
     if (a->teacher_logits || teacher) {
         int logits = a->teacher_logits != NULL;
-        tacc = logits ? teacher_from_npy(a, m, &d, &npy, &cache, &t) : teacher_from_model(teacher, m, &d, &cache, &t);
+        tacc = logits ? teacher_from_npy(a, m, &d, u.count, &npy, &cache, &t)
+                      : teacher_from_model(teacher, m, &d, &u, a->attention != NULL, &cache, &t);
         fit.teacher = &t;
         if (!a->quiet)
             printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training" : "teacher: test",
@@ -421,5 +484,7 @@ static void cmd_train(const args *a)
     dst_model_free(m);
     dst_model_free(teacher);
     dst_npy_free(&npy);
+    free(unlabeled_x);
+    unlabeled_free(&u);
     free_sets(&d);
 }

@@ -1,0 +1,363 @@
+/* bench/kd_transfer.c: distillation on a transfer set (few labels, many
+   unlabelled images) on Fashion-MNIST, distill.h side. The same protocol as
+   bench/kd_transfer_torch.py; results and commands in docs/DISTILLATION.md
+   ("Few labels, many images").
+
+   Build and run (make bench-kd-transfer does both):
+     cc -O2 -I. -I/usr/include/stb bench/kd_transfer.c -lm -o build/kd_transfer
+     ./build/kd_transfer [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]
+
+   Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch
+   smaller, constant lr, no augmentation, PyTorch's default init, pixels / 255):
+     split     training images 0..54,999 are the pool, 55,000..59,999 the
+               validation set (every choice below is made on it); the 10,000
+               test images are only reported.
+     teacher   C1 trained on the 55,000 pool images with their labels, 5
+               epochs, seed 1: read from --teacher (default teacher_c1.dst)
+               when it exists, trained and saved there otherwise; the
+               command `distill train ... --limit 55000` makes the same one.
+     labels    C2 on the first 1,000 pool images with labels; epochs chosen
+               on validation among 25, 50, 100, 200 (mean over seeds).
+     transfer  C2 on the same 1,000 labelled images plus the other 54,000
+               pool images without labels (fit's unlabeled_x): labelled
+               samples alpha * soft + (1 - alpha) * hard, unlabelled ones the
+               soft term alone, the mean over the batch; alpha 0.5; T chosen
+               on validation among 2, 4, 8 (seed 1), epochs among 5, 10.
+     ceiling   C2 on all 55,000 pool images with labels; epochs among 5, 10.
+   The teacher's logits on the pool are computed once (dst_teacher_cache).
+   Seeds 1..N set the student's init and its shuffling. A run of several
+   epoch counts is one fit, continued (cfg.resume) from one count to the next.
+   --quick: 5,000 pool images, 1 teacher epoch, short students (a smoke test).
+   --missing-class K: Hinton et al.'s demonstration instead. The transfer
+               set is every pool image whose class is not K, with no labels
+               at all (soft targets alone, T = 8, 10 epochs, seeds 1..N):
+               the student never sees class K, only the teacher's graded
+               answers about it on other images. Reported: test accuracy on
+               class K and overall, as trained and after a bias correction
+               (b added to the logit of class K, b chosen on validation
+               among 0, 0.5, ..., 10 for the best overall accuracy).
+   C1: conv3x3(1->32)+ReLU, conv3x3(32->64)+ReLU, maxpool2, dropout .25,
+       flatten, dense(9216->128)+ReLU, dropout .5, dense(128->10).
+   C2: conv3x3(1->8)+ReLU, maxpool2, conv3x3(8->16)+ReLU, maxpool2, flatten,
+       dense(400->10). */
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+#define DISTILL_IMPLEMENTATION
+#include "distill.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KT_MAX_CK 4
+#define KT_MAX_ROWS 16
+#define KT_MAX_SEEDS 8
+
+typedef struct kt_row {
+    char  name[48];
+    int   ck[KT_MAX_CK], nck, n;
+    float val[KT_MAX_CK][KT_MAX_SEEDS], test[KT_MAX_CK][KT_MAX_SEEDS];
+    double seconds;
+} kt_row;
+
+static kt_row kt_rows[KT_MAX_ROWS];
+static int kt_row_count;
+
+static kt_row *kt_row_of(const char *name, const int *ck, int nck)
+{
+    int i;
+    for (i = 0; i < kt_row_count; ++i)
+        if (!strcmp(kt_rows[i].name, name)) return &kt_rows[i];
+    if (kt_row_count == KT_MAX_ROWS) { fprintf(stderr, "too many rows\n"); exit(1); }
+    memset(&kt_rows[i], 0, sizeof kt_rows[i]);
+    snprintf(kt_rows[i].name, sizeof kt_rows[i].name, "%s", name);
+    memcpy(kt_rows[i].ck, ck, (size_t)nck * sizeof(int));
+    kt_rows[i].nck = nck;
+    ++kt_row_count;
+    return &kt_rows[i];
+}
+
+static dst_model *kt_model(int teacher, int seed)
+{
+    dst_layer_desc L[16];
+    dst_model_desc desc = dst_model_desc_default();
+    dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+    dst_model *m;
+    dst_error e;
+    int n = 0;
+    if (teacher) {
+        L[n++] = dst_conv2d(32, 3, 1, 0); L[n++] = dst_relu();
+        L[n++] = dst_conv2d(64, 3, 1, 0); L[n++] = dst_relu();
+        L[n++] = dst_maxpool2d(2, 0, 0); L[n++] = dst_dropout(0.25f); L[n++] = dst_flatten();
+        L[n++] = dst_dense(128); L[n++] = dst_relu(); L[n++] = dst_dropout(0.5f);
+        L[n++] = dst_dense(10);
+    } else {
+        L[n++] = dst_conv2d(8, 3, 1, 0); L[n++] = dst_relu(); L[n++] = dst_maxpool2d(2, 0, 0);
+        L[n++] = dst_conv2d(16, 3, 1, 0); L[n++] = dst_relu(); L[n++] = dst_maxpool2d(2, 0, 0);
+        L[n++] = dst_flatten(); L[n++] = dst_dense(10);
+    }
+    desc.input_c = 1; desc.input_h = 28; desc.input_w = 28;
+    desc.layers = L; desc.layer_count = n; desc.seed = (uint64_t)seed;
+    if (dst_model_create(&m, &desc, &e) != DST_OK) { fprintf(stderr, "model: %s\n", e.message); exit(1); }
+    dst_model_set_optimizer(m, &opt);
+    return m;
+}
+
+typedef struct kt_data {
+    dst_mnist d;
+    size_t pool, labelled;
+    const float *val_x;
+    const int *val_y;
+    size_t val_count;
+} kt_data;
+
+static float kt_acc(dst_model *m, const float *x, const int *y, size_t n)
+{
+    float acc = 0;
+    if (dst_model_evaluate(m, x, y, n, 0, NULL, &acc) != DST_OK) {
+        fprintf(stderr, "evaluate: %s\n", dst_model_error(m));
+        exit(1);
+    }
+    return acc;
+}
+
+/* One student: trained up to each checkpoint in turn (one fit, resumed),
+   validation and test accuracy recorded at each. */
+static void kt_student(const char *name, const kt_data *k, size_t count, const dst_teacher *t, float T,
+                       const int *ck, int nck, int seed)
+{
+    kt_row *row = kt_row_of(name, ck, nck);
+    dst_model *m = kt_model(0, seed);
+    dst_fit_config fit = dst_fit_default();
+    double t0 = dst_seconds();
+    int c;
+    fit.seed = (uint64_t)seed;
+    if (t) {
+        fit.teacher = t;
+        fit.temperature = T;
+        fit.alpha = 0.5f;
+        fit.unlabeled_x = k->d.train_x + count * 784;
+        fit.unlabeled_count = k->pool - count;
+    }
+    printf("run %-22s seed %d ", name, seed);
+    for (c = 0; c < nck; ++c) {
+        fit.epochs = ck[c];
+        fit.resume = c > 0;
+        if (dst_model_fit(m, k->d.train_x, k->d.train_y, count, &fit) != DST_OK) {
+            fprintf(stderr, "%s: %s\n", name, dst_model_error(m));
+            exit(1);
+        }
+        row->val[c][row->n] = kt_acc(m, k->val_x, k->val_y, k->val_count);
+        row->test[c][row->n] = kt_acc(m, k->d.test_x, k->d.test_y, k->d.test_count);
+        printf(" ep%d val %.4f test %.4f", ck[c], (double)row->val[c][row->n], (double)row->test[c][row->n]);
+    }
+    row->seconds += dst_seconds() - t0;
+    printf("  %.1fs\n", dst_seconds() - t0);
+    fflush(stdout);
+    row->n++;
+    dst_model_free(m);
+}
+
+/* The checkpoint with the best mean validation accuracy. */
+static int kt_best(const kt_row *r)
+{
+    int c, i, best = 0;
+    double best_v = -1;
+    for (c = 0; c < r->nck; ++c) {
+        double v = 0;
+        for (i = 0; i < r->n; ++i) v += r->val[c][i];
+        if (v / r->n > best_v) { best_v = v / r->n; best = c; }
+    }
+    return best;
+}
+
+static void kt_print(const kt_row *r)
+{
+    int c = kt_best(r), i;
+    double mean = 0, val = 0, sd = 0;
+    for (i = 0; i < r->n; ++i) { mean += 100.0 * r->test[c][i]; val += 100.0 * r->val[c][i]; }
+    mean /= r->n; val /= r->n;
+    for (i = 0; i < r->n; ++i) sd += (100.0 * r->test[c][i] - mean) * (100.0 * r->test[c][i] - mean);
+    sd = r->n > 1 ? sqrt(sd / (r->n - 1)) : 0;
+    printf("%-22s epochs %3d  val %.2f  test %6.2f +- %4.2f  (n=%d:", r->name, r->ck[c], val, mean, sd, r->n);
+    for (i = 0; i < r->n; ++i) printf(" %.2f", 100.0 * r->test[c][i]);
+    printf(")  %.0fs per run\n", r->seconds / r->n);
+}
+
+/* Accuracy on all n samples and on those of class cls, with b added to
+   that class's logit. */
+static void kt_class_acc(const float *logits, const int *y, size_t n, int cls, float b, double *all, double *of_cls)
+{
+    size_t i, right = 0, in = 0, right_in = 0;
+    for (i = 0; i < n; ++i) {
+        const float *z = logits + i * 10;
+        int j, best = 0;
+        for (j = 1; j < 10; ++j)
+            if (z[j] + (j == cls ? b : 0) > z[best] + (best == cls ? b : 0)) best = j;
+        right += best == y[i];
+        if (y[i] == cls) { ++in; right_in += best == y[i]; }
+    }
+    *all = (double)right / (double)n;
+    *of_cls = in ? (double)right_in / (double)in : 0;
+}
+
+/* --missing-class: distilled on the pool without class cls, no labels. */
+static void kt_missing_class(const kt_data *k, dst_model *teacher, int cls, int seeds)
+{
+    size_t i, n = 0;
+    float *x = (float *)malloc(k->pool * 784 * sizeof(float)), *vl, *tl;
+    int s;
+    dst_teacher live = dst_teacher_model(teacher);
+    if (!x || !(vl = (float *)malloc(k->val_count * 10 * sizeof(float))) ||
+        !(tl = (float *)malloc(k->d.test_count * 10 * sizeof(float)))) { fprintf(stderr, "out of memory\n"); exit(1); }
+    for (i = 0; i < k->pool; ++i)
+        if (k->d.train_y[i] != cls) memcpy(x + n++ * 784, k->d.train_x + i * 784, 784 * sizeof(float));
+    printf("missing class %d: transfer set of %lu images without labels, none of class %d\n", cls, (unsigned long)n, cls);
+    {
+        double ta, tc;
+        dst_model_predict(teacher, k->d.test_x, k->d.test_count, tl);
+        kt_class_acc(tl, k->d.test_y, k->d.test_count, cls, 0, &ta, &tc);
+        printf("teacher: class %d test accuracy %.2f%% (all classes %.2f%%)\n", cls, 100 * tc, 100 * ta);
+    }
+    for (s = 1; s <= seeds; ++s) {
+        dst_model *m = kt_model(0, s);
+        dst_fit_config fit = dst_fit_default();
+        double t0 = dst_seconds(), va, tc, ta, best_va = -1;
+        float b, best_b = 0;
+        fit.epochs = 10; fit.seed = (uint64_t)s;
+        fit.teacher = &live; fit.temperature = 8; /* fit caches the teacher's logits */
+        if (dst_model_fit(m, x, NULL, n, &fit) != DST_OK) { fprintf(stderr, "%s\n", dst_model_error(m)); exit(1); }
+        dst_model_predict(m, k->val_x, k->val_count, vl);
+        dst_model_predict(m, k->d.test_x, k->d.test_count, tl);
+        for (b = 0; b <= 10; b += 0.5f) {
+            kt_class_acc(vl, k->val_y, k->val_count, cls, b, &va, &tc);
+            if (va > best_va) { best_va = va; best_b = b; }
+        }
+        kt_class_acc(tl, k->d.test_y, k->d.test_count, cls, 0, &ta, &tc);
+        printf("seed %d: class %d test accuracy %.2f%% (all classes %.2f%%)", s, cls, 100 * tc, 100 * ta);
+        kt_class_acc(tl, k->d.test_y, k->d.test_count, cls, best_b, &ta, &tc);
+        printf("; bias +%.1f (chosen on validation): class %d %.2f%%, all %.2f%%  %.0fs\n", (double)best_b, cls,
+               100 * tc, 100 * ta, dst_seconds() - t0);
+        fflush(stdout);
+        dst_model_free(m);
+    }
+    free(x); free(vl); free(tl);
+}
+
+static dst_model *kt_teacher(const char *path, const kt_data *k, int epochs)
+{
+    dst_model *t;
+    dst_error e;
+    dst_fit_config fit = dst_fit_default();
+    double t0 = dst_seconds();
+    if (dst_model_load(&t, path, &e) == DST_OK) {
+        printf("teacher: loaded %s\n", path);
+        return t;
+    }
+    t = kt_model(1, 1);
+    fit.epochs = epochs;
+    fit.seed = 1;
+    if (dst_model_fit(t, k->d.train_x, k->d.train_y, k->pool, &fit) != DST_OK) {
+        fprintf(stderr, "teacher: %s\n", dst_model_error(t));
+        exit(1);
+    }
+    printf("teacher: trained in %.0fs\n", dst_seconds() - t0);
+    if (dst_model_save(t, path, &e) != DST_OK) fprintf(stderr, "teacher: not saved: %s\n", e.message);
+    return t;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = "/usr/share/datasets/fashion-mnist", *tpath = "teacher_c1.dst";
+    int seeds = 3, quick = 0, i, s, t_ep = 5, best_c = 0, missing = -1;
+    static const int lab_full[] = { 25, 50, 100, 200 }, kd_full[] = { 5, 10 };
+    static const int lab_quick[] = { 2, 4 }, kd_quick[] = { 1, 2 };
+    static const float temps_full[] = { 2, 4, 8 }, temps_quick[] = { 2, 4 };
+    const int *lab_ck = lab_full, *kd_ck = kd_full;
+    const float *temps = temps_full;
+    int n_lab = 4, n_kd = 2, n_t = 3;
+    kt_data k;
+    dst_error e;
+    dst_model *teacher;
+    dst_teacher live, cached;
+    float *logits, best_T = 0;
+    char name[48];
+    double t0, best_v = -1;
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--teacher") && i + 1 < argc) tpath = argv[++i];
+        else if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--missing-class") && i + 1 < argc) missing = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (seeds < 1 || seeds > KT_MAX_SEEDS) { fprintf(stderr, "--seeds: 1 to %d\n", KT_MAX_SEEDS); return 2; }
+    memset(&k, 0, sizeof k);
+    if (dst_mnist_load(dir, &k.d, &e) != DST_OK || k.d.train_count < 60000) {
+        fprintf(stderr, "%s: %s\n", dir, e.message);
+        return 1;
+    }
+    k.pool = 55000; k.labelled = 1000;
+    if (quick) {
+        k.pool = 5000; k.labelled = 500; t_ep = 1;
+        lab_ck = lab_quick; kd_ck = kd_quick; temps = temps_quick;
+        n_lab = 2; n_kd = 2; n_t = 2;
+        tpath = "teacher_c1_quick.dst";
+    }
+    k.val_x = k.d.train_x + (size_t)55000 * 784;
+    k.val_y = k.d.train_y + 55000;
+    k.val_count = 5000;
+
+    teacher = kt_teacher(tpath, &k, t_ep);
+    printf("teacher C1: validation %.4f test %.4f\n", (double)kt_acc(teacher, k.val_x, k.val_y, k.val_count),
+           (double)kt_acc(teacher, k.d.test_x, k.d.test_y, k.d.test_count));
+    if (missing >= 0 && missing < 10) {
+        kt_missing_class(&k, teacher, missing, seeds);
+        dst_model_free(teacher);
+        dst_mnist_free(&k.d);
+        return 0;
+    }
+    logits = (float *)malloc(k.pool * 10 * sizeof(float));
+    live = dst_teacher_model(teacher);
+    t0 = dst_seconds();
+    if (!logits || dst_teacher_cache(&live, k.d.train_x, 784, k.pool, logits, &e) != DST_OK) {
+        fprintf(stderr, "teacher cache: %s\n", logits ? e.message : "out of memory");
+        return 1;
+    }
+    printf("teacher logits on %lu images: %.1fs\n", (unsigned long)k.pool, dst_seconds() - t0);
+    cached = dst_teacher_logits(logits, k.pool, 10);
+
+    snprintf(name, sizeof name, "labels %lu", (unsigned long)k.labelled);
+    for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.labelled, NULL, 0, lab_ck, n_lab, s);
+    for (i = 0; i < n_t; ++i) { /* T on seed 1 */
+        kt_row *r;
+        snprintf(name, sizeof name, "transfer T=%g", (double)temps[i]);
+        kt_student(name, &k, k.labelled, &cached, temps[i], kd_ck, n_kd, 1);
+        r = kt_row_of(name, kd_ck, n_kd);
+        best_c = kt_best(r);
+        if (r->val[best_c][0] > best_v) { best_v = r->val[best_c][0]; best_T = temps[i]; }
+    }
+    snprintf(name, sizeof name, "transfer T=%g", (double)best_T);
+    for (s = 2; s <= seeds; ++s) kt_student(name, &k, k.labelled, &cached, best_T, kd_ck, n_kd, s);
+    snprintf(name, sizeof name, "labels %lu (all)", (unsigned long)k.pool);
+    for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.pool, NULL, 0, kd_ck, n_kd, s);
+
+    printf("\ndistill.h %s, Fashion-MNIST, C2 student; choices on validation (5,000 training images), "
+           "test accuracy (%%) mean +- std (n-1) over seeds%s\n", dst_version(), quick ? " [QUICK]" : "");
+    printf("teacher C1 (%d epochs, %lu labels): test %.2f\n", t_ep, (unsigned long)k.pool,
+           100.0 * kt_acc(teacher, k.d.test_x, k.d.test_y, k.d.test_count));
+    snprintf(name, sizeof name, "labels %lu", (unsigned long)k.labelled);
+    kt_print(kt_row_of(name, lab_ck, n_lab));
+    snprintf(name, sizeof name, "transfer T=%g", (double)best_T);
+    kt_print(kt_row_of(name, kd_ck, n_kd));
+    snprintf(name, sizeof name, "labels %lu (all)", (unsigned long)k.pool);
+    kt_print(kt_row_of(name, kd_ck, n_kd));
+    free(logits);
+    dst_model_free(teacher);
+    dst_mnist_free(&k.d);
+    return 0;
+}

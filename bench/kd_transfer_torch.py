@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""Distillation on a transfer set (few labels, many unlabelled images),
+PyTorch side: the same protocol as bench/kd_transfer.c. Results and the
+commands are in docs/DISTILLATION.md ("Few labels, many images").
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py [--teacher FILE.pt]
+        [--seeds N] [--quick] [--data DIR] [--missing-class K]
+
+Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
+constant lr, no augmentation, PyTorch's default init, pixels / 255):
+  split     training images 0..54,999 are the pool, 55,000..59,999 the
+            validation set (every choice below is made on it); the 10,000
+            test images are only reported.
+  teacher   C1 trained on the 55,000 pool images with their labels, 5 epochs,
+            seed 1 (saved to --teacher and reused when the file exists).
+  labels    C2 on the first 1,000 pool images with labels; epochs chosen on
+            validation among 25, 50, 100, 200 (mean over seeds).
+  transfer  C2 on the same 1,000 labelled images plus the other 54,000 pool
+            images without labels: labelled samples alpha * soft + (1 - alpha)
+            * hard, unlabelled ones the soft term alone, the sum over the batch
+            divided by its size (distill.h's dst_kd_loss with DST_NO_LABEL);
+            alpha 0.5; T chosen on validation among 2, 4, 8 (seed 1), epochs
+            among 5, 10.
+  ceiling   C2 on all 55,000 pool images with labels; epochs among 5, 10.
+The teacher's logits on the pool are computed once (eval mode). Seeds 1..N
+set the student's init and its shuffling.
+--quick: 5,000 pool images, 1 teacher epoch, short students (a smoke test).
+--missing-class K: Hinton et al.'s demonstration instead: the transfer set is
+every pool image whose class is not K, with no labels (soft targets alone,
+T = 8, 10 epochs, seeds 1..N); reported: test accuracy on class K and overall,
+as trained and after adding b to the logit of class K (b chosen on validation
+among 0, 0.5, ..., 10 for the best overall accuracy).
+"""
+import argparse
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    return arr.reshape(dims)
+
+
+def load(dirname):
+    def p(name):
+        return os.path.join(dirname, name + ".gz")
+    tx = read_idx(p("train-images-idx3-ubyte")).astype(np.float32) / 255.0
+    ty = read_idx(p("train-labels-idx1-ubyte")).astype(np.int64)
+    vx = read_idx(p("t10k-images-idx3-ubyte")).astype(np.float32) / 255.0
+    vy = read_idx(p("t10k-labels-idx1-ubyte")).astype(np.int64)
+    return (torch.from_numpy(tx).unsqueeze(1), torch.from_numpy(ty),
+            torch.from_numpy(vx).unsqueeze(1), torch.from_numpy(vy))
+
+
+def c1():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+        nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
+
+
+def c2():
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 10))
+
+
+def mixed_kd_loss(s, t, y, T, alpha):
+    """distill.h's loss with unlabelled rows (y < 0): per row, labelled
+    alpha * T^2 KL + (1 - alpha) * CE, unlabelled T^2 KL alone; the mean over
+    the batch."""
+    log_ps = F.log_softmax(s / T, dim=1)
+    pt = F.softmax(t / T, dim=1)
+    kl = (pt * (torch.log(pt.clamp_min(1e-30)) - log_ps)).sum(1) * (T * T)
+    labelled = y >= 0
+    ce = F.cross_entropy(s, y.clamp(min=0), reduction="none")
+    per_row = torch.where(labelled, alpha * kl + (1.0 - alpha) * ce, kl)
+    return per_row.mean()
+
+
+@torch.no_grad()
+def logits_of(model, x):
+    model.eval()
+    return torch.cat([model(x[i:i + 1000]) for i in range(0, x.shape[0], 1000)])
+
+
+@torch.no_grad()
+def accuracy(model, x, y):
+    acc = (logits_of(model, x).argmax(1) == y).float().mean().item()
+    model.train()
+    return acc
+
+
+def train(model, x, y, checkpoints, seed, evals, tl=None, T=4.0, alpha=0.5):
+    """Trains for max(checkpoints) epochs; at each checkpoint calls evals()
+    and keeps what it returns."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    n = x.shape[0]
+    model.train()
+    out = {}
+    for ep in range(1, max(checkpoints) + 1):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, 128):
+            idx = perm[i:i + 128]
+            s = model(x[idx])
+            loss = F.cross_entropy(s, y[idx]) if tl is None else mixed_kd_loss(s, tl[idx], y[idx], T, alpha)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if ep in checkpoints:
+            out[ep] = evals(model)
+    return out
+
+
+def class_acc(logits, y, cls, b):
+    z = logits.clone()
+    z[:, cls] += b
+    right = z.argmax(1) == y
+    return right.float().mean().item(), right[y == cls].float().mean().item()
+
+
+def missing_class(teacher, px, py, val_x, val_y, test_x, test_y, cls, seeds):
+    x = px[py != cls]
+    print("missing class %d: transfer set of %d images without labels, none of class %d" % (cls, x.shape[0], cls))
+    ta, tc = class_acc(logits_of(teacher, test_x), test_y, cls, 0.0)
+    print("teacher: class %d test accuracy %.2f%% (all classes %.2f%%)" % (cls, 100 * tc, 100 * ta), flush=True)
+    tl = logits_of(teacher, x)
+    none = torch.full((x.shape[0],), -1, dtype=torch.int64)
+    for s in range(1, seeds + 1):
+        torch.manual_seed(s)
+        m = c2()
+        t0 = time.time()
+        train(m, x, none, [10], s, lambda _: None, tl, 8.0, 0.5)
+        vl, tst = logits_of(m, val_x), logits_of(m, test_x)
+        best_b = max([0.5 * i for i in range(21)], key=lambda b: (class_acc(vl, val_y, cls, b)[0], -b))
+        ta, tc = class_acc(tst, test_y, cls, 0.0)
+        ta2, tc2 = class_acc(tst, test_y, cls, best_b)
+        print("seed %d: class %d test accuracy %.2f%% (all classes %.2f%%); bias +%.1f (chosen on validation): "
+              "class %d %.2f%%, all %.2f%%  %.0fs" % (s, cls, 100 * tc, 100 * ta, best_b, cls, 100 * tc2, 100 * ta2,
+                                                      time.time() - t0), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--teacher", default="teacher_c1.pt")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--missing-class", type=int, default=-1)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    tx, ty, test_x, test_y = load(a.data)
+    pool, labelled, t_ep = 55000, 1000, 5
+    lab_ck, kd_ck, all_ck, temps = [25, 50, 100, 200], [5, 10], [5, 10], [2.0, 4.0, 8.0]
+    if a.quick:
+        pool, labelled, t_ep = 5000, 500, 1
+        lab_ck, kd_ck, all_ck, temps = [2, 4], [1, 2], [1, 2], [2.0, 4.0]
+    px, py = tx[:pool], ty[:pool]
+    val_x, val_y = tx[55000:60000], ty[55000:60000]
+
+    def evals(m):
+        return (accuracy(m, val_x, val_y), accuracy(m, test_x, test_y))
+
+    t0 = time.time()
+    teacher = c1()
+    if os.path.exists(a.teacher) and not a.quick:
+        teacher.load_state_dict(torch.load(a.teacher))
+        print("teacher: loaded %s" % a.teacher, flush=True)
+    else:
+        torch.manual_seed(1)
+        teacher = c1()
+        train(teacher, px, py, [t_ep], 1, lambda m: None)
+        if not a.quick:
+            torch.save(teacher.state_dict(), a.teacher)
+        print("teacher: trained in %.0fs" % (time.time() - t0), flush=True)
+    tv, tt = evals(teacher)
+    print("teacher C1: validation %.4f test %.4f" % (tv, tt), flush=True)
+    if a.missing_class >= 0:
+        missing_class(teacher, px, py, val_x, val_y, test_x, test_y, a.missing_class, a.seeds)
+        return
+    t0 = time.time()
+    tl = logits_of(teacher, px)
+    print("teacher logits on %d images: %.1fs" % (pool, time.time() - t0), flush=True)
+
+    # stream labels: the first `labelled` pool images keep theirs, the rest -1
+    ymix = py.clone()
+    ymix[labelled:] = -1
+    rows = {}
+
+    def record(name, res, seed):
+        for ep, (v, t) in res.items():
+            rows.setdefault((name, ep), []).append((seed, v, t))
+
+    def run(name, x, y, ck, seed, tl_=None, T=4.0):
+        torch.manual_seed(seed)
+        m = c2()
+        t0 = time.time()
+        res = train(m, x, y, ck, seed, evals, tl_, T, 0.5)
+        secs = time.time() - t0
+        print("run %-22s seed %d  %s  %.1fs" % (name, seed, "  ".join(
+            "ep%d val %.4f test %.4f" % (e, v, t) for e, (v, t) in sorted(res.items())), secs), flush=True)
+        record(name, res, seed)
+
+    for s in range(1, a.seeds + 1):
+        run("labels %d" % labelled, px[:labelled], py[:labelled], lab_ck, s)
+    # T on seed 1, then the other seeds at the chosen T
+    for T in temps:
+        run("transfer T=%g" % T, px, ymix, kd_ck, 1, tl, T)
+    best_T = max(temps, key=lambda T: max(np.mean([v for _, v, _ in rows[("transfer T=%g" % T, e)]])
+                                          for e in kd_ck))
+    for s in range(2, a.seeds + 1):
+        run("transfer T=%g" % best_T, px, ymix, kd_ck, s, tl, best_T)
+    for s in range(1, a.seeds + 1):
+        run("labels %d (all)" % pool, px, py, all_ck, s)
+
+    print("\nPyTorch %s, Fashion-MNIST, C2 student; choices on validation (5,000 training images), "
+          "test accuracy (%%) mean +- std (n-1) over seeds%s" % (torch.__version__, " [QUICK]" if a.quick else ""))
+    print("teacher C1 (%d epochs, %d labels): test %.2f" % (t_ep, pool, 100 * tt))
+    for name in ["labels %d" % labelled, "transfer T=%g" % best_T, "labels %d (all)" % pool]:
+        eps = sorted(e for (n, e) in rows if n == name)
+        best = max(eps, key=lambda e: np.mean([v for _, v, _ in rows[(name, e)]]))
+        r = rows[(name, best)]
+        v = np.array([t for _, _, t in r]) * 100
+        sd = v.std(ddof=1) if len(v) > 1 else 0.0
+        print("%-22s epochs %3d  val %.2f  test %6.2f +- %4.2f  (n=%d: %s)" % (
+            name, best, 100 * np.mean([x for _, x, _ in r]), v.mean(), sd, len(v),
+            " ".join("%.2f" % e for e in v)))
+
+
+if __name__ == "__main__":
+    main()
