@@ -2822,8 +2822,12 @@ static void dst__sgemm_run(const dst_threads *threads, int trans_a, int trans_b,
                            float *c, int ldc, float *const *packs, int npacks, size_t cap)
 {
     dst__gemm_job g;
-    float stack[DST__GEMM_STACK_FLOATS + 16], *heap = NULL, *mine[DST__MAX_WORKERS];
-    int blocks, workers, w;
+    float *heap = NULL;
+    int blocks, workers;
+#if defined(DST__SIMD_ANY)
+    float stack[DST__GEMM_STACK_FLOATS + 16], *mine[DST__MAX_WORKERS];
+    int w;
+#endif
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0) { /* C = beta * C, A and B not read */
         int i, j;

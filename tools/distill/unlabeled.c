@@ -60,7 +60,7 @@ static void unlabeled_from_idx(const char *path, const sets *d, unlabeled *u)
     u->count = (size_t)u->idx.dims[0];
 }
 
-/* The pictures of a folder DIR/<any name>/*.png|jpg|bmp (the folder names are
+/* The pictures of a folder DIR/<any name>/ of .png, .jpg or .bmp files (the names are
    not used), at the training images' size and channels, pixels / 255. */
 static void unlabeled_from_folder(const char *dir, const sets *d, unlabeled *u)
 {
