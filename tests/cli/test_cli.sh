@@ -218,6 +218,14 @@ for BIN in $BINS; do
     has "predict: blue" "^$F/test/blue/001.png: 0 blue "
     good "distill RGB" $BIN distill --data $F --teacher $M/rgb.bin --arch conv:4:3:1:same,relu,gap,dense:3 \
         --temperature 4 --alpha 0.9 --epochs 6 --lr 0.02 --out $M/rgb_student.bin
+    good "distill RGB on a transfer set of a folder" $BIN distill --data $F --teacher $M/rgb.bin \
+        --arch conv:4:3:1:same,relu,gap,dense:3 --temperature 4 --alpha 0.9 --epochs 3 --lr 0.02 --limit 12 \
+        --unlabeled $F/test --out $M/x.bin
+    has "folder transfer set: read and reported" "^transfer set: 36 images without labels from $F/test \\(soft targets only\\)$"
+    has "folder transfer set: normalised like the data" '^normalisation: pixels x 1/255, then per channel'
+    bad "unlabeled: a folder for a table" 1 "a folder of images, but the training data are not images" $BIN distill \
+        --data $G/game.csv --label species --teacher $M/csv.bin --arch dense:3 --temperature 2 --alpha 0.5 --epochs 1 \
+        --unlabeled $F/test --out $M/x.bin
     good "train gray, resized, test held out" $BIN train --data $F/flat --size 8x8 --channels 1 --arch dense:8,relu,dense:3 \
         --epochs 2 --out $M/gray.bin
     has "folder: held out, resized, gray" '^data: 48 training and 12 test images of 1x8x8 \(test: 0.2 held out\)'
@@ -376,9 +384,9 @@ EOF
     bad "unlabeled: missing file" 1 "--unlabeled cannot open $T/none.npy" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/none.npy --out $M/x.bin
     bad "unlabeled: images of another size" 1 "images of 8x8; the data's are 12x12" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/data8/train-images-idx3-ubyte.gz --out $M/x.bin
     bad "unlabeled: labels, not images" 1 "1-D IDX data" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $D/t10k-labels-idx1-ubyte --out $M/x.bin
-    bad "unlabeled: int32 .npy" 1 "an int32 array; expected float32 images" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_int.npy --out $M/x.bin
-    bad "unlabeled: .npy of another shape" 1 "a 4-D array of shape (300, ...); expected images like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_shape.npy --out $M/x.bin
-    bad "unlabeled: teacher logits without its rows" 1 "600 rows, expected 1200: one per training image, then one per --unlabeled image" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl.npy --out $M/x.bin
+    bad "unlabeled: int32 .npy" 1 "an int32 array; expected float32 samples like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_int.npy --out $M/x.bin
+    bad "unlabeled: .npy of another shape" 1 "a 4-D array of shape (300, ...); expected samples like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_shape.npy --out $M/x.bin
+    bad "unlabeled: teacher logits without its rows" 1 "shape (600, 4), expected (1200, 4): one row per training image, then one per --unlabeled sample" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl.npy --out $M/x.bin
     bad "attention: not S:T" 2 "--attention: '1' is not S:T[:W]" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1 --out $M/x.bin
     bad "attention: negative weight" 2 "--attention: weight: -1 is out of range" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1:-1 --out $M/x.bin
     bad "attention: teacher logits" 2 "--attention needs --teacher (a model" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1 --out $M/x.bin

@@ -50,6 +50,9 @@ static void unlabeled_from_idx(const char *path, const sets *d, unlabeled *u)
     size_t i, per;
     if (dst_idx_load(path, &u->idx, &e) != DST_OK) fail(1, "--unlabeled %s", e.message);
     per = u->idx.ndim >= 1 && u->idx.dims[0] > 0 ? u->idx.count / (size_t)u->idx.dims[0] : 0;
+    if (u->idx.ndim == 3 && (u->idx.dims[1] != t->height || u->idx.dims[2] != t->width))
+        fail(1, "--unlabeled %s: images of %dx%d; the data's are %dx%d", path, u->idx.dims[1], u->idx.dims[2], t->height,
+             t->width);
     if (u->idx.ndim < 2 || u->idx.dims[0] < 1 || per != dst_dataset_sample_size(t) ||
         (u->idx.ndim == 3 && (u->idx.dims[1] != t->height || u->idx.dims[2] != t->width)))
         fail(1, "--unlabeled %s: %d-D IDX data of %lu values a sample; the data's samples are %dx%dx%d", path,
