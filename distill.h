@@ -5890,6 +5890,7 @@ struct dst_model {
     float *scratch;                        /* 2 x out_size, loss rows */
     float *pack;                           /* GEMM packing (the calling thread's) */
     float **packs;                         /* one per worker: packs[0] is pack */
+    float **cols;                          /* im2col scratch of workers 1 .. npacks - 1 (worker 0: col) */
     int    npacks;
     dst_threads threads;                   /* dst_model_set_threads; width 1: none */
     /* the last forward */
@@ -6092,7 +6093,8 @@ static void dst__model_release_workspace(dst_model *m)
     m->ws_batch = 0;
 }
 
-/* the packing buffers of workers 1 .. npacks - 1 */
+/* the packing buffers and im2col scratch of workers 1 .. npacks - 1 (one
+   allocation each: cols[i] lies behind packs[i]) */
 static void dst__model_free_packs(dst_model *m)
 {
     int i;
@@ -6100,12 +6102,14 @@ static void dst__model_free_packs(dst_model *m)
     for (i = 1; i < m->npacks; ++i) dst__free_aligned(m->packs[i], m->alloc_user);
     DST_FREE(m->packs, m->alloc_user);
     m->packs = &m->pack;
+    m->cols = NULL;
     m->npacks = 1;
 }
 
 DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads)
 {
     float **packs;
+    size_t each;
     int i, width;
     if (!m) return DST_ERR_ARG;
     if (threads && (!threads->parallel_for || threads->width < 1))
@@ -6114,19 +6118,26 @@ DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads
     if (width > DST__MAX_WORKERS) width = DST__MAX_WORKERS;
     if (width != m->npacks) {
         dst__model_free_packs(m);
+        each = DST__GEMM_PACK_FLOATS + ((m->col_floats + 15) & ~(size_t)15);
         if (width > 1) {
-            packs = (float **)DST_MALLOC(sizeof(float *) * (size_t)width, m->alloc_user);
-            if (!packs) return dst__fail(m, DST_ERR_NOMEM, "packing buffers for %d threads", width);
+            packs = (float **)DST_MALLOC(2 * sizeof(float *) * (size_t)width, m->alloc_user);
+            if (!packs || m->col_floats > ((size_t)-1 >> 3) - DST__GEMM_PACK_FLOATS) {
+                if (packs) DST_FREE(packs, m->alloc_user);
+                return dst__fail(m, DST_ERR_NOMEM, "scratch for %d threads", width);
+            }
             packs[0] = m->pack;
+            packs[width] = NULL;
             for (i = 1; i < width; ++i) {
-                packs[i] = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+                packs[i] = (float *)dst__alloc_aligned(each * sizeof(float), m->alloc_user);
                 if (!packs[i]) {
                     while (--i > 0) dst__free_aligned(packs[i], m->alloc_user);
                     DST_FREE(packs, m->alloc_user);
-                    return dst__fail(m, DST_ERR_NOMEM, "packing buffers for %d threads", width);
+                    return dst__fail(m, DST_ERR_NOMEM, "scratch for %d threads", width);
                 }
+                packs[width + i] = packs[i] + DST__GEMM_PACK_FLOATS;
             }
             m->packs = packs;
+            m->cols = packs + width;
             m->npacks = width;
         }
     }
@@ -6536,28 +6547,113 @@ static int dst__conv2d_layer_weight_dims(const dst__layer *ly, uint64_t *dims)
     return 4;
 }
 
-static const float *dst__conv2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+/* On threads, a conv layer cuts its batch into groups of samples by the
+   shapes alone (dst__conv_groups): each group is one call of the path, on
+   whichever worker, with that worker's im2col scratch and packing buffer.
+   Backward: group 0 writes dW and db, group g > 0 its partial sums in the
+   layer's aux floats, then these are added to group 0's in group order. So
+   the bits do not depend on the thread count (nor on having threads: a
+   model without them runs the same groups one after another). Groups are
+   at least DST__CONV_GROUP_FLOPS multiply-adds; at most
+   DST__CONV_MAX_GROUPS, and fewer when the partial sums would pass
+   DST__CONV_PARTIAL_FLOATS. */
+#define DST__CONV_MAX_GROUPS 16
+#define DST__CONV_GROUP_FLOPS (4 * DST__PAR_MIN_FLOPS)
+#define DST__CONV_PARTIAL_FLOATS ((size_t)1 << 22)
+
+/* samples per group of a batch of the layer */
+static int dst__conv_group_size(const dst__layer *ly, int batch)
 {
     dst_conv2d_params p = dst__conv_params_of(ly);
-    const float *w = m->params + ly->param_offset;
+    double sample = (double)p.out_c * dst__conv_out_h(&p) * dst__conv_out_w(&p) * (p.in_c / p.groups) * p.kernel_h *
+                    p.kernel_w, groups = (double)batch * sample / DST__CONV_GROUP_FLOPS;
+    size_t params = ly->weight_count + ly->bias_count;
+    if (groups > DST__CONV_MAX_GROUPS) groups = DST__CONV_MAX_GROUPS;
+    if (params && groups > (double)(DST__CONV_PARTIAL_FLOATS / params) + 1) groups = (double)(DST__CONV_PARTIAL_FLOATS / params) + 1;
+    if (groups < 1) groups = 1;
+    return (int)((batch + (int)groups - 1) / (int)groups);
+}
+
+/* the partial dW and db of groups 1 .. */
+static size_t dst__conv2d_layer_aux_floats(const dst__layer *ly, int batch)
+{
+    int size = dst__conv_group_size(ly, batch);
+    return (size_t)((batch + size - 1) / size - 1) * (ly->weight_count + ly->bias_count);
+}
+
+typedef struct dst__conv_job {
+    dst_model *m;
+    const dst__layer *ly;
+    dst_conv2d_params p;
+    const float *x, *dy;
+    float *dx, *gw;
+    int batch, size, nb;
+} dst__conv_job;
+
+static float *dst__worker_col(const dst_model *m, int worker) { return worker ? m->cols[worker] : m->col; }
+
+static void dst__conv_forward_group(void *ctx, int group, int worker)
+{
+    const dst__conv_job *j = (const dst__conv_job *)ctx;
+    const dst__layer *ly = j->ly;
+    const float *w = j->m->params + ly->param_offset;
+    int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
+    dst__conv2d_forward_relu(&j->p, DST__CONV_AUTO, n, j->x + (size_t)s0 * ly->in_size, w,
+                             ly->bias_count ? w + ly->weight_count : NULL, ly->relu_fused,
+                             ly->out + (size_t)s0 * ly->out_size, dst__worker_col(j->m, worker), j->nb, j->m->packs[worker]);
+}
+
+static void dst__conv_backward_group(void *ctx, int group, int worker)
+{
+    const dst__conv_job *j = (const dst__conv_job *)ctx;
+    const dst__layer *ly = j->ly;
+    int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
+    float *gw = group ? ly->aux + (size_t)(group - 1) * (ly->weight_count + ly->bias_count) : j->gw;
+    dst__conv2d_backward(&j->p, DST__CONV_AUTO, n, j->x + (size_t)s0 * ly->in_size, j->m->params + ly->param_offset,
+                         j->dy + (size_t)s0 * ly->out_size, j->dx ? j->dx + (size_t)s0 * ly->in_size : NULL, gw,
+                         ly->bias_count ? gw + ly->weight_count : NULL, dst__worker_col(j->m, worker), j->nb,
+                         j->m->packs[worker]);
+}
+
+/* the job of a batch, and its group count */
+static int dst__conv_job_of(dst__conv_job *j, dst_model *m, const dst__layer *ly, const float *x, int batch)
+{
+    memset(j, 0, sizeof *j);
+    j->m = m; j->ly = ly; j->x = x; j->batch = batch;
+    j->p = dst__conv_params_of(ly);
+    j->size = dst__conv_group_size(ly, batch);
+    j->nb = dst__conv_samples_per_gemm(&j->p);
+    return (batch + j->size - 1) / j->size;
+}
+
+static const float *dst__conv2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    dst__conv_job j;
+    int groups = dst__conv_job_of(&j, m, ly, x, batch);
     (void)training;
-    dst__conv2d_forward_relu(&p, DST__CONV_AUTO, batch, x, w, ly->bias_count ? w + ly->weight_count : NULL, ly->relu_fused,
-                             ly->out, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    dst__par_for(&m->threads, dst__par_workers(&m->threads, groups, m->npacks), groups, dst__conv_forward_group, &j);
     return ly->out;
 }
 
 static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                float *dx, int batch)
 {
-    dst_conv2d_params p = dst__conv_params_of(ly);
-    float *gw = m->grads + ly->param_offset;
-    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + ly->param_offset, dy, dx, gw,
-                         ly->bias_count ? gw + ly->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    dst__conv_job j;
+    int groups = dst__conv_job_of(&j, m, ly, x, batch), g;
+    size_t n = ly->weight_count + ly->bias_count;
+    j.dy = dy; j.dx = dx; j.gw = m->grads + ly->param_offset;
+    dst__par_for(&m->threads, dst__par_workers(&m->threads, groups, m->npacks), groups, dst__conv_backward_group, &j);
+    for (g = 1; g < groups; ++g) {
+        size_t off, step = (size_t)1 << 30;
+        for (off = 0; off < n; off += step)
+            dst__row_add(dst__kern()->conv_rows, j.gw + off, ly->aux + (size_t)(g - 1) * n + off,
+                         (int)(n - off < step ? n - off : step));
+    }
     return dx;
 }
 
 static const dst__layer_ops dst__kind_conv2d = {
-    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
+    dst__conv2d_layer_shape, dst__conv2d_layer_aux_floats, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
     dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU
 };
 
