@@ -1891,6 +1891,10 @@ static void dst__par_for(const dst_threads *t, int workers, int blocks, dst__blo
 #ifndef DST__PAR_MIN_FLOPS
 #define DST__PAR_MIN_FLOPS 65536.0
 #endif
+/* Element-wise work (activations; pooling by groups of samples) is cut into
+   blocks of about this many values, fixed by the sizes: each value is
+   computed as on one thread, so any split gives the same bits. */
+#define DST__PAR_ELEMS 32768
 /* workers for blocks of flops multiply-adds each */
 static int dst__par_workers_for(const dst_threads *t, int blocks, double flops, int limit)
 {
@@ -6701,47 +6705,75 @@ static size_t dst__maxpool2d_layer_aux_floats(const dst__layer *ly, int batch)
     return ly->out_size * (size_t)batch; /* int32 argmax */
 }
 
+/* Pooling on threads: groups of samples of about DST__PAR_ELEMS input values. */
+typedef struct dst__pool_job {
+    dst_pool2d_params p;
+    const dst__layer *ly;
+    const float *x, *dy; /* forward: x; backward: dy */
+    float *dx;
+    int batch, size;
+} dst__pool_job;
+
+static void dst__pool_group(void *ctx, int group, int worker)
+{
+    const dst__pool_job *j = (const dst__pool_job *)ctx;
+    const dst__layer *ly = j->ly;
+    int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
+    size_t in = (size_t)s0 * ly->in_size, out = (size_t)s0 * ly->out_size;
+    int32_t *argmax = (int32_t *)(void *)ly->aux;
+    (void)worker;
+    if (ly->desc.kind == DST_LAYER_MAXPOOL2D) {
+        if (j->dy) dst__maxpool_backward(&j->p, n, argmax + out, j->dy + out, j->dx + in);
+        else dst__maxpool_forward(&j->p, n, j->x + in, ly->out + out, argmax + out);
+    } else {
+        if (j->dy) dst__avgpool_backward(&j->p, n, j->dy + out, j->dx + in);
+        else dst__avgpool_forward(&j->p, n, j->x + in, ly->out + out);
+    }
+}
+
+/* A pooling layer's forward (dy NULL) or backward. */
+static void dst__pool_run(dst_model *m, const dst__layer *ly, const float *x, const float *dy, float *dx, int batch)
+{
+    dst__pool_job j;
+    int groups;
+    j.p = dst__pool_params_of(ly);
+    j.ly = ly; j.x = x; j.dy = dy; j.dx = dx; j.batch = batch;
+    j.size = ly->in_size >= DST__PAR_ELEMS ? 1 : (int)(DST__PAR_ELEMS / ly->in_size);
+    if (j.size > batch) j.size = batch;
+    groups = (batch + j.size - 1) / j.size;
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, groups, (double)j.size * ly->in_size, m->npacks), groups,
+                 dst__pool_group, &j);
+}
+
 static const float *dst__maxpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)training;
-    dst__maxpool_forward(&p, batch, x, ly->out, (int32_t *)(void *)ly->aux);
+    (void)training;
+    dst__pool_run(m, ly, x, NULL, NULL, batch);
     return ly->out;
 }
 
-static const float *dst__maxpool2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
-                                                  float *dx, int batch)
+static const float *dst__pool_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                             float *dx, int batch)
 {
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)x;
-    if (dx) dst__maxpool_backward(&p, batch, (const int32_t *)(const void *)ly->aux, dy, dx);
+    (void)x;
+    if (dx) dst__pool_run(m, ly, NULL, dy, dx, batch);
     return dx;
 }
 
 static const dst__layer_ops dst__kind_maxpool2d = {
     dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
-    dst__maxpool2d_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__pool_layer_backward, NULL, 0, DST_ACT_RELU
 };
 
 static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)training;
-    dst__avgpool_forward(&p, batch, x, ly->out);
+    (void)training;
+    dst__pool_run(m, ly, x, NULL, NULL, batch);
     return ly->out;
 }
 
-static const float *dst__avgpool2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
-                                                  float *dx, int batch)
-{
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)x;
-    if (dx) dst__avgpool_backward(&p, batch, dy, dx);
-    return dx;
-}
-
 static const dst__layer_ops dst__kind_avgpool2d = {
-    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__avgpool2d_layer_backward,
+    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__pool_layer_backward,
     NULL, 0, DST_ACT_RELU
 };
 
@@ -6962,18 +6994,55 @@ DSTDEF dst_layer_desc dst_gelu(void) { return dst__layer_of(DST_LAYER_GELU, 0); 
 
 /* A ReLU after a layer that fuses it shares that layer's output buffer,
    which already holds the ReLU's output (relu_fused). */
+/* ---- activations on threads: blocks of DST__PAR_ELEMS values ---- */
+
+typedef struct dst__act_job {
+    dst_activation act;
+    float param;
+    int backward;
+    const float *x, *y, *dy; /* backward: x, y, dy (all set); forward: x */
+    float *out;
+    size_t n;
+} dst__act_job;
+
+static void dst__act_block(void *ctx, int block, int worker)
+{
+    const dst__act_job *j = (const dst__act_job *)ctx;
+    size_t off = (size_t)block * DST__PAR_ELEMS, n = j->n - off < DST__PAR_ELEMS ? j->n - off : DST__PAR_ELEMS;
+    (void)worker;
+    if (j->backward) dst_activation_backward(j->act, j->param, j->x + off, j->y + off, j->dy + off, j->out + off, n);
+    else dst_activation_forward(j->act, j->param, j->x + off, j->out + off, n);
+}
+
+/* One activation layer's forward (dy NULL) or backward over n values. */
+static void dst__act_run(dst_model *m, const dst__layer *ly, const float *x, const float *y, const float *dy, float *out,
+                         size_t n)
+{
+    dst__act_job j;
+    size_t blocks = (n + DST__PAR_ELEMS - 1) / DST__PAR_ELEMS;
+    j.act = dst__ops(ly)->activation; j.param = ly->desc.param; j.backward = dy != NULL;
+    j.x = x; j.y = y; j.dy = dy; j.out = out; j.n = n;
+    if (blocks > (size_t)1 << 20) blocks = 1; /* (no array is this large; blocks stay ints) */
+    if (blocks == 1) {
+        if (n) dst__act_block(&j, 0, 0);
+        return;
+    }
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, (int)blocks, DST__PAR_ELEMS, m->npacks), (int)blocks,
+                 dst__act_block, &j);
+}
+
 static const float *dst__relu_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    (void)m; (void)training;
-    if (ly->out != x) dst__relu(x, ly->out, ly->out_size * (size_t)batch);
+    (void)training;
+    if (ly->out != x) dst__act_run(m, ly, x, x, NULL, ly->out, ly->out_size * (size_t)batch);
     return ly->out;
 }
 
 static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                              float *dx, int batch)
 {
-    (void)m; (void)x;
-    if (dx) dst__relu_grad(ly->out, dy, dx, ly->out_size * (size_t)batch); /* out > 0 where x > 0 */
+    (void)x; /* out > 0 where x > 0, and x may be out (a ReLU done in place) */
+    if (dx) dst__act_run(m, ly, ly->out, ly->out, dy, dx, ly->out_size * (size_t)batch);
     return dx;
 }
 
@@ -6992,18 +7061,15 @@ static dst_result dst__leaky_relu_layer_shape(dst__layer *ly, int index, dst_err
    activation and desc.param. */
 static const float *dst__activation_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    (void)m; (void)training;
-    dst_activation_forward(dst__ops(ly)->activation, ly->desc.param, x, ly->out, ly->out_size * (size_t)batch);
+    (void)training;
+    dst__act_run(m, ly, x, x, NULL, ly->out, ly->out_size * (size_t)batch);
     return ly->out;
 }
 
 static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                    float *dx, int batch)
 {
-    (void)m;
-    if (dx)
-        dst_activation_backward(dst__ops(ly)->activation, ly->desc.param, x, ly->out, dy, dx,
-                                ly->out_size * (size_t)batch);
+    if (dx) dst__act_run(m, ly, x, ly->out, dy, dx, ly->out_size * (size_t)batch);
     return dx;
 }
 
