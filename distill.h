@@ -1891,6 +1891,10 @@ static void dst__par_for(const dst_threads *t, int workers, int blocks, dst__blo
 #ifndef DST__PAR_MIN_FLOPS
 #define DST__PAR_MIN_FLOPS 65536.0
 #endif
+/* Element-wise work (activations; pooling by groups of samples) is cut into
+   blocks of about this many values, fixed by the sizes: each value is
+   computed as on one thread, so any split gives the same bits. */
+#define DST__PAR_ELEMS 32768
 /* workers for blocks of flops multiply-adds each */
 static int dst__par_workers_for(const dst_threads *t, int blocks, double flops, int limit)
 {
@@ -5890,6 +5894,7 @@ struct dst_model {
     float *scratch;                        /* 2 x out_size, loss rows */
     float *pack;                           /* GEMM packing (the calling thread's) */
     float **packs;                         /* one per worker: packs[0] is pack */
+    float **cols;                          /* im2col scratch of workers 1 .. npacks - 1 (worker 0: col) */
     int    npacks;
     dst_threads threads;                   /* dst_model_set_threads; width 1: none */
     /* the last forward */
@@ -6092,7 +6097,8 @@ static void dst__model_release_workspace(dst_model *m)
     m->ws_batch = 0;
 }
 
-/* the packing buffers of workers 1 .. npacks - 1 */
+/* the packing buffers and im2col scratch of workers 1 .. npacks - 1 (one
+   allocation each: cols[i] lies behind packs[i]) */
 static void dst__model_free_packs(dst_model *m)
 {
     int i;
@@ -6100,12 +6106,14 @@ static void dst__model_free_packs(dst_model *m)
     for (i = 1; i < m->npacks; ++i) dst__free_aligned(m->packs[i], m->alloc_user);
     DST_FREE(m->packs, m->alloc_user);
     m->packs = &m->pack;
+    m->cols = NULL;
     m->npacks = 1;
 }
 
 DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads)
 {
     float **packs;
+    size_t each;
     int i, width;
     if (!m) return DST_ERR_ARG;
     if (threads && (!threads->parallel_for || threads->width < 1))
@@ -6114,19 +6122,26 @@ DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads
     if (width > DST__MAX_WORKERS) width = DST__MAX_WORKERS;
     if (width != m->npacks) {
         dst__model_free_packs(m);
+        each = DST__GEMM_PACK_FLOATS + ((m->col_floats + 15) & ~(size_t)15);
         if (width > 1) {
-            packs = (float **)DST_MALLOC(sizeof(float *) * (size_t)width, m->alloc_user);
-            if (!packs) return dst__fail(m, DST_ERR_NOMEM, "packing buffers for %d threads", width);
+            packs = (float **)DST_MALLOC(2 * sizeof(float *) * (size_t)width, m->alloc_user);
+            if (!packs || m->col_floats > ((size_t)-1 >> 3) - DST__GEMM_PACK_FLOATS) {
+                if (packs) DST_FREE(packs, m->alloc_user);
+                return dst__fail(m, DST_ERR_NOMEM, "scratch for %d threads", width);
+            }
             packs[0] = m->pack;
+            packs[width] = NULL;
             for (i = 1; i < width; ++i) {
-                packs[i] = (float *)dst__alloc_aligned(DST__GEMM_PACK_FLOATS * sizeof(float), m->alloc_user);
+                packs[i] = (float *)dst__alloc_aligned(each * sizeof(float), m->alloc_user);
                 if (!packs[i]) {
                     while (--i > 0) dst__free_aligned(packs[i], m->alloc_user);
                     DST_FREE(packs, m->alloc_user);
-                    return dst__fail(m, DST_ERR_NOMEM, "packing buffers for %d threads", width);
+                    return dst__fail(m, DST_ERR_NOMEM, "scratch for %d threads", width);
                 }
+                packs[width + i] = packs[i] + DST__GEMM_PACK_FLOATS;
             }
             m->packs = packs;
+            m->cols = packs + width;
             m->npacks = width;
         }
     }
@@ -6536,28 +6551,113 @@ static int dst__conv2d_layer_weight_dims(const dst__layer *ly, uint64_t *dims)
     return 4;
 }
 
-static const float *dst__conv2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+/* On threads, a conv layer cuts its batch into groups of samples by the
+   shapes alone (dst__conv_groups): each group is one call of the path, on
+   whichever worker, with that worker's im2col scratch and packing buffer.
+   Backward: group 0 writes dW and db, group g > 0 its partial sums in the
+   layer's aux floats, then these are added to group 0's in group order. So
+   the bits do not depend on the thread count (nor on having threads: a
+   model without them runs the same groups one after another). Groups are
+   at least DST__CONV_GROUP_FLOPS multiply-adds; at most
+   DST__CONV_MAX_GROUPS, and fewer when the partial sums would pass
+   DST__CONV_PARTIAL_FLOATS. */
+#define DST__CONV_MAX_GROUPS 16
+#define DST__CONV_GROUP_FLOPS (4 * DST__PAR_MIN_FLOPS)
+#define DST__CONV_PARTIAL_FLOATS ((size_t)1 << 22)
+
+/* samples per group of a batch of the layer */
+static int dst__conv_group_size(const dst__layer *ly, int batch)
 {
     dst_conv2d_params p = dst__conv_params_of(ly);
-    const float *w = m->params + ly->param_offset;
+    double sample = (double)p.out_c * dst__conv_out_h(&p) * dst__conv_out_w(&p) * (p.in_c / p.groups) * p.kernel_h *
+                    p.kernel_w, groups = (double)batch * sample / DST__CONV_GROUP_FLOPS;
+    size_t params = ly->weight_count + ly->bias_count;
+    if (groups > DST__CONV_MAX_GROUPS) groups = DST__CONV_MAX_GROUPS;
+    if (params && groups > (double)(DST__CONV_PARTIAL_FLOATS / params) + 1) groups = (double)(DST__CONV_PARTIAL_FLOATS / params) + 1;
+    if (groups < 1) groups = 1;
+    return (int)((batch + (int)groups - 1) / (int)groups);
+}
+
+/* the partial dW and db of groups 1 .. */
+static size_t dst__conv2d_layer_aux_floats(const dst__layer *ly, int batch)
+{
+    int size = dst__conv_group_size(ly, batch);
+    return (size_t)((batch + size - 1) / size - 1) * (ly->weight_count + ly->bias_count);
+}
+
+typedef struct dst__conv_job {
+    dst_model *m;
+    const dst__layer *ly;
+    dst_conv2d_params p;
+    const float *x, *dy;
+    float *dx, *gw;
+    int batch, size, nb;
+} dst__conv_job;
+
+static float *dst__worker_col(const dst_model *m, int worker) { return worker ? m->cols[worker] : m->col; }
+
+static void dst__conv_forward_group(void *ctx, int group, int worker)
+{
+    const dst__conv_job *j = (const dst__conv_job *)ctx;
+    const dst__layer *ly = j->ly;
+    const float *w = j->m->params + ly->param_offset;
+    int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
+    dst__conv2d_forward_relu(&j->p, DST__CONV_AUTO, n, j->x + (size_t)s0 * ly->in_size, w,
+                             ly->bias_count ? w + ly->weight_count : NULL, ly->relu_fused,
+                             ly->out + (size_t)s0 * ly->out_size, dst__worker_col(j->m, worker), j->nb, j->m->packs[worker]);
+}
+
+static void dst__conv_backward_group(void *ctx, int group, int worker)
+{
+    const dst__conv_job *j = (const dst__conv_job *)ctx;
+    const dst__layer *ly = j->ly;
+    int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
+    float *gw = group ? ly->aux + (size_t)(group - 1) * (ly->weight_count + ly->bias_count) : j->gw;
+    dst__conv2d_backward(&j->p, DST__CONV_AUTO, n, j->x + (size_t)s0 * ly->in_size, j->m->params + ly->param_offset,
+                         j->dy + (size_t)s0 * ly->out_size, j->dx ? j->dx + (size_t)s0 * ly->in_size : NULL, gw,
+                         ly->bias_count ? gw + ly->weight_count : NULL, dst__worker_col(j->m, worker), j->nb,
+                         j->m->packs[worker]);
+}
+
+/* the job of a batch, and its group count */
+static int dst__conv_job_of(dst__conv_job *j, dst_model *m, const dst__layer *ly, const float *x, int batch)
+{
+    memset(j, 0, sizeof *j);
+    j->m = m; j->ly = ly; j->x = x; j->batch = batch;
+    j->p = dst__conv_params_of(ly);
+    j->size = dst__conv_group_size(ly, batch);
+    j->nb = dst__conv_samples_per_gemm(&j->p);
+    return (batch + j->size - 1) / j->size;
+}
+
+static const float *dst__conv2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
+{
+    dst__conv_job j;
+    int groups = dst__conv_job_of(&j, m, ly, x, batch);
     (void)training;
-    dst__conv2d_forward_relu(&p, DST__CONV_AUTO, batch, x, w, ly->bias_count ? w + ly->weight_count : NULL, ly->relu_fused,
-                             ly->out, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    dst__par_for(&m->threads, dst__par_workers(&m->threads, groups, m->npacks), groups, dst__conv_forward_group, &j);
     return ly->out;
 }
 
 static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                float *dx, int batch)
 {
-    dst_conv2d_params p = dst__conv_params_of(ly);
-    float *gw = m->grads + ly->param_offset;
-    dst__conv2d_backward(&p, DST__CONV_AUTO, batch, x, m->params + ly->param_offset, dy, dx, gw,
-                         ly->bias_count ? gw + ly->weight_count : NULL, m->col, dst__conv_samples_per_gemm(&p), m->pack);
+    dst__conv_job j;
+    int groups = dst__conv_job_of(&j, m, ly, x, batch), g;
+    size_t n = ly->weight_count + ly->bias_count;
+    j.dy = dy; j.dx = dx; j.gw = m->grads + ly->param_offset;
+    dst__par_for(&m->threads, dst__par_workers(&m->threads, groups, m->npacks), groups, dst__conv_backward_group, &j);
+    for (g = 1; g < groups; ++g) {
+        size_t off, step = (size_t)1 << 30;
+        for (off = 0; off < n; off += step)
+            dst__row_add(dst__kern()->conv_rows, j.gw + off, ly->aux + (size_t)(g - 1) * n + off,
+                         (int)(n - off < step ? n - off : step));
+    }
     return dx;
 }
 
 static const dst__layer_ops dst__kind_conv2d = {
-    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
+    dst__conv2d_layer_shape, dst__conv2d_layer_aux_floats, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
     dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU
 };
 
@@ -6605,47 +6705,75 @@ static size_t dst__maxpool2d_layer_aux_floats(const dst__layer *ly, int batch)
     return ly->out_size * (size_t)batch; /* int32 argmax */
 }
 
+/* Pooling on threads: groups of samples of about DST__PAR_ELEMS input values. */
+typedef struct dst__pool_job {
+    dst_pool2d_params p;
+    const dst__layer *ly;
+    const float *x, *dy; /* forward: x; backward: dy */
+    float *dx;
+    int batch, size;
+} dst__pool_job;
+
+static void dst__pool_group(void *ctx, int group, int worker)
+{
+    const dst__pool_job *j = (const dst__pool_job *)ctx;
+    const dst__layer *ly = j->ly;
+    int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
+    size_t in = (size_t)s0 * ly->in_size, out = (size_t)s0 * ly->out_size;
+    int32_t *argmax = (int32_t *)(void *)ly->aux;
+    (void)worker;
+    if (ly->desc.kind == DST_LAYER_MAXPOOL2D) {
+        if (j->dy) dst__maxpool_backward(&j->p, n, argmax + out, j->dy + out, j->dx + in);
+        else dst__maxpool_forward(&j->p, n, j->x + in, ly->out + out, argmax + out);
+    } else {
+        if (j->dy) dst__avgpool_backward(&j->p, n, j->dy + out, j->dx + in);
+        else dst__avgpool_forward(&j->p, n, j->x + in, ly->out + out);
+    }
+}
+
+/* A pooling layer's forward (dy NULL) or backward. */
+static void dst__pool_run(dst_model *m, const dst__layer *ly, const float *x, const float *dy, float *dx, int batch)
+{
+    dst__pool_job j;
+    int groups;
+    j.p = dst__pool_params_of(ly);
+    j.ly = ly; j.x = x; j.dy = dy; j.dx = dx; j.batch = batch;
+    j.size = ly->in_size >= DST__PAR_ELEMS ? 1 : (int)(DST__PAR_ELEMS / ly->in_size);
+    if (j.size > batch) j.size = batch;
+    groups = (batch + j.size - 1) / j.size;
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, groups, (double)j.size * ly->in_size, m->npacks), groups,
+                 dst__pool_group, &j);
+}
+
 static const float *dst__maxpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)training;
-    dst__maxpool_forward(&p, batch, x, ly->out, (int32_t *)(void *)ly->aux);
+    (void)training;
+    dst__pool_run(m, ly, x, NULL, NULL, batch);
     return ly->out;
 }
 
-static const float *dst__maxpool2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
-                                                  float *dx, int batch)
+static const float *dst__pool_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
+                                             float *dx, int batch)
 {
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)x;
-    if (dx) dst__maxpool_backward(&p, batch, (const int32_t *)(const void *)ly->aux, dy, dx);
+    (void)x;
+    if (dx) dst__pool_run(m, ly, NULL, dy, dx, batch);
     return dx;
 }
 
 static const dst__layer_ops dst__kind_maxpool2d = {
     dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
-    dst__maxpool2d_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__pool_layer_backward, NULL, 0, DST_ACT_RELU
 };
 
 static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)training;
-    dst__avgpool_forward(&p, batch, x, ly->out);
+    (void)training;
+    dst__pool_run(m, ly, x, NULL, NULL, batch);
     return ly->out;
 }
 
-static const float *dst__avgpool2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
-                                                  float *dx, int batch)
-{
-    dst_pool2d_params p = dst__pool_params_of(ly);
-    (void)m; (void)x;
-    if (dx) dst__avgpool_backward(&p, batch, dy, dx);
-    return dx;
-}
-
 static const dst__layer_ops dst__kind_avgpool2d = {
-    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__avgpool2d_layer_backward,
+    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__pool_layer_backward,
     NULL, 0, DST_ACT_RELU
 };
 
@@ -6866,18 +6994,55 @@ DSTDEF dst_layer_desc dst_gelu(void) { return dst__layer_of(DST_LAYER_GELU, 0); 
 
 /* A ReLU after a layer that fuses it shares that layer's output buffer,
    which already holds the ReLU's output (relu_fused). */
+/* ---- activations on threads: blocks of DST__PAR_ELEMS values ---- */
+
+typedef struct dst__act_job {
+    dst_activation act;
+    float param;
+    int backward;
+    const float *x, *y, *dy; /* backward: x, y, dy (all set); forward: x */
+    float *out;
+    size_t n;
+} dst__act_job;
+
+static void dst__act_block(void *ctx, int block, int worker)
+{
+    const dst__act_job *j = (const dst__act_job *)ctx;
+    size_t off = (size_t)block * DST__PAR_ELEMS, n = j->n - off < DST__PAR_ELEMS ? j->n - off : DST__PAR_ELEMS;
+    (void)worker;
+    if (j->backward) dst_activation_backward(j->act, j->param, j->x + off, j->y + off, j->dy + off, j->out + off, n);
+    else dst_activation_forward(j->act, j->param, j->x + off, j->out + off, n);
+}
+
+/* One activation layer's forward (dy NULL) or backward over n values. */
+static void dst__act_run(dst_model *m, const dst__layer *ly, const float *x, const float *y, const float *dy, float *out,
+                         size_t n)
+{
+    dst__act_job j;
+    size_t blocks = (n + DST__PAR_ELEMS - 1) / DST__PAR_ELEMS;
+    j.act = dst__ops(ly)->activation; j.param = ly->desc.param; j.backward = dy != NULL;
+    j.x = x; j.y = y; j.dy = dy; j.out = out; j.n = n;
+    if (blocks > (size_t)1 << 20) blocks = 1; /* (no array is this large; blocks stay ints) */
+    if (blocks == 1) {
+        if (n) dst__act_block(&j, 0, 0);
+        return;
+    }
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, (int)blocks, DST__PAR_ELEMS, m->npacks), (int)blocks,
+                 dst__act_block, &j);
+}
+
 static const float *dst__relu_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    (void)m; (void)training;
-    if (ly->out != x) dst__relu(x, ly->out, ly->out_size * (size_t)batch);
+    (void)training;
+    if (ly->out != x) dst__act_run(m, ly, x, x, NULL, ly->out, ly->out_size * (size_t)batch);
     return ly->out;
 }
 
 static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                              float *dx, int batch)
 {
-    (void)m; (void)x;
-    if (dx) dst__relu_grad(ly->out, dy, dx, ly->out_size * (size_t)batch); /* out > 0 where x > 0 */
+    (void)x; /* out > 0 where x > 0, and x may be out (a ReLU done in place) */
+    if (dx) dst__act_run(m, ly, ly->out, ly->out, dy, dx, ly->out_size * (size_t)batch);
     return dx;
 }
 
@@ -6896,18 +7061,15 @@ static dst_result dst__leaky_relu_layer_shape(dst__layer *ly, int index, dst_err
    activation and desc.param. */
 static const float *dst__activation_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    (void)m; (void)training;
-    dst_activation_forward(dst__ops(ly)->activation, ly->desc.param, x, ly->out, ly->out_size * (size_t)batch);
+    (void)training;
+    dst__act_run(m, ly, x, x, NULL, ly->out, ly->out_size * (size_t)batch);
     return ly->out;
 }
 
 static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                    float *dx, int batch)
 {
-    (void)m;
-    if (dx)
-        dst_activation_backward(dst__ops(ly)->activation, ly->desc.param, x, ly->out, dy, dx,
-                                ly->out_size * (size_t)batch);
+    if (dx) dst__act_run(m, ly, x, ly->out, dy, dx, ly->out_size * (size_t)batch);
     return dx;
 }
 

@@ -198,8 +198,13 @@ static int test_threads_models_same_bits(void)
                              dst_avgpool2d(2, 0, 0), dst_dropout2d(0.1f), dst_flatten(), dst_dense(3) };
     if (t_threads_same_params("MLP on labels", mlp, 6, 1, 1, 200, 0)) return 1;
     if (t_threads_same_params("MLP distilled", mlp, 6, 1, 1, 200, 1)) return 1;
+    dst_layer_desc wino[] = { dst_conv2d(8, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
+                              dst_global_avgpool(), dst_flatten(), dst_dense(3) };
     if (t_threads_same_params("CNN on labels", cnn, 11, 2, 16, 16, 0)) return 1;
-    printf("    MLP (labels, distilled) and CNN: threads 1, 2, 3, 4, 7 and a scrambled hook train the same bits\n");
+    /* groups of 4 samples of 8 x 8 tiles: Winograd where the level has it */
+    if (t_threads_same_params("CNN with Winograd, distilled", wino, 7, 2, 16, 16, 1)) return 1;
+    printf("    MLP (labels, distilled) and CNNs (labels; Winograd, distilled): threads 1, 2, 3, 4, 7 and a scrambled\n"
+           "    hook train the same bits\n");
     return 0;
 }
 
