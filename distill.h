@@ -355,6 +355,20 @@ DSTDEF void  dst_softmax(const float *logits, float *probs, int rows, int cols, 
 DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
                          int rows, int cols, float temperature, float alpha, float *grad);
 
+/* dst_kd_loss on mixup's rows (Zhang et al. 2018): row i is the mix
+   lambda[i] x_a + (1 - lambda[i]) x_b of two samples, and its hard term is
+   mixed alike, lambda[i] CE(labels[i]) + (1 - lambda[i]) CE(labels_b[i]):
+   cross-entropy against lambda onehot(a) + (1 - lambda) onehot(b), whose
+   gradient is softmax(s) minus that target. The soft term is dst_kd_loss's
+   (the teacher's logits are those of the mixed row). A row labelled
+   DST_NO_LABEL has the soft term alone (labels_b[i] is not read). With
+   every lambda 1 it gives dst_kd_loss's bits. NaN, grad untouched, for
+   dst_kd_loss's invalid arguments, labels, labels_b or lambda NULL, a
+   lambda outside [0, 1], or a labels_b[i] outside [0, cols) on a labelled row. */
+DSTDEF float dst_kd_loss_mixup(const float *student_logits, const float *teacher_logits, const int *labels,
+                               const int *labels_b, const float *lambda, int rows, int cols,
+                               float temperature, float alpha, float *grad);
+
 /* Mean squared error over n values: mean((pred - target)^2), like PyTorch's
    mse_loss(reduction='mean'); grad (may be NULL) gets 2 (pred - target) / n.
    Returns NaN for NULL pointers or n == 0. */
@@ -753,11 +767,29 @@ typedef struct dst_teacher {
     dst_teacher_fn fn;      /* a callback: anything that can produce logits */
     void          *user;
     int            classes;
+    const struct dst_teacher *members; /* an ensemble: see dst_teacher_ensemble */
+    const float   *weights;
+    int            member_count;
+    float          temperature;
 } dst_teacher;
 
 DSTDEF dst_teacher dst_teacher_model(dst_model *teacher);
 DSTDEF dst_teacher dst_teacher_logits(const float *logits, size_t rows, int classes);
 DSTDEF dst_teacher dst_teacher_callback(dst_teacher_fn fn, void *user, int classes);
+/* Several teachers as one (an ensemble): the target of the soft term is the
+   weighted mean of their tempered probabilities,
+     p = sum_i w_i softmax(t_i / T) / sum_i w_i,
+   with members[i] a model, cached logits or a callback (not an ensemble),
+   all with the same classes, and weights count values >= 0, not all 0
+   (NULL: equal weights). The ensemble gives the logits T log p (computed
+   as a log-sum-exp, finite for finite logits), whose softmax at T is p: so
+   it goes wherever a teacher goes (fit, dst_teacher_cache, distill steps),
+   but only with this temperature T, the fit's (fit refuses another). An
+   ensemble of one gives its member's logits unchanged (the same bits as
+   that teacher alone, whatever T). The arrays must outlive the ensemble's
+   use; a batch allocates one batch x classes buffer. */
+DSTDEF dst_teacher dst_teacher_ensemble(const dst_teacher *members, const float *weights, int count,
+                                        float temperature);
 
 /* Runs a teacher over count samples (in batches of 256) and stores the logits:
    compute them once, distill from the cache every epoch. out: count x classes. */
@@ -792,6 +824,41 @@ typedef int (*dst_progress_fn)(void *user, const dst_progress *p);
    Anything but DST_OK stops the fit with that result. */
 typedef dst_result (*dst_batch_fn)(void *user, const size_t *indices, int batch, float *x, int *labels);
 
+/* Augmentation in fit: each training batch is changed at random before the
+   step, and a live teacher (a model or a callback) is given that same
+   changed batch (the "consistent teacher" of Beyer et al. 2022), so with
+   augmentation on the teacher runs on every batch; cached teacher logits
+   (dst_teacher_logits, or an ensemble member of them) are refused, being
+   the logits of samples the student no longer sees. The draws come from
+   their own generator, seeded from the fit's seed, the epoch and the
+   sample's place in the stream (mixup's pairs: the batch's number), never
+   from the model's threads: a seed gives the same batches for any thread
+   count, and a resumed fit the same as an uninterrupted one. In order:
+     shift        pad with zeros and crop: the image moves by dy, dx, each
+                  drawn uniformly in [-shift, shift] pixels (0: off)
+     flip         1: mirror left-right with probability 1/2 (off by default:
+                  wrong for digits and text)
+     noise        > 0: add N(0, noise^2) to every input value (for tables:
+                  features normalised to unit deviation, noise ~ 0.05 - 0.3)
+     mixup_alpha  > 0: mixup (Zhang et al. 2018): each sample k is mixed with
+                  a partner p(k) of the same batch (a random permutation),
+                  lambda x_k + (1 - lambda) x_p(k), lambda drawn per sample
+                  from Beta(a, a) and folded into [0.5, 1] (the law of the
+                  pair is the same, and sample k stays its larger part, so
+                  its label is the one accuracy counts). The hard term is
+                  lambda CE(y_k) + (1 - lambda) CE(y_p(k)) (dst_kd_loss_mixup).
+                  A mix with an unlabelled sample (DST_NO_LABEL) is
+                  unlabelled: the soft term alone, on the teacher's logits for
+                  the mixed input, which are the right target for it; a
+                  label covering part of the mix would be no target at all.
+   shift and flip need an image (the input's height > 1). */
+typedef struct dst_augment {
+    int   shift;        /* pixels, >= 0 */
+    int   flip;         /* 0 or 1 */
+    float mixup_alpha;  /* >= 0; 0: no mixup */
+    float noise;        /* >= 0; the deviation */
+} dst_augment;
+
 typedef struct dst_fit_config {
     int      epochs;
     int      batch_size;
@@ -815,6 +882,7 @@ typedef struct dst_fit_config {
                                     best validation accuracy (ties: lower validation loss) */
     int          patience;       /* with keep_best: stop after this many epochs without a better one
                                     (early stopping); 0 = run every epoch */
+    dst_augment  augment;        /* random views of each training batch (all zero: none) */
     /* A transfer set (with a teacher only): unlabeled_count more samples that
        have no labels, shuffled into one stream with the count labelled ones.
        Stream sample i is x[i] for i < count and unlabeled_x[i - count] after;
@@ -826,8 +894,8 @@ typedef struct dst_fit_config {
     /* A teacher model or callback runs once over the whole stream before the
        first epoch, and every epoch reads its logits from that cache
        ((count + unlabeled_count) x classes floats, freed when fit returns).
-       1: run it on each batch instead (no cache, its cost every epoch; what
-       augmentation needs, where the teacher must see the student's batch). */
+       1: run it on each batch instead (no cache, its cost every epoch);
+       implied by augmentation, where the teacher must see the student's batch. */
     int          teacher_per_batch;
     /* Attention transfer terms (dst_attention_loss), added to the loss: each
        compares the output of the student's layer student_layer with the
@@ -2994,9 +3062,16 @@ static double dst__ce_row(const float *s, int label, int cols, float w, float *g
     return log(sum) - (double)(s[label] - mx);
 }
 
-/* The whole loss over rows, with scratch rows supplied (2 * cols floats). */
-static float dst__kd_loss_scratch(const float *s, const float *t, const int *labels, int rows, int cols,
-                                  float temperature, float alpha, float *grad, float *scratch)
+/* Mixup's second labels and weights (dst_kd_loss_mixup), or none. */
+typedef struct dst__mix {
+    const int   *labels_b;
+    const float *lambda;
+} dst__mix;
+
+/* The whole loss over rows, with scratch rows supplied (2 * cols floats);
+   mix NULL: every lambda 1. */
+static float dst__kd_loss_scratch(const float *s, const float *t, const int *labels, const dst__mix *mix,
+                                  int rows, int cols, float temperature, float alpha, float *grad, float *scratch)
 {
     int i;
     double total = 0;
@@ -3011,8 +3086,12 @@ static float dst__kd_loss_scratch(const float *s, const float *t, const int *lab
         if (w_soft != 0)
             total += (double)w_soft * dst__kd_soft_row(si, t + (size_t)i * cols, cols, temperature,
                                                w_soft / rows, gi, scratch, scratch + cols);
-        if (w_hard != 0)
-            total += (double)w_hard * dst__ce_row(si, labels[i], cols, w_hard / rows, gi, scratch);
+        if (w_hard != 0) {
+            float lam = mix ? mix->lambda[i] : 1, rest = 1 - lam;
+            total += (double)w_hard * (double)lam * dst__ce_row(si, labels[i], cols, w_hard * lam / rows, gi, scratch);
+            if (rest != 0)
+                total += (double)w_hard * (double)rest * dst__ce_row(si, mix->labels_b[i], cols, w_hard * rest / rows, gi, scratch);
+        }
     }
     return (float)(total / rows);
 }
@@ -3030,20 +3109,44 @@ static int dst__kd_args_ok(const float *s, const float *t, const int *labels, in
     return 1;
 }
 
-DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
-                         int rows, int cols, float temperature, float alpha, float *grad)
+/* dst_kd_loss and dst_kd_loss_mixup, arguments checked. */
+static float dst__kd_loss_alloc(const float *s, const float *t, const int *labels, const dst__mix *mix, int rows,
+                                int cols, float temperature, float alpha, float *grad)
 {
     float stack[512], *scratch = stack, loss;
-    if (!dst__kd_args_ok(student_logits, teacher_logits, labels, rows, cols, temperature, alpha))
-        return (float)NAN;
     if (cols > 256) {
         scratch = (float *)DST_MALLOC(2 * (size_t)cols * sizeof(float), NULL);
         if (!scratch) return (float)NAN;
     }
-    loss = dst__kd_loss_scratch(student_logits, teacher_logits, labels, rows, cols,
-                                temperature, alpha, grad, scratch);
+    loss = dst__kd_loss_scratch(s, t, labels, mix, rows, cols, temperature, alpha, grad, scratch);
     if (scratch != stack) DST_FREE(scratch, NULL);
     return loss;
+}
+
+DSTDEF float dst_kd_loss(const float *student_logits, const float *teacher_logits, const int *labels,
+                         int rows, int cols, float temperature, float alpha, float *grad)
+{
+    if (!dst__kd_args_ok(student_logits, teacher_logits, labels, rows, cols, temperature, alpha))
+        return (float)NAN;
+    return dst__kd_loss_alloc(student_logits, teacher_logits, labels, NULL, rows, cols, temperature, alpha, grad);
+}
+
+DSTDEF float dst_kd_loss_mixup(const float *student_logits, const float *teacher_logits, const int *labels,
+                               const int *labels_b, const float *lambda, int rows, int cols,
+                               float temperature, float alpha, float *grad)
+{
+    dst__mix mix;
+    int i;
+    if (!labels || !labels_b || !lambda ||
+        !dst__kd_args_ok(student_logits, teacher_logits, labels, rows, cols, temperature, alpha))
+        return (float)NAN;
+    for (i = 0; i < rows; ++i)
+        if (!(lambda[i] >= 0 && lambda[i] <= 1) ||
+            (labels[i] != DST_NO_LABEL && (labels_b[i] < 0 || labels_b[i] >= cols)))
+            return (float)NAN;
+    mix.labels_b = labels_b;
+    mix.lambda = lambda;
+    return dst__kd_loss_alloc(student_logits, teacher_logits, labels, &mix, rows, cols, temperature, alpha, grad);
 }
 
 DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, float *grad)
@@ -5502,6 +5605,41 @@ DSTDEF size_t dst_rng_below(dst_rng *rng, size_t bound)
     return (size_t)(r % b);
 }
 
+/* A double in (0, 1): never 0, so its log is finite. */
+static double dst__rng_open01(dst_rng *rng)
+{
+    return ((double)(dst_rng_next(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* Gamma(a, 1), a > 0: Marsaglia and Tsang (2000); for a < 1 the draw for
+   a + 1 times U^(1/a). */
+static double dst__rng_gamma(dst_rng *rng, double a)
+{
+    double boost = 1, d, c, x, v, u;
+    if (a < 1) {
+        boost = pow(dst__rng_open01(rng), 1.0 / a);
+        a += 1;
+    }
+    d = a - 1.0 / 3.0;
+    c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        do {
+            x = (double)dst_rng_normal(rng);
+            v = 1 + c * x;
+        } while (v <= 0);
+        v = v * v * v;
+        u = dst__rng_open01(rng);
+        if (u < 1 - 0.0331 * x * x * x * x || log(u) < 0.5 * x * x + d * (1 - v + log(v))) return d * v * boost;
+    }
+}
+
+/* Beta(a, a) from two Gamma(a) draws: g1 / (g1 + g2) (1 when both underflow). */
+static double dst__rng_beta_sym(dst_rng *rng, double a)
+{
+    double g1 = dst__rng_gamma(rng, a), g2 = dst__rng_gamma(rng, a);
+    return g1 + g2 > 0 ? g1 / (g1 + g2) : 1.0;
+}
+
 /* ==== optimizers ================================================== >>opt */
 
 DSTDEF dst_optimizer_config dst_optimizer_default(dst_optimizer_kind kind)
@@ -7394,7 +7532,7 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
         int b = (int)(count - done < (size_t)batch ? count - done : (size_t)batch), i;
         const float *y;
         if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) return r;
-        total += (double)dst__kd_loss_scratch(y, NULL, labels + done, b, (int)m->out_size, 1, 0, NULL, m->scratch) * b;
+        total += (double)dst__kd_loss_scratch(y, NULL, labels + done, NULL, b, (int)m->out_size, 1, 0, NULL, m->scratch) * b;
         for (i = 0; i < b; ++i)
             if (dst__argmax(y + (size_t)i * m->out_size, m->out_size) == labels[done + (size_t)i]) ++correct;
         done += (size_t)b;
@@ -7496,18 +7634,19 @@ static float dst__features_loss(const dst_model *m, const dst__features *f, int 
 
 static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
                                   const float *teacher_logits, float temperature, float alpha, float *loss,
-                                  const dst__features *f);
+                                  const dst__features *f, const dst__mix *mix);
 
 DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *labels, int batch,
                                        const float *teacher_logits, float temperature, float alpha,
                                        float *loss)
 {
-    return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL);
+    return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL, NULL);
 }
 
+/* mix (may be NULL): mixup's second labels and weights, checked by the caller. */
 static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
                                   const float *teacher_logits, float temperature, float alpha, float *loss,
-                                  const dst__features *f)
+                                  const dst__features *f, const dst__mix *mix)
 {
     const float *y;
     float l;
@@ -7527,7 +7666,7 @@ static dst_result dst__train_step(dst_model *m, const float *x, const int *label
     rng_before = m->rng;
     if (m->buffer_count) memcpy(m->buffers_saved, m->buffers, m->buffer_count * sizeof(float));
     if ((r = dst_model_forward(m, x, batch, 1, &y)) != DST_OK) return r;
-    l = dst__kd_loss_scratch(y, teacher_logits, labels, batch, k, temperature, alpha,
+    l = dst__kd_loss_scratch(y, teacher_logits, labels, labels ? mix : NULL, batch, k, temperature, alpha,
                              m->dlogits, m->scratch);
     if (f) l += dst__features_loss(m, f, batch);
     if (loss) *loss = l;
@@ -7581,12 +7720,83 @@ DSTDEF dst_teacher dst_teacher_callback(dst_teacher_fn fn, void *user, int class
     return t;
 }
 
+DSTDEF dst_teacher dst_teacher_ensemble(const dst_teacher *members, const float *weights, int count,
+                                        float temperature)
+{
+    dst_teacher t;
+    memset(&t, 0, sizeof t);
+    t.members = members;
+    t.weights = weights;
+    t.member_count = count;
+    t.temperature = temperature;
+    t.classes = members && count > 0 ? members[0].classes : 0;
+    return t;
+}
+
+/* The teachers that give logits: an ensemble's members, or t itself. */
+static int dst__teacher_leaves(const dst_teacher *t) { return t->members ? t->member_count : 1; }
+static const dst_teacher *dst__teacher_leaf(const dst_teacher *t, int i) { return t->members ? &t->members[i] : t; }
+
+/* 1 when m is t's model or one of its members'. */
+static int dst__teacher_is(const dst_teacher *t, const dst_model *m)
+{
+    int i;
+    for (i = 0; i < dst__teacher_leaves(t); ++i)
+        if (dst__teacher_leaf(t, i)->model == m) return 1;
+    return 0;
+}
+
+static dst_result dst__teacher_batch(const dst_teacher *t, const float *x, const size_t *indices, int batch,
+                                     float *out, dst_error *err);
+
+/* An ensemble's logits, T log p with p = sum_i w_i softmax(t_i / T) / sum w:
+   each member's log-probabilities plus log(w_i / sum w), summed in
+   probability as a running log-sum-exp (finite whatever the logits). */
+static dst_result dst__ensemble_batch(const dst_teacher *t, const float *x, const size_t *indices, int batch,
+                                      float *out, dst_error *err)
+{
+    size_t n = (size_t)batch * (size_t)t->classes, row;
+    float *one, inv_t = 1.0f / t->temperature;
+    double wsum = 0;
+    int i, j, started = 0, cols = t->classes;
+    dst_result r;
+    if (t->member_count == 1) return dst__teacher_batch(&t->members[0], x, indices, batch, out, err);
+    for (i = 0; i < t->member_count; ++i) wsum += t->weights ? (double)t->weights[i] : 1.0;
+    if (!(one = (float *)DST_MALLOC(n * sizeof(float), NULL)))
+        return dst__err(err, DST_ERR_NOMEM, "an ensemble's member logits (%lu floats)", (unsigned long)n);
+    for (i = 0; i < t->member_count; ++i) {
+        double logw = log((t->weights ? (double)t->weights[i] : 1.0) / wsum);
+        if (t->weights && t->weights[i] == 0) continue;
+        if ((r = dst__teacher_batch(&t->members[i], x, indices, batch, one, err)) != DST_OK) {
+            DST_FREE(one, NULL);
+            return r;
+        }
+        for (row = 0; row < (size_t)batch; ++row) {
+            const float *z = one + row * (size_t)cols;
+            float *acc = out + row * (size_t)cols, mx = z[0] * inv_t;
+            double sum = 0, lse;
+            for (j = 1; j < cols; ++j) if (z[j] * inv_t > mx) mx = z[j] * inv_t;
+            for (j = 0; j < cols; ++j) sum += exp((double)(z[j] * inv_t - mx));
+            lse = (double)mx + log(sum);
+            for (j = 0; j < cols; ++j) {
+                double v = (double)(z[j] * inv_t) - lse + logw, a = (double)acc[j];
+                acc[j] = (float)(!started ? v : a > v ? a + log1p(exp(v - a)) : v + log1p(exp(a - v)));
+            }
+        }
+        started = 1;
+    }
+    for (row = 0; row < n; ++row) out[row] *= t->temperature;
+    DST_FREE(one, NULL);
+    return DST_OK;
+}
+
 /* The teacher's logits for one batch into out (batch x classes). */
 static dst_result dst__teacher_batch(const dst_teacher *t, const float *x, const size_t *indices, int batch,
                                      float *out, dst_error *err)
 {
     int i;
     dst_result r;
+    if (t->members) return dst__ensemble_batch(t, x, indices, batch, out, err);
     if (t->model) {
         const float *y;
         if ((r = dst_model_forward(t->model, x, batch, 0, &y)) != DST_OK)
@@ -7610,10 +7820,42 @@ static dst_result dst__teacher_batch(const dst_teacher *t, const float *x, const
     return DST_OK;
 }
 
+static dst_result dst__teacher_ok(const dst_teacher *t, size_t classes, dst_error *err);
+
+/* An ensemble: members that are teachers of one kind each, with the same
+   classes; weights >= 0, not all 0; a temperature. */
+static dst_result dst__ensemble_ok(const dst_teacher *t, size_t classes, dst_error *err)
+{
+    int i;
+    double wsum = 0;
+    dst_result r;
+    dst_error sub;
+    if (t->model || t->logits || t->fn)
+        return dst__err(err, DST_ERR_ARG, "an ensemble teacher has members only (no model, logits or callback)");
+    if (!t->members || t->member_count < 1)
+        return dst__err(err, DST_ERR_ARG, "an ensemble needs members (count %d)", t->member_count);
+    if (!(t->temperature > 0) || !dst__finite(t->temperature))
+        return dst__err(err, DST_ERR_ARG, "ensemble temperature %g: must be finite and > 0", (double)t->temperature);
+    for (i = 0; i < t->member_count; ++i) {
+        const dst_teacher *one = &t->members[i];
+        float w = t->weights ? t->weights[i] : 1;
+        if (one->members || one->member_count)
+            return dst__err(err, DST_ERR_ARG, "ensemble member %d is an ensemble (give its members instead)", i);
+        if ((r = dst__teacher_ok(one, classes ? classes : (size_t)t->classes, &sub)) != DST_OK)
+            return dst__err(err, r, "ensemble member %d: %s", i, sub.message);
+        if (!(w >= 0) || !dst__finite(w))
+            return dst__err(err, DST_ERR_ARG, "ensemble weight %d is %g: must be finite and >= 0", i, (double)w);
+        wsum += (double)w;
+    }
+    if (!(wsum > 0)) return dst__err(err, DST_ERR_ARG, "ensemble weights are all 0");
+    return DST_OK;
+}
+
 static dst_result dst__teacher_ok(const dst_teacher *t, size_t classes, dst_error *err)
 {
     int sources;
     if (!t) return dst__err(err, DST_ERR_ARG, "teacher is NULL");
+    if (t->members || t->member_count) return dst__ensemble_ok(t, classes, err);
     sources = (t->model != NULL) + (t->logits != NULL) + (t->fn != NULL);
     if (sources != 1)
         return dst__err(err, DST_ERR_ARG, "a teacher needs exactly one of model, logits, callback (has %d)", sources);
@@ -7647,12 +7889,16 @@ DSTDEF dst_result dst_teacher_cache(const dst_teacher *t, const float *x, size_t
                                     size_t count, float *out, dst_error *err)
 {
     dst_result r;
+    int i;
     dst__err_clear(err);
     if ((r = dst__teacher_ok(t, 0, err)) != DST_OK) return r;
     if (!x || !out || sample_size == 0) return dst__err(err, DST_ERR_ARG, "x, out and sample_size are needed");
-    if (t->model && t->model->in_size != sample_size)
-        return dst__err(err, DST_ERR_ARG, "teacher model takes %lu floats per sample, not %lu",
-                        (unsigned long)t->model->in_size, (unsigned long)sample_size);
+    for (i = 0; i < dst__teacher_leaves(t); ++i) {
+        const dst_model *tm = dst__teacher_leaf(t, i)->model;
+        if (tm && tm->in_size != sample_size)
+            return dst__err(err, DST_ERR_ARG, "teacher model takes %lu floats per sample, not %lu",
+                            (unsigned long)tm->in_size, (unsigned long)sample_size);
+    }
     return dst__teacher_run(t, x, sample_size, count, 0, out, err);
 }
 
@@ -7665,7 +7911,7 @@ DSTDEF dst_result dst_model_distill_step(dst_model *m, const dst_teacher *t, con
     if (!m) return DST_ERR_ARG;
     if ((r = dst__teacher_ok(t, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
     if (!x || batch < 1) return dst__fail(m, DST_ERR_ARG, "distill step needs x and batch >= 1");
-    if (t->model == m) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
+    if (dst__teacher_is(t, m)) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
     if ((r = dst_model_reserve(m, batch)) != DST_OK) return r;
     if ((r = dst__teacher_batch(t, x, indices, batch, m->tlogits, &e)) != DST_OK)
         return dst__fail(m, r, "%s", e.message);
@@ -7685,6 +7931,127 @@ DSTDEF dst_fit_config dst_fit_default(void)
     return c;
 }
 
+/* ---- augmentation: a random view of each training batch ----
+   (dst_augment says what and why; the draws never depend on threads.) */
+
+static int dst__augment_on(const dst_augment *a)
+{
+    return a->shift != 0 || a->flip != 0 || a->mixup_alpha != 0 || a->noise != 0;
+}
+
+static dst_result dst__augment_check(dst_model *m, const dst_fit_config *c)
+{
+    const dst_augment *a = &c->augment;
+    int i, side = m->in_h > m->in_w ? m->in_h : m->in_w;
+    if (!dst__augment_on(a)) return DST_OK;
+    if (a->shift < 0 || a->shift > side || (a->flip != 0 && a->flip != 1) || !(a->mixup_alpha >= 0) ||
+        !dst__finite(a->mixup_alpha) || !(a->noise >= 0) || !dst__finite(a->noise))
+        return dst__fail(m, DST_ERR_ARG, "augment: shift %d (0 to the image's side, %d), flip %d (0 or 1), "
+                         "mixup_alpha %g and noise %g (finite, >= 0)", a->shift, side, a->flip,
+                         (double)a->mixup_alpha, (double)a->noise);
+    if ((a->shift || a->flip) && m->in_h < 2)
+        return dst__fail(m, DST_ERR_ARG, "augment: shift and flip move pixels, and the model's input (%d x %d x %d) "
+                         "is not an image", m->in_c, m->in_h, m->in_w);
+    for (i = 0; c->teacher && i < dst__teacher_leaves(c->teacher); ++i)
+        if (dst__teacher_leaf(c->teacher, i)->logits)
+            return dst__fail(m, DST_ERR_ARG, "augment: cached teacher logits belong to the samples as they were, "
+                             "and augmentation shows the student other inputs; give a teacher model or callback "
+                             "(it is run on the augmented batch) or turn augmentation off");
+    return DST_OK;
+}
+
+/* fit's augmentation buffers: a batch of samples, mixup's partners' labels
+   and weights (one block; tmp NULL when augmentation is off). */
+typedef struct dst__augment_bufs {
+    float *tmp, *lambda;
+    int   *by_b;
+} dst__augment_bufs;
+
+static dst_result dst__augment_begin(dst_model *m, const dst_fit_config *c, dst__augment_bufs *a)
+{
+    size_t bs = (size_t)c->batch_size, bytes;
+    memset(a, 0, sizeof *a);
+    if (!dst__augment_on(&c->augment)) return DST_OK;
+    if (!dst__mul_ok(m->in_size + 2, bs * sizeof(float), &bytes) ||
+        !(a->tmp = (float *)DST_MALLOC(bytes, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "augmentation buffers for a batch of %lu", (unsigned long)bs);
+    a->lambda = a->tmp + m->in_size * bs;
+    a->by_b = (int *)(void *)(a->lambda + bs);
+    return DST_OK;
+}
+
+/* A generator of its own for one augmentation draw: from the fit's seed,
+   the epoch, and the item (a sample's stream number, or for mixup a
+   batch's number: kind 0 and 1). */
+static void dst__augment_rng(dst_rng *rng, uint64_t seed, int epoch, size_t item, unsigned kind)
+{
+    dst_rng_seed(rng, seed ^ 0x6A09E667F3BCC909ull);
+    dst_rng_seed(rng, dst_rng_next(rng) ^ (((uint64_t)(unsigned)epoch << 1) | kind));
+    dst_rng_seed(rng, dst_rng_next(rng) ^ (uint64_t)item);
+}
+
+/* out = in (c planes of h x w) mirrored left-right when flip, then moved
+   down dy rows and right dx columns: out(y, x) = in(y - dy, x - dx) after
+   the mirror, zero where nothing comes. */
+static void dst__augment_move(const float *in, float *out, int c, int h, int w, int dy, int dx, int flip)
+{
+    int ch, y, x;
+    for (ch = 0; ch < c; ++ch)
+        for (y = 0; y < h; ++y)
+            for (x = 0; x < w; ++x) {
+                int sy = y - dy, sx = x - dx;
+                size_t plane = (size_t)ch * h * w;
+                out[plane + (size_t)y * w + x] = sy < 0 || sy >= h || sx < 0 || sx >= w ? 0.0f
+                    : in[plane + (size_t)sy * w + (flip ? w - 1 - sx : sx)];
+            }
+}
+
+/* Augments the batch bx (bs samples, stream numbers idx, labels by) in
+   place: per sample shift, flip and noise, then mixup across the batch,
+   which writes the partners' labels to by_b and the weights to lambda and
+   makes a mix with an unlabelled sample unlabelled. tmp: bs samples. */
+static void dst__augment_batch(const dst_model *m, const dst_fit_config *c, int epoch, size_t batch_no,
+                               const size_t *idx, int bs, float *bx, int *by, float *tmp, int *by_b, float *lambda)
+{
+    const dst_augment *a = &c->augment;
+    size_t in = m->in_size, v;
+    int k;
+    dst_rng rng;
+    for (k = 0; k < bs && (a->shift || a->flip || a->noise > 0); ++k) {
+        float *x = bx + (size_t)k * in;
+        dst__augment_rng(&rng, c->seed, epoch, idx[k], 0);
+        if (a->shift || a->flip) {
+            int dy = (int)dst_rng_below(&rng, 2 * (size_t)a->shift + 1) - a->shift;
+            int dx = (int)dst_rng_below(&rng, 2 * (size_t)a->shift + 1) - a->shift;
+            int flip = a->flip ? (int)(dst_rng_next(&rng) & 1) : 0;
+            memcpy(tmp, x, in * sizeof(float));
+            dst__augment_move(tmp, x, m->in_c, m->in_h, m->in_w, dy, dx, flip);
+        }
+        if (a->noise > 0)
+            for (v = 0; v < in; ++v) x[v] += a->noise * dst_rng_normal(&rng);
+    }
+    if (!(a->mixup_alpha > 0)) return;
+    dst__augment_rng(&rng, c->seed, epoch, batch_no, 1);
+    for (k = 0; k < bs; ++k) by_b[k] = k;
+    for (k = bs - 1; k > 0; --k) { /* the partners: a random permutation */
+        int j = (int)dst_rng_below(&rng, (size_t)k + 1), t = by_b[k];
+        by_b[k] = by_b[j];
+        by_b[j] = t;
+    }
+    memcpy(tmp, bx, (size_t)bs * in * sizeof(float));
+    for (k = 0; k < bs; ++k) {
+        double lam = dst__rng_beta_sym(&rng, (double)a->mixup_alpha);
+        float l = (float)(lam > 0.5 ? lam : 1 - lam), r = 1 - l;
+        const float *xa = tmp + (size_t)k * in, *xb = tmp + (size_t)by_b[k] * in;
+        float *x = bx + (size_t)k * in;
+        for (v = 0; v < in; ++v) x[v] = l * xa[v] + r * xb[v];
+        lambda[k] = l;
+    }
+    for (k = 0; k < bs; ++k) by_b[k] = by[by_b[k]];
+    for (k = 0; k < bs; ++k)
+        if (by_b[k] == DST_NO_LABEL) by[k] = DST_NO_LABEL;
+}
+
 /* ---- the transfer set: labelled and unlabelled samples in one stream ----
    The stream has count + unlabeled_count samples; sample i < count is x[i]
    with labels[i] (DST_NO_LABEL when labels is NULL), the others come from
@@ -7698,13 +8065,17 @@ static size_t dst__fit_stream_count(size_t count, const dst_fit_config *c)
 static dst_result dst__fit_transfer_check(dst_model *m, size_t count, const dst_fit_config *c)
 {
     size_t total = count + c->unlabeled_count;
+    int i;
     if (c->unlabeled_count && !c->unlabeled_x)
         return dst__fail(m, DST_ERR_ARG, "unlabeled_count %lu without unlabeled_x", (unsigned long)c->unlabeled_count);
     if (total < count) return dst__fail(m, DST_ERR_ARG, "count + unlabeled_count overflows");
-    if (c->teacher->logits && c->teacher->logits_rows < total)
-        return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples (%lu labelled, %lu unlabeled)",
-                         (unsigned long)c->teacher->logits_rows, (unsigned long)total, (unsigned long)count,
-                         (unsigned long)c->unlabeled_count);
+    for (i = 0; i < dst__teacher_leaves(c->teacher); ++i) {
+        const dst_teacher *t = dst__teacher_leaf(c->teacher, i);
+        if (t->logits && t->logits_rows < total)
+            return dst__fail(m, DST_ERR_ARG, "%lu cached teacher rows for %lu samples (%lu labelled, %lu unlabeled)",
+                             (unsigned long)t->logits_rows, (unsigned long)total, (unsigned long)count,
+                             (unsigned long)c->unlabeled_count);
+    }
     return DST_OK;
 }
 
@@ -7752,7 +8123,8 @@ static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, c
     dst_result r;
     *use = t;
     *cache = NULL;
-    if (!t || t->logits || c->teacher_per_batch || c->attention_count || c->source) return DST_OK;
+    if (!t || t->logits || c->teacher_per_batch || c->attention_count || c->source || dst__augment_on(&c->augment))
+        return DST_OK;
     if (!dst__mul_ok(total, (size_t)t->classes * sizeof(float), &bytes) ||
         !(*cache = (float *)DST_MALLOC(bytes, m->alloc_user)))
         return dst__fail(m, DST_ERR_NOMEM, "the teacher's logits for %lu samples (teacher_per_batch = 1 needs no cache)",
@@ -7835,15 +8207,16 @@ static dst_result dst__fit_features(dst_model *m, const dst_fit_config *c, dst__
 }
 
 /* A distillation step with feature terms: the teacher model on the batch,
-   then the student's step with the terms' losses and gradients. */
+   then the student's step with the terms' losses and gradients (and
+   mixup's labels, mix, when not NULL; f->count may then be 0). */
 static dst_result dst__fit_features_step(dst_model *m, const dst_teacher *t, const float *x, const int *labels,
                                          const size_t *idx, int bs, const dst_fit_config *c, const dst__features *f,
-                                         float *loss)
+                                         const dst__mix *mix, float *loss)
 {
     dst_error e;
     dst_result r;
     if ((r = dst__teacher_batch(t, x, idx, bs, m->tlogits, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
-    return dst__train_step(m, x, labels, bs, m->tlogits, c->temperature, c->alpha, loss, f);
+    return dst__train_step(m, x, labels, bs, m->tlogits, c->temperature, c->alpha, loss, f->count ? f : NULL, mix);
 }
 
 static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels, size_t count,
@@ -7851,6 +8224,7 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
 {
     dst_error e;
     dst_result r;
+    int i;
     if (!c) return dst__fail(m, DST_ERR_ARG, "fit config is NULL");
     if (c->source && (x || labels))
         return dst__fail(m, DST_ERR_ARG, "with a batch source, x and labels are NULL (the source gives both)");
@@ -7866,10 +8240,16 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     if (labels && (r = dst__labels_ok(m, labels, count, c->teacher != NULL)) != DST_OK) return r;
     if (c->teacher) {
         if ((r = dst__teacher_ok(c->teacher, m->out_size, &e)) != DST_OK) return dst__fail(m, r, "%s", e.message);
-        if (c->teacher->model == m) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
-        if (c->teacher->model && c->teacher->model->in_size != m->in_size)
-            return dst__fail(m, DST_ERR_ARG, "teacher takes %lu inputs per sample, the student %lu",
-                             (unsigned long)c->teacher->model->in_size, (unsigned long)m->in_size);
+        if (dst__teacher_is(c->teacher, m)) return dst__fail(m, DST_ERR_ARG, "a model cannot be its own teacher");
+        for (i = 0; i < dst__teacher_leaves(c->teacher); ++i) {
+            const dst_model *tm = dst__teacher_leaf(c->teacher, i)->model;
+            if (tm && tm->in_size != m->in_size)
+                return dst__fail(m, DST_ERR_ARG, "teacher takes %lu inputs per sample, the student %lu",
+                                 (unsigned long)tm->in_size, (unsigned long)m->in_size);
+        }
+        if (c->teacher->members && c->teacher->temperature != c->temperature)
+            return dst__fail(m, DST_ERR_ARG, "the ensemble's temperature %g is not the fit's %g (its logits are "
+                             "made for one temperature)", (double)c->teacher->temperature, (double)c->temperature);
         if ((r = dst__fit_transfer_check(m, count, c)) != DST_OK) return r;
         if (!(c->temperature > 0) || !dst__finite(c->temperature))
             return dst__fail(m, DST_ERR_ARG, "temperature %g: must be finite and > 0", (double)c->temperature);
@@ -7885,7 +8265,7 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
     if (c->keep_best && !c->val_count) return dst__fail(m, DST_ERR_ARG, "keep_best needs validation data (val_count >= 1)");
     if (c->patience < 0 || (c->patience && !c->keep_best))
         return dst__fail(m, DST_ERR_ARG, "patience %d: must be >= 0, and is used with keep_best", c->patience);
-    return DST_OK;
+    return dst__augment_check(m, c);
 }
 
 /* keep_best: the parameters and batch norm statistics of the best
@@ -7985,6 +8365,8 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     dst_teacher cached;
     const dst_teacher *teacher;
     dst__features feat;
+    dst__augment_bufs aug;
+    dst__mix mix, *mixp;
     int has_labels = labels != NULL || (c && c->source != NULL);
     if (!m) return DST_ERR_ARG;
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
@@ -8005,18 +8387,23 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     idx = order + total;
     by = (int *)(idx + c->batch_size);
     bx = (float *)dst__alloc_aligned(in * (size_t)c->batch_size * sizeof(float), m->alloc_user);
-    if (!bx) {
+    if (!bx || (r = dst__augment_begin(m, c, &aug)) != DST_OK) {
+        if (bx) dst__free_aligned(bx, m->alloc_user);
         DST_FREE(order, m->alloc_user);
         dst__best_end(m, &best, 0);
         dst__features_free(m, &feat);
-        return dst__fail(m, DST_ERR_NOMEM, "batch buffer");
+        return bx ? r : dst__fail(m, DST_ERR_NOMEM, "batch buffer");
     }
+    mix.labels_b = aug.by_b;
+    mix.lambda = aug.lambda;
+    mixp = c->augment.mixup_alpha > 0 && has_labels ? &mix : NULL;
     for (i = 0; i < total; ++i) order[i] = i;
     dst_rng_seed(&rng, c->seed);
     base_lr = m->opt.lr;
     if ((r = dst__fit_begin(m, c, total, order, &rng)) != DST_OK ||
         (r = dst__fit_teacher(m, x, count, c, &tcache, &cached, &teacher)) != DST_OK) {
         if (tcache) DST_FREE(tcache, m->alloc_user);
+        if (aug.tmp) DST_FREE(aug.tmp, m->alloc_user);
         dst__free_aligned(bx, m->alloc_user);
         DST_FREE(order, m->alloc_user);
         dst__best_end(m, &best, 0);
@@ -8042,13 +8429,14 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
             const float *y;
             for (k = 0; k < bs; ++k) idx[k] = order[start + (size_t)k];
             if ((r = dst__fit_gather(m, x, labels, count, c, idx, bs, bx, by)) != DST_OK) break;
-            if (feat.count)
-                r = dst__fit_features_step(m, teacher, bx, has_labels ? by : NULL, idx, bs, c, &feat, &loss);
+            if (aug.tmp) dst__augment_batch(m, c, epoch, b, idx, bs, bx, by, aug.tmp, aug.by_b, aug.lambda);
+            if (feat.count || (teacher && mixp))
+                r = dst__fit_features_step(m, teacher, bx, has_labels ? by : NULL, idx, bs, c, &feat, mixp, &loss);
             else if (teacher)
                 r = dst_model_distill_step(m, teacher, bx, has_labels ? by : NULL, idx, bs,
                                            c->temperature, c->alpha, &loss);
             else
-                r = dst_model_train_step(m, bx, by, bs, NULL, 0, 0, &loss);
+                r = dst__train_step(m, bx, by, bs, NULL, 0, 0, &loss, NULL, mixp);
             if (r != DST_OK) break;
             y = m->layers[m->layer_count - 1].out;
             if (has_labels)
@@ -8088,6 +8476,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
         }
     }
     if (tcache) DST_FREE(tcache, m->alloc_user);
+    if (aug.tmp) DST_FREE(aug.tmp, m->alloc_user);
     dst__free_aligned(bx, m->alloc_user);
     DST_FREE(order, m->alloc_user);
     dst__best_end(m, &best, r == DST_OK);
