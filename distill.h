@@ -786,7 +786,7 @@ DSTDEF dst_teacher dst_teacher_callback(dst_teacher_fn fn, void *user, int class
    it goes wherever a teacher goes (fit, dst_teacher_cache, distill steps),
    but only with this temperature T, the fit's (fit refuses another). An
    ensemble of one gives its member's logits unchanged (the same bits as
-   that teacher alone, whatever T). The arrays must outlive the ensemble's
+   that teacher alone, at any T; its T is not used). The arrays must outlive the ensemble's
    use; a batch allocates one batch x classes buffer. */
 DSTDEF dst_teacher dst_teacher_ensemble(const dst_teacher *members, const float *weights, int count,
                                         float temperature);
@@ -8247,7 +8247,7 @@ static dst_result dst__fit_check(dst_model *m, const float *x, const int *labels
                 return dst__fail(m, DST_ERR_ARG, "teacher takes %lu inputs per sample, the student %lu",
                                  (unsigned long)tm->in_size, (unsigned long)m->in_size);
         }
-        if (c->teacher->members && c->teacher->temperature != c->temperature)
+        if (c->teacher->members && c->teacher->member_count > 1 && c->teacher->temperature != c->temperature)
             return dst__fail(m, DST_ERR_ARG, "the ensemble's temperature %g is not the fit's %g (its logits are "
                              "made for one temperature)", (double)c->teacher->temperature, (double)c->temperature);
         if ((r = dst__fit_transfer_check(m, count, c)) != DST_OK) return r;
