@@ -226,6 +226,29 @@ for BIN in $BINS; do
     bad "unlabeled: a folder for a table" 1 "a folder of images, but the training data are not images" $BIN distill \
         --data $G/game.csv --label species --teacher $M/csv.bin --arch dense:3 --temperature 2 --alpha 0.5 --epochs 1 \
         --unlabeled $F/test --out $M/x.bin
+    # augmentation (the quadrants change class when mirrored: no flip here) and ensembles of teachers
+    good "train with --augment" $BIN train --data $D --arch conv:4:3:1:same,relu,maxpool:2,flatten,dense:4 --epochs 6 \
+        --lr 0.01 --augment shift:1,mixup:0.2 --quiet --out $M/aug.bin
+    at_least "augmented student learns" "$(value accuracy)" 0.9
+    good "info on the augmented student" $BIN info $M/aug.bin
+    has "info: metadata train.augment" '^  train.augment = shift:1,mixup:0.2$'
+    good "distill with --augment (live teacher)" $BIN distill --data $D --teacher $M/teacher.bin \
+        --arch conv:4:3:1:same,relu,maxpool:2,flatten,dense:4 --temperature 4 --alpha 0.5 --epochs 6 --lr 0.01 \
+        --augment shift:1,flip,noise:0.05,mixup:0.4 --limit 8 --unlabeled $T/unl.npy --quiet --out $M/aug_kd.bin
+    good "train a table with --augment noise, mixup" $BIN train --data $G/game.csv --label species --arch dense:8,relu,dense:3 \
+        --epochs 4 --lr 0.01 --augment noise:0.1,mixup:0.3 --quiet --out $M/x.bin
+    good "distill from an ensemble" $BIN distill --data $D --teacher $M/teacher.bin --teacher $M/mlp.bin \
+        --teacher-weights 1,2 --arch dense:16,relu,dense:4 --temperature 4 --alpha 0.5 --epochs 6 --lr 0.01 --out $M/ens.bin
+    has "ensemble: each teacher reported" '^teacher 2 \(.*mlp\.bin\): test accuracy [01]\.[0-9]{4}, weight 2$'
+    has "ensemble: its accuracy reported" '^ensemble: test accuracy [01]\.[0-9]{4}, T = 4, alpha = 0.5$'
+    at_least "student of an ensemble learns" "$(value accuracy)" 0.9
+    good "info on the ensemble's student" $BIN info $M/ens.bin
+    has "info: metadata kd.teachers" '^  kd.teachers = 2$'
+    has "info: metadata kd.teacher_weights" '^  kd.teacher_weights = 1,2$'
+    good "distill from an ensemble with --augment" $BIN distill --data $D --teacher $M/teacher.bin --teacher $M/mlp.bin \
+        --arch dense:16,relu,dense:4 --temperature 4 --alpha 0.5 --epochs 2 --augment shift:1 --quiet --out $M/x.bin
+    bad "augment: shift on a table" 2 "shift and flip move pixels, and the data's samples are rows of 3 features" $BIN train \
+        --data $G/game.csv --label species --arch dense:3 --epochs 1 --augment shift:1 --out $M/x.bin
     good "train gray, resized, test held out" $BIN train --data $F/flat --size 8x8 --channels 1 --arch dense:8,relu,dense:3 \
         --epochs 2 --out $M/gray.bin
     has "folder: held out, resized, gray" '^data: 48 training and 12 test images of 1x8x8 \(test: 0.2 held out\)'
@@ -380,6 +403,23 @@ EOF
     bad "teacher and teacher logits" 2 "give --teacher or --teacher-logits, not both" $BIN distill --data $D --teacher $M/teacher.bin --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "teacher logits: not a .npy" 1 "--teacher-logits $D/classes.txt" $BIN distill --data $D --teacher-logits $D/classes.txt --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
     bad "teacher logits: wrong shape" 1 "shape (600, 5), expected (600, 4)" $BIN distill --data $D --teacher-logits $T/logits5.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out $M/x.bin
+    bad "augment: no value" 2 "--augment: shift needs a value" $BIN train --data $D --arch dense:4 --epochs 1 --augment shift --out x
+    bad "augment: shift 0" 2 "--augment shift: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 1 --augment shift:0 --out x
+    bad "augment: unknown item" 2 "--augment: 'rotate' is not one of shift:P, flip, mixup:A, noise:S" $BIN train --data $D --arch dense:4 --epochs 1 --augment rotate:3 --out x
+    bad "augment: spelled otherwise" 2 "--augment: 'Shift' is not one of" $BIN train --data $D --arch dense:4 --epochs 1 --augment Shift:2 --out x
+    bad "augment: flip with a value" 2 "--augment: flip takes no value" $BIN train --data $D --arch dense:4 --epochs 1 --augment flip:1 --out x
+    bad "augment: twice" 2 "--augment: shift given twice" $BIN train --data $D --arch dense:4 --epochs 1 --augment shift:2,flip,shift:1 --out x
+    bad "augment: mixup 0" 2 "--augment mixup: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 1 --augment mixup:0 --out x
+    bad "augment: negative noise" 2 "--augment noise: -1 is out of range" $BIN train --data $D --arch dense:4 --epochs 1 --augment noise:-1 --out x
+    bad "augment: empty item" 2 "--augment: '' is not one of" $BIN train --data $D --arch dense:4 --epochs 1 --augment shift:1,,flip --out x
+    bad "augment: not a number" 2 "--augment shift: '1x' is not a whole number" $BIN train --data $D --arch dense:4 --epochs 1 --augment shift:1x --out x
+    bad "augment with teacher logits" 2 "--augment with --teacher-logits: cached logits belong to the samples as they were" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --augment noise:0.1 --out x
+    bad "teacher weights: one teacher" 2 "--teacher-weights goes with --teacher given more than once" $BIN distill --data $D --teacher x --teacher-weights 1,2 --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out x
+    bad "teacher weights: too few" 2 "--teacher-weights: '1' does not give one weight per --teacher (2)" $BIN distill --data $D --teacher x --teacher y --teacher-weights 1 --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out x
+    bad "teacher weights: too many" 2 "--teacher-weights: '1,2,3' does not give one weight per --teacher (2)" $BIN distill --data $D --teacher x --teacher y --teacher-weights 1,2,3 --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out x
+    bad "teacher weights: all 0" 2 "--teacher-weights: the weights are all 0" $BIN distill --data $D --teacher x --teacher y --teacher-weights 0,0 --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out x
+    bad "teacher weights: not for train" 2 "option --teacher-weights does not apply to train" $BIN train --data $D --arch dense:4 --epochs 1 --teacher-weights 1 --out x
+    bad "attention with two teachers" 2 "--attention takes one --teacher" $BIN distill --data $D --teacher $M/teacher.bin --teacher $M/mlp.bin --attention 1:1 --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --out x
     bad "unlabeled: not for train" 2 "option --unlabeled does not apply to train" $BIN train --data $D --arch dense:4 --epochs 1 --unlabeled $T/unl.npy --out x
     bad "unlabeled: missing file" 1 "--unlabeled cannot open $T/none.npy" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/none.npy --out $M/x.bin
     bad "unlabeled: images of another size" 1 "images of 8x8; the data's are 12x12" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/data8/train-images-idx3-ubyte.gz --out $M/x.bin

@@ -46,7 +46,10 @@
 
 enum { C_TRAIN = 1, C_DISTILL = 2, C_EVAL = 4, C_PREDICT = 8, C_INFO = 16, C_EXPORT_C = 32,
        C_EXPORT_BYTES = 64, C_PLOT = 128 };
-enum { O_STR, O_INT, O_REAL, O_FLAG };
+enum { O_STR, O_INT, O_REAL, O_FLAG, O_LIST };
+
+/* An option that may be given more than once (O_LIST), in order. */
+typedef struct str_list { const char **v; int n; } str_list;
 
 typedef struct args {
     const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
@@ -54,6 +57,8 @@ typedef struct args {
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
     const char *unlabeled, *schedule, *warmup, *attention;
+    const char *augment, *teacher_weights;
+    str_list teachers;  /* every --teacher; teacher is the first */
     int quiet, keep_best;
     const char **pos; /* the arguments that are not options */
     int npos;
@@ -147,6 +152,12 @@ static void unlabeled_free(unlabeled *u);
 static void schedule_settings(const args *a, dst_fit_config *fit);
 static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap);
 static void attention_settings(const args *a, dst_attention_term *term);
+
+#define MAX_TEACHERS 16 /* --teacher given at most this many times */
+
+/* augment.c: --augment and several teachers (--teacher more than once, --teacher-weights) */
+static void augment_settings(const args *a, dst_augment *aug);
+static void teacher_weights(const args *a, float *w);
 
 /* plot.c */
 static void plot_write(const char *path, const char *title, const plot_series *s, int count);

@@ -8,6 +8,8 @@
    distill distill --data DIR --teacher MODEL --arch SPEC --temperature T --alpha A
                    --epochs N [options] --out MODEL      (or --teacher-logits FILE.npy)
                    [--unlabeled FILE: images without labels, soft targets only]
+                   [--teacher MODEL2 ... [--teacher-weights W1,W2,...]: an ensemble]
+                   [--augment shift:P,flip,mixup:A,noise:S (train too)]
    distill eval    --data DIR --model MODEL [--split test|train]
    (DIR: an IDX directory or a folder of images DIR/<class>/; or --train-x/--train-y .npy)
    distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...
@@ -28,6 +30,7 @@
      data.c    the data: IDX, CSV, .npy, image folders; splits; normalisation
      spec.c    the SPEC grammar
      unlabeled.c  distill's transfer set (--unlabeled), the lr schedule options
+     augment.c    --augment, several teachers (--teacher more than once, --teacher-weights)
      train.c   train and distill
      model.c   eval, predict, info
      export.c  export-c and export-bytes
@@ -38,6 +41,7 @@
 #include "data.c"
 #include "spec.c"
 #include "unlabeled.c"
+#include "augment.c"
 #include "train.c"
 #include "model.c"
 #include "export.c"

@@ -31,7 +31,9 @@ static const option options[] = {
     OPT("--seed", O_STR, C_TRAIN | C_DISTILL, seed),
     OPT("--limit", O_STR, C_TRAIN | C_DISTILL | C_EVAL, limit),
     OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT, out),
-    OPT("--teacher", O_STR, C_DISTILL, teacher),
+    OPT("--teacher", O_LIST, C_DISTILL, teachers),
+    OPT("--teacher-weights", O_STR, C_DISTILL, teacher_weights),
+    OPT("--augment", O_STR, C_TRAIN | C_DISTILL, augment),
     OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
     OPT("--unlabeled", O_STR, C_DISTILL, unlabeled),
     OPT("--attention", O_STR, C_DISTILL, attention),
@@ -150,9 +152,16 @@ static void parse_args(int argc, char **argv, args *a)
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
         else fail(2, "option %s needs a value", o->name);
+        if (o->flag == O_LIST) {
+            str_list *l = (str_list *)(void *)((char *)a + o->off);
+            if (!l->v && !(l->v = (const char **)calloc((size_t)argc, sizeof *l->v))) fail(1, "out of memory");
+            l->v[l->n++] = value;
+            continue;
+        }
         if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
         *(const char **)(void *)((char *)a + o->off) = value;
     }
+    a->teacher = a->teachers.n ? a->teachers.v[0] : NULL;
 }
 
 /* ==== main ================================================================ */
@@ -181,5 +190,6 @@ int main(int argc, char **argv)
     default: cmd_plot(&a); break;
     }
     free((void *)a.pos);
+    free((void *)a.teachers.v);
     return 0;
 }

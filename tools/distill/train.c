@@ -163,6 +163,11 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
     if (a->cmd == C_DISTILL) {
         if (!a->teacher && !a->teacher_logits) fail(2, "--teacher (a model) or --teacher-logits (a .npy) is required");
         if (a->teacher && a->teacher_logits) fail(2, "give --teacher or --teacher-logits, not both");
+        if (a->teachers.n > MAX_TEACHERS) fail(2, "--teacher: %d teachers, at most %d", a->teachers.n, MAX_TEACHERS);
+        if (a->teacher_weights) {
+            float w[MAX_TEACHERS];
+            teacher_weights(a, w);
+        }
         need(a->temperature, "--temperature");
         need(a->alpha, "--alpha");
         fit->temperature = (float)parse_real("--temperature", a->temperature, 0, 1000, 1);
@@ -170,6 +175,10 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
     }
     fit->epochs = (int)parse_int("--epochs", a->epochs, 1, 1000000);
     schedule_settings(a, fit);
+    augment_settings(a, &fit->augment);
+    if (a->augment && a->teacher_logits)
+        fail(2, "--augment with --teacher-logits: cached logits belong to the samples as they were, not to the "
+                "augmented views the student sees; give --teacher MODEL (run on every augmented batch)");
     if (a->batch) fit->batch_size = (int)parse_int("--batch", a->batch, 1, 1 << 16);
     if (a->seed) *seed = (uint64_t)parse_int("--seed", a->seed, 0, 0x7fffffffL);
     fit->seed = *seed;
@@ -242,11 +251,11 @@ static int same_normalization(dst_model *a, dst_model *b, const dst_dataset *d)
 }
 
 /* A teacher model as *t; returns its test accuracy. Without attention terms
-   it runs here once over the training samples, then the unlabelled ones,
-   each with its own normalisation, into *cache (every epoch reads the
-   cache). With them (live) fit runs it on the student's batches, so the two
-   must normalise their inputs alike. */
-static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d, const unlabeled *u, int live,
+   or augmentation it runs here once over the training samples, then the
+   unlabelled ones, each with its own normalisation, into *cache (every
+   epoch reads the cache). With them (live: the option that asks) fit runs
+   it on the student's batches, so the two must normalise their inputs alike. */
+static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d, const unlabeled *u, const char *live,
                                 float **cache, dst_teacher *t)
 {
     dst_teacher run;
@@ -264,8 +273,9 @@ static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d,
     run = dst_teacher_model(teacher);
     if (live) {
         if (!same_normalization(teacher, m, &d->train))
-            fail(1, "--attention: the teacher normalises its inputs differently from the student (it was trained "
-                    "on other data or statistics), and attention transfer runs both on the same batch");
+            fail(1, "%s: the teacher normalises its inputs differently from the student (it was trained on other "
+                    "data or statistics), and %s runs both on the same batch", live,
+                 strcmp(live, "--augment") == 0 ? "augmentation" : "attention transfer");
         *t = run;
         return tacc;
     }
@@ -282,6 +292,41 @@ static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d,
     }
     *t = dst_teacher_logits(*cache, d->train.count + u->count, (int)classes);
     return tacc;
+}
+
+/* Several --teacher models as one ensemble teacher: each as
+   teacher_from_model makes it (its own cache, or live), in members[] and
+   caches[], then their ensemble at the fit's temperature with the
+   --teacher-weights into *t. Returns the ensemble's test accuracy: the
+   argmax of the weighted mean of the teachers' tempered probabilities. */
+static float teachers_ensemble(const args *a, dst_model **models, dst_model *m, const sets *d, const unlabeled *u,
+                               const char *live, float temperature, float *weights, float **caches,
+                               dst_teacher *members, dst_teacher *t)
+{
+    int n = a->teachers.n, i, j, classes = (int)dst_model_output_size(m);
+    size_t k, right = 0, cells = d->test.count * (size_t)classes;
+    float *mean = (float *)calloc(cells ? cells : 1, sizeof(float)), *out = (float *)malloc((cells ? cells : 1) * sizeof(float));
+    if (!mean || !out) fail(1, "out of memory");
+    teacher_weights(a, weights);
+    for (i = 0; i < n; ++i) {
+        float *x, tacc = teacher_from_model(models[i], m, d, u, live, &caches[i], &members[i]);
+        if (!a->quiet) printf("teacher %d (%s): test accuracy %.4f, weight %g\n", i + 1, a->teachers.v[i],
+                              (double)tacc, (double)weights[i]);
+        x = normalized_copy(models[i], &d->test);
+        if (dst_model_predict(models[i], x, d->test.count, out) != DST_OK) fail(1, "--teacher: %s", dst_model_error(models[i]));
+        free(x);
+        dst_softmax(out, out, (int)d->test.count, classes, temperature);
+        for (k = 0; k < cells; ++k) mean[k] += weights[i] * out[k];
+    }
+    for (k = 0; k < d->test.count; ++k) {
+        const float *row = mean + k * (size_t)classes;
+        for (j = 1, i = 0; j < classes; ++j) if (row[j] > row[i]) i = j;
+        right += i == d->test.y[k];
+    }
+    free(mean);
+    free(out);
+    *t = dst_teacher_ensemble(members, weights, n, temperature);
+    return d->test.count ? (float)right / (float)d->test.count : 0;
 }
 
 /* What a later `distill info / predict` needs to know (docs/FORMAT.md lists
@@ -320,8 +365,22 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
     meta_string(m, "train.schedule", text);
     meta_number(m, "train.warmup", (double)fit->schedule.warmup);
     meta_number(m, "train.seed", (double)seed);
+    if (a->augment) meta_string(m, "train.augment", a->augment);
     if (a->cmd == C_DISTILL) {
-        meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
+        if (a->teachers.n > 1) { /* an ensemble: the files, comma-separated */
+            size_t len = 1;
+            char *list;
+            for (i = 0; i < a->teachers.n; ++i) len += strlen(a->teachers.v[i]) + 1;
+            if (!(list = (char *)malloc(len))) fail(1, "out of memory");
+            list[0] = 0;
+            for (i = 0; i < a->teachers.n; ++i) { if (i) strcat(list, ","); strcat(list, a->teachers.v[i]); }
+            meta_string(m, "kd.teacher", list);
+            free(list);
+            meta_number(m, "kd.teachers", a->teachers.n);
+            if (a->teacher_weights) meta_string(m, "kd.teacher_weights", a->teacher_weights);
+        } else {
+            meta_string(m, "kd.teacher", a->teacher ? a->teacher : a->teacher_logits);
+        }
         meta_number(m, "kd.temperature", (double)fit->temperature);
         meta_number(m, "kd.alpha", (double)fit->alpha);
         meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
@@ -372,7 +431,11 @@ static void cmd_train(const args *a)
     dst_model *m, *teacher = NULL;
     dst_optimizer_config opt;
     dst_fit_config fit = dst_fit_default();
-    dst_teacher t;
+    dst_teacher t, members[MAX_TEACHERS];
+    dst_model *teachers[MAX_TEACHERS];
+    float *caches[MAX_TEACHERS], weights[MAX_TEACHERS];
+    const char *live = a->attention ? "--attention" : a->augment ? "--augment" : NULL;
+    int i;
     dst_npy npy;
     dst_error e;
     dst_result res;
@@ -395,14 +458,20 @@ static void cmd_train(const args *a)
     }
     if (a->attention) {
         if (!a->teacher) fail(2, "--attention needs --teacher (a model: its layers' outputs), not --teacher-logits");
+        if (a->teachers.n > 1) fail(2, "--attention takes one --teacher (the maps of one model's layer)");
         attention_settings(a, &term);
         fit.attention = &term;
         fit.attention_count = 1;
     }
-    if (a->teacher) teacher = load_model(a->teacher, "--teacher");
+    memset(caches, 0, sizeof caches);
+    for (i = 0; i < a->teachers.n; ++i) teachers[i] = load_model(a->teachers.v[i], "--teacher");
+    if (a->teacher) teacher = teachers[0];
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
         fail(1, "--teacher-logits %s", e.message);
     load_sets(a, NULL, seed, &d);
+    if ((fit.augment.shift || fit.augment.flip) && d.train.height < 2)
+        fail(2, "--augment: shift and flip move pixels, and the data's samples are rows of %d features, not images "
+                "(noise:S and mixup:A suit tables)", d.train.width * d.train.channels);
     if (a->unlabeled) unlabeled_load(a->unlabeled, &d, &u);
     names = data_class_names(a, &d);
     m = build_model(a->arch, &d, seed);
@@ -428,10 +497,13 @@ static void cmd_train(const args *a)
     if (a->teacher_logits || teacher) {
         int logits = a->teacher_logits != NULL;
         tacc = logits ? teacher_from_npy(a, m, &d, u.count, &npy, &cache, &t)
-                      : teacher_from_model(teacher, m, &d, &u, a->attention != NULL, &cache, &t);
+             : a->teachers.n > 1 ? teachers_ensemble(a, teachers, m, &d, &u, live, fit.temperature, weights, caches,
+                                                     members, &t)
+                                 : teacher_from_model(teacher, m, &d, &u, live, &cache, &t);
         fit.teacher = &t;
         if (!a->quiet)
-            printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training" : "teacher: test",
+            printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training"
+                   : a->teachers.n > 1 ? "ensemble: test" : "teacher: test",
                    (double)tacc, (double)fit.temperature, (double)fit.alpha);
     }
     train_x = normalized_copy(m, &d.train);
@@ -482,7 +554,10 @@ static void cmd_train(const args *a)
     free(names);
     free(r.cv.v);
     dst_model_free(m);
-    dst_model_free(teacher);
+    for (i = 0; i < a->teachers.n; ++i) {
+        dst_model_free(teachers[i]);
+        free(caches[i]);
+    }
     dst_npy_free(&npy);
     free(unlabeled_x);
     unlabeled_free(&u);
