@@ -66,6 +66,8 @@ static const char usage_text[] =
     "                  training data's, then the unlabelled samples']\n"
     "                  [--attention S:T[:W]: attention transfer from the teacher's layer T to the\n"
     "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
+    "                  [--teacher MODEL2 ...: an ensemble, the target the mean of the teachers'\n"
+    "                  probabilities at T; --teacher-weights W1,W2,... weighs them (1 each)]\n"
     "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"
@@ -86,12 +88,19 @@ static const char usage_text[] =
     "                              float32 features (N x F) and int32 labels (N)\n"
     "  without a test set of its own, --test-fraction F (0.2) of each class is held out as the test set\n"
     "  (the same rows again in eval: the model keeps the seed and the fraction)\n"
-    "\n"
+    "\n";
+
+/* (in two strings: C99 compilers need only take 4,095 characters in one) */
+static const char usage_options[] =
     "training options:\n"
     "  --batch B (128)  --lr X (optimizer's default)  --optimizer sgd|adam|adamw (adam)\n"
     "  --momentum X (sgd, 0.9)  --weight-decay X  --seed S (1)  --limit N (first N training samples)\n"
     "  --schedule constant|cosine|step:E:G (lr per epoch: cosine to 0, or times G every E epochs)\n"
     "  --warmup E (the first E epochs ramp the lr up linearly: lr (e + 1) / (E + 1))\n"
+    "  --augment shift:P,flip,mixup:A,noise:S (any of them, comma-separated: move images up to P\n"
+    "  pixels each way, zero-padded; mirror left-right half the time; mixup with Beta(A, A) weights;\n"
+    "  Gaussian noise of deviation S on the normalised inputs, for tables. A --teacher then sees the\n"
+    "  student's augmented batches (so it runs every batch); not with --teacher-logits)\n"
     "  --val F (hold out F of each class of the training set for validation, shown every epoch)\n"
     "  --keep-best (with --val: end with the epoch of best validation accuracy)  --patience N (stop after\n"
     "  N epochs without a better one)\n"
@@ -107,7 +116,11 @@ static const char usage_text[] =
     "  flatten  dropout:R  dropout2d:R  relu  leaky[:SLOPE]  sigmoid  tanh  gelu\n"
     "The last layer's size is the number of classes.\n";
 
-static void usage(FILE *f) { fputs(usage_text, f); }
+static void usage(FILE *f)
+{
+    fputs(usage_text, f);
+    fputs(usage_options, f);
+}
 
 static const struct { const char *name; int cmd; } commands[] = {
     { "train", C_TRAIN }, { "distill", C_DISTILL }, { "eval", C_EVAL }, { "predict", C_PREDICT },
