@@ -12,9 +12,11 @@
      distillation (Hinton et al. 2015): a small student learns from a large
      teacher's softened outputs with the temperature-scaled KL loss, the
      teacher being another distill.h model, a cached array of logits, or a
-     callback into any other code; unlabelled samples (a transfer set)
-     learn from the teacher's soft targets alone, and attention transfer
-     adds what the teacher's layers look at. Your data in: CSV tables (our
+     callback into any other code, or an ensemble of them; unlabelled
+     samples (a transfer set) learn from the teacher's soft targets alone,
+     seeded augmentation (shifts, flips, mixup, noise) shows teacher and
+     student the same views, and attention transfer adds what the
+     teacher's layers look at. Your data in: CSV tables (our
      own bounded reader), .npy arrays, folders of images (through
      stb_image) and IDX (MNIST-format) files; stratified validation splits
      and keep-best training; an input normalisation that is stored in the
