@@ -381,6 +381,73 @@ static int test_teacher_ensemble_of_one_is_the_teacher(void)
     return 0;
 }
 
+/* With every augmentation and an ensemble of two live teachers: a fit
+   stopped mid-epoch and resumed ends with the bits of the uninterrupted one
+   (the draws hang on seed, epoch and sample, not on what ran before); every
+   allocation failed in turn gives DST_ERR_NOMEM and no leak (the runner
+   counts blocks). */
+static dst_model *ta_fit_noise_mix(const dst_teacher *t, const float *x, const int *y, dst_progress_fn stop,
+                                   dst_model *resume)
+{
+    dst_layer_desc L[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+    dst_model *m = resume ? resume : t_model(L, 3, TD_D, 8);
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    dst_fit_config f = dst_fit_default();
+    if (!m) return NULL;
+    if (!resume) dst_model_set_optimizer(m, &o);
+    f.epochs = 3; f.batch_size = 16; f.seed = 4; f.teacher = t; f.temperature = 3; f.alpha = 0.6f;
+    f.unlabeled_x = x + TD_LAB * TD_D; f.unlabeled_count = TD_UNL;
+    f.augment.noise = 0.2f; f.augment.mixup_alpha = 0.3f;
+    f.progress = stop; f.progress_every = stop ? 1 : 0; f.resume = resume != NULL;
+    if (dst_model_fit(m, x, y, TD_LAB, &f) != DST_OK) {
+        printf("    fit: %s\n", dst_model_error(m));
+        dst_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int test_fit_augment_resume_and_nomem(void)
+{
+    static float x[TD_N * TD_D];
+    static int y[TD_N];
+    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_model *t1 = t_model(L, 3, TD_D, 2), *t2 = t_model(L, 3, TD_D, 3), *whole, *parts;
+    dst_teacher members[2], ens;
+    int i, fail, same, saw_nomem = 0;
+    T_CHECK(t1 && t2);
+    t_toy_data(x, y, TD_N, TD_D);
+    for (i = 0; i < TD_N; ++i) y[i] %= 3;
+    members[0] = dst_teacher_model(t1);
+    members[1] = dst_teacher_model(t2);
+    ens = dst_teacher_ensemble(members, NULL, 2, 3);
+    whole = ta_fit_noise_mix(&ens, x, y, NULL, NULL);
+    parts = ta_fit_noise_mix(&ens, x, y, td_stop_mid_epoch, NULL);
+    parts = ta_fit_noise_mix(&ens, x, y, NULL, parts);
+    same = td_same(whole, parts);
+    dst_model_free(whole); dst_model_free(parts);
+    for (fail = 1; fail < 14; ++fail) {
+        dst_layer_desc S[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+        dst_model *m = t_model(S, 3, TD_D, 8);
+        dst_fit_config f = dst_fit_default();
+        dst_result r;
+        if (!m) break;
+        f.epochs = 1; f.batch_size = 16; f.teacher = &ens; f.temperature = 3;
+        f.augment.noise = 0.1f; f.augment.mixup_alpha = 0.3f;
+        t_alloc_count = 0;
+        t_alloc_fail_at = fail;
+        r = dst_model_fit(m, x, y, TD_LAB, &f);
+        t_alloc_fail_at = 0;
+        dst_model_free(m);
+        T_CHECK(r == DST_OK || r == DST_ERR_NOMEM);
+        saw_nomem |= r == DST_ERR_NOMEM;
+    }
+    dst_model_free(t1); dst_model_free(t2);
+    T_CHECK(same);
+    T_CHECK(saw_nomem);
+    return 0;
+}
+
 static const t_case augment_tests[] = {
     { "augment_move_pixels", test_augment_move_pixels },
     { "fit_augment_teacher_sees_the_view", test_fit_augment_teacher_sees_the_view },
@@ -390,4 +457,5 @@ static const t_case augment_tests[] = {
     { "fit_augment_rejects", test_fit_augment_rejects },
     { "teacher_ensemble_mean_probs", test_teacher_ensemble_mean_probs },
     { "teacher_ensemble_of_one_is_the_teacher", test_teacher_ensemble_of_one_is_the_teacher },
+    { "fit_augment_resume_and_nomem", test_fit_augment_resume_and_nomem },
 };
