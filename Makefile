@@ -117,6 +117,7 @@ PYTHON_TORCH ?= /usr/bin/python3
 fixtures:
 	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_fixtures.py
 	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_conv_fixtures.py
+	OPENBLAS_NUM_THREADS=1 $(PYTHON_TORCH) tests/gen_kd_fixtures.py
 
 # ---- the weight file's fuzzer (tests/fuzz_load.c) and its seed corpus ------
 # make fuzz; ./build/fuzz_load -artifact_prefix=build/fuzz-artifacts/ -max_total_time=600 build/fuzz-corpus tests/corpus

@@ -448,6 +448,56 @@ static int test_fit_augment_resume_and_nomem(void)
     return 0;
 }
 
+/* Against PyTorch (tests/gen_kd_fixtures.py): dst_kd_loss_mixup's value
+   and gradient with unlabelled rows, and KD against an ensemble of three
+   weighted teachers (dst_teacher_ensemble's logits into dst_kd_loss). */
+static int test_torch_mixup_and_ensemble(void)
+{
+    t_fixture fx;
+    t_array *s, *t, *y, *yb, *lam, *wts, *ye, *tl[3];
+    int ya[6], yba[6], yea[6], i, k;
+    float g[42], out[42];
+    dst_teacher members[3], ens;
+    dst_error e;
+    size_t idx[6] = { 0, 1, 2, 3, 4, 5 };
+    if (!t_fixture_load("torch_mixup_ensemble", &fx)) return 1;
+    T_CHECK((s = tt_get(&fx, "mixup.s", 0, 0)) && (t = tt_get(&fx, "mixup.t", 0, 0)) && s->count == 42);
+    T_CHECK((y = tt_get(&fx, "mixup.y", 0, 0)) && (yb = tt_get(&fx, "mixup.yb", 0, 0)) && (lam = tt_get(&fx, "mixup.lam", 0, 0)));
+    for (i = 0; i < 6; ++i) { ya[i] = (int)y->data[i]; yba[i] = (int)yb->data[i]; }
+    for (k = 0; k < 4; ++k) {
+        t_array *cfg = tt_get(&fx, "mixup%d.cfg", k, 0), *l = tt_get(&fx, "mixup%d.loss", k, 0), *gr = tt_get(&fx, "mixup%d.grad", k, 0);
+        int yabs[6];
+        float loss;
+        T_CHECK(cfg && l && gr);
+        for (i = 0; i < 6; ++i) yabs[i] = ya[i] < 0 ? -ya[i] : ya[i];
+        loss = cfg->data[1] < 0 ? dst_kd_loss_mixup(s->data, NULL, yabs, yba, lam->data, 6, 7, 1, 0, g)
+                                : dst_kd_loss_mixup(s->data, t->data, ya, yba, lam->data, 6, 7, cfg->data[0], cfg->data[1], g);
+        T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 1e-5 * fabs((double)l->data[0]), "mixup %d: loss %.9g, PyTorch %.9g",
+                    k, (double)loss, (double)l->data[0]);
+        T_CHECK_MSG(tt_rel(g, gr->data, 42, 1e-6) <= 1e-5, "mixup %d: gradient error %.3g", k, tt_rel(g, gr->data, 42, 1e-6));
+    }
+    T_CHECK((wts = tt_get(&fx, "ensemble.w", 0, 0)) && (ye = tt_get(&fx, "ensemble.y", 0, 0)));
+    for (i = 0; i < 3; ++i) {
+        T_CHECK((tl[i] = tt_get(&fx, "ensemble.t%d", i, 0)) != NULL);
+        members[i] = dst_teacher_logits(tl[i]->data, 6, 7);
+    }
+    for (i = 0; i < 6; ++i) yea[i] = (int)ye->data[i];
+    for (k = 0; k < 2; ++k) {
+        t_array *T = tt_get(&fx, "ensemble%d.T", k, 0), *l = tt_get(&fx, "ensemble%d.loss", k, 0), *gr = tt_get(&fx, "ensemble%d.grad", k, 0);
+        float loss;
+        T_CHECK(T && l && gr);
+        ens = dst_teacher_ensemble(members, wts->data, 3, T->data[0]);
+        T_CHECK(dst__teacher_ok(&ens, 7, &e) == DST_OK);
+        T_CHECK(dst__teacher_batch(&ens, NULL, idx, 6, out, &e) == DST_OK);
+        loss = dst_kd_loss(s->data, out, yea, 6, 7, T->data[0], 0.7f, g);
+        T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 1e-5 * fabs((double)l->data[0]), "ensemble %d: loss %.9g, PyTorch %.9g",
+                    k, (double)loss, (double)l->data[0]);
+        T_CHECK_MSG(tt_rel(g, gr->data, 42, 1e-6) <= 1e-5, "ensemble %d: gradient error %.3g", k, tt_rel(g, gr->data, 42, 1e-6));
+    }
+    t_fixture_free(&fx);
+    return 0;
+}
+
 static const t_case augment_tests[] = {
     { "augment_move_pixels", test_augment_move_pixels },
     { "fit_augment_teacher_sees_the_view", test_fit_augment_teacher_sees_the_view },
@@ -458,4 +508,5 @@ static const t_case augment_tests[] = {
     { "teacher_ensemble_mean_probs", test_teacher_ensemble_mean_probs },
     { "teacher_ensemble_of_one_is_the_teacher", test_teacher_ensemble_of_one_is_the_teacher },
     { "fit_augment_resume_and_nomem", test_fit_augment_resume_and_nomem },
+    { "torch_mixup_and_ensemble", test_torch_mixup_and_ensemble },
 };
