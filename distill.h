@@ -5367,13 +5367,15 @@ DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, 
 /* ==== batch normalization ================================== >>batchnorm */
 
 /* Sums in double: a channel may hold batch * H * W values. */
+/* Channels c0 .. c1 - 1 (each channel is on its own: a model's batch norm
+   runs blocks of channels on threads). */
 static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
                                    const float *gamma, const float *beta, float *running_mean,
-                                   float *running_var, float *y, float *save_mean, float *save_invstd)
+                                   float *running_var, float *y, float *save_mean, float *save_invstd, int c0, int c1)
 {
     int c, n, chans = p->channels, spatial = p->spatial, i;
     double count = (double)batch * spatial;
-    for (c = 0; c < chans; ++c) {
+    for (c = c0; c < c1; ++c) {
         float mean, invstd, g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
         if (training) {
             double sum = 0, sq = 0, mu;
@@ -5412,11 +5414,11 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
    dx = gamma invstd / M (M dy - dbeta - xhat dgamma). */
 static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x, const float *gamma,
                                     const float *save_mean, const float *save_invstd, const float *dy,
-                                    float *dx, float *dgamma, float *dbeta)
+                                    float *dx, float *dgamma, float *dbeta, int c0, int c1)
 {
     int c, n, chans = p->channels, spatial = p->spatial, i;
     float count = (float)batch * (float)spatial;
-    for (c = 0; c < chans; ++c) {
+    for (c = c0; c < c1; ++c) {
         double sdy = 0, sdyx = 0;
         float mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1.0f, k, a, b;
         for (n = 0; n < batch; ++n) {
@@ -5456,7 +5458,8 @@ DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch
     if (!dst__batchnorm_args_ok(p, batch) || !x || !y) return DST_ERR_ARG;
     if (training && (!save_mean || !save_invstd || (double)batch * p->spatial < 2)) return DST_ERR_ARG;
     if (!training && (!running_mean || !running_var)) return DST_ERR_ARG;
-    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, 0,
+                           p->channels);
     return DST_OK;
 }
 
@@ -5465,7 +5468,7 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
                                          const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     if (!dst__batchnorm_args_ok(p, batch) || !x || !save_mean || !save_invstd || !dy) return DST_ERR_ARG;
-    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta, 0, p->channels);
     return DST_OK;
 }
 
@@ -6878,23 +6881,57 @@ static dst_result dst__batchnorm_layer_check_batch(dst_model *m, const dst__laye
     return DST_OK;
 }
 
+/* On threads: blocks of channels of about DST__PAR_ELEMS values. */
+typedef struct dst__bn_job {
+    dst_model *m;
+    const dst__layer *ly;
+    dst_batchnorm_params p;
+    const float *x, *dy; /* backward: dy */
+    float *dx;
+    int batch, training, size;
+} dst__bn_job;
+
+static void dst__bn_block(void *ctx, int block, int worker)
+{
+    const dst__bn_job *j = (const dst__bn_job *)ctx;
+    const dst__layer *ly = j->ly;
+    const float *g = j->m->params + ly->param_offset;
+    float *run = j->m->buffers + ly->buffer_offset, *gg = j->m->grads + ly->param_offset;
+    int c0 = block * j->size, c1 = c0 + j->size < ly->in_c ? c0 + j->size : ly->in_c;
+    (void)worker;
+    if (j->dy)
+        dst__batchnorm_backward(&j->p, j->batch, j->x, g, ly->aux, ly->aux + ly->in_c, j->dy, j->dx, gg,
+                                gg + ly->weight_count, c0, c1);
+    else
+        dst__batchnorm_forward(&j->p, j->batch, j->training, j->x, g, g + ly->weight_count, run, run + ly->in_c,
+                               ly->out, ly->aux, ly->aux + ly->in_c, c0, c1);
+}
+
+static void dst__bn_run(dst_model *m, const dst__layer *ly, const float *x, const float *dy, float *dx, int batch,
+                        int training)
+{
+    dst__bn_job j;
+    double per = (double)batch * ly->in_h * ly->in_w; /* values a channel */
+    int blocks;
+    j.m = m; j.ly = ly; j.p = dst__batchnorm_params_of(ly);
+    j.x = x; j.dy = dy; j.dx = dx; j.batch = batch; j.training = training;
+    j.size = per >= DST__PAR_ELEMS ? 1 : (int)(DST__PAR_ELEMS / per);
+    if (j.size > ly->in_c) j.size = ly->in_c;
+    blocks = (ly->in_c + j.size - 1) / j.size;
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, blocks, per * j.size, m->npacks), blocks,
+                 dst__bn_block, &j);
+}
+
 static const float *dst__batchnorm_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
-    const float *g = m->params + ly->param_offset;
-    float *run = m->buffers + ly->buffer_offset;
-    dst__batchnorm_forward(&p, batch, training, x, g, g + ly->weight_count, run, run + ly->in_c, ly->out,
-                           ly->aux, ly->aux + ly->in_c);
+    dst__bn_run(m, ly, x, NULL, NULL, batch, training);
     return ly->out;
 }
 
 static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                   float *dx, int batch)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
-    float *gg = m->grads + ly->param_offset;
-    dst__batchnorm_backward(&p, batch, x, m->params + ly->param_offset, ly->aux, ly->aux + ly->in_c, dy, dx,
-                            gg, gg + ly->weight_count);
+    dst__bn_run(m, ly, x, dy, dx, batch, 1);
     return dx;
 }
 
