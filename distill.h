@@ -7541,6 +7541,49 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
 {
     return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL);
 }
+/* The finiteness check of the gradients and the optimizer's update on
+   threads: blocks of DST__PAR_ELEMS parameters, each done as on one thread. */
+typedef struct dst__params_job {
+    dst_model *m;
+    int update;                       /* 0: check, 1: update */
+    int bad[DST__MAX_WORKERS];        /* check: a worker saw a non-finite gradient */
+} dst__params_job;
+
+static void dst__params_block(void *ctx, int block, int worker)
+{
+    dst__params_job *j = (dst__params_job *)ctx;
+    dst_model *m = j->m;
+    size_t off = (size_t)block * DST__PAR_ELEMS, n = m->param_count - off;
+    if (n > DST__PAR_ELEMS) n = DST__PAR_ELEMS;
+    if (!j->update) {
+        j->bad[worker] |= !dst__all_finite(m->grads + off, n);
+        return;
+    }
+    dst_optimizer_update(&m->opt, m->lr, m->step, m->params + off, m->grads + off, m->state0 ? m->state0 + off : NULL,
+                         m->state1 ? m->state1 + off : NULL, n);
+}
+
+/* update 0: 1 when every gradient is finite; 1: the update (returns 1). */
+static int dst__par_params(dst_model *m, int update)
+{
+    dst__params_job j;
+    size_t blocks = (m->param_count + DST__PAR_ELEMS - 1) / DST__PAR_ELEMS;
+    int w, workers, bad = 0;
+    if (blocks == 0) return 1;
+    j.m = m;
+    j.update = update;
+    if (blocks > (size_t)1 << 20) { /* (beyond any model: one block, on this thread) */
+        if (!update) return dst__all_finite(m->grads, m->param_count);
+        dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+        return 1;
+    }
+    workers = dst__par_workers_for(&m->threads, (int)blocks, DST__PAR_ELEMS, m->npacks);
+    for (w = 0; w < workers; ++w) j.bad[w] = 0;
+    dst__par_for(&m->threads, workers, (int)blocks, dst__params_block, &j);
+    for (w = 0; w < workers; ++w) bad |= j.bad[w];
+    return !bad;
+}
+
 
 static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
                                   const float *teacher_logits, float temperature, float alpha, float *loss,
@@ -7580,12 +7623,12 @@ static dst_result dst__train_step(dst_model *m, const float *x, const int *label
             return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
                              (double)norm, m->step + 1);
         }
-    } else if (!dst__all_finite(m->grads, m->param_count)) {
+    } else if (!dst__par_params(m, 0)) {
         dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
     m->step++;
-    dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+    dst__par_params(m, 1);
     return DST_OK;
 }
 
