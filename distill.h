@@ -20,11 +20,15 @@
      and keep-best training; an input normalisation that is stored in the
      model. And a weight file (architecture, named tensors, metadata,
      CRC32s, little-endian everywhere; atomic saves, loading in place from
-     memory, checkpoints that resume training bit for bit).
+     memory, checkpoints that resume training bit for bit). On one core by
+     default; on every core when asked (a built-in pool or your own job
+     system), with the same bits for any thread count.
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
-     include; everywhere else just #include "distill.h". Link with -lm. This
+     include; everywhere else just #include "distill.h". Link with -lm
+     (and -pthread where the C library keeps threads apart, e.g. glibc
+     before 2.34, unless DST_NO_THREADS is set). This
      program trains a teacher and distills a smaller student from it
      (tests/compile/run.sh cuts it out of this comment, builds and runs it):
 
@@ -100,6 +104,9 @@
                           or dst_load_options when loading), or NULL
      DST_ASSERT(x)        your assert, for the library's own invariants only
      DST_NO_SIMD          plain C kernels only
+     DST_NO_THREADS       no built-in pool, no thread API of the system
+                          (dst_pool_start says DST_ERR_UNSUPPORTED; a
+                          parallel-for hook of yours still works)
      Set the same way before EVERY include (they change declarations):
      DISTILL_STATIC       make every function static (private to one file)
      DST_NO_STDIO         no function that opens files (buffers still work)
@@ -681,10 +688,13 @@ DSTDEF float *dst_model_buffers(dst_model *m);
    no later call allocates. Calls with a bigger batch grow it on demand. */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int max_batch);
 /* Computes on threads (see dst_threads; NULL: the calling thread only, the
-   default). The model keeps a copy of *threads and makes a GEMM packing
-   buffer for each of its width (about 0.5 MB each); parameters come out
-   bit for bit the same whatever the threads. Not while another call on
-   this model runs. */
+   default): dense and conv layers, activations, pooling, batch norm, the
+   gradients' finiteness check and the optimizer's update, so training,
+   predict, evaluate and (given to a teacher model) the teacher's forward.
+   The model keeps a copy of *threads and makes scratch for each of its
+   width (a GEMM packing buffer of about 0.5 MB and the largest conv
+   layer's im2col columns); parameters come out bit for bit the same
+   whatever the threads. Not while another call on this model runs. */
 DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads);
 
 /* Forward pass of batch samples (NCHW floats). training = 1 applies dropout,
