@@ -1,7 +1,7 @@
 /* tools/distill/distill.c - the `distill` command: train, distill, evaluate,
    predict with and export small networks from the shell, no C to write.
 
-   cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -o build/distill
+   cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -pthread -o build/distill
 
    distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
    distill train   --data TRAIN.csv [--test TEST.csv] --label COLUMN --arch SPEC ...
