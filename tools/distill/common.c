@@ -1,6 +1,7 @@
 /* tools/distill/common.c - what every command uses: errors and numbers, the
    data set and its class names, loading a model and reading its shape and
-   metadata. Part of the distill command (built through distill.c). */
+   metadata, the pool of --threads. Part of the distill command (built
+   through distill.c). */
 #include "cli.h"
 
 /* ==== errors and numbers ================================================== */
