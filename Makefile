@@ -27,7 +27,7 @@ build/.dir:
 # ---- the distill command (tools/distill/: one unity file includes the parts) --
 DISTILL_SRC = tools/distill/distill.c tools/distill/cli.h tools/distill/*.c
 build/distill: $(DISTILL_SRC) distill.h | build/.dir
-	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) tools/distill/distill.c -o $@ -lm
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) tools/distill/distill.c -o $@ -lm -pthread
 
 # ---- examples --------------------------------------------------------------
 build/%: examples/%.c distill.h | build/.dir
@@ -72,7 +72,7 @@ build/test-tsan-threads: $(TESTDEP) | build/.dir
 # ASan+UBSan, on data tests/cli/cli_helper.c writes.
 build/distill-san: $(DISTILL_SRC) distill.h | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -fno-omit-frame-pointer -I. -I$(STB) tools/distill/distill.c -o $@ -lm
+	    -fno-omit-frame-pointer -I. -I$(STB) tools/distill/distill.c -o $@ -lm -pthread
 build/cli_helper: tests/cli/cli_helper.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
 TESTSCRIPTS = tests/cli/test_cli.sh tests/compile/run.sh
