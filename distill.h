@@ -6906,13 +6906,14 @@ static void dst__bn_block(void *ctx, int block, int worker)
     const dst__bn_job *j = (const dst__bn_job *)ctx;
     const dst__layer *ly = j->ly;
     const float *g = j->m->params + ly->param_offset;
-    float *run = j->m->buffers + ly->buffer_offset, *gg = j->m->grads + ly->param_offset;
+    float *run = j->m->buffers + ly->buffer_offset, *gg;
     int c0 = block * j->size, c1 = c0 + j->size < ly->in_c ? c0 + j->size : ly->in_c;
     (void)worker;
-    if (j->dy)
+    if (j->dy) {
+        gg = j->m->grads + ly->param_offset; /* (an inference model has no gradients: forward does not touch them) */
         dst__batchnorm_backward(&j->p, j->batch, j->x, g, ly->aux, ly->aux + ly->in_c, j->dy, j->dx, gg,
                                 gg + ly->weight_count, c0, c1);
-    else
+    } else
         dst__batchnorm_forward(&j->p, j->batch, j->training, j->x, g, g + ly->weight_count, run, run + ly->in_c,
                                ly->out, ly->aux, ly->aux + ly->in_c, c0, c1);
 }
