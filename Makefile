@@ -236,6 +236,14 @@ bench-threads: build/bench_threads
 	$(TORCH_PY) bench/bench_threads_torch.py $(BENCH_THREADS_ARGS) > build/bench_threads_torch.txt
 	./build/bench_threads --torch build/bench_threads_torch.txt $(BENCH_THREADS_ARGS)
 
+# Where a second thread starts to pay (the source of DST__PAR_MIN_FLOPS):
+# built with the cut-off off.
+.PHONY: bench-cutoff
+build/bench_cutoff: bench/bench_cutoff.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -DDST__PAR_MIN_FLOPS=1e-9 -I. $< -o $@ -lm -lpthread
+bench-cutoff: build/bench_cutoff
+	./build/bench_cutoff
+
 # The weight file: save / load times, in place against copying, CRC32 rate.
 .PHONY: bench-file
 bench: bench-file
