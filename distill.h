@@ -22,11 +22,15 @@
      and keep-best training; an input normalisation that is stored in the
      model. And a weight file (architecture, named tensors, metadata,
      CRC32s, little-endian everywhere; atomic saves, loading in place from
-     memory, checkpoints that resume training bit for bit).
+     memory, checkpoints that resume training bit for bit). On one core by
+     default; on every core when asked (a built-in pool or your own job
+     system), with the same bits for any thread count.
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
-     include; everywhere else just #include "distill.h". Link with -lm. This
+     include; everywhere else just #include "distill.h". Link with -lm
+     (and -pthread where the C library keeps threads apart, e.g. glibc
+     before 2.34, unless DST_NO_THREADS is set). This
      program trains a teacher and distills a smaller student from it
      (tests/compile/run.sh cuts it out of this comment, builds and runs it):
 
@@ -102,6 +106,9 @@
                           or dst_load_options when loading), or NULL
      DST_ASSERT(x)        your assert, for the library's own invariants only
      DST_NO_SIMD          plain C kernels only
+     DST_NO_THREADS       no built-in pool, no thread API of the system
+                          (dst_pool_start says DST_ERR_UNSUPPORTED; a
+                          parallel-for hook of yours still works)
      Set the same way before EVERY include (they change declarations):
      DISTILL_STATIC       make every function static (private to one file)
      DST_NO_STDIO         no function that opens files (buffers still work)
@@ -697,10 +704,13 @@ DSTDEF float *dst_model_buffers(dst_model *m);
    no later call allocates. Calls with a bigger batch grow it on demand. */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int max_batch);
 /* Computes on threads (see dst_threads; NULL: the calling thread only, the
-   default). The model keeps a copy of *threads and makes a GEMM packing
-   buffer for each of its width (about 0.5 MB each); parameters come out
-   bit for bit the same whatever the threads. Not while another call on
-   this model runs. */
+   default): dense and conv layers, activations, pooling, batch norm, the
+   gradients' finiteness check and the optimizer's update, so training,
+   predict, evaluate and (given to a teacher model) the teacher's forward.
+   The model keeps a copy of *threads and makes scratch for each of its
+   width (a GEMM packing buffer of about 0.5 MB and the largest conv
+   layer's im2col columns); parameters come out bit for bit the same
+   whatever the threads. Not while another call on this model runs. */
 DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads);
 
 /* Forward pass of batch samples (NCHW floats). training = 1 applies dropout,
@@ -5472,13 +5482,15 @@ DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, 
 /* ==== batch normalization ================================== >>batchnorm */
 
 /* Sums in double: a channel may hold batch * H * W values. */
+/* Channels c0 .. c1 - 1 (each channel is on its own: a model's batch norm
+   runs blocks of channels on threads). */
 static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
                                    const float *gamma, const float *beta, float *running_mean,
-                                   float *running_var, float *y, float *save_mean, float *save_invstd)
+                                   float *running_var, float *y, float *save_mean, float *save_invstd, int c0, int c1)
 {
     int c, n, chans = p->channels, spatial = p->spatial, i;
     double count = (double)batch * spatial;
-    for (c = 0; c < chans; ++c) {
+    for (c = c0; c < c1; ++c) {
         float mean, invstd, g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
         if (training) {
             double sum = 0, sq = 0, mu;
@@ -5517,11 +5529,11 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
    dx = gamma invstd / M (M dy - dbeta - xhat dgamma). */
 static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x, const float *gamma,
                                     const float *save_mean, const float *save_invstd, const float *dy,
-                                    float *dx, float *dgamma, float *dbeta)
+                                    float *dx, float *dgamma, float *dbeta, int c0, int c1)
 {
     int c, n, chans = p->channels, spatial = p->spatial, i;
     float count = (float)batch * (float)spatial;
-    for (c = 0; c < chans; ++c) {
+    for (c = c0; c < c1; ++c) {
         double sdy = 0, sdyx = 0;
         float mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1.0f, k, a, b;
         for (n = 0; n < batch; ++n) {
@@ -5561,7 +5573,8 @@ DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch
     if (!dst__batchnorm_args_ok(p, batch) || !x || !y) return DST_ERR_ARG;
     if (training && (!save_mean || !save_invstd || (double)batch * p->spatial < 2)) return DST_ERR_ARG;
     if (!training && (!running_mean || !running_var)) return DST_ERR_ARG;
-    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, 0,
+                           p->channels);
     return DST_OK;
 }
 
@@ -5570,7 +5583,7 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
                                          const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     if (!dst__batchnorm_args_ok(p, batch) || !x || !save_mean || !save_invstd || !dy) return DST_ERR_ARG;
-    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta, 0, p->channels);
     return DST_OK;
 }
 
@@ -7018,23 +7031,58 @@ static dst_result dst__batchnorm_layer_check_batch(dst_model *m, const dst__laye
     return DST_OK;
 }
 
+/* On threads: blocks of channels of about DST__PAR_ELEMS values. */
+typedef struct dst__bn_job {
+    dst_model *m;
+    const dst__layer *ly;
+    dst_batchnorm_params p;
+    const float *x, *dy; /* backward: dy */
+    float *dx;
+    int batch, training, size;
+} dst__bn_job;
+
+static void dst__bn_block(void *ctx, int block, int worker)
+{
+    const dst__bn_job *j = (const dst__bn_job *)ctx;
+    const dst__layer *ly = j->ly;
+    const float *g = j->m->params + ly->param_offset;
+    float *run = j->m->buffers + ly->buffer_offset, *gg;
+    int c0 = block * j->size, c1 = c0 + j->size < ly->in_c ? c0 + j->size : ly->in_c;
+    (void)worker;
+    if (j->dy) {
+        gg = j->m->grads + ly->param_offset; /* (an inference model has no gradients: forward does not touch them) */
+        dst__batchnorm_backward(&j->p, j->batch, j->x, g, ly->aux, ly->aux + ly->in_c, j->dy, j->dx, gg,
+                                gg + ly->weight_count, c0, c1);
+    } else
+        dst__batchnorm_forward(&j->p, j->batch, j->training, j->x, g, g + ly->weight_count, run, run + ly->in_c,
+                               ly->out, ly->aux, ly->aux + ly->in_c, c0, c1);
+}
+
+static void dst__bn_run(dst_model *m, const dst__layer *ly, const float *x, const float *dy, float *dx, int batch,
+                        int training)
+{
+    dst__bn_job j;
+    double per = (double)batch * ly->in_h * ly->in_w; /* values a channel */
+    int blocks;
+    j.m = m; j.ly = ly; j.p = dst__batchnorm_params_of(ly);
+    j.x = x; j.dy = dy; j.dx = dx; j.batch = batch; j.training = training;
+    j.size = per >= DST__PAR_ELEMS ? 1 : (int)(DST__PAR_ELEMS / per);
+    if (j.size > ly->in_c) j.size = ly->in_c;
+    blocks = (ly->in_c + j.size - 1) / j.size;
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, blocks, per * j.size, m->npacks), blocks,
+                 dst__bn_block, &j);
+}
+
 static const float *dst__batchnorm_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
-    const float *g = m->params + ly->param_offset;
-    float *run = m->buffers + ly->buffer_offset;
-    dst__batchnorm_forward(&p, batch, training, x, g, g + ly->weight_count, run, run + ly->in_c, ly->out,
-                           ly->aux, ly->aux + ly->in_c);
+    dst__bn_run(m, ly, x, NULL, NULL, batch, training);
     return ly->out;
 }
 
 static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                   float *dx, int batch)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
-    float *gg = m->grads + ly->param_offset;
-    dst__batchnorm_backward(&p, batch, x, m->params + ly->param_offset, ly->aux, ly->aux + ly->in_c, dy, dx,
-                            gg, gg + ly->weight_count);
+    dst__bn_run(m, ly, x, dy, dx, batch, 1);
     return dx;
 }
 
@@ -7644,6 +7692,49 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
 {
     return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL, NULL);
 }
+/* The finiteness check of the gradients and the optimizer's update on
+   threads: blocks of DST__PAR_ELEMS parameters, each done as on one thread. */
+typedef struct dst__params_job {
+    dst_model *m;
+    int update;                       /* 0: check, 1: update */
+    int bad[DST__MAX_WORKERS];        /* check: a worker saw a non-finite gradient */
+} dst__params_job;
+
+static void dst__params_block(void *ctx, int block, int worker)
+{
+    dst__params_job *j = (dst__params_job *)ctx;
+    dst_model *m = j->m;
+    size_t off = (size_t)block * DST__PAR_ELEMS, n = m->param_count - off;
+    if (n > DST__PAR_ELEMS) n = DST__PAR_ELEMS;
+    if (!j->update) {
+        j->bad[worker] |= !dst__all_finite(m->grads + off, n);
+        return;
+    }
+    dst_optimizer_update(&m->opt, m->lr, m->step, m->params + off, m->grads + off, m->state0 ? m->state0 + off : NULL,
+                         m->state1 ? m->state1 + off : NULL, n);
+}
+
+/* update 0: 1 when every gradient is finite; 1: the update (returns 1). */
+static int dst__par_params(dst_model *m, int update)
+{
+    dst__params_job j;
+    size_t blocks = (m->param_count + DST__PAR_ELEMS - 1) / DST__PAR_ELEMS;
+    int w, workers, bad = 0;
+    if (blocks == 0) return 1;
+    j.m = m;
+    j.update = update;
+    if (blocks > (size_t)1 << 20) { /* (beyond any model: one block, on this thread) */
+        if (!update) return dst__all_finite(m->grads, m->param_count);
+        dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+        return 1;
+    }
+    workers = dst__par_workers_for(&m->threads, (int)blocks, DST__PAR_ELEMS, m->npacks);
+    for (w = 0; w < workers; ++w) j.bad[w] = 0;
+    dst__par_for(&m->threads, workers, (int)blocks, dst__params_block, &j);
+    for (w = 0; w < workers; ++w) bad |= j.bad[w];
+    return !bad;
+}
+
 
 /* mix (may be NULL): mixup's second labels and weights, checked by the caller. */
 static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
@@ -7684,12 +7775,12 @@ static dst_result dst__train_step(dst_model *m, const float *x, const int *label
             return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
                              (double)norm, m->step + 1);
         }
-    } else if (!dst__all_finite(m->grads, m->param_count)) {
+    } else if (!dst__par_params(m, 0)) {
         dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
     m->step++;
-    dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+    dst__par_params(m, 1);
     return DST_OK;
 }
 

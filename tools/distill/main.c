@@ -45,6 +45,7 @@ static const option options[] = {
     OPT("--plot", O_STR, C_TRAIN | C_DISTILL, plot),
     OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
     OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
+    OPT("--threads", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_PREDICT, threads),
     OPT("--model", O_STR, C_EVAL | C_PREDICT, model),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
@@ -68,8 +69,8 @@ static const char usage_text[] =
     "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
     "                  [--teacher MODEL2 ...: an ensemble, the target the mean of the teachers'\n"
     "                  probabilities at T; --teacher-weights W1,W2,... weighs them (1 each)]\n"
-    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
-    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
+    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N] [--threads N]\n"
+    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] [--threads N] IMAGE...\n"
     "  distill info    MODEL\n"
     "  distill export-c     MODEL [--name NAME] > model.h\n"
     "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
@@ -107,6 +108,8 @@ static const char usage_options[] =
     "  --classes a,b,c (class names; else the data's, DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
     "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --name TEXT (the run's name in plots)\n"
     "  --quiet (no progress line)\n"
+    "  --threads N (eval and predict too: N threads in all, 1 to 256; default one per core, 1 creates\n"
+    "  none; any N gives the same bits: the same model file, the same accuracy)\n"
     "The inputs are normalised and the model keeps it: IDX bytes x 1/255; a folder's pixels x 1/255 then\n"
     "per channel (v - mean) / std; tables, .npy and float IDX per feature (v - mean) / std (never / 255).\n"
     "\n"
@@ -173,6 +176,10 @@ static void parse_args(int argc, char **argv, args *a)
         }
         if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
         *(const char **)(void *)((char *)a + o->off) = value;
+        if (o->off == offsetof(args, threads)) {
+            a->threads_argc = eq ? 1 : 2;
+            a->threads_at = i + 1 - a->threads_argc;
+        }
     }
     a->teacher = a->teachers.n ? a->teachers.v[0] : NULL;
 }
