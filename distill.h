@@ -2791,7 +2791,6 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
    the blocked path's columns in its NC blocks. A block is the same arithmetic on any thread, so the result
    has the same bits for any thread count, and as dst_sgemm. */
 #define DST__GEMM_ROW_BLOCK 64 /* the dot and scalar paths */
-#define DST__GEMM_BLOCKS 32     /* the blocked path: about this many blocks */
 
 typedef struct dst__gemm_job {
     const struct dst__gemm_isa *isa;   /* NULL: the scalar reference */
@@ -2864,18 +2863,23 @@ static void dst__sgemm_run(const dst_threads *threads, int trans_a, int trans_b,
          (g.isa->dot_k_per_row > 0 && (double)k >= (double)g.isa->dot_k_per_row * m)))
         g.dot = 1;
     if (g.isa && !g.dot) {
-        int kcb;
-        int row_blocks;
+        int kcb, col_blocks, row_blocks, most;
         size_t need = dst__gemm_blocks(g.isa, n, k, packs ? cap : (size_t)-1, &kcb, &g.cols);
-        /* about DST__GEMM_BLOCKS blocks, at least 4 MR rows each: each
-           block packs its own B, so fewer rows would pack B more often */
-        row_blocks = (DST__GEMM_BLOCKS + (n + g.cols - 1) / g.cols - 1) / ((n + g.cols - 1) / g.cols);
+        /* Rows are cut by the workers, not by the shape alone, and may be:
+           a block's rows start at a multiple of MR and each of its elements
+           is summed over k exactly as in the whole product, so the cut does
+           not change the bits. One row block per worker (at least 4 MR
+           rows): each block packs its own B. */
+        col_blocks = (n + g.cols - 1) / g.cols;
+        most = (m + 4 * g.isa->mr - 1) / (4 * g.isa->mr);
+        row_blocks = dst__par_workers_for(threads, most * col_blocks, (double)m * n * k / ((double)most * col_blocks),
+                                          packs ? npacks : (int)(sizeof mine / sizeof mine[0]));
+        row_blocks = (row_blocks + col_blocks - 1) / col_blocks;
         g.rows = ((m + row_blocks - 1) / row_blocks + g.isa->mr - 1) / g.isa->mr * g.isa->mr;
-        if (g.rows < 4 * g.isa->mr) g.rows = 4 * g.isa->mr;
         if (!packs) { /* the call's own: one per worker, or one on the stack */
             cap = need;
-            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * ((n + g.cols - 1) / g.cols),
-                                          (double)g.rows * g.cols * k, (int)(sizeof mine / sizeof mine[0]));
+            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * col_blocks, (double)g.rows * g.cols * k,
+                                          (int)(sizeof mine / sizeof mine[0]));
             if (npacks > 1 || need > DST__GEMM_STACK_FLOATS)
                 heap = (float *)dst__alloc_aligned((size_t)npacks * need * sizeof(float), NULL);
             if (!heap) {
