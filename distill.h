@@ -280,8 +280,9 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
    or start the built-in pool (POSIX threads; Win32 threads on Windows).
    Results do not depend on the threads: work is cut into blocks by the
-   shapes alone, never by the thread count, and every sum is added in a
-   fixed order, so 1, 2 or 64 threads (or none) give the same bits.
+   shapes alone (a GEMM's rows also where no cut can change a sum), and
+   every sum is added in a fixed order, so 1, 2 or 64 threads (or none)
+   give the same bits.
    Small work (a batch-1 prediction, a small layer) stays on the calling
    thread. DST_NO_THREADS leaves the pool out (a hook still works). */
 typedef void (*dst_task_fn)(void *ctx, int task);
