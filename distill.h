@@ -282,8 +282,9 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
    or start the built-in pool (POSIX threads; Win32 threads on Windows).
    Results do not depend on the threads: work is cut into blocks by the
-   shapes alone, never by the thread count, and every sum is added in a
-   fixed order, so 1, 2 or 64 threads (or none) give the same bits.
+   shapes alone (a GEMM's rows also where no cut can change a sum), and
+   every sum is added in a fixed order, so 1, 2 or 64 threads (or none)
+   give the same bits.
    Small work (a batch-1 prediction, a small layer) stays on the calling
    thread. DST_NO_THREADS leaves the pool out (a hook still works). */
 typedef void (*dst_task_fn)(void *ctx, int task);
@@ -2861,7 +2862,6 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
    the blocked path's columns in its NC blocks. A block is the same arithmetic on any thread, so the result
    has the same bits for any thread count, and as dst_sgemm. */
 #define DST__GEMM_ROW_BLOCK 64 /* the dot and scalar paths */
-#define DST__GEMM_BLOCKS 32     /* the blocked path: about this many blocks */
 
 typedef struct dst__gemm_job {
     const struct dst__gemm_isa *isa;   /* NULL: the scalar reference */
@@ -2934,18 +2934,23 @@ static void dst__sgemm_run(const dst_threads *threads, int trans_a, int trans_b,
          (g.isa->dot_k_per_row > 0 && (double)k >= (double)g.isa->dot_k_per_row * m)))
         g.dot = 1;
     if (g.isa && !g.dot) {
-        int kcb;
-        int row_blocks;
+        int kcb, col_blocks, row_blocks, most;
         size_t need = dst__gemm_blocks(g.isa, n, k, packs ? cap : (size_t)-1, &kcb, &g.cols);
-        /* about DST__GEMM_BLOCKS blocks, at least 4 MR rows each: each
-           block packs its own B, so fewer rows would pack B more often */
-        row_blocks = (DST__GEMM_BLOCKS + (n + g.cols - 1) / g.cols - 1) / ((n + g.cols - 1) / g.cols);
+        /* Rows are cut by the workers, not by the shape alone, and may be:
+           a block's rows start at a multiple of MR and each of its elements
+           is summed over k exactly as in the whole product, so the cut does
+           not change the bits. One row block per worker (at least 4 MR
+           rows): each block packs its own B. */
+        col_blocks = (n + g.cols - 1) / g.cols;
+        most = (m + 4 * g.isa->mr - 1) / (4 * g.isa->mr);
+        row_blocks = dst__par_workers_for(threads, most * col_blocks, (double)m * n * k / ((double)most * col_blocks),
+                                          packs ? npacks : (int)(sizeof mine / sizeof mine[0]));
+        row_blocks = (row_blocks + col_blocks - 1) / col_blocks;
         g.rows = ((m + row_blocks - 1) / row_blocks + g.isa->mr - 1) / g.isa->mr * g.isa->mr;
-        if (g.rows < 4 * g.isa->mr) g.rows = 4 * g.isa->mr;
         if (!packs) { /* the call's own: one per worker, or one on the stack */
             cap = need;
-            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * ((n + g.cols - 1) / g.cols),
-                                          (double)g.rows * g.cols * k, (int)(sizeof mine / sizeof mine[0]));
+            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * col_blocks, (double)g.rows * g.cols * k,
+                                          (int)(sizeof mine / sizeof mine[0]));
             if (npacks > 1 || need > DST__GEMM_STACK_FLOATS)
                 heap = (float *)dst__alloc_aligned((size_t)npacks * need * sizeof(float), NULL);
             if (!heap) {
@@ -6038,6 +6043,7 @@ struct dst_model {
     size_t buffer_count;
     size_t col_floats;                     /* the largest conv layer's im2col scratch */
     float *col;                            /* in the workspace */
+    float *scratch_layer;                  /* the largest scratch_floats of a layer, in the workspace */
     /* workspace, sized for ws_batch samples */
     int    ws_batch;
     float *ws;                             /* layer outputs and masks */
@@ -6138,6 +6144,10 @@ typedef struct dst__layer_ops {
     int (*weight_dims)(const dst__layer *ly, uint64_t *dims);
     unsigned flags;            /* DST__KIND_* */
     dst_activation activation; /* the activation kinds: which one (dst_activation_forward) */
+    /* Floats of scratch for batch samples that the layer needs only while
+       its forward or backward runs (layers run one at a time, so the
+       workspace holds the largest of them, at m->scratch_layer). NULL: none. */
+    size_t (*scratch_floats)(const dst__layer *ly, int batch);
 } dst__layer_ops;
 
 enum {
@@ -6452,10 +6462,12 @@ static int dst__ws_add(size_t *floats, size_t n)
 
 /* Sizes the workspace for batch samples: every layer's output (and its
    scratch: dropout masks, pooling argmax, batch norm statistics), two
-   gradient buffers, teacher logits, loss scratch and the im2col columns. */
+   gradient buffers, teacher logits, loss scratch, the im2col columns and
+   the largest scratch a layer needs while it runs (a conv layer's partial
+   dW sums). */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
 {
-    size_t floats = 0, per, off = 0;
+    size_t floats = 0, per, off = 0, scratch = 0;
     int i;
     float *ws;
     if (!m) return DST_ERR_ARG;
@@ -6470,6 +6482,12 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
         if (!dst__ws_add(&floats, per) || !dst__ws_add(&floats, dst__layer_aux_floats(ly, batch))) goto too_big;
     }
     if (!dst__ws_add(&floats, m->col_floats)) goto too_big;
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer_ops *ops = dst__ops(&m->layers[i]);
+        size_t n = ops->scratch_floats ? ops->scratch_floats(&m->layers[i], batch) : 0;
+        if (n > scratch) scratch = n;
+    }
+    if (!dst__ws_add(&floats, scratch)) goto too_big;
     if (!dst__mul_ok(m->max_size, (size_t)batch, &per) || !dst__ws_add(&floats, per) || !dst__ws_add(&floats, per))
         goto too_big;
     per = m->out_size * (size_t)batch; /* out_size <= max_size */
@@ -6496,6 +6514,8 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     }
     m->col = m->col_floats ? ws + off : NULL;
     off += DST__ROUND16(m->col_floats);
+    m->scratch_layer = scratch ? ws + off : NULL;
+    off += DST__ROUND16(scratch);
     per = DST__ROUND16(m->max_size * (size_t)batch);
     m->dbuf[0] = ws + off; off += per;
     m->dbuf[1] = ws + off; off += per;
@@ -6638,7 +6658,7 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
 
 static const dst__layer_ops dst__kind_dense = {
     dst__dense_layer_shape, NULL, dst__init_weights, NULL, dst__dense_layer_forward, dst__dense_layer_backward,
-    dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU
+    dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU, NULL
 };
 
 /* ---- conv2d --------------------------------------------------------------
@@ -6708,7 +6728,7 @@ static int dst__conv2d_layer_weight_dims(const dst__layer *ly, uint64_t *dims)
    shapes alone (dst__conv_groups): each group is one call of the path, on
    whichever worker, with that worker's im2col scratch and packing buffer.
    Backward: group 0 writes dW and db, group g > 0 its partial sums in the
-   layer's aux floats, then these are added to group 0's in group order. So
+   model's layer scratch, then these are added to group 0's in group order. So
    the bits do not depend on the thread count (nor on having threads: a
    model without them runs the same groups one after another). Groups are
    at least DST__CONV_GROUP_FLOPS multiply-adds; at most
@@ -6732,7 +6752,7 @@ static int dst__conv_group_size(const dst__layer *ly, int batch)
 }
 
 /* the partial dW and db of groups 1 .. */
-static size_t dst__conv2d_layer_aux_floats(const dst__layer *ly, int batch)
+static size_t dst__conv2d_layer_scratch_floats(const dst__layer *ly, int batch)
 {
     int size = dst__conv_group_size(ly, batch);
     return (size_t)((batch + size - 1) / size - 1) * (ly->weight_count + ly->bias_count);
@@ -6765,7 +6785,7 @@ static void dst__conv_backward_group(void *ctx, int group, int worker)
     const dst__conv_job *j = (const dst__conv_job *)ctx;
     const dst__layer *ly = j->ly;
     int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
-    float *gw = group ? ly->aux + (size_t)(group - 1) * (ly->weight_count + ly->bias_count) : j->gw;
+    float *gw = group ? j->m->scratch_layer + (size_t)(group - 1) * (ly->weight_count + ly->bias_count) : j->gw;
     dst__conv2d_backward(&j->p, DST__CONV_AUTO, n, j->x + (size_t)s0 * ly->in_size, j->m->params + ly->param_offset,
                          j->dy + (size_t)s0 * ly->out_size, j->dx ? j->dx + (size_t)s0 * ly->in_size : NULL, gw,
                          ly->bias_count ? gw + ly->weight_count : NULL, dst__worker_col(j->m, worker), j->nb,
@@ -6803,15 +6823,16 @@ static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, con
     for (g = 1; g < groups; ++g) {
         size_t off, step = (size_t)1 << 30;
         for (off = 0; off < n; off += step)
-            dst__row_add(dst__kern()->conv_rows, j.gw + off, ly->aux + (size_t)(g - 1) * n + off,
+            dst__row_add(dst__kern()->conv_rows, j.gw + off, m->scratch_layer + (size_t)(g - 1) * n + off,
                          (int)(n - off < step ? n - off : step));
     }
     return dx;
 }
 
 static const dst__layer_ops dst__kind_conv2d = {
-    dst__conv2d_layer_shape, dst__conv2d_layer_aux_floats, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
-    dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU
+    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
+    dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
+    dst__conv2d_layer_scratch_floats
 };
 
 /* ---- pooling: maxpool2d, avgpool2d, global_avgpool ----------------------- */
@@ -6915,7 +6936,7 @@ static const float *dst__pool_layer_backward(dst_model *m, dst__layer *ly, const
 
 static const dst__layer_ops dst__kind_maxpool2d = {
     dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
-    dst__pool_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__pool_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
@@ -6927,7 +6948,7 @@ static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, c
 
 static const dst__layer_ops dst__kind_avgpool2d = {
     dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__pool_layer_backward,
-    NULL, 0, DST_ACT_RELU
+    NULL, 0, DST_ACT_RELU, NULL
 };
 
 static dst_result dst__global_avgpool_layer_shape(dst__layer *ly, int index, dst_error *err)
@@ -6965,7 +6986,7 @@ static const float *dst__global_avgpool_layer_backward(dst_model *m, dst__layer 
 
 static const dst__layer_ops dst__kind_global_avgpool = {
     dst__global_avgpool_layer_shape, NULL, NULL, NULL, dst__global_avgpool_layer_forward,
-    dst__global_avgpool_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__global_avgpool_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 /* ---- batch normalization ------------------------------------------------- */
@@ -7088,7 +7109,7 @@ static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, 
 
 static const dst__layer_ops dst__kind_batchnorm = {
     dst__batchnorm_layer_shape, dst__batchnorm_layer_aux_floats, dst__batchnorm_layer_init,
-    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 /* ---- dropout ------------------------------------------------------------- */
@@ -7130,7 +7151,7 @@ static const float *dst__dropout_layer_backward(dst_model *m, dst__layer *ly, co
 
 static const dst__layer_ops dst__kind_dropout = {
     dst__check_rate, dst__dropout_layer_aux_floats, NULL, NULL, dst__dropout_layer_forward,
-    dst__dropout_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__dropout_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 /* ---- spatial dropout ----------------------------------------------------- */
@@ -7169,7 +7190,7 @@ static const float *dst__dropout2d_layer_backward(dst_model *m, dst__layer *ly, 
 
 static const dst__layer_ops dst__kind_dropout2d = {
     dst__check_rate, dst__dropout2d_layer_aux_floats, NULL, NULL, dst__dropout2d_layer_forward,
-    dst__dropout2d_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__dropout2d_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 /* ---- activations: relu, leaky_relu, sigmoid, tanh, gelu ------------------ */
@@ -7235,7 +7256,7 @@ static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const
 }
 
 static const dst__layer_ops dst__kind_relu = {
-    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 static dst_result dst__leaky_relu_layer_shape(dst__layer *ly, int index, dst_error *err)
@@ -7263,19 +7284,19 @@ static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly,
 
 static const dst__layer_ops dst__kind_leaky_relu = {
     dst__leaky_relu_layer_shape, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_LEAKY_RELU
+    NULL, 0, DST_ACT_LEAKY_RELU, NULL
 };
 static const dst__layer_ops dst__kind_sigmoid = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_SIGMOID
+    NULL, 0, DST_ACT_SIGMOID, NULL
 };
 static const dst__layer_ops dst__kind_tanh = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_TANH
+    NULL, 0, DST_ACT_TANH, NULL
 };
 static const dst__layer_ops dst__kind_gelu = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_GELU
+    NULL, 0, DST_ACT_GELU, NULL
 };
 
 /* ---- flatten ------------------------------------------------------------- */
@@ -7310,7 +7331,7 @@ static const float *dst__flatten_layer_backward(dst_model *m, dst__layer *ly, co
 
 static const dst__layer_ops dst__kind_flatten = {
     dst__flatten_layer_shape, NULL, NULL, NULL, dst__flatten_layer_forward, dst__flatten_layer_backward,
-    NULL, DST__KIND_IN_PLACE, DST_ACT_RELU
+    NULL, DST__KIND_IN_PLACE, DST_ACT_RELU, NULL
 };
 
 /* ---- softmax ------------------------------------------------------------- */
@@ -7341,7 +7362,7 @@ static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, co
 }
 
 static const dst__layer_ops dst__kind_softmax = {
-    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU
+    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU, NULL
 };
 
 /* ---- the table of kinds -------------------------------------------------- */
