@@ -34,7 +34,8 @@ static const option options[] = {
     OPT("--teacher", O_STR, C_DISTILL, teacher),
     OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
     OPT("--unlabeled", O_STR, C_DISTILL, unlabeled),
-    OPT("--attention", O_STR, C_DISTILL, attention),
+    OPT("--attention", O_LIST, C_DISTILL, attention),
+    OPT("--hint", O_LIST, C_DISTILL, hint),
     OPT("--schedule", O_STR, C_TRAIN | C_DISTILL, schedule),
     OPT("--warmup", O_STR, C_TRAIN | C_DISTILL, warmup),
     OPT("--temperature", O_STR, C_DISTILL, temperature),
@@ -64,6 +65,8 @@ static const char usage_text[] =
     "                  training data's, then the unlabelled samples']\n"
     "                  [--attention S:T[:W]: attention transfer from the teacher's layer T to the\n"
     "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
+    "                  [--hint S:T[:W]: FitNets: layer S, through a 1x1 conv (dense) adapter trained\n"
+    "                  then dropped, learns layer T's outputs (MSE); both repeatable, need --teacher]\n"
     "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
     "  distill info    MODEL\n"
@@ -150,6 +153,12 @@ static void parse_args(int argc, char **argv, args *a)
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
         else fail(2, "option %s needs a value", o->name);
+        if (o->flag == O_LIST) {
+            arg_list *l = (arg_list *)(void *)((char *)a + o->off);
+            if (l->n == ARG_LIST_MAX) fail(2, "option %s given more than %d times", o->name, ARG_LIST_MAX);
+            l->v[l->n++] = value;
+            continue;
+        }
         if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
         *(const char **)(void *)((char *)a + o->off) = value;
     }

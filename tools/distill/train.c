@@ -241,10 +241,10 @@ static int same_normalization(dst_model *a, dst_model *b, const dst_dataset *d)
     return same;
 }
 
-/* A teacher model as *t; returns its test accuracy. Without attention terms
+/* A teacher model as *t; returns its test accuracy. Without feature terms
    it runs here once over the training samples, then the unlabelled ones,
    each with its own normalisation, into *cache (every epoch reads the
-   cache). With them (live) fit runs it on the student's batches, so the two
+   cache). With them (--attention, --hint: live) fit runs it on the student's batches, so the two
    must normalise their inputs alike. */
 static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d, const unlabeled *u, int live,
                                 float **cache, dst_teacher *t)
@@ -264,8 +264,8 @@ static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d,
     run = dst_teacher_model(teacher);
     if (live) {
         if (!same_normalization(teacher, m, &d->train))
-            fail(1, "--attention: the teacher normalises its inputs differently from the student (it was trained "
-                    "on other data or statistics), and attention transfer runs both on the same batch");
+            fail(1, "--attention, --hint: the teacher normalises its inputs differently from the student (it was "
+                    "trained on other data or statistics), and feature terms run both on the same batch");
         *t = run;
         return tacc;
     }
@@ -291,7 +291,7 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
                                float acc, float loss)
 {
     dst_error e;
-    char *cmdline, text[64];
+    char *cmdline, text[64], terms[ARG_LIST_MAX * 65];
     size_t cmdlen = 8;
     int i;
     for (i = 1; i < a->argc; ++i) cmdlen += strlen(a->argv[i]) + 1;
@@ -325,7 +325,14 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
         meta_number(m, "kd.temperature", (double)fit->temperature);
         meta_number(m, "kd.alpha", (double)fit->alpha);
         meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
-        if (a->attention) meta_string(m, "kd.attention", a->attention);
+        if (a->attention.n) {
+            feature_text(&a->attention, terms, sizeof terms);
+            meta_string(m, "kd.attention", terms);
+        }
+        if (a->hint.n) {
+            feature_text(&a->hint, terms, sizeof terms);
+            meta_string(m, "kd.hint", terms);
+        }
         if (a->unlabeled) {
             meta_string(m, "kd.unlabeled", a->unlabeled);
             meta_number(m, "kd.unlabeled_samples", (double)fit->unlabeled_count);
@@ -377,7 +384,7 @@ static void cmd_train(const args *a)
     dst_error e;
     dst_result res;
     unlabeled u;
-    dst_attention_term term;
+    feature_terms terms;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0, *train_x, *val_x = NULL, *test_x, *unlabeled_x = NULL;
     char *names, label[64];
     run r;
@@ -393,12 +400,7 @@ static void cmd_train(const args *a)
         char msg[300];
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
     }
-    if (a->attention) {
-        if (!a->teacher) fail(2, "--attention needs --teacher (a model: its layers' outputs), not --teacher-logits");
-        attention_settings(a, &term);
-        fit.attention = &term;
-        fit.attention_count = 1;
-    }
+    feature_settings(a, &terms, &fit);
     if (a->teacher) teacher = load_model(a->teacher, "--teacher");
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
         fail(1, "--teacher-logits %s", e.message);
@@ -428,7 +430,7 @@ static void cmd_train(const args *a)
     if (a->teacher_logits || teacher) {
         int logits = a->teacher_logits != NULL;
         tacc = logits ? teacher_from_npy(a, m, &d, u.count, &npy, &cache, &t)
-                      : teacher_from_model(teacher, m, &d, &u, a->attention != NULL, &cache, &t);
+                      : teacher_from_model(teacher, m, &d, &u, a->attention.n || a->hint.n, &cache, &t);
         fit.teacher = &t;
         if (!a->quiet)
             printf("%s accuracy %.4f, T = %g, alpha = %g\n", logits ? "teacher logits: training" : "teacher: test",
