@@ -3182,29 +3182,65 @@ static void dst__avg_pool_sample(const float *a, int c, int h, int w, int k, dou
 
 /* The hint's adapter on one pooled sample sp (s_c x p) against the pooled
    teacher tp (t_c x p): returns the sum of squared differences and leaves
-   scale * difference in d (t_c x p), d loss / d adapter output. */
+   scale * difference in d (t_c x p), d loss / d adapter output. The loops
+   run along positions, contiguous in every array. */
 static double dst__hint_sample(const float *adapter, const double *sp, int s_c, const double *tp, int t_c, int p,
                                double scale, double *d)
 {
     int o, ch, i;
     double sum = 0;
     for (o = 0; o < t_c; ++o) {
-        const float *wo = adapter + (size_t)o * s_c;
+        double *v = d + (size_t)o * p;
+        const double *want = tp + (size_t)o * p;
+        for (i = 0; i < p; ++i) v[i] = (double)adapter[(size_t)t_c * s_c + o];
+        for (ch = 0; ch < s_c; ++ch) {
+            double w = (double)adapter[(size_t)o * s_c + ch];
+            const double *in = sp + (size_t)ch * p;
+            for (i = 0; i < p; ++i) v[i] += w * in[i];
+        }
         for (i = 0; i < p; ++i) {
-            double v = (double)adapter[(size_t)t_c * s_c + o], diff;
-            for (ch = 0; ch < s_c; ++ch) v += (double)wo[ch] * sp[(size_t)ch * p + i];
-            diff = v - tp[(size_t)o * p + i];
+            double diff = v[i] - want[i];
             sum += diff * diff;
-            d[(size_t)o * p + i] = scale * diff;
+            v[i] = scale * diff;
         }
     }
     return sum;
 }
 
+/* The gradients of one sample from d: the adapter's added to ga (double,
+   t_c x (s_c + 1)), then, with want_s, d loss / d pooled student in sp's
+   place (sp is read first). */
+static void dst__hint_sample_grads(const float *adapter, double *sp, int s_c, int t_c, int p, const double *d,
+                                   double *ga, int want_s)
+{
+    int o, ch, i;
+    for (o = 0; o < t_c; ++o) {
+        const double *g = d + (size_t)o * p;
+        double b = 0;
+        for (ch = 0; ch < s_c; ++ch) {
+            const double *in = sp + (size_t)ch * p;
+            double w = 0;
+            for (i = 0; i < p; ++i) w += g[i] * in[i];
+            ga[(size_t)o * s_c + ch] += w;
+        }
+        for (i = 0; i < p; ++i) b += g[i];
+        ga[(size_t)t_c * s_c + o] += b;
+    }
+    if (!want_s) return;
+    for (i = 0; i < s_c * p; ++i) sp[i] = 0; /* adapter weight^T d */
+    for (o = 0; o < t_c; ++o)
+        for (ch = 0; ch < s_c; ++ch) {
+            double w = (double)adapter[(size_t)o * s_c + ch];
+            const double *g = d + (size_t)o * p;
+            double *out = sp + (size_t)ch * p;
+            for (i = 0; i < p; ++i) out[i] += w * g[i];
+        }
+}
+
 DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h, int t_w,
                            int batch, const float *adapter, float weight, float *grad_s, float *grad_adapter)
 {
-    int n, o, ch, i, y, xx, ks, kt, p;
+    int n, ch, y, xx, ks, kt, p;
     size_t nw, s_size, t_size, j;
     double total = 0, scale, *sp, *tp, *d, *ga;
     if (!s || !t || !adapter || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
@@ -3212,7 +3248,8 @@ DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const floa
         return (float)NAN;
     dst__pool_factors(s_h, t_h, &ks, &kt);
     p = (s_h / ks) * (s_w / ks);
-    nw = (size_t)t_c * (size_t)(s_c + 1);
+    if (!dst__mul_ok((size_t)t_c, (size_t)s_c + 1, &nw) || nw > ((size_t)-1 / sizeof(double) - (size_t)(s_c + 2 * t_c) * p))
+        return (float)NAN;
     s_size = (size_t)s_c * s_h * s_w;
     t_size = (size_t)t_c * t_h * t_w;
     if (!(sp = (double *)DST_MALLOC(((size_t)(s_c + 2 * t_c) * p + nw) * sizeof(double), NULL))) return (float)NAN;
@@ -3223,25 +3260,14 @@ DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const floa
         dst__avg_pool_sample(s + (size_t)n * s_size, s_c, s_h, s_w, ks, sp);
         dst__avg_pool_sample(t + (size_t)n * t_size, t_c, t_h, t_w, kt, tp);
         total += dst__hint_sample(adapter, sp, s_c, tp, t_c, p, scale, d);
-        for (o = 0; o < t_c; ++o)
-            for (i = 0; i < p; ++i) {
-                double g = d[(size_t)o * p + i];
-                for (ch = 0; ch < s_c; ++ch) ga[(size_t)o * s_c + ch] += g * sp[(size_t)ch * p + i];
-                ga[(size_t)t_c * s_c + o] += g;
-            }
+        dst__hint_sample_grads(adapter, sp, s_c, t_c, p, d, ga, grad_s != NULL);
         if (!grad_s) continue;
-        /* d loss / d pooled student = adapter weight^T d, then 1/k^2 to each pooled input */
-        for (ch = 0; ch < s_c; ++ch)
-            for (i = 0; i < p; ++i) {
-                double g = 0;
-                for (o = 0; o < t_c; ++o) g += (double)adapter[(size_t)o * s_c + ch] * d[(size_t)o * p + i];
-                sp[(size_t)ch * p + i] = g / ((double)ks * ks);
-            }
+        /* through the pooling: 1/k^2 of a pooled value's gradient to each of its inputs */
         for (ch = 0; ch < s_c; ++ch)
             for (y = 0; y < s_h; ++y)
                 for (xx = 0; xx < s_w; ++xx)
                     grad_s[(size_t)n * s_size + ((size_t)ch * s_h + y) * s_w + xx] +=
-                        (float)sp[(size_t)ch * p + (size_t)(y / ks) * (s_w / ks) + xx / ks];
+                        (float)(sp[(size_t)ch * p + (size_t)(y / ks) * (s_w / ks) + xx / ks] / ((double)ks * ks));
     }
     if (grad_adapter)
         for (j = 0; j < nw; ++j) grad_adapter[j] += (float)ga[j];
