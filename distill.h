@@ -3248,11 +3248,13 @@ DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const floa
         return (float)NAN;
     dst__pool_factors(s_h, t_h, &ks, &kt);
     p = (s_h / ks) * (s_w / ks);
-    if (!dst__mul_ok((size_t)t_c, (size_t)s_c + 1, &nw) || nw > ((size_t)-1 / sizeof(double) - (size_t)(s_c + 2 * t_c) * p))
+    if (!dst__mul_ok((size_t)t_c, (size_t)s_c + 1, &nw) ||
+        nw > (size_t)-1 / sizeof(double) - ((size_t)s_c + 2 * (size_t)t_c) * (size_t)p)
         return (float)NAN;
     s_size = (size_t)s_c * s_h * s_w;
     t_size = (size_t)t_c * t_h * t_w;
-    if (!(sp = (double *)DST_MALLOC(((size_t)(s_c + 2 * t_c) * p + nw) * sizeof(double), NULL))) return (float)NAN;
+    sp = (double *)DST_MALLOC((((size_t)s_c + 2 * (size_t)t_c) * (size_t)p + nw) * sizeof(double), NULL);
+    if (!sp) return (float)NAN;
     tp = sp + (size_t)s_c * p; d = tp + (size_t)t_c * p; ga = d + (size_t)t_c * p;
     for (j = 0; j < nw; ++j) ga[j] = 0;
     scale = 2.0 * (double)weight / ((double)batch * t_c * p);
