@@ -44,6 +44,7 @@ static const option options[] = {
     OPT("--plot", O_STR, C_TRAIN | C_DISTILL, plot),
     OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
     OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
+    OPT("--threads", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_PREDICT, threads),
     OPT("--model", O_STR, C_EVAL | C_PREDICT, model),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
@@ -67,13 +68,16 @@ static const char usage_text[] =
     "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
     "                  [--hint S:T[:W]: FitNets: layer S, through a 1x1 conv (dense) adapter trained\n"
     "                  then dropped, learns layer T's outputs (MSE); both repeatable, need --teacher]\n"
-    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
-    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
+    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N] [--threads N]\n"
+    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] [--threads N] IMAGE...\n"
     "  distill info    MODEL\n"
     "  distill export-c     MODEL [--name NAME] > model.h\n"
     "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
     "  distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...\n"
-    "\n"
+    "\n";
+
+/* (two strings: C99 compilers need to take only 4095 characters in one) */
+static const char usage_options[] =
     "DATA, one of:\n"
     "  --data DIR                  an IDX directory: train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
     "                              t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz\n"
@@ -99,6 +103,8 @@ static const char usage_text[] =
     "  --classes a,b,c (class names; else the data's, DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
     "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --name TEXT (the run's name in plots)\n"
     "  --quiet (no progress line)\n"
+    "  --threads N (eval and predict too: N threads in all, 1 to 256; default one per core, 1 creates\n"
+    "  none; any N gives the same bits: the same model file, the same accuracy)\n"
     "The inputs are normalised and the model keeps it: IDX bytes x 1/255; a folder's pixels x 1/255 then\n"
     "per channel (v - mean) / std; tables, .npy and float IDX per feature (v - mean) / std (never / 255).\n"
     "\n"
@@ -108,7 +114,11 @@ static const char usage_text[] =
     "  flatten  dropout:R  dropout2d:R  relu  leaky[:SLOPE]  sigmoid  tanh  gelu\n"
     "The last layer's size is the number of classes.\n";
 
-static void usage(FILE *f) { fputs(usage_text, f); }
+static void usage(FILE *f)
+{
+    fputs(usage_text, f);
+    fputs(usage_options, f);
+}
 
 static const struct { const char *name; int cmd; } commands[] = {
     { "train", C_TRAIN }, { "distill", C_DISTILL }, { "eval", C_EVAL }, { "predict", C_PREDICT },
@@ -161,6 +171,10 @@ static void parse_args(int argc, char **argv, args *a)
         }
         if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
         *(const char **)(void *)((char *)a + o->off) = value;
+        if (o->off == offsetof(args, threads)) {
+            a->threads_argc = eq ? 1 : 2;
+            a->threads_at = i + 1 - a->threads_argc;
+        }
     }
 }
 
