@@ -15,8 +15,8 @@
      callback into any other code, or an ensemble of them; unlabelled
      samples (a transfer set) learn from the teacher's soft targets alone,
      seeded augmentation (shifts, flips, mixup, noise) shows teacher and
-     student the same views, and attention transfer adds what the
-     teacher's layers look at. Your data in: CSV tables (our
+     student the same views, and attention transfer and FitNets hints add
+     what the teacher's layers look at and hold. Your data in: CSV tables (our
      own bounded reader), .npy arrays, folders of images (through
      stb_image) and IDX (MNIST-format) files; stratified validation splits
      and keep-best training; an input normalisation that is stored in the
@@ -127,7 +127,7 @@
        >>errors    results, errors, small helpers
        >>threads   work on threads: blocks, the built-in pool
        >>gemm      the packed, blocked matrix multiply
-       >>loss      softmax, the distillation loss, MSE, attention transfer
+       >>loss      softmax, the distillation loss, MSE, attention transfer, hints
        >>act       activations
        >>conv      convolution: paths, row loops, im2col, direct, GEMM
        >>winograd  Winograd F(2x2, 3x3)
@@ -397,6 +397,24 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
    ratio, or a weight that is not finite and >= 0. */
 DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h,
                                 int t_w, int batch, float weight, float *grad_s);
+
+/* The FitNets hint loss (Romero et al. 2015) between a student's and a
+   teacher's layer outputs, batch x channels x h x w each (NCHW; flat
+   features are channels x 1 x 1): the student's output, average-pooled
+   k x k when its side is k times the teacher's, goes through an adapter
+   (a 1x1 convolution, for flat features a dense layer) from s_c to t_c
+   channels, and the loss is weight * the mean of (adapter(s) - t)^2 over
+   batch x t_c x positions, the teacher's output average-pooled likewise when
+   its side is the larger: PyTorch's weight * F.mse_loss(conv1x1(
+   F.avg_pool2d(s, k_s)), F.avg_pool2d(t, k_t)) (pooling before or after the
+   adapter gives the same values: both are linear). adapter holds the weight
+   (t_c x s_c, PyTorch's layout) then the bias (t_c). grad_s (batch x s_c x
+   s_h x s_w) and grad_adapter (t_c x (s_c + 1)), either may be NULL, get
+   d loss / d s and d loss / d adapter ADDED to them. NaN, gradients
+   untouched, for NULL inputs, sizes < 1, sides not in one integer ratio or
+   a weight that is not finite and >= 0. */
+DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h, int t_w,
+                           int batch, const float *adapter, float weight, float *grad_s, float *grad_adapter);
 
 /* Element-wise activations, as PyTorch defines them (GELU is the exact erf form).
    param is the negative slope of leaky ReLU (PyTorch's default 0.01), unused otherwise. */
@@ -770,6 +788,18 @@ typedef struct dst_attention_term {
     float weight;
 } dst_attention_term;
 
+/* One hint term of dst_fit_config (dst_hint_loss): layer positions, weight,
+   and optionally the adapter's first values. The adapter is trained with
+   the student, by the student's optimizer settings (its own state, lr and
+   schedule of the model; clip_norm clips the student's gradients only), and
+   freed when fit returns: it is never part of the student. */
+typedef struct dst_hint_term {
+    int   student_layer, teacher_layer;
+    float weight;
+    const float *adapter_init; /* NULL: weight and bias ~ U(-1/sqrt(s_c), 1/sqrt(s_c)), PyTorch's default,
+                                  drawn from the fit's seed; else t_c x (s_c + 1) floats as in dst_hint_loss */
+} dst_hint_term;
+
 /* Where the teacher's logits come from. Make one with the functions below. */
 typedef dst_result (*dst_teacher_fn)(void *user, const float *x, const size_t *indices, int batch,
                                      float *logits /* batch x classes, to fill */);
@@ -918,6 +948,11 @@ typedef struct dst_fit_config {
        model, run on every batch (teacher_per_batch is implied). */
     const dst_attention_term *attention;
     int          attention_count;
+    /* Hint terms (dst_hint_loss), added to the loss like the attention
+       terms, with the same layer positions and the same teacher model. A
+       resumed fit starts its adapters afresh (checkpoints do not hold them). */
+    const dst_hint_term *hint;
+    int          hint_count;
 } dst_fit_config;
 
 /* 10 epochs, batch 128, shuffled with seed 1, T = 4, alpha = 0.9, constant lr. */
@@ -3209,6 +3244,13 @@ static int dst__attention_sides_ok(int s_h, int s_w, int t_h, int t_w)
     return !(s_h % ks || s_w % ks || t_h % kt || t_w % kt || s_h / ks != t_h / kt || s_w / ks != t_w / kt);
 }
 
+/* Those factors, for sides that dst__attention_sides_ok accepts. */
+static void dst__pool_factors(int s_h, int t_h, int *ks, int *kt)
+{
+    *ks = s_h >= t_h ? s_h / t_h : 1;
+    *kt = t_h >= s_h ? t_h / s_h : 1;
+}
+
 DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h,
                                 int t_w, int batch, float weight, float *grad_s)
 {
@@ -3217,8 +3259,7 @@ DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const
     if (!s || !t || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
         !(weight >= 0) || !dst__finite(weight))
         return (float)NAN;
-    ks = s_h >= t_h ? s_h / t_h : 1;
-    kt = t_h >= s_h ? t_h / s_h : 1;
+    dst__pool_factors(s_h, t_h, &ks, &kt);
     p = (s_h / ks) * (s_w / ks);
     if (!(qs = (double *)DST_MALLOC(2 * (size_t)p * sizeof(double), NULL))) return (float)NAN;
     qt = qs + p;
@@ -3244,6 +3285,116 @@ DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const
     }
     DST_FREE(qs, NULL);
     return (float)((double)weight * total / ((double)batch * p));
+}
+
+/* One sample's c x h x w map averaged over k x k blocks into out
+   (c x h/k x w/k), in double. */
+static void dst__avg_pool_sample(const float *a, int c, int h, int w, int k, double *out)
+{
+    int ch, i, j, ow = w / k;
+    size_t oh = (size_t)(h / k);
+    for (i = 0; i < c * (int)oh * ow; ++i) out[i] = 0;
+    for (ch = 0; ch < c; ++ch)
+        for (i = 0; i < h; ++i)
+            for (j = 0; j < w; ++j)
+                out[((size_t)ch * oh + (size_t)(i / k)) * ow + j / k] += (double)a[((size_t)ch * h + i) * w + j] / ((double)k * k);
+}
+
+/* The hint's adapter on one pooled sample sp (s_c x p) against the pooled
+   teacher tp (t_c x p): returns the sum of squared differences and leaves
+   scale * difference in d (t_c x p), d loss / d adapter output. The loops
+   run along positions, contiguous in every array. */
+static double dst__hint_sample(const float *adapter, const double *sp, int s_c, const double *tp, int t_c, int p,
+                               double scale, double *d)
+{
+    int o, ch, i;
+    double sum = 0;
+    for (o = 0; o < t_c; ++o) {
+        double *v = d + (size_t)o * p;
+        const double *want = tp + (size_t)o * p;
+        for (i = 0; i < p; ++i) v[i] = (double)adapter[(size_t)t_c * s_c + o];
+        for (ch = 0; ch < s_c; ++ch) {
+            double w = (double)adapter[(size_t)o * s_c + ch];
+            const double *in = sp + (size_t)ch * p;
+            for (i = 0; i < p; ++i) v[i] += w * in[i];
+        }
+        for (i = 0; i < p; ++i) {
+            double diff = v[i] - want[i];
+            sum += diff * diff;
+            v[i] = scale * diff;
+        }
+    }
+    return sum;
+}
+
+/* The gradients of one sample from d: the adapter's added to ga (double,
+   t_c x (s_c + 1)), then, with want_s, d loss / d pooled student in sp's
+   place (sp is read first). */
+static void dst__hint_sample_grads(const float *adapter, double *sp, int s_c, int t_c, int p, const double *d,
+                                   double *ga, int want_s)
+{
+    int o, ch, i;
+    for (o = 0; o < t_c; ++o) {
+        const double *g = d + (size_t)o * p;
+        double b = 0;
+        for (ch = 0; ch < s_c; ++ch) {
+            const double *in = sp + (size_t)ch * p;
+            double w = 0;
+            for (i = 0; i < p; ++i) w += g[i] * in[i];
+            ga[(size_t)o * s_c + ch] += w;
+        }
+        for (i = 0; i < p; ++i) b += g[i];
+        ga[(size_t)t_c * s_c + o] += b;
+    }
+    if (!want_s) return;
+    for (i = 0; i < s_c * p; ++i) sp[i] = 0; /* adapter weight^T d */
+    for (o = 0; o < t_c; ++o)
+        for (ch = 0; ch < s_c; ++ch) {
+            double w = (double)adapter[(size_t)o * s_c + ch];
+            const double *g = d + (size_t)o * p;
+            double *out = sp + (size_t)ch * p;
+            for (i = 0; i < p; ++i) out[i] += w * g[i];
+        }
+}
+
+DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h, int t_w,
+                           int batch, const float *adapter, float weight, float *grad_s, float *grad_adapter)
+{
+    int n, ch, y, xx, ks, kt, p;
+    size_t nw, s_size, t_size, j;
+    double total = 0, scale, *sp, *tp, *d, *ga;
+    if (!s || !t || !adapter || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
+        !(weight >= 0) || !dst__finite(weight))
+        return (float)NAN;
+    dst__pool_factors(s_h, t_h, &ks, &kt);
+    p = (s_h / ks) * (s_w / ks);
+    if (!dst__mul_ok((size_t)t_c, (size_t)s_c + 1, &nw) ||
+        nw > (size_t)-1 / sizeof(double) - ((size_t)s_c + 2 * (size_t)t_c) * (size_t)p)
+        return (float)NAN;
+    s_size = (size_t)s_c * s_h * s_w;
+    t_size = (size_t)t_c * t_h * t_w;
+    sp = (double *)DST_MALLOC((((size_t)s_c + 2 * (size_t)t_c) * (size_t)p + nw) * sizeof(double), NULL);
+    if (!sp) return (float)NAN;
+    tp = sp + (size_t)s_c * p; d = tp + (size_t)t_c * p; ga = d + (size_t)t_c * p;
+    for (j = 0; j < nw; ++j) ga[j] = 0;
+    scale = 2.0 * (double)weight / ((double)batch * t_c * p);
+    for (n = 0; n < batch; ++n) {
+        dst__avg_pool_sample(s + (size_t)n * s_size, s_c, s_h, s_w, ks, sp);
+        dst__avg_pool_sample(t + (size_t)n * t_size, t_c, t_h, t_w, kt, tp);
+        total += dst__hint_sample(adapter, sp, s_c, tp, t_c, p, scale, d);
+        dst__hint_sample_grads(adapter, sp, s_c, t_c, p, d, ga, grad_s != NULL);
+        if (!grad_s) continue;
+        /* through the pooling: 1/k^2 of a pooled value's gradient to each of its inputs */
+        for (ch = 0; ch < s_c; ++ch)
+            for (y = 0; y < s_h; ++y)
+                for (xx = 0; xx < s_w; ++xx)
+                    grad_s[(size_t)n * s_size + ((size_t)ch * s_h + y) * s_w + xx] +=
+                        (float)(sp[(size_t)ch * p + (size_t)(y / ks) * (s_w / ks) + xx / ks] / ((double)ks * ks));
+    }
+    if (grad_adapter)
+        for (j = 0; j < nw; ++j) grad_adapter[j] += (float)ga[j];
+    DST_FREE(sp, NULL);
+    return (float)((double)weight * total / ((double)batch * t_c * p));
 }
 
 /* ==== activations ================================================= >>act */
@@ -7676,31 +7827,73 @@ static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
     if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
 }
 
-/* The feature terms of a distillation step: attention transfer between
-   layer outputs of the student and of a teacher model that has just run
-   forward on the same batch. */
+/* A hint term's adapter while fit runs: weight then bias (as dst_hint_loss
+   takes them), their gradient and the optimizer's two state arrays, count
+   floats each, in one block; its own step count for Adam's bias correction. */
+typedef struct dst__adapter {
+    float *params, *grads, *state0, *state1;
+    size_t count;
+    long   step;
+} dst__adapter;
+
+/* The feature terms of a distillation step, attention transfer terms then
+   hint terms, between layer outputs of the student and of a teacher model
+   that has just run forward on the same batch. */
 typedef struct dst__features {
-    const dst_attention_term *terms;
-    int count;
+    const dst_attention_term *attention;
+    const dst_hint_term *hint;
+    int attention_count, hint_count, count; /* count: the two together */
     const dst_model *teacher;
+    dst__adapter *adapters;    /* one per hint term */
     int *s_at;                 /* where each term's gradient joins: the end of the in-place chain
                                   from its student layer, whose output shares that layer's buffer */
-    dst__inject inj;           /* their gradients, at s_at */
+    dst__inject inj;           /* their gradients, at s_at: attention terms, then hint terms */
 } dst__features;
 
-/* The terms' loss at the end of a training forward, their gradients into f->inj. */
+/* The terms' loss at the end of a training forward, their gradients into
+   f->inj and the adapters' gradients. */
 static float dst__features_loss(const dst_model *m, const dst__features *f, int batch)
 {
     int k;
     float total = 0;
     for (k = 0; k < f->count; ++k) {
+        int hk = k - f->attention_count, sl = hk < 0 ? f->attention[k].student_layer : f->hint[hk].student_layer;
+        int tl = hk < 0 ? f->attention[k].teacher_layer : f->hint[hk].teacher_layer;
         /* the requested layers' shapes; their buffers hold the chains' ends */
-        const dst__layer *a = &m->layers[f->terms[k].student_layer], *b = &f->teacher->layers[f->terms[k].teacher_layer];
+        const dst__layer *a = &m->layers[sl], *b = &f->teacher->layers[tl];
         memset(f->inj.grad[k], 0, (size_t)batch * f->inj.size[k] * sizeof(float));
-        total += dst_attention_loss(a->out, a->out_c, a->out_h, a->out_w, b->out, b->out_c, b->out_h, b->out_w,
-                                    batch, f->terms[k].weight, f->inj.grad[k]);
+        if (hk < 0) {
+            total += dst_attention_loss(a->out, a->out_c, a->out_h, a->out_w, b->out, b->out_c, b->out_h, b->out_w,
+                                        batch, f->attention[k].weight, f->inj.grad[k]);
+        } else {
+            const dst__adapter *ad = &f->adapters[hk];
+            memset(ad->grads, 0, ad->count * sizeof(float));
+            total += dst_hint_loss(a->out, a->out_c, a->out_h, a->out_w, b->out, b->out_c, b->out_h, b->out_w, batch,
+                                   ad->params, f->hint[hk].weight, f->inj.grad[k], ad->grads);
+        }
     }
     return total;
+}
+
+/* 1 when every adapter's gradient is finite. */
+static int dst__features_finite(const dst__features *f)
+{
+    int k;
+    for (k = 0; k < f->hint_count; ++k)
+        if (!dst__all_finite(f->adapters[k].grads, f->adapters[k].count)) return 0;
+    return 1;
+}
+
+/* The adapters' update, after the student's: its optimizer settings and lr,
+   their own state and step counts. */
+static void dst__features_update(const dst_model *m, const dst__features *f)
+{
+    int k;
+    for (k = 0; k < f->hint_count; ++k) {
+        dst__adapter *ad = &f->adapters[k];
+        ad->step++;
+        dst_optimizer_update(&m->opt, m->lr, ad->step, ad->params, ad->grads, ad->state0, ad->state1, ad->count);
+    }
 }
 
 static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
@@ -7800,8 +7993,14 @@ static dst_result dst__train_step(dst_model *m, const float *x, const int *label
         dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
+    if (f && !dst__features_finite(f)) {
+        dst__undo_forward(m, &rng_before);
+        return dst__fail(m, DST_ERR_NONFINITE, "non-finite hint adapter gradient at step %ld: parameters not updated",
+                         m->step + 1);
+    }
     m->step++;
     dst__par_params(m, 1);
+    if (f) dst__features_update(m, f);
     return DST_OK;
 }
 
@@ -8237,7 +8436,8 @@ static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, c
     dst_result r;
     *use = t;
     *cache = NULL;
-    if (!t || t->logits || c->teacher_per_batch || c->attention_count || c->source || dst__augment_on(&c->augment))
+    if (!t || t->logits || c->teacher_per_batch || c->attention_count || c->hint_count || c->source ||
+        dst__augment_on(&c->augment))
         return DST_OK;
     if (!dst__mul_ok(total, (size_t)t->classes * sizeof(float), &bytes) ||
         !(*cache = (float *)DST_MALLOC(bytes, m->alloc_user)))
@@ -8252,7 +8452,7 @@ static dst_result dst__fit_teacher(dst_model *m, const float *x, size_t count, c
     return DST_OK;
 }
 
-/* ---- feature terms (attention transfer) in fit ---- */
+/* ---- feature terms (attention transfer, hints) in fit ---- */
 
 /* The last layer from p on that shares p's output buffer (in-place layers
    and fused ReLUs): its output is what p's buffer holds after a forward. */
@@ -8266,55 +8466,100 @@ static void dst__features_free(dst_model *m, dst__features *f)
 {
     int k;
     for (k = 0; f->inj.grad && k < f->count; ++k) dst__free_aligned(f->inj.grad[k], m->alloc_user);
+    for (k = 0; f->adapters && k < f->hint_count; ++k) dst__free_aligned(f->adapters[k].params, m->alloc_user);
+    if (f->adapters) DST_FREE(f->adapters, m->alloc_user);
     if (f->s_at) DST_FREE(f->s_at, m->alloc_user);
     if (f->inj.grad) DST_FREE((void *)(uintptr_t)f->inj.grad, m->alloc_user);
     if (f->inj.size) DST_FREE((void *)(uintptr_t)f->inj.size, m->alloc_user);
     memset(f, 0, sizeof *f);
 }
 
-/* Checks c's attention terms against the student and the teacher model and
-   makes their buffers (f->count 0 when there are none). */
+/* One term's layer positions and weight against the student m and the
+   teacher t; kind names it in the message. */
+static dst_result dst__feature_term_check(dst_model *m, const dst_model *t, const char *kind, int k, int sl, int tl,
+                                          float weight)
+{
+    const dst__layer *ls, *lt;
+    if (sl < 0 || sl >= m->layer_count || tl < 0 || tl >= t->layer_count || !(weight >= 0) || !dst__finite(weight))
+        return dst__fail(m, DST_ERR_ARG, "%s term %d: layers %d and %d (the student has %d, the teacher %d), "
+                         "weight %g (finite, >= 0)", kind, k, sl, tl, m->layer_count, t->layer_count, (double)weight);
+    ls = &m->layers[sl]; lt = &t->layers[tl];
+    if (!dst__attention_sides_ok(ls->out_h, ls->out_w, lt->out_h, lt->out_w))
+        return dst__fail(m, DST_ERR_ARG, "%s term %d: student maps of %dx%d and teacher maps of %dx%d "
+                         "are not in one whole ratio", kind, k, ls->out_h, ls->out_w, lt->out_h, lt->out_w);
+    return DST_OK;
+}
+
+/* Hint term k's adapter, from s_c to t_c channels: its block, and its first
+   values from the term or drawn from the fit's seed (a stream of its own). */
+static dst_result dst__adapter_make(dst_model *m, const dst_fit_config *c, int k, int s_c, int t_c, dst__adapter *ad)
+{
+    size_t bytes;
+    dst_rng rng;
+    ad->count = (size_t)t_c * ((size_t)s_c + 1);
+    if (!dst__mul_ok(ad->count, 4 * sizeof(float), &bytes) ||
+        !(ad->params = (float *)dst__alloc_aligned(bytes, m->alloc_user)))
+        return dst__fail(m, DST_ERR_NOMEM, "hint term %d's adapter (%d x %d)", k, t_c, s_c + 1);
+    ad->grads = ad->params + ad->count;
+    ad->state0 = ad->grads + ad->count;
+    ad->state1 = ad->state0 + ad->count;
+    memset(ad->grads, 0, 3 * ad->count * sizeof(float));
+    ad->step = 0;
+    if (c->hint[k].adapter_init) {
+        memcpy(ad->params, c->hint[k].adapter_init, ad->count * sizeof(float));
+    } else {
+        dst_rng_seed(&rng, c->seed ^ (0x68696E74ull << 32) ^ (uint64_t)k); /* "hint" */
+        dst__fill_uniform(&rng, ad->params, ad->count, 1.0f / sqrtf((float)s_c));
+    }
+    return DST_OK;
+}
+
+/* Checks c's attention and hint terms against the student and the teacher
+   model and makes their buffers (f->count 0 when there are none). */
 static dst_result dst__fit_features(dst_model *m, const dst_fit_config *c, dst__features *f)
 {
-    int k, n = c->attention_count;
+    int k, na = c->attention_count, nh = c->hint_count, n;
     dst_model *t = c->teacher ? c->teacher->model : NULL;
     float **grads;
     size_t *sizes;
     dst_result r;
     memset(f, 0, sizeof *f);
-    if (n == 0) return DST_OK;
-    if (n < 0 || !c->attention) return dst__fail(m, DST_ERR_ARG, "attention_count %d without attention terms", n);
-    if (!t) return dst__fail(m, DST_ERR_ARG, "attention transfer needs a teacher model (its layers' outputs)");
+    if (na == 0 && nh == 0) return DST_OK;
+    if (na < 0 || (na && !c->attention)) return dst__fail(m, DST_ERR_ARG, "attention_count %d without attention terms", na);
+    if (nh < 0 || (nh && !c->hint)) return dst__fail(m, DST_ERR_ARG, "hint_count %d without hint terms", nh);
+    if (na > INT_MAX / 2 || nh > INT_MAX / 2) return dst__fail(m, DST_ERR_ARG, "%d attention and %d hint terms", na, nh);
+    if (!t)
+        return dst__fail(m, DST_ERR_ARG, "%s needs a teacher model (its layers' outputs)",
+                         na ? "attention transfer" : "a hint term");
     if ((r = dst_model_reserve(t, c->batch_size)) != DST_OK) return dst__fail(m, r, "teacher: %s", t->error);
-    f->terms = c->attention; f->count = n; f->teacher = t; f->inj.count = n;
+    n = na + nh;
+    f->attention = c->attention; f->hint = c->hint;
+    f->attention_count = na; f->hint_count = nh; f->count = n; f->teacher = t; f->inj.count = n;
     f->s_at = (int *)DST_MALLOC((size_t)n * sizeof(int), m->alloc_user);
     grads = (float **)DST_MALLOC((size_t)n * sizeof(float *), m->alloc_user);
     sizes = (size_t *)DST_MALLOC((size_t)n * sizeof(size_t), m->alloc_user);
+    f->adapters = nh ? (dst__adapter *)DST_MALLOC((size_t)nh * sizeof(dst__adapter), m->alloc_user) : NULL;
     f->inj.grad = grads; f->inj.size = sizes;
     if (grads) memset(grads, 0, (size_t)n * sizeof(float *));
-    if (!f->s_at || !grads || !sizes) { dst__features_free(m, f); return dst__fail(m, DST_ERR_NOMEM, "attention terms"); }
+    if (f->adapters) memset(f->adapters, 0, (size_t)nh * sizeof(dst__adapter));
+    if (!f->s_at || !grads || !sizes || (nh && !f->adapters)) {
+        dst__features_free(m, f);
+        return dst__fail(m, DST_ERR_NOMEM, "feature terms");
+    }
     f->inj.at = f->s_at;
     for (k = 0; k < n; ++k) {
-        const dst_attention_term *a = &c->attention[k];
-        const dst__layer *ls, *lt;
-        if (a->student_layer < 0 || a->student_layer >= m->layer_count || a->teacher_layer < 0 ||
-            a->teacher_layer >= t->layer_count || !(a->weight >= 0) || !dst__finite(a->weight)) {
+        int hk = k - na, sl = hk < 0 ? c->attention[k].student_layer : c->hint[hk].student_layer;
+        int tl = hk < 0 ? c->attention[k].teacher_layer : c->hint[hk].teacher_layer;
+        float w = hk < 0 ? c->attention[k].weight : c->hint[hk].weight;
+        r = dst__feature_term_check(m, t, hk < 0 ? "attention" : "hint", hk < 0 ? k : hk, sl, tl, w);
+        if (r == DST_OK && hk >= 0)
+            r = dst__adapter_make(m, c, hk, m->layers[sl].out_c, t->layers[tl].out_c, &f->adapters[hk]);
+        if (r != DST_OK) { dst__features_free(m, f); return r; }
+        f->s_at[k] = dst__chain_end(m, sl);
+        sizes[k] = m->layers[sl].out_size;
+        if (!(grads[k] = (float *)dst__alloc_aligned((size_t)c->batch_size * sizes[k] * sizeof(float), m->alloc_user))) {
             dst__features_free(m, f);
-            return dst__fail(m, DST_ERR_ARG, "attention term %d: layers %d and %d (the student has %d, the teacher %d), "
-                             "weight %g (finite, >= 0)", k, a->student_layer, a->teacher_layer, m->layer_count,
-                             t->layer_count, (double)a->weight);
-        }
-        f->s_at[k] = dst__chain_end(m, a->student_layer);
-        ls = &m->layers[a->student_layer]; lt = &t->layers[a->teacher_layer];
-        if (!dst__attention_sides_ok(ls->out_h, ls->out_w, lt->out_h, lt->out_w)) {
-            dst__features_free(m, f);
-            return dst__fail(m, DST_ERR_ARG, "attention term %d: student maps of %dx%d and teacher maps of %dx%d "
-                             "are not in one whole ratio", k, ls->out_h, ls->out_w, lt->out_h, lt->out_w);
-        }
-        sizes[k] = ls->out_size;
-        if (!(grads[k] = (float *)dst__alloc_aligned((size_t)c->batch_size * ls->out_size * sizeof(float), m->alloc_user))) {
-            dst__features_free(m, f);
-            return dst__fail(m, DST_ERR_NOMEM, "attention term %d's gradient", k);
+            return dst__fail(m, DST_ERR_NOMEM, "feature term %d's gradient", k);
         }
     }
     return DST_OK;

@@ -6,6 +6,7 @@
    Build and run (make bench-kd-transfer does both):
      cc -O2 -I. -I/usr/include/stb bench/kd_transfer.c -lm -o build/kd_transfer
      ./build/kd_transfer [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]
+                         [--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]
 
    Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch
    smaller, constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -36,6 +37,20 @@
                class K and overall, as trained and after a bias correction
                (b added to the logit of class K, b chosen on validation
                among 0, 0.5, ..., 10 for the best overall accuracy).
+   --features: do hint and attention terms add anything? On a pool of N
+               images (--pool, 20,000: with feature terms the teacher runs
+               on every batch, its cost every epoch), validation and test
+               as above, seeds 1..N, epochs among 5, 10, T = 2, alpha 0.5:
+               transfer  1,000 labels + the rest unlabelled: KD alone,
+                         KD + hint 1:1, KD + attention 1:1;
+               labels    all pool images labelled: labels alone, KD,
+                         KD + hint 1:1, KD + attention 1:1.
+               hint 1:1: C2's first conv+ReLU (8x26x26) through a 1x1 conv
+               adapter against C1's first (32x26x26), weight 1
+               (--hint-weight); attention 1:1: the same layers, weight 500
+               (--attention-weight; Zagoruyko & Komodakis' beta / 2 for this
+               mean-squared form). --only TEXT runs the rows whose name
+               holds TEXT.
    C1: conv3x3(1->32)+ReLU, conv3x3(32->64)+ReLU, maxpool2, dropout .25,
        flatten, dense(9216->128)+ReLU, dropout .5, dense(128->10).
    C2: conv3x3(1->8)+ReLU, maxpool2, conv3x3(8->16)+ReLU, maxpool2, flatten,
@@ -125,7 +140,7 @@ static float kt_acc(dst_model *m, const float *x, const int *y, size_t n)
 /* One student: trained up to each checkpoint in turn (one fit, resumed),
    validation and test accuracy recorded at each. */
 static void kt_student(const char *name, const kt_data *k, size_t count, const dst_teacher *t, float T,
-                       const int *ck, int nck, int seed)
+                       const int *ck, int nck, int seed, const dst_hint_term *hint, const dst_attention_term *at)
 {
     kt_row *row = kt_row_of(name, ck, nck);
     dst_model *m = kt_model(0, seed);
@@ -139,6 +154,8 @@ static void kt_student(const char *name, const kt_data *k, size_t count, const d
         fit.alpha = 0.5f;
         fit.unlabeled_x = k->d.train_x + count * 784;
         fit.unlabeled_count = k->pool - count;
+        fit.hint = hint; fit.hint_count = hint != NULL;
+        fit.attention = at; fit.attention_count = at != NULL;
     }
     printf("run %-22s seed %d ", name, seed);
     for (c = 0; c < nck; ++c) {
@@ -245,6 +262,43 @@ static void kt_missing_class(const kt_data *k, dst_model *teacher, int cls, int 
     free(x); free(vl); free(tl);
 }
 
+/* --features: KD with and without a hint or an attention term, on a
+   transfer set and with all labels (see the top of the file). */
+static void kt_features(const kt_data *k, dst_model *teacher, int seeds, float hint_w, float at_w, const char *only)
+{
+    static const int ck[] = { 5, 10 };
+    dst_hint_term hint = { 1, 1, 1.0f, NULL };
+    dst_attention_term at = { 1, 1, 500.0f };
+    float *logits = (float *)malloc(k->pool * 10 * sizeof(float));
+    dst_teacher live = dst_teacher_model(teacher), cached;
+    dst_error e;
+    /* name; 1: the transfer set (else all labels); teacher 0 none, 1 cached, 2 live; term 0 none, 1 hint, 2 attention */
+    static const struct { const char *name; int transfer, teacher, term; } rows[7] = {
+        { "transfer KD", 1, 1, 0 }, { "transfer KD+hint", 1, 2, 1 }, { "transfer KD+attention", 1, 2, 2 },
+        { "labels", 0, 0, 0 }, { "labels KD", 0, 1, 0 }, { "labels KD+hint", 0, 2, 1 }, { "labels KD+attention", 0, 2, 2 } };
+    int s, i;
+    hint.weight = hint_w;
+    at.weight = at_w;
+    if (!logits || dst_teacher_cache(&live, k->d.train_x, 784, k->pool, logits, &e) != DST_OK) {
+        fprintf(stderr, "teacher cache: %s\n", logits ? e.message : "out of memory");
+        exit(1);
+    }
+    cached = dst_teacher_logits(logits, k->pool, 10);
+    for (s = 1; s <= seeds; ++s)
+        for (i = 0; i < 7; ++i) {
+            const dst_teacher *t = rows[i].teacher == 0 ? NULL : rows[i].teacher == 1 ? &cached : &live;
+            if (only && !strstr(rows[i].name, only)) continue;
+            kt_student(rows[i].name, k, rows[i].transfer ? k->labelled : k->pool, t, 2, ck, 2, s,
+                       rows[i].term == 1 ? &hint : NULL, rows[i].term == 2 ? &at : NULL);
+        }
+    printf("\ndistill.h %s, Fashion-MNIST, C2 student, pool %lu (%lu labelled in the transfer rows), T = 2, "
+           "alpha 0.5, hint weight %g, attention weight %g; epochs on validation, test accuracy (%%)\n", dst_version(),
+           (unsigned long)k->pool, (unsigned long)k->labelled, (double)hint_w, (double)at_w);
+    for (i = 0; i < 7; ++i)
+        if (!only || strstr(rows[i].name, only)) kt_print(kt_row_of(rows[i].name, ck, 2));
+    free(logits);
+}
+
 static dst_model *kt_teacher(const char *path, const kt_data *k, int epochs)
 {
     dst_model *t;
@@ -270,7 +324,10 @@ static dst_model *kt_teacher(const char *path, const kt_data *k, int epochs)
 int main(int argc, char **argv)
 {
     const char *dir = "/usr/share/datasets/fashion-mnist", *tpath = "teacher_c1.dst";
-    int seeds = 3, quick = 0, i, s, t_ep = 5, best_c = 0, missing = -1;
+    int seeds = 3, quick = 0, i, s, t_ep = 5, best_c = 0, missing = -1, features = 0;
+    long pool = 20000;
+    float hint_w = 1, at_w = 500;
+    const char *only = NULL;
     static const int lab_full[] = { 25, 50, 100, 200 }, kd_full[] = { 5, 10 };
     static const int lab_quick[] = { 2, 4 }, kd_quick[] = { 1, 2 };
     static const float temps_full[] = { 2, 4, 8 }, temps_quick[] = { 2, 4 };
@@ -290,8 +347,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--missing-class") && i + 1 < argc) missing = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--features")) features = 1;
+        else if (!strcmp(argv[i], "--pool") && i + 1 < argc) pool = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--hint-weight") && i + 1 < argc) hint_w = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--attention-weight") && i + 1 < argc) at_w = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K] "
+                            "[--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]\n", argv[0]);
             return 2;
         }
     }
@@ -315,6 +378,14 @@ int main(int argc, char **argv)
     teacher = kt_teacher(tpath, &k, t_ep);
     printf("teacher C1: validation %.4f test %.4f\n", (double)kt_acc(teacher, k.val_x, k.val_y, k.val_count),
            (double)kt_acc(teacher, k.d.test_x, k.d.test_y, k.d.test_count));
+    if (features) {
+        if (pool < 2000 || pool > 55000) { fprintf(stderr, "--pool: 2,000 to 55,000\n"); return 2; }
+        if (!quick) k.pool = (size_t)pool;
+        kt_features(&k, teacher, seeds, hint_w, at_w, only);
+        dst_model_free(teacher);
+        dst_mnist_free(&k.d);
+        return 0;
+    }
     if (missing >= 0 && missing < 10) {
         kt_missing_class(&k, teacher, missing, seeds);
         dst_model_free(teacher);
@@ -332,19 +403,19 @@ int main(int argc, char **argv)
     cached = dst_teacher_logits(logits, k.pool, 10);
 
     snprintf(name, sizeof name, "labels %lu", (unsigned long)k.labelled);
-    for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.labelled, NULL, 0, lab_ck, n_lab, s);
+    for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.labelled, NULL, 0, lab_ck, n_lab, s, NULL, NULL);
     for (i = 0; i < n_t; ++i) { /* T on seed 1 */
         kt_row *r;
         snprintf(name, sizeof name, "transfer T=%g", (double)temps[i]);
-        kt_student(name, &k, k.labelled, &cached, temps[i], kd_ck, n_kd, 1);
+        kt_student(name, &k, k.labelled, &cached, temps[i], kd_ck, n_kd, 1, NULL, NULL);
         r = kt_row_of(name, kd_ck, n_kd);
         best_c = kt_best(r);
         if (r->val[best_c][0] > best_v) { best_v = r->val[best_c][0]; best_T = temps[i]; }
     }
     snprintf(name, sizeof name, "transfer T=%g", (double)best_T);
-    for (s = 2; s <= seeds; ++s) kt_student(name, &k, k.labelled, &cached, best_T, kd_ck, n_kd, s);
+    for (s = 2; s <= seeds; ++s) kt_student(name, &k, k.labelled, &cached, best_T, kd_ck, n_kd, s, NULL, NULL);
     snprintf(name, sizeof name, "labels %lu (all)", (unsigned long)k.pool);
-    for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.pool, NULL, 0, kd_ck, n_kd, s);
+    for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.pool, NULL, 0, kd_ck, n_kd, s, NULL, NULL);
 
     printf("\ndistill.h %s, Fashion-MNIST, C2 student; choices on validation (5,000 training images), "
            "test accuracy (%%) mean +- std (n-1) over seeds%s\n", dst_version(), quick ? " [QUICK]" : "");

@@ -32,6 +32,9 @@ Writes, in the format of tests/fixtures_io.py (read by tests/test.h):
                      dst_model_fit on labelled plus unlabelled samples
   torch_attention.bin  attention transfer: dst_attention_loss, and
                      dst_model_fit with attention terms from a teacher model
+  torch_hint.bin     FitNets hints: dst_hint_loss (value, gradients wrt the
+                     student and the adapter), and dst_model_fit with hint
+                     terms (conv maps, pooled either side, flat features)
 
 Every input is a float32 value; the references are computed in float64 from
 those values (PyTorch in double precision) and stored as float32, so a test
@@ -855,6 +858,103 @@ def attention_fixtures():
     print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
 
 
+# ---- FitNets hints -----------------------------------------------------------------
+
+def hint_loss(s, t, adapter, weight):
+    """weight * MSE(conv1x1(avg_pool(s, k_s)), avg_pool(t, k_t)); flat features as c x 1 x 1 maps;
+    adapter = weight (t_c x s_c) then bias (t_c), flat"""
+    if s.dim() == 2:
+        s, t = s[:, :, None, None], t[:, :, None, None]
+    sc, tc = s.shape[1], t.shape[1]
+    k_s = max(1, s.shape[2] // t.shape[2])
+    k_t = max(1, t.shape[2] // s.shape[2])
+    if k_s > 1:
+        s = F.avg_pool2d(s, k_s)
+    if k_t > 1:
+        t = F.avg_pool2d(t, k_t)
+    out = F.conv2d(s, adapter[:tc * sc].view(tc, sc, 1, 1), adapter[tc * sc:])
+    return weight * F.mse_loss(out, t)
+
+
+# (student layer, teacher layer, weight) on ATStudent / ATTeacher: 4 -> 6
+# channels at 8x8, the student's 4x4 against the teacher's 8x8 pooled, and
+# the two models' logits (flat: a dense adapter)
+HINT_TERMS = [(1, 3, 1.0), (2, 1, 0.5), (4, 6, 0.3)]
+HINT_CHANNELS = {1: 4, 2: 4, 4: 5}, {1: 6, 3: 6, 6: 5}
+
+
+def hint_fixtures():
+    """torch_hint.bin: dst_hint_loss (value, gradients wrt the student and
+    the adapter; maps of one size, either side pooled, flat features), and
+    dst_model_fit with three hint terms (given adapters) and KD from a
+    teacher model: 32 samples, batches of 8, 2 epochs, no shuffling, Adam"""
+    w = Writer("torch_hint.bin")
+    torch.manual_seed(211)
+    for k, (sh, th) in enumerate([(4, 4), (8, 4), (2, 4), (0, 0)]):
+        shape_s, shape_t = ((3, 3, sh, sh), (3, 5, th, th)) if sh else ((3, 3), (3, 5))
+        s = rnd(*shape_s).requires_grad_(True)
+        t = rnd(*shape_t)
+        ad = rnd(5 * 4, scale=0.5).requires_grad_(True)
+        loss = hint_loss(s, t, ad, fl(0.7))
+        loss.backward()
+        w.add("k%d.s" % k, s.detach())
+        w.add("k%d.t" % k, t)
+        w.add("k%d.adapter" % k, ad.detach())
+        w.add("k%d.loss" % k, [loss])
+        w.add("k%d.grad" % k, s.grad)
+        w.add("k%d.grad_adapter" % k, ad.grad)
+    for attempt in range(100):
+        torch.manual_seed(7000 + attempt)
+        student, teacher = ATStudent().double(), ATTeacher().double()
+        with torch.no_grad():
+            for m in (student, teacher):
+                for v in m.state_dict().values():
+                    v.copy_(f32(v))
+        adapters0 = [rnd(HINT_CHANNELS[1][tl] * (HINT_CHANNELS[0][sl] + 1), scale=0.4) for sl, tl, _ in HINT_TERMS]
+        x = rnd(AT_N, 1, 8, 8)
+        y = torch.randint(0, 5, (AT_N,))
+        mg = Margins()
+        model = ATStudent().double()
+        model.load_state_dict(student.state_dict())
+        adapters = [a.clone().requires_grad_(True) for a in adapters0]
+        opt = make_optimizer((ADAM, 0.01, 0, 0, 0, 0.9, 0.999, 1e-8, 0.0), list(model.parameters()) + adapters)
+        for _ in range(AT_EPOCHS):
+            for i in range(0, AT_N, AT_BATCH):
+                bx = x[i:i + AT_BATCH]
+                with torch.no_grad():
+                    tl, tf = teacher(bx, mg)
+                    tf[6] = tl
+                out, sf = model(bx, mg)
+                sf[4] = out
+                loss = mixed_kd_loss(out, tl, y[i:i + AT_BATCH], fl(AT_T), fl(AT_ALPHA))
+                for (sl, tlay, wt), ad in zip(HINT_TERMS, adapters):
+                    loss = loss + hint_loss(sf[sl], tf[tlay], ad, fl(wt))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        if mg.relu >= MARGIN and mg.pool >= MARGIN:
+            break
+    else:
+        raise SystemExit("no seed with clear margins")
+    w.add("x", x)
+    w.add("y", y)
+    w.add("terms", HINT_TERMS)
+    w.add("cfg", [AT_N, AT_BATCH, AT_EPOCHS, AT_T, AT_ALPHA])
+    for k, a in enumerate(adapters0):
+        w.add("adapter%d" % k, a)
+    for idx, mod in student.layers().items():
+        w.add("init.%d.w" % idx, mod.weight)
+        w.add("init.%d.b" % idx, mod.bias)
+    for idx, mod in teacher.layers().items():
+        w.add("tmodel.%d.w" % idx, mod.weight)
+        w.add("tmodel.%d.b" % idx, mod.bias)
+    for idx, mod in model.layers().items():
+        w.add("run0.%d.w" % idx, mod.weight)
+        w.add("run0.%d.b" % idx, mod.bias)
+    w.close()
+    print("  margins: ReLU %.2g, pooling %.2g" % (mg.relu, mg.pool))
+
+
 FLOAT32_REPORT = "--float32-report" in sys.argv
 
 if __name__ == "__main__":
@@ -869,3 +969,4 @@ if __name__ == "__main__":
     train_fixtures("torch_train_cnn2.bin", CNN2, (2, 8, 8), 4, 5, 3000)
     transfer_fixtures()
     attention_fixtures()
+    hint_fixtures()

@@ -313,6 +313,109 @@ static int test_attention_loss_gradient(void)
     return 0;
 }
 
+/* dst_hint_loss's gradients wrt the student's outputs and the adapter
+   against central differences: maps of one size, the student's pooled
+   (8x8 against 4x4), the teacher's pooled (2x2 against 4x4), flat features. */
+static double t_hint_fd(float *v, size_t n, const float *g, float *s, int sh, const float *t, int th,
+                        const float *ad)
+{
+    enum { B = 2, SC = 3, TC = 5 };
+    size_t i;
+    double worst = 0;
+    for (i = 0; i < n; ++i) {
+        float keep = v[i], h = 1e-2f, up, down;
+        double fd;
+        v[i] = keep + h; up = dst_hint_loss(s, SC, sh, sh, t, TC, th, th, B, ad, 0.7f, NULL, NULL);
+        v[i] = keep - h; down = dst_hint_loss(s, SC, sh, sh, t, TC, th, th, B, ad, 0.7f, NULL, NULL);
+        v[i] = keep;
+        fd = ((double)up - (double)down) / (2.0 * h);
+        if (fabs(fd - g[i]) > worst) worst = fabs(fd - g[i]);
+    }
+    return worst;
+}
+
+static int test_hint_loss_gradient(void)
+{
+    enum { B = 2, SC = 3, TC = 5 };
+    static float s[B * SC * 8 * 8], t[B * TC * 4 * 4], g[B * SC * 8 * 8], ad[TC * (SC + 1)], ga[TC * (SC + 1)];
+    static const int sides[4][2] = { { 4, 4 }, { 8, 4 }, { 2, 4 }, { 1, 1 } }; /* student side, teacher side */
+    int c, bad = 0;
+    for (c = 0; c < 4; ++c) {
+        int sh = sides[c][0], th = sides[c][1];
+        size_t n = (size_t)B * SC * sh * sh;
+        double ws, wa;
+        t_fill(s, n, 1);
+        t_fill(t, (size_t)B * TC * th * th, 1);
+        t_fill(ad, TC * (SC + 1), 0.5f);
+        memset(g, 0, sizeof g);
+        memset(ga, 0, sizeof ga);
+        T_CHECK(dst_hint_loss(s, SC, sh, sh, t, TC, th, th, B, ad, 0.7f, g, ga) > 0);
+        ws = t_hint_fd(s, n, g, s, sh, t, th, ad);
+        wa = t_hint_fd(ad, TC * (SC + 1), ga, s, sh, t, th, ad);
+        if (ws > 1e-4 || wa > 1e-4) { printf("    sides %d/%d: worst gradient error %.3g (student), %.3g (adapter)\n", sh, th, ws, wa); bad = 1; }
+    }
+    /* maps not in one whole ratio, a negative weight, no adapter */
+    T_CHECK(isnan(dst_hint_loss(s, SC, 6, 6, t, TC, 4, 4, B, ad, 1, g, ga)));
+    T_CHECK(isnan(dst_hint_loss(s, SC, 8, 4, t, TC, 4, 4, B, ad, 1, g, ga)));
+    T_CHECK(isnan(dst_hint_loss(s, SC, 4, 4, t, TC, 4, 4, B, ad, -1, g, ga)));
+    T_CHECK(isnan(dst_hint_loss(s, SC, 4, 4, t, TC, 4, 4, B, NULL, 1, g, ga)));
+    T_CHECK(!bad);
+    return 0;
+}
+
+/* Hint terms in fit: refused without a teacher model, for layers out of
+   range and sides of no whole ratio; the adapter given or seeded, never
+   part of the student (its parameter count unchanged); the same seed the
+   same student. */
+static int test_fit_hint_terms(void)
+{
+    static float x[8 * 64], logits[8 * 3], ad[5 * 3];
+    int y[8] = { 0, 1, 2, 0, 1, 2, 0, 1 }, i;
+    dst_layer_desc S[] = { dst_conv2d(2, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_layer_desc T[] = { dst_conv2d(5, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(3, 3, 1, 0), dst_relu(),
+                           dst_flatten(), dst_dense(3) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m = NULL, *m2 = NULL, *t = NULL;
+    dst_teacher live, cached = dst_teacher_logits(logits, 8, 3);
+    dst_hint_term h[2] = { { 1, 1, 1.0f, NULL }, { 3, 6, 0.5f, NULL } };
+    dst_attention_term at = { 1, 1, 1.0f };
+    dst_fit_config f = dst_fit_default();
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    size_t params;
+    t_fill(x, sizeof x / sizeof x[0], 1);
+    d.input_c = 1; d.input_h = 8; d.input_w = 8; d.layers = S; d.layer_count = 4;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK && dst_model_create(&m2, &d, NULL) == DST_OK);
+    d.layers = T; d.layer_count = 7;
+    T_CHECK(dst_model_create(&t, &d, NULL) == DST_OK);
+    T_CHECK(dst_model_set_optimizer(m, &o) == DST_OK && dst_model_set_optimizer(m2, &o) == DST_OK);
+    params = dst_model_param_count(m);
+    live = dst_teacher_model(t);
+    f.epochs = 2; f.batch_size = 4; f.teacher = &cached; f.hint = h; f.hint_count = 2;
+    T_CHECK(dst_model_fit(m, x, y, 8, &f) == DST_ERR_ARG && strstr(dst_model_error(m), "hint term needs a teacher model"));
+    f.teacher = &live;
+    h[0].teacher_layer = 7;
+    T_CHECK(dst_model_fit(m, x, y, 8, &f) == DST_ERR_ARG && strstr(dst_model_error(m), "hint term 0: layers 1 and 7"));
+    h[0].teacher_layer = 3; /* 8x8 against 2x2: pooled 4x4 */
+    T_CHECK(dst_model_fit(m, x, y, 8, &f) == DST_OK);
+    h[0].teacher_layer = 4; h[0].student_layer = 0; /* the conv's chain ends after its ReLU: the same term */
+    T_CHECK(dst_model_fit(m2, x, y, 8, &f) == DST_OK);
+    T_CHECK(memcmp(dst_model_params(m), dst_model_params(m2), params * sizeof(float)) == 0);
+    T_CHECK(dst_model_param_count(m) == params);
+    h[1].weight = -1;
+    T_CHECK(dst_model_fit(m, x, y, 8, &f) == DST_ERR_ARG && strstr(dst_model_error(m), "hint term 1"));
+    h[1].weight = 0.5f;
+    /* a given adapter (2 -> 5 channels: 5 x 3 floats), with an attention term beside */
+    for (i = 0; i < 15; ++i) ad[i] = 0.1f * (float)(i % 4);
+    h[0].adapter_init = ad; h[0].teacher_layer = 1; h[0].student_layer = 1;
+    f.attention = &at; f.attention_count = 1;
+    T_CHECK(dst_model_fit(m, x, y, 8, &f) == DST_OK);
+    T_CHECK(ad[1] == 0.1f); /* the caller's values are only read */
+    dst_model_free(m);
+    dst_model_free(m2);
+    dst_model_free(t);
+    return 0;
+}
+
 static int test_fit_attention_rejects(void)
 {
     static float x[4 * 64], logits[4 * 3];
@@ -345,6 +448,8 @@ static int test_fit_attention_rejects(void)
 static const t_case distill_tests[] = {
     { "fit_attention_rejects", test_fit_attention_rejects },
     { "attention_loss_gradient", test_attention_loss_gradient },
+    { "hint_loss_gradient", test_hint_loss_gradient },
+    { "fit_hint_terms", test_fit_hint_terms },
     { "kd_loss_unlabelled_rows", test_kd_loss_unlabelled_rows },
     { "distill_step_unlabelled_batch_is_soft_only", test_distill_step_unlabelled_batch_is_soft_only },
     { "fit_transfer_set_one_stream", test_fit_transfer_set_one_stream },

@@ -1086,6 +1086,76 @@ static int tt_attention(void)
 }
 static int test_torch_attention_transfer(void) { return tt_each_path(tt_attention); }
 
+/* ---- FitNets hints --------------------------------------------------------- */
+
+/* dst_hint_loss against PyTorch's (value, gradients wrt the student and the
+   adapter: maps of one size, the student's pooled, the teacher's pooled,
+   flat features), then dst_model_fit with three hint terms (adapters given
+   by the fixture) and KD from a teacher model, 8 steps: every parameter
+   within 1e-4 of the largest value of its tensor. */
+static int tt_hint(void)
+{
+    t_fixture fx;
+    t_array *x, *y, *terms, *cfg, *ad[3];
+    int k, i, ys[32];
+    static const int sh[4] = { 4, 8, 2, 1 }, th[4] = { 4, 4, 4, 1 };
+    dst_layer_desc S[] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(5) };
+    dst_layer_desc T[] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(6, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0),
+                           dst_flatten(), dst_dense(5) };
+    dst_model *m = NULL, *tm = NULL;
+    dst_hint_term h[3];
+    dst_teacher teacher;
+    dst_fit_config f = dst_fit_default();
+    dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
+    double e = INFINITY;
+    if (!t_fixture_load("torch_hint", &fx)) return 1;
+    for (k = 0; k < 4; ++k) {
+        t_array *s = tt_get(&fx, "k%d.s", k, 0), *t = tt_get(&fx, "k%d.t", k, 0), *a = tt_get(&fx, "k%d.adapter", k, 0);
+        t_array *l = tt_get(&fx, "k%d.loss", k, 0), *g = tt_get(&fx, "k%d.grad", k, 0);
+        t_array *ga = tt_get(&fx, "k%d.grad_adapter", k, 0);
+        float grad[3 * 3 * 8 * 8], grad_a[20], loss;
+        T_CHECK(s && t && a && l && g && ga && g->count == (size_t)9 * sh[k] * sh[k] && ga->count == 20);
+        memset(grad, 0, sizeof grad);
+        memset(grad_a, 0, sizeof grad_a);
+        loss = dst_hint_loss(s->data, 3, sh[k], sh[k], t->data, 5, th[k], th[k], 3, a->data, 0.7f, grad, grad_a);
+        T_CHECK_MSG(fabs((double)loss - l->data[0]) <= 1e-5 * fabs((double)l->data[0]), "case %d: loss %.9g, PyTorch %.9g",
+                    k, (double)loss, (double)l->data[0]);
+        T_CHECK_MSG(tt_rel(grad, g->data, g->count, 1e-6) <= 1e-5, "case %d: gradient error %.3g", k,
+                    tt_rel(grad, g->data, g->count, 1e-6));
+        T_CHECK_MSG(tt_rel(grad_a, ga->data, 20, 1e-6) <= 1e-5, "case %d: adapter gradient error %.3g", k,
+                    tt_rel(grad_a, ga->data, 20, 1e-6));
+    }
+    T_CHECK((x = tt_get(&fx, "x", 0, 0)) && (y = tt_get(&fx, "y", 0, 0)) && y->count == 32);
+    T_CHECK((terms = tt_get(&fx, "terms", 0, 0)) && terms->count == 9 && (cfg = tt_get(&fx, "cfg", 0, 0)));
+    for (i = 0; i < 32; ++i) ys[i] = (int)y->data[i];
+    for (k = 0; k < 3; ++k) {
+        T_CHECK((ad[k] = tt_get(&fx, "adapter%d", k, 0)) != NULL);
+        h[k].student_layer = (int)terms->data[3 * k];
+        h[k].teacher_layer = (int)terms->data[3 * k + 1];
+        h[k].weight = terms->data[3 * k + 2];
+        h[k].adapter_init = ad[k]->data;
+    }
+    m = tt_model(S, 5, 1, 8, 8);
+    tm = tt_model(T, 7, 1, 8, 8);
+    if (m && tm && tt_set_state(m, &fx, "init") && tt_set_state(tm, &fx, "tmodel")) {
+        o.lr = 0.01f;
+        dst_model_set_optimizer(m, &o);
+        teacher = dst_teacher_model(tm);
+        f.epochs = (int)cfg->data[2]; f.batch_size = (int)cfg->data[1]; f.no_shuffle = 1;
+        f.teacher = &teacher; f.temperature = cfg->data[3]; f.alpha = cfg->data[4];
+        f.hint = h; f.hint_count = 3;
+        if (dst_model_fit(m, x->data, ys, 32, &f) == DST_OK) e = tt_compare_state(m, &fx, "run0", 0, 1e-4);
+        else printf("    fit: %s\n", dst_model_error(m));
+    }
+    dst_model_free(m);
+    dst_model_free(tm);
+    t_fixture_free(&fx);
+    T_CHECK_MSG(e <= 1e-4, "relative error %.3g", e);
+    if (tt_first_path) printf("    hints vs PyTorch: loss, gradients, 8 steps through fit: worst parameter error %.2g\n", e);
+    return 0;
+}
+static int test_torch_hint(void) { return tt_each_path(tt_hint); }
+
 static const t_case torch_tests[] = {
     { "torch_sgemm", test_torch_sgemm },
     { "torch_softmax", test_torch_softmax },
@@ -1104,4 +1174,5 @@ static const t_case torch_tests[] = {
     { "torch_nonfinite_leaves_model_untouched", test_torch_nonfinite_leaves_model_untouched },
     { "torch_transfer_set", test_torch_transfer_set },
     { "torch_attention_transfer", test_torch_attention_transfer },
+    { "torch_hint", test_torch_hint },
 };

@@ -143,6 +143,19 @@ for BIN in $BINS; do
     at_least "student with attention transfer learns" "$(value accuracy)" 0.9
     good "info on the attention student" $BIN info $M/attention.bin
     has "info: metadata kd.attention" '^  kd.attention = 1:1:2$'
+    good "distill with two --attention terms" $BIN distill --data $D --teacher $M/teacher.bin \
+        --arch conv:4:3:1:same,relu,maxpool:2,flatten,dense:4 --temperature 4 --alpha 0.5 --epochs 2 --lr 0.01 \
+        --attention 1:1:2 --attention 2:2 --quiet --out $M/attention2.bin
+    good "info on the two-attention student" $BIN info $M/attention2.bin
+    has "info: metadata kd.attention, two terms" '^  kd.attention = 1:1:2,2:2$'
+    # FitNets hints: conv maps 4 -> 8 channels through a 1x1 conv adapter, and
+    # the flattened maps against the teacher's dense:32 through a dense one
+    good "distill with --hint" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,maxpool:2,flatten,dense:4 \
+        --temperature 4 --alpha 0.5 --epochs 6 --lr 0.01 --hint 1:1 --hint 3:5:0.5 --attention 1:1 --out $M/hint.bin
+    at_least "student with hints learns" "$(value accuracy)" 0.9
+    good "info on the hint student" $BIN info $M/hint.bin
+    has "info: metadata kd.hint" '^  kd.hint = 1:1,3:5:0.5$'
+    has "info: the adapters are not in the student" '^parameters: 620 '
 
     good "eval" $BIN eval --data $D --model $M/student.bin
     has "eval prints accuracy: X" '^accuracy: [01]\.[0-9]{4}$'
@@ -474,6 +487,17 @@ EOF
     bad "attention: teacher logits" 2 "--attention needs --teacher (a model" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1 --out $M/x.bin
     bad "attention: no such teacher layer" 1 "attention term 0: layers 1 and 99" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:99 --out $M/x.bin
     bad "attention: maps of no whole ratio" 1 "not in one whole ratio" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:1 --out $M/x.bin
+    bad "attention: the second term's teacher layer" 1 "attention term 1: layers 1 and 99" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1:1 --attention 1:99 --out $M/x.bin
+    bad "hint: not S:T" 2 "--hint: '1' is not S:T[:W]" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 1 --out $M/x.bin
+    bad "hint: a layer that is not a number" 2 "--hint: teacher layer: 'x' is not a whole number" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 0:x --out $M/x.bin
+    bad "hint: four fields" 2 "--hint: weight: '2:3' is not a number" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 0:1:2:3 --out $M/x.bin
+    bad "hint: a negative position" 2 "--hint: student layer: -1 is out of range" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint=-1:1 --out $M/x.bin
+    bad "hint: teacher logits" 2 "--hint needs --teacher (a model" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 0:1 --out $M/x.bin
+    bad "hint: misspelt" 2 "unknown option --hints" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hints 0:1 --out $M/x.bin
+    bad "hint: not for train" 2 "option --hint does not apply to train" $BIN train --data $D --arch dense:4 --epochs 1 --hint 0:1 --out $M/x.bin
+    bad "hint: no such teacher layer" 1 "hint term 0: layers 1 and 99" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 1:99 --out $M/x.bin
+    bad "hint: no such student layer" 1 "hint term 1: layers 9 and 1 (the student has 4" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3:1:same,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 1:1 --hint 9:1 --out $M/x.bin
+    bad "hint: maps of no whole ratio" 1 "hint term 0: student maps of" $BIN distill --data $D --teacher $M/teacher.bin --arch conv:4:3,relu,flatten,dense:4 --temperature 2 --alpha 0.5 --epochs 1 --hint 1:1 --out $M/x.bin
     bad "schedule: unknown" 2 "--schedule: 'linear' is not constant, cosine or step:E:G" $BIN train --data $D --arch dense:4 --epochs 2 --schedule linear --out x
     bad "schedule: step without factor" 2 "--schedule: 'step:3' is not step:E:G" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:3 --out x
     bad "schedule: step of 0 epochs" 2 "--schedule step: epochs: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 2 --schedule step:0:0.5 --out x

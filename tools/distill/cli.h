@@ -48,17 +48,22 @@ enum { C_TRAIN = 1, C_DISTILL = 2, C_EVAL = 4, C_PREDICT = 8, C_INFO = 16, C_EXP
        C_EXPORT_BYTES = 64, C_PLOT = 128 };
 enum { O_STR, O_INT, O_REAL, O_FLAG, O_LIST };
 
-/* An option that may be given more than once (O_LIST), in order. */
-typedef struct str_list { const char **v; int n; } str_list;
+/* An option that may be given more than once (O_LIST), in the order given. */
+#define ARG_LIST_MAX 16
+typedef struct arg_list {
+    const char *v[ARG_LIST_MAX];
+    int n;
+} arg_list;
 
 typedef struct args {
     const char *data, *arch, *out, *teacher, *teacher_logits, *model, *optimizer, *plot, *log, *label, *classes;
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
-    const char *unlabeled, *schedule, *warmup, *attention, *threads;
+    const char *unlabeled, *schedule, *warmup, *threads;
     const char *augment, *teacher_weights;
-    str_list teachers;  /* every --teacher; teacher is the first */
+    arg_list teachers;           /* every --teacher; teacher is the first */
+    arg_list attention, hint;    /* --attention S:T[:W], --hint S:T[:W], each as often as given */
     int quiet, keep_best;
     int threads_at, threads_argc; /* --threads is argv[threads_at] (0: not given), with its value
                                      threads_argc entries; the command line a model keeps leaves them out */
@@ -144,7 +149,7 @@ static float *normalized_rows(dst_model *m, const float *x, size_t count, size_t
 static float *normalized_copy(dst_model *m, const dst_dataset *d);
 static void check_model_fits_sets(const dst_model *m, const sets *s, const char *what);
 
-/* unlabeled.c: a transfer set of samples without labels; the lr schedule */
+/* unlabeled.c: a transfer set of samples without labels; the lr schedule; --attention and --hint */
 typedef struct unlabeled {
     const float *x;   /* count samples as the data's are loaded (IDX pixels / 255), not normalised */
     size_t count;
@@ -156,9 +161,14 @@ static void unlabeled_load(const char *path, const sets *d, unlabeled *u);
 static void unlabeled_free(unlabeled *u);
 static void schedule_settings(const args *a, dst_fit_config *fit);
 static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap);
-static void attention_settings(const args *a, dst_attention_term *term);
+typedef struct feature_terms {
+    dst_attention_term attention[ARG_LIST_MAX];
+    dst_hint_term hint[ARG_LIST_MAX];
+} feature_terms;
+static void feature_settings(const args *a, feature_terms *ft, dst_fit_config *fit);
+static void feature_text(const arg_list *l, char *buf, size_t cap);
 
-#define MAX_TEACHERS 16 /* --teacher given at most this many times */
+#define MAX_TEACHERS ARG_LIST_MAX /* --teacher given at most this many times */
 
 /* augment.c: --augment and several teachers (--teacher more than once, --teacher-weights) */
 static void augment_settings(const args *a, dst_augment *aug);

@@ -36,7 +36,8 @@ static const option options[] = {
     OPT("--augment", O_STR, C_TRAIN | C_DISTILL, augment),
     OPT("--teacher-logits", O_STR, C_DISTILL, teacher_logits),
     OPT("--unlabeled", O_STR, C_DISTILL, unlabeled),
-    OPT("--attention", O_STR, C_DISTILL, attention),
+    OPT("--attention", O_LIST, C_DISTILL, attention),
+    OPT("--hint", O_LIST, C_DISTILL, hint),
     OPT("--schedule", O_STR, C_TRAIN | C_DISTILL, schedule),
     OPT("--warmup", O_STR, C_TRAIN | C_DISTILL, warmup),
     OPT("--temperature", O_STR, C_DISTILL, temperature),
@@ -67,6 +68,8 @@ static const char usage_text[] =
     "                  training data's, then the unlabelled samples']\n"
     "                  [--attention S:T[:W]: attention transfer from the teacher's layer T to the\n"
     "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
+    "                  [--hint S:T[:W]: FitNets: layer S, through a 1x1 conv (dense) adapter trained\n"
+    "                  then dropped, learns layer T's outputs (MSE); both repeatable, need --teacher]\n"
     "                  [--teacher MODEL2 ...: an ensemble, the target the mean of the teachers'\n"
     "                  probabilities at T; --teacher-weights W1,W2,... weighs them (1 each)]\n"
     "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N] [--threads N]\n"
@@ -75,7 +78,10 @@ static const char usage_text[] =
     "  distill export-c     MODEL [--name NAME] > model.h\n"
     "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
     "  distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...\n"
-    "\n"
+    "\n";
+
+/* (in three strings: C99 compilers need only take 4,095 characters in one) */
+static const char usage_data[] =
     "DATA, one of:\n"
     "  --data DIR                  an IDX directory: train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
     "                              t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz\n"
@@ -91,7 +97,6 @@ static const char usage_text[] =
     "  (the same rows again in eval: the model keeps the seed and the fraction)\n"
     "\n";
 
-/* (in two strings: C99 compilers need only take 4,095 characters in one) */
 static const char usage_options[] =
     "training options:\n"
     "  --batch B (128)  --lr X (optimizer's default)  --optimizer sgd|adam|adamw (adam)\n"
@@ -122,6 +127,7 @@ static const char usage_options[] =
 static void usage(FILE *f)
 {
     fputs(usage_text, f);
+    fputs(usage_data, f);
     fputs(usage_options, f);
 }
 
@@ -169,8 +175,8 @@ static void parse_args(int argc, char **argv, args *a)
         else if (i + 1 < argc) value = argv[++i];
         else fail(2, "option %s needs a value", o->name);
         if (o->flag == O_LIST) {
-            str_list *l = (str_list *)(void *)((char *)a + o->off);
-            if (!l->v && !(l->v = (const char **)calloc((size_t)argc, sizeof *l->v))) fail(1, "out of memory");
+            arg_list *l = (arg_list *)(void *)((char *)a + o->off);
+            if (l->n == ARG_LIST_MAX) fail(2, "option %s given more than %d times", o->name, ARG_LIST_MAX);
             l->v[l->n++] = value;
             continue;
         }
@@ -210,6 +216,5 @@ int main(int argc, char **argv)
     default: cmd_plot(&a); break;
     }
     free((void *)a.pos);
-    free((void *)a.teachers.v);
     return 0;
 }

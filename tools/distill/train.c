@@ -163,7 +163,6 @@ static void train_settings(const args *a, dst_fit_config *fit, dst_optimizer_con
     if (a->cmd == C_DISTILL) {
         if (!a->teacher && !a->teacher_logits) fail(2, "--teacher (a model) or --teacher-logits (a .npy) is required");
         if (a->teacher && a->teacher_logits) fail(2, "give --teacher or --teacher-logits, not both");
-        if (a->teachers.n > MAX_TEACHERS) fail(2, "--teacher: %d teachers, at most %d", a->teachers.n, MAX_TEACHERS);
         if (a->teacher_weights) {
             float w[MAX_TEACHERS];
             teacher_weights(a, w);
@@ -250,11 +249,12 @@ static int same_normalization(dst_model *a, dst_model *b, const dst_dataset *d)
     return same;
 }
 
-/* A teacher model as *t; returns its test accuracy. Without attention terms
-   or augmentation it runs here once over the training samples, then the
-   unlabelled ones, each with its own normalisation, into *cache (every
-   epoch reads the cache). With them (live: the option that asks) fit runs
-   it on the student's batches, so the two must normalise their inputs alike. */
+/* A teacher model as *t; returns its test accuracy. Without feature terms
+   (--attention, --hint) or augmentation it runs here once over the training
+   samples, then the unlabelled ones, each with its own normalisation, into
+   *cache (every epoch reads the cache). With them (live: the option that
+   asks) fit runs it on the student's batches, so the two must normalise
+   their inputs alike. */
 static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d, const unlabeled *u, const char *live,
                                 float **cache, dst_teacher *t)
 {
@@ -275,7 +275,7 @@ static float teacher_from_model(dst_model *teacher, dst_model *m, const sets *d,
         if (!same_normalization(teacher, m, &d->train))
             fail(1, "%s: the teacher normalises its inputs differently from the student (it was trained on other "
                     "data or statistics), and %s runs both on the same batch", live,
-                 strcmp(live, "--augment") == 0 ? "augmentation" : "attention transfer");
+                 strcmp(live, "--augment") == 0 ? "augmentation" : "a feature term");
         *t = run;
         return tacc;
     }
@@ -336,7 +336,7 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
                                float acc, float loss)
 {
     dst_error e;
-    char *cmdline, text[64];
+    char *cmdline, text[64], terms[ARG_LIST_MAX * 65];
     size_t cmdlen = 8;
     int i;
     /* the command line without --threads N: the threads change the time, not
@@ -391,7 +391,14 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
         meta_number(m, "kd.temperature", (double)fit->temperature);
         meta_number(m, "kd.alpha", (double)fit->alpha);
         meta_number(m, a->teacher ? "kd.teacher_accuracy" : "kd.teacher_train_accuracy", (double)tacc);
-        if (a->attention) meta_string(m, "kd.attention", a->attention);
+        if (a->attention.n) {
+            feature_text(&a->attention, terms, sizeof terms);
+            meta_string(m, "kd.attention", terms);
+        }
+        if (a->hint.n) {
+            feature_text(&a->hint, terms, sizeof terms);
+            meta_string(m, "kd.hint", terms);
+        }
         if (a->unlabeled) {
             meta_string(m, "kd.unlabeled", a->unlabeled);
             meta_number(m, "kd.unlabeled_samples", (double)fit->unlabeled_count);
@@ -441,13 +448,13 @@ static void cmd_train(const args *a)
     dst_teacher t, members[MAX_TEACHERS];
     dst_model *teachers[MAX_TEACHERS];
     float *caches[MAX_TEACHERS], weights[MAX_TEACHERS];
-    const char *live = a->attention ? "--attention" : a->augment ? "--augment" : NULL;
+    const char *live = a->attention.n ? "--attention" : a->hint.n ? "--hint" : a->augment ? "--augment" : NULL;
     int i;
     dst_npy npy;
     dst_error e;
     dst_result res;
     unlabeled u;
-    dst_attention_term term;
+    feature_terms terms;
     dst_pool *pool;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0, *train_x, *val_x = NULL, *test_x, *unlabeled_x = NULL;
     char *names, label[64];
@@ -465,13 +472,9 @@ static void cmd_train(const args *a)
         char msg[300];
         if (!spec_parse(a->arch, 1, &sp, msg, sizeof msg)) fail(2, "--arch: %s", msg);
     }
-    if (a->attention) {
-        if (!a->teacher) fail(2, "--attention needs --teacher (a model: its layers' outputs), not --teacher-logits");
-        if (a->teachers.n > 1) fail(2, "--attention takes one --teacher (the maps of one model's layer)");
-        attention_settings(a, &term);
-        fit.attention = &term;
-        fit.attention_count = 1;
-    }
+    feature_settings(a, &terms, &fit);
+    if ((a->attention.n || a->hint.n) && a->teachers.n > 1)
+        fail(2, "%s takes one --teacher (the outputs of one model's layers)", a->attention.n ? "--attention" : "--hint");
     memset(caches, 0, sizeof caches);
     for (i = 0; i < a->teachers.n; ++i) {
         teachers[i] = load_model(a->teachers.v[i], "--teacher");

@@ -1,7 +1,7 @@
 /* tools/distill/unlabeled.c - `distill distill --unlabeled FILE`: a transfer
    set of samples without labels (an IDX file, plain or .gz, a .npy array, or
    a folder of images), distilled on with the teacher's soft targets alone; --attention
-   S:T[:W]; and the learning-rate options (--schedule, --warmup) of train and
+   S:T[:W] and --hint S:T[:W]; and the learning-rate options (--schedule, --warmup) of train and
    distill.
    Part of the distill command (built through distill.c). */
 #include "cli.h"
@@ -134,16 +134,50 @@ static void schedule_name(const dst_lr_schedule *s, char *buf, size_t cap)
     else snprintf(buf, cap, "constant");
 }
 
-/* --attention S:T[:W]: the student's layer S learns the attention maps of
-   the teacher's layer T, weight W (1). */
-static void attention_settings(const args *a, dst_attention_term *term)
+/* One S:T[:W] of --attention or --hint (flag): layer positions, weight (1). */
+static void feature_term(const char *flag, const char *text, int *student, int *teacher, float *weight)
 {
-    char buf[64], *second, *third;
-    snprintf(buf, sizeof buf, "%s", a->attention);
-    if (!(second = strchr(buf, ':'))) fail(2, "--attention: '%s' is not S:T[:W] (layer positions, weight)", a->attention);
+    char buf[64], what[64], *second, *third;
+    if (strlen(text) >= sizeof buf || !(second = strchr(strcpy(buf, text), ':')))
+        fail(2, "%s: '%s' is not S:T[:W] (layer positions, weight)", flag, text);
     *second++ = 0;
     if ((third = strchr(second, ':')) != NULL) *third++ = 0;
-    term->student_layer = (int)parse_int("--attention: student layer", buf, 0, SPEC_MAX_LAYERS - 1);
-    term->teacher_layer = (int)parse_int("--attention: teacher layer", second, 0, DST_MAX_LAYERS - 1);
-    term->weight = third ? (float)parse_real("--attention: weight", third, 0, 1e6, 0) : 1.0f;
+    snprintf(what, sizeof what, "%s: student layer", flag);
+    *student = (int)parse_int(what, buf, 0, SPEC_MAX_LAYERS - 1);
+    snprintf(what, sizeof what, "%s: teacher layer", flag);
+    *teacher = (int)parse_int(what, second, 0, DST_MAX_LAYERS - 1);
+    snprintf(what, sizeof what, "%s: weight", flag);
+    *weight = third ? (float)parse_real(what, third, 0, 1e6, 0) : 1.0f;
+}
+
+/* --attention S:T[:W] (the student's layer S learns the attention maps of
+   the teacher's layer T) and --hint S:T[:W] (it learns, through an adapter,
+   the teacher's layer T's outputs), each as often as given, into fit. */
+static void feature_settings(const args *a, feature_terms *ft, dst_fit_config *fit)
+{
+    int k;
+    const char *flag = a->attention.n ? "--attention" : "--hint";
+    if (!a->attention.n && !a->hint.n) return;
+    if (!a->teacher) fail(2, "%s needs --teacher (a model: its layers' outputs), not --teacher-logits", flag);
+    memset(ft, 0, sizeof *ft);
+    for (k = 0; k < a->attention.n; ++k)
+        feature_term("--attention", a->attention.v[k], &ft->attention[k].student_layer,
+                     &ft->attention[k].teacher_layer, &ft->attention[k].weight);
+    for (k = 0; k < a->hint.n; ++k)
+        feature_term("--hint", a->hint.v[k], &ft->hint[k].student_layer, &ft->hint[k].teacher_layer,
+                     &ft->hint[k].weight);
+    fit->attention = ft->attention;
+    fit->attention_count = a->attention.n;
+    fit->hint = ft->hint;
+    fit->hint_count = a->hint.n;
+}
+
+/* The terms as given, comma-separated: what the model's metadata records. */
+static void feature_text(const arg_list *l, char *buf, size_t cap)
+{
+    int k;
+    size_t used = 0;
+    buf[0] = 0;
+    for (k = 0; k < l->n && used < cap; ++k)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", k ? "," : "", l->v[k]);
 }
