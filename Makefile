@@ -108,6 +108,7 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
+	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
 
 # The reference fixtures of tests/gen_fixtures.py and tests/gen_conv_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's

@@ -35,6 +35,7 @@
 #include "test_layers.c"
 #include "test_threads.c"
 #include "test_dataset.c"
+#include "test_quantize.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -52,6 +53,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(layers_tests),
     T_SUITE(thread_tests),
     T_SUITE(dataset_tests),
+    T_SUITE(quantize_tests),
 };
 
 int main(int argc, char **argv)
