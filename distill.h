@@ -661,6 +661,7 @@ typedef struct dst_layer_info {
     size_t weight_count, bias_count;
     size_t buffer_offset; /* into dst_model_buffers(): BATCHNORM's running mean, then variance */
     size_t buffer_count;  /* 2 x channels for BATCHNORM, else 0 */
+    int    int8;          /* 1: an int8 model's layer with int8 weights and int32 bias (dst_model_quantize) */
 } dst_layer_info;
 
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
@@ -902,7 +903,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
    every host. docs/FORMAT.md gives it byte by byte. A checkpoint is the same
    file plus the optimizer's state and dst_model_fit's position. */
 #define DST_FILE_VERSION_MAJOR 1 /* a reader refuses a newer major version */
-#define DST_FILE_VERSION_MINOR 0 /* and reads a newer minor one (it only adds) */
+#define DST_FILE_VERSION_MINOR 1 /* and reads a newer minor one (it only adds); 1.1: int8 models */
 
 /* Limits a file may claim, checked before anything is allocated. */
 #ifndef DST_MAX_LAYERS
@@ -6233,6 +6234,7 @@ typedef struct dst__layer {
     int32_t q_in_zero;                     /* the input's zero point (CONV2D's padding) */
     int8_t  *q_w;
     float   *q_w_scale, *q_mult;
+    int32_t *q_b;                          /* the bias in in_scale w_scale units, as the file holds it */
     int32_t *q_bias;
 } dst__layer;
 
@@ -6685,6 +6687,7 @@ DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info 
     info->bias_count = ly->bias_count;
     info->buffer_offset = ly->buffer_offset;
     info->buffer_count = ly->buffer_count;
+    info->int8 = ly->q_w != NULL;
     return DST_OK;
 }
 
@@ -8071,41 +8074,60 @@ static void dst__q8_params(const dst__q8_range *q, float *scale, int32_t *zero)
     *zero = z < 0 ? 0 : z > 255 ? 255 : (int32_t)z;
 }
 
-/* Layer ly's integer weights (into the slices of the block given), per
-   output channel: scale max |w| / 127, values in [-127, 127]; the bias in
-   the scale in_scale x w_scale. The float parameters become the
-   dequantized ones, what the integers compute. */
-static void dst__q8_weights(dst__layer *ly, float *params, float in_scale, int32_t in_zero)
+/* |bias| of an int8 layer, in in_scale x w_scale units: with |zero x row
+   sum| <= 255 x 127 x DST__Q8_MAX_K, an int32 holds both */
+#define DST__Q8_MAX_BIAS 536870912
+
+/* Layer ly's integer weights from its float ones, per output channel:
+   scale max |w| / 127, values in [-127, 127]; the bias in the scale
+   in_scale x w_scale (q_b; 0 without a bias). */
+static void dst__q8_weights(dst__layer *ly, const float *params, float in_scale)
+{
+    size_t units = (size_t)ly->desc.units, k = ly->weight_count / units, o, i;
+    const float *w = params + ly->param_offset, *b = ly->bias_count ? w + ly->weight_count : NULL;
+    for (o = 0; o < units; ++o) {
+        const float *row = w + o * k;
+        float amax = 0;
+        double sw, bq = 0;
+        for (i = 0; i < k; ++i) if (fabsf(row[i]) > amax) amax = fabsf(row[i]);
+        ly->q_w_scale[o] = amax > 0 ? (float)((double)amax / 127.0) : 1.0f;
+        sw = (double)ly->q_w_scale[o];
+        for (i = 0; i < k; ++i) {
+            double v = floor((double)row[i] / sw + 0.5);
+            ly->q_w[o * k + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        if (b) {
+            bq = floor((double)b[o] / ((double)in_scale * sw) + 0.5);
+            if (bq > DST__Q8_MAX_BIAS) bq = DST__Q8_MAX_BIAS;
+            if (bq < -DST__Q8_MAX_BIAS) bq = -DST__Q8_MAX_BIAS;
+        }
+        ly->q_b[o] = (int32_t)bq;
+    }
+}
+
+/* From an int8 layer's integers (q_w, q_w_scale, q_b: dst__q8_weights or
+   the weight file): what its forward uses (q_bias with the input's zero
+   point folded in, q_mult), and its float parameters, the dequantized
+   ones (what the integers compute). */
+static void dst__q8_weights_finish(dst__layer *ly, float *params, float in_scale, int32_t in_zero)
 {
     size_t units = (size_t)ly->desc.units, k = ly->weight_count / units, o, i;
     float *w = params + ly->param_offset, *b = ly->bias_count ? w + ly->weight_count : NULL;
     for (o = 0; o < units; ++o) {
-        float *row = w + o * k, amax = 0;
-        int8_t *q = ly->q_w + o * k;
-        double sw, bq = 0;
+        const int8_t *q = ly->q_w + o * k;
+        double sw = (double)ly->q_w_scale[o];
         int64_t sum = 0;
-        for (i = 0; i < k; ++i) if (fabsf(row[i]) > amax) amax = fabsf(row[i]);
-        sw = amax > 0 ? (double)amax / 127.0 : 1.0;
-        ly->q_w_scale[o] = (float)sw;
-        sw = (double)ly->q_w_scale[o];
         for (i = 0; i < k; ++i) {
-            double v = floor((double)row[i] / sw + 0.5);
-            q[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
             sum += q[i];
-            row[i] = (float)(q[i] * sw);
+            w[o * k + i] = (float)(q[i] * sw);
         }
-        if (b) { /* |bias| up to 2^29 units: with |zero x sum| <= 255 x 127 x DST__Q8_MAX_K, int32 holds both */
-            bq = floor((double)b[o] / ((double)in_scale * sw) + 0.5);
-            if (bq > 536870912.0) bq = 536870912.0;
-            if (bq < -536870912.0) bq = -536870912.0;
-            b[o] = (float)(bq * (double)in_scale * sw);
-        }
-        ly->q_bias[o] = (int32_t)((int64_t)bq - (int64_t)in_zero * sum);
+        if (b) b[o] = (float)(ly->q_b[o] * (double)in_scale * sw);
+        ly->q_bias[o] = (int32_t)((int64_t)ly->q_b[o] - (int64_t)in_zero * sum);
         ly->q_mult[o] = (float)((double)in_scale * sw / (double)ly->q_scale);
     }
 }
 
-/* the block behind every layer's q_w, q_w_scale, q_mult, q_bias and the
+/* the block behind every layer's q_w, q_w_scale, q_mult, q_b, q_bias and the
    model's q_acc, in that order, each slice 16-byte aligned */
 static size_t dst__q8_block_bytes(const dst_model *f)
 {
@@ -8115,7 +8137,7 @@ static size_t dst__q8_block_bytes(const dst_model *f)
         const dst__layer *ly = &f->layers[i];
         size_t u = (size_t)ly->desc.units;
         if (!dst__q8_weighted(ly)) continue;
-        bytes += ((ly->weight_count + 15) & ~(size_t)15) + 3 * ((u * 4 + 15) & ~(size_t)15);
+        bytes += ((ly->weight_count + 15) & ~(size_t)15) + 4 * ((u * 4 + 15) & ~(size_t)15);
         if (u > most) most = u;
     }
     return bytes + most * 4;
@@ -8133,34 +8155,38 @@ static void dst__q8_block_carve(dst_model *f)
         ly->q_w = (int8_t *)(void *)p; p += (ly->weight_count + 15) & ~(size_t)15;
         ly->q_w_scale = (float *)(void *)p; p += ub;
         ly->q_mult = (float *)(void *)p; p += ub;
+        ly->q_b = (int32_t *)(void *)p; p += ub;
         ly->q_bias = (int32_t *)(void *)p; p += ub;
         if (u > most) most = u;
     }
     f->q_acc = (int32_t *)(void *)p;
 }
 
-/* Makes the calibrated float model f an int8 one: the ranges become scales
-   and zero points, the weighted layers get their integers, and the
-   workspace is sized again (the convolutions' patches live in col). */
-static dst_result dst__q8_make(dst_model *f, const dst__q8_range *rg, dst_error *err)
+/* The int8 block of f (q_w, ... of the weighted layers, dst__q8_block_carve). */
+static dst_result dst__q8_alloc(dst_model *f, dst_error *err)
 {
-    float in_scale;
-    int32_t in_zero;
-    int i;
     if (!(f->q_block = DST_MALLOC(dst__q8_block_bytes(f), f->alloc_user)))
         return dst__err(err, DST_ERR_NOMEM, "int8 weights");
     dst__q8_block_carve(f);
-    dst__q8_params(&rg[0], &f->q_in_scale, &f->q_in_zero);
-    in_scale = f->q_in_scale;
-    in_zero = f->q_in_zero;
+    return DST_OK;
+}
+
+/* Makes f an int8 model once every scale and zero point is set and the
+   weighted layers hold their integers: the rest of what their forward
+   uses, the SAME_SCALE layers' scales, and the workspace sized again (the
+   convolutions' patches live in col). */
+static void dst__q8_finish(dst_model *f)
+{
+    float in_scale = f->q_in_scale;
+    int32_t in_zero = f->q_in_zero;
+    int i;
     for (i = 0; i < f->layer_count; ++i) {
         dst__layer *ly = &f->layers[i];
         ly->q_in_zero = in_zero;
-        if (dst__q8_ranged(ly)) dst__q8_params(&rg[i + 1], &ly->q_scale, &ly->q_zero);
-        else { ly->q_scale = in_scale; ly->q_zero = in_zero; }
+        if (!dst__q8_ranged(ly)) { ly->q_scale = in_scale; ly->q_zero = in_zero; }
         if (ly->q_w) {
             size_t k = ly->weight_count / (size_t)ly->desc.units, bytes = k * ly->out_h * ly->out_w;
-            dst__q8_weights(ly, f->params, in_scale, in_zero);
+            dst__q8_weights_finish(ly, f->params, in_scale, in_zero);
             if (ly->desc.kind == DST_LAYER_CONV2D && (bytes + 3) / 4 > f->col_floats) f->col_floats = (bytes + 3) / 4;
         }
         in_scale = ly->q_scale;
@@ -8168,6 +8194,26 @@ static dst_result dst__q8_make(dst_model *f, const dst__q8_range *rg, dst_error 
     }
     dst__model_release_workspace(f);
     f->q8 = 1;
+}
+
+/* Makes the calibrated float model f an int8 one: the ranges become scales
+   and zero points, the weighted layers get their integers. */
+static dst_result dst__q8_make(dst_model *f, const dst__q8_range *rg, dst_error *err)
+{
+    float in_scale;
+    dst_result r;
+    int i;
+    if ((r = dst__q8_alloc(f, err)) != DST_OK) return r;
+    dst__q8_params(&rg[0], &f->q_in_scale, &f->q_in_zero);
+    in_scale = f->q_in_scale;
+    for (i = 0; i < f->layer_count; ++i) {
+        dst__layer *ly = &f->layers[i];
+        if (dst__q8_ranged(ly)) dst__q8_params(&rg[i + 1], &ly->q_scale, &ly->q_zero);
+        else ly->q_scale = in_scale;
+        if (ly->q_w) dst__q8_weights(ly, f->params, in_scale);
+        in_scale = ly->q_scale;
+    }
+    dst__q8_finish(f);
     return DST_OK;
 }
 
@@ -9075,7 +9121,9 @@ static const unsigned char dst__file_magic[8] = { 0x89, 'D', 'S', 'T', '\r', '\n
 #define DST__CHUNK_REQUIRED 1u
 #define DST__LAYER_RECORD 64   /* bytes per layer in ARCH, version 1.0 */
 #define DST__TRAIN_RECORD 128  /* bytes of TRAI, version 1.0 */
-#define DST__DTYPE_F32 1       /* 2 float16, 3 bfloat16, 4 int8, 5 int32: reserved */
+#define DST__DTYPE_F32 1       /* 2 float16, 3 bfloat16: reserved */
+#define DST__DTYPE_I8 4        /* int8 models' weights (version 1.1) */
+#define DST__DTYPE_I32 5       /* int8 models' biases (version 1.1) */
 
 static void dst__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
 static void dst__put32(unsigned char *p, uint32_t v)
@@ -9116,10 +9164,14 @@ typedef struct dst__tensor {
     char        name[32];
     int         ndim;
     uint64_t    dims[4];
-    size_t      count;       /* floats */
-    const float *data;
+    size_t      count;       /* elements */
+    int         dtype;       /* DST__DTYPE_* */
+    const float *data;       /* float32 */
+    const void  *raw;        /* int8, int32 (an int8 model's weight and bias) */
     size_t      offset;      /* in the file */
 } dst__tensor;
+
+static size_t dst__dtype_bytes(int dtype) { return dtype == DST__DTYPE_I8 ? 1 : 4; }
 
 enum { DST__SLOT_WEIGHT, DST__SLOT_BIAS, DST__SLOT_MEAN, DST__SLOT_VAR };
 static const char *const dst__slot_names[4] = { "weight", "bias", "running_mean", "running_var" };
@@ -9158,11 +9210,49 @@ static const float *dst__slot_data(const dst_model *m, const dst__layer *ly, int
 /* File offsets of the model's data: the parameters exactly as the model lays
    them out (so a buffer can be used in place), then the running statistics,
    then a checkpoint's optimizer states, each region 64-byte aligned. */
+/* An int8 model's tensors (version 1.1): layer by layer, each at the next
+   multiple of 64; an int8 layer's weight is int8 (q_w) and its bias int32
+   (q_b). Not the model's float layout: the float copies of int8 layers
+   are not written, and a loader rebuilds them. */
+static size_t dst__model_tensors_q8(const dst_model *m, size_t data_start, dst__tensor *t, size_t *file_end)
+{
+    size_t n = 0, end = data_start;
+    int i, slot, k;
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *ly = &m->layers[i];
+        for (slot = 0; slot < 4; ++slot) {
+            uint64_t dims[4];
+            int nd = dst__slot_shape(ly, slot, dims), dtype = DST__DTYPE_F32;
+            size_t count = 1;
+            if (!nd) continue;
+            for (k = 0; k < nd; ++k) count *= (size_t)dims[k];
+            if (ly->q_w && slot < 2) dtype = slot ? DST__DTYPE_I32 : DST__DTYPE_I8;
+            end = dst__round_up(end, 64);
+            if (t) {
+                dst__tensor *x = &t[n];
+                sprintf(x->name, "%d.%s", i, dst__slot_names[slot]);
+                x->ndim = nd;
+                for (k = 0; k < nd; ++k) x->dims[k] = dims[k];
+                x->count = count;
+                x->dtype = dtype;
+                x->data = dst__slot_data(m, ly, slot);
+                x->raw = dtype == DST__DTYPE_I8 ? (const void *)ly->q_w : (const void *)ly->q_b;
+                x->offset = end;
+            }
+            end += count * dst__dtype_bytes(dtype);
+            ++n;
+        }
+    }
+    if (file_end) *file_end = end;
+    return n;
+}
+
 static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data_start, dst__tensor *t,
                                  size_t *file_end)
 {
     size_t n = 0, params_at = data_start, buffers_at, end;
     int i, slot, pass, states = checkpoint && m->has_opt ? dst_optimizer_state_count(&m->opt) : 0;
+    if (m->q8) return dst__model_tensors_q8(m, data_start, t, file_end);
     buffers_at = dst__round_up(params_at + m->param_count * sizeof(float), 64);
     end = buffers_at + m->buffer_count * sizeof(float);
     for (pass = 0; pass < 2; ++pass) /* parameters, then running statistics: offset order */
@@ -9178,7 +9268,9 @@ static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data
                 x->ndim = nd;
                 x->count = 1;
                 for (k = 0; k < nd; ++k) { x->dims[k] = dims[k]; x->count *= (size_t)dims[k]; }
+                x->dtype = DST__DTYPE_F32;
                 x->data = dst__slot_data(m, ly, slot);
+                x->raw = NULL;
                 x->offset = slot == DST__SLOT_WEIGHT ? params_at + ly->param_offset * sizeof(float)
                           : slot == DST__SLOT_BIAS ? params_at + (ly->param_offset + ly->weight_count) * sizeof(float)
                           : buffers_at + (ly->buffer_offset + (slot == DST__SLOT_VAR ? ly->buffer_count / 2 : 0)) * sizeof(float);
@@ -9194,7 +9286,9 @@ static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data
             x->ndim = 1;
             x->dims[0] = m->param_count;
             x->count = m->param_count;
+            x->dtype = DST__DTYPE_F32;
             x->data = m->own_params ? (i ? m->state1 : m->state0) : NULL; /* in place: never trained, zeros */
+            x->raw = NULL;
             x->offset = end;
         }
         end += m->param_count * sizeof(float);
@@ -9254,12 +9348,12 @@ static void dst__sink_zeros(dst__sink *s, size_t n)
 typedef struct dst__file {
     const unsigned char *p;
     size_t len;
-    size_t at[4], size[4];   /* ARCH, TENS, META, TRAI payloads (at == 0: absent) */
+    size_t at[5], size[5];   /* ARCH, TENS, META, TRAI, QUAN payloads (at == 0: absent) */
     size_t data_start;       /* first byte after the chunks */
 } dst__file;
 
-enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI };
-static const char *const dst__chunk_tags[4] = { "ARCH", "TENS", "META", "TRAI" };
+enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI, DST__QUAN };
+static const char *const dst__chunk_tags[5] = { "ARCH", "TENS", "META", "TRAI", "QUAN" };
 
 static dst_result dst__bad(dst_error *err, size_t at, const char *fmt, ...)
 {
@@ -9295,12 +9389,13 @@ static int dst__take(size_t *left, size_t n)
 
 /* ---- the header ---- */
 
-static void dst__header_put(unsigned char *h, int checkpoint, size_t file_end, uint32_t body_crc)
+/* The lowest minor version that holds the model: 1 for an int8 one. */
+static void dst__header_put(unsigned char *h, int checkpoint, int q8, size_t file_end, uint32_t body_crc)
 {
     memcpy(h, dst__file_magic, 8);
     dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
-    dst__put16(h + 10, DST_FILE_VERSION_MINOR);
-    dst__put32(h + 12, checkpoint ? 4 : 3); /* chunks */
+    dst__put16(h + 10, q8 ? 1 : 0);
+    dst__put32(h + 12, (checkpoint ? 4u : 3u) + (q8 ? 1u : 0u)); /* chunks */
     dst__put64(h + 16, (uint64_t)file_end);
     dst__put32(h + 24, body_crc);
     dst__put32(h + 28, dst_crc32(0, h, 28));
@@ -9379,9 +9474,9 @@ static dst_result dst__chunks_get(dst__file *f, dst_error *err)
         size = (size_t)size64;
         padded = dst__round_up(size, 8);
         if (padded > len - pos - 16) return dst__bad(err, pos + 8, "chunk '%.4s': padding runs past the end", (const char *)(p + pos));
-        for (k = 0; k < 4; ++k)
+        for (k = 0; k < 5; ++k)
             if (memcmp(p + pos, dst__chunk_tags[k], 4) == 0) break;
-        if (k < 4) {
+        if (k < 5) {
             if (f->at[k]) return dst__bad(err, pos, "a second '%s' chunk", dst__chunk_tags[k]);
             f->at[k] = pos + 16;
             f->size[k] = size;
@@ -9472,7 +9567,8 @@ static void dst__arch_put(dst__sink *s, const dst_model *m)
 typedef struct dst__arch_budget {
     size_t act_floats;   /* one sample's forward (outputs, masks, convolution scratch): a
                             tiny file must not make the first forward allocate gigabytes */
-    size_t file_floats;  /* parameters and statistics: every one must be in the file */
+    size_t file_floats;  /* parameters and statistics: every one must be in the file (a byte
+                            each at least: int8 weights) */
     size_t param_floats; /* and within the caller's max_param_bytes */
 } dst__arch_budget;
 
@@ -9543,7 +9639,7 @@ static dst_result dst__arch_get(const dst__file *f, const dst_load_options *opt,
     memset(ld, 0, count * sizeof *ld);
     memset(tmp, 0, count * sizeof *tmp);
     b.act_floats = DST_MAX_ACTIVATION_FLOATS;
-    b.file_floats = f->len / sizeof(float);
+    b.file_floats = f->at[DST__QUAN] ? f->len : f->len / sizeof(float); /* an int8 model's weights: a byte each */
     b.param_floats = opt->max_param_bytes / sizeof(float);
     for (i = 0; i < (int)count && r == DST_OK; ++i) {
         size_t q_at = at + 32 + (size_t)i * rec;
@@ -9601,7 +9697,7 @@ static void dst__tens_put(dst__sink *s, const dst__tensor *t, size_t nt)
         dst__put16(b, (unsigned)len);
         dst__sink_put(s, b, 2);
         dst__sink_put(s, t[i].name, len);
-        b[0] = DST__DTYPE_F32;
+        b[0] = (unsigned char)t[i].dtype;
         b[1] = (unsigned char)t[i].ndim;
         dst__sink_put(s, b, 2);
         for (k = 0; k < t[i].ndim; ++k) { dst__put64(b, t[i].dims[k]); dst__sink_put(s, b, 8); }
@@ -9666,10 +9762,10 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
         dtype = p[pos];
         ndim = p[pos + 1];
         pos += 2;
-        if (dtype != DST__DTYPE_F32) {
-            if (dtype >= 2 && dtype <= 5)
+        if (dtype != DST__DTYPE_F32 && dtype != DST__DTYPE_I8 && dtype != DST__DTYPE_I32) {
+            if (dtype == 2 || dtype == 3)
                 return dst__err(err, DST_ERR_UNSUPPORTED, "weight file, byte %lu: tensor '%s' has dtype %u "
-                                "(float16, bfloat16, int8 or int32); this reader reads float32", (unsigned long)(pos - 2),
+                                "(float16 or bfloat16); this reader reads float32, int8 and int32", (unsigned long)(pos - 2),
                                 name, dtype);
             return dst__bad(err, pos - 2, "tensor '%s': unknown dtype %u", name, dtype);
         }
@@ -9689,6 +9785,12 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
                             x->layer < m->layer_count ? dst_layer_name(m->layers[x->layer].desc.kind) : "beyond the last",
                             dst__slot_names[x->slot]);
         }
+        /* int8 and int32: exactly an int8 layer's weight and bias (QUAN says which layers) */
+        if (dtype != (x->slot < 2 && m->layers[x->layer].q_w ? (x->slot ? DST__DTYPE_I32 : DST__DTYPE_I8) : DST__DTYPE_F32))
+            return dst__bad(err, pos - 2, "tensor '%s': dtype %u; %s", name, dtype,
+                            x->slot < 2 && m->layers[x->layer].q_w ? "an int8 layer's weight is int8 (4), its bias int32 (5)"
+                            : f->at[DST__QUAN] ? "a float layer's tensors are float32 (1)"
+                            : "int8 and int32 tensors need a QUAN chunk (an int8 model, version 1.1)");
         if ((int)ndim != wnd) return dst__bad(err, pos - 1, "tensor '%s': %u dimensions, the architecture gives %d", name, ndim, wnd);
         for (d = 0; d < wnd; ++d) {
             if (dims[d] != want[d])
@@ -9696,13 +9798,14 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
                                 name, d, (unsigned long long)dims[d], (unsigned long long)want[d]);
             floats *= (size_t)want[d];
         }
-        x->bytes = floats * sizeof(float); /* bounded: the architecture's parameters fit in the file */
+        x->bytes = floats * dst__dtype_bytes((int)dtype); /* bounded: the architecture's parameters fit in the file */
         if (off < (uint64_t)f->data_start || off > (uint64_t)f->len || x->bytes > f->len - (size_t)off)
             return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': %lu bytes at offset %llu lie outside the data "
                             "(bytes %lu to %lu)", name, (unsigned long)x->bytes, (unsigned long long)off,
                             (unsigned long)f->data_start, (unsigned long)f->len);
-        if (off % 4) return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': offset %llu is not a multiple of 4", name,
-                                     (unsigned long long)off);
+        if (off % dst__dtype_bytes((int)dtype))
+            return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': offset %llu is not a multiple of %d", name,
+                            (unsigned long long)off, (int)dst__dtype_bytes((int)dtype));
         x->offset = (size_t)off;
         pos += 8 * (size_t)ndim + 8;
     }
@@ -9901,6 +10004,98 @@ static dst_result dst__train_get(const dst__file *f, dst_model *m, int *states, 
 }
 
 
+/* ---- QUAN: an int8 model's scales and zero points (version 1.1) ---- */
+
+static size_t dst__quan_bytes(const dst_model *m)
+{
+    size_t n = 16 + 16 * (size_t)m->layer_count;
+    int i;
+    for (i = 0; i < m->layer_count; ++i)
+        if (m->layers[i].q_w) n += 4 * (size_t)m->layers[i].desc.units;
+    return n;
+}
+
+static void dst__quan_put(dst__sink *s, const dst_model *m)
+{
+    unsigned char b[16];
+    int i, o;
+    dst__chunk_put(s, "QUAN", DST__CHUNK_REQUIRED, dst__quan_bytes(m));
+    dst__put32(b, (uint32_t)m->layer_count);
+    dst__put32(b + 4, 0);
+    dst__putf32(b + 8, m->q_in_scale);
+    dst__put32(b + 12, (uint32_t)m->q_in_zero);
+    dst__sink_put(s, b, 16);
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *ly = &m->layers[i];
+        dst__putf32(b, ly->q_scale);
+        dst__put32(b + 4, (uint32_t)ly->q_zero);
+        dst__put32(b + 8, ly->q_w ? 1u : 0u);
+        dst__put32(b + 12, 0);
+        dst__sink_put(s, b, 16);
+    }
+    for (i = 0; i < m->layer_count; ++i)
+        for (o = 0; m->layers[i].q_w && o < m->layers[i].desc.units; ++o) {
+            dst__putf32(b, m->layers[i].q_w_scale[o]);
+            dst__sink_put(s, b, 4);
+        }
+    dst__chunk_pad(s, dst__quan_bytes(m));
+}
+
+/* one scale and zero point of QUAN at byte at (scale finite and > 0, zero in [0, 255]) */
+static dst_result dst__quan_pair(const unsigned char *p, size_t at, const char *what, float *scale, int32_t *zero,
+                                 dst_error *err)
+{
+    float sc = dst__getf32(p + at);
+    uint32_t z = dst__get32(p + at + 4);
+    if (!(dst__finite(sc) && sc > 0)) return dst__bad(err, at, "QUAN: %s scale %g, must be finite and > 0", what, (double)sc);
+    if (z > 255) return dst__bad(err, at + 4, "QUAN: %s zero point %lu, must be in [0, 255]", what, (unsigned long)z);
+    *scale = sc;
+    *zero = (int32_t)z;
+    return DST_OK;
+}
+
+/* Reads QUAN into the model built from ARCH: the input's and every layer's
+   scale and zero point, which layers have int8 weights (exactly those
+   dst_model_quantize gives them) and their per-channel scales, into the
+   int8 block it allocates. The weights themselves come with the tensors. */
+static dst_result dst__quan_get(const dst__file *f, dst_model *m, dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t at = f->at[DST__QUAN], left = f->size[DST__QUAN], pos;
+    int i, o;
+    dst_result r;
+    if (left < 16 || dst__get32(p + at) != (uint32_t)m->layer_count || dst__get32(p + at + 4) != 0)
+        return dst__bad(err, at, "QUAN: %lu bytes for a model of %d layers", (unsigned long)left, m->layer_count);
+    if ((r = dst__quan_pair(p, at + 8, "the input's", &m->q_in_scale, &m->q_in_zero, err)) != DST_OK) return r;
+    if ((left - 16) / 16 < (size_t)m->layer_count)
+        return dst__bad(err, at, "QUAN: %lu bytes cannot hold %d layer records", (unsigned long)left, m->layer_count);
+    left -= 16 + 16 * (size_t)m->layer_count;
+    for (i = 0, pos = at + 16; i < m->layer_count; ++i, pos += 16) {
+        dst__layer *ly = &m->layers[i];
+        uint32_t q = dst__get32(p + pos + 8);
+        char what[32];
+        sprintf(what, "layer %d's", i);
+        if ((r = dst__quan_pair(p, pos, what, &ly->q_scale, &ly->q_zero, err)) != DST_OK) return r;
+        if (q > 1 || dst__get32(p + pos + 12) != 0 || (int)q != dst__q8_weighted(ly))
+            return dst__bad(err, pos + 8, "QUAN: layer %d (%s): int8 weights %lu, must be %d", i,
+                            dst_layer_name(ly->desc.kind), (unsigned long)q, dst__q8_weighted(ly));
+        if (q && left / 4 < (size_t)ly->desc.units)
+            return dst__bad(err, pos, "QUAN: the weight scales of layer %d run past the chunk", i);
+        if (q) left -= 4 * (size_t)ly->desc.units;
+    }
+    if (left) return dst__bad(err, pos, "QUAN: %lu bytes after the last weight scale", (unsigned long)left);
+    if ((r = dst__q8_alloc(m, err)) != DST_OK) return r;
+    for (i = 0; i < m->layer_count; ++i)
+        for (o = 0; m->layers[i].q_w && o < m->layers[i].desc.units; ++o, pos += 4) {
+            float sc = dst__getf32(p + pos);
+            if (!(dst__finite(sc) && sc > 0))
+                return dst__bad(err, pos, "QUAN: layer %d, channel %d: weight scale %g, must be finite and > 0", i, o,
+                                (double)sc);
+            m->layers[i].q_w_scale[o] = sc;
+        }
+    return DST_OK;
+}
+
 /* ---- tensor data: little-endian float32 at the offsets TENS gives ---- */
 
 static void dst__floats_put(dst__sink *s, const float *v, size_t n)
@@ -9925,11 +10120,21 @@ static void dst__floats_get(float *out, const unsigned char *p, size_t n)
 /* In offset order (the table is built in that order), zeros in the gaps. */
 static void dst__data_put(dst__sink *s, const dst__tensor *t, size_t nt, size_t file_end)
 {
-    size_t i, pos = s->count; /* the header included */
+    size_t i, j, pos = s->count; /* the header included */
     for (i = 0; i < nt; ++i) {
         dst__sink_zeros(s, t[i].offset - pos);
-        dst__floats_put(s, t[i].data, t[i].count);
-        pos = t[i].offset + t[i].count * sizeof(float);
+        if (t[i].dtype == DST__DTYPE_I8) {
+            dst__sink_put(s, t[i].raw, t[i].count);
+        } else if (t[i].dtype == DST__DTYPE_I32) {
+            for (j = 0; j < t[i].count; ++j) {
+                unsigned char b[4];
+                dst__put32(b, (uint32_t)((const int32_t *)t[i].raw)[j]);
+                dst__sink_put(s, b, 4);
+            }
+        } else {
+            dst__floats_put(s, t[i].data, t[i].count);
+        }
+        pos = t[i].offset + t[i].count * dst__dtype_bytes(t[i].dtype);
     }
     dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
@@ -9944,6 +10149,12 @@ static void dst__data_get(const dst__file *f, dst_model *m, const dst__ftensor *
         if (t[i].slot >= 4) {
             if (!checkpoint) continue;
             to = t[i].slot == 4 ? m->state0 : m->state1;
+        } else if (t[i].slot < 2 && m->layers[t[i].layer].q_w) { /* int8 weight, int32 bias */
+            const dst__layer *ly = &m->layers[t[i].layer];
+            size_t j;
+            if (t[i].slot == DST__SLOT_WEIGHT) memcpy(ly->q_w, f->p + t[i].offset, t[i].bytes);
+            else for (j = 0; j < ly->bias_count; ++j) ly->q_b[j] = (int32_t)dst__get32(f->p + t[i].offset + 4 * j);
+            continue;
         } else {
             to = (float *)dst__slot_data(m, &m->layers[t[i].layer], t[i].slot);
         }
@@ -9961,6 +10172,7 @@ static void dst__body_put(dst__sink *s, const dst_model *m, int checkpoint, cons
     dst__tens_put(s, t, nt);
     dst__meta_put(s, m);
     if (checkpoint) dst__train_put(s, m);
+    if (m->q8) dst__quan_put(s, m);
     dst__data_put(s, t, nt, file_end);
 }
 
@@ -9988,7 +10200,7 @@ static dst_result dst__write_file(const dst_model *m, int checkpoint, dst_write_
     dst__err_clear(err);
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
     if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
-    if (m->q8) return dst__err(err, DST_ERR_UNSUPPORTED, "save: this version does not write int8 models yet");
+    if (m->q8 && checkpoint) return dst__err(err, DST_ERR_ARG, "save: an int8 model has no checkpoint (it does not train)");
     nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
     t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
     s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
@@ -10001,14 +10213,14 @@ static dst_result dst__write_file(const dst_model *m, int checkpoint, dst_write_
     dst__model_tensors(m, checkpoint, 0, t, NULL);
     chunks_end = DST__HEADER_BYTES + 16 + dst__round_up(dst__arch_bytes(m), 8) + 16 +
                  dst__round_up(dst__tens_bytes(t, nt), 8) + 16 + dst__round_up(dst__meta_bytes(m), 8) +
-                 (checkpoint ? 16 + DST__TRAIN_RECORD : 0);
+                 (checkpoint ? 16 + DST__TRAIN_RECORD : 0) + (m->q8 ? 16 + dst__round_up(dst__quan_bytes(m), 8) : 0);
     dst__model_tensors(m, checkpoint, dst__round_up(chunks_end, 64), t, &file_end);
     /* pass 1: the checksum of the body; pass 2: header and body through the callback */
     memset(s, 0, sizeof *s);
     s->count = DST__HEADER_BYTES; /* counted, not checksummed */
     dst__body_put(s, m, checkpoint, t, nt, file_end);
     DST_ASSERT(s->count == file_end);
-    dst__header_put(h, checkpoint, file_end, s->crc);
+    dst__header_put(h, checkpoint, m->q8, file_end, s->crc);
     memset(s, 0, sizeof *s);
     s->write = write;
     s->user = user;
@@ -10216,6 +10428,11 @@ static dst_result dst__parse_file(dst_model **out, const unsigned char *p, size_
     if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
     if ((r = dst__load_options_check(opt, err)) != DST_OK) return r;
     if ((r = dst__load_model(&f, p, len, opt, &m, err)) != DST_OK) return r;
+    if (f.at[DST__QUAN] && opt->checkpoint) {
+        r = dst__bad(err, f.at[DST__QUAN] - 16, "an int8 model (QUAN) is not a checkpoint: load it as a model");
+        goto done;
+    }
+    if (f.at[DST__QUAN] && (r = dst__quan_get(&f, m, err)) != DST_OK) goto done;
     if (opt->checkpoint && (r = dst__train_get(&f, m, &states, err)) != DST_OK) goto done;
     slots = 4 * (size_t)m->layer_count + 2;
     t = (dst__ftensor *)DST_MALLOC(slots * sizeof *t, m->alloc_user);
@@ -10224,10 +10441,12 @@ static dst_result dst__parse_file(dst_model **out, const unsigned char *p, size_
     if ((r = dst__tens_get(&f, m, states, t, &nt, err)) != DST_OK ||
         (r = dst__load_index(&f, m, states, t, nt, by, err)) != DST_OK)
         goto done;
-    /* a checkpoint is for training: always copied */
-    if (!(opt->in_place && !opt->checkpoint && dst__load_in_place(&f, m, by))) {
+    /* a checkpoint is for training: always copied; an int8 model too (its
+       float parameters are rebuilt from the integers) */
+    if (!(opt->in_place && !opt->checkpoint && !f.at[DST__QUAN] && dst__load_in_place(&f, m, by))) {
         if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto done; }
         dst__data_get(&f, m, t, nt, opt->checkpoint);
+        if (f.at[DST__QUAN]) dst__q8_finish(m);
     }
     r = dst__meta_get(&f, m, err);
 done:

@@ -260,9 +260,135 @@ static int test_quantize_refuses_training_and_bad_arguments(void)
     return 0;
 }
 
+static void t_q8_put32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+/* the two CRC32s of a file edited by hand */
+static void t_q8_fix_crc(unsigned char *buf, size_t len)
+{
+    t_q8_put32(buf + 24, dst_crc32(0, buf + 32, len - 32));
+    t_q8_put32(buf + 28, dst_crc32(0, buf, 28));
+}
+
+/* where QUAN's payload starts (0: none) */
+static size_t t_q8_quan_at(const unsigned char *buf, size_t len)
+{
+    size_t pos = 32;
+    while (pos + 16 <= len) {
+        size_t size = (size_t)t_u32(buf + pos + 8);
+        if (memcmp(buf + pos, "QUAN", 4) == 0) return pos + 16;
+        if (memcmp(buf + pos, "ARCH", 4) && memcmp(buf + pos, "TENS", 4) && memcmp(buf + pos, "META", 4) &&
+            memcmp(buf + pos, "TRAI", 4))
+            return 0;
+        pos += 16 + (size + 7) / 8 * 8;
+    }
+    return 0;
+}
+
+/* an int8 model through the weight file: version 1.1, a QUAN chunk, int8
+   weights and int32 biases; the loaded model gives the same bits; the
+   file is about a quarter of the float one; every truncation and some
+   crafted edits are refused */
+static int test_quantize_weight_file_round_trip(void)
+{
+    enum { C = 1, H = 8, W = 8, N = 64 };
+    float x[N * C * H * W], *a = (float *)malloc(sizeof(float) * N * 3), *b = (float *)malloc(sizeof(float) * N * 3);
+    dst_layer_desc l[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0), dst_tanh(),
+                           dst_flatten(), dst_dense(40), dst_relu(), dst_dense(3) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m, *q, *back;
+    dst_error e;
+    unsigned char *fbuf = NULL, *qbuf = NULL, *cut;
+    size_t flen = 0, qlen = 0, i, quan, bytes;
+    dst_layer_info info;
+    t_fill(x, sizeof x / sizeof x[0], 1.0f);
+    d.input_c = C; d.input_h = H; d.input_w = W; d.layers = l; d.layer_count = 9;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    { float *bn = dst_model_buffers(m); for (i = 0; i < 12; ++i) bn[i] = i < 6 ? 0.1f * (float)i : 0.5f + 0.1f * (float)i; }
+    T_CHECK(dst_model_quantize(m, x, N, NULL, &q, &e) == DST_OK);
+    T_CHECK(dst_model_write_memory(m, &fbuf, &flen, NULL) == DST_OK);
+    T_CHECK_MSG(dst_model_write_memory(q, &qbuf, &qlen, &e) == DST_OK, "%s", e.message);
+    printf("    file: float %lu bytes, int8 %lu bytes\n", (unsigned long)flen, (unsigned long)qlen);
+    T_CHECK(qlen * 3 < flen);
+    T_CHECK(t_u32(qbuf + 8) == 0x10001u && t_u32(fbuf + 8) == 0x1u); /* versions 1.1 and 1.0 */
+    T_CHECK_MSG(dst_model_parse(&back, qbuf, qlen, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_model_is_quantized(back));
+    T_CHECK(dst_model_predict(q, x, N, a) == DST_OK && dst_model_predict(back, x, N, b) == DST_OK);
+    T_CHECK(memcmp(a, b, sizeof(float) * N * 3) == 0);
+    T_CHECK(dst_model_param_count(back) == dst_model_param_count(q) &&
+            memcmp(dst_model_params(back), dst_model_params(q), dst_model_param_count(q) * sizeof(float)) == 0);
+    T_CHECK(dst_model_layer(back, 5, &info) == DST_OK && info.desc.kind == DST_LAYER_DENSE);
+    dst_model_free(back);
+    /* written again: the same bytes */
+    {
+        unsigned char *again = NULL;
+        size_t alen = 0;
+        T_CHECK(dst_model_parse(&back, qbuf, qlen, NULL) == DST_OK);
+        T_CHECK(dst_model_write_memory(back, &again, &alen, NULL) == DST_OK);
+        T_CHECK(alen == qlen && memcmp(again, qbuf, qlen) == 0);
+        dst_free(again);
+        dst_model_free(back);
+    }
+    T_CHECK(dst_model_write_checkpoint_memory(q, &cut, &bytes, &e) == DST_ERR_ARG);
+    /* every truncation */
+    for (i = 0; i < qlen; i += 1 + i / 64) {
+        cut = (unsigned char *)malloc(i ? i : 1);
+        memcpy(cut, qbuf, i);
+        T_CHECK_MSG(dst_model_parse(&back, cut, i, NULL) == DST_ERR_FORMAT && back == NULL, "truncated at %lu", (unsigned long)i);
+        free(cut);
+    }
+    /* crafted: each edit keeps the CRCs right */
+    quan = t_q8_quan_at(qbuf, qlen);
+    T_CHECK(quan != 0);
+    cut = (unsigned char *)malloc(qlen);
+    {
+        static const struct { size_t off; unsigned long v; const char *msg; } edits[] = {
+            { 0, 7, "QUAN: " },                  /* layer count (the model has 8) */
+            { 12, 256, "zero point 256" },       /* the input's zero point */
+            { 8, 0, "scale 0" },                 /* the input's scale */
+            { 16 + 16 * 0 + 8, 0, "int8 weights 0, must be 1" }, /* layer 0 (conv) said float */
+            { 16 + 16 * 1 + 8, 1, "int8 weights 1, must be 0" }, /* layer 1 (relu) said int8 */
+            { 16 + 16 * 2 + 12, 7, "int8 weights" },             /* reserved */
+            { 16 + 16 * 8, 0xFF800000ul, "weight scale" },       /* -inf: the first weight scale */
+        };
+        for (i = 0; i < sizeof edits / sizeof edits[0]; ++i) {
+            memcpy(cut, qbuf, qlen);
+            t_q8_put32(cut + quan + edits[i].off, edits[i].v);
+            t_q8_fix_crc(cut, qlen);
+            T_CHECK_MSG(dst_model_parse(&back, cut, qlen, &e) == DST_ERR_FORMAT && strstr(e.message, edits[i].msg),
+                        "edit %lu: %s", (unsigned long)i, e.message);
+        }
+    }
+    /* the conv's weight said float32: refused (its dtype byte follows the name "0.weight") */
+    memcpy(cut, qbuf, qlen);
+    for (i = 32; i + 10 < qlen; ++i)
+        if (memcmp(cut + i, "\x08\x00" "0.weight", 10) == 0) break;
+    T_CHECK(i + 10 < qlen && cut[i + 10] == 4);
+    cut[i + 10] = 1;
+    t_q8_fix_crc(cut, qlen);
+    T_CHECK_MSG(dst_model_parse(&back, cut, qlen, &e) == DST_ERR_FORMAT && strstr(e.message, "is int8 (4)"), "%s", e.message);
+    /* QUAN gone (renamed to an unknown optional chunk): the int8 tensors are refused */
+    memcpy(cut, qbuf, qlen);
+    memcpy(cut + quan - 16, "QUAX", 4);
+    t_q8_put32(cut + quan - 12, 0);
+    t_q8_fix_crc(cut, qlen);
+    T_CHECK_MSG(dst_model_parse(&back, cut, qlen, &e) == DST_ERR_FORMAT &&
+                (strstr(e.message, "need a QUAN chunk") || strstr(e.message, "more parameters than the file")), "%s", e.message);
+    free(cut);
+    dst_free(fbuf);
+    dst_free(qbuf);
+    dst_model_free(q);
+    dst_model_free(m);
+    free(a); free(b);
+    return 0;
+}
+
 static const t_case quantize_tests[] = {
     { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
     { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
     { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
+    { "quantize_weight_file_round_trip", test_quantize_weight_file_round_trip },
 };
