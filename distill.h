@@ -1768,7 +1768,9 @@ typedef struct dst__kernels {
     /* max pooling, 2x2 windows, stride 2, no padding; NULL: the reference loops */
     void (*maxpool2x2)(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax);
     /* int8 models: rows of u8 x s8 dot products in int32 (see >>int8) */
-    void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out);
+    void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out, size_t ostride);
+    void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
+    void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
 } dst__kernels;
 
 static const dst__kernels *dst__kernels_for(dst_simd level);
@@ -5538,7 +5540,7 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
    The integer arithmetic of int8 models (dst_model_quantize): activations
    uint8 with a zero point, weights int8 in [-127, 127], sums in int32.
    The one product kernel, q8_dot, is a row of dot products,
-     out[r] = sum over i < k of x[i] w[r ldw + i]      (r < rows),
+     out[r ostride] = sum over i < k of x[i] w[r ldw + i]      (r < rows),
    which a dense layer runs per sample and a convolution per output
    position (over a patch of its input). Integer sums are exact whatever
    the order, so every level gives the scalar reference's bits.
@@ -5557,20 +5559,22 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
    step: exact at full speed. NEON widens with vmovl and vmlal. */
 #define DST__Q8_MAX_K 32768
 
-static void dst__q8_dot_scalar(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out)
+static void dst__q8_dot_scalar(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
 {
     size_t r, i;
     for (r = 0; r < rows; ++r, w += ldw) {
         int32_t s = 0;
         for (i = 0; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
-        out[r] = s;
+        out[r * ostride] = s;
     }
 }
 
 #if defined(DST__SIMD_X86)
 /* 16 values a step, one row at a time (SSE2 has no sign extension: the
    bytes go to the high half of int16 lanes and shift down arithmetically) */
-static void dst__q8_dot_sse2(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out)
+static void dst__q8_dot_sse2(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
 {
     size_t r, i, kv = k & ~(size_t)15;
     const __m128i zero = _mm_setzero_si128();
@@ -5588,21 +5592,23 @@ static void dst__q8_dot_sse2(const uint8_t *x, const int8_t *w, size_t k, size_t
         acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xB1));
         s = _mm_cvtsi128_si32(acc);
         for (i = kv; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
-        out[r] = s;
+        out[r * ostride] = s;
     }
 }
 
-static DST__TARGET("avx2,fma") int32_t dst__hsum_epi32_avx2(__m256i v)
+/* the lane sums of four vectors at once, into s[0..3] */
+static DST__TARGET("avx2,fma") void dst__hsum4_epi32_avx2(__m256i a, __m256i b, __m256i c, __m256i d, int32_t *s)
 {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
+#define DST__HALVES_AVX2(v) _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1))
+    __m128i ab = _mm_hadd_epi32(DST__HALVES_AVX2(a), DST__HALVES_AVX2(b));
+    __m128i cd = _mm_hadd_epi32(DST__HALVES_AVX2(c), DST__HALVES_AVX2(d));
+#undef DST__HALVES_AVX2
+    _mm_storeu_si128((__m128i *)(void *)s, _mm_hadd_epi32(ab, cd));
 }
 
 /* 16 values a step, four rows at a time (x is loaded once for four rows) */
 static DST__TARGET("avx2,fma") void dst__q8_dot_avx2(const uint8_t *x, const int8_t *w, size_t k, size_t rows,
-                                                      size_t ldw, int32_t *out)
+                                                      size_t ldw, int32_t *out, size_t ostride)
 {
     size_t r, i, j, kv = k & ~(size_t)15;
     for (r = 0; r < rows; r += 4) {
@@ -5621,12 +5627,11 @@ static DST__TARGET("avx2,fma") void dst__q8_dot_avx2(const uint8_t *x, const int
             DST__Q8_ROW_AVX2(a3, w3);
 #undef DST__Q8_ROW_AVX2
         }
-        s[0] = dst__hsum_epi32_avx2(a0); s[1] = dst__hsum_epi32_avx2(a1);
-        s[2] = dst__hsum_epi32_avx2(a2); s[3] = dst__hsum_epi32_avx2(a3);
+        dst__hsum4_epi32_avx2(a0, a1, a2, a3, s);
         for (j = 0; j < nr; ++j) {
             const int8_t *wr = w + (r + j) * ldw;
             for (i = kv; i < k; ++i) s[j] += (int32_t)x[i] * (int32_t)wr[i];
-            out[r + j] = s[j];
+            out[(r + j) * ostride] = s[j];
         }
     }
 }
@@ -5634,19 +5639,23 @@ static DST__TARGET("avx2,fma") void dst__q8_dot_avx2(const uint8_t *x, const int
 /* AVX-512BW: 32 values a step, the tail by masked loads (masked bytes are
    not read); four rows at a time */
 #define DST__Q8_ATTR_AVX512 DST__TARGET("avx512f,avx512bw,avx512vl")
-static DST__Q8_ATTR_AVX512 int32_t dst__hsum_epi32_avx512(__m512i v)
+/* the lane sums of four vectors at once, into s[0..3] (masked extracts:
+   GCC 12 warns in C++ on the unmasked ones, see dst__hsum_avx512) */
+static DST__Q8_ATTR_AVX512 __m128i dst__quarters_avx512(__m512i v)
 {
-    /* (masked extracts: GCC 12 warns in C++ on the unmasked ones, see dst__hsum_avx512) */
     __m256i h = _mm256_add_epi32(_mm512_mask_extracti64x4_epi64(_mm256_setzero_si256(), 0xF, v, 0),
                                  _mm512_mask_extracti64x4_epi64(_mm256_setzero_si256(), 0xF, v, 1));
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_mask_extracti32x4_epi32(_mm_setzero_si128(), 0xF, h, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_mask_extracti32x4_epi32(_mm_setzero_si128(), 0xF, h, 1));
+}
+static DST__Q8_ATTR_AVX512 void dst__hsum4_epi32_avx512(__m512i a, __m512i b, __m512i c, __m512i d, int32_t *s)
+{
+    __m128i ab = _mm_hadd_epi32(dst__quarters_avx512(a), dst__quarters_avx512(b));
+    __m128i cd = _mm_hadd_epi32(dst__quarters_avx512(c), dst__quarters_avx512(d));
+    _mm_storeu_si128((__m128i *)(void *)s, _mm_hadd_epi32(ab, cd));
 }
 
 static DST__Q8_ATTR_AVX512 void dst__q8_dot_avx512(const uint8_t *x, const int8_t *w, size_t k, size_t rows,
-                                                    size_t ldw, int32_t *out)
+                                                    size_t ldw, int32_t *out, size_t ostride)
 {
     size_t r, i;
     for (r = 0; r < rows; r += 4) {
@@ -5666,9 +5675,8 @@ static DST__Q8_ATTR_AVX512 void dst__q8_dot_avx512(const uint8_t *x, const int8_
             DST__Q8_ROW_AVX512(a3, w3);
 #undef DST__Q8_ROW_AVX512
         }
-        s[0] = dst__hsum_epi32_avx512(a0); s[1] = dst__hsum_epi32_avx512(a1);
-        s[2] = dst__hsum_epi32_avx512(a2); s[3] = dst__hsum_epi32_avx512(a3);
-        for (i = 0; i < nr; ++i) out[r + i] = s[i];
+        dst__hsum4_epi32_avx512(a0, a1, a2, a3, s);
+        for (i = 0; i < nr; ++i) out[(r + i) * ostride] = s[i];
     }
 }
 
@@ -5676,7 +5684,7 @@ static DST__Q8_ATTR_AVX512 void dst__q8_dot_avx512(const uint8_t *x, const int8_
    each int32 lane, no saturation) */
 #define DST__Q8_ATTR_VNNI DST__TARGET("avx512f,avx512bw,avx512vl,avx512vnni")
 static DST__Q8_ATTR_VNNI void dst__q8_dot_avx512vnni(const uint8_t *x, const int8_t *w, size_t k, size_t rows,
-                                                      size_t ldw, int32_t *out)
+                                                      size_t ldw, int32_t *out, size_t ostride)
 {
     size_t r, i;
     for (r = 0; r < rows; r += 4) {
@@ -5693,9 +5701,8 @@ static DST__Q8_ATTR_VNNI void dst__q8_dot_avx512vnni(const uint8_t *x, const int
             a2 = _mm512_dpbusd_epi32(a2, xv, _mm512_maskz_loadu_epi8(mk, w2 + i));
             a3 = _mm512_dpbusd_epi32(a3, xv, _mm512_maskz_loadu_epi8(mk, w3 + i));
         }
-        s[0] = dst__hsum_epi32_avx512(a0); s[1] = dst__hsum_epi32_avx512(a1);
-        s[2] = dst__hsum_epi32_avx512(a2); s[3] = dst__hsum_epi32_avx512(a3);
-        for (i = 0; i < nr; ++i) out[r + i] = s[i];
+        dst__hsum4_epi32_avx512(a0, a1, a2, a3, s);
+        for (i = 0; i < nr; ++i) out[(r + i) * ostride] = s[i];
     }
 }
 #endif /* DST__SIMD_X86 */
@@ -5703,7 +5710,8 @@ static DST__Q8_ATTR_VNNI void dst__q8_dot_avx512vnni(const uint8_t *x, const int
 #if defined(DST__SIMD_NEON)
 /* 16 values a step: widen to int16 (vmovl), multiply-accumulate into
    int32 (vmlal); one row at a time */
-static void dst__q8_dot_neon(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out)
+static void dst__q8_dot_neon(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
 {
     size_t r, i, kv = k & ~(size_t)15;
     for (r = 0; r < rows; ++r, w += ldw) {
@@ -5721,36 +5729,92 @@ static void dst__q8_dot_neon(const uint8_t *x, const int8_t *w, size_t k, size_t
         }
         s = vaddvq_s32(acc);
         for (i = kv; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
-        out[r] = s;
+        out[r * ostride] = s;
     }
 }
 #endif
 
-/* ---- quantize, dequantize, requantize ----
-   real = scale (q - zero). Values are rounded half up once the zero point
-   is added (they are then >= 0), in double, then clamped to [0, 255]. */
-static uint8_t dst__q8_clamp_round(double v)
+/* ---- requantize: int32 sums to uint8 ----
+   y[j] = clamp(((float)acc[j] + k[0]) k[1] + k[2], k[3], 255), truncated:
+   k = { bias, multiplier, zero point + 0.5, lowest } (lowest: 0, or the
+   zero point + 0.5 under a fused ReLU), so the result is rounded half up.
+   The same float operations in the same order on every level: the same
+   bits. */
+static uint8_t dst__q8_requant_one(int32_t acc, const float *k)
 {
-    if (!(v > 0)) return 0; /* NaN too */
-    if (v >= 255) return 255;
-    return (uint8_t)floor(v + 0.5);
+    float v = ((float)acc + k[0]) * k[1] + k[2];
+    if (!(v >= k[3])) v = k[3];
+    if (v > 255.0f) v = 255.0f;
+    return (uint8_t)v; /* v >= 0: truncation is floor */
 }
 
-/* an int32 sum t (the bias added) in the scale in x weight, to the output's
-   uint8: zero + t mult, where mult = in_scale weight_scale / out_scale;
-   relu: no lower than the zero point (a real 0) */
-static uint8_t dst__q8_requantize(int64_t t, float mult, int32_t zero, int relu)
+static void dst__q8_requant_scalar(const int32_t *acc, size_t n, const float *k, uint8_t *y)
 {
-    double v = (double)zero + (double)t * (double)mult;
-    if (relu && v < (double)zero) v = (double)zero;
-    return dst__q8_clamp_round(v);
+    size_t j;
+    for (j = 0; j < n; ++j) y[j] = dst__q8_requant_one(acc[j], k);
 }
+
+#if defined(DST__SIMD_X86)
+/* 16 a step: four vectors of 4, packed to bytes by saturating packs (the
+   values are already in [0, 255]) */
+static void dst__q8_requant_sse2(const int32_t *acc, size_t n, const float *k, uint8_t *y)
+{
+    size_t j;
+    const __m128 b = _mm_set1_ps(k[0]), m = _mm_set1_ps(k[1]), z = _mm_set1_ps(k[2]), lo = _mm_set1_ps(k[3]),
+                 hi = _mm_set1_ps(255.0f);
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m128i q[4];
+        int i;
+        for (i = 0; i < 4; ++i) {
+            __m128 v = _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)(const void *)(acc + j + 4 * i)));
+            v = _mm_add_ps(_mm_mul_ps(_mm_add_ps(v, b), m), z);
+            q[i] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, lo), hi));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(y + j),
+                         _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3])));
+    }
+    dst__q8_requant_scalar(acc + j, n - j, k, y + j);
+}
+#endif
+
+/* ---- quantize, dequantize ----
+   real = scale (q - zero). Values are rounded half up once the zero point
+   is added (they are then >= 0), in float, then clamped to [0, 255]; by
+   truncation, not floor(), which is a call on some targets. */
+
+static void dst__q8_quantize_scalar(const float *x, size_t n, float scale, int32_t zero, uint8_t *q)
+{
+    size_t i;
+    float inv = 1.0f / scale, zf = (float)zero + 0.5f;
+    for (i = 0; i < n; ++i) {
+        float v = x[i] * inv + zf;
+        q[i] = !(v > 0) ? 0 : v >= 255.0f ? 255 : (uint8_t)v; /* NaN: 0; truncation of v > 0 is floor */
+    }
+}
+
+#if defined(DST__SIMD_X86)
+/* 16 a step; max(v, 0) gives 0 for a NaN v, as the scalar loop */
+static void dst__q8_quantize_sse2(const float *x, size_t n, float scale, int32_t zero, uint8_t *q)
+{
+    size_t i;
+    float inv = 1.0f / scale, zf = (float)zero + 0.5f;
+    const __m128 vi = _mm_set1_ps(inv), vz = _mm_set1_ps(zf), lo = _mm_setzero_ps(), hi = _mm_set1_ps(255.0f);
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m128i t[4];
+        int j;
+        for (j = 0; j < 4; ++j) {
+            __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i + 4 * j), vi), vz);
+            t[j] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, lo), hi));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(q + i), _mm_packus_epi16(_mm_packs_epi32(t[0], t[1]), _mm_packs_epi32(t[2], t[3])));
+    }
+    dst__q8_quantize_scalar(x + i, n - i, scale, zero, q + i);
+}
+#endif
 
 static void dst__q8_quantize(const float *x, size_t n, float scale, int32_t zero, uint8_t *q)
 {
-    size_t i;
-    double inv = 1.0 / (double)scale;
-    for (i = 0; i < n; ++i) q[i] = dst__q8_clamp_round((double)zero + (double)x[i] * inv);
+    dst__kern()->q8_quantize(x, n, scale, zero, q);
 }
 
 static void dst__q8_dequantize(const uint8_t *q, size_t n, float scale, int32_t zero, float *y)
@@ -6129,7 +6193,7 @@ static const dst__kernels dst__kernels_scalar = {
     0, NULL, NULL,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_scalar
+    dst__q8_dot_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 
 #if defined(DST__SIMD_X86)
@@ -6140,7 +6204,7 @@ static const dst__kernels dst__kernels_sse2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_sse2
+    dst__q8_dot_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 static const dst__kernels dst__kernels_avx2 = {
@@ -6150,7 +6214,7 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_avx2
+    dst__q8_dot_avx2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 /* AVX-512: one table per int8 extension set the CPU has (dst__cpu_avx512_int8):
@@ -6162,7 +6226,7 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
     DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
     dst__maxpool2x2_forward_avx512,                                                                    \
-    q8_dot                                                                                             \
+    q8_dot, dst__q8_requant_sse2, dst__q8_quantize_sse2                                                \
 }
 static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2);
 static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512);
@@ -6180,7 +6244,7 @@ static const dst__kernels dst__kernels_neon = {
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_neon
+    dst__q8_dot_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 #endif
 
@@ -6885,22 +6949,33 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
     return dx;
 }
 
-/* The outputs of a layer with integer weights from the int32 sums acc of
-   its channels o0 .. o0 + rows - 1 at one position: uint8 to y[r stride],
-   or (yf non-NULL) float to yf[r stride]. */
-static void dst__q8_outputs(const dst__layer *ly, const int32_t *acc, size_t o0, size_t rows, size_t stride, float *yf,
-                            uint8_t *y)
+/* The outputs of channel o of a layer with integer weights at count
+   positions from its int32 sums acc[j]: uint8 to y[j], or (yf
+   non-NULL) float to yf[j]. Requantized in float (q8_requant): zero +
+   (acc + bias) mult, rounded half up, clamped to [0, 255] ([zero, 255]
+   with a fused ReLU). */
+/* count 1 (a dense layer: one sum per channel) takes the one-value
+   requantization directly, the same bits as the kernel */
+static void dst__q8_outputs(const dst__layer *ly, const dst__kernels *kt, size_t o, const int32_t *acc, size_t count,
+                            float *yf, uint8_t *y)
 {
-    size_t r;
-    for (r = 0; r < rows; ++r) {
-        int64_t t = (int64_t)acc[r] + ly->q_bias[o0 + r];
-        if (yf) {
-            double v = (double)t * (double)ly->q_mult[o0 + r] * (double)ly->q_scale;
-            yf[r * stride] = ly->relu_fused && v < 0 ? 0.0f : (float)v;
-        } else {
-            y[r * stride] = dst__q8_requantize(t, ly->q_mult[o0 + r], ly->q_zero, ly->relu_fused);
+    size_t j;
+    int64_t bias = ly->q_bias[o];
+    float kq[4];
+    if (yf) {
+        double to_real = (double)ly->q_mult[o] * (double)ly->q_scale;
+        for (j = 0; j < count; ++j) {
+            double v = (double)(acc[j] + bias) * to_real;
+            yf[j] = ly->relu_fused && v < 0 ? 0.0f : (float)v;
         }
+        return;
     }
+    kq[0] = (float)bias;
+    kq[1] = ly->q_mult[o];
+    kq[2] = (float)ly->q_zero + 0.5f;
+    kq[3] = ly->relu_fused ? kq[2] : 0.0f;
+    if (count == 1) y[0] = dst__q8_requant_one(acc[0], kq);
+    else kt->q8_requant(acc, count, kq, y);
 }
 
 /* int8: one row of dot products per sample */
@@ -6908,9 +6983,11 @@ static const uint8_t *dst__dense_layer_forward_q8(dst_model *m, dst__layer *ly, 
 {
     size_t in = ly->in_size, out = (size_t)ly->desc.units, n;
     uint8_t *y = (uint8_t *)(void *)ly->out;
+    const dst__kernels *kt = dst__kern();
+    size_t o;
     for (n = 0; n < (size_t)batch; ++n) {
-        dst__kern()->q8_dot(x + n * in, ly->q_w, in, out, in, m->q_acc);
-        dst__q8_outputs(ly, m->q_acc, 0, out, 1, yf ? yf + n * out : NULL, y + n * out);
+        kt->q8_dot(x + n * in, ly->q_w, in, out, in, m->q_acc, 1);
+        for (o = 0; o < out; ++o) dst__q8_outputs(ly, kt, o, m->q_acc + o, 1, yf ? yf + n * out + o : NULL, y + n * out + o);
     }
     return yf ? NULL : y;
 }
@@ -7090,22 +7167,25 @@ static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, con
 }
 
 /* int8: per sample and group, the patches of the input (m->col holds
-   them: dst_model_quantize sized it), then one row of dot products per
-   output position over its group's filters */
+   them: dst_model_quantize sized it), one row of dot products per output
+   position over its group's filters (the int32 sums, channel by channel,
+   in dbuf[0], which the int8 forward leaves free here), then each
+   channel's outputs */
 static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
 {
     dst_conv2d_params p = dst__conv_params_of(ly);
     size_t npos = (size_t)ly->out_h * ly->out_w, og = (size_t)(p.out_c / p.groups), k = ly->weight_count / (size_t)p.out_c;
-    size_t n, pos, g;
+    size_t n, pos, g, r;
     uint8_t *col = (uint8_t *)(void *)m->col, *y = (uint8_t *)(void *)ly->out;
+    int32_t *acc = (int32_t *)(void *)m->dbuf[0];
+    const dst__kernels *kt = dst__kern();
     for (n = 0; n < (size_t)batch; ++n)
         for (g = 0; g < (size_t)p.groups; ++g) {
             size_t at = n * ly->out_size + g * og * npos;
             dst__q8_patches(&p, x + n * ly->in_size, (int)g, (uint8_t)ly->q_in_zero, col);
-            for (pos = 0; pos < npos; ++pos) {
-                dst__kern()->q8_dot(col + pos * k, ly->q_w + g * og * k, k, og, k, m->q_acc);
-                dst__q8_outputs(ly, m->q_acc, g * og, og, npos, yf ? yf + at + pos : NULL, y + at + pos);
-            }
+            for (pos = 0; pos < npos; ++pos) kt->q8_dot(col + pos * k, ly->q_w + g * og * k, k, og, k, acc + pos, npos);
+            for (r = 0; r < og; ++r)
+                dst__q8_outputs(ly, kt, g * og + r, acc + r * npos, npos, yf ? yf + at + r * npos : NULL, y + at + r * npos);
         }
     return yf ? NULL : y;
 }

@@ -43,11 +43,11 @@ static int test_q8_dot_every_level_matches_scalar(void)
                 for (i = 0; i < 1100; ++i) x[i] = extreme == 1 ? 255 : (uint8_t)((t_rand() + 1) * 128);
                 for (i = 0; i < 13 * 1100; ++i)
                     w[i] = extreme == 1 ? -127 : extreme == 2 ? (int8_t)(i & 1 ? 127 : -127) : (int8_t)(t_rand() * 127);
-                dst__q8_dot_scalar(x, w, k, rows, ldw, ref);
+                dst__q8_dot_scalar(x, w, k, rows, ldw, ref, 1);
                 if (extreme == 1) T_CHECK(ref[0] == -(int32_t)(255 * 127 * k));
                 for (l = 1; l < nk; ++l) {
                     memset(got, 0x55, sizeof got);
-                    kt[l]->q8_dot(x, w, k, rows, ldw, got);
+                    kt[l]->q8_dot(x, w, k, rows, ldw, got, 1);
                     T_CHECK_MSG(memcmp(got, ref, rows * sizeof ref[0]) == 0, "kernel %d (level %s) k=%lu rows=%lu extreme=%d",
                                 l, dst_simd_name(kt[l]->level), (unsigned long)k, (unsigned long)rows, extreme);
                 }
@@ -60,7 +60,7 @@ static int test_q8_dot_every_level_matches_scalar(void)
         memset(xl, 255, k);
         memset(wl, 0x81, k); /* -127 */
         for (l = 0; l < nk; ++l) {
-            kt[l]->q8_dot(xl, wl, k, 1, k, got);
+            kt[l]->q8_dot(xl, wl, k, 1, k, got, 1);
             T_CHECK(got[0] == -(int32_t)(255 * 127 * k));
         }
         free(xl); free(wl);
