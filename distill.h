@@ -20,7 +20,10 @@
      and keep-best training; an input normalisation that is stored in the
      model. And a weight file (architecture, named tensors, metadata,
      CRC32s, little-endian everywhere; atomic saves, loading in place from
-     memory, checkpoints that resume training bit for bit).
+     memory, checkpoints that resume training bit for bit). And int8 models
+     for shipping: post-training quantization (dst_model_quantize) to int8
+     weights and uint8 activations that run on integer SIMD kernels
+     (AVX-512 VNNI, AVX2, SSE2, NEON), saved in the same weight file.
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the

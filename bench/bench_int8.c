@@ -141,14 +141,14 @@ static void report(const char *name, dst_model *m, const dst_mnist *d, int runs)
         }
         printf(" %.2f%% | %+.2f pp |\n", 100.0 * sum / 3, 100.0 * (sum / 3 - acc_f));
     }
-    printf("\n| %s | float | int8 (min/max) | int8 / float |\n|---|---:|---:|---:|\n", name);
+    printf("\n| %s | float | int8 (min/max) | int8 gain |\n|---|---:|---:|---:|\n", name);
     {
         double lf = latency_us(m, d->test_x, runs), lq = latency_us(q, d->test_x, runs);
         double tf = throughput(m, d), tq = throughput(q, d);
         size_t ff = file_bytes(m), fq = file_bytes(q);
-        printf("| batch-1 latency, us (median of %d) | %.2f | %.2f | %.2fx faster |\n", runs, lf, lq, lf / lq);
+        printf("| batch-1 latency, us (median of %d) | %.2f | %.2f | %.2fx |\n", runs, lf, lq, lf / lq);
         printf("| batch-128 throughput, images/s | %.0f | %.0f | %.2fx |\n", tf, tq, tq / tf);
-        printf("| weight file, bytes | %lu | %lu | %.2fx smaller |\n", (unsigned long)ff, (unsigned long)fq, (double)ff / (double)fq);
+        printf("| weight file, bytes | %lu | %lu | %.2fx |\n", (unsigned long)ff, (unsigned long)fq, (double)ff / (double)fq);
     }
     dst_model_free(q);
 }
