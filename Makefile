@@ -16,7 +16,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/* tests/corpus-csv/*
 
-.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd bench-int8 clean fuzz corpus test-torch test-gemm-cross
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd bench-threads bench-int8 clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy build/table
 PROGRAMS = build/distill build/demo
 all: $(PROGRAMS) $(EXAMPLES)
@@ -27,7 +27,7 @@ build/.dir:
 # ---- the distill command (tools/distill/: one unity file includes the parts) --
 DISTILL_SRC = tools/distill/distill.c tools/distill/cli.h tools/distill/*.c
 build/distill: $(DISTILL_SRC) distill.h | build/.dir
-	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) tools/distill/distill.c -o $@ -lm
+	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) tools/distill/distill.c -o $@ -lm -pthread
 
 # ---- examples --------------------------------------------------------------
 build/%: examples/%.c distill.h | build/.dir
@@ -72,7 +72,7 @@ build/test-tsan-threads: $(TESTDEP) | build/.dir
 # ASan+UBSan, on data tests/cli/cli_helper.c writes.
 build/distill-san: $(DISTILL_SRC) distill.h | build/.dir
 	gcc -std=c99 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -fno-omit-frame-pointer -I. -I$(STB) tools/distill/distill.c -o $@ -lm
+	    -fno-omit-frame-pointer -I. -I$(STB) tools/distill/distill.c -o $@ -lm -pthread
 build/cli_helper: tests/cli/cli_helper.c distill.h | build/.dir
 	$(CC) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
 TESTSCRIPTS = tests/cli/test_cli.sh tests/compile/run.sh
@@ -231,6 +231,27 @@ build/kd_transfer: bench/kd_transfer.c distill.h | build/.dir
 bench-kd-transfer: build/kd_transfer
 	./build/kd_transfer --teacher build/teacher_c1.dst $(KD_TRANSFER_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py --teacher build/teacher_c1.pt $(KD_TRANSFER_FLAGS)
+
+# Thread scaling (1 and 2 threads; BENCH_THREADS_ARGS="--threads-list 1,2,4",
+# --quick): training, batch-1 latency and GEMM, distill.h against PyTorch and
+# OpenBLAS. The PyTorch script starts one process per thread count with
+# OPENBLAS_NUM_THREADS set; the C side sets OpenBLAS's threads with
+# openblas_set_num_threads, so its environment leaves the count open.
+bench: bench-threads
+build/bench_threads: bench/bench_threads.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lopenblas -lm -lpthread
+BENCH_THREADS_ARGS ?=
+bench-threads: build/bench_threads
+	$(TORCH_PY) bench/bench_threads_torch.py $(BENCH_THREADS_ARGS) > build/bench_threads_torch.txt
+	./build/bench_threads --torch build/bench_threads_torch.txt $(BENCH_THREADS_ARGS)
+
+# Where a second thread starts to pay (the source of DST__PAR_MIN_FLOPS):
+# built with the cut-off off.
+.PHONY: bench-cutoff
+build/bench_cutoff: bench/bench_cutoff.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -DDST__PAR_MIN_FLOPS=1e-9 -I. $< -o $@ -lm -lpthread
+bench-cutoff: build/bench_cutoff
+	./build/bench_cutoff
 
 # The weight file: save / load times, in place against copying, CRC32 rate.
 .PHONY: bench-file

@@ -20,14 +20,18 @@
      and keep-best training; an input normalisation that is stored in the
      model. And a weight file (architecture, named tensors, metadata,
      CRC32s, little-endian everywhere; atomic saves, loading in place from
-     memory, checkpoints that resume training bit for bit). And int8 models
+     memory, checkpoints that resume training bit for bit). On one core by
+     default; on every core when asked (a built-in pool or your own job
+     system), with the same bits for any thread count. And int8 models
      for shipping: post-training quantization (dst_model_quantize) to int8
      weights and uint8 activations that run on integer SIMD kernels
      (AVX-512 VNNI, AVX2, SSE2, NEON), saved in the same weight file.
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
-     include; everywhere else just #include "distill.h". Link with -lm. This
+     include; everywhere else just #include "distill.h". Link with -lm
+     (and -pthread where the C library keeps threads apart, e.g. glibc
+     before 2.34, unless DST_NO_THREADS is set). This
      program trains a teacher and distills a smaller student from it
      (tests/compile/run.sh cuts it out of this comment, builds and runs it):
 
@@ -103,6 +107,9 @@
                           or dst_load_options when loading), or NULL
      DST_ASSERT(x)        your assert, for the library's own invariants only
      DST_NO_SIMD          plain C kernels only
+     DST_NO_THREADS       no built-in pool, no thread API of the system
+                          (dst_pool_start says DST_ERR_UNSUPPORTED; a
+                          parallel-for hook of yours still works)
      Set the same way before EVERY include (they change declarations):
      DISTILL_STATIC       make every function static (private to one file)
      DST_NO_STDIO         no function that opens files (buffers still work)
@@ -278,8 +285,9 @@ DSTDEF const char *dst_simd_name(dst_simd level);  /* "scalar", "sse2", "avx2", 
 
    or start the built-in pool (POSIX threads; Win32 threads on Windows).
    Results do not depend on the threads: work is cut into blocks by the
-   shapes alone, never by the thread count, and every sum is added in a
-   fixed order, so 1, 2 or 64 threads (or none) give the same bits.
+   shapes alone (a GEMM's rows also where no cut can change a sum), and
+   every sum is added in a fixed order, so 1, 2 or 64 threads (or none)
+   give the same bits.
    Small work (a batch-1 prediction, a small layer) stays on the calling
    thread. DST_NO_THREADS leaves the pool out (a hook still works). */
 typedef void (*dst_task_fn)(void *ctx, int task);
@@ -687,10 +695,13 @@ DSTDEF float *dst_model_buffers(dst_model *m);
    no later call allocates. Calls with a bigger batch grow it on demand. */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int max_batch);
 /* Computes on threads (see dst_threads; NULL: the calling thread only, the
-   default). The model keeps a copy of *threads and makes a GEMM packing
-   buffer for each of its width (about 0.5 MB each); parameters come out
-   bit for bit the same whatever the threads. Not while another call on
-   this model runs. */
+   default): dense and conv layers, activations, pooling, batch norm, the
+   gradients' finiteness check and the optimizer's update, so training,
+   predict, evaluate and (given to a teacher model) the teacher's forward.
+   The model keeps a copy of *threads and makes scratch for each of its
+   width (a GEMM packing buffer of about 0.5 MB and the largest conv
+   layer's im2col columns); parameters come out bit for bit the same
+   whatever the threads. Not while another call on this model runs. */
 DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads);
 
 /* Forward pass of batch samples (NCHW floats). training = 1 applies dropout,
@@ -2851,7 +2862,6 @@ static void dst__gemm_dot(const dst__gemm_isa *isa, int m, int n, int k, float a
    the blocked path's columns in its NC blocks. A block is the same arithmetic on any thread, so the result
    has the same bits for any thread count, and as dst_sgemm. */
 #define DST__GEMM_ROW_BLOCK 64 /* the dot and scalar paths */
-#define DST__GEMM_BLOCKS 32     /* the blocked path: about this many blocks */
 
 typedef struct dst__gemm_job {
     const struct dst__gemm_isa *isa;   /* NULL: the scalar reference */
@@ -2924,18 +2934,23 @@ static void dst__sgemm_run(const dst_threads *threads, int trans_a, int trans_b,
          (g.isa->dot_k_per_row > 0 && (double)k >= (double)g.isa->dot_k_per_row * m)))
         g.dot = 1;
     if (g.isa && !g.dot) {
-        int kcb;
-        int row_blocks;
+        int kcb, col_blocks, row_blocks, most;
         size_t need = dst__gemm_blocks(g.isa, n, k, packs ? cap : (size_t)-1, &kcb, &g.cols);
-        /* about DST__GEMM_BLOCKS blocks, at least 4 MR rows each: each
-           block packs its own B, so fewer rows would pack B more often */
-        row_blocks = (DST__GEMM_BLOCKS + (n + g.cols - 1) / g.cols - 1) / ((n + g.cols - 1) / g.cols);
+        /* Rows are cut by the workers, not by the shape alone, and may be:
+           a block's rows start at a multiple of MR and each of its elements
+           is summed over k exactly as in the whole product, so the cut does
+           not change the bits. One row block per worker (at least 4 MR
+           rows): each block packs its own B. */
+        col_blocks = (n + g.cols - 1) / g.cols;
+        most = (m + 4 * g.isa->mr - 1) / (4 * g.isa->mr);
+        row_blocks = dst__par_workers_for(threads, most * col_blocks, (double)m * n * k / ((double)most * col_blocks),
+                                          packs ? npacks : (int)(sizeof mine / sizeof mine[0]));
+        row_blocks = (row_blocks + col_blocks - 1) / col_blocks;
         g.rows = ((m + row_blocks - 1) / row_blocks + g.isa->mr - 1) / g.isa->mr * g.isa->mr;
-        if (g.rows < 4 * g.isa->mr) g.rows = 4 * g.isa->mr;
         if (!packs) { /* the call's own: one per worker, or one on the stack */
             cap = need;
-            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * ((n + g.cols - 1) / g.cols),
-                                          (double)g.rows * g.cols * k, (int)(sizeof mine / sizeof mine[0]));
+            npacks = dst__par_workers_for(threads, ((m + g.rows - 1) / g.rows) * col_blocks, (double)g.rows * g.cols * k,
+                                          (int)(sizeof mine / sizeof mine[0]));
             if (npacks > 1 || need > DST__GEMM_STACK_FLOATS)
                 heap = (float *)dst__alloc_aligned((size_t)npacks * need * sizeof(float), NULL);
             if (!heap) {
@@ -5437,13 +5452,15 @@ DSTDEF dst_result dst_avgpool2d_backward(const dst_pool2d_params *p, int batch, 
 /* ==== batch normalization ================================== >>batchnorm */
 
 /* Sums in double: a channel may hold batch * H * W values. */
+/* Channels c0 .. c1 - 1 (each channel is on its own: a model's batch norm
+   runs blocks of channels on threads). */
 static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int training, const float *x,
                                    const float *gamma, const float *beta, float *running_mean,
-                                   float *running_var, float *y, float *save_mean, float *save_invstd)
+                                   float *running_var, float *y, float *save_mean, float *save_invstd, int c0, int c1)
 {
     int c, n, chans = p->channels, spatial = p->spatial, i;
     double count = (double)batch * spatial;
-    for (c = 0; c < chans; ++c) {
+    for (c = c0; c < c1; ++c) {
         float mean, invstd, g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
         if (training) {
             double sum = 0, sq = 0, mu;
@@ -5482,11 +5499,11 @@ static void dst__batchnorm_forward(const dst_batchnorm_params *p, int batch, int
    dx = gamma invstd / M (M dy - dbeta - xhat dgamma). */
 static void dst__batchnorm_backward(const dst_batchnorm_params *p, int batch, const float *x, const float *gamma,
                                     const float *save_mean, const float *save_invstd, const float *dy,
-                                    float *dx, float *dgamma, float *dbeta)
+                                    float *dx, float *dgamma, float *dbeta, int c0, int c1)
 {
     int c, n, chans = p->channels, spatial = p->spatial, i;
     float count = (float)batch * (float)spatial;
-    for (c = 0; c < chans; ++c) {
+    for (c = c0; c < c1; ++c) {
         double sdy = 0, sdyx = 0;
         float mean = save_mean[c], invstd = save_invstd[c], g = gamma ? gamma[c] : 1.0f, k, a, b;
         for (n = 0; n < batch; ++n) {
@@ -5526,7 +5543,8 @@ DSTDEF dst_result dst_batchnorm_forward(const dst_batchnorm_params *p, int batch
     if (!dst__batchnorm_args_ok(p, batch) || !x || !y) return DST_ERR_ARG;
     if (training && (!save_mean || !save_invstd || (double)batch * p->spatial < 2)) return DST_ERR_ARG;
     if (!training && (!running_mean || !running_var)) return DST_ERR_ARG;
-    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    dst__batchnorm_forward(p, batch, training, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, 0,
+                           p->channels);
     return DST_OK;
 }
 
@@ -5535,7 +5553,7 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
                                          const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     if (!dst__batchnorm_args_ok(p, batch) || !x || !save_mean || !save_invstd || !dy) return DST_ERR_ARG;
-    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    dst__batchnorm_backward(p, batch, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta, 0, p->channels);
     return DST_OK;
 }
 
@@ -6336,6 +6354,7 @@ struct dst_model {
     size_t buffer_count;
     size_t col_floats;                     /* the largest conv layer's im2col scratch */
     float *col;                            /* in the workspace */
+    float *scratch_layer;                  /* the largest scratch_floats of a layer, in the workspace */
     /* workspace, sized for ws_batch samples */
     int    ws_batch;
     float *ws;                             /* layer outputs and masks */
@@ -6443,6 +6462,10 @@ typedef struct dst__layer_ops {
     int (*weight_dims)(const dst__layer *ly, uint64_t *dims);
     unsigned flags;            /* DST__KIND_* */
     dst_activation activation; /* the activation kinds: which one (dst_activation_forward) */
+    /* Floats of scratch for batch samples that the layer needs only while
+       its forward or backward runs (layers run one at a time, so the
+       workspace holds the largest of them, at m->scratch_layer). NULL: none. */
+    size_t (*scratch_floats)(const dst__layer *ly, int batch);
     /* An int8 model's forward (>>quantize): reads the uint8 x (the previous
        layer's q_scale, q_zero), writes the layer's uint8 output to ly->out
        and returns where it is (ly->out, or x for a layer that passes it
@@ -6768,10 +6791,12 @@ static int dst__ws_add(size_t *floats, size_t n)
 
 /* Sizes the workspace for batch samples: every layer's output (and its
    scratch: dropout masks, pooling argmax, batch norm statistics), two
-   gradient buffers, teacher logits, loss scratch and the im2col columns. */
+   gradient buffers, teacher logits, loss scratch, the im2col columns and
+   the largest scratch a layer needs while it runs (a conv layer's partial
+   dW sums). */
 DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
 {
-    size_t floats = 0, per, off = 0;
+    size_t floats = 0, per, off = 0, scratch = 0;
     int i;
     float *ws;
     if (!m) return DST_ERR_ARG;
@@ -6786,6 +6811,12 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
         if (!dst__ws_add(&floats, per) || !dst__ws_add(&floats, dst__layer_aux_floats(ly, batch))) goto too_big;
     }
     if (!dst__ws_add(&floats, m->col_floats)) goto too_big;
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer_ops *ops = dst__ops(&m->layers[i]);
+        size_t n = ops->scratch_floats ? ops->scratch_floats(&m->layers[i], batch) : 0;
+        if (n > scratch) scratch = n;
+    }
+    if (!dst__ws_add(&floats, scratch)) goto too_big;
     if (!dst__mul_ok(m->max_size, (size_t)batch, &per) || !dst__ws_add(&floats, per) || !dst__ws_add(&floats, per))
         goto too_big;
     per = m->out_size * (size_t)batch; /* out_size <= max_size */
@@ -6812,6 +6843,8 @@ DSTDEF dst_result dst_model_reserve(dst_model *m, int batch)
     }
     m->col = m->col_floats ? ws + off : NULL;
     off += DST__ROUND16(m->col_floats);
+    m->scratch_layer = scratch ? ws + off : NULL;
+    off += DST__ROUND16(scratch);
     per = DST__ROUND16(m->max_size * (size_t)batch);
     m->dbuf[0] = ws + off; off += per;
     m->dbuf[1] = ws + off; off += per;
@@ -6998,7 +7031,7 @@ static const uint8_t *dst__dense_layer_forward_q8(dst_model *m, dst__layer *ly, 
 static const dst__layer_ops dst__kind_dense = {
     dst__dense_layer_shape, NULL, dst__init_weights, NULL, dst__dense_layer_forward, dst__dense_layer_backward,
     dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
-    dst__dense_layer_forward_q8
+    NULL, dst__dense_layer_forward_q8
 };
 
 /* ---- conv2d --------------------------------------------------------------
@@ -7068,7 +7101,7 @@ static int dst__conv2d_layer_weight_dims(const dst__layer *ly, uint64_t *dims)
    shapes alone (dst__conv_groups): each group is one call of the path, on
    whichever worker, with that worker's im2col scratch and packing buffer.
    Backward: group 0 writes dW and db, group g > 0 its partial sums in the
-   layer's aux floats, then these are added to group 0's in group order. So
+   model's layer scratch, then these are added to group 0's in group order. So
    the bits do not depend on the thread count (nor on having threads: a
    model without them runs the same groups one after another). Groups are
    at least DST__CONV_GROUP_FLOPS multiply-adds; at most
@@ -7092,7 +7125,7 @@ static int dst__conv_group_size(const dst__layer *ly, int batch)
 }
 
 /* the partial dW and db of groups 1 .. */
-static size_t dst__conv2d_layer_aux_floats(const dst__layer *ly, int batch)
+static size_t dst__conv2d_layer_scratch_floats(const dst__layer *ly, int batch)
 {
     int size = dst__conv_group_size(ly, batch);
     return (size_t)((batch + size - 1) / size - 1) * (ly->weight_count + ly->bias_count);
@@ -7125,7 +7158,7 @@ static void dst__conv_backward_group(void *ctx, int group, int worker)
     const dst__conv_job *j = (const dst__conv_job *)ctx;
     const dst__layer *ly = j->ly;
     int s0 = group * j->size, n = j->batch - s0 < j->size ? j->batch - s0 : j->size;
-    float *gw = group ? ly->aux + (size_t)(group - 1) * (ly->weight_count + ly->bias_count) : j->gw;
+    float *gw = group ? j->m->scratch_layer + (size_t)(group - 1) * (ly->weight_count + ly->bias_count) : j->gw;
     dst__conv2d_backward(&j->p, DST__CONV_AUTO, n, j->x + (size_t)s0 * ly->in_size, j->m->params + ly->param_offset,
                          j->dy + (size_t)s0 * ly->out_size, j->dx ? j->dx + (size_t)s0 * ly->in_size : NULL, gw,
                          ly->bias_count ? gw + ly->weight_count : NULL, dst__worker_col(j->m, worker), j->nb,
@@ -7163,7 +7196,7 @@ static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, con
     for (g = 1; g < groups; ++g) {
         size_t off, step = (size_t)1 << 30;
         for (off = 0; off < n; off += step)
-            dst__row_add(dst__kern()->conv_rows, j.gw + off, ly->aux + (size_t)(g - 1) * n + off,
+            dst__row_add(dst__kern()->conv_rows, j.gw + off, m->scratch_layer + (size_t)(g - 1) * n + off,
                          (int)(n - off < step ? n - off : step));
     }
     return dx;
@@ -7194,8 +7227,9 @@ static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly,
 }
 
 static const dst__layer_ops dst__kind_conv2d = {
-    dst__conv2d_layer_shape, dst__conv2d_layer_aux_floats, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
+    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
     dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
+    dst__conv2d_layer_scratch_floats,
     dst__conv2d_layer_forward_q8
 };
 
@@ -7310,7 +7344,7 @@ static const uint8_t *dst__pool_layer_forward_q8(dst_model *m, dst__layer *ly, c
 
 static const dst__layer_ops dst__kind_maxpool2d = {
     dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
-    dst__pool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, dst__pool_layer_forward_q8
+    dst__pool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
 };
 
 static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
@@ -7322,7 +7356,7 @@ static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, c
 
 static const dst__layer_ops dst__kind_avgpool2d = {
     dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__pool_layer_backward,
-    NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, dst__pool_layer_forward_q8
+    NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
 };
 
 static dst_result dst__global_avgpool_layer_shape(dst__layer *ly, int index, dst_error *err)
@@ -7375,7 +7409,7 @@ static const uint8_t *dst__global_avgpool_layer_forward_q8(dst_model *m, dst__la
 
 static const dst__layer_ops dst__kind_global_avgpool = {
     dst__global_avgpool_layer_shape, NULL, NULL, NULL, dst__global_avgpool_layer_forward,
-    dst__global_avgpool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, dst__global_avgpool_layer_forward_q8
+    dst__global_avgpool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__global_avgpool_layer_forward_q8
 };
 
 /* ---- batch normalization ------------------------------------------------- */
@@ -7441,30 +7475,65 @@ static dst_result dst__batchnorm_layer_check_batch(dst_model *m, const dst__laye
     return DST_OK;
 }
 
+/* On threads: blocks of channels of about DST__PAR_ELEMS values. */
+typedef struct dst__bn_job {
+    dst_model *m;
+    const dst__layer *ly;
+    dst_batchnorm_params p;
+    const float *x, *dy; /* backward: dy */
+    float *dx;
+    int batch, training, size;
+} dst__bn_job;
+
+static void dst__bn_block(void *ctx, int block, int worker)
+{
+    const dst__bn_job *j = (const dst__bn_job *)ctx;
+    const dst__layer *ly = j->ly;
+    const float *g = j->m->params + ly->param_offset;
+    float *run = j->m->buffers + ly->buffer_offset, *gg;
+    int c0 = block * j->size, c1 = c0 + j->size < ly->in_c ? c0 + j->size : ly->in_c;
+    (void)worker;
+    if (j->dy) {
+        gg = j->m->grads + ly->param_offset; /* (an inference model has no gradients: forward does not touch them) */
+        dst__batchnorm_backward(&j->p, j->batch, j->x, g, ly->aux, ly->aux + ly->in_c, j->dy, j->dx, gg,
+                                gg + ly->weight_count, c0, c1);
+    } else
+        dst__batchnorm_forward(&j->p, j->batch, j->training, j->x, g, g + ly->weight_count, run, run + ly->in_c,
+                               ly->out, ly->aux, ly->aux + ly->in_c, c0, c1);
+}
+
+static void dst__bn_run(dst_model *m, const dst__layer *ly, const float *x, const float *dy, float *dx, int batch,
+                        int training)
+{
+    dst__bn_job j;
+    double per = (double)batch * ly->in_h * ly->in_w; /* values a channel */
+    int blocks;
+    j.m = m; j.ly = ly; j.p = dst__batchnorm_params_of(ly);
+    j.x = x; j.dy = dy; j.dx = dx; j.batch = batch; j.training = training;
+    j.size = per >= DST__PAR_ELEMS ? 1 : (int)(DST__PAR_ELEMS / per);
+    if (j.size > ly->in_c) j.size = ly->in_c;
+    blocks = (ly->in_c + j.size - 1) / j.size;
+    dst__par_for(&m->threads, dst__par_workers_for(&m->threads, blocks, per * j.size, m->npacks), blocks,
+                 dst__bn_block, &j);
+}
+
 static const float *dst__batchnorm_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
-    const float *g = m->params + ly->param_offset;
-    float *run = m->buffers + ly->buffer_offset;
-    dst__batchnorm_forward(&p, batch, training, x, g, g + ly->weight_count, run, run + ly->in_c, ly->out,
-                           ly->aux, ly->aux + ly->in_c);
+    dst__bn_run(m, ly, x, NULL, NULL, batch, training);
     return ly->out;
 }
 
 static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                   float *dx, int batch)
 {
-    dst_batchnorm_params p = dst__batchnorm_params_of(ly);
-    float *gg = m->grads + ly->param_offset;
-    dst__batchnorm_backward(&p, batch, x, m->params + ly->param_offset, ly->aux, ly->aux + ly->in_c, dy, dx,
-                            gg, gg + ly->weight_count);
+    dst__bn_run(m, ly, x, dy, dx, batch, 1);
     return dx;
 }
 
 static const dst__layer_ops dst__kind_batchnorm = {
     dst__batchnorm_layer_shape, dst__batchnorm_layer_aux_floats, dst__batchnorm_layer_init,
     dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU,
-    NULL
+    NULL, NULL
 };
 
 /* ---- dropout ------------------------------------------------------------- */
@@ -7513,7 +7582,7 @@ static const uint8_t *dst__dropout_layer_forward_q8(dst_model *m, dst__layer *ly
 
 static const dst__layer_ops dst__kind_dropout = {
     dst__check_rate, dst__dropout_layer_aux_floats, NULL, NULL, dst__dropout_layer_forward,
-    dst__dropout_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, dst__dropout_layer_forward_q8
+    dst__dropout_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
 };
 
 /* ---- spatial dropout ----------------------------------------------------- */
@@ -7552,7 +7621,7 @@ static const float *dst__dropout2d_layer_backward(dst_model *m, dst__layer *ly, 
 
 static const dst__layer_ops dst__kind_dropout2d = {
     dst__check_rate, dst__dropout2d_layer_aux_floats, NULL, NULL, dst__dropout2d_layer_forward,
-    dst__dropout2d_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, dst__dropout_layer_forward_q8
+    dst__dropout2d_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
 };
 
 /* ---- activations: relu, leaky_relu, sigmoid, tanh, gelu ------------------ */
@@ -7630,7 +7699,7 @@ static const uint8_t *dst__relu_layer_forward_q8(dst_model *m, dst__layer *ly, c
 
 static const dst__layer_ops dst__kind_relu = {
     dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE,
-    DST_ACT_RELU, dst__relu_layer_forward_q8
+    DST_ACT_RELU, NULL, dst__relu_layer_forward_q8
 };
 
 static dst_result dst__leaky_relu_layer_shape(dst__layer *ly, int index, dst_error *err)
@@ -7658,19 +7727,19 @@ static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly,
 
 static const dst__layer_ops dst__kind_leaky_relu = {
     dst__leaky_relu_layer_shape, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_LEAKY_RELU, NULL
+    NULL, 0, DST_ACT_LEAKY_RELU, NULL, NULL
 };
 static const dst__layer_ops dst__kind_sigmoid = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_SIGMOID, NULL
+    NULL, 0, DST_ACT_SIGMOID, NULL, NULL
 };
 static const dst__layer_ops dst__kind_tanh = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_TANH, NULL
+    NULL, 0, DST_ACT_TANH, NULL, NULL
 };
 static const dst__layer_ops dst__kind_gelu = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_GELU, NULL
+    NULL, 0, DST_ACT_GELU, NULL, NULL
 };
 
 /* ---- flatten ------------------------------------------------------------- */
@@ -7713,7 +7782,7 @@ static const uint8_t *dst__flatten_layer_forward_q8(dst_model *m, dst__layer *ly
 
 static const dst__layer_ops dst__kind_flatten = {
     dst__flatten_layer_shape, NULL, NULL, NULL, dst__flatten_layer_forward, dst__flatten_layer_backward,
-    NULL, DST__KIND_IN_PLACE | DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, dst__flatten_layer_forward_q8
+    NULL, DST__KIND_IN_PLACE | DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__flatten_layer_forward_q8
 };
 
 /* ---- softmax ------------------------------------------------------------- */
@@ -7745,7 +7814,7 @@ static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, co
 
 static const dst__layer_ops dst__kind_softmax = {
     dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU,
-    NULL
+    NULL, NULL
 };
 
 /* ---- the table of kinds -------------------------------------------------- */
@@ -8447,6 +8516,49 @@ DSTDEF dst_result dst_model_train_step(dst_model *m, const float *x, const int *
 {
     return dst__train_step(m, x, labels, batch, teacher_logits, temperature, alpha, loss, NULL);
 }
+/* The finiteness check of the gradients and the optimizer's update on
+   threads: blocks of DST__PAR_ELEMS parameters, each done as on one thread. */
+typedef struct dst__params_job {
+    dst_model *m;
+    int update;                       /* 0: check, 1: update */
+    int bad[DST__MAX_WORKERS];        /* check: a worker saw a non-finite gradient */
+} dst__params_job;
+
+static void dst__params_block(void *ctx, int block, int worker)
+{
+    dst__params_job *j = (dst__params_job *)ctx;
+    dst_model *m = j->m;
+    size_t off = (size_t)block * DST__PAR_ELEMS, n = m->param_count - off;
+    if (n > DST__PAR_ELEMS) n = DST__PAR_ELEMS;
+    if (!j->update) {
+        j->bad[worker] |= !dst__all_finite(m->grads + off, n);
+        return;
+    }
+    dst_optimizer_update(&m->opt, m->lr, m->step, m->params + off, m->grads + off, m->state0 ? m->state0 + off : NULL,
+                         m->state1 ? m->state1 + off : NULL, n);
+}
+
+/* update 0: 1 when every gradient is finite; 1: the update (returns 1). */
+static int dst__par_params(dst_model *m, int update)
+{
+    dst__params_job j;
+    size_t blocks = (m->param_count + DST__PAR_ELEMS - 1) / DST__PAR_ELEMS;
+    int w, workers, bad = 0;
+    if (blocks == 0) return 1;
+    j.m = m;
+    j.update = update;
+    if (blocks > (size_t)1 << 20) { /* (beyond any model: one block, on this thread) */
+        if (!update) return dst__all_finite(m->grads, m->param_count);
+        dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+        return 1;
+    }
+    workers = dst__par_workers_for(&m->threads, (int)blocks, DST__PAR_ELEMS, m->npacks);
+    for (w = 0; w < workers; ++w) j.bad[w] = 0;
+    dst__par_for(&m->threads, workers, (int)blocks, dst__params_block, &j);
+    for (w = 0; w < workers; ++w) bad |= j.bad[w];
+    return !bad;
+}
+
 
 static dst_result dst__train_step(dst_model *m, const float *x, const int *labels, int batch,
                                   const float *teacher_logits, float temperature, float alpha, float *loss,
@@ -8487,12 +8599,12 @@ static dst_result dst__train_step(dst_model *m, const float *x, const int *label
             return dst__fail(m, DST_ERR_NONFINITE, "gradient norm is %g at step %ld: parameters not updated",
                              (double)norm, m->step + 1);
         }
-    } else if (!dst__all_finite(m->grads, m->param_count)) {
+    } else if (!dst__par_params(m, 0)) {
         dst__undo_forward(m, &rng_before);
         return dst__fail(m, DST_ERR_NONFINITE, "non-finite gradient at step %ld: parameters not updated", m->step + 1);
     }
     m->step++;
-    dst_optimizer_update(&m->opt, m->lr, m->step, m->params, m->grads, m->state0, m->state1, m->param_count);
+    dst__par_params(m, 1);
     return DST_OK;
 }
 

@@ -482,8 +482,12 @@ static int t_file_bytes(const char *path, unsigned char *out, size_t cap, size_t
 static int test_file_atomic_save(void)
 {
     const char *path = "build/test_file_atomic.dst";
-    static unsigned char before[1 << 16], after[1 << 16];
-    size_t blen, alen, total;
+    static unsigned char before[1 << 16];
+    size_t blen, total;
+#if defined(__unix__)
+    static unsigned char after[1 << 16];
+    size_t alen;
+#endif
     dst_model *small, *big;
     dst_layer_desc L[2];
     dst_model_desc d = dst_model_desc_default();

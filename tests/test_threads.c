@@ -192,7 +192,8 @@ static int t_threads_same_params(const char *what, const dst_layer_desc *layers,
 
 static int test_threads_models_same_bits(void)
 {
-    dst_layer_desc mlp[] = { dst_dense(96), dst_relu(), dst_dropout(0.2f), dst_dense(80), dst_tanh(), dst_dense(3) };
+    /* 143k parameters: the optimizer and the finiteness check run in 5 blocks */
+    dst_layer_desc mlp[] = { dst_dense(512), dst_relu(), dst_dropout(0.2f), dst_dense(80), dst_tanh(), dst_dense(3) };
     dst_layer_desc cnn[] = { dst_conv2d(8, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                              dst_conv2d(16, 3, 1, 1), dst_relu(), dst_depthwise_conv2d(16, 3, 1, 1),
                              dst_avgpool2d(2, 0, 0), dst_dropout2d(0.1f), dst_flatten(), dst_dense(3) };
@@ -234,25 +235,47 @@ static int test_threads_set_threads_errors(void)
     return 0;
 }
 
-#if !defined(DST_NO_THREADS) && !defined(_WIN32)
+#if !defined(DST_NO_THREADS)
+/* a user's thread: Win32 or POSIX */
+#if defined(_WIN32)
+typedef HANDLE t_thread;
+#define T_THREAD_FN(name, arg) static DWORD WINAPI name(LPVOID arg)
+#define T_THREAD_RETURN return 0
+static int t_thread_start(t_thread *t, LPTHREAD_START_ROUTINE fn, void *arg)
+{
+    return (*t = CreateThread(NULL, 0, fn, arg, 0, NULL)) != NULL;
+}
+static void t_thread_join(t_thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
+#else
+typedef pthread_t t_thread;
+#define T_THREAD_FN(name, arg) static void *name(void *arg)
+#define T_THREAD_RETURN return NULL
+static int t_thread_start(t_thread *t, void *(*fn)(void *), void *arg) { return pthread_create(t, NULL, fn, arg) == 0; }
+static void t_thread_join(t_thread t) { pthread_join(t, NULL); }
+#endif
+
 typedef struct t_user_thread {
     int threads;
     float *params;
     size_t n;
 } t_user_thread;
 
-static void *t_user_thread_main(void *arg)
+static void t_user_train(t_user_thread *u)
 {
     dst_layer_desc mlp[] = { dst_dense(64), dst_relu(), dst_dense(3) };
-    t_user_thread *u = (t_user_thread *)arg;
     u->params = t_threads_train(mlp, 3, 1, 1, 50, u->threads, &u->n, 0);
-    return NULL;
+}
+
+T_THREAD_FN(t_user_thread_main, arg)
+{
+    t_user_train((t_user_thread *)arg);
+    T_THREAD_RETURN;
 }
 
 /* Two user threads train a model each, each with a pool of its own. */
 static int test_threads_two_models_at_once(void)
 {
-    pthread_t th[2];
+    t_thread th[2];
     t_user_thread u[2];
     size_t n0 = 0;
     float *p0;
@@ -260,7 +283,7 @@ static int test_threads_two_models_at_once(void)
     {
         t_user_thread alone;
         alone.threads = 0;
-        t_user_thread_main(&alone);
+        t_user_train(&alone);
         p0 = alone.params;
         n0 = alone.n;
     }
@@ -268,9 +291,9 @@ static int test_threads_two_models_at_once(void)
     for (i = 0; i < 2; ++i) {
         u[i].threads = 2 + i;
         u[i].params = NULL;
-        if (pthread_create(&th[i], NULL, t_user_thread_main, &u[i]) != 0) { free(p0); T_CHECK(0); }
+        if (!t_thread_start(&th[i], t_user_thread_main, &u[i])) { free(p0); T_CHECK(0); }
     }
-    for (i = 0; i < 2; ++i) pthread_join(th[i], NULL);
+    for (i = 0; i < 2; ++i) t_thread_join(th[i]);
     for (i = 0; i < 2; ++i) {
         ok = ok && u[i].params && u[i].n == n0 && memcmp(u[i].params, p0, n0 * sizeof(float)) == 0;
         free(u[i].params);
@@ -286,7 +309,7 @@ static const t_case thread_tests[] = {
     { "threads_sgemm_same_bits", test_threads_sgemm_same_bits },
     { "threads_models_same_bits", test_threads_models_same_bits },
     { "threads_set_threads_errors", test_threads_set_threads_errors },
-#if !defined(DST_NO_THREADS) && !defined(_WIN32)
+#if !defined(DST_NO_THREADS)
     { "threads_two_models_at_once", test_threads_two_models_at_once },
 #endif
 };

@@ -183,6 +183,48 @@ for BIN in $BINS; do
     good "predict --invert no" $BIN predict --model $M/mlp.bin --invert no $T/png/q1_light.png
     if grep -q inverted "$T/out"; then no "predict --invert no does not invert" "$(cat $T/out)"; else ok "predict --invert no does not invert"; fi
 
+    # ---- --threads N: the same bits on any number of threads -----------------
+    # The same --out every time (the model keeps its command line, which leaves
+    # --threads out), then the files compared byte for byte.
+    arch=conv:4:3:1:same,relu,maxpool:2,flatten,dense:16,relu,dense:4
+    for n in 1 2 3 default; do
+        if [ $n = default ]; then th=; want='[1-9][0-9]*'; else th="--threads $n"; want=$n; fi
+        good "train --threads $n" $BIN train --data $D --arch $arch \
+            --epochs 2 --lr 0.01 --seed 5 $th --out $M/threads.bin
+        has "train --threads $n: the count in the data line" "^data: .*; model: [0-9]+ parameters; threads: $want\$"
+        cp $M/threads.bin $M/threads_$n.bin
+        good "distill --threads $n" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:16,relu,dense:4 \
+            --temperature 4 --alpha 0.9 --epochs 2 --lr 0.01 $th --quiet --out $M/threads_kd.bin
+        cp $M/threads_kd.bin $M/threads_kd_$n.bin
+    done
+    for n in 2 3 default; do
+        if cmp -s $M/threads_1.bin $M/threads_$n.bin; then ok "train --threads $n saves the bytes of --threads 1"
+        else no "train --threads $n saves the bytes of --threads 1" "cmp $M/threads_1.bin $M/threads_$n.bin"; fi
+        if cmp -s $M/threads_kd_1.bin $M/threads_kd_$n.bin; then ok "distill --threads $n saves the bytes of --threads 1"
+        else no "distill --threads $n saves the bytes of --threads 1" "cmp $M/threads_kd_1.bin $M/threads_kd_$n.bin"; fi
+    done
+    good "train --threads=2" $BIN train --data $D --arch $arch \
+        --epochs 2 --lr 0.01 --seed 5 --threads=2 --out $M/threads.bin
+    if cmp -s $M/threads_1.bin $M/threads.bin; then ok "train --threads=2 saves the bytes of --threads 1"
+    else no "train --threads=2 saves the bytes of --threads 1" "cmp $M/threads_1.bin $M/threads.bin"; fi
+    good "info on a model trained with --threads" $BIN info $M/threads_2.bin
+    line="  command = distill train --data $D --arch $arch --epochs 2 --lr 0.01 --seed 5 --out $M/threads.bin"
+    if grep -qxF -- "$line" $T/out; then ok "info: the command line without --threads"
+    else no "info: the command line without --threads" "no line '$line'"; fi
+    good "eval --threads 2" $BIN eval --data $D --model $M/student.bin --threads 2
+    if [ "$(value accuracy)" = "$student_acc" ]; then ok "eval --threads 2 agrees with training"
+    else no "eval --threads 2 agrees with training" "eval $(value accuracy), distill $student_acc"; fi
+    good "eval --threads 1" $BIN eval --data $D --model $M/threads_1.bin --threads 1
+    cp $T/out $M/eval_1.txt
+    good "eval --threads 3" $BIN eval --data $D --model $M/threads_1.bin --threads 3
+    if cmp -s $M/eval_1.txt $T/out; then ok "eval --threads 3 prints what --threads 1 does"
+    else no "eval --threads 3 prints what --threads 1 does" "diff $M/eval_1.txt $T/out"; fi
+    good "predict --threads 1" $BIN predict --model $M/mlp.bin --threads 1 --top 2 $T/png/q0.png $T/png/q3_rgb.png
+    cp $T/out $M/predict_1.txt
+    good "predict --threads 2" $BIN predict --model $M/mlp.bin --threads 2 --top 2 $T/png/q0.png $T/png/q3_rgb.png
+    if cmp -s $M/predict_1.txt $T/out; then ok "predict --threads 2 prints what --threads 1 does"
+    else no "predict --threads 2 prints what --threads 1 does" "diff $M/predict_1.txt $T/out"; fi
+
     good "info" $BIN info $M/student.bin
     has "info: input shape" '^input: 1x12x12$'
     has "info: layers" '^ +0  dense 16 +1x12x12 -> 16x1x1 +2320 params$'
@@ -195,7 +237,7 @@ for BIN in $BINS; do
     # ---- your own data: CSV tables, .npy arrays, folders of images ------------
     good "train on a CSV" $BIN train --data $G/game.csv --test $G/game_test.csv --label species \
         --arch dense:16,relu,dense:3 --epochs 20 --lr 0.01 --out $M/csv.bin
-    has "csv: the data line" '^data: 400 training and 100 test rows of 1x1x3, 3 classes; model: 115 parameters$'
+    has "csv: the data line" '^data: 400 training and 100 test rows of 1x1x3, 3 classes; model: 115 parameters; threads: [0-9]+$'
     has "csv: the normalisation said, never 1/255" '^normalisation: per feature \(v - mean\) / std from the 400 training rows \(not pixels: no 1/255\)$'
     at_least "csv: learns the species (features 10^5 apart in scale)" "$(value accuracy)" 0.85
     csv_acc=$(value accuracy)
@@ -405,7 +447,7 @@ EOF
     bad "unlabeled: images of another size" 1 "images of 8x8; the data's are 12x12" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/data8/train-images-idx3-ubyte.gz --out $M/x.bin
     bad "unlabeled: labels, not images" 1 "1-D IDX data" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $D/t10k-labels-idx1-ubyte --out $M/x.bin
     bad "unlabeled: int32 .npy" 1 "an int32 array; expected float32 samples like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_int.npy --out $M/x.bin
-    bad "unlabeled: .npy of another shape" 1 "a 4-D array of shape (300, ...); expected samples like the data's" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_shape.npy --out $M/x.bin
+    bad "unlabeled: .npy of another shape" 1 "a 4-D array of shape (300, ...); expected samples like the data's: (N, 1, 12, 12) or (N, 144)" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl_shape.npy --out $M/x.bin
     bad "unlabeled: teacher logits without its rows" 1 "shape (600, 4), expected (1200, 4): one row per training image, then one per --unlabeled sample" $BIN distill --data $D --teacher-logits $T/logits.npy --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --unlabeled $T/unl.npy --out $M/x.bin
     bad "attention: not S:T" 2 "--attention: '1' is not S:T[:W]" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 1 --out $M/x.bin
     bad "attention: negative weight" 2 "--attention: weight: -1 is out of range" $BIN distill --data $D --teacher $M/teacher.bin --arch dense:4 --temperature 2 --alpha 0.5 --epochs 1 --attention 0:1:-1 --out $M/x.bin
@@ -419,6 +461,11 @@ EOF
     bad "warmup: all the epochs" 2 "--warmup: 2 epochs leave none of the 2 to train at the full rate" $BIN train --data $D --arch dense:4 --epochs 2 --warmup 2 --out x
     bad "warmup: not a number" 2 "--warmup: 'x' is not a whole number" $BIN train --data $D --arch dense:4 --epochs 2 --warmup x --out x
     bad "bad split" 2 "--split: 'val' is not test or train" $BIN eval --data $D --model $M/mlp.bin --split val
+    bad "--threads 0" 2 "--threads: 0 is out of range (1 to 256)" $BIN train --data $D --arch dense:4 --epochs 1 --threads 0 --out x
+    bad "--threads x" 2 "--threads: 'x' is not a whole number" $BIN train --data $D --arch dense:4 --epochs 1 --threads x --out x
+    bad "--threads 257" 2 "--threads: 257 is out of range (1 to 256)" $BIN eval --data $D --model $M/mlp.bin --threads 257
+    bad "--threads -2" 2 "--threads: -2 is out of range" $BIN predict --model $M/mlp.bin --threads -2 $T/png/q0.png
+    bad "--threads on info" 2 "option --threads does not apply to info" $BIN info $M/mlp.bin --threads 2
     bad "predict without images" 2 "no IMAGE given" $BIN predict --model $M/mlp.bin
     bad "predict a missing image" 1 "cannot open $T/png/none.png" $BIN predict --model $M/mlp.bin $T/png/none.png
     bad "predict a file that is no image" 1 "$D/classes.txt: not an image" $BIN predict --model $M/mlp.bin $D/classes.txt

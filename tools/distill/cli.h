@@ -53,8 +53,10 @@ typedef struct args {
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
-    const char *unlabeled, *schedule, *warmup, *attention, *calibration;
+    const char *unlabeled, *schedule, *warmup, *attention, *threads, *calibration;
     int quiet, keep_best;
+    int threads_at, threads_argc; /* --threads is argv[threads_at] (0: not given), with its value
+                                     threads_argc entries; the command line a model keeps leaves them out */
     const char **pos; /* the arguments that are not options */
     int npos;
     int cmd;
@@ -111,6 +113,9 @@ static void base_label(const char *path, char *buf, size_t cap);
 static const char *model_arg(const args *a);
 static long file_size(const char *path);
 static void describe_layer(const dst_layer_info *li, char *buf, size_t cap);
+#define THREADS_MAX 256 /* --threads: distill.h computes a model on at most 256 (a wider pool is used 256 wide) */
+static dst_pool *threads_start(const args *a);
+static void threads_attach(dst_model *m, dst_pool *pool, const char *what);
 
 /* spec.c: text into layers; 1, or 0 with msg = "position P: what is wrong" */
 #define SPEC_MAX_LAYERS 64

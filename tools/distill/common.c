@@ -1,6 +1,7 @@
 /* tools/distill/common.c - what every command uses: errors and numbers, the
    data set and its class names, loading a model and reading its shape and
-   metadata. Part of the distill command (built through distill.c). */
+   metadata, the pool of --threads. Part of the distill command (built
+   through distill.c). */
 #include "cli.h"
 
 /* ==== errors and numbers ================================================== */
@@ -215,6 +216,37 @@ static void describe_layer(const dst_layer_info *li, char *buf, size_t cap)
         break;
     default: snprintf(buf, cap, "%s", dst_layer_name(L->kind)); break;
     }
+}
+
+/* ==== --threads: the pool train, distill, eval and predict compute on ===== */
+
+/* The pool of --threads N, N threads in all (this one included), or one per
+   core without the option; 1 starts none (NULL). The library gives the same
+   bits on any number of threads, so a pool that cannot start costs time
+   only: a warning, and the command goes on on this thread. A build without
+   threads (DST_NO_THREADS) warns only when more than one was asked for. */
+static dst_pool *threads_start(const args *a)
+{
+    dst_pool *pool = NULL;
+    int n = a->threads ? (int)parse_int("--threads", a->threads, 1, THREADS_MAX) : 0;
+    dst_result r;
+    if (n == 0 && dst_cpu_count() > THREADS_MAX) n = THREADS_MAX; /* more would wait idle */
+    if (n == 1) return NULL;
+    r = dst_pool_start(&pool, n);
+    if (r == DST_ERR_UNSUPPORTED) {
+        if (n > 1) warn("--threads %d: this build has no threads (DST_NO_THREADS); running on one", n);
+    } else if (r != DST_OK) {
+        warn("cannot start %d threads (%s); running on one", n ? n : dst_cpu_count(), dst_result_string(r));
+    }
+    return r == DST_OK ? pool : NULL;
+}
+
+/* m computes on the pool's threads (nothing to do for one). */
+static void threads_attach(dst_model *m, dst_pool *pool, const char *what)
+{
+    dst_threads t = dst_pool_threads(pool);
+    if (dst_pool_size(pool) > 1 && dst_model_set_threads(m, &t) != DST_OK)
+        warn("%s: %s; it runs on one thread", what, dst_model_error(m));
 }
 
 /* A new row at the end of a set of curves, growing it as needed. */

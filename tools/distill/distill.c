@@ -1,7 +1,7 @@
 /* tools/distill/distill.c - the `distill` command: train, distill, evaluate,
    predict with and export small networks from the shell, no C to write.
 
-   cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -o build/distill
+   cc -O2 -I. -I/usr/include/stb tools/distill/distill.c -lm -pthread -o build/distill
 
    distill train   --data DIR --arch SPEC --epochs N [options] --out MODEL
    distill train   --data TRAIN.csv [--test TEST.csv] --label COLUMN --arch SPEC ...
@@ -15,6 +15,7 @@
    distill export-c     MODEL [--name NAME] > model.h
    distill export-bytes MODEL [--name NAME] > model_bytes.h
    distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...
+   train, distill, eval and predict take --threads N (default: one per core).
    `distill help` prints every option and the SPEC grammar (README.md too).
 
    Exit status: 0 success, 1 a failure while working (a file, the data, the
@@ -24,7 +25,7 @@
    one translation unit (so the one cc line above stays one line, every
    function stays static, and the compiler sees the program whole):
      cli.h     what the parts share: includes, the parsed command line, prototypes
-     common.c  errors and numbers, class names, model helpers
+     common.c  errors and numbers, class names, model helpers, the --threads pool
      data.c    the data: IDX, CSV, .npy, image folders; splits; normalisation
      spec.c    the SPEC grammar
      unlabeled.c  distill's transfer set (--unlabeled), the lr schedule options

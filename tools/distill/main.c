@@ -43,6 +43,7 @@ static const option options[] = {
     OPT("--plot", O_STR, C_TRAIN | C_DISTILL, plot),
     OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
     OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
+    OPT("--threads", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_PREDICT, threads),
     OPT("--model", O_STR, C_EVAL | C_PREDICT | C_QUANTIZE, model),
     OPT("--calibration", O_STR, C_QUANTIZE, calibration),
     OPT("--split", O_STR, C_EVAL, split),
@@ -65,8 +66,8 @@ static const char usage_text[] =
     "                  training data's, then the unlabelled samples']\n"
     "                  [--attention S:T[:W]: attention transfer from the teacher's layer T to the\n"
     "                  student's layer S (0-based positions in the SPECs), weight W (1)]\n"
-    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N]\n"
-    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] IMAGE...\n"
+    "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N] [--threads N]\n"
+    "  distill predict --model MODEL [--top K] [--invert auto|yes|no] [--threads N] IMAGE...\n"
     "  distill info    MODEL\n"
     "  distill quantize --model MODEL DATA --out MODEL8 [--calibration N]\n"
     "                  an int8 model: weights int8 per output channel, activations uint8, ranges\n"
@@ -100,6 +101,8 @@ static const char usage_text[] =
     "  --classes a,b,c (class names; else the data's, DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
     "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --name TEXT (the run's name in plots)\n"
     "  --quiet (no progress line)\n"
+    "  --threads N (eval and predict too: N threads in all, 1 to 256; default one per core, 1 creates\n"
+    "  none; any N gives the same bits: the same model file, the same accuracy)\n"
     "The inputs are normalised and the model keeps it: IDX bytes x 1/255; a folder's pixels x 1/255 then\n"
     "per channel (v - mean) / std; tables, .npy and float IDX per feature (v - mean) / std (never / 255).\n"
     "\n"
@@ -156,6 +159,10 @@ static void parse_args(int argc, char **argv, args *a)
         else fail(2, "option %s needs a value", o->name);
         if (*(const char **)(void *)((char *)a + o->off)) fail(2, "option %s given twice", o->name);
         *(const char **)(void *)((char *)a + o->off) = value;
+        if (o->off == offsetof(args, threads)) {
+            a->threads_argc = eq ? 1 : 2;
+            a->threads_at = i + 1 - a->threads_argc;
+        }
     }
 }
 

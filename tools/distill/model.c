@@ -19,13 +19,16 @@ static void cmd_eval(const args *a)
     int k, j, classes, width = 5, batch = 0, train;
     char buf[64];
     dst_dataset *set;
+    dst_pool *pool;
     no_positional(a);
     need(a->model, "--model");
     if (a->split && strcmp(a->split, "test") != 0 && strcmp(a->split, "train") != 0)
         fail(2, "--split: '%s' is not test or train", a->split);
     train = a->split && strcmp(a->split, "train") == 0;
     if (a->batch) batch = (int)parse_int("--batch", a->batch, 1, 1 << 16);
+    pool = threads_start(a);
     m = load_model(a->model, "--model");
+    threads_attach(m, pool, "--model");
     load_sets(a, m, 1, &d);
     check_model_fits_sets(m, &d, "--model");
     set = train ? &d.train : &d.test;
@@ -70,6 +73,7 @@ static void cmd_eval(const args *a)
     free(x);
     dst_model_free(m);
     free_sets(&d);
+    dst_pool_stop(pool);
 }
 
 /* The mean of the image's one-pixel border, in [0, 1] (gray). */
@@ -96,6 +100,7 @@ static void cmd_predict(const args *a)
     dst_model *m;
     dst_image_prep prep;
     dst_error e;
+    dst_pool *pool;
     const char *names;
     float *x, *probs;
     int *order, i, j, k, classes, top = 3, bad = 0, c, h, w, invert_mode;
@@ -108,7 +113,9 @@ static void cmd_predict(const args *a)
     else if (strcmp(a->invert, "yes") == 0) invert_mode = 1;
     else if (strcmp(a->invert, "no") == 0) invert_mode = 0;
     else fail(2, "--invert: '%s' is not auto, yes or no", a->invert);
+    pool = threads_start(a);
     m = load_model(a->model, "--model");
+    threads_attach(m, pool, "--model");
     input_shape(m, &c, &h, &w);
     if (c != 1 && c != 3) fail(1, "--model takes %d channels; predict reads gray (1) or RGB (3) images", c);
     /* a model of table rows or vectors (1 x N) would take any picture squeezed to one line */
@@ -172,6 +179,7 @@ static void cmd_predict(const args *a)
     free(probs);
     free(order);
     dst_model_free(m);
+    dst_pool_stop(pool);
     if (bad) exit(1);
 }
 

@@ -294,10 +294,17 @@ static void save_with_metadata(const args *a, dst_model *m, const sets *d, const
     char *cmdline, text[64];
     size_t cmdlen = 8;
     int i;
+    /* the command line without --threads N: the threads change the time, not
+       one bit of the model, and a file trained on 1 or 8 threads is the same
+       file byte for byte */
     for (i = 1; i < a->argc; ++i) cmdlen += strlen(a->argv[i]) + 1;
     if (!(cmdline = (char *)malloc(cmdlen))) fail(1, "out of memory");
     strcpy(cmdline, "distill");
-    for (i = 1; i < a->argc; ++i) { strcat(cmdline, " "); strcat(cmdline, a->argv[i]); }
+    for (i = 1; i < a->argc; ++i) {
+        if (i == a->threads_at) { i += a->threads_argc - 1; continue; }
+        strcat(cmdline, " ");
+        strcat(cmdline, a->argv[i]);
+    }
     meta_string(m, "command", cmdline);
     meta_string(m, "arch", a->arch);
     meta_string(m, "classes", names);
@@ -378,6 +385,7 @@ static void cmd_train(const args *a)
     dst_result res;
     unlabeled u;
     dst_attention_term term;
+    dst_pool *pool;
     float *cache = NULL, loss = 0, acc = 0, tacc = 0, *train_x, *val_x = NULL, *test_x, *unlabeled_x = NULL;
     char *names, label[64];
     run r;
@@ -386,6 +394,7 @@ static void cmd_train(const args *a)
     memset(&npy, 0, sizeof npy);
     memset(&u, 0, sizeof u);
     train_settings(a, &fit, &opt, &seed);
+    pool = threads_start(a);
     if (a->name) snprintf(label, sizeof label, "%s", a->name);
     else base_label(a->out, label, sizeof label);
     {   /* check what can be checked before the data set is read */
@@ -399,7 +408,10 @@ static void cmd_train(const args *a)
         fit.attention = &term;
         fit.attention_count = 1;
     }
-    if (a->teacher) teacher = load_model(a->teacher, "--teacher");
+    if (a->teacher) {
+        teacher = load_model(a->teacher, "--teacher");
+        threads_attach(teacher, pool, "--teacher");
+    }
     if (a->teacher_logits && dst_npy_load(a->teacher_logits, &npy, &e) != DST_OK)
         fail(1, "--teacher-logits %s", e.message);
     load_sets(a, NULL, seed, &d);
@@ -407,6 +419,7 @@ static void cmd_train(const args *a)
     names = data_class_names(a, &d);
     m = build_model(a->arch, &d, seed);
     warn_final_activation(a->arch);
+    threads_attach(m, pool, "the model");
     if (dst_model_set_optimizer(m, &opt) != DST_OK) fail(2, "optimizer: %s", dst_model_error(m));
     if (!a->quiet) {
         printf("data: %lu training", (unsigned long)d.train.count);
@@ -414,7 +427,8 @@ static void cmd_train(const args *a)
         printf(" and %lu test %s of %dx%dx%d", (unsigned long)d.test.count, d.what, d.train.channels, d.train.height,
                d.train.width);
         if (d.test_fraction > 0) printf(" (test: %g held out)", (double)d.test_fraction);
-        printf(", %d classes; model: %lu parameters\n", d.train.classes, (unsigned long)count_params(m));
+        printf(", %d classes; model: %lu parameters; threads: %d\n", d.train.classes,
+               (unsigned long)count_params(m), dst_pool_size(pool));
     }
     choose_normalization(&d, m, a->quiet);
     if (u.count) {
@@ -487,4 +501,5 @@ static void cmd_train(const args *a)
     free(unlabeled_x);
     unlabeled_free(&u);
     free_sets(&d);
+    dst_pool_stop(pool);
 }
