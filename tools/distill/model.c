@@ -251,12 +251,20 @@ static void cmd_quantize(const args *a)
     need(a->out, "--out");
     if (a->calibration) n = (size_t)parse_int("--calibration", a->calibration, 1, 1 << 24);
     m = load_model(a->model, "--model");
-    if (dst_model_is_quantized(m)) fail(1, "--model %s is an int8 model already", a->model);
+    if (dst_model_is_quantized(m)) {
+        dst_model_free(m); /* (the sanitized build's leak check runs at exit) */
+        fail(1, "--model %s is an int8 model already", a->model);
+    }
     load_sets(a, m, 1, &d);
     check_model_fits_sets(m, &d, "--model");
     if (n > d.train.count) n = d.train.count;
     x = normalized_copy(m, &d.train); /* the model's own normalisation, from its metadata */
-    if (dst_model_quantize(m, x, n, &o, &q, &e) != DST_OK) fail(1, "%s", e.message);
+    if (dst_model_quantize(m, x, n, &o, &q, &e) != DST_OK) {
+        dst_model_free(m);
+        free(x);
+        free_sets(&d);
+        fail(1, "%s", e.message);
+    }
     copy_meta(m, q);
     dst_model_meta_set_string(q, "quant.source", a->model);
     dst_model_meta_set_string(q, "quant.calibration", "minmax");
