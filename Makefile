@@ -16,7 +16,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/* tests/corpus-csv/*
 
-.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd bench-threads clean fuzz corpus test-torch test-gemm-cross
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd bench-threads bench-int8 clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy build/table
 PROGRAMS = build/distill build/demo
 all: $(PROGRAMS) $(EXAMPLES)
@@ -108,6 +108,7 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
+	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
 
 # The reference fixtures of tests/gen_fixtures.py, tests/gen_conv_fixtures.py and tests/gen_kd_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
@@ -169,6 +170,14 @@ build/bench_mlp: bench/bench_mlp.c distill.h | build/.dir
 bench-mlp: build/bench_mlp
 	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_mlp_torch.py $(BENCH_MLP_ARGS) > build/bench_mlp_torch.txt
 	./build/bench_mlp --torch build/bench_mlp_torch.txt $(BENCH_MLP_ARGS)
+
+# int8 models (dst_model_quantize) against their float models on Fashion-MNIST:
+# accuracy, batch-1 latency, batch-128 throughput, file size (docs/BENCHMARKS.md, "int8").
+BENCH_INT8_ARGS ?=
+build/bench_int8: bench/bench_int8.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-int8: build/bench_int8
+	./build/bench_int8 $(BENCH_INT8_ARGS)
 
 # Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
 # both on one thread, in the same run.

@@ -24,7 +24,10 @@
      CRC32s, little-endian everywhere; atomic saves, loading in place from
      memory, checkpoints that resume training bit for bit). On one core by
      default; on every core when asked (a built-in pool or your own job
-     system), with the same bits for any thread count.
+     system), with the same bits for any thread count. And int8 models
+     for shipping: post-training quantization (dst_model_quantize) to int8
+     weights and uint8 activations that run on integer SIMD kernels
+     (AVX-512 VNNI, AVX2, SSE2, NEON), saved in the same weight file.
 
    QUICK START
      Define DISTILL_IMPLEMENTATION in exactly one C or C++ file before the
@@ -133,12 +136,14 @@
        >>winograd  Winograd F(2x2, 3x3)
        >>pool      max, average and global pooling
        >>batchnorm batch normalization
+       >>int8      int8 kernels: integer dot products, (de)quantizing, pooling
        >>rng       random numbers
        >>opt       optimizers
        >>kernels   the kernel table of each SIMD level
        >>model     the model and layer structures
        >>layers    the layer kinds, one section each, and their table
        >>run       a model's forward, backward, predict, evaluate
+       >>quantize  int8 models: calibration, integer weights
        >>train     training and distillation
        >>file      the weight file (with its CRC32)
        >>data      IDX / MNIST data, gzip
@@ -701,6 +706,7 @@ typedef struct dst_layer_info {
     size_t weight_count, bias_count;
     size_t buffer_offset; /* into dst_model_buffers(): BATCHNORM's running mean, then variance */
     size_t buffer_count;  /* 2 x channels for BATCHNORM, else 0 */
+    int    int8;          /* 1: an int8 model's layer with int8 weights and int32 bias (dst_model_quantize) */
 } dst_layer_info;
 
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info);
@@ -763,6 +769,46 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
    indices shift. m is not changed. Training the copy trains the folded
    weights (there is no batch norm left to use batch statistics). */
 DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folded, dst_error *err);
+
+/* ---- int8 models ----
+   Post-training quantization: dst_model_quantize turns a trained float
+   model into an int8 model that computes in integers. Weights: int8,
+   symmetric, one scale per output channel, in [-127, 127]. Activations:
+   uint8 with one scale and zero point per tensor, real = scale (q - zero),
+   their ranges calibrated on samples you give (a few hundred to a few
+   thousand training samples). Biases: int32 in the scale of input x weight.
+   Between layers each output channel is requantized by one float
+   multiplier (docs/API.md says why not a fixed-point one). DENSE and
+   CONV2D (groups and depthwise included, with a fused ReLU), RELU, the
+   pools, FLATTEN and the dropouts (identity in inference) run in
+   integers; any other layer runs in float between a dequantize and a
+   quantize, so every model quantizes. The model's input is quantized on
+   entry and its output given back in float: predict, evaluate and
+   forward (training = 0) work as on any model. Training it is refused
+   (DST_ERR_UNSUPPORTED): train the float model, then quantize again. */
+typedef enum dst_calibration {
+    DST_CALIBRATE_MINMAX = 0,    /* each tensor's range: the smallest and largest value seen */
+    DST_CALIBRATE_PERCENTILE = 1 /* the range that keeps `percentile` % of the values seen */
+} dst_calibration;
+
+typedef struct dst_quantize_options {
+    dst_calibration calibration; /* MINMAX by default (docs/API.md: which is better, measured) */
+    float percentile;            /* PERCENTILE: in (50, 100]; default 99.99 */
+    int   batch;                 /* samples per calibration forward; 0 = 256 */
+} dst_quantize_options;
+
+DSTDEF dst_quantize_options dst_quantize_default(void);
+
+/* *out = the int8 model of m (batch norms folded first, as
+   dst_model_fold_batchnorm does), its activation ranges calibrated on
+   calib_count samples of calib_x (NCHW floats, as m takes them;
+   calib_count >= 1). opt NULL: dst_quantize_default(). m is not changed.
+   Free *out with dst_model_free. dst_model_params of *out holds the
+   dequantized weights (int8 value x scale) and biases. */
+DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, size_t calib_count,
+                                     const dst_quantize_options *opt, dst_model **out, dst_error *err);
+/* 1 for an int8 model (dst_model_quantize, or one loaded from a file), else 0. */
+DSTDEF int dst_model_is_quantized(const dst_model *m);
 
 /* ==== API: training and distillation ===================================== */
 
@@ -976,7 +1022,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
    every host. docs/FORMAT.md gives it byte by byte. A checkpoint is the same
    file plus the optimizer's state and dst_model_fit's position. */
 #define DST_FILE_VERSION_MAJOR 1 /* a reader refuses a newer major version */
-#define DST_FILE_VERSION_MINOR 0 /* and reads a newer minor one (it only adds) */
+#define DST_FILE_VERSION_MINOR 1 /* and reads a newer minor one (it only adds); 1.1: int8 models */
 
 /* Limits a file may claim, checked before anything is allocated. */
 #ifndef DST_MAX_LAYERS
@@ -1744,6 +1790,26 @@ static dst_simd dst__simd_best(void)
     return (dst_simd)best;
 }
 
+#if defined(DST__SIMD_X86)
+/* AVX-512's integer extensions, for the int8 kernels of the AVX-512 level
+   (which needs only AVX-512F): 0 neither, 1 BW and VL, 2 those and VNNI.
+   Cached like the level. */
+static dst__atomic_int dst__avx512_int8_detected = -1;
+static int dst__cpu_avx512_int8(void)
+{
+    dst__atomic_int v = DST__ATOMIC_LOAD(&dst__avx512_int8_detected);
+    if (v < 0) {
+        unsigned r[4] = { 0, 0, 0, 0 };
+        dst__cpuid(0, 0, r);
+        if (r[0] >= 7) dst__cpuid(7, 0, r);
+        else r[1] = r[2] = 0;
+        v = ((r[1] >> 30) & 1) && ((r[1] >> 31) & 1) ? ((r[2] >> 11) & 1 ? 2 : 1) : 0; /* BW, VL; VNNI */
+        DST__ATOMIC_STORE(&dst__avx512_int8_detected, v);
+    }
+    return (int)v;
+}
+#endif
+
 static int dst__simd_has(dst_simd level)
 {
     dst_simd best = dst__simd_best();
@@ -1820,6 +1886,10 @@ typedef struct dst__kernels {
     void (*wino_grad)(const dst__wino *q, const float *dy, size_t g0, int cnt, float *td);
     /* max pooling, 2x2 windows, stride 2, no padding; NULL: the reference loops */
     void (*maxpool2x2)(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax);
+    /* int8 models: rows of u8 x s8 dot products in int32 (see >>int8) */
+    void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out, size_t ostride);
+    void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
+    void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
 } dst__kernels;
 
 static const dst__kernels *dst__kernels_for(dst_simd level);
@@ -5743,6 +5813,359 @@ DSTDEF dst_result dst_batchnorm_backward(const dst_batchnorm_params *p, int batc
     return DST_OK;
 }
 
+/* ==== int8 kernels ================================================ >>int8
+   The integer arithmetic of int8 models (dst_model_quantize): activations
+   uint8 with a zero point, weights int8 in [-127, 127], sums in int32.
+   The one product kernel, q8_dot, is a row of dot products,
+     out[r ostride] = sum over i < k of x[i] w[r ldw + i]      (r < rows),
+   which a dense layer runs per sample and a convolution per output
+   position (over a patch of its input). Integer sums are exact whatever
+   the order, so every level gives the scalar reference's bits.
+
+   Why no sum overflows: |x w| <= 255 x 127 = 32385, and a row has at most
+   DST__Q8_MAX_K = 32768 terms, so |sum| <= 1,061,191,680 < 2^31 - 1, with
+   room for the bias (at most 2^29 plus the zero point's correction,
+   255 x 127 x 32768; dst__q8_weights). A layer with a longer row runs in
+   float (dst_model_quantize decides).
+   The vector levels widen both operands to int16 and multiply-add pairs
+   into int32 (pmaddwd: a pair is at most 64770, far from its one overflow
+   case, -32768 x -32768 twice). They do not use pmaddubsw, which adds a
+   pair of u8 x s8 products in saturating int16: 2 x 255 x 127 = 64770
+   would saturate, unless activations were cut to 7 bits. AVX-512 VNNI's
+   vpdpbusd adds four u8 x s8 products straight into int32, with no int16
+   step: exact at full speed. NEON widens with vmovl and vmlal. */
+#define DST__Q8_MAX_K 32768
+
+static void dst__q8_dot_scalar(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
+{
+    size_t r, i;
+    for (r = 0; r < rows; ++r, w += ldw) {
+        int32_t s = 0;
+        for (i = 0; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
+        out[r * ostride] = s;
+    }
+}
+
+#if defined(DST__SIMD_X86)
+/* 16 values a step, one row at a time (SSE2 has no sign extension: the
+   bytes go to the high half of int16 lanes and shift down arithmetically) */
+static void dst__q8_dot_sse2(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
+{
+    size_t r, i, kv = k & ~(size_t)15;
+    const __m128i zero = _mm_setzero_si128();
+    for (r = 0; r < rows; ++r, w += ldw) {
+        __m128i acc = _mm_setzero_si128();
+        int32_t s;
+        for (i = 0; i < kv; i += 16) {
+            __m128i xv = _mm_loadu_si128((const __m128i *)(const void *)(x + i));
+            __m128i wv = _mm_loadu_si128((const __m128i *)(const void *)(w + i));
+            __m128i xl = _mm_unpacklo_epi8(xv, zero), xh = _mm_unpackhi_epi8(xv, zero);
+            __m128i wl = _mm_srai_epi16(_mm_unpacklo_epi8(wv, wv), 8), wh = _mm_srai_epi16(_mm_unpackhi_epi8(wv, wv), 8);
+            acc = _mm_add_epi32(acc, _mm_add_epi32(_mm_madd_epi16(xl, wl), _mm_madd_epi16(xh, wh)));
+        }
+        acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4E));
+        acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xB1));
+        s = _mm_cvtsi128_si32(acc);
+        for (i = kv; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
+        out[r * ostride] = s;
+    }
+}
+
+/* the lane sums of four vectors at once, into s[0..3] */
+static DST__TARGET("avx2,fma") void dst__hsum4_epi32_avx2(__m256i a, __m256i b, __m256i c, __m256i d, int32_t *s)
+{
+#define DST__HALVES_AVX2(v) _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1))
+    __m128i ab = _mm_hadd_epi32(DST__HALVES_AVX2(a), DST__HALVES_AVX2(b));
+    __m128i cd = _mm_hadd_epi32(DST__HALVES_AVX2(c), DST__HALVES_AVX2(d));
+#undef DST__HALVES_AVX2
+    _mm_storeu_si128((__m128i *)(void *)s, _mm_hadd_epi32(ab, cd));
+}
+
+/* 16 values a step, four rows at a time (x is loaded once for four rows) */
+static DST__TARGET("avx2,fma") void dst__q8_dot_avx2(const uint8_t *x, const int8_t *w, size_t k, size_t rows,
+                                                      size_t ldw, int32_t *out, size_t ostride)
+{
+    size_t r, i, j, kv = k & ~(size_t)15;
+    for (r = 0; r < rows; r += 4) {
+        size_t nr = rows - r < 4 ? rows - r : 4;
+        const int8_t *w0 = w + r * ldw, *w1 = nr > 1 ? w0 + ldw : w0, *w2 = nr > 2 ? w1 + ldw : w0,
+                     *w3 = nr > 3 ? w2 + ldw : w0;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        int32_t s[4];
+        for (i = 0; i < kv; i += 16) {
+            __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(x + i)));
+#define DST__Q8_ROW_AVX2(acc, wr) \
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)((wr) + i)))))
+            DST__Q8_ROW_AVX2(a0, w0);
+            DST__Q8_ROW_AVX2(a1, w1);
+            DST__Q8_ROW_AVX2(a2, w2);
+            DST__Q8_ROW_AVX2(a3, w3);
+#undef DST__Q8_ROW_AVX2
+        }
+        dst__hsum4_epi32_avx2(a0, a1, a2, a3, s);
+        for (j = 0; j < nr; ++j) {
+            const int8_t *wr = w + (r + j) * ldw;
+            for (i = kv; i < k; ++i) s[j] += (int32_t)x[i] * (int32_t)wr[i];
+            out[(r + j) * ostride] = s[j];
+        }
+    }
+}
+
+/* AVX-512BW: 32 values a step, the tail by masked loads (masked bytes are
+   not read); four rows at a time */
+#define DST__Q8_ATTR_AVX512 DST__TARGET("avx512f,avx512bw,avx512vl")
+/* the lane sums of four vectors at once, into s[0..3] (masked extracts:
+   GCC 12 warns in C++ on the unmasked ones, see dst__hsum_avx512) */
+static DST__Q8_ATTR_AVX512 __m128i dst__quarters_avx512(__m512i v)
+{
+    __m256i h = _mm256_add_epi32(_mm512_mask_extracti64x4_epi64(_mm256_setzero_si256(), 0xF, v, 0),
+                                 _mm512_mask_extracti64x4_epi64(_mm256_setzero_si256(), 0xF, v, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_mask_extracti32x4_epi32(_mm_setzero_si128(), 0xF, h, 1));
+}
+static DST__Q8_ATTR_AVX512 void dst__hsum4_epi32_avx512(__m512i a, __m512i b, __m512i c, __m512i d, int32_t *s)
+{
+    __m128i ab = _mm_hadd_epi32(dst__quarters_avx512(a), dst__quarters_avx512(b));
+    __m128i cd = _mm_hadd_epi32(dst__quarters_avx512(c), dst__quarters_avx512(d));
+    _mm_storeu_si128((__m128i *)(void *)s, _mm_hadd_epi32(ab, cd));
+}
+
+static DST__Q8_ATTR_AVX512 void dst__q8_dot_avx512(const uint8_t *x, const int8_t *w, size_t k, size_t rows,
+                                                    size_t ldw, int32_t *out, size_t ostride)
+{
+    size_t r, i;
+    for (r = 0; r < rows; r += 4) {
+        size_t nr = rows - r < 4 ? rows - r : 4;
+        const int8_t *w0 = w + r * ldw, *w1 = nr > 1 ? w0 + ldw : w0, *w2 = nr > 2 ? w1 + ldw : w0,
+                     *w3 = nr > 3 ? w2 + ldw : w0;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        int32_t s[4];
+        for (i = 0; i < k; i += 32) {
+            __mmask32 mk = k - i >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k - i)) - 1u);
+            __m512i xv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mk, x + i));
+#define DST__Q8_ROW_AVX512(acc, wr) \
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(xv, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mk, (wr) + i))))
+            DST__Q8_ROW_AVX512(a0, w0);
+            DST__Q8_ROW_AVX512(a1, w1);
+            DST__Q8_ROW_AVX512(a2, w2);
+            DST__Q8_ROW_AVX512(a3, w3);
+#undef DST__Q8_ROW_AVX512
+        }
+        dst__hsum4_epi32_avx512(a0, a1, a2, a3, s);
+        for (i = 0; i < nr; ++i) out[(r + i) * ostride] = s[i];
+    }
+}
+
+/* AVX-512 VNNI: 64 values a step, vpdpbusd (four u8 x s8 products into
+   each int32 lane, no saturation) */
+#define DST__Q8_ATTR_VNNI DST__TARGET("avx512f,avx512bw,avx512vl,avx512vnni")
+static DST__Q8_ATTR_VNNI void dst__q8_dot_avx512vnni(const uint8_t *x, const int8_t *w, size_t k, size_t rows,
+                                                      size_t ldw, int32_t *out, size_t ostride)
+{
+    size_t r, i;
+    for (r = 0; r < rows; r += 4) {
+        size_t nr = rows - r < 4 ? rows - r : 4;
+        const int8_t *w0 = w + r * ldw, *w1 = nr > 1 ? w0 + ldw : w0, *w2 = nr > 2 ? w1 + ldw : w0,
+                     *w3 = nr > 3 ? w2 + ldw : w0;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        int32_t s[4];
+        for (i = 0; i < k; i += 64) {
+            __mmask64 mk = k - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (k - i)) - 1);
+            __m512i xv = _mm512_maskz_loadu_epi8(mk, x + i);
+            a0 = _mm512_dpbusd_epi32(a0, xv, _mm512_maskz_loadu_epi8(mk, w0 + i));
+            a1 = _mm512_dpbusd_epi32(a1, xv, _mm512_maskz_loadu_epi8(mk, w1 + i));
+            a2 = _mm512_dpbusd_epi32(a2, xv, _mm512_maskz_loadu_epi8(mk, w2 + i));
+            a3 = _mm512_dpbusd_epi32(a3, xv, _mm512_maskz_loadu_epi8(mk, w3 + i));
+        }
+        dst__hsum4_epi32_avx512(a0, a1, a2, a3, s);
+        for (i = 0; i < nr; ++i) out[(r + i) * ostride] = s[i];
+    }
+}
+#endif /* DST__SIMD_X86 */
+
+#if defined(DST__SIMD_NEON)
+/* 16 values a step: widen to int16 (vmovl), multiply-accumulate into
+   int32 (vmlal); one row at a time */
+static void dst__q8_dot_neon(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
+{
+    size_t r, i, kv = k & ~(size_t)15;
+    for (r = 0; r < rows; ++r, w += ldw) {
+        int32x4_t acc = vdupq_n_s32(0);
+        int32_t s;
+        for (i = 0; i < kv; i += 16) {
+            uint8x16_t xv = vld1q_u8(x + i);
+            int8x16_t wv = vld1q_s8(w + i);
+            int16x8_t xl = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(xv))), xh = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(xv)));
+            int16x8_t wl = vmovl_s8(vget_low_s8(wv)), wh = vmovl_s8(vget_high_s8(wv));
+            acc = vmlal_s16(acc, vget_low_s16(xl), vget_low_s16(wl));
+            acc = vmlal_s16(acc, vget_high_s16(xl), vget_high_s16(wl));
+            acc = vmlal_s16(acc, vget_low_s16(xh), vget_low_s16(wh));
+            acc = vmlal_s16(acc, vget_high_s16(xh), vget_high_s16(wh));
+        }
+        s = vaddvq_s32(acc);
+        for (i = kv; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
+        out[r * ostride] = s;
+    }
+}
+#endif
+
+/* ---- requantize: int32 sums to uint8 ----
+   y[j] = clamp(((float)acc[j] + k[0]) k[1] + k[2], k[3], 255), truncated:
+   k = { bias, multiplier, zero point + 0.5, lowest } (lowest: 0, or the
+   zero point + 0.5 under a fused ReLU), so the result is rounded half up.
+   The same float operations in the same order on every level: the same
+   bits. */
+static uint8_t dst__q8_requant_one(int32_t acc, const float *k)
+{
+    float v = ((float)acc + k[0]) * k[1] + k[2];
+    if (!(v >= k[3])) v = k[3];
+    if (v > 255.0f) v = 255.0f;
+    return (uint8_t)v; /* v >= 0: truncation is floor */
+}
+
+static void dst__q8_requant_scalar(const int32_t *acc, size_t n, const float *k, uint8_t *y)
+{
+    size_t j;
+    for (j = 0; j < n; ++j) y[j] = dst__q8_requant_one(acc[j], k);
+}
+
+#if defined(DST__SIMD_X86)
+/* 16 a step: four vectors of 4, packed to bytes by saturating packs (the
+   values are already in [0, 255]) */
+static void dst__q8_requant_sse2(const int32_t *acc, size_t n, const float *k, uint8_t *y)
+{
+    size_t j;
+    const __m128 b = _mm_set1_ps(k[0]), m = _mm_set1_ps(k[1]), z = _mm_set1_ps(k[2]), lo = _mm_set1_ps(k[3]),
+                 hi = _mm_set1_ps(255.0f);
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m128i q[4];
+        int i;
+        for (i = 0; i < 4; ++i) {
+            __m128 v = _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)(const void *)(acc + j + 4 * i)));
+            v = _mm_add_ps(_mm_mul_ps(_mm_add_ps(v, b), m), z);
+            q[i] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, lo), hi));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(y + j),
+                         _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3])));
+    }
+    dst__q8_requant_scalar(acc + j, n - j, k, y + j);
+}
+#endif
+
+/* ---- quantize, dequantize ----
+   real = scale (q - zero). Values are rounded half up once the zero point
+   is added (they are then >= 0), in float, then clamped to [0, 255]; by
+   truncation, not floor(), which is a call on some targets. */
+
+static void dst__q8_quantize_scalar(const float *x, size_t n, float scale, int32_t zero, uint8_t *q)
+{
+    size_t i;
+    float inv = 1.0f / scale, zf = (float)zero + 0.5f;
+    for (i = 0; i < n; ++i) {
+        float v = x[i] * inv + zf;
+        q[i] = !(v > 0) ? 0 : v >= 255.0f ? 255 : (uint8_t)v; /* NaN: 0; truncation of v > 0 is floor */
+    }
+}
+
+#if defined(DST__SIMD_X86)
+/* 16 a step; max(v, 0) gives 0 for a NaN v, as the scalar loop */
+static void dst__q8_quantize_sse2(const float *x, size_t n, float scale, int32_t zero, uint8_t *q)
+{
+    size_t i;
+    float inv = 1.0f / scale, zf = (float)zero + 0.5f;
+    const __m128 vi = _mm_set1_ps(inv), vz = _mm_set1_ps(zf), lo = _mm_setzero_ps(), hi = _mm_set1_ps(255.0f);
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m128i t[4];
+        int j;
+        for (j = 0; j < 4; ++j) {
+            __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i + 4 * j), vi), vz);
+            t[j] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, lo), hi));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(q + i), _mm_packus_epi16(_mm_packs_epi32(t[0], t[1]), _mm_packs_epi32(t[2], t[3])));
+    }
+    dst__q8_quantize_scalar(x + i, n - i, scale, zero, q + i);
+}
+#endif
+
+static void dst__q8_quantize(const float *x, size_t n, float scale, int32_t zero, uint8_t *q)
+{
+    dst__kern()->q8_quantize(x, n, scale, zero, q);
+}
+
+static void dst__q8_dequantize(const uint8_t *q, size_t n, float scale, int32_t zero, float *y)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) y[i] = scale * (float)((int32_t)q[i] - zero);
+}
+
+/* max pooling: the zero point maps order to order, so the integer maximum
+   is the quantized maximum (same scale in and out); padding never wins */
+static void dst__q8_maxpool(const dst_pool2d_params *p, int batch, const uint8_t *x, uint8_t *y)
+{
+    int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
+    for (c = 0; c < planes; ++c) {
+        const uint8_t *src = x + c * in_plane;
+        uint8_t *o = y + c * (size_t)oh * ow;
+        for (yo = 0; yo < oh; ++yo)
+            for (xo = 0; xo < ow; ++xo) {
+                uint8_t best = 0;
+                dst__pool_window(p, yo, xo, &h0, &h1, &w0, &w1);
+                for (h = h0; h < h1; ++h)
+                    for (w = w0; w < w1; ++w) if (src[h * p->in_w + w] > best) best = src[h * p->in_w + w];
+                o[(size_t)yo * ow + xo] = best;
+            }
+    }
+}
+
+/* average pooling, count_include_pad as the float path: padding is a real
+   0, the zero point; the mean rounds half up (same scale in and out) */
+static void dst__q8_avgpool(const dst_pool2d_params *p, int batch, const uint8_t *x, int32_t zero, uint8_t *y)
+{
+    int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
+    size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
+    int64_t area = (int64_t)p->kernel_h * p->kernel_w;
+    for (c = 0; c < planes; ++c) {
+        const uint8_t *src = x + c * in_plane;
+        uint8_t *o = y + c * (size_t)oh * ow;
+        for (yo = 0; yo < oh; ++yo)
+            for (xo = 0; xo < ow; ++xo) {
+                int64_t s;
+                dst__pool_window(p, yo, xo, &h0, &h1, &w0, &w1);
+                s = (area - (int64_t)(h1 - h0) * (w1 - w0)) * zero;
+                for (h = h0; h < h1; ++h)
+                    for (w = w0; w < w1; ++w) s += src[h * p->in_w + w];
+                o[(size_t)yo * ow + xo] = (uint8_t)((2 * s + area) / (2 * area));
+            }
+    }
+}
+
+/* The patches of one sample's group g for an integer convolution: row pos
+   (an output position) holds the k = in_c / groups x kernel_h x kernel_w
+   inputs its window sees, in the weight's order; outside the input, the
+   zero point (a real 0). */
+static void dst__q8_patches(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col)
+{
+    int oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), cg = p->in_c / p->groups, yo, xo, c, ky, kx;
+    size_t k = (size_t)cg * p->kernel_h * p->kernel_w;
+    for (yo = 0; yo < oh; ++yo)
+        for (xo = 0; xo < ow; ++xo) {
+            uint8_t *row = col + ((size_t)yo * ow + xo) * k;
+            for (c = 0; c < cg; ++c) {
+                const uint8_t *plane = x + (size_t)(g * cg + c) * p->in_h * p->in_w;
+                for (ky = 0; ky < p->kernel_h; ++ky) {
+                    int iy = yo * p->stride_h - p->pad_h + ky * p->dilation_h;
+                    for (kx = 0; kx < p->kernel_w; ++kx) {
+                        int ix = xo * p->stride_w - p->pad_w + kx * p->dilation_w;
+                        *row++ = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w ? plane[(size_t)iy * p->in_w + ix] : zero;
+                    }
+                }
+            }
+        }
+}
+
 /* ==== random numbers ============================================== >>rng */
 
 DSTDEF void dst_rng_seed(dst_rng *rng, uint64_t seed) { rng->state = seed; }
@@ -6081,7 +6504,8 @@ static const dst__kernels dst__kernels_scalar = {
     dst__sgd_scalar, dst__adam_scalar,
     0, NULL, NULL,
     0, NULL, NULL, NULL,
-    NULL
+    NULL,
+    dst__q8_dot_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 
 #if defined(DST__SIMD_X86)
@@ -6091,7 +6515,8 @@ static const dst__kernels dst__kernels_sse2 = {
     dst__sgd_sse2, dst__adam_sse2,
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
-    dst__maxpool2x2_forward_sse2
+    dst__maxpool2x2_forward_sse2,
+    dst__q8_dot_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 static const dst__kernels dst__kernels_avx2 = {
@@ -6100,17 +6525,25 @@ static const dst__kernels dst__kernels_avx2 = {
     dst__sgd_avx2, dst__adam_avx2,
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
-    dst__maxpool2x2_forward_sse2
+    dst__maxpool2x2_forward_sse2,
+    dst__q8_dot_avx2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
-static const dst__kernels dst__kernels_avx512 = {
-    DST_SIMD_AVX512, &dst__gemm_avx512,
-    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2,
-    dst__sgd_avx2, dst__adam_avx2,
-    1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
-    DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512,
-    dst__maxpool2x2_forward_avx512
-};
+/* AVX-512: one table per int8 extension set the CPU has (dst__cpu_avx512_int8):
+   F only (the AVX2 int8 kernel), BW and VL, and VNNI as well */
+#define DST__KERNELS_AVX512(q8_dot) {                                                                  \
+    DST_SIMD_AVX512, &dst__gemm_avx512,                                                                \
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2, \
+    dst__sgd_avx2, dst__adam_avx2,                                                                     \
+    1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
+    DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
+    dst__maxpool2x2_forward_avx512,                                                                    \
+    q8_dot, dst__q8_requant_sse2, dst__q8_quantize_sse2                                                \
+}
+static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2);
+static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512);
+static const dst__kernels dst__kernels_avx512vnni = DST__KERNELS_AVX512(dst__q8_dot_avx512vnni);
+#undef DST__KERNELS_AVX512
 #endif
 
 #if defined(DST__SIMD_NEON)
@@ -6122,7 +6555,8 @@ static const dst__kernels dst__kernels_neon = {
     dst__sgd_neon, dst__adam_neon,
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
     0, NULL, NULL, NULL,
-    NULL
+    NULL,
+    dst__q8_dot_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 #endif
 
@@ -6134,7 +6568,12 @@ static const dst__kernels *dst__kernels_for(dst_simd level)
 #if defined(DST__SIMD_X86)
     case DST_SIMD_SSE2: return &dst__kernels_sse2;
     case DST_SIMD_AVX2: return &dst__kernels_avx2;
-    case DST_SIMD_AVX512: return &dst__kernels_avx512;
+    case DST_SIMD_AVX512:
+        switch (dst__cpu_avx512_int8()) {
+        case 2: return &dst__kernels_avx512vnni;
+        case 1: return &dst__kernels_avx512bw;
+        default: return &dst__kernels_avx512;
+        }
 #endif
 #if defined(DST__SIMD_NEON)
     case DST_SIMD_NEON: return &dst__kernels_neon;
@@ -6161,6 +6600,18 @@ typedef struct dst__layer {
     float *out;                            /* batch x out_size */
     float *aux;                            /* DROPOUT, DROPOUT2D: the mask; MAXPOOL2D: argmax
                                               (int32); BATCHNORM: saved mean, invstd */
+    /* int8 models (>>quantize): the output's quantization, real = q_scale (q - q_zero), and for
+       a layer with integer weights (q_w set: DENSE, CONV2D) per output channel its int8 weights
+       [units][k], their scales, the int32 bias (in_scale w_scale units, minus the input's zero
+       point times the row's weight sum) and the requantization multiplier
+       in_scale w_scale / q_scale. out holds uint8 values then. */
+    float   q_scale;
+    int32_t q_zero;
+    int32_t q_in_zero;                     /* the input's zero point (CONV2D's padding) */
+    int8_t  *q_w;
+    float   *q_w_scale, *q_mult;
+    int32_t *q_b;                          /* the bias in in_scale w_scale units, as the file holds it */
+    int32_t *q_bias;
 } dst__layer;
 
 /* A metadata entry (the weight file section): key and string value share one block. */
@@ -6225,6 +6676,13 @@ struct dst_model {
     int    meta_count, meta_cap;
     dst__fit_pos fit;
     uint64_t seed;                         /* the description's, saved in the file */
+    /* int8 models (>>quantize): the input's quantization, and the block that holds every
+       layer's q_w, q_w_scale, q_mult, q_bias and the int32 sums of one output position */
+    int     q8;
+    float   q_in_scale;
+    int32_t q_in_zero;
+    void   *q_block;
+    int32_t *q_acc;
 };
 
 static dst_result dst__model_own(dst_model *m); /* copies in-place parameters into owned memory */
@@ -6299,13 +6757,22 @@ typedef struct dst__layer_ops {
        its forward or backward runs (layers run one at a time, so the
        workspace holds the largest of them, at m->scratch_layer). NULL: none. */
     size_t (*scratch_floats)(const dst__layer *ly, int batch);
+    /* An int8 model's forward (>>quantize): reads the uint8 x (the previous
+       layer's q_scale, q_zero), writes the layer's uint8 output to ly->out
+       and returns where it is (ly->out, or x for a layer that passes it
+       on). yf non-NULL (the last layer): a kind that can writes its output
+       there in float instead and returns NULL. NULL: the kind runs in
+       float between a dequantize and a quantize. */
+    const uint8_t *(*forward_q8)(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf);
 } dst__layer_ops;
 
 enum {
     DST__KIND_FUSES_RELU = 1,      /* a RELU layer right after it is done by its forward (relu_fused) */
     DST__KIND_FOLDS_BATCHNORM = 2, /* weight [units][...] and bias [units]: a BATCHNORM right after it
                                       folds into them (dst_model_fold_batchnorm) */
-    DST__KIND_IN_PLACE = 4         /* its output is its input's buffer, except as the first layer */
+    DST__KIND_IN_PLACE = 4,        /* its output is its input's buffer, except as the first layer */
+    DST__KIND_Q8_SAME_SCALE = 8    /* int8 models: its output keeps its input's scale and zero point
+                                      (RELU, the pools, FLATTEN, the dropouts) */
 };
 
 /* The row of a layer of a model (its kind has passed dst__layer_shape). */
@@ -6478,6 +6945,7 @@ DSTDEF void dst_model_free(dst_model *m)
     dst__free_aligned(m->pack, ctx);
     dst__free_aligned(m->own_params, ctx);
     dst__free_aligned(m->own_buffers, ctx);
+    DST_FREE(m->q_block, ctx);
     while (m->meta_count > 0) DST_FREE(m->meta[--m->meta_count].key, ctx);
     DST_FREE(m->meta, ctx);
     DST_FREE(m->layers, ctx);
@@ -6600,6 +7068,7 @@ DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info 
     info->bias_count = ly->bias_count;
     info->buffer_offset = ly->buffer_offset;
     info->buffer_count = ly->buffer_count;
+    info->int8 = ly->q_w != NULL;
     return DST_OK;
 }
 
@@ -6807,9 +7276,53 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
     return dx;
 }
 
+/* The outputs of channel o of a layer with integer weights at count
+   positions from its int32 sums acc[j]: uint8 to y[j], or (yf
+   non-NULL) float to yf[j]. Requantized in float (q8_requant): zero +
+   (acc + bias) mult, rounded half up, clamped to [0, 255] ([zero, 255]
+   with a fused ReLU). */
+/* count 1 (a dense layer: one sum per channel) takes the one-value
+   requantization directly, the same bits as the kernel */
+static void dst__q8_outputs(const dst__layer *ly, const dst__kernels *kt, size_t o, const int32_t *acc, size_t count,
+                            float *yf, uint8_t *y)
+{
+    size_t j;
+    int64_t bias = ly->q_bias[o];
+    float kq[4];
+    if (yf) {
+        double to_real = (double)ly->q_mult[o] * (double)ly->q_scale;
+        for (j = 0; j < count; ++j) {
+            double v = (double)(acc[j] + bias) * to_real;
+            yf[j] = ly->relu_fused && v < 0 ? 0.0f : (float)v;
+        }
+        return;
+    }
+    kq[0] = (float)bias;
+    kq[1] = ly->q_mult[o];
+    kq[2] = (float)ly->q_zero + 0.5f;
+    kq[3] = ly->relu_fused ? kq[2] : 0.0f;
+    if (count == 1) y[0] = dst__q8_requant_one(acc[0], kq);
+    else kt->q8_requant(acc, count, kq, y);
+}
+
+/* int8: one row of dot products per sample */
+static const uint8_t *dst__dense_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
+{
+    size_t in = ly->in_size, out = (size_t)ly->desc.units, n;
+    uint8_t *y = (uint8_t *)(void *)ly->out;
+    const dst__kernels *kt = dst__kern();
+    size_t o;
+    for (n = 0; n < (size_t)batch; ++n) {
+        kt->q8_dot(x + n * in, ly->q_w, in, out, in, m->q_acc, 1);
+        for (o = 0; o < out; ++o) dst__q8_outputs(ly, kt, o, m->q_acc + o, 1, yf ? yf + n * out + o : NULL, y + n * out + o);
+    }
+    return yf ? NULL : y;
+}
+
 static const dst__layer_ops dst__kind_dense = {
     dst__dense_layer_shape, NULL, dst__init_weights, NULL, dst__dense_layer_forward, dst__dense_layer_backward,
-    dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU, NULL
+    dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
+    NULL, dst__dense_layer_forward_q8
 };
 
 /* ---- conv2d --------------------------------------------------------------
@@ -6980,10 +7493,35 @@ static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, con
     return dx;
 }
 
+/* int8: per sample and group, the patches of the input (m->col holds
+   them: dst_model_quantize sized it), one row of dot products per output
+   position over its group's filters (the int32 sums, channel by channel,
+   in dbuf[0], which the int8 forward leaves free here), then each
+   channel's outputs */
+static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
+{
+    dst_conv2d_params p = dst__conv_params_of(ly);
+    size_t npos = (size_t)ly->out_h * ly->out_w, og = (size_t)(p.out_c / p.groups), k = ly->weight_count / (size_t)p.out_c;
+    size_t n, pos, g, r;
+    uint8_t *col = (uint8_t *)(void *)m->col, *y = (uint8_t *)(void *)ly->out;
+    int32_t *acc = (int32_t *)(void *)m->dbuf[0];
+    const dst__kernels *kt = dst__kern();
+    for (n = 0; n < (size_t)batch; ++n)
+        for (g = 0; g < (size_t)p.groups; ++g) {
+            size_t at = n * ly->out_size + g * og * npos;
+            dst__q8_patches(&p, x + n * ly->in_size, (int)g, (uint8_t)ly->q_in_zero, col);
+            for (pos = 0; pos < npos; ++pos) kt->q8_dot(col + pos * k, ly->q_w + g * og * k, k, og, k, acc + pos, npos);
+            for (r = 0; r < og; ++r)
+                dst__q8_outputs(ly, kt, g * og + r, acc + r * npos, npos, yf ? yf + at + r * npos : NULL, y + at + r * npos);
+        }
+    return yf ? NULL : y;
+}
+
 static const dst__layer_ops dst__kind_conv2d = {
     dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
     dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
-    dst__conv2d_layer_scratch_floats
+    dst__conv2d_layer_scratch_floats,
+    dst__conv2d_layer_forward_q8
 };
 
 /* ---- pooling: maxpool2d, avgpool2d, global_avgpool ----------------------- */
@@ -7085,9 +7623,19 @@ static const float *dst__pool_layer_backward(dst_model *m, dst__layer *ly, const
     return dx;
 }
 
+static const uint8_t *dst__pool_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
+{
+    dst_pool2d_params p = dst__pool_params_of(ly);
+    uint8_t *y = (uint8_t *)(void *)ly->out;
+    (void)m; (void)yf;
+    if (ly->desc.kind == DST_LAYER_MAXPOOL2D) dst__q8_maxpool(&p, batch, x, y);
+    else dst__q8_avgpool(&p, batch, x, ly->q_zero, y);
+    return y;
+}
+
 static const dst__layer_ops dst__kind_maxpool2d = {
     dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
-    dst__pool_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__pool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
 };
 
 static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
@@ -7099,7 +7647,7 @@ static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, c
 
 static const dst__layer_ops dst__kind_avgpool2d = {
     dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__pool_layer_backward,
-    NULL, 0, DST_ACT_RELU, NULL
+    NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
 };
 
 static dst_result dst__global_avgpool_layer_shape(dst__layer *ly, int index, dst_error *err)
@@ -7135,9 +7683,24 @@ static const float *dst__global_avgpool_layer_backward(dst_model *m, dst__layer 
     return dx;
 }
 
+/* int8: each plane's mean, rounded half up (same scale in and out) */
+static const uint8_t *dst__global_avgpool_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch,
+                                                           float *yf)
+{
+    size_t c, i, planes = (size_t)batch * ly->in_c, n = (size_t)ly->in_h * ly->in_w;
+    uint8_t *y = (uint8_t *)(void *)ly->out;
+    (void)m; (void)yf;
+    for (c = 0; c < planes; ++c) {
+        uint64_t s = 0;
+        for (i = 0; i < n; ++i) s += x[c * n + i];
+        y[c] = (uint8_t)((2 * s + n) / (2 * n));
+    }
+    return y;
+}
+
 static const dst__layer_ops dst__kind_global_avgpool = {
     dst__global_avgpool_layer_shape, NULL, NULL, NULL, dst__global_avgpool_layer_forward,
-    dst__global_avgpool_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__global_avgpool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__global_avgpool_layer_forward_q8
 };
 
 /* ---- batch normalization ------------------------------------------------- */
@@ -7260,7 +7823,8 @@ static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, 
 
 static const dst__layer_ops dst__kind_batchnorm = {
     dst__batchnorm_layer_shape, dst__batchnorm_layer_aux_floats, dst__batchnorm_layer_init,
-    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU,
+    NULL, NULL
 };
 
 /* ---- dropout ------------------------------------------------------------- */
@@ -7300,9 +7864,16 @@ static const float *dst__dropout_layer_backward(dst_model *m, dst__layer *ly, co
     return dx;
 }
 
+/* int8 (inference): the input passes on, as in float */
+static const uint8_t *dst__dropout_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
+{
+    (void)m; (void)ly; (void)batch; (void)yf;
+    return x;
+}
+
 static const dst__layer_ops dst__kind_dropout = {
     dst__check_rate, dst__dropout_layer_aux_floats, NULL, NULL, dst__dropout_layer_forward,
-    dst__dropout_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__dropout_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
 };
 
 /* ---- spatial dropout ----------------------------------------------------- */
@@ -7341,7 +7912,7 @@ static const float *dst__dropout2d_layer_backward(dst_model *m, dst__layer *ly, 
 
 static const dst__layer_ops dst__kind_dropout2d = {
     dst__check_rate, dst__dropout2d_layer_aux_floats, NULL, NULL, dst__dropout2d_layer_forward,
-    dst__dropout2d_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__dropout2d_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
 };
 
 /* ---- activations: relu, leaky_relu, sigmoid, tanh, gelu ------------------ */
@@ -7406,8 +7977,20 @@ static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const
     return dx;
 }
 
+/* int8: no lower than the zero point (a real 0); nothing to do after a
+   layer that fused it (the same buffer) */
+static const uint8_t *dst__relu_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
+{
+    size_t i, n = ly->out_size * (size_t)batch;
+    uint8_t *y = (uint8_t *)(void *)ly->out, zero = (uint8_t)ly->q_zero;
+    (void)m; (void)yf;
+    if (y != x) for (i = 0; i < n; ++i) y[i] = x[i] > zero ? x[i] : zero;
+    return y;
+}
+
 static const dst__layer_ops dst__kind_relu = {
-    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE,
+    DST_ACT_RELU, NULL, dst__relu_layer_forward_q8
 };
 
 static dst_result dst__leaky_relu_layer_shape(dst__layer *ly, int index, dst_error *err)
@@ -7435,19 +8018,19 @@ static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly,
 
 static const dst__layer_ops dst__kind_leaky_relu = {
     dst__leaky_relu_layer_shape, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_LEAKY_RELU, NULL
+    NULL, 0, DST_ACT_LEAKY_RELU, NULL, NULL
 };
 static const dst__layer_ops dst__kind_sigmoid = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_SIGMOID, NULL
+    NULL, 0, DST_ACT_SIGMOID, NULL, NULL
 };
 static const dst__layer_ops dst__kind_tanh = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_TANH, NULL
+    NULL, 0, DST_ACT_TANH, NULL, NULL
 };
 static const dst__layer_ops dst__kind_gelu = {
     dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
-    NULL, 0, DST_ACT_GELU, NULL
+    NULL, 0, DST_ACT_GELU, NULL, NULL
 };
 
 /* ---- flatten ------------------------------------------------------------- */
@@ -7480,9 +8063,17 @@ static const float *dst__flatten_layer_backward(dst_model *m, dst__layer *ly, co
     return dy;
 }
 
+static const uint8_t *dst__flatten_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
+{
+    uint8_t *y = (uint8_t *)(void *)ly->out;
+    (void)m; (void)yf;
+    if (y != x) memcpy(y, x, ly->out_size * (size_t)batch);
+    return y;
+}
+
 static const dst__layer_ops dst__kind_flatten = {
     dst__flatten_layer_shape, NULL, NULL, NULL, dst__flatten_layer_forward, dst__flatten_layer_backward,
-    NULL, DST__KIND_IN_PLACE, DST_ACT_RELU, NULL
+    NULL, DST__KIND_IN_PLACE | DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__flatten_layer_forward_q8
 };
 
 /* ---- softmax ------------------------------------------------------------- */
@@ -7513,7 +8104,8 @@ static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, co
 }
 
 static const dst__layer_ops dst__kind_softmax = {
-    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU, NULL
+    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU,
+    NULL, NULL
 };
 
 /* ---- the table of kinds -------------------------------------------------- */
@@ -7642,12 +8234,63 @@ static dst_result dst__layers_batch_ok(dst_model *m, int batch)
     return DST_OK;
 }
 
+/* An int8 model refuses what trains (what: for the message). */
+static dst_result dst__refuse_q8(dst_model *m, const char *what)
+{
+    return dst__fail(m, DST_ERR_UNSUPPORTED, "%s: an int8 model (dst_model_quantize) cannot be trained; train the float "
+                     "model and quantize it again", what);
+}
+
+/* An int8 model's forward (inference only): the input quantized into
+   dbuf[1], then each layer's integer forward, or its float one between a
+   dequantize (into dbuf[0]) and a quantize. The output comes back in
+   float: the last layer's own (a layer with integer weights, or a float
+   one) or its uint8 dequantized, in dlogits. */
+static const float *dst__q8_forward(dst_model *m, const float *x, int batch)
+{
+    uint8_t *q = (uint8_t *)(void *)m->dbuf[1];
+    const uint8_t *cur = q;
+    float in_scale = m->q_in_scale;
+    int32_t in_zero = m->q_in_zero;
+    int i;
+    dst__q8_quantize(x, m->in_size * (size_t)batch, in_scale, in_zero, q);
+    for (i = 0; i < m->layer_count; ++i) {
+        dst__layer *ly = &m->layers[i];
+        const dst__layer_ops *ops = dst__ops(ly);
+        float *last = i + 1 == m->layer_count ? m->dlogits : NULL;
+        if (ops->forward_q8 && (ly->q_w || !(ops->flags & DST__KIND_FOLDS_BATCHNORM))) {
+            if (!(cur = ops->forward_q8(m, ly, cur, batch, last))) return last;
+        } else {
+            const float *y;
+            dst__q8_dequantize(cur, ly->in_size * (size_t)batch, in_scale, in_zero, m->dbuf[0]);
+            y = ops->forward(m, ly, m->dbuf[0], batch, 0);
+            if (last) return y;
+            /* in place when y is ly->out: byte j is written after float j is read */
+            dst__q8_quantize(y, ly->out_size * (size_t)batch, ly->q_scale, ly->q_zero, (uint8_t *)(void *)ly->out);
+            cur = (const uint8_t *)(void *)ly->out;
+        }
+        in_scale = ly->q_scale;
+        in_zero = ly->q_zero;
+    }
+    dst__q8_dequantize(cur, m->out_size * (size_t)batch, in_scale, in_zero, m->dlogits);
+    return m->dlogits;
+}
+
 DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int training, const float **out)
 {
     int i;
     dst_result r;
     if (!m) return DST_ERR_ARG;
+    if (m->q8 && training) return dst__refuse_q8(m, "forward with training = 1");
     if (!dst__batch_ok(m, x, batch, &r)) return r;
+    if (m->q8) {
+        m->input = x;
+        m->batch = batch;
+        m->trained_forward = 0;
+        x = dst__q8_forward(m, x, batch);
+        if (out) *out = x;
+        return DST_OK;
+    }
     if (training && (r = dst__layers_batch_ok(m, batch)) != DST_OK) return r;
     if (training && (r = dst__model_own(m)) != DST_OK) return r;
     m->input = x;
@@ -7676,6 +8319,7 @@ static dst_result dst__backward(dst_model *m, const float *d_output, const dst__
     int i, k, batch, turn = 0;
     const float *dy = d_output;
     if (!m) return DST_ERR_ARG;
+    if (m->q8) return dst__refuse_q8(m, "backward");
     if (!d_output) return dst__fail(m, DST_ERR_ARG, "d_output is NULL");
     if (!m->trained_forward)
         return dst__fail(m, DST_ERR_ARG, "backward needs a training forward (training = 1) just before it");
@@ -7764,12 +8408,311 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
     return DST_OK;
 }
 
+/* ==== int8 models: calibration and quantization ============== >>quantize
+   dst_model_quantize folds the batch norms (dst_model_fold_batchnorm),
+   runs the calibration samples through the float copy to find each
+   tensor's range, then gives that copy integer weights and the ranges:
+   it becomes the int8 model. A tensor gets its own range when its layer
+   changes the scale (integer weights, or a layer that runs in float);
+   the DST__KIND_Q8_SAME_SCALE kinds keep their input's. */
+
+DSTDEF dst_quantize_options dst_quantize_default(void)
+{
+    dst_quantize_options o;
+    memset(&o, 0, sizeof o);
+    o.calibration = DST_CALIBRATE_MINMAX;
+    o.percentile = 99.99f;
+    return o;
+}
+
+DSTDEF int dst_model_is_quantized(const dst_model *m) { return m && m->q8; }
+
+/* whether a layer's output gets a range of its own */
+static int dst__q8_ranged(const dst__layer *ly) { return !(dst__ops(ly)->flags & DST__KIND_Q8_SAME_SCALE); }
+
+/* whether a layer gets integer weights: a kind with weight [units][k] and
+   an integer forward, rows short enough for int32 sums (see >>int8) */
+static int dst__q8_weighted(const dst__layer *ly)
+{
+    const dst__layer_ops *ops = dst__ops(ly);
+    return ops->forward_q8 && (ops->flags & DST__KIND_FOLDS_BATCHNORM) &&
+           ly->weight_count / (size_t)ly->desc.units <= DST__Q8_MAX_K;
+}
+
+#define DST__Q8_BINS 2048
+
+/* What calibration learns of one tensor: tensor 0 is the model's input,
+   tensor i + 1 layer i's output. */
+typedef struct dst__q8_range {
+    double lo, hi;
+    uint64_t *hist; /* DST__Q8_BINS counts over [lo, hi] (the percentile pass) */
+} dst__q8_range;
+
+/* the values of tensor t of the batch just run (x: the input) */
+static const float *dst__q8_values(const dst_model *f, int t, const float *x, int batch, size_t *n)
+{
+    const dst__layer *ly = t ? &f->layers[t - 1] : NULL;
+    *n = (ly ? ly->out_size : f->in_size) * (size_t)batch;
+    return ly ? ly->out : x;
+}
+
+/* one calibration pass over every ranged tensor: min and max (pass 0) or
+   the histogram (pass 1) */
+static dst_result dst__q8_observe(dst_model *f, const float *x, size_t count, int batch, int pass, dst__q8_range *rg,
+                                  dst_error *err)
+{
+    size_t done, i, n;
+    int t;
+    dst_result r;
+    for (done = 0; done < count; done += (size_t)batch) {
+        int b = (int)(count - done < (size_t)batch ? count - done : (size_t)batch);
+        const float *xb = x + done * f->in_size;
+        if ((r = dst_model_forward(f, xb, b, 0, NULL)) != DST_OK) return dst__err(err, r, "calibration: %s", f->error);
+        for (t = 0; t <= f->layer_count; ++t) {
+            const float *v;
+            dst__q8_range *q = &rg[t];
+            if (t && !dst__q8_ranged(&f->layers[t - 1])) continue;
+            v = dst__q8_values(f, t, xb, b, &n);
+            for (i = 0; i < n; ++i) {
+                if (!dst__finite(v[i]))
+                    return dst__err(err, DST_ERR_ARG, "calibration: sample %lu gives a non-finite value %s",
+                                    (unsigned long)(done + i / (n / (size_t)b)), t ? "in a layer's output" : "as input");
+                if (pass == 0) {
+                    if ((double)v[i] < q->lo) q->lo = (double)v[i];
+                    if ((double)v[i] > q->hi) q->hi = (double)v[i];
+                } else if (q->hi > q->lo) {
+                    double at = ((double)v[i] - q->lo) / (q->hi - q->lo) * DST__Q8_BINS;
+                    int bin = at >= DST__Q8_BINS ? DST__Q8_BINS - 1 : at < 0 ? 0 : (int)at;
+                    q->hist[bin]++;
+                }
+            }
+        }
+    }
+    return DST_OK;
+}
+
+/* the range that keeps pct % of the histogram's values: (100 - pct) / 2 %
+   cut at each end */
+static void dst__q8_percentile(dst__q8_range *q, float pct)
+{
+    uint64_t total = 0, seen = 0, cut;
+    double width = (q->hi - q->lo) / DST__Q8_BINS;
+    int b, lo = 0, hi = DST__Q8_BINS - 1;
+    for (b = 0; b < DST__Q8_BINS; ++b) total += q->hist[b];
+    cut = (uint64_t)((double)total * (100.0 - (double)pct) / 200.0);
+    for (b = 0; b < DST__Q8_BINS; ++b) { seen += q->hist[b]; if (seen > cut) { lo = b; break; } }
+    for (seen = 0, b = DST__Q8_BINS - 1; b >= 0; --b) { seen += q->hist[b]; if (seen > cut) { hi = b; break; } }
+    q->hi = q->lo + (hi + 1) * width;
+    q->lo = q->lo + lo * width;
+}
+
+/* scale and zero point of a range (widened to hold 0, so that a real 0
+   - padding, ReLU - is exact) */
+static void dst__q8_params(const dst__q8_range *q, float *scale, int32_t *zero)
+{
+    double lo = q->lo < 0 ? q->lo : 0, hi = q->hi > 0 ? q->hi : 0, s = (hi - lo) / 255.0, z;
+    if (!(s > 1e-30)) s = 1.0; /* a tensor that is always 0 */
+    z = floor(-lo / s + 0.5);
+    *scale = (float)s;
+    *zero = z < 0 ? 0 : z > 255 ? 255 : (int32_t)z;
+}
+
+/* |bias| of an int8 layer, in in_scale x w_scale units: with |zero x row
+   sum| <= 255 x 127 x DST__Q8_MAX_K, an int32 holds both */
+#define DST__Q8_MAX_BIAS 536870912
+
+/* Layer ly's integer weights from its float ones, per output channel:
+   scale max |w| / 127, values in [-127, 127]; the bias in the scale
+   in_scale x w_scale (q_b; 0 without a bias). */
+static void dst__q8_weights(dst__layer *ly, const float *params, float in_scale)
+{
+    size_t units = (size_t)ly->desc.units, k = ly->weight_count / units, o, i;
+    const float *w = params + ly->param_offset, *b = ly->bias_count ? w + ly->weight_count : NULL;
+    for (o = 0; o < units; ++o) {
+        const float *row = w + o * k;
+        float amax = 0;
+        double sw, bq = 0;
+        for (i = 0; i < k; ++i) if (fabsf(row[i]) > amax) amax = fabsf(row[i]);
+        ly->q_w_scale[o] = amax > 0 ? (float)((double)amax / 127.0) : 1.0f;
+        sw = (double)ly->q_w_scale[o];
+        for (i = 0; i < k; ++i) {
+            double v = floor((double)row[i] / sw + 0.5);
+            ly->q_w[o * k + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        if (b) {
+            bq = floor((double)b[o] / ((double)in_scale * sw) + 0.5);
+            if (bq > DST__Q8_MAX_BIAS) bq = DST__Q8_MAX_BIAS;
+            if (bq < -DST__Q8_MAX_BIAS) bq = -DST__Q8_MAX_BIAS;
+        }
+        ly->q_b[o] = (int32_t)bq;
+    }
+}
+
+/* From an int8 layer's integers (q_w, q_w_scale, q_b: dst__q8_weights or
+   the weight file): what its forward uses (q_bias with the input's zero
+   point folded in, q_mult), and its float parameters, the dequantized
+   ones (what the integers compute). */
+static void dst__q8_weights_finish(dst__layer *ly, float *params, float in_scale, int32_t in_zero)
+{
+    size_t units = (size_t)ly->desc.units, k = ly->weight_count / units, o, i;
+    float *w = params + ly->param_offset, *b = ly->bias_count ? w + ly->weight_count : NULL;
+    for (o = 0; o < units; ++o) {
+        const int8_t *q = ly->q_w + o * k;
+        double sw = (double)ly->q_w_scale[o];
+        int64_t sum = 0;
+        for (i = 0; i < k; ++i) {
+            sum += q[i];
+            w[o * k + i] = (float)(q[i] * sw);
+        }
+        if (b) b[o] = (float)(ly->q_b[o] * (double)in_scale * sw);
+        ly->q_bias[o] = (int32_t)((int64_t)ly->q_b[o] - (int64_t)in_zero * sum);
+        ly->q_mult[o] = (float)((double)in_scale * sw / (double)ly->q_scale);
+    }
+}
+
+/* the block behind every layer's q_w, q_w_scale, q_mult, q_b, q_bias and the
+   model's q_acc, in that order, each slice 16-byte aligned */
+static size_t dst__q8_block_bytes(const dst_model *f)
+{
+    size_t bytes = 0, most = 1;
+    int i;
+    for (i = 0; i < f->layer_count; ++i) {
+        const dst__layer *ly = &f->layers[i];
+        size_t u = (size_t)ly->desc.units;
+        if (!dst__q8_weighted(ly)) continue;
+        bytes += ((ly->weight_count + 15) & ~(size_t)15) + 4 * ((u * 4 + 15) & ~(size_t)15);
+        if (u > most) most = u;
+    }
+    return bytes + most * 4;
+}
+
+static void dst__q8_block_carve(dst_model *f)
+{
+    unsigned char *p = (unsigned char *)f->q_block;
+    size_t most = 1;
+    int i;
+    for (i = 0; i < f->layer_count; ++i) {
+        dst__layer *ly = &f->layers[i];
+        size_t u = (size_t)ly->desc.units, ub = (u * 4 + 15) & ~(size_t)15;
+        if (!dst__q8_weighted(ly)) continue;
+        ly->q_w = (int8_t *)(void *)p; p += (ly->weight_count + 15) & ~(size_t)15;
+        ly->q_w_scale = (float *)(void *)p; p += ub;
+        ly->q_mult = (float *)(void *)p; p += ub;
+        ly->q_b = (int32_t *)(void *)p; p += ub;
+        ly->q_bias = (int32_t *)(void *)p; p += ub;
+        if (u > most) most = u;
+    }
+    f->q_acc = (int32_t *)(void *)p;
+}
+
+/* The int8 block of f (q_w, ... of the weighted layers, dst__q8_block_carve). */
+static dst_result dst__q8_alloc(dst_model *f, dst_error *err)
+{
+    if (!(f->q_block = DST_MALLOC(dst__q8_block_bytes(f), f->alloc_user)))
+        return dst__err(err, DST_ERR_NOMEM, "int8 weights");
+    dst__q8_block_carve(f);
+    return DST_OK;
+}
+
+/* Makes f an int8 model once every scale and zero point is set and the
+   weighted layers hold their integers: the rest of what their forward
+   uses, the SAME_SCALE layers' scales, and the workspace sized again (the
+   convolutions' patches live in col). */
+static void dst__q8_finish(dst_model *f)
+{
+    float in_scale = f->q_in_scale;
+    int32_t in_zero = f->q_in_zero;
+    int i;
+    for (i = 0; i < f->layer_count; ++i) {
+        dst__layer *ly = &f->layers[i];
+        ly->q_in_zero = in_zero;
+        if (!dst__q8_ranged(ly)) { ly->q_scale = in_scale; ly->q_zero = in_zero; }
+        if (ly->q_w) {
+            size_t k = ly->weight_count / (size_t)ly->desc.units, bytes = k * ly->out_h * ly->out_w;
+            dst__q8_weights_finish(ly, f->params, in_scale, in_zero);
+            if (ly->desc.kind == DST_LAYER_CONV2D && (bytes + 3) / 4 > f->col_floats) f->col_floats = (bytes + 3) / 4;
+        }
+        in_scale = ly->q_scale;
+        in_zero = ly->q_zero;
+    }
+    dst__model_release_workspace(f);
+    f->q8 = 1;
+}
+
+/* Makes the calibrated float model f an int8 one: the ranges become scales
+   and zero points, the weighted layers get their integers. */
+static dst_result dst__q8_make(dst_model *f, const dst__q8_range *rg, dst_error *err)
+{
+    float in_scale;
+    dst_result r;
+    int i;
+    if ((r = dst__q8_alloc(f, err)) != DST_OK) return r;
+    dst__q8_params(&rg[0], &f->q_in_scale, &f->q_in_zero);
+    in_scale = f->q_in_scale;
+    for (i = 0; i < f->layer_count; ++i) {
+        dst__layer *ly = &f->layers[i];
+        if (dst__q8_ranged(ly)) dst__q8_params(&rg[i + 1], &ly->q_scale, &ly->q_zero);
+        else ly->q_scale = in_scale;
+        if (ly->q_w) dst__q8_weights(ly, f->params, in_scale);
+        in_scale = ly->q_scale;
+    }
+    dst__q8_finish(f);
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, size_t calib_count,
+                                     const dst_quantize_options *opt, dst_model **out, dst_error *err)
+{
+    dst_quantize_options o = opt ? *opt : dst_quantize_default();
+    dst__q8_range *rg = NULL;
+    uint64_t *hist = NULL;
+    dst_model *f = NULL;
+    dst_result r;
+    int t, batch;
+    dst__err_clear(err);
+    if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
+    *out = NULL;
+    if (!m || !calib_x || calib_count < 1) return dst__err(err, DST_ERR_ARG, "quantize needs a model and calibration samples");
+    if (m->q8) return dst__err(err, DST_ERR_ARG, "the model is int8 already");
+    if ((unsigned)o.calibration > (unsigned)DST_CALIBRATE_PERCENTILE)
+        return dst__err(err, DST_ERR_ARG, "calibration %d: not a dst_calibration", (int)o.calibration);
+    if (o.calibration == DST_CALIBRATE_PERCENTILE && !(o.percentile > 50 && o.percentile <= 100))
+        return dst__err(err, DST_ERR_ARG, "percentile %g: must be in (50, 100]", (double)o.percentile);
+    if (o.batch < 0) return dst__err(err, DST_ERR_ARG, "batch %d: must be >= 0", o.batch);
+    batch = o.batch ? o.batch : 256;
+    if ((r = dst_model_fold_batchnorm(m, &f, err)) != DST_OK) return r;
+    rg = (dst__q8_range *)DST_MALLOC(sizeof *rg * ((size_t)f->layer_count + 1), f->alloc_user);
+    if (!rg) { r = dst__err(err, DST_ERR_NOMEM, "calibration ranges"); goto done; }
+    for (t = 0; t <= f->layer_count; ++t) { rg[t].lo = DBL_MAX; rg[t].hi = -DBL_MAX; rg[t].hist = NULL; }
+    if ((r = dst__q8_observe(f, calib_x, calib_count, batch, 0, rg, err)) != DST_OK) goto done;
+    if (o.calibration == DST_CALIBRATE_PERCENTILE) {
+        size_t bins = (size_t)DST__Q8_BINS * ((size_t)f->layer_count + 1);
+        if (!(hist = (uint64_t *)DST_MALLOC(bins * sizeof *hist, f->alloc_user))) {
+            r = dst__err(err, DST_ERR_NOMEM, "calibration histograms");
+            goto done;
+        }
+        memset(hist, 0, bins * sizeof *hist);
+        for (t = 0; t <= f->layer_count; ++t) rg[t].hist = hist + (size_t)t * DST__Q8_BINS;
+        if ((r = dst__q8_observe(f, calib_x, calib_count, batch, 1, rg, err)) != DST_OK) goto done;
+        for (t = 0; t <= f->layer_count; ++t)
+            if (rg[t].hi > rg[t].lo) dst__q8_percentile(&rg[t], o.percentile);
+    }
+    r = dst__q8_make(f, rg, err);
+done:
+    DST_FREE(hist, f->alloc_user);
+    DST_FREE(rg, f->alloc_user);
+    if (r != DST_OK) { dst_model_free(f); return r; }
+    *out = f;
+    return DST_OK;
+}
+
 /* ==== training and distillation ================================= >>train */
 
 DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg)
 {
     dst_error e;
     if (!m) return DST_ERR_ARG;
+    if (m->q8) return dst__refuse_q8(m, "set_optimizer");
     if (dst_optimizer_check(cfg, &e) != DST_OK) return dst__fail(m, e.code, "%s", e.message);
     if (dst__model_own(m) != DST_OK) return DST_ERR_NOMEM;
     m->opt = *cfg;
@@ -7961,6 +8904,7 @@ static dst_result dst__train_step(dst_model *m, const float *x, const int *label
     dst_rng rng_before;
     int k;
     if (!m) return DST_ERR_ARG;
+    if (m->q8) return dst__refuse_q8(m, "train step");
     k = (int)m->out_size;
     if (!labels && !teacher_logits) return dst__fail(m, DST_ERR_ARG, "a train step needs labels, teacher logits or both");
     if (teacher_logits && !(temperature > 0 && dst__finite(temperature)))
@@ -8728,6 +9672,7 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     dst__mix mix, *mixp;
     int has_labels = labels != NULL || (c && c->source != NULL);
     if (!m) return DST_ERR_ARG;
+    if (m->q8) return dst__refuse_q8(m, "fit");
     if ((r = dst__fit_check(m, x, labels, count, c)) != DST_OK) return r;
     if ((r = dst_model_reserve(m, c->batch_size)) != DST_OK) return r;
     if ((r = dst__model_own(m)) != DST_OK) return r;
@@ -9007,7 +9952,9 @@ static const unsigned char dst__file_magic[8] = { 0x89, 'D', 'S', 'T', '\r', '\n
 #define DST__CHUNK_REQUIRED 1u
 #define DST__LAYER_RECORD 64   /* bytes per layer in ARCH, version 1.0 */
 #define DST__TRAIN_RECORD 128  /* bytes of TRAI, version 1.0 */
-#define DST__DTYPE_F32 1       /* 2 float16, 3 bfloat16, 4 int8, 5 int32: reserved */
+#define DST__DTYPE_F32 1       /* 2 float16, 3 bfloat16: reserved */
+#define DST__DTYPE_I8 4        /* int8 models' weights (version 1.1) */
+#define DST__DTYPE_I32 5       /* int8 models' biases (version 1.1) */
 
 static void dst__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
 static void dst__put32(unsigned char *p, uint32_t v)
@@ -9048,10 +9995,14 @@ typedef struct dst__tensor {
     char        name[32];
     int         ndim;
     uint64_t    dims[4];
-    size_t      count;       /* floats */
-    const float *data;
+    size_t      count;       /* elements */
+    int         dtype;       /* DST__DTYPE_* */
+    const float *data;       /* float32 */
+    const void  *raw;        /* int8, int32 (an int8 model's weight and bias) */
     size_t      offset;      /* in the file */
 } dst__tensor;
+
+static size_t dst__dtype_bytes(int dtype) { return dtype == DST__DTYPE_I8 ? 1 : 4; }
 
 enum { DST__SLOT_WEIGHT, DST__SLOT_BIAS, DST__SLOT_MEAN, DST__SLOT_VAR };
 static const char *const dst__slot_names[4] = { "weight", "bias", "running_mean", "running_var" };
@@ -9090,11 +10041,49 @@ static const float *dst__slot_data(const dst_model *m, const dst__layer *ly, int
 /* File offsets of the model's data: the parameters exactly as the model lays
    them out (so a buffer can be used in place), then the running statistics,
    then a checkpoint's optimizer states, each region 64-byte aligned. */
+/* An int8 model's tensors (version 1.1): layer by layer, each at the next
+   multiple of 64; an int8 layer's weight is int8 (q_w) and its bias int32
+   (q_b). Not the model's float layout: the float copies of int8 layers
+   are not written, and a loader rebuilds them. */
+static size_t dst__model_tensors_q8(const dst_model *m, size_t data_start, dst__tensor *t, size_t *file_end)
+{
+    size_t n = 0, end = data_start;
+    int i, slot, k;
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *ly = &m->layers[i];
+        for (slot = 0; slot < 4; ++slot) {
+            uint64_t dims[4];
+            int nd = dst__slot_shape(ly, slot, dims), dtype = DST__DTYPE_F32;
+            size_t count = 1;
+            if (!nd) continue;
+            for (k = 0; k < nd; ++k) count *= (size_t)dims[k];
+            if (ly->q_w && slot < 2) dtype = slot ? DST__DTYPE_I32 : DST__DTYPE_I8;
+            end = dst__round_up(end, 64);
+            if (t) {
+                dst__tensor *x = &t[n];
+                sprintf(x->name, "%d.%s", i, dst__slot_names[slot]);
+                x->ndim = nd;
+                for (k = 0; k < nd; ++k) x->dims[k] = dims[k];
+                x->count = count;
+                x->dtype = dtype;
+                x->data = dst__slot_data(m, ly, slot);
+                x->raw = dtype == DST__DTYPE_I8 ? (const void *)ly->q_w : (const void *)ly->q_b;
+                x->offset = end;
+            }
+            end += count * dst__dtype_bytes(dtype);
+            ++n;
+        }
+    }
+    if (file_end) *file_end = end;
+    return n;
+}
+
 static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data_start, dst__tensor *t,
                                  size_t *file_end)
 {
     size_t n = 0, params_at = data_start, buffers_at, end;
     int i, slot, pass, states = checkpoint && m->has_opt ? dst_optimizer_state_count(&m->opt) : 0;
+    if (m->q8) return dst__model_tensors_q8(m, data_start, t, file_end);
     buffers_at = dst__round_up(params_at + m->param_count * sizeof(float), 64);
     end = buffers_at + m->buffer_count * sizeof(float);
     for (pass = 0; pass < 2; ++pass) /* parameters, then running statistics: offset order */
@@ -9110,7 +10099,9 @@ static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data
                 x->ndim = nd;
                 x->count = 1;
                 for (k = 0; k < nd; ++k) { x->dims[k] = dims[k]; x->count *= (size_t)dims[k]; }
+                x->dtype = DST__DTYPE_F32;
                 x->data = dst__slot_data(m, ly, slot);
+                x->raw = NULL;
                 x->offset = slot == DST__SLOT_WEIGHT ? params_at + ly->param_offset * sizeof(float)
                           : slot == DST__SLOT_BIAS ? params_at + (ly->param_offset + ly->weight_count) * sizeof(float)
                           : buffers_at + (ly->buffer_offset + (slot == DST__SLOT_VAR ? ly->buffer_count / 2 : 0)) * sizeof(float);
@@ -9126,7 +10117,9 @@ static size_t dst__model_tensors(const dst_model *m, int checkpoint, size_t data
             x->ndim = 1;
             x->dims[0] = m->param_count;
             x->count = m->param_count;
+            x->dtype = DST__DTYPE_F32;
             x->data = m->own_params ? (i ? m->state1 : m->state0) : NULL; /* in place: never trained, zeros */
+            x->raw = NULL;
             x->offset = end;
         }
         end += m->param_count * sizeof(float);
@@ -9186,12 +10179,12 @@ static void dst__sink_zeros(dst__sink *s, size_t n)
 typedef struct dst__file {
     const unsigned char *p;
     size_t len;
-    size_t at[4], size[4];   /* ARCH, TENS, META, TRAI payloads (at == 0: absent) */
+    size_t at[5], size[5];   /* ARCH, TENS, META, TRAI, QUAN payloads (at == 0: absent) */
     size_t data_start;       /* first byte after the chunks */
 } dst__file;
 
-enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI };
-static const char *const dst__chunk_tags[4] = { "ARCH", "TENS", "META", "TRAI" };
+enum { DST__ARCH, DST__TENS, DST__META, DST__TRAI, DST__QUAN };
+static const char *const dst__chunk_tags[5] = { "ARCH", "TENS", "META", "TRAI", "QUAN" };
 
 static dst_result dst__bad(dst_error *err, size_t at, const char *fmt, ...)
 {
@@ -9227,12 +10220,13 @@ static int dst__take(size_t *left, size_t n)
 
 /* ---- the header ---- */
 
-static void dst__header_put(unsigned char *h, int checkpoint, size_t file_end, uint32_t body_crc)
+/* The lowest minor version that holds the model: 1 for an int8 one. */
+static void dst__header_put(unsigned char *h, int checkpoint, int q8, size_t file_end, uint32_t body_crc)
 {
     memcpy(h, dst__file_magic, 8);
     dst__put16(h + 8, DST_FILE_VERSION_MAJOR);
-    dst__put16(h + 10, DST_FILE_VERSION_MINOR);
-    dst__put32(h + 12, checkpoint ? 4 : 3); /* chunks */
+    dst__put16(h + 10, q8 ? 1 : 0);
+    dst__put32(h + 12, (checkpoint ? 4u : 3u) + (q8 ? 1u : 0u)); /* chunks */
     dst__put64(h + 16, (uint64_t)file_end);
     dst__put32(h + 24, body_crc);
     dst__put32(h + 28, dst_crc32(0, h, 28));
@@ -9311,9 +10305,9 @@ static dst_result dst__chunks_get(dst__file *f, dst_error *err)
         size = (size_t)size64;
         padded = dst__round_up(size, 8);
         if (padded > len - pos - 16) return dst__bad(err, pos + 8, "chunk '%.4s': padding runs past the end", (const char *)(p + pos));
-        for (k = 0; k < 4; ++k)
+        for (k = 0; k < 5; ++k)
             if (memcmp(p + pos, dst__chunk_tags[k], 4) == 0) break;
-        if (k < 4) {
+        if (k < 5) {
             if (f->at[k]) return dst__bad(err, pos, "a second '%s' chunk", dst__chunk_tags[k]);
             f->at[k] = pos + 16;
             f->size[k] = size;
@@ -9404,7 +10398,8 @@ static void dst__arch_put(dst__sink *s, const dst_model *m)
 typedef struct dst__arch_budget {
     size_t act_floats;   /* one sample's forward (outputs, masks, convolution scratch): a
                             tiny file must not make the first forward allocate gigabytes */
-    size_t file_floats;  /* parameters and statistics: every one must be in the file */
+    size_t file_floats;  /* parameters and statistics: every one must be in the file (a byte
+                            each at least: int8 weights) */
     size_t param_floats; /* and within the caller's max_param_bytes */
 } dst__arch_budget;
 
@@ -9475,7 +10470,7 @@ static dst_result dst__arch_get(const dst__file *f, const dst_load_options *opt,
     memset(ld, 0, count * sizeof *ld);
     memset(tmp, 0, count * sizeof *tmp);
     b.act_floats = DST_MAX_ACTIVATION_FLOATS;
-    b.file_floats = f->len / sizeof(float);
+    b.file_floats = f->at[DST__QUAN] ? f->len : f->len / sizeof(float); /* an int8 model's weights: a byte each */
     b.param_floats = opt->max_param_bytes / sizeof(float);
     for (i = 0; i < (int)count && r == DST_OK; ++i) {
         size_t q_at = at + 32 + (size_t)i * rec;
@@ -9533,7 +10528,7 @@ static void dst__tens_put(dst__sink *s, const dst__tensor *t, size_t nt)
         dst__put16(b, (unsigned)len);
         dst__sink_put(s, b, 2);
         dst__sink_put(s, t[i].name, len);
-        b[0] = DST__DTYPE_F32;
+        b[0] = (unsigned char)t[i].dtype;
         b[1] = (unsigned char)t[i].ndim;
         dst__sink_put(s, b, 2);
         for (k = 0; k < t[i].ndim; ++k) { dst__put64(b, t[i].dims[k]); dst__sink_put(s, b, 8); }
@@ -9598,10 +10593,10 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
         dtype = p[pos];
         ndim = p[pos + 1];
         pos += 2;
-        if (dtype != DST__DTYPE_F32) {
-            if (dtype >= 2 && dtype <= 5)
+        if (dtype != DST__DTYPE_F32 && dtype != DST__DTYPE_I8 && dtype != DST__DTYPE_I32) {
+            if (dtype == 2 || dtype == 3)
                 return dst__err(err, DST_ERR_UNSUPPORTED, "weight file, byte %lu: tensor '%s' has dtype %u "
-                                "(float16, bfloat16, int8 or int32); this reader reads float32", (unsigned long)(pos - 2),
+                                "(float16 or bfloat16); this reader reads float32, int8 and int32", (unsigned long)(pos - 2),
                                 name, dtype);
             return dst__bad(err, pos - 2, "tensor '%s': unknown dtype %u", name, dtype);
         }
@@ -9621,6 +10616,12 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
                             x->layer < m->layer_count ? dst_layer_name(m->layers[x->layer].desc.kind) : "beyond the last",
                             dst__slot_names[x->slot]);
         }
+        /* int8 and int32: exactly an int8 layer's weight and bias (QUAN says which layers) */
+        if (dtype != (x->slot < 2 && m->layers[x->layer].q_w ? (x->slot ? DST__DTYPE_I32 : DST__DTYPE_I8) : DST__DTYPE_F32))
+            return dst__bad(err, pos - 2, "tensor '%s': dtype %u; %s", name, dtype,
+                            x->slot < 2 && m->layers[x->layer].q_w ? "an int8 layer's weight is int8 (4), its bias int32 (5)"
+                            : f->at[DST__QUAN] ? "a float layer's tensors are float32 (1)"
+                            : "int8 and int32 tensors need a QUAN chunk (an int8 model, version 1.1)");
         if ((int)ndim != wnd) return dst__bad(err, pos - 1, "tensor '%s': %u dimensions, the architecture gives %d", name, ndim, wnd);
         for (d = 0; d < wnd; ++d) {
             if (dims[d] != want[d])
@@ -9628,13 +10629,14 @@ static dst_result dst__tens_get(const dst__file *f, const dst_model *m, int stat
                                 name, d, (unsigned long long)dims[d], (unsigned long long)want[d]);
             floats *= (size_t)want[d];
         }
-        x->bytes = floats * sizeof(float); /* bounded: the architecture's parameters fit in the file */
+        x->bytes = floats * dst__dtype_bytes((int)dtype); /* bounded: the architecture's parameters fit in the file */
         if (off < (uint64_t)f->data_start || off > (uint64_t)f->len || x->bytes > f->len - (size_t)off)
             return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': %lu bytes at offset %llu lie outside the data "
                             "(bytes %lu to %lu)", name, (unsigned long)x->bytes, (unsigned long long)off,
                             (unsigned long)f->data_start, (unsigned long)f->len);
-        if (off % 4) return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': offset %llu is not a multiple of 4", name,
-                                     (unsigned long long)off);
+        if (off % dst__dtype_bytes((int)dtype))
+            return dst__bad(err, pos + 8 * (size_t)ndim, "tensor '%s': offset %llu is not a multiple of %d", name,
+                            (unsigned long long)off, (int)dst__dtype_bytes((int)dtype));
         x->offset = (size_t)off;
         pos += 8 * (size_t)ndim + 8;
     }
@@ -9833,6 +10835,98 @@ static dst_result dst__train_get(const dst__file *f, dst_model *m, int *states, 
 }
 
 
+/* ---- QUAN: an int8 model's scales and zero points (version 1.1) ---- */
+
+static size_t dst__quan_bytes(const dst_model *m)
+{
+    size_t n = 16 + 16 * (size_t)m->layer_count;
+    int i;
+    for (i = 0; i < m->layer_count; ++i)
+        if (m->layers[i].q_w) n += 4 * (size_t)m->layers[i].desc.units;
+    return n;
+}
+
+static void dst__quan_put(dst__sink *s, const dst_model *m)
+{
+    unsigned char b[16];
+    int i, o;
+    dst__chunk_put(s, "QUAN", DST__CHUNK_REQUIRED, dst__quan_bytes(m));
+    dst__put32(b, (uint32_t)m->layer_count);
+    dst__put32(b + 4, 0);
+    dst__putf32(b + 8, m->q_in_scale);
+    dst__put32(b + 12, (uint32_t)m->q_in_zero);
+    dst__sink_put(s, b, 16);
+    for (i = 0; i < m->layer_count; ++i) {
+        const dst__layer *ly = &m->layers[i];
+        dst__putf32(b, ly->q_scale);
+        dst__put32(b + 4, (uint32_t)ly->q_zero);
+        dst__put32(b + 8, ly->q_w ? 1u : 0u);
+        dst__put32(b + 12, 0);
+        dst__sink_put(s, b, 16);
+    }
+    for (i = 0; i < m->layer_count; ++i)
+        for (o = 0; m->layers[i].q_w && o < m->layers[i].desc.units; ++o) {
+            dst__putf32(b, m->layers[i].q_w_scale[o]);
+            dst__sink_put(s, b, 4);
+        }
+    dst__chunk_pad(s, dst__quan_bytes(m));
+}
+
+/* one scale and zero point of QUAN at byte at (scale finite and > 0, zero in [0, 255]) */
+static dst_result dst__quan_pair(const unsigned char *p, size_t at, const char *what, float *scale, int32_t *zero,
+                                 dst_error *err)
+{
+    float sc = dst__getf32(p + at);
+    uint32_t z = dst__get32(p + at + 4);
+    if (!(dst__finite(sc) && sc > 0)) return dst__bad(err, at, "QUAN: %s scale %g, must be finite and > 0", what, (double)sc);
+    if (z > 255) return dst__bad(err, at + 4, "QUAN: %s zero point %lu, must be in [0, 255]", what, (unsigned long)z);
+    *scale = sc;
+    *zero = (int32_t)z;
+    return DST_OK;
+}
+
+/* Reads QUAN into the model built from ARCH: the input's and every layer's
+   scale and zero point, which layers have int8 weights (exactly those
+   dst_model_quantize gives them) and their per-channel scales, into the
+   int8 block it allocates. The weights themselves come with the tensors. */
+static dst_result dst__quan_get(const dst__file *f, dst_model *m, dst_error *err)
+{
+    const unsigned char *p = f->p;
+    size_t at = f->at[DST__QUAN], left = f->size[DST__QUAN], pos;
+    int i, o;
+    dst_result r;
+    if (left < 16 || dst__get32(p + at) != (uint32_t)m->layer_count || dst__get32(p + at + 4) != 0)
+        return dst__bad(err, at, "QUAN: %lu bytes for a model of %d layers", (unsigned long)left, m->layer_count);
+    if ((r = dst__quan_pair(p, at + 8, "the input's", &m->q_in_scale, &m->q_in_zero, err)) != DST_OK) return r;
+    if ((left - 16) / 16 < (size_t)m->layer_count)
+        return dst__bad(err, at, "QUAN: %lu bytes cannot hold %d layer records", (unsigned long)left, m->layer_count);
+    left -= 16 + 16 * (size_t)m->layer_count;
+    for (i = 0, pos = at + 16; i < m->layer_count; ++i, pos += 16) {
+        dst__layer *ly = &m->layers[i];
+        uint32_t q = dst__get32(p + pos + 8);
+        char what[32];
+        sprintf(what, "layer %d's", i);
+        if ((r = dst__quan_pair(p, pos, what, &ly->q_scale, &ly->q_zero, err)) != DST_OK) return r;
+        if (q > 1 || dst__get32(p + pos + 12) != 0 || (int)q != dst__q8_weighted(ly))
+            return dst__bad(err, pos + 8, "QUAN: layer %d (%s): int8 weights %lu, must be %d", i,
+                            dst_layer_name(ly->desc.kind), (unsigned long)q, dst__q8_weighted(ly));
+        if (q && left / 4 < (size_t)ly->desc.units)
+            return dst__bad(err, pos, "QUAN: the weight scales of layer %d run past the chunk", i);
+        if (q) left -= 4 * (size_t)ly->desc.units;
+    }
+    if (left) return dst__bad(err, pos, "QUAN: %lu bytes after the last weight scale", (unsigned long)left);
+    if ((r = dst__q8_alloc(m, err)) != DST_OK) return r;
+    for (i = 0; i < m->layer_count; ++i)
+        for (o = 0; m->layers[i].q_w && o < m->layers[i].desc.units; ++o, pos += 4) {
+            float sc = dst__getf32(p + pos);
+            if (!(dst__finite(sc) && sc > 0))
+                return dst__bad(err, pos, "QUAN: layer %d, channel %d: weight scale %g, must be finite and > 0", i, o,
+                                (double)sc);
+            m->layers[i].q_w_scale[o] = sc;
+        }
+    return DST_OK;
+}
+
 /* ---- tensor data: little-endian float32 at the offsets TENS gives ---- */
 
 static void dst__floats_put(dst__sink *s, const float *v, size_t n)
@@ -9857,11 +10951,21 @@ static void dst__floats_get(float *out, const unsigned char *p, size_t n)
 /* In offset order (the table is built in that order), zeros in the gaps. */
 static void dst__data_put(dst__sink *s, const dst__tensor *t, size_t nt, size_t file_end)
 {
-    size_t i, pos = s->count; /* the header included */
+    size_t i, j, pos = s->count; /* the header included */
     for (i = 0; i < nt; ++i) {
         dst__sink_zeros(s, t[i].offset - pos);
-        dst__floats_put(s, t[i].data, t[i].count);
-        pos = t[i].offset + t[i].count * sizeof(float);
+        if (t[i].dtype == DST__DTYPE_I8) {
+            dst__sink_put(s, t[i].raw, t[i].count);
+        } else if (t[i].dtype == DST__DTYPE_I32) {
+            for (j = 0; j < t[i].count; ++j) {
+                unsigned char b[4];
+                dst__put32(b, (uint32_t)((const int32_t *)t[i].raw)[j]);
+                dst__sink_put(s, b, 4);
+            }
+        } else {
+            dst__floats_put(s, t[i].data, t[i].count);
+        }
+        pos = t[i].offset + t[i].count * dst__dtype_bytes(t[i].dtype);
     }
     dst__sink_zeros(s, file_end - pos); /* the padding of the last parameter block */
 }
@@ -9876,6 +10980,12 @@ static void dst__data_get(const dst__file *f, dst_model *m, const dst__ftensor *
         if (t[i].slot >= 4) {
             if (!checkpoint) continue;
             to = t[i].slot == 4 ? m->state0 : m->state1;
+        } else if (t[i].slot < 2 && m->layers[t[i].layer].q_w) { /* int8 weight, int32 bias */
+            const dst__layer *ly = &m->layers[t[i].layer];
+            size_t j;
+            if (t[i].slot == DST__SLOT_WEIGHT) memcpy(ly->q_w, f->p + t[i].offset, t[i].bytes);
+            else for (j = 0; j < ly->bias_count; ++j) ly->q_b[j] = (int32_t)dst__get32(f->p + t[i].offset + 4 * j);
+            continue;
         } else {
             to = (float *)dst__slot_data(m, &m->layers[t[i].layer], t[i].slot);
         }
@@ -9893,6 +11003,7 @@ static void dst__body_put(dst__sink *s, const dst_model *m, int checkpoint, cons
     dst__tens_put(s, t, nt);
     dst__meta_put(s, m);
     if (checkpoint) dst__train_put(s, m);
+    if (m->q8) dst__quan_put(s, m);
     dst__data_put(s, t, nt, file_end);
 }
 
@@ -9920,6 +11031,7 @@ static dst_result dst__write_file(const dst_model *m, int checkpoint, dst_write_
     dst__err_clear(err);
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
     if (!write && !mem) return dst__err(err, DST_ERR_ARG, "write callback is NULL");
+    if (m->q8 && checkpoint) return dst__err(err, DST_ERR_ARG, "save: an int8 model has no checkpoint (it does not train)");
     nt = dst__model_tensors(m, checkpoint, 0, NULL, NULL);
     t = (dst__tensor *)DST_MALLOC((nt ? nt : 1) * sizeof *t, m->alloc_user);
     s = (dst__sink *)DST_MALLOC(sizeof *s, m->alloc_user);
@@ -9932,14 +11044,14 @@ static dst_result dst__write_file(const dst_model *m, int checkpoint, dst_write_
     dst__model_tensors(m, checkpoint, 0, t, NULL);
     chunks_end = DST__HEADER_BYTES + 16 + dst__round_up(dst__arch_bytes(m), 8) + 16 +
                  dst__round_up(dst__tens_bytes(t, nt), 8) + 16 + dst__round_up(dst__meta_bytes(m), 8) +
-                 (checkpoint ? 16 + DST__TRAIN_RECORD : 0);
+                 (checkpoint ? 16 + DST__TRAIN_RECORD : 0) + (m->q8 ? 16 + dst__round_up(dst__quan_bytes(m), 8) : 0);
     dst__model_tensors(m, checkpoint, dst__round_up(chunks_end, 64), t, &file_end);
     /* pass 1: the checksum of the body; pass 2: header and body through the callback */
     memset(s, 0, sizeof *s);
     s->count = DST__HEADER_BYTES; /* counted, not checksummed */
     dst__body_put(s, m, checkpoint, t, nt, file_end);
     DST_ASSERT(s->count == file_end);
-    dst__header_put(h, checkpoint, file_end, s->crc);
+    dst__header_put(h, checkpoint, m->q8, file_end, s->crc);
     memset(s, 0, sizeof *s);
     s->write = write;
     s->user = user;
@@ -10147,6 +11259,11 @@ static dst_result dst__parse_file(dst_model **out, const unsigned char *p, size_
     if (!p) return dst__err(err, DST_ERR_ARG, "buffer is NULL");
     if ((r = dst__load_options_check(opt, err)) != DST_OK) return r;
     if ((r = dst__load_model(&f, p, len, opt, &m, err)) != DST_OK) return r;
+    if (f.at[DST__QUAN] && opt->checkpoint) {
+        r = dst__bad(err, f.at[DST__QUAN] - 16, "an int8 model (QUAN) is not a checkpoint: load it as a model");
+        goto done;
+    }
+    if (f.at[DST__QUAN] && (r = dst__quan_get(&f, m, err)) != DST_OK) goto done;
     if (opt->checkpoint && (r = dst__train_get(&f, m, &states, err)) != DST_OK) goto done;
     slots = 4 * (size_t)m->layer_count + 2;
     t = (dst__ftensor *)DST_MALLOC(slots * sizeof *t, m->alloc_user);
@@ -10155,10 +11272,12 @@ static dst_result dst__parse_file(dst_model **out, const unsigned char *p, size_
     if ((r = dst__tens_get(&f, m, states, t, &nt, err)) != DST_OK ||
         (r = dst__load_index(&f, m, states, t, nt, by, err)) != DST_OK)
         goto done;
-    /* a checkpoint is for training: always copied */
-    if (!(opt->in_place && !opt->checkpoint && dst__load_in_place(&f, m, by))) {
+    /* a checkpoint is for training: always copied; an int8 model too (its
+       float parameters are rebuilt from the integers) */
+    if (!(opt->in_place && !opt->checkpoint && !f.at[DST__QUAN] && dst__load_in_place(&f, m, by))) {
         if ((r = dst__model_own(m)) != DST_OK) { dst__err(err, r, "weight file: %s", m->error); goto done; }
         dst__data_get(&f, m, t, nt, opt->checkpoint);
+        if (f.at[DST__QUAN]) dst__q8_finish(m);
     }
     r = dst__meta_get(&f, m, err);
 done:

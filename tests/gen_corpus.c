@@ -65,6 +65,34 @@ static void train(dst_model *m, dst_optimizer_kind k, int steps)
     for (i = 0; i < steps; ++i) dst_model_train_step(m, x, y, 4, NULL, 0, 0, NULL);
 }
 
+/* the int8 model of m (calibrated on 16 made-up samples of size values),
+   and two broken copies: a zero point of 256 in QUAN, a weight said float32 */
+static void put_int8(dst_model *m, const char *name, size_t size)
+{
+    static float x[16 * 128];
+    dst_model *q;
+    unsigned char *b, *x2;
+    size_t n, i;
+    char broken[64];
+    for (i = 0; i < 16 * size; ++i) x[i] = (float)((i * 29) % 13) / 13.0f - 0.4f;
+    if (dst_model_quantize(m, x, 16, NULL, &q, NULL) != DST_OK) exit(1);
+    put_model(name, q, 0, &b, &n);
+    dst_model_free(q);
+    x2 = (unsigned char *)malloc(n);
+    for (i = 32; i + 4 <= n; ++i)
+        if (memcmp(b + i, "QUAN", 4) == 0) break;
+    memcpy(x2, b, n); x2[i + 16 + 12] = 0; x2[i + 16 + 13] = 1; fix_crc(x2, n); /* the input's zero point: 256 */
+    snprintf(broken, sizeof broken, "broken-zero-%s", name);
+    put(broken, x2, n, "bad");
+    for (i = 32; i + 8 <= n; ++i)
+        if (memcmp(b + i, "0.weight", 8) == 0) break;
+    memcpy(x2, b, n); x2[i + 8] = 1; fix_crc(x2, n);                          /* int8 weight said float32 */
+    snprintf(broken, sizeof broken, "broken-dtype-%s", name);
+    put(broken, x2, n, "bad");
+    free(x2);
+    dst_free(b);
+}
+
 static int npy_write(void *user, const void *data, size_t len)
 {
     return fwrite(data, 1, len, (FILE *)user) != len;
@@ -132,6 +160,14 @@ int main(int argc, char **argv)
     train(m, DST_SGD, 2);
     put_model("cnn.dst", m, 0, NULL, NULL);
     put_model("cnn-sgd.ckpt", m, 1, NULL, NULL);
+    put_int8(m, "cnn-int8.dst", 2 * 8 * 8);
+    dst_model_free(m);
+
+    /* an int8 MLP (version 1.1: QUAN, int8 weights, int32 biases), and broken versions of it */
+    L[0] = dst_dense(8); L[1] = dst_relu(); L[2] = dst_dense(3);
+    m = make(L, 3, 6, 1, 1);
+    train(m, DST_ADAM, 2);
+    put_int8(m, "mlp-int8.dst", 6);
     dst_model_free(m);
 
     /* activations only: no parameters at all */

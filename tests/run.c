@@ -36,6 +36,7 @@
 #include "test_threads.c"
 #include "test_dataset.c"
 #include "test_augment.c"
+#include "test_quantize.c"
 
 static const struct { const t_case *cases; int count; } t_suites[] = {
 #define T_SUITE(x) { x, (int)(sizeof(x) / sizeof(x[0])) }
@@ -54,6 +55,7 @@ static const struct { const t_case *cases; int count; } t_suites[] = {
     T_SUITE(thread_tests),
     T_SUITE(dataset_tests),
     T_SUITE(augment_tests),
+    T_SUITE(quantize_tests),
 };
 
 int main(int argc, char **argv)

@@ -2,7 +2,7 @@
 # tests/cli/test_cli.sh - the distill command end to end, run by `make test`.
 # On a small IDX set it writes itself (tests/cli/cli_helper.c: 12x12 images whose
 # class is the quadrant holding a bright square): train, distill, eval,
-# predict on PNG files, info, export-c (the generated C compiled and checked
+# predict on PNG files, info, quantize (int8), export-c (the generated C compiled and checked
 # against the library, tests/cli/cli_export_check.c), export-bytes, plot; then every bad input: its
 # exit status, exactly one line on stderr, and what that line says.
 #   tests/cli/test_cli.sh [DISTILL...]   default: build/distill build/distill-san
@@ -168,6 +168,26 @@ for BIN in $BINS; do
     has "confusion matrix names the classes" ' bottom-right$'
     good "eval --split train --limit 100" $BIN eval --data $D --model $M/mlp.bin --split train --limit 100
     has "eval on the training split" '^confusion matrix \(training set'
+
+    # int8: quantize the CNN teacher; eval, predict and info then take it like any model
+    good "quantize" $BIN quantize --model $M/teacher.bin --data $D --out $M/teacher8.bin --calibration 200
+    has "quantize: calibration samples" '^calibration: 200 training images$'
+    has "quantize reports both accuracies" '^test: float accuracy [01]\.[0-9]{4}, int8 accuracy [01]\.[0-9]{4} \(200 images\)$'
+    good "eval on the int8 model" $BIN eval --data $D --model $M/teacher8.bin
+    at_least "the int8 teacher keeps its accuracy" "$(value accuracy)" 0.9
+    good "predict with the int8 model" $BIN predict --model $M/teacher8.bin $T/png/q0.png
+    has "int8 predict: gray PNG" "^$T/png/q0.png: 0 top-left "
+    good "info on the int8 model" $BIN info $M/teacher8.bin
+    has "info marks the int8 layers" '^   0  conv2d 8 3x3 .* params  int8$'
+    has "info names the int8 tensors" '^  0\.weight int8, bias int32$'
+    has "info: quantization metadata" '^  quant\.samples = 200$'
+    bad "quantize an int8 model" 1 "is an int8 model already" $BIN quantize --model $M/teacher8.bin --data $D --out $M/x8.bin
+    bad "export-c of an int8 model" 1 "export-c writes float models only" $BIN export-c $M/teacher8.bin
+    bad "quantize without --out" 2 "--out is required" $BIN quantize --model $M/teacher.bin --data $D
+    bad "quantize --calibration 0" 2 "--calibration: 0 is out of range" \
+        $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --calibration 0
+    bad "quantize: an option of training" 2 "option --epochs does not apply to quantize" \
+        $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --epochs 3
 
     good "predict" $BIN predict --model $M/mlp.bin --top 2 $T/png/q0.png $T/png/q3_rgb.png $T/png/q1_light.png
     has "predict: gray PNG as trained" "^$T/png/q0.png: 0 top-left [01]\\.[0-9]{4}, [0-9] "

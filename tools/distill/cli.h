@@ -45,7 +45,7 @@
 /* ==== the parsed command line ============================================= */
 
 enum { C_TRAIN = 1, C_DISTILL = 2, C_EVAL = 4, C_PREDICT = 8, C_INFO = 16, C_EXPORT_C = 32,
-       C_EXPORT_BYTES = 64, C_PLOT = 128 };
+       C_EXPORT_BYTES = 64, C_PLOT = 128, C_QUANTIZE = 256 };
 enum { O_STR, O_INT, O_REAL, O_FLAG, O_LIST };
 
 /* An option that may be given more than once (O_LIST), in the order given. */
@@ -60,7 +60,7 @@ typedef struct args {
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
-    const char *unlabeled, *schedule, *warmup, *threads;
+    const char *unlabeled, *schedule, *warmup, *threads, *calibration;
     const char *augment, *teacher_weights;
     arg_list teachers;           /* every --teacher; teacher is the first */
     arg_list attention, hint;    /* --attention S:T[:W], --hint S:T[:W], each as often as given */
@@ -182,6 +182,7 @@ static void cmd_train(const args *a);
 static void cmd_eval(const args *a);
 static void cmd_predict(const args *a);
 static void cmd_info(const args *a);
+static void cmd_quantize(const args *a);
 static void cmd_export_c(const args *a);
 static void cmd_export_bytes(const args *a);
 static void cmd_plot(const args *a);

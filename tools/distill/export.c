@@ -190,6 +190,8 @@ static void cmd_export_c(const args *a)
     for (i = 0; name[i]; ++i) upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
     upper[i] = 0;
     m = load_model(path, NULL);
+    if (dst_model_is_quantized(m))
+        fail(1, "%s is an int8 model: export-c writes float models only (export-bytes embeds any model file)", path);
     n = dst_model_layer_count(m);
     params = dst_model_params(m);
     buffers = dst_model_buffers(m);

@@ -8,16 +8,16 @@ typedef struct option { const char *name; int flag; int cmds; size_t off; } opti
 
 #define OPT(name, flag, cmds, field) { name, flag, cmds, offsetof(args, field) }
 static const option options[] = {
-    OPT("--data", O_STR, C_TRAIN | C_DISTILL | C_EVAL, data),
-    OPT("--test", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test),
-    OPT("--label", O_STR, C_TRAIN | C_DISTILL | C_EVAL, label),
-    OPT("--train-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL, train_x),
-    OPT("--train-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL, train_y),
-    OPT("--test-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_x),
-    OPT("--test-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_y),
-    OPT("--test-fraction", O_STR, C_TRAIN | C_DISTILL | C_EVAL, test_fraction),
-    OPT("--size", O_STR, C_TRAIN | C_DISTILL | C_EVAL, size),
-    OPT("--channels", O_STR, C_TRAIN | C_DISTILL | C_EVAL, channels),
+    OPT("--data", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, data),
+    OPT("--test", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, test),
+    OPT("--label", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, label),
+    OPT("--train-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, train_x),
+    OPT("--train-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, train_y),
+    OPT("--test-x", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, test_x),
+    OPT("--test-y", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, test_y),
+    OPT("--test-fraction", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, test_fraction),
+    OPT("--size", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, size),
+    OPT("--channels", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_QUANTIZE, channels),
     OPT("--val", O_STR, C_TRAIN | C_DISTILL, val),
     OPT("--keep-best", O_FLAG, C_TRAIN | C_DISTILL, keep_best),
     OPT("--patience", O_STR, C_TRAIN | C_DISTILL, patience),
@@ -30,7 +30,7 @@ static const option options[] = {
     OPT("--weight-decay", O_STR, C_TRAIN | C_DISTILL, weight_decay),
     OPT("--seed", O_STR, C_TRAIN | C_DISTILL, seed),
     OPT("--limit", O_STR, C_TRAIN | C_DISTILL | C_EVAL, limit),
-    OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT, out),
+    OPT("--out", O_STR, C_TRAIN | C_DISTILL | C_PLOT | C_QUANTIZE, out),
     OPT("--teacher", O_LIST, C_DISTILL, teachers),
     OPT("--teacher-weights", O_STR, C_DISTILL, teacher_weights),
     OPT("--augment", O_STR, C_TRAIN | C_DISTILL, augment),
@@ -47,7 +47,8 @@ static const option options[] = {
     OPT("--log", O_STR, C_TRAIN | C_DISTILL, log),
     OPT("--quiet", O_FLAG, C_TRAIN | C_DISTILL, quiet),
     OPT("--threads", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_PREDICT, threads),
-    OPT("--model", O_STR, C_EVAL | C_PREDICT, model),
+    OPT("--model", O_STR, C_EVAL | C_PREDICT | C_QUANTIZE, model),
+    OPT("--calibration", O_STR, C_QUANTIZE, calibration),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
     OPT("--invert", O_STR, C_PREDICT, invert),
@@ -75,6 +76,7 @@ static const char usage_text[] =
     "  distill eval    DATA --model MODEL [--split test|train] [--batch B] [--limit N] [--threads N]\n"
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] [--threads N] IMAGE...\n"
     "  distill info    MODEL\n"
+    "  distill quantize --model MODEL DATA --out MODEL8 [--calibration N: samples, 1000]  (int8)\n"
     "  distill export-c     MODEL [--name NAME] > model.h\n"
     "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
     "  distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...\n"
@@ -133,7 +135,7 @@ static void usage(FILE *f)
 
 static const struct { const char *name; int cmd; } commands[] = {
     { "train", C_TRAIN }, { "distill", C_DISTILL }, { "eval", C_EVAL }, { "predict", C_PREDICT },
-    { "info", C_INFO }, { "export-c", C_EXPORT_C }, { "export-bytes", C_EXPORT_BYTES }, { "plot", C_PLOT } };
+    { "info", C_INFO }, { "quantize", C_QUANTIZE }, { "export-c", C_EXPORT_C }, { "export-bytes", C_EXPORT_BYTES }, { "plot", C_PLOT } };
 
 static void parse_args(int argc, char **argv, args *a)
 {
@@ -144,7 +146,7 @@ static void parse_args(int argc, char **argv, args *a)
     for (k = 0; k < (int)(sizeof commands / sizeof commands[0]); ++k)
         if (strcmp(argv[1], commands[k].name) == 0) break;
     if (k == (int)(sizeof commands / sizeof commands[0]))
-        fail(2, "unknown command '%s' (commands: train, distill, eval, predict, info, export-c, export-bytes, "
+        fail(2, "unknown command '%s' (commands: train, distill, eval, predict, info, quantize, export-c, export-bytes, "
                 "plot; see distill help)", argv[1]);
     a->cmd = commands[k].cmd;
     a->cmd_name = commands[k].name;
@@ -195,7 +197,7 @@ static void parse_args(int argc, char **argv, args *a)
 int main(int argc, char **argv)
 {
     args a;
-    if (argc < 2) fail(2, "no command given (train, distill, eval, predict, info, export-c, export-bytes, plot; "
+    if (argc < 2) fail(2, "no command given (train, distill, eval, predict, info, quantize, export-c, export-bytes, plot; "
                           "distill help shows every option)");
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
@@ -211,6 +213,7 @@ int main(int argc, char **argv)
     case C_EVAL: cmd_eval(&a); break;
     case C_PREDICT: cmd_predict(&a); break;
     case C_INFO: cmd_info(&a); break;
+    case C_QUANTIZE: cmd_quantize(&a); break;
     case C_EXPORT_C: cmd_export_c(&a); break;
     case C_EXPORT_BYTES: cmd_export_bytes(&a); break;
     default: cmd_plot(&a); break;

@@ -1,5 +1,6 @@
 /* tools/distill/model.c - the commands that use a trained model: eval (accuracy,
-   loss, confusion matrix), predict (pictures through stb_image) and info.
+   loss, confusion matrix), predict (pictures through stb_image), info and
+   quantize (an int8 model).
    Part of the distill command (built through distill.c). */
 #include "cli.h"
 
@@ -187,7 +188,7 @@ static void cmd_info(const args *a)
     const char *path = model_arg(a);
     dst_model *m = load_model(path, NULL);
     int i, n = dst_model_layer_count(m), c, h, w;
-    size_t params = 0;
+    size_t params = 0, int8 = 0, int32 = 0;
     char buf[160];
     input_shape(m, &c, &h, &w);
     printf("model: %s (%ld bytes)\n", path, file_size(path));
@@ -198,10 +199,23 @@ static void cmd_info(const args *a)
         dst_model_layer(m, i, &li);
         describe_layer(&li, buf, sizeof buf);
         snprintf(shape, sizeof shape, "%dx%dx%d -> %dx%dx%d", li.in_c, li.in_h, li.in_w, li.out_c, li.out_h, li.out_w);
-        printf("  %2d  %-46s %-24s %8lu params\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count));
+        printf("  %2d  %-46s %-24s %8lu params%s\n", i, buf, shape, (unsigned long)(li.weight_count + li.bias_count),
+               li.int8 ? "  int8" : "");
         params += li.weight_count + li.bias_count;
+        if (li.int8) int8 += li.weight_count, int32 += li.bias_count;
     }
-    printf("parameters: %lu (%.1f KiB as float32)\n", (unsigned long)params, (double)params * 4 / 1024);
+    if (dst_model_is_quantized(m)) {
+        printf("parameters: %lu (%.1f KiB: int8 weights, int32 biases, float32 for the rest)\n", (unsigned long)params,
+               (double)(int8 + 4 * (params - int8)) / 1024);
+        printf("int8 tensors (activations uint8, one scale and zero point each; weights one scale per output channel):\n");
+        for (i = 0; i < n; ++i) {
+            dst_layer_info li;
+            dst_model_layer(m, i, &li);
+            if (li.int8) printf("  %d.weight int8%s\n", i, li.bias_count ? ", bias int32" : "");
+        }
+    } else {
+        printf("parameters: %lu (%.1f KiB as float32)\n", (unsigned long)params, (double)params * 4 / 1024);
+    }
     printf("metadata:\n");
     for (i = 0; i < dst_model_meta_count(m); ++i) {
         const char *key = dst_model_meta_key(m, i), *s = dst_model_meta_string(m, key);
@@ -210,4 +224,67 @@ static void cmd_info(const args *a)
         else if (dst_model_meta_number(m, key, &v)) printf("  %s = %.6g\n", key, v);
     }
     dst_model_free(m);
+}
+
+/* Every metadata entry of from, into to. */
+static void copy_meta(const dst_model *from, dst_model *to)
+{
+    int i;
+    for (i = 0; i < dst_model_meta_count(from); ++i) {
+        const char *key = dst_model_meta_key(from, i), *str = dst_model_meta_string(from, key);
+        double v;
+        if (str) dst_model_meta_set_string(to, key, str);
+        else if (dst_model_meta_number(from, key, &v)) dst_model_meta_set_number(to, key, v);
+    }
+}
+
+static void cmd_quantize(const args *a)
+{
+    sets d;
+    dst_model *m, *q;
+    dst_quantize_options o = dst_quantize_default();
+    dst_error e;
+    float *x, *xt, acc_f = 0, acc_q = 0;
+    size_t n = 1000;
+    no_positional(a);
+    need(a->model, "--model");
+    need(a->out, "--out");
+    if (a->calibration) n = (size_t)parse_int("--calibration", a->calibration, 1, 1 << 24);
+    m = load_model(a->model, "--model");
+    if (dst_model_is_quantized(m)) {
+        dst_model_free(m); /* (the sanitized build's leak check runs at exit) */
+        fail(1, "--model %s is an int8 model already", a->model);
+    }
+    load_sets(a, m, 1, &d);
+    check_model_fits_sets(m, &d, "--model");
+    if (n > d.train.count) n = d.train.count;
+    x = normalized_copy(m, &d.train); /* the model's own normalisation, from its metadata */
+    if (dst_model_quantize(m, x, n, &o, &q, &e) != DST_OK) {
+        dst_model_free(m);
+        free(x);
+        free_sets(&d);
+        fail(1, "%s", e.message);
+    }
+    copy_meta(m, q);
+    dst_model_meta_set_string(q, "quant.source", a->model);
+    dst_model_meta_set_string(q, "quant.calibration", "minmax");
+    dst_model_meta_set_number(q, "quant.samples", (double)n);
+    printf("calibration: %lu training %s\n", (unsigned long)n, d.what);
+    if (d.test.count) {
+        xt = normalized_copy(m, &d.test);
+        if (dst_model_evaluate(m, xt, d.test.y, d.test.count, 0, NULL, &acc_f) != DST_OK ||
+            dst_model_evaluate(q, xt, d.test.y, d.test.count, 0, NULL, &acc_q) != DST_OK)
+            fail(1, "%s", dst_model_error(q));
+        dst_model_meta_set_number(q, "quant.float_accuracy", acc_f);
+        dst_model_meta_set_number(q, "test.accuracy", acc_q);
+        printf("test: float accuracy %.4f, int8 accuracy %.4f (%lu %s)\n", (double)acc_f, (double)acc_q,
+               (unsigned long)d.test.count, d.what);
+        free(xt);
+    }
+    if (dst_model_save(q, a->out, &e) != DST_OK) fail(1, "--out %s", e.message);
+    printf("saved %s (%ld bytes; float %ld)\n", a->out, file_size(a->out), file_size(a->model));
+    free(x);
+    dst_model_free(q);
+    dst_model_free(m);
+    free_sets(&d);
 }

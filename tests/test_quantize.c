@@ -1,0 +1,394 @@
+/* tests/test_quantize.c - int8 models: the integer dot-product kernel of
+   every SIMD level against the scalar reference (bit for bit, odd shapes,
+   extreme values), post-training quantization of a trained MLP and CNN
+   against their float models, the same int8 bits on every level, and
+   training refused. */
+
+/* the int8 kernels this machine can run: each level's table, and on x86
+   the three AVX-512 variants (F only, BW, VNNI) whatever the CPU picks */
+static int t_q8_kernels(const dst__kernels **out)
+{
+    dst_simd lv[8];
+    int n = t_simd_levels(lv), i, k = 0;
+    for (i = 0; i < n; ++i) {
+        if (lv[i] == DST_SIMD_AVX512) {
+#if defined(DST__SIMD_X86)
+            int ext = dst__cpu_avx512_int8();
+            out[k++] = &dst__kernels_avx512;
+            if (ext >= 1) out[k++] = &dst__kernels_avx512bw;
+            if (ext >= 2) out[k++] = &dst__kernels_avx512vnni;
+#endif
+        } else {
+            out[k++] = dst__kernels_for(lv[i]);
+        }
+    }
+    return k;
+}
+
+static int test_q8_dot_every_level_matches_scalar(void)
+{
+    static const size_t ks[] = { 1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 129, 784, 1000 };
+    static const size_t rows_list[] = { 1, 2, 3, 4, 5, 7, 9, 13 };
+    const dst__kernels *kt[8];
+    int nk = t_q8_kernels(kt), a, b, l, extreme;
+    size_t i;
+    uint8_t *x = (uint8_t *)malloc(1100);
+    int8_t *w = (int8_t *)malloc(13 * 1100);
+    int32_t ref[13], got[13];
+    T_CHECK(nk >= 1 && kt[0]->q8_dot == dst__q8_dot_scalar);
+    for (extreme = 0; extreme < 3; ++extreme)
+        for (a = 0; a < (int)(sizeof ks / sizeof ks[0]); ++a)
+            for (b = 0; b < (int)(sizeof rows_list / sizeof rows_list[0]); ++b) {
+                size_t k = ks[a], rows = rows_list[b], ldw = k + 3;
+                for (i = 0; i < 1100; ++i) x[i] = extreme == 1 ? 255 : (uint8_t)((t_rand() + 1) * 128);
+                for (i = 0; i < 13 * 1100; ++i)
+                    w[i] = extreme == 1 ? -127 : extreme == 2 ? (int8_t)(i & 1 ? 127 : -127) : (int8_t)(t_rand() * 127);
+                dst__q8_dot_scalar(x, w, k, rows, ldw, ref, 1);
+                if (extreme == 1) T_CHECK(ref[0] == -(int32_t)(255 * 127 * k));
+                for (l = 1; l < nk; ++l) {
+                    memset(got, 0x55, sizeof got);
+                    kt[l]->q8_dot(x, w, k, rows, ldw, got, 1);
+                    T_CHECK_MSG(memcmp(got, ref, rows * sizeof ref[0]) == 0, "kernel %d (level %s) k=%lu rows=%lu extreme=%d",
+                                l, dst_simd_name(kt[l]->level), (unsigned long)k, (unsigned long)rows, extreme);
+                }
+            }
+    /* the longest row an int8 layer may have, at the extremes: no overflow */
+    {
+        size_t k = DST__Q8_MAX_K;
+        uint8_t *xl = (uint8_t *)malloc(k);
+        int8_t *wl = (int8_t *)malloc(k);
+        memset(xl, 255, k);
+        memset(wl, 0x81, k); /* -127 */
+        for (l = 0; l < nk; ++l) {
+            kt[l]->q8_dot(xl, wl, k, 1, k, got, 1);
+            T_CHECK(got[0] == -(int32_t)(255 * 127 * k));
+        }
+        free(xl); free(wl);
+    }
+    free(x); free(w);
+    return 0;
+}
+
+/* data: class c of k has its own random center in dim dimensions, plus noise */
+static void t_q8_blobs(float *x, int *y, size_t count, int dim, int k, const float *centers, float noise)
+{
+    size_t i;
+    int j;
+    for (i = 0; i < count; ++i) {
+        int c = (int)((t_rand() + 1) * 0.5f * (float)k) % k;
+        y[i] = c;
+        for (j = 0; j < dim; ++j) x[i * dim + j] = centers[c * dim + j] + noise * t_rand();
+    }
+}
+
+/* share of samples whose int8 and float argmax agree, and both accuracies */
+static float t_q8_agreement(dst_model *f, dst_model *q, const float *x, const int *y, size_t count, float *acc_f,
+                            float *acc_q)
+{
+    size_t i, k = dst_model_output_size(f), same = 0, cf = 0, cq = 0;
+    float *of = (float *)malloc(count * k * sizeof(float)), *oq = (float *)malloc(count * k * sizeof(float));
+    dst_model_predict(f, x, count, of);
+    dst_model_predict(q, x, count, oq);
+    for (i = 0; i < count; ++i) {
+        int a = dst__argmax(of + i * k, k), b = dst__argmax(oq + i * k, k);
+        same += a == b;
+        cf += a == y[i];
+        cq += b == y[i];
+    }
+    free(of); free(oq);
+    *acc_f = (float)cf / (float)count;
+    *acc_q = (float)cq / (float)count;
+    return (float)same / (float)count;
+}
+
+/* the int8 output of every SIMD level: the same bits */
+static int t_q8_levels_agree(dst_model *q, const float *x, size_t count)
+{
+    dst_simd lv[8];
+    int n = t_simd_levels(lv), l, same = 1;
+    size_t k = dst_model_output_size(q);
+    float *ref = (float *)malloc(count * k * sizeof(float)), *got = (float *)malloc(count * k * sizeof(float));
+    for (l = 0; l < n; ++l) {
+        dst_simd_force(lv[l]);
+        dst_model_predict(q, x, count, l ? got : ref);
+        if (l && memcmp(ref, got, count * k * sizeof(float)) != 0) same = 0;
+    }
+    dst_simd_force(DST_SIMD_AUTO);
+    free(ref); free(got);
+    return same;
+}
+
+static int test_quantize_mlp_close_to_float(void)
+{
+    enum { DIM = 32, K = 10, N = 3000, NT = 2000 };
+    float *x = (float *)malloc(sizeof(float) * N * DIM), *xt = (float *)malloc(sizeof(float) * NT * DIM), centers[K * DIM];
+    int *y = (int *)malloc(sizeof(int) * N), *yt = (int *)malloc(sizeof(int) * NT);
+    dst_layer_desc l[] = { dst_dense(64), dst_relu(), dst_dense(32), dst_batchnorm(), dst_relu(), dst_dense(K) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+    dst_fit_config fit = dst_fit_default();
+    dst_quantize_options qo = dst_quantize_default();
+    dst_model *m, *q, *qp;
+    dst_error e;
+    float agree, acc_f, acc_q;
+    t_fill(centers, K * DIM, 1.0f);
+    t_q8_blobs(x, y, N, DIM, K, centers, 1.2f);
+    t_q8_blobs(xt, yt, NT, DIM, K, centers, 1.2f);
+    d.input_c = DIM; d.layers = l; d.layer_count = 6;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    opt.lr = 0.003f;
+    dst_model_set_optimizer(m, &opt);
+    fit.epochs = 4;
+    fit.batch_size = 64;
+    T_CHECK(dst_model_fit(m, x, y, N, &fit) == DST_OK);
+    T_CHECK_MSG(dst_model_quantize(m, x, 500, NULL, &q, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_model_is_quantized(q) && !dst_model_is_quantized(m));
+    T_CHECK(dst_model_layer_count(q) == 5); /* the batch norm folded */
+    agree = t_q8_agreement(m, q, xt, yt, NT, &acc_f, &acc_q);
+    printf("    mlp: float %.4f, int8 %.4f, argmax agreement %.4f\n", acc_f, acc_q, agree);
+    T_CHECK(acc_f > 0.8f);
+    T_CHECK(agree >= 0.97f);
+    T_CHECK(acc_q > acc_f - 0.01f);
+    T_CHECK(t_q8_levels_agree(q, xt, 200));
+    qo.calibration = DST_CALIBRATE_PERCENTILE;
+    T_CHECK(dst_model_quantize(m, x, 500, &qo, &qp, NULL) == DST_OK);
+    agree = t_q8_agreement(m, qp, xt, yt, NT, &acc_f, &acc_q);
+    printf("    mlp, percentile 99.99: int8 %.4f, argmax agreement %.4f\n", acc_q, agree);
+    T_CHECK(agree >= 0.97f);
+    dst_model_free(qp);
+    dst_model_free(q);
+    dst_model_free(m);
+    free(x); free(xt); free(y); free(yt);
+    return 0;
+}
+
+/* every layer kind an int8 CNN meets: conv (plain, depthwise, grouped),
+   batch norm (folded), ReLU (fused and alone), a float-only layer
+   (sigmoid), max, average and global pooling, dropout, flatten, dense */
+static int test_quantize_cnn_close_to_float(void)
+{
+    enum { C = 2, H = 10, W = 10, K = 4, N = 1200, NT = 600, SZ = C * H * W };
+    float *x = (float *)malloc(sizeof(float) * N * SZ), *xt = (float *)malloc(sizeof(float) * NT * SZ), centers[K * SZ];
+    int *y = (int *)malloc(sizeof(int) * N), *yt = (int *)malloc(sizeof(int) * NT);
+    dst_layer_desc l[14];
+    dst_model_desc d = dst_model_desc_default();
+    dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+    dst_fit_config fit = dst_fit_default();
+    dst_model *m, *q;
+    dst_error e;
+    float agree, acc_f, acc_q;
+    int n = 0;
+    l[n++] = dst_conv2d(8, 3, 1, 1);
+    l[n++] = dst_batchnorm();
+    l[n++] = dst_relu();
+    l[n++] = dst_depthwise_conv2d(8, 3, 1, 1);
+    l[n++] = dst_relu();
+    l[n] = dst_conv2d(8, 3, 2, 1); l[n++].groups = 2;
+    l[n++] = dst_sigmoid();
+    l[n++] = dst_maxpool2d(2, 0, 0);
+    l[n++] = dst_relu();
+    l[n++] = dst_avgpool2d(3, 1, 1);
+    l[n++] = dst_dropout2d(0.1f);
+    l[n++] = dst_global_avgpool();
+    l[n++] = dst_flatten();
+    l[n++] = dst_dense(K);
+    t_fill(centers, K * SZ, 1.0f);
+    t_q8_blobs(x, y, N, SZ, K, centers, 1.5f);
+    t_q8_blobs(xt, yt, NT, SZ, K, centers, 1.5f);
+    d.input_c = C; d.input_h = H; d.input_w = W; d.layers = l; d.layer_count = n;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    opt.lr = 0.01f;
+    dst_model_set_optimizer(m, &opt);
+    fit.epochs = 6;
+    fit.batch_size = 32;
+    T_CHECK(dst_model_fit(m, x, y, N, &fit) == DST_OK);
+    T_CHECK_MSG(dst_model_quantize(m, x, 300, NULL, &q, &e) == DST_OK, "%s", e.message);
+    agree = t_q8_agreement(m, q, xt, yt, NT, &acc_f, &acc_q);
+    printf("    cnn: float %.4f, int8 %.4f, argmax agreement %.4f\n", acc_f, acc_q, agree);
+    T_CHECK(acc_f > 0.7f);
+    T_CHECK(agree >= 0.95f);
+    T_CHECK(acc_q > acc_f - 0.02f);
+    T_CHECK(t_q8_levels_agree(q, xt, 64));
+    dst_model_free(q);
+    dst_model_free(m);
+    free(x); free(xt); free(y); free(yt);
+    return 0;
+}
+
+static int test_quantize_refuses_training_and_bad_arguments(void)
+{
+    float x[40 * 4], d_out[40 * 3];
+    int y[40], i;
+    dst_layer_desc l[] = { dst_dense(8), dst_relu(), dst_dense(3) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_optimizer_config opt = dst_optimizer_default(DST_SGD);
+    dst_quantize_options qo = dst_quantize_default();
+    dst_fit_config fit = dst_fit_default();
+    dst_model *m, *q, *q2 = NULL;
+    dst_error e;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    const float *out;
+    t_fill(x, 40 * 4, 1.0f);
+    for (i = 0; i < 40; ++i) y[i] = i % 3;
+    memset(d_out, 0, sizeof d_out);
+    d.input_c = 4; d.layers = l; d.layer_count = 3;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    T_CHECK(dst_model_quantize(m, x, 40, NULL, NULL, &e) == DST_ERR_ARG);
+    T_CHECK(dst_model_quantize(m, NULL, 40, NULL, &q, &e) == DST_ERR_ARG && q == NULL);
+    T_CHECK(dst_model_quantize(m, x, 0, NULL, &q, &e) == DST_ERR_ARG);
+    qo.calibration = DST_CALIBRATE_PERCENTILE; qo.percentile = 40;
+    T_CHECK(dst_model_quantize(m, x, 40, &qo, &q, &e) == DST_ERR_ARG && strstr(e.message, "percentile"));
+    qo = dst_quantize_default(); qo.calibration = (dst_calibration)7;
+    T_CHECK(dst_model_quantize(m, x, 40, &qo, &q, &e) == DST_ERR_ARG);
+    x[5] = NAN;
+    T_CHECK(dst_model_quantize(m, x, 40, NULL, &q, &e) == DST_ERR_ARG && strstr(e.message, "non-finite"));
+    x[5] = 0.5f;
+    T_CHECK(dst_model_quantize(m, x, 40, NULL, &q, &e) == DST_OK);
+    T_CHECK(dst_model_quantize(q, x, 40, NULL, &q2, &e) == DST_ERR_ARG && q2 == NULL);
+    T_CHECK(dst_model_set_optimizer(q, &opt) == DST_ERR_UNSUPPORTED && strstr(dst_model_error(q), "int8"));
+    T_CHECK(dst_model_train_step(q, x, y, 40, NULL, 1, 0, NULL) == DST_ERR_UNSUPPORTED);
+    T_CHECK(dst_model_fit(q, x, y, 40, &fit) == DST_ERR_UNSUPPORTED);
+    T_CHECK(dst_model_forward(q, x, 40, 1, &out) == DST_ERR_UNSUPPORTED);
+    T_CHECK(dst_model_backward(q, d_out) == DST_ERR_UNSUPPORTED);
+    T_CHECK(dst_model_forward(q, x, 40, 0, &out) == DST_OK && out != NULL);
+    T_CHECK(dst_model_evaluate(q, x, y, 40, 7, NULL, NULL) == DST_OK);
+    dst_model_free(q);
+    dst_model_free(m);
+    dst_free(buf);
+    (void)len;
+    return 0;
+}
+
+static void t_q8_put32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+/* the two CRC32s of a file edited by hand */
+static void t_q8_fix_crc(unsigned char *buf, size_t len)
+{
+    t_q8_put32(buf + 24, dst_crc32(0, buf + 32, len - 32));
+    t_q8_put32(buf + 28, dst_crc32(0, buf, 28));
+}
+
+/* where QUAN's payload starts (0: none) */
+static size_t t_q8_quan_at(const unsigned char *buf, size_t len)
+{
+    size_t pos = 32;
+    while (pos + 16 <= len) {
+        size_t size = (size_t)t_u32(buf + pos + 8);
+        if (memcmp(buf + pos, "QUAN", 4) == 0) return pos + 16;
+        if (memcmp(buf + pos, "ARCH", 4) && memcmp(buf + pos, "TENS", 4) && memcmp(buf + pos, "META", 4) &&
+            memcmp(buf + pos, "TRAI", 4))
+            return 0;
+        pos += 16 + (size + 7) / 8 * 8;
+    }
+    return 0;
+}
+
+/* an int8 model through the weight file: version 1.1, a QUAN chunk, int8
+   weights and int32 biases; the loaded model gives the same bits; the
+   file is about a quarter of the float one; every truncation and some
+   crafted edits are refused */
+static int test_quantize_weight_file_round_trip(void)
+{
+    enum { C = 1, H = 8, W = 8, N = 64 };
+    float x[N * C * H * W], *a = (float *)malloc(sizeof(float) * N * 3), *b = (float *)malloc(sizeof(float) * N * 3);
+    dst_layer_desc l[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0), dst_tanh(),
+                           dst_flatten(), dst_dense(40), dst_relu(), dst_dense(3) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m, *q, *back;
+    dst_error e;
+    unsigned char *fbuf = NULL, *qbuf = NULL, *cut;
+    size_t flen = 0, qlen = 0, i, quan, bytes;
+    dst_layer_info info;
+    t_fill(x, sizeof x / sizeof x[0], 1.0f);
+    d.input_c = C; d.input_h = H; d.input_w = W; d.layers = l; d.layer_count = 9;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    { float *bn = dst_model_buffers(m); for (i = 0; i < 12; ++i) bn[i] = i < 6 ? 0.1f * (float)i : 0.5f + 0.1f * (float)i; }
+    T_CHECK(dst_model_quantize(m, x, N, NULL, &q, &e) == DST_OK);
+    T_CHECK(dst_model_write_memory(m, &fbuf, &flen, NULL) == DST_OK);
+    T_CHECK_MSG(dst_model_write_memory(q, &qbuf, &qlen, &e) == DST_OK, "%s", e.message);
+    printf("    file: float %lu bytes, int8 %lu bytes\n", (unsigned long)flen, (unsigned long)qlen);
+    T_CHECK(qlen * 3 < flen);
+    T_CHECK(t_u32(qbuf + 8) == 0x10001u && t_u32(fbuf + 8) == 0x1u); /* versions 1.1 and 1.0 */
+    T_CHECK_MSG(dst_model_parse(&back, qbuf, qlen, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_model_is_quantized(back));
+    T_CHECK(dst_model_predict(q, x, N, a) == DST_OK && dst_model_predict(back, x, N, b) == DST_OK);
+    T_CHECK(memcmp(a, b, sizeof(float) * N * 3) == 0);
+    T_CHECK(dst_model_param_count(back) == dst_model_param_count(q) &&
+            memcmp(dst_model_params(back), dst_model_params(q), dst_model_param_count(q) * sizeof(float)) == 0);
+    T_CHECK(dst_model_layer(back, 5, &info) == DST_OK && info.desc.kind == DST_LAYER_DENSE);
+    dst_model_free(back);
+    /* written again: the same bytes */
+    {
+        unsigned char *again = NULL;
+        size_t alen = 0;
+        T_CHECK(dst_model_parse(&back, qbuf, qlen, NULL) == DST_OK);
+        T_CHECK(dst_model_write_memory(back, &again, &alen, NULL) == DST_OK);
+        T_CHECK(alen == qlen && memcmp(again, qbuf, qlen) == 0);
+        dst_free(again);
+        dst_model_free(back);
+    }
+    T_CHECK(dst_model_write_checkpoint_memory(q, &cut, &bytes, &e) == DST_ERR_ARG);
+    /* every truncation */
+    for (i = 0; i < qlen; i += 1 + i / 64) {
+        cut = (unsigned char *)malloc(i ? i : 1);
+        memcpy(cut, qbuf, i);
+        T_CHECK_MSG(dst_model_parse(&back, cut, i, NULL) == DST_ERR_FORMAT && back == NULL, "truncated at %lu", (unsigned long)i);
+        free(cut);
+    }
+    /* crafted: each edit keeps the CRCs right */
+    quan = t_q8_quan_at(qbuf, qlen);
+    T_CHECK(quan != 0);
+    cut = (unsigned char *)malloc(qlen);
+    {
+        static const struct { size_t off; unsigned long v; const char *msg; } edits[] = {
+            { 0, 7, "QUAN: " },                  /* layer count (the model has 8) */
+            { 12, 256, "zero point 256" },       /* the input's zero point */
+            { 8, 0, "scale 0" },                 /* the input's scale */
+            { 16 + 16 * 0 + 8, 0, "int8 weights 0, must be 1" }, /* layer 0 (conv) said float */
+            { 16 + 16 * 1 + 8, 1, "int8 weights 1, must be 0" }, /* layer 1 (relu) said int8 */
+            { 16 + 16 * 2 + 12, 7, "int8 weights" },             /* reserved */
+            { 16 + 16 * 8, 0xFF800000ul, "weight scale" },       /* -inf: the first weight scale */
+        };
+        for (i = 0; i < sizeof edits / sizeof edits[0]; ++i) {
+            memcpy(cut, qbuf, qlen);
+            t_q8_put32(cut + quan + edits[i].off, edits[i].v);
+            t_q8_fix_crc(cut, qlen);
+            T_CHECK_MSG(dst_model_parse(&back, cut, qlen, &e) == DST_ERR_FORMAT && strstr(e.message, edits[i].msg),
+                        "edit %lu: %s", (unsigned long)i, e.message);
+        }
+    }
+    /* the conv's weight said float32: refused (its dtype byte follows the name "0.weight") */
+    memcpy(cut, qbuf, qlen);
+    for (i = 32; i + 10 < qlen; ++i)
+        if (memcmp(cut + i, "\x08\x00" "0.weight", 10) == 0) break;
+    T_CHECK(i + 10 < qlen && cut[i + 10] == 4);
+    cut[i + 10] = 1;
+    t_q8_fix_crc(cut, qlen);
+    T_CHECK_MSG(dst_model_parse(&back, cut, qlen, &e) == DST_ERR_FORMAT && strstr(e.message, "is int8 (4)"), "%s", e.message);
+    /* QUAN gone (renamed to an unknown optional chunk): the int8 tensors are refused */
+    memcpy(cut, qbuf, qlen);
+    memcpy(cut + quan - 16, "QUAX", 4);
+    t_q8_put32(cut + quan - 12, 0);
+    t_q8_fix_crc(cut, qlen);
+    T_CHECK_MSG(dst_model_parse(&back, cut, qlen, &e) == DST_ERR_FORMAT &&
+                (strstr(e.message, "need a QUAN chunk") || strstr(e.message, "more parameters than the file")), "%s", e.message);
+    free(cut);
+    dst_free(fbuf);
+    dst_free(qbuf);
+    dst_model_free(q);
+    dst_model_free(m);
+    free(a); free(b);
+    return 0;
+}
+
+static const t_case quantize_tests[] = {
+    { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
+    { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
+    { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
+    { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
+    { "quantize_weight_file_round_trip", test_quantize_weight_file_round_trip },
+};
