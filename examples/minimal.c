@@ -12,7 +12,7 @@ int main(int argc, char **argv)
     enum { N = 2000, TEST = 500 };
     static float x[N * 2];
     static int y[N];
-    dst_layer_desc layers[] = { dst_dense(32), dst_relu(), dst_dense(32), dst_relu(), dst_dense(3) };
+    dst_layer_desc layers[5] = { dst_dense(32), dst_relu(), dst_dense(32), dst_relu(), dst_dense(3) };
     dst_model_desc desc = dst_model_desc_default();
     dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
     dst_fit_config fit = dst_fit_default();

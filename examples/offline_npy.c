@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     dst_teacher teacher;
     dst_error e;
     dst_model *m;
-    dst_layer_desc layers[] = { dst_dense(128), dst_relu(), dst_dense(0) };
+    dst_layer_desc layers[3] = { dst_dense(128), dst_relu(), dst_dense(0) };
     dst_model_desc desc = dst_model_desc_default();
     dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
     dst_fit_config fit = dst_fit_default();

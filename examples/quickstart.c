@@ -11,7 +11,7 @@ int main(void)
     dst_mnist d;
     dst_error e;
     dst_model *m;
-    dst_layer_desc layers[] = { dst_dense(128), dst_relu(), dst_dense(10) };
+    dst_layer_desc layers[3] = { dst_dense(128), dst_relu(), dst_dense(10) };
     dst_model_desc desc = dst_model_desc_default();
     dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
     dst_fit_config fit = dst_fit_default();

@@ -79,8 +79,8 @@ int main(int argc, char **argv)
     /* standardise with the training rows' statistics, kept in both models */
     if (dst_normalization_stats(tr.x, tr.count, (size_t)f, f, mean, std, &e) != DST_OK) return 1;
     {
-        dst_layer_desc big[] = { dst_dense(64), dst_relu(), dst_dense(64), dst_relu(), dst_dense(tr.classes) };
-        dst_layer_desc small[] = { dst_dense(8), dst_relu(), dst_dense(tr.classes) };
+        dst_layer_desc big[5] = { dst_dense(64), dst_relu(), dst_dense(64), dst_relu(), dst_dense(tr.classes) };
+        dst_layer_desc small[3] = { dst_dense(8), dst_relu(), dst_dense(tr.classes) };
         teacher = create(big, 5, f);
         student = create(small, 3, f);
         dst_model_set_normalization(teacher, 1, mean, std, f);

@@ -68,7 +68,7 @@ static int test_fit_augment_teacher_sees_the_view(void)
 {
     static float x[TA_N * TA_IN];
     static int y[TA_N];
-    dst_layer_desc L[] = { dst_flatten(), dst_dense(3) };
+    dst_layer_desc L[2] = { dst_flatten(), dst_dense(3) };
     dst_model *m = t_cnn(L, 2, TA_C, TA_H, TA_W, 3);
     dst_fit_config f = dst_fit_default();
     ta_watch w;
@@ -98,7 +98,7 @@ static int test_fit_augment_teacher_sees_the_view(void)
 static dst_model *ta_fit_all(dst_model *teacher, const float *x, const int *y, int n, uint64_t seed,
                              int threads)
 {
-    dst_layer_desc L[] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 2, 0), dst_flatten(), dst_dense(3) };
+    dst_layer_desc L[5] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 2, 0), dst_flatten(), dst_dense(3) };
     dst_model *m = t_cnn(L, 5, 1, 8, 8, 5);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();
@@ -126,7 +126,7 @@ static int test_fit_augment_same_bits_any_threads(void)
     enum { N = 40 };
     static float x[N * 64];
     static int y[N];
-    dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_layer_desc L[4] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
     dst_model *teacher = t_cnn(L, 4, 1, 8, 8, 9), *a, *b, *c, *d;
     int i, ab, ac, ad;
     T_CHECK(teacher != NULL);
@@ -150,7 +150,7 @@ static int test_fit_augment_same_bits_any_threads(void)
 static int test_augment_mixup_batch(void)
 {
     enum { B = 9, D = 3 };
-    dst_layer_desc L[] = { dst_dense(2) };
+    dst_layer_desc L[1] = { dst_dense(2) };
     dst_model *m = t_model(L, 1, D, 1);
     dst_fit_config f = dst_fit_default();
     float x[B * D], bx[B * D], tmp[B * D], lambda[B];
@@ -235,7 +235,7 @@ static int test_fit_augment_rejects(void)
     enum { N = 12, D = 4 };
     float x[N * D], logits[N * 3];
     int y[N], i;
-    dst_layer_desc L[] = { dst_dense(3) };
+    dst_layer_desc L[1] = { dst_dense(3) };
     dst_model *m = t_model(L, 1, D, 1), *tm = t_model(L, 1, D, 2);
     dst_fit_config f = dst_fit_default();
     dst_teacher cached = dst_teacher_logits(logits, N, 3), members[2], ens;
@@ -349,7 +349,7 @@ static int test_teacher_ensemble_of_one_is_the_teacher(void)
 {
     static float x[TD_N * TD_D];
     static int y[TD_N];
-    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(16), dst_relu(), dst_dense(3) };
     dst_model *t1 = t_model(L, 3, TD_D, 2), *t2 = t_model(L, 3, TD_D, 3), *a, *b, *c, *d;
     dst_teacher members[2], alone, one, two;
     float w[2] = { 1, 3 };
@@ -389,7 +389,7 @@ static int test_teacher_ensemble_of_one_is_the_teacher(void)
 static dst_model *ta_fit_noise_mix(const dst_teacher *t, const float *x, const int *y, dst_progress_fn stop,
                                    dst_model *resume)
 {
-    dst_layer_desc L[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(12), dst_relu(), dst_dense(3) };
     dst_model *m = resume ? resume : t_model(L, 3, TD_D, 8);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();
@@ -411,7 +411,7 @@ static int test_fit_augment_resume_and_nomem(void)
 {
     static float x[TD_N * TD_D];
     static int y[TD_N];
-    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(16), dst_relu(), dst_dense(3) };
     dst_model *t1 = t_model(L, 3, TD_D, 2), *t2 = t_model(L, 3, TD_D, 3), *whole, *parts;
     dst_teacher members[2], ens;
     int i, fail, same, saw_nomem = 0;
@@ -427,7 +427,7 @@ static int test_fit_augment_resume_and_nomem(void)
     same = td_same(whole, parts);
     dst_model_free(whole); dst_model_free(parts);
     for (fail = 1; fail < 14; ++fail) {
-        dst_layer_desc S[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+        dst_layer_desc S[3] = { dst_dense(12), dst_relu(), dst_dense(3) };
         dst_model *m = t_model(S, 3, TD_D, 8);
         dst_fit_config f = dst_fit_default();
         dst_result r;

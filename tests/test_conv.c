@@ -178,7 +178,7 @@ static int test_pooling_matches_pytorch(void)
     gx = t_get(&fx, "g.x"); gy = t_get(&fx, "g.y"); gdy = t_get(&fx, "g.dy"); gdx = t_get(&fx, "g.dx");
     T_CHECK(gx && gy && gdy && gdx);
     {
-        dst_layer_desc L[] = { dst_global_avgpool() };
+        dst_layer_desc L[1] = { dst_global_avgpool() };
         dst_pool2d_params p;
         float y[12], dx[3 * 4 * 5 * 3];
         const float *my;
@@ -392,14 +392,14 @@ static int t_conv_gradcheck(const dst_layer_desc *layers, int count, int c, int 
 
 static int test_conv2d_gradients_every_option(void)
 {
-    dst_layer_desc plain[] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_dense(4) };
-    dst_layer_desc strided[] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 2, 1), dst_dense(4) };
-    dst_layer_desc dilated[] = { dst_conv2d(3, 3, 1, 2), dst_tanh(), dst_dense(4) };
-    dst_layer_desc grouped[] = { dst_conv2d(4, 1, 1, 0), dst_tanh(), dst_conv2d(6, 3, 1, 1), dst_tanh(), dst_dense(4) };
-    dst_layer_desc depthwise[] = { dst_conv2d(4, 3, 1, 1), dst_tanh(), dst_depthwise_conv2d(4, 3, 1, 1), dst_tanh(),
+    dst_layer_desc plain[3] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_dense(4) };
+    dst_layer_desc strided[4] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 2, 1), dst_dense(4) };
+    dst_layer_desc dilated[3] = { dst_conv2d(3, 3, 1, 2), dst_tanh(), dst_dense(4) };
+    dst_layer_desc grouped[5] = { dst_conv2d(4, 1, 1, 0), dst_tanh(), dst_conv2d(6, 3, 1, 1), dst_tanh(), dst_dense(4) };
+    dst_layer_desc depthwise[6] = { dst_conv2d(4, 3, 1, 1), dst_tanh(), dst_depthwise_conv2d(4, 3, 1, 1), dst_tanh(),
                                    dst_depthwise_conv2d(8, 3, 2, 1), dst_dense(4) };
-    dst_layer_desc nobias[] = { dst_conv2d(3, 3, 1, 1), dst_tanh(), dst_conv2d(3, 1, 1, 0), dst_dense(4) };
-    dst_layer_desc inits[] = { dst_conv2d(3, 3, 1, 1), dst_gelu(), dst_conv2d(2, 3, 1, 0), dst_dense(4) };
+    dst_layer_desc nobias[4] = { dst_conv2d(3, 3, 1, 1), dst_tanh(), dst_conv2d(3, 1, 1, 0), dst_dense(4) };
+    dst_layer_desc inits[4] = { dst_conv2d(3, 3, 1, 1), dst_gelu(), dst_conv2d(2, 3, 1, 0), dst_dense(4) };
     dilated[0].dilation_h = 2; dilated[0].dilation_w = 2;
     grouped[2].groups = 2;
     depthwise[4].groups = 4;                        /* multiplier 2 */
@@ -420,14 +420,14 @@ static int test_conv2d_gradients_every_option(void)
 
 static int test_pool_norm_dropout_gradients(void)
 {
-    dst_layer_desc maxp[] = { dst_conv2d(3, 3, 1, 1), dst_maxpool2d(2, 0, 0), dst_conv2d(3, 3, 1, 1),
+    dst_layer_desc maxp[5] = { dst_conv2d(3, 3, 1, 1), dst_maxpool2d(2, 0, 0), dst_conv2d(3, 3, 1, 1),
                               dst_maxpool2d(3, 2, 1), dst_dense(4) };
-    dst_layer_desc avgp[] = { dst_conv2d(3, 3, 1, 1), dst_avgpool2d(3, 2, 1), dst_tanh(), dst_avgpool2d(2, 0, 0),
+    dst_layer_desc avgp[5] = { dst_conv2d(3, 3, 1, 1), dst_avgpool2d(3, 2, 1), dst_tanh(), dst_avgpool2d(2, 0, 0),
                               dst_dense(4) };
-    dst_layer_desc rect[] = { dst_conv2d(2, 1, 1, 0), dst_maxpool2d(3, 1, 1), dst_avgpool2d(2, 1, 1), dst_dense(4) };
-    dst_layer_desc bn[] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_conv2d(3, 3, 1, 0), dst_batchnorm(),
+    dst_layer_desc rect[4] = { dst_conv2d(2, 1, 1, 0), dst_maxpool2d(3, 1, 1), dst_avgpool2d(2, 1, 1), dst_dense(4) };
+    dst_layer_desc bn[11] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_conv2d(3, 3, 1, 0), dst_batchnorm(),
                             dst_global_avgpool(), dst_flatten(), dst_dense(5), dst_batchnorm(), dst_tanh(), dst_dense(4) };
-    dst_layer_desc drop[] = { dst_conv2d(4, 3, 1, 1), dst_dropout2d(0.5f), dst_tanh(), dst_conv2d(3, 3, 1, 0),
+    dst_layer_desc drop[7] = { dst_conv2d(4, 3, 1, 1), dst_dropout2d(0.5f), dst_tanh(), dst_conv2d(3, 3, 1, 0),
                               dst_dropout(0.3f), dst_flatten(), dst_dense(4) };
     rect[1].kernel_w = 2; rect[1].pad_w = 0;  /* 3x2 window, padding 1x0 */
     rect[2].stride_w = 2; rect[2].pad_w = 0;
@@ -445,7 +445,7 @@ static int test_pool_norm_dropout_gradients(void)
 static int test_dropout2d_zeroes_whole_channels(void)
 {
     enum { C = 1000, S = 6 };
-    dst_layer_desc L[] = { dst_dropout2d(0.25f) };
+    dst_layer_desc L[1] = { dst_dropout2d(0.25f) };
     dst_model *m = t_cnn(L, 1, C, 2, 3, 3);
     static float x[C * S], dy[C * S];
     const float *y;
@@ -466,7 +466,7 @@ static int test_dropout2d_zeroes_whole_channels(void)
     T_CHECK_MSG(zeros > 200 && zeros < 300, "%d of 1000 channels dropped at rate 0.25", zeros);
     /* backward: dy times the same mask (checked through a layer in front) */
     {
-        dst_layer_desc L2[] = { dst_flatten(), dst_dropout2d(0.25f) };
+        dst_layer_desc L2[2] = { dst_flatten(), dst_dropout2d(0.25f) };
         dst_model *m2 = t_cnn(L2, 2, C, 2, 3, 3);
         const float *y2;
         T_CHECK(m2 != NULL);
@@ -486,7 +486,7 @@ static int test_dropout2d_zeroes_whole_channels(void)
 
 static int test_flatten_and_layout(void)
 {
-    dst_layer_desc L[] = { dst_conv2d(5, 3, 1, 1), dst_batchnorm(), dst_maxpool2d(2, 0, 0), dst_flatten(),
+    dst_layer_desc L[5] = { dst_conv2d(5, 3, 1, 1), dst_batchnorm(), dst_maxpool2d(2, 0, 0), dst_flatten(),
                            dst_dense(3) };
     dst_model *m;
     dst_layer_info info;
@@ -521,8 +521,8 @@ static int test_flatten_and_layout(void)
     T_CHECK_MSG(!bad, "case %d", bad);
     /* after a dropout, which passes its input on in inference: the same outputs as with no dropout */
     {
-        dst_layer_desc D[] = { dst_conv2d(4, 3, 1, 1), dst_maxpool2d(2, 0, 0), dst_dropout(0.5f), dst_flatten(), dst_dense(3) };
-        dst_layer_desc P[] = { dst_conv2d(4, 3, 1, 1), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(3) };
+        dst_layer_desc D[5] = { dst_conv2d(4, 3, 1, 1), dst_maxpool2d(2, 0, 0), dst_dropout(0.5f), dst_flatten(), dst_dense(3) };
+        dst_layer_desc P[4] = { dst_conv2d(4, 3, 1, 1), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(3) };
         dst_model *md = t_cnn(D, 5, 3, 6, 4, 7), *mp = t_cnn(P, 4, 3, 6, 4, 7);
         float a[2 * 3], b[2 * 3];
         T_CHECK(md != NULL && mp != NULL && dst_model_param_count(md) == dst_model_param_count(mp));
@@ -559,20 +559,20 @@ static int t_expect_build_error(const dst_layer_desc *layers, int count, int c, 
 
 static int test_conv_shape_errors_at_build(void)
 {
-    dst_layer_desc big[] = { dst_conv2d(4, 5, 1, 0) };
-    dst_layer_desc groups[] = { dst_conv2d(4, 3, 1, 1) };
-    dst_layer_desc stride0[] = { dst_conv2d(4, 3, 0, 1) };
-    dst_layer_desc units0[] = { dst_conv2d(0, 3, 1, 1) };
-    dst_layer_desc dil0[] = { dst_conv2d(4, 3, 1, 1) };
-    dst_layer_desc padneg[] = { dst_conv2d(4, 3, 1, -1) };
-    dst_layer_desc dilated[] = { dst_conv2d(4, 3, 1, 0) };
-    dst_layer_desc later[] = { dst_conv2d(4, 3, 1, 0), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(8, 5, 1, 0) };
-    dst_layer_desc pool_big[] = { dst_maxpool2d(4, 0, 0) };
-    dst_layer_desc pool_pad[] = { dst_avgpool2d(3, 1, 2) };
-    dst_layer_desc bn_mom[] = { dst_batchnorm() };
-    dst_layer_desc bn_eps[] = { dst_batchnorm() };
-    dst_layer_desc drop[] = { dst_dropout2d(1.0f) };
-    dst_layer_desc init[] = { dst_conv2d(4, 3, 1, 1) };
+    dst_layer_desc big[1] = { dst_conv2d(4, 5, 1, 0) };
+    dst_layer_desc groups[1] = { dst_conv2d(4, 3, 1, 1) };
+    dst_layer_desc stride0[1] = { dst_conv2d(4, 3, 0, 1) };
+    dst_layer_desc units0[1] = { dst_conv2d(0, 3, 1, 1) };
+    dst_layer_desc dil0[1] = { dst_conv2d(4, 3, 1, 1) };
+    dst_layer_desc padneg[1] = { dst_conv2d(4, 3, 1, -1) };
+    dst_layer_desc dilated[1] = { dst_conv2d(4, 3, 1, 0) };
+    dst_layer_desc later[4] = { dst_conv2d(4, 3, 1, 0), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(8, 5, 1, 0) };
+    dst_layer_desc pool_big[1] = { dst_maxpool2d(4, 0, 0) };
+    dst_layer_desc pool_pad[1] = { dst_avgpool2d(3, 1, 2) };
+    dst_layer_desc bn_mom[1] = { dst_batchnorm() };
+    dst_layer_desc bn_eps[1] = { dst_batchnorm() };
+    dst_layer_desc drop[1] = { dst_dropout2d(1.0f) };
+    dst_layer_desc init[1] = { dst_conv2d(4, 3, 1, 1) };
     groups[0].groups = 2;
     dil0[0].dilation_w = 0;
     dilated[0].dilation_h = 3; /* spans 7 rows of 6 */
@@ -595,7 +595,7 @@ static int test_conv_shape_errors_at_build(void)
     T_CHECK(t_expect_build_error(init, 1, 2, 3, 3, "layer 0 (conv2d)", "init") == 0);
     /* batch norm training needs two values per channel: an error, not a NaN */
     {
-        dst_layer_desc L[] = { dst_dense(3), dst_batchnorm() };
+        dst_layer_desc L[2] = { dst_dense(3), dst_batchnorm() };
         dst_model *m = t_cnn(L, 2, 4, 1, 1, 1);
         float x[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
         T_CHECK(m != NULL);
@@ -659,7 +659,7 @@ static int test_small_cnn_learns(void)
     enum { N = 384, T = 256 };
     static float x[N * 64], tx[T * 64];
     static int y[N], ty[T];
-    dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc L[12] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                            dst_depthwise_conv2d(6, 3, 1, 1), dst_relu(), dst_dropout2d(0.1f),
                            dst_conv2d(8, 1, 1, 0), dst_relu(), dst_avgpool2d(2, 0, 0), dst_flatten(), dst_dense(4) };
     int n = (int)(sizeof L / sizeof L[0]);
@@ -694,7 +694,7 @@ static int test_cnn_allocation_failure_and_none_per_step(void)
     float x[4 * 2 * 6 * 6], t[4 * 3];
     int y[4] = { 0, 1, 2, 0 }, fail, saw_nomem = 0, ok_from = 0;
     long before;
-    dst_layer_desc L[] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc L[11] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                            dst_depthwise_conv2d(4, 3, 1, 1), dst_dropout2d(0.2f), dst_conv2d(4, 1, 1, 0),
                            dst_avgpool2d(3, 0, 0), dst_global_avgpool(), dst_flatten(), dst_dense(3) };
     int n = (int)(sizeof L / sizeof L[0]);

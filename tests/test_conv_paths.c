@@ -149,10 +149,10 @@ static int test_conv_paths_match_reference(void)
    first layer and the side-by-side GEMM path (small planes). */
 static int test_conv_fast_paths_gradients(void)
 {
-    dst_layer_desc gray[] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 1, 1), dst_dense(4) };
-    dst_layer_desc dw[] = { dst_conv2d(3, 1, 1, 0), dst_tanh(), dst_depthwise_conv2d(3, 3, 1, 2), dst_tanh(),
+    dst_layer_desc gray[4] = { dst_conv2d(3, 3, 2, 1), dst_tanh(), dst_conv2d(4, 3, 1, 1), dst_dense(4) };
+    dst_layer_desc dw[6] = { dst_conv2d(3, 1, 1, 0), dst_tanh(), dst_depthwise_conv2d(3, 3, 1, 2), dst_tanh(),
                             dst_depthwise_conv2d(6, 3, 2, 0), dst_dense(5) };
-    dst_layer_desc pw[] = { dst_conv2d(4, 3, 1, 1), dst_tanh(), dst_conv2d(3, 1, 1, 0), dst_tanh(),
+    dst_layer_desc pw[6] = { dst_conv2d(4, 3, 1, 1), dst_tanh(), dst_conv2d(3, 1, 1, 0), dst_tanh(),
                             dst_conv2d(4, 2, 2, 0), dst_dense(3) };
     gray[0].kernel_w = 5; gray[0].pad_w = 2; gray[0].dilation_h = 2;
     dw[2].dilation_h = dw[2].dilation_w = 2;
@@ -160,7 +160,7 @@ static int test_conv_fast_paths_gradients(void)
     /* a model whose second conv takes Winograd (16 -> 16, 3x3, 20x20 planes: 300 tiles in the
        gradient check's batch of 3, above DST__CONV_WINOGRAD_TILES) */
     {
-        dst_layer_desc wino[] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
+        dst_layer_desc wino[6] = { dst_conv2d(16, 3, 1, 1), dst_tanh(), dst_conv2d(16, 3, 1, 1), dst_tanh(),
                                   dst_global_avgpool(), dst_dense(4) };
         dst_conv2d_params q = dst_conv2d_params_make(16, 20, 20, 16, 3, 1, 1);
         T_CHECK(!dst__conv_winograd_shape(&q) || dst_simd_active() != DST_SIMD_AVX512 ||
@@ -348,7 +348,7 @@ static int test_relu_rows_match_scalar(void)
 static int test_conv_fast_paths_no_allocation(void)
 {
     enum { B = 24 };
-    dst_layer_desc L[] = { dst_conv2d(16, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
+    dst_layer_desc L[15] = { dst_conv2d(16, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
                            dst_maxpool2d(2, 0, 0), dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(),
                            dst_depthwise_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(16, 1, 1, 0), dst_relu(),
                            dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(10) };
@@ -383,7 +383,7 @@ static int test_conv_fast_paths_no_allocation(void)
 static int test_fold_batchnorm_matches_eval(void)
 {
     enum { N = 6 };
-    dst_layer_desc L[] = { dst_conv2d(5, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_conv2d(6, 3, 2, 1),
+    dst_layer_desc L[15] = { dst_conv2d(5, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_conv2d(6, 3, 2, 1),
                            dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0), dst_batchnorm(),
                            dst_depthwise_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_flatten(), dst_dense(7),
                            dst_batchnorm(), dst_tanh(), dst_dense(4) };
@@ -418,7 +418,7 @@ static int test_fold_batchnorm_matches_eval(void)
     dst_model_free(f);
     /* a model with nothing to fold is copied; bad arguments */
     {
-        dst_layer_desc P[] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_flatten(), dst_dense(4) };
+        dst_layer_desc P[4] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_flatten(), dst_dense(4) };
         dst_model *p = t_cnn(P, 4, 2, 9, 7, 3), *q = NULL;
         T_CHECK(p != NULL);
         T_CHECK(dst_model_fold_batchnorm(p, &q, NULL) == DST_OK && dst_model_layer_count(q) == 4);

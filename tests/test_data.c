@@ -81,8 +81,8 @@ static int test_fashion_mnist_end_to_end(void)
 {
     dst_mnist d;
     dst_error e;
-    dst_layer_desc T[] = { dst_dense(128), dst_relu(), dst_dense(10) };
-    dst_layer_desc S[] = { dst_dense(16), dst_relu(), dst_dense(10) };
+    dst_layer_desc T[3] = { dst_dense(128), dst_relu(), dst_dense(10) };
+    dst_layer_desc S[3] = { dst_dense(16), dst_relu(), dst_dense(10) };
     dst_model *teacher, *plain, *distilled;
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();

@@ -56,7 +56,7 @@ static int test_distill_step_unlabelled_batch_is_soft_only(void)
     enum { B = 6, D = 4 };
     float x[B * D], t[B * 3];
     int none[B], i;
-    dst_layer_desc L[] = { dst_dense(8), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(8), dst_relu(), dst_dense(3) };
     dst_model *a = t_model(L, 3, D, 3), *b = t_model(L, 3, D, 3);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     float la, lb;
@@ -89,7 +89,7 @@ enum { TD_LAB = 37, TD_UNL = 90, TD_N = TD_LAB + TD_UNL, TD_D = 4 };
 static dst_model *td_fit(const float *x, const int *y, size_t count, const float *ux, size_t ucount,
                          const dst_teacher *t, int per_batch)
 {
-    dst_layer_desc L[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(12), dst_relu(), dst_dense(3) };
     dst_model *m = t_model(L, 3, TD_D, 8);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();
@@ -154,7 +154,7 @@ static int test_fit_transfer_set_model_teacher_cache(void)
 {
     static float x[TD_N * TD_D], logits[TD_N * 3];
     static int y[TD_N];
-    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(16), dst_relu(), dst_dense(3) };
     dst_model *teacher = t_model(L, 3, TD_D, 2), *a, *b;
     dst_teacher live, cached;
     int same;
@@ -180,7 +180,7 @@ static int test_fit_transfer_set_per_batch_and_nomem(void)
 {
     static float x[TD_N * TD_D];
     static int y[TD_N];
-    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(16), dst_relu(), dst_dense(3) };
     dst_model *teacher = t_model(L, 3, TD_D, 2), *a, *b;
     dst_teacher live;
     int fail, close, saw_nomem = 0;
@@ -193,7 +193,7 @@ static int test_fit_transfer_set_per_batch_and_nomem(void)
                               "per batch against cached");
     dst_model_free(a); dst_model_free(b);
     for (fail = 1; fail < 12; ++fail) {
-        dst_layer_desc S[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+        dst_layer_desc S[3] = { dst_dense(12), dst_relu(), dst_dense(3) };
         dst_model *m = t_model(S, 3, TD_D, 8);
         dst_fit_config f = dst_fit_default();
         dst_result r;
@@ -227,7 +227,7 @@ static int test_fit_transfer_set_resume(void)
     td_teacher cb = { 0, 0 };
     dst_teacher t = dst_teacher_callback(td_teacher_rows, &cb, 3);
     dst_model *whole, *parts;
-    dst_layer_desc L[] = { dst_dense(12), dst_relu(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(12), dst_relu(), dst_dense(3) };
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();
     int i, same;
@@ -256,7 +256,7 @@ static int test_fit_transfer_set_rejects(void)
 {
     float x[8 * 4] = { 0 }, logits[8 * 3] = { 0 };
     int y[4] = { 0, 1, 2, DST_NO_LABEL };
-    dst_layer_desc L[] = { dst_dense(3) };
+    dst_layer_desc L[1] = { dst_dense(3) };
     dst_model *m = t_model(L, 1, 4, 1);
     dst_teacher few = dst_teacher_logits(logits, 7, 3), enough = dst_teacher_logits(logits, 8, 3);
     dst_fit_config f = dst_fit_default();
@@ -371,8 +371,8 @@ static int test_fit_hint_terms(void)
 {
     static float x[8 * 64], logits[8 * 3], ad[5 * 3];
     int y[8] = { 0, 1, 2, 0, 1, 2, 0, 1 }, i;
-    dst_layer_desc S[] = { dst_conv2d(2, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
-    dst_layer_desc T[] = { dst_conv2d(5, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(3, 3, 1, 0), dst_relu(),
+    dst_layer_desc S[4] = { dst_conv2d(2, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_layer_desc T[7] = { dst_conv2d(5, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_conv2d(3, 3, 1, 0), dst_relu(),
                            dst_flatten(), dst_dense(3) };
     dst_model_desc d = dst_model_desc_default();
     dst_model *m = NULL, *m2 = NULL, *t = NULL;
@@ -420,8 +420,8 @@ static int test_fit_attention_rejects(void)
 {
     static float x[4 * 64], logits[4 * 3];
     int y[4] = { 0, 1, 2, 0 };
-    dst_layer_desc S[] = { dst_conv2d(2, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
-    dst_layer_desc T[] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_layer_desc S[4] = { dst_conv2d(2, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_layer_desc T[4] = { dst_conv2d(3, 3, 1, 0), dst_relu(), dst_flatten(), dst_dense(3) };
     dst_model_desc d = dst_model_desc_default();
     dst_model *m = NULL, *t = NULL;
     dst_teacher live, cached = dst_teacher_logits(logits, 4, 3);

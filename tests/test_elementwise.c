@@ -228,8 +228,8 @@ static int test_finite_check_finds_every_position(void)
    parameters must be the same, bit for bit. */
 static int test_dense_relu_fusion_changes_nothing(void)
 {
-    dst_layer_desc fused[] = { dst_dense(13), dst_relu(), dst_dense(9), dst_relu(), dst_dense(5) };
-    dst_layer_desc plain[] = { dst_dense(13), dst_dropout(0), dst_relu(), dst_dense(9), dst_dropout(0), dst_relu(),
+    dst_layer_desc fused[5] = { dst_dense(13), dst_relu(), dst_dense(9), dst_relu(), dst_dense(5) };
+    dst_layer_desc plain[7] = { dst_dense(13), dst_dropout(0), dst_relu(), dst_dense(9), dst_dropout(0), dst_relu(),
                                dst_dense(5) };
     dst_model *a = t_model(fused, 5, 11, 3), *b = t_model(plain, 7, 11, 3);
     dst_optimizer_config oc = dst_optimizer_default(DST_ADAM);
@@ -280,8 +280,8 @@ static int test_dense_relu_fusion_changes_nothing(void)
    layer the output pointer is the layer before's buffer. */
 static int test_dropout_inference_is_a_pass_through(void)
 {
-    dst_layer_desc with[] = { dst_dense(12), dst_relu(), dst_dropout(0.5f), dst_dense(4), dst_dropout(0.3f) };
-    dst_layer_desc without[] = { dst_dense(12), dst_relu(), dst_dense(4) };
+    dst_layer_desc with[5] = { dst_dense(12), dst_relu(), dst_dropout(0.5f), dst_dense(4), dst_dropout(0.3f) };
+    dst_layer_desc without[3] = { dst_dense(12), dst_relu(), dst_dense(4) };
     dst_model *a = t_model(with, 5, 7, 9), *b = t_model(without, 3, 7, 9);
     float x[5 * 7];
     int y[5] = { 0, 1, 2, 3, 0 };

@@ -14,9 +14,9 @@ static dst_model *t_model(const dst_layer_desc *layers, int count, int inputs, u
 
 static int test_model_rejects_bad_descriptions(void)
 {
-    dst_layer_desc bad_units[] = { dst_dense(4), dst_relu(), dst_dense(0) };
-    dst_layer_desc bad_drop[] = { dst_dense(4), dst_dropout(1.0f) };
-    dst_layer_desc ok[] = { dst_dense(4) };
+    dst_layer_desc bad_units[3] = { dst_dense(4), dst_relu(), dst_dense(0) };
+    dst_layer_desc bad_drop[2] = { dst_dense(4), dst_dropout(1.0f) };
+    dst_layer_desc ok[1] = { dst_dense(4) };
     dst_model_desc d = dst_model_desc_default();
     dst_model *m = (dst_model *)1;
     dst_error e;
@@ -36,7 +36,7 @@ static int test_model_rejects_bad_descriptions(void)
 
 static int test_model_layout_and_seeded_init(void)
 {
-    dst_layer_desc L[] = { dst_dense(5), dst_tanh(), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(5), dst_tanh(), dst_dense(3) };
     dst_model *a = t_model(L, 3, 7, 99), *b = t_model(L, 3, 7, 99), *c = t_model(L, 3, 7, 100);
     dst_layer_info info;
     size_t n;
@@ -111,12 +111,12 @@ static int t_model_gradcheck(const dst_layer_desc *layers, int count, int inputs
 
 static int test_model_gradients_every_layer(void)
 {
-    dst_layer_desc relu[] = { dst_dense(6), dst_relu(), dst_dense(4) };
-    dst_layer_desc leaky[] = { dst_dense(6), dst_leaky_relu(0.1f), dst_dense(4) };
-    dst_layer_desc sig[] = { dst_dense(6), dst_sigmoid(), dst_dense(5), dst_tanh(), dst_dense(4) };
-    dst_layer_desc gelu[] = { dst_dense(6), dst_gelu(), dst_dense(4) };
-    dst_layer_desc soft[] = { dst_dense(6), dst_tanh(), dst_dense(4), dst_softmax_layer() };
-    dst_layer_desc nobias[] = { dst_dense(6), dst_tanh(), dst_dense(4) };
+    dst_layer_desc relu[3] = { dst_dense(6), dst_relu(), dst_dense(4) };
+    dst_layer_desc leaky[3] = { dst_dense(6), dst_leaky_relu(0.1f), dst_dense(4) };
+    dst_layer_desc sig[5] = { dst_dense(6), dst_sigmoid(), dst_dense(5), dst_tanh(), dst_dense(4) };
+    dst_layer_desc gelu[3] = { dst_dense(6), dst_gelu(), dst_dense(4) };
+    dst_layer_desc soft[4] = { dst_dense(6), dst_tanh(), dst_dense(4), dst_softmax_layer() };
+    dst_layer_desc nobias[3] = { dst_dense(6), dst_tanh(), dst_dense(4) };
     nobias[0].no_bias = 1;
     nobias[2].init = DST_INIT_XAVIER_NORMAL;
     T_CHECK(t_model_gradcheck(relu, 3, 5, 0) == 0);
@@ -131,7 +131,7 @@ static int test_model_gradients_every_layer(void)
 
 static int test_dropout_masks_and_scales(void)
 {
-    dst_layer_desc L[] = { dst_dropout(0.25f) };
+    dst_layer_desc L[1] = { dst_dropout(0.25f) };
     dst_model *m = t_model(L, 1, 1000, 3);
     float x[1000], dy[1000], *dx;
     const float *y;
@@ -168,7 +168,7 @@ static int test_training_learns_and_is_deterministic(void)
     enum { N = 512, D = 4 };
     static float x[N * D];
     static int y[N];
-    dst_layer_desc L[] = { dst_dense(32), dst_relu(), dst_dense(D) };
+    dst_layer_desc L[3] = { dst_dense(32), dst_relu(), dst_dense(D) };
     dst_model *a = t_model(L, 3, D, 5), *b = t_model(L, 3, D, 5);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();
@@ -208,8 +208,8 @@ static int test_distill_three_teachers_agree(void)
     enum { N = 200, D = 4 };
     static float x[N * D], cache[N * D];
     static int y[N];
-    dst_layer_desc T[] = { dst_dense(16), dst_relu(), dst_dense(D) };
-    dst_layer_desc S[] = { dst_dense(8), dst_relu(), dst_dense(D) };
+    dst_layer_desc T[3] = { dst_dense(16), dst_relu(), dst_dense(D) };
+    dst_layer_desc S[3] = { dst_dense(8), dst_relu(), dst_dense(D) };
     dst_model *teacher = t_model(T, 3, D, 11), *s[3];
     dst_teacher tt[3];
     dst_fit_config f = dst_fit_default();
@@ -247,7 +247,7 @@ static int test_distill_rejects_mismatched_teachers(void)
     float x[8] = { 0 }, logits[6] = { 0 };
     int y[2] = { 0, 1 };
     size_t idx[2] = { 0, 5 };
-    dst_layer_desc S[] = { dst_dense(4) }, T3[] = { dst_dense(3) };
+    dst_layer_desc S[1] = { dst_dense(4) }, T3[] = { dst_dense(3) };
     dst_model *s = t_model(S, 1, 4, 1), *t = t_model(T3, 1, 4, 1);
     dst_teacher bad = dst_teacher_model(t), cached = dst_teacher_logits(logits, 2, 4), self = dst_teacher_model(s);
     dst_fit_config f = dst_fit_default();
@@ -275,7 +275,7 @@ static int test_nonfinite_stops_training_untouched(void)
 {
     float x[2 * 3] = { 1, 2, 3, 4, 5, 6 }, *before;
     int y[2] = { 0, 1 };
-    dst_layer_desc L[] = { dst_dense(4), dst_relu(), dst_dense(2) };
+    dst_layer_desc L[3] = { dst_dense(4), dst_relu(), dst_dense(2) };
     dst_model *m = t_model(L, 3, 3, 1);
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     size_t n;
@@ -304,7 +304,7 @@ static int test_allocation_failure_and_no_allocation_per_step(void)
     float x[4 * 5], t[4 * 3];
     int y[4] = { 0, 1, 2, 0 }, fail, saw_nomem = 0;
     long before;
-    dst_layer_desc L[] = { dst_dense(8), dst_dropout(0.1f), dst_dense(3) };
+    dst_layer_desc L[3] = { dst_dense(8), dst_dropout(0.1f), dst_dense(3) };
     t_fill(x, 20, 1); t_fill(t, 12, 1);
     for (fail = 1; fail < 12; ++fail) {
         dst_model_desc d = dst_model_desc_default();
@@ -336,7 +336,7 @@ static int test_allocation_failure_and_no_allocation_per_step(void)
 static int test_backward_needs_training_forward(void)
 {
     float x[3] = { 1, 2, 3 }, d[2] = { 1, 1 };
-    dst_layer_desc L[] = { dst_dense(2) };
+    dst_layer_desc L[1] = { dst_dense(2) };
     dst_model *m = t_model(L, 1, 3, 1);
     T_CHECK(dst_model_backward(m, d) == DST_ERR_ARG);
     dst_model_forward(m, x, 1, 0, NULL);
@@ -361,7 +361,7 @@ static int test_fit_progress_and_stop(void)
     enum { N = 64 };
     static float x[N * 3];
     static int y[N];
-    dst_layer_desc L[] = { dst_dense(3) };
+    dst_layer_desc L[1] = { dst_dense(3) };
     dst_model *m = t_model(L, 1, 3, 1);
     dst_fit_config f = dst_fit_default();
     int calls = 0;

@@ -123,7 +123,7 @@ static int test_quantize_mlp_close_to_float(void)
     enum { DIM = 32, K = 10, N = 3000, NT = 2000 };
     float *x = (float *)malloc(sizeof(float) * N * DIM), *xt = (float *)malloc(sizeof(float) * NT * DIM), centers[K * DIM];
     int *y = (int *)malloc(sizeof(int) * N), *yt = (int *)malloc(sizeof(int) * NT);
-    dst_layer_desc l[] = { dst_dense(64), dst_relu(), dst_dense(32), dst_batchnorm(), dst_relu(), dst_dense(K) };
+    dst_layer_desc l[6] = { dst_dense(64), dst_relu(), dst_dense(32), dst_batchnorm(), dst_relu(), dst_dense(K) };
     dst_model_desc d = dst_model_desc_default();
     dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
     dst_fit_config fit = dst_fit_default();
@@ -219,7 +219,7 @@ static int test_quantize_refuses_training_and_bad_arguments(void)
 {
     float x[40 * 4], d_out[40 * 3];
     int y[40], i;
-    dst_layer_desc l[] = { dst_dense(8), dst_relu(), dst_dense(3) };
+    dst_layer_desc l[3] = { dst_dense(8), dst_relu(), dst_dense(3) };
     dst_model_desc d = dst_model_desc_default();
     dst_optimizer_config opt = dst_optimizer_default(DST_SGD);
     dst_quantize_options qo = dst_quantize_default();
@@ -295,7 +295,7 @@ static int test_quantize_weight_file_round_trip(void)
 {
     enum { C = 1, H = 8, W = 8, N = 64 };
     float x[N * C * H * W], *a = (float *)malloc(sizeof(float) * N * 3), *b = (float *)malloc(sizeof(float) * N * 3);
-    dst_layer_desc l[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0), dst_tanh(),
+    dst_layer_desc l[9] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0), dst_tanh(),
                            dst_flatten(), dst_dense(40), dst_relu(), dst_dense(3) };
     dst_model_desc d = dst_model_desc_default();
     dst_model *m, *q, *back;

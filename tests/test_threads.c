@@ -193,13 +193,13 @@ static int t_threads_same_params(const char *what, const dst_layer_desc *layers,
 static int test_threads_models_same_bits(void)
 {
     /* 143k parameters: the optimizer and the finiteness check run in 5 blocks */
-    dst_layer_desc mlp[] = { dst_dense(512), dst_relu(), dst_dropout(0.2f), dst_dense(80), dst_tanh(), dst_dense(3) };
-    dst_layer_desc cnn[] = { dst_conv2d(8, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc mlp[6] = { dst_dense(512), dst_relu(), dst_dropout(0.2f), dst_dense(80), dst_tanh(), dst_dense(3) };
+    dst_layer_desc cnn[11] = { dst_conv2d(8, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                              dst_conv2d(16, 3, 1, 1), dst_relu(), dst_depthwise_conv2d(16, 3, 1, 1),
                              dst_avgpool2d(2, 0, 0), dst_dropout2d(0.1f), dst_flatten(), dst_dense(3) };
     if (t_threads_same_params("MLP on labels", mlp, 6, 1, 1, 200, 0)) return 1;
     if (t_threads_same_params("MLP distilled", mlp, 6, 1, 1, 200, 1)) return 1;
-    dst_layer_desc wino[] = { dst_conv2d(8, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
+    dst_layer_desc wino[7] = { dst_conv2d(8, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),
                               dst_global_avgpool(), dst_flatten(), dst_dense(3) };
     if (t_threads_same_params("CNN on labels", cnn, 11, 2, 16, 16, 0)) return 1;
     /* groups of 4 samples of 8 x 8 tiles: Winograd where the level has it */
@@ -211,7 +211,7 @@ static int test_threads_models_same_bits(void)
 
 static int test_threads_set_threads_errors(void)
 {
-    dst_layer_desc mlp[] = { dst_dense(16), dst_relu(), dst_dense(3) };
+    dst_layer_desc mlp[3] = { dst_dense(16), dst_relu(), dst_dense(3) };
     dst_model *m = t_cnn(mlp, 3, 1, 1, 20, 1);
     dst_threads bad = { NULL, NULL, 4 }, wide = { t_scrambled_for, NULL, 3 };
     long live = t_alloc_live;
@@ -262,7 +262,7 @@ typedef struct t_user_thread {
 
 static void t_user_train(t_user_thread *u)
 {
-    dst_layer_desc mlp[] = { dst_dense(64), dst_relu(), dst_dense(3) };
+    dst_layer_desc mlp[3] = { dst_dense(64), dst_relu(), dst_dense(3) };
     u->params = t_threads_train(mlp, 3, 1, 1, 50, u->threads, &u->n, 0);
 }
 

@@ -444,9 +444,9 @@ static double tt_compare_state(dst_model *m, t_fixture *fx, const char *prefix, 
    and a softmax layer. */
 static int tt_dense_layers(void)
 {
-    dst_layer_desc two[] = { dst_dense(6), dst_dense(4) };
-    dst_layer_desc soft[] = { dst_dense(5), dst_softmax_layer() };
-    dst_layer_desc all[] = { dst_dense(8), dst_gelu(), dst_dense(8), dst_tanh(), dst_dense(8), dst_sigmoid(),
+    dst_layer_desc two[2] = { dst_dense(6), dst_dense(4) };
+    dst_layer_desc soft[2] = { dst_dense(5), dst_softmax_layer() };
+    dst_layer_desc all[11] = { dst_dense(8), dst_gelu(), dst_dense(8), dst_tanh(), dst_dense(8), dst_sigmoid(),
                              dst_dense(8), dst_leaky_relu(0.1f), dst_dense(8), dst_relu(), dst_dense(3) };
     t_fixture fx;
     dst_model *m;
@@ -775,14 +775,14 @@ static int tt_train_parity(const char *fixture, const dst_layer_desc *layers, in
 /* 20-16-8-5 with ReLU */
 static int test_torch_training_parity_mlp(void)
 {
-    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
+    dst_layer_desc L[5] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
     return tt_train_parity("torch_train_mlp", L, 5);
 }
 
 /* 64-32-10 with ReLU, batches of 40: GEMMs of the blocked SIMD kernels' sizes */
 static int test_torch_training_parity_mlp_wide(void)
 {
-    dst_layer_desc L[] = { dst_dense(32), dst_relu(), dst_dense(10) };
+    dst_layer_desc L[3] = { dst_dense(32), dst_relu(), dst_dense(10) };
     return tt_train_parity("torch_train_mlp_wide", L, 3);
 }
 
@@ -792,7 +792,7 @@ static int test_torch_training_parity_mlp_wide(void)
    full steps (tests/gen_fixtures.py says more). */
 static int test_torch_training_parity_cnn(void)
 {
-    dst_layer_desc L[] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc L[6] = { dst_conv2d(4, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                            dst_flatten(), dst_dense(5) };
     L[0].no_bias = 1;
     return tt_train_parity("torch_train_cnn", L, 6);
@@ -803,7 +803,7 @@ static int test_torch_training_parity_cnn(void)
    padding 1) -> GELU -> global average pooling -> flatten -> dense(5) */
 static int test_torch_training_parity_cnn_groups(void)
 {
-    dst_layer_desc L[] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_avgpool2d(2, 0, 0),
+    dst_layer_desc L[9] = { dst_conv2d(6, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_avgpool2d(2, 0, 0),
                            dst_depthwise_conv2d(6, 3, 2, 1), dst_gelu(), dst_global_avgpool(), dst_flatten(),
                            dst_dense(5) };
     L[0].groups = 2;
@@ -951,8 +951,8 @@ static int tt_nonfinite_fit(const dst_layer_desc *layers, int count, int c, int 
 
 static int test_torch_nonfinite_leaves_model_untouched(void)
 {
-    dst_layer_desc mlp[] = { dst_dense(6), dst_relu(), dst_dense(3) };
-    dst_layer_desc cnn[] = { dst_conv2d(3, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc mlp[3] = { dst_dense(6), dst_relu(), dst_dense(3) };
+    dst_layer_desc cnn[6] = { dst_conv2d(3, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                              dst_flatten(), dst_dense(3) };
     if (tt_nonfinite_case(mlp, 3, 5, 1, 1, "MLP")) return 1;
     if (tt_nonfinite_case(cnn, 6, 2, 4, 4, "CNN with batch norm")) return 1;
@@ -972,7 +972,7 @@ static int tt_transfer(void)
     t_fixture fx;
     t_array *s, *t, *y, *shape, *x, *tl, *runs;
     int labels[6], i, r, k;
-    dst_layer_desc L[] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
+    dst_layer_desc L[5] = { dst_dense(16), dst_relu(), dst_dense(8), dst_relu(), dst_dense(5) };
     double worst = 0;
     if (!t_fixture_load("torch_transfer", &fx)) return 1;
     T_CHECK((s = tt_get(&fx, "loss.s", 0, 0)) && (t = tt_get(&fx, "loss.t", 0, 0)));
@@ -1035,8 +1035,8 @@ static int tt_attention(void)
     t_array *x, *y, *terms, *cfg;
     int k, i, ys[32];
     static const int sh[2] = { 8, 2 }, th[2] = { 4, 4 };
-    dst_layer_desc S[] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(5) };
-    dst_layer_desc T[] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(6, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc S[5] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(5) };
+    dst_layer_desc T[7] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(6, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0),
                            dst_flatten(), dst_dense(5) };
     dst_model *m = NULL, *tm = NULL;
     dst_attention_term at[2];
@@ -1099,8 +1099,8 @@ static int tt_hint(void)
     t_array *x, *y, *terms, *cfg, *ad[3];
     int k, i, ys[32];
     static const int sh[4] = { 4, 8, 2, 1 }, th[4] = { 4, 4, 4, 1 };
-    dst_layer_desc S[] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(5) };
-    dst_layer_desc T[] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(6, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0),
+    dst_layer_desc S[5] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0), dst_flatten(), dst_dense(5) };
+    dst_layer_desc T[7] = { dst_conv2d(6, 3, 1, 1), dst_relu(), dst_conv2d(6, 3, 1, 1), dst_relu(), dst_maxpool2d(2, 0, 0),
                            dst_flatten(), dst_dense(5) };
     dst_model *m = NULL, *tm = NULL;
     dst_hint_term h[3];
