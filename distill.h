@@ -164,6 +164,18 @@
 #ifndef DISTILL_H
 #define DISTILL_H
 
+/* dst_seconds is POSIX's clock_gettime, which a strict ISO C build
+   (-std=c99) hides unless a feature macro asks for it before the first
+   system header. The file that defines DISTILL_IMPLEMENTATION asks here, in
+   a strict build only (a gnu99 build sees it already), for POSIX.1b: the
+   smallest set that has it. A system header included before this one has
+   fixed the set already; dst_seconds then declares the function itself on
+   Linux (see there). */
+#if defined(DISTILL_IMPLEMENTATION) && defined(__STRICT_ANSI__) && !defined(_WIN32) && \
+    !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#define _POSIX_C_SOURCE 199309L
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -1978,28 +1990,34 @@ static void dst__free_aligned(void *p, void *ctx)
 
 DSTDEF void dst_free(void *p) { DST_FREE(p, NULL); }
 
-/* dst_seconds: wall-clock seconds from a monotonic source.
-   Strict ISO C (-std=c99) hides POSIX's clock_gettime and CLOCK_MONOTONIC
-   from <time.h>, and defining _POSIX_C_SOURCE here would come too late (the
-   user's own includes have fixed the feature set by now). On 64-bit Linux,
-   where the function and its struct are the same in every libc, we then
-   declare it ourselves under a private name bound to the real symbol, so
-   it never clashes with a declaration the user can see. clock() (processor
-   time, not wall time) is the last resort. dst__seconds_source names the
-   choice, for the tests. */
+/* dst_seconds: wall-clock seconds from a monotonic source, never clock()
+   (processor time: it counts every thread's work, or stops while the
+   process waits). Windows: QueryPerformanceCounter; Apple: mach_absolute_time;
+   POSIX: clock_gettime(CLOCK_MONOTONIC). A strict ISO C build (-std=c99)
+   hides clock_gettime when a system header came before this one (the
+   feature macro at the top of the file was then too late): on Linux we
+   declare it ourselves under a private name bound to the real symbol, where
+   struct timespec is two longs (64-bit Linux, and 32-bit glibc with its
+   32-bit time_t symbol), so it never clashes with a declaration the user can
+   see. Elsewhere C11's timespec_get (a wall clock, not monotonic), and last
+   time() (whole seconds). dst__seconds_source names the choice, for the
+   tests. */
 #if defined(_WIN32)
 #define DST__SECONDS_SOURCE "QueryPerformanceCounter"
 #elif defined(__APPLE__)
 #define DST__SECONDS_SOURCE "mach_absolute_time"
 #elif defined(CLOCK_MONOTONIC)
 #define DST__SECONDS_SOURCE "clock_gettime"
-#elif defined(__linux__) && defined(__LP64__) && (defined(__GNUC__) || defined(__clang__))
+#elif defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__LP64__) || (defined(__GLIBC__) && defined(__TIMESIZE) && __TIMESIZE == 32))
 #define DST__SECONDS_SOURCE "clock_gettime (declared by distill.h)"
 #define DST__OWN_CLOCK_GETTIME 1
-struct dst__timespec { long tv_sec, tv_nsec; }; /* struct timespec on LP64 Linux */
+struct dst__timespec { long tv_sec, tv_nsec; }; /* struct timespec there */
 extern int dst__clock_gettime(int clock_id, struct dst__timespec *ts) __asm__("clock_gettime");
+#elif defined(TIME_UTC)
+#define DST__SECONDS_SOURCE "timespec_get"
 #else
-#define DST__SECONDS_SOURCE "clock"
+#define DST__SECONDS_SOURCE "time"
 #endif
 static const char dst__seconds_source[] = DST__SECONDS_SOURCE;
 
@@ -2014,16 +2032,20 @@ DSTDEF double dst_seconds(void)
     mach_timebase_info_data_t tb;
     mach_timebase_info(&tb);
     return (double)mach_absolute_time() * (double)tb.numer / (double)tb.denom * 1e-9;
-#elif defined(DST__OWN_CLOCK_GETTIME)
-    struct dst__timespec ts;
-    dst__clock_gettime(1 /* CLOCK_MONOTONIC on Linux */, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 #elif defined(CLOCK_MONOTONIC)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#elif defined(DST__OWN_CLOCK_GETTIME)
+    struct dst__timespec ts;
+    dst__clock_gettime(1 /* CLOCK_MONOTONIC on Linux */, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#elif defined(TIME_UTC)
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 #else
-    return (double)clock() / CLOCKS_PER_SEC;
+    return (double)time(NULL);
 #endif
 }
 
