@@ -5113,6 +5113,13 @@ static void dst__wino_sweep(const dst__wino *q, const dst__gemm_isa *isa, int ba
     size_t total = (size_t)batch * q->ntiles, g0, per_chunk = (size_t)q->per_chunk, ld = q->ld;
     int mr = isa->mr, w = isa->w, nr = isa->nvmax * isa->w, chans = q->chans, kdim = q->kdim, KP = (kdim + mr - 1) / mr * mr;
     const dst__kernels *kt = dst__kernels_for(isa->level); /* the transforms of the micro-kernels' level */
+    size_t first = total < per_chunk ? total : per_chunk, r;
+    /* The output transforms load whole vectors of M, up to 15 floats past a
+       chunk's tiles (into the spare columns of ld). The micro-kernels write
+       only the tiles, and no chunk has more than the first, so the 16
+       columns past the first chunk's tiles are zeroed once: every float a
+       transform loads has been written (MemorySanitizer checks it). */
+    for (r = 0; r < 16 * (size_t)kdim; ++r) memset(mprod + r * ld + first, 0, 16 * sizeof(float));
     for (g0 = 0; g0 < total; g0 += per_chunk) {
         int cnt = total - g0 < per_chunk ? (int)(total - g0) : (int)per_chunk, e, i0, jj;
         dst__wino_inputs(q, kt, x, g0, cnt, tv);
