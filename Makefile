@@ -110,6 +110,75 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
 	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
 
+# ---- platforms: tcc, i386, MSan ---------------------------------------------
+# The whole unit suite and the command-line suite on what `make test` does
+# not build (docs/PLATFORMS.md: times, what each covers and what it does not).
+.PHONY: test-tcc test-i386 test-msan
+
+# tcc: no intrinsics, so the scalar kernels; the unit suite, the distill
+# command and every example built as shipped. stb_image.h's SSE2 code
+# includes <emmintrin.h>, which tcc lacks: STBI_NO_SIMD (our code has no
+# SIMD for tcc to miss: the header turns its own off under __TINYC__).
+# The command-line suite runs the tcc-built command and examples, and
+# compiles `distill export-c`'s output with tcc too.
+TCC ?= tcc
+TCCFLAGS = -Wall -Werror -DSTBI_NO_SIMD
+TCC_EXAMPLES = $(EXAMPLES:build/%=build/tcc/%)
+build/tcc/.dir:
+	@mkdir -p build/tcc && touch $@
+build/test-tcc: $(TESTDEP) | build/.dir
+	$(TCC) $(TCCFLAGS) -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+build/distill-tcc: $(DISTILL_SRC) distill.h | build/.dir
+	$(TCC) $(TCCFLAGS) -I. -I$(STB) tools/distill/distill.c -o $@ -lm -lpthread
+build/tcc/%: examples/%.c distill.h | build/tcc/.dir
+	$(TCC) $(TCCFLAGS) -I. -I$(STB) $< -o $@ -lm
+build/tcc/embedded: examples/embedded.c build/embedded_model.h distill.h | build/tcc/.dir
+	$(TCC) $(TCCFLAGS) -I. -Ibuild $< -o $@ -lm
+test-tcc: build/test-tcc build/distill-tcc $(TCC_EXAMPLES) build/cli_helper
+	tests/suites.sh ./build/test-tcc \
+	    'CC="$(TCC) -DSTBI_NO_SIMD" EXAMPLES=build/tcc tests/cli/test_cli.sh build/distill-tcc'
+
+# 32-bit x86 (i386): gcc and clang -m32 compute in x87 registers
+# (FLT_EVAL_METHOD 2) and, without SSE2 in the baseline, run the scalar
+# kernels (distill.h, "which instruction sets this build has": why no
+# run-time dispatch there); with -msse2 the SIMD kernels run in a 32-bit
+# build: clang computes in SSE then, gcc still in x87 beside the SIMD
+# kernels. Packages: libc6-dev-i386 lib32gcc-12-dev (with
+# --no-install-recommends; Debian 12's gcc-multilib would remove the cross
+# compilers). Without gcc-multilib's /usr/include/asm, the 64-bit
+# <asm/...> headers serve (they cover both).
+M32 = -m32 -idirafter /usr/include/x86_64-linux-gnu
+I386_TESTS = build/test-i386-gcc build/test-i386-clang build/test-i386-gcc-sse2 build/test-i386-clang-sse2
+build/test-i386-gcc: $(TESTDEP) | build/.dir
+	gcc $(M32) -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+build/test-i386-clang: $(TESTDEP) | build/.dir
+	clang $(M32) -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+build/test-i386-gcc-sse2: $(TESTDEP) | build/.dir
+	gcc $(M32) -msse2 -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+build/test-i386-clang-sse2: $(TESTDEP) | build/.dir
+	clang $(M32) -msse2 -std=c99 $(CFLAGS) -g $(WARN) $(STRICTC) -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+# the command and the examples with gcc -m32, for the command-line suite
+I386_EXAMPLES = $(EXAMPLES:build/%=build/i386/%)
+build/i386/.dir:
+	@mkdir -p build/i386 && touch $@
+build/distill-i386: $(DISTILL_SRC) distill.h | build/.dir
+	gcc $(M32) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) tools/distill/distill.c -o $@ -lm -pthread
+build/i386/%: examples/%.c distill.h | build/i386/.dir
+	gcc $(M32) -std=c99 $(CFLAGS) $(WARN) -I. -I$(STB) $< -o $@ -lm
+build/i386/embedded: examples/embedded.c build/embedded_model.h distill.h | build/i386/.dir
+	gcc $(M32) -std=c99 $(CFLAGS) $(WARN) -I. -Ibuild $< -o $@ -lm
+test-i386: $(I386_TESTS) build/distill-i386 $(I386_EXAMPLES) build/cli_helper
+	tests/suites.sh $(I386_TESTS) 'EXAMPLES=build/i386 tests/cli/test_cli.sh build/distill-i386'
+
+# MemorySanitizer (clang): every read of memory never written. MSan wants
+# every library instrumented; libm's and libpthread's results are taken as
+# written (its interceptors), stb_image is compiled in.
+build/test-msan: $(TESTDEP) | build/.dir
+	clang -std=c99 -O1 -g $(WARN) $(STRICTC) -fsanitize=memory -fno-omit-frame-pointer \
+	    -I. -I$(STB) $(TESTSRC) -o $@ -lm -lpthread
+test-msan: build/test-msan
+	tests/suites.sh ./build/test-msan
+
 # The reference fixtures of tests/gen_fixtures.py, tests/gen_conv_fixtures.py and tests/gen_kd_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
 # python3-torch and gives the same bytes.

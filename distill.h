@@ -1473,6 +1473,16 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
                    __attribute__((target(...))), so a plain -O2 build has all
                    of them and cpuid picks at run time; MSVC compiles
                    intrinsics without attributes.
+                   A 32-bit build without SSE2 in its baseline (gcc and
+                   clang -m32) gets no SIMD at all, not SSE2 and up by
+                   target attributes: Clang (-O1 and up) calls a static
+                   function by its own convention, which on i386 passes and
+                   returns a float in an XMM register when the function is
+                   compiled with SSE2 and on the x87 stack when it is not,
+                   so a plain caller and an SSE2-target callee disagree on
+                   where every float argument is (dst_sgemm's alpha and beta
+                   came out as garbage: errors up to 4.9e34 when we tried).
+                   With SSE2 in the baseline every function agrees.
    DST__SIMD_NEON  AArch64: NEON at compile time.
    Neither (tcc, which has no intrinsics; DST_NO_SIMD; other CPUs): the
    scalar kernels only. */
