@@ -1481,8 +1481,8 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
                    compiled with SSE2 and on the x87 stack when it is not,
                    so a plain caller and an SSE2-target callee disagree on
                    where every float argument is (dst_sgemm's alpha and beta
-                   came out as garbage: errors up to 4.9e34 when we tried).
-                   With SSE2 in the baseline every function agrees.
+                   arrive as garbage: docs/PLATFORMS.md). With SSE2 in the
+                   baseline every function agrees.
    DST__SIMD_NEON  AArch64: NEON at compile time.
    Neither (tcc, which has no intrinsics; DST_NO_SIMD; other CPUs): the
    scalar kernels only. */
