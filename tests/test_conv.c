@@ -741,7 +741,8 @@ static int test_cnn_allocation_failure_and_none_per_step(void)
      within 1e-5 relative + 1e-5 absolute (partial sums in other orders);
    - Winograd's transforms (wino_input, wino_output with bias and ReLU,
      wino_grad) against the plain C ones: the same bits (the same
-     operations per tile; only the tiles per instruction differ). */
+     operations per tile; only the tiles per instruction differ).
+   "The same bits" where plain C computes float in float (t_plain_c_bits). */
 static int t_conv_level_vs_scalar(dst_simd level, const dst_conv2d_params *p, int batch)
 {
     int oh, ow, k;
@@ -770,8 +771,8 @@ static int t_conv_level_vs_scalar(dst_simd level, const dst_conv2d_params *p, in
     }
     dst_simd_force(DST_SIMD_AUTO);
     T_CHECK(memcmp(col[0], col[1], cn * 4) == 0);
-    T_CHECK(memcmp(img[0], img[1], (size_t)p->in_c * p->in_h * p->in_w * 4) == 0);
-    T_CHECK(memcmp(y[0], y[1], yn * 4) == 0);
+    T_CHECK(t_plain_c_bits(img[1], img[0], (size_t)p->in_c * p->in_h * p->in_w, "col2im"));
+    T_CHECK(t_plain_c_bits(y[1], y[0], yn, "direct forward"));
     T_CHECK(t_close(dx[1], dx[0], xn, 1e-5f, 1e-5f, "direct dx"));
     T_CHECK(t_close(dw[1], dw[0], wn, 1e-5f, 1e-5f, "direct dw"));
     T_CHECK(t_close(db[1], db[0], (size_t)p->out_c, 1e-5f, 1e-5f, "direct db"));
@@ -800,7 +801,7 @@ static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, i
         }
         for (ch = 0; ch < c; ++ch)
             for (e = 0; e < 16; ++e)
-                T_CHECK_MSG(memcmp(v[0] + ((size_t)ch * 16 + e) * q.ld, v[1] + ((size_t)ch * 16 + e) * q.ld, (size_t)cnt * 4) == 0,
+                T_CHECK_MSG(t_plain_c_bits(v[1] + ((size_t)ch * 16 + e) * q.ld, v[0] + ((size_t)ch * 16 + e) * q.ld, (size_t)cnt, "wino_input"),
                             "wino_input %s, %d x %d x %d, channel %d position %d", dst_simd_name(kt->level), c, h, w, ch, e);
         if (kt->wino_grad) {
             for (t = 0; t < 2; ++t) {
@@ -810,7 +811,7 @@ static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, i
             }
             for (ch = 0; ch < k; ++ch)
                 for (e = 0; e < 16; ++e)
-                    T_CHECK_MSG(memcmp(v[0] + ((size_t)ch * 16 + e) * q.ld, v[1] + ((size_t)ch * 16 + e) * q.ld, (size_t)cnt * 4) == 0,
+                    T_CHECK_MSG(t_plain_c_bits(v[1] + ((size_t)ch * 16 + e) * q.ld, v[0] + ((size_t)ch * 16 + e) * q.ld, (size_t)cnt, "wino_grad"),
                                 "wino_grad %s, channel %d position %d", dst_simd_name(kt->level), ch, e);
         }
         for (r = 0; r < 2; ++r) {
@@ -818,7 +819,7 @@ static int t_wino_level_vs_scalar(const dst__kernels *kt, int c, int k, int h, i
                 memset(y[t], 0, yn * 4);
                 dst__wino_outputs(&q, t ? kt : s, m, r ? bias : NULL, r, g0, cnt, y[t]);
             }
-            T_CHECK_MSG(memcmp(y[0], y[1], yn * 4) == 0, "wino_output %s, relu %d", dst_simd_name(kt->level), r);
+            T_CHECK_MSG(t_plain_c_bits(y[1], y[0], yn, "wino_output"), "wino_output %s, relu %d", dst_simd_name(kt->level), r);
         }
     }
     free(x); free(bias); free(m); free(dyv); free(v[0]); free(v[1]); free(y[0]); free(y[1]);
