@@ -59,7 +59,10 @@ static int t_close(const float *a, const float *b, size_t n, float rtol, float a
    loops' intermediates in long double, so there the same operations round
    less often: t_plain_c_bits compares bit for bit where the bits are the
    contract and within float rounding (1e-6 relative) where they cannot be,
-   and says so the first time. */
+   and says so the first time.
+   The same wider evaluation covers constants: under FLT_EVAL_METHOD 2 the
+   constant 0.1f keeps long double's precision and differs from the float
+   0.1f, so a test compares a float with == against (float)0.1f. */
 #define T_PLAIN_C_ROUNDS_AS_SIMD (FLT_EVAL_METHOD == 0)
 static T_MAYBE_UNUSED int t_plain_c_bits(const float *simd, const float *plain, size_t n, const char *what)
 {

@@ -56,7 +56,7 @@ static int test_csv_whole_number_labels_and_guessing(void)
     /* sklearn's wine_data.csv: a first line of another length is a preamble, skipped */
     T_CHECK_MSG(t_csv("178,13,class_0,class_1,class_2\n14.23,1.71,2.43,0\n13.2,1.78,2.14,1\n", "3", -1, &d, &e) == DST_OK,
                 "%s", e.message);
-    T_CHECK(d.count == 2 && d.width == 3 && d.classes == 2 && d.x[0] == 14.23f && d.y[1] == 1);
+    T_CHECK(d.count == 2 && d.width == 3 && d.classes == 2 && d.x[0] == (float)14.23f && d.y[1] == 1);
     dst_dataset_free(&d);
     /* no header: the label first, whole numbers are the class numbers (5 -> classes 6) */
     T_CHECK(t_csv("5,1,2\n0,3,4\n", "0", -1, &d, &e) == DST_OK && d.count == 2 && d.classes == 6 && d.y[0] == 5 &&
@@ -327,8 +327,8 @@ static int test_normalization_travels_with_the_model(void)
     mean[0] = 0.5f; mean[1] = 0.4f; mean[2] = 0.3f; std[0] = 0.25f; std[1] = 0.2f; std[2] = 0.1f;
     T_CHECK(dst_model_set_normalization(m, 1.0f / 255, mean, std, 3) == DST_OK);
     p = dst_image_prep_from_model(m);
-    T_CHECK(p.channels == 3 && p.height == 4 && p.width == 5 && p.scale == 1.0f / 255 && p.mean[2] == 0.3f &&
-            p.std[1] == 0.2f);
+    T_CHECK(p.channels == 3 && p.height == 4 && p.width == 5 && p.scale == (float)(1.0f / 255) &&
+            p.mean[2] == (float)0.3f && p.std[1] == (float)0.2f);
     {
         float img[60];
         for (i = 0; i < 60; ++i) img[i] = 0.5f;

@@ -409,7 +409,7 @@ static int test_fit_hint_terms(void)
     h[0].adapter_init = ad; h[0].teacher_layer = 1; h[0].student_layer = 1;
     f.attention = &at; f.attention_count = 1;
     T_CHECK(dst_model_fit(m, x, y, 8, &f) == DST_OK);
-    T_CHECK(ad[1] == 0.1f); /* the caller's values are only read */
+    T_CHECK(ad[1] == (float)0.1f); /* the caller's values are only read */
     dst_model_free(m);
     dst_model_free(m2);
     dst_model_free(t);

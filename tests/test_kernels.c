@@ -218,7 +218,7 @@ static int test_activation_gradients(void)
     }
     /* known values */
     x[0] = 1; dst_activation_forward(DST_ACT_GELU, 0, x, y, 1); T_CHECK(fabsf(y[0] - 0.8413447f) < 1e-6f);
-    x[0] = -2; dst_activation_forward(DST_ACT_LEAKY_RELU, 0.01f, x, y, 1); T_CHECK(y[0] == -0.02f);
+    x[0] = -2; dst_activation_forward(DST_ACT_LEAKY_RELU, 0.01f, x, y, 1); T_CHECK(y[0] == (float)-0.02f);
     return 0;
 }
 
@@ -276,8 +276,7 @@ static int test_adam_first_step_is_lr_sign(void)
     for (i = 0; i < 3; ++i) T_CHECK(fabsf(p[i] - (1 - 0.01f * (g[i] > 0 ? 1 : -1))) < 1e-4f);
     /* AdamW decays the weight by lr * wd before the Adam step */
     c = dst_optimizer_default(DST_ADAMW);
-    T_CHECK(c.weight_decay == (float)0.01f); /* (float): under FLT_EVAL_METHOD 2 (x87) a float
-                                                constant keeps long double's precision */
+    T_CHECK(c.weight_decay == (float)0.01f);
     dst_optimizer_update(&c, 0.01f, 1, pw, g, mw, vw, 3);
     for (i = 0; i < 3; ++i) T_CHECK(fabsf(pw[i] - (1 * (1 - 0.01f * 0.01f) - 0.01f * (g[i] > 0 ? 1 : -1))) < 1e-4f);
     c.beta1 = 1.0f;
@@ -298,16 +297,17 @@ static int test_clip_grad_norm(void)
 
 static int test_lr_schedules(void)
 {
+    const float lr = 0.1f, min_lr = 0.001f; /* floats (test.h, FLT_EVAL_METHOD) */
     dst_lr_schedule s;
     memset(&s, 0, sizeof s);
-    T_CHECK(dst_lr_at(&s, 0.1f, 5) == 0.1f);
+    T_CHECK(dst_lr_at(&s, lr, 5) == lr);
     s.kind = DST_LR_STEP; s.step_size = 3; s.gamma = 0.5f;
-    T_CHECK(dst_lr_at(&s, 0.1f, 2) == 0.1f && fabsf(dst_lr_at(&s, 0.1f, 3) - 0.05f) < 1e-8f);
-    T_CHECK(fabsf(dst_lr_at(&s, 0.1f, 7) - 0.025f) < 1e-8f);
-    s.kind = DST_LR_COSINE; s.total = 10; s.min_lr = 0.001f;
-    T_CHECK(dst_lr_at(&s, 0.1f, 0) == 0.1f);
-    T_CHECK(fabsf(dst_lr_at(&s, 0.1f, 5) - 0.0505f) < 1e-6f);
-    T_CHECK(dst_lr_at(&s, 0.1f, 10) == 0.001f);
+    T_CHECK(dst_lr_at(&s, lr, 2) == lr && fabsf(dst_lr_at(&s, lr, 3) - 0.05f) < 1e-8f);
+    T_CHECK(fabsf(dst_lr_at(&s, lr, 7) - 0.025f) < 1e-8f);
+    s.kind = DST_LR_COSINE; s.total = 10; s.min_lr = min_lr;
+    T_CHECK(dst_lr_at(&s, lr, 0) == lr);
+    T_CHECK(fabsf(dst_lr_at(&s, lr, 5) - 0.0505f) < 1e-6f);
+    T_CHECK(dst_lr_at(&s, lr, 10) == min_lr);
     return 0;
 }
 
