@@ -167,8 +167,12 @@ static int test_augment_mixup_batch(void)
         T_CHECK(lambda[k] >= 0.5f && lambda[k] <= 1);
         /* the partner: the sample whose mix gives these values */
         for (p = 0; p < B; ++p) {
-            for (j = 0; j < D; ++j)
-                if (bx[k * D + j] != lambda[k] * x[k * D + j] + (1 - lambda[k]) * x[p * D + j]) break;
+            for (j = 0; j < D; ++j) {
+                /* rounded to float as the library's store rounds it (volatile: clang's
+                   x87 code keeps a float wider past a cast, to the next store) */
+                volatile float want = lambda[k] * x[k * D + j] + (1 - lambda[k]) * x[p * D + j];
+                if (bx[k * D + j] != want) break;
+            }
             if (j == D) break;
         }
         T_CHECK_MSG(p < B, "sample %d is no mix", k);

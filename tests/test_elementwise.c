@@ -88,9 +88,9 @@ static int test_bias_relu_and_column_sums_match_scalar(void)
         }
         for (j = 0; j < cols; ++j) db1[j] = (float)NAN; /* written, not accumulated */
         dst__column_sums(y0, cols, db1, rows, cols);
-        T_CHECK(t_same_bits(db0, db1, cols, "column sums"));
+        T_CHECK(t_plain_c_bits(db1, db0, cols, "column sums"));
         dst__column_sums_scalar(y0, cols, db1, rows, cols);
-        T_CHECK(t_same_bits(db0, db1, cols, "column sums, scalar"));
+        T_CHECK(t_plain_c_bits(db1, db0, cols, "column sums, scalar"));
     }
     /* a leading dimension wider than the row */
     t_fill(y0, 5 * 12, 1);
