@@ -2091,7 +2091,49 @@ static int dst__par_workers_for(const dst_threads *t, int blocks, double flops, 
    size - 1 threads wait on a condition variable for a job (fn, ctx, tasks)
    and a new generation number; thread i (the caller is 0) runs tasks i,
    i + size, ...; the caller then waits until every thread has reported.
-   A second mutex lets one call in at a time. */
+   A second mutex lets one call in at a time.
+   Spinning before sleeping: a training step hands out a job per layer, back
+   to back, and waking a sleeping thread costs tens of microseconds (more in
+   a virtual machine: docs/BENCHMARKS.md, "Threads"), so a worker that has
+   finished a job watches the generation for about DST_POOL_SPIN pause
+   instructions before it sleeps, and the caller watches its workers finish
+   likewise. At 2^14 this is some tens of microseconds of one core per job
+   end; 0 turns it off (a program whose other threads need the cores back at
+   once). Compilers with no atomics this code knows (tcc) do not spin. */
+#ifndef DST_POOL_SPIN
+#define DST_POOL_SPIN 16384
+#endif
+#if !defined(DST_NO_THREADS)
+/* The spin only saves the sleep: what a job publishes still passes through
+   the pool's lock, taken after it, so relaxed atomic reads suffice. */
+#if defined(DST__ATOMIC_GCC) && (defined(__i386__) || defined(__x86_64__))
+#define DST__PAUSE() __builtin_ia32_pause()
+#elif defined(DST__ATOMIC_GCC) && (defined(__aarch64__) || defined(__arm__))
+#define DST__PAUSE() __asm__ __volatile__("yield")
+#elif defined(_MSC_VER)
+#define DST__PAUSE() YieldProcessor()
+#else
+#define DST__PAUSE() ((void)0)
+#endif
+#if defined(DST__ATOMIC_GCC) || defined(_MSC_VER)
+/* Spins while *p is v, at most DST_POOL_SPIN times (no lock held). */
+static void dst__spin_while(dst__atomic_int *p, dst__atomic_int v)
+{
+    long i;
+    for (i = 0; i < DST_POOL_SPIN && DST__ATOMIC_LOAD(p) == v; ++i) DST__PAUSE();
+}
+
+/* Spins until *p is v, likewise. */
+static void dst__spin_until(dst__atomic_int *p, dst__atomic_int v)
+{
+    long i;
+    for (i = 0; i < DST_POOL_SPIN && DST__ATOMIC_LOAD(p) != v; ++i) DST__PAUSE();
+}
+#else /* plain ints: reading them outside the lock would be a data race */
+static void dst__spin_while(dst__atomic_int *p, dst__atomic_int v) { (void)p; (void)v; }
+static void dst__spin_until(dst__atomic_int *p, dst__atomic_int v) { (void)p; (void)v; }
+#endif
+#endif
 #if !defined(DST_NO_THREADS) && defined(_WIN32)
 typedef CRITICAL_SECTION dst__mutex;
 typedef CONDITION_VARIABLE dst__cond;
@@ -2154,8 +2196,8 @@ struct dst_pool {
     dst_task_fn fn;           /* the job */
     void *ctx;
     int tasks;
-    unsigned long generation; /* one more per job */
-    int pending;              /* threads yet to finish it */
+    dst__atomic_int generation; /* one more per job (wrapping); written under lock, read also by spinners */
+    dst__atomic_int pending;    /* threads yet to finish it (likewise) */
     int quit;
     dst__mutex call;          /* held through a whole parallel_for */
     dst__thread *threads;     /* size - 1 */
@@ -2166,7 +2208,7 @@ DST__THREAD_FN(dst__pool_main, arg)
 {
     dst__pool_worker *me = (dst__pool_worker *)arg;
     dst_pool *p = me->pool;
-    unsigned long seen = 0;
+    dst__atomic_int seen = 0;
     dst__lock(&p->lock);
     for (;;) {
         dst_task_fn fn;
@@ -2179,7 +2221,11 @@ DST__THREAD_FN(dst__pool_main, arg)
         dst__unlock(&p->lock);
         for (t = me->index; t < tasks; t += p->size) fn(ctx, t);
         dst__lock(&p->lock);
-        if (--p->pending == 0) dst__cond_wake_all(&p->done);
+        DST__ATOMIC_STORE(&p->pending, p->pending - 1);
+        if (p->pending == 0) dst__cond_wake_all(&p->done);
+        dst__unlock(&p->lock);
+        dst__spin_while(&p->generation, seen); /* the next job may be a moment away */
+        dst__lock(&p->lock);
     }
     dst__unlock(&p->lock);
     return 0;
@@ -2197,11 +2243,12 @@ static void dst__pool_parallel_for(void *user, int tasks, dst_task_fn fn, void *
     dst__lock(&p->call);
     dst__lock(&p->lock);
     p->fn = fn; p->ctx = ctx; p->tasks = tasks;
-    p->pending = p->size - 1;
-    p->generation++;
+    DST__ATOMIC_STORE(&p->pending, (dst__atomic_int)(p->size - 1));
+    DST__ATOMIC_STORE(&p->generation, (dst__atomic_int)(p->generation == 0x7fffffff ? 0 : p->generation + 1));
     dst__cond_wake_all(&p->wake);
     dst__unlock(&p->lock);
     for (t = 0; t < tasks; t += p->size) fn(ctx, t);
+    dst__spin_until(&p->pending, 0); /* the workers may be a moment from done */
     dst__lock(&p->lock);
     while (p->pending > 0) dst__cond_wait(&p->done, &p->lock);
     dst__unlock(&p->lock);
