@@ -112,6 +112,9 @@
      DST_NO_THREADS       no built-in pool, no thread API of the system
                           (dst_pool_start says DST_ERR_UNSUPPORTED; a
                           parallel-for hook of yours still works)
+     DST_POOL_SPIN        pause instructions a pool thread spins for the
+                          next job before it sleeps (default 16384; 0: sleep
+                          at once, for programs that need the cores back)
      Set the same way before EVERY include (they change declarations):
      DISTILL_STATIC       make every function static (private to one file)
      DST_NO_STDIO         no function that opens files (buffers still work)
