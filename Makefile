@@ -108,7 +108,7 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
-	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
+	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8
 
 # The reference fixtures of tests/gen_fixtures.py, tests/gen_conv_fixtures.py and tests/gen_kd_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
