@@ -108,7 +108,7 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
-	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
+	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8
 
 # ---- platforms: tcc, i386, MSan ---------------------------------------------
 # The whole unit suite and the command-line suite on what `make test` does
