@@ -158,7 +158,8 @@
    DOCUMENTATION
      docs/API.md every public function; docs/DISTILLATION.md the method and
      measured results; docs/BENCHMARKS.md speed against OpenBLAS and PyTorch;
-     docs/FORMAT.md the weight file byte by byte.
+     docs/FORMAT.md the weight file byte by byte; docs/PLATFORMS.md the
+     compilers and targets the tests cover.
 
    VERSION HISTORY
      0.1.0  first release: dense networks, KD loss, SGD/Adam/AdamW, IDX data
