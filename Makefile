@@ -110,6 +110,96 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
 	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
 
+# ---- platforms: Windows, AArch64, big-endian, MSVC syntax ------------------
+# The whole unit suite (tests/run.c) and the command-line suite
+# (tests/cli/test_cli.sh) built by a cross compiler and run under an emulator;
+# docs/PLATFORMS.md has the packages, the times and what each leaves out.
+#   make test-windows      mingw-w64 under wine: Win32 threads, the atomic
+#                          save's MoveFileExA, the console, CRLF output
+#   make test-aarch64      gcc for AArch64 under qemu-aarch64: the NEON kernels
+#   make test-s390x        gcc for s390x under qemu-s390x: big-endian, and float
+#                          expressions evaluated in double (FLT_EVAL_METHOD 1)
+#   make test-msvc-syntax  the header as MSVC (cl.exe, clang-cl) and clang for
+#                          AArch64 see it (tests/compile/msvc.sh)
+# Each platform builds into build/PLATFORM/: the unit tests, the distill command,
+# the demo and every example (all must link). The command-line suite runs them
+# through the emulator (RUN) on data the host's build/cli_helper writes; the
+# embedded example compiles in the host's build/embedded_model.h, a weight file
+# written on x86-64.
+.PHONY: test-windows test-aarch64 test-s390x test-msvc-syntax test-cross
+CROSS_PLATFORMS = windows aarch64 s390x
+# A cross compiler does not search /usr/include, where tests/run.c finds
+# <stb/stb_image.h>: build/xinc/stb points at $(STB).
+XINC = -I. -isystem $(STB) -isystem build/xinc
+build/xinc/stb: | build/.dir
+	mkdir -p build/xinc && ln -sfn $(STB) $@
+# s390x: under ISO C, gcc evaluates float expressions in double there, and
+# -Wdouble-promotion then flags every float comparison and conditional.
+XCC_windows = x86_64-w64-mingw32-gcc -std=c99 -O2 $(WARN)
+XCC_aarch64 = aarch64-linux-gnu-gcc -std=c99 -O2 $(WARN) -static
+XCC_s390x   = s390x-linux-gnu-gcc -std=c99 -O2 $(WARN) -static
+XSTRICT_windows = $(STRICTC)
+XSTRICT_aarch64 = $(STRICTC)
+XSTRICT_s390x   = $(filter-out -Wdouble-promotion,$(STRICTC))
+EXE_windows = .exe
+# wine in a prefix of its own under build/ (made on first use, no Mono or Gecko
+# to download), without debug output, its server kept between programs.
+WINE_ENV = env WINEPREFIX=$(CURDIR)/build/wine WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
+RUN_windows = $(WINE_ENV) wine
+RUN_aarch64 = qemu-aarch64
+RUN_s390x   = qemu-s390x
+build/wine/.ready:
+	@mkdir -p build
+	$(WINE_ENV) wineboot -i >build/wineboot.log 2>&1 || { cat build/wineboot.log; exit 1; }
+	touch $@
+
+# One platform's rules: $(1) its name.
+define CROSS_RULES
+build/$(1)/.dir:
+	@mkdir -p build/$(1) && touch $$@
+build/$(1)/test$(EXE_$(1)): $$(TESTDEP) | build/$(1)/.dir build/xinc/stb
+	$$(XCC_$(1)) $$(XSTRICT_$(1)) $$(XINC) $$(TESTSRC) -o $$@ -lm
+build/$(1)/distill$(EXE_$(1)): $$(DISTILL_SRC) distill.h | build/$(1)/.dir build/xinc/stb
+	$$(XCC_$(1)) $$(XINC) tools/distill/distill.c -o $$@ -lm
+build/$(1)/demo$(EXE_$(1)): bench/demo.c distill.h | build/$(1)/.dir
+	$$(XCC_$(1)) $$(XINC) $$< -o $$@ -lm
+build/$(1)/embedded$(EXE_$(1)): examples/embedded.c build/embedded_model.h distill.h | build/$(1)/.dir
+	$$(XCC_$(1)) $$(XINC) -Ibuild $$< -o $$@ -lm
+build/$(1)/%$(EXE_$(1)): examples/%.c distill.h | build/$(1)/.dir
+	$$(XCC_$(1)) $$(XINC) $$< -o $$@ -lm
+CROSS_BINS_$(1) = $$(patsubst build/%,build/$(1)/%$(EXE_$(1)),build/test build/distill build/demo $$(EXAMPLES))
+test-$(1): $$(CROSS_BINS_$(1)) build/cli_helper
+	@$$(call CROSS_SUITES,$(1))
+endef
+$(foreach p,$(CROSS_PLATFORMS),$(eval $(call CROSS_RULES,$(p))))
+test-windows: build/wine/.ready
+
+# Both suites of platform $(1) through its emulator, summed into one last line
+# as `make test` does. Windows writes CRLF: the runner's lines are read
+# without the CR. DST_TEST_QUICK, when set, shortens the unit tests on real
+# data (each says so in its output).
+CROSS_SUITES = pass=0; fail=0; log=build/$(1)/last.log; \
+	[ "$(1)" != windows ] || $(WINE_ENV) wineserver -p30; \
+	for t in "$(RUN_$(1)) build/$(1)/test$(EXE_$(1))" \
+	         "RUN='$(RUN_$(1))' EXAMPLES=build/$(1) EXE=$(EXE_$(1)) tests/cli/test_cli.sh build/$(1)/distill$(EXE_$(1))"; do \
+	    echo "== $$t"; \
+	    sh -c "$$t" >$$log 2>&1; rc=$$?; tr -d '\r' <$$log >$$log.txt; cat $$log.txt; \
+	    line=$$(tail -n 1 $$log.txt); \
+	    p=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$$/\1/p'); \
+	    f=$$(echo "$$line" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$$/\2/p'); \
+	    if [ -z "$$p" ]; then p=0; f=1; echo "$$t did not finish (exit $$rc)"; fi; \
+	    pass=$$((pass + p)); fail=$$((fail + f)); \
+	done; \
+	echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+test-msvc-syntax:
+	sh tests/compile/msvc.sh
+
+# Every platform target, one after another (docs/PLATFORMS.md: about N minutes
+# on a 2-core machine). tcc, i386 and MSan (test-tcc, test-i386, test-msan)
+# join this list with their own block.
+test-cross: test-msvc-syntax test-windows test-aarch64 test-s390x
+
 # The reference fixtures of tests/gen_fixtures.py, tests/gen_conv_fixtures.py and tests/gen_kd_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
 # python3-torch and gives the same bytes.

@@ -11434,15 +11434,23 @@ static dst_result dst__save_atomic(const char *path, dst__emit_fn emit, const vo
         DST_FREE(tmp, NULL);
         return r;
     }
-#if defined(_WIN32)
-    ok = ok && MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
-#else
-    ok = ok && rename(tmp, path) == 0;
-#endif
     if (!ok) {
         remove(tmp);
         if (r == DST_OK) r = dst__err(err, DST_ERR_IO, "save: writing %s failed (disk full?); %s is unchanged", tmp, path);
         else dst__err_wrap(err, path, "; the previous file is unchanged");
+        DST_FREE(tmp, NULL);
+        return r;
+    }
+    /* Windows' rename() refuses an existing target; MoveFileExA replaces it
+       (and fails while another program holds it open) */
+#if defined(_WIN32)
+    ok = MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0;
+#else
+    ok = rename(tmp, path) == 0;
+#endif
+    if (!ok) {
+        remove(tmp);
+        r = dst__err(err, DST_ERR_IO, "save: cannot rename %s to %s; %s is unchanged", tmp, path, path);
         DST_FREE(tmp, NULL);
         return r;
     }

@@ -484,7 +484,7 @@ static int test_file_atomic_save(void)
     const char *path = "build/test_file_atomic.dst";
     static unsigned char before[1 << 16];
     size_t blen, total;
-#if defined(__unix__)
+#if defined(__unix__) || defined(_WIN32)
     static unsigned char after[1 << 16];
     size_t alen;
 #endif
@@ -528,6 +528,25 @@ static int test_file_atomic_save(void)
         T_CHECK((f = fopen("build/test_file_atomic.dst.tmp", "rb")) == NULL);
     }
 #endif
+#if defined(_WIN32)
+    /* Windows: a file another program holds open cannot be replaced (the C
+       library opens files sharing reading and writing, not deletion), so
+       MoveFileExA fails: the save says so and the file stays as it was */
+    {
+        FILE *held;
+        dst_result r;
+        T_CHECK((held = fopen(path, "rb")) != NULL);
+        r = dst_model_save(big, path, &e);
+        fclose(held);
+        T_CHECK_MSG(r == DST_ERR_IO && strstr(e.message, "cannot rename") && strstr(e.message, "unchanged"), "%s: %s",
+                    dst_result_string(r), e.message);
+        T_CHECK(t_file_bytes(path, after, sizeof after, &alen) && alen == blen && memcmp(before, after, blen) == 0);
+        T_CHECK((f = fopen("build/test_file_atomic.dst.tmp", "rb")) == NULL);
+    }
+#endif
+    /* a target the rename cannot replace (a folder): DST_ERR_IO, no temporary file left */
+    T_CHECK(dst_model_save(small, "build/", &e) == DST_ERR_IO && strstr(e.message, "cannot rename"));
+    T_CHECK((f = fopen("build/.tmp", "rb")) == NULL);
     /* a directory that does not exist: nothing created */
     T_CHECK(dst_model_save(small, "build/no/such/dir/x.dst", &e) == DST_ERR_IO);
     /* and a save that works replaces the file whole */
