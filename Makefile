@@ -236,6 +236,14 @@ corpus: tests/gen_corpus.c distill.h | build/.dir
 	gcc -std=c99 -O1 $(WARN) -I. tests/gen_corpus.c -o build/gen_corpus -lm
 	./build/gen_corpus tests/corpus
 
+# The host-independence fixtures (tests/host_fixture.h: a checkpoint, a model
+# and what x86-64 had in memory), written on x86-64 on the scalar level and
+# read by file_host_independent on every platform.
+.PHONY: host-fixtures
+host-fixtures: tests/gen_host_fixtures.c tests/host_fixture.h distill.h | build/.dir
+	gcc -std=c99 -O2 $(WARN) -I. tests/gen_host_fixtures.c -o build/gen_host_fixtures -lm
+	./build/gen_host_fixtures tests/fixtures
+
 # PyTorch interop (needs python3-torch python3-numpy): regenerates the fixtures
 # with tools/torch/torch_export.py, checks the export -> import round trip in PyTorch,
 # then distill.h against them.
