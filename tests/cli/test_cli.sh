@@ -6,22 +6,23 @@
 # against the library, tests/cli/cli_export_check.c), export-bytes, plot; then every bad input: its
 # exit status, exactly one line on stderr, and what that line says.
 #   tests/cli/test_cli.sh [DISTILL...]   default: build/distill build/distill-san
+#   EXAMPLES=DIR: the examples' programs from DIR (default build; make test-tcc
+#   gives the tcc-built ones)
+#   RUN=CMD, EXE=SUFFIX: another platform's programs (make test-windows,
+#   test-aarch64, test-s390x): CMD runs them (wine, qemu-aarch64, ...), their
+#   names end in SUFFIX (.exe). The test data, the C compiler of the export-c
+#   check and script(1) stay the host's; what the programs print is read with
+#   CRLF line ends made LF (Windows writes CRLF to files and pipes).
 # Needs build/cli_helper (make builds it). Prints "ok"/"FAIL" lines and, last,
 # "N passed, N failed"; exits 1 on any failure.
-# Another platform's programs (make test-windows, test-aarch64, test-s390x):
-#   RUN       the command that runs them (wine, qemu-aarch64, ...); default none
-#   EXAMPLES  the folder of the examples (default build), EXE their suffix (.exe)
-# The test data, the C compiler of the export-c check and script(1) stay the
-# host's. What the programs print is read with CRLF line ends made LF (Windows
-# writes text files and pipes with CRLF).
 cd "$(dirname "$0")/../.." || exit 1
 CC=${CC:-cc}
 STB=${STB:-/usr/include/stb}
 WARN="-Wall -Wextra -Wpedantic -Werror"
 HELPER=build/cli_helper
 BINS=${*:-build/distill build/distill-san}
+X=${EXAMPLES:-build}
 RUN=${RUN:-}
-EXAMPLES=${EXAMPLES:-build}
 EXE=${EXE:-}
 T=build/cli-test
 pass=0
@@ -582,25 +583,25 @@ done
 
 # ---- the short examples run (make builds them all) -------------------------
 tag="[examples]"
-good "minimal" $RUN $EXAMPLES/minimal$EXE
+good "minimal" $RUN $X/minimal$EXE
 has "minimal learns the rings" '^held-out accuracy 0\.9[0-9]{2}$'
-good "embedded" $RUN $EXAMPLES/embedded$EXE
+good "embedded" $RUN $X/embedded$EXE
 has "embedded: the centre is in the inner disc" '^\( 0\.00,  0\.10\): inner disc$'
 has "embedded: the ring" '^\( 0\.55, -0\.10\): ring$'
 has "embedded: the corner is outside" '^\( 0\.90,  0\.90\): outside$'
-good "classify" $RUN $EXAMPLES/classify$EXE $M/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
+good "classify" $RUN $X/classify$EXE $M/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
 has "classify: gray PNG" "^$T/png/q0.png: class 0 \\(top-left\\), probability "
 has "classify: RGB PNG" "^$T/png/q3_rgb.png: class 3 \\(bottom-right\\), probability "
-bad "classify: a missing image" 1 "$T/png/none.png" $RUN $EXAMPLES/classify$EXE $M/mlp.bin $T/png/none.png
-good "offline_npy" $RUN $EXAMPLES/offline_npy$EXE $D $T/logits.npy 6
+bad "classify: a missing image" 1 "$T/png/none.png" $RUN $X/classify$EXE $M/mlp.bin $T/png/none.png
+good "offline_npy" $RUN $X/offline_npy$EXE $D $T/logits.npy 6
 has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
 at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9
-bad "offline_npy: not a .npy file" 1 "$D/classes.txt" $RUN $EXAMPLES/offline_npy$EXE $D $D/classes.txt 1
-good "table" $RUN $EXAMPLES/table$EXE $G/game.csv species $T/table_student.dst
+bad "offline_npy: not a .npy file" 1 "$D/classes.txt" $RUN $X/offline_npy$EXE $D $D/classes.txt 1
+good "table" $RUN $X/table$EXE $G/game.csv species $T/table_student.dst
 has "table: reads the CSV" '^400 rows, 3 features, 3 classes$'
 at_least "table: the distilled student learns" "$(sed -n 's/^distilled student (8) test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.85
 has "table: predicts a raw row through the stored normalisation" '^first test row: predicted [a-z]+, labelled [a-z]+$'
-good "table: the command reads the example's model" $BIN info $T/table_student.dst
+good "table: the command reads the example's model" $RUN ${BINS%% *} info $T/table_student.dst
 has "table: per-feature std in the model" '^  input.std = [0-9.e-]+,[0-9.e-]+,[0-9.e-]+$'
 
 echo "$pass passed, $fail failed"
