@@ -108,7 +108,7 @@ test-gemm-cross: build/test-gemm-tcc build/test-gemm-aarch64
 	qemu-aarch64 ./build/test-gemm-aarch64 gemm
 	qemu-aarch64 ./build/test-gemm-aarch64 kernel_tables
 	qemu-aarch64 ./build/test-gemm-aarch64 conv_table
-	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8_dot
+	qemu-aarch64 ./build/test-gemm-aarch64 quantize_q8
 
 # ---- platforms: Windows, AArch64, big-endian, MSVC syntax ------------------
 # The whole unit suite (tests/run.c) and the command-line suite

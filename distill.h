@@ -112,6 +112,9 @@
      DST_NO_THREADS       no built-in pool, no thread API of the system
                           (dst_pool_start says DST_ERR_UNSUPPORTED; a
                           parallel-for hook of yours still works)
+     DST_POOL_SPIN        pause instructions a pool thread spins for the
+                          next job before it sleeps (default 16384; 0: sleep
+                          at once, for programs that need the cores back)
      Set the same way before EVERY include (they change declarations):
      DISTILL_STATIC       make every function static (private to one file)
      DST_NO_STDIO         no function that opens files (buffers still work)
@@ -1891,6 +1894,7 @@ typedef struct dst__kernels {
     void (*maxpool2x2)(const dst_pool2d_params *p, int batch, const float *x, float *y, int32_t *argmax);
     /* int8 models: rows of u8 x s8 dot products in int32 (see >>int8) */
     void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out, size_t ostride);
+    void (*q8_conv)(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out);
     void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
     void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
 } dst__kernels;
@@ -2094,7 +2098,49 @@ static int dst__par_workers_for(const dst_threads *t, int blocks, double flops, 
    size - 1 threads wait on a condition variable for a job (fn, ctx, tasks)
    and a new generation number; thread i (the caller is 0) runs tasks i,
    i + size, ...; the caller then waits until every thread has reported.
-   A second mutex lets one call in at a time. */
+   A second mutex lets one call in at a time.
+   Spinning before sleeping: a training step hands out a job per layer, back
+   to back, and waking a sleeping thread costs tens of microseconds (more in
+   a virtual machine: docs/BENCHMARKS.md, "Threads"), so a worker that has
+   finished a job watches the generation for about DST_POOL_SPIN pause
+   instructions before it sleeps, and the caller watches its workers finish
+   likewise. At 2^14 this is some tens of microseconds of one core per job
+   end; 0 turns it off (a program whose other threads need the cores back at
+   once). Compilers with no atomics this code knows (tcc) do not spin. */
+#ifndef DST_POOL_SPIN
+#define DST_POOL_SPIN 16384
+#endif
+#if !defined(DST_NO_THREADS)
+/* The spin only saves the sleep: what a job publishes still passes through
+   the pool's lock, taken after it, so relaxed atomic reads suffice. */
+#if defined(DST__ATOMIC_GCC) && (defined(__i386__) || defined(__x86_64__))
+#define DST__PAUSE() __builtin_ia32_pause()
+#elif defined(DST__ATOMIC_GCC) && (defined(__aarch64__) || defined(__arm__))
+#define DST__PAUSE() __asm__ __volatile__("yield")
+#elif defined(_MSC_VER)
+#define DST__PAUSE() YieldProcessor()
+#else
+#define DST__PAUSE() ((void)0)
+#endif
+#if defined(DST__ATOMIC_GCC) || defined(_MSC_VER)
+/* Spins while *p is v, at most DST_POOL_SPIN times (no lock held). */
+static void dst__spin_while(dst__atomic_int *p, dst__atomic_int v)
+{
+    long i;
+    for (i = 0; i < DST_POOL_SPIN && DST__ATOMIC_LOAD(p) == v; ++i) DST__PAUSE();
+}
+
+/* Spins until *p is v, likewise. */
+static void dst__spin_until(dst__atomic_int *p, dst__atomic_int v)
+{
+    long i;
+    for (i = 0; i < DST_POOL_SPIN && DST__ATOMIC_LOAD(p) != v; ++i) DST__PAUSE();
+}
+#else /* plain ints: reading them outside the lock would be a data race */
+static void dst__spin_while(dst__atomic_int *p, dst__atomic_int v) { (void)p; (void)v; }
+static void dst__spin_until(dst__atomic_int *p, dst__atomic_int v) { (void)p; (void)v; }
+#endif
+#endif
 #if !defined(DST_NO_THREADS) && defined(_WIN32)
 typedef CRITICAL_SECTION dst__mutex;
 typedef CONDITION_VARIABLE dst__cond;
@@ -2157,8 +2203,8 @@ struct dst_pool {
     dst_task_fn fn;           /* the job */
     void *ctx;
     int tasks;
-    unsigned long generation; /* one more per job */
-    int pending;              /* threads yet to finish it */
+    dst__atomic_int generation; /* one more per job (wrapping); written under lock, read also by spinners */
+    dst__atomic_int pending;    /* threads yet to finish it (likewise) */
     int quit;
     dst__mutex call;          /* held through a whole parallel_for */
     dst__thread *threads;     /* size - 1 */
@@ -2169,7 +2215,7 @@ DST__THREAD_FN(dst__pool_main, arg)
 {
     dst__pool_worker *me = (dst__pool_worker *)arg;
     dst_pool *p = me->pool;
-    unsigned long seen = 0;
+    dst__atomic_int seen = 0;
     dst__lock(&p->lock);
     for (;;) {
         dst_task_fn fn;
@@ -2182,7 +2228,11 @@ DST__THREAD_FN(dst__pool_main, arg)
         dst__unlock(&p->lock);
         for (t = me->index; t < tasks; t += p->size) fn(ctx, t);
         dst__lock(&p->lock);
-        if (--p->pending == 0) dst__cond_wake_all(&p->done);
+        DST__ATOMIC_STORE(&p->pending, p->pending - 1);
+        if (p->pending == 0) dst__cond_wake_all(&p->done);
+        dst__unlock(&p->lock);
+        dst__spin_while(&p->generation, seen); /* the next job may be a moment away */
+        dst__lock(&p->lock);
     }
     dst__unlock(&p->lock);
     return 0;
@@ -2200,11 +2250,12 @@ static void dst__pool_parallel_for(void *user, int tasks, dst_task_fn fn, void *
     dst__lock(&p->call);
     dst__lock(&p->lock);
     p->fn = fn; p->ctx = ctx; p->tasks = tasks;
-    p->pending = p->size - 1;
-    p->generation++;
+    DST__ATOMIC_STORE(&p->pending, (dst__atomic_int)(p->size - 1));
+    DST__ATOMIC_STORE(&p->generation, (dst__atomic_int)(p->generation == 0x7fffffff ? 0 : p->generation + 1));
     dst__cond_wake_all(&p->wake);
     dst__unlock(&p->lock);
     for (t = 0; t < tasks; t += p->size) fn(ctx, t);
+    dst__spin_until(&p->pending, 0); /* the workers may be a moment from done */
     dst__lock(&p->lock);
     while (p->pending > 0) dst__cond_wait(&p->done, &p->lock);
     dst__unlock(&p->lock);
@@ -6014,6 +6065,180 @@ static void dst__q8_dot_neon(const uint8_t *x, const int8_t *w, size_t k, size_t
 }
 #endif
 
+/* ---- int8 convolution: output channels x positions ----
+   q8_conv gives out[r npos + p] = sum over i < k of w[r k + i] x(p, i), the
+   integer sums of rows output channels (weights w, rows of k) at npos
+   positions, from patches laid out in fours (dst__q8_patches): group q
+   holds inputs 4q .. 4q + 3 of every position side by side, 4 bytes a
+   position, a short last group padded with zero bytes. The vector levels
+   take 16 (AVX-512 VNNI), 8 (AVX2) or 4 (SSE2, NEON) positions a vector
+   against one channel's group of 4 weights broadcast: the layout vpdpbusd
+   is made for (4 products added into each position's int32). Without
+   VNNI the even and odd bytes of each group are widened to int16 apart and
+   multiplied in pairs into int32 (pmaddwd, as q8_dot: no saturation), then
+   added. A convolution's k is small (9 for a 3x3 kernel on one channel),
+   so this beats a dot product per position, whose lane sums cost more than
+   its arithmetic. */
+
+#if defined(DST__SIMD_X86) || defined(DST__SIMD_NEON)
+/* weights 4q .. 4q + 3 of a row of k as the 4 bytes of an int32, byte i in
+   bits 8i (the order of a little-endian vector's lanes); 0 beyond k */
+static int32_t dst__q8_w4(const int8_t *w, size_t k, size_t q)
+{
+    uint32_t v = 0;
+    size_t i;
+    for (i = 0; i < 4 && 4 * q + i < k; ++i) v |= (uint32_t)(uint8_t)w[4 * q + i] << (8 * i);
+    return (int32_t)v;
+}
+#endif
+
+static void dst__q8_conv_scalar(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+{
+    size_t r, q, p, i, nq = (k + 3) / 4;
+    for (r = 0; r < rows; ++r) {
+        int32_t *o = out + r * npos;
+        for (p = 0; p < npos; ++p) o[p] = 0;
+        for (q = 0; q < nq; ++q) {
+            const uint8_t *xq = x4 + q * npos * 4;
+            int32_t wq[4];
+            for (i = 0; i < 4; ++i) wq[i] = 4 * q + i < k ? (int32_t)w[r * k + 4 * q + i] : 0;
+            for (p = 0; p < npos; ++p)
+                o[p] += wq[0] * (int32_t)xq[4 * p] + wq[1] * (int32_t)xq[4 * p + 1] + wq[2] * (int32_t)xq[4 * p + 2] +
+                        wq[3] * (int32_t)xq[4 * p + 3];
+        }
+    }
+}
+
+#if defined(DST__SIMD_X86) || defined(DST__SIMD_NEON)
+/* positions p0 .. npos - 1 of every row, plain C: the vector kernels' tail */
+static void dst__q8_conv_tail(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, size_t p0,
+                              int32_t *out)
+{
+    size_t r, p, i;
+    for (r = 0; r < rows; ++r)
+        for (p = p0; p < npos; ++p) {
+            int32_t sum = 0;
+            for (i = 0; i < k; ++i) sum += (int32_t)w[r * k + i] * (int32_t)x4[((i >> 2) * npos + p) * 4 + (i & 3)];
+            out[r * npos + p] = sum;
+        }
+}
+#endif
+
+#if defined(DST__SIMD_X86)
+/* 4 positions a vector, four vectors a step */
+static void dst__q8_conv_sse2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+{
+    size_t r, q, p, j, nq = (k + 3) / 4, pv = npos & ~(size_t)3;
+    const __m128i low = _mm_set1_epi16(0xFF);
+    for (r = 0; r < rows; ++r) {
+        const int8_t *wr = w + r * k;
+        int32_t *o = out + r * npos;
+        for (p = 0; p < pv; p += 16) {
+            size_t nv = (pv - p) / 4 < 4 ? (pv - p) / 4 : 4;
+            __m128i acc[4];
+            for (j = 0; j < 4; ++j) acc[j] = _mm_setzero_si128();
+            for (q = 0; q < nq; ++q) {
+                __m128i wv = _mm_set1_epi32(dst__q8_w4(wr, k, q));
+                __m128i we = _mm_srai_epi16(_mm_slli_epi16(wv, 8), 8), wo = _mm_srai_epi16(wv, 8);
+                const uint8_t *xq = x4 + (q * npos + p) * 4;
+                for (j = 0; j < nv; ++j) {
+                    __m128i xv = _mm_loadu_si128((const __m128i *)(const void *)(xq + 16 * j));
+                    acc[j] = _mm_add_epi32(acc[j], _mm_add_epi32(_mm_madd_epi16(_mm_and_si128(xv, low), we),
+                                                                 _mm_madd_epi16(_mm_srli_epi16(xv, 8), wo)));
+                }
+            }
+            for (j = 0; j < nv; ++j) _mm_storeu_si128((__m128i *)(void *)(o + p + 4 * j), acc[j]);
+        }
+    }
+    dst__q8_conv_tail(x4, w, k, npos, rows, pv, out);
+}
+
+/* 8 positions a vector, four vectors a step; the tail by the SSE2 kernel's
+   plain C */
+static DST__TARGET("avx2,fma") void dst__q8_conv_avx2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,
+                                                       size_t rows, int32_t *out)
+{
+    size_t r, q, p, j, nq = (k + 3) / 4, pv = npos & ~(size_t)7;
+    const __m256i low = _mm256_set1_epi16(0xFF);
+    for (r = 0; r < rows; ++r) {
+        const int8_t *wr = w + r * k;
+        int32_t *o = out + r * npos;
+        for (p = 0; p < pv; p += 32) {
+            size_t nv = (pv - p) / 8 < 4 ? (pv - p) / 8 : 4;
+            __m256i acc[4];
+            for (j = 0; j < 4; ++j) acc[j] = _mm256_setzero_si256();
+            for (q = 0; q < nq; ++q) {
+                __m256i wv = _mm256_set1_epi32(dst__q8_w4(wr, k, q));
+                __m256i we = _mm256_srai_epi16(_mm256_slli_epi16(wv, 8), 8), wo = _mm256_srai_epi16(wv, 8);
+                const uint8_t *xq = x4 + (q * npos + p) * 4;
+                for (j = 0; j < nv; ++j) {
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + 32 * j));
+                    acc[j] = _mm256_add_epi32(acc[j], _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(xv, low), we),
+                                                                       _mm256_madd_epi16(_mm256_srli_epi16(xv, 8), wo)));
+                }
+            }
+            for (j = 0; j < nv; ++j) _mm256_storeu_si256((__m256i *)(void *)(o + p + 8 * j), acc[j]);
+        }
+    }
+    dst__q8_conv_tail(x4, w, k, npos, rows, pv, out);
+}
+
+/* AVX-512 VNNI: 16 positions a vector, four a step, the last ones masked */
+static DST__Q8_ATTR_VNNI void dst__q8_conv_avx512vnni(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,
+                                                       size_t rows, int32_t *out)
+{
+    size_t r, q, p, j, nq = (k + 3) / 4;
+    for (r = 0; r < rows; ++r) {
+        const int8_t *wr = w + r * k;
+        int32_t *o = out + r * npos;
+        for (p = 0; p < npos; p += 64) {
+            __m512i acc[4];
+            __mmask16 mk[4];
+            for (j = 0; j < 4; ++j) {
+                size_t left = npos - p > 16 * j ? npos - p - 16 * j : 0;
+                mk[j] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+                acc[j] = _mm512_setzero_si512();
+            }
+            for (q = 0; q < nq; ++q) {
+                __m512i wv = _mm512_set1_epi32(dst__q8_w4(wr, k, q));
+                const uint8_t *xq = x4 + (q * npos + p) * 4;
+                for (j = 0; j < 4; ++j)
+                    acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_maskz_loadu_epi32(mk[j], xq + 64 * j), wv);
+            }
+            for (j = 0; j < 4; ++j) _mm512_mask_storeu_epi32(o + p + 16 * j, mk[j], acc[j]);
+        }
+    }
+}
+#endif /* DST__SIMD_X86 */
+#if defined(DST__SIMD_NEON)
+/* 4 positions a vector: even and odd bytes widened apart, multiplied into
+   int32 (vmull, vmlal: lane 2i + h holds position i's products of half h),
+   then the halves added pairwise (vpaddq) */
+static void dst__q8_conv_neon(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+{
+    size_t r, q, p, nq = (k + 3) / 4, pv = npos & ~(size_t)3;
+    const uint16x8_t low = vdupq_n_u16(0xFF);
+    for (r = 0; r < rows; ++r) {
+        const int8_t *wr = w + r * k;
+        int32_t *o = out + r * npos;
+        for (p = 0; p < pv; p += 4) {
+            int32x4_t acc = vdupq_n_s32(0);
+            for (q = 0; q < nq; ++q) {
+                int16x8_t wv = vreinterpretq_s16_s32(vdupq_n_s32(dst__q8_w4(wr, k, q)));
+                int16x8_t we = vshrq_n_s16(vshlq_n_s16(wv, 8), 8), wo = vshrq_n_s16(wv, 8);
+                uint16x8_t xv = vreinterpretq_u16_u8(vld1q_u8(x4 + (q * npos + p) * 4));
+                int16x8_t xe = vreinterpretq_s16_u16(vandq_u16(xv, low)), xo = vreinterpretq_s16_u16(vshrq_n_u16(xv, 8));
+                int32x4_t lo = vmlal_s16(vmull_s16(vget_low_s16(xe), vget_low_s16(we)), vget_low_s16(xo), vget_low_s16(wo));
+                int32x4_t hi = vmlal_high_s16(vmull_high_s16(xe, we), xo, wo);
+                acc = vaddq_s32(acc, vpaddq_s32(lo, hi));
+            }
+            vst1q_s32(o + p, acc);
+        }
+    }
+    dst__q8_conv_tail(x4, w, k, npos, rows, pv, out);
+}
+#endif
+
 /* ---- requantize: int32 sums to uint8 ----
    y[j] = clamp(((float)acc[j] + k[0]) k[1] + k[2], k[3], 255), truncated:
    k = { bias, multiplier, zero point + 0.5, lowest } (lowest: 0, or the
@@ -6109,9 +6334,22 @@ static void dst__q8_maxpool(const dst_pool2d_params *p, int batch, const uint8_t
 {
     int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
+    int two = p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 &&
+              p->pad_w == 0; /* the common 2x2 window: no window arithmetic */
     for (c = 0; c < planes; ++c) {
         const uint8_t *src = x + c * in_plane;
         uint8_t *o = y + c * (size_t)oh * ow;
+        if (two) {
+            for (yo = 0; yo < oh; ++yo) {
+                const uint8_t *r0 = src + (size_t)2 * yo * p->in_w, *r1 = r0 + p->in_w;
+                for (xo = 0; xo < ow; ++xo) {
+                    uint8_t a = r0[2 * xo] > r0[2 * xo + 1] ? r0[2 * xo] : r0[2 * xo + 1];
+                    uint8_t b = r1[2 * xo] > r1[2 * xo + 1] ? r1[2 * xo] : r1[2 * xo + 1];
+                    o[(size_t)yo * ow + xo] = a > b ? a : b;
+                }
+            }
+            continue;
+        }
         for (yo = 0; yo < oh; ++yo)
             for (xo = 0; xo < ow; ++xo) {
                 uint8_t best = 0;
@@ -6145,28 +6383,42 @@ static void dst__q8_avgpool(const dst_pool2d_params *p, int batch, const uint8_t
     }
 }
 
-/* The patches of one sample's group g for an integer convolution: row pos
-   (an output position) holds the k = in_c / groups x kernel_h x kernel_w
-   inputs its window sees, in the weight's order; outside the input, the
-   zero point (a real 0). */
+/* The patches of one sample's group g for an integer convolution, in the
+   layout of q8_conv: input i (in the weight's order: channel, kernel row,
+   kernel column) of position pos at col[((i / 4) npos + pos) 4 + i % 4];
+   outside the input, the zero point (a real 0); the last group's bytes
+   beyond k, 0. Filled input by input, row of positions by row: the source
+   runs along an input row. */
 static void dst__q8_patches(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col)
 {
     int oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), cg = p->in_c / p->groups, yo, xo, c, ky, kx;
-    size_t k = (size_t)cg * p->kernel_h * p->kernel_w;
-    for (yo = 0; yo < oh; ++yo)
-        for (xo = 0; xo < ow; ++xo) {
-            uint8_t *row = col + ((size_t)yo * ow + xo) * k;
-            for (c = 0; c < cg; ++c) {
-                const uint8_t *plane = x + (size_t)(g * cg + c) * p->in_h * p->in_w;
-                for (ky = 0; ky < p->kernel_h; ++ky) {
+    size_t k = (size_t)cg * p->kernel_h * p->kernel_w, npos = (size_t)oh * ow, nq = (k + 3) / 4, i = 0;
+    if (k % 4) memset(col + (nq - 1) * npos * 4, 0, npos * 4);
+    for (c = 0; c < cg; ++c) {
+        const uint8_t *plane = x + (size_t)(g * cg + c) * p->in_h * p->in_w;
+        for (ky = 0; ky < p->kernel_h; ++ky)
+            for (kx = 0; kx < p->kernel_w; ++kx, ++i) {
+                uint8_t *d = col + (i >> 2) * npos * 4 + (i & 3);
+                int ix0 = kx * p->dilation_w - p->pad_w;
+                /* the positions xo in [lo, hi) read inside the row: ix0 + xo stride >= 0 and < in_w */
+                int lo = ix0 >= 0 ? 0 : (-ix0 + p->stride_w - 1) / p->stride_w;
+                int hi = p->in_w - ix0 <= 0 ? 0 : (p->in_w - ix0 + p->stride_w - 1) / p->stride_w;
+                if (hi > ow) hi = ow;
+                if (lo > hi) lo = hi;
+                for (yo = 0; yo < oh; ++yo, d += (size_t)ow * 4) {
                     int iy = yo * p->stride_h - p->pad_h + ky * p->dilation_h;
-                    for (kx = 0; kx < p->kernel_w; ++kx) {
-                        int ix = xo * p->stride_w - p->pad_w + kx * p->dilation_w;
-                        *row++ = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w ? plane[(size_t)iy * p->in_w + ix] : zero;
+                    const uint8_t *row;
+                    if (iy < 0 || iy >= p->in_h) {
+                        for (xo = 0; xo < ow; ++xo) d[4 * xo] = zero;
+                        continue;
                     }
+                    row = plane + (size_t)iy * p->in_w;
+                    for (xo = 0; xo < lo; ++xo) d[4 * xo] = zero;
+                    for (; xo < hi; ++xo) d[4 * xo] = row[ix0 + xo * p->stride_w];
+                    for (; xo < ow; ++xo) d[4 * xo] = zero;
                 }
             }
-        }
+    }
 }
 
 /* ==== random numbers ============================================== >>rng */
@@ -6508,7 +6760,7 @@ static const dst__kernels dst__kernels_scalar = {
     0, NULL, NULL,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 
 #if defined(DST__SIMD_X86)
@@ -6519,7 +6771,7 @@ static const dst__kernels dst__kernels_sse2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
+    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 static const dst__kernels dst__kernels_avx2 = {
@@ -6529,23 +6781,23 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_avx2, dst__q8_requant_sse2, dst__q8_quantize_sse2
+    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 /* AVX-512: one table per int8 extension set the CPU has (dst__cpu_avx512_int8):
    F only (the AVX2 int8 kernel), BW and VL, and VNNI as well */
-#define DST__KERNELS_AVX512(q8_dot) {                                                                  \
+#define DST__KERNELS_AVX512(q8_dot, q8_conv) {                                                                  \
     DST_SIMD_AVX512, &dst__gemm_avx512,                                                                \
     dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2, \
     dst__sgd_avx2, dst__adam_avx2,                                                                     \
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
     DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
     dst__maxpool2x2_forward_avx512,                                                                    \
-    q8_dot, dst__q8_requant_sse2, dst__q8_quantize_sse2                                                \
+    q8_dot, q8_conv, dst__q8_requant_sse2, dst__q8_quantize_sse2                                       \
 }
-static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2);
-static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512);
-static const dst__kernels dst__kernels_avx512vnni = DST__KERNELS_AVX512(dst__q8_dot_avx512vnni);
+static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2, dst__q8_conv_avx2);
+static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512, dst__q8_conv_avx2);
+static const dst__kernels dst__kernels_avx512vnni = DST__KERNELS_AVX512(dst__q8_dot_avx512vnni, dst__q8_conv_avx512vnni);
 #undef DST__KERNELS_AVX512
 #endif
 
@@ -6559,7 +6811,7 @@ static const dst__kernels dst__kernels_neon = {
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_neon, dst__q8_conv_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 #endif
 
@@ -7497,15 +7749,14 @@ static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, con
 }
 
 /* int8: per sample and group, the patches of the input (m->col holds
-   them: dst_model_quantize sized it), one row of dot products per output
-   position over its group's filters (the int32 sums, channel by channel,
-   in dbuf[0], which the int8 forward leaves free here), then each
-   channel's outputs */
+   them: dst_model_quantize sized it), the group's filters against every
+   position (q8_conv: the int32 sums, channel by channel, in dbuf[0], which
+   the int8 forward leaves free here), then each channel's outputs */
 static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
 {
     dst_conv2d_params p = dst__conv_params_of(ly);
     size_t npos = (size_t)ly->out_h * ly->out_w, og = (size_t)(p.out_c / p.groups), k = ly->weight_count / (size_t)p.out_c;
-    size_t n, pos, g, r;
+    size_t n, g, r;
     uint8_t *col = (uint8_t *)(void *)m->col, *y = (uint8_t *)(void *)ly->out;
     int32_t *acc = (int32_t *)(void *)m->dbuf[0];
     const dst__kernels *kt = dst__kern();
@@ -7513,7 +7764,7 @@ static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly,
         for (g = 0; g < (size_t)p.groups; ++g) {
             size_t at = n * ly->out_size + g * og * npos;
             dst__q8_patches(&p, x + n * ly->in_size, (int)g, (uint8_t)ly->q_in_zero, col);
-            for (pos = 0; pos < npos; ++pos) kt->q8_dot(col + pos * k, ly->q_w + g * og * k, k, og, k, acc + pos, npos);
+            kt->q8_conv(col, ly->q_w + g * og * k, k, npos, og, acc);
             for (r = 0; r < og; ++r)
                 dst__q8_outputs(ly, kt, g * og + r, acc + r * npos, npos, yf ? yf + at + r * npos : NULL, y + at + r * npos);
         }
@@ -8631,7 +8882,7 @@ static void dst__q8_finish(dst_model *f)
         ly->q_in_zero = in_zero;
         if (!dst__q8_ranged(ly)) { ly->q_scale = in_scale; ly->q_zero = in_zero; }
         if (ly->q_w) {
-            size_t k = ly->weight_count / (size_t)ly->desc.units, bytes = k * ly->out_h * ly->out_w;
+            size_t k = ly->weight_count / (size_t)ly->desc.units, bytes = (k + 3) / 4 * 4 * ly->out_h * ly->out_w;
             dst__q8_weights_finish(ly, f->params, in_scale, in_zero);
             if (ly->desc.kind == DST_LAYER_CONV2D && (bytes + 3) / 4 > f->col_floats) f->col_floats = (bytes + 3) / 4;
         }

@@ -69,6 +69,53 @@ static int test_q8_dot_every_level_matches_scalar(void)
     return 0;
 }
 
+/* The convolution kernel (channels x positions, patches in fours) of every
+   level against the scalar reference, bit for bit: k from 1 (a group's last
+   four short of three) up, position counts around each vector width, the
+   extremes (255 x -127 everywhere) included. */
+static int test_q8_conv_every_level_matches_scalar(void)
+{
+    static const size_t ks[] = { 1, 2, 3, 4, 5, 8, 9, 27, 72, 100, 289 };
+    static const size_t npos_list[] = { 1, 3, 4, 5, 8, 15, 16, 17, 33, 63, 64, 65, 121, 676 };
+    static const size_t rows_list[] = { 1, 3, 8 };
+    const dst__kernels *kt[8];
+    int nk = t_q8_kernels(kt), a, b, c, l, extreme;
+    size_t i, most = 73 * 4 * 676;
+    uint8_t *x4 = (uint8_t *)malloc(most);
+    int8_t *w = (int8_t *)malloc(8 * 289);
+    int32_t *ref = (int32_t *)malloc(8 * 676 * sizeof(int32_t)), *got = (int32_t *)malloc(8 * 676 * sizeof(int32_t));
+    T_CHECK(x4 && w && ref && got);
+    T_CHECK(nk >= 1 && kt[0]->q8_conv == dst__q8_conv_scalar);
+    for (extreme = 0; extreme < 2; ++extreme)
+        for (a = 0; a < (int)(sizeof ks / sizeof ks[0]); ++a)
+            for (b = 0; b < (int)(sizeof npos_list / sizeof npos_list[0]); ++b)
+                for (c = 0; c < (int)(sizeof rows_list / sizeof rows_list[0]); ++c) {
+                    size_t k = ks[a], npos = npos_list[b], rows = rows_list[c], nq = (k + 3) / 4;
+                    for (i = 0; i < nq * 4 * npos; ++i) x4[i] = extreme ? 255 : (uint8_t)((t_rand() + 1) * 128);
+                    for (i = 0; i < npos * 4 && k % 4; ++i) /* the last group beyond k: 0, as dst__q8_patches leaves it */
+                        if (i % 4 >= k % 4) x4[(nq - 1) * npos * 4 + i] = 0;
+                    for (i = 0; i < rows * k; ++i) w[i] = extreme ? -127 : (int8_t)(t_rand() * 127);
+                    dst__q8_conv_scalar(x4, w, k, npos, rows, ref);
+                    if (extreme) T_CHECK(ref[0] == -(int32_t)(255 * 127 * k));
+                    {   /* the reference against its definition at one position */
+                        size_t pos = npos / 2, r = rows - 1;
+                        int32_t s = 0;
+                        for (i = 0; i < k; ++i) s += (int32_t)w[r * k + i] * (int32_t)x4[((i / 4) * npos + pos) * 4 + i % 4];
+                        T_CHECK(ref[r * npos + pos] == s);
+                    }
+                    for (l = 1; l < nk; ++l) {
+                        memset(got, 0x55, rows * npos * sizeof(int32_t));
+                        kt[l]->q8_conv(x4, w, k, npos, rows, got);
+                        T_CHECK_MSG(memcmp(got, ref, rows * npos * sizeof(int32_t)) == 0,
+                                    "kernel %d (level %s) k=%lu npos=%lu rows=%lu extreme=%d", l,
+                                    dst_simd_name(kt[l]->level), (unsigned long)k, (unsigned long)npos,
+                                    (unsigned long)rows, extreme);
+                    }
+                }
+    free(x4); free(w); free(ref); free(got);
+    return 0;
+}
+
 /* data: class c of k has its own random center in dim dimensions, plus noise */
 static void t_q8_blobs(float *x, int *y, size_t count, int dim, int k, const float *centers, float noise)
 {
@@ -387,6 +434,7 @@ static int test_quantize_weight_file_round_trip(void)
 
 static const t_case quantize_tests[] = {
     { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
+    { "quantize_q8_conv_every_level_matches_scalar", test_q8_conv_every_level_matches_scalar },
     { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
     { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
