@@ -54,6 +54,12 @@ typedef __int64 LONG_PTR;
 #define FILE_ATTRIBUTE_DIRECTORY 0x00000010
 #define MOVEFILE_REPLACE_EXISTING 0x00000001
 #define MOVEFILE_WRITE_THROUGH 0x00000008
+/* winnt.h's spin-wait hint (a macro of the intrinsics) */
+#if defined(_M_ARM64) || defined(_M_ARM)
+#define YieldProcessor __yield
+#else
+#define YieldProcessor _mm_pause
+#endif
 WINBASEAPI void WINAPI InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 WINBASEAPI void WINAPI DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
 WINBASEAPI void WINAPI EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
