@@ -182,6 +182,89 @@ test-msan: build/test-msan
 TESTBINS += build/test-msan
 test: build/test-msan
 
+# ---- platforms: Windows, AArch64, big-endian, MSVC syntax ------------------
+# The whole unit suite (tests/run.c) and the command-line suite
+# (tests/cli/test_cli.sh) built by a cross compiler and run under an emulator;
+# docs/PLATFORMS.md has the packages, the times and what each leaves out.
+#   make test-windows      mingw-w64 under wine: Win32 threads, the atomic
+#                          save's MoveFileExA, the console, CRLF output
+#   make test-aarch64      gcc for AArch64 under qemu-aarch64: the NEON kernels
+#   make test-s390x        gcc for s390x under qemu-s390x: big-endian, and float
+#                          expressions evaluated in double (FLT_EVAL_METHOD 1)
+#   make test-msvc-syntax  the header as MSVC (cl.exe, clang-cl) and clang for
+#                          AArch64 see it (tests/compile/msvc.sh)
+# Each platform builds into build/PLATFORM/: the unit tests, the distill command,
+# the demo and every example (all must link). The command-line suite runs them
+# through the emulator (RUN) on data the host's build/cli_helper writes; the
+# embedded example compiles in the host's build/embedded_model.h, a weight file
+# written on x86-64.
+.PHONY: test-windows test-aarch64 test-s390x test-msvc-syntax test-cross
+CROSS_PLATFORMS = windows aarch64 s390x
+# A cross compiler does not search /usr/include, where tests/run.c finds
+# <stb/stb_image.h>: build/xinc/stb points at $(STB).
+XINC = -I. -isystem $(STB) -isystem build/xinc
+build/xinc/stb: | build/.dir
+	mkdir -p build/xinc && ln -sfn $(STB) $@
+# s390x: under ISO C, gcc evaluates float expressions in double there, and
+# -Wdouble-promotion then flags every float comparison and conditional.
+XCC_windows = x86_64-w64-mingw32-gcc -std=c99 -O2 $(WARN)
+XCC_aarch64 = aarch64-linux-gnu-gcc -std=c99 -O2 $(WARN) -static
+XCC_s390x   = s390x-linux-gnu-gcc -std=c99 -O2 $(WARN) -static
+XSTRICT_windows = $(STRICTC)
+XSTRICT_aarch64 = $(STRICTC)
+XSTRICT_s390x   = $(filter-out -Wdouble-promotion,$(STRICTC))
+EXE_windows = .exe
+# wine in a prefix of its own under build/ (made on first use, no Mono or Gecko
+# to download), without debug output, its server kept between programs.
+WINE_ENV = env WINEPREFIX=$(CURDIR)/build/wine WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
+RUN_windows = $(WINE_ENV) wine
+RUN_aarch64 = qemu-aarch64
+RUN_s390x   = qemu-s390x
+build/wine/.ready:
+	@mkdir -p build
+	$(WINE_ENV) wineboot -i >build/wineboot.log 2>&1 || { cat build/wineboot.log; exit 1; }
+	touch $@
+
+# One platform's rules: $(1) its name.
+define CROSS_RULES
+build/$(1)/.dir:
+	@mkdir -p build/$(1) && touch $$@
+build/$(1)/test$(EXE_$(1)): $$(TESTDEP) | build/$(1)/.dir build/xinc/stb
+	$$(XCC_$(1)) $$(XSTRICT_$(1)) $$(XINC) $$(TESTSRC) -o $$@ -lm
+build/$(1)/distill$(EXE_$(1)): $$(DISTILL_SRC) distill.h | build/$(1)/.dir build/xinc/stb
+	$$(XCC_$(1)) $$(XINC) tools/distill/distill.c -o $$@ -lm
+build/$(1)/demo$(EXE_$(1)): bench/demo.c distill.h | build/$(1)/.dir
+	$$(XCC_$(1)) $$(XINC) $$< -o $$@ -lm
+build/$(1)/embedded$(EXE_$(1)): examples/embedded.c build/embedded_model.h distill.h | build/$(1)/.dir
+	$$(XCC_$(1)) $$(XINC) -Ibuild $$< -o $$@ -lm
+build/$(1)/%$(EXE_$(1)): examples/%.c distill.h | build/$(1)/.dir
+	$$(XCC_$(1)) $$(XINC) $$< -o $$@ -lm
+CROSS_BINS_$(1) = $$(patsubst build/%,build/$(1)/%$(EXE_$(1)),build/test build/distill build/demo $$(EXAMPLES))
+test-$(1): $$(CROSS_BINS_$(1)) build/cli_helper
+	$$(call CROSS_SUITES,$(1))
+endef
+$(foreach p,$(CROSS_PLATFORMS),$(eval $(call CROSS_RULES,$(p))))
+test-windows: build/wine/.ready
+
+# The platforms whose unit tests on real data (Fashion-MNIST) run shortened,
+# DST_TEST_QUICK (tests/test.h; each test says so in its output): the emulated
+# scalar code takes minutes over them. `make test-s390x CROSS_QUICK=` runs
+# them whole.
+CROSS_QUICK = s390x
+# Both suites of platform $(1) through its emulator (tests/suites.sh sums
+# them). Windows writes CRLF: the unit runner's lines are read without the
+# CR (the command-line suite does that itself).
+CROSS_SUITES = $(if $(filter windows,$(1)),$(WINE_ENV) wineserver -p30 && )tests/suites.sh \
+	'$(if $(filter $(1),$(CROSS_QUICK)),DST_TEST_QUICK=1 )$(RUN_$(1)) build/$(1)/test$(EXE_$(1))$(if $(EXE_$(1)), | tr -d "\r")' \
+	"RUN='$(RUN_$(1))' EXAMPLES=build/$(1) EXE=$(EXE_$(1)) tests/cli/test_cli.sh build/$(1)/distill$(EXE_$(1))"
+
+test-msvc-syntax:
+	sh tests/compile/msvc.sh
+
+# Every platform target, one after another (docs/PLATFORMS.md has each one's
+# time on a 2-core machine).
+test-cross: test-tcc test-i386 test-msan test-msvc-syntax test-windows test-aarch64 test-s390x
+
 # The reference fixtures of tests/gen_fixtures.py, tests/gen_conv_fixtures.py and tests/gen_kd_fixtures.py
 # are committed, so the tests need no PyTorch; rewriting them needs Debian's
 # python3-torch and gives the same bytes.
@@ -213,6 +296,14 @@ build/fuzz_csv: tests/fuzz_csv.c tests/fuzz_csv_one.h distill.h | build/.dir
 corpus: tests/gen_corpus.c distill.h | build/.dir
 	gcc -std=c99 -O1 $(WARN) -I. tests/gen_corpus.c -o build/gen_corpus -lm
 	./build/gen_corpus tests/corpus
+
+# The host-independence fixtures (tests/host_fixture.h: a checkpoint, a model
+# and what x86-64 had in memory), written on x86-64 on the scalar level and
+# read by file_host_independent on every platform.
+.PHONY: host-fixtures
+host-fixtures: tests/gen_host_fixtures.c tests/host_fixture.h distill.h | build/.dir
+	gcc -std=c99 -O2 $(WARN) -I. tests/gen_host_fixtures.c -o build/gen_host_fixtures -lm
+	./build/gen_host_fixtures tests/fixtures
 
 # PyTorch interop (needs python3-torch python3-numpy): regenerates the fixtures
 # with tools/torch/torch_export.py, checks the export -> import round trip in PyTorch,

@@ -1408,13 +1408,16 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
    the user's flags: off for all library code, so one seed trains the same bits
    whether the header is built with -std=c99 or gnu99, gcc or clang, with or
    without -march=native (docs/API.md, "Same seed, same model"). Kernels that
-   want an FMA call it explicitly through intrinsics. The state is pushed here
-   and popped at the end of the implementation, so the user's code after the
-   include keeps its own setting. MSVC does not contract under its default
+   want an FMA call it explicitly through intrinsics. The setting ends with
+   the implementation, so the user's code after the include keeps its own:
+   GCC pushes and pops its options; Clang takes the standard pragma, whose
+   DEFAULT at the end is the command line's setting again (Clang 14 knows
+   `#pragma float_control(push)` on x86, PowerPC and SystemZ only, and warns
+   about it on AArch64, ARM and RISC-V). Clang ignores both pragmas under
+   -ffp-contract=fast. MSVC does not contract under its default
    /fp:precise (Visual Studio 2022). */
 #if defined(__clang__)
-#pragma float_control(push)
-#pragma clang fp contract(off)
+#pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
@@ -11722,15 +11725,23 @@ static dst_result dst__save_atomic(const char *path, dst__emit_fn emit, const vo
         DST_FREE(tmp, NULL);
         return r;
     }
-#if defined(_WIN32)
-    ok = ok && MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
-#else
-    ok = ok && rename(tmp, path) == 0;
-#endif
     if (!ok) {
         remove(tmp);
         if (r == DST_OK) r = dst__err(err, DST_ERR_IO, "save: writing %s failed (disk full?); %s is unchanged", tmp, path);
         else dst__err_wrap(err, path, "; the previous file is unchanged");
+        DST_FREE(tmp, NULL);
+        return r;
+    }
+    /* Windows' rename() refuses an existing target; MoveFileExA replaces it
+       (and fails while another program holds it open) */
+#if defined(_WIN32)
+    ok = MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0;
+#else
+    ok = rename(tmp, path) == 0;
+#endif
+    if (!ok) {
+        remove(tmp);
+        r = dst__err(err, DST_ERR_IO, "save: cannot rename %s to %s; %s is unchanged", tmp, path, path);
         DST_FREE(tmp, NULL);
         return r;
     }
@@ -13480,7 +13491,7 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m)
 }
 
 #if defined(__clang__)
-#pragma float_control(pop)
+#pragma STDC FP_CONTRACT DEFAULT
 #elif defined(__GNUC__)
 #pragma GCC pop_options
 #endif

@@ -27,7 +27,6 @@
    --svg FILE writes the test accuracy and test loss of every model after each
    epoch as an SVG chart (evaluating each epoch adds a little time, not counted
    in the training times). */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>            /* only for the .gz data set files */
 #define DISTILL_IMPLEMENTATION
@@ -37,23 +36,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define DEMO_MAX_EPOCHS 64
 
-/* Seconds of CPU time used by this process: the library runs on one thread,
-   so on a free machine this is the wall-clock time, and on a busy one it does
-   not count the time other programs took. */
-static double demo_now(void)
-{
-#if defined(CLOCK_PROCESS_CPUTIME_ID)
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-#else
-    return (double)clock() / CLOCKS_PER_SEC;
-#endif
-}
+/* Wall-clock seconds (the library's monotonic clock, on every platform). The
+   library runs on one thread: on a busy machine the times include what other
+   programs took of the core. */
+static double demo_now(void) { return dst_seconds(); }
 
 /* One trained model: what the table and the chart show. */
 typedef struct demo_result {

@@ -90,6 +90,16 @@ static T_MAYBE_UNUSED int t_plain_c_bits(const float *simd, const float *plain, 
     return 1;
 }
 
+/* DST_TEST_QUICK set (and not "0"): the tests on real data (Fashion-MNIST)
+   train on fewer images, for emulated platforms where the full runs take
+   minutes (make test-s390x). Each says what it shortened; its checks stay,
+   with thresholds measured for the shorter run. */
+static T_MAYBE_UNUSED int t_quick(void)
+{
+    const char *q = getenv("DST_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
+}
+
 /* a tiny deterministic generator for test data (not the library's) */
 /* every SIMD level dst_simd_force accepts here, scalar first; back to AUTO after */
 static T_MAYBE_UNUSED int t_simd_levels(dst_simd *out)

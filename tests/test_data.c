@@ -87,8 +87,15 @@ static int test_fashion_mnist_end_to_end(void)
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config f = dst_fit_default();
     dst_teacher t;
-    float *cache, acc_t, acc_p, acc_d;
-    enum { N = 8000, NT = 2000 };
+    float *cache, acc_t, acc_p, acc_d, min_t = 0.78f, min_s = 0.70f;
+    size_t N = 8000, NT = 2000;
+    int batch = 64;
+    if (t_quick()) { /* an eighth of the work: batches of 16 keep the steps up (measured 0.75, 0.65, 0.66) */
+        N = 1000; NT = 1000; batch = 16; min_t = 0.70f; min_s = 0.58f;
+        printf("    DST_TEST_QUICK: %lu training images in batches of %d and %lu test images (not 8000, 64 and 2000); "
+               "accuracy above %.2f (teacher) and %.2f (students)\n", (unsigned long)N, batch, (unsigned long)NT,
+               (double)min_t, (double)min_s);
+    }
     T_CHECK_MSG(dst_mnist_load(t_fashion_dir, &d, &e) == DST_OK, "%s (install Debian's dataset-fashion-mnist)", e.message);
     T_CHECK(d.train_count == 60000 && d.test_count == 10000 && d.rows == 28 && d.classes == 10);
     teacher = t_model(T, 3, 784, 1);
@@ -97,7 +104,7 @@ static int test_fashion_mnist_end_to_end(void)
     dst_model_set_optimizer(teacher, &o);
     dst_model_set_optimizer(plain, &o);
     dst_model_set_optimizer(distilled, &o);
-    f.epochs = 3; f.batch_size = 64;
+    f.epochs = 3; f.batch_size = batch;
     T_CHECK(dst_model_fit(teacher, d.train_x, d.train_y, N, &f) == DST_OK);
     T_CHECK(dst_model_fit(plain, d.train_x, d.train_y, N, &f) == DST_OK);
     cache = (float *)malloc((size_t)N * 10 * sizeof(float));
@@ -112,7 +119,7 @@ static int test_fashion_mnist_end_to_end(void)
     free(cache);
     dst_model_free(teacher); dst_model_free(plain); dst_model_free(distilled);
     dst_mnist_free(&d);
-    T_CHECK_MSG(acc_t > 0.78f && acc_p > 0.70f && acc_d > 0.70f, "teacher %.3f plain %.3f distilled %.3f",
+    T_CHECK_MSG(acc_t > min_t && acc_p > min_s && acc_d > min_s, "teacher %.3f plain %.3f distilled %.3f",
                 (double)acc_t, (double)acc_p, (double)acc_d);
     return 0;
 }

@@ -484,7 +484,7 @@ static int test_file_atomic_save(void)
     const char *path = "build/test_file_atomic.dst";
     static unsigned char before[1 << 16];
     size_t blen, total;
-#if defined(__unix__)
+#if defined(__unix__) || defined(_WIN32)
     static unsigned char after[1 << 16];
     size_t alen;
 #endif
@@ -528,6 +528,25 @@ static int test_file_atomic_save(void)
         T_CHECK((f = fopen("build/test_file_atomic.dst.tmp", "rb")) == NULL);
     }
 #endif
+#if defined(_WIN32)
+    /* Windows: a file another program holds open cannot be replaced (the C
+       library opens files sharing reading and writing, not deletion), so
+       MoveFileExA fails: the save says so and the file stays as it was */
+    {
+        FILE *held;
+        dst_result r;
+        T_CHECK((held = fopen(path, "rb")) != NULL);
+        r = dst_model_save(big, path, &e);
+        fclose(held);
+        T_CHECK_MSG(r == DST_ERR_IO && strstr(e.message, "cannot rename") && strstr(e.message, "unchanged"), "%s: %s",
+                    dst_result_string(r), e.message);
+        T_CHECK(t_file_bytes(path, after, sizeof after, &alen) && alen == blen && memcmp(before, after, blen) == 0);
+        T_CHECK((f = fopen("build/test_file_atomic.dst.tmp", "rb")) == NULL);
+    }
+#endif
+    /* a target the rename cannot replace (a folder): DST_ERR_IO, no temporary file left */
+    T_CHECK(dst_model_save(small, "build/", &e) == DST_ERR_IO && strstr(e.message, "cannot rename"));
+    T_CHECK((f = fopen("build/.tmp", "rb")) == NULL);
     /* a directory that does not exist: nothing created */
     T_CHECK(dst_model_save(small, "build/no/such/dir/x.dst", &e) == DST_ERR_IO);
     /* and a save that works replaces the file whole */
@@ -1033,8 +1052,15 @@ static int test_file_distill_from_numpy_logits(void)
     dst_optimizer_config o = dst_optimizer_default(DST_ADAM);
     dst_fit_config c = dst_fit_default();
     int *labels, bad;
-    size_t i;
+    size_t i, n = 2000;
     float acc = 0, acc_before = 0;
+    c.batch_size = 50;
+    if (t_quick()) { /* an eighth of the work, the same steps per epoch (measured 0.72) */
+        n = 250;
+        c.batch_size = 25;
+        printf("    DST_TEST_QUICK: the first %lu of the 2000 images and logits, in batches of %d (not 50)\n",
+               (unsigned long)n, c.batch_size);
+    }
     snprintf(path, sizeof path, "%s/teacher_logits.npy", t_fixture_dir);
     T_CHECK_MSG(dst_npy_load(path, &logits, &e) == DST_OK, "%s", e.message);
     T_CHECK(dst_teacher_from_npy(&logits, &t, &e) == DST_OK && t.logits_rows == 2000 && t.classes == 10);
@@ -1045,7 +1071,7 @@ static int test_file_distill_from_numpy_logits(void)
     snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", t_fmnist);
     T_CHECK(dst_idx_load(path, &vy, &e) == DST_OK);
     (void)ty;
-    for (i = 0; i < 2000 * 784; ++i) tx.data[i] /= 255.0f;
+    for (i = 0; i < n * 784; ++i) tx.data[i] /= 255.0f;
     for (i = 0; i < 1000 * 784; ++i) vx.data[i] /= 255.0f;
     labels = (int *)malloc(1000 * sizeof(int));
     for (i = 0; i < 1000; ++i) labels[i] = (int)vy.data[i];
@@ -1055,8 +1081,8 @@ static int test_file_distill_from_numpy_logits(void)
     o.lr = 3e-3f;
     dst_model_set_optimizer(s, &o);
     dst_model_evaluate(s, vx.data, labels, 1000, 0, NULL, &acc_before);
-    c.epochs = 8; c.batch_size = 50; c.teacher = &t; c.temperature = 4; c.alpha = 1;
-    bad = dst_model_fit(s, tx.data, NULL, 2000, &c) != DST_OK; /* no labels: the teacher's logits alone */
+    c.epochs = 8; c.teacher = &t; c.temperature = 4; c.alpha = 1;
+    bad = dst_model_fit(s, tx.data, NULL, n, &c) != DST_OK; /* no labels: the teacher's logits alone */
     if (bad) printf("    %s\n", dst_model_error(s));
     dst_model_evaluate(s, vx.data, labels, 1000, 0, NULL, &acc);
     printf("    student from PyTorch's logits alone: test accuracy %.3f (untrained %.3f)\n", (double)acc, (double)acc_before);
@@ -1067,6 +1093,137 @@ static int test_file_distill_from_numpy_logits(void)
     dst_idx_free(&vx);
     dst_idx_free(&vy);
     dst_npy_free(&logits);
+    return bad;
+}
+
+/* ---- one file format on every host: fixtures written on x86-64 ---- */
+
+#include "host_fixture.h"
+
+/* Word `word` (0-based) of the hex words after `key` in tests/fixtures/host_digest.txt */
+static int t_host_digest(const char *key, int word, unsigned long *value)
+{
+    char path[512], line[1024], *p, *end;
+    FILE *f;
+    int found = 0;
+    snprintf(path, sizeof path, "%s/host_digest.txt", t_fixture_dir);
+    if (!(f = fopen(path, "r"))) { printf("    cannot open %s\n", path); return 0; }
+    while (!found && fgets(line, sizeof line, f)) {
+        size_t k = strlen(key);
+        if (strncmp(line, key, k) != 0 || line[k] != ' ') continue;
+        for (p = line + k; word >= 0; --word, p = end) {
+            *value = strtoul(p, &end, 16);
+            if (end == p) break;
+        }
+        found = word < 0;
+    }
+    fclose(f);
+    if (!found) printf("    %s: no %s\n", path, key);
+    return found;
+}
+
+static int t_host_same(const char *key, uint32_t got)
+{
+    unsigned long want = 0;
+    if (!t_host_digest(key, 0, &want)) return 0;
+    if (want != got) printf("    %s: %08lx here, %08lx on x86-64\n", key, (unsigned long)got, want);
+    return want == got;
+}
+
+/* A checkpoint and a model written on x86-64 (tests/gen_host_fixtures.c) load
+   here with the same parameters, Adam moments, running statistics, step and
+   learning rate bit for bit, and write back the same bytes; the checkpoint
+   resumes to the x86-64 model (below: where); the model predicts what it
+   predicted there;
+   and a checkpoint of values made here writes the bytes x86-64 writes for
+   them (so x86-64 reads back the values this host saved). The predictions
+   are the same bits on the scalar level where float arithmetic is IEEE single
+   as on x86-64 (FLT_EVAL_METHOD 0: x86-64, AArch64, Windows); where
+   expressions are evaluated in double (s390x, x87) and on the SIMD levels
+   (other summation orders, FMA) they agree to 1e-5. */
+static int test_file_host_independent(void)
+{
+    static float x[T_HOST_COUNT * T_HOST_INPUTS], out[T_HOST_PREDICT * T_HOST_CLASSES];
+    static float want[T_HOST_PREDICT * T_HOST_CLASSES];
+    static int labels[T_HOST_COUNT];
+    unsigned char *ckpt = NULL, *file = NULL, *again = NULL;
+    size_t ckpt_len, file_len, again_len, n, i;
+    dst_model *c = NULL, *m = NULL;
+    dst_optimizer_config opt;
+    dst_fit_config fit;
+    dst_error e;
+    unsigned long v;
+    int exact = FLT_EVAL_METHOD == 0, bad = 0, same;
+    T_CHECK(t_read_whole("host.ckpt", &ckpt, &ckpt_len) && t_read_whole("host.dst", &file, &file_len));
+    T_CHECK_MSG(dst_model_parse_checkpoint(&c, ckpt, ckpt_len, &e) == DST_OK, "%s", e.message);
+    T_CHECK_MSG(dst_model_parse(&m, file, file_len, &e) == DST_OK, "%s", e.message);
+    n = c->param_count;
+    /* what the checkpoint holds */
+    bad |= !t_host_same("ckpt.params", t_host_crc(c->params, n));
+    bad |= !t_host_same("ckpt.state0", t_host_crc(c->state0, n));
+    bad |= !t_host_same("ckpt.state1", t_host_crc(c->state1, n));
+    bad |= !t_host_same("ckpt.buffers", t_host_crc(c->buffers, c->buffer_count));
+    bad |= !t_host_same("ckpt.lr", t_host_bits(c->lr));
+    bad |= !t_host_digest("ckpt.step", 0, &v) || (long)v != dst_model_step_count(c);
+    bad |= !t_host_same("final.params", t_host_crc(dst_model_params(m), n));
+    bad |= !t_host_same("final.buffers", t_host_crc(m->buffers, m->buffer_count));
+    bad |= strcmp(dst_model_meta_string(m, "classes"), "a,b,c,d,e") != 0;
+    T_CHECK(!bad);
+    /* written back: the same bytes */
+    T_CHECK(dst_model_write_checkpoint_memory(c, &again, &again_len, &e) == DST_OK);
+    bad = again_len != ckpt_len || memcmp(again, ckpt, ckpt_len) != 0;
+    dst_free(again);
+    T_CHECK(dst_model_write_memory(m, &again, &again_len, &e) == DST_OK);
+    bad |= again_len != file_len || memcmp(again, file, file_len) != 0;
+    dst_free(again);
+    T_CHECK_MSG(!bad, "the files written back differ from x86-64's");
+    /* the predictions */
+    t_host_data(x, labels);
+    for (i = 0; i < T_HOST_PREDICT * T_HOST_CLASSES; ++i) {
+        uint32_t b;
+        T_CHECK(t_host_digest("predict", (int)i, &v));
+        b = (uint32_t)v;
+        memcpy(&want[i], &b, 4);
+    }
+    T_CHECK(dst_simd_force(DST_SIMD_SCALAR) == DST_OK);
+    T_CHECK(dst_model_predict(m, x, T_HOST_PREDICT, out) == DST_OK);
+    if (exact) T_CHECK_MSG(memcmp(out, want, sizeof out) == 0, "scalar predictions differ from x86-64's bits");
+    else {
+        printf("    FLT_EVAL_METHOD %d: scalar predictions compared within 1e-5, not bit for bit\n", (int)FLT_EVAL_METHOD);
+        T_CHECK(t_close(out, want, T_HOST_PREDICT * T_HOST_CLASSES, 1e-5f, 1e-5f, "scalar predictions"));
+    }
+    dst_simd_force(DST_SIMD_AUTO);
+    T_CHECK(dst_model_predict(m, x, T_HOST_PREDICT, out) == DST_OK);
+    T_CHECK(t_close(out, want, T_HOST_PREDICT * T_HOST_CLASSES, 1e-5f, 1e-5f, dst_simd_name(dst_simd_active())));
+    /* The checkpoint resumes (scalar) to the model x86-64 trained, bit for bit
+       where the arithmetic is x86-64's: IEEE single expressions and the same
+       expf (softmax). Elsewhere the bits part: Adam turns the last bit of a
+       near-zero gradient into a step of the full learning rate (so no
+       tolerance says anything); the checkpoint itself is proven above. */
+    t_host_training(&opt, &fit);
+    fit.resume = 1;
+    T_CHECK(dst_simd_force(DST_SIMD_SCALAR) == DST_OK);
+    T_CHECK_MSG(dst_model_fit(c, x, labels, T_HOST_COUNT, &fit) == DST_OK, "%s", dst_model_error(c));
+    dst_simd_force(DST_SIMD_AUTO);
+    T_CHECK(t_host_digest("final.step", 0, &v) && (long)v == dst_model_step_count(c));
+    T_CHECK(t_host_digest("final.params", 0, &v));
+    same = v == t_host_crc(c->params, n);
+    T_CHECK(t_host_digest("expf", 0, &v));
+    if (exact && v == t_host_expf_crc()) T_CHECK_MSG(same, "resumed: not the parameters x86-64 trained");
+    else printf("    resumed: %sx86-64's bits (not required here: FLT_EVAL_METHOD %d, expf %s x86-64's)\n",
+                same ? "" : "not ", (int)FLT_EVAL_METHOD, v == t_host_expf_crc() ? "as" : "unlike");
+    /* values made here, written: x86-64's bytes for them */
+    t_host_fill(c->params, n, 0);
+    t_host_fill(c->state0, n, 1);
+    t_host_fill(c->state1, n, 2);
+    t_host_fill(c->buffers, c->buffer_count, 3);
+    T_CHECK(dst_model_write_checkpoint_memory(c, &again, &again_len, &e) == DST_OK);
+    bad = !t_host_same("written", dst_crc32(0, again, again_len));
+    dst_free(again);
+    dst_model_free(c);
+    dst_model_free(m);
+    free(ckpt);
+    free(file);
     return bad;
 }
 
@@ -1104,4 +1261,5 @@ static const t_case file_tests[] = {
     { "file_torch_export_matches_pytorch", test_file_torch_export_matches_pytorch },
     { "file_torch_import_matches_distill", test_file_torch_import_matches_distill },
     { "file_distill_from_numpy_logits", test_file_distill_from_numpy_logits },
+    { "file_host_independent", test_file_host_independent },
 };

@@ -8,6 +8,11 @@
 #   tests/cli/test_cli.sh [DISTILL...]   default: build/distill build/distill-san
 #   EXAMPLES=DIR: the examples' programs from DIR (default build; make test-tcc
 #   gives the tcc-built ones)
+#   RUN=CMD, EXE=SUFFIX: another platform's programs (make test-windows,
+#   test-aarch64, test-s390x): CMD runs them (wine, qemu-aarch64, ...), their
+#   names end in SUFFIX (.exe). The test data, the C compiler of the export-c
+#   check and script(1) stay the host's; what the programs print is read with
+#   CRLF line ends made LF (Windows writes CRLF to files and pipes).
 # Needs build/cli_helper (make builds it). Prints "ok"/"FAIL" lines and, last,
 # "N passed, N failed"; exits 1 on any failure.
 cd "$(dirname "$0")/../.." || exit 1
@@ -17,6 +22,8 @@ WARN="-Wall -Wextra -Wpedantic -Werror"
 HELPER=build/cli_helper
 BINS=${*:-build/distill build/distill-san}
 X=${EXAMPLES:-build}
+RUN=${RUN:-}
+EXE=${EXE:-}
 T=build/cli-test
 pass=0
 fail=0
@@ -28,7 +35,11 @@ no() {
     echo "    $2"
     [ -s "$T/err" ] && head -n 5 "$T/err" | sed 's/^/    stderr: /'
 }
-run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+run() {
+    "$@" >"$T/raw" 2>"$T/raw_err"; rc=$?
+    sed 's/\r$//' "$T/raw" >"$T/out"
+    sed 's/\r$//' "$T/raw_err" >"$T/err"
+}
 # good NAME CMD...: exit 0 and nothing on stderr
 good() {
     name=$1; shift
@@ -54,6 +65,21 @@ warns() {
 # has NAME REGEX [FILE]: the last command's stdout (or FILE) matches
 has() {
     if grep -qE -- "$2" "${3:-$T/out}"; then ok "$1"; else no "$1" "no line matches /$2/ in ${3:-stdout}"; fi
+}
+# screen_text: a terminal's bytes (stdin) as rows of text: the cursor hide and
+# show, erase-line and cursor-right sequences undone (the last as spaces), a
+# carriage return a new row
+screen_text() {
+    awk -v esc="$(printf '\033')" '{
+        line = $0; text = ""
+        while ((i = index(line, esc "[")) > 0) {
+            text = text substr(line, 1, i - 1); line = substr(line, i + 2)
+            match(line, /^[?0-9;]*[A-Za-z]/)
+            code = substr(line, 1, RLENGTH); line = substr(line, RLENGTH + 1)
+            if (code ~ /^[0-9]*C$/) { n = code + 0; if (n < 1) n = 1; while (n-- > 0) text = text " " }
+        }
+        print text line
+    }' | tr '\r' '\n'
 }
 # value KEY: the number after "KEY: " in the last stdout
 value() { sed -n "s/^$1: \\([0-9.]*\\)\$/\\1/p" "$T/out" | tail -n 1; }
@@ -83,6 +109,7 @@ prev_export=
 for BIN in $BINS; do
     case $BIN in *san*) tag="[san]" ;; *) tag="" ;; esac
     if [ ! -x "$BIN" ]; then no "binary" "$BIN is missing (make $BIN)"; continue; fi
+    BIN="$RUN $BIN" # from here on, the command that runs it
     M="$T/m$tag"
     mkdir -p "$M"
 
@@ -408,12 +435,17 @@ EOF
     good "help" $BIN help
     has "help documents SPEC" 'dense:N +conv:C:K'
 
-    # on a terminal (script(1) gives it one), a live line: batch, samples/s, time left
+    # on a terminal (script(1) gives it one, 200 columns wide), a live line:
+    # batch, samples/s, time left. Read as the screen shows it: a console
+    # program under wine is drawn onto the terminal by wine's console, which
+    # writes each space as "erase to the end of the line, cursor right"
+    # (ESC[K ESC[1C) and hides the cursor around every write (ESC[?25l ...
+    # ESC[?25h); screen_text undoes those, and a carriage return starts a row.
     if command -v script >/dev/null 2>&1; then
-        script -qc "$BIN train --data $D --arch dense:8,relu,dense:4 --epochs 2 --batch 4 --out $M/tty.bin" /dev/null \
-            >$T/out 2>$T/err </dev/null
-        if tr '\r' '\n' <$T/out | grep -qE '^epoch [12]/2  batch [0-9]+/150  loss [0-9.]+  accuracy [0-9.]+  [0-9]+ samples/s  [0-9hms.]+ left'
-        then ok "progress line on a terminal"; else no "progress line on a terminal" "$(head -c 300 $T/out)"; fi
+        script -qc "stty cols 200 rows 50; $BIN train --data $D --arch dense:8,relu,dense:4 --epochs 2 --batch 4 --out $M/tty.bin" \
+            /dev/null >$T/out 2>$T/err </dev/null
+        if screen_text <$T/out | grep -qE '^epoch [12]/2  batch [0-9]+/150  loss [0-9.]+  accuracy [0-9.]+  [0-9]+ samples/s  [0-9hms.]+ left'
+        then ok "progress line on a terminal"; else no "progress line on a terminal" "$(screen_text <$T/out | head -c 300)"; fi
     fi
 
     # SPECs made of random pieces: a model or one clear line, never a crash
@@ -551,25 +583,25 @@ done
 
 # ---- the short examples run (make builds them all) -------------------------
 tag="[examples]"
-good "minimal" $X/minimal
+good "minimal" $RUN $X/minimal$EXE
 has "minimal learns the rings" '^held-out accuracy 0\.9[0-9]{2}$'
-good "embedded" $X/embedded
+good "embedded" $RUN $X/embedded$EXE
 has "embedded: the centre is in the inner disc" '^\( 0\.00,  0\.10\): inner disc$'
 has "embedded: the ring" '^\( 0\.55, -0\.10\): ring$'
 has "embedded: the corner is outside" '^\( 0\.90,  0\.90\): outside$'
-good "classify" $X/classify $M/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
+good "classify" $RUN $X/classify$EXE $M/mlp.bin $T/png/q0.png $T/png/q3_rgb.png
 has "classify: gray PNG" "^$T/png/q0.png: class 0 \\(top-left\\), probability "
 has "classify: RGB PNG" "^$T/png/q3_rgb.png: class 3 \\(bottom-right\\), probability "
-bad "classify: a missing image" 1 "$T/png/none.png" $X/classify $M/mlp.bin $T/png/none.png
-good "offline_npy" $X/offline_npy $D $T/logits.npy 6
+bad "classify: a missing image" 1 "$T/png/none.png" $RUN $X/classify$EXE $M/mlp.bin $T/png/none.png
+good "offline_npy" $RUN $X/offline_npy$EXE $D $T/logits.npy 6
 has "offline_npy prints the student's accuracy" "distilled student's test accuracy [01]\.[0-9]{4}$"
 at_least "offline_npy's student learns from the .npy logits" "$(sed -n 's/.*test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.9
-bad "offline_npy: not a .npy file" 1 "$D/classes.txt" $X/offline_npy $D $D/classes.txt 1
-good "table" $X/table $G/game.csv species $T/table_student.dst
+bad "offline_npy: not a .npy file" 1 "$D/classes.txt" $RUN $X/offline_npy$EXE $D $D/classes.txt 1
+good "table" $RUN $X/table$EXE $G/game.csv species $T/table_student.dst
 has "table: reads the CSV" '^400 rows, 3 features, 3 classes$'
 at_least "table: the distilled student learns" "$(sed -n 's/^distilled student (8) test accuracy \([0-9.]*\)$/\1/p' $T/out)" 0.85
 has "table: predicts a raw row through the stored normalisation" '^first test row: predicted [a-z]+, labelled [a-z]+$'
-good "table: the command reads the example's model" ${BINS%% *} info $T/table_student.dst
+good "table: the command reads the example's model" $RUN ${BINS%% *} info $T/table_student.dst
 has "table: per-feature std in the model" '^  input.std = [0-9.e-]+,[0-9.e-]+,[0-9.e-]+$'
 
 echo "$pass passed, $fail failed"
