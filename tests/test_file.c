@@ -1153,7 +1153,7 @@ static int test_file_host_independent(void)
     dst_fit_config fit;
     dst_error e;
     unsigned long v;
-    int exact = FLT_EVAL_METHOD == 0, bad = 0, same;
+    int exact = T_FLT_EVAL_METHOD == 0, bad = 0, same;
     T_CHECK(t_read_whole("host.ckpt", &ckpt, &ckpt_len) && t_read_whole("host.dst", &file, &file_len));
     T_CHECK_MSG(dst_model_parse_checkpoint(&c, ckpt, ckpt_len, &e) == DST_OK, "%s", e.message);
     T_CHECK_MSG(dst_model_parse(&m, file, file_len, &e) == DST_OK, "%s", e.message);
@@ -1189,7 +1189,7 @@ static int test_file_host_independent(void)
     T_CHECK(dst_model_predict(m, x, T_HOST_PREDICT, out) == DST_OK);
     if (exact) T_CHECK_MSG(memcmp(out, want, sizeof out) == 0, "scalar predictions differ from x86-64's bits");
     else {
-        printf("    FLT_EVAL_METHOD %d: scalar predictions compared within 1e-5, not bit for bit\n", (int)FLT_EVAL_METHOD);
+        printf("    FLT_EVAL_METHOD %d: scalar predictions compared within 1e-5, not bit for bit\n", (int)T_FLT_EVAL_METHOD);
         T_CHECK(t_close(out, want, T_HOST_PREDICT * T_HOST_CLASSES, 1e-5f, 1e-5f, "scalar predictions"));
     }
     dst_simd_force(DST_SIMD_AUTO);
@@ -1211,7 +1211,7 @@ static int test_file_host_independent(void)
     T_CHECK(t_host_digest("expf", 0, &v));
     if (exact && v == t_host_expf_crc()) T_CHECK_MSG(same, "resumed: not the parameters x86-64 trained");
     else printf("    resumed: %sx86-64's bits (not required here: FLT_EVAL_METHOD %d, expf %s x86-64's)\n",
-                same ? "" : "not ", (int)FLT_EVAL_METHOD, v == t_host_expf_crc() ? "as" : "unlike");
+                same ? "" : "not ", (int)T_FLT_EVAL_METHOD, v == t_host_expf_crc() ? "as" : "unlike");
     /* values made here, written: x86-64's bytes for them */
     t_host_fill(c->params, n, 0);
     t_host_fill(c->state0, n, 1);
