@@ -253,9 +253,10 @@ test-windows: build/wine/.ready
 CROSS_QUICK = s390x
 # Both suites of platform $(1) through its emulator (tests/suites.sh sums
 # them). The wine server is kept up between programs (a first run's wineboot
-# may have left one up already: wineserver -p then fails, harmlessly). Windows writes CRLF: the unit runner's lines are read without the
+# leaves one up for a few seconds, and wineserver -p fails while it runs: -w waits it out, so the
+# persistent server is the one the suites meet, not a short-lived one that may exit mid-run). Windows writes CRLF: the unit runner's lines are read without the
 # CR (the command-line suite does that itself).
-CROSS_SUITES = $(if $(filter windows,$(1)),{ $(WINE_ENV) wineserver -p30 || true; } && )tests/suites.sh \
+CROSS_SUITES = $(if $(filter windows,$(1)),$(WINE_ENV) wineserver -w && $(WINE_ENV) wineserver -p30 && )tests/suites.sh \
 	'$(if $(filter $(1),$(CROSS_QUICK)),DST_TEST_QUICK=1 )$(RUN_$(1)) build/$(1)/test$(EXE_$(1))$(if $(EXE_$(1)), | tr -d "\r")' \
 	"RUN='$(RUN_$(1))' EXAMPLES=build/$(1) EXE=$(EXE_$(1)) tests/cli/test_cli.sh build/$(1)/distill$(EXE_$(1))"
 
