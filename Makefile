@@ -398,6 +398,17 @@ bench-kd-transfer: build/kd_transfer
 	./build/kd_transfer --teacher build/teacher_c1.dst $(KD_TRANSFER_FLAGS)
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py --teacher build/teacher_c1.pt $(KD_TRANSFER_FLAGS)
 
+# The map of where distillation pays (docs/DISTILLATION.md): five students x
+# four labelled counts x labels / distilled x 3 seeds, both libraries, then
+# the table and build/kd_map.svg. Hours of CPU: KD_MAP_FLAGS="--students C2"
+# runs a part; the table takes whatever logs exist.
+.PHONY: bench-kd-map
+bench-kd-map: build/kd_transfer
+	./build/kd_transfer --teacher build/teacher_c1.dst --seeds 3 --map $(KD_MAP_FLAGS) | tee build/kd_map_c.log
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py --teacher build/teacher_c1.pt --seeds 3 \
+	    --map $(KD_MAP_FLAGS) | tee build/kd_map_torch.log
+	python3 bench/kd_map_table.py --c build/kd_map_c.log --torch build/kd_map_torch.log --svg build/kd_map.svg
+
 # Thread scaling (1 and 2 threads; BENCH_THREADS_ARGS="--threads-list 1,2,4",
 # --quick): training, batch-1 latency and GEMM, distill.h against PyTorch and
 # OpenBLAS. The PyTorch script starts one process per thread count with

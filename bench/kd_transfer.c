@@ -7,6 +7,7 @@
      cc -O2 -I. -I/usr/include/stb bench/kd_transfer.c -lm -o build/kd_transfer
      ./build/kd_transfer [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]
                          [--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]
+                         [--map [--students LIST] [--labels LIST]]
 
    Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch
    smaller, constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -51,6 +52,28 @@
                (--attention-weight; Zagoruyko & Komodakis' beta / 2 for this
                mean-squared form). --only TEXT runs the rows whose name
                holds TEXT.
+   --map:      the map of where distillation pays: for each student of
+               --students (default C2,C3,MLP32,MLP128,MLP512) and each count
+               L of --labels (default 500,2000,10000,55000), seeds 1..N:
+                 labels  the first L pool images with labels; epochs chosen
+                         on validation among 50, 100, 200, 400 (L <= 1,000),
+                         25, 50, 100, 200 (L <= 5,000), 10, 20, 40
+                         (L <= 20,000), 5, 10, 20 (more);
+                 kd      the same L labelled images plus the rest of the pool
+                         without labels (with L = 55,000: every image
+                         labelled, distilled), T = 2, alpha 0.5 (the choices
+                         the transfer protocol above made for C2 on
+                         validation; not chosen again per cell), epochs among
+                         5, 10, 20.
+               One "run" line per student, count, recipe and seed: the
+               summary and the table come from the logs of both libraries
+               (bench/kd_map_table.py).
+   Students of --map (10 classes):
+       C2      above (5,258 parameters)
+       C3      conv3x3(1->16)+ReLU, maxpool2, conv3x3(16->32)+ReLU, maxpool2,
+               flatten, dense(800->64)+ReLU, dense(64->10) (56,714)
+       MLP32, MLP128, MLP512
+               784-H-10, ReLU (25,450; 101,770; 407,050)
    C1: conv3x3(1->32)+ReLU, conv3x3(32->64)+ReLU, maxpool2, dropout .25,
        flatten, dense(9216->128)+ReLU, dropout .5, dense(128->10).
    C2: conv3x3(1->8)+ReLU, maxpool2, conv3x3(8->16)+ReLU, maxpool2, flatten,
@@ -66,7 +89,7 @@
 #include <string.h>
 
 #define KT_MAX_CK 4
-#define KT_MAX_ROWS 16
+#define KT_MAX_ROWS 64
 #define KT_MAX_SEEDS 8
 
 typedef struct kt_row {
@@ -93,7 +116,9 @@ static kt_row *kt_row_of(const char *name, const int *ck, int nck)
     return &kt_rows[i];
 }
 
-static dst_model *kt_model(int teacher, int seed)
+/* A model of the file's architectures, by name: C1 (the teacher), C2, C3,
+   MLP32, MLP128, MLP512 (see the top of the file). */
+static dst_model *kt_model(const char *arch, int seed)
 {
     dst_layer_desc L[16];
     dst_model_desc desc = dst_model_desc_default();
@@ -101,18 +126,28 @@ static dst_model *kt_model(int teacher, int seed)
     dst_model *m;
     dst_error e;
     int n = 0;
-    if (teacher) {
+    if (!strcmp(arch, "C1")) {
         L[n++] = dst_conv2d(32, 3, 1, 0); L[n++] = dst_relu();
         L[n++] = dst_conv2d(64, 3, 1, 0); L[n++] = dst_relu();
         L[n++] = dst_maxpool2d(2, 0, 0); L[n++] = dst_dropout(0.25f); L[n++] = dst_flatten();
         L[n++] = dst_dense(128); L[n++] = dst_relu(); L[n++] = dst_dropout(0.5f);
         L[n++] = dst_dense(10);
-    } else {
+    } else if (!strcmp(arch, "C2")) {
         L[n++] = dst_conv2d(8, 3, 1, 0); L[n++] = dst_relu(); L[n++] = dst_maxpool2d(2, 0, 0);
         L[n++] = dst_conv2d(16, 3, 1, 0); L[n++] = dst_relu(); L[n++] = dst_maxpool2d(2, 0, 0);
         L[n++] = dst_flatten(); L[n++] = dst_dense(10);
+    } else if (!strcmp(arch, "C3")) {
+        L[n++] = dst_conv2d(16, 3, 1, 0); L[n++] = dst_relu(); L[n++] = dst_maxpool2d(2, 0, 0);
+        L[n++] = dst_conv2d(32, 3, 1, 0); L[n++] = dst_relu(); L[n++] = dst_maxpool2d(2, 0, 0);
+        L[n++] = dst_flatten(); L[n++] = dst_dense(64); L[n++] = dst_relu(); L[n++] = dst_dense(10);
+    } else if (!strncmp(arch, "MLP", 3) && atoi(arch + 3) > 0) {
+        L[n++] = dst_dense(atoi(arch + 3)); L[n++] = dst_relu(); L[n++] = dst_dense(10);
+    } else {
+        fprintf(stderr, "unknown architecture %s (C1, C2, C3, MLP<width>)\n", arch);
+        exit(2);
     }
     desc.input_c = 1; desc.input_h = 28; desc.input_w = 28;
+    if (arch[0] == 'M') { desc.input_c = 784; desc.input_h = 1; desc.input_w = 1; }
     desc.layers = L; desc.layer_count = n; desc.seed = (uint64_t)seed;
     if (dst_model_create(&m, &desc, &e) != DST_OK) { fprintf(stderr, "model: %s\n", e.message); exit(1); }
     dst_model_set_optimizer(m, &opt);
@@ -121,6 +156,7 @@ static dst_model *kt_model(int teacher, int seed)
 
 typedef struct kt_data {
     dst_mnist d;
+    const char *student;        /* the students' architecture (kt_model) */
     size_t pool, labelled;
     const float *val_x;
     const int *val_y;
@@ -143,7 +179,7 @@ static void kt_student(const char *name, const kt_data *k, size_t count, const d
                        const int *ck, int nck, int seed, const dst_hint_term *hint, const dst_attention_term *at)
 {
     kt_row *row = kt_row_of(name, ck, nck);
-    dst_model *m = kt_model(0, seed);
+    dst_model *m = kt_model(k->student, seed);
     dst_fit_config fit = dst_fit_default();
     double t0 = dst_seconds();
     int c;
@@ -238,7 +274,7 @@ static void kt_missing_class(const kt_data *k, dst_model *teacher, int cls, int 
         printf("teacher: class %d test accuracy %.2f%% (all classes %.2f%%)\n", cls, 100 * tc, 100 * ta);
     }
     for (s = 1; s <= seeds; ++s) {
-        dst_model *m = kt_model(0, s);
+        dst_model *m = kt_model(k->student, s);
         dst_fit_config fit = dst_fit_default();
         double t0 = dst_seconds(), va, tc, ta, best_va = -1;
         float b, best_b = 0;
@@ -299,6 +335,37 @@ static void kt_features(const kt_data *k, dst_model *teacher, int seeds, float h
     free(logits);
 }
 
+/* --map: for each student and labelled count, labels alone and distilled
+   with the rest of the pool unlabelled (see the top of the file). */
+static void kt_map(kt_data *k, const dst_teacher *cached, const char *students, const char *labels, int seeds,
+                   int quick)
+{
+    static const int kd_ck[] = { 5, 10, 20 }, quick_ck[] = { 1, 2 };
+    static const int ck_500[] = { 50, 100, 200, 400 }, ck_5k[] = { 25, 50, 100, 200 }, ck_20k[] = { 10, 20, 40 };
+    char list[256], *arch, name[48];
+    const char *l;
+    int s;
+    snprintf(list, sizeof list, "%s", students);
+    for (arch = strtok(list, ","); arch; arch = strtok(NULL, ",")) {
+        k->student = arch;
+        for (l = labels; *l; l += strcspn(l, ",") + (l[strcspn(l, ",")] == ',')) {
+            size_t count = (size_t)strtoul(l, NULL, 10);
+            const int *ck = count <= 1000 ? ck_500 : count <= 5000 ? ck_5k : count <= 20000 ? ck_20k : kd_ck;
+            int nck = count <= 5000 ? 4 : 3;
+            if (count < 1 || count > k->pool) { fprintf(stderr, "--labels: 1 to %lu\n", (unsigned long)k->pool); exit(2); }
+            if (quick) { ck = quick_ck; nck = 2; }
+            snprintf(name, sizeof name, "%s %lu labels", arch, (unsigned long)count);
+            for (s = 1; s <= seeds; ++s) kt_student(name, k, count, NULL, 0, ck, nck, s, NULL, NULL);
+            snprintf(name, sizeof name, "%s %lu kd", arch, (unsigned long)count);
+            for (s = 1; s <= seeds; ++s)
+                kt_student(name, k, count, cached, 2, quick ? quick_ck : kd_ck, quick ? 2 : 3, s, NULL, NULL);
+        }
+    }
+    printf("\ndistill.h %s, Fashion-MNIST, the map: pool %lu, T = 2, alpha 0.5; epochs on validation, "
+           "test accuracy (%%)\n", dst_version(), (unsigned long)k->pool);
+    for (s = 0; s < kt_row_count; ++s) kt_print(&kt_rows[s]);
+}
+
 static dst_model *kt_teacher(const char *path, const kt_data *k, int epochs)
 {
     dst_model *t;
@@ -309,7 +376,7 @@ static dst_model *kt_teacher(const char *path, const kt_data *k, int epochs)
         printf("teacher: loaded %s\n", path);
         return t;
     }
-    t = kt_model(1, 1);
+    t = kt_model("C1", 1);
     fit.epochs = epochs;
     fit.seed = 1;
     if (dst_model_fit(t, k->d.train_x, k->d.train_y, k->pool, &fit) != DST_OK) {
@@ -327,7 +394,8 @@ int main(int argc, char **argv)
     int seeds = 3, quick = 0, i, s, t_ep = 5, best_c = 0, missing = -1, features = 0;
     long pool = 20000;
     float hint_w = 1, at_w = 500;
-    const char *only = NULL;
+    const char *only = NULL, *map_students = "C2,C3,MLP32,MLP128,MLP512", *map_labels = "500,2000,10000,55000";
+    int map = 0;
     static const int lab_full[] = { 25, 50, 100, 200 }, kd_full[] = { 5, 10 };
     static const int lab_quick[] = { 2, 4 }, kd_quick[] = { 1, 2 };
     static const float temps_full[] = { 2, 4, 8 }, temps_quick[] = { 2, 4 };
@@ -352,14 +420,19 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--hint-weight") && i + 1 < argc) hint_w = (float)atof(argv[++i]);
         else if (!strcmp(argv[i], "--attention-weight") && i + 1 < argc) at_w = (float)atof(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--map")) map = 1;
+        else if (!strcmp(argv[i], "--students") && i + 1 < argc) map_students = argv[++i];
+        else if (!strcmp(argv[i], "--labels") && i + 1 < argc) map_labels = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K] "
-                            "[--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]\n", argv[0]);
+                            "[--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]] "
+                            "[--map [--students LIST] [--labels LIST]]\n", argv[0]);
             return 2;
         }
     }
     if (seeds < 1 || seeds > KT_MAX_SEEDS) { fprintf(stderr, "--seeds: 1 to %d\n", KT_MAX_SEEDS); return 2; }
     memset(&k, 0, sizeof k);
+    k.student = "C2";
     if (dst_mnist_load(dir, &k.d, &e) != DST_OK || k.d.train_count < 60000) {
         fprintf(stderr, "%s: %s\n", dir, e.message);
         return 1;
@@ -401,6 +474,13 @@ int main(int argc, char **argv)
     }
     printf("teacher logits on %lu images: %.1fs\n", (unsigned long)k.pool, dst_seconds() - t0);
     cached = dst_teacher_logits(logits, k.pool, 10);
+    if (map) {
+        kt_map(&k, &cached, map_students, map_labels, seeds, quick);
+        free(logits);
+        dst_model_free(teacher);
+        dst_mnist_free(&k.d);
+        return 0;
+    }
 
     snprintf(name, sizeof name, "labels %lu", (unsigned long)k.labelled);
     for (s = 1; s <= seeds; ++s) kt_student(name, &k, k.labelled, NULL, 0, lab_ck, n_lab, s, NULL, NULL);

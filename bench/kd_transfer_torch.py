@@ -5,6 +5,7 @@ commands are in docs/DISTILLATION.md ("Few labels, many images").
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py [--teacher FILE.pt]
         [--seeds N] [--quick] [--data DIR] [--missing-class K]
+        [--map [--students LIST] [--labels LIST]]
 
 Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
 constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -30,6 +31,15 @@ every pool image whose class is not K, with no labels (soft targets alone,
 T = 8, 10 epochs, seeds 1..N); reported: test accuracy on class K and overall,
 as trained and after adding b to the logit of class K (b chosen on validation
 among 0, 0.5, ..., 10 for the best overall accuracy).
+--map: the map of where distillation pays, as bench/kd_transfer.c's --map:
+for each student of --students (C2, C3, MLP32, MLP128, MLP512) and each
+labelled count L of --labels (500, 2000, 10000, 55000), seeds 1..N: labels
+alone (the first L pool images; epochs on validation among 50-400 for
+L <= 1,000, 25-200 for L <= 5,000, 10-40 for L <= 20,000, 5-20 beyond) and
+distilled (the same L labelled plus the rest of the pool unlabelled, T = 2,
+alpha 0.5, epochs among 5, 10, 20). C3: conv3x3(1->16)+ReLU, maxpool2,
+conv3x3(16->32)+ReLU, maxpool2, flatten, dense(800->64)+ReLU,
+dense(64->10); MLP<H>: 784-H-10 with ReLU.
 """
 import argparse
 import gzip
@@ -75,6 +85,19 @@ def c2():
         nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(400, 10))
+
+
+def student(arch):
+    if arch == "C2":
+        return c2()
+    if arch == "C3":
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(800, 64), nn.ReLU(), nn.Linear(64, 10))
+    if arch.startswith("MLP") and arch[3:].isdigit():
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, int(arch[3:])), nn.ReLU(), nn.Linear(int(arch[3:]), 10))
+    raise SystemExit("unknown architecture %s (C2, C3, MLP<width>)" % arch)
 
 
 def mixed_kd_loss(s, t, y, T, alpha):
@@ -161,6 +184,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--missing-class", type=int, default=-1)
+    ap.add_argument("--map", action="store_true")
+    ap.add_argument("--students", default="C2,C3,MLP32,MLP128,MLP512")
+    ap.add_argument("--labels", default="500,2000,10000,55000")
     a = ap.parse_args()
     torch.set_num_threads(1)
     tx, ty, test_x, test_y = load(a.data)
@@ -205,9 +231,9 @@ def main():
         for ep, (v, t) in res.items():
             rows.setdefault((name, ep), []).append((seed, v, t))
 
-    def run(name, x, y, ck, seed, tl_=None, T=4.0):
+    def run(name, x, y, ck, seed, tl_=None, T=4.0, arch="C2"):
         torch.manual_seed(seed)
-        m = c2()
+        m = student(arch)
         t0 = time.time()
         res = train(m, x, y, ck, seed, evals, tl_, T, 0.5)
         secs = time.time() - t0
@@ -215,6 +241,23 @@ def main():
             "ep%d val %.4f test %.4f" % (e, v, t) for e, (v, t) in sorted(res.items())), secs), flush=True)
         record(name, res, seed)
 
+    if a.map:
+        kd_map = [1, 2] if a.quick else [5, 10, 20]
+        for arch in a.students.split(","):
+            for count in [int(v) for v in a.labels.split(",")]:
+                if not 1 <= count <= pool:
+                    raise SystemExit("--labels: 1 to %d" % pool)
+                ck = ([50, 100, 200, 400] if count <= 1000 else [25, 50, 100, 200] if count <= 5000 else
+                      [10, 20, 40] if count <= 20000 else [5, 10, 20])
+                if a.quick:
+                    ck = [1, 2]
+                for s in range(1, a.seeds + 1):
+                    run("%s %d labels" % (arch, count), px[:count], py[:count], ck, s, arch=arch)
+                ymix = py.clone()
+                ymix[count:] = -1
+                for s in range(1, a.seeds + 1):
+                    run("%s %d kd" % (arch, count), px, ymix, kd_map, s, tl, 2.0, arch)
+        return
     for s in range(1, a.seeds + 1):
         run("labels %d" % labelled, px[:labelled], py[:labelled], lab_ck, s)
     # T on seed 1, then the other seeds at the chosen T
