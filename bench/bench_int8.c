@@ -3,13 +3,14 @@
    throughput, file size. One thread.
 
        cc -std=c99 -O2 -I. -I/usr/include/stb bench/bench_int8.c -o build/bench_int8 -lm
-       build/bench_int8 [--data DIR] [--runs N] [--epochs E]      (make bench-int8)
+       build/bench_int8 [--data DIR] [--runs N] [--epochs E] [--c1 FILE]   (make bench-int8)
 
    What is measured:
    - two students trained here on the labels (Adam, lr 1e-3, batch 128,
      --epochs E, 5 by default, seed 1): the MLP 784-128-10 and the CNN C2
      (conv3x3(1->8)+ReLU, maxpool2, conv3x3(8->16)+ReLU, maxpool2, flatten,
-     dense(400->10));
+     dense(400->10)); with --c1, also the teacher C1 read from FILE (as
+     bench/kd_transfer.c trains it);
    - each quantized with min/max calibration and with percentile
      calibration (99.99 and 99.9), on 1,000 training images taken at three
      offsets (0, 20,000, 40,000: three calibration sets), accuracy on the
@@ -18,7 +19,8 @@
      image (after 200 warm-up calls), microseconds, float and int8;
    - batch-128 throughput: images per second of dst_model_predict on 128
      images at a time over the test set, best of 3;
-   - file size: dst_model_write_memory's bytes, float and int8. */
+   - file size: dst_model_write_memory's bytes, float and int8.
+   bench/bench_int8_torch.py measures PyTorch's own int8 models the same way. */
 #define _POSIX_C_SOURCE 199309L
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
@@ -155,7 +157,7 @@ static void report(const char *name, dst_model *m, const dst_mnist *d, int runs)
 
 int main(int argc, char **argv)
 {
-    const char *dir = "/usr/share/datasets/fashion-mnist";
+    const char *dir = "/usr/share/datasets/fashion-mnist", *c1 = NULL;
     int runs = 2000, epochs = 5, i;
     dst_mnist d;
     dst_error e;
@@ -165,7 +167,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--data") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
-        else die("usage", "bench_int8 [--data DIR] [--runs N] [--epochs E]");
+        else if (!strcmp(argv[i], "--c1") && i + 1 < argc) c1 = argv[++i];
+        else die("usage", "bench_int8 [--data DIR] [--runs N] [--epochs E] [--c1 FILE]");
     }
     if (runs < 1 || epochs < 1) die("usage", "--runs and --epochs must be positive");
     if (dst_mnist_load(dir, &d, &e) != DST_OK) die(dir, e.message);
@@ -182,6 +185,13 @@ int main(int argc, char **argv)
     m = train("C2", c2, 8, 1, 28, &d, epochs);
     report("C2 (conv8, conv16)", m, &d, runs);
     dst_model_free(m);
+    if (c1) {
+        char name[256];
+        if (dst_model_load(&m, c1, &e) != DST_OK) die(c1, e.message);
+        snprintf(name, sizeof name, "C1 teacher (read from %s)", c1);
+        report(name, m, &d, runs);
+        dst_model_free(m);
+    }
     dst_mnist_free(&d);
     return 0;
 }
