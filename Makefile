@@ -337,12 +337,16 @@ bench-mlp: build/bench_mlp
 	./build/bench_mlp --torch build/bench_mlp_torch.txt $(BENCH_MLP_ARGS)
 
 # int8 models (dst_model_quantize) against their float models on Fashion-MNIST:
-# accuracy, batch-1 latency, batch-128 throughput, file size (docs/BENCHMARKS.md, "int8").
+# accuracy, batch-1 latency, batch-128 throughput, file size (docs/BENCHMARKS.md, "int8"),
+# then PyTorch's own int8 models the same way. BENCH_INT8_ARGS="--c1 teacher_c1.dst"
+# and BENCH_INT8_TORCH_ARGS="--c1 teacher_c1.pt" add the teacher C1 (make bench-kd-transfer).
 BENCH_INT8_ARGS ?=
+BENCH_INT8_TORCH_ARGS ?=
 build/bench_int8: bench/bench_int8.c distill.h | build/.dir
 	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
 bench-int8: build/bench_int8
 	./build/bench_int8 $(BENCH_INT8_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_int8_torch.py $(BENCH_INT8_TORCH_ARGS)
 
 # Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
 # both on one thread, in the same run.
