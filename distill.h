@@ -116,7 +116,8 @@
                           next job before it sleeps (default 16384; 0: sleep
                           at once, for programs that need the cores back)
      Set the same way before EVERY include (they change declarations):
-     DISTILL_STATIC       make every function static (private to one file)
+     DISTILL_STATIC       make every function static (private to one file;
+                          under cl.exe this turns C4505 off for that file)
      DST_NO_STDIO         no function that opens files (buffers still work)
      DST_MAX_LAYERS       most layers a file may claim (default 4096)
      DST_MAX_ACTIVATION_FLOATS  most activation floats per sample a model
@@ -194,10 +195,19 @@
 
 #ifdef DISTILL_STATIC
 /* Private to the file that includes the implementation: a program that calls
-   only some functions must still build clean under -Wall -Werror. */
+   only some functions must still build clean under -Wall -Werror (or /W4).
+   GCC and Clang (clang-cl too) take an attribute. cl.exe has none, and its
+   C4505 ("unreferenced function with internal linkage has been removed",
+   /W4) is issued at the end of the translation unit, where a push / pop
+   around this header no longer holds: so it is turned off for the rest of
+   the file, the one warning setting of this header that outlives it, only
+   in a DISTILL_STATIC file compiled by cl.exe (docs/PLATFORMS.md, MSVC). */
 #if defined(__GNUC__) || defined(__clang__)
 #define DSTDEF static __attribute__((unused))
 #else
+#if defined(_MSC_VER)
+#pragma warning(disable : 4505)
+#endif
 #define DSTDEF static
 #endif
 #else

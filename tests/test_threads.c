@@ -120,11 +120,15 @@ static int test_threads_sgemm_same_bits(void)
 
 /* Trains a model for a few steps on threads n (0: none) and returns its
    parameters (malloc'd), or NULL. Dense and conv layers, pooling, batch
-   norm, dropout; labels or a teacher. */
+   norm, dropout; labels or a teacher. Two epochs of 300 samples in batches
+   of 64 (four whole batches and one of 44); DST_TEST_QUICK: of 100 (one
+   whole, one of 36), the same batch sizes, so the same work per step and
+   the same cuts into blocks, in 4 steps, not 10. */
 static float *t_threads_train(const dst_layer_desc *layers, int count, int c, int h, int w, int n, size_t *np,
                               int distill)
 {
-    enum { N = 300, B = 64 };
+    enum { B = 64 };
+    const size_t N = t_quick() ? 100 : 300;
     dst_model *m = t_cnn(layers, count, c, h, w, 11), *teacher = NULL;
     dst_pool *pool = NULL;
     dst_threads t;
@@ -198,6 +202,7 @@ static int test_threads_models_same_bits(void)
     dst_layer_desc cnn[11] = { dst_conv2d(8, 3, 1, 1), dst_batchnorm(), dst_relu(), dst_maxpool2d(2, 0, 0),
                              dst_conv2d(16, 3, 1, 1), dst_relu(), dst_depthwise_conv2d(16, 3, 1, 1),
                              dst_avgpool2d(2, 0, 0), dst_dropout2d(0.1f), dst_flatten(), dst_dense(3) };
+    if (t_quick()) printf("    DST_TEST_QUICK: 100 samples, not 300 (4 steps of training each time, not 10)\n");
     if (t_threads_same_params("MLP on labels", mlp, 6, 1, 1, 200, 0)) return 1;
     if (t_threads_same_params("MLP distilled", mlp, 6, 1, 1, 200, 1)) return 1;
     dst_layer_desc wino[7] = { dst_conv2d(8, 3, 1, 1), dst_relu(), dst_conv2d(16, 3, 1, 1), dst_relu(),

@@ -446,6 +446,18 @@ EOF
             /dev/null >$T/out 2>$T/err </dev/null
         if screen_text <$T/out | grep -qE '^epoch [12]/2  batch [0-9]+/150  loss [0-9.]+  accuracy [0-9.]+  [0-9]+ samples/s  [0-9hms.]+ left'
         then ok "progress line on a terminal"; else no "progress line on a terminal" "$(screen_text <$T/out | head -c 300)"; fi
+        # on a 60-column terminal every update fits in 59 columns (a line
+        # that wraps leaves a row behind per update), ends with the time
+        # left (wine's console wraps a long line itself: the row would stop
+        # short), and the update's blanking fits too
+        script -qc "stty cols 60 rows 50; $BIN train --data $D --arch dense:8,relu,dense:4 --epochs 2 --batch 4 --out $M/tty.bin" \
+            /dev/null >$T/out 2>$T/err </dev/null
+        screen_text <$T/out >$T/rows
+        long=$(awk '(/ batch / || /^ +$/) && length($0) > 59 ||
+                    / batch / && $0 !~ /^epoch [12]\/2  batch [0-9]+\/150  .* left *$/' $T/rows | head -n 1)
+        if [ -z "$long" ] && grep -qE '^epoch [12]/2  batch [0-9]+/150  accuracy [0-9.]+  [0-9hms.]+ left *$' $T/rows
+        then ok "progress line fits a 60-column terminal"
+        else no "progress line fits a 60-column terminal" "${long:-$(grep batch $T/rows | head -n 3)}"; fi
     fi
 
     # SPECs made of random pieces: a model or one clear line, never a crash

@@ -17,6 +17,9 @@
 # that Windows does not have fails here (undeclared), as it would for an
 # MSVC user.
 #
+# The same with DISTILL_STATIC (x64, both ways), for the warning a program
+# that calls only some functions would get (C4505 under /W4).
+#
 # AArch64: clang for aarch64-linux-gnu (as on ARM Linux and, the same
 # compiler, Apple silicon), C99, every warning of the Makefile as an error;
 # needs the aarch64 C library headers (libc6-dev-arm64-cross). Not C++ here:
@@ -48,6 +51,22 @@ for target in x86_64 i686 aarch64; do
                     -ffreestanding -fsyntax-only -x $lang $mode $isa $WARN $STRICT -I. -isystem tests/compile/msvc \
                     "$out/msvc_impl.c"
         done
+    done
+done
+# DISTILL_STATIC with a program that calls one function: clang-cl takes the
+# header's unused attribute, under every warning; cl.exe has none, and the
+# header turns its C4505 off instead (#pragma warning, which clang parses and
+# checks but does not map to its own warnings: -Wno-unused-function stands in
+# for what the pragma does in cl.exe).
+printf '#define DISTILL_STATIC\n#define DISTILL_IMPLEMENTATION\n#include "distill.h"\nint main(void) { return dst_version()[0] == 0; }\n' \
+    >"$out/msvc_static.c"
+for as in clang-cl cl; do
+    if [ $as = cl ]; then mode=-U__clang__ unused=-Wno-unused-function; else mode= unused=; fi
+    for lang in "c -std=c99" "c++ -std=c++14"; do
+        check "MSVC x86_64, DISTILL_STATIC, as $as sees it, ${lang%% *}" \
+            clang --target=x86_64-pc-windows-msvc -fms-compatibility -fms-compatibility-version=19.30 \
+                -ffreestanding -fsyntax-only -x $lang $mode $X86 $WARN $STRICT $unused -I. -isystem tests/compile/msvc \
+                "$out/msvc_static.c"
     done
 done
 check "clang AArch64 (ARM Linux, Apple silicon), C" \

@@ -20,6 +20,7 @@
 #define isatty _isatty
 #define fileno _fileno
 #else
+#include <sys/ioctl.h> /* the terminal's width: TIOCGWINSZ */
 #include <unistd.h>
 #endif
 

@@ -100,6 +100,59 @@ static void format_time(double s, char *buf, size_t cap)
     else snprintf(buf, cap, "%.1fs", s);
 }
 
+/* The columns of the terminal stdout is on: asked of the terminal (it may
+   have been resized since the last line), else $COLUMNS, else 80. */
+static int terminal_width(void)
+{
+    const char *env = getenv("COLUMNS");
+    long cols;
+#if defined(_WIN32)
+    CONSOLE_SCREEN_BUFFER_INFO info;
+    if (GetConsoleScreenBufferInfo(GetStdHandle(STD_OUTPUT_HANDLE), &info) &&
+        info.srWindow.Right > info.srWindow.Left)
+        return info.srWindow.Right - info.srWindow.Left + 1;
+#elif defined(TIOCGWINSZ)
+    struct winsize ws;
+    if (ioctl(fileno(stdout), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+#endif
+    cols = env ? strtol(env, NULL, 10) : 0;
+    return cols > 0 && cols < 100000 ? (int)cols : 80;
+}
+
+/* The live line: its fields in the order shown, each with its rank (0 the
+   most useful). A terminal narrower than the whole line loses the least
+   useful fields first (the speed, then the loss, the accuracy, the time
+   left, the batch) and then the line's end, so it never reaches the last
+   column: a line that wraps cannot be taken back by a carriage return. */
+static int print_live_line(const dst_progress *p, const char *left)
+{
+    enum { FIELDS = 6 };
+    static const int rank[FIELDS] = { 0, 1, 4, 3, 5, 2 }; /* epoch, batch, loss, accuracy, speed, left */
+    char f[FIELDS][48], line[FIELDS * 50];
+    int i, keep, len, room = terminal_width() - 1;
+    snprintf(f[0], sizeof f[0], "epoch %d/%d", p->epoch + 1, p->epochs);
+    snprintf(f[1], sizeof f[1], "batch %lu/%lu", (unsigned long)p->batch, (unsigned long)p->batches);
+    snprintf(f[2], sizeof f[2], "loss %.4f", (double)p->loss);
+    snprintf(f[3], sizeof f[3], "accuracy %.4f", (double)p->accuracy);
+    snprintf(f[4], sizeof f[4], "%.0f samples/s", p->samples_per_second);
+    snprintf(f[5], sizeof f[5], "%s left", left);
+    for (keep = FIELDS; keep > 1; --keep) { /* the fields ranked below keep */
+        for (len = -2, i = 0; i < FIELDS; ++i)
+            if (rank[i] < keep) len += 2 + (int)strlen(f[i]);
+        if (len <= room) break;
+    }
+    for (line[0] = 0, i = 0; i < FIELDS; ++i)
+        if (rank[i] < keep) {
+            if (line[0]) strcat(line, "  ");
+            strcat(line, f[i]);
+        }
+    if (room < 1) room = 1;
+    len = (int)strlen(line);
+    if (len > room) line[len = room] = 0;
+    fputs(line, stdout);
+    return len;
+}
+
 /* dst_model_fit calls this every batch (on a terminal) and at each epoch's end. */
 static int on_progress(void *user, const dst_progress *p)
 {
@@ -128,10 +181,7 @@ static int on_progress(void *user, const dst_progress *p)
     if (!r->tty || r->quiet || p->seconds - r->last_print < 0.2) return 0;
     r->last_print = p->seconds;
     clear_line(r);
-    r->line_len = printf("epoch %d/%d  batch %lu/%lu  loss %.4f  accuracy %.4f  %.0f samples/s  %s left",
-                         p->epoch + 1, p->epochs, (unsigned long)p->batch, (unsigned long)p->batches,
-                         (double)p->loss, (double)p->accuracy, p->samples_per_second, left);
-    if (r->line_len < 0) r->line_len = 0;
+    r->line_len = print_live_line(p, left);
     fflush(stdout);
     return 0;
 }
