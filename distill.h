@@ -826,6 +826,25 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
 /* 1 for an int8 model (dst_model_quantize, or one loaded from a file), else 0. */
 DSTDEF int dst_model_is_quantized(const dst_model *m);
 
+/* An int8 model's integers, layer by layer, for code that runs the model
+   elsewhere and must give the same bits (`distill export-c` writes them
+   out; docs/API.md gives the arithmetic they take part in). Quantized
+   values mean real = scale (q - zero). The pointers are the model's own,
+   valid while it lives; NULL for a layer without int8 weights. */
+typedef struct dst_layer_int8 {
+    float   in_scale, out_scale;    /* the layer's input's and output's quantization */
+    int32_t in_zero, out_zero;
+    int     in_float;               /* 1: the layer runs in float, between a dequantize and a quantize */
+    int     relu_fused;             /* 1: the RELU layer after it is applied by its requantization */
+    const int8_t  *weight;          /* [units][k], the float weight's layout */
+    const float   *weight_scale;    /* [units]: a real weight is weight_scale x int8 */
+    const int32_t *bias;            /* [units]: in in_scale x weight_scale units, minus in_zero x the row's sum */
+    const float   *multiplier;      /* [units]: in_scale x weight_scale / out_scale (the requantization's) */
+} dst_layer_int8;
+
+/* Layer index's quantization. DST_ERR_ARG for a float model or a bad index. */
+DSTDEF dst_result dst_model_layer_int8(const dst_model *m, int index, dst_layer_int8 *q);
+
 /* ==== API: training and distillation ===================================== */
 
 /* Sets the optimizer and zeroes its state and step count. */
@@ -8535,6 +8554,15 @@ static dst_result dst__refuse_q8(dst_model *m, const char *what)
                      "model and quantize it again", what);
 }
 
+/* whether an int8 model's layer runs in float, between a dequantize and a
+   quantize: a kind with no integer forward, or a weighted one left without
+   integer weights (rows too long) */
+static int dst__q8_in_float(const dst__layer *ly)
+{
+    const dst__layer_ops *ops = dst__ops(ly);
+    return !(ops->forward_q8 && (ly->q_w || !(ops->flags & DST__KIND_FOLDS_BATCHNORM)));
+}
+
 /* An int8 model's forward (inference only): the input quantized into
    dbuf[1], then each layer's integer forward, or its float one between a
    dequantize (into dbuf[0]) and a quantize. The output comes back in
@@ -8552,7 +8580,7 @@ static const float *dst__q8_forward(dst_model *m, const float *x, int batch)
         dst__layer *ly = &m->layers[i];
         const dst__layer_ops *ops = dst__ops(ly);
         float *last = i + 1 == m->layer_count ? m->dlogits : NULL;
-        if (ops->forward_q8 && (ly->q_w || !(ops->flags & DST__KIND_FOLDS_BATCHNORM))) {
+        if (!dst__q8_in_float(ly)) {
             if (!(cur = ops->forward_q8(m, ly, cur, batch, last))) return last;
         } else {
             const float *y;
@@ -8899,11 +8927,14 @@ static void dst__q8_block_carve(dst_model *f)
     f->q_acc = (int32_t *)(void *)p;
 }
 
-/* The int8 block of f (q_w, ... of the weighted layers, dst__q8_block_carve). */
+/* The int8 block of f (q_w, ... of the weighted layers, dst__q8_block_carve),
+   zeroed: a layer without a bias has q_b 0 (the loader reads no bias for it) */
 static dst_result dst__q8_alloc(dst_model *f, dst_error *err)
 {
-    if (!(f->q_block = DST_MALLOC(dst__q8_block_bytes(f), f->alloc_user)))
+    size_t bytes = dst__q8_block_bytes(f);
+    if (!(f->q_block = DST_MALLOC(bytes, f->alloc_user)))
         return dst__err(err, DST_ERR_NOMEM, "int8 weights");
+    memset(f->q_block, 0, bytes);
     dst__q8_block_carve(f);
     return DST_OK;
 }
@@ -8997,6 +9028,27 @@ done:
     DST_FREE(rg, f->alloc_user);
     if (r != DST_OK) { dst_model_free(f); return r; }
     *out = f;
+    return DST_OK;
+}
+
+DSTDEF dst_result dst_model_layer_int8(const dst_model *m, int index, dst_layer_int8 *q)
+{
+    const dst__layer *ly;
+    if (!m || !m->q8 || !q || index < 0 || index >= m->layer_count) return DST_ERR_ARG;
+    ly = &m->layers[index];
+    memset(q, 0, sizeof *q);
+    q->in_scale = index ? m->layers[index - 1].q_scale : m->q_in_scale;
+    q->in_zero = index ? m->layers[index - 1].q_zero : m->q_in_zero;
+    q->out_scale = ly->q_scale;
+    q->out_zero = ly->q_zero;
+    q->in_float = dst__q8_in_float(ly);
+    q->relu_fused = ly->relu_fused;
+    if (ly->q_w) {
+        q->weight = ly->q_w;
+        q->weight_scale = ly->q_w_scale;
+        q->bias = ly->q_bias;
+        q->multiplier = ly->q_mult;
+    }
     return DST_OK;
 }
 
