@@ -119,6 +119,16 @@
      DISTILL_STATIC       make every function static (private to one file;
                           under cl.exe this turns C4505 off for that file)
      DST_NO_STDIO         no function that opens files (buffers still work)
+     DST_INFERENCE_ONLY   a build for a deployed program: no training or
+                          distillation (fit, steps, teachers, backward
+                          passes), no optimizers (their configuration stays),
+                          no checkpoints, no data loaders (IDX, CSV, .npy,
+                          data sets, image folders); models, loading from a
+                          file or memory, predict, evaluate, int8 models,
+                          normalisation and single images stay. With
+                          -ffunction-sections -fdata-sections
+                          -Wl,--gc-sections the program keeps only what it
+                          calls (sizes: docs/BENCHMARKS.md, "int8 models")
      DST_MAX_LAYERS       most layers a file may claim (default 4096)
      DST_MAX_ACTIVATION_FLOATS  most activation floats per sample a model
                           may need, all layers together (default 2^26)
@@ -603,6 +613,7 @@ DSTDEF dst_result dst_optimizer_check(const dst_optimizer_config *cfg, dst_error
    parameters (0, 1 or 2). */
 DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *cfg);
 
+#ifndef DST_INFERENCE_ONLY /* the optimizers themselves */
 /* One update of n parameters: step is the 1-based number of this update (Adam's
    bias correction; SGD's momentum buffer starts as the first gradient), lr the
    learning rate for it (a schedule may differ from cfg->lr). state0 / state1
@@ -619,6 +630,7 @@ DSTDEF void dst_optimizer_update(const dst_optimizer_config *cfg, float lr, long
    grad untouched, for NULL grad or max_norm < 0 or NaN. */
 DSTDEF float dst_clip_grad_norm(float *grad, size_t n, float max_norm);
 
+#endif /* DST_INFERENCE_ONLY */
 /* Learning-rate schedules, evaluated per epoch by dst_model_fit. */
 typedef enum dst_lr_kind {
     DST_LR_CONSTANT, /* lr */
@@ -637,7 +649,9 @@ typedef struct dst_lr_schedule {
                         total_iters = warmup) and SequentialLR) */
 } dst_lr_schedule;
 
+#ifndef DST_INFERENCE_ONLY /* schedules */
 DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t); /* t >= 0 */
+#endif /* DST_INFERENCE_ONLY */
 
 /* ==== API: models ========================================================= */
 
@@ -770,11 +784,13 @@ DSTDEF dst_result dst_model_set_threads(dst_model *m, const dst_threads *threads
    (batch x output_size), valid until the next call on the model. */
 DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int training, const float **out);
 
+#ifndef DST_INFERENCE_ONLY /* backward */
 /* Back-propagates d loss / d output (batch x output_size, the batch of the last
    training forward) and writes (does not accumulate) the parameter gradients.
    x of that forward must still be valid. */
 DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output);
 
+#endif /* DST_INFERENCE_ONLY */
 /* Inference: count samples in batches of the workspace's size; out gets
    count x output_size floats. */
 DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, float *out);
@@ -836,8 +852,28 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
 /* 1 for an int8 model (dst_model_quantize, or one loaded from a file), else 0. */
 DSTDEF int dst_model_is_quantized(const dst_model *m);
 
+/* An int8 model's integers, layer by layer, for code that runs the model
+   elsewhere and must give the same bits (`distill export-c` writes them
+   out; docs/API.md gives the arithmetic they take part in). Quantized
+   values mean real = scale (q - zero). The pointers are the model's own,
+   valid while it lives; NULL for a layer without int8 weights. */
+typedef struct dst_layer_int8 {
+    float   in_scale, out_scale;    /* the layer's input's and output's quantization */
+    int32_t in_zero, out_zero;
+    int     in_float;               /* 1: the layer runs in float, between a dequantize and a quantize */
+    int     relu_fused;             /* 1: the RELU layer after it is applied by its requantization */
+    const int8_t  *weight;          /* [units][k], the float weight's layout */
+    const float   *weight_scale;    /* [units]: a real weight is weight_scale x int8 */
+    const int32_t *bias;            /* [units]: in in_scale x weight_scale units, minus in_zero x the row's sum */
+    const float   *multiplier;      /* [units]: in_scale x weight_scale / out_scale (the requantization's) */
+} dst_layer_int8;
+
+/* Layer index's quantization. DST_ERR_ARG for a float model or a bad index. */
+DSTDEF dst_result dst_model_layer_int8(const dst_model *m, int index, dst_layer_int8 *q);
+
 /* ==== API: training and distillation ===================================== */
 
+#ifndef DST_INFERENCE_ONLY /* training and distillation */
 /* Sets the optimizer and zeroes its state and step count. */
 DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg);
 DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps taken */
@@ -1039,6 +1075,7 @@ DSTDEF dst_fit_config dst_fit_default(void);
 DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels, size_t count,
                                 const dst_fit_config *cfg);
 
+#endif /* DST_INFERENCE_ONLY */
 /* ==== API: weight file ==================================================== */
 
 /* One file holds a model: its architecture (every field of every layer),
@@ -1134,6 +1171,7 @@ DSTDEF dst_result dst_model_parse_with(dst_model **out, const void *buf, size_t 
 DSTDEF dst_result dst_model_load_with(dst_model **out, const char *path, const dst_load_options *opt, dst_error *err);
 #endif
 
+#ifndef DST_INFERENCE_ONLY /* checkpoints */
 /* Checkpoints: the weight file plus the optimizer (configuration, moments,
    step count, current lr), the dropout generator and where dst_model_fit
    stands (epoch, batch, the shuffling seed, the epoch's running loss). Load
@@ -1150,12 +1188,14 @@ DSTDEF dst_result dst_model_write_checkpoint_memory(const dst_model *m, unsigned
                                                     dst_error *err);
 DSTDEF dst_result dst_model_parse_checkpoint(dst_model **out, const void *buf, size_t len, dst_error *err);
 
+#endif /* DST_INFERENCE_ONLY */
 /* CRC-32 (IEEE, as zlib and PNG compute it) of len bytes, continuing from
    crc: start with 0. The weight file's checksums. */
 DSTDEF uint32_t dst_crc32(uint32_t crc, const void *buf, size_t len);
 
 /* ==== API: data =========================================================== */
 
+#ifndef DST_INFERENCE_ONLY /* IDX files */
 /* An IDX file (the MNIST format): big-endian header, any element type,
    converted to float. */
 #define DST_IDX_MAX_DIMS 4
@@ -1177,11 +1217,13 @@ DSTDEF dst_result dst_idx_load(const char *path, dst_idx *out, dst_error *err);
 #endif
 DSTDEF void dst_idx_free(dst_idx *idx);
 
+#endif /* DST_INFERENCE_ONLY */
 /* Gunzips a .gz image in memory through stb_image's zlib decoder (checks the
    CRC32 and length). *out is freed with dst_free(). */
 DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, size_t *out_len, dst_error *err);
 DSTDEF void       dst_free(void *p); /* frees what a dst_ function returned to you with DST_MALLOC */
 
+#ifndef DST_INFERENCE_ONLY /* data sets: MNIST, your own, CSV tables, splits */
 /* An MNIST-style data set directory: train-images-idx3-ubyte,
    train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
    each plain or .gz. Pixels (unsigned bytes) are scaled to [0, 1]; images of
@@ -1267,6 +1309,7 @@ DSTDEF dst_result dst_split_stratified(const int *labels, size_t count, float fr
 DSTDEF dst_result dst_dataset_subset(const dst_dataset *src, const size_t *idx, size_t n, dst_dataset *out,
                                      dst_error *err);
 
+#endif /* DST_INFERENCE_ONLY */
 /* Input normalisation that travels with the model. A prepared input is
      v = (raw x scale - mean[j]) / std[j]
    with j the feature (count = the model's input size) or the channel (count
@@ -1284,6 +1327,7 @@ DSTDEF dst_result dst_model_set_normalization(dst_model *m, float scale, const f
 DSTDEF int dst_model_normalization(const dst_model *m, float *scale, float *mean, float *std, int cap);
 /* samples x the model's input size floats, in place: (v - mean) / std. */
 DSTDEF dst_result dst_model_normalize(dst_model *m, float *x, size_t samples);
+#ifndef DST_INFERENCE_ONLY /* normalisation statistics, .npy arrays */
 /* The mean and standard deviation (population; a constant one gets std 1) of
    each of count groups over samples of sample_size floats: count =
    sample_size per feature, or a divisor of it per channel (contiguous
@@ -1329,6 +1373,7 @@ DSTDEF dst_result dst_teacher_from_npy(const dst_npy *a, dst_teacher *out, dst_e
 DSTDEF dst_result dst_dataset_from_npy(const dst_npy *features, const dst_npy *labels, dst_dataset *out,
                                        dst_error *err);
 
+#endif /* DST_INFERENCE_ONLY */
 /* ==== API: images ========================================================= */
 
 /* How a picture becomes a model's input: resized to height x width (area
@@ -1360,6 +1405,7 @@ DSTDEF dst_result dst_image_to_input(const unsigned char *pixels, int width, int
    distill.h) and converts it with dst_image_to_input. */
 DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, float *out, dst_error *err);
 
+#ifndef DST_INFERENCE_ONLY /* folders of images */
 /* A folder of pictures sorted by class, torchvision's ImageFolder layout:
    dir/<class name>/<files>.png|jpg|jpeg|bmp|gif|tga (other files are skipped).
    Classes are the subfolders' names sorted by byte value, or the given
@@ -1390,6 +1436,7 @@ DSTDEF const dst_dataset *dst_image_folder_info(const dst_image_folder *f);
 DSTDEF dst_result dst_image_folder_batch(void *folder, const size_t *indices, int batch, float *x, int *labels);
 DSTDEF const char *dst_image_folder_error(const dst_image_folder *f);
 DSTDEF void dst_image_folder_close(dst_image_folder *f);
+#endif /* DST_INFERENCE_ONLY */
 #endif
 /* The model's input shape and its normalisation as an image prep. */
 DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
@@ -1431,6 +1478,14 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
 #elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#endif
+
+/* DST_INFERENCE_ONLY: a table entry of training (a layer's backward, an
+   optimizer's kernel) is NULL, its function left out */
+#ifdef DST_INFERENCE_ONLY
+#define DST__TRAIN(fn) NULL
+#else
+#define DST__TRAIN(fn) fn
 #endif
 
 #if defined(DST_MALLOC) && defined(DST_REALLOC) && defined(DST_FREE)
@@ -6504,6 +6559,7 @@ DSTDEF size_t dst_rng_below(dst_rng *rng, size_t bound)
     return (size_t)(r % b);
 }
 
+#ifndef DST_INFERENCE_ONLY /* (0, 1), Gamma and Beta draws: mixup (training) */
 /* A double in (0, 1): never 0, so its log is finite. */
 static double dst__rng_open01(dst_rng *rng)
 {
@@ -6538,6 +6594,7 @@ static double dst__rng_beta_sym(dst_rng *rng, double a)
     double g1 = dst__rng_gamma(rng, a), g2 = dst__rng_gamma(rng, a);
     return g1 + g2 > 0 ? g1 / (g1 + g2) : 1.0;
 }
+#endif
 
 /* ==== optimizers ================================================== >>opt */
 
@@ -6587,6 +6644,9 @@ DSTDEF int dst_optimizer_state_count(const dst_optimizer_config *c)
     if (c->kind == DST_SGD) return c->momentum != 0 ? 1 : 0;
     return 2;
 }
+
+#ifndef DST_INFERENCE_ONLY /* the optimizers themselves: not in an inference-only build (their
+   configuration above stays: a model holds one, the weight file records it) */
 
 /* PyTorch's torch.optim.SGD and Adam / AdamW (single-tensor form) over one
    flat array. The scalar loops are the reference; the vector ones (SSE2,
@@ -6784,6 +6844,8 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
     return base_lr;
 }
 
+#endif /* DST_INFERENCE_ONLY */
+
 /* ==== the kernel tables ======================================= >>kernels
    One table per level (see dst__kernels at the top): which kernel each
    family runs, chosen here and nowhere else. A level that has no vector
@@ -6795,18 +6857,22 @@ DSTDEF float dst_lr_at(const dst_lr_schedule *s, float base_lr, long t)
 static void dst__bias_relu_scalar(float *y, const float *b, size_t rows, size_t cols, int relu);
 static void dst__column_sums_scalar(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
                                     size_t rows, size_t cols);
+#ifndef DST_INFERENCE_ONLY
 static int dst__all_finite_scalar(const float *v, size_t n);
+#endif
 #if defined(DST__V4ISA)
 static void DST__V4NAME(dst__bias_relu)(float *y, const float *b, size_t rows, size_t cols, int relu);
 static void DST__V4NAME(dst__column_sums)(const float *DST__RESTRICT dy, size_t ld, float *DST__RESTRICT db,
                                           size_t rows, size_t cols);
+#ifndef DST_INFERENCE_ONLY
 static int DST__V4NAME(dst__all_finite)(const float *v, size_t n);
+#endif
 #endif
 
 static const dst__kernels dst__kernels_scalar = {
     DST_SIMD_SCALAR, NULL,
-    dst__relu_scalar, dst__relu_grad_scalar, dst__bias_relu_scalar, dst__column_sums_scalar, dst__all_finite_scalar,
-    dst__sgd_scalar, dst__adam_scalar,
+    dst__relu_scalar, dst__relu_grad_scalar, dst__bias_relu_scalar, dst__column_sums_scalar, DST__TRAIN(dst__all_finite_scalar),
+    DST__TRAIN(dst__sgd_scalar), DST__TRAIN(dst__adam_scalar),
     0, NULL, NULL,
     0, NULL, NULL, NULL,
     NULL,
@@ -6816,8 +6882,8 @@ static const dst__kernels dst__kernels_scalar = {
 #if defined(DST__SIMD_X86)
 static const dst__kernels dst__kernels_sse2 = {
     DST_SIMD_SSE2, &dst__gemm_sse2,
-    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2,
-    dst__sgd_sse2, dst__adam_sse2,
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, DST__TRAIN(dst__all_finite_sse2),
+    DST__TRAIN(dst__sgd_sse2), DST__TRAIN(dst__adam_sse2),
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
     dst__maxpool2x2_forward_sse2,
@@ -6826,8 +6892,8 @@ static const dst__kernels dst__kernels_sse2 = {
 
 static const dst__kernels dst__kernels_avx2 = {
     DST_SIMD_AVX2, &dst__gemm_avx2,
-    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2,
-    dst__sgd_avx2, dst__adam_avx2,
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, DST__TRAIN(dst__all_finite_sse2),
+    DST__TRAIN(dst__sgd_avx2), DST__TRAIN(dst__adam_avx2),
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
     dst__maxpool2x2_forward_sse2,
@@ -6838,8 +6904,8 @@ static const dst__kernels dst__kernels_avx2 = {
    F only (the AVX2 int8 kernel), BW and VL, and VNNI as well */
 #define DST__KERNELS_AVX512(q8_dot, q8_conv) {                                                                  \
     DST_SIMD_AVX512, &dst__gemm_avx512,                                                                \
-    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, dst__all_finite_sse2, \
-    dst__sgd_avx2, dst__adam_avx2,                                                                     \
+    dst__relu_sse2, dst__relu_grad_sse2, dst__bias_relu_sse2, dst__column_sums_sse2, DST__TRAIN(dst__all_finite_sse2), \
+    DST__TRAIN(dst__sgd_avx2), DST__TRAIN(dst__adam_avx2),                                                                     \
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
     DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
     dst__maxpool2x2_forward_avx512,                                                                    \
@@ -6856,8 +6922,8 @@ static const dst__kernels dst__kernels_avx512vnni = DST__KERNELS_AVX512(dst__q8_
    forced Winograd path runs them with the NEON micro-kernels). */
 static const dst__kernels dst__kernels_neon = {
     DST_SIMD_NEON, &dst__gemm_neon,
-    dst__relu_neon, dst__relu_grad_neon, dst__bias_relu_neon, dst__column_sums_neon, dst__all_finite_neon,
-    dst__sgd_neon, dst__adam_neon,
+    dst__relu_neon, dst__relu_grad_neon, dst__bias_relu_neon, dst__column_sums_neon, DST__TRAIN(dst__all_finite_neon),
+    DST__TRAIN(dst__sgd_neon), DST__TRAIN(dst__adam_neon),
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
     0, NULL, NULL, NULL,
     NULL,
@@ -7358,7 +7424,9 @@ DSTDEF float *dst_model_params(dst_model *m) { return m ? m->params : NULL; }
 DSTDEF float *dst_model_grads(dst_model *m) { return m && dst__model_own(m) == DST_OK ? m->grads : NULL; }
 DSTDEF size_t dst_model_buffer_count(const dst_model *m) { return m ? m->buffer_count : 0; }
 DSTDEF float *dst_model_buffers(dst_model *m) { return m ? m->buffers : NULL; }
+#ifndef DST_INFERENCE_ONLY
 DSTDEF long dst_model_step_count(const dst_model *m) { return m ? m->step : 0; }
+#endif
 
 DSTDEF dst_result dst_model_layer(const dst_model *m, int index, dst_layer_info *info)
 {
@@ -7545,10 +7613,12 @@ static void dst__bias_relu(float *y, const float *b, size_t rows, size_t cols, i
     dst__kern()->bias_relu(y, b, rows, cols, relu);
 }
 
+#ifndef DST_INFERENCE_ONLY
 static void dst__column_sums(const float *dy, size_t ld, float *db, size_t rows, size_t cols)
 {
     dst__kern()->column_sums(dy, ld, db, rows, cols);
 }
+#endif
 
 /* A GEMM inside a model: its threads and packing buffers. */
 static void dst__sgemm_packed(const dst_model *mdl, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -7569,6 +7639,7 @@ static const float *dst__dense_layer_forward(dst_model *m, dst__layer *ly, const
 }
 
 /* dW = dY^T X, db = column sums of dY, dX = dY W (dx NULL: not needed) */
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                               float *dx, int batch)
 {
@@ -7580,6 +7651,7 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
     if (dx) dst__sgemm_packed(m, 0, 0, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
     return dx;
 }
+#endif
 
 /* The outputs of channel o of a layer with integer weights at count
    positions from its int32 sums acc[j]: uint8 to y[j], or (yf
@@ -7625,7 +7697,7 @@ static const uint8_t *dst__dense_layer_forward_q8(dst_model *m, dst__layer *ly, 
 }
 
 static const dst__layer_ops dst__kind_dense = {
-    dst__dense_layer_shape, NULL, dst__init_weights, NULL, dst__dense_layer_forward, dst__dense_layer_backward,
+    dst__dense_layer_shape, NULL, dst__init_weights, NULL, dst__dense_layer_forward, DST__TRAIN(dst__dense_layer_backward),
     dst__dense_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
     NULL, dst__dense_layer_forward_q8
 };
@@ -7749,6 +7821,7 @@ static void dst__conv_forward_group(void *ctx, int group, int worker)
                              ly->out + (size_t)s0 * ly->out_size, dst__worker_col(j->m, worker), j->nb, j->m->packs[worker]);
 }
 
+#ifndef DST_INFERENCE_ONLY
 static void dst__conv_backward_group(void *ctx, int group, int worker)
 {
     const dst__conv_job *j = (const dst__conv_job *)ctx;
@@ -7760,6 +7833,7 @@ static void dst__conv_backward_group(void *ctx, int group, int worker)
                          ly->bias_count ? gw + ly->weight_count : NULL, dst__worker_col(j->m, worker), j->nb,
                          j->m->packs[worker]);
 }
+#endif
 
 /* the job of a batch, and its group count */
 static int dst__conv_job_of(dst__conv_job *j, dst_model *m, const dst__layer *ly, const float *x, int batch)
@@ -7781,6 +7855,7 @@ static const float *dst__conv2d_layer_forward(dst_model *m, dst__layer *ly, cons
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                float *dx, int batch)
 {
@@ -7797,6 +7872,7 @@ static const float *dst__conv2d_layer_backward(dst_model *m, dst__layer *ly, con
     }
     return dx;
 }
+#endif
 
 /* int8: per sample and group, the patches of the input (m->col holds
    them: dst_model_quantize sized it), the group's filters against every
@@ -7822,7 +7898,7 @@ static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly,
 }
 
 static const dst__layer_ops dst__kind_conv2d = {
-    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, dst__conv2d_layer_backward,
+    dst__conv2d_layer_shape, NULL, dst__init_weights, NULL, dst__conv2d_layer_forward, DST__TRAIN(dst__conv2d_layer_backward),
     dst__conv2d_layer_weight_dims, DST__KIND_FUSES_RELU | DST__KIND_FOLDS_BATCHNORM, DST_ACT_RELU,
     dst__conv2d_layer_scratch_floats,
     dst__conv2d_layer_forward_q8
@@ -7919,6 +7995,7 @@ static const float *dst__maxpool2d_layer_forward(dst_model *m, dst__layer *ly, c
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__pool_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                              float *dx, int batch)
 {
@@ -7926,6 +8003,7 @@ static const float *dst__pool_layer_backward(dst_model *m, dst__layer *ly, const
     if (dx) dst__pool_run(m, ly, NULL, dy, dx, batch);
     return dx;
 }
+#endif
 
 static const uint8_t *dst__pool_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
 {
@@ -7939,7 +8017,7 @@ static const uint8_t *dst__pool_layer_forward_q8(dst_model *m, dst__layer *ly, c
 
 static const dst__layer_ops dst__kind_maxpool2d = {
     dst__pool_layer_shape, dst__maxpool2d_layer_aux_floats, NULL, NULL, dst__maxpool2d_layer_forward,
-    dst__pool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
+    DST__TRAIN(dst__pool_layer_backward), NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
 };
 
 static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, const float *x, int batch, int training)
@@ -7950,7 +8028,7 @@ static const float *dst__avgpool2d_layer_forward(dst_model *m, dst__layer *ly, c
 }
 
 static const dst__layer_ops dst__kind_avgpool2d = {
-    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, dst__pool_layer_backward,
+    dst__pool_layer_shape, NULL, NULL, NULL, dst__avgpool2d_layer_forward, DST__TRAIN(dst__pool_layer_backward),
     NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__pool_layer_forward_q8
 };
 
@@ -7974,6 +8052,7 @@ static const float *dst__global_avgpool_layer_forward(dst_model *m, dst__layer *
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__global_avgpool_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                        float *dx, int batch)
 {
@@ -7986,6 +8065,7 @@ static const float *dst__global_avgpool_layer_backward(dst_model *m, dst__layer 
     }
     return dx;
 }
+#endif
 
 /* int8: each plane's mean, rounded half up (same scale in and out) */
 static const uint8_t *dst__global_avgpool_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch,
@@ -8004,7 +8084,7 @@ static const uint8_t *dst__global_avgpool_layer_forward_q8(dst_model *m, dst__la
 
 static const dst__layer_ops dst__kind_global_avgpool = {
     dst__global_avgpool_layer_shape, NULL, NULL, NULL, dst__global_avgpool_layer_forward,
-    dst__global_avgpool_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__global_avgpool_layer_forward_q8
+    DST__TRAIN(dst__global_avgpool_layer_backward), NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__global_avgpool_layer_forward_q8
 };
 
 /* ---- batch normalization ------------------------------------------------- */
@@ -8118,16 +8198,18 @@ static const float *dst__batchnorm_layer_forward(dst_model *m, dst__layer *ly, c
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__batchnorm_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                   float *dx, int batch)
 {
     dst__bn_run(m, ly, x, dy, dx, batch, 1);
     return dx;
 }
+#endif
 
 static const dst__layer_ops dst__kind_batchnorm = {
     dst__batchnorm_layer_shape, dst__batchnorm_layer_aux_floats, dst__batchnorm_layer_init,
-    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, dst__batchnorm_layer_backward, NULL, 0, DST_ACT_RELU,
+    dst__batchnorm_layer_check_batch, dst__batchnorm_layer_forward, DST__TRAIN(dst__batchnorm_layer_backward), NULL, 0, DST_ACT_RELU,
     NULL, NULL
 };
 
@@ -8159,6 +8241,7 @@ static const float *dst__dropout_layer_forward(dst_model *m, dst__layer *ly, con
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__dropout_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                 float *dx, int batch)
 {
@@ -8167,6 +8250,7 @@ static const float *dst__dropout_layer_backward(dst_model *m, dst__layer *ly, co
     if (dx) for (j = 0; j < n; ++j) dx[j] = dy[j] * ly->aux[j];
     return dx;
 }
+#endif
 
 /* int8 (inference): the input passes on, as in float */
 static const uint8_t *dst__dropout_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
@@ -8177,7 +8261,7 @@ static const uint8_t *dst__dropout_layer_forward_q8(dst_model *m, dst__layer *ly
 
 static const dst__layer_ops dst__kind_dropout = {
     dst__check_rate, dst__dropout_layer_aux_floats, NULL, NULL, dst__dropout_layer_forward,
-    dst__dropout_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
+    DST__TRAIN(dst__dropout_layer_backward), NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
 };
 
 /* ---- spatial dropout ----------------------------------------------------- */
@@ -8203,6 +8287,7 @@ static const float *dst__dropout2d_layer_forward(dst_model *m, dst__layer *ly, c
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__dropout2d_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                   float *dx, int batch)
 {
@@ -8213,10 +8298,11 @@ static const float *dst__dropout2d_layer_backward(dst_model *m, dst__layer *ly, 
         for (i = 0; i < n; ++i) dx[c * n + i] = dy[c * n + i] * ly->aux[c];
     return dx;
 }
+#endif
 
 static const dst__layer_ops dst__kind_dropout2d = {
     dst__check_rate, dst__dropout2d_layer_aux_floats, NULL, NULL, dst__dropout2d_layer_forward,
-    dst__dropout2d_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
+    DST__TRAIN(dst__dropout2d_layer_backward), NULL, DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__dropout_layer_forward_q8
 };
 
 /* ---- activations: relu, leaky_relu, sigmoid, tanh, gelu ------------------ */
@@ -8273,6 +8359,7 @@ static const float *dst__relu_layer_forward(dst_model *m, dst__layer *ly, const 
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                              float *dx, int batch)
 {
@@ -8280,6 +8367,7 @@ static const float *dst__relu_layer_backward(dst_model *m, dst__layer *ly, const
     if (dx) dst__act_run(m, ly, ly->out, ly->out, dy, dx, ly->out_size * (size_t)batch);
     return dx;
 }
+#endif
 
 /* int8: no lower than the zero point (a real 0); nothing to do after a
    layer that fused it (the same buffer) */
@@ -8293,7 +8381,7 @@ static const uint8_t *dst__relu_layer_forward_q8(dst_model *m, dst__layer *ly, c
 }
 
 static const dst__layer_ops dst__kind_relu = {
-    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, dst__relu_layer_backward, NULL, DST__KIND_Q8_SAME_SCALE,
+    dst__shape_same, NULL, NULL, NULL, dst__relu_layer_forward, DST__TRAIN(dst__relu_layer_backward), NULL, DST__KIND_Q8_SAME_SCALE,
     DST_ACT_RELU, NULL, dst__relu_layer_forward_q8
 };
 
@@ -8313,27 +8401,29 @@ static const float *dst__activation_layer_forward(dst_model *m, dst__layer *ly, 
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__activation_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                    float *dx, int batch)
 {
     if (dx) dst__act_run(m, ly, x, ly->out, dy, dx, ly->out_size * (size_t)batch);
     return dx;
 }
+#endif
 
 static const dst__layer_ops dst__kind_leaky_relu = {
-    dst__leaky_relu_layer_shape, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    dst__leaky_relu_layer_shape, NULL, NULL, NULL, dst__activation_layer_forward, DST__TRAIN(dst__activation_layer_backward),
     NULL, 0, DST_ACT_LEAKY_RELU, NULL, NULL
 };
 static const dst__layer_ops dst__kind_sigmoid = {
-    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, DST__TRAIN(dst__activation_layer_backward),
     NULL, 0, DST_ACT_SIGMOID, NULL, NULL
 };
 static const dst__layer_ops dst__kind_tanh = {
-    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, DST__TRAIN(dst__activation_layer_backward),
     NULL, 0, DST_ACT_TANH, NULL, NULL
 };
 static const dst__layer_ops dst__kind_gelu = {
-    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, dst__activation_layer_backward,
+    dst__shape_same, NULL, NULL, NULL, dst__activation_layer_forward, DST__TRAIN(dst__activation_layer_backward),
     NULL, 0, DST_ACT_GELU, NULL, NULL
 };
 
@@ -8360,12 +8450,14 @@ static const float *dst__flatten_layer_forward(dst_model *m, dst__layer *ly, con
 }
 
 /* dy passes through as it is (the model's gradient buffers do not turn). */
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__flatten_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                 float *dx, int batch)
 {
     (void)m; (void)ly; (void)x; (void)dx; (void)batch;
     return dy;
 }
+#endif
 
 static const uint8_t *dst__flatten_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
 {
@@ -8376,7 +8468,7 @@ static const uint8_t *dst__flatten_layer_forward_q8(dst_model *m, dst__layer *ly
 }
 
 static const dst__layer_ops dst__kind_flatten = {
-    dst__flatten_layer_shape, NULL, NULL, NULL, dst__flatten_layer_forward, dst__flatten_layer_backward,
+    dst__flatten_layer_shape, NULL, NULL, NULL, dst__flatten_layer_forward, DST__TRAIN(dst__flatten_layer_backward),
     NULL, DST__KIND_IN_PLACE | DST__KIND_Q8_SAME_SCALE, DST_ACT_RELU, NULL, dst__flatten_layer_forward_q8
 };
 
@@ -8391,6 +8483,7 @@ static const float *dst__softmax_layer_forward(dst_model *m, dst__layer *ly, con
     return ly->out;
 }
 
+#ifndef DST_INFERENCE_ONLY
 static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, const float *x, const float *dy,
                                                 float *dx, int batch)
 {
@@ -8406,9 +8499,10 @@ static const float *dst__softmax_layer_backward(dst_model *m, dst__layer *ly, co
     }
     return dx;
 }
+#endif
 
 static const dst__layer_ops dst__kind_softmax = {
-    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, dst__softmax_layer_backward, NULL, 0, DST_ACT_RELU,
+    dst__shape_same, NULL, NULL, NULL, dst__softmax_layer_forward, DST__TRAIN(dst__softmax_layer_backward), NULL, 0, DST_ACT_RELU,
     NULL, NULL
 };
 
@@ -8545,6 +8639,15 @@ static dst_result dst__refuse_q8(dst_model *m, const char *what)
                      "model and quantize it again", what);
 }
 
+/* whether an int8 model's layer runs in float, between a dequantize and a
+   quantize: a kind with no integer forward, or a weighted one left without
+   integer weights (rows too long) */
+static int dst__q8_in_float(const dst__layer *ly)
+{
+    const dst__layer_ops *ops = dst__ops(ly);
+    return !(ops->forward_q8 && (ly->q_w || !(ops->flags & DST__KIND_FOLDS_BATCHNORM)));
+}
+
 /* An int8 model's forward (inference only): the input quantized into
    dbuf[1], then each layer's integer forward, or its float one between a
    dequantize (into dbuf[0]) and a quantize. The output comes back in
@@ -8562,7 +8665,7 @@ static const float *dst__q8_forward(dst_model *m, const float *x, int batch)
         dst__layer *ly = &m->layers[i];
         const dst__layer_ops *ops = dst__ops(ly);
         float *last = i + 1 == m->layer_count ? m->dlogits : NULL;
-        if (ops->forward_q8 && (ly->q_w || !(ops->flags & DST__KIND_FOLDS_BATCHNORM))) {
+        if (!dst__q8_in_float(ly)) {
             if (!(cur = ops->forward_q8(m, ly, cur, batch, last))) return last;
         } else {
             const float *y;
@@ -8608,6 +8711,7 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     return DST_OK;
 }
 
+#ifndef DST_INFERENCE_ONLY /* backward: not in an inference-only build */
 /* Gradients to add on the way down: grad[k] (batch x that layer's output)
    joins d loss / d output of layer at[k] before that layer's backward (the
    feature terms of distillation, see dst__features). */
@@ -8650,6 +8754,8 @@ DSTDEF dst_result dst_model_backward(dst_model *m, const float *d_output)
 {
     return dst__backward(m, d_output, NULL);
 }
+
+#endif
 
 DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, float *out)
 {
@@ -8909,11 +9015,14 @@ static void dst__q8_block_carve(dst_model *f)
     f->q_acc = (int32_t *)(void *)p;
 }
 
-/* The int8 block of f (q_w, ... of the weighted layers, dst__q8_block_carve). */
+/* The int8 block of f (q_w, ... of the weighted layers, dst__q8_block_carve),
+   zeroed: a layer without a bias has q_b 0 (the loader reads no bias for it) */
 static dst_result dst__q8_alloc(dst_model *f, dst_error *err)
 {
-    if (!(f->q_block = DST_MALLOC(dst__q8_block_bytes(f), f->alloc_user)))
+    size_t bytes = dst__q8_block_bytes(f);
+    if (!(f->q_block = DST_MALLOC(bytes, f->alloc_user)))
         return dst__err(err, DST_ERR_NOMEM, "int8 weights");
+    memset(f->q_block, 0, bytes);
     dst__q8_block_carve(f);
     return DST_OK;
 }
@@ -9010,8 +9119,30 @@ done:
     return DST_OK;
 }
 
+DSTDEF dst_result dst_model_layer_int8(const dst_model *m, int index, dst_layer_int8 *q)
+{
+    const dst__layer *ly;
+    if (!m || !m->q8 || !q || index < 0 || index >= m->layer_count) return DST_ERR_ARG;
+    ly = &m->layers[index];
+    memset(q, 0, sizeof *q);
+    q->in_scale = index ? m->layers[index - 1].q_scale : m->q_in_scale;
+    q->in_zero = index ? m->layers[index - 1].q_zero : m->q_in_zero;
+    q->out_scale = ly->q_scale;
+    q->out_zero = ly->q_zero;
+    q->in_float = dst__q8_in_float(ly);
+    q->relu_fused = ly->relu_fused;
+    if (ly->q_w) {
+        q->weight = ly->q_w;
+        q->weight_scale = ly->q_w_scale;
+        q->bias = ly->q_bias;
+        q->multiplier = ly->q_mult;
+    }
+    return DST_OK;
+}
+
 /* ==== training and distillation ================================= >>train */
 
+#ifndef DST_INFERENCE_ONLY /* training and distillation: not in an inference-only build */
 DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg)
 {
     dst_error e;
@@ -10091,6 +10222,8 @@ DSTDEF dst_result dst_model_fit(dst_model *m, const float *x, const int *labels,
     dst__features_free(m, &feat);
     return r;
 }
+
+#endif /* DST_INFERENCE_ONLY */
 
 /* ==== weight file ================================================ >>file */
 
@@ -11384,10 +11517,12 @@ DSTDEF dst_result dst_model_write(const dst_model *m, dst_write_fn write, void *
     return dst__write_file(m, 0, write, user, NULL, err);
 }
 
+#ifndef DST_INFERENCE_ONLY
 DSTDEF dst_result dst_model_write_checkpoint(const dst_model *m, dst_write_fn write, void *user, dst_error *err)
 {
     return dst__write_file(m, 1, write, user, NULL, err);
 }
+#endif
 
 static dst_result dst__write_memory(const dst_model *m, int checkpoint, unsigned char **buf, size_t *len, dst_error *err)
 {
@@ -11412,11 +11547,13 @@ DSTDEF dst_result dst_model_write_memory(const dst_model *m, unsigned char **buf
     return dst__write_memory(m, 0, buf, len, err);
 }
 
+#ifndef DST_INFERENCE_ONLY
 DSTDEF dst_result dst_model_write_checkpoint_memory(const dst_model *m, unsigned char **buf, size_t *len,
                                                     dst_error *err)
 {
     return dst__write_memory(m, 1, buf, len, err);
 }
+#endif
 
 /* ---- reading a whole file ---- */
 
@@ -11604,12 +11741,14 @@ DSTDEF dst_result dst_model_parse(dst_model **out, const void *buf, size_t len, 
     return dst__parse_file(out, (const unsigned char *)buf, len, &o, err);
 }
 
+#ifndef DST_INFERENCE_ONLY
 DSTDEF dst_result dst_model_parse_checkpoint(dst_model **out, const void *buf, size_t len, dst_error *err)
 {
     dst_load_options o = dst_load_options_default();
     o.checkpoint = 1;
     return dst__parse_file(out, (const unsigned char *)buf, len, &o, err);
 }
+#endif
 
 /* ---- paths: loading, and saving atomically ---- */
 
@@ -11666,12 +11805,14 @@ DSTDEF dst_result dst_model_load(dst_model **out, const char *path, dst_error *e
     return dst_model_load_with(out, path, &o, err);
 }
 
+#ifndef DST_INFERENCE_ONLY
 DSTDEF dst_result dst_model_load_checkpoint(dst_model **out, const char *path, dst_error *err)
 {
     dst_load_options o = dst_load_options_default();
     o.checkpoint = 1;
     return dst_model_load_with(out, path, &o, err);
 }
+#endif
 
 /* Writes a file through a dst_write_fn into "<path>.tmp" beside the target,
    flushes it (fsync where available) and renames it over path; on any
@@ -11792,14 +11933,17 @@ DSTDEF dst_result dst_model_save(const dst_model *m, const char *path, dst_error
     return dst__save_path(m, path, 0, err);
 }
 
+#ifndef DST_INFERENCE_ONLY
 DSTDEF dst_result dst_model_save_checkpoint(const dst_model *m, const char *path, dst_error *err)
 {
     return dst__save_path(m, path, 1, err);
 }
+#endif
 #endif /* DST_NO_STDIO */
 
 /* ==== data: IDX and MNIST ======================================== >>data */
 
+#ifndef DST_INFERENCE_ONLY /* IDX files */
 static uint32_t dst__be32(const unsigned char *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -11835,6 +11979,8 @@ static float dst__idx_value(const unsigned char *p, int type)
     }
 }
 
+#endif
+#ifndef DST_INFERENCE_ONLY /* IDX / MNIST data */
 DSTDEF dst_result dst_idx_parse(const void *buf, size_t len, dst_idx *out, dst_error *err)
 {
     const unsigned char *p = (const unsigned char *)buf;
@@ -11880,6 +12026,8 @@ DSTDEF void dst_idx_free(dst_idx *idx)
     DST_FREE(idx->data, NULL);
     memset(idx, 0, sizeof *idx);
 }
+
+#endif /* DST_INFERENCE_ONLY */
 
 DSTDEF dst_result dst_gunzip(const void *buf, size_t len, unsigned char **out, size_t *out_len, dst_error *err)
 {
@@ -11968,6 +12116,7 @@ static dst_result dst__read_file(const char *path, unsigned char **out, size_t *
     *out_len = len;
     return DST_OK;
 }
+#ifndef DST_INFERENCE_ONLY /* IDX / MNIST files */
 
 DSTDEF dst_result dst_idx_load(const char *path, dst_idx *out, dst_error *err)
 {
@@ -12071,7 +12220,9 @@ DSTDEF dst_result dst_mnist_load(const char *dir, dst_mnist *out, dst_error *err
     if (r != DST_OK) dst_mnist_free(out);
     return r;
 }
+#endif /* DST_INFERENCE_ONLY */
 #endif /* DST_NO_STDIO */
+#ifndef DST_INFERENCE_ONLY /* IDX / MNIST data */
 
 DSTDEF void dst_mnist_free(dst_mnist *d)
 {
@@ -12083,8 +12234,11 @@ DSTDEF void dst_mnist_free(dst_mnist *d)
     memset(d, 0, sizeof *d);
 }
 
+#endif /* DST_INFERENCE_ONLY */
+
 /* ==== data sets of your own: splits, normalisation ============= >>dataset */
 
+#ifndef DST_INFERENCE_ONLY /* data sets */
 DSTDEF size_t dst_dataset_sample_size(const dst_dataset *d)
 {
     return d ? (size_t)d->channels * (size_t)d->height * (size_t)d->width : 0;
@@ -12220,6 +12374,8 @@ DSTDEF dst_result dst_split_stratified(const int *labels, size_t count, float fr
     return DST_OK;
 }
 
+#endif /* DST_INFERENCE_ONLY */
+
 /* ---- normalisation in the model's metadata ---- */
 
 /* A list of numbers "a,b,c" (or one metadata number) into v (up to cap);
@@ -12323,6 +12479,7 @@ DSTDEF dst_result dst_model_normalize(dst_model *m, float *x, size_t samples)
     return DST_OK;
 }
 
+#ifndef DST_INFERENCE_ONLY /* normalisation statistics */
 DSTDEF dst_result dst_normalization_stats(const float *x, size_t samples, size_t sample_size, int count,
                                           float *mean, float *std, dst_error *err)
 {
@@ -12351,7 +12508,10 @@ DSTDEF dst_result dst_normalization_stats(const float *x, size_t samples, size_t
     return DST_OK;
 }
 
+#endif /* DST_INFERENCE_ONLY */
+
 /* ==== CSV tables ================================================== >>csv */
+#ifndef DST_INFERENCE_ONLY /* CSV tables: not in an inference-only build */
 
 /* The reader walks the buffer record by record; a record's fields are kept
    as spans of the buffer (a quoted field's span lies inside its quotes, its
@@ -13068,6 +13228,8 @@ DSTDEF dst_result dst_dataset_from_npy(const dst_npy *features, const dst_npy *l
     return DST_OK;
 }
 
+#endif /* DST_INFERENCE_ONLY (CSV, .npy) */
+
 /* ==== images ==================================================== >>image */
 
 DSTDEF dst_image_prep dst_image_prep_default(int channels, int height, int width)
@@ -13207,7 +13369,7 @@ DSTDEF dst_result dst_image_load(const char *path, const dst_image_prep *prep, f
 
 /* ---- folders of images ---- */
 
-#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO)
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && !defined(DST_NO_STDIO) && !defined(DST_INFERENCE_ONLY)
 /* A directory's entries of one kind (folders, or files whose names end in
    an image extension), sorted by byte value. */
 typedef struct dst__list { char **v; int n, cap; } dst__list;

@@ -432,6 +432,58 @@ static int test_quantize_weight_file_round_trip(void)
     return 0;
 }
 
+/* layers without a bias through the weight file (their int32 bias is 0:
+   the loader reads none), and dst_model_layer_int8: a loaded model gives
+   the integers and scales of the one it was saved from */
+static int test_quantize_no_bias_round_trip_and_layer_int8(void)
+{
+    enum { C = 2, H = 6, W = 6, N = 32 };
+    float x[N * C * H * W], a[N * 3], b[N * 3];
+    dst_layer_desc l[5] = { dst_conv2d(4, 3, 1, 1), dst_relu(), dst_flatten(), dst_dense(3) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m, *q, *back;
+    dst_layer_int8 qa, qb;
+    dst_error e;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int i;
+    l[0].no_bias = 1;
+    l[3].no_bias = 1;
+    t_fill(x, sizeof x / sizeof x[0], 1.0f);
+    d.input_c = C; d.input_h = H; d.input_w = W; d.layers = l; d.layer_count = 4;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    T_CHECK(dst_model_layer_int8(m, 0, &qa) == DST_ERR_ARG); /* a float model */
+    T_CHECK(dst_model_quantize(m, x, N, NULL, &q, &e) == DST_OK);
+    T_CHECK_MSG(dst_model_write_memory(q, &buf, &len, &e) == DST_OK, "%s", e.message);
+    T_CHECK_MSG(dst_model_parse(&back, buf, len, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_model_predict(q, x, N, a) == DST_OK && dst_model_predict(back, x, N, b) == DST_OK);
+    T_CHECK(memcmp(a, b, sizeof a) == 0);
+    for (i = 0; i < 4; ++i) {
+        T_CHECK(dst_model_layer_int8(q, i, &qa) == DST_OK && dst_model_layer_int8(back, i, &qb) == DST_OK);
+        T_CHECK(qa.in_scale == qb.in_scale && qa.out_scale == qb.out_scale && qa.in_zero == qb.in_zero &&
+                qa.out_zero == qb.out_zero && !qa.in_float && qa.relu_fused == qb.relu_fused);
+        T_CHECK((qa.weight != NULL) == (i == 0 || i == 3) && (qb.weight != NULL) == (qa.weight != NULL));
+        if (qa.weight) {
+            int units = i == 0 ? 4 : 3, k = i == 0 ? C * 9 : 4 * H * W, o, j;
+            for (o = 0; o < units; ++o) {
+                long sum = 0;
+                for (j = 0; j < k; ++j) sum += qa.weight[o * k + j];
+                T_CHECK(qa.bias[o] == qb.bias[o] && qa.multiplier[o] == qb.multiplier[o]);
+                T_CHECK(qa.bias[o] == -(long)qa.in_zero * sum); /* no bias: only the zero point's term */
+                T_CHECK(memcmp(qa.weight + o * k, qb.weight + o * k, (size_t)k) == 0);
+            }
+        }
+        if (i) T_CHECK(qa.in_scale == (dst_model_layer_int8(q, i - 1, &qb), qb.out_scale));
+    }
+    T_CHECK(dst_model_layer_int8(q, 0, &qa) == DST_OK && qa.relu_fused == 1);
+    T_CHECK(dst_model_layer_int8(q, 4, &qa) == DST_ERR_ARG && dst_model_layer_int8(q, -1, &qa) == DST_ERR_ARG);
+    dst_free(buf);
+    dst_model_free(back);
+    dst_model_free(q);
+    dst_model_free(m);
+    return 0;
+}
+
 static const t_case quantize_tests[] = {
     { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
     { "quantize_q8_conv_every_level_matches_scalar", test_q8_conv_every_level_matches_scalar },
@@ -439,4 +491,5 @@ static const t_case quantize_tests[] = {
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
     { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
     { "quantize_weight_file_round_trip", test_quantize_weight_file_round_trip },
+    { "quantize_no_bias_round_trip_and_layer_int8", test_quantize_no_bias_round_trip_and_layer_int8 },
 };

@@ -12,6 +12,9 @@
    has. The rule, per output c of the export and d of the library:
      NaN exactly where the library gives NaN, the same infinities, and
      |c - d| <= 1e-5 * max |d_k|, the largest finite output of the sample.
+   An int8 model (dst_model_quantize) is held to more: the export's outputs
+   are the library's bit for bit, at every level (its integer sums are
+   exact and its float steps the same operations in the same order).
    The library's scalar level is its reference. Where a SIMD level of the
    library itself puts a NaN or an infinity elsewhere than its scalar
    reference (Winograd's transforms subtract inputs, so an infinite input
@@ -53,6 +56,7 @@ typedef struct worst {
     long library;     /* outputs where a SIMD level of the library left its scalar reference */
     char first[256];  /* the first of them, in words */
     int normalised;   /* 1: the model carries an input normalisation, applied by the export */
+    int exact;        /* 1: an int8 model: the same bits required */
 } worst;
 
 static int is_nan(float v) { return v != v; }
@@ -72,8 +76,9 @@ static void compare(const float *c, const float *d, const float *ref, size_t n, 
         if (!is_nan(d[k]) && !is_inf(d[k]) && fabs((double)d[k]) > scale) scale = fabs((double)d[k]);
     for (k = 0; k < n; ++k) {
         int ok;
-        if (kind_of(d[k]) != kind_of(ref[k])) { w->library++; continue; }
-        if (is_nan(d[k]) || is_nan(c[k])) ok = is_nan(d[k]) && is_nan(c[k]);
+        if (w->exact) ok = memcmp(&c[k], &d[k], sizeof c[k]) == 0 && memcmp(&d[k], &ref[k], sizeof d[k]) == 0;
+        else if (kind_of(d[k]) != kind_of(ref[k])) { w->library++; continue; }
+        else if (is_nan(d[k]) || is_nan(c[k])) ok = is_nan(d[k]) && is_nan(c[k]);
         else if (is_inf(d[k]) || is_inf(c[k])) ok = c[k] == d[k];
         else {
             double diff = fabs((double)c[k] - (double)d[k]);
@@ -130,6 +135,7 @@ static int check_model(const exported *e, const char *dir)
         dst_model_free(m);
         return 1;
     }
+    w.exact = dst_model_is_quantized(m);
     x = make_inputs(e->in, &count);
     got = (float *)malloc((size_t)count * e->out * sizeof(float));
     want = (float *)malloc((size_t)count * e->out * sizeof(float));
@@ -171,6 +177,9 @@ static int check_model(const exported *e, const char *dir)
     }
     dst_simd_force(DST_SIMD_AUTO);
     if (w.bad) printf("FAIL %s: %d outputs differ; first: %s\n", e->name, w.bad, w.first);
+    else if (w.exact)
+        printf("ok %s: int8, %d %sinputs x %lu outputs at %d SIMD levels, the library's bits\n", e->name, count,
+               w.normalised ? "raw (normalised inside) " : "", (unsigned long)e->out, levels);
     else
         printf("ok %s: %d %sinputs x %lu outputs at %d SIMD levels, NaN and infinities as the library's, "
                "largest relative difference %.2g\n", e->name, count, w.normalised ? "raw (normalised inside) " : "",

@@ -14,6 +14,8 @@
      cli_helper model DIR FILE    a model with the layer options a SPEC cannot give, for export-c
      cli_helper kinds DIR         k_KIND.bin: one small model per layer kind export-c writes
                                   (and per conv path: GEMM, depthwise, Winograd; fused ReLU)
+     cli_helper kinds8 DIR        q8_KIND.bin: int8 models (dst_model_quantize) of the kinds export-c
+                                  writes in integers, and float_layer.q8, one it refuses
      cli_helper game DIR          game.csv / game_test.csv (a table of three species; features
                                   10^5 apart in scale), the same rows as x.npy y.npy xt.npy yt.npy,
                                   game_logits.npy (teacher logits per training row), broken tables
@@ -163,6 +165,79 @@ static int write_kinds(const char *dir)
     KIND("gelu", 2, 5, 5, dst_gelu(), dst_flatten());
     KIND("softmax", 11, 1, 1, dst_softmax_layer(), dst_flatten());
 #undef KIND
+    return ok;
+}
+
+/* Saves the int8 model (dst_model_quantize) of the given layers on a c x h
+   x w input: parameters moved off their initial values, activations
+   calibrated on 64 random samples in [-1.5, 1.5] (the export-c check then
+   feeds values beyond that range too). dir/name.bin, or dir/name when the
+   name has a dot. */
+static int save_int8(const char *dir, const char *name, const dst_layer_desc *layers, int count, int c, int h, int w)
+{
+    dst_model_desc desc = dst_model_desc_default();
+    dst_model *m, *q;
+    dst_error e;
+    char path[1024];
+    size_t i, n = (size_t)64 * (size_t)c * (size_t)h * (size_t)w;
+    float *calib = (float *)malloc(n * sizeof(float));
+    int ok;
+    desc.input_c = c; desc.input_h = h; desc.input_w = w;
+    desc.layers = layers; desc.layer_count = count;
+    if (!calib) return 0;
+    if (dst_model_create(&m, &desc, &e) != DST_OK) { fprintf(stderr, "%s: %s\n", name, e.message); return 0; }
+    for (i = 0; i < dst_model_param_count(m); ++i) dst_model_params(m)[i] += (float)(rnd(100) - 50) / 500.0f;
+    for (i = 0; i < n; ++i) calib[i] = (float)rnd(3001) / 1000.0f - 1.5f;
+    ok = dst_model_quantize(m, calib, 64, NULL, &q, &e) == DST_OK;
+    snprintf(path, sizeof path, strchr(name, '.') ? "%s/%s" : "%s/%s.bin", dir, name);
+    ok = ok && dst_model_save(q, path, &e) == DST_OK;
+    if (!ok) fprintf(stderr, "%s: %s\n", name, e.message);
+    if (ok) dst_model_free(q);
+    dst_model_free(m);
+    free(calib);
+    return ok;
+}
+
+/* int8 models of every layer kind export-c writes for them, alone and in a
+   small CNN, and one with a layer that runs in float (float_layer.q8, which
+   export-c refuses) */
+static int write_kinds8(const char *dir)
+{
+    dst_layer_desc L[12];
+    int ok = 1;
+#define KIND8(name, c, h, w, first, second)                                                 \
+    L[0] = first;                                                                           \
+    L[1] = second;                                                                          \
+    ok = ok && save_int8(dir, "q8_" name, L, L[1].kind == DST_LAYER_FLATTEN ? 1 : 2, c, h, w)
+    KIND8("dense", 2, 7, 7, dst_dense(5), dst_flatten());
+    KIND8("dense_relu", 2, 7, 7, dst_dense(6), dst_relu());
+    KIND8("conv", 2, 7, 7, dst_conv2d(3, 3, 1, 1), dst_flatten());
+    KIND8("conv_relu", 2, 7, 7, dst_conv2d(3, 3, 1, 1), dst_relu());
+    KIND8("conv_s2", 3, 9, 8, dst_conv2d(4, 3, 2, 1), dst_flatten());
+    KIND8("dwconv", 3, 7, 9, dst_depthwise_conv2d(3, 3, 1, 1), dst_flatten());
+    KIND8("maxpool", 2, 7, 7, dst_maxpool2d(3, 1, 1), dst_flatten());
+    KIND8("maxpool2", 2, 16, 18, dst_maxpool2d(2, 2, 0), dst_flatten());
+    KIND8("avgpool", 2, 7, 7, dst_avgpool2d(3, 2, 1), dst_flatten());
+    KIND8("gap", 3, 5, 7, dst_global_avgpool(), dst_flatten());
+    KIND8("dropout", 2, 3, 3, dst_dropout(0.5f), dst_flatten());
+    KIND8("relu", 2, 5, 5, dst_relu(), dst_flatten());
+#undef KIND8
+    /* no bias; groups and dilation; a 5x3 kernel, odd strides and padding */
+    L[0] = dst_dense(7); L[0].no_bias = 1; L[1] = dst_relu(); L[2] = dst_dense(3);
+    ok = ok && save_int8(dir, "q8_dense_nobias", L, 3, 5, 1, 1);
+    L[0] = dst_conv2d(6, 3, 1, 2); L[0].groups = 2; L[0].dilation_h = L[0].dilation_w = 2; L[0].no_bias = 1;
+    L[1] = dst_relu();
+    L[2] = dst_conv2d(5, 3, 2, 1); L[2].kernel_h = 5; L[2].stride_w = 1; L[2].pad_w = 0;
+    ok = ok && save_int8(dir, "q8_conv_groups", L, 3, 4, 9, 8);
+    /* a small CNN of every int8 kind */
+    L[0] = dst_conv2d(4, 3, 1, 1); L[1] = dst_relu(); L[2] = dst_maxpool2d(2, 2, 0);
+    L[3] = dst_depthwise_conv2d(4, 3, 1, 1); L[4] = dst_relu(); L[5] = dst_dropout2d(0.2f);
+    L[6] = dst_conv2d(6, 1, 1, 0); L[7] = dst_avgpool2d(2, 1, 0); L[8] = dst_global_avgpool();
+    L[9] = dst_flatten(); L[10] = dst_dropout(0.1f); L[11] = dst_dense(4);
+    ok = ok && save_int8(dir, "q8_cnn", L, 12, 1, 12, 12);
+    /* sigmoid runs in float inside the int8 model */
+    L[0] = dst_dense(5); L[1] = dst_sigmoid(); L[2] = dst_dense(3);
+    ok = ok && save_int8(dir, "float_layer.q8", L, 3, 4, 1, 1);
     return ok;
 }
 
@@ -329,7 +404,7 @@ int main(int argc, char **argv)
     int size = argc > 3 && strcmp(argv[1], "npy") != 0 && strcmp(argv[1], "model") != 0 &&
                strcmp(argv[1], "unlabeled") != 0 ? atoi(argv[3]) : 12, ok = 0;
     if (!dir || size < 6 || size > 48) {
-        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE [K] | model DIR FILE | kinds|table DIR\n");
+        fprintf(stderr, "usage: cli_helper data|png|broken DIR [SIZE] | npy DIR FILE [K] | model DIR FILE | kinds|kinds8|table DIR\n");
         return 2;
     }
     if (strcmp(argv[1], "data") == 0) {
@@ -422,6 +497,8 @@ int main(int argc, char **argv)
         ok = save_model(dir, "table", L, 1, 1, 1, 10);
     } else if (strcmp(argv[1], "kinds") == 0) {
         ok = write_kinds(dir);
+    } else if (strcmp(argv[1], "kinds8") == 0) {
+        ok = write_kinds8(dir);
     } else if (strcmp(argv[1], "game") == 0) {
         ok = write_game(dir);
     } else if (strcmp(argv[1], "gameidx") == 0) {

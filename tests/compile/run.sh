@@ -62,5 +62,26 @@ for build in "gcc -std=c99" "gcc -std=gnu99" "gcc -std=gnu99 -march=native" "cla
     fi
 done
 
+# DST_INFERENCE_ONLY: a deployed program (a model from memory, predict, its
+# int8 model) builds clean and runs as C and C++ with gcc and clang; the
+# library compiled that way defines no training function (the same grep
+# finds them in a full build, so the pattern is sound), and calling one does
+# not compile.
+for build in "gcc -std=c99 $STRICT_C" "clang -std=c99 $STRICT_C" "g++ -x c++ -std=c++11 $STRICT" \
+             "clang++ -x c++ -std=c++11 $STRICT"; do
+    tag=$(echo "$build" | cut -d' ' -f1)
+    check "DST_INFERENCE_ONLY program: $tag" \
+        sh -c "$build -O1 $WARN -I. tests/compile/inference.c -o $out/inference-$tag -lm && $out/inference-$tag"
+done
+training='^[0-9a-f]+ [TtDdRr] (dst_model_fit|dst_model_train_step|dst_model_distill_step|dst_model_backward|dst_model_set_optimizer|dst_optimizer_update|dst_clip_grad_norm|dst_lr_at|dst_teacher_[a-z]+|dst_model_(save|load|write|parse)_checkpoint[a-z_]*|dst_(csv|npy|idx)_[a-z]+|dst_mnist_load|dst_dataset_[a-z_]+|dst_split_stratified|dst__[a-z0-9]+_layer_backward|dst__(sgd|adam)_[a-z0-9]+)$'
+check "DST_INFERENCE_ONLY: no training function in the library" \
+    sh -c "gcc -std=c99 -O1 -I. -c tests/compile/inference.c -o $out/inference.o &&
+           sed 's/#define DST_INFERENCE_ONLY//' tests/compile/inference.c > $out/inference_full.c &&
+           gcc -std=c99 -O1 -I. -Itests/compile -c $out/inference_full.c -o $out/inference_full.o &&
+           nm $out/inference_full.o | grep -Eq '$training' && ! nm $out/inference.o | grep -E '$training'"
+check "DST_INFERENCE_ONLY: dst_model_fit is not declared" \
+    sh -c "printf '#define DST_INFERENCE_ONLY\\n#include \"distill.h\"\\nint f(dst_model *m);\\nint f(dst_model *m) { return (int)dst_model_fit(m, 0, 0, 0, 0); }\\n' > $out/fit.c &&
+           ! gcc -std=c99 $WARN -I. -c $out/fit.c -o $out/fit.o"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

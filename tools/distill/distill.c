@@ -35,6 +35,7 @@
      train.c   train and distill
      model.c   eval, predict, info
      export.c  export-c and export-bytes
+     export_int8.c  export-c of an int8 model
      plot.c    plot (and train --plot)
      main.c    options, usage, main */
 #include "cli.h"
@@ -46,5 +47,6 @@
 #include "train.c"
 #include "model.c"
 #include "export.c"
+#include "export_int8.c"
 #include "plot.c"
 #include "main.c"
