@@ -246,9 +246,9 @@ endef
 $(foreach p,$(CROSS_PLATFORMS),$(eval $(call CROSS_RULES,$(p))))
 test-windows: build/wine/.ready
 
-# The platforms whose unit tests on real data (Fashion-MNIST) run shortened,
-# DST_TEST_QUICK (tests/test.h; each test says so in its output): the emulated
-# scalar code takes minutes over them. `make test-s390x CROSS_QUICK=` runs
+# The platforms whose unit tests on real data (Fashion-MNIST) and threads tests
+# run shortened, DST_TEST_QUICK (tests/test.h; each test says so in its
+# output): the emulated scalar code takes minutes over them. `make test-s390x CROSS_QUICK=` runs
 # them whole.
 CROSS_QUICK = s390x
 # Both suites of platform $(1) through its emulator (tests/suites.sh sums

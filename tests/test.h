@@ -91,9 +91,11 @@ static T_MAYBE_UNUSED int t_plain_c_bits(const float *simd, const float *plain, 
 }
 
 /* DST_TEST_QUICK set (and not "0"): the tests on real data (Fashion-MNIST)
-   train on fewer images, for emulated platforms where the full runs take
-   minutes (make test-s390x). Each says what it shortened; its checks stay,
-   with thresholds measured for the shorter run. */
+   train on fewer images and the threads tests do less of the same work
+   (threads_sgemm_same_bits without its largest product, threads_models_same_bits
+   fewer steps), for emulated platforms where the full runs take minutes
+   (make test-s390x). Each says what it shortened; its checks stay, with
+   thresholds measured for the shorter run. */
 static T_MAYBE_UNUSED int t_quick(void)
 {
     const char *q = getenv("DST_TEST_QUICK");
