@@ -33,8 +33,10 @@
                       device with every label would reach.
    The settings are the ones docs/DISTILLATION.md's transfer-set benchmark
    (bench/kd_transfer.c) chose on a validation split, with 3 seeds and
-   PyTorch side by side; the demo runs them once, in about 4 minutes of one
-   core (the teacher is half of it).
+   PyTorch side by side; the demo runs them once. Its cost is about 5.6
+   million training steps of C2 and 180,000 of C1 (the teacher is most of
+   it): 17 minutes on the 2-core machine of docs/BENCHMARKS.md while other
+   suites ran (13 of them the teacher); a few minutes on a free core.
      --quick  teacher 1 epoch on 6,000 images, 500 labels + 5,500 unlabelled,
               students 10 / 10 / 2 / 2 epochs: a smoke test */
 #define STB_IMAGE_IMPLEMENTATION
