@@ -33,10 +33,10 @@
                       device with every label would reach.
    The settings are the ones docs/DISTILLATION.md's transfer-set benchmark
    (bench/kd_transfer.c) chose on a validation split, with 3 seeds and
-   PyTorch side by side; the demo runs them once. Its cost is about 5.6
-   million training steps of C2 and 180,000 of C1 (the teacher is most of
-   it): 17 minutes on the 2-core machine of docs/BENCHMARKS.md while other
-   suites ran (13 of them the teacher); a few minutes on a free core.
+   PyTorch side by side; the demo runs them once. Its cost: C2 trains on
+   1.4 million samples and C1 on 180,000 (the teacher is most of it): about
+   3 minutes at the one-thread speeds docs/BENCHMARKS.md measured on a free
+   core; 17 minutes on the shared 2-core machine while other suites ran.
      --quick  teacher 1 epoch on 6,000 images, 500 labels + 5,500 unlabelled,
               students 10 / 10 / 2 / 2 epochs: a smoke test */
 #define STB_IMAGE_IMPLEMENTATION
