@@ -1598,6 +1598,12 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
      DST__VFMA(isa, a, b, c)   a * b + c: fused (one rounding) on AVX2, AVX-512
                                and NEON, a multiply and an add on SSE2
      DST__VHSUM(isa, v)        the sum of the lanes
+     DST__VLEAVE(isa)          at the end of a kernel, before it returns or
+                               hands its tail to plain C: vzeroupper on AVX2
+                               and AVX-512 (SSE code run while the upper
+                               halves are dirty is several times slower on
+                               some CPUs, and GCC does not emit it before
+                               every tail call), nothing elsewhere
    and, in the 4-lane sets (SSE2, NEON) for the element-wise kernels:
      DST__VPOS_OR_0(isa, s, a) per lane s > 0 ? a : +0 (a NaN s gives +0),
                                which is ReLU as DST__VPOS_OR_0(isa, a, a)
@@ -1626,6 +1632,7 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
 #define DST__VSQRT(isa, a) DST__CAT(DST__VSQRT_, isa)(a)
 #define DST__VFMA(isa, a, b, c) DST__CAT(DST__VFMA_, isa)(a, b, c)
 #define DST__VHSUM(isa, v) DST__CAT(DST__VHSUM_, isa)(v)
+#define DST__VLEAVE(isa) DST__CAT(DST__VLEAVE_, isa)()
 #define DST__VPOS_OR_0(isa, s, a) DST__CAT(DST__VPOS_OR_0_, isa)(s, a)
 #define DST__VNAN_OR(isa, acc, a) DST__CAT(DST__VNAN_OR_, isa)(acc, a)
 #define DST__VANY(isa, acc) DST__CAT(DST__VANY_, isa)(acc)
@@ -1649,6 +1656,7 @@ typedef __m128 dst__vec_sse2;
 #define DST__VSQRT_sse2(a) _mm_sqrt_ps(a)
 #define DST__VFMA_sse2(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
 #define DST__VHSUM_sse2(v) dst__hsum_sse2(v)
+#define DST__VLEAVE_sse2() ((void)0)
 #define DST__VPOS_OR_0_sse2(s, a) _mm_and_ps(_mm_cmpgt_ps(s, _mm_setzero_ps()), a)
 #define DST__VNAN_OR_sse2(acc, a) _mm_or_ps(acc, _mm_cmpunord_ps(a, a))
 #define DST__VANY_sse2(acc) (_mm_movemask_ps(acc) != 0)
@@ -1674,6 +1682,7 @@ typedef __m256 dst__vec_avx2;
 #define DST__VSQRT_avx2(a) _mm256_sqrt_ps(a)
 #define DST__VFMA_avx2(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define DST__VHSUM_avx2(v) dst__hsum_avx2(v)
+#define DST__VLEAVE_avx2() _mm256_zeroupper()
 static DST__TARGET("avx2,fma") float dst__hsum_avx2(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -1718,6 +1727,7 @@ typedef __m512 dst__vec_avx512;
 #define DST__VSQRT_avx512(a) _mm512_sqrt_ps(a)
 #define DST__VFMA_avx512(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define DST__VHSUM_avx512(v) dst__hsum_avx512(v)
+#define DST__VLEAVE_avx512() _mm256_zeroupper()
 static DST__TARGET("avx512f") float dst__hsum_avx512(__m512 v)
 {   /* (masked forms: GCC 12 warns in C++ on the unmasked ones, which start from undefined) */
     __m512 t = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E)); /* halves */
@@ -1764,6 +1774,7 @@ typedef float32x4_t dst__vec_neon;
 #define DST__VSQRT_neon(a) vsqrtq_f32(a)
 #define DST__VFMA_neon(a, b, c) vfmaq_f32(c, a, b)
 #define DST__VHSUM_neon(v) vaddvq_f32(v)
+#define DST__VLEAVE_neon() ((void)0)
 #define DST__VPOS_OR_0_neon(s, a) vbslq_f32(vcgtq_f32(s, vdupq_n_f32(0)), a, vdupq_n_f32(0))
 #define DST__VNAN_OR_neon(acc, a) \
     vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(acc), vmvnq_u32(vceqq_f32(a, a))))
@@ -1983,6 +1994,7 @@ typedef struct dst__kernels {
     /* int8 models: rows of u8 x s8 dot products in int32 (see >>int8) */
     void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out, size_t ostride);
     void (*q8_conv)(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out);
+    void (*q8_rows4)(const uint8_t *const *src, size_t n, uint8_t *dst);
     void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
     void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
 } dst__kernels;
@@ -6114,6 +6126,7 @@ static DST__Q8_ATTR_AVX512 void dst__q8_dot_avx512(const uint8_t *x, const int8_
         dst__hsum4_epi32_avx512(a0, a1, a2, a3, s);
         for (i = 0; i < nr; ++i) out[(r + i) * ostride] = s[i];
     }
+    DST__VLEAVE(avx512);
 }
 
 /* AVX-512 VNNI: 64 values a step, vpdpbusd (four u8 x s8 products into
@@ -6140,6 +6153,7 @@ static DST__Q8_ATTR_VNNI void dst__q8_dot_avx512vnni(const uint8_t *x, const int
         dst__hsum4_epi32_avx512(a0, a1, a2, a3, s);
         for (i = 0; i < nr; ++i) out[(r + i) * ostride] = s[i];
     }
+    DST__VLEAVE(avx512);
 }
 #endif /* DST__SIMD_X86 */
 
@@ -6230,63 +6244,157 @@ static void dst__q8_conv_tail(const uint8_t *x4, const int8_t *w, size_t k, size
 #endif
 
 #if defined(DST__SIMD_X86)
-/* 4 positions a vector, four vectors a step */
-static void dst__q8_conv_sse2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+/* The weights of rows 0 .. nr - 1 (nr <= 4, rows of k), groups q0 ..
+   q0 + n - 1, as pmaddwd takes them: for group q and row c, wp[8q + 2c]
+   holds inputs 4q and 4q + 2 (the even bytes of a position's four) as two
+   int16 of an int32, low half first, and wp[8q + 2c + 1] inputs 4q + 1
+   and 4q + 3; 0 beyond k. */
+#define DST__Q8_CONV_CHUNK 128
+static void dst__q8_pairs(const int8_t *w, size_t k, size_t nr, size_t q0, size_t n, int32_t *wp)
 {
-    size_t r, q, p, j, nq = (k + 3) / 4, pv = npos & ~(size_t)3;
-    const __m128i low = _mm_set1_epi16(0xFF);
-    for (r = 0; r < rows; ++r) {
-        const int8_t *wr = w + r * k;
-        int32_t *o = out + r * npos;
-        for (p = 0; p < pv; p += 16) {
-            size_t nv = (pv - p) / 4 < 4 ? (pv - p) / 4 : 4;
-            __m128i acc[4];
-            for (j = 0; j < 4; ++j) acc[j] = _mm_setzero_si128();
-            for (q = 0; q < nq; ++q) {
-                __m128i wv = _mm_set1_epi32(dst__q8_w4(wr, k, q));
-                __m128i we = _mm_srai_epi16(_mm_slli_epi16(wv, 8), 8), wo = _mm_srai_epi16(wv, 8);
-                const uint8_t *xq = x4 + (q * npos + p) * 4;
-                for (j = 0; j < nv; ++j) {
-                    __m128i xv = _mm_loadu_si128((const __m128i *)(const void *)(xq + 16 * j));
-                    acc[j] = _mm_add_epi32(acc[j], _mm_add_epi32(_mm_madd_epi16(_mm_and_si128(xv, low), we),
-                                                                 _mm_madd_epi16(_mm_srli_epi16(xv, 8), wo)));
-                }
+    size_t q, c, h;
+    for (q = 0; q < n; ++q)
+        for (c = 0; c < nr; ++c)
+            if (4 * (q0 + q) + 4 <= k) { /* a whole group */
+                const int8_t *g = w + c * k + 4 * (q0 + q);
+                wp[8 * q + 2 * c] = (int32_t)((uint32_t)(uint16_t)(int16_t)g[0] | (uint32_t)(uint16_t)(int16_t)g[2] << 16);
+                wp[8 * q + 2 * c + 1] = (int32_t)((uint32_t)(uint16_t)(int16_t)g[1] | (uint32_t)(uint16_t)(int16_t)g[3] << 16);
+            } else for (h = 0; h < 2; ++h) {
+                size_t lo = 4 * (q0 + q) + h, hi = lo + 2;
+                uint32_t v = lo < k ? (uint16_t)(int16_t)w[c * k + lo] : 0u;
+                if (hi < k) v |= (uint32_t)(uint16_t)(int16_t)w[c * k + hi] << 16;
+                wp[8 * q + 2 * c + h] = (int32_t)v;
             }
-            for (j = 0; j < nv; ++j) _mm_storeu_si128((__m128i *)(void *)(o + p + 4 * j), acc[j]);
-        }
-    }
-    dst__q8_conv_tail(x4, w, k, npos, rows, pv, out);
 }
 
-/* 8 positions a vector, four vectors a step; the tail by the SSE2 kernel's
-   plain C */
+/* SSE2 and AVX2, written once over integer vectors V of W int32 lanes (W
+   positions): tiles of R output channels (4, then the rows left one at a
+   time: a depthwise layer has one) x NV vectors of positions. Each
+   position vector is loaded and split into its even and its odd bytes
+   (widened to int16) once for the R channels, then multiplied in pairs
+   into int32 (pmaddwd: no saturation) against each channel's pairs from
+   dst__q8_pairs. The groups go in chunks of DST__Q8_CONV_CHUNK (their
+   pairs on the stack), the sums carried in out from chunk to chunk;
+   positions beyond the last whole vector go to dst__q8_conv_tail. */
+#define DST__Q8_CONV_MAC(R, NV, c, A, B)                                                                                     \
+    if ((c) < (R)) {                                                                                                    \
+        DST__QV we_ = DST__QSET1(wp[8 * q_ + 2 * (c)]), wo_ = DST__QSET1(wp[8 * q_ + 2 * (c) + 1]);                     \
+        A = DST__QADD(A, DST__QADD(DST__QMADD(ea_, we_), DST__QMADD(oa_, wo_)));                                        \
+        if ((NV) == 2) B = DST__QADD(B, DST__QADD(DST__QMADD(eb_, we_), DST__QMADD(ob_, wo_)));                         \
+    }
+#define DST__Q8_CONV_TILE(R, NV)                                                                                        \
+    do {                                                                                                                \
+        DST__QV a_[4], b_[4];                                                                                           \
+        size_t c_, q_;                                                                                                  \
+        for (c_ = 0; c_ < 4; ++c_) {                                                                                    \
+            a_[c_] = b_[c_] = DST__QZERO();                                                                             \
+            if (c_ < (R) && q0) a_[c_] = DST__QLOAD(out + (r + c_) * npos + p);                                         \
+            if (c_ < (R) && q0 && (NV) == 2) b_[c_] = DST__QLOAD(out + (r + c_) * npos + p + DST__QW);                  \
+        }                                                                                                               \
+        {                                                                                                               \
+            DST__QV a0 = a_[0], a1 = a_[1], a2 = a_[2], a3 = a_[3], b0 = b_[0], b1 = b_[1], b2 = b_[2], b3 = b_[3];     \
+            for (q_ = 0; q_ < nqc; ++q_) {                                                                              \
+                const uint8_t *xq_ = x4 + ((q0 + q_) * npos + p) * 4;                                                   \
+                DST__QV xa_ = DST__QLOAD(xq_), ea_ = DST__QAND(xa_, low), oa_ = DST__QSRLI16(xa_, 8), eb_ = ea_, ob_ = oa_; \
+                if ((NV) == 2) {                                                                                        \
+                    DST__QV xb_ = DST__QLOAD(xq_ + 4 * DST__QW);                                                        \
+                    eb_ = DST__QAND(xb_, low);                                                                          \
+                    ob_ = DST__QSRLI16(xb_, 8);                                                                         \
+                }                                                                                                       \
+                DST__Q8_CONV_MAC(R, NV, 0, a0, b0)                                                                           \
+                DST__Q8_CONV_MAC(R, NV, 1, a1, b1)                                                                           \
+                DST__Q8_CONV_MAC(R, NV, 2, a2, b2)                                                                           \
+                DST__Q8_CONV_MAC(R, NV, 3, a3, b3)                                                                           \
+            }                                                                                                           \
+            a_[0] = a0; a_[1] = a1; a_[2] = a2; a_[3] = a3; b_[0] = b0; b_[1] = b1; b_[2] = b2; b_[3] = b3;             \
+        }                                                                                                               \
+        for (c_ = 0; c_ < (R); ++c_) {                                                                                  \
+            DST__QSTORE(out + (r + c_) * npos + p, a_[c_]);                                                             \
+            if ((NV) == 2) DST__QSTORE(out + (r + c_) * npos + p + DST__QW, b_[c_]);                                    \
+        }                                                                                                               \
+    } while (0)
+
+#define DST__Q8_CONV_BODY                                                                                               \
+    size_t r, q0, p, nq = (k + 3) / 4, pv = npos - npos % DST__QW;                                                     \
+    /* the positions past pv as one more vector that ends at npos (it    \
+       computes some positions again: so only in one chunk of groups) */ \
+    size_t p_end = npos >= DST__QW && nq <= DST__Q8_CONV_CHUNK ? npos : pv;                                             \
+    int32_t wp[8 * DST__Q8_CONV_CHUNK];                                                                                 \
+    for (r = 0; r < rows; r += rows - r >= 4 ? 4 : 1) {                                                                 \
+        size_t nr = rows - r >= 4 ? 4 : 1;                                                                              \
+        for (q0 = 0; q0 < nq; q0 += DST__Q8_CONV_CHUNK) {                                                               \
+            size_t nqc = nq - q0 < DST__Q8_CONV_CHUNK ? nq - q0 : DST__Q8_CONV_CHUNK;                                   \
+            dst__q8_pairs(w + r * k, k, nr, q0, nqc, wp);                                                               \
+            if (nr == 4) {                                                                                              \
+                for (p = 0; p + 2 * DST__QW <= pv; p += 2 * DST__QW) DST__Q8_CONV_TILE(4, 2);                          \
+                for (; p < pv; p += DST__QW) DST__Q8_CONV_TILE(4, 1);                                                   \
+                if (pv < p_end) { p = npos - DST__QW; DST__Q8_CONV_TILE(4, 1); }                                        \
+            } else {                                                                                                    \
+                for (p = 0; p + 2 * DST__QW <= pv; p += 2 * DST__QW) DST__Q8_CONV_TILE(1, 2);                          \
+                for (; p < pv; p += DST__QW) DST__Q8_CONV_TILE(1, 1);                                                   \
+                if (pv < p_end) { p = npos - DST__QW; DST__Q8_CONV_TILE(1, 1); }                                        \
+            }                                                                                                           \
+        }                                                                                                               \
+    }
+
+#define DST__QV __m128i
+#define DST__QW 4
+#define DST__QLOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define DST__QSTORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), v)
+#define DST__QZERO() _mm_setzero_si128()
+#define DST__QSET1(x) _mm_set1_epi32(x)
+#define DST__QADD(a, b) _mm_add_epi32(a, b)
+#define DST__QMADD(a, b) _mm_madd_epi16(a, b)
+#define DST__QAND(a, b) _mm_and_si128(a, b)
+#define DST__QSRLI16(a, n) _mm_srli_epi16(a, n)
+static void dst__q8_conv_sse2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+{
+    const __m128i low = _mm_set1_epi16(0xFF);
+    DST__Q8_CONV_BODY
+    dst__q8_conv_tail(x4, w, k, npos, rows, p_end, out);
+}
+#undef DST__QV
+#undef DST__QW
+#undef DST__QLOAD
+#undef DST__QSTORE
+#undef DST__QZERO
+#undef DST__QSET1
+#undef DST__QADD
+#undef DST__QMADD
+#undef DST__QAND
+#undef DST__QSRLI16
+
+#define DST__QV __m256i
+#define DST__QW 8
+#define DST__QLOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define DST__QSTORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define DST__QZERO() _mm256_setzero_si256()
+#define DST__QSET1(x) _mm256_set1_epi32(x)
+#define DST__QADD(a, b) _mm256_add_epi32(a, b)
+#define DST__QMADD(a, b) _mm256_madd_epi16(a, b)
+#define DST__QAND(a, b) _mm256_and_si256(a, b)
+#define DST__QSRLI16(a, n) _mm256_srli_epi16(a, n)
 static DST__TARGET("avx2,fma") void dst__q8_conv_avx2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,
                                                        size_t rows, int32_t *out)
 {
-    size_t r, q, p, j, nq = (k + 3) / 4, pv = npos & ~(size_t)7;
     const __m256i low = _mm256_set1_epi16(0xFF);
-    for (r = 0; r < rows; ++r) {
-        const int8_t *wr = w + r * k;
-        int32_t *o = out + r * npos;
-        for (p = 0; p < pv; p += 32) {
-            size_t nv = (pv - p) / 8 < 4 ? (pv - p) / 8 : 4;
-            __m256i acc[4];
-            for (j = 0; j < 4; ++j) acc[j] = _mm256_setzero_si256();
-            for (q = 0; q < nq; ++q) {
-                __m256i wv = _mm256_set1_epi32(dst__q8_w4(wr, k, q));
-                __m256i we = _mm256_srai_epi16(_mm256_slli_epi16(wv, 8), 8), wo = _mm256_srai_epi16(wv, 8);
-                const uint8_t *xq = x4 + (q * npos + p) * 4;
-                for (j = 0; j < nv; ++j) {
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + 32 * j));
-                    acc[j] = _mm256_add_epi32(acc[j], _mm256_add_epi32(_mm256_madd_epi16(_mm256_and_si256(xv, low), we),
-                                                                       _mm256_madd_epi16(_mm256_srli_epi16(xv, 8), wo)));
-                }
-            }
-            for (j = 0; j < nv; ++j) _mm256_storeu_si256((__m256i *)(void *)(o + p + 8 * j), acc[j]);
-        }
-    }
-    dst__q8_conv_tail(x4, w, k, npos, rows, pv, out);
+    DST__Q8_CONV_BODY
+    DST__VLEAVE(avx2);
+    dst__q8_conv_tail(x4, w, k, npos, rows, p_end, out);
 }
+#undef DST__QV
+#undef DST__QW
+#undef DST__QLOAD
+#undef DST__QSTORE
+#undef DST__QZERO
+#undef DST__QSET1
+#undef DST__QADD
+#undef DST__QMADD
+#undef DST__QAND
+#undef DST__QSRLI16
+#undef DST__Q8_CONV_BODY
+#undef DST__Q8_CONV_TILE
+#undef DST__Q8_CONV_MAC
 
 /* AVX-512 VNNI: 16 positions a vector, four a step, the last ones masked */
 static DST__Q8_ATTR_VNNI void dst__q8_conv_avx512vnni(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,
@@ -6344,6 +6452,55 @@ static void dst__q8_conv_neon(const uint8_t *x4, const int8_t *w, size_t k, size
 }
 #endif
 
+/* ---- int8 convolution: interleaving four rows of bytes ----
+   q8_rows4 gives dst[4j + i] = src[i][j] for j < n and i < 4: one row of
+   positions of a group of four inputs in the layout of q8_conv. The vector
+   levels take 16 positions a step and may read up to 15 bytes past each
+   src[i] + n and write up to 63 bytes past dst + 4n (dst__q8_patches_rows
+   leaves room for both); plain C does neither. */
+static void dst__q8_rows4_scalar(const uint8_t *const *src, size_t n, uint8_t *dst)
+{
+    size_t j, i;
+    for (j = 0; j < n; ++j)
+        for (i = 0; i < 4; ++i) dst[4 * j + i] = src[i][j];
+}
+
+#if defined(DST__SIMD_X86)
+/* bytes of rows 0 and 1 paired, of rows 2 and 3 paired, then the pairs paired */
+static void dst__q8_rows4_sse2(const uint8_t *const *src, size_t n, uint8_t *dst)
+{
+    size_t j;
+    for (j = 0; j < n; j += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src[0] + j));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src[1] + j));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src[2] + j));
+        __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src[3] + j));
+        __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+        __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+        __m128i *o = (__m128i *)(void *)(dst + 4 * j);
+        _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+        _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+        _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+        _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+    }
+}
+#endif
+#if defined(DST__SIMD_NEON)
+/* an interleaving store of four registers does it */
+static void dst__q8_rows4_neon(const uint8_t *const *src, size_t n, uint8_t *dst)
+{
+    size_t j;
+    for (j = 0; j < n; j += 16) {
+        uint8x16x4_t v;
+        v.val[0] = vld1q_u8(src[0] + j);
+        v.val[1] = vld1q_u8(src[1] + j);
+        v.val[2] = vld1q_u8(src[2] + j);
+        v.val[3] = vld1q_u8(src[3] + j);
+        vst4q_u8(dst + 4 * j, v);
+    }
+}
+#endif
+
 /* ---- requantize: int32 sums to uint8 ----
    y[j] = clamp(((float)acc[j] + k[0]) k[1] + k[2], k[3], 255), truncated:
    k = { bias, multiplier, zero point + 0.5, lowest } (lowest: 0, or the
@@ -6384,6 +6541,31 @@ static void dst__q8_requant_sse2(const int32_t *acc, size_t n, const float *k, u
                          _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3])));
     }
     dst__q8_requant_scalar(acc + j, n - j, k, y + j);
+}
+
+/* 32 a step, the rest by SSE2; packs work within 128-bit halves, so the
+   bytes come out in fours to put in order (vpermd). AVX2 without FMA in
+   its attribute: no multiply-add can be fused. */
+static DST__TARGET("avx2") void dst__q8_requant_avx2(const int32_t *acc, size_t n, const float *k, uint8_t *y)
+{
+    size_t j;
+    const __m256 b = _mm256_set1_ps(k[0]), m = _mm256_set1_ps(k[1]), z = _mm256_set1_ps(k[2]), lo = _mm256_set1_ps(k[3]),
+                 hi = _mm256_set1_ps(255.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (j = 0; j + 32 <= n; j += 32) {
+        __m256i q[4];
+        int i;
+        for (i = 0; i < 4; ++i) {
+            __m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(const void *)(acc + j + 8 * i)));
+            v = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(v, b), m), z);
+            q[i] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(y + j),
+                            _mm256_permutevar8x32_epi32(_mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                                                            _mm256_packs_epi32(q[2], q[3])), order));
+    }
+    DST__VLEAVE(avx2);
+    dst__q8_requant_sse2(acc + j, n - j, k, y + j);
 }
 #endif
 
@@ -6493,8 +6675,9 @@ static void dst__q8_avgpool(const dst_pool2d_params *p, int batch, const uint8_t
    kernel column) of position pos at col[((i / 4) npos + pos) 4 + i % 4];
    outside the input, the zero point (a real 0); the last group's bytes
    beyond k, 0. Filled input by input, row of positions by row: the source
-   runs along an input row. */
-static void dst__q8_patches(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col)
+   runs along an input row. Any stride; the reference of
+   dst__q8_patches_rows. */
+static void dst__q8_patches_any(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col)
 {
     int oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), cg = p->in_c / p->groups, yo, xo, c, ky, kx;
     size_t k = (size_t)cg * p->kernel_h * p->kernel_w, npos = (size_t)oh * ow, nq = (k + 3) / 4, i = 0;
@@ -6524,6 +6707,68 @@ static void dst__q8_patches(const dst_conv2d_params *p, const uint8_t *x, int g,
                 }
             }
     }
+}
+
+/* The bytes an int8 convolution's forward needs in m->col for one sample's
+   group: the patches (dst__q8_patches' layout, then 64 bytes to spare for
+   q8_rows4's writes) and, with stride_w 1, the padded copy of the group's
+   input planes that dst__q8_patches_rows reads (*pad_at: where it starts). */
+static size_t dst__q8_col_bytes(const dst_conv2d_params *p, size_t *pad_at)
+{
+    size_t k = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
+    size_t npos = (size_t)dst__conv_out_h(p) * dst__conv_out_w(p), ph = (size_t)p->in_h + 2 * p->pad_h,
+           pw = (size_t)p->in_w + 2 * p->pad_w;
+    size_t at = ((k + 3) / 4 * 4 * npos + 64 + 63) & ~(size_t)63;
+    *pad_at = at;
+    return p->stride_w == 1 ? at + (size_t)(p->in_c / p->groups) * ph * pw + 16 + pw + 16 : at;
+}
+
+/* The patches when stride_w is 1: the group's planes copied once into pad,
+   the zero point around them as far as the padding reaches; then each
+   kernel input's row of positions is a run of that copy, and each group of
+   four inputs' rows are interleaved by q8_rows4 (bytes beyond k from a
+   run of zeros). The same bytes as dst__q8_patches_any. */
+static void dst__q8_patches_rows(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col,
+                                 uint8_t *pad, const dst__kernels *kt)
+{
+    int oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), cg = p->in_c / p->groups, yo, c, y;
+    size_t ph = (size_t)p->in_h + 2 * p->pad_h, pw = (size_t)p->in_w + 2 * p->pad_w, plane = ph * pw;
+    size_t taps = (size_t)p->kernel_h * p->kernel_w, k = (size_t)cg * taps, nq = (k + 3) / 4, npos = (size_t)oh * ow, q, i;
+    uint8_t *zeros = pad + (size_t)cg * plane + 16;
+    memset(zeros, 0, pw + 16);
+    if (p->pad_h == 0 && p->pad_w == 0) { /* the planes as they are */
+        memcpy(pad, x + (size_t)g * cg * plane, (size_t)cg * plane);
+        memset(pad + (size_t)cg * plane, zero, 16);
+    } else {
+        memset(pad, zero, (size_t)cg * plane + 16);
+        for (c = 0; c < cg; ++c)
+            for (y = 0; y < p->in_h; ++y)
+                memcpy(pad + (size_t)c * plane + (size_t)(y + p->pad_h) * pw + p->pad_w,
+                       x + ((size_t)(g * cg + c) * p->in_h + y) * p->in_w, (size_t)p->in_w);
+    }
+    for (q = 0; q < nq; ++q) {
+        const uint8_t *base[4], *src[4];
+        for (i = 0; i < 4; ++i) {
+            size_t in = 4 * q + i, t = in % taps;
+            base[i] = in >= k ? NULL
+                              : pad + in / taps * plane + t / (size_t)p->kernel_w * p->dilation_h * pw +
+                                    t % (size_t)p->kernel_w * p->dilation_w;
+        }
+        for (yo = 0; yo < oh; ++yo) {
+            for (i = 0; i < 4; ++i) src[i] = base[i] ? base[i] + (size_t)yo * p->stride_h * pw : zeros;
+            kt->q8_rows4(src, (size_t)ow, col + (q * npos + (size_t)yo * ow) * 4);
+        }
+    }
+}
+
+/* The patches of one sample's group g, col as dst__q8_col_bytes lays it out. */
+static void dst__q8_patches(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col,
+                            const dst__kernels *kt)
+{
+    size_t pad_at;
+    dst__q8_col_bytes(p, &pad_at);
+    if (p->stride_w == 1) dst__q8_patches_rows(p, x, g, zero, col, col + pad_at, kt);
+    else dst__q8_patches_any(p, x, g, zero, col);
 }
 
 /* ==== random numbers ============================================== >>rng */
@@ -6758,6 +7003,7 @@ static ATTR void dst__sgd_##isa(const dst__opt_consts *k, float *DST__RESTRICT p
             DST__VSTORE(vs, p + i, DST__VSUB(vs, DST__VLOAD(vs, p + i), DST__VMUL(vs, lr, b)));                         \
         }                                                                                                               \
     }                                                                                                                   \
+    DST__VLEAVE(vs);                                                                                                    \
     dst__sgd_scalar(k, p + i, g + i, buf ? buf + i : NULL, n - i);                                                      \
 }                                                                                                                       \
 static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT p, const float *DST__RESTRICT g,        \
@@ -6780,6 +7026,7 @@ static ATTR void dst__adam_##isa(const dst__opt_consts *k, float *DST__RESTRICT 
         DST__VSTORE(vs, v + i, vv);                                                                                     \
         DST__VSTORE(vs, p + i, DST__VSUB(vs, pv, DST__VDIV(vs, DST__VMUL(vs, step_size, mv), den)));                    \
     }                                                                                                                   \
+    DST__VLEAVE(vs);                                                                                                    \
     dst__adam_scalar(k, p + i, g + i, m + i, v + i, n - i);                                                             \
 }
 
@@ -6876,7 +7123,7 @@ static const dst__kernels dst__kernels_scalar = {
     0, NULL, NULL,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_rows4_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 
 #if defined(DST__SIMD_X86)
@@ -6887,7 +7134,7 @@ static const dst__kernels dst__kernels_sse2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
+    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_rows4_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 static const dst__kernels dst__kernels_avx2 = {
@@ -6897,7 +7144,7 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_requant_sse2, dst__q8_quantize_sse2
+    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_rows4_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2
 };
 
 /* AVX-512: one table per int8 extension set the CPU has (dst__cpu_avx512_int8):
@@ -6909,7 +7156,7 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
     DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
     dst__maxpool2x2_forward_avx512,                                                                    \
-    q8_dot, q8_conv, dst__q8_requant_sse2, dst__q8_quantize_sse2                                       \
+    q8_dot, q8_conv, dst__q8_rows4_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2                                 \
 }
 static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2, dst__q8_conv_avx2);
 static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512, dst__q8_conv_avx2);
@@ -6927,7 +7174,7 @@ static const dst__kernels dst__kernels_neon = {
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_neon, dst__q8_conv_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_neon, dst__q8_conv_neon, dst__q8_rows4_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 #endif
 
@@ -7889,7 +8136,7 @@ static const uint8_t *dst__conv2d_layer_forward_q8(dst_model *m, dst__layer *ly,
     for (n = 0; n < (size_t)batch; ++n)
         for (g = 0; g < (size_t)p.groups; ++g) {
             size_t at = n * ly->out_size + g * og * npos;
-            dst__q8_patches(&p, x + n * ly->in_size, (int)g, (uint8_t)ly->q_in_zero, col);
+            dst__q8_patches(&p, x + n * ly->in_size, (int)g, (uint8_t)ly->q_in_zero, col, kt);
             kt->q8_conv(col, ly->q_w + g * og * k, k, npos, og, acc);
             for (r = 0; r < og; ++r)
                 dst__q8_outputs(ly, kt, g * og + r, acc + r * npos, npos, yf ? yf + at + r * npos : NULL, y + at + r * npos);
@@ -9041,9 +9288,12 @@ static void dst__q8_finish(dst_model *f)
         ly->q_in_zero = in_zero;
         if (!dst__q8_ranged(ly)) { ly->q_scale = in_scale; ly->q_zero = in_zero; }
         if (ly->q_w) {
-            size_t k = ly->weight_count / (size_t)ly->desc.units, bytes = (k + 3) / 4 * 4 * ly->out_h * ly->out_w;
             dst__q8_weights_finish(ly, f->params, in_scale, in_zero);
-            if (ly->desc.kind == DST_LAYER_CONV2D && (bytes + 3) / 4 > f->col_floats) f->col_floats = (bytes + 3) / 4;
+            if (ly->desc.kind == DST_LAYER_CONV2D) {
+                dst_conv2d_params p = dst__conv_params_of(ly);
+                size_t pad_at, bytes = dst__q8_col_bytes(&p, &pad_at);
+                if ((bytes + 3) / 4 > f->col_floats) f->col_floats = (bytes + 3) / 4;
+            }
         }
         in_scale = ly->q_scale;
         in_zero = ly->q_zero;

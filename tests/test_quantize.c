@@ -75,15 +75,15 @@ static int test_q8_dot_every_level_matches_scalar(void)
    extremes (255 x -127 everywhere) included. */
 static int test_q8_conv_every_level_matches_scalar(void)
 {
-    static const size_t ks[] = { 1, 2, 3, 4, 5, 8, 9, 27, 72, 100, 289 };
+    static const size_t ks[] = { 1, 2, 3, 4, 5, 8, 9, 27, 72, 100, 289, 513 }; /* 513: more groups than a chunk */
     static const size_t npos_list[] = { 1, 3, 4, 5, 8, 15, 16, 17, 33, 63, 64, 65, 121, 676 };
-    static const size_t rows_list[] = { 1, 3, 8 };
+    static const size_t rows_list[] = { 1, 3, 4, 5, 8, 9 }; /* tiles of 4 and rows left over */
     const dst__kernels *kt[8];
     int nk = t_q8_kernels(kt), a, b, c, l, extreme;
-    size_t i, most = 73 * 4 * 676;
+    size_t i, most = 129 * 4 * 676;
     uint8_t *x4 = (uint8_t *)malloc(most);
-    int8_t *w = (int8_t *)malloc(8 * 289);
-    int32_t *ref = (int32_t *)malloc(8 * 676 * sizeof(int32_t)), *got = (int32_t *)malloc(8 * 676 * sizeof(int32_t));
+    int8_t *w = (int8_t *)malloc(9 * 513);
+    int32_t *ref = (int32_t *)malloc(9 * 676 * sizeof(int32_t)), *got = (int32_t *)malloc(9 * 676 * sizeof(int32_t));
     T_CHECK(x4 && w && ref && got);
     T_CHECK(nk >= 1 && kt[0]->q8_conv == dst__q8_conv_scalar);
     for (extreme = 0; extreme < 2; ++extreme)
@@ -113,6 +113,90 @@ static int test_q8_conv_every_level_matches_scalar(void)
                     }
                 }
     free(x4); free(w); free(ref); free(got);
+    return 0;
+}
+
+/* The patches of a stride-1 convolution as every level builds them (a
+   padded copy, rows interleaved by q8_rows4, which may read and write past
+   a row) against dst__q8_patches_any, the reference for any stride, byte
+   for byte: padding, dilation, a vertical stride, groups, kernels whose k
+   is or is not a multiple of 4, widths on both sides of 16; the bytes
+   around the patches are left as they were. */
+static int test_q8_patches_every_level_matches_reference(void)
+{
+    /* in_c, in_h, in_w, out_c, kernel_h, kernel_w, stride_h, pad_h, pad_w, dilation, groups */
+    static const int shapes[][11] = {
+        { 1, 28, 28, 8, 3, 3, 1, 0, 0, 1, 1 },  { 8, 13, 13, 16, 3, 3, 1, 0, 0, 1, 1 },
+        { 3, 9, 17, 4, 3, 3, 1, 1, 1, 1, 1 },   { 4, 7, 5, 4, 3, 3, 1, 1, 1, 1, 4 },
+        { 2, 11, 33, 2, 5, 3, 2, 2, 1, 1, 1 },  { 6, 10, 10, 6, 3, 3, 1, 2, 2, 2, 2 },
+        { 1, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1 },    { 5, 6, 40, 5, 2, 4, 3, 0, 3, 1, 5 },
+        { 16, 5, 5, 8, 3, 3, 1, 1, 1, 1, 1 },   { 2, 20, 3, 2, 3, 3, 1, 1, 0, 1, 2 },
+    };
+    const dst__kernels *kt[8];
+    int nk = t_q8_kernels(kt), s, l, g;
+    for (s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); ++s) {
+        const int *d = shapes[s];
+        dst_conv2d_params p = dst_conv2d_params_make(d[0], d[1], d[2], d[3], d[4], 1, d[7]);
+        size_t pad_at, bytes, in_bytes, patch_bytes, k, npos, i;
+        uint8_t *x, *ref, *got;
+        p.kernel_w = d[5]; p.stride_h = d[6]; p.pad_w = d[8]; p.dilation_h = p.dilation_w = d[9]; p.groups = d[10];
+        k = (size_t)(p.in_c / p.groups) * p.kernel_h * p.kernel_w;
+        npos = (size_t)dst__conv_out_h(&p) * dst__conv_out_w(&p);
+        patch_bytes = (k + 3) / 4 * 4 * npos;
+        bytes = dst__q8_col_bytes(&p, &pad_at);
+        T_CHECK(pad_at >= patch_bytes + 64 && bytes > pad_at);
+        in_bytes = (size_t)p.in_c * p.in_h * p.in_w;
+        x = (uint8_t *)malloc(in_bytes);
+        ref = (uint8_t *)malloc(bytes);
+        got = (uint8_t *)malloc(bytes);
+        T_CHECK(x && ref && got);
+        for (i = 0; i < in_bytes; ++i) x[i] = (uint8_t)((t_rand() + 1) * 128);
+        for (g = 0; g < p.groups; ++g) {
+            memset(ref, 0xA5, bytes);
+            dst__q8_patches_any(&p, x, g, 37, ref);
+            for (l = 0; l < nk; ++l) {
+                memset(got, 0xA5, bytes);
+                dst__q8_patches(&p, x, g, 37, got, kt[l]);
+                T_CHECK_MSG(memcmp(got, ref, patch_bytes) == 0, "shape %d group %d level %s", s, g,
+                            dst_simd_name(kt[l]->level));
+            }
+        }
+        free(x); free(ref); free(got);
+    }
+    return 0;
+}
+
+/* Requantization of every level against the scalar reference, bit for
+   bit: lengths around each vector width, sums from tiny to extreme,
+   multipliers and zero points at random, with and without a fused ReLU. */
+static int test_q8_requant_every_level_matches_scalar(void)
+{
+    static const size_t ns[] = { 1, 3, 4, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 676 };
+    const dst__kernels *kt[8];
+    int nk = t_q8_kernels(kt), a, l, trial;
+    int32_t acc[676];
+    uint8_t ref[676], got[676];
+    size_t i;
+    for (trial = 0; trial < 8; ++trial)
+        for (a = 0; a < (int)(sizeof ns / sizeof ns[0]); ++a) {
+            size_t n = ns[a];
+            float k[4];
+            int32_t span = trial < 2 ? 300 : trial < 5 ? 100000 : 2000000000;
+            k[0] = (float)(int32_t)(t_rand() * 5000.0f);
+            k[1] = (1.0f + t_rand() * 0.9f) * (trial < 2 ? 0.3f : trial < 5 ? 0.002f : 1e-7f);
+            k[2] = (float)(int)((t_rand() + 1) * 127.0f) + 0.5f;
+            k[3] = trial % 2 ? k[2] : 0.0f;
+            for (i = 0; i < n; ++i) acc[i] = (int32_t)(t_rand() * (float)span);
+            if (trial == 7) acc[0] = INT32_MAX, acc[n - 1] = INT32_MIN + 1;
+            dst__q8_requant_scalar(acc, n, k, ref);
+            for (l = 1; l < nk; ++l) {
+                memset(got, 0x55, sizeof got);
+                kt[l]->q8_requant(acc, n, k, got);
+                T_CHECK_MSG(memcmp(got, ref, n) == 0, "level %s n=%lu trial %d", dst_simd_name(kt[l]->level),
+                            (unsigned long)n, trial);
+                T_CHECK(n == 676 || got[n] == 0x55);
+            }
+        }
     return 0;
 }
 
@@ -487,6 +571,8 @@ static int test_quantize_no_bias_round_trip_and_layer_int8(void)
 static const t_case quantize_tests[] = {
     { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
     { "quantize_q8_conv_every_level_matches_scalar", test_q8_conv_every_level_matches_scalar },
+    { "quantize_q8_patches_every_level_matches_reference", test_q8_patches_every_level_matches_reference },
+    { "quantize_q8_requant_every_level_matches_scalar", test_q8_requant_every_level_matches_scalar },
     { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
     { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
