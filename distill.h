@@ -1995,6 +1995,7 @@ typedef struct dst__kernels {
     void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out, size_t ostride);
     void (*q8_conv)(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out);
     void (*q8_rows4)(const uint8_t *const *src, size_t n, uint8_t *dst);
+    void (*q8_max2x2)(const uint8_t *r0, const uint8_t *r1, size_t n, uint8_t *o);
     void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
     void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
 } dst__kernels;
@@ -6501,6 +6502,58 @@ static void dst__q8_rows4_neon(const uint8_t *const *src, size_t n, uint8_t *dst
 }
 #endif
 
+/* ---- int8 max pooling, 2x2 windows, stride 2 ----
+   q8_max2x2 gives o[j] = the largest of r0[2j], r0[2j + 1], r1[2j],
+   r1[2j + 1] for j < n: one output row from two input rows. The vector
+   levels take 8 outputs a step, the last step ending at n (it computes a
+   few outputs again); they read and write nothing beyond the rows. */
+static void dst__q8_max2x2_scalar(const uint8_t *r0, const uint8_t *r1, size_t n, uint8_t *o)
+{
+    size_t j;
+    for (j = 0; j < n; ++j) {
+        uint8_t a = r0[2 * j] > r0[2 * j + 1] ? r0[2 * j] : r0[2 * j + 1];
+        uint8_t b = r1[2 * j] > r1[2 * j + 1] ? r1[2 * j] : r1[2 * j + 1];
+        o[j] = a > b ? a : b;
+    }
+}
+
+#if defined(DST__SIMD_X86)
+static void dst__q8_max2x2_sse2(const uint8_t *r0, const uint8_t *r1, size_t n, uint8_t *o)
+{
+    const __m128i low = _mm_set1_epi16(0xFF);
+    size_t j = 0;
+    if (n < 8) {
+        dst__q8_max2x2_scalar(r0, r1, n, o);
+        return;
+    }
+    for (;;) {
+        __m128i v = _mm_max_epu8(_mm_loadu_si128((const __m128i *)(const void *)(r0 + 2 * j)),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(r1 + 2 * j)));
+        v = _mm_and_si128(_mm_max_epu8(v, _mm_srli_epi16(v, 8)), low); /* each pair's largest in its even byte */
+        _mm_storel_epi64((__m128i *)(void *)(o + j), _mm_packus_epi16(v, v));
+        if (j + 8 == n) break;
+        j = j + 16 <= n ? j + 8 : n - 8;
+    }
+}
+#endif
+#if defined(DST__SIMD_NEON)
+/* de-interleaving loads give the even and the odd bytes apart */
+static void dst__q8_max2x2_neon(const uint8_t *r0, const uint8_t *r1, size_t n, uint8_t *o)
+{
+    size_t j = 0;
+    if (n < 8) {
+        dst__q8_max2x2_scalar(r0, r1, n, o);
+        return;
+    }
+    for (;;) {
+        uint8x8x2_t a = vld2_u8(r0 + 2 * j), b = vld2_u8(r1 + 2 * j);
+        vst1_u8(o + j, vmax_u8(vmax_u8(a.val[0], a.val[1]), vmax_u8(b.val[0], b.val[1])));
+        if (j + 8 == n) break;
+        j = j + 16 <= n ? j + 8 : n - 8;
+    }
+}
+#endif
+
 /* ---- requantize: int32 sums to uint8 ----
    y[j] = clamp(((float)acc[j] + k[0]) k[1] + k[2], k[3], 255), truncated:
    k = { bias, multiplier, zero point + 0.5, lowest } (lowest: 0, or the
@@ -6619,6 +6672,7 @@ static void dst__q8_dequantize(const uint8_t *q, size_t n, float scale, int32_t 
    is the quantized maximum (same scale in and out); padding never wins */
 static void dst__q8_maxpool(const dst_pool2d_params *p, int batch, const uint8_t *x, uint8_t *y)
 {
+    const dst__kernels *kt = dst__kern();
     int oh = dst__pool_out_h(p), ow = dst__pool_out_w(p), yo, xo, h, w, h0, h1, w0, w1;
     size_t c, planes = (size_t)batch * p->channels, in_plane = (size_t)p->in_h * p->in_w;
     int two = p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 &&
@@ -6628,12 +6682,8 @@ static void dst__q8_maxpool(const dst_pool2d_params *p, int batch, const uint8_t
         uint8_t *o = y + c * (size_t)oh * ow;
         if (two) {
             for (yo = 0; yo < oh; ++yo) {
-                const uint8_t *r0 = src + (size_t)2 * yo * p->in_w, *r1 = r0 + p->in_w;
-                for (xo = 0; xo < ow; ++xo) {
-                    uint8_t a = r0[2 * xo] > r0[2 * xo + 1] ? r0[2 * xo] : r0[2 * xo + 1];
-                    uint8_t b = r1[2 * xo] > r1[2 * xo + 1] ? r1[2 * xo] : r1[2 * xo + 1];
-                    o[(size_t)yo * ow + xo] = a > b ? a : b;
-                }
+                const uint8_t *r0 = src + (size_t)2 * yo * p->in_w;
+                kt->q8_max2x2(r0, r0 + p->in_w, (size_t)ow, o + (size_t)yo * ow);
             }
             continue;
         }
@@ -7123,7 +7173,7 @@ static const dst__kernels dst__kernels_scalar = {
     0, NULL, NULL,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_rows4_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_rows4_scalar, dst__q8_max2x2_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 
 #if defined(DST__SIMD_X86)
@@ -7134,7 +7184,7 @@ static const dst__kernels dst__kernels_sse2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_rows4_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
+    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
 };
 
 static const dst__kernels dst__kernels_avx2 = {
@@ -7144,7 +7194,7 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_rows4_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2
+    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2
 };
 
 /* AVX-512: one table per int8 extension set the CPU has (dst__cpu_avx512_int8):
@@ -7156,7 +7206,7 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
     DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
     dst__maxpool2x2_forward_avx512,                                                                    \
-    q8_dot, q8_conv, dst__q8_rows4_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2                                 \
+    q8_dot, q8_conv, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2            \
 }
 static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2, dst__q8_conv_avx2);
 static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512, dst__q8_conv_avx2);
@@ -7174,7 +7224,7 @@ static const dst__kernels dst__kernels_neon = {
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_neon, dst__q8_conv_neon, dst__q8_rows4_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_neon, dst__q8_conv_neon, dst__q8_rows4_neon, dst__q8_max2x2_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
 };
 #endif
 

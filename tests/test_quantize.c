@@ -166,6 +166,35 @@ static int test_q8_patches_every_level_matches_reference(void)
     return 0;
 }
 
+/* 2x2 max pooling of every level against the scalar reference, and the
+   reference against its definition: row lengths on both sides of 8 and
+   16 (the last vector step overlaps), nothing written past n. */
+static int test_q8_max2x2_every_level_matches_scalar(void)
+{
+    const dst__kernels *kt[8];
+    int nk = t_q8_kernels(kt), l;
+    uint8_t r0[80], r1[80], ref[41], got[41];
+    size_t n, i;
+    for (n = 1; n <= 40; ++n) {
+        for (i = 0; i < 2 * n; ++i) r0[i] = (uint8_t)((t_rand() + 1) * 128), r1[i] = (uint8_t)((t_rand() + 1) * 128);
+        memset(ref, 0x55, sizeof ref);
+        dst__q8_max2x2_scalar(r0, r1, n, ref);
+        for (i = 0; i < n; ++i) {
+            uint8_t m = r0[2 * i];
+            if (r0[2 * i + 1] > m) m = r0[2 * i + 1];
+            if (r1[2 * i] > m) m = r1[2 * i];
+            if (r1[2 * i + 1] > m) m = r1[2 * i + 1];
+            T_CHECK(ref[i] == m);
+        }
+        for (l = 1; l < nk; ++l) {
+            memset(got, 0x55, sizeof got);
+            kt[l]->q8_max2x2(r0, r1, n, got);
+            T_CHECK_MSG(memcmp(got, ref, n + 1) == 0, "level %s n=%lu", dst_simd_name(kt[l]->level), (unsigned long)n);
+        }
+    }
+    return 0;
+}
+
 /* Requantization of every level against the scalar reference, bit for
    bit: lengths around each vector width, sums from tiny to extreme,
    multipliers and zero points at random, with and without a fused ReLU. */
@@ -572,6 +601,7 @@ static const t_case quantize_tests[] = {
     { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
     { "quantize_q8_conv_every_level_matches_scalar", test_q8_conv_every_level_matches_scalar },
     { "quantize_q8_patches_every_level_matches_reference", test_q8_patches_every_level_matches_reference },
+    { "quantize_q8_max2x2_every_level_matches_scalar", test_q8_max2x2_every_level_matches_scalar },
     { "quantize_q8_requant_every_level_matches_scalar", test_q8_requant_every_level_matches_scalar },
     { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
