@@ -7957,6 +7957,15 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
    with a fused ReLU). */
 /* count 1 (a dense layer: one sum per channel) takes the one-value
    requantization directly, the same bits as the kernel */
+/* q8_requant's constants for channel o */
+static void dst__q8_constants(const dst__layer *ly, size_t o, float *kq)
+{
+    kq[0] = (float)ly->q_bias[o];
+    kq[1] = ly->q_mult[o];
+    kq[2] = (float)ly->q_zero + 0.5f;
+    kq[3] = ly->relu_fused ? kq[2] : 0.0f;
+}
+
 static void dst__q8_outputs(const dst__layer *ly, const dst__kernels *kt, size_t o, const int32_t *acc, size_t count,
                             float *yf, uint8_t *y)
 {
@@ -7971,24 +7980,34 @@ static void dst__q8_outputs(const dst__layer *ly, const dst__kernels *kt, size_t
         }
         return;
     }
-    kq[0] = (float)bias;
-    kq[1] = ly->q_mult[o];
-    kq[2] = (float)ly->q_zero + 0.5f;
-    kq[3] = ly->relu_fused ? kq[2] : 0.0f;
+    dst__q8_constants(ly, o, kq);
     if (count == 1) y[0] = dst__q8_requant_one(acc[0], kq);
     else kt->q8_requant(acc, count, kq, y);
 }
 
-/* int8: one row of dot products per sample */
+/* int8: rows of dot products, in blocks of rows that stay in L1 (16 KB of
+   weights, 4 rows at least) while every sample of the batch goes by */
 static const uint8_t *dst__dense_layer_forward_q8(dst_model *m, dst__layer *ly, const uint8_t *x, int batch, float *yf)
 {
-    size_t in = ly->in_size, out = (size_t)ly->desc.units, n;
+    size_t in = ly->in_size, out = (size_t)ly->desc.units, n, o, r0, block = 16384 / (in ? in : 1) & ~(size_t)3;
     uint8_t *y = (uint8_t *)(void *)ly->out;
     const dst__kernels *kt = dst__kern();
-    size_t o;
-    for (n = 0; n < (size_t)batch; ++n) {
-        kt->q8_dot(x + n * in, ly->q_w, in, out, in, m->q_acc, 1);
-        for (o = 0; o < out; ++o) dst__q8_outputs(ly, kt, o, m->q_acc + o, 1, yf ? yf + n * out + o : NULL, y + n * out + o);
+    if (block < 4) block = 4;
+    for (r0 = 0; r0 < out; r0 += block) {
+        size_t nr = out - r0 < block ? out - r0 : block;
+        for (n = 0; n < (size_t)batch; ++n) {
+            size_t at = n * out + r0;
+            kt->q8_dot(x + n * in, ly->q_w + r0 * in, in, nr, in, m->q_acc, 1);
+            if (yf) {
+                for (o = 0; o < nr; ++o) dst__q8_outputs(ly, kt, r0 + o, m->q_acc + o, 1, yf + at + o, NULL);
+            } else { /* dst__q8_outputs' requantization, in one loop the compiler can see through */
+                for (o = 0; o < nr; ++o) {
+                    float kq[4];
+                    dst__q8_constants(ly, r0 + o, kq);
+                    y[at + o] = dst__q8_requant_one(m->q_acc[o], kq);
+                }
+            }
+        }
     }
     return yf ? NULL : y;
 }
