@@ -6196,9 +6196,11 @@ static void dst__q8_dot_neon(const uint8_t *x, const int8_t *w, size_t k, size_t
    is made for (4 products added into each position's int32). Without
    VNNI the even and odd bytes of each group are widened to int16 apart and
    multiplied in pairs into int32 (pmaddwd, as q8_dot: no saturation), then
-   added. A convolution's k is small (9 for a 3x3 kernel on one channel),
-   so this beats a dot product per position, whose lane sums cost more than
-   its arithmetic. */
+   added; SSE2 and AVX2 do it for 4 channels at once, so that a position
+   vector is loaded and split once for 4 channels' products. A
+   convolution's k is small (9 for a 3x3 kernel on one channel), so this
+   beats a dot product per position, whose lane sums cost more than its
+   arithmetic. */
 
 #if defined(DST__SIMD_X86) || defined(DST__SIMD_NEON)
 /* weights 4q .. 4q + 3 of a row of k as the 4 bytes of an int32, byte i in
@@ -6212,26 +6214,9 @@ static int32_t dst__q8_w4(const int8_t *w, size_t k, size_t q)
 }
 #endif
 
-static void dst__q8_conv_scalar(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
-{
-    size_t r, q, p, i, nq = (k + 3) / 4;
-    for (r = 0; r < rows; ++r) {
-        int32_t *o = out + r * npos;
-        for (p = 0; p < npos; ++p) o[p] = 0;
-        for (q = 0; q < nq; ++q) {
-            const uint8_t *xq = x4 + q * npos * 4;
-            int32_t wq[4];
-            for (i = 0; i < 4; ++i) wq[i] = 4 * q + i < k ? (int32_t)w[r * k + 4 * q + i] : 0;
-            for (p = 0; p < npos; ++p)
-                o[p] += wq[0] * (int32_t)xq[4 * p] + wq[1] * (int32_t)xq[4 * p + 1] + wq[2] * (int32_t)xq[4 * p + 2] +
-                        wq[3] * (int32_t)xq[4 * p + 3];
-        }
-    }
-}
-
-#if defined(DST__SIMD_X86) || defined(DST__SIMD_NEON)
-/* positions p0 .. npos - 1 of every row, plain C: the vector kernels' tail */
-static void dst__q8_conv_tail(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, size_t p0,
+/* positions p0 .. npos - 1 of every row, by the definition: the reference
+   (p0 0) and the vector kernels' tail */
+static void dst__q8_conv_from(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, size_t p0,
                               int32_t *out)
 {
     size_t r, p, i;
@@ -6242,7 +6227,11 @@ static void dst__q8_conv_tail(const uint8_t *x4, const int8_t *w, size_t k, size
             out[r * npos + p] = sum;
         }
 }
-#endif
+
+static void dst__q8_conv_scalar(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+{
+    dst__q8_conv_from(x4, w, k, npos, rows, 0, out);
+}
 
 #if defined(DST__SIMD_X86)
 /* The weights of rows 0 .. nr - 1 (nr <= 4, rows of k), groups q0 ..
@@ -6268,131 +6257,132 @@ static void dst__q8_pairs(const int8_t *w, size_t k, size_t nr, size_t q0, size_
             }
 }
 
-/* SSE2 and AVX2, written once over integer vectors V of W int32 lanes (W
+/* The integer vectors of the SSE2 and AVX2 int8 kernels, by set as the
+   float vocabulary above: DST__IVEC(isa) the type, DST__IW(isa) its int32
+   lanes; DST__ILOAD / ISTORE (isa, p) unaligned; DST__IZERO(isa),
+   DST__ISET1(isa, x) int32 lanes, DST__ISET1_16(isa, x) int16 lanes;
+   DST__IADD(isa, a, b) int32 sums, DST__IMADD(isa, a, b) pmaddwd,
+   DST__IAND(isa, a, b), DST__ISRLI16(isa, a, n) a logical shift of each
+   int16 lane. */
+#define DST__IVEC(isa) DST__CAT(dst__ivec_, isa)
+#define DST__IW(isa) DST__CAT(DST__IW_, isa)
+#define DST__ILOAD(isa, p) DST__CAT(DST__ILOAD_, isa)(p)
+#define DST__ISTORE(isa, p, v) DST__CAT(DST__ISTORE_, isa)(p, v)
+#define DST__IZERO(isa) DST__CAT(DST__IZERO_, isa)()
+#define DST__ISET1(isa, x) DST__CAT(DST__ISET1_, isa)(x)
+#define DST__ISET1_16(isa, x) DST__CAT(DST__ISET1_16_, isa)(x)
+#define DST__IADD(isa, a, b) DST__CAT(DST__IADD_, isa)(a, b)
+#define DST__IMADD(isa, a, b) DST__CAT(DST__IMADD_, isa)(a, b)
+#define DST__IAND(isa, a, b) DST__CAT(DST__IAND_, isa)(a, b)
+#define DST__ISRLI16(isa, a, n) DST__CAT(DST__ISRLI16_, isa)(a, n)
+typedef __m128i dst__ivec_sse2;
+#define DST__IW_sse2 4
+#define DST__ILOAD_sse2(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define DST__ISTORE_sse2(p, v) _mm_storeu_si128((__m128i *)(void *)(p), v)
+#define DST__IZERO_sse2() _mm_setzero_si128()
+#define DST__ISET1_sse2(x) _mm_set1_epi32(x)
+#define DST__ISET1_16_sse2(x) _mm_set1_epi16(x)
+#define DST__IADD_sse2(a, b) _mm_add_epi32(a, b)
+#define DST__IMADD_sse2(a, b) _mm_madd_epi16(a, b)
+#define DST__IAND_sse2(a, b) _mm_and_si128(a, b)
+#define DST__ISRLI16_sse2(a, n) _mm_srli_epi16(a, n)
+typedef __m256i dst__ivec_avx2;
+#define DST__IW_avx2 8
+#define DST__ILOAD_avx2(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define DST__ISTORE_avx2(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define DST__IZERO_avx2() _mm256_setzero_si256()
+#define DST__ISET1_avx2(x) _mm256_set1_epi32(x)
+#define DST__ISET1_16_avx2(x) _mm256_set1_epi16(x)
+#define DST__IADD_avx2(a, b) _mm256_add_epi32(a, b)
+#define DST__IMADD_avx2(a, b) _mm256_madd_epi16(a, b)
+#define DST__IAND_avx2(a, b) _mm256_and_si256(a, b)
+#define DST__ISRLI16_avx2(a, n) _mm256_srli_epi16(a, n)
+
+/* SSE2 and AVX2, written once over those vectors (W int32 lanes: W
    positions): tiles of R output channels (4, then the rows left one at a
    time: a depthwise layer has one) x NV vectors of positions. Each
    position vector is loaded and split into its even and its odd bytes
    (widened to int16) once for the R channels, then multiplied in pairs
    into int32 (pmaddwd: no saturation) against each channel's pairs from
    dst__q8_pairs. The groups go in chunks of DST__Q8_CONV_CHUNK (their
-   pairs on the stack), the sums carried in out from chunk to chunk;
-   positions beyond the last whole vector go to dst__q8_conv_tail. */
-#define DST__Q8_CONV_MAC(R, NV, c, A, B)                                                                                     \
-    if ((c) < (R)) {                                                                                                    \
-        DST__QV we_ = DST__QSET1(wp[8 * q_ + 2 * (c)]), wo_ = DST__QSET1(wp[8 * q_ + 2 * (c) + 1]);                     \
-        A = DST__QADD(A, DST__QADD(DST__QMADD(ea_, we_), DST__QMADD(oa_, wo_)));                                        \
-        if ((NV) == 2) B = DST__QADD(B, DST__QADD(DST__QMADD(eb_, we_), DST__QMADD(ob_, wo_)));                         \
+   pairs on the stack), the sums carried in out from chunk to chunk; the
+   positions past the last whole vector as one more vector ending at npos
+   when there is one chunk, else by dst__q8_conv_from. */
+#define DST__Q8_CONV_MAC(isa, R, NV, c, A, B)                                                                          \
+    if ((c) < (R)) {                                                                                                   \
+        DST__IVEC(isa) we_ = DST__ISET1(isa, wp[8 * q_ + 2 * (c)]), wo_ = DST__ISET1(isa, wp[8 * q_ + 2 * (c) + 1]);   \
+        A = DST__IADD(isa, A, DST__IADD(isa, DST__IMADD(isa, ea_, we_), DST__IMADD(isa, oa_, wo_)));                   \
+        if ((NV) == 2) B = DST__IADD(isa, B, DST__IADD(isa, DST__IMADD(isa, eb_, we_), DST__IMADD(isa, ob_, wo_)));    \
     }
-#define DST__Q8_CONV_TILE(R, NV)                                                                                        \
-    do {                                                                                                                \
-        DST__QV a_[4], b_[4];                                                                                           \
-        size_t c_, q_;                                                                                                  \
-        for (c_ = 0; c_ < 4; ++c_) {                                                                                    \
-            a_[c_] = b_[c_] = DST__QZERO();                                                                             \
-            if (c_ < (R) && q0) a_[c_] = DST__QLOAD(out + (r + c_) * npos + p);                                         \
-            if (c_ < (R) && q0 && (NV) == 2) b_[c_] = DST__QLOAD(out + (r + c_) * npos + p + DST__QW);                  \
-        }                                                                                                               \
-        {                                                                                                               \
-            DST__QV a0 = a_[0], a1 = a_[1], a2 = a_[2], a3 = a_[3], b0 = b_[0], b1 = b_[1], b2 = b_[2], b3 = b_[3];     \
-            for (q_ = 0; q_ < nqc; ++q_) {                                                                              \
-                const uint8_t *xq_ = x4 + ((q0 + q_) * npos + p) * 4;                                                   \
-                DST__QV xa_ = DST__QLOAD(xq_), ea_ = DST__QAND(xa_, low), oa_ = DST__QSRLI16(xa_, 8), eb_ = ea_, ob_ = oa_; \
-                if ((NV) == 2) {                                                                                        \
-                    DST__QV xb_ = DST__QLOAD(xq_ + 4 * DST__QW);                                                        \
-                    eb_ = DST__QAND(xb_, low);                                                                          \
-                    ob_ = DST__QSRLI16(xb_, 8);                                                                         \
-                }                                                                                                       \
-                DST__Q8_CONV_MAC(R, NV, 0, a0, b0)                                                                           \
-                DST__Q8_CONV_MAC(R, NV, 1, a1, b1)                                                                           \
-                DST__Q8_CONV_MAC(R, NV, 2, a2, b2)                                                                           \
-                DST__Q8_CONV_MAC(R, NV, 3, a3, b3)                                                                           \
-            }                                                                                                           \
-            a_[0] = a0; a_[1] = a1; a_[2] = a2; a_[3] = a3; b_[0] = b0; b_[1] = b1; b_[2] = b2; b_[3] = b3;             \
-        }                                                                                                               \
-        for (c_ = 0; c_ < (R); ++c_) {                                                                                  \
-            DST__QSTORE(out + (r + c_) * npos + p, a_[c_]);                                                             \
-            if ((NV) == 2) DST__QSTORE(out + (r + c_) * npos + p + DST__QW, b_[c_]);                                    \
-        }                                                                                                               \
+#define DST__Q8_CONV_TILE(isa, R, NV)                                                                                  \
+    do {                                                                                                               \
+        DST__IVEC(isa) a_[4], b_[4];                                                                                   \
+        size_t c_, q_;                                                                                                 \
+        for (c_ = 0; c_ < 4; ++c_) {                                                                                   \
+            a_[c_] = b_[c_] = DST__IZERO(isa);                                                                         \
+            if (c_ < (R) && q0) a_[c_] = DST__ILOAD(isa, out + (r + c_) * npos + p);                                   \
+            if (c_ < (R) && q0 && (NV) == 2) b_[c_] = DST__ILOAD(isa, out + (r + c_) * npos + p + DST__IW(isa));       \
+        }                                                                                                              \
+        {                                                                                                              \
+            DST__IVEC(isa) a0 = a_[0], a1 = a_[1], a2 = a_[2], a3 = a_[3];                                             \
+            DST__IVEC(isa) b0 = b_[0], b1 = b_[1], b2 = b_[2], b3 = b_[3];                                             \
+            for (q_ = 0; q_ < nqc; ++q_) {                                                                             \
+                const uint8_t *xq_ = x4 + ((q0 + q_) * npos + p) * 4;                                                  \
+                DST__IVEC(isa) xa_ = DST__ILOAD(isa, xq_), ea_ = DST__IAND(isa, xa_, low);                             \
+                DST__IVEC(isa) oa_ = DST__ISRLI16(isa, xa_, 8), eb_ = ea_, ob_ = oa_;                                  \
+                if ((NV) == 2) {                                                                                       \
+                    DST__IVEC(isa) xb_ = DST__ILOAD(isa, xq_ + 4 * DST__IW(isa));                                      \
+                    eb_ = DST__IAND(isa, xb_, low);                                                                    \
+                    ob_ = DST__ISRLI16(isa, xb_, 8);                                                                   \
+                }                                                                                                      \
+                DST__Q8_CONV_MAC(isa, R, NV, 0, a0, b0)                                                                \
+                DST__Q8_CONV_MAC(isa, R, NV, 1, a1, b1)                                                                \
+                DST__Q8_CONV_MAC(isa, R, NV, 2, a2, b2)                                                                \
+                DST__Q8_CONV_MAC(isa, R, NV, 3, a3, b3)                                                                \
+            }                                                                                                          \
+            a_[0] = a0; a_[1] = a1; a_[2] = a2; a_[3] = a3; b_[0] = b0; b_[1] = b1; b_[2] = b2; b_[3] = b3;            \
+        }                                                                                                              \
+        for (c_ = 0; c_ < (R); ++c_) {                                                                                 \
+            DST__ISTORE(isa, out + (r + c_) * npos + p, a_[c_]);                                                       \
+            if ((NV) == 2) DST__ISTORE(isa, out + (r + c_) * npos + p + DST__IW(isa), b_[c_]);                         \
+        }                                                                                                              \
     } while (0)
 
-#define DST__Q8_CONV_BODY                                                                                               \
-    size_t r, q0, p, nq = (k + 3) / 4, pv = npos - npos % DST__QW;                                                     \
-    /* the positions past pv as one more vector that ends at npos (it    \
-       computes some positions again: so only in one chunk of groups) */ \
-    size_t p_end = npos >= DST__QW && nq <= DST__Q8_CONV_CHUNK ? npos : pv;                                             \
-    int32_t wp[8 * DST__Q8_CONV_CHUNK];                                                                                 \
-    for (r = 0; r < rows; r += rows - r >= 4 ? 4 : 1) {                                                                 \
-        size_t nr = rows - r >= 4 ? 4 : 1;                                                                              \
-        for (q0 = 0; q0 < nq; q0 += DST__Q8_CONV_CHUNK) {                                                               \
-            size_t nqc = nq - q0 < DST__Q8_CONV_CHUNK ? nq - q0 : DST__Q8_CONV_CHUNK;                                   \
-            dst__q8_pairs(w + r * k, k, nr, q0, nqc, wp);                                                               \
-            if (nr == 4) {                                                                                              \
-                for (p = 0; p + 2 * DST__QW <= pv; p += 2 * DST__QW) DST__Q8_CONV_TILE(4, 2);                          \
-                for (; p < pv; p += DST__QW) DST__Q8_CONV_TILE(4, 1);                                                   \
-                if (pv < p_end) { p = npos - DST__QW; DST__Q8_CONV_TILE(4, 1); }                                        \
-            } else {                                                                                                    \
-                for (p = 0; p + 2 * DST__QW <= pv; p += 2 * DST__QW) DST__Q8_CONV_TILE(1, 2);                          \
-                for (; p < pv; p += DST__QW) DST__Q8_CONV_TILE(1, 1);                                                   \
-                if (pv < p_end) { p = npos - DST__QW; DST__Q8_CONV_TILE(1, 1); }                                        \
-            }                                                                                                           \
-        }                                                                                                               \
+#define DST__Q8_CONV_BODY(isa)                                                                                         \
+    size_t r, q0, p, nq = (k + 3) / 4, pv = npos - npos % DST__IW(isa);                                                \
+    /* the positions past pv as one more vector that ends at npos (it                                                  \
+       computes some positions again: so only in one chunk of groups) */                                               \
+    size_t p_end = npos >= DST__IW(isa) && nq <= DST__Q8_CONV_CHUNK ? npos : pv;                                       \
+    int32_t wp[8 * DST__Q8_CONV_CHUNK];                                                                                \
+    for (r = 0; r < rows; r += rows - r >= 4 ? 4 : 1) {                                                                \
+        size_t nr = rows - r >= 4 ? 4 : 1;                                                                             \
+        for (q0 = 0; q0 < nq; q0 += DST__Q8_CONV_CHUNK) {                                                              \
+            size_t nqc = nq - q0 < DST__Q8_CONV_CHUNK ? nq - q0 : DST__Q8_CONV_CHUNK;                                  \
+            dst__q8_pairs(w + r * k, k, nr, q0, nqc, wp);                                                              \
+            if (nr == 4) {                                                                                             \
+                for (p = 0; p + 2 * DST__IW(isa) <= pv; p += 2 * DST__IW(isa)) DST__Q8_CONV_TILE(isa, 4, 2);           \
+                for (; p < pv; p += DST__IW(isa)) DST__Q8_CONV_TILE(isa, 4, 1);                                        \
+                if (pv < p_end) { p = npos - DST__IW(isa); DST__Q8_CONV_TILE(isa, 4, 1); }                             \
+            } else {                                                                                                   \
+                for (p = 0; p + 2 * DST__IW(isa) <= pv; p += 2 * DST__IW(isa)) DST__Q8_CONV_TILE(isa, 1, 2);           \
+                for (; p < pv; p += DST__IW(isa)) DST__Q8_CONV_TILE(isa, 1, 1);                                        \
+                if (pv < p_end) { p = npos - DST__IW(isa); DST__Q8_CONV_TILE(isa, 1, 1); }                             \
+            }                                                                                                          \
+        }                                                                                                              \
     }
 
-#define DST__QV __m128i
-#define DST__QW 4
-#define DST__QLOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
-#define DST__QSTORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), v)
-#define DST__QZERO() _mm_setzero_si128()
-#define DST__QSET1(x) _mm_set1_epi32(x)
-#define DST__QADD(a, b) _mm_add_epi32(a, b)
-#define DST__QMADD(a, b) _mm_madd_epi16(a, b)
-#define DST__QAND(a, b) _mm_and_si128(a, b)
-#define DST__QSRLI16(a, n) _mm_srli_epi16(a, n)
-static void dst__q8_conv_sse2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
-{
-    const __m128i low = _mm_set1_epi16(0xFF);
-    DST__Q8_CONV_BODY
-    dst__q8_conv_tail(x4, w, k, npos, rows, p_end, out);
+#define DST__Q8_CONV_KERNEL(isa)                                                                                       \
+static DST__VATTR(isa) void DST__CAT(dst__q8_conv_, isa)(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,    \
+                                                         size_t rows, int32_t *out)                                    \
+{                                                                                                                      \
+    const DST__IVEC(isa) low = DST__ISET1_16(isa, 0xFF);                                                               \
+    DST__Q8_CONV_BODY(isa)                                                                                             \
+    DST__VLEAVE(isa);                                                                                                  \
+    dst__q8_conv_from(x4, w, k, npos, rows, p_end, out);                                                               \
 }
-#undef DST__QV
-#undef DST__QW
-#undef DST__QLOAD
-#undef DST__QSTORE
-#undef DST__QZERO
-#undef DST__QSET1
-#undef DST__QADD
-#undef DST__QMADD
-#undef DST__QAND
-#undef DST__QSRLI16
-
-#define DST__QV __m256i
-#define DST__QW 8
-#define DST__QLOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-#define DST__QSTORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
-#define DST__QZERO() _mm256_setzero_si256()
-#define DST__QSET1(x) _mm256_set1_epi32(x)
-#define DST__QADD(a, b) _mm256_add_epi32(a, b)
-#define DST__QMADD(a, b) _mm256_madd_epi16(a, b)
-#define DST__QAND(a, b) _mm256_and_si256(a, b)
-#define DST__QSRLI16(a, n) _mm256_srli_epi16(a, n)
-static DST__TARGET("avx2,fma") void dst__q8_conv_avx2(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,
-                                                       size_t rows, int32_t *out)
-{
-    const __m256i low = _mm256_set1_epi16(0xFF);
-    DST__Q8_CONV_BODY
-    DST__VLEAVE(avx2);
-    dst__q8_conv_tail(x4, w, k, npos, rows, p_end, out);
-}
-#undef DST__QV
-#undef DST__QW
-#undef DST__QLOAD
-#undef DST__QSTORE
-#undef DST__QZERO
-#undef DST__QSET1
-#undef DST__QADD
-#undef DST__QMADD
-#undef DST__QAND
-#undef DST__QSRLI16
+DST__Q8_CONV_KERNEL(sse2)
+DST__Q8_CONV_KERNEL(avx2)
+#undef DST__Q8_CONV_KERNEL
 #undef DST__Q8_CONV_BODY
 #undef DST__Q8_CONV_TILE
 #undef DST__Q8_CONV_MAC
@@ -6449,7 +6439,7 @@ static void dst__q8_conv_neon(const uint8_t *x4, const int8_t *w, size_t k, size
             vst1q_s32(o + p, acc);
         }
     }
-    dst__q8_conv_tail(x4, w, k, npos, rows, pv, out);
+    dst__q8_conv_from(x4, w, k, npos, rows, pv, out);
 }
 #endif
 
