@@ -6314,38 +6314,41 @@ typedef __m256i dst__ivec_avx2;
         A = DST__IADD(isa, A, DST__IADD(isa, DST__IMADD(isa, ea_, we_), DST__IMADD(isa, oa_, wo_)));                   \
         if ((NV) == 2) B = DST__IADD(isa, B, DST__IADD(isa, DST__IMADD(isa, eb_, we_), DST__IMADD(isa, ob_, wo_)));    \
     }
+/* channel c's sums so far (0 in the first chunk), and back to out */
+#define DST__Q8_CONV_LOAD(isa, R, NV, c, A, B)                                                                         \
+    DST__IVEC(isa) A = (c) < (R) && q0 ? DST__ILOAD(isa, out + (r + (c)) * npos + p) : DST__IZERO(isa);               \
+    DST__IVEC(isa) B = (c) < (R) && q0 && (NV) == 2 ? DST__ILOAD(isa, out + (r + (c)) * npos + p + DST__IW(isa))       \
+                                                    : DST__IZERO(isa);
+#define DST__Q8_CONV_STORE(isa, R, NV, c, A, B)                                                                        \
+    if ((c) < (R)) {                                                                                                   \
+        DST__ISTORE(isa, out + (r + (c)) * npos + p, A);                                                               \
+        if ((NV) == 2) DST__ISTORE(isa, out + (r + (c)) * npos + p + DST__IW(isa), B);                                 \
+    }
 #define DST__Q8_CONV_TILE(isa, R, NV)                                                                                  \
     do {                                                                                                               \
-        DST__IVEC(isa) a_[4], b_[4];                                                                                   \
-        size_t c_, q_;                                                                                                 \
-        for (c_ = 0; c_ < 4; ++c_) {                                                                                   \
-            a_[c_] = b_[c_] = DST__IZERO(isa);                                                                         \
-            if (c_ < (R) && q0) a_[c_] = DST__ILOAD(isa, out + (r + c_) * npos + p);                                   \
-            if (c_ < (R) && q0 && (NV) == 2) b_[c_] = DST__ILOAD(isa, out + (r + c_) * npos + p + DST__IW(isa));       \
-        }                                                                                                              \
-        {                                                                                                              \
-            DST__IVEC(isa) a0 = a_[0], a1 = a_[1], a2 = a_[2], a3 = a_[3];                                             \
-            DST__IVEC(isa) b0 = b_[0], b1 = b_[1], b2 = b_[2], b3 = b_[3];                                             \
-            for (q_ = 0; q_ < nqc; ++q_) {                                                                             \
-                const uint8_t *xq_ = x4 + ((q0 + q_) * npos + p) * 4;                                                  \
-                DST__IVEC(isa) xa_ = DST__ILOAD(isa, xq_), ea_ = DST__IAND(isa, xa_, low);                             \
-                DST__IVEC(isa) oa_ = DST__ISRLI16(isa, xa_, 8), eb_ = ea_, ob_ = oa_;                                  \
-                if ((NV) == 2) {                                                                                       \
-                    DST__IVEC(isa) xb_ = DST__ILOAD(isa, xq_ + 4 * DST__IW(isa));                                      \
-                    eb_ = DST__IAND(isa, xb_, low);                                                                    \
-                    ob_ = DST__ISRLI16(isa, xb_, 8);                                                                   \
-                }                                                                                                      \
-                DST__Q8_CONV_MAC(isa, R, NV, 0, a0, b0)                                                                \
-                DST__Q8_CONV_MAC(isa, R, NV, 1, a1, b1)                                                                \
-                DST__Q8_CONV_MAC(isa, R, NV, 2, a2, b2)                                                                \
-                DST__Q8_CONV_MAC(isa, R, NV, 3, a3, b3)                                                                \
+        size_t q_;                                                                                                     \
+        DST__Q8_CONV_LOAD(isa, R, NV, 0, a0, b0)                                                                       \
+        DST__Q8_CONV_LOAD(isa, R, NV, 1, a1, b1)                                                                       \
+        DST__Q8_CONV_LOAD(isa, R, NV, 2, a2, b2)                                                                       \
+        DST__Q8_CONV_LOAD(isa, R, NV, 3, a3, b3)                                                                       \
+        for (q_ = 0; q_ < nqc; ++q_) {                                                                                 \
+            const uint8_t *xq_ = x4 + ((q0 + q_) * npos + p) * 4;                                                      \
+            DST__IVEC(isa) xa_ = DST__ILOAD(isa, xq_), ea_ = DST__IAND(isa, xa_, low);                                 \
+            DST__IVEC(isa) oa_ = DST__ISRLI16(isa, xa_, 8), eb_ = ea_, ob_ = oa_;                                      \
+            if ((NV) == 2) {                                                                                           \
+                DST__IVEC(isa) xb_ = DST__ILOAD(isa, xq_ + 4 * DST__IW(isa));                                          \
+                eb_ = DST__IAND(isa, xb_, low);                                                                        \
+                ob_ = DST__ISRLI16(isa, xb_, 8);                                                                       \
             }                                                                                                          \
-            a_[0] = a0; a_[1] = a1; a_[2] = a2; a_[3] = a3; b_[0] = b0; b_[1] = b1; b_[2] = b2; b_[3] = b3;            \
+            DST__Q8_CONV_MAC(isa, R, NV, 0, a0, b0)                                                                    \
+            DST__Q8_CONV_MAC(isa, R, NV, 1, a1, b1)                                                                    \
+            DST__Q8_CONV_MAC(isa, R, NV, 2, a2, b2)                                                                    \
+            DST__Q8_CONV_MAC(isa, R, NV, 3, a3, b3)                                                                    \
         }                                                                                                              \
-        for (c_ = 0; c_ < (R); ++c_) {                                                                                 \
-            DST__ISTORE(isa, out + (r + c_) * npos + p, a_[c_]);                                                       \
-            if ((NV) == 2) DST__ISTORE(isa, out + (r + c_) * npos + p + DST__IW(isa), b_[c_]);                         \
-        }                                                                                                              \
+        DST__Q8_CONV_STORE(isa, R, NV, 0, a0, b0)                                                                      \
+        DST__Q8_CONV_STORE(isa, R, NV, 1, a1, b1)                                                                      \
+        DST__Q8_CONV_STORE(isa, R, NV, 2, a2, b2)                                                                      \
+        DST__Q8_CONV_STORE(isa, R, NV, 3, a3, b3)                                                                      \
     } while (0)
 
 #define DST__Q8_CONV_BODY(isa)                                                                                         \
@@ -6386,6 +6389,8 @@ DST__Q8_CONV_KERNEL(avx2)
 #undef DST__Q8_CONV_BODY
 #undef DST__Q8_CONV_TILE
 #undef DST__Q8_CONV_MAC
+#undef DST__Q8_CONV_LOAD
+#undef DST__Q8_CONV_STORE
 
 /* AVX-512 VNNI: 16 positions a vector, four a step, the last ones masked */
 static DST__Q8_ATTR_VNNI void dst__q8_conv_avx512vnni(const uint8_t *x4, const int8_t *w, size_t k, size_t npos,
