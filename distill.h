@@ -1994,7 +1994,7 @@ typedef struct dst__kernels {
     /* int8 models: rows of u8 x s8 dot products in int32 (see >>int8) */
     void (*q8_dot)(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out, size_t ostride);
     void (*q8_conv)(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out);
-    void (*q8_rows4)(const uint8_t *const *src, size_t n, uint8_t *dst);
+    void (*q8_rows4)(const uint8_t *const *src, size_t n, size_t rows, size_t stride, uint8_t *dst);
     void (*q8_max2x2)(const uint8_t *r0, const uint8_t *r1, size_t n, uint8_t *o);
     void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
     void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
@@ -6449,51 +6449,58 @@ static void dst__q8_conv_neon(const uint8_t *x4, const int8_t *w, size_t k, size
 #endif
 
 /* ---- int8 convolution: interleaving four rows of bytes ----
-   q8_rows4 gives dst[4j + i] = src[i][j] for j < n and i < 4: one row of
-   positions of a group of four inputs in the layout of q8_conv. The vector
-   levels take 16 positions a step and may read up to 15 bytes past each
-   src[i] + n and write up to 63 bytes past dst + 4n (dst__q8_patches_rows
+   q8_rows4 gives dst[4 (y n + j) + i] = src[i][y stride + j] for y < rows,
+   j < n and i < 4: rows of positions of a group of four inputs in the
+   layout of q8_conv. The vector levels take 16 positions a step, a row
+   after the other, and may read up to 15 bytes past each src[i] + (rows -
+   1) stride + n and write up to 63 bytes past a row's end (into the next
+   row, written after it, or past dst + 4 rows n: dst__q8_patches_rows
    leaves room for both); plain C does neither. */
-static void dst__q8_rows4_scalar(const uint8_t *const *src, size_t n, uint8_t *dst)
+static void dst__q8_rows4_scalar(const uint8_t *const *src, size_t n, size_t rows, size_t stride, uint8_t *dst)
 {
-    size_t j, i;
-    for (j = 0; j < n; ++j)
-        for (i = 0; i < 4; ++i) dst[4 * j + i] = src[i][j];
+    size_t y, j, i;
+    for (y = 0; y < rows; ++y)
+        for (j = 0; j < n; ++j)
+            for (i = 0; i < 4; ++i) dst[4 * (y * n + j) + i] = src[i][y * stride + j];
 }
 
 #if defined(DST__SIMD_X86)
 /* bytes of rows 0 and 1 paired, of rows 2 and 3 paired, then the pairs paired */
-static void dst__q8_rows4_sse2(const uint8_t *const *src, size_t n, uint8_t *dst)
+static void dst__q8_rows4_sse2(const uint8_t *const *src, size_t n, size_t rows, size_t stride, uint8_t *dst)
 {
-    size_t j;
-    for (j = 0; j < n; j += 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src[0] + j));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src[1] + j));
-        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src[2] + j));
-        __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src[3] + j));
-        __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
-        __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
-        __m128i *o = (__m128i *)(void *)(dst + 4 * j);
-        _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
-        _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
-        _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
-        _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
-    }
+    size_t y, j;
+    for (y = 0; y < rows; ++y)
+        for (j = 0; j < n; j += 16) {
+            size_t at = y * stride + j;
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src[0] + at));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src[1] + at));
+            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src[2] + at));
+            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src[3] + at));
+            __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+            __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+            __m128i *o = (__m128i *)(void *)(dst + 4 * (y * n + j));
+            _mm_storeu_si128(o, _mm_unpacklo_epi16(ab0, cd0));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(ab0, cd0));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(ab1, cd1));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(ab1, cd1));
+        }
 }
 #endif
 #if defined(DST__SIMD_NEON)
 /* an interleaving store of four registers does it */
-static void dst__q8_rows4_neon(const uint8_t *const *src, size_t n, uint8_t *dst)
+static void dst__q8_rows4_neon(const uint8_t *const *src, size_t n, size_t rows, size_t stride, uint8_t *dst)
 {
-    size_t j;
-    for (j = 0; j < n; j += 16) {
-        uint8x16x4_t v;
-        v.val[0] = vld1q_u8(src[0] + j);
-        v.val[1] = vld1q_u8(src[1] + j);
-        v.val[2] = vld1q_u8(src[2] + j);
-        v.val[3] = vld1q_u8(src[3] + j);
-        vst4q_u8(dst + 4 * j, v);
-    }
+    size_t y, j;
+    for (y = 0; y < rows; ++y)
+        for (j = 0; j < n; j += 16) {
+            size_t at = y * stride + j;
+            uint8x16x4_t v;
+            v.val[0] = vld1q_u8(src[0] + at);
+            v.val[1] = vld1q_u8(src[1] + at);
+            v.val[2] = vld1q_u8(src[2] + at);
+            v.val[3] = vld1q_u8(src[3] + at);
+            vst4q_u8(dst + 4 * (y * n + j), v);
+        }
 }
 #endif
 
@@ -6757,7 +6764,8 @@ static void dst__q8_patches_any(const dst_conv2d_params *p, const uint8_t *x, in
 /* The bytes an int8 convolution's forward needs in m->col for one sample's
    group: the patches (dst__q8_patches' layout, then 64 bytes to spare for
    q8_rows4's writes) and, with stride_w 1, the padded copy of the group's
-   input planes that dst__q8_patches_rows reads (*pad_at: where it starts). */
+   input planes and a plane of zeros that dst__q8_patches_rows reads, each
+   with 16 bytes to spare (*pad_at: where they start). */
 static size_t dst__q8_col_bytes(const dst_conv2d_params *p, size_t *pad_at)
 {
     size_t k = (size_t)(p->in_c / p->groups) * p->kernel_h * p->kernel_w;
@@ -6765,22 +6773,23 @@ static size_t dst__q8_col_bytes(const dst_conv2d_params *p, size_t *pad_at)
            pw = (size_t)p->in_w + 2 * p->pad_w;
     size_t at = ((k + 3) / 4 * 4 * npos + 64 + 63) & ~(size_t)63;
     *pad_at = at;
-    return p->stride_w == 1 ? at + (size_t)(p->in_c / p->groups) * ph * pw + 16 + pw + 16 : at;
+    return p->stride_w == 1 ? at + (size_t)(p->in_c / p->groups + 1) * (ph * pw + 16) : at;
 }
 
 /* The patches when stride_w is 1: the group's planes copied once into pad,
    the zero point around them as far as the padding reaches; then each
    kernel input's row of positions is a run of that copy, and each group of
-   four inputs' rows are interleaved by q8_rows4 (bytes beyond k from a
-   run of zeros). The same bytes as dst__q8_patches_any. */
+   four inputs' rows are interleaved by q8_rows4, all rows in one call
+   (bytes beyond k from a plane of zeros after the copy). The same bytes
+   as dst__q8_patches_any. */
 static void dst__q8_patches_rows(const dst_conv2d_params *p, const uint8_t *x, int g, uint8_t zero, uint8_t *col,
                                  uint8_t *pad, const dst__kernels *kt)
 {
-    int oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), cg = p->in_c / p->groups, yo, c, y;
+    int oh = dst__conv_out_h(p), ow = dst__conv_out_w(p), cg = p->in_c / p->groups, c, y;
     size_t ph = (size_t)p->in_h + 2 * p->pad_h, pw = (size_t)p->in_w + 2 * p->pad_w, plane = ph * pw;
     size_t taps = (size_t)p->kernel_h * p->kernel_w, k = (size_t)cg * taps, nq = (k + 3) / 4, npos = (size_t)oh * ow, q, i;
     uint8_t *zeros = pad + (size_t)cg * plane + 16;
-    memset(zeros, 0, pw + 16);
+    if (k % 4) memset(zeros, 0, plane + 16);
     if (p->pad_h == 0 && p->pad_w == 0) { /* the planes as they are */
         memcpy(pad, x + (size_t)g * cg * plane, (size_t)cg * plane);
         memset(pad + (size_t)cg * plane, zero, 16);
@@ -6792,17 +6801,14 @@ static void dst__q8_patches_rows(const dst_conv2d_params *p, const uint8_t *x, i
                        x + ((size_t)(g * cg + c) * p->in_h + y) * p->in_w, (size_t)p->in_w);
     }
     for (q = 0; q < nq; ++q) {
-        const uint8_t *base[4], *src[4];
+        const uint8_t *src[4];
         for (i = 0; i < 4; ++i) {
             size_t in = 4 * q + i, t = in % taps;
-            base[i] = in >= k ? NULL
-                              : pad + in / taps * plane + t / (size_t)p->kernel_w * p->dilation_h * pw +
-                                    t % (size_t)p->kernel_w * p->dilation_w;
+            src[i] = in >= k ? zeros
+                             : pad + in / taps * plane + t / (size_t)p->kernel_w * p->dilation_h * pw +
+                                   t % (size_t)p->kernel_w * p->dilation_w;
         }
-        for (yo = 0; yo < oh; ++yo) {
-            for (i = 0; i < 4; ++i) src[i] = base[i] ? base[i] + (size_t)yo * p->stride_h * pw : zeros;
-            kt->q8_rows4(src, (size_t)ow, col + (q * npos + (size_t)yo * ow) * 4);
-        }
+        kt->q8_rows4(src, (size_t)ow, (size_t)oh, (size_t)p->stride_h * pw, col + q * npos * 4);
     }
 }
 
