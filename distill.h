@@ -6214,18 +6214,25 @@ static int32_t dst__q8_w4(const int8_t *w, size_t k, size_t q)
 }
 #endif
 
-/* positions p0 .. npos - 1 of every row, by the definition: the reference
-   (p0 0) and the vector kernels' tail */
+/* positions p0 .. npos - 1 of every row, plain C group by group (the
+   inner loop runs along the positions): the reference (p0 0), the vector
+   kernels' tail, and the path of builds without SIMD */
 static void dst__q8_conv_from(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, size_t p0,
                               int32_t *out)
 {
-    size_t r, p, i;
-    for (r = 0; r < rows; ++r)
-        for (p = p0; p < npos; ++p) {
-            int32_t sum = 0;
-            for (i = 0; i < k; ++i) sum += (int32_t)w[r * k + i] * (int32_t)x4[((i >> 2) * npos + p) * 4 + (i & 3)];
-            out[r * npos + p] = sum;
+    size_t r, q, p, i, nq = (k + 3) / 4;
+    for (r = 0; r < rows; ++r) {
+        int32_t *o = out + r * npos;
+        for (p = p0; p < npos; ++p) o[p] = 0;
+        for (q = 0; q < nq; ++q) {
+            const uint8_t *xq = x4 + q * npos * 4;
+            int32_t wq[4];
+            for (i = 0; i < 4; ++i) wq[i] = 4 * q + i < k ? (int32_t)w[r * k + 4 * q + i] : 0;
+            for (p = p0; p < npos; ++p)
+                o[p] += wq[0] * (int32_t)xq[4 * p] + wq[1] * (int32_t)xq[4 * p + 1] + wq[2] * (int32_t)xq[4 * p + 2] +
+                        wq[3] * (int32_t)xq[4 * p + 3];
         }
+    }
 }
 
 static void dst__q8_conv_scalar(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
