@@ -6241,6 +6241,14 @@ static void dst__q8_conv_scalar(const uint8_t *x4, const int8_t *w, size_t k, si
 }
 
 #if defined(DST__SIMD_X86)
+/* inputs i and i + 2 of a row of k as two int16 of an int32, 0 beyond k */
+static int32_t dst__q8_pair(const int8_t *row, size_t k, size_t i)
+{
+    uint32_t v = i < k ? (uint16_t)(int16_t)row[i] : 0u;
+    if (i + 2 < k) v |= (uint32_t)(uint16_t)(int16_t)row[i + 2] << 16;
+    return (int32_t)v;
+}
+
 /* The weights of rows 0 .. nr - 1 (nr <= 4, rows of k), groups q0 ..
    q0 + n - 1, as pmaddwd takes them: for group q and row c, wp[8q + 2c]
    holds inputs 4q and 4q + 2 (the even bytes of a position's four) as two
@@ -6252,16 +6260,7 @@ static void dst__q8_pairs(const int8_t *w, size_t k, size_t nr, size_t q0, size_
     size_t q, c, h;
     for (q = 0; q < n; ++q)
         for (c = 0; c < nr; ++c)
-            if (4 * (q0 + q) + 4 <= k) { /* a whole group */
-                const int8_t *g = w + c * k + 4 * (q0 + q);
-                wp[8 * q + 2 * c] = (int32_t)((uint32_t)(uint16_t)(int16_t)g[0] | (uint32_t)(uint16_t)(int16_t)g[2] << 16);
-                wp[8 * q + 2 * c + 1] = (int32_t)((uint32_t)(uint16_t)(int16_t)g[1] | (uint32_t)(uint16_t)(int16_t)g[3] << 16);
-            } else for (h = 0; h < 2; ++h) {
-                size_t lo = 4 * (q0 + q) + h, hi = lo + 2;
-                uint32_t v = lo < k ? (uint16_t)(int16_t)w[c * k + lo] : 0u;
-                if (hi < k) v |= (uint32_t)(uint16_t)(int16_t)w[c * k + hi] << 16;
-                wp[8 * q + 2 * c + h] = (int32_t)v;
-            }
+            for (h = 0; h < 2; ++h) wp[8 * q + 2 * c + h] = dst__q8_pair(w + c * k, k, 4 * (q0 + q) + h);
 }
 
 /* The integer vectors of the SSE2 and AVX2 int8 kernels, by set as the
@@ -7958,13 +7957,6 @@ static const float *dst__dense_layer_backward(dst_model *m, dst__layer *ly, cons
 }
 #endif
 
-/* The outputs of channel o of a layer with integer weights at count
-   positions from its int32 sums acc[j]: uint8 to y[j], or (yf
-   non-NULL) float to yf[j]. Requantized in float (q8_requant): zero +
-   (acc + bias) mult, rounded half up, clamped to [0, 255] ([zero, 255]
-   with a fused ReLU). */
-/* count 1 (a dense layer: one sum per channel) takes the one-value
-   requantization directly, the same bits as the kernel */
 /* q8_requant's constants for channel o */
 static void dst__q8_constants(const dst__layer *ly, size_t o, float *kq)
 {
@@ -7974,6 +7966,11 @@ static void dst__q8_constants(const dst__layer *ly, size_t o, float *kq)
     kq[3] = ly->relu_fused ? kq[2] : 0.0f;
 }
 
+/* The outputs of channel o of a layer with integer weights at count
+   positions from its int32 sums acc[j]: uint8 to y[j], or (yf
+   non-NULL) float to yf[j]. Requantized in float (q8_requant): zero +
+   (acc + bias) mult, rounded half up, clamped to [0, 255] ([zero, 255]
+   with a fused ReLU). */
 static void dst__q8_outputs(const dst__layer *ly, const dst__kernels *kt, size_t o, const int32_t *acc, size_t count,
                             float *yf, uint8_t *y)
 {
@@ -7989,8 +7986,7 @@ static void dst__q8_outputs(const dst__layer *ly, const dst__kernels *kt, size_t
         return;
     }
     dst__q8_constants(ly, o, kq);
-    if (count == 1) y[0] = dst__q8_requant_one(acc[0], kq);
-    else kt->q8_requant(acc, count, kq, y);
+    kt->q8_requant(acc, count, kq, y);
 }
 
 /* int8: rows of dot products, in blocks of rows that stay in L1 (16 KB of
@@ -8008,7 +8004,7 @@ static const uint8_t *dst__dense_layer_forward_q8(dst_model *m, dst__layer *ly, 
             kt->q8_dot(x + n * in, ly->q_w + r0 * in, in, nr, in, m->q_acc, 1);
             if (yf) {
                 for (o = 0; o < nr; ++o) dst__q8_outputs(ly, kt, r0 + o, m->q_acc + o, 1, yf + at + o, NULL);
-            } else { /* dst__q8_outputs' requantization, in one loop the compiler can see through */
+            } else { /* dst__q8_outputs' requantization one value at a time, in a loop the compiler sees through */
                 for (o = 0; o < nr; ++o) {
                     float kq[4];
                     dst__q8_constants(ly, r0 + o, kq);
