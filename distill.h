@@ -830,7 +830,9 @@ DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folde
    (DST_ERR_UNSUPPORTED): train the float model, then quantize again. */
 typedef enum dst_calibration {
     DST_CALIBRATE_MINMAX = 0,    /* each tensor's range: the smallest and largest value seen */
-    DST_CALIBRATE_PERCENTILE = 1 /* the range that keeps `percentile` % of the values seen */
+    DST_CALIBRATE_PERCENTILE = 1, /* the range that keeps `percentile` % of the values seen */
+    DST_CALIBRATE_TRAINED = 2     /* the ranges quantization-aware training tracked
+                                     (dst_model_set_quant_aware): no samples needed */
 } dst_calibration;
 
 typedef struct dst_quantize_options {
@@ -844,7 +846,8 @@ DSTDEF dst_quantize_options dst_quantize_default(void);
 /* *out = the int8 model of m (batch norms folded first, as
    dst_model_fold_batchnorm does), its activation ranges calibrated on
    calib_count samples of calib_x (NCHW floats, as m takes them;
-   calib_count >= 1). opt NULL: dst_quantize_default(). m is not changed.
+   calib_count >= 1; with DST_CALIBRATE_TRAINED, NULL and 0). opt NULL:
+   dst_quantize_default(). m is not changed.
    Free *out with dst_model_free. dst_model_params of *out holds the
    dequantized weights (int8 value x scale) and biases. */
 DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, size_t calib_count,
@@ -877,6 +880,24 @@ DSTDEF dst_result dst_model_layer_int8(const dst_model *m, int index, dst_layer_
 /* Sets the optimizer and zeroes its state and step count. */
 DSTDEF dst_result dst_model_set_optimizer(dst_model *m, const dst_optimizer_config *cfg);
 DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps taken */
+
+/* Quantization-aware training (on = 1): from then on every forward computes
+   as the int8 model of dst_model_quantize will, in float ("fake
+   quantization"): the dense and convolution weights rounded to int8 per
+   output channel, the input and every layer output that the int8 model
+   quantizes rounded to 256 levels of its range (all but the model's
+   output). The ranges are tracked in training forwards: the first batch's
+   minimum and maximum, then a moving average of each batch's (weight 0.01,
+   PyTorch's default). The backward is the straight-through estimator: the
+   gradients computed at the rounded values go to the float weights, and
+   through each rounding unchanged except where a value fell outside the
+   range (clamped: no gradient). Train or distill as usual (fit, a teacher,
+   train_step), then dst_model_quantize with DST_CALIBRATE_TRAINED. For a
+   float student that loses too much accuracy in post-training
+   quantization: fine-tune it a few epochs this way while its teacher
+   distills it. on = 0 turns it off and forgets the ranges. Batch norms
+   must be folded first (dst_model_fold_batchnorm): DST_ERR_UNSUPPORTED. */
+DSTDEF dst_result dst_model_set_quant_aware(dst_model *m, int on);
 
 /* One step on a batch: forward, loss, backward, update (lr = the optimizer's
    lr, or the one a schedule set through dst_model_set_lr).
@@ -7358,9 +7379,26 @@ struct dst_model {
     int32_t q_in_zero;
     void   *q_block;
     int32_t *q_acc;
+    struct dst__qat *qat;                  /* quantization-aware training (>>quantize); NULL: off */
 };
 
 static dst_result dst__model_own(dst_model *m); /* copies in-place parameters into owned memory */
+
+/* quantization-aware training's hooks (>>quantize); none in an inference-only build */
+#ifndef DST_INFERENCE_ONLY
+#define DST__QAT(m) ((m)->qat != NULL)
+static dst_result dst__qat_begin(dst_model *m, const float **x, int batch, int training);
+static void dst__qat_tensor(dst_model *m, int t, const float *values, int batch, int training);
+static void dst__qat_mask(const dst_model *m, int t, float *dy);
+static void dst__qat_restore(dst_model *m);
+static void dst__qat_free(dst_model *m);
+#else
+#define DST__QAT(m) 0
+#define dst__qat_begin(m, x, batch, training) DST_OK
+#define dst__qat_tensor(m, t, values, batch, training) ((void)0)
+#define dst__qat_restore(m) ((void)0)
+#define dst__qat_free(m) ((void)0)
+#endif
 
 static dst_result dst__fail(dst_model *m, dst_result code, const char *fmt, ...)
 {
@@ -7615,6 +7653,7 @@ DSTDEF void dst_model_free(dst_model *m)
     void *ctx;
     if (!m) return;
     ctx = m->alloc_user;
+    dst__qat_free(m);
     dst__model_release_workspace(m);
     dst__model_free_packs(m);
     dst__free_aligned(m->pack, ctx);
@@ -9020,12 +9059,15 @@ DSTDEF dst_result dst_model_forward(dst_model *m, const float *x, int batch, int
     }
     if (training && (r = dst__layers_batch_ok(m, batch)) != DST_OK) return r;
     if (training && (r = dst__model_own(m)) != DST_OK) return r;
+    if (DST__QAT(m) && (r = dst__qat_begin(m, &x, batch, training)) != DST_OK) return r;
     m->input = x;
     m->batch = batch;
     for (i = 0; i < m->layer_count; ++i) {
         dst__layer *ly = &m->layers[i];
         x = dst__ops(ly)->forward(m, ly, x, batch, training);
+        if (DST__QAT(m)) dst__qat_tensor(m, i + 1, x, batch, training);
     }
+    if (DST__QAT(m) && !training) dst__qat_restore(m);
     m->trained_forward = training ? 1 : 0;
     if (out) *out = x;
     return DST_OK;
@@ -9063,10 +9105,12 @@ static dst_result dst__backward(dst_model *m, const float *d_output, const dst__
                 float *d = (float *)(uintptr_t)dy;
                 for (j = 0; j < n; ++j) d[j] += inj->grad[k][j];
             }
+        if (m->qat) dst__qat_mask(m, i + 1, (float *)(uintptr_t)dy);
         dx_at = dst__ops(ly)->backward(m, ly, x, dy, dx, batch);
         if (dx_at != dy) turn ^= 1; /* else dy passed through as it is: the buffers do not turn */
         dy = dx_at;
     }
+    dst__qat_restore(m);
     return DST_OK;
 }
 
@@ -9171,12 +9215,21 @@ static int dst__q8_weighted(const dst__layer *ly)
 
 #define DST__Q8_BINS 2048
 
+
 /* What calibration learns of one tensor: tensor 0 is the model's input,
    tensor i + 1 layer i's output. */
 typedef struct dst__q8_range {
     double lo, hi;
     uint64_t *hist; /* DST__Q8_BINS counts over [lo, hi] (the percentile pass) */
 } dst__q8_range;
+
+/* the ranges of m's quantization-aware training (DST_CALIBRATE_TRAINED), or
+   NULL when it has none (it is off, or no training step has taken place) */
+#ifndef DST_INFERENCE_ONLY
+static const dst__q8_range *dst__qat_ranges(const dst_model *m);
+#else
+#define dst__qat_ranges(m) NULL
+#endif
 
 /* the values of tensor t of the batch just run (x: the input) */
 static const float *dst__q8_values(const dst_model *f, int t, const float *x, int batch, size_t *n)
@@ -9251,24 +9304,36 @@ static void dst__q8_params(const dst__q8_range *q, float *scale, int32_t *zero)
    sum| <= 255 x 127 x DST__Q8_MAX_K, an int32 holds both */
 #define DST__Q8_MAX_BIAS 536870912
 
-/* Layer ly's integer weights from its float ones, per output channel:
-   scale max |w| / 127, values in [-127, 127]; the bias in the scale
-   in_scale x w_scale (q_b; 0 without a bias). */
+/* an output channel's weight scale: max |w| / 127 over its row (1 for a
+   row of zeros) */
+static float dst__q8_row_scale(const float *row, size_t k)
+{
+    float amax = 0;
+    size_t i;
+    for (i = 0; i < k; ++i) if (fabsf(row[i]) > amax) amax = fabsf(row[i]);
+    return amax > 0 ? (float)((double)amax / 127.0) : 1.0f;
+}
+
+/* a weight's int8 value at its row's scale: rounded half up, in [-127, 127] */
+static int8_t dst__q8_weight(float w, float scale)
+{
+    double v = floor((double)w / (double)scale + 0.5);
+    return (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+}
+
+/* Layer ly's integer weights from its float ones, per output channel
+   (dst__q8_row_scale, dst__q8_weight); the bias in the scale in_scale x
+   w_scale (q_b; 0 without a bias). */
 static void dst__q8_weights(dst__layer *ly, const float *params, float in_scale)
 {
     size_t units = (size_t)ly->desc.units, k = ly->weight_count / units, o, i;
     const float *w = params + ly->param_offset, *b = ly->bias_count ? w + ly->weight_count : NULL;
     for (o = 0; o < units; ++o) {
         const float *row = w + o * k;
-        float amax = 0;
         double sw, bq = 0;
-        for (i = 0; i < k; ++i) if (fabsf(row[i]) > amax) amax = fabsf(row[i]);
-        ly->q_w_scale[o] = amax > 0 ? (float)((double)amax / 127.0) : 1.0f;
+        ly->q_w_scale[o] = dst__q8_row_scale(row, k);
         sw = (double)ly->q_w_scale[o];
-        for (i = 0; i < k; ++i) {
-            double v = floor((double)row[i] / sw + 0.5);
-            ly->q_w[o * k + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
+        for (i = 0; i < k; ++i) ly->q_w[o * k + i] = dst__q8_weight(row[i], ly->q_w_scale[o]);
         if (b) {
             bq = floor((double)b[o] / ((double)in_scale * sw) + 0.5);
             if (bq > DST__Q8_MAX_BIAS) bq = DST__Q8_MAX_BIAS;
@@ -9400,6 +9465,7 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
                                      const dst_quantize_options *opt, dst_model **out, dst_error *err)
 {
     dst_quantize_options o = opt ? *opt : dst_quantize_default();
+    const dst__q8_range *trained = NULL;
     dst__q8_range *rg = NULL;
     uint64_t *hist = NULL;
     dst_model *f = NULL;
@@ -9408,10 +9474,15 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
     dst__err_clear(err);
     if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
     *out = NULL;
-    if (!m || !calib_x || calib_count < 1) return dst__err(err, DST_ERR_ARG, "quantize needs a model and calibration samples");
-    if (m->q8) return dst__err(err, DST_ERR_ARG, "the model is int8 already");
-    if ((unsigned)o.calibration > (unsigned)DST_CALIBRATE_PERCENTILE)
+    if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
+    if ((unsigned)o.calibration > (unsigned)DST_CALIBRATE_TRAINED)
         return dst__err(err, DST_ERR_ARG, "calibration %d: not a dst_calibration", (int)o.calibration);
+    if (o.calibration != DST_CALIBRATE_TRAINED && (!calib_x || calib_count < 1))
+        return dst__err(err, DST_ERR_ARG, "quantize needs calibration samples");
+    if (m->q8) return dst__err(err, DST_ERR_ARG, "the model is int8 already");
+    if (o.calibration == DST_CALIBRATE_TRAINED && !(trained = dst__qat_ranges(m)))
+        return dst__err(err, DST_ERR_ARG, "calibration TRAINED: the model has no ranges of quantization-aware training "
+                        "(dst_model_set_quant_aware, then at least one training step)");
     if (o.calibration == DST_CALIBRATE_PERCENTILE && !(o.percentile > 50 && o.percentile <= 100))
         return dst__err(err, DST_ERR_ARG, "percentile %g: must be in (50, 100]", (double)o.percentile);
     if (o.batch < 0) return dst__err(err, DST_ERR_ARG, "batch %d: must be >= 0", o.batch);
@@ -9420,7 +9491,10 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
     rg = (dst__q8_range *)DST_MALLOC(sizeof *rg * ((size_t)f->layer_count + 1), f->alloc_user);
     if (!rg) { r = dst__err(err, DST_ERR_NOMEM, "calibration ranges"); goto done; }
     for (t = 0; t <= f->layer_count; ++t) { rg[t].lo = DBL_MAX; rg[t].hi = -DBL_MAX; rg[t].hist = NULL; }
-    if ((r = dst__q8_observe(f, calib_x, calib_count, batch, 0, rg, err)) != DST_OK) goto done;
+    if (trained) /* m has no batch norms (set_quant_aware refuses them): f's layers are m's */
+        memcpy(rg, trained, sizeof *rg * ((size_t)f->layer_count + 1));
+    else if ((r = dst__q8_observe(f, calib_x, calib_count, batch, 0, rg, err)) != DST_OK)
+        goto done;
     if (o.calibration == DST_CALIBRATE_PERCENTILE) {
         size_t bins = (size_t)DST__Q8_BINS * ((size_t)f->layer_count + 1);
         if (!(hist = (uint64_t *)DST_MALLOC(bins * sizeof *hist, f->alloc_user))) {
@@ -9462,6 +9536,176 @@ DSTDEF dst_result dst_model_layer_int8(const dst_model *m, int index, dst_layer_
     }
     return DST_OK;
 }
+
+#ifndef DST_INFERENCE_ONLY /* quantization-aware training */
+/* ---- quantization-aware training (dst_model_set_quant_aware) ----
+   The forward's hooks: dst__qat_begin before the first layer (the weights
+   rounded in place, their float values kept in master; the input rounded
+   into a copy), dst__qat_tensor after each layer, dst__qat_restore after
+   the backward (or after an inference forward): the float weights back, for
+   the optimizer to update with the gradients taken at the rounded ones.
+   Tensor t as in calibration (0 the input, t layer t - 1's output); a
+   training forward notes in keep which values stayed inside their range
+   (the backward's mask, dst__qat_mask). */
+typedef struct dst__qat {
+    dst__q8_range *range;  /* layer_count + 1 tracked ranges (hist NULL) */
+    long    seen;          /* training forwards that have updated them */
+    float  *master;        /* param_count: the float parameters while params holds the rounded ones */
+    int     swapped;       /* 1: params holds the rounded weights */
+    size_t *keep_at;       /* layer_count + 1: tensor t's place in keep, per sample */
+    size_t  keep_per;      /* keep bytes per sample */
+    unsigned char *keep;   /* cap x keep_per: 1 where a value was inside its range */
+    float  *input;         /* cap x in_size: the rounded input */
+    int     cap;           /* samples keep and input hold */
+} dst__qat;
+
+#define DST__QAT_MOMENTUM 0.01 /* the moving average's weight of a new batch's minimum and maximum */
+
+/* whether tensor t is rounded: the input, and every ranged layer's output but the model's */
+static int dst__qat_rounded(const dst_model *m, int t)
+{
+    return t == 0 || (t < m->layer_count && dst__q8_ranged(&m->layers[t - 1]));
+}
+
+static void dst__qat_free(dst_model *m)
+{
+    dst__qat *q = m->qat;
+    if (!q) return;
+    DST_FREE(q->range, m->alloc_user);
+    DST_FREE(q->master, m->alloc_user);
+    DST_FREE(q->keep_at, m->alloc_user);
+    DST_FREE(q->keep, m->alloc_user);
+    DST_FREE(q->input, m->alloc_user);
+    DST_FREE(q, m->alloc_user);
+    m->qat = NULL;
+}
+
+DSTDEF dst_result dst_model_set_quant_aware(dst_model *m, int on)
+{
+    dst__qat *q;
+    int t;
+    if (!m) return DST_ERR_ARG;
+    if (m->q8) return dst__refuse_q8(m, "set_quant_aware");
+    if (on != 0 && on != 1) return dst__fail(m, DST_ERR_ARG, "set_quant_aware: on is %d, must be 0 or 1", on);
+    if (m->qat && m->qat->swapped) memcpy(m->params, m->qat->master, m->param_count * sizeof(float));
+    dst__qat_free(m);
+    if (!on) return DST_OK;
+    if (m->buffer_count)
+        return dst__fail(m, DST_ERR_UNSUPPORTED, "set_quant_aware: the model has batch norm statistics; fold the batch "
+                         "norms first (dst_model_fold_batchnorm) and train the folded model");
+    if (dst__model_own(m) != DST_OK) return DST_ERR_NOMEM;
+    if (!(q = (dst__qat *)DST_MALLOC(sizeof *q, m->alloc_user))) return dst__fail(m, DST_ERR_NOMEM, "set_quant_aware");
+    memset(q, 0, sizeof *q);
+    m->qat = q;
+    q->range = (dst__q8_range *)DST_MALLOC(sizeof *q->range * ((size_t)m->layer_count + 1), m->alloc_user);
+    q->keep_at = (size_t *)DST_MALLOC(sizeof *q->keep_at * ((size_t)m->layer_count + 1), m->alloc_user);
+    q->master = (float *)DST_MALLOC((m->param_count ? m->param_count : 1) * sizeof(float), m->alloc_user);
+    if (!q->range || !q->keep_at || !q->master) {
+        dst__qat_free(m);
+        return dst__fail(m, DST_ERR_NOMEM, "set_quant_aware: %lu parameters", (unsigned long)m->param_count);
+    }
+    for (t = 0; t <= m->layer_count; ++t) {
+        q->range[t].lo = q->range[t].hi = 0;
+        q->range[t].hist = NULL;
+        q->keep_at[t] = q->keep_per;
+        if (t && dst__qat_rounded(m, t)) q->keep_per += m->layers[t - 1].out_size;
+    }
+    return DST_OK;
+}
+
+/* Before a forward of batch samples: the rounded weights into params (once
+   until dst__qat_restore), the input rounded into q->input (*x then points
+   there), keep sized. */
+static dst_result dst__qat_begin(dst_model *m, const float **x, int batch, int training)
+{
+    dst__qat *q = m->qat;
+    int i;
+    if (batch > q->cap) {
+        void *in = DST_REALLOC(q->input, (size_t)batch * m->in_size * sizeof(float), m->alloc_user), *keep;
+        if (in) q->input = (float *)in;
+        keep = DST_REALLOC(q->keep, (size_t)batch * (q->keep_per ? q->keep_per : 1), m->alloc_user);
+        if (keep) q->keep = (unsigned char *)keep;
+        if (!in || !keep) return dst__fail(m, DST_ERR_NOMEM, "quantization-aware forward of %d samples", batch);
+        q->cap = batch;
+    }
+    if (!q->swapped) {
+        memcpy(q->master, m->params, m->param_count * sizeof(float));
+        for (i = 0; i < m->layer_count; ++i) {
+            dst__layer *ly = &m->layers[i];
+            size_t units = (size_t)ly->desc.units, k = ly->weight_count / (units ? units : 1), o, j;
+            float *w = m->params + ly->param_offset;
+            if (!dst__q8_weighted(ly)) continue;
+            for (o = 0; o < units; ++o) {
+                float scale = dst__q8_row_scale(w + o * k, k);
+                for (j = 0; j < k; ++j) w[o * k + j] = scale * (float)dst__q8_weight(w[o * k + j], scale);
+            }
+        }
+        q->swapped = 1;
+    }
+    if (training) q->seen++;
+    memcpy(q->input, *x, (size_t)batch * m->in_size * sizeof(float));
+    *x = q->input;
+    dst__qat_tensor(m, 0, q->input, batch, training);
+    return DST_OK;
+}
+
+/* After tensor t of a forward (v: batch samples of it): a training forward
+   moves its range towards the batch's, then a rounded tensor gets rounded in
+   place, as dst__q8_quantize and dst__q8_dequantize would, and a training
+   forward notes which values stayed inside the range. */
+static void dst__qat_tensor(dst_model *m, int t, const float *values, int batch, int training)
+{
+    dst__qat *q = m->qat;
+    dst__q8_range *rg = &q->range[t];
+    size_t n = (t ? m->layers[t - 1].out_size : m->in_size) * (size_t)batch, j;
+    float *v = (float *)(uintptr_t)values, scale, inv, zf;
+    unsigned char *keep = q->keep + q->keep_at[t] * (size_t)batch;
+    int32_t zero;
+    if (t && !dst__q8_ranged(&m->layers[t - 1])) return;
+    if (training) {
+        double lo = DBL_MAX, hi = -DBL_MAX, a = q->seen > 1 ? DST__QAT_MOMENTUM : 1.0;
+        for (j = 0; j < n; ++j) {
+            if ((double)v[j] < lo) lo = (double)v[j];
+            if ((double)v[j] > hi) hi = (double)v[j];
+        }
+        if (lo >= -DBL_MAX && hi <= DBL_MAX) { /* finite: a non-finite batch fails its step anyway */
+            rg->lo += a * (lo - rg->lo);
+            rg->hi += a * (hi - rg->hi);
+        }
+    }
+    if (!dst__qat_rounded(m, t) || (!training && !q->seen)) return;
+    dst__q8_params(rg, &scale, &zero);
+    inv = 1.0f / scale;
+    zf = (float)zero + 0.5f;
+    for (j = 0; j < n; ++j) {
+        float u = v[j] * inv + zf;
+        int c = !(u > 0) ? 0 : u >= 255.0f ? 255 : (int)u;
+        if (training && t) keep[j] = u >= 0 && u < 256.0f;
+        v[j] = scale * (float)(c - zero);
+    }
+}
+
+/* The backward's mask at tensor t (dy: d loss / d tensor t): no gradient
+   where the training forward clamped a value. */
+static void dst__qat_mask(const dst_model *m, int t, float *dy)
+{
+    const dst__qat *q = m->qat;
+    size_t n = m->layers[t - 1].out_size * (size_t)m->batch, j;
+    const unsigned char *keep = q->keep + q->keep_at[t] * (size_t)m->batch;
+    if (!dst__qat_rounded(m, t)) return;
+    for (j = 0; j < n; ++j) if (!keep[j]) dy[j] = 0;
+}
+
+static const dst__q8_range *dst__qat_ranges(const dst_model *m) { return m->qat && m->qat->seen ? m->qat->range : NULL; }
+
+/* the float parameters back into params */
+static void dst__qat_restore(dst_model *m)
+{
+    if (!m->qat || !m->qat->swapped) return;
+    memcpy(m->params, m->qat->master, m->param_count * sizeof(float));
+    m->qat->swapped = 0;
+}
+#endif /* DST_INFERENCE_ONLY */
 
 /* ==== training and distillation ================================= >>train */
 
@@ -9526,6 +9770,7 @@ static void dst__undo_forward(dst_model *m, const dst_rng *rng_before)
 {
     m->rng = *rng_before;
     if (m->buffer_count) memcpy(m->buffers, m->buffers_saved, m->buffer_count * sizeof(float));
+    dst__qat_restore(m);
 }
 
 /* A hint term's adapter while fit runs: weight then bias (as dst_hint_loss

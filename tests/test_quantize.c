@@ -597,6 +597,201 @@ static int test_quantize_no_bias_round_trip_and_layer_int8(void)
     return 0;
 }
 
+/* ---- quantization-aware training (dst_model_set_quant_aware) ---- */
+
+/* v rounded to 256 levels of the range rg, as the int8 model's activations
+   are; *inside: whether v lay within the range (not clamped) */
+static float t_qat_round(float v, const dst__q8_range *rg, int *inside)
+{
+    float s, u;
+    int32_t z;
+    int c;
+    dst__q8_params(rg, &s, &z);
+    u = v * (1.0f / s) + ((float)z + 0.5f);
+    c = !(u > 0) ? 0 : u >= 255.0f ? 255 : (int)u;
+    if (inside) *inside = u >= 0 && u < 256.0f;
+    return s * (float)(c - z);
+}
+
+/* the tracked range after a batch of n values: the first batch's minimum
+   and maximum, then 1% of the way towards each next batch's */
+static void t_qat_track(dst__q8_range *rg, const float *v, size_t n, int first)
+{
+    double lo = v[0], hi = v[0], a = first ? 1.0 : 0.01;
+    size_t i;
+    for (i = 1; i < n; ++i) {
+        if (v[i] < lo) lo = v[i];
+        if (v[i] > hi) hi = v[i];
+    }
+    rg->lo += a * (lo - rg->lo);
+    rg->hi += a * (hi - rg->hi);
+}
+
+/* rows of w rounded to int8 per row (max |w| / 127), as dequantized values */
+static void t_qat_round_rows(float *w, int rows, int k)
+{
+    int r, i;
+    for (r = 0; r < rows; ++r) {
+        float amax = 0, s;
+        for (i = 0; i < k; ++i) if (fabsf(w[r * k + i]) > amax) amax = fabsf(w[r * k + i]);
+        s = (float)((double)amax / 127.0);
+        for (i = 0; i < k; ++i) w[r * k + i] = s * (float)floor((double)w[r * k + i] / (double)s + 0.5);
+    }
+}
+
+/* An MLP 6-5-3 (ReLU fused) trained quantization-aware against a
+   reference written out here: its forward with rounded weights, input and
+   hidden layer (not the output), its backward the straight-through
+   estimator (the gradients at the rounded values, none through a clamped
+   value or the ReLU), the float weights back in place after the backward;
+   a second batch reaches beyond the tracked ranges, so values clamp. */
+static int test_qat_forward_backward_match_reference(void)
+{
+    enum { I = 6, H = 5, O = 3, B = 4, P = 128 }; /* P: room for the parameters, padded as the model lays them out */
+    dst_layer_desc l[3] = { dst_dense(H), dst_relu(), dst_dense(O) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_model *m;
+    float x[B * I], dy[B * O], p0[P], wq[P], xq[B * I], h[B * H], hq[B * H], g[P];
+    const float *out, *w1, *b1, *w2, *b2;
+    dst__q8_range rx = { 0, 0, NULL }, rh = { 0, 0, NULL };
+    int keep[B * H], pass, b, i, j, o, clamped = 0;
+    size_t pc, a1, a2;
+    dst_layer_info li;
+    d.input_c = I; d.layers = l; d.layer_count = 3;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    pc = dst_model_param_count(m);
+    T_CHECK(pc <= P);
+    dst_model_layer(m, 0, &li); a1 = li.param_offset;
+    dst_model_layer(m, 2, &li); a2 = li.param_offset;
+    memcpy(p0, dst_model_params(m), pc * sizeof(float));
+    memcpy(wq, p0, pc * sizeof(float));
+    t_qat_round_rows(wq + a1, H, I);
+    t_qat_round_rows(wq + a2, O, H);
+    w1 = wq + a1; b1 = w1 + I * H; w2 = wq + a2; b2 = w2 + H * O;
+    T_CHECK(dst_model_set_quant_aware(m, 1) == DST_OK);
+    for (pass = 0; pass < 2; ++pass) {
+        t_fill(x, B * I, pass ? 3.0f : 1.0f);
+        t_fill(dy, B * O, 1.0f);
+        t_qat_track(&rx, x, B * I, !pass);
+        for (j = 0; j < B * I; ++j) xq[j] = t_qat_round(x[j], &rx, NULL);
+        for (b = 0; b < B; ++b)
+            for (o = 0; o < H; ++o) {
+                double t = b1[o];
+                for (i = 0; i < I; ++i) t += (double)w1[o * I + i] * xq[b * I + i];
+                h[b * H + o] = t > 0 ? (float)t : 0.0f;
+            }
+        t_qat_track(&rh, h, B * H, !pass);
+        for (j = 0; j < B * H; ++j) {
+            hq[j] = t_qat_round(h[j], &rh, &keep[j]);
+            clamped += !keep[j];
+        }
+        T_CHECK(dst_model_forward(m, x, B, 1, &out) == DST_OK);
+        for (b = 0; b < B; ++b)
+            for (o = 0; o < O; ++o) {
+                double y = b2[o];
+                for (j = 0; j < H; ++j) y += (double)w2[o * H + j] * hq[b * H + j];
+                T_CHECK_MSG(fabs(out[b * O + o] - y) < 1e-5 * (1 + fabs(y)), "pass %d: output %d,%d %g, reference %g",
+                            pass, b, o, (double)out[b * O + o], y);
+            }
+        T_CHECK(memcmp(dst_model_params(m), wq, pc * sizeof(float)) == 0); /* the rounded weights, until the backward */
+        T_CHECK(dst_model_backward(m, dy) == DST_OK);
+        T_CHECK(memcmp(dst_model_params(m), p0, pc * sizeof(float)) == 0); /* the float ones back */
+        /* the reference gradients: at the rounded values, straight through each rounding */
+        memset(g, 0, sizeof g);
+        for (b = 0; b < B; ++b)
+            for (j = 0; j < H; ++j) {
+                double dh = 0;
+                for (o = 0; o < O; ++o) {
+                    g[a2 + o * H + j] += dy[b * O + o] * hq[b * H + j];
+                    if (j == 0) g[a2 + H * O + o] += dy[b * O + o];
+                    dh += (double)dy[b * O + o] * w2[o * H + j];
+                }
+                if (!keep[b * H + j] || !(hq[b * H + j] > 0)) dh = 0;
+                for (i = 0; i < I; ++i) g[a1 + j * I + i] += (float)(dh * xq[b * I + i]);
+                g[a1 + I * H + j] += (float)dh;
+            }
+        for (j = 0; j < (int)pc; ++j)
+            T_CHECK_MSG(fabsf(dst_model_grads(m)[j] - g[j]) < 1e-5f * (1 + fabsf(g[j])), "pass %d: gradient %d %g, reference %g",
+                        pass, j, (double)dst_model_grads(m)[j], (double)g[j]);
+    }
+    T_CHECK(clamped > 0); /* the second batch clamped some hidden values: the mask was at work */
+    dst_model_free(m);
+    return 0;
+}
+
+/* Quantization-aware distillation in one fit: a float MLP's copy distilled
+   from it with fake quantization on, then quantized with the ranges it
+   tracked (no calibration samples): the int8 model gives nearly the
+   quantization-aware model's outputs and keeps its accuracy. And the
+   refusals. */
+static int test_qat_distill_then_quantize_trained(void)
+{
+    enum { DIM = 32, K = 10, N = 3000, NT = 1000 };
+    float *x = (float *)malloc(sizeof(float) * N * DIM), *xt = (float *)malloc(sizeof(float) * NT * DIM), centers[K * DIM];
+    float *ya = (float *)malloc(sizeof(float) * NT * K), *yb = (float *)malloc(sizeof(float) * NT * K);
+    int *y = (int *)malloc(sizeof(int) * N), *yt = (int *)malloc(sizeof(int) * NT), i, agree = 0;
+    dst_layer_desc l[5] = { dst_dense(64), dst_relu(), dst_dense(32), dst_relu(), dst_dense(K) };
+    dst_layer_desc lb[3] = { dst_dense(8), dst_batchnorm(), dst_dense(K) };
+    dst_model_desc d = dst_model_desc_default();
+    dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+    dst_fit_config fit = dst_fit_default();
+    dst_quantize_options qo = dst_quantize_default();
+    dst_teacher teacher;
+    dst_model *m, *s, *q = NULL, *bn;
+    dst_error e;
+    float acc_f, acc_q, most = 0, worst = 0;
+    t_fill(centers, K * DIM, 1.0f);
+    t_q8_blobs(x, y, N, DIM, K, centers, 1.2f);
+    t_q8_blobs(xt, yt, NT, DIM, K, centers, 1.2f);
+    d.input_c = DIM; d.layers = l; d.layer_count = 5;
+    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
+    opt.lr = 0.003f;
+    dst_model_set_optimizer(m, &opt);
+    fit.epochs = 3;
+    fit.batch_size = 64;
+    T_CHECK(dst_model_fit(m, x, y, N, &fit) == DST_OK);
+    qo.calibration = DST_CALIBRATE_TRAINED;
+    T_CHECK(dst_model_quantize(m, NULL, 0, &qo, &q, &e) == DST_ERR_ARG && q == NULL && strstr(e.message, "quantization-aware"));
+    T_CHECK(dst_model_fold_batchnorm(m, &s, NULL) == DST_OK); /* no batch norm: a copy */
+    T_CHECK(dst_model_set_quant_aware(s, 2) == DST_ERR_ARG);
+    T_CHECK(dst_model_set_quant_aware(s, 1) == DST_OK);
+    T_CHECK(dst_model_quantize(s, NULL, 0, &qo, &q, &e) == DST_ERR_ARG); /* no training step yet */
+    opt.lr = 0.0005f;
+    dst_model_set_optimizer(s, &opt);
+    teacher = dst_teacher_model(m);
+    fit.teacher = &teacher;
+    fit.temperature = 2;
+    fit.alpha = 0.5f;
+    fit.epochs = 2;
+    T_CHECK_MSG(dst_model_fit(s, x, y, N, &fit) == DST_OK, "%s", dst_model_error(s));
+    T_CHECK_MSG(dst_model_quantize(s, NULL, 0, &qo, &q, &e) == DST_OK, "%s", e.message);
+    T_CHECK(dst_model_predict(s, xt, NT, ya) == DST_OK && dst_model_predict(q, xt, NT, yb) == DST_OK);
+    for (i = 0; i < NT * K; ++i) {
+        if (fabsf(ya[i]) > most) most = fabsf(ya[i]);
+        if (fabsf(ya[i] - yb[i]) > worst) worst = fabsf(ya[i] - yb[i]);
+    }
+    for (i = 0; i < NT; ++i) agree += dst__argmax(ya + i * K, K) == dst__argmax(yb + i * K, K);
+    T_CHECK(dst_model_evaluate(s, xt, yt, NT, 0, NULL, &acc_f) == DST_OK);
+    T_CHECK(dst_model_evaluate(q, xt, yt, NT, 0, NULL, &acc_q) == DST_OK);
+    printf("    quantization-aware: fake-quantized %.4f, int8 %.4f, argmax agreement %.4f, largest difference %.4f of %.2f\n",
+           acc_f, acc_q, agree / (double)NT, worst, most);
+    T_CHECK(acc_f > 0.8f && acc_q > acc_f - 0.01f);
+    T_CHECK(agree >= NT * 99 / 100);
+    T_CHECK(worst < 0.05f * most);
+    T_CHECK(dst_model_set_quant_aware(q, 1) == DST_ERR_UNSUPPORTED);
+    T_CHECK(dst_model_set_quant_aware(s, 0) == DST_OK);
+    dst_model_free(q);
+    T_CHECK(dst_model_quantize(s, NULL, 0, &qo, &q, &e) == DST_ERR_ARG); /* off: the ranges forgotten */
+    d.input_c = DIM; d.layers = lb; d.layer_count = 3;
+    T_CHECK(dst_model_create(&bn, &d, NULL) == DST_OK);
+    T_CHECK(dst_model_set_quant_aware(bn, 1) == DST_ERR_UNSUPPORTED && strstr(dst_model_error(bn), "fold"));
+    dst_model_free(bn);
+    dst_model_free(s);
+    dst_model_free(m);
+    free(x); free(xt); free(y); free(yt); free(ya); free(yb);
+    return 0;
+}
+
 static const t_case quantize_tests[] = {
     { "quantize_q8_dot_every_level_matches_scalar", test_q8_dot_every_level_matches_scalar },
     { "quantize_q8_conv_every_level_matches_scalar", test_q8_conv_every_level_matches_scalar },
@@ -608,4 +803,6 @@ static const t_case quantize_tests[] = {
     { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
     { "quantize_weight_file_round_trip", test_quantize_weight_file_round_trip },
     { "quantize_no_bias_round_trip_and_layer_int8", test_quantize_no_bias_round_trip_and_layer_int8 },
+    { "quantize_qat_forward_backward_match_reference", test_qat_forward_backward_match_reference },
+    { "quantize_qat_distill_then_quantize_trained", test_qat_distill_then_quantize_trained },
 };

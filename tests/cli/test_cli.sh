@@ -219,6 +219,26 @@ for BIN in $BINS; do
         $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --calibration 0
     bad "quantize: an option of training" 2 "option --epochs does not apply to quantize" \
         $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --epochs 3
+    # quantization-aware distillation in one command: the float epochs, then
+    # epochs with int8 rounding (the batch norm folded first); --out is int8
+    good "distill --quant-aware" $BIN distill --data $D --teacher $M/teacher.bin \
+        --arch conv:4:3:1:same,bn,relu,maxpool:2,flatten,dense:4 --temperature 4 --alpha 0.5 --epochs 4 --lr 0.01 \
+        --quant-aware 2 --out $M/qat8.bin
+    has "--quant-aware: its epochs announced" '^quantization-aware: 2 epochs at lr 0\.001$'
+    has "--quant-aware: the float accuracy first" '^accuracy: [01]\.[0-9]{4}$'
+    qat_acc=$(sed -n 's/^int8 accuracy: \([0-9.]*\)$/\1/p' "$T/out")
+    at_least "the quantization-aware int8 student learns" "$qat_acc" 0.9
+    good "info on the quantization-aware student" $BIN info $M/qat8.bin
+    has "info: the quantization-aware student is int8, batch norm folded" '^   0  conv2d 4 3x3 .* params  int8$'
+    has "info: its ranges came from training" '^  quant\.calibration = trained$'
+    has "info: its quantization-aware epochs" '^  quant\.aware_epochs = 2$'
+    good "eval on the quantization-aware student" $BIN eval --data $D --model $M/qat8.bin
+    if [ "$(value accuracy)" = "$qat_acc" ]; then ok "eval of the quantization-aware student agrees with distill's"
+    else no "eval of the quantization-aware student agrees with distill's" "eval $(value accuracy), distill $qat_acc"; fi
+    bad "--quant-aware 0" 2 "--quant-aware: 0 is out of range" $BIN train --data $D --arch dense:4 --epochs 1 \
+        --quant-aware 0 --out $M/x8.bin
+    bad "--quant-aware: not an option of eval" 2 "option --quant-aware does not apply to eval" \
+        $BIN eval --data $D --model $M/teacher.bin --quant-aware 1
 
     good "predict" $BIN predict --model $M/mlp.bin --top 2 $T/png/q0.png $T/png/q3_rgb.png $T/png/q1_light.png
     has "predict: gray PNG as trained" "^$T/png/q0.png: 0 top-left [01]\\.[0-9]{4}, [0-9] "

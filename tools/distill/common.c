@@ -261,3 +261,15 @@ static float *curve_push(curves *cv)
     }
     return cv->v + (size_t)cv->n++ * CURVE_COLS;
 }
+
+/* Every metadata entry of from, into to. */
+static void copy_meta(const dst_model *from, dst_model *to)
+{
+    int i;
+    for (i = 0; i < dst_model_meta_count(from); ++i) {
+        const char *key = dst_model_meta_key(from, i), *str = dst_model_meta_string(from, key);
+        double v;
+        if (str) dst_model_meta_set_string(to, key, str);
+        else if (dst_model_meta_number(from, key, &v)) dst_model_meta_set_number(to, key, v);
+    }
+}

@@ -49,6 +49,7 @@ static const option options[] = {
     OPT("--threads", O_STR, C_TRAIN | C_DISTILL | C_EVAL | C_PREDICT, threads),
     OPT("--model", O_STR, C_EVAL | C_PREDICT | C_QUANTIZE, model),
     OPT("--calibration", O_STR, C_QUANTIZE, calibration),
+    OPT("--quant-aware", O_STR, C_TRAIN | C_DISTILL, quant_aware),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
     OPT("--invert", O_STR, C_PREDICT, invert),
@@ -115,6 +116,9 @@ static const char usage_options[] =
     "  --classes a,b,c (class names; else the data's, DIR/classes.txt, or Fashion-MNIST's for a DIR named *fashion*)\n"
     "  --log FILE.csv (per-epoch curves)  --plot FILE.png|.svg  --name TEXT (the run's name in plots)\n"
     "  --quiet (no progress line)\n"
+    "  --quant-aware E (after the epochs, E more with the weights and activations rounded as int8 models\n"
+    "  round them, at a tenth of the lr, constant, with the same data and teacher; --out is then the int8\n"
+    "  model, quantized with the ranges those epochs tracked, no calibration: quantization-aware training)\n"
     "  --threads N (eval and predict too: N threads in all, 1 to 256; default one per core, 1 creates\n"
     "  none; any N gives the same bits: the same model file, the same accuracy)\n"
     "The inputs are normalised and the model keeps it: IDX bytes x 1/255; a folder's pixels x 1/255 then\n"

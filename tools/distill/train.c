@@ -489,10 +489,45 @@ static int track_best(void *user, const dst_progress *p)
     return on_progress(user, p);
 }
 
+/* --quant-aware E: E more epochs of quantization-aware training (the batch
+   norms folded first) at a tenth of the lr, constant, on the same data with
+   the same teacher and validation; then the int8 model from the ranges they
+   tracked. *mp becomes the folded model (its metadata kept); returns the
+   int8 model. */
+static dst_model *quant_aware_epochs(const args *a, dst_model **mp, dst_fit_config *fit, dst_optimizer_config *opt,
+                                     dst_pool *pool, const float *train_x, const sets *d, run *r)
+{
+    dst_model *m = *mp, *f, *q;
+    dst_quantize_options qo = dst_quantize_default();
+    dst_error e;
+    dst_result res;
+    if (dst_model_fold_batchnorm(m, &f, &e) != DST_OK) fail(1, "--quant-aware: %s", e.message);
+    copy_meta(m, f);
+    dst_model_free(m);
+    *mp = m = f;
+    r->m = m;
+    threads_attach(m, pool, "the model");
+    opt->lr *= 0.1f;
+    if (dst_model_set_optimizer(m, opt) != DST_OK || dst_model_set_quant_aware(m, 1) != DST_OK)
+        fail(2, "--quant-aware: %s", dst_model_error(m));
+    fit->epochs = (int)parse_int("--quant-aware", a->quant_aware, 1, 1000000);
+    memset(&fit->schedule, 0, sizeof fit->schedule); /* constant */
+    if (!a->quiet) printf("quantization-aware: %d epochs at lr %g\n", fit->epochs, (double)opt->lr);
+    r->best = -1;
+    res = dst_model_fit(m, train_x, d->train.y, d->train.count, fit);
+    clear_line(r);
+    if (res != DST_OK) fail(1, "quantization-aware training stopped: %s", dst_model_error(m));
+    report_best(a, r, fit, r->best);
+    qo.calibration = DST_CALIBRATE_TRAINED;
+    if (dst_model_quantize(m, NULL, 0, &qo, &q, &e) != DST_OK) fail(1, "--quant-aware: %s", e.message);
+    copy_meta(m, q);
+    return q;
+}
+
 static void cmd_train(const args *a)
 {
     sets d;
-    dst_model *m, *teacher = NULL;
+    dst_model *m, *teacher = NULL, *q = NULL;
     dst_optimizer_config opt;
     dst_fit_config fit = dst_fit_default();
     dst_teacher t, members[MAX_TEACHERS];
@@ -604,7 +639,24 @@ static void cmd_train(const args *a)
     if (dst_model_evaluate(m, test_x, d.test.y, d.test.count, 0, &loss, &acc) != DST_OK)
         fail(1, "evaluation: %s", dst_model_error(m));
     printf("accuracy: %.4f\nloss: %.4f\n", (double)acc, (double)loss);
-    save_with_metadata(a, m, &d, &fit, &opt, seed, names, tacc, acc, loss);
+    if (a->quant_aware) {
+        float facc = acc;
+        int train_epochs = fit.epochs;
+        float train_lr = opt.lr;
+        dst_lr_schedule train_schedule = fit.schedule;
+        q = quant_aware_epochs(a, &m, &fit, &opt, pool, train_x, &d, &r);
+        if (dst_model_evaluate(q, test_x, d.test.y, d.test.count, 0, &loss, &acc) != DST_OK)
+            fail(1, "evaluation: %s", dst_model_error(q));
+        printf("int8 accuracy: %.4f\nint8 loss: %.4f\n", (double)acc, (double)loss);
+        meta_number(q, "quant.float_accuracy", (double)facc);
+        meta_string(q, "quant.calibration", "trained");
+        meta_number(q, "quant.aware_epochs", fit.epochs);
+        meta_number(q, "quant.aware_lr", (double)opt.lr);
+        fit.epochs = train_epochs; /* the metadata's train.* are the float training's */
+        fit.schedule = train_schedule;
+        opt.lr = train_lr;
+    }
+    save_with_metadata(a, q ? q : m, &d, &fit, &opt, seed, names, tacc, acc, loss);
     if (!a->quiet) printf("saved %s\n", a->out);
     if (a->log) write_log(a->log, a, label, &r.cv);
     if (a->plot) {
@@ -620,6 +672,7 @@ static void cmd_train(const args *a)
     free(cache);
     free(names);
     free(r.cv.v);
+    dst_model_free(q);
     dst_model_free(m);
     for (i = 0; i < a->teachers.n; ++i) {
         dst_model_free(teachers[i]);
