@@ -16,7 +16,7 @@ CFLAGS  ?= -O2
 TESTSRC = tests/run.c
 TESTDEP = distill.h tests/*.c tests/*.h tests/corpus/* tests/corpus-csv/*
 
-.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd bench-threads bench-int8 clean fuzz corpus test-torch test-gemm-cross
+.PHONY: all test test-quick demo bench bench-gemm bench-mlp bench-cnn bench-conv-paths bench-kd bench-threads bench-int8 bench-qat clean fuzz corpus test-torch test-gemm-cross
 EXAMPLES = build/quickstart build/minimal build/classify build/embedded build/offline_npy build/table
 PROGRAMS = build/distill build/demo
 all: $(PROGRAMS) $(EXAMPLES)
@@ -347,6 +347,18 @@ build/bench_int8: bench/bench_int8.c distill.h | build/.dir
 bench-int8: build/bench_int8
 	./build/bench_int8 $(BENCH_INT8_ARGS)
 	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_int8_torch.py $(BENCH_INT8_TORCH_ARGS)
+
+# Quantization-aware training against post-training quantization on a student
+# that post-training quantization hurts (docs/BENCHMARKS.md, "Quantization-aware
+# training"), then PyTorch's the same way. BENCH_QAT_ARGS="--teacher teacher_c1.dst"
+# and BENCH_QAT_TORCH_ARGS="--teacher teacher_c1.pt" add the distillation rows.
+BENCH_QAT_ARGS ?=
+BENCH_QAT_TORCH_ARGS ?=
+build/bench_qat: bench/bench_qat.c distill.h | build/.dir
+	$(CC) -std=c99 -O2 $(WARN) -I. -I$(STB) $< -o $@ -lm
+bench-qat: build/bench_qat
+	./build/bench_qat $(BENCH_QAT_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(TORCH_PY) bench/bench_qat_torch.py $(BENCH_QAT_TORCH_ARGS)
 
 # Convolutional networks (C1 teacher, C2 student, one conv) against PyTorch,
 # both on one thread, in the same run.
