@@ -1577,6 +1577,13 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
                    arrive as garbage: docs/PLATFORMS.md). With SSE2 in the
                    baseline every function agrees.
    DST__SIMD_NEON  AArch64: NEON at compile time.
+   DST__NEON_DOT   AArch64 with the dot-product instructions (sdot, ARMv8.2's
+                   DotProd) for the int8 kernels: 1 when the compiler
+                   targets them (-march=armv8.2-a+dotprod and later: always
+                   used); 2 when GCC 10 or later on Linux can compile them
+                   by a target attribute (used when the CPU says it has
+                   them, getauxval); else undefined (the widening NEON
+                   kernels only: Clang needs the flag).
    Neither (tcc, which has no intrinsics; DST_NO_SIMD; other CPUs): the
    scalar kernels only. */
 #if !defined(DST_NO_SIMD) && !defined(__TINYC__)
@@ -1594,6 +1601,14 @@ DSTDEF dst_image_prep dst_image_prep_from_model(const dst_model *m);
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #define DST__SIMD_NEON 1
 #include <arm_neon.h>
+#if defined(__ARM_FEATURE_DOTPROD)
+#define DST__NEON_DOT 1
+#define DST__TARGET_DOT
+#elif defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10 && defined(__linux__)
+#define DST__NEON_DOT 2
+#define DST__TARGET_DOT __attribute__((target("arch=armv8.2-a+dotprod")))
+#include <sys/auxv.h>
+#endif
 #endif
 #endif
 
@@ -1933,6 +1948,19 @@ static int dst__cpu_avx512_int8(void)
         DST__ATOMIC_STORE(&dst__avx512_int8_detected, v);
     }
     return (int)v;
+}
+#endif
+
+#if defined(DST__NEON_DOT)
+/* 1 when the CPU has AArch64's dot-product instructions (HWCAP_ASIMDDP,
+   bit 20 of AT_HWCAP on Linux); always 1 when the build targets them */
+static int dst__cpu_neon_dot(void)
+{
+#if DST__NEON_DOT == 1
+    return 1;
+#else
+    return (getauxval(AT_HWCAP) >> 20) & 1;
+#endif
 }
 #endif
 
@@ -6474,6 +6502,57 @@ static void dst__q8_conv_neon(const uint8_t *x4, const int8_t *w, size_t k, size
     dst__q8_conv_from(x4, w, k, npos, rows, pv, out);
 }
 #endif
+#if defined(DST__NEON_DOT)
+/* With the dot-product instructions: sdot adds 4 s8 x s8 products into each
+   int32 lane, the layout of q8_conv's groups (as VNNI's vpdpbusd, which
+   takes u8 x s8). The uint8 activations become int8 by flipping their top
+   bit (x - 128), and 128 x the weights' sum is added back: for q8_dot a
+   second sdot of -128 against the same weights (acc - cor = sum (x - 128)
+   w + 128 sum w), for q8_conv once per channel. Sums are exact, so the bits
+   are q8_dot_neon's. */
+DST__TARGET_DOT
+static void dst__q8_dot_neondot(const uint8_t *x, const int8_t *w, size_t k, size_t rows, size_t ldw, int32_t *out,
+                                size_t ostride)
+{
+    size_t r, i, kv = k & ~(size_t)15;
+    const uint8x16_t top = vdupq_n_u8(0x80);
+    const int8x16_t m128 = vdupq_n_s8(-128);
+    for (r = 0; r < rows; ++r, w += ldw) {
+        int32x4_t acc = vdupq_n_s32(0), cor = vdupq_n_s32(0);
+        int32_t s;
+        for (i = 0; i < kv; i += 16) {
+            int8x16_t wv = vld1q_s8(w + i);
+            acc = vdotq_s32(acc, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(x + i), top)), wv);
+            cor = vdotq_s32(cor, m128, wv);
+        }
+        s = vaddvq_s32(vsubq_s32(acc, cor));
+        for (i = kv; i < k; ++i) s += (int32_t)x[i] * (int32_t)w[i];
+        out[r * ostride] = s;
+    }
+}
+
+DST__TARGET_DOT
+static void dst__q8_conv_neondot(const uint8_t *x4, const int8_t *w, size_t k, size_t npos, size_t rows, int32_t *out)
+{
+    size_t r, q, p, i, nq = (k + 3) / 4, pv = npos & ~(size_t)3;
+    const uint8x16_t top = vdupq_n_u8(0x80);
+    for (r = 0; r < rows; ++r) {
+        const int8_t *wr = w + r * k;
+        int32_t *o = out + r * npos, back = 0;
+        for (i = 0; i < k; ++i) back += 128 * (int32_t)wr[i];
+        for (p = 0; p < pv; p += 4) {
+            int32x4_t acc = vdupq_n_s32(back);
+            for (q = 0; q < nq; ++q) {
+                int8x16_t wv = vreinterpretq_s8_s32(vdupq_n_s32(dst__q8_w4(wr, k, q)));
+                uint8x16_t xv = veorq_u8(vld1q_u8(x4 + (q * npos + p) * 4), top);
+                acc = vdotq_s32(acc, vreinterpretq_s8_u8(xv), wv);
+            }
+            vst1q_s32(o + p, acc);
+        }
+    }
+    dst__q8_conv_from(x4, w, k, npos, rows, pv, out);
+}
+#endif
 
 /* ---- int8 convolution: interleaving four rows of bytes ----
    q8_rows4 gives dst[4 (y n + j) + i] = src[i][y stride + j] for y < rows,
@@ -7245,15 +7324,22 @@ static const dst__kernels dst__kernels_avx512vnni = DST__KERNELS_AVX512(dst__q8_
 #if defined(DST__SIMD_NEON)
 /* Winograd is not chosen by AUTO here: its transforms are plain C (a
    forced Winograd path runs them with the NEON micro-kernels). */
-static const dst__kernels dst__kernels_neon = {
-    DST_SIMD_NEON, &dst__gemm_neon,
-    dst__relu_neon, dst__relu_grad_neon, dst__bias_relu_neon, dst__column_sums_neon, DST__TRAIN(dst__all_finite_neon),
-    DST__TRAIN(dst__sgd_neon), DST__TRAIN(dst__adam_neon),
-    1, dst__plane_forward_neon, dst__plane_weight_grad_neon,
-    0, NULL, NULL, NULL,
-    NULL,
-    dst__q8_dot_neon, dst__q8_conv_neon, dst__q8_rows4_neon, dst__q8_max2x2_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar
-};
+/* one table per int8 kernel set: the widening one, and the dot-product
+   instructions' where the build can have them (dst__cpu_neon_dot) */
+#define DST__KERNELS_NEON(q8_dot, q8_conv) {                                                                   \
+    DST_SIMD_NEON, &dst__gemm_neon,                                                                       \
+    dst__relu_neon, dst__relu_grad_neon, dst__bias_relu_neon, dst__column_sums_neon, DST__TRAIN(dst__all_finite_neon), \
+    DST__TRAIN(dst__sgd_neon), DST__TRAIN(dst__adam_neon),                                                \
+    1, dst__plane_forward_neon, dst__plane_weight_grad_neon,                                              \
+    0, NULL, NULL, NULL,                                                                                  \
+    NULL,                                                                                                 \
+    q8_dot, q8_conv, dst__q8_rows4_neon, dst__q8_max2x2_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar \
+}
+static const dst__kernels dst__kernels_neon = DST__KERNELS_NEON(dst__q8_dot_neon, dst__q8_conv_neon);
+#if defined(DST__NEON_DOT)
+static const dst__kernels dst__kernels_neondot = DST__KERNELS_NEON(dst__q8_dot_neondot, dst__q8_conv_neondot);
+#endif
+#undef DST__KERNELS_NEON
 #endif
 
 /* The table of a level; a level this build lacks gets the scalar one
@@ -7271,7 +7357,9 @@ static const dst__kernels *dst__kernels_for(dst_simd level)
         default: return &dst__kernels_avx512;
         }
 #endif
-#if defined(DST__SIMD_NEON)
+#if defined(DST__NEON_DOT)
+    case DST_SIMD_NEON: return dst__cpu_neon_dot() ? &dst__kernels_neondot : &dst__kernels_neon;
+#elif defined(DST__SIMD_NEON)
     case DST_SIMD_NEON: return &dst__kernels_neon;
 #endif
     default: return &dst__kernels_scalar;

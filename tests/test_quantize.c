@@ -4,8 +4,9 @@
    against their float models, the same int8 bits on every level, and
    training refused. */
 
-/* the int8 kernels this machine can run: each level's table, and on x86
-   the three AVX-512 variants (F only, BW, VNNI) whatever the CPU picks */
+/* the int8 kernels this machine can run: each level's table, on x86 the
+   three AVX-512 variants (F only, BW, VNNI) whatever the CPU picks, on
+   AArch64 the widening NEON kernels and the dot-product ones */
 static int t_q8_kernels(const dst__kernels **out)
 {
     dst_simd lv[8];
@@ -17,6 +18,13 @@ static int t_q8_kernels(const dst__kernels **out)
             out[k++] = &dst__kernels_avx512;
             if (ext >= 1) out[k++] = &dst__kernels_avx512bw;
             if (ext >= 2) out[k++] = &dst__kernels_avx512vnni;
+#endif
+        } else if (lv[i] == DST_SIMD_NEON) {
+#if defined(DST__SIMD_NEON)
+            out[k++] = &dst__kernels_neon;
+#endif
+#if defined(DST__NEON_DOT)
+            if (dst__cpu_neon_dot()) out[k++] = &dst__kernels_neondot;
 #endif
         } else {
             out[k++] = dst__kernels_for(lv[i]);
