@@ -199,7 +199,9 @@ static int save_int8(const char *dir, const char *name, const dst_layer_desc *la
 }
 
 /* int8 models of every layer kind export-c writes for them, alone and in a
-   small CNN, and one with a layer that runs in float (float_layer.q8, which
+   small CNN, one with every layer kind that runs in float between a
+   dequantize and a quantize (q8_float_layers), and one with a batch norm
+   that does not fold, which also runs in float (float_layer.q8, which
    export-c refuses) */
 static int write_kinds8(const char *dir)
 {
@@ -235,9 +237,13 @@ static int write_kinds8(const char *dir)
     L[6] = dst_conv2d(6, 1, 1, 0); L[7] = dst_avgpool2d(2, 1, 0); L[8] = dst_global_avgpool();
     L[9] = dst_flatten(); L[10] = dst_dropout(0.1f); L[11] = dst_dense(4);
     ok = ok && save_int8(dir, "q8_cnn", L, 12, 1, 12, 12);
-    /* sigmoid runs in float inside the int8 model */
-    L[0] = dst_dense(5); L[1] = dst_sigmoid(); L[2] = dst_dense(3);
-    ok = ok && save_int8(dir, "float_layer.q8", L, 3, 4, 1, 1);
+    /* the activations other than ReLU and softmax run in float inside the int8 model */
+    L[0] = dst_dense(5); L[1] = dst_sigmoid(); L[2] = dst_dense(6); L[3] = dst_tanh(); L[4] = dst_dense(6);
+    L[5] = dst_leaky_relu(0.1f); L[6] = dst_dense(6); L[7] = dst_gelu(); L[8] = dst_dense(3); L[9] = dst_softmax_layer();
+    ok = ok && save_int8(dir, "q8_float_layers", L, 10, 4, 1, 1);
+    /* a batch norm after pooling does not fold: it runs in float too */
+    L[0] = dst_maxpool2d(2, 2, 0); L[1] = dst_batchnorm(); L[2] = dst_flatten(); L[3] = dst_dense(3);
+    ok = ok && save_int8(dir, "float_layer.q8", L, 4, 2, 4, 4);
     return ok;
 }
 

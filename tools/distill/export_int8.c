@@ -5,7 +5,11 @@
    >>int8 and >>quantize sections do, in plain C: the same integer sums (exact
    in any order, so a direct loop serves), the same float operations in the
    same order where floats appear (quantizing the input, requantizing, the
-   last layer's float output, dequantizing).
+   last layer's float output, dequantizing). A layer that runs in float
+   inside the int8 model (an activation other than ReLU, softmax) is written
+   as the library runs it: its uint8 input dequantized, export.c's float
+   code, the result quantized (or given out, the last layer), which then
+   also needs <math.h>.
    Part of the distill command (built through distill.c, after export.c). */
 #include "cli.h"
 
@@ -180,8 +184,8 @@ static void export_c_int8(FILE *f, const export_model *e)
 {
     dst_model *m = e->m;
     const char *name = e->name, *upper = e->upper, *bufs[2] = { "s0", "s1" };
-    int n = dst_model_layer_count(m), i, cur = 0, uses[Q8_KINDS] = { 0 }, floats_out = 0;
-    size_t biggest = e->in_n, in_n = e->in_n, per = e->norm ? e->in_n / (size_t)e->norm : 1;
+    int n = dst_model_layer_count(m), i, cur = 0, uses[Q8_KINDS] = { 0 }, floats_out = 0, uses_act = 0, uses_softmax = 0;
+    size_t biggest = e->in_n, in_n = e->in_n, per = e->norm ? e->in_n / (size_t)e->norm : 1, floats = 0, bytes_at;
     dst_layer_int8 q;
     char buf[160];
     for (i = 0; i < n; ++i) {
@@ -190,15 +194,24 @@ static void export_c_int8(FILE *f, const export_model *e)
         dst_model_layer(m, i, &li);
         dst_model_layer_int8(m, i, &q);
         k = q8_kind(li.desc.kind);
-        if (k < 0 || q.in_float)
-            fail(1, "layer %d (%s) runs in float inside the int8 model: export-c of an int8 model writes integer "
-                    "layers only (dense, conv2d, relu, pooling, flatten, dropout); export-bytes embeds any model file",
-                 i, dst_layer_name(li.desc.kind));
-        uses[k] = 1;
+        if (q.in_float) { /* an activation or a softmax, in float between a dequantize and a quantize */
+            if (activation_code(li.desc.kind) < 0 && li.desc.kind != DST_LAYER_SOFTMAX)
+                fail(1, "layer %d (%s) runs in float inside the int8 model, and export-c writes float layers of an int8 "
+                        "model only for activations and softmax; export-bytes embeds any model file",
+                     i, dst_layer_name(li.desc.kind));
+            if (li.desc.kind == DST_LAYER_SOFTMAX) uses_softmax = 1;
+            else uses_act = 1;
+            if (layer_out_n(&li) > floats) floats = layer_out_n(&li);
+        } else {
+            uses[k] = 1;
+        }
         if (layer_out_n(&li) > biggest) biggest = layer_out_n(&li);
     }
-    /* two uint8 buffers; the float scratch holds them (character access may alias any object) */
-    export_head(f, e, 1, (2 * biggest + sizeof(float) - 1) / sizeof(float));
+    /* two uint8 buffers, then (float layers) a float one: the float scratch holds them (character
+       access may alias any object) */
+    bytes_at = (2 * biggest + sizeof(float) - 1) / sizeof(float);
+    export_head(f, e, 1, bytes_at + floats);
+    if (floats) fputs("#include <math.h>\n", f);
     fprintf(f, "#define %s_INT8 1\n", upper);
     fprintf(f, "/* the float arithmetic exactly as written: no contraction into FMAs */\n"
                "#if defined(__clang__)\n#define %s__FP _Pragma(\"STDC FP_CONTRACT OFF\")\n#else\n#define %s__FP\n#endif\n"
@@ -232,10 +245,13 @@ static void export_c_int8(FILE *f, const export_model *e)
     if (uses[Q8_POOL]) put_named(f, q8_pool, name);
     if (uses[Q8_GAP]) put_named(f, q8_gap, name);
     if (uses[Q8_RELU]) put_named(f, q8_relu, name);
+    if (uses_act) put_named(f, exp_act, name);
+    if (uses_softmax) put_named(f, exp_softmax, name);
     fprintf(f, "\n%s_UNUSED static void %s_predict_scratch(const float *in, float *out, float *scratch)\n{\n",
             upper, name);
     fprintf(f, "    %s__FP\n    unsigned char *s0 = (unsigned char *)scratch, *s1 = s0 + %lu;\n    long i;\n", name,
             (unsigned long)biggest);
+    if (floats) fprintf(f, "    float *f0 = scratch + %lu;\n", (unsigned long)bytes_at);
     if (e->norm)
         fprintf(f, "    for (i = 0; i < %lu; ++i)\n        s0[i] = %s__quantize((in[i] * %s_INPUT_SCALE - %s_input_mean0[i / %lu]) / "
                    "%s_input_std0[i / %lu], %s_INPUT_INV, %s_INPUT_ZH);\n", (unsigned long)in_n, name, upper, name,
@@ -255,6 +271,30 @@ static void export_c_int8(FILE *f, const export_model *e)
         size_in = li.in_c * plane_in;
         describe_layer(&li, buf, sizeof buf);
         fprintf(f, "    /* %d: %s */\n", i, buf);
+        if (q.in_float) { /* dequantized, the float layer in place, quantized (or out, the last layer) */
+            fprintf(f, "    for (i = 0; i < %d; ++i) f0[i] = ", size_in);
+            put_float(f, q.in_scale);
+            fprintf(f, " * (float)((int32_t)%s[i] - %d);\n", src, (int)q.in_zero);
+            if (L->kind == DST_LAYER_SOFTMAX) {
+                fprintf(f, "    %s__softmax(f0, f0, %d);\n", name, size_in);
+            } else {
+                fprintf(f, "    %s__activation(f0, f0, %d, %d, ", name, size_in, activation_code(L->kind));
+                put_float(f, L->kind == DST_LAYER_LEAKY_RELU ? L->param : 0.0f);
+                fputs(");\n", f);
+            }
+            if (last) {
+                fprintf(f, "    for (i = 0; i < %d; ++i) out[i] = f0[i];\n", size_in);
+                floats_out = 1;
+            } else {
+                fprintf(f, "    for (i = 0; i < %d; ++i) %s[i] = %s__quantize(f0[i], ", size_in, dst, name);
+                put_float(f, 1.0f / q.out_scale);
+                fputs(", ", f);
+                put_float(f, (float)q.out_zero + 0.5f);
+                fputs(");\n", f);
+                cur = 1 - cur;
+            }
+            continue;
+        }
         switch (q8_kind(L->kind)) {
         case Q8_DENSE:
             fputs("    {\n", f);
