@@ -199,10 +199,11 @@ static int save_int8(const char *dir, const char *name, const dst_layer_desc *la
 }
 
 /* int8 models of every layer kind export-c writes for them, alone and in a
-   small CNN, one with every layer kind that runs in float between a
-   dequantize and a quantize (q8_float_layers), and one with a batch norm
-   that does not fold, which also runs in float (float_layer.q8, which
-   export-c refuses) */
+   small CNN, one with every activation that runs in float between a
+   dequantize and a quantize (q8_float_layers), one with a batch norm that
+   does not fold, which runs in float too (q8_float_bn), and one that
+   export-c refuses (float_layer.q8: a dense layer whose rows are too long
+   for int32 sums, which runs in float with float weights) */
 static int write_kinds8(const char *dir)
 {
     dst_layer_desc L[12];
@@ -243,7 +244,10 @@ static int write_kinds8(const char *dir)
     ok = ok && save_int8(dir, "q8_float_layers", L, 10, 4, 1, 1);
     /* a batch norm after pooling does not fold: it runs in float too */
     L[0] = dst_maxpool2d(2, 2, 0); L[1] = dst_batchnorm(); L[2] = dst_flatten(); L[3] = dst_dense(3);
-    ok = ok && save_int8(dir, "float_layer.q8", L, 4, 2, 4, 4);
+    ok = ok && save_int8(dir, "q8_float_bn", L, 4, 2, 4, 4);
+    /* rows of 32,769 inputs: more than an int32 sum holds at the extremes (DST__Q8_MAX_K) */
+    L[0] = dst_dense(2);
+    ok = ok && save_int8(dir, "float_layer.q8", L, 1, 1, 1, 32769);
     return ok;
 }
 

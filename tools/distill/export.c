@@ -257,6 +257,25 @@ static void export_head(FILE *f, const export_model *e, int int8, size_t scratch
     }
 }
 
+/* A batch norm's arrays for exp_bn: y = (x - mean) * scale + shift, scale =
+   weight / sqrt(var + eps), shift = bias: the library's inference
+   arithmetic, with scale rounded as it rounds it. */
+static void put_batchnorm(FILE *f, const char *name, int i, const dst_layer_info *li, const float *params,
+                          const float *buffers)
+{
+    int k, ch = li->out_c;
+    float *sc = (float *)malloc((size_t)ch * sizeof(float));
+    const float *wt = params + li->param_offset, *bs = wt + li->weight_count;
+    const float *mean = buffers + li->buffer_offset, *var = mean + ch;
+    if (!sc) fail(1, "out of memory");
+    for (k = 0; k < ch; ++k) sc[k] = (float)(1.0 / sqrt((double)var[k] + (double)li->desc.eps)) * wt[k];
+    fprintf(f, "/* layer %d: batch normalization, eps %g */\n", i, (double)li->desc.eps);
+    put_array(f, name, "mean", i, mean, (size_t)ch);
+    put_array(f, name, "scale", i, sc, (size_t)ch);
+    put_array(f, name, "shift", i, bs, (size_t)ch);
+    free(sc);
+}
+
 static void export_c_float(FILE *f, const export_model *e);
 static void export_c_int8(FILE *f, const export_model *e); /* export_int8.c */
 
@@ -337,19 +356,7 @@ static void export_c_float(FILE *f, const export_model *e)
             }
             if (li.bias_count) put_array(f, name, "b", i, params + li.param_offset + li.weight_count, li.bias_count);
         } else if (li.desc.kind == DST_LAYER_BATCHNORM) {
-            /* y = (x - mean) * scale + shift, scale = weight / sqrt(var + eps), shift = bias: the
-               library's inference arithmetic, with scale rounded as it rounds it */
-            int k, ch = li.out_c;
-            float *sc = (float *)malloc((size_t)ch * sizeof(float));
-            const float *wt = params + li.param_offset, *bs = wt + li.weight_count;
-            const float *mean = buffers + li.buffer_offset, *var = mean + ch;
-            if (!sc) fail(1, "out of memory");
-            for (k = 0; k < ch; ++k) sc[k] = (float)(1.0 / sqrt((double)var[k] + (double)li.desc.eps)) * wt[k];
-            fprintf(f, "/* layer %d: batch normalization, eps %g */\n", i, (double)li.desc.eps);
-            put_array(f, name, "mean", i, mean, (size_t)ch);
-            put_array(f, name, "scale", i, sc, (size_t)ch);
-            put_array(f, name, "shift", i, bs, (size_t)ch);
-            free(sc);
+            put_batchnorm(f, name, i, &li, params, buffers);
         }
     }
     fputc('\n', f);

@@ -6,7 +6,8 @@
    in any order, so a direct loop serves), the same float operations in the
    same order where floats appear (quantizing the input, requantizing, the
    last layer's float output, dequantizing). A layer that runs in float
-   inside the int8 model (an activation other than ReLU, softmax) is written
+   inside the int8 model (an activation other than ReLU, softmax, a batch
+   norm that did not fold) is written
    as the library runs it: its uint8 input dequantized, export.c's float
    code, the result quantized (or given out, the last layer), which then
    also needs <math.h>.
@@ -185,6 +186,7 @@ static void export_c_int8(FILE *f, const export_model *e)
     dst_model *m = e->m;
     const char *name = e->name, *upper = e->upper, *bufs[2] = { "s0", "s1" };
     int n = dst_model_layer_count(m), i, cur = 0, uses[Q8_KINDS] = { 0 }, floats_out = 0, uses_act = 0, uses_softmax = 0;
+    int uses_bn = 0;
     size_t biggest = e->in_n, in_n = e->in_n, per = e->norm ? e->in_n / (size_t)e->norm : 1, floats = 0, bytes_at;
     dst_layer_int8 q;
     char buf[160];
@@ -194,12 +196,14 @@ static void export_c_int8(FILE *f, const export_model *e)
         dst_model_layer(m, i, &li);
         dst_model_layer_int8(m, i, &q);
         k = q8_kind(li.desc.kind);
-        if (q.in_float) { /* an activation or a softmax, in float between a dequantize and a quantize */
-            if (activation_code(li.desc.kind) < 0 && li.desc.kind != DST_LAYER_SOFTMAX)
+        if (q.in_float) { /* an activation, a softmax or a batch norm, in float between a dequantize and a quantize */
+            if (activation_code(li.desc.kind) < 0 && li.desc.kind != DST_LAYER_SOFTMAX &&
+                li.desc.kind != DST_LAYER_BATCHNORM)
                 fail(1, "layer %d (%s) runs in float inside the int8 model, and export-c writes float layers of an int8 "
-                        "model only for activations and softmax; export-bytes embeds any model file",
+                        "model only for activations, softmax and batch norm; export-bytes embeds any model file",
                      i, dst_layer_name(li.desc.kind));
             if (li.desc.kind == DST_LAYER_SOFTMAX) uses_softmax = 1;
+            else if (li.desc.kind == DST_LAYER_BATCHNORM) uses_bn = 1;
             else uses_act = 1;
             if (layer_out_n(&li) > floats) floats = layer_out_n(&li);
         } else {
@@ -235,6 +239,8 @@ static void export_c_int8(FILE *f, const export_model *e)
                     (unsigned long)(li.weight_count / (size_t)li.desc.units), (int)q.in_zero, (double)q.out_scale,
                     (int)q.out_zero);
             put_q8_layer(f, name, i, &li, &q);
+        } else if (q.in_float && li.desc.kind == DST_LAYER_BATCHNORM) {
+            put_batchnorm(f, name, i, &li, dst_model_params(m), dst_model_buffers(m));
         }
     }
     fputc('\n', f);
@@ -247,6 +253,7 @@ static void export_c_int8(FILE *f, const export_model *e)
     if (uses[Q8_RELU]) put_named(f, q8_relu, name);
     if (uses_act) put_named(f, exp_act, name);
     if (uses_softmax) put_named(f, exp_softmax, name);
+    if (uses_bn) put_named(f, exp_bn, name);
     fprintf(f, "\n%s_UNUSED static void %s_predict_scratch(const float *in, float *out, float *scratch)\n{\n",
             upper, name);
     fprintf(f, "    %s__FP\n    unsigned char *s0 = (unsigned char *)scratch, *s1 = s0 + %lu;\n    long i;\n", name,
@@ -277,6 +284,9 @@ static void export_c_int8(FILE *f, const export_model *e)
             fprintf(f, " * (float)((int32_t)%s[i] - %d);\n", src, (int)q.in_zero);
             if (L->kind == DST_LAYER_SOFTMAX) {
                 fprintf(f, "    %s__softmax(f0, f0, %d);\n", name, size_in);
+            } else if (L->kind == DST_LAYER_BATCHNORM) {
+                fprintf(f, "    %s__batchnorm(f0, f0, %s_mean%d, %s_scale%d, %s_shift%d, %d, %d);\n", name, name, i, name,
+                        i, name, i, li.in_c, plane_in);
             } else {
                 fprintf(f, "    %s__activation(f0, f0, %d, %d, ", name, size_in, activation_code(L->kind));
                 put_float(f, L->kind == DST_LAYER_LEAKY_RELU ? L->param : 0.0f);
