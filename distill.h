@@ -9747,29 +9747,30 @@ static void dst__qat_tensor(dst_model *m, int t, const float *values, int batch,
     dst__q8_range *rg = &q->range[t];
     size_t n = (t ? m->layers[t - 1].out_size : m->in_size) * (size_t)batch, j;
     float *v = (float *)(uintptr_t)values, scale, inv, zf;
-    unsigned char *keep = q->keep + q->keep_at[t] * (size_t)batch;
+    unsigned char *keep = training && t ? q->keep + q->keep_at[t] * (size_t)batch : NULL;
     int32_t zero;
     if (t && !dst__q8_ranged(&m->layers[t - 1])) return;
-    if (training) {
-        double lo = DBL_MAX, hi = -DBL_MAX, a = q->seen > 1 ? DST__QAT_MOMENTUM : 1.0;
-        for (j = 0; j < n; ++j) {
-            if ((double)v[j] < lo) lo = (double)v[j];
-            if ((double)v[j] > hi) hi = (double)v[j];
+    if (training) { /* (branch-free loops: a NaN is passed over, or, first, makes the batch's range non-finite) */
+        float lo = v[0], hi = v[0];
+        double a = q->seen > 1 ? DST__QAT_MOMENTUM : 1.0;
+        for (j = 1; j < n; ++j) {
+            lo = v[j] < lo ? v[j] : lo;
+            hi = v[j] > hi ? v[j] : hi;
         }
-        if (lo >= -DBL_MAX && hi <= DBL_MAX) { /* finite: a non-finite batch fails its step anyway */
-            rg->lo += a * (lo - rg->lo);
-            rg->hi += a * (hi - rg->hi);
+        if (dst__finite(lo) && dst__finite(hi)) { /* a non-finite batch fails its step anyway */
+            rg->lo += a * ((double)lo - rg->lo);
+            rg->hi += a * ((double)hi - rg->hi);
         }
     }
     if (!dst__qat_rounded(m, t) || (!training && !q->seen)) return;
     dst__q8_params(rg, &scale, &zero);
     inv = 1.0f / scale;
     zf = (float)zero + 0.5f;
-    for (j = 0; j < n; ++j) {
-        float u = v[j] * inv + zf;
-        int c = !(u > 0) ? 0 : u >= 255.0f ? 255 : (int)u;
-        if (training && t) keep[j] = u >= 0 && u < 256.0f;
-        v[j] = scale * (float)(c - zero);
+    for (j = 0; j < n; ++j) { /* dst__q8_quantize's rounding (a NaN to 0), then back to real */
+        float u = v[j] * inv + zf, c = u > 0 ? u : 0.0f;
+        c = c < 255.0f ? c : 255.0f;
+        if (keep) keep[j] = (unsigned char)((u >= 0) & (u < 256.0f));
+        v[j] = scale * (float)((int32_t)c - zero);
     }
 }
 

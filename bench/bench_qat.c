@@ -13,6 +13,8 @@
      pooling, dense(32->10): 1,498 parameters; trained on the 60,000 labels
      for --epochs E (3), Adam lr 1e-3, batch 128, the seed's shuffling and
      initialisation;
+   - that model quantized as it is (post-training, min/max and percentile,
+     as below: what a user who trains and then quantizes gets);
    - its batch norms folded, then one more epoch at lr 1e-4 in three ways:
      float (then post-training quantization: min/max and 99.99 percentile
      calibration on the first 1,000 training images), quantization-aware
@@ -101,12 +103,16 @@ static void row(const char *name, const double *v, int n)
     printf(")\n");
 }
 
-enum { R_FLOAT3, R_FLOAT4, R_PTQ_MINMAX, R_PTQ_PCT, R_QAT_FAKE, R_QAT_INT8, R_QATKD_FAKE, R_QATKD_INT8, R_COUNT };
+enum {
+    R_FLOAT3, R_PTQ3_MINMAX, R_PTQ3_PCT, R_FLOAT4, R_PTQ_MINMAX, R_PTQ_PCT, R_QAT_FAKE, R_QAT_INT8, R_QATKD_FAKE,
+    R_QATKD_INT8, R_COUNT
+};
 
 int main(int argc, char **argv)
 {
     static const char *names[R_COUNT] = {
-        "float, E epochs", "float, + 1 epoch (folded)", "  int8, post-training, min/max",
+        "float, E epochs", "  int8, post-training, min/max", "  int8, post-training, percentile 99.99",
+        "float, + 1 epoch (folded)", "  int8, post-training, min/max",
         "  int8, post-training, percentile 99.99", "quantization-aware epoch: float (rounded) forward",
         "  int8, its tracked ranges", "quantization-aware distillation: rounded forward", "  int8, its tracked ranges"
     };
@@ -152,6 +158,8 @@ int main(int argc, char **argv)
         if (s == 0) printf("M1: %lu parameters\n", (unsigned long)dst_model_param_count(m));
         run_fit(m, &d, epochs, 1e-3f, (uint64_t)s + 1, NULL);
         v[R_FLOAT3][s] = accuracy(m, &d);
+        v[R_PTQ3_MINMAX][s] = int8_accuracy(m, &d, DST_CALIBRATE_MINMAX);
+        v[R_PTQ3_PCT][s] = int8_accuracy(m, &d, DST_CALIBRATE_PERCENTILE);
         a = folded(m);
         sec_float += run_fit(a, &d, 1, 1e-4f, (uint64_t)s + 101, NULL);
         v[R_FLOAT4][s] = accuracy(a, &d);

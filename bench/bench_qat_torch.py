@@ -12,6 +12,7 @@ Per seed, as bench/bench_qat.c:
   conv1x1(8->16)+BN+ReLU, depthwise conv3x3 (stride 2, pad 1)+BN+ReLU,
   conv1x1(16->32)+BN+ReLU, global average pooling, dense(32->10)) trained on
   the 60,000 labels for --epochs E (3), Adam lr 1e-3, batch 128;
+- that model quantized as it is (post-training, as below);
 - its batch norms folded (fuse_modules in eval mode: Conv+BN+ReLU become one
   ConvReLU2d), then one more epoch at lr 1e-4 in three ways: float (then
   post-training static quantization with the engine's default qconfig,
@@ -125,7 +126,8 @@ def main():
             teacher = torch.cat([t(tx[i:i + 1000]) for i in range(0, tx.shape[0], 1000)])
     print("quantization-aware training against post-training quantization: M1 on Fashion-MNIST, %d epochs, "
           "PyTorch %s, engine %s, one thread" % (a.epochs, torch.__version__, a.engine))
-    names = ["float, E epochs", "float, + 1 epoch (folded)", "  int8, post-training (%s default qconfig)" % a.engine,
+    ptq_name = "  int8, post-training (%s default qconfig)" % a.engine
+    names = ["float, E epochs", ptq_name, "float, + 1 epoch (folded)", ptq_name,
              "quantization-aware epoch: fake-quantized forward", "  int8, converted",
              "quantization-aware distillation: fake-quantized", "  int8, converted"]
     v = [[] for _ in names]
@@ -138,18 +140,19 @@ def main():
         fit(m, tx, ty, a.epochs, 1e-3, s)
         v[0].append(accuracy(m, vx, vy))
         f = folded(m)
+        v[1].append(accuracy(ptq(f, a.engine, tx[:1000]), vx, vy))
         fa = copy.deepcopy(f)
         sec[0] += fit(fa, tx, ty, 1, 1e-4, s + 100)
-        v[1].append(accuracy(fa, vx, vy))
-        v[2].append(accuracy(ptq(fa, a.engine, tx[:1000]), vx, vy))
+        v[2].append(accuracy(fa, vx, vy))
+        v[3].append(accuracy(ptq(fa, a.engine, tx[:1000]), vx, vy))
         fake, q8, t = qat(f, a.engine, tx, ty, s + 100)
-        v[3].append(fake)
-        v[4].append(q8)
+        v[4].append(fake)
+        v[5].append(q8)
         sec[1] += t
         if teacher is not None:
             fake, q8, t = qat(f, a.engine, tx, ty, s + 100, teacher)
-            v[5].append(fake)
-            v[6].append(q8)
+            v[6].append(fake)
+            v[7].append(q8)
             sec[2] += t
         print("seed %d done" % s, file=sys.stderr, flush=True)
     print("test accuracy (%%), mean +- sd over %d seeds (each seed's value in brackets)" % a.seeds)
