@@ -286,15 +286,31 @@ static int t_q8_levels_agree(dst_model *q, const float *x, size_t count)
     return same;
 }
 
+/* a model of these layers on dim inputs, trained on x and y: Adam, lr 0.003, batch 64 */
+static dst_model *t_q8_fit(const dst_layer_desc *l, int n, int dim, const float *x, const int *y, size_t count, int epochs)
+{
+    dst_model_desc d = dst_model_desc_default();
+    dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
+    dst_fit_config fit = dst_fit_default();
+    dst_model *m;
+    d.input_c = dim; d.layers = l; d.layer_count = n;
+    if (dst_model_create(&m, &d, NULL) != DST_OK) return NULL;
+    opt.lr = 0.003f;
+    fit.epochs = epochs;
+    fit.batch_size = 64;
+    if (dst_model_set_optimizer(m, &opt) != DST_OK || dst_model_fit(m, x, y, count, &fit) != DST_OK) {
+        dst_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 static int test_quantize_mlp_close_to_float(void)
 {
     enum { DIM = 32, K = 10, N = 3000, NT = 2000 };
     float *x = (float *)malloc(sizeof(float) * N * DIM), *xt = (float *)malloc(sizeof(float) * NT * DIM), centers[K * DIM];
     int *y = (int *)malloc(sizeof(int) * N), *yt = (int *)malloc(sizeof(int) * NT);
     dst_layer_desc l[6] = { dst_dense(64), dst_relu(), dst_dense(32), dst_batchnorm(), dst_relu(), dst_dense(K) };
-    dst_model_desc d = dst_model_desc_default();
-    dst_optimizer_config opt = dst_optimizer_default(DST_ADAM);
-    dst_fit_config fit = dst_fit_default();
     dst_quantize_options qo = dst_quantize_default();
     dst_model *m, *q, *qp;
     dst_error e;
@@ -302,13 +318,7 @@ static int test_quantize_mlp_close_to_float(void)
     t_fill(centers, K * DIM, 1.0f);
     t_q8_blobs(x, y, N, DIM, K, centers, 1.2f);
     t_q8_blobs(xt, yt, NT, DIM, K, centers, 1.2f);
-    d.input_c = DIM; d.layers = l; d.layer_count = 6;
-    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
-    opt.lr = 0.003f;
-    dst_model_set_optimizer(m, &opt);
-    fit.epochs = 4;
-    fit.batch_size = 64;
-    T_CHECK(dst_model_fit(m, x, y, N, &fit) == DST_OK);
+    T_CHECK((m = t_q8_fit(l, 6, DIM, x, y, N, 4)) != NULL);
     T_CHECK_MSG(dst_model_quantize(m, x, 500, NULL, &q, &e) == DST_OK, "%s", e.message);
     T_CHECK(dst_model_is_quantized(q) && !dst_model_is_quantized(m));
     T_CHECK(dst_model_layer_count(q) == 5); /* the batch norm folded */
@@ -751,13 +761,7 @@ static int test_qat_distill_then_quantize_trained(void)
     t_fill(centers, K * DIM, 1.0f);
     t_q8_blobs(x, y, N, DIM, K, centers, 1.2f);
     t_q8_blobs(xt, yt, NT, DIM, K, centers, 1.2f);
-    d.input_c = DIM; d.layers = l; d.layer_count = 5;
-    T_CHECK(dst_model_create(&m, &d, NULL) == DST_OK);
-    opt.lr = 0.003f;
-    dst_model_set_optimizer(m, &opt);
-    fit.epochs = 3;
-    fit.batch_size = 64;
-    T_CHECK(dst_model_fit(m, x, y, N, &fit) == DST_OK);
+    T_CHECK((m = t_q8_fit(l, 5, DIM, x, y, N, 3)) != NULL);
     qo.calibration = DST_CALIBRATE_TRAINED;
     T_CHECK(dst_model_quantize(m, NULL, 0, &qo, &q, &e) == DST_ERR_ARG && q == NULL && strstr(e.message, "quantization-aware"));
     T_CHECK(dst_model_fold_batchnorm(m, &s, NULL) == DST_OK); /* no batch norm: a copy */
@@ -767,6 +771,7 @@ static int test_qat_distill_then_quantize_trained(void)
     opt.lr = 0.0005f;
     dst_model_set_optimizer(s, &opt);
     teacher = dst_teacher_model(m);
+    fit.batch_size = 64;
     fit.teacher = &teacher;
     fit.temperature = 2;
     fit.alpha = 0.5f;
