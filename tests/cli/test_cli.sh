@@ -212,6 +212,13 @@ for BIN in $BINS; do
     has "info names the int8 tensors" '^  0\.weight int8, bias int32$'
     has "info: quantization metadata" '^  quant\.samples = 200$'
     bad "quantize an int8 model" 1 "is an int8 model already" $BIN quantize --model $M/teacher8.bin --data $D --out $M/x8.bin
+    good "quantize --percentile" $BIN quantize --model $M/teacher.bin --data $D --out $M/teacher8p.bin --calibration 200 \
+        --percentile 99.9
+    good "info on the percentile-calibrated model" $BIN info $M/teacher8p.bin
+    has "info: percentile calibration" '^  quant\.calibration = percentile$'
+    has "info: its percentile" '^  quant\.percentile = 99\.9'
+    bad "quantize --percentile 50" 2 "--percentile: 50 is out of range (above 50 to 100)" \
+        $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --percentile 50
     bad "export-c of an int8 model with a float dense layer" 1 "layer 0 (dense) runs in float inside the int8 model" \
         $BIN export-c $T/kinds8/float_layer.q8
     bad "quantize without --out" 2 "--out is required" $BIN quantize --model $M/teacher.bin --data $D

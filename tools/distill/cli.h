@@ -61,7 +61,7 @@ typedef struct args {
     const char *name, *title, *invert, *split;
     const char *epochs, *batch, *lr, *momentum, *weight_decay, *seed, *temperature, *alpha, *top, *limit;
     const char *test, *size, *channels, *val, *patience, *test_fraction, *train_x, *train_y, *test_x, *test_y;
-    const char *unlabeled, *schedule, *warmup, *threads, *calibration, *quant_aware;
+    const char *unlabeled, *schedule, *warmup, *threads, *calibration, *quant_aware, *percentile;
     const char *augment, *teacher_weights;
     arg_list teachers;           /* every --teacher; teacher is the first */
     arg_list attention, hint;    /* --attention S:T[:W], --hint S:T[:W], each as often as given */

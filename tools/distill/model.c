@@ -238,6 +238,10 @@ static void cmd_quantize(const args *a)
     need(a->model, "--model");
     need(a->out, "--out");
     if (a->calibration) n = (size_t)parse_int("--calibration", a->calibration, 1, 1 << 24);
+    if (a->percentile) {
+        o.calibration = DST_CALIBRATE_PERCENTILE;
+        o.percentile = (float)parse_real("--percentile", a->percentile, 50, 100, 1);
+    }
     m = load_model(a->model, "--model");
     if (dst_model_is_quantized(m)) {
         dst_model_free(m); /* (the sanitized build's leak check runs at exit) */
@@ -255,7 +259,8 @@ static void cmd_quantize(const args *a)
     }
     copy_meta(m, q);
     dst_model_meta_set_string(q, "quant.source", a->model);
-    dst_model_meta_set_string(q, "quant.calibration", "minmax");
+    dst_model_meta_set_string(q, "quant.calibration", a->percentile ? "percentile" : "minmax");
+    if (a->percentile) dst_model_meta_set_number(q, "quant.percentile", (double)o.percentile);
     dst_model_meta_set_number(q, "quant.samples", (double)n);
     printf("calibration: %lu training %s\n", (unsigned long)n, d.what);
     if (d.test.count) {
