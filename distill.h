@@ -896,7 +896,9 @@ DSTDEF long       dst_model_step_count(const dst_model *m); /* optimizer steps t
    float student that loses too much accuracy in post-training
    quantization: fine-tune it a few epochs this way while its teacher
    distills it. on = 0 turns it off and forgets the ranges. Batch norms
-   must be folded first (dst_model_fold_batchnorm): DST_ERR_UNSUPPORTED. */
+   must be folded first (dst_model_fold_batchnorm): DST_ERR_UNSUPPORTED.
+   Between a training forward and its backward, dst_model_params holds the
+   rounded weights; the float ones are back after the backward. */
 DSTDEF dst_result dst_model_set_quant_aware(dst_model *m, int on);
 
 /* One step on a batch: forward, loss, backward, update (lr = the optimizer's
@@ -9302,7 +9304,6 @@ static int dst__q8_weighted(const dst__layer *ly)
 }
 
 #define DST__Q8_BINS 2048
-
 
 /* What calibration learns of one tensor: tensor 0 is the model's input,
    tensor i + 1 layer i's output. */
