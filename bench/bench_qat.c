@@ -157,7 +157,15 @@ int main(int argc, char **argv)
         dst_model *m, *a, *b;
         desc.seed = (uint64_t)s + 1;
         if (dst_model_create(&m, &desc, &e) != DST_OK) die("create", e.message);
-        if (s == 0) printf("M1: %lu parameters\n", (unsigned long)dst_model_param_count(m));
+        if (s == 0) {
+            size_t count = 0;
+            dst_layer_info li;
+            for (i = 0; i < n; ++i) {
+                dst_model_layer(m, i, &li);
+                count += li.weight_count + li.bias_count;
+            }
+            printf("M1: %lu parameters\n", (unsigned long)count);
+        }
         run_fit(m, &d, epochs, 1e-3f, (uint64_t)s + 1, NULL);
         v[R_FLOAT3][s] = accuracy(m, &d);
         v[R_PTQ3_MINMAX][s] = int8_accuracy(m, &d, DST_CALIBRATE_MINMAX, 0);
