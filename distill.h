@@ -831,12 +831,14 @@ DSTDEF dst_result dst_model_fold_batchnorm(const dst_model *m, dst_model **folde
 typedef enum dst_calibration {
     DST_CALIBRATE_MINMAX = 0,    /* each tensor's range: the smallest and largest value seen */
     DST_CALIBRATE_PERCENTILE = 1, /* the range that keeps `percentile` % of the values seen */
-    DST_CALIBRATE_TRAINED = 2     /* the ranges quantization-aware training tracked
+    DST_CALIBRATE_TRAINED = 2,    /* the ranges quantization-aware training tracked
                                      (dst_model_set_quant_aware): no samples needed */
+    DST_CALIBRATE_MSE = 3         /* the range whose 256 levels give the values seen the least
+                                     squared error, clipping included */
 } dst_calibration;
 
 typedef struct dst_quantize_options {
-    dst_calibration calibration; /* MINMAX by default (docs/API.md: which is better, measured) */
+    dst_calibration calibration; /* MSE by default (docs/API.md: which is better, measured) */
     float percentile;            /* PERCENTILE: in (50, 100]; default 99.99 */
     int   batch;                 /* samples per calibration forward; 0 = 256 */
 } dst_quantize_options;
@@ -9284,7 +9286,7 @@ DSTDEF dst_quantize_options dst_quantize_default(void)
 {
     dst_quantize_options o;
     memset(&o, 0, sizeof o);
-    o.calibration = DST_CALIBRATE_MINMAX;
+    o.calibration = DST_CALIBRATE_MSE;
     o.percentile = 99.99f;
     return o;
 }
@@ -9387,6 +9389,50 @@ static void dst__q8_params(const dst__q8_range *q, float *scale, int32_t *zero)
     z = floor(-lo / s + 0.5);
     *scale = (float)s;
     *zero = z < 0 ? 0 : z > 255 ? 255 : (int32_t)z;
+}
+
+/* DST_CALIBRATE_MSE: the range, among those that cut whole steps of
+   DST__Q8_BINS / 512 bins off either end of the histogram's [lo, hi] (the
+   end with fewer values first), whose quantization gives the histogram's
+   values the least expected squared error: s^2 / 12 for a value inside (the
+   rounding of a uniform error), its distance to the range's end squared for
+   a value outside (clipped), a value taken at its bin's centre. */
+static double dst__q8_mse_error(const dst__q8_range *q, double lo, double hi)
+{
+    dst__q8_range cut;
+    float scale;
+    int32_t zero;
+    double width = (q->hi - q->lo) / DST__Q8_BINS, s, a, b, e = 0;
+    int i;
+    cut.lo = lo;
+    cut.hi = hi;
+    dst__q8_params(&cut, &scale, &zero);
+    s = (double)scale;
+    a = s * (0 - zero); /* the range as quantized: [a, b] */
+    b = s * (255 - zero);
+    for (i = 0; i < DST__Q8_BINS; ++i) {
+        double x = q->lo + (i + 0.5) * width, n = (double)q->hist[i];
+        if (!q->hist[i]) continue;
+        e += n * (x < a ? (a - x) * (a - x) : x > b ? (x - b) * (x - b) : s * s / 12);
+    }
+    return e;
+}
+
+static void dst__q8_mse(dst__q8_range *q)
+{
+    int lo = 0, hi = DST__Q8_BINS, step = DST__Q8_BINS / 512, best_lo = 0, best_hi = DST__Q8_BINS, i;
+    double width = (q->hi - q->lo) / DST__Q8_BINS, best = dst__q8_mse_error(q, q->lo, q->hi);
+    while (hi - lo > step) {
+        uint64_t low = 0, high = 0;
+        double e;
+        for (i = 0; i < step; ++i) { low += q->hist[lo + i]; high += q->hist[hi - 1 - i]; }
+        if (low < high) lo += step;
+        else hi -= step;
+        e = dst__q8_mse_error(q, q->lo + lo * width, q->lo + hi * width);
+        if (e < best) { best = e; best_lo = lo; best_hi = hi; }
+    }
+    q->hi = q->lo + best_hi * width;
+    q->lo = q->lo + best_lo * width;
 }
 
 /* |bias| of an int8 layer, in in_scale x w_scale units: with |zero x row
@@ -9564,7 +9610,7 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
     if (!out) return dst__err(err, DST_ERR_ARG, "out is NULL");
     *out = NULL;
     if (!m) return dst__err(err, DST_ERR_ARG, "model is NULL");
-    if ((unsigned)o.calibration > (unsigned)DST_CALIBRATE_TRAINED)
+    if ((unsigned)o.calibration > (unsigned)DST_CALIBRATE_MSE)
         return dst__err(err, DST_ERR_ARG, "calibration %d: not a dst_calibration", (int)o.calibration);
     if (o.calibration != DST_CALIBRATE_TRAINED && (!calib_x || calib_count < 1))
         return dst__err(err, DST_ERR_ARG, "quantize needs calibration samples");
@@ -9584,7 +9630,7 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
         memcpy(rg, trained, sizeof *rg * ((size_t)f->layer_count + 1));
     else if ((r = dst__q8_observe(f, calib_x, calib_count, batch, 0, rg, err)) != DST_OK)
         goto done;
-    if (o.calibration == DST_CALIBRATE_PERCENTILE) {
+    if (o.calibration == DST_CALIBRATE_PERCENTILE || o.calibration == DST_CALIBRATE_MSE) {
         size_t bins = (size_t)DST__Q8_BINS * ((size_t)f->layer_count + 1);
         if (!(hist = (uint64_t *)DST_MALLOC(bins * sizeof *hist, f->alloc_user))) {
             r = dst__err(err, DST_ERR_NOMEM, "calibration histograms");
@@ -9594,7 +9640,10 @@ DSTDEF dst_result dst_model_quantize(const dst_model *m, const float *calib_x, s
         for (t = 0; t <= f->layer_count; ++t) rg[t].hist = hist + (size_t)t * DST__Q8_BINS;
         if ((r = dst__q8_observe(f, calib_x, calib_count, batch, 1, rg, err)) != DST_OK) goto done;
         for (t = 0; t <= f->layer_count; ++t)
-            if (rg[t].hi > rg[t].lo) dst__q8_percentile(&rg[t], o.percentile);
+            if (rg[t].hi > rg[t].lo) {
+                if (o.calibration == DST_CALIBRATE_MSE) dst__q8_mse(&rg[t]);
+                else dst__q8_percentile(&rg[t], o.percentile);
+            }
     }
     r = dst__q8_make(f, rg, err);
 done:

@@ -334,9 +334,38 @@ static int test_quantize_mlp_close_to_float(void)
     printf("    mlp, percentile 99.99: int8 %.4f, argmax agreement %.4f\n", acc_q, agree);
     T_CHECK(agree >= 0.97f);
     dst_model_free(qp);
+    qo.calibration = DST_CALIBRATE_MINMAX;
+    T_CHECK(dst_model_quantize(m, x, 500, &qo, &qp, NULL) == DST_OK);
+    agree = t_q8_agreement(m, qp, xt, yt, NT, &acc_f, &acc_q);
+    printf("    mlp, min/max: int8 %.4f, argmax agreement %.4f\n", acc_q, agree);
+    T_CHECK(agree >= 0.97f);
+    dst_model_free(qp);
     dst_model_free(q);
     dst_model_free(m);
     free(x); free(xt); free(y); free(yt);
+    return 0;
+}
+
+/* MSE calibration's range: a million values on [0, 1) and one outlier at
+   the top of [0, 100]: the squared errors balance where clipping the
+   outlier, (100 - h)^2, meets the rounding of the rest, 10^6 (h / 255)^2 /
+   12 (h about 44), far below min/max's 100; values spread evenly over the
+   whole range: nearly all of it stays */
+static int test_quantize_mse_range(void)
+{
+    static uint64_t hist[DST__Q8_BINS];
+    dst__q8_range q;
+    int i;
+    memset(hist, 0, sizeof hist);
+    for (i = 0; i < 20; ++i) hist[i] = 50000;
+    hist[DST__Q8_BINS - 1] = 1;
+    q.lo = 0; q.hi = 100; q.hist = hist;
+    dst__q8_mse(&q);
+    T_CHECK_MSG(q.lo == 0 && q.hi > 35 && q.hi < 55, "range [%g, %g]", q.lo, q.hi);
+    for (i = 0; i < DST__Q8_BINS; ++i) hist[i] = 10;
+    q.lo = -1; q.hi = 3;
+    dst__q8_mse(&q);
+    T_CHECK_MSG(q.lo >= -1 && q.hi <= 3 && q.hi - q.lo > 0.95 * 4, "range [%g, %g]", q.lo, q.hi);
     return 0;
 }
 
@@ -812,6 +841,7 @@ static const t_case quantize_tests[] = {
     { "quantize_q8_max2x2_every_level_matches_scalar", test_q8_max2x2_every_level_matches_scalar },
     { "quantize_q8_requant_every_level_matches_scalar", test_q8_requant_every_level_matches_scalar },
     { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
+    { "quantize_mse_range", test_quantize_mse_range },
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
     { "quantize_refuses_training_and_bad_arguments", test_quantize_refuses_training_and_bad_arguments },
     { "quantize_weight_file_round_trip", test_quantize_weight_file_round_trip },

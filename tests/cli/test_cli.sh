@@ -211,6 +211,7 @@ for BIN in $BINS; do
     has "info marks the int8 layers" '^   0  conv2d 8 3x3 .* params  int8$'
     has "info names the int8 tensors" '^  0\.weight int8, bias int32$'
     has "info: quantization metadata" '^  quant\.samples = 200$'
+    has "info: MSE calibration by default" '^  quant\.calibration = mse$'
     bad "quantize an int8 model" 1 "is an int8 model already" $BIN quantize --model $M/teacher8.bin --data $D --out $M/x8.bin
     good "quantize --percentile" $BIN quantize --model $M/teacher.bin --data $D --out $M/teacher8p.bin --calibration 200 \
         --percentile 99.9
@@ -219,6 +220,11 @@ for BIN in $BINS; do
     has "info: its percentile" '^  quant\.percentile = 99\.9'
     bad "quantize --percentile 50" 2 "--percentile: 50 is out of range (above 50 to 100)" \
         $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --percentile 50
+    good "quantize --minmax" $BIN quantize --model $M/teacher.bin --data $D --out $M/teacher8m.bin --calibration 200 --minmax
+    good "info on the min/max model" $BIN info $M/teacher8m.bin
+    has "info: min/max calibration" '^  quant\.calibration = minmax$'
+    bad "quantize --minmax --percentile" 2 "give --percentile or --minmax, not both" \
+        $BIN quantize --model $M/teacher.bin --data $D --out $M/x8.bin --minmax --percentile 99
     bad "export-c of an int8 model with a float dense layer" 1 "layer 0 (dense) runs in float inside the int8 model" \
         $BIN export-c $T/kinds8/float_layer.q8
     bad "quantize without --out" 2 "--out is required" $BIN quantize --model $M/teacher.bin --data $D

@@ -65,7 +65,7 @@ typedef struct args {
     const char *augment, *teacher_weights;
     arg_list teachers;           /* every --teacher; teacher is the first */
     arg_list attention, hint;    /* --attention S:T[:W], --hint S:T[:W], each as often as given */
-    int quiet, keep_best;
+    int quiet, keep_best, minmax;
     int threads_at, threads_argc; /* --threads is argv[threads_at] (0: not given), with its value
                                      threads_argc entries; the command line a model keeps leaves them out */
     const char **pos; /* the arguments that are not options */

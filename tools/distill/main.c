@@ -50,6 +50,7 @@ static const option options[] = {
     OPT("--model", O_STR, C_EVAL | C_PREDICT | C_QUANTIZE, model),
     OPT("--calibration", O_STR, C_QUANTIZE, calibration),
     OPT("--percentile", O_STR, C_QUANTIZE, percentile),
+    OPT("--minmax", O_FLAG, C_QUANTIZE, minmax),
     OPT("--quant-aware", O_STR, C_TRAIN | C_DISTILL, quant_aware),
     OPT("--split", O_STR, C_EVAL, split),
     OPT("--top", O_STR, C_PREDICT, top),
@@ -79,8 +80,9 @@ static const char usage_text[] =
     "  distill predict --model MODEL [--top K] [--invert auto|yes|no] [--threads N] IMAGE...\n"
     "  distill info    MODEL\n"
     "  distill quantize --model MODEL DATA --out MODEL8 [--calibration N: samples, 1000]  (int8)\n"
-    "                  [--percentile P: each range keeps P% of the values seen, not all (min/max): for\n"
-    "                  activations with rare outliers; P in (50, 100], e.g. 99.99]\n"
+    "                  each activation range the one of least squared error over the values seen, or\n"
+    "                  [--minmax: from the smallest to the largest value seen] or [--percentile P: the\n"
+    "                  range that keeps P% of the values seen; P in (50, 100], e.g. 99.99]\n"
     "  distill export-c     MODEL [--name NAME] > model.h\n"
     "  distill export-bytes MODEL [--name NAME] > model_bytes.h\n"
     "  distill plot    --out FILE.png|FILE.svg [--title TEXT] LOG.csv...\n"

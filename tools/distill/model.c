@@ -238,6 +238,8 @@ static void cmd_quantize(const args *a)
     need(a->model, "--model");
     need(a->out, "--out");
     if (a->calibration) n = (size_t)parse_int("--calibration", a->calibration, 1, 1 << 24);
+    if (a->percentile && a->minmax) fail(2, "give --percentile or --minmax, not both");
+    if (a->minmax) o.calibration = DST_CALIBRATE_MINMAX;
     if (a->percentile) {
         o.calibration = DST_CALIBRATE_PERCENTILE;
         o.percentile = (float)parse_real("--percentile", a->percentile, 50, 100, 1);
@@ -259,7 +261,7 @@ static void cmd_quantize(const args *a)
     }
     copy_meta(m, q);
     dst_model_meta_set_string(q, "quant.source", a->model);
-    dst_model_meta_set_string(q, "quant.calibration", a->percentile ? "percentile" : "minmax");
+    dst_model_meta_set_string(q, "quant.calibration", a->percentile ? "percentile" : a->minmax ? "minmax" : "mse");
     if (a->percentile) dst_model_meta_set_number(q, "quant.percentile", (double)o.percentile);
     dst_model_meta_set_number(q, "quant.samples", (double)n);
     printf("calibration: %lu training %s\n", (unsigned long)n, d.what);
