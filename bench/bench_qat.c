@@ -17,7 +17,8 @@
      percentiles, as below: what a user who trains and then quantizes gets);
    - its batch norms folded, then one more epoch at lr 1e-4 in three ways:
      float (then post-training quantization: min/max, 99.99 and 99.9
-     percentile calibration on the first 1,000 training images), quantization-aware
+     percentile and MSE calibration on the first 1,000 training images),
+     quantization-aware
      on the labels, and quantization-aware distillation from the teacher
      (--teacher: C1 as bench/kd_transfer.c trains it; T = 2, alpha = 0.5,
      its logits computed once), each then quantized with the ranges it
@@ -105,16 +106,17 @@ static void row(const char *name, const double *v, int n)
 }
 
 enum {
-    R_FLOAT3, R_PTQ3_MINMAX, R_PTQ3_PCT, R_PTQ3_PCT2, R_FLOAT4, R_PTQ_MINMAX, R_PTQ_PCT, R_PTQ_PCT2, R_QAT_FAKE,
-    R_QAT_INT8, R_QATKD_FAKE, R_QATKD_INT8, R_COUNT
+    R_FLOAT3, R_PTQ3_MINMAX, R_PTQ3_PCT, R_PTQ3_PCT2, R_PTQ3_MSE, R_FLOAT4, R_PTQ_MINMAX, R_PTQ_PCT, R_PTQ_PCT2, R_PTQ_MSE,
+    R_QAT_FAKE, R_QAT_INT8, R_QATKD_FAKE, R_QATKD_INT8, R_COUNT
 };
 
 int main(int argc, char **argv)
 {
     static const char *names[R_COUNT] = {
         "float, E epochs", "  int8, post-training, min/max", "  int8, post-training, percentile 99.99",
-        "  int8, post-training, percentile 99.9", "float, + 1 epoch (folded)", "  int8, post-training, min/max",
-        "  int8, post-training, percentile 99.99", "  int8, post-training, percentile 99.9",
+        "  int8, post-training, percentile 99.9", "  int8, post-training, MSE", "float, + 1 epoch (folded)",
+        "  int8, post-training, min/max", "  int8, post-training, percentile 99.99",
+        "  int8, post-training, percentile 99.9", "  int8, post-training, MSE",
         "quantization-aware epoch: float (rounded) forward",
         "  int8, its tracked ranges", "quantization-aware distillation: rounded forward", "  int8, its tracked ranges"
     };
@@ -171,12 +173,14 @@ int main(int argc, char **argv)
         v[R_PTQ3_MINMAX][s] = int8_accuracy(m, &d, DST_CALIBRATE_MINMAX, 0);
         v[R_PTQ3_PCT][s] = int8_accuracy(m, &d, DST_CALIBRATE_PERCENTILE, 99.99f);
         v[R_PTQ3_PCT2][s] = int8_accuracy(m, &d, DST_CALIBRATE_PERCENTILE, 99.9f);
+        v[R_PTQ3_MSE][s] = int8_accuracy(m, &d, DST_CALIBRATE_MSE, 0);
         a = folded(m);
         sec_float += run_fit(a, &d, 1, 1e-4f, (uint64_t)s + 101, NULL);
         v[R_FLOAT4][s] = accuracy(a, &d);
         v[R_PTQ_MINMAX][s] = int8_accuracy(a, &d, DST_CALIBRATE_MINMAX, 0);
         v[R_PTQ_PCT][s] = int8_accuracy(a, &d, DST_CALIBRATE_PERCENTILE, 99.99f);
         v[R_PTQ_PCT2][s] = int8_accuracy(a, &d, DST_CALIBRATE_PERCENTILE, 99.9f);
+        v[R_PTQ_MSE][s] = int8_accuracy(a, &d, DST_CALIBRATE_MSE, 0);
         dst_model_free(a);
         b = folded(m);
         if (dst_model_set_quant_aware(b, 1) != DST_OK) die("quant-aware", dst_model_error(b));
