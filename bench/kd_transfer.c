@@ -7,7 +7,7 @@
      cc -O2 -I. -I/usr/include/stb bench/kd_transfer.c -lm -o build/kd_transfer
      ./build/kd_transfer [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]
                          [--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]
-                         [--map [--students LIST] [--labels LIST]]
+                         [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]]
 
    Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch
    smaller, constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -68,6 +68,9 @@
                One "run" line per student, count, recipe and seed: the
                summary and the table come from the logs of both libraries
                (bench/kd_map_table.py).
+               --epochs LIST: these checkpoints for every row instead (longer
+               schedules); --temperatures LIST: a kd row for each T, named
+               "kd T=..." (lower or higher T than the map's 2).
    Students of --map (10 classes):
        C2      above (5,258 parameters)
        C3      conv3x3(1->16)+ReLU, maxpool2, conv3x3(16->32)+ReLU, maxpool2,
@@ -338,7 +341,7 @@ static void kt_features(const kt_data *k, dst_model *teacher, int seeds, float h
 /* --map: for each student and labelled count, labels alone and distilled
    with the rest of the pool unlabelled (see the top of the file). */
 static void kt_map(kt_data *k, const dst_teacher *cached, const char *students, const char *labels, int seeds,
-                   int quick)
+                   int quick, const int *user_ck, int n_user_ck, const float *temps, int n_temps)
 {
     static const int kd_ck[] = { 5, 10, 20 }, quick_ck[] = { 1, 2 };
     static const int ck_500[] = { 50, 100, 200, 400 }, ck_5k[] = { 25, 50, 100, 200 }, ck_20k[] = { 10, 20, 40 };
@@ -353,17 +356,44 @@ static void kt_map(kt_data *k, const dst_teacher *cached, const char *students, 
             const int *ck = count <= 1000 ? ck_500 : count <= 5000 ? ck_5k : count <= 20000 ? ck_20k : kd_ck;
             int nck = count <= 5000 ? 4 : 3;
             if (count < 1 || count > k->pool) { fprintf(stderr, "--labels: 1 to %lu\n", (unsigned long)k->pool); exit(2); }
-            if (quick) { ck = quick_ck; nck = 2; }
+            const int *kck = kd_ck;
+            int nkck = 3, t;
+            if (quick) { ck = kck = quick_ck; nck = nkck = 2; }
+            if (n_user_ck) { ck = kck = user_ck; nck = nkck = n_user_ck; }
             snprintf(name, sizeof name, "%s %lu labels", arch, (unsigned long)count);
             for (s = 1; s <= seeds; ++s) kt_student(name, k, count, NULL, 0, ck, nck, s, NULL, NULL);
-            snprintf(name, sizeof name, "%s %lu kd", arch, (unsigned long)count);
-            for (s = 1; s <= seeds; ++s)
-                kt_student(name, k, count, cached, 2, quick ? quick_ck : kd_ck, quick ? 2 : 3, s, NULL, NULL);
+            for (t = 0; t < (n_temps ? n_temps : 1); ++t) {
+                float T = n_temps ? temps[t] : 2;
+                if (n_temps) snprintf(name, sizeof name, "%s %lu kd T=%g", arch, (unsigned long)count, (double)T);
+                else snprintf(name, sizeof name, "%s %lu kd", arch, (unsigned long)count);
+                for (s = 1; s <= seeds; ++s) kt_student(name, k, count, cached, T, kck, nkck, s, NULL, NULL);
+            }
         }
     }
-    printf("\ndistill.h %s, Fashion-MNIST, the map: pool %lu, T = 2, alpha 0.5; epochs on validation, "
-           "test accuracy (%%)\n", dst_version(), (unsigned long)k->pool);
+    printf("\ndistill.h %s, Fashion-MNIST, the map: pool %lu, T = %s, alpha 0.5; epochs on validation, "
+           "test accuracy (%%)\n", dst_version(), (unsigned long)k->pool, n_temps ? "as named" : "2");
     for (s = 0; s < kt_row_count; ++s) kt_print(&kt_rows[s]);
+}
+
+/* A comma-separated list of up to KT_MAX_CK positive numbers into f (or
+   into n as integers); exits on anything else. */
+static int kt_list(const char *text, float *f, int *n)
+{
+    int c = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || v <= 0 || v > 1e6 || c == KT_MAX_CK || (*end && *end != ',') || (n && v != (int)v)) {
+            fprintf(stderr, "'%s': a list of up to %d positive numbers\n", text, KT_MAX_CK);
+            exit(2);
+        }
+        if (f) f[c] = (float)v;
+        if (n) n[c] = (int)v;
+        ++c;
+        p = *end ? end + 1 : end;
+    }
+    return c;
 }
 
 static dst_model *kt_teacher(const char *path, const kt_data *k, int epochs)
@@ -395,7 +425,8 @@ int main(int argc, char **argv)
     long pool = 20000;
     float hint_w = 1, at_w = 500;
     const char *only = NULL, *map_students = "C2,C3,MLP32,MLP128,MLP512", *map_labels = "500,2000,10000,55000";
-    int map = 0;
+    int map = 0, user_ck[KT_MAX_CK], n_user_ck = 0, n_user_t = 0;
+    float user_t[KT_MAX_CK];
     static const int lab_full[] = { 25, 50, 100, 200 }, kd_full[] = { 5, 10 };
     static const int lab_quick[] = { 2, 4 }, kd_quick[] = { 1, 2 };
     static const float temps_full[] = { 2, 4, 8 }, temps_quick[] = { 2, 4 };
@@ -423,10 +454,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--map")) map = 1;
         else if (!strcmp(argv[i], "--students") && i + 1 < argc) map_students = argv[++i];
         else if (!strcmp(argv[i], "--labels") && i + 1 < argc) map_labels = argv[++i];
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) n_user_ck = kt_list(argv[++i], NULL, user_ck);
+        else if (!strcmp(argv[i], "--temperatures") && i + 1 < argc) n_user_t = kt_list(argv[++i], user_t, NULL);
         else {
             fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K] "
                             "[--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]] "
-                            "[--map [--students LIST] [--labels LIST]]\n", argv[0]);
+                            "[--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]]\n", argv[0]);
             return 2;
         }
     }
@@ -475,7 +508,7 @@ int main(int argc, char **argv)
     printf("teacher logits on %lu images: %.1fs\n", (unsigned long)k.pool, dst_seconds() - t0);
     cached = dst_teacher_logits(logits, k.pool, 10);
     if (map) {
-        kt_map(&k, &cached, map_students, map_labels, seeds, quick);
+        kt_map(&k, &cached, map_students, map_labels, seeds, quick, user_ck, n_user_ck, user_t, n_user_t);
         free(logits);
         dst_model_free(teacher);
         dst_mnist_free(&k.d);

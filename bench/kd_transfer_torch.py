@@ -5,7 +5,7 @@ commands are in docs/DISTILLATION.md ("Few labels, many images").
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py [--teacher FILE.pt]
         [--seeds N] [--quick] [--data DIR] [--missing-class K]
-        [--map [--students LIST] [--labels LIST]]
+        [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]]
 
 Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
 constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -37,7 +37,8 @@ labelled count L of --labels (500, 2000, 10000, 55000), seeds 1..N: labels
 alone (the first L pool images; epochs on validation among 50-400 for
 L <= 1,000, 25-200 for L <= 5,000, 10-40 for L <= 20,000, 5-20 beyond) and
 distilled (the same L labelled plus the rest of the pool unlabelled, T = 2,
-alpha 0.5, epochs among 5, 10, 20). C3: conv3x3(1->16)+ReLU, maxpool2,
+alpha 0.5, epochs among 5, 10, 20; --epochs LIST: these for every row,
+--temperatures LIST: a "kd T=..." row for each T). C3: conv3x3(1->16)+ReLU, maxpool2,
 conv3x3(16->32)+ReLU, maxpool2, flatten, dense(800->64)+ReLU,
 dense(64->10); MLP<H>: 784-H-10 with ReLU.
 """
@@ -187,6 +188,8 @@ def main():
     ap.add_argument("--map", action="store_true")
     ap.add_argument("--students", default="C2,C3,MLP32,MLP128,MLP512")
     ap.add_argument("--labels", default="500,2000,10000,55000")
+    ap.add_argument("--epochs", default="", help="--map: these checkpoints for every row")
+    ap.add_argument("--temperatures", default="", help="--map: a kd row for each T, named 'kd T=...'")
     a = ap.parse_args()
     torch.set_num_threads(1)
     tx, ty, test_x, test_y = load(a.data)
@@ -249,14 +252,19 @@ def main():
                     raise SystemExit("--labels: 1 to %d" % pool)
                 ck = ([50, 100, 200, 400] if count <= 1000 else [25, 50, 100, 200] if count <= 5000 else
                       [10, 20, 40] if count <= 20000 else [5, 10, 20])
+                kck = kd_map
                 if a.quick:
                     ck = [1, 2]
+                if a.epochs:
+                    ck = kck = [int(v) for v in a.epochs.split(",")]
                 for s in range(1, a.seeds + 1):
                     run("%s %d labels" % (arch, count), px[:count], py[:count], ck, s, arch=arch)
                 ymix = py.clone()
                 ymix[count:] = -1
-                for s in range(1, a.seeds + 1):
-                    run("%s %d kd" % (arch, count), px, ymix, kd_map, s, tl, 2.0, arch)
+                for T in [float(v) for v in a.temperatures.split(",")] if a.temperatures else [None]:
+                    name = "%s %d kd" % (arch, count) + (" T=%g" % T if T else "")
+                    for s in range(1, a.seeds + 1):
+                        run(name, px, ymix, kck, s, tl, T or 2.0, arch)
         return
     for s in range(1, a.seeds + 1):
         run("labels %d" % labelled, px[:labelled], py[:labelled], lab_ck, s)
