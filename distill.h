@@ -7483,12 +7483,14 @@ static dst_result dst__qat_begin(dst_model *m, const float **x, int batch, int t
 static void dst__qat_tensor(dst_model *m, int t, const float *values, int batch, int training);
 static void dst__qat_mask(const dst_model *m, int t, float *dy);
 static void dst__qat_restore(dst_model *m);
+static void dst__qat_hold(dst_model *m, int on);
 static void dst__qat_free(dst_model *m);
 #else
 #define DST__QAT(m) 0
 #define dst__qat_begin(m, x, batch, training) DST_OK
 #define dst__qat_tensor(m, t, values, batch, training) ((void)0)
 #define dst__qat_restore(m) ((void)0)
+#define dst__qat_hold(m, on) ((void)0)
 #define dst__qat_free(m) ((void)0)
 #endif
 
@@ -9221,14 +9223,15 @@ DSTDEF dst_result dst_model_predict(dst_model *m, const float *x, size_t count, 
     if (!x || !out) return dst__fail(m, DST_ERR_ARG, "x or out is NULL");
     if (m->ws_batch < 1 && (r = dst_model_reserve(m, count < 256 ? (int)(count ? count : 1) : 256)) != DST_OK)
         return r;
-    while (done < count) {
+    dst__qat_hold(m, 1);
+    for (r = DST_OK; done < count; done += (size_t)m->ws_batch) {
         int b = (int)(count - done < (size_t)m->ws_batch ? count - done : (size_t)m->ws_batch);
         const float *y;
-        if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) return r;
+        if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) break;
         memcpy(out + done * m->out_size, y, (size_t)b * m->out_size * sizeof(float));
-        done += (size_t)b;
     }
-    return DST_OK;
+    dst__qat_hold(m, 0);
+    return r;
 }
 
 static int dst__argmax(const float *v, size_t n)
@@ -9260,15 +9263,17 @@ DSTDEF dst_result dst_model_evaluate(dst_model *m, const float *x, const int *la
     if (!x || !labels || count == 0) return dst__fail(m, DST_ERR_ARG, "evaluate needs x, labels and count >= 1");
     if (batch <= 0) batch = 256;
     if ((r = dst__labels_ok(m, labels, count, 0)) != DST_OK) return r;
-    while (done < count) {
+    dst__qat_hold(m, 1);
+    for (r = DST_OK; done < count; done += (size_t)batch) {
         int b = (int)(count - done < (size_t)batch ? count - done : (size_t)batch), i;
         const float *y;
-        if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) return r;
+        if ((r = dst_model_forward(m, x + done * m->in_size, b, 0, &y)) != DST_OK) break;
         total += (double)dst__kd_loss_scratch(y, NULL, labels + done, NULL, b, (int)m->out_size, 1, 0, NULL, m->scratch) * b;
         for (i = 0; i < b; ++i)
             if (dst__argmax(y + (size_t)i * m->out_size, m->out_size) == labels[done + (size_t)i]) ++correct;
-        done += (size_t)b;
     }
+    dst__qat_hold(m, 0);
+    if (r != DST_OK) return r;
     if (loss) *loss = (float)(total / (double)count);
     if (accuracy) *accuracy = (float)((double)correct / (double)count);
     return DST_OK;
@@ -9690,6 +9695,7 @@ typedef struct dst__qat {
     long    seen;          /* training forwards that have updated them */
     float  *master;        /* param_count: the float parameters while params holds the rounded ones */
     int     swapped;       /* 1: params holds the rounded weights */
+    int     hold;          /* 1: they stay there after an inference forward (dst__qat_hold) */
     size_t *keep_at;       /* layer_count + 1: tensor t's place in keep, per sample */
     size_t  keep_per;      /* keep bytes per sample */
     unsigned char *keep;   /* cap x keep_per: 1 where a value was inside its range */
@@ -9837,12 +9843,22 @@ static void dst__qat_mask(const dst_model *m, int t, float *dy)
 
 static const dst__q8_range *dst__qat_ranges(const dst_model *m) { return m->qat && m->qat->seen ? m->qat->range : NULL; }
 
-/* the float parameters back into params */
+/* the float parameters back into params (not while held) */
 static void dst__qat_restore(dst_model *m)
 {
-    if (!m->qat || !m->qat->swapped) return;
+    if (!m->qat || !m->qat->swapped || m->qat->hold) return;
     memcpy(m->params, m->qat->master, m->param_count * sizeof(float));
     m->qat->swapped = 0;
+}
+
+/* on: the rounded weights stay in params from one inference forward to the
+   next, rounded once for a whole predict or evaluate call (the caller
+   cannot change params in between); off: the float ones back. */
+static void dst__qat_hold(dst_model *m, int on)
+{
+    if (!m->qat) return;
+    m->qat->hold = on;
+    dst__qat_restore(m);
 }
 #endif /* DST_INFERENCE_ONLY */
 

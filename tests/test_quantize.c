@@ -783,7 +783,9 @@ static int test_qat_distill_then_quantize_trained(void)
     dst_teacher teacher;
     dst_model *m, *s, *q = NULL, *bn;
     dst_error e;
-    float acc_f, acc_q, most = 0, worst = 0;
+    float acc_f, acc_q, most = 0, worst = 0, *p0;
+    const float *out;
+    size_t pc;
     t_fill(centers, K * DIM, 1.0f);
     t_q8_blobs(x, y, N, DIM, K, centers, 1.2f);
     t_q8_blobs(xt, yt, NT, DIM, K, centers, 1.2f);
@@ -804,7 +806,18 @@ static int test_qat_distill_then_quantize_trained(void)
     fit.epochs = 2;
     T_CHECK_MSG(dst_model_fit(s, x, y, N, &fit) == DST_OK, "%s", dst_model_error(s));
     T_CHECK_MSG(dst_model_quantize(s, NULL, 0, &qo, &q, &e) == DST_OK, "%s", e.message);
+    pc = dst_model_param_count(s);
+    T_CHECK((p0 = (float *)malloc(pc * sizeof(float))) != NULL);
+    memcpy(p0, dst_model_params(s), pc * sizeof(float));
+    /* predict and evaluate round the weights once for all their batches,
+       then put the float ones back; each batch as a forward of its own */
     T_CHECK(dst_model_predict(s, xt, NT, ya) == DST_OK && dst_model_predict(q, xt, NT, yb) == DST_OK);
+    T_CHECK(memcmp(dst_model_params(s), p0, pc * sizeof(float)) == 0);
+    T_CHECK(dst_model_forward(s, xt + (NT - 40) * DIM, 40, 0, &out) == DST_OK);
+    T_CHECK(memcmp(out, ya + (NT - 40) * K, 40 * K * sizeof(float)) == 0);
+    T_CHECK(dst_model_evaluate(s, xt, yt, NT, 100, NULL, &acc_f) == DST_OK);
+    T_CHECK(memcmp(dst_model_params(s), p0, pc * sizeof(float)) == 0);
+    free(p0);
     for (i = 0; i < NT * K; ++i) {
         if (fabsf(ya[i]) > most) most = fabsf(ya[i]);
         if (fabsf(ya[i] - yb[i]) > worst) worst = fabsf(ya[i] - yb[i]);
