@@ -2051,6 +2051,9 @@ typedef struct dst__kernels {
     void (*q8_max2x2)(const uint8_t *r0, const uint8_t *r1, size_t n, uint8_t *o);
     void (*q8_requant)(const int32_t *acc, size_t n, const float *k, uint8_t *y);
     void (*q8_quantize)(const float *x, size_t n, float scale, int32_t zero, uint8_t *q);
+    /* quantization-aware training's passes over a tensor (>>quantize); NULL in an inference-only build */
+    void (*qat_range)(const float *v, size_t n, float *lo, float *hi);
+    void (*qat_round)(float *v, size_t n, float scale, int32_t zero, unsigned char *keep);
 } dst__kernels;
 
 static const dst__kernels *dst__kernels_for(dst_simd level);
@@ -6774,6 +6777,92 @@ static void dst__q8_quantize(const float *x, size_t n, float scale, int32_t zero
     dst__kern()->q8_quantize(x, n, scale, zero, q);
 }
 
+#ifndef DST_INFERENCE_ONLY
+/* Quantization-aware training's two passes over a tensor of n >= 1 values
+   (dst__qat_tensor): its minimum and maximum (a NaN passed over, unless
+   v[0] is one: then both are NaN); and the rounding in place to the int8
+   model's levels, as dst__q8_quantize then dst__q8_dequantize, with
+   keep[j] (keep may be NULL) 1 where the value lay inside the range, 0
+   where it was clamped. */
+static void dst__qat_range_scalar(const float *v, size_t n, float *lo_out, float *hi_out)
+{
+    float lo = v[0], hi = v[0];
+    size_t j;
+    for (j = 1; j < n; ++j) {
+        lo = v[j] < lo ? v[j] : lo;
+        hi = v[j] > hi ? v[j] : hi;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+static void dst__qat_round_scalar(float *v, size_t n, float scale, int32_t zero, unsigned char *keep)
+{
+    float inv = 1.0f / scale, zf = (float)zero + 0.5f;
+    size_t j;
+    for (j = 0; j < n; ++j) {
+        float u = v[j] * inv + zf, c = u > 0 ? u : 0.0f; /* (a NaN to 0) */
+        c = c < 255.0f ? c : 255.0f;
+        if (keep) keep[j] = (unsigned char)((u >= 0) & (u < 256.0f));
+        v[j] = scale * (float)((int32_t)c - zero);
+    }
+}
+
+#if defined(DST__SIMD_X86)
+/* minps(x, lo) is x < lo ? x : lo, and maxps alike: the scalar loop's
+   choices lane by lane, NaNs included; the lanes then meet as it does */
+static void dst__qat_range_sse2(const float *v, size_t n, float *lo_out, float *hi_out)
+{
+    __m128 lo0 = _mm_set1_ps(v[0]), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+    float l[8], h[8], lo, hi;
+    size_t j;
+    int k;
+    for (j = 0; j + 8 <= n; j += 8) {
+        __m128 a = _mm_loadu_ps(v + j), b = _mm_loadu_ps(v + j + 4);
+        lo0 = _mm_min_ps(a, lo0); hi0 = _mm_max_ps(a, hi0);
+        lo1 = _mm_min_ps(b, lo1); hi1 = _mm_max_ps(b, hi1);
+    }
+    _mm_storeu_ps(l, lo0); _mm_storeu_ps(l + 4, lo1);
+    _mm_storeu_ps(h, hi0); _mm_storeu_ps(h + 4, hi1);
+    lo = l[0]; hi = h[0];
+    for (k = 1; k < 8; ++k) {
+        lo = l[k] < lo ? l[k] : lo;
+        hi = h[k] > hi ? h[k] : hi;
+    }
+    for (; j < n; ++j) {
+        lo = v[j] < lo ? v[j] : lo;
+        hi = v[j] > hi ? v[j] : hi;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+/* max(u, 0) gives 0 for a NaN u, as the scalar loop; the keep bytes from
+   the inside mask's bits */
+static void dst__qat_round_sse2(float *v, size_t n, float scale, int32_t zero, unsigned char *keep)
+{
+    float inv = 1.0f / scale, zf = (float)zero + 0.5f;
+    const __m128 vi = _mm_set1_ps(inv), vz = _mm_set1_ps(zf), vs = _mm_set1_ps(scale), lo = _mm_setzero_ps(),
+                 hi = _mm_set1_ps(255.0f), top = _mm_set1_ps(256.0f);
+    const __m128i z = _mm_set1_epi32(zero);
+    size_t j;
+    for (j = 0; j + 4 <= n; j += 4) {
+        __m128 u = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(v + j), vi), vz);
+        __m128i c = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(u, lo), hi));
+        if (keep) {
+            int in = _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(u, lo), _mm_cmplt_ps(u, top)));
+            keep[j] = (unsigned char)(in & 1);
+            keep[j + 1] = (unsigned char)(in >> 1 & 1);
+            keep[j + 2] = (unsigned char)(in >> 2 & 1);
+            keep[j + 3] = (unsigned char)(in >> 3);
+        }
+        _mm_storeu_ps(v + j, _mm_mul_ps(vs, _mm_cvtepi32_ps(_mm_sub_epi32(c, z))));
+    }
+    dst__qat_round_scalar(v + j, n - j, scale, zero, keep ? keep + j : NULL);
+}
+#endif
+#endif /* DST_INFERENCE_ONLY */
+
 static void dst__q8_dequantize(const uint8_t *q, size_t n, float scale, int32_t zero, float *y)
 {
     size_t i;
@@ -7284,7 +7373,8 @@ static const dst__kernels dst__kernels_scalar = {
     0, NULL, NULL,
     0, NULL, NULL, NULL,
     NULL,
-    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_rows4_scalar, dst__q8_max2x2_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar
+    dst__q8_dot_scalar, dst__q8_conv_scalar, dst__q8_rows4_scalar, dst__q8_max2x2_scalar, dst__q8_requant_scalar, dst__q8_quantize_scalar,
+    DST__TRAIN(dst__qat_range_scalar), DST__TRAIN(dst__qat_round_scalar)
 };
 
 #if defined(DST__SIMD_X86)
@@ -7295,7 +7385,8 @@ static const dst__kernels dst__kernels_sse2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     0, NULL, NULL, NULL,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2
+    dst__q8_dot_sse2, dst__q8_conv_sse2, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_sse2, dst__q8_quantize_sse2,
+    DST__TRAIN(dst__qat_range_sse2), DST__TRAIN(dst__qat_round_sse2)
 };
 
 static const dst__kernels dst__kernels_avx2 = {
@@ -7305,7 +7396,8 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,
     DST__CONV_WINOGRAD_CHANNELS_AVX2, dst__wino_input_avx2, dst__wino_output_avx2, dst__wino_grad_avx2,
     dst__maxpool2x2_forward_sse2,
-    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2
+    dst__q8_dot_avx2, dst__q8_conv_avx2, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2,
+    DST__TRAIN(dst__qat_range_sse2), DST__TRAIN(dst__qat_round_sse2)
 };
 
 /* AVX-512: one table per int8 extension set the CPU has (dst__cpu_avx512_int8):
@@ -7317,7 +7409,8 @@ static const dst__kernels dst__kernels_avx2 = {
     1, dst__plane_forward_sse2, dst__plane_weight_grad_sse2,                                           \
     DST__CONV_WINOGRAD_CHANNELS, dst__wino_input_avx512, dst__wino_output_avx512, dst__wino_grad_avx512, \
     dst__maxpool2x2_forward_avx512,                                                                    \
-    q8_dot, q8_conv, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2            \
+    q8_dot, q8_conv, dst__q8_rows4_sse2, dst__q8_max2x2_sse2, dst__q8_requant_avx2, dst__q8_quantize_sse2,           \
+    DST__TRAIN(dst__qat_range_sse2), DST__TRAIN(dst__qat_round_sse2)                                   \
 }
 static const dst__kernels dst__kernels_avx512 = DST__KERNELS_AVX512(dst__q8_dot_avx2, dst__q8_conv_avx2);
 static const dst__kernels dst__kernels_avx512bw = DST__KERNELS_AVX512(dst__q8_dot_avx512, dst__q8_conv_avx2);
@@ -7337,7 +7430,8 @@ static const dst__kernels dst__kernels_avx512vnni = DST__KERNELS_AVX512(dst__q8_
     1, dst__plane_forward_neon, dst__plane_weight_grad_neon,                                              \
     0, NULL, NULL, NULL,                                                                                  \
     NULL,                                                                                                 \
-    q8_dot, q8_conv, dst__q8_rows4_neon, dst__q8_max2x2_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar \
+    q8_dot, q8_conv, dst__q8_rows4_neon, dst__q8_max2x2_neon, dst__q8_requant_scalar, dst__q8_quantize_scalar, \
+    DST__TRAIN(dst__qat_range_scalar), DST__TRAIN(dst__qat_round_scalar)                                   \
 }
 static const dst__kernels dst__kernels_neon = DST__KERNELS_NEON(dst__q8_dot_neon, dst__q8_conv_neon);
 #if defined(DST__NEON_DOT)
@@ -9801,18 +9895,15 @@ static void dst__qat_tensor(dst_model *m, int t, const float *values, int batch,
 {
     dst__qat *q = m->qat;
     dst__q8_range *rg = &q->range[t];
-    size_t n = (t ? m->layers[t - 1].out_size : m->in_size) * (size_t)batch, j;
-    float *v = (float *)(uintptr_t)values, scale, inv, zf;
+    size_t n = (t ? m->layers[t - 1].out_size : m->in_size) * (size_t)batch;
+    float *v = (float *)(uintptr_t)values, scale;
     unsigned char *keep = training && t ? q->keep + q->keep_at[t] * (size_t)batch : NULL;
     int32_t zero;
     if (t && !dst__q8_ranged(&m->layers[t - 1])) return;
-    if (training) { /* (branch-free loops: a NaN is passed over, or, first, makes the batch's range non-finite) */
-        float lo = v[0], hi = v[0];
+    if (training) {
+        float lo, hi;
         double a = q->seen > 1 ? DST__QAT_MOMENTUM : 1.0;
-        for (j = 1; j < n; ++j) {
-            lo = v[j] < lo ? v[j] : lo;
-            hi = v[j] > hi ? v[j] : hi;
-        }
+        dst__kern()->qat_range(v, n, &lo, &hi);
         if (dst__finite(lo) && dst__finite(hi)) { /* a non-finite batch fails its step anyway */
             rg->lo += a * ((double)lo - rg->lo);
             rg->hi += a * ((double)hi - rg->hi);
@@ -9820,14 +9911,7 @@ static void dst__qat_tensor(dst_model *m, int t, const float *values, int batch,
     }
     if (!dst__qat_rounded(m, t) || (!training && !q->seen)) return;
     dst__q8_params(rg, &scale, &zero);
-    inv = 1.0f / scale;
-    zf = (float)zero + 0.5f;
-    for (j = 0; j < n; ++j) { /* dst__q8_quantize's rounding (a NaN to 0), then back to real */
-        float u = v[j] * inv + zf, c = u > 0 ? u : 0.0f;
-        c = c < 255.0f ? c : 255.0f;
-        if (keep) keep[j] = (unsigned char)((u >= 0) & (u < 256.0f));
-        v[j] = scale * (float)((int32_t)c - zero);
-    }
+    dst__kern()->qat_round(v, n, scale, zero, keep);
 }
 
 /* The backward's mask at tensor t (dy: d loss / d tensor t): no gradient

@@ -237,6 +237,52 @@ static int test_q8_requant_every_level_matches_scalar(void)
     return 0;
 }
 
+/* Quantization-aware training's range and rounding passes: every level as
+   the scalar reference, bit for bit (the range's lanes may meet at a zero
+   of the other sign: compared with ==), NaNs and clamped values included. */
+static int test_qat_kernels_every_level_match_scalar(void)
+{
+    static const size_t ns[] = { 1, 3, 4, 7, 8, 9, 15, 16, 17, 33, 100, 677 };
+    const dst__kernels *kt[8];
+    int nk = t_q8_kernels(kt), a, l, trial;
+    float x[677], ref[678], got[678], rlo, rhi, lo, hi;
+    unsigned char rkeep[678], keep[678];
+    size_t i;
+    for (trial = 0; trial < 6; ++trial)
+        for (a = 0; a < (int)(sizeof ns / sizeof ns[0]); ++a) {
+            size_t n = ns[a];
+            float scale = 0.01f + 0.05f * (t_rand() + 1);
+            int32_t zero = (int32_t)((t_rand() + 1) * 127.0f);
+            for (i = 0; i < n; ++i) x[i] = t_rand() * (trial < 3 ? 2.0f : 20.0f); /* 20: many clamped */
+            if (trial == 4 && n > 2) x[n / 2] = (float)NAN, x[n - 1] = (float)NAN; /* passed over */
+            if (trial == 5) x[0] = (float)NAN;                                        /* the range NaN */
+            dst__qat_range_scalar(x, n, &rlo, &rhi);
+            T_CHECK(trial == 5 ? rlo != rlo && rhi != rhi : rlo == rlo && rhi == rhi);
+            memcpy(ref, x, n * sizeof(float));
+            dst__qat_round_scalar(ref, n, scale, zero, rkeep);
+            for (l = 1; l < nk; ++l) {
+                kt[l]->qat_range(x, n, &lo, &hi);
+                T_CHECK_MSG((lo == rlo || (lo != lo && rlo != rlo)) && (hi == rhi || (hi != hi && rhi != rhi)),
+                            "level %s n=%lu trial %d: range %g %g, reference %g %g", dst_simd_name(kt[l]->level),
+                            (unsigned long)n, trial, (double)lo, (double)hi, (double)rlo, (double)rhi);
+                memcpy(got, x, n * sizeof(float));
+                got[n] = 7.0f;
+                memset(keep, 0x55, sizeof keep);
+                kt[l]->qat_round(got, n, scale, zero, keep);
+                T_CHECK_MSG(memcmp(got, ref, n * sizeof(float)) == 0 && memcmp(keep, rkeep, n) == 0,
+                            "level %s n=%lu trial %d", dst_simd_name(kt[l]->level), (unsigned long)n, trial);
+                T_CHECK(got[n] == 7.0f && keep[n] == 0x55);
+                memcpy(got, x, n * sizeof(float));
+                kt[l]->qat_round(got, n, scale, zero, NULL); /* no keep bytes (an inference forward) */
+                T_CHECK(memcmp(got, ref, n * sizeof(float)) == 0);
+            }
+            for (i = 0; i < n; ++i) /* the reference itself: 256 levels, keep 0 exactly where clamped */
+                T_CHECK(x[i] != x[i] ? ref[i] == -scale * (float)zero && !rkeep[i]
+                                     : (float)fabs(ref[i] - x[i]) <= 0.5f * scale * 1.0001f || !rkeep[i]);
+        }
+    return 0;
+}
+
 /* data: class c of k has its own random center in dim dimensions, plus noise */
 static void t_q8_blobs(float *x, int *y, size_t count, int dim, int k, const float *centers, float noise)
 {
@@ -850,6 +896,7 @@ static const t_case quantize_tests[] = {
     { "quantize_q8_patches_every_level_matches_reference", test_q8_patches_every_level_matches_reference },
     { "quantize_q8_max2x2_every_level_matches_scalar", test_q8_max2x2_every_level_matches_scalar },
     { "quantize_q8_requant_every_level_matches_scalar", test_q8_requant_every_level_matches_scalar },
+    { "quantize_qat_kernels_every_level_match_scalar", test_qat_kernels_every_level_match_scalar },
     { "quantize_mlp_close_to_float", test_quantize_mlp_close_to_float },
     { "quantize_mse_range", test_quantize_mse_range },
     { "quantize_cnn_close_to_float", test_quantize_cnn_close_to_float },
