@@ -7,7 +7,8 @@
      cc -O2 -I. -I/usr/include/stb bench/kd_transfer.c -lm -o build/kd_transfer
      ./build/kd_transfer [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K]
                          [--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]
-                         [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]]
+                         [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]
+                               [--assistant ARCH [--with-teacher]]]
 
    Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch
    smaller, constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -71,6 +72,14 @@
                --epochs LIST: these checkpoints for every row instead (longer
                schedules); --temperatures LIST: a kd row for each T, named
                "kd T=..." (lower or higher T than the map's 2).
+               --assistant ARCH: a teacher assistant (Mirzadeh et al. 2020)
+               between C1 and the students: ARCH (seed 1) distilled from C1
+               with every pool label, T 2, alpha 0.5, 20 epochs; the kd rows
+               then learn from its logits (named "kd ... via ARCH") and the
+               labels rows are left out (they are the plain map's, bit for
+               bit). With --with-teacher the kd rows learn from C1 and the
+               assistant together (the mean of their tempered
+               probabilities, an ensemble; named "kd ... C1+ARCH").
    Students of --map (10 classes):
        C2      above (5,258 parameters)
        C3      conv3x3(1->16)+ReLU, maxpool2, conv3x3(16->32)+ReLU, maxpool2,
@@ -341,12 +350,14 @@ static void kt_features(const kt_data *k, dst_model *teacher, int seeds, float h
 /* --map: for each student and labelled count, labels alone and distilled
    with the rest of the pool unlabelled (see the top of the file). */
 static void kt_map(kt_data *k, const dst_teacher *cached, const char *students, const char *labels, int seeds,
-                   int quick, const int *user_ck, int n_user_ck, const float *temps, int n_temps)
+                   int quick, const int *user_ck, int n_user_ck, const float *temps, int n_temps,
+                   const char *via, const dst_teacher *also)
 {
     static const int kd_ck[] = { 5, 10, 20 }, quick_ck[] = { 1, 2 };
     static const int ck_500[] = { 50, 100, 200, 400 }, ck_5k[] = { 25, 50, 100, 200 }, ck_20k[] = { 10, 20, 40 };
     char list[256], *arch, name[48];
     const char *l;
+    dst_teacher both[2];
     int s;
     snprintf(list, sizeof list, "%s", students);
     for (arch = strtok(list, ","); arch; arch = strtok(NULL, ",")) {
@@ -355,18 +366,21 @@ static void kt_map(kt_data *k, const dst_teacher *cached, const char *students, 
             size_t count = (size_t)strtoul(l, NULL, 10);
             const int *ck = count <= 1000 ? ck_500 : count <= 5000 ? ck_5k : count <= 20000 ? ck_20k : kd_ck;
             int nck = count <= 5000 ? 4 : 3;
-            if (count < 1 || count > k->pool) { fprintf(stderr, "--labels: 1 to %lu\n", (unsigned long)k->pool); exit(2); }
             const int *kck = kd_ck;
             int nkck = 3, t;
+            if (count < 1 || count > k->pool) { fprintf(stderr, "--labels: 1 to %lu\n", (unsigned long)k->pool); exit(2); }
             if (quick) { ck = kck = quick_ck; nck = nkck = 2; }
             if (n_user_ck) { ck = kck = user_ck; nck = nkck = n_user_ck; }
             snprintf(name, sizeof name, "%s %lu labels", arch, (unsigned long)count);
-            for (s = 1; s <= seeds; ++s) kt_student(name, k, count, NULL, 0, ck, nck, s, NULL, NULL);
+            if (!via) /* with an assistant: the plain map's label rows, bit for bit */
+                for (s = 1; s <= seeds; ++s) kt_student(name, k, count, NULL, 0, ck, nck, s, NULL, NULL);
             for (t = 0; t < (n_temps ? n_temps : 1); ++t) {
                 float T = n_temps ? temps[t] : 2;
-                if (n_temps) snprintf(name, sizeof name, "%s %lu kd T=%g", arch, (unsigned long)count, (double)T);
-                else snprintf(name, sizeof name, "%s %lu kd", arch, (unsigned long)count);
-                for (s = 1; s <= seeds; ++s) kt_student(name, k, count, cached, T, kck, nkck, s, NULL, NULL);
+                dst_teacher ens;
+                if (n_temps) snprintf(name, sizeof name, "%s %lu kd T=%g%s", arch, (unsigned long)count, (double)T, via ? via : "");
+                else snprintf(name, sizeof name, "%s %lu kd%s", arch, (unsigned long)count, via ? via : "");
+                if (also) { both[0] = *cached; both[1] = *also; ens = dst_teacher_ensemble(both, NULL, 2, T); }
+                for (s = 1; s <= seeds; ++s) kt_student(name, k, count, also ? &ens : cached, T, kck, nkck, s, NULL, NULL);
             }
         }
     }
@@ -425,7 +439,9 @@ int main(int argc, char **argv)
     long pool = 20000;
     float hint_w = 1, at_w = 500;
     const char *only = NULL, *map_students = "C2,C3,MLP32,MLP128,MLP512", *map_labels = "500,2000,10000,55000";
-    int map = 0, user_ck[KT_MAX_CK], n_user_ck = 0, n_user_t = 0;
+    int map = 0, user_ck[KT_MAX_CK], n_user_ck = 0, n_user_t = 0, with_teacher = 0;
+    const char *assistant = NULL;
+    char via[40] = "";
     float user_t[KT_MAX_CK];
     static const int lab_full[] = { 25, 50, 100, 200 }, kd_full[] = { 5, 10 };
     static const int lab_quick[] = { 2, 4 }, kd_quick[] = { 1, 2 };
@@ -456,10 +472,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--labels") && i + 1 < argc) map_labels = argv[++i];
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) n_user_ck = kt_list(argv[++i], NULL, user_ck);
         else if (!strcmp(argv[i], "--temperatures") && i + 1 < argc) n_user_t = kt_list(argv[++i], user_t, NULL);
+        else if (!strcmp(argv[i], "--assistant") && i + 1 < argc) assistant = argv[++i];
+        else if (!strcmp(argv[i], "--with-teacher")) with_teacher = 1;
         else {
             fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K] "
                             "[--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]] "
-                            "[--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]]\n", argv[0]);
+                            "[--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST] "
+                            "[--assistant ARCH [--with-teacher]]]\n", argv[0]);
             return 2;
         }
     }
@@ -507,8 +526,34 @@ int main(int argc, char **argv)
     }
     printf("teacher logits on %lu images: %.1fs\n", (unsigned long)k.pool, dst_seconds() - t0);
     cached = dst_teacher_logits(logits, k.pool, 10);
+    if (map && assistant) { /* the assistant's logits take the teacher's place */
+        dst_model *a = kt_model(assistant, 1);
+        dst_fit_config fit = dst_fit_default();
+        dst_teacher a_live = dst_teacher_model(a), a_cached;
+        float *a_logits = (float *)malloc(k.pool * 10 * sizeof(float));
+        t0 = dst_seconds();
+        fit.epochs = quick ? 2 : 20; fit.seed = 1;
+        fit.teacher = &cached; fit.temperature = 2; fit.alpha = 0.5f;
+        if (!a_logits || dst_model_fit(a, k.d.train_x, k.d.train_y, k.pool, &fit) != DST_OK) {
+            fprintf(stderr, "assistant: %s\n", a_logits ? dst_model_error(a) : "out of memory");
+            return 1;
+        }
+        if (dst_teacher_cache(&a_live, k.d.train_x, 784, k.pool, a_logits, &e) != DST_OK) {
+            fprintf(stderr, "assistant: %s\n", e.message);
+            return 1;
+        }
+        printf("assistant %s (distilled from C1, %d epochs, every pool label, T 2, seed 1): validation %.4f test %.4f  %.0fs\n",
+               assistant, fit.epochs, (double)kt_acc(a, k.val_x, k.val_y, k.val_count),
+               (double)kt_acc(a, k.d.test_x, k.d.test_y, k.d.test_count), dst_seconds() - t0);
+        a_cached = dst_teacher_logits(a_logits, k.pool, 10);
+        snprintf(via, sizeof via, with_teacher ? " C1+%s" : " via %s", assistant);
+        kt_map(&k, &a_cached, map_students, map_labels, seeds, quick, user_ck, n_user_ck, user_t, n_user_t, via,
+               with_teacher ? &cached : NULL);
+        free(a_logits);
+        dst_model_free(a);
+    } else if (map)
+        kt_map(&k, &cached, map_students, map_labels, seeds, quick, user_ck, n_user_ck, user_t, n_user_t, NULL, NULL);
     if (map) {
-        kt_map(&k, &cached, map_students, map_labels, seeds, quick, user_ck, n_user_ck, user_t, n_user_t);
         free(logits);
         dst_model_free(teacher);
         dst_mnist_free(&k.d);

@@ -5,7 +5,8 @@ commands are in docs/DISTILLATION.md ("Few labels, many images").
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py [--teacher FILE.pt]
         [--seeds N] [--quick] [--data DIR] [--missing-class K]
-        [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]]
+        [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]
+               [--assistant ARCH [--with-teacher]]]
 
 Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
 constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -38,7 +39,11 @@ alone (the first L pool images; epochs on validation among 50-400 for
 L <= 1,000, 25-200 for L <= 5,000, 10-40 for L <= 20,000, 5-20 beyond) and
 distilled (the same L labelled plus the rest of the pool unlabelled, T = 2,
 alpha 0.5, epochs among 5, 10, 20; --epochs LIST: these for every row,
---temperatures LIST: a "kd T=..." row for each T). C3: conv3x3(1->16)+ReLU, maxpool2,
+--temperatures LIST: a "kd T=..." row for each T; --assistant ARCH: the kd
+rows learn from a teacher assistant, ARCH distilled from C1 with every pool
+label, T 2, alpha 0.5, 20 epochs, seed 1, and the labels rows are left out;
+--with-teacher: from C1 and the assistant together, the mean of their
+tempered probabilities). C3: conv3x3(1->16)+ReLU, maxpool2,
 conv3x3(16->32)+ReLU, maxpool2, flatten, dense(800->64)+ReLU,
 dense(64->10); MLP<H>: 784-H-10 with ReLU.
 """
@@ -190,6 +195,8 @@ def main():
     ap.add_argument("--labels", default="500,2000,10000,55000")
     ap.add_argument("--epochs", default="", help="--map: these checkpoints for every row")
     ap.add_argument("--temperatures", default="", help="--map: a kd row for each T, named 'kd T=...'")
+    ap.add_argument("--assistant", default="", help="--map: the kd rows learn from this teacher assistant")
+    ap.add_argument("--with-teacher", action="store_true", help="--assistant: from C1 and the assistant together")
     a = ap.parse_args()
     torch.set_num_threads(1)
     tx, ty, test_x, test_y = load(a.data)
@@ -244,6 +251,28 @@ def main():
             "ep%d val %.4f test %.4f" % (e, v, t) for e, (v, t) in sorted(res.items())), secs), flush=True)
         record(name, res, seed)
 
+    via, tla = "", None
+    if a.map and a.assistant:
+        t0 = time.time()
+        torch.manual_seed(1)
+        am = student(a.assistant)
+        a_ep = 2 if a.quick else 20
+        train(am, px, py, [a_ep], 1, lambda m: None, tl, 2.0, 0.5)
+        av, at = evals(am)
+        print("assistant %s (distilled from C1, %d epochs, every pool label, T 2, seed 1): validation %.4f test %.4f"
+              "  %.0fs" % (a.assistant, a_ep, av, at, time.time() - t0), flush=True)
+        tla = logits_of(am, px)
+        via = (" C1+%s" if a.with_teacher else " via %s") % a.assistant
+
+    def kd_logits(T):
+        """The kd rows' teacher: C1, the assistant, or both (logits T log p
+        of the mean tempered probability p, as dst_teacher_ensemble)."""
+        if tla is None:
+            return tl
+        if not a.with_teacher:
+            return tla
+        return T * torch.log(0.5 * (F.softmax(tl / T, dim=1) + F.softmax(tla / T, dim=1)))
+
     if a.map:
         kd_map = [1, 2] if a.quick else [5, 10, 20]
         for arch in a.students.split(","):
@@ -257,14 +286,14 @@ def main():
                     ck = [1, 2]
                 if a.epochs:
                     ck = kck = [int(v) for v in a.epochs.split(",")]
-                for s in range(1, a.seeds + 1):
+                for s in range(1, a.seeds + 1) if not via else []:  # with an assistant: the plain map's
                     run("%s %d labels" % (arch, count), px[:count], py[:count], ck, s, arch=arch)
                 ymix = py.clone()
                 ymix[count:] = -1
                 for T in [float(v) for v in a.temperatures.split(",")] if a.temperatures else [None]:
-                    name = "%s %d kd" % (arch, count) + (" T=%g" % T if T else "")
+                    name = "%s %d kd" % (arch, count) + (" T=%g" % T if T else "") + via
                     for s in range(1, a.seeds + 1):
-                        run(name, px, ymix, kck, s, tl, T or 2.0, arch)
+                        run(name, px, ymix, kck, s, kd_logits(T or 2.0), T or 2.0, arch)
         return
     for s in range(1, a.seeds + 1):
         run("labels %d" % labelled, px[:labelled], py[:labelled], lab_ck, s)
