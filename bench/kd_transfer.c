@@ -80,6 +80,17 @@
                bit). With --with-teacher the kd rows learn from C1 and the
                assistant together (the mean of their tempered
                probabilities, an ensemble; named "kd ... C1+ARCH").
+   --cost:     what each recipe costs: one epoch of fit (seed 1, T 2,
+               alpha 0.5, every image labelled) on a pool of --pool images
+               (20,000) for the student --students (one, C2 by default):
+               labels alone; KD from cached logits; KD with the teacher run
+               on every batch (live); live with shift 2 (the consistent
+               teacher); live with attention 1:1 (weight 500); live with
+               hint 1:1 (weight 1); an ensemble of C1 and a C3, both live;
+               KD from cached logits, quantization-aware; and one epoch of
+               a C3 assistant from cached logits (the assistant recipe pays
+               20 of them once). Then the one-off cost of caching the
+               teacher's logits. Seconds and the ratio to a labels epoch.
    Students of --map (10 classes):
        C2      above (5,258 parameters)
        C3      conv3x3(1->16)+ReLU, maxpool2, conv3x3(16->32)+ReLU, maxpool2,
@@ -389,6 +400,50 @@ static void kt_map(kt_data *k, const dst_teacher *cached, const char *students, 
     for (s = 0; s < kt_row_count; ++s) kt_print(&kt_rows[s]);
 }
 
+/* --cost: the wall-clock cost of one epoch of each recipe (see the top of
+   the file); every row one epoch of fit on the whole pool, seed 1. */
+static void kt_cost(const kt_data *k, dst_model *teacher, const dst_teacher *cached, double cache_seconds)
+{
+    static const char *rows[] = { "labels", "KD, cached logits", "KD, live teacher", "KD, live, shift 2",
+                                  "KD, live, attention 1:1", "KD, live, hint 1:1", "KD, ensemble C1+C3, live",
+                                  "KD, cached, quantization-aware", "assistant C3, KD cached" };
+    dst_model *c3 = kt_model("C3", 2); /* a second live teacher; only its cost matters */
+    dst_teacher live = dst_teacher_model(teacher), members[2], ens;
+    dst_hint_term hint = { 1, 1, 1.0f, NULL };
+    dst_attention_term at = { 1, 1, 500.0f };
+    double base = 0;
+    int i;
+    members[0] = live;
+    members[1] = dst_teacher_model(c3);
+    ens = dst_teacher_ensemble(members, NULL, 2, 2.0f);
+    printf("cost: %s student, %lu images a epoch, one thread\n", k->student, (unsigned long)k->pool);
+    for (i = 0; i < 9; ++i) {
+        dst_model *m = kt_model(i == 8 ? "C3" : k->student, 1);
+        dst_fit_config fit = dst_fit_default();
+        double t0;
+        fit.epochs = 1; fit.seed = 1; fit.temperature = 2; fit.alpha = 0.5f;
+        fit.teacher = i == 0 ? NULL : i == 2 || i == 3 || i == 4 || i == 5 ? &live : i == 6 ? &ens : cached;
+        fit.teacher_per_batch = i >= 2 && i <= 6;
+        if (i == 3) fit.augment.shift = 2;
+        if (i == 4) { fit.attention = &at; fit.attention_count = 1; }
+        if (i == 5) { fit.hint = &hint; fit.hint_count = 1; }
+        if (i == 7 && dst_model_set_quant_aware(m, 1) != DST_OK) { fprintf(stderr, "%s\n", dst_model_error(m)); exit(1); }
+        t0 = dst_seconds();
+        if (dst_model_fit(m, k->d.train_x, k->d.train_y, k->pool, &fit) != DST_OK) {
+            fprintf(stderr, "%s: %s\n", rows[i], dst_model_error(m));
+            exit(1);
+        }
+        t0 = dst_seconds() - t0;
+        if (i == 0) base = t0;
+        printf("cost %-32s %7.2fs per epoch  %5.2fx labels\n", rows[i], t0, t0 / base);
+        fflush(stdout);
+        dst_model_free(m);
+    }
+    printf("cost %-32s %7.2fs once        %5.2fx labels\n", "teacher logits, cached", cache_seconds,
+           cache_seconds / base);
+    dst_model_free(c3);
+}
+
 /* A comma-separated list of up to KT_MAX_CK positive numbers into f (or
    into n as integers); exits on anything else. */
 static int kt_list(const char *text, float *f, int *n)
@@ -439,7 +494,7 @@ int main(int argc, char **argv)
     long pool = 20000;
     float hint_w = 1, at_w = 500;
     const char *only = NULL, *map_students = "C2,C3,MLP32,MLP128,MLP512", *map_labels = "500,2000,10000,55000";
-    int map = 0, user_ck[KT_MAX_CK], n_user_ck = 0, n_user_t = 0, with_teacher = 0;
+    int map = 0, cost = 0, user_ck[KT_MAX_CK], n_user_ck = 0, n_user_t = 0, with_teacher = 0;
     const char *assistant = NULL;
     char via[40] = "";
     float user_t[KT_MAX_CK];
@@ -474,11 +529,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--temperatures") && i + 1 < argc) n_user_t = kt_list(argv[++i], user_t, NULL);
         else if (!strcmp(argv[i], "--assistant") && i + 1 < argc) assistant = argv[++i];
         else if (!strcmp(argv[i], "--with-teacher")) with_teacher = 1;
+        else if (!strcmp(argv[i], "--cost")) cost = 1;
         else {
             fprintf(stderr, "usage: %s [--teacher FILE] [--seeds N] [--quick] [--data DIR] [--missing-class K] "
                             "[--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]] "
                             "[--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST] "
-                            "[--assistant ARCH [--with-teacher]]]\n", argv[0]);
+                            "[--assistant ARCH [--with-teacher]]] [--cost [--pool N] [--students ARCH]]\n", argv[0]);
             return 2;
         }
     }
@@ -503,9 +559,11 @@ int main(int argc, char **argv)
     teacher = kt_teacher(tpath, &k, t_ep);
     printf("teacher C1: validation %.4f test %.4f\n", (double)kt_acc(teacher, k.val_x, k.val_y, k.val_count),
            (double)kt_acc(teacher, k.d.test_x, k.d.test_y, k.d.test_count));
-    if (features) {
+    if (features || cost) {
         if (pool < 2000 || pool > 55000) { fprintf(stderr, "--pool: 2,000 to 55,000\n"); return 2; }
         if (!quick) k.pool = (size_t)pool;
+    }
+    if (features) {
         kt_features(&k, teacher, seeds, hint_w, at_w, only);
         dst_model_free(teacher);
         dst_mnist_free(&k.d);
@@ -524,8 +582,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "teacher cache: %s\n", logits ? e.message : "out of memory");
         return 1;
     }
-    printf("teacher logits on %lu images: %.1fs\n", (unsigned long)k.pool, dst_seconds() - t0);
+    t0 = dst_seconds() - t0;
+    printf("teacher logits on %lu images: %.1fs\n", (unsigned long)k.pool, t0);
     cached = dst_teacher_logits(logits, k.pool, 10);
+    if (cost) {
+        k.student = strchr(map_students, ',') ? "C2" : map_students; /* one student: C2 unless named */
+        kt_cost(&k, teacher, &cached, t0);
+        free(logits);
+        dst_model_free(teacher);
+        dst_mnist_free(&k.d);
+        return 0;
+    }
     if (map && assistant) { /* the assistant's logits take the teacher's place */
         dst_model *a = kt_model(assistant, 1);
         dst_fit_config fit = dst_fit_default();

@@ -6,7 +6,7 @@ commands are in docs/DISTILLATION.md ("Few labels, many images").
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/kd_transfer_torch.py [--teacher FILE.pt]
         [--seeds N] [--quick] [--data DIR] [--missing-class K]
         [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]
-               [--assistant ARCH [--with-teacher]]]
+               [--assistant ARCH [--with-teacher]]] [--cost [--pool N] [--students ARCH]]
 
 Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
 constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -43,7 +43,9 @@ alpha 0.5, epochs among 5, 10, 20; --epochs LIST: these for every row,
 rows learn from a teacher assistant, ARCH distilled from C1 with every pool
 label, T 2, alpha 0.5, 20 epochs, seed 1, and the labels rows are left out;
 --with-teacher: from C1 and the assistant together, the mean of their
-tempered probabilities). C3: conv3x3(1->16)+ReLU, maxpool2,
+tempered probabilities). --cost: one epoch of each recipe on --pool
+images (20,000), timed, as bench/kd_transfer.c --cost (no quantization-aware
+row: docs/BENCHMARKS.md compares that one). C3: conv3x3(1->16)+ReLU, maxpool2,
 conv3x3(16->32)+ReLU, maxpool2, flatten, dense(800->64)+ReLU,
 dense(64->10); MLP<H>: 784-H-10 with ReLU.
 """
@@ -183,6 +185,72 @@ def missing_class(teacher, px, py, val_x, val_y, test_x, test_y, cls, seeds):
                                                       time.time() - t0), flush=True)
 
 
+def shift(x, p, g):
+    """Each image moved by dy, dx drawn uniformly in [-p, p] (zero padding)."""
+    b, _, h, w = x.shape
+    xp = F.pad(x, (p, p, p, p))
+    dy = torch.randint(0, 2 * p + 1, (b,), generator=g)
+    dx = torch.randint(0, 2 * p + 1, (b,), generator=g)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]
+    return xp[torch.arange(b)[:, None, None], 0, rows, cols].unsqueeze(1)
+
+
+def at_map(a):
+    """Attention map: channels' sum of squares, L2-normalised per sample."""
+    return F.normalize(a.pow(2).sum(1).flatten(1))
+
+
+def cost(teacher, px, py, tl, cache_s, arch):
+    """--cost: one epoch of each recipe (as bench/kd_transfer.c --cost)."""
+    teacher.eval()
+    torch.manual_seed(2)
+    c3 = student("C3").eval()
+    T, alpha = 2.0, 0.5
+    print("cost: %s student, %d images a epoch, one thread" % (arch, px.shape[0]), flush=True)
+    base = None
+    for name in ["labels", "KD, cached logits", "KD, live teacher", "KD, live, shift 2", "KD, live, attention 1:1",
+                 "KD, live, hint 1:1", "KD, ensemble C1+C3, live", "assistant C3, KD cached"]:
+        torch.manual_seed(1)
+        m = student("C3" if name.startswith("assistant") else arch)
+        params = list(m.parameters())
+        feat = "attention" in name or "hint" in name
+        if "hint" in name:
+            adapter = nn.Conv2d(m[0].out_channels, teacher[0].out_channels, 1)
+            params += list(adapter.parameters())
+        opt = torch.optim.Adam(params, lr=1e-3)
+        g = torch.Generator()
+        g.manual_seed(1)
+        t0 = time.time()
+        for idx in torch.randperm(px.shape[0], generator=g).split(128):
+            xb, yb = px[idx], py[idx]
+            if "shift" in name:
+                xb = shift(xb, 2, g)
+            if name == "labels":
+                loss = F.cross_entropy(m(xb), yb)
+            elif "cached" in name:
+                loss = mixed_kd_loss(m(xb), tl[idx], yb, T, alpha)
+            else:
+                with torch.no_grad():
+                    tf = teacher[:2](xb)
+                    t = teacher[2:](tf)
+                    if "ensemble" in name:
+                        t = T * torch.log(0.5 * (F.softmax(t / T, dim=1) + F.softmax(c3(xb) / T, dim=1)))
+                sf = m[:2](xb)
+                loss = mixed_kd_loss(m[2:](sf), t, yb, T, alpha)
+                if "attention" in name:
+                    loss = loss + 500.0 * (at_map(sf) - at_map(tf)).pow(2).mean()
+                if "hint" in name:
+                    loss = loss + F.mse_loss(adapter(sf), tf)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        secs = time.time() - t0
+        base = base or secs
+        print("cost %-32s %7.2fs per epoch  %5.2fx labels" % (name, secs, secs / base), flush=True)
+    print("cost %-32s %7.2fs once        %5.2fx labels" % ("teacher logits, cached", cache_s, cache_s / base))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--teacher", default="teacher_c1.pt")
@@ -197,6 +265,8 @@ def main():
     ap.add_argument("--temperatures", default="", help="--map: a kd row for each T, named 'kd T=...'")
     ap.add_argument("--assistant", default="", help="--map: the kd rows learn from this teacher assistant")
     ap.add_argument("--with-teacher", action="store_true", help="--assistant: from C1 and the assistant together")
+    ap.add_argument("--cost", action="store_true", help="one epoch of each recipe, timed")
+    ap.add_argument("--pool", type=int, default=20000, help="--cost: images a epoch")
     a = ap.parse_args()
     torch.set_num_threads(1)
     tx, ty, test_x, test_y = load(a.data)
@@ -228,9 +298,17 @@ def main():
     if a.missing_class >= 0:
         missing_class(teacher, px, py, val_x, val_y, test_x, test_y, a.missing_class, a.seeds)
         return
+    if a.cost and not a.quick:
+        if not 2000 <= a.pool <= 55000:
+            raise SystemExit("--pool: 2,000 to 55,000")
+        pool = a.pool
+        px, py = tx[:pool], ty[:pool]
     t0 = time.time()
     tl = logits_of(teacher, px)
     print("teacher logits on %d images: %.1fs" % (pool, time.time() - t0), flush=True)
+    if a.cost:
+        cost(teacher, px, py, tl, time.time() - t0, "C2" if "," in a.students else a.students)
+        return
 
     # stream labels: the first `labelled` pool images keep theirs, the rest -1
     ymix = py.clone()
