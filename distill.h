@@ -3579,112 +3579,83 @@ DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const
 }
 
 /* One sample's c x h x w map averaged over k x k blocks into out
-   (c x h/k x w/k), in double. */
-static void dst__avg_pool_sample(const float *a, int c, int h, int w, int k, double *out)
+   (c x h/k x w/k). */
+static void dst__avg_pool_sample(const float *a, int c, int h, int w, int k, float *out)
 {
     int ch, i, j, ow = w / k;
     size_t oh = (size_t)(h / k);
+    float inv = 1.0f / ((float)k * (float)k);
     for (i = 0; i < c * (int)oh * ow; ++i) out[i] = 0;
     for (ch = 0; ch < c; ++ch)
         for (i = 0; i < h; ++i)
             for (j = 0; j < w; ++j)
-                out[((size_t)ch * oh + (size_t)(i / k)) * ow + j / k] += (double)a[((size_t)ch * h + i) * w + j] / ((double)k * k);
+                out[((size_t)ch * oh + (size_t)(i / k)) * ow + j / k] += a[((size_t)ch * h + i) * w + j] * inv;
 }
 
-/* The hint's adapter on one pooled sample sp (s_c x p) against the pooled
-   teacher tp (t_c x p): returns the sum of squared differences and leaves
-   scale * difference in d (t_c x p), d loss / d adapter output. The loops
-   run along positions, contiguous in every array. */
-static double dst__hint_sample(const float *adapter, const double *sp, int s_c, const double *tp, int t_c, int p,
-                               double scale, double *d)
-{
-    int o, ch, i;
-    double sum = 0;
-    for (o = 0; o < t_c; ++o) {
-        double *v = d + (size_t)o * p;
-        const double *want = tp + (size_t)o * p;
-        for (i = 0; i < p; ++i) v[i] = (double)adapter[(size_t)t_c * s_c + o];
-        for (ch = 0; ch < s_c; ++ch) {
-            double w = (double)adapter[(size_t)o * s_c + ch];
-            const double *in = sp + (size_t)ch * p;
-            for (i = 0; i < p; ++i) v[i] += w * in[i];
-        }
-        for (i = 0; i < p; ++i) {
-            double diff = v[i] - want[i];
-            sum += diff * diff;
-            v[i] = scale * diff;
-        }
-    }
-    return sum;
-}
-
-/* The gradients of one sample from d: the adapter's added to ga (double,
-   t_c x (s_c + 1)), then, with want_s, d loss / d pooled student in sp's
-   place (sp is read first). */
-static void dst__hint_sample_grads(const float *adapter, double *sp, int s_c, int t_c, int p, const double *d,
-                                   double *ga, int want_s)
-{
-    int o, ch, i;
-    for (o = 0; o < t_c; ++o) {
-        const double *g = d + (size_t)o * p;
-        double b = 0;
-        for (ch = 0; ch < s_c; ++ch) {
-            const double *in = sp + (size_t)ch * p;
-            double w = 0;
-            for (i = 0; i < p; ++i) w += g[i] * in[i];
-            ga[(size_t)o * s_c + ch] += w;
-        }
-        for (i = 0; i < p; ++i) b += g[i];
-        ga[(size_t)t_c * s_c + o] += b;
-    }
-    if (!want_s) return;
-    for (i = 0; i < s_c * p; ++i) sp[i] = 0; /* adapter weight^T d */
-    for (o = 0; o < t_c; ++o)
-        for (ch = 0; ch < s_c; ++ch) {
-            double w = (double)adapter[(size_t)o * s_c + ch];
-            const double *g = d + (size_t)o * p;
-            double *out = sp + (size_t)ch * p;
-            for (i = 0; i < p; ++i) out[i] += w * g[i];
-        }
-}
-
+/* Per sample, with sp (s_c x p) and tp (t_c x p) the pooled maps (the
+   outputs themselves when not pooled): the adapter's output W sp + b is one
+   GEMM, the sum of squared differences to tp is taken in double, and from
+   d = scale * difference (d loss / d output) come two more GEMMs:
+   d loss / d W = d sp^T (added to grad_adapter) and d loss / d sp = W^T d
+   (added to grad_s directly when not pooled, else spread back through the
+   pooling, 1/k^2 of a pooled value's gradient to each of its inputs). */
 DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const float *t, int t_c, int t_h, int t_w,
                            int batch, const float *adapter, float weight, float *grad_s, float *grad_adapter)
 {
-    int n, ch, y, xx, ks, kt, p;
-    size_t nw, s_size, t_size, j;
-    double total = 0, scale, *sp, *tp, *d, *ga;
+    int n, o, ch, y, xx, ks, kt, p;
+    size_t s_size, t_size, i;
+    double total = 0;
+    float scale, *buf, *sp, *tp, *d, *gsp;
+    const float *bias = adapter + (size_t)t_c * s_c;
     if (!s || !t || !adapter || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
         !(weight >= 0) || !dst__finite(weight))
         return (float)NAN;
     dst__pool_factors(s_h, t_h, &ks, &kt);
     p = (s_h / ks) * (s_w / ks);
-    if (!dst__mul_ok((size_t)t_c, (size_t)s_c + 1, &nw) ||
-        nw > (size_t)-1 / sizeof(double) - ((size_t)s_c + 2 * (size_t)t_c) * (size_t)p)
+    if ((size_t)t_c > (size_t)INT_MAX / (size_t)p || (size_t)s_c > (size_t)INT_MAX / (size_t)p ||
+        (size_t)s_c + (size_t)t_c > (size_t)-1 / sizeof(float) / 2 / (size_t)p)
         return (float)NAN;
     s_size = (size_t)s_c * s_h * s_w;
     t_size = (size_t)t_c * t_h * t_w;
-    sp = (double *)DST_MALLOC((((size_t)s_c + 2 * (size_t)t_c) * (size_t)p + nw) * sizeof(double), NULL);
-    if (!sp) return (float)NAN;
-    tp = sp + (size_t)s_c * p; d = tp + (size_t)t_c * p; ga = d + (size_t)t_c * p;
-    for (j = 0; j < nw; ++j) ga[j] = 0;
-    scale = 2.0 * (double)weight / ((double)batch * t_c * p);
+    buf = (float *)DST_MALLOC(2 * ((size_t)s_c + (size_t)t_c) * (size_t)p * sizeof(float), NULL);
+    if (!buf) return (float)NAN;
+    sp = buf; tp = sp + (size_t)s_c * p; d = tp + (size_t)t_c * p; gsp = d + (size_t)t_c * p;
+    scale = (float)(2.0 * (double)weight / ((double)batch * t_c * p));
     for (n = 0; n < batch; ++n) {
-        dst__avg_pool_sample(s + (size_t)n * s_size, s_c, s_h, s_w, ks, sp);
-        dst__avg_pool_sample(t + (size_t)n * t_size, t_c, t_h, t_w, kt, tp);
-        total += dst__hint_sample(adapter, sp, s_c, tp, t_c, p, scale, d);
-        dst__hint_sample_grads(adapter, sp, s_c, t_c, p, d, ga, grad_s != NULL);
+        const float *sn = s + (size_t)n * s_size, *tn = t + (size_t)n * t_size;
+        if (ks > 1) { dst__avg_pool_sample(sn, s_c, s_h, s_w, ks, sp); sn = sp; }
+        if (kt > 1) { dst__avg_pool_sample(tn, t_c, t_h, t_w, kt, tp); tn = tp; }
+        dst_sgemm(0, 0, t_c, p, s_c, 1.0f, adapter, s_c, sn, p, 0.0f, d, p);
+        for (o = 0; o < t_c; ++o) {
+            float *v = d + (size_t)o * p;
+            const float *want = tn + (size_t)o * p;
+            for (i = 0; i < (size_t)p; ++i) {
+                float diff = v[i] + bias[o] - want[i];
+                total += (double)diff * (double)diff;
+                v[i] = scale * diff;
+            }
+        }
+        if (grad_adapter) {
+            dst_sgemm(0, 1, t_c, s_c, p, 1.0f, d, p, sn, p, 1.0f, grad_adapter, s_c);
+            for (o = 0; o < t_c; ++o) {
+                double b = 0;
+                for (i = 0; i < (size_t)p; ++i) b += (double)d[(size_t)o * p + i];
+                grad_adapter[(size_t)t_c * s_c + o] += (float)b;
+            }
+        }
         if (!grad_s) continue;
-        /* through the pooling: 1/k^2 of a pooled value's gradient to each of its inputs */
+        if (ks == 1) {
+            dst_sgemm(1, 0, s_c, p, t_c, 1.0f, adapter, s_c, d, p, 1.0f, grad_s + (size_t)n * s_size, p);
+            continue;
+        }
+        dst_sgemm(1, 0, s_c, p, t_c, 1.0f, adapter, s_c, d, p, 0.0f, gsp, p);
         for (ch = 0; ch < s_c; ++ch)
             for (y = 0; y < s_h; ++y)
                 for (xx = 0; xx < s_w; ++xx)
                     grad_s[(size_t)n * s_size + ((size_t)ch * s_h + y) * s_w + xx] +=
-                        (float)(sp[(size_t)ch * p + (size_t)(y / ks) * (s_w / ks) + xx / ks] / ((double)ks * ks));
+                        gsp[(size_t)ch * p + (size_t)(y / ks) * (s_w / ks) + xx / ks] / ((float)ks * (float)ks);
     }
-    if (grad_adapter)
-        for (j = 0; j < nw; ++j) grad_adapter[j] += (float)ga[j];
-    DST_FREE(sp, NULL);
+    DST_FREE(buf, NULL);
     return (float)((double)weight * total / ((double)batch * t_c * p));
 }
 
