@@ -7,6 +7,7 @@ commands are in docs/DISTILLATION.md ("Few labels, many images").
         [--seeds N] [--quick] [--data DIR] [--missing-class K]
         [--map [--students LIST] [--labels LIST] [--epochs LIST] [--temperatures LIST]
                [--assistant ARCH [--with-teacher]]] [--cost [--pool N] [--students ARCH]]
+        [--features [--pool N] [--hint-weight W] [--attention-weight W] [--only TEXT]]
 
 Protocol (Adam lr 1e-3, batch 128, shuffled every epoch, last batch smaller,
 constant lr, no augmentation, PyTorch's default init, pixels / 255):
@@ -45,7 +46,13 @@ label, T 2, alpha 0.5, 20 epochs, seed 1, and the labels rows are left out;
 --with-teacher: from C1 and the assistant together, the mean of their
 tempered probabilities). --cost: one epoch of each recipe on --pool
 images (20,000), timed, as bench/kd_transfer.c --cost (no quantization-aware
-row: docs/BENCHMARKS.md compares that one). C3: conv3x3(1->16)+ReLU, maxpool2,
+row: docs/BENCHMARKS.md compares that one). --features: do hint and
+attention terms add anything? As bench/kd_transfer.c --features (pool of
+--pool images, 1,000 labelled in the transfer rows; KD, KD + hint 1:1, KD +
+attention 1:1 on the transfer set; labels, KD, KD + hint, KD + attention
+with every pool label; C2's first conv+ReLU against C1's, hint through a 1x1
+conv adapter, weight 1; attention weight 500; T 2, alpha 0.5, epochs among
+5, 10). C3: conv3x3(1->16)+ReLU, maxpool2,
 conv3x3(16->32)+ReLU, maxpool2, flatten, dense(800->64)+ReLU,
 dense(64->10); MLP<H>: 784-H-10 with ReLU.
 """
@@ -134,10 +141,12 @@ def accuracy(model, x, y):
     return acc
 
 
-def train(model, x, y, checkpoints, seed, evals, tl=None, T=4.0, alpha=0.5):
+def train(model, x, y, checkpoints, seed, evals, tl=None, T=4.0, alpha=0.5, loss_fn=None, extra=()):
     """Trains for max(checkpoints) epochs; at each checkpoint calls evals()
-    and keeps what it returns."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    and keeps what it returns. loss_fn(model, xb, yb, idx, g), if given,
+    makes each batch's loss (recipe_loss); extra: more parameters to train
+    (a hint's adapter)."""
+    opt = torch.optim.Adam(list(model.parameters()) + list(extra), lr=1e-3)
     g = torch.Generator()
     g.manual_seed(seed)
     n = x.shape[0]
@@ -147,8 +156,11 @@ def train(model, x, y, checkpoints, seed, evals, tl=None, T=4.0, alpha=0.5):
         perm = torch.randperm(n, generator=g)
         for i in range(0, n, 128):
             idx = perm[i:i + 128]
-            s = model(x[idx])
-            loss = F.cross_entropy(s, y[idx]) if tl is None else mixed_kd_loss(s, tl[idx], y[idx], T, alpha)
+            if loss_fn:
+                loss = loss_fn(model, x[idx], y[idx], idx, g)
+            else:
+                s = model(x[idx])
+                loss = F.cross_entropy(s, y[idx]) if tl is None else mixed_kd_loss(s, tl[idx], y[idx], T, alpha)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -201,54 +213,86 @@ def at_map(a):
     return F.normalize(a.pow(2).sum(1).flatten(1))
 
 
+def recipe_loss(kind, teacher=None, tl=None, second=None, adapter=None, T=2.0, alpha=0.5, hint_w=1.0, at_w=500.0):
+    """A batch's loss for train(): kind "labels", "cached" (KD from tl),
+    "live" (the teacher run on the batch), "shift" (live on shifted views),
+    "attention" or "hint" (live plus the term between both models' first
+    conv+ReLU, as bench/kd_transfer.c's 1:1), "ensemble" (teacher and
+    second, live, the mean of their tempered probabilities)."""
+    def f(m, xb, yb, idx, g):
+        if kind == "shift":
+            xb = shift(xb, 2, g)
+        if kind == "labels":
+            return F.cross_entropy(m(xb), yb)
+        if kind == "cached":
+            return mixed_kd_loss(m(xb), tl[idx], yb, T, alpha)
+        with torch.no_grad():
+            tf = teacher[:2](xb)
+            t = teacher[2:](tf)
+            if kind == "ensemble":
+                t = T * torch.log(0.5 * (F.softmax(t / T, dim=1) + F.softmax(second(xb) / T, dim=1)))
+        sf = m[:2](xb)
+        loss = mixed_kd_loss(m[2:](sf), t, yb, T, alpha)
+        if kind == "attention":
+            loss = loss + at_w * (at_map(sf) - at_map(tf)).pow(2).mean()
+        if kind == "hint":
+            loss = loss + hint_w * F.mse_loss(adapter(sf), tf)
+        return loss
+    return f
+
+
+def hint_adapter(m, teacher):
+    """The 1x1 conv from the student's first conv channels to the teacher's."""
+    return nn.Conv2d(m[0].out_channels, teacher[0].out_channels, 1)
+
+
 def cost(teacher, px, py, tl, cache_s, arch):
     """--cost: one epoch of each recipe (as bench/kd_transfer.c --cost)."""
     teacher.eval()
     torch.manual_seed(2)
     c3 = student("C3").eval()
-    T, alpha = 2.0, 0.5
     print("cost: %s student, %d images a epoch, one thread" % (arch, px.shape[0]), flush=True)
     base = None
-    for name in ["labels", "KD, cached logits", "KD, live teacher", "KD, live, shift 2", "KD, live, attention 1:1",
-                 "KD, live, hint 1:1", "KD, ensemble C1+C3, live", "assistant C3, KD cached"]:
+    for name, kind in [("labels", "labels"), ("KD, cached logits", "cached"), ("KD, live teacher", "live"),
+                       ("KD, live, shift 2", "shift"), ("KD, live, attention 1:1", "attention"),
+                       ("KD, live, hint 1:1", "hint"), ("KD, ensemble C1+C3, live", "ensemble"),
+                       ("assistant C3, KD cached", "cached")]:
         torch.manual_seed(1)
         m = student("C3" if name.startswith("assistant") else arch)
-        params = list(m.parameters())
-        feat = "attention" in name or "hint" in name
-        if "hint" in name:
-            adapter = nn.Conv2d(m[0].out_channels, teacher[0].out_channels, 1)
-            params += list(adapter.parameters())
-        opt = torch.optim.Adam(params, lr=1e-3)
-        g = torch.Generator()
-        g.manual_seed(1)
+        adapter = hint_adapter(m, teacher) if kind == "hint" else None
         t0 = time.time()
-        for idx in torch.randperm(px.shape[0], generator=g).split(128):
-            xb, yb = px[idx], py[idx]
-            if "shift" in name:
-                xb = shift(xb, 2, g)
-            if name == "labels":
-                loss = F.cross_entropy(m(xb), yb)
-            elif "cached" in name:
-                loss = mixed_kd_loss(m(xb), tl[idx], yb, T, alpha)
-            else:
-                with torch.no_grad():
-                    tf = teacher[:2](xb)
-                    t = teacher[2:](tf)
-                    if "ensemble" in name:
-                        t = T * torch.log(0.5 * (F.softmax(t / T, dim=1) + F.softmax(c3(xb) / T, dim=1)))
-                sf = m[:2](xb)
-                loss = mixed_kd_loss(m[2:](sf), t, yb, T, alpha)
-                if "attention" in name:
-                    loss = loss + 500.0 * (at_map(sf) - at_map(tf)).pow(2).mean()
-                if "hint" in name:
-                    loss = loss + F.mse_loss(adapter(sf), tf)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train(m, px, py, [1], 1, lambda _: None, loss_fn=recipe_loss(kind, teacher, tl, c3, adapter),
+              extra=adapter.parameters() if adapter else ())
         secs = time.time() - t0
         base = base or secs
         print("cost %-32s %7.2fs per epoch  %5.2fx labels" % (name, secs, secs / base), flush=True)
     print("cost %-32s %7.2fs once        %5.2fx labels" % ("teacher logits, cached", cache_s, cache_s / base))
+
+
+def features(teacher, px, py, tl, labelled, seeds, evals, record, hint_w, at_w, only):
+    """--features: KD with and without a hint or an attention term, on a
+    transfer set and with all labels (as bench/kd_transfer.c --features)."""
+    teacher.eval()
+    ymix = py.clone()
+    ymix[labelled:] = -1
+    rows = [("transfer KD", 1, "cached"), ("transfer KD+hint", 1, "hint"), ("transfer KD+attention", 1, "attention"),
+            ("labels", 0, "labels"), ("labels KD", 0, "cached"), ("labels KD+hint", 0, "hint"),
+            ("labels KD+attention", 0, "attention")]
+    for s in range(1, seeds + 1):
+        for name, transfer, kind in rows:
+            if only and only not in name:
+                continue
+            torch.manual_seed(s)
+            m = c2()
+            adapter = hint_adapter(m, teacher) if kind == "hint" else None
+            t0 = time.time()
+            res = train(m, px, ymix if transfer else py, [5, 10], s, evals,
+                        loss_fn=recipe_loss(kind, teacher, tl, None, adapter, hint_w=hint_w, at_w=at_w),
+                        extra=adapter.parameters() if adapter else ())
+            print("run %-22s seed %d  %s  %.1fs" % (name, s, "  ".join(
+                "ep%d val %.4f test %.4f" % (e, v, t) for e, (v, t) in sorted(res.items())), time.time() - t0),
+                flush=True)
+            record(name, res, s)
 
 
 def main():
@@ -266,7 +310,11 @@ def main():
     ap.add_argument("--assistant", default="", help="--map: the kd rows learn from this teacher assistant")
     ap.add_argument("--with-teacher", action="store_true", help="--assistant: from C1 and the assistant together")
     ap.add_argument("--cost", action="store_true", help="one epoch of each recipe, timed")
-    ap.add_argument("--pool", type=int, default=20000, help="--cost: images a epoch")
+    ap.add_argument("--pool", type=int, default=20000, help="--cost, --features: the pool's size")
+    ap.add_argument("--features", action="store_true", help="KD with and without hint and attention terms")
+    ap.add_argument("--hint-weight", type=float, default=1.0)
+    ap.add_argument("--attention-weight", type=float, default=500.0)
+    ap.add_argument("--only", default="", help="--features: the rows whose name holds this")
     a = ap.parse_args()
     torch.set_num_threads(1)
     tx, ty, test_x, test_y = load(a.data)
@@ -298,7 +346,7 @@ def main():
     if a.missing_class >= 0:
         missing_class(teacher, px, py, val_x, val_y, test_x, test_y, a.missing_class, a.seeds)
         return
-    if a.cost and not a.quick:
+    if (a.cost or a.features) and not a.quick:
         if not 2000 <= a.pool <= 55000:
             raise SystemExit("--pool: 2,000 to 55,000")
         pool = a.pool
@@ -318,6 +366,26 @@ def main():
     def record(name, res, seed):
         for ep, (v, t) in res.items():
             rows.setdefault((name, ep), []).append((seed, v, t))
+
+    def report(name):
+        """The row's checkpoint of best mean validation accuracy: its test accuracy over the seeds."""
+        eps = sorted(e for (n, e) in rows if n == name)
+        best = max(eps, key=lambda e: np.mean([v for _, v, _ in rows[(name, e)]]))
+        r = rows[(name, best)]
+        v = np.array([t for _, _, t in r]) * 100
+        sd = v.std(ddof=1) if len(v) > 1 else 0.0
+        print("%-22s epochs %3d  val %.2f  test %6.2f +- %4.2f  (n=%d: %s)" % (
+            name, best, 100 * np.mean([x for _, x, _ in r]), v.mean(), sd, len(v),
+            " ".join("%.2f" % e for e in v)))
+
+    if a.features:
+        features(teacher, px, py, tl, labelled, a.seeds, evals, record, a.hint_weight, a.attention_weight, a.only)
+        print("\nPyTorch %s, Fashion-MNIST, C2 student, pool %d (%d labelled in the transfer rows), T = 2, alpha 0.5, "
+              "hint weight %g, attention weight %g; epochs on validation, test accuracy (%%)" % (
+                  torch.__version__, pool, labelled, a.hint_weight, a.attention_weight))
+        for name in dict.fromkeys(n for (n, _) in rows):
+            report(name)
+        return
 
     def run(name, x, y, ck, seed, tl_=None, T=4.0, arch="C2"):
         torch.manual_seed(seed)
@@ -389,14 +457,7 @@ def main():
           "test accuracy (%%) mean +- std (n-1) over seeds%s" % (torch.__version__, " [QUICK]" if a.quick else ""))
     print("teacher C1 (%d epochs, %d labels): test %.2f" % (t_ep, pool, 100 * tt))
     for name in ["labels %d" % labelled, "transfer T=%g" % best_T, "labels %d (all)" % pool]:
-        eps = sorted(e for (n, e) in rows if n == name)
-        best = max(eps, key=lambda e: np.mean([v for _, v, _ in rows[(name, e)]]))
-        r = rows[(name, best)]
-        v = np.array([t for _, _, t in r]) * 100
-        sd = v.std(ddof=1) if len(v) > 1 else 0.0
-        print("%-22s epochs %3d  val %.2f  test %6.2f +- %4.2f  (n=%d: %s)" % (
-            name, best, 100 * np.mean([x for _, x, _ in r]), v.mean(), sd, len(v),
-            " ".join("%.2f" % e for e in v)))
+        report(name)
 
 
 if __name__ == "__main__":
