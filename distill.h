@@ -3511,15 +3511,21 @@ DSTDEF float dst_mse_loss(const float *pred, const float *target, size_t n, floa
 static double dst__attention_map(const float *a, int c, int h, int w, int k, double *q)
 {
     int ch, i, j, oh = h / k, ow = w / k;
-    double norm = 0;
+    double norm = 0, area = (double)k * k;
     for (i = 0; i < oh * ow; ++i) q[i] = 0;
     for (ch = 0; ch < c; ++ch)
-        for (i = 0; i < h; ++i)
-            for (j = 0; j < w; ++j) {
-                double v = (double)a[((size_t)ch * h + i) * w + j];
-                q[(i / k) * ow + j / k] += v * v / ((double)k * k);
-            }
-    for (i = 0; i < oh * ow; ++i) norm += q[i] * q[i];
+        for (i = 0; i < h; ++i) {
+            const float *row = a + ((size_t)ch * h + i) * w;
+            double *out = q + (size_t)(i / k) * ow;
+            if (k == 1)
+                for (j = 0; j < w; ++j) out[j] += (double)row[j] * (double)row[j];
+            else
+                for (j = 0; j < w; ++j) out[j / k] += (double)row[j] * (double)row[j];
+        }
+    for (i = 0; i < oh * ow; ++i) {
+        q[i] /= area;
+        norm += q[i] * q[i];
+    }
     norm = sqrt(norm);
     return norm > 1e-12 ? norm : 1e-12;
 }
@@ -3568,11 +3574,12 @@ DSTDEF float dst_attention_loss(const float *s, int s_c, int s_h, int s_w, const
         /* dL/dQ = (g - q (q . g)) / ||Q||, then through the pooling (1/k^2 each) and Q = sum a^2 (2a) */
         for (i = 0; i < p; ++i) qt[i] = (qt[i] - qs[i] / ns * dot) / ns / ((double)ks * ks);
         for (ch = 0; ch < s_c; ++ch)
-            for (y = 0; y < s_h; ++y)
-                for (xx = 0; xx < s_w; ++xx) {
-                    size_t at = ((size_t)n * s_c + ch) * s_h * s_w + (size_t)y * s_w + xx;
-                    grad_s[at] += (float)(2.0 * (double)s[at] * qt[(y / ks) * (s_w / ks) + xx / ks]);
-                }
+            for (y = 0; y < s_h; ++y) {
+                size_t at = ((size_t)n * s_c + ch) * s_h * s_w + (size_t)y * s_w;
+                const double *g = qt + (size_t)(y / ks) * (s_w / ks);
+                for (xx = 0; xx < s_w; ++xx)
+                    grad_s[at + xx] += (float)(2.0 * (double)s[at + xx] * g[xx / ks]);
+            }
     }
     DST_FREE(qs, NULL);
     return (float)((double)weight * total / ((double)batch * p));
