@@ -3517,10 +3517,13 @@ static double dst__attention_map(const float *a, int c, int h, int w, int k, dou
         for (i = 0; i < h; ++i) {
             const float *row = a + ((size_t)ch * h + i) * w;
             double *out = q + (size_t)(i / k) * ow;
-            if (k == 1)
-                for (j = 0; j < w; ++j) out[j] += (double)row[j] * (double)row[j];
-            else
-                for (j = 0; j < w; ++j) out[j / k] += (double)row[j] * (double)row[j];
+            for (j = 0; j < ow; ++j) { /* pooled column j: inputs j k .. j k + k - 1 */
+                const float *in = row + (size_t)j * k;
+                double sum = 0;
+                int u;
+                for (u = 0; u < k; ++u) sum += (double)in[u] * (double)in[u];
+                out[j] += sum;
+            }
         }
     for (i = 0; i < oh * ow; ++i) {
         q[i] /= area;
@@ -3613,7 +3616,7 @@ DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const floa
     size_t s_size, t_size, i;
     double total = 0;
     float scale, *buf, *sp, *tp, *d, *gsp;
-    const float *bias = adapter + (size_t)t_c * s_c;
+    const float *bias;
     if (!s || !t || !adapter || s_c < 1 || t_c < 1 || batch < 1 || !dst__attention_sides_ok(s_h, s_w, t_h, t_w) ||
         !(weight >= 0) || !dst__finite(weight))
         return (float)NAN;
@@ -3624,6 +3627,7 @@ DSTDEF float dst_hint_loss(const float *s, int s_c, int s_h, int s_w, const floa
         return (float)NAN;
     s_size = (size_t)s_c * s_h * s_w;
     t_size = (size_t)t_c * t_h * t_w;
+    bias = adapter + (size_t)t_c * s_c;
     buf = (float *)DST_MALLOC(2 * ((size_t)s_c + (size_t)t_c) * (size_t)p * sizeof(float), NULL);
     if (!buf) return (float)NAN;
     sp = buf; tp = sp + (size_t)s_c * p; d = tp + (size_t)t_c * p; gsp = d + (size_t)t_c * p;
