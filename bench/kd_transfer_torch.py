@@ -438,8 +438,9 @@ def main():
                 ymix[count:] = -1
                 for T in [float(v) for v in a.temperatures.split(",")] if a.temperatures else [None]:
                     name = "%s %d kd" % (arch, count) + (" T=%g" % T if T else "") + via
+                    tk = kd_logits(T or 2.0)
                     for s in range(1, a.seeds + 1):
-                        run(name, px, ymix, kck, s, kd_logits(T or 2.0), T or 2.0, arch)
+                        run(name, px, ymix, kck, s, tk, T or 2.0, arch)
         return
     for s in range(1, a.seeds + 1):
         run("labels %d" % labelled, px[:labelled], py[:labelled], lab_ck, s)
